@@ -1,0 +1,4 @@
+/** Hand-written Panama FFM bindings to the CUDA runtime and NCCL. */
+module io.yatt.ffi {
+    exports io.yatt.ffi;
+}
