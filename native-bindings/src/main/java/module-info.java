@@ -1,4 +1,9 @@
-/** Hand-written Panama FFM bindings to the CUDA runtime and NCCL. */
+/**
+ * Hand-written Panama FFM bindings to the CUDA runtime and NCCL: library discovery, raw downcalls,
+ * and an idiomatic layer of owned resources and typed exceptions.
+ */
 module io.yatt.ffi {
     exports io.yatt.ffi;
+    exports io.yatt.ffi.cuda;
+    exports io.yatt.ffi.cuda.raw to io.yatt.tensor, io.yatt.collectives;
 }
