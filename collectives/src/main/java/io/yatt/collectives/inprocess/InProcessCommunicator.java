@@ -1,0 +1,773 @@
+package io.yatt.collectives.inprocess;
+
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveMismatchException;
+import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.internal.ReductionKernel;
+import io.yatt.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One rank of an in-process communicator. Every operation is posted to the shared slots, then the ranks meet at a
+ * phase barrier and each rank moves data itself: all-gather copies the peers' send buffers straight into its own
+ * recv (one copy per byte, the ranks copying in parallel); all-reduce reduces this rank's slice from every rank's
+ * send into its own recv, meets, then copies the peers' reduced slices (reduce-scatter then all-gather, no staging);
+ * a final barrier keeps every buffer alive until all peers are done with it. Barriers spin briefly
+ * ({@link Thread#onSpinWait()}), yield, then park until the deadline; the synchronous path allocates nothing.
+ *
+ * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
+ */
+public final class InProcessCommunicator implements Communicator {
+    static final String BACKEND = "in-process";
+    private static final int SPIN_LIMIT = 200;
+    private static final int YIELD_LIMIT = 50;
+    private static final long MAX_PARK_NS = 50_000_000L;
+
+    private final Shared shared;
+    private final int rank;
+    private final int size;
+    private final ReductionKernel kernel = ReductionKernel.create();
+    private final MemorySegment[] operands;
+    private final long[] sendPosts;
+    private final long[] recvPosts;
+    private Call[] p2pCalls = Shared.newCalls(2);
+    private long phase;
+    private long seq;
+    private volatile long waitPhase = -1;
+    private InProcessGroup openGroup;
+    private ExecutorService asyncExecutor;
+    private InProcessHandle lastAsync;
+    private volatile boolean closed;
+
+    private InProcessCommunicator(Shared shared, int rank) {
+        this.shared = shared;
+        this.rank = rank;
+        this.size = shared.size;
+        this.operands = new MemorySegment[size];
+        this.sendPosts = new long[size];
+        this.recvPosts = new long[size];
+        shared.members[rank] = this;
+    }
+
+    /** Creates the {@code size} ranks of a new world; the context must be concluded. */
+    public static List<InProcessCommunicator> createWorld(int size, Communicator.Context context) {
+        Shared shared = new Shared(size, context);
+        List<InProcessCommunicator> list = new ArrayList<>(size);
+        for (int r = 0; r < size; r++) {
+            list.add(new InProcessCommunicator(shared, r));
+        }
+        return List.copyOf(list);
+    }
+
+    /** Aborts a world made by {@link #createWorld} and everything split from it, and releases their threads. */
+    public static void closeWorld(List<InProcessCommunicator> world) {
+        if (world.isEmpty()) {
+            return;
+        }
+        Shared root = world.getFirst().shared;
+        root.abortTree(new CommunicatorAbortedException("in-process world closed: size=" + root.size, null));
+        releaseTree(root);
+    }
+
+    private static void releaseTree(Shared shared) {
+        for (InProcessCommunicator member : shared.members) {
+            if (member != null) {
+                member.release();
+            }
+        }
+        for (Shared child : shared.children) {
+            releaseTree(child);
+        }
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Operations: validate (before any data moves), then queue in an open group or run now.
+
+    @Override
+    public void allGather(Tensor send, Tensor recv) {
+        checkUsable();
+        requireHost(send, recv);
+        boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
+        post(CollectiveKind.ALL_GATHER, send.segment(), recv.segment(), send.numel(), send, null, -1, inPlace);
+    }
+
+    @Override
+    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireHost(send, recv);
+        boolean inPlace = CollectiveChecks.reduceScatter(send, recv, op, rank, size);
+        post(CollectiveKind.REDUCE_SCATTER, send.segment(), recv.segment(), recv.numel(), send, op, -1, inPlace);
+    }
+
+    @Override
+    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireHost(send, recv);
+        boolean inPlace = CollectiveChecks.allReduce(send, recv, op);
+        post(CollectiveKind.ALL_REDUCE, send.segment(), recv.segment(), send.numel(), send, op, -1, inPlace);
+    }
+
+    @Override
+    public void broadcast(Tensor send, Tensor recv, int root) {
+        checkUsable();
+        requireHost(send, recv);
+        boolean inPlace = CollectiveChecks.broadcast(send, recv, root, size);
+        post(CollectiveKind.BROADCAST, send.segment(), recv.segment(), send.numel(), send, null, root, inPlace);
+    }
+
+    @Override
+    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
+        checkUsable();
+        requireHost(send, recv);
+        boolean inPlace = CollectiveChecks.reduce(send, recv, op, root, size);
+        post(CollectiveKind.REDUCE, send.segment(), recv.segment(), send.numel(), send, op, root, inPlace);
+    }
+
+    @Override
+    public void allToAll(Tensor send, Tensor recv) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.allToAll(send, recv, size);
+        post(CollectiveKind.ALL_TO_ALL, send.segment(), recv.segment(), send.numel(), send, null, -1, false);
+    }
+
+    @Override
+    public void barrier() {
+        checkUsable();
+        post(CollectiveKind.BARRIER, null, null, 0, null, null, -1, false);
+    }
+
+    @Override
+    public void send(Tensor send, int peer) {
+        checkUsable();
+        CollectiveChecks.requireHost("send", send, BACKEND);
+        CollectiveChecks.pointToPoint("send", send, peer, size);
+        pointToPoint(CollectiveKind.SEND, send, peer);
+    }
+
+    @Override
+    public void recv(Tensor recv, int peer) {
+        checkUsable();
+        CollectiveChecks.requireHost("recv", recv, BACKEND);
+        CollectiveChecks.pointToPoint("recv", recv, peer, size);
+        pointToPoint(CollectiveKind.RECV, recv, peer);
+    }
+
+    private void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
+        MemorySegment segment = tensor.segment();
+        if (openGroup != null) {
+            if (kind == CollectiveKind.SEND) {
+                int sends = 1;
+                for (Call queued : openGroup.calls) {
+                    if (queued.kind == CollectiveKind.SEND && queued.root == peer) {
+                        sends++;
+                    }
+                }
+                if (sends > Shared.RING_CAPACITY) {
+                    throw new IllegalArgumentException("too many sends to one peer in a group: peer=" + peer
+                            + ", sends=" + sends + ", max=" + Shared.RING_CAPACITY);
+                }
+            }
+            openGroup.add(new Call().set(kind, kind == CollectiveKind.SEND ? segment : null,
+                    kind == CollectiveKind.RECV ? segment : null, tensor.numel(), tensor.dtype(), null, peer, false));
+            return;
+        }
+        if (peer == rank) {
+            throw new IllegalArgumentException(kind.opName() + " to self outside a group: peer=" + peer + ", rank=" + rank);
+        }
+        drainAsync();
+        p2pCalls[0].set(kind, kind == CollectiveKind.SEND ? segment : null, kind == CollectiveKind.RECV ? segment : null,
+                tensor.numel(), tensor.dtype(), null, peer, false);
+        execute(seq++, 0, 1);
+    }
+
+    @Override
+    public Optional<Communicator> split(int color, int key) {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
+        }
+        drainAsync();
+        Call call = shared.slots[rank][0].set(CollectiveKind.SPLIT, null, null, 0, null, null, -1, false);
+        call.color = color;
+        call.key = key;
+        execute(seq++, 1, 0);
+        Communicator result = (Communicator) call.result;
+        call.release();
+        return Optional.ofNullable(result);
+    }
+
+    @Override
+    public CollectiveGroup group() {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
+        }
+        openGroup = new InProcessGroup(this);
+        return openGroup;
+    }
+
+    @Override
+    public void abort() {
+        shared.abort(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
+        }
+        release();
+    }
+
+    private synchronized void release() {
+        closed = true;
+        if (asyncExecutor != null) {
+            asyncExecutor.shutdownNow();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "InProcessCommunicator{rank=" + rank + ", size=" + size + "}";
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groups and async.
+
+    void endGroup(InProcessGroup group) {
+        if (openGroup == group) {
+            openGroup = null;
+        }
+    }
+
+    void runGroup(List<Call> calls) {
+        if (calls.isEmpty()) {
+            return;
+        }
+        checkUsable();
+        drainAsync();
+        runCalls(calls, seq++);
+    }
+
+    CollectiveHandle submitAsync(List<Call> calls) {
+        checkUsable();
+        String opName = describeOps(calls);
+        long opSeq = calls.isEmpty() ? seq : seq++;
+        if (calls.isEmpty()) {
+            return InProcessHandle.completed(this, opName, opSeq);
+        }
+        InProcessHandle handle = new InProcessHandle(this, opName, opSeq);
+        synchronized (this) {
+            if (asyncExecutor == null) {
+                asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
+                    Thread thread = new Thread(runnable, "yatt-inprocess-async-r" + rank + "-of-" + size);
+                    thread.setDaemon(true);
+                    return thread;
+                });
+            }
+            try {
+                asyncExecutor.execute(() -> {
+                    RuntimeException failure = null;
+                    try {
+                        runCalls(calls, opSeq);
+                    } catch (RuntimeException e) {
+                        failure = e;
+                    }
+                    handle.complete(failure);
+                });
+            } catch (RejectedExecutionException e) {
+                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
+            }
+        }
+        lastAsync = handle;
+        return handle;
+    }
+
+    private void drainAsync() {
+        InProcessHandle pending = lastAsync;
+        if (pending != null) {
+            pending.join();
+            lastAsync = null;
+        }
+    }
+
+    private void runCalls(List<Call> calls, long opSeq) {
+        int collectives = 0;
+        int p2p = 0;
+        for (Call call : calls) {
+            if (call.kind.isCollective()) {
+                collectives++;
+            } else {
+                p2p++;
+            }
+        }
+        Call[] slot = ensureSlot(collectives);
+        if (p2pCalls.length < p2p) {
+            p2pCalls = Shared.newCalls(Math.max(p2p, p2pCalls.length * 2));
+        }
+        int c = 0;
+        int p = 0;
+        for (Call call : calls) {
+            if (call.kind.isCollective()) {
+                slot[c++].copyFrom(call);
+            } else {
+                p2pCalls[p++].copyFrom(call);
+            }
+        }
+        try {
+            execute(opSeq, collectives, p2p);
+        } finally {
+            for (int i = 0; i < collectives; i++) {
+                slot[i].release();
+            }
+            for (int i = 0; i < p2p; i++) {
+                p2pCalls[i].release();
+            }
+        }
+    }
+
+    private Call[] ensureSlot(int n) {
+        Call[] slot = shared.slots[rank];
+        if (slot.length < n) {
+            Call[] grown = Arrays.copyOf(slot, Math.max(n, slot.length * 2));
+            for (int i = slot.length; i < grown.length; i++) {
+                grown[i] = new Call();
+            }
+            shared.slots[rank] = grown;
+            slot = grown;
+        }
+        return slot;
+    }
+
+    private void post(CollectiveKind kind, MemorySegment send, MemorySegment recv, long count, Tensor typed,
+                      ReduceOp op, int root, boolean inPlace) {
+        if (openGroup != null) {
+            openGroup.add(new Call().set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace));
+            return;
+        }
+        drainAsync();
+        shared.slots[rank][0].set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace);
+        try {
+            execute(seq++, 1, 0);
+        } finally {
+            shared.slots[rank][0].release();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Execution.
+
+    /** Runs the first {@code collectives} calls of this rank's slot and the first {@code p2p} point-to-point calls. */
+    private void execute(long opSeq, int collectives, int p2p) {
+        long deadline = System.nanoTime() + shared.timeoutNs;
+        Call[] slot = shared.slots[rank];
+        for (int i = 0; i < p2p; i++) {
+            if (p2pCalls[i].kind == CollectiveKind.SEND) {
+                postSend(p2pCalls[i], opSeq, deadline, collectives, p2p);
+            }
+        }
+        for (int i = 0; i < p2p; i++) {
+            if (p2pCalls[i].kind == CollectiveKind.RECV) {
+                receive(p2pCalls[i], opSeq, deadline, collectives, p2p);
+            }
+        }
+        if (collectives > 0) {
+            shared.slotCounts[rank] = collectives;
+            barrier(opSeq, deadline, collectives, p2p);
+            checkMatching();
+            boolean second = false;
+            for (int i = 0; i < collectives; i++) {
+                second |= stepOne(slot[i], i);
+            }
+            if (second) {
+                barrier(opSeq, deadline, collectives, p2p);
+                for (int i = 0; i < collectives; i++) {
+                    stepTwo(slot[i], i);
+                }
+            }
+            barrier(opSeq, deadline, collectives, p2p);
+        }
+        for (int i = 0; i < p2p; i++) {
+            Call call = p2pCalls[i];
+            if (call.kind == CollectiveKind.SEND) {
+                int pair = rank * size + call.root;
+                awaitCounter(shared.consumed, pair, call.postNumber, call.root, opSeq, deadline, collectives, p2p);
+            }
+        }
+    }
+
+    /** Returns whether the call needs a second step after a barrier. */
+    private boolean stepOne(Call call, int index) {
+        Call[][] slots = shared.slots;
+        long elementBytes = call.dtype == null ? 0 : call.dtype.byteSize();
+        switch (call.kind) {
+            case ALL_GATHER -> {
+                long chunk = call.count * elementBytes;
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    if (q != rank || !call.inPlace) {
+                        MemorySegment.copy(slots[q][index].send, 0, call.recv, q * chunk, chunk);
+                    }
+                }
+                return false;
+            }
+            case ALL_REDUCE -> {
+                long lo = partition(call.count, rank);
+                long hi = partition(call.count, rank + 1);
+                for (int q = 0; q < size; q++) {
+                    operands[q] = slots[q][index].send;
+                }
+                kernel.reduce(call.dtype, call.op, operands, null, lo * elementBytes, size, call.recv,
+                        lo * elementBytes, hi - lo, size);
+                clearOperands();
+                return true;
+            }
+            case REDUCE_SCATTER -> {
+                for (int q = 0; q < size; q++) {
+                    operands[q] = slots[q][index].send;
+                }
+                kernel.reduce(call.dtype, call.op, operands, null, rank * call.count * elementBytes, size, call.recv,
+                        0, call.count, size);
+                clearOperands();
+                return false;
+            }
+            case BROADCAST -> {
+                if (rank != call.root) {
+                    MemorySegment.copy(slots[call.root][index].send, 0, call.recv, 0, call.count * elementBytes);
+                } else if (!call.inPlace) {
+                    MemorySegment.copy(call.send, 0, call.recv, 0, call.count * elementBytes);
+                }
+                return false;
+            }
+            case REDUCE -> {
+                long lo = partition(call.count, rank);
+                long hi = partition(call.count, rank + 1);
+                for (int q = 0; q < size; q++) {
+                    operands[q] = slots[q][index].send;
+                }
+                kernel.reduce(call.dtype, call.op, operands, null, lo * elementBytes, size,
+                        slots[call.root][index].recv, lo * elementBytes, hi - lo, size);
+                clearOperands();
+                return false;
+            }
+            case ALL_TO_ALL -> {
+                long chunk = call.count / size * elementBytes;
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    MemorySegment.copy(slots[q][index].send, rank * chunk, call.recv, q * chunk, chunk);
+                }
+                return false;
+            }
+            case BARRIER -> {
+                return false;
+            }
+            case SPLIT -> {
+                if (call.color >= 0 && leaderOf(call.color, index) == rank) {
+                    Shared child = new Shared(membersOf(call.color, index).size(), shared.context);
+                    shared.children.add(child);
+                    if (shared.abortCause.get() != null) {
+                        child.abort(shared.abortCause.get());
+                    }
+                    call.payload = child;
+                }
+                return true;
+            }
+            default -> throw new IllegalStateException("unreachable: kind=" + call.kind);
+        }
+    }
+
+    private void stepTwo(Call call, int index) {
+        switch (call.kind) {
+            case ALL_REDUCE -> {
+                long elementBytes = call.dtype.byteSize();
+                for (int k = 1; k < size; k++) {
+                    int q = (rank + k) % size;
+                    long lo = partition(call.count, q);
+                    long hi = partition(call.count, q + 1);
+                    MemorySegment.copy(shared.slots[q][index].recv, lo * elementBytes, call.recv, lo * elementBytes,
+                            (hi - lo) * elementBytes);
+                }
+            }
+            case SPLIT -> {
+                if (call.color >= 0) {
+                    List<Integer> members = membersOf(call.color, index);
+                    Shared child = (Shared) shared.slots[leaderOf(call.color, index)][index].payload;
+                    call.result = new InProcessCommunicator(child, members.indexOf(rank));
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    private long partition(long count, int part) {
+        return count * part / size;
+    }
+
+    private void clearOperands() {
+        Arrays.fill(operands, null);
+    }
+
+    /** The ranks with this color ordered by (key, rank). */
+    private List<Integer> membersOf(int color, int index) {
+        List<Integer> members = new ArrayList<>();
+        for (int q = 0; q < size; q++) {
+            if (shared.slots[q][index].color == color) {
+                members.add(q);
+            }
+        }
+        members.sort((a, b) -> {
+            int byKey = Integer.compare(shared.slots[a][index].key, shared.slots[b][index].key);
+            return byKey != 0 ? byKey : Integer.compare(a, b);
+        });
+        return members;
+    }
+
+    private int leaderOf(int color, int index) {
+        for (int q = 0; q < size; q++) {
+            if (shared.slots[q][index].color == color) {
+                return q;
+            }
+        }
+        throw new IllegalStateException("unreachable: no rank with color=" + color);
+    }
+
+    /** Every rank compares every rank's calls with rank 0's, so all of them reach the same verdict. */
+    private void checkMatching() {
+        Call[] first = shared.slots[0];
+        int firstCount = shared.slotCounts[0];
+        for (int q = 1; q < size; q++) {
+            Call[] other = shared.slots[q];
+            int otherCount = shared.slotCounts[q];
+            boolean same = otherCount == firstCount;
+            for (int i = 0; same && i < firstCount; i++) {
+                same = first[i].sameSignature(other[i]);
+            }
+            if (!same) {
+                String message = CallSignature.mismatchMessage(0, describeCalls(first, firstCount), q,
+                        describeCalls(other, otherCount));
+                CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
+                shared.abort(mismatch);
+                throw mismatch;
+            }
+        }
+    }
+
+    private static String describeCalls(Call[] calls, int n) {
+        List<String> described = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            described.add(calls[i].describe());
+        }
+        return CallSignature.describeGroup(described);
+    }
+
+    private static String describeOps(List<Call> calls) {
+        if (calls.size() == 1) {
+            return calls.getFirst().kind.opName();
+        }
+        List<String> names = new ArrayList<>(calls.size());
+        for (Call call : calls) {
+            names.add(call.kind.opName());
+        }
+        return "group(" + String.join(", ", names) + ")";
+    }
+
+    private String opName(int collectives, int p2p) {
+        List<Call> calls = new ArrayList<>(collectives + p2p);
+        calls.addAll(Arrays.asList(p2pCalls).subList(0, p2p));
+        calls.addAll(Arrays.asList(shared.slots[rank]).subList(0, collectives));
+        return describeOps(calls);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Point to point.
+
+    private void postSend(Call call, long opSeq, long deadline, int collectives, int p2p) {
+        int peer = call.root;
+        int pair = rank * size + peer;
+        long n = sendPosts[peer]++;
+        Call[] ring = shared.rings[pair];
+        if (ring == null) {
+            ring = Shared.newCalls(Shared.RING_CAPACITY);
+            shared.rings[pair] = ring;
+        }
+        if (n >= Shared.RING_CAPACITY) {
+            awaitCounter(shared.consumed, pair, n - Shared.RING_CAPACITY + 1, peer, opSeq, deadline, collectives, p2p);
+        }
+        ring[(int) (n % Shared.RING_CAPACITY)].copyFrom(call);
+        call.postNumber = n + 1;
+        Shared.LONGS.setVolatile(shared.posted, pair * Shared.PAD, n + 1);
+        shared.unpark(peer);
+    }
+
+    private void receive(Call call, long opSeq, long deadline, int collectives, int p2p) {
+        int peer = call.root;
+        int pair = peer * size + rank;
+        long m = recvPosts[peer]++;
+        awaitCounter(shared.posted, pair, m + 1, peer, opSeq, deadline, collectives, p2p);
+        Call sent = shared.rings[pair][(int) (m % Shared.RING_CAPACITY)];
+        if (sent.count != call.count || sent.dtype != call.dtype) {
+            String message = CallSignature.mismatchMessage(peer,
+                    CallSignature.describe(CollectiveKind.SEND, sent.count, sent.dtype, null, rank), rank,
+                    CallSignature.describe(CollectiveKind.RECV, call.count, call.dtype, null, peer));
+            CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
+            shared.abort(mismatch);
+            throw mismatch;
+        }
+        MemorySegment.copy(sent.send, 0, call.recv, 0, call.count * call.dtype.byteSize());
+        sent.release();
+        Shared.LONGS.setVolatile(shared.consumed, pair * Shared.PAD, m + 1);
+        shared.unpark(peer);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Waiting: spin, yield, park until the deadline; abort and timeouts.
+
+    private void barrier(long opSeq, long deadline, int collectives, int p2p) {
+        long target = ++phase;
+        Shared.LONGS.setVolatile(shared.arrived, rank * Shared.PAD, target);
+        if (shared.allArrived(target)) {
+            shared.unparkAll();
+            return;
+        }
+        waitPhase = target;
+        int spins = 0;
+        try {
+            while (!shared.allArrived(target)) {
+                spins = pause(spins, opSeq, deadline, collectives, p2p, target, -1);
+            }
+        } finally {
+            waitPhase = -1;
+        }
+    }
+
+    private void awaitCounter(long[] counters, int pair, long target, int peer, long opSeq, long deadline,
+                              int collectives, int p2p) {
+        int spins = 0;
+        while ((long) Shared.LONGS.getVolatile(counters, pair * Shared.PAD) < target) {
+            spins = pause(spins, opSeq, deadline, collectives, p2p, -1, peer);
+        }
+    }
+
+    /** One step of backoff; throws on abort, interrupt or deadline. */
+    private int pause(int spins, long opSeq, long deadline, int collectives, int p2p, long target, int peer) {
+        Throwable cause = shared.abortCause.get();
+        if (cause != null) {
+            throw abortedWhileWaiting(cause, opSeq, collectives, p2p, target, peer);
+        }
+        if (spins < SPIN_LIMIT) {
+            Thread.onSpinWait();
+            return spins + 1;
+        }
+        if (spins < SPIN_LIMIT + YIELD_LIMIT) {
+            Thread.yield();
+            return spins + 1;
+        }
+        long remaining = deadline - System.nanoTime();
+        if (remaining <= 0) {
+            CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName(collectives, p2p), opSeq,
+                    missing(target, peer), shared.timeoutNs);
+            Throwable inForce = shared.abort(timeout);
+            if (inForce != timeout) {
+                throw abortedWhileWaiting(inForce, opSeq, collectives, p2p, target, peer);
+            }
+            throw timeout;
+        }
+        Shared.THREADS.setVolatile(shared.waiters, rank, Thread.currentThread());
+        try {
+            if (shared.abortCause.get() == null) {
+                LockSupport.parkNanos(this, Math.min(remaining, MAX_PARK_NS));
+            }
+        } finally {
+            Shared.THREADS.setVolatile(shared.waiters, rank, null);
+        }
+        if (Thread.interrupted()) {
+            Thread.currentThread().interrupt();
+            CommunicatorAbortedException interrupted = new CommunicatorAbortedException("interrupted while waiting: op="
+                    + opName(collectives, p2p) + ", seq=" + opSeq + ", rank=" + rank, null);
+            shared.abort(interrupted);
+            throw interrupted;
+        }
+        return spins;
+    }
+
+    private List<Integer> missing(long target, int peer) {
+        if (peer >= 0) {
+            return List.of(peer);
+        }
+        List<Integer> missing = new ArrayList<>();
+        for (int q = 0; q < size; q++) {
+            if (shared.arrived(q) < target) {
+                missing.add(q);
+            }
+        }
+        return missing;
+    }
+
+    /** The ranks that have not reached the barrier this rank waits at now (empty when it is not waiting). */
+    List<Integer> missingRanksNow() {
+        long target = waitPhase;
+        return target < 0 ? List.of() : missing(target, -1);
+    }
+
+    private RuntimeException abortedWhileWaiting(Throwable cause, long opSeq, int collectives, int p2p, long target,
+                                                 int peer) {
+        if (cause instanceof CollectiveTimeoutException timeout) {
+            List<Integer> missing = missing(target, peer);
+            return new CollectiveTimeoutException(opName(collectives, p2p), opSeq,
+                    missing.isEmpty() ? timeout.missingRanks() : missing, shared.timeoutNs, timeout);
+        }
+        if (cause instanceof CollectiveMismatchException mismatch) {
+            return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
+        }
+        return aborted(cause);
+    }
+
+    private CommunicatorAbortedException aborted(Throwable cause) {
+        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
+                + cause.getMessage(), cause);
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+        }
+        Throwable cause = shared.abortCause.get();
+        if (cause != null) {
+            throw aborted(cause);
+        }
+    }
+
+    private static void requireHost(Tensor send, Tensor recv) {
+        CollectiveChecks.requireHost("send", send, BACKEND);
+        CollectiveChecks.requireHost("recv", recv, BACKEND);
+    }
+
+}

@@ -1,0 +1,78 @@
+package io.yatt.collectives.inprocess;
+
+import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveTimeoutException;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/** The handle of an asynchronous in-process operation. Thread-safe. */
+final class InProcessHandle implements CollectiveHandle {
+    private final InProcessCommunicator communicator;
+    private final String opName;
+    private final long seq;
+    private final CountDownLatch done = new CountDownLatch(1);
+    private volatile RuntimeException failure;
+
+    InProcessHandle(InProcessCommunicator communicator, String opName, long seq) {
+        this.communicator = communicator;
+        this.opName = opName;
+        this.seq = seq;
+    }
+
+    static InProcessHandle completed(InProcessCommunicator communicator, String opName, long seq) {
+        InProcessHandle handle = new InProcessHandle(communicator, opName, seq);
+        handle.complete(null);
+        return handle;
+    }
+
+    void complete(RuntimeException failure) {
+        this.failure = failure;
+        done.countDown();
+    }
+
+    @Override
+    public boolean isDone() {
+        return done.getCount() == 0;
+    }
+
+    @Override
+    public void await(long timeoutNs) {
+        if (timeoutNs < 0) {
+            throw new IllegalArgumentException("invalid timeout: timeoutNs=" + timeoutNs + ", expected >= 0");
+        }
+        try {
+            if (!done.await(timeoutNs, TimeUnit.NANOSECONDS)) {
+                throw new CollectiveTimeoutException(opName, seq, communicator.missingRanksNow(), timeoutNs);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CollectiveException("await interrupted: op=" + opName + ", seq=" + seq, e);
+        }
+        RuntimeException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /** Waits without a deadline of its own (every operation has one); interrupts are deferred. */
+    void join() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                done.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    RuntimeException failure() {
+        return failure;
+    }
+}
