@@ -5,5 +5,7 @@
 module io.yatt.ffi {
     exports io.yatt.ffi;
     exports io.yatt.ffi.cuda;
+    exports io.yatt.ffi.nccl;
     exports io.yatt.ffi.cuda.raw to io.yatt.tensor, io.yatt.collectives;
+    exports io.yatt.ffi.nccl.raw to io.yatt.tensor, io.yatt.collectives;
 }

@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
  * <p>A search is configured fluently, then run once by {@link #load()}; instances are confined to the
  * creating thread. {@link NativeLibraries} runs and caches the searches the bindings use.
  */
+@SuppressWarnings("restricted")
 public final class LibrarySearch {
     private static final byte[] ELF_MAGIC = {0x7f, 'E', 'L', 'F'};
     private static final int ELF_CLASS_64 = 2;

@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
  * The one place where CUDA status codes become {@link CudaException}s. Overloads take primitive
  * context so the success path allocates nothing; the message is built only on failure.
  */
+@SuppressWarnings("restricted")
 final class Check {
     private Check() {
     }

@@ -22,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * every call that needs a device throws {@link CudaException} (or {@link LibraryNotFoundException}).
  * Thread-safe; as in CUDA, the current device ({@link #setDevice}) is a property of the calling thread.
  */
+@SuppressWarnings("restricted")
 public final class Cuda {
     private static final int PCI_BUS_ID_BYTES = 64;
 
@@ -119,14 +120,25 @@ public final class Cuda {
 
     /**
      * Makes {@code device} current and returns the device that was current, for {@link #restoreDevice}.
-     * A thread that never chose a device gets {@code device} and keeps it.
+     * A failure names the runtime call that failed and the operation it was for:
+     * {@code cudaGetDevice failed: error=cudaErrorInsufficientDriver(35), for=cudaMalloc, device=0 (...)}.
      */
-    static int switchDevice(int device) {
-        int previous = currentDevice();
-        if (previous != device) {
-            Check.cuda(CudaRuntime.cudaSetDevice(device), "cudaSetDevice", "device", device);
+    static int switchDevice(int device, String forCall) {
+        try (Arena scratch = Arena.ofConfined()) {
+            MemorySegment out = scratch.allocate(JAVA_INT);
+            int code = CudaRuntime.cudaGetDevice(out);
+            if (code != CudaRuntime.cudaSuccess) {
+                throw Check.failure("cudaGetDevice", code, ", for=" + forCall + Check.pair("device", device));
+            }
+            int previous = out.get(JAVA_INT, 0);
+            if (previous != device) {
+                code = CudaRuntime.cudaSetDevice(device);
+                if (code != CudaRuntime.cudaSuccess) {
+                    throw Check.failure("cudaSetDevice", code, ", for=" + forCall + Check.pair("device", device));
+                }
+            }
+            return previous;
         }
-        return previous;
     }
 
     static void restoreDevice(int previous, int device) {
@@ -176,7 +188,7 @@ public final class Cuda {
                 name = prop.getString(0);
             }
             if (totalBytes < 0) {
-                int previous = switchDevice(ordinal);
+                int previous = switchDevice(ordinal, "cudaMemGetInfo");
                 try {
                     totalBytes = memoryInfo().totalBytes();
                 } finally {

@@ -48,7 +48,7 @@ public final class CudaEvent implements AutoCloseable {
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment out = scratch.allocate(ADDRESS);
             int flags = timing ? CudaRuntime.cudaEventDefault : CudaRuntime.cudaEventDisableTiming;
-            int previous = Cuda.switchDevice(device);
+            int previous = Cuda.switchDevice(device, "cudaEventCreateWithFlags");
             try {
                 Check.cuda(CudaRuntime.cudaEventCreateWithFlags(out, flags), "cudaEventCreateWithFlags",
                         "device", device, "flags", flags);

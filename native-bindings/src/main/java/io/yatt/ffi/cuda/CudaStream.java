@@ -47,7 +47,7 @@ public final class CudaStream implements AutoCloseable {
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment out = scratch.allocate(ADDRESS);
             int flags = nonBlocking ? CudaRuntime.cudaStreamNonBlocking : CudaRuntime.cudaStreamDefault;
-            int previous = Cuda.switchDevice(device);
+            int previous = Cuda.switchDevice(device, "cudaStreamCreateWithFlags");
             try {
                 Check.cuda(CudaRuntime.cudaStreamCreateWithFlags(out, flags), "cudaStreamCreateWithFlags",
                         "device", device, "flags", flags);

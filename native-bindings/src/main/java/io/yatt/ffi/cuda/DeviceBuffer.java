@@ -14,6 +14,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * A buffer that becomes unreachable unclosed is reported as a leak. Safe to share between threads;
  * {@code close()} exactly once.
  */
+@SuppressWarnings("restricted")
 public final class DeviceBuffer implements AutoCloseable {
     private final int device;
     private final long address;
@@ -49,7 +50,7 @@ public final class DeviceBuffer implements AutoCloseable {
         }
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment out = scratch.allocate(ADDRESS);
-            int previous = Cuda.switchDevice(device);
+            int previous = Cuda.switchDevice(device, "cudaMalloc");
             try {
                 Check.cuda(CudaRuntime.cudaMalloc(out, byteSize), "cudaMalloc", "device", device, "byteSize", byteSize);
             } finally {
@@ -77,7 +78,7 @@ public final class DeviceBuffer implements AutoCloseable {
             MemorySegment out = scratch.allocate(ADDRESS);
             MemorySegment value = scratch.allocate(CudaRuntime.CUDA_IPC_MEM_HANDLE);
             value.copyFrom(MemorySegment.ofArray(handle.bytes()));
-            int previous = Cuda.switchDevice(device);
+            int previous = Cuda.switchDevice(device, "cudaIpcOpenMemHandle");
             try {
                 Check.cuda(CudaRuntime.cudaIpcOpenMemHandle(out, value, CudaRuntime.cudaIpcMemLazyEnablePeerAccess),
                         "cudaIpcOpenMemHandle", "device", device, "byteSize", byteSize);
@@ -154,7 +155,7 @@ public final class DeviceBuffer implements AutoCloseable {
             return;
         }
         MemorySegment raw = MemorySegment.ofAddress(address);
-        int previous = Cuda.switchDevice(device);
+        int previous = Cuda.switchDevice(device, ipcMapping ? "cudaIpcCloseMemHandle" : "cudaFree");
         try {
             if (ipcMapping) {
                 Check.cuda(CudaRuntime.cudaIpcCloseMemHandle(raw), "cudaIpcCloseMemHandle", "device", device, "address", address);

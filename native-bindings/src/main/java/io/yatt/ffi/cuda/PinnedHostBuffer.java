@@ -13,6 +13,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
  * {@link #close()}, so a use after free throws instead of crashing. A buffer that becomes unreachable
  * unclosed is reported as a leak. Safe to share between threads; {@code close()} exactly once.
  */
+@SuppressWarnings("restricted")
 public final class PinnedHostBuffer implements AutoCloseable {
     private final long address;
     private final long byteSize;

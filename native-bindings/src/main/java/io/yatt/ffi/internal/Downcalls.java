@@ -19,6 +19,7 @@ import java.util.Optional;
  * library does not export, links to a handle that throws when called, so a raw class's per-symbol
  * holder never fails to initialize. Thread-safe (stateless).
  */
+@SuppressWarnings("restricted")
 public final class Downcalls {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle FAILURE;
