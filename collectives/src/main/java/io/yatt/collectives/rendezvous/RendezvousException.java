@@ -1,0 +1,22 @@
+package io.yatt.collectives.rendezvous;
+
+import java.util.List;
+
+/**
+ * A rendezvous step failed: a deadline passed with ranks missing, the store could not be reached, or a peer was
+ * refused. {@link #missingRanks()} lists the ranks that had not arrived (empty when unknown).
+ */
+public final class RendezvousException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final List<Integer> missingRanks;
+
+    RendezvousException(String message, List<Integer> missingRanks, Throwable cause) {
+        super(message, cause);
+        this.missingRanks = List.copyOf(missingRanks);
+    }
+
+    /** Ranks that had not arrived when the step failed, ascending; empty when not known. */
+    public List<Integer> missingRanks() {
+        return missingRanks;
+    }
+}

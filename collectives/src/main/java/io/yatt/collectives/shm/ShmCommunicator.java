@@ -1,0 +1,548 @@
+package io.yatt.collectives.shm;
+
+import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.rendezvous.Rendezvous;
+import io.yatt.collectives.rendezvous.RendezvousConfig;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The shm backend: one process per rank on one host, moving host tensors through shared memory in /dev/shm.
+ *
+ * <p>Tensors allocated with {@link #allocate(DType, Shape)} live in this rank's shared region: peers read them in
+ * place, so an all-gather copies each byte once (straight from the owner's tensor into the receiver's), and
+ * reduce-scatter / all-reduce reduce straight from peers' tensors. Other host tensors are staged through the region
+ * in pipelined rounds (copy in, peers copy out: two copies). Small all-reduces (up to 40 bytes) travel inline in
+ * one cache line per rank. See {@link ShmChannel} for the protocol and {@link ShmCommDescriptor} for the layout.
+ *
+ * <p>Failures: every call has the context's deadline; a dead peer process is detected from its pid within
+ * {@link ShmContext#livenessIntervalNs()} and reported as {@link ShmPeerDeadException} naming the missing ranks;
+ * after any failure the communicator is aborted and its shared memory released. Region files are unlinked as soon
+ * as every rank has mapped them, so none is left behind even after SIGKILL.
+ *
+ * <p>Thread-safety: confined to the rank's thread; {@link #abort()} and handles from any thread.
+ */
+public final class ShmCommunicator implements Communicator {
+    /** Backend name in messages. */
+    public static final String BACKEND = "shm";
+
+    private final ShmChannel channel;
+    private final ShmContext context;
+    private ShmGroup openGroup;
+    private ExecutorService asyncExecutor;
+    private ShmHandle lastAsync;
+    private long asyncSeq;
+    private boolean closed;
+
+    private ShmCommunicator(ShmChannel channel, ShmContext context) {
+        this.channel = channel;
+        this.context = context;
+    }
+
+    /**
+     * Creates the world communicator of the ranks joined in {@code rendezvous} (collective: every rank calls it).
+     * Sweeps stale regions of dead processes, creates and maps this rank's region, maps every peer's and unlinks the
+     * files once all ranks mapped them.
+     *
+     * @throws io.yatt.collectives.rendezvous.RendezvousException if a rank does not arrive in time
+     * @throws IllegalArgumentException if the context is invalid
+     */
+    public static ShmCommunicator create(Rendezvous rendezvous, ShmContext context) {
+        Objects.requireNonNull(rendezvous, "rendezvous");
+        context.conclude();
+        ShmWorld world = ShmWorld.create(rendezvous, context);
+        int[] members = new int[world.size];
+        Arrays.setAll(members, i -> i);
+        try {
+            ShmChannel channel = new ShmChannel(world, 0, members, world.rank, context.stagingBytes());
+            return new ShmCommunicator(channel, context);
+        } catch (RuntimeException e) {
+            world.retain();
+            world.release();
+            throw e;
+        }
+    }
+
+    /**
+     * Joins the rendezvous described by {@code config} (rank 0 serves the store), creates the world communicator and
+     * leaves the rendezvous.
+     */
+    public static ShmCommunicator create(RendezvousConfig config, ShmContext context) {
+        try (Rendezvous rendezvous = Rendezvous.join(config)) {
+            ShmCommunicator comm = create(rendezvous, context.localWorldSize() == 0 && !context.isConcluded()
+                ? context.localWorldSize(config.localWorldSize()) : context);
+            rendezvous.barrier("shm/ready");
+            return comm;
+        }
+    }
+
+    @Override
+    public int rank() {
+        return channel.rank;
+    }
+
+    @Override
+    public int size() {
+        return channel.size;
+    }
+
+    /** The settings. */
+    public ShmContext context() {
+        return context;
+    }
+
+    // ------------------------------------------------------------------ shared-memory tensors
+
+    /**
+     * A zeroed tensor in this rank's shared region: collectives read it in place from peers (one copy). Free it with
+     * {@link #free(Tensor)} (closing the returned view does not release arena memory); all of them become invalid
+     * when the world communicator is closed or aborted.
+     *
+     * @throws IllegalStateException if the arena has no room ({@link ShmContext#arenaBytes()})
+     */
+    public Tensor allocate(DType dtype, Shape shape) {
+        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(shape, "shape");
+        checkUsable();
+        long bytes = shape.numel() * dtype.byteSize();
+        ShmWorld world = channel.world;
+        long offset = world.arena.allocate(bytes);
+        MemorySegment segment = world.segs[world.rank].asSlice(offset, bytes);
+        segment.fill((byte) 0);
+        return Tensor.wrap(segment, dtype, shape);
+    }
+
+    /**
+     * Returns a tensor from {@link #allocate(DType, Shape)} to the arena.
+     *
+     * @throws IllegalArgumentException if it was not allocated here
+     */
+    public void free(Tensor tensor) {
+        ShmWorld world = channel.world;
+        long address = tensor.dataPointer().address();
+        long offset = address - world.bases[world.rank];
+        if (world.regionOf(address, Math.max(1, tensor.byteSize())) != world.rank || !world.arena.isAllocated(offset)) {
+            throw new IllegalArgumentException("not a shm arena tensor of this rank: address=0x"
+                + Long.toHexString(address) + ", rank=" + rank());
+        }
+        world.arena.free(offset);
+    }
+
+    /** Whether {@code tensor}'s bytes lie in shared memory that peers can read in place. */
+    public boolean isShared(Tensor tensor) {
+        return tensor.device().isHost() && tensor.byteSize() > 0
+            && channel.world.regionOf(tensor.dataPointer().address(), tensor.byteSize()) >= 0;
+    }
+
+    /** Bytes of this rank's arena in use (tensors and staging buffers). */
+    public long arenaUsedBytes() {
+        return channel.world.arena.usedBytes();
+    }
+
+    // ------------------------------------------------------------------ collectives
+
+    @Override
+    public void allGather(Tensor send, Tensor recv) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.allGather(send, recv, rank(), size());
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = send.numel();
+        DType dt = send.dtype();
+        submit(CollectiveKind.ALL_GATHER, () -> channel.allGather(s, r, count, dt));
+    }
+
+    @Override
+    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.reduceScatter(send, recv, op, rank(), size());
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = recv.numel();
+        DType dt = send.dtype();
+        submit(CollectiveKind.REDUCE_SCATTER, () -> channel.reduceScatter(s, r, count, dt, op));
+    }
+
+    @Override
+    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.allReduce(send, recv, op);
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = send.numel();
+        DType dt = send.dtype();
+        if (openGroup == null && lastAsync == null) {
+            channel.run("allReduce", () -> channel.allReduce(s, r, count, dt, op)); // latency path: no lambda queue
+            return;
+        }
+        submit(CollectiveKind.ALL_REDUCE, () -> channel.allReduce(s, r, count, dt, op));
+    }
+
+    @Override
+    public void broadcast(Tensor send, Tensor recv, int root) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.broadcast(send, recv, root, size());
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = send.numel();
+        DType dt = send.dtype();
+        submit(CollectiveKind.BROADCAST, () -> channel.broadcast(s, r, count, dt, root));
+    }
+
+    @Override
+    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.reduce(send, recv, op, root, size());
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = send.numel();
+        DType dt = send.dtype();
+        submit(CollectiveKind.REDUCE, () -> channel.reduce(s, r, count, dt, op, root));
+    }
+
+    @Override
+    public void allToAll(Tensor send, Tensor recv) {
+        checkUsable();
+        requireHost(send, recv);
+        CollectiveChecks.allToAll(send, recv, size());
+        MemorySegment s = send.segment();
+        MemorySegment r = recv.segment();
+        long count = send.numel();
+        DType dt = send.dtype();
+        submit(CollectiveKind.ALL_TO_ALL, () -> channel.allToAll(s, r, count, dt));
+    }
+
+    @Override
+    public void barrier() {
+        checkUsable();
+        submit(CollectiveKind.BARRIER, channel::barrier);
+    }
+
+    @Override
+    public void send(Tensor send, int peer) {
+        pointToPoint(true, "send", send, peer);
+    }
+
+    @Override
+    public void recv(Tensor recv, int peer) {
+        pointToPoint(false, "recv", recv, peer);
+    }
+
+    private void pointToPoint(boolean isSend, String name, Tensor tensor, int peer) {
+        checkUsable();
+        CollectiveChecks.requireHost(name, tensor, BACKEND);
+        CollectiveChecks.pointToPoint(name, tensor, peer, size());
+        if (openGroup == null && peer == rank()) {
+            throw new IllegalArgumentException(name + " to self outside a group: peer=" + peer + ", rank=" + rank());
+        }
+        ShmChannel.P2p op = new ShmChannel.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
+        if (openGroup != null) {
+            openGroup.calls.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
+            return;
+        }
+        drainAsync();
+        channel.run(name, () -> channel.pointToPoint(List.of(op)));
+    }
+
+    @Override
+    public Optional<Communicator> split(int color, int key) {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("split inside a group is not supported: rank=" + rank());
+        }
+        drainAsync();
+        ShmChannel[] result = new ShmChannel[1];
+        channel.run("split", () -> {
+            long next = channel.world.nextChannel();
+            long[] all = channel.exchange(ShmChannel.OP_EXCHANGE, new long[] {color, key, next});
+            int id = 0;
+            List<int[]> group = new ArrayList<>(); // {key, rank}
+            for (int p = 0; p < size(); p++) {
+                id = (int) Math.max(id, all[p * 3 + 2]);
+                if (color >= 0 && all[p * 3] == color) {
+                    group.add(new int[] {(int) all[p * 3 + 1], p});
+                }
+            }
+            channel.world.useChannel(id);
+            if (color < 0) {
+                return;
+            }
+            group.sort(Comparator.<int[]>comparingInt(a -> a[0]).thenComparingInt(a -> a[1]));
+            int[] members = new int[group.size()];
+            int newRank = -1;
+            for (int i = 0; i < members.length; i++) {
+                members[i] = channel.members[group.get(i)[1]];
+                if (group.get(i)[1] == rank()) {
+                    newRank = i;
+                }
+            }
+            result[0] = new ShmChannel(channel.world, id, members, newRank, context.splitStagingBytes());
+        });
+        return Optional.ofNullable(result[0] == null ? null : new ShmCommunicator(result[0], context));
+    }
+
+    @Override
+    public CollectiveGroup group() {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("group already open: rank=" + rank() + ", groups do not nest");
+        }
+        openGroup = new ShmGroup();
+        return openGroup;
+    }
+
+    @Override
+    public void abort() {
+        channel.abort(new CommunicatorAbortedException("communicator aborted by rank " + rank() + ": size=" + size(),
+            null));
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            throw new IllegalStateException("communicator already closed: rank=" + rank() + ", size=" + size());
+        }
+        closed = true;
+        ExecutorService executor = asyncExecutor;
+        if (executor != null) {
+            if (lastAsync != null && !lastAsync.isDone()) {
+                channel.abort(new CommunicatorAbortedException("communicator closed with pending operations: rank="
+                    + rank(), null));
+            }
+            executor.shutdown();
+            try {
+                executor.awaitTermination(context.timeoutNs() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        channel.release();
+    }
+
+    @Override
+    public String toString() {
+        return "ShmCommunicator{rank=" + rank() + ", size=" + size() + ", channel=" + channel.channel + "}";
+    }
+
+    // ------------------------------------------------------------------ execution, groups, async
+
+    private record Call(CollectiveKind kind, Runnable collective, ShmChannel.P2p p2p) {
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("communicator closed: rank=" + rank() + ", size=" + size());
+        }
+        if (channel.isAborted()) {
+            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank() + ", size=" + size()
+                + ", cause=" + channel.abortCause(), channel.abortCause());
+        }
+    }
+
+    private static void requireHost(Tensor send, Tensor recv) {
+        CollectiveChecks.requireHost("send", send, BACKEND);
+        CollectiveChecks.requireHost("recv", recv, BACKEND);
+    }
+
+    private void submit(CollectiveKind kind, Runnable body) {
+        if (openGroup != null) {
+            openGroup.calls.add(new Call(kind, body, null));
+            return;
+        }
+        drainAsync();
+        channel.run(kind.opName(), body);
+    }
+
+    private static String describe(List<Call> calls) {
+        if (calls.size() == 1) {
+            return calls.getFirst().kind.opName();
+        }
+        List<String> names = new ArrayList<>(calls.size());
+        for (Call call : calls) {
+            names.add(call.kind.opName());
+        }
+        return "group(" + String.join(", ", names) + ")";
+    }
+
+    /** Point-to-point calls of the group run together first (deadlock-free), then the collectives in order. */
+    private void runCalls(List<Call> calls) {
+        List<ShmChannel.P2p> p2p = new ArrayList<>();
+        for (Call call : calls) {
+            if (call.p2p != null) {
+                p2p.add(call.p2p);
+            }
+        }
+        channel.run(describe(calls), () -> {
+            if (!p2p.isEmpty()) {
+                channel.pointToPoint(p2p);
+            }
+            for (Call call : calls) {
+                if (call.collective != null) {
+                    call.collective.run();
+                }
+            }
+        });
+    }
+
+    private void drainAsync() {
+        ShmHandle pending = lastAsync;
+        if (pending != null) {
+            pending.join();
+            lastAsync = null;
+        }
+    }
+
+    private CollectiveHandle submitAsync(List<Call> calls) {
+        checkUsable();
+        String opName = calls.isEmpty() ? "group()" : describe(calls);
+        ShmHandle handle = new ShmHandle(opName, asyncSeq++);
+        if (calls.isEmpty()) {
+            handle.complete(null);
+            return handle;
+        }
+        if (asyncExecutor == null) {
+            asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
+                Thread thread = new Thread(runnable, "yatt-shm-async-r" + rank() + "-of-" + size());
+                thread.setDaemon(true);
+                return thread;
+            });
+        }
+        try {
+            asyncExecutor.execute(() -> {
+                RuntimeException failure = null;
+                try {
+                    runCalls(calls);
+                } catch (RuntimeException e) {
+                    failure = e;
+                }
+                handle.complete(failure);
+            });
+        } catch (RejectedExecutionException e) {
+            throw new IllegalStateException("communicator closed: rank=" + rank() + ", size=" + size(), e);
+        }
+        lastAsync = handle;
+        return handle;
+    }
+
+    private final class ShmGroup implements CollectiveGroup {
+        final List<Call> calls = new ArrayList<>();
+        private boolean submitted;
+        private boolean groupClosed;
+
+        @Override
+        public CollectiveHandle submit() {
+            if (submitted || groupClosed) {
+                throw new IllegalStateException("group already " + (groupClosed ? "closed" : "submitted") + ": rank="
+                    + rank() + ", calls=" + calls.size());
+            }
+            submitted = true;
+            if (openGroup == this) {
+                openGroup = null;
+            }
+            return submitAsync(calls);
+        }
+
+        @Override
+        public void close() {
+            if (groupClosed) {
+                throw new IllegalStateException("group already closed: rank=" + rank() + ", calls=" + calls.size());
+            }
+            groupClosed = true;
+            if (submitted) {
+                return;
+            }
+            if (openGroup == this) {
+                openGroup = null;
+            }
+            if (calls.isEmpty()) {
+                return;
+            }
+            checkUsable();
+            drainAsync();
+            runCalls(calls);
+        }
+    }
+
+    private static final class ShmHandle implements CollectiveHandle {
+        private final String opName;
+        private final long seq;
+        private final CountDownLatch done = new CountDownLatch(1);
+        private volatile RuntimeException failure;
+
+        ShmHandle(String opName, long seq) {
+            this.opName = opName;
+            this.seq = seq;
+        }
+
+        void complete(RuntimeException f) {
+            failure = f;
+            done.countDown();
+        }
+
+        @Override
+        public boolean isDone() {
+            return done.getCount() == 0;
+        }
+
+        @Override
+        public void await(long timeoutNs) {
+            if (timeoutNs < 0) {
+                throw new IllegalArgumentException("invalid timeout: timeoutNs=" + timeoutNs + ", expected >= 0");
+            }
+            try {
+                if (!done.await(timeoutNs, TimeUnit.NANOSECONDS)) {
+                    throw new CollectiveTimeoutException(opName, seq, List.of(), timeoutNs);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CollectiveException("await interrupted: op=" + opName + ", seq=" + seq, e);
+            }
+            RuntimeException f = failure;
+            if (f != null) {
+                throw f;
+            }
+        }
+
+        void join() {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    done.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
