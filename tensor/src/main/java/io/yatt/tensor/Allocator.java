@@ -164,6 +164,26 @@ public final class Allocator implements AutoCloseable {
         }
     }
 
+    /**
+     * Returns the cached (freed, kept for reuse) device memory of {@code device}'s caching pool to the driver
+     * (cudaFree), except blocks whose recorded work is still running.
+     *
+     * @return bytes released; 0 for the host or a device never allocated on
+     */
+    public static long emptyCache(Device device) {
+        return device.isHost() ? 0 : DeviceMemory.emptyCache(device.ordinal());
+    }
+
+    /** Bytes held in {@code device}'s caching pool for reuse (0 for the host). */
+    public static long cachedBytes(Device device) {
+        return device.isHost() ? 0 : DeviceMemory.cachedBytes(device.ordinal());
+    }
+
+    /** Bytes {@code device}'s caching pool has obtained from the driver and not released (0 for the host). */
+    public static long reservedBytes(Device device) {
+        return device.isHost() ? 0 : DeviceMemory.reservedBytes(device.ordinal());
+    }
+
     @Override
     public String toString() {
         synchronized (lock) {

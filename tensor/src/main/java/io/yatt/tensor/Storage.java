@@ -84,6 +84,11 @@ final class Storage {
         return readOnly;
     }
 
+    /** The pool allocation behind device storage, else null. */
+    DeviceMemory.Allocation deviceAllocation() {
+        return release instanceof DeviceMemory.Allocation allocation ? allocation : null;
+    }
+
     boolean closed() {
         return closed;
     }

@@ -1,5 +1,6 @@
 package io.yatt.tensor;
 
+import io.yatt.ffi.cuda.CudaStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -50,6 +51,20 @@ public final class Tensor implements AutoCloseable {
         Storage storage = device.isHost()
                 ? allocator.allocateHost(byteSize, description)
                 : DeviceMemory.allocate(allocator, device, byteSize, description);
+        return new Tensor(storage, dtype, shape, shape.contiguousStrides(), 0, true);
+    }
+
+    /**
+     * Allocates a zeroed, contiguous tensor on the stream's device from the device's caching pool, for use in order
+     * on {@code stream}: the zeroing is enqueued on it, and a block freed by work on that stream is reused at once.
+     *
+     * @throws IllegalStateException if the allocator is closed or the allocation exceeds a limit in its tree
+     * @throws io.yatt.ffi.cuda.CudaException if device memory cannot be allocated
+     */
+    public static Tensor allocate(Allocator allocator, DType dtype, Shape shape, CudaStream stream) {
+        long byteSize = byteSizeOf(dtype, shape);
+        Device device = Device.cuda(stream.device());
+        Storage storage = DeviceMemory.allocate(allocator, device, byteSize, describe(dtype, shape, device), stream);
         return new Tensor(storage, dtype, shape, shape.contiguousStrides(), 0, true);
     }
 
@@ -317,6 +332,46 @@ public final class Tensor implements AutoCloseable {
         copySlow(src);
     }
 
+    /**
+     * Like {@link #copyFrom(Tensor)}, enqueued on {@code stream} when both tensors are contiguous (host memory should
+     * be pinned for the copy to overlap); other layouts synchronize the stream and copy blockingly.
+     *
+     * @throws IllegalArgumentException if the dtypes or shapes do not match
+     * @throws io.yatt.ffi.cuda.CudaException if the copy cannot be enqueued
+     */
+    public void copyFrom(Tensor src, CudaStream stream) {
+        checkUsable();
+        src.checkUsable();
+        checkWritable();
+        if (src.dtype != dtype) {
+            throw new IllegalArgumentException("copy dtype mismatch: dst=" + dtype + ", src=" + src.dtype);
+        }
+        if (!shape.equals(src.shape) && !(numel() == src.numel() && contiguous && src.contiguous)) {
+            throw shapeMismatch(src);
+        }
+        if (contiguous && src.contiguous) {
+            if (byteSize > 0) {
+                DeviceMemory.copyAsync(pointer(byteOffset, byteSize), src.pointer(src.byteOffset, byteSize), byteSize,
+                        stream);
+            }
+            return;
+        }
+        stream.synchronize();
+        copySlow(src);
+    }
+
+    /**
+     * Marks this tensor's device memory as used by work enqueued on {@code stream}: when the storage is freed, the
+     * caching pool reuses it only after that work completes. Does nothing for host tensors.
+     */
+    public void recordStream(CudaStream stream) {
+        checkUsable();
+        DeviceMemory.Allocation allocation = storage.deviceAllocation();
+        if (allocation != null) {
+            allocation.recordStream(stream);
+        }
+    }
+
     private IllegalArgumentException shapeMismatch(Tensor src) {
         return new IllegalArgumentException("copy shape mismatch: dst=" + shape + ", src=" + src.shape
                 + ", expected equal shapes, or equal numel with both contiguous");
@@ -516,7 +571,8 @@ public final class Tensor implements AutoCloseable {
                     if (close[0]) {
                         double x = Elements.read(a, offsetA, dtype);
                         double y = Elements.read(b, offsetB, typeB);
-                        close[0] = x == y || Math.abs(x - y) <= atol + rtol * Math.abs(y);
+                        close[0] = x == y || (Double.isFinite(x) && Double.isFinite(y)
+                                && Math.abs(x - y) <= atol + rtol * Math.abs(y));
                     }
                 });
         return close[0];
@@ -552,6 +608,32 @@ public final class Tensor implements AutoCloseable {
     }
 
     // ---- package-private helpers ----
+
+    /**
+     * A view with explicit strides (elements, non-negative) and byte offset into this tensor's storage, for layouts
+     * the public views cannot express (a transpose, a broadcast with stride 0).
+     *
+     * @throws IndexOutOfBoundsException if the view reaches outside the storage
+     */
+    Tensor asStrided(Shape newShape, long[] newStrides, long newByteOffset) {
+        checkUsable();
+        if (newStrides.length != newShape.rank()) {
+            throw new IllegalArgumentException("strides rank mismatch: shape=" + newShape + ", strides="
+                    + Arrays.toString(newStrides));
+        }
+        Tensor view = new Tensor(storage, dtype, newShape, newStrides.clone(), newByteOffset, false);
+        for (long stride : newStrides) {
+            if (stride < 0) {
+                throw new IllegalArgumentException("negative stride: strides=" + Arrays.toString(newStrides));
+            }
+        }
+        if (newByteOffset < 0 || (newShape.numel() > 0 && newByteOffset + view.spanByteSize() > storage.byteSize())) {
+            throw new IndexOutOfBoundsException("strided view outside storage: shape=" + newShape + ", strides="
+                    + Arrays.toString(newStrides) + ", byteOffset=" + newByteOffset + ", storageByteSize="
+                    + storage.byteSize());
+        }
+        return view;
+    }
 
     Storage storage() {
         return storage;
