@@ -1,5 +1,6 @@
 package io.yatt.tensor;
 
+import io.yatt.ffi.nccl.NcclDataType;
 import java.util.Arrays;
 import java.util.stream.Collectors;
 
@@ -58,6 +59,11 @@ public enum DType {
      */
     public int ncclType() {
         return ncclType;
+    }
+
+    /** The NCCL data type for {@link #ncclType()} (BOOL travels as {@link NcclDataType#UINT8}). */
+    public NcclDataType ncclDataType() {
+        return NcclDataType.of(ncclType);
     }
 
     /** Whether the type is a floating-point type (F32, F16, BF16, F64). */

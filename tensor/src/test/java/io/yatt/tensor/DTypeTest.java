@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.yatt.ffi.nccl.NcclDataType;
 import org.junit.jupiter.api.Test;
 
 class DTypeTest {
@@ -33,6 +34,22 @@ class DTypeTest {
         assertEquals(4, DType.I64.ncclType());
         assertEquals(1, DType.U8.ncclType());
         assertEquals(1, DType.BOOL.ncclType());
+    }
+
+    @Test
+    void shouldMapToNcclDataTypeConstantsOfTheBindings() {
+        assertEquals(NcclDataType.FLOAT32, DType.F32.ncclDataType());
+        assertEquals(NcclDataType.FLOAT16, DType.F16.ncclDataType());
+        assertEquals(NcclDataType.BFLOAT16, DType.BF16.ncclDataType());
+        assertEquals(NcclDataType.FLOAT64, DType.F64.ncclDataType());
+        assertEquals(NcclDataType.INT8, DType.I8.ncclDataType());
+        assertEquals(NcclDataType.INT32, DType.I32.ncclDataType());
+        assertEquals(NcclDataType.INT64, DType.I64.ncclDataType());
+        assertEquals(NcclDataType.UINT8, DType.U8.ncclDataType());
+        assertEquals(NcclDataType.UINT8, DType.BOOL.ncclDataType());
+        for (DType type : DType.values()) {
+            assertEquals(type.byteSize(), type.ncclDataType().byteSize());
+        }
     }
 
     @Test
