@@ -1,0 +1,859 @@
+package io.yatt.collectives;
+
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Half;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static io.yatt.collectives.CollectiveTestData.bytes;
+import static io.yatt.collectives.CollectiveTestData.concat;
+import static io.yatt.collectives.CollectiveTestData.input;
+import static io.yatt.collectives.CollectiveTestData.inputs;
+import static io.yatt.collectives.CollectiveTestData.reduce;
+import static io.yatt.collectives.CollectiveTestData.slice;
+import static io.yatt.collectives.CollectiveTestData.tensor;
+import static io.yatt.collectives.CollectiveTestData.zeros;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The contract every {@link Communicator} backend passes: every op x dtype x rank count (1, 2, 3, 4, 8) x sizes
+ * (0, 1, primes, non-multiples of the rank count), in place and out of place, against {@link CollectiveTestData}'s
+ * reference, bit for bit; split, fused groups, async handles, timeouts, mismatches and argument errors.
+ *
+ * <p>A backend subclasses this and implements {@link #harness(int, Communicator.Context)}. The default run takes a
+ * representative slice of the matrix (every dtype x op x placement, each with two rank-count/size pairs that rotate
+ * through the lists); {@code -Dyatt.conformance.full=true} (Maven profile {@code conformance-full}) runs all of it.
+ * Public so that backends in other packages can subclass it.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+public abstract class CommunicatorConformanceTest {
+    /** System property that selects the full matrix. */
+    public static final String FULL_PROP_NAME = "yatt.conformance.full";
+    static final int[] RANK_COUNTS = {1, 2, 3, 4, 8};
+    /** Per-rank element counts: empty, one, small primes, a non-multiple of every rank count, a multi-block prime. */
+    static final long[] COUNTS = {0, 1, 2, 7, 13, 127, 1000, 4099};
+    static final DType[] REDUCIBLE = {DType.F32, DType.F64, DType.F16, DType.BF16, DType.I32, DType.I64};
+    static final DType[] ALL = {DType.F32, DType.F64, DType.F16, DType.BF16, DType.I32, DType.I64, DType.I8, DType.U8,
+            DType.BOOL};
+    static final long TEST_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+    static final long SHORT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(400);
+
+    private final Map<Integer, CommunicatorHarness> harnesses = new HashMap<>();
+
+    /** A harness of {@code worldSize} ranks whose communicators use {@code context}. */
+    protected abstract CommunicatorHarness harness(int worldSize, Communicator.Context context);
+
+    /** The context the shared harnesses use: a 30 s deadline and debug checks on. */
+    protected Communicator.Context defaultContext() {
+        return new Communicator.Context().timeoutNs(TEST_TIMEOUT_NS).debugChecks(true);
+    }
+
+    @AfterAll
+    void closeHarnesses() {
+        for (CommunicatorHarness harness : harnesses.values()) {
+            harness.close();
+        }
+        harnesses.clear();
+    }
+
+    /** Runs the task on every rank of the shared harness of that size; fails (and drops the harness) if any rank failed. */
+    protected final <T> List<T> onEveryRank(int size, RankTask<T> task) {
+        CommunicatorHarness harness = harnesses.computeIfAbsent(size, s -> harness(s, defaultContext()));
+        List<RankOutcome<T>> outcomes = harness.run(task);
+        List<T> values = new ArrayList<>();
+        AssertionError failure = null;
+        for (RankOutcome<T> outcome : outcomes) {
+            if (outcome.failure() != null) {
+                if (failure == null) {
+                    failure = new AssertionError("rank " + outcome.rank() + " failed: " + outcome.failure(),
+                            outcome.failure());
+                } else {
+                    failure.addSuppressed(outcome.failure());
+                }
+            }
+            values.add(outcome.value());
+        }
+        if (failure != null) {
+            harnesses.remove(size);
+            try {
+                harness.close();
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
+            }
+            throw failure;
+        }
+        return values;
+    }
+
+    /** Runs the task once on a fresh harness with {@code context} and returns every rank's outcome. */
+    protected final <T> List<RankOutcome<T>> onFreshHarness(int size, Communicator.Context context, RankTask<T> task) {
+        try (CommunicatorHarness harness = harness(size, context)) {
+            return harness.run(task);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The matrix.
+
+    /** One conformance case; {@code count} is per rank (all-gather send, reduce-scatter recv, all-to-all chunk). */
+    public record Case(DType dtype, ReduceOp op, int ranks, long count, boolean inPlace, int root) {
+        long seed() {
+            return ((((long) dtype.ordinal() * 7 + (op == null ? 5 : op.ordinal())) * 11 + ranks) * 8191 + count) * 2
+                    + (inPlace ? 1 : 0) + 13L * root;
+        }
+
+        @Override
+        public String toString() {
+            return dtype + (op == null ? "" : " " + op) + " ranks=" + ranks + " count=" + count
+                    + (inPlace ? " in-place" : " out-of-place") + (root < 0 ? "" : " root=" + root);
+        }
+    }
+
+    static boolean full() {
+        return Boolean.getBoolean(FULL_PROP_NAME);
+    }
+
+    /** The full product, or for each primary key two rotating (ranks, count) pairs. */
+    static Stream<Case> cases(DType[] dtypes, boolean withOp, boolean withPlacement, boolean withRoot) {
+        List<Case> out = new ArrayList<>();
+        ReduceOp[] ops = withOp ? ReduceOp.values() : new ReduceOp[] {null};
+        boolean[] placements = withPlacement ? new boolean[] {false, true} : new boolean[] {false};
+        int[] rootChoices = withRoot ? new int[] {0, 1} : new int[] {-1};
+        int primary = 0;
+        for (DType dtype : dtypes) {
+            for (ReduceOp op : ops) {
+                for (boolean inPlace : placements) {
+                    for (int rootChoice : rootChoices) {
+                        int secondary = 0;
+                        for (int ranks : RANK_COUNTS) {
+                            for (long count : COUNTS) {
+                                int pick = (primary * 7) % (RANK_COUNTS.length * COUNTS.length);
+                                int pick2 = (primary * 7 + 19) % (RANK_COUNTS.length * COUNTS.length);
+                                if (full() || secondary == pick || secondary == pick2) {
+                                    int root = rootChoice < 0 ? -1 : rootChoice == 0 ? 0 : ranks - 1;
+                                    out.add(new Case(dtype, op, ranks, count, inPlace, root));
+                                }
+                                secondary++;
+                            }
+                        }
+                        primary++;
+                    }
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    static Stream<Case> reductionCases() {
+        return cases(REDUCIBLE, true, true, false);
+    }
+
+    static Stream<Case> rootedReductionCases() {
+        return cases(REDUCIBLE, true, true, true);
+    }
+
+    static Stream<Case> copyCases() {
+        return cases(ALL, false, true, false);
+    }
+
+    static Stream<Case> rootedCopyCases() {
+        return cases(ALL, false, true, true);
+    }
+
+    static Stream<Case> plainCases() {
+        return cases(ALL, false, false, false);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("reductionCases")
+    void shouldAllReduce(Case c) {
+        DType dtype = c.dtype();
+        ReduceOp op = c.op();
+        long count = c.count();
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        byte[] expected = reduce(dtype, op, inputs(dtype, c.ranks(), count, seed), 0, count);
+        List<byte[][]> results = onEveryRank(c.ranks(), ctx -> {
+            byte[] mine = input(dtype, ctx.rank(), count, seed);
+            try (Tensor send = tensor(ctx, dtype, mine); Tensor recv = inPlace ? null : zeros(ctx, dtype, count)) {
+                if (inPlace) {
+                    ctx.communicator().allReduce(send, op);
+                    return new byte[][] {bytes(send), mine};
+                }
+                ctx.communicator().allReduce(send, recv, op);
+                return new byte[][] {bytes(recv), bytes(send)};
+            }
+        });
+        for (int r = 0; r < c.ranks(); r++) {
+            assertArrayEquals(expected, results.get(r)[0], "result on rank " + r);
+            if (!inPlace) {
+                assertArrayEquals(input(dtype, r, count, seed), results.get(r)[1], "send untouched on rank " + r);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("reductionCases")
+    void shouldReduceScatter(Case c) {
+        DType dtype = c.dtype();
+        ReduceOp op = c.op();
+        long count = c.count();
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        int size = c.ranks();
+        byte[][] all = inputs(dtype, size, count * size, seed);
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            try (Tensor send = tensor(ctx, dtype, input(dtype, ctx.rank(), count * size, seed));
+                 Tensor recv = inPlace ? send.narrow(0, ctx.rank() * count, count) : zeros(ctx, dtype, count)) {
+                ctx.communicator().reduceScatter(send, recv, op);
+                return bytes(recv);
+            }
+        });
+        for (int r = 0; r < size; r++) {
+            assertArrayEquals(reduce(dtype, op, all, r * count, count), results.get(r), "result on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rootedReductionCases")
+    void shouldReduceToRoot(Case c) {
+        DType dtype = c.dtype();
+        ReduceOp op = c.op();
+        long count = c.count();
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        int root = c.root();
+        byte[] expected = reduce(dtype, op, inputs(dtype, c.ranks(), count, seed), 0, count);
+        List<byte[]> results = onEveryRank(c.ranks(), ctx -> {
+            try (Tensor send = tensor(ctx, dtype, input(dtype, ctx.rank(), count, seed));
+                 Tensor recv = inPlace ? null : zeros(ctx, dtype, count)) {
+                ctx.communicator().reduce(send, inPlace ? send : recv, op, root);
+                return bytes(inPlace ? send : recv);
+            }
+        });
+        for (int r = 0; r < c.ranks(); r++) {
+            byte[] untouched = inPlace ? input(dtype, r, count, seed) : new byte[(int) (count * dtype.byteSize())];
+            assertArrayEquals(r == root ? expected : untouched, results.get(r), "recv on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("copyCases")
+    void shouldAllGather(Case c) {
+        DType dtype = c.dtype();
+        long count = c.count();
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        int size = c.ranks();
+        byte[] expected = concat(inputs(dtype, size, count, seed));
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            byte[] mine = input(dtype, ctx.rank(), count, seed);
+            if (inPlace) {
+                byte[] initial = new byte[(int) (count * size * dtype.byteSize())];
+                System.arraycopy(mine, 0, initial, (int) (ctx.rank() * count * dtype.byteSize()), mine.length);
+                try (Tensor recv = tensor(ctx, dtype, initial);
+                     Tensor send = recv.narrow(0, ctx.rank() * count, count)) {
+                    ctx.communicator().allGather(send, recv);
+                    return bytes(recv);
+                }
+            }
+            try (Tensor send = tensor(ctx, dtype, mine); Tensor recv = zeros(ctx, dtype, count * size)) {
+                ctx.communicator().allGather(send, recv);
+                return bytes(recv);
+            }
+        });
+        for (int r = 0; r < size; r++) {
+            assertArrayEquals(expected, results.get(r), "result on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rootedCopyCases")
+    void shouldBroadcast(Case c) {
+        DType dtype = c.dtype();
+        long count = c.count();
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        int root = c.root();
+        byte[] expected = input(dtype, root, count, seed);
+        List<byte[]> results = onEveryRank(c.ranks(), ctx -> {
+            try (Tensor send = tensor(ctx, dtype, input(dtype, ctx.rank(), count, seed));
+                 Tensor recv = inPlace ? null : zeros(ctx, dtype, count)) {
+                if (inPlace) {
+                    ctx.communicator().broadcast(send, root);
+                    return bytes(send);
+                }
+                ctx.communicator().broadcast(send, recv, root);
+                return bytes(recv);
+            }
+        });
+        for (int r = 0; r < c.ranks(); r++) {
+            assertArrayEquals(expected, results.get(r), "result on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("plainCases")
+    void shouldAllToAll(Case c) {
+        DType dtype = c.dtype();
+        long chunk = c.count();
+        long seed = c.seed();
+        int size = c.ranks();
+        byte[][] all = inputs(dtype, size, chunk * size, seed);
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            try (Tensor send = tensor(ctx, dtype, input(dtype, ctx.rank(), chunk * size, seed));
+                 Tensor recv = zeros(ctx, dtype, chunk * size)) {
+                ctx.communicator().allToAll(send, recv);
+                return bytes(recv);
+            }
+        });
+        for (int r = 0; r < size; r++) {
+            byte[][] parts = new byte[size][];
+            for (int q = 0; q < size; q++) {
+                parts[q] = slice(dtype, all[q], r * chunk, chunk);
+            }
+            assertArrayEquals(concat(parts), results.get(r), "result on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("plainCases")
+    void shouldSendAndReceiveAroundARingInAGroup(Case c) {
+        DType dtype = c.dtype();
+        long count = c.count();
+        long seed = c.seed();
+        int size = c.ranks();
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            int right = (ctx.rank() + 1) % size;
+            int left = (ctx.rank() + size - 1) % size;
+            try (Tensor send = tensor(ctx, dtype, input(dtype, ctx.rank(), count, seed));
+                 Tensor recv = zeros(ctx, dtype, count)) {
+                try (CollectiveGroup group = ctx.communicator().group()) {
+                    ctx.communicator().send(send, right);
+                    ctx.communicator().recv(recv, left);
+                }
+                return bytes(recv);
+            }
+        });
+        for (int r = 0; r < size; r++) {
+            assertArrayEquals(input(dtype, (r + size - 1) % size, count, seed), results.get(r), "result on rank " + r);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Accumulation rules.
+
+    @Test
+    void shouldAccumulateBf16AndF16SumsInF32AndRoundOnce() {
+        // 1 + 2^-8 + 2^-8: rounding after each step (ties to even) gives 1.0; one f32 sum rounded once gives 1 + 2^-7.
+        float[] operands = {1.0f, 0x1p-8f, 0x1p-8f};
+        List<short[]> results = onEveryRank(3, ctx -> {
+            short[] out = new short[2];
+            int i = 0;
+            for (DType dtype : new DType[] {DType.BF16, DType.F16}) {
+                float value = operands[ctx.rank()];
+                short bits = dtype == DType.BF16 ? Half.floatToBf16(value) : Half.floatToF16(value);
+                byte[] content = ByteBuffer.allocate(2).order(ByteOrder.nativeOrder()).putShort(bits).array();
+                try (Tensor buf = tensor(ctx, dtype, content)) {
+                    ctx.communicator().allReduce(buf, ReduceOp.SUM);
+                    out[i++] = ByteBuffer.wrap(bytes(buf)).order(ByteOrder.nativeOrder()).getShort();
+                }
+            }
+            return out;
+        });
+        for (short[] result : results) {
+            assertEquals(1.0078125f, Half.bf16ToFloat(result[0]));
+            // F16 has 10 fraction bits: 1 + 2^-7 is exact there too, and the pairwise result would also be exact.
+            assertEquals(1.0078125f, Half.f16ToFloat(result[1]));
+        }
+    }
+
+    @Test
+    void shouldAverageIntegersWithTruncatingDivision() {
+        int[] operands = {-3, 0};
+        List<Integer> results = onEveryRank(2, ctx -> {
+            byte[] content = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(operands[ctx.rank()]).array();
+            try (Tensor buf = tensor(ctx, DType.I32, content)) {
+                ctx.communicator().allReduce(buf, ReduceOp.AVG);
+                return ByteBuffer.wrap(bytes(buf)).order(ByteOrder.nativeOrder()).getInt();
+            }
+        });
+        assertEquals(List.of(-1, -1), results);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groups, async, split, barrier.
+
+    @Test
+    void shouldRunFusedGroupCallsTogetherInOrder() {
+        int size = 3;
+        long seed = 99;
+        List<byte[][]> results = onEveryRank(size, ctx -> {
+            Communicator comm = ctx.communicator();
+            try (Tensor a = tensor(ctx, DType.F32, input(DType.F32, ctx.rank(), 5, seed));
+                 Tensor b = tensor(ctx, DType.BF16, input(DType.BF16, ctx.rank(), 11, seed + 1));
+                 Tensor c = tensor(ctx, DType.I64, input(DType.I64, ctx.rank(), 7, seed + 2));
+                 Tensor gatheredA = zeros(ctx, DType.F32, 5 * size);
+                 Tensor gatheredB = zeros(ctx, DType.BF16, 11 * size)) {
+                try (CollectiveGroup group = comm.group()) {
+                    comm.allGather(a, gatheredA);
+                    comm.allGather(b, gatheredB);
+                    comm.allReduce(c, ReduceOp.MAX);
+                    comm.barrier();
+                    assertArrayEquals(new byte[5 * size * 4], bytes(gatheredA), "queued, not yet run");
+                }
+                return new byte[][] {bytes(gatheredA), bytes(gatheredB), bytes(c)};
+            }
+        });
+        for (byte[][] result : results) {
+            assertArrayEquals(concat(inputs(DType.F32, size, 5, seed)), result[0]);
+            assertArrayEquals(concat(inputs(DType.BF16, size, 11, seed + 1)), result[1]);
+            assertArrayEquals(reduce(DType.I64, ReduceOp.MAX, inputs(DType.I64, size, 7, seed + 2), 0, 7), result[2]);
+        }
+    }
+
+    @Test
+    void shouldDoNothingForAnEmptyGroup() {
+        List<Boolean> results = onEveryRank(2, ctx -> {
+            if (ctx.rank() == 0) {
+                ctx.communicator().group().close();
+            }
+            ctx.communicator().barrier();
+            return true;
+        });
+        assertEquals(List.of(true, true), results);
+    }
+
+    @Test
+    void shouldRejectNestedGroups() {
+        List<String> results = onEveryRank(2, ctx -> {
+            try (CollectiveGroup group = ctx.communicator().group()) {
+                try {
+                    ctx.communicator().group();
+                    return "no exception";
+                } catch (IllegalStateException e) {
+                    return e.getMessage();
+                }
+            }
+        });
+        assertEquals(List.of("group already open: rank=0, groups do not nest", "group already open: rank=1, groups do not nest"),
+                results);
+    }
+
+    @Test
+    void shouldCompleteAsyncOperationsInCallOrder() {
+        int size = 4;
+        long seed = 7;
+        List<byte[][]> results = onEveryRank(size, ctx -> {
+            Communicator comm = ctx.communicator();
+            try (Tensor a = tensor(ctx, DType.F32, input(DType.F32, ctx.rank(), 1000, seed));
+                 Tensor b = tensor(ctx, DType.I32, input(DType.I32, ctx.rank(), 13, seed));
+                 Tensor c = tensor(ctx, DType.F64, input(DType.F64, ctx.rank(), 3, seed));
+                 Tensor gathered = zeros(ctx, DType.F64, 3 * size)) {
+                CollectiveHandle first = comm.allReduceAsync(a, ReduceOp.SUM);
+                CollectiveHandle second = comm.broadcastAsync(b, 2);
+                comm.allGather(c, gathered);
+                second.await(Duration.ofSeconds(30));
+                first.await(TimeUnit.SECONDS.toNanos(30));
+                assertTrue(first.isDone() && second.isDone());
+                return new byte[][] {bytes(a), bytes(b), bytes(gathered)};
+            }
+        });
+        for (byte[][] result : results) {
+            assertArrayEquals(reduce(DType.F32, ReduceOp.SUM, inputs(DType.F32, size, 1000, seed), 0, 1000), result[0]);
+            assertArrayEquals(input(DType.I32, 2, 13, seed), result[1]);
+            assertArrayEquals(concat(inputs(DType.F64, size, 3, seed)), result[2]);
+        }
+    }
+
+    @Test
+    void shouldTimeOutAnAwaitWhileTheOperationKeepsRunning() {
+        List<String> results = onEveryRank(2, ctx -> {
+            try (Tensor buf = tensor(ctx, DType.F32, input(DType.F32, ctx.rank(), 4, 3))) {
+                if (ctx.rank() == 1) {
+                    Thread.sleep(300);
+                    ctx.communicator().allReduce(buf, ReduceOp.SUM);
+                    return "late";
+                }
+                CollectiveHandle handle = ctx.communicator().allReduceAsync(buf, ReduceOp.SUM);
+                String message;
+                try {
+                    handle.await(TimeUnit.MILLISECONDS.toNanos(1));
+                    message = "completed too early";
+                } catch (CollectiveTimeoutException e) {
+                    message = e.op() + " " + e.timeoutNs();
+                }
+                handle.await(Duration.ofSeconds(30));
+                return message;
+            }
+        });
+        assertEquals(List.of("allReduce 1000000", "late"), results);
+    }
+
+    @Test
+    void shouldSplitByColorOrderedByKey() {
+        int size = 8;
+        List<int[]> results = onEveryRank(size, ctx -> {
+            int rank = ctx.rank();
+            int color = rank == 7 ? -1 : rank % 2;
+            Optional<Communicator> sub = ctx.communicator().split(color, -rank);
+            if (sub.isEmpty()) {
+                return new int[] {-1, -1};
+            }
+            try (Communicator comm = sub.get();
+                 Tensor mine = tensor(ctx, DType.I32, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(rank).array());
+                 Tensor gathered = zeros(ctx, DType.I32, comm.size())) {
+                comm.allGather(mine, gathered);
+                ByteBuffer world = ByteBuffer.wrap(bytes(gathered)).order(ByteOrder.nativeOrder());
+                int[] out = new int[2 + comm.size()];
+                out[0] = comm.rank();
+                out[1] = comm.size();
+                for (int i = 0; i < comm.size(); i++) {
+                    out[2 + i] = world.getInt(i * 4);
+                }
+                return out;
+            }
+        });
+        assertArrayEquals(new int[] {3, 4, 6, 4, 2, 0}, results.get(0));
+        assertArrayEquals(new int[] {2, 3, 5, 3, 1}, results.get(1));
+        assertArrayEquals(new int[] {0, 4, 6, 4, 2, 0}, results.get(6));
+        assertArrayEquals(new int[] {0, 3, 5, 3, 1}, results.get(5));
+        assertArrayEquals(new int[] {-1, -1}, results.get(7));
+    }
+
+    @Test
+    void shouldSplitASubCommunicatorAgain() {
+        List<Integer> results = onEveryRank(8, ctx -> {
+            try (Communicator half = ctx.communicator().split(ctx.rank() / 4, ctx.rank()).orElseThrow();
+                 Communicator quarter = half.split(half.rank() / 2, 0).orElseThrow();
+                 Tensor buf = tensor(ctx, DType.I64, ByteBuffer.allocate(8).order(ByteOrder.nativeOrder())
+                         .putLong(ctx.rank()).array())) {
+                quarter.allReduce(buf, ReduceOp.SUM);
+                return (int) ByteBuffer.wrap(bytes(buf)).order(ByteOrder.nativeOrder()).getLong();
+            }
+        });
+        assertEquals(List.of(1, 1, 5, 5, 9, 9, 13, 13), results);
+    }
+
+    @Test
+    void shouldHoldEveryRankAtTheBarrierUntilTheLastArrives() {
+        List<Long> elapsedMs = onEveryRank(3, ctx -> {
+            long start = System.nanoTime();
+            if (ctx.rank() == 2) {
+                Thread.sleep(250);
+            }
+            ctx.communicator().barrier();
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        });
+        for (long ms : elapsedMs) {
+            assertTrue(ms >= 240, "released after " + ms + " ms");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Failures: a silent rank, mismatches.
+
+    @Test
+    void shouldTimeOutEveryWaitingRankNamingTheSilentRankAndAbort() {
+        Communicator.Context context = defaultContext().timeoutNs(SHORT_TIMEOUT_NS);
+        List<RankOutcome<String>> outcomes = onFreshHarness(3, context, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 4); Tensor recv = zeros(ctx, DType.F32, 12)) {
+                if (ctx.rank() == 2) {
+                    Thread.sleep(TimeUnit.NANOSECONDS.toMillis(SHORT_TIMEOUT_NS) * 3);
+                } else {
+                    try {
+                        ctx.communicator().allGather(send, recv);
+                        return "no timeout";
+                    } catch (CollectiveTimeoutException e) {
+                        assertEquals("allGather", e.op());
+                        assertEquals(List.of(2), e.missingRanks());
+                        assertEquals(SHORT_TIMEOUT_NS, e.timeoutNs());
+                        assertEquals("allGather timed out: op=allGather, seq=" + e.seq() + ", missing ranks=[2], timeoutNs="
+                                + SHORT_TIMEOUT_NS, e.getMessage());
+                    }
+                }
+                try {
+                    ctx.communicator().barrier();
+                    return "not aborted";
+                } catch (CommunicatorAbortedException e) {
+                    assertInstanceOf(CollectiveTimeoutException.class, e.getCause());
+                    return e.getMessage().replaceAll("seq=\\d+", "seq=N");
+                }
+            }
+        });
+        String cause = "allGather timed out: op=allGather, seq=N, missing ranks=[2], timeoutNs=" + SHORT_TIMEOUT_NS;
+        for (RankOutcome<String> outcome : outcomes) {
+            assertEquals("communicator aborted: rank=" + outcome.rank() + ", size=3, cause=" + cause, outcome.get());
+        }
+        for (int r = 0; r < 2; r++) {
+            long ms = TimeUnit.NANOSECONDS.toMillis(outcomes.get(r).elapsedNs());
+            assertTrue(ms < TimeUnit.NANOSECONDS.toMillis(SHORT_TIMEOUT_NS) * 3 + 5000, "rank " + r + " took " + ms + " ms");
+        }
+    }
+
+    @Test
+    void shouldTimeOutASendToASilentPeer() {
+        Communicator.Context context = defaultContext().timeoutNs(SHORT_TIMEOUT_NS);
+        List<RankOutcome<String>> outcomes = onFreshHarness(2, context, ctx -> {
+            if (ctx.rank() == 1) {
+                return "silent";
+            }
+            try (Tensor send = zeros(ctx, DType.F32, 4)) {
+                ctx.communicator().send(send, 1);
+                return "no timeout";
+            } catch (CollectiveTimeoutException e) {
+                return e.op() + " " + e.missingRanks();
+            }
+        });
+        assertEquals("send [1]", outcomes.get(0).get());
+        assertEquals("silent", outcomes.get(1).get());
+    }
+
+    /** Rank 0 and rank 1 make different calls; every rank must see the same message. */
+    private List<String> mismatch(RankTask<Void> rank0, RankTask<Void> rank1) {
+        List<RankOutcome<String>> outcomes = onFreshHarness(2, defaultContext(), ctx -> {
+            try {
+                (ctx.rank() == 0 ? rank0 : rank1).run(ctx);
+                return "no mismatch";
+            } catch (CollectiveMismatchException e) {
+                return e.getMessage();
+            }
+        });
+        return outcomes.stream().map(RankOutcome::get).toList();
+    }
+
+    @Test
+    void shouldReportMismatchedCountsWithBothSides() {
+        String expected = "mismatched collective: rank 0 called allReduce(count=16, dtype=F32, op=SUM) but rank 1 "
+                + "called allReduce(count=8, dtype=F32, op=SUM)";
+        assertEquals(List.of(expected, expected), mismatch(
+                ctx -> allReduce(ctx, DType.F32, 16, ReduceOp.SUM),
+                ctx -> allReduce(ctx, DType.F32, 8, ReduceOp.SUM)));
+    }
+
+    @Test
+    void shouldReportMismatchedDtypesAndOps() {
+        String dtypes = "mismatched collective: rank 0 called allReduce(count=4, dtype=F32, op=SUM) but rank 1 "
+                + "called allReduce(count=4, dtype=BF16, op=SUM)";
+        assertEquals(List.of(dtypes, dtypes), mismatch(
+                ctx -> allReduce(ctx, DType.F32, 4, ReduceOp.SUM),
+                ctx -> allReduce(ctx, DType.BF16, 4, ReduceOp.SUM)));
+        String ops = "mismatched collective: rank 0 called allReduce(count=4, dtype=I32, op=MAX) but rank 1 "
+                + "called allReduce(count=4, dtype=I32, op=MIN)";
+        assertEquals(List.of(ops, ops), mismatch(
+                ctx -> allReduce(ctx, DType.I32, 4, ReduceOp.MAX),
+                ctx -> allReduce(ctx, DType.I32, 4, ReduceOp.MIN)));
+    }
+
+    @Test
+    void shouldReportMismatchedRootsAndCollectives() {
+        String roots = "mismatched collective: rank 0 called broadcast(count=4, dtype=F64, root=0) but rank 1 "
+                + "called broadcast(count=4, dtype=F64, root=1)";
+        assertEquals(List.of(roots, roots), mismatch(ctx -> broadcast(ctx, 0), ctx -> broadcast(ctx, 1)));
+        String kinds = "mismatched collective: rank 0 called allReduce(count=4, dtype=F64, op=SUM) but rank 1 "
+                + "called broadcast(count=4, dtype=F64, root=0)";
+        assertEquals(List.of(kinds, kinds), mismatch(ctx -> allReduce(ctx, DType.F64, 4, ReduceOp.SUM),
+                ctx -> broadcast(ctx, 0)));
+    }
+
+    @Test
+    void shouldReportMismatchedSendAndRecv() {
+        String expected = "mismatched collective: rank 0 called send(count=4, dtype=F32, peer=1) but rank 1 called "
+                + "recv(count=8, dtype=F32, peer=0)";
+        List<String> results = mismatch(ctx -> {
+            try (Tensor t = zeros(ctx, DType.F32, 4)) {
+                ctx.communicator().send(t, 1);
+            }
+            return null;
+        }, ctx -> {
+            try (Tensor t = zeros(ctx, DType.F32, 8)) {
+                ctx.communicator().recv(t, 0);
+            }
+            return null;
+        });
+        assertEquals(List.of(expected, expected), results);
+    }
+
+    private static Void allReduce(RankContext ctx, DType dtype, long count, ReduceOp op) {
+        try (Tensor buf = zeros(ctx, dtype, count)) {
+            ctx.communicator().allReduce(buf, op);
+        }
+        return null;
+    }
+
+    private static Void broadcast(RankContext ctx, int root) {
+        try (Tensor buf = zeros(ctx, DType.F64, 4)) {
+            ctx.communicator().broadcast(buf, root);
+        }
+        return null;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Invalid arguments: every rank makes the same bad call, which fails locally before any data moves.
+
+    private List<String> argumentErrors(int size, RankTask<Void> call) {
+        return onEveryRank(size, ctx -> {
+            try {
+                call.run(ctx);
+                return "no exception";
+            } catch (IllegalArgumentException e) {
+                return e.getMessage();
+            }
+        });
+    }
+
+    @Test
+    void shouldRejectRecvSmallerThanWorldTimesSend() {
+        List<String> messages = argumentErrors(2, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 1 << 19); Tensor recv = zeros(ctx, DType.F32, 1 << 19)) {
+                recv.fill(7);
+                try {
+                    ctx.communicator().allGather(send, recv);
+                } finally {
+                    assertEquals(7.0, recv.getDouble(0), "recv untouched");
+                    assertEquals(7.0, recv.getDouble((1 << 19) - 1), "recv untouched");
+                }
+            }
+            return null;
+        });
+        assertEquals(List.of("recv too small: required=4194304, byteSize=2097152",
+                "recv too small: required=4194304, byteSize=2097152"), messages);
+    }
+
+    @Test
+    void shouldRejectWrongSizesDtypesAndRoots() {
+        assertEquals("recv too large: required=16, byteSize=32", argumentErrors(2, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 2); Tensor recv = zeros(ctx, DType.F32, 8)) {
+                ctx.communicator().allGather(send, recv);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("send too small: required=24, byteSize=8", argumentErrors(3, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 2); Tensor recv = zeros(ctx, DType.F32, 2)) {
+                ctx.communicator().reduceScatter(send, recv, ReduceOp.SUM);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("dtype mismatch: send=F32, recv=BF16", argumentErrors(2, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 2); Tensor recv = zeros(ctx, DType.BF16, 2)) {
+                ctx.communicator().allReduce(send, recv, ReduceOp.SUM);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("unsupported dtype for reduction: dtype=U8, op=MAX, expected one of [F32, F64, F16, BF16, I32, I64]",
+                argumentErrors(2, ctx -> {
+                    try (Tensor buf = zeros(ctx, DType.U8, 2)) {
+                        ctx.communicator().allReduce(buf, ReduceOp.MAX);
+                    }
+                    return null;
+                }).getFirst());
+        assertEquals(List.of("root out of range: root=2, size=2", "root out of range: root=2, size=2"),
+                argumentErrors(2, ctx -> {
+                    try (Tensor buf = zeros(ctx, DType.F32, 2)) {
+                        ctx.communicator().broadcast(buf, 2);
+                    }
+                    return null;
+                }));
+        assertEquals("root out of range: root=-1, size=2", argumentErrors(2, ctx -> {
+            try (Tensor buf = zeros(ctx, DType.F32, 2)) {
+                ctx.communicator().reduce(buf, buf, ReduceOp.SUM, -1);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("peer out of range: peer=3, size=2", argumentErrors(2, ctx -> {
+            try (Tensor buf = zeros(ctx, DType.F32, 2)) {
+                ctx.communicator().send(buf, 3);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("allToAll count not divisible by size: count=10, size=3", argumentErrors(3, ctx -> {
+            try (Tensor send = zeros(ctx, DType.F32, 10); Tensor recv = zeros(ctx, DType.F32, 10)) {
+                ctx.communicator().allToAll(send, recv);
+            }
+            return null;
+        }).getFirst());
+    }
+
+    @Test
+    void shouldRejectInvalidOverlapsAndNonContiguousTensors() {
+        assertEquals(List.of("send overlaps recv but is not this rank's slice: op=allGather, rank=0, offset=8, expected=0",
+                "send overlaps recv but is not this rank's slice: op=allGather, rank=1, offset=8, expected=16"),
+                argumentErrors(2, ctx -> {
+                    try (Tensor recv = zeros(ctx, DType.F32, 8); Tensor send = recv.narrow(0, 2, 4)) {
+                        ctx.communicator().allGather(send, recv);
+                    }
+                    return null;
+                }));
+        assertEquals("send and recv overlap partially: op=allReduce, offset=4, expected=0 (same memory) or disjoint",
+                argumentErrors(2, ctx -> {
+                    try (Tensor whole = zeros(ctx, DType.F32, 8); Tensor send = whole.narrow(0, 1, 4);
+                         Tensor recv = whole.narrow(0, 0, 4)) {
+                        ctx.communicator().allReduce(send, recv, ReduceOp.SUM);
+                    }
+                    return null;
+                }).getFirst());
+        assertEquals("send and recv overlap: op=allToAll, in-place allToAll is not supported", argumentErrors(2, ctx -> {
+            try (Tensor buf = zeros(ctx, DType.F32, 8)) {
+                ctx.communicator().allToAll(buf, buf);
+            }
+            return null;
+        }).getFirst());
+        assertEquals("tensor not contiguous: name=send, shape=[4, 2], strides=[4, 1]", argumentErrors(2, ctx -> {
+            try (Tensor matrix = Tensor.allocate(ctx.allocator(), DType.F32, Shape.of(4, 4), ctx.device());
+                 Tensor send = matrix.narrow(1, 0, 2); Tensor recv = zeros(ctx, DType.F32, 16)) {
+                ctx.communicator().allGather(send, recv);
+            }
+            return null;
+        }).getFirst());
+    }
+
+    @Test
+    void shouldRejectSendToSelfOutsideAGroup() {
+        assertEquals(List.of("send to self outside a group: peer=0, rank=0", "send to self outside a group: peer=1, rank=1"),
+                argumentErrors(2, ctx -> {
+                    try (Tensor buf = zeros(ctx, DType.F32, 2)) {
+                        ctx.communicator().send(buf, ctx.rank());
+                    }
+                    return null;
+                }));
+    }
+
+    @Test
+    void shouldKeepWorkingAfterRejectedArguments() {
+        List<byte[]> results = onEveryRank(2, ctx -> {
+            try (Tensor buf = tensor(ctx, DType.I32, input(DType.I32, ctx.rank(), 3, 5)); Tensor small = zeros(ctx, DType.I32, 1)) {
+                try {
+                    ctx.communicator().allGather(buf, small);
+                } catch (IllegalArgumentException expected) {
+                    assertNotNull(expected.getMessage());
+                }
+                ctx.communicator().allReduce(buf, ReduceOp.SUM);
+                return bytes(buf);
+            }
+        });
+        byte[] expected = reduce(DType.I32, ReduceOp.SUM, inputs(DType.I32, 2, 3, 5), 0, 3);
+        assertArrayEquals(expected, results.get(0));
+        assertArrayEquals(expected, results.get(1));
+    }
+}
