@@ -5,7 +5,8 @@ import io.yatt.ffi.cuda.raw.CudaRuntime;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The one place where CUDA status codes become {@link CudaException}s. Overloads take primitive
+ * The one place where CUDA status codes become {@link CudaException}s (consuming the runtime's
+ * per-thread last error, which the exception now carries). Overloads take primitive
  * context so the success path allocates nothing; the message is built only on failure.
  */
 @SuppressWarnings("restricted")
@@ -50,11 +51,21 @@ final class Check {
      * {@code handle}) print their value in hex.
      */
     static CudaException failure(String call, int code, String context) {
+        clearLastError();
         CudaError error = CudaError.find(code);
         String name = error == null ? "unknown(" + code + ")" : error.describe();
         String description = describe(code);
         String message = call + " failed: error=" + name + context + (description.isEmpty() ? "" : " (" + description + ")");
         return new CudaException(call, code, message);
+    }
+
+    /** Consumes the thread's last-error slot, which the failed call set, so a later {@code cudaGetLastError} sees only new errors. */
+    private static void clearLastError() {
+        try {
+            CudaRuntime.cudaGetLastError();
+        } catch (RuntimeException e) {
+            // no runtime: nothing to clear
+        }
     }
 
     /** The runtime's text for a code ({@code cudaGetErrorString}), or empty when the runtime cannot say. */

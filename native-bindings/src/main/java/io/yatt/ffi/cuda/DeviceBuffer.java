@@ -24,14 +24,14 @@ public final class DeviceBuffer implements AutoCloseable {
     private final MemorySegment pointer;
     private final Leaks.Tracker tracker;
 
-    private DeviceBuffer(int device, long address, long byteSize, boolean ipcMapping) {
+    DeviceBuffer(int device, long address, long byteSize, boolean ipcMapping) {
         this.device = device;
         this.address = address;
         this.byteSize = byteSize;
         this.ipcMapping = ipcMapping;
         this.arena = Arena.ofShared();
         this.pointer = MemorySegment.ofAddress(address).reinterpret(arena, null);
-        this.tracker = Leaks.track(this, describe(ipcMapping, device, address, byteSize));
+        this.tracker = Leaks.track(this, "DeviceBuffer: " + describe(ipcMapping, device, address, byteSize));
     }
 
     /**
@@ -99,7 +99,7 @@ public final class DeviceBuffer implements AutoCloseable {
     public IpcMemHandle ipcHandle() {
         ensureOpen();
         if (ipcMapping) {
-            throw new IllegalStateException("cannot re-export an IPC mapping: " + describe(true, device, address, byteSize));
+            throw new IllegalStateException("cannot export an IPC mapping again: " + describe(true, device, address, byteSize));
         }
         try (Arena scratch = Arena.ofConfined()) {
             MemorySegment out = scratch.allocate(CudaRuntime.CUDA_IPC_MEM_HANDLE);
@@ -175,11 +175,11 @@ public final class DeviceBuffer implements AutoCloseable {
 
     @Override
     public String toString() {
-        return describe(ipcMapping, device, address, byteSize);
+        return "DeviceBuffer: " + describe(ipcMapping, device, address, byteSize);
     }
 
     private static String describe(boolean ipc, int device, long address, long byteSize) {
-        return (ipc ? "DeviceBuffer(IPC mapping): device=" : "DeviceBuffer: device=") + device
-                + ", address=0x" + Long.toHexString(address) + ", byteSize=" + byteSize;
+        return "device=" + device + ", address=0x" + Long.toHexString(address) + ", byteSize=" + byteSize
+                + (ipc ? ", ipcMapping=true" : "");
     }
 }

@@ -13,6 +13,8 @@ final class Leaks {
     static final boolean RECORD_SITES = Boolean.getBoolean("yatt.debug.checks");
     private static final Cleaner CLEANER = Cleaner.create();
     private static final System.Logger LOG = System.getLogger("io.yatt.ffi.cuda");
+    private static final java.util.concurrent.ConcurrentLinkedQueue<String> RECENT = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private static final int RECENT_LIMIT = 16;
 
     private Leaks() {
     }
@@ -44,10 +46,24 @@ final class Leaks {
         @Override
         public void run() {
             if (!closed.get()) {
-                LOG.log(System.Logger.Level.WARNING, "native resource never closed (leaked): " + description
-                        + (site == null ? " (run with -Dyatt.debug.checks=true to record where it was allocated)" : ""), site);
+                String message = message(description, site);
+                RECENT.add(message);
+                while (RECENT.size() > RECENT_LIMIT) {
+                    RECENT.poll();
+                }
+                LOG.log(System.Logger.Level.WARNING, message, site);
             }
         }
+    }
+
+    static String message(String description, Throwable site) {
+        return "native resource never closed (leaked): " + description
+                + (site == null ? " (run with -Dyatt.debug.checks=true to record where it was allocated)" : "");
+    }
+
+    /** @return the last few leak reports, oldest first (for tests and diagnostics) */
+    static java.util.List<String> recentReports() {
+        return java.util.List.copyOf(RECENT);
     }
 
     /**

@@ -21,12 +21,12 @@ public final class PinnedHostBuffer implements AutoCloseable {
     private final MemorySegment segment;
     private final Leaks.Tracker tracker;
 
-    private PinnedHostBuffer(long address, long byteSize) {
+    PinnedHostBuffer(long address, long byteSize) {
         this.address = address;
         this.byteSize = byteSize;
         this.arena = Arena.ofShared();
         this.segment = MemorySegment.ofAddress(address).reinterpret(byteSize, arena, null);
-        this.tracker = Leaks.track(this, describe(address, byteSize));
+        this.tracker = Leaks.track(this, "PinnedHostBuffer: " + describe(address, byteSize));
     }
 
     /**
@@ -89,10 +89,10 @@ public final class PinnedHostBuffer implements AutoCloseable {
 
     @Override
     public String toString() {
-        return describe(address, byteSize);
+        return "PinnedHostBuffer: " + describe(address, byteSize);
     }
 
     private static String describe(long address, long byteSize) {
-        return "PinnedHostBuffer: address=0x" + Long.toHexString(address) + ", byteSize=" + byteSize;
+        return "address=0x" + Long.toHexString(address) + ", byteSize=" + byteSize;
     }
 }
