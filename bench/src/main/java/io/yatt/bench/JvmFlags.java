@@ -1,0 +1,16 @@
+package io.yatt.bench;
+
+/** JVM flags every JMH fork needs, as constants usable in {@code @Fork(jvmArgsAppend = ...)}. */
+public final class JvmFlags {
+    /** FFM downcalls without the restricted-method warning. */
+    public static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+    /** JMH's own use of sun.misc.Unsafe on JDK 25. */
+    public static final String UNSAFE_ACCESS = "--sun-misc-unsafe-memory-access=allow";
+    /** Agrona/Aeron need jdk.internal.misc (the flag and its value are two arguments). */
+    public static final String ADD_EXPORTS = "--add-exports";
+    /** Value of {@link #ADD_EXPORTS}. */
+    public static final String INTERNAL_MISC = "java.base/jdk.internal.misc=ALL-UNNAMED";
+
+    private JvmFlags() {
+    }
+}

@@ -1,0 +1,12 @@
+/** Thin PPO trainer and the {@code yatt} command line. */
+module io.yatt.trainer {
+    requires io.yatt.ffi;
+    requires io.yatt.tensor;
+    requires info.picocli;
+    requires com.fasterxml.jackson.databind;
+    requires java.management;
+    requires jdk.management;
+
+    exports io.yatt.trainer.cli;
+    opens io.yatt.trainer.cli to info.picocli;
+}

@@ -1,0 +1,83 @@
+package io.yatt.trainer.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.yatt.ffi.cuda.Cuda;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class InfoCommandTest {
+
+    private record Run(int exitCode, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        CommandLine cl = YattCli.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void shouldReportMachineAndExitZero() {
+        Run run = run("info");
+
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("Cores:         " + Runtime.getRuntime().availableProcessors() + "\n"), run.out());
+        assertTrue(run.out().contains("JDK:           " + Runtime.version()), run.out());
+        assertTrue(run.out().contains("CUDA devices:  " + Cuda.deviceCount() + "\n"), run.out());
+    }
+
+    @Test
+    void shouldExplainWhyNoDeviceIsUsable() {
+        Run run = run("info");
+
+        if (Cuda.deviceCount() == 0) {
+            assertTrue(run.out().contains("CUDA status:   " + Cuda.status().message() + "\n"), run.out());
+        } else {
+            assertTrue(run.out().contains("  cuda:0  "), run.out());
+        }
+    }
+
+    @Test
+    void shouldListEveryNcclSearchStepWhenNcclIsMissing() throws Exception {
+        Run run = run("info", "--json");
+
+        assertEquals(0, run.exitCode(), run.err());
+        JsonNode nccl = new ObjectMapper().readTree(run.out()).get("nccl");
+        if (nccl.get("version").isNull()) {
+            assertTrue(run.out().contains("\"problem\""), run.out());
+            assertTrue(nccl.get("search").size() > 0, run.out());
+            assertTrue(run(("info")).out().contains("hint: point at libnccl.so.2 with -Dyatt.nccl.library=FILE"));
+        } else {
+            assertTrue(nccl.get("version").asText().matches("\\d+\\.\\d+\\.\\d+"), run.out());
+            assertTrue(nccl.get("library").asText().contains("libnccl"), run.out());
+        }
+    }
+
+    @Test
+    void shouldReportCudaFieldsAsJson() throws Exception {
+        Run run = run("info", "--json");
+
+        JsonNode cuda = new ObjectMapper().readTree(run.out()).get("cuda");
+        assertEquals(Cuda.deviceCount(), cuda.get("deviceCount").asInt());
+        assertEquals(Cuda.deviceCount(), cuda.get("devices").size());
+        assertEquals(Cuda.status().runtimeVersion(), cuda.get("runtimeVersion").asInt());
+    }
+
+    @Test
+    void shouldRejectUnknownSubcommandWithUsageError() {
+        Run run = run("infoo");
+
+        assertEquals(2, run.exitCode());
+        assertTrue(run.err().startsWith("Unmatched argument at index 0: 'infoo'"), run.err());
+    }
+}
