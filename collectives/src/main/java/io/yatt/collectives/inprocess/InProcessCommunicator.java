@@ -88,7 +88,7 @@ public final class InProcessCommunicator implements Communicator {
     private static void releaseTree(Shared shared) {
         for (InProcessCommunicator member : shared.members) {
             if (member != null) {
-                member.release();
+                member.release(false);
             }
         }
         for (Shared child : shared.children) {
@@ -243,11 +243,14 @@ public final class InProcessCommunicator implements Communicator {
         if (closed) {
             throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
         }
-        release();
+        release(true);
     }
 
-    private synchronized void release() {
-        closed = true;
+    /** Stops the async thread; a world close leaves {@code closed} unset so that later calls report the abort. */
+    private synchronized void release(boolean markClosed) {
+        if (markClosed) {
+            closed = true;
+        }
         if (asyncExecutor != null) {
             asyncExecutor.shutdownNow();
         }

@@ -1,0 +1,108 @@
+package io.yatt.collectives.internal;
+
+import io.yatt.collectives.CollectiveTestData;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.tensor.DType;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class ReductionKernelTest {
+    private static final DType[] DTYPES = {DType.F32, DType.F64, DType.F16, DType.BF16, DType.I32, DType.I64};
+    private static final long[] COUNTS = {0, 1, ReductionKernel.BLOCK_ELEMENTS - 1, ReductionKernel.BLOCK_ELEMENTS,
+            ReductionKernel.BLOCK_ELEMENTS + 1, 5003};
+
+    private static MemorySegment segment(Arena arena, byte[] bytes, long padBytes) {
+        MemorySegment segment = arena.allocate(bytes.length + 2 * padBytes + 1, 1);
+        MemorySegment.copy(bytes, 0, segment, ValueLayout.JAVA_BYTE, padBytes, bytes.length);
+        return segment;
+    }
+
+    @Test
+    void shouldMatchTheRankOrderReferenceForEveryDtypeOpAndOperandCount() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : DTYPES) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    for (int n = 1; n <= 8; n += 3) {
+                        for (long count : COUNTS) {
+                            long seed = dtype.ordinal() * 1000L + op.ordinal() * 100L + n * 10L + count;
+                            byte[][] inputs = CollectiveTestData.inputs(dtype, n, count, seed);
+                            MemorySegment[] srcs = new MemorySegment[n];
+                            for (int k = 0; k < n; k++) {
+                                srcs[k] = segment(arena, inputs[k], 0);
+                            }
+                            MemorySegment dst = arena.allocate(count * dtype.byteSize() + 1, 1);
+                            kernel.reduce(dtype, op, srcs, n, 0, dst, 0, count);
+                            assertArrayEquals(CollectiveTestData.reduce(dtype, op, inputs, 0, count),
+                                    dst.asSlice(0, count * dtype.byteSize()).toArray(ValueLayout.JAVA_BYTE),
+                                    dtype + " " + op + " n=" + n + " count=" + count);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldReduceInPlaceIntoOneOfTheOperandsAtUnalignedOffsets() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : DTYPES) {
+                long count = 3 * ReductionKernel.BLOCK_ELEMENTS + 5;
+                byte[][] inputs = CollectiveTestData.inputs(dtype, 3, count, 11);
+                MemorySegment[] srcs = {segment(arena, inputs[0], 3), segment(arena, inputs[1], 5), segment(arena, inputs[2], 7)};
+                long[] offsets = {3, 5, 7};
+                kernel.reduce(dtype, ReduceOp.SUM, srcs, offsets, 0, 3, srcs[1], 5, count, 3);
+                assertArrayEquals(CollectiveTestData.reduce(dtype, ReduceOp.SUM, inputs, 0, count),
+                        srcs[1].asSlice(5, count * dtype.byteSize()).toArray(ValueLayout.JAVA_BYTE), dtype.toString());
+            }
+        }
+    }
+
+    @Test
+    void shouldDivideAveragesByTheGivenDivisor() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment src = arena.allocate(ValueLayout.JAVA_INT, 2);
+            src.setAtIndex(ValueLayout.JAVA_INT, 0, 7);
+            src.setAtIndex(ValueLayout.JAVA_INT, 1, -7);
+            MemorySegment dst = arena.allocate(ValueLayout.JAVA_INT, 2);
+            kernel.reduce(DType.I32, ReduceOp.AVG, new MemorySegment[] {src}, null, 0, 1, dst, 0, 2, 2);
+            assertEquals(3, dst.getAtIndex(ValueLayout.JAVA_INT, 0));
+            assertEquals(-3, dst.getAtIndex(ValueLayout.JAVA_INT, 1));
+        }
+    }
+
+    @Test
+    void shouldRoundBf16LikeTheTensorModule() {
+        int[] probes = {0x3F808000, 0x3F818000, 0x3F80FFFF, 0x7F7FFFFF, 0xFF800000, 0x00000001, 0x80008000};
+        for (int bits : probes) {
+            float value = Float.intBitsToFloat(bits);
+            assertEquals(io.yatt.tensor.Half.floatToBf16(value), ReductionKernel.floatToBf16(value),
+                    Integer.toHexString(bits));
+        }
+    }
+
+    @Test
+    void shouldRejectUnsupportedDtypesAndOperandCounts() {
+        ReductionKernel kernel = ReductionKernel.create();
+        MemorySegment[] none = new MemorySegment[0];
+        MemorySegment empty = MemorySegment.NULL;
+        assertEquals("unsupported dtype for reduction: dtype=BOOL, op=SUM, expected one of [F32, F64, F16, BF16, I32, I64]",
+                assertThrows(IllegalArgumentException.class,
+                        () -> kernel.reduce(DType.BOOL, ReduceOp.SUM, new MemorySegment[] {empty}, 1, 0, empty, 0, 0))
+                        .getMessage());
+        assertEquals("invalid reduction: operands=0, divisor=1, expected >= 1", assertThrows(IllegalArgumentException.class,
+                () -> kernel.reduce(DType.F32, ReduceOp.SUM, none, null, 0, 0, empty, 0, 0, 1)).getMessage());
+        assertEquals(0, Arrays.stream(none).count());
+    }
+}
