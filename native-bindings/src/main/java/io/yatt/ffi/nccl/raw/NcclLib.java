@@ -70,6 +70,11 @@ public final class NcclLib {
     private NcclLib() {
     }
 
+    private static final VarHandle CONFIG_SIZE = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("size"));
+    private static final VarHandle CONFIG_MAGIC = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("magic"));
+    private static final VarHandle CONFIG_VERSION = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("version"));
+    private static final VarHandle CONFIG_BLOCKING = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("blocking"));
+
     /**
      * Fills a config segment the way {@code NCCL_CONFIG_INITIALIZER} does (size, magic, version, every
      * other field undefined) and then sets {@code blocking}.
@@ -92,11 +97,6 @@ public final class NcclLib {
         CONFIG_BLOCKING.set(config, 0L, blocking);
         return config;
     }
-
-    private static final VarHandle CONFIG_SIZE = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("size"));
-    private static final VarHandle CONFIG_MAGIC = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("magic"));
-    private static final VarHandle CONFIG_VERSION = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("version"));
-    private static final VarHandle CONFIG_BLOCKING = NCCL_CONFIG.varHandle(MemoryLayout.PathElement.groupElement("blocking"));
 
     private static final class ncclGetVersion {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(JAVA_INT, ADDRESS);
