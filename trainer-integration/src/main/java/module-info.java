@@ -2,6 +2,7 @@
 module io.yatt.trainer {
     requires io.yatt.ffi;
     requires io.yatt.tensor;
+    requires io.yatt.hybrid;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires java.management;
