@@ -154,6 +154,23 @@ class NcclTest {
     }
 
     @Test
+    void shouldInitializeAConfigAsNcclConfigInitializerDoes() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment config = arena.allocate(io.yatt.ffi.nccl.raw.NcclLib.NCCL_CONFIG);
+            config.fill((byte) 0x55);
+            io.yatt.ffi.nccl.raw.NcclLib.initConfig(config, 0);
+            assertEquals(96L, config.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+            assertEquals(0xcafebeef, config.get(java.lang.foreign.ValueLayout.JAVA_INT, 8));
+            assertEquals(23007, config.get(java.lang.foreign.ValueLayout.JAVA_INT, 12));
+            assertEquals(0, config.get(java.lang.foreign.ValueLayout.JAVA_INT, 16), "blocking");
+            assertEquals(Integer.MIN_VALUE, config.get(java.lang.foreign.ValueLayout.JAVA_INT, 20), "cgaClusterSize");
+            assertEquals(0L, config.get(java.lang.foreign.ValueLayout.JAVA_LONG, 32), "netName");
+            assertEquals(0L, config.get(java.lang.foreign.ValueLayout.JAVA_LONG, 48), "commName");
+            assertEquals(Integer.MIN_VALUE, config.get(java.lang.foreign.ValueLayout.JAVA_INT, 92), "graphStreamOrdering");
+        }
+    }
+
+    @Test
     void shouldRejectAUniqueIdOfTheWrongLength() {
         assertEquals("NCCL unique id must be 128 bytes: length=64",
                 assertThrows(IllegalArgumentException.class, () -> new NcclUniqueId(new byte[64])).getMessage());
