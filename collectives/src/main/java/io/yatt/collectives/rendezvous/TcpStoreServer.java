@@ -27,6 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Thread-safe; one daemon thread accepts, one daemon thread serves each connection.
  */
 public final class TcpStoreServer implements AutoCloseable {
+    /** How long {@link #close()} waits for connected peers to leave. */
+    static final long CLOSE_GRACE_MS = 2000;
     private final ServerSocket socket;
     private final int worldSize;
     private final String secret;
@@ -81,15 +83,27 @@ public final class TcpStoreServer implements AutoCloseable {
         return refusedCount;
     }
 
-    /** Stops accepting and closes every connection; idempotent. */
+    /**
+     * Stops accepting, lets connected peers finish their current exchange and leave (up to
+     * {@value #CLOSE_GRACE_MS} ms), then closes every connection; idempotent.
+     */
     @Override
     public void close() {
-        closed = true;
         try {
             socket.close();
         } catch (IOException ignored) {
             // closing a listening socket: nothing to recover
         }
+        long deadline = System.nanoTime() + CLOSE_GRACE_MS * 1_000_000L;
+        while (!connections.isEmpty() && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        closed = true;
         for (Socket s : connections) {
             try {
                 s.close();
@@ -115,7 +129,7 @@ public final class TcpStoreServer implements AutoCloseable {
                 connections.add(s);
                 Thread.ofPlatform().daemon().name("yatt-rendezvous-conn").start(() -> serve(s));
             } catch (IOException e) {
-                if (closed) {
+                if (closed || socket.isClosed()) {
                     return;
                 }
             }
@@ -157,7 +171,7 @@ public final class TcpStoreServer implements AutoCloseable {
             out.writeUTF("welcome");
             out.flush();
             s.setSoTimeout(0);
-            while (!closed) {
+            while (true) {
                 int op = in.readInt();
                 if (op == StoreProtocol.OP_BYE) {
                     return;
@@ -166,6 +180,9 @@ public final class TcpStoreServer implements AutoCloseable {
                     out.writeInt(StoreProtocol.STATUS_ERROR);
                     out.writeUTF("rendezvous protocol error: unknown op=" + op);
                     out.flush();
+                    return;
+                }
+                if (closed) {
                     return;
                 }
                 String key = in.readUTF();

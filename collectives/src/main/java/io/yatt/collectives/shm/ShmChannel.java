@@ -5,12 +5,15 @@ import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.tensor.DType;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -128,7 +131,7 @@ final class ShmChannel {
         return abortCause;
     }
 
-    /** Marks the channel aborted for every member (abort word) and records the cause; any thread. */
+    /** Marks the channel aborted for every member (abort record, then the abort word) and records the cause. */
     void abort(Throwable cause) {
         if (aborted) {
             return;
@@ -137,11 +140,78 @@ final class ShmChannel {
         aborted = true;
         if (!world.isReleased()) {
             try {
+                writeAbortRecord(cause);
                 LONG.setRelease(own, ch + ABORT_OFFSET, (long) (1 + rank));
             } catch (IllegalStateException ignored) {
                 // unmapped concurrently: nothing to tell peers
             }
         }
+    }
+
+    private void writeAbortRecord(Throwable cause) {
+        long a = ch + ABORT_OFFSET;
+        int kind = ABORT_KIND_OTHER;
+        List<Integer> missing = List.of();
+        String op = opName;
+        long seq = opSeq;
+        if (cause instanceof ShmPeerDeadException e) {
+            kind = ABORT_KIND_DEAD;
+            missing = e.missingRanks();
+            op = e.op();
+            seq = e.seq();
+        } else if (cause instanceof CollectiveTimeoutException e) {
+            kind = ABORT_KIND_TIMEOUT;
+            missing = e.missingRanks();
+            op = e.op();
+            seq = e.seq();
+        } else if (cause instanceof CollectiveMismatchException) {
+            kind = ABORT_KIND_MISMATCH;
+        }
+        own.set(INT, a + ABORT_KIND, kind);
+        int m = Math.min(missing.size(), MAX_ABORT_MISSING);
+        own.set(INT, a + ABORT_MISSING_COUNT, m);
+        own.set(LNG, a + ABORT_SEQ, seq);
+        own.set(LNG, a + ABORT_TIMEOUT_NS, timeoutNs);
+        for (int i = 0; i < m; i++) {
+            own.set(INT, a + ABORT_MISSING + 4L * i, missing.get(i));
+        }
+        writeString(a + ABORT_OP, op, ABORT_OP_MAX_BYTES);
+        String message = cause == null ? "aborted" : String.valueOf(cause.getMessage());
+        writeString(a + ABORT_MESSAGE, message, ABORT_MESSAGE_MAX_BYTES);
+    }
+
+    private void writeString(long off, String value, int maxBytes) {
+        byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+        int n = Math.min(bytes.length, maxBytes);
+        own.set(INT, off, n);
+        MemorySegment.copy(bytes, 0, own, ValueLayout.JAVA_BYTE, off + 4, n);
+    }
+
+    private static String readString(MemorySegment s, long off, int maxBytes) {
+        int n = Math.max(0, Math.min(maxBytes, s.get(INT, off)));
+        byte[] bytes = new byte[n];
+        MemorySegment.copy(s, ValueLayout.JAVA_BYTE, off + 4, bytes, 0, n);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    /** The failure that made member {@code p} abort, rebuilt from its abort record. */
+    private RuntimeException peerCause(int p) {
+        MemorySegment s = segs[p];
+        long a = ch + ABORT_OFFSET;
+        int kind = s.get(INT, a + ABORT_KIND);
+        String op = readString(s, a + ABORT_OP, ABORT_OP_MAX_BYTES);
+        String message = readString(s, a + ABORT_MESSAGE, ABORT_MESSAGE_MAX_BYTES);
+        long seq = s.get(LNG, a + ABORT_SEQ);
+        int m = Math.max(0, Math.min(MAX_ABORT_MISSING, s.get(INT, a + ABORT_MISSING_COUNT)));
+        List<Integer> missing = new ArrayList<>(m);
+        for (int i = 0; i < m; i++) {
+            missing.add(s.get(INT, a + ABORT_MISSING + 4L * i));
+        }
+        return switch (kind) {
+            case ABORT_KIND_TIMEOUT -> new CollectiveTimeoutException(op, seq, missing, s.get(LNG, a + ABORT_TIMEOUT_NS));
+            case ABORT_KIND_MISMATCH -> new CollectiveMismatchException(message);
+            default -> new CommunicatorAbortedException(message, null);
+        };
     }
 
     /** Frees the staging buffers and drops the reference on the world (the last one unmaps the regions). */
@@ -177,7 +247,7 @@ final class ShmChannel {
         try {
             body.run();
         } catch (CollectiveException e) {
-            abort(e);
+            abort(e instanceof CommunicatorAbortedException && e.getCause() != null ? e.getCause() : e);
             throw e;
         } catch (IllegalStateException e) {
             if (world.isReleased() || aborted) {
@@ -282,9 +352,20 @@ final class ShmChannel {
             }
         }
         if (abortedBy >= 0) {
-            throw new CommunicatorAbortedException(opName + " aborted by peer: op=" + opName + ", seq=" + opSeq
-                + ", missing ranks=" + missing(off, target, missingOverride, List.of()) + ", abortingRank="
-                + abortedBy + ", rank=" + rank, null);
+            RuntimeException peer = peerCause(abortedBy);
+            MemorySegment s = segs[abortedBy];
+            boolean sameCall = s.get(LNG, ch + ABORT_OFFSET + ABORT_SEQ) == opSeq
+                && readString(s, ch + ABORT_OFFSET + ABORT_OP, ABORT_OP_MAX_BYTES).equals(opName);
+            if (sameCall && peer instanceof CollectiveTimeoutException) {
+                List<Integer> missing = missing(off, target, missingOverride, List.of());
+                throw new CollectiveTimeoutException(opName, opSeq, missing.isEmpty()
+                    ? ((CollectiveTimeoutException) peer).missingRanks() : missing, timeoutNs);
+            }
+            if (peer instanceof CollectiveMismatchException mismatch) {
+                throw new CollectiveMismatchException(mismatch.getMessage(), mismatch);
+            }
+            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size
+                + ", cause=" + peer.getMessage(), peer);
         }
         if (now - deadline >= 0) {
             throw new CollectiveTimeoutException(opName, opSeq, missing(off, target, missingOverride, List.of()),
@@ -346,33 +427,25 @@ final class ShmChannel {
         }
     }
 
-    static String opName(int opcode) {
+    static CollectiveKind kind(int opcode) {
         return switch (opcode) {
-            case OP_ALL_GATHER -> "allGather";
-            case OP_REDUCE_SCATTER -> "reduceScatter";
-            case OP_ALL_REDUCE -> "allReduce";
-            case OP_BROADCAST -> "broadcast";
-            case OP_REDUCE -> "reduce";
-            case OP_ALL_TO_ALL -> "allToAll";
-            case OP_BARRIER -> "barrier";
-            case OP_EXCHANGE -> "split";
-            case OP_GROUP -> "group";
-            default -> "op#" + opcode;
+            case OP_ALL_GATHER -> CollectiveKind.ALL_GATHER;
+            case OP_REDUCE_SCATTER -> CollectiveKind.REDUCE_SCATTER;
+            case OP_ALL_REDUCE -> CollectiveKind.ALL_REDUCE;
+            case OP_BROADCAST -> CollectiveKind.BROADCAST;
+            case OP_REDUCE -> CollectiveKind.REDUCE;
+            case OP_ALL_TO_ALL -> CollectiveKind.ALL_TO_ALL;
+            case OP_EXCHANGE -> CollectiveKind.SPLIT;
+            default -> CollectiveKind.BARRIER;
         };
     }
 
     private static String describe(int opcode, long count, int dtype, int redop, int root) {
-        StringBuilder b = new StringBuilder(opName(opcode)).append("(count=").append(count);
-        if (dtype >= 0 && dtype < DTYPES.length) {
-            b.append(", dtype=").append(DTYPES[dtype]);
+        if (opcode < OP_ALL_GATHER || opcode > OP_EXCHANGE) {
+            return "op#" + opcode;
         }
-        if (redop >= 0 && redop < OPS.length) {
-            b.append(", op=").append(OPS[redop]);
-        }
-        if (root >= 0) {
-            b.append(", root=").append(root);
-        }
-        return b.append(')').toString();
+        return CallSignature.describe(kind(opcode), count, dtype >= 0 && dtype < DTYPES.length ? DTYPES[dtype] : null,
+            redop >= 0 && redop < OPS.length ? OPS[redop] : null, root);
     }
 
     // ------------------------------------------------------------------ pointer helpers
@@ -958,6 +1031,7 @@ final class ShmChannel {
         final DType dtype;
         final int peer;
         long doneBytes;
+        long firstChunk;
         long lastChunk;
         boolean posted;
         boolean complete;
@@ -1067,6 +1141,11 @@ final class ShmChannel {
         long bytes = op.count * op.dtype.byteSize();
         MemorySegment peerSeg = segs[op.peer];
         long acked = (long) LONG.getAcquire(peerSeg, ackLine(rank));
+        if (op.posted && (long) LONG.getAcquire(peerSeg, ackLine(rank) + NACK_CHUNK) == op.firstChunk) {
+            int dt = peerSeg.get(INT, ackLine(rank) + NACK_DTYPE);
+            throw new CollectiveMismatchException(p2pMismatch(rank, op.count, op.dtype, op.peer,
+                peerSeg.get(LNG, ackLine(rank) + NACK_COUNT), dt >= 0 && dt < DTYPES.length ? DTYPES[dt] : null));
+        }
         if (op.posted && op.doneBytes >= bytes) {
             if (acked >= op.lastChunk) {
                 op.complete = true;
@@ -1101,10 +1180,22 @@ final class ShmChannel {
         own.set(LNG, line + SEND_CHUNK_BYTES, len);
         LONG.setRelease(own, line + SEND_SEQ, chunk);
         sendChunks[op.peer] = chunk;
+        if (!op.posted) {
+            op.firstChunk = chunk;
+        }
         op.doneBytes += len;
         op.lastChunk = chunk;
         op.posted = true;
         return true;
+    }
+
+    /** The message both sides of a mismatched send/recv report, lower rank first. */
+    private static String p2pMismatch(int sender, long sendCount, DType sendType, int receiver, long recvCount,
+                                      DType recvType) {
+        String send = CallSignature.describe(CollectiveKind.SEND, sendCount, sendType, null, receiver);
+        String recv = CallSignature.describe(CollectiveKind.RECV, recvCount, recvType, null, sender);
+        return sender < receiver ? CallSignature.mismatchMessage(sender, send, receiver, recv)
+            : CallSignature.mismatchMessage(receiver, recv, sender, send);
     }
 
     private boolean progressRecv(P2p op) {
@@ -1119,10 +1210,12 @@ final class ShmChannel {
             int dt = peerSeg.get(INT, line + SEND_DTYPE);
             long count = peerSeg.get(LNG, line + SEND_COUNT);
             if (count != op.count || dt != op.dtype.ordinal() || peerSeg.get(INT, line + SEND_FLAGS) != 1) {
-                String theirs = "(count=" + count + ", dtype=" + (dt >= 0 && dt < DTYPES.length ? DTYPES[dt] : dt) + ")";
-                String mine = "(count=" + op.count + ", dtype=" + op.dtype + ")";
-                throw new CollectiveMismatchException("mismatched point-to-point: rank " + op.peer + " sent " + theirs
-                    + " but rank " + rank + " received " + mine);
+                long ack = ackLine(op.peer);
+                own.set(LNG, ack + NACK_COUNT, op.count);
+                own.set(INT, ack + NACK_DTYPE, op.dtype.ordinal());
+                LONG.setRelease(own, ack + NACK_CHUNK, chunk);
+                throw new CollectiveMismatchException(p2pMismatch(op.peer, count,
+                    dt >= 0 && dt < DTYPES.length ? DTYPES[dt] : null, rank, op.count, op.dtype));
             }
         }
         long len = peerSeg.get(LNG, line + SEND_CHUNK_BYTES);

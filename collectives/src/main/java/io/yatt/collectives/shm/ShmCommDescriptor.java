@@ -11,15 +11,18 @@ package io.yatt.collectives.shm;
  *   +0    POST line, parity 0 (LINE bytes)   \ round k uses POST[k &amp; 1]; a rank rewrites it at round k + 2
  *   +128  POST line, parity 1 (LINE bytes)   / only after every peer posted k + 1, so after they read round k
  *   +256  SYNC line: SYNC (long) barrier phase counter
- *   +384  ABORT line: ABORT (long) 0 = healthy, 1 + world rank of the aborting rank
- *   +512  per peer p: SEND lines (to p, parity 0 and 1) and ACK line (chunks received from p), LINE bytes each
+ *   +384  ABORT record (ABORT_BYTES): ABORT (long) 0 = healthy, else 1 + rank of the aborting rank, written last;
+ *         the cause: ABORT_KIND (int), ABORT_MISSING_COUNT (int), ABORT_SEQ (long), ABORT_TIMEOUT_NS (long),
+ *         ABORT_MISSING (int x MAX_ABORT_MISSING), ABORT_OP (int length + UTF-8), ABORT_MESSAGE (int length + UTF-8)
+ *   +1408 per peer p: SEND lines (to p, parity 0 and 1) and ACK line (chunks received from p), LINE bytes each
  *
  * POST line:  0 SEQ (long)  8 OPCODE (int)  12 INLINE_BYTES (int)  16 COUNT (long)  24..64 INLINE (40 bytes)
  *            64 DTYPE (int) 68 REDOP (int)  72 ROOT (int)  76 FLAGS (int)
  *            80 PTR_REGION (int) 84 RES_REGION (int) 88 PTR_OFFSET (long) 96 PTR_STRIDE (long) 104 RES_OFFSET (long)
  * SEND line:  0 SEQ (long)  8 DTYPE (int)  12 FLAGS (int)  16 COUNT (long)  24 PTR_REGION (int)  32 PTR_OFFSET (long)
  *            40 CHUNK_BYTES (long)
- * ACK line:   0 ACK (long) chunks received from the peer
+ * ACK line:   0 ACK (long) chunks received from the peer; 8 NACK_CHUNK (long) first chunk of a message whose
+ *            signature did not match the receive, 16 NACK_COUNT (long), 24 NACK_DTYPE (int) of that receive
  * </pre>
  * The first 64 bytes of a POST line hold the sequence number, the call's identity and up to
  * {@link #INLINE_CAPACITY} bytes of data, so a small all-reduce moves one cache line per peer.
@@ -35,7 +38,25 @@ public final class ShmCommDescriptor {
     public static final int POST_OFFSET = 0;
     public static final int SYNC_OFFSET = 2 * LINE;
     public static final int ABORT_OFFSET = 3 * LINE;
-    public static final int P2P_OFFSET = 4 * LINE;
+    public static final int ABORT_BYTES = 1024;
+    public static final int P2P_OFFSET = ABORT_OFFSET + ABORT_BYTES;
+    public static final int ABORT_KIND = 8;
+    public static final int ABORT_MISSING_COUNT = 12;
+    public static final int ABORT_SEQ = 16;
+    public static final int ABORT_TIMEOUT_NS = 24;
+    public static final int ABORT_MISSING = 32;
+    public static final int MAX_ABORT_MISSING = 32;
+    public static final int ABORT_OP = ABORT_MISSING + 4 * MAX_ABORT_MISSING;
+    public static final int ABORT_OP_MAX_BYTES = 60;
+    public static final int ABORT_MESSAGE = ABORT_OP + 4 + ABORT_OP_MAX_BYTES;
+    public static final int ABORT_MESSAGE_MAX_BYTES = ABORT_BYTES - ABORT_MESSAGE - 4;
+    public static final int ABORT_KIND_TIMEOUT = 1;
+    public static final int ABORT_KIND_MISMATCH = 2;
+    public static final int ABORT_KIND_DEAD = 3;
+    public static final int ABORT_KIND_OTHER = 4;
+    public static final int NACK_CHUNK = 8;
+    public static final int NACK_COUNT = 16;
+    public static final int NACK_DTYPE = 24;
     public static final int CHANNEL_FIXED_BYTES = P2P_OFFSET;
     public static final int P2P_PEER_BYTES = 3 * LINE;
     public static final int P2P_ACK_OFFSET = 2 * LINE;

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -93,6 +94,26 @@ public final class ShmCommunicator implements Communicator {
         try (Rendezvous rendezvous = Rendezvous.join(config)) {
             ShmCommunicator comm = create(rendezvous, context.localWorldSize() == 0 && !context.isConcluded()
                 ? context.localWorldSize(config.localWorldSize()) : context);
+            rendezvous.barrier("shm/ready");
+            return comm;
+        }
+    }
+
+    /**
+     * Creates the world communicator from a launcher's environment ({@link RendezvousConfig#fromEnvironment}); with
+     * {@value ShmLauncher#ENV_EXTERNAL_STORE}{@code =1} (set by {@link ShmLauncher}) every rank connects to the
+     * launcher's store, otherwise rank 0 serves it. Local world size comes from the environment.
+     *
+     * @param env the environment, e.g. {@code System.getenv()} passed by a main method
+     */
+    public static ShmCommunicator fromEnvironment(Map<String, String> env, ShmContext context) {
+        RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
+        if (!context.isConcluded() && context.localWorldSize() == 0) {
+            context.localWorldSize(config.localWorldSize());
+        }
+        boolean external = "1".equals(env.get(ShmLauncher.ENV_EXTERNAL_STORE));
+        try (Rendezvous rendezvous = external ? Rendezvous.connect(config) : Rendezvous.join(config)) {
+            ShmCommunicator comm = create(rendezvous, context);
             rendezvous.barrier("shm/ready");
             return comm;
         }
@@ -362,7 +383,8 @@ public final class ShmCommunicator implements Communicator {
         }
         if (channel.isAborted()) {
             throw new CommunicatorAbortedException("communicator aborted: rank=" + rank() + ", size=" + size()
-                + ", cause=" + channel.abortCause(), channel.abortCause());
+                + ", cause=" + (channel.abortCause() == null ? "none" : channel.abortCause().getMessage()),
+                channel.abortCause());
         }
     }
 

@@ -1,0 +1,14 @@
+package io.yatt.collectives.shm;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorConformanceTest;
+import io.yatt.collectives.CommunicatorHarness;
+
+/** The conformance suite on the shm backend: every rank a real JVM, workers reused across cases per rank count. */
+final class ShmCommunicatorTest extends CommunicatorConformanceTest {
+
+    @Override
+    protected CommunicatorHarness harness(int worldSize, Communicator.Context context) {
+        return new ShmProcessHarness(worldSize, context);
+    }
+}
