@@ -637,9 +637,10 @@ public final class InProcessCommunicator implements Communicator {
         awaitCounter(shared.posted, pair, m + 1, peer, opSeq, deadline, collectives, p2p);
         Call sent = shared.rings[pair][(int) (m % Shared.RING_CAPACITY)];
         if (sent.count != call.count || sent.dtype != call.dtype) {
-            String message = CallSignature.mismatchMessage(peer,
-                    CallSignature.describe(CollectiveKind.SEND, sent.count, sent.dtype, null, rank), rank,
-                    CallSignature.describe(CollectiveKind.RECV, call.count, call.dtype, null, peer));
+            String send = CallSignature.describe(CollectiveKind.SEND, sent.count, sent.dtype, null, rank);
+            String recv = CallSignature.describe(CollectiveKind.RECV, call.count, call.dtype, null, peer);
+            String message = peer < rank ? CallSignature.mismatchMessage(peer, send, rank, recv)
+                    : CallSignature.mismatchMessage(rank, recv, peer, send);
             CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
             shared.abort(mismatch);
             throw mismatch;
