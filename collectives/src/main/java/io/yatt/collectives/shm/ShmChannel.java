@@ -241,28 +241,36 @@ final class ShmChannel {
         nextLiveness = now + livenessNs;
     }
 
-    /** Runs {@code body} as one operation named {@code name}; failures abort the channel. */
+    /**
+     * Runs {@code body} as one operation named {@code name}. A failure aborts the channel, tells the peers (abort
+     * record) and releases this channel's shared memory at once (the world's mappings go when no channel uses them).
+     */
     void run(String name, Runnable body) {
         begin(name);
         try {
             body.run();
         } catch (CollectiveException e) {
-            abort(e instanceof CommunicatorAbortedException && e.getCause() != null ? e.getCause() : e);
+            fail(e instanceof CommunicatorAbortedException && e.getCause() != null ? e.getCause() : e);
             throw e;
         } catch (IllegalStateException e) {
             if (world.isReleased() || aborted) {
                 CommunicatorAbortedException ex = new CommunicatorAbortedException(
                     name + " aborted: op=" + name + ", rank=" + rank + ", reason=communicator aborted while running",
                     abortCause != null ? abortCause : e);
-                abort(ex);
+                fail(ex);
                 throw ex;
             }
-            abort(e);
+            fail(e);
             throw e;
         } catch (RuntimeException | Error e) {
-            abort(e);
+            fail(e);
             throw e;
         }
+    }
+
+    private void fail(Throwable cause) {
+        abort(cause);
+        release();
     }
 
     // ------------------------------------------------------------------ waiting
@@ -352,25 +360,30 @@ final class ShmChannel {
             }
         }
         if (abortedBy >= 0) {
-            RuntimeException peer = peerCause(abortedBy);
-            MemorySegment s = segs[abortedBy];
-            boolean sameCall = s.get(LNG, ch + ABORT_OFFSET + ABORT_SEQ) == opSeq
-                && readString(s, ch + ABORT_OFFSET + ABORT_OP, ABORT_OP_MAX_BYTES).equals(opName);
-            if (sameCall && peer instanceof CollectiveTimeoutException) {
-                List<Integer> missing = missing(off, target, missingOverride, List.of());
-                throw new CollectiveTimeoutException(opName, opSeq, missing.isEmpty()
-                    ? ((CollectiveTimeoutException) peer).missingRanks() : missing, timeoutNs);
-            }
-            if (peer instanceof CollectiveMismatchException mismatch) {
-                throw new CollectiveMismatchException(mismatch.getMessage(), mismatch);
-            }
-            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size
-                + ", cause=" + peer.getMessage(), peer);
+            throw peerAbortFailure(abortedBy, off, target, missingOverride);
         }
         if (now - deadline >= 0) {
             throw new CollectiveTimeoutException(opName, opSeq, missing(off, target, missingOverride, List.of()),
                 timeoutNs);
         }
+    }
+
+    /** What this rank throws when member {@code p} aborted: its own view of a shared timeout, else the cause. */
+    private RuntimeException peerAbortFailure(int p, long off, long target, List<Integer> missingOverride) {
+        RuntimeException peer = peerCause(p);
+        MemorySegment s = segs[p];
+        boolean sameCall = s.get(LNG, ch + ABORT_OFFSET + ABORT_SEQ) == opSeq
+            && readString(s, ch + ABORT_OFFSET + ABORT_OP, ABORT_OP_MAX_BYTES).equals(opName);
+        if (sameCall && peer instanceof CollectiveTimeoutException timeout) {
+            List<Integer> missing = missing(off, target, missingOverride, List.of());
+            return new CollectiveTimeoutException(opName, opSeq, missing.isEmpty() ? timeout.missingRanks() : missing,
+                timeoutNs);
+        }
+        if (peer instanceof CollectiveMismatchException mismatch) {
+            return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
+        }
+        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
+            + peer.getMessage(), peer);
     }
 
     private List<Integer> missing(long off, long target, List<Integer> override, List<Integer> dead) {
@@ -403,6 +416,11 @@ final class ShmChannel {
 
     private void checkMatch(long k, int opcode, long count, DType dtype, int redop, int root) {
         long l = postLine(k);
+        for (int p = 0; p < size; p++) {
+            if (p != rank && (long) LONG.getAcquire(segs[p], ch + ABORT_OFFSET) != 0) {
+                throw peerAbortFailure(p, l + SEQ, k, null);
+            }
+        }
         for (int p = 0; p < size; p++) {
             if (p == rank) {
                 continue;
