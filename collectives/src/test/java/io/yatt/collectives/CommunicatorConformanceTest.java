@@ -43,7 +43,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>A backend subclasses this and implements {@link #harness(int, Communicator.Context)}. The default run takes a
  * representative slice of the matrix (every dtype x op x placement, each with two rank-count/size pairs that rotate
- * through the lists); {@code -Dyatt.conformance.full=true} (Maven profile {@code conformance-full}) runs all of it.
+ * through the lists, plus a few multi-megabyte cases on 3 and 4 ranks per op); {@code -Dyatt.conformance.full=true} (Maven profile {@code conformance-full}) runs all of it.
  * Public so that backends in other packages can subclass it.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -53,6 +53,8 @@ public abstract class CommunicatorConformanceTest {
     static final int[] RANK_COUNTS = {1, 2, 3, 4, 8};
     /** Per-rank element counts: empty, one, small primes, a non-multiple of every rank count, a multi-block prime. */
     static final long[] COUNTS = {0, 1, 2, 7, 13, 127, 1000, 4099};
+    /** A large per-rank count (not a multiple of 3) appended for every op: megabytes, where backends switch paths. */
+    static final long LARGE_COUNT = 600_011;
     static final DType[] REDUCIBLE = {DType.F32, DType.F64, DType.F16, DType.BF16, DType.I32, DType.I64};
     static final DType[] ALL = {DType.F32, DType.F64, DType.F16, DType.BF16, DType.I32, DType.I64, DType.I8, DType.U8,
             DType.BOOL};
@@ -160,6 +162,15 @@ public abstract class CommunicatorConformanceTest {
                         primary++;
                     }
                 }
+            }
+        }
+        int large = 0;
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            for (boolean inPlace : placements) {
+                ReduceOp op = withOp ? ReduceOp.values()[large % ReduceOp.values().length] : null;
+                int ranks = large % 2 == 0 ? 3 : 4;
+                out.add(new Case(dtype, op, ranks, LARGE_COUNT, inPlace, withRoot ? ranks - 1 : -1));
+                large++;
             }
         }
         return out.stream();

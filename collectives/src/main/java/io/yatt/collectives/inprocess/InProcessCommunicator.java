@@ -28,7 +28,10 @@ import java.util.concurrent.locks.LockSupport;
  * phase barrier and each rank moves data itself: all-gather copies the peers' send buffers straight into its own
  * recv (one copy per byte, the ranks copying in parallel); all-reduce reduces this rank's slice from every rank's
  * send into its own recv, meets, then copies the peers' reduced slices (reduce-scatter then all-gather, no staging);
- * a final barrier keeps every buffer alive until all peers are done with it. Barriers spin briefly
+ * a final barrier keeps every buffer alive until all peers are done with it. Large operations (at least
+ * {@value #DYNAMIC_MIN_BYTES} bytes of output per rank) are cut into pieces of {@value #PIECE_BYTES} bytes that the
+ * ranks claim from a shared ticket counter, so whichever rank threads are on a CPU do the work (with more ranks than
+ * cores, or a busy machine, no rank waits for a descheduled peer's share); still one copy per byte. Barriers spin briefly
  * ({@link Thread#onSpinWait()}), yield, then park until the deadline; the synchronous path allocates nothing.
  *
  * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
@@ -38,6 +41,10 @@ public final class InProcessCommunicator implements Communicator {
     private static final int SPIN_LIMIT = 200;
     private static final int YIELD_LIMIT = 50;
     private static final long MAX_PARK_NS = 50_000_000L;
+    /** Bytes per claimed piece of a large operation. */
+    static final long PIECE_BYTES = 512 * 1024;
+    /** Output bytes per rank from which an operation is split into claimed pieces. */
+    static final long DYNAMIC_MIN_BYTES = 2 * 1024 * 1024;
 
     private final Shared shared;
     private final int rank;
@@ -47,8 +54,12 @@ public final class InProcessCommunicator implements Communicator {
     private final long[] sendPosts;
     private final long[] recvPosts;
     private Call[] p2pCalls = Shared.newCalls(2);
+    private final int[] pairDst;
+    private final int[] pairSrc;
     private long phase;
     private long seq;
+    /** First ticket of the next piece-claiming segment; the same on every rank. */
+    private long claimBase;
     private volatile long waitPhase = -1;
     private InProcessGroup openGroup;
     private ExecutorService asyncExecutor;
@@ -62,6 +73,8 @@ public final class InProcessCommunicator implements Communicator {
         this.operands = new MemorySegment[size];
         this.sendPosts = new long[size];
         this.recvPosts = new long[size];
+        this.pairDst = new int[size * size];
+        this.pairSrc = new int[size * size];
         shared.members[rank] = this;
     }
 
@@ -426,8 +439,20 @@ public final class InProcessCommunicator implements Communicator {
         }
     }
 
+    /** Whether the call is large enough to be split into claimed pieces (the same verdict on every rank). */
+    private boolean dynamic(Call call) {
+        if (call.dtype == null) {
+            return false;
+        }
+        long output = call.count * call.dtype.byteSize() * (call.kind == CollectiveKind.ALL_GATHER ? size : 1);
+        return output >= DYNAMIC_MIN_BYTES;
+    }
+
     /** Returns whether the call needs a second step after a barrier. */
     private boolean stepOne(Call call, int index) {
+        if (dynamic(call)) {
+            return dynamicStepOne(call, index);
+        }
         Call[][] slots = shared.slots;
         long elementBytes = call.dtype == null ? 0 : call.dtype.byteSize();
         switch (call.kind) {
@@ -507,6 +532,10 @@ public final class InProcessCommunicator implements Communicator {
     }
 
     private void stepTwo(Call call, int index) {
+        if (dynamic(call)) {
+            dynamicStepTwo(call, index);
+            return;
+        }
         switch (call.kind) {
             case ALL_REDUCE -> {
                 long elementBytes = call.dtype.byteSize();
@@ -527,6 +556,128 @@ public final class InProcessCommunicator implements Communicator {
             }
             default -> {
             }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Large operations: pieces claimed from the shared ticket counter. Every rank walks the same segments in the same
+    // order, so claimBase agrees everywhere; a piece is done by exactly one rank.
+
+    private static long pieces(long length, long pieceLength) {
+        return (length + pieceLength - 1) / pieceLength;
+    }
+
+    /** The next ticket below {@code end}, or -1 when the segment is exhausted (never overshoots the counter). */
+    private long claim(long end) {
+        while (true) {
+            long next = (long) Shared.LONGS.getVolatile(shared.claims, Shared.PAD);
+            if (next >= end) {
+                return -1;
+            }
+            if (Shared.LONGS.compareAndSet(shared.claims, Shared.PAD, next, next + 1)) {
+                return next;
+            }
+        }
+    }
+
+    private boolean dynamicStepOne(Call call, int index) {
+        Call[][] slots = shared.slots;
+        long elementBytes = call.dtype.byteSize();
+        switch (call.kind) {
+            case ALL_GATHER, BROADCAST, ALL_TO_ALL -> {
+                long chunk = call.kind == CollectiveKind.ALL_TO_ALL ? call.count / size * elementBytes
+                        : call.count * elementBytes;
+                int pairs = 0;
+                for (int d = 0; d < size; d++) {
+                    for (int k = 0; k < size; k++) {
+                        int q = (d + k) % size;
+                        boolean needed = switch (call.kind) {
+                            case ALL_GATHER -> q != d || !slots[d][index].inPlace;
+                            case BROADCAST -> k == 0 && (d != call.root || !slots[d][index].inPlace);
+                            default -> true;
+                        };
+                        if (needed) {
+                            pairDst[pairs] = d;
+                            pairSrc[pairs] = call.kind == CollectiveKind.BROADCAST ? call.root : q;
+                            pairs++;
+                        }
+                    }
+                }
+                long perPair = pieces(chunk, PIECE_BYTES);
+                long base = claimBase;
+                long end = base + pairs * perPair;
+                claimBase = end;
+                for (long t = claim(end); t >= 0; t = claim(end)) {
+                    int pair = (int) ((t - base) / perPair);
+                    long offset = (t - base) % perPair * PIECE_BYTES;
+                    long length = Math.min(PIECE_BYTES, chunk - offset);
+                    int d = pairDst[pair];
+                    int q = pairSrc[pair];
+                    switch (call.kind) {
+                        case ALL_GATHER -> MemorySegment.copy(slots[q][index].send, offset, slots[d][index].recv,
+                                q * chunk + offset, length);
+                        case BROADCAST -> MemorySegment.copy(slots[q][index].send, offset, slots[d][index].recv,
+                                offset, length);
+                        default -> MemorySegment.copy(slots[q][index].send, d * chunk + offset, slots[d][index].recv,
+                                q * chunk + offset, length);
+                    }
+                }
+                return false;
+            }
+            case ALL_REDUCE, REDUCE, REDUCE_SCATTER -> {
+                long pieceElements = PIECE_BYTES / elementBytes;
+                long perTarget = pieces(call.count, pieceElements);
+                int targets = call.kind == CollectiveKind.REDUCE_SCATTER ? size : 1;
+                long base = claimBase;
+                long end = base + targets * perTarget;
+                claimBase = end;
+                for (int q = 0; q < size; q++) {
+                    operands[q] = slots[q][index].send;
+                }
+                for (long t = claim(end); t >= 0; t = claim(end)) {
+                    long piece = (t - base) % perTarget;
+                    int target = (int) ((t - base) / perTarget);
+                    long lo = piece * pieceElements;
+                    long length = Math.min(pieceElements, call.count - lo);
+                    MemorySegment dst;
+                    long srcOffset = lo * elementBytes;
+                    switch (call.kind) {
+                        case ALL_REDUCE -> dst = slots[(int) (piece % size)][index].recv;
+                        case REDUCE -> dst = slots[call.root][index].recv;
+                        default -> {
+                            dst = slots[target][index].recv;
+                            srcOffset = (target * call.count + lo) * elementBytes;
+                        }
+                    }
+                    kernel.reduce(call.dtype, call.op, operands, null, srcOffset, size, dst, lo * elementBytes, length,
+                            size);
+                }
+                clearOperands();
+                return call.kind == CollectiveKind.ALL_REDUCE;
+            }
+            default -> throw new IllegalStateException("unreachable: kind=" + call.kind);
+        }
+    }
+
+    /** All-reduce, second step: piece p was reduced into rank (p mod size)'s recv; copy it to every other rank. */
+    private void dynamicStepTwo(Call call, int index) {
+        if (call.kind != CollectiveKind.ALL_REDUCE) {
+            return;
+        }
+        long elementBytes = call.dtype.byteSize();
+        long pieceElements = PIECE_BYTES / elementBytes;
+        long pieces = pieces(call.count, pieceElements);
+        long base = claimBase;
+        long end = base + pieces * (size - 1);
+        claimBase = end;
+        for (long t = claim(end); t >= 0; t = claim(end)) {
+            long piece = (t - base) / (size - 1);
+            int owner = (int) (piece % size);
+            int dst = (owner + 1 + (int) ((t - base) % (size - 1))) % size;
+            long lo = piece * pieceElements;
+            long length = Math.min(pieceElements, call.count - lo);
+            MemorySegment.copy(shared.slots[owner][index].recv, lo * elementBytes, shared.slots[dst][index].recv,
+                    lo * elementBytes, length * elementBytes);
         }
     }
 

@@ -34,6 +34,8 @@ final class Shared {
     /** posted[(s * size + d) * PAD]: sends posted from s to d; consumed likewise, received by d. */
     final long[] posted;
     final long[] consumed;
+    /** claims[PAD]: tickets handed out so far for large operations' pieces (see InProcessCommunicator). */
+    final long[] claims = new long[2 * PAD];
     final Call[][] rings;
     final AtomicReference<Throwable> abortCause = new AtomicReference<>();
     final List<Shared> children = new CopyOnWriteArrayList<>();
