@@ -165,10 +165,28 @@ public final class NcclCommunicator implements AutoCloseable {
                 }
                 return;
             }
-            awaitReady(comm, call, System.nanoTime() + timeoutNs, timeoutNs, rank, nRanks);
+            awaitReadyOrMarkAborted(call, System.nanoTime() + timeoutNs);
             return;
         }
         throw NcclCheck.failure(call, code, comm, NcclCheck.pair("rank", rank) + NcclCheck.pair("nRanks", nRanks));
+    }
+
+    /**
+     * {@link #awaitReady} on this communicator; its failures abort the communicator natively, so the state becomes
+     * aborted too and a later {@link #abort()} or {@link #close()} does not touch the freed handle.
+     */
+    private void awaitReadyOrMarkAborted(String call, long deadline) {
+        try {
+            awaitReady(comm, call, deadline, timeoutNs, rank, nRanks);
+        } catch (NcclException e) {
+            state.set(ABORTED);
+            throw e;
+        }
+    }
+
+    /** Whether this communicator was aborted, explicitly or by a failed or timed-out call. */
+    public boolean isAborted() {
+        return state.get() == ABORTED;
     }
 
     private void ensureUsable() {
@@ -291,8 +309,7 @@ public final class NcclCommunicator implements AutoCloseable {
             throw NcclCheck.failure("ncclGroupEnd", code, MemorySegment.NULL, "");
         }
         for (NcclCommunicator member : members) {
-            awaitReady(member.comm, "ncclGroupEnd", System.nanoTime() + member.timeoutNs, member.timeoutNs, member.rank,
-                    member.nRanks);
+            member.awaitReadyOrMarkAborted("ncclGroupEnd", System.nanoTime() + member.timeoutNs);
         }
     }
 
@@ -316,7 +333,7 @@ public final class NcclCommunicator implements AutoCloseable {
                 throw NcclCheck.failure("ncclCommSplit", code, comm, NcclCheck.pair("rank", rank)
                         + NcclCheck.pair("color", color) + NcclCheck.pair("key", key));
             }
-            awaitReady(comm, "ncclCommSplit", deadline, timeoutNs, rank, nRanks);
+            awaitReadyOrMarkAborted("ncclCommSplit", deadline);
             MemorySegment child = out.get(ADDRESS, 0);
             if (child.equals(MemorySegment.NULL)) {
                 return null;
