@@ -1,0 +1,830 @@
+package io.yatt.collectives.cudalocal;
+
+import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveMismatchException;
+import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.ffi.cuda.Cuda;
+import io.yatt.ffi.cuda.CudaException;
+import io.yatt.ffi.cuda.CudaStream;
+import io.yatt.ffi.cuda.PinnedHostBuffer;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One rank of a cuda-local communicator ({@link CudaLocalWorld}): a thread of this JVM whose tensors live on one
+ * CUDA device. Data moves on the rank's own CUDA stream; the control plane is an in-process communicator over the
+ * same ranks, which supplies the barriers, deadlines, missing-rank reports and point-to-point matching.
+ *
+ * <p>A collective operation (a single call or a group) goes: post the calls, control barrier, check that every rank
+ * posted the same signatures (mismatches are reported with both sides, on every rank), enqueue the device copies
+ * (all-gather, broadcast and all-to-all pull each peer's bytes straight into this rank's recv: one copy per byte,
+ * {@code cudaMemcpyPeerAsync} across devices), wait for the stream with the deadline, and a closing control barrier so
+ * that no rank returns while a peer still reads its buffers. Reductions (all-reduce, reduce-scatter, reduce) stage
+ * the send buffer to pinned host memory, reduce there with the in-process backend's host kernels (f32 accumulation
+ * for f16/bf16, bit-exact, rank order) and copy the result back: correct but host-bound. The next step is a device
+ * reduction kernel compiled by nvcc into a cubin resource and launched through the driver API
+ * ({@code cuModuleLoadData}/{@code cuLaunchKernel}, bindings still to be written). Point-to-point calls send a
+ * descriptor (address, count, dtype, device) over the control plane; the receiver copies and acknowledges.
+ *
+ * <p>Inputs must be complete when a call starts (written synchronously, or on the legacy default stream, with which
+ * the rank's stream synchronizes); outputs are complete when a blocking call returns. A deadline passing, a device
+ * error or a mismatch aborts the communicator for every rank: later calls throw {@link CommunicatorAbortedException}
+ * whose cause is the first failure. The deadline applies to each wait (control barrier, stream), so one operation
+ * fails within a small multiple of it.
+ *
+ * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
+ */
+public final class CudaLocalCommunicator implements Communicator {
+    static final String BACKEND = "cuda-local";
+    private static final long STAGING_ALIGNMENT_BYTES = 64;
+    private static final long MIN_STAGING_BYTES = 1 << 16;
+    private static final long MAX_POLL_PARK_NS = 100_000L;
+    private static final int DESCRIPTOR_LONGS = 4;
+
+    private final CudaLocalShared shared;
+    private final int rank;
+    private final int size;
+    private final int device;
+    private final Device tensorDevice;
+    private final Communicator control;
+    private final CudaStream stream;
+    private final long timeoutNs;
+    private final Arena scratchArena = Arena.ofShared();
+    private MemorySegment scratch = MemorySegment.NULL;
+    private PinnedHostBuffer staging;
+    private long seq;
+    private long collectiveOps;
+    private long splits;
+    private CudaLocalGroup openGroup;
+    private ExecutorService asyncExecutor;
+    private CudaLocalHandle lastAsync;
+    private volatile boolean closed;
+    private boolean released;
+
+    private CudaLocalCommunicator(CudaLocalShared shared, int rank, int device, Communicator control, CudaStream stream) {
+        this.shared = shared;
+        this.rank = rank;
+        this.size = shared.size;
+        this.device = device;
+        this.tensorDevice = Device.cuda(device);
+        this.control = control;
+        this.stream = stream;
+        this.timeoutNs = shared.context.timeoutNs();
+        shared.members[rank] = this;
+    }
+
+    /** A rank on {@code device} with its own blocking stream (it synchronizes with the legacy default stream). */
+    static CudaLocalCommunicator create(CudaLocalShared shared, int rank, int device, Communicator control) {
+        CudaStream stream = CudaStream.create(device);
+        return new CudaLocalCommunicator(shared, rank, device, control, stream);
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    /** The CUDA device this rank's tensors must live on. */
+    public int device() {
+        return device;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Operations: validate (before any data moves), then queue in an open group or run now.
+
+    @Override
+    public void allGather(Tensor send, Tensor recv) {
+        checkUsable();
+        requireDevice(send, recv);
+        boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
+        post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1, inPlace));
+    }
+
+    @Override
+    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireDevice(send, recv);
+        boolean inPlace = CollectiveChecks.reduceScatter(send, recv, op, rank, size);
+        post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1, inPlace));
+    }
+
+    @Override
+    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireDevice(send, recv);
+        boolean inPlace = CollectiveChecks.allReduce(send, recv, op);
+        post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1, inPlace));
+    }
+
+    @Override
+    public void broadcast(Tensor send, Tensor recv, int root) {
+        checkUsable();
+        requireDevice(send, recv);
+        boolean inPlace = CollectiveChecks.broadcast(send, recv, root, size);
+        post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root, inPlace));
+    }
+
+    @Override
+    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
+        checkUsable();
+        requireDevice(send, recv);
+        boolean inPlace = CollectiveChecks.reduce(send, recv, op, root, size);
+        post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root, inPlace));
+    }
+
+    @Override
+    public void allToAll(Tensor send, Tensor recv) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.allToAll(send, recv, size);
+        post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1, false));
+    }
+
+    @Override
+    public void barrier() {
+        checkUsable();
+        post(new DeviceCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1, false, device, 0));
+    }
+
+    @Override
+    public void send(Tensor send, int peer) {
+        checkUsable();
+        requireDevice(BACKEND, "send", send, device);
+        CollectiveChecks.pointToPoint("send", send, peer, size);
+        pointToPoint(new DeviceCall(CollectiveKind.SEND, address(send), 0, send.numel(), send.dtype(), null, peer,
+                false, device, send.byteSize()));
+    }
+
+    @Override
+    public void recv(Tensor recv, int peer) {
+        checkUsable();
+        requireDevice(BACKEND, "recv", recv, device);
+        CollectiveChecks.pointToPoint("recv", recv, peer, size);
+        pointToPoint(new DeviceCall(CollectiveKind.RECV, 0, address(recv), recv.numel(), recv.dtype(), null, peer,
+                false, device, recv.byteSize()));
+    }
+
+    private void pointToPoint(DeviceCall call) {
+        if (openGroup != null) {
+            openGroup.add(call);
+            return;
+        }
+        if (call.root() == rank) {
+            throw new IllegalArgumentException(call.kind().opName() + " to self outside a group: peer=" + call.root()
+                    + ", rank=" + rank);
+        }
+        drainAsync();
+        execute(List.of(call), seq++);
+    }
+
+    private void post(DeviceCall call) {
+        if (openGroup != null) {
+            openGroup.add(call);
+            return;
+        }
+        drainAsync();
+        execute(List.of(call), seq++);
+    }
+
+    private DeviceCall call(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
+                            boolean inPlace) {
+        return new DeviceCall(kind, address(send), address(recv), count, send.dtype(), op, root, inPlace, device,
+                send.byteSize());
+    }
+
+    @Override
+    public Optional<Communicator> split(int color, int key) {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
+        }
+        drainAsync();
+        long opSeq = seq++;
+        long splitNumber = splits++;
+        Optional<Communicator> sub;
+        try {
+            sub = control.split(color, key);
+        } catch (RuntimeException e) {
+            throw translate(e, "split", opSeq);
+        }
+        if (sub.isEmpty()) {
+            return Optional.empty();
+        }
+        Communicator subControl = sub.get();
+        CudaLocalShared child = shared.splitChild(splitNumber, color, subControl.size());
+        try {
+            return Optional.of(create(child, subControl.rank(), device, subControl));
+        } catch (RuntimeException e) {
+            subControl.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public CollectiveGroup group() {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
+        }
+        openGroup = new CudaLocalGroup(this);
+        return openGroup;
+    }
+
+    @Override
+    public void abort() {
+        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
+            }
+            closed = true;
+        }
+        release();
+    }
+
+    /** Frees the stream, staging and scratch memory and the control endpoint; a second call does nothing. */
+    synchronized void release() {
+        if (released) {
+            return;
+        }
+        released = true;
+        RuntimeException failure = null;
+        if (asyncExecutor != null) {
+            asyncExecutor.shutdownNow();
+        }
+        try {
+            control.close();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        try {
+            stream.close();
+        } catch (RuntimeException e) {
+            failure = addSuppressed(failure, e);
+        }
+        if (staging != null) {
+            try {
+                staging.close();
+            } catch (RuntimeException e) {
+                failure = addSuppressed(failure, e);
+            }
+            staging = null;
+        }
+        scratchArena.close();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private static RuntimeException addSuppressed(RuntimeException first, RuntimeException next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
+    }
+
+    @Override
+    public String toString() {
+        return "CudaLocalCommunicator{rank=" + rank + ", size=" + size + ", device=" + device + "}";
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groups and async.
+
+    void endGroup(CudaLocalGroup group) {
+        if (openGroup == group) {
+            openGroup = null;
+        }
+    }
+
+    void runGroup(List<DeviceCall> calls) {
+        if (calls.isEmpty()) {
+            return;
+        }
+        checkUsable();
+        drainAsync();
+        execute(calls, seq++);
+    }
+
+    CollectiveHandle submitAsync(List<DeviceCall> calls) {
+        checkUsable();
+        String opName = describeOps(calls);
+        if (calls.isEmpty()) {
+            return CudaLocalHandle.completed(opName, seq);
+        }
+        long opSeq = seq++;
+        CudaLocalHandle handle = new CudaLocalHandle(opName, opSeq);
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+            }
+            if (asyncExecutor == null) {
+                asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
+                    Thread thread = new Thread(runnable, "yatt-cudalocal-async-r" + rank + "-of-" + size);
+                    thread.setDaemon(true);
+                    return thread;
+                });
+            }
+            try {
+                asyncExecutor.execute(() -> {
+                    RuntimeException failure = null;
+                    try {
+                        execute(calls, opSeq);
+                    } catch (RuntimeException e) {
+                        failure = e;
+                    }
+                    handle.complete(failure);
+                });
+            } catch (RejectedExecutionException e) {
+                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
+            }
+        }
+        lastAsync = handle;
+        return handle;
+    }
+
+    private void drainAsync() {
+        CudaLocalHandle pending = lastAsync;
+        if (pending != null) {
+            pending.join();
+            lastAsync = null;
+            checkUsable();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Execution.
+
+    private void execute(List<DeviceCall> calls, long opSeq) {
+        String opName = describeOps(calls);
+        List<DeviceCall> collectives = new ArrayList<>(calls.size());
+        List<DeviceCall> p2p = new ArrayList<>();
+        for (DeviceCall call : calls) {
+            (call.kind().isCollective() ? collectives : p2p).add(call);
+        }
+        try {
+            Cuda.setDevice(device);
+            long[][] received = p2p.isEmpty() ? null : exchangeDescriptors(p2p, opName, opSeq);
+            boolean peersRead = false;
+            long[] stagingOffsets = null;
+            if (!collectives.isEmpty()) {
+                int parity = (int) (collectiveOps++ & 1);
+                shared.posted[rank][parity] = List.copyOf(collectives);
+                controlBarrier(opName, opSeq);
+                checkMatching(parity);
+                stagingOffsets = stageReductionInputs(collectives);
+                for (int i = 0; i < collectives.size(); i++) {
+                    peersRead |= enqueueCopies(collectives.get(i), i, parity);
+                }
+            }
+            for (int i = 0; i < p2p.size(); i++) {
+                DeviceCall call = p2p.get(i);
+                if (call.kind() == CollectiveKind.RECV) {
+                    long[] sent = received[i];
+                    copy(call.recvAddress(), device, sent[0], (int) sent[3], call.count() * call.dtype().byteSize());
+                }
+            }
+            if (hasReduction(collectives)) {
+                awaitStream(opName, opSeq);
+                reduceOnHost(collectives, stagingOffsets, opName, opSeq);
+            }
+            awaitStream(opName, opSeq);
+            if (peersRead) {
+                controlBarrier(opName, opSeq);
+            }
+            if (!p2p.isEmpty()) {
+                acknowledge(p2p, opName, opSeq);
+            }
+        } catch (CudaException e) {
+            CollectiveException failure = new CollectiveException(opName + " failed on the device: op=" + opName
+                    + ", seq=" + opSeq + ", rank=" + rank + ", device=" + device + ", error=" + e.getMessage(), e);
+            Throwable inForce = fail(failure);
+            throw inForce == failure ? failure : translateCause(inForce, opName, opSeq);
+        }
+    }
+
+    /** Sends every send's descriptor and receives every recv's, in one control group; checks the pairs match. */
+    private long[][] exchangeDescriptors(List<DeviceCall> p2p, String opName, long opSeq) {
+        MemorySegment descriptors = scratch((long) p2p.size() * DESCRIPTOR_LONGS * Long.BYTES);
+        long[][] received = new long[p2p.size()][];
+        List<Tensor> views = new ArrayList<>(p2p.size());
+        for (int i = 0; i < p2p.size(); i++) {
+            DeviceCall call = p2p.get(i);
+            MemorySegment slot = descriptors.asSlice((long) i * DESCRIPTOR_LONGS * Long.BYTES,
+                    DESCRIPTOR_LONGS * Long.BYTES);
+            if (call.kind() == CollectiveKind.SEND) {
+                slot.setAtIndex(ValueLayout.JAVA_LONG, 0, call.sendAddress());
+                slot.setAtIndex(ValueLayout.JAVA_LONG, 1, call.count());
+                slot.setAtIndex(ValueLayout.JAVA_LONG, 2, call.dtype().ordinal());
+                slot.setAtIndex(ValueLayout.JAVA_LONG, 3, call.device());
+            }
+            views.add(Tensor.wrap(slot, DType.I64, Shape.of(DESCRIPTOR_LONGS)));
+        }
+        runControlGroup(opName, opSeq, () -> {
+            for (int i = 0; i < p2p.size(); i++) {
+                DeviceCall call = p2p.get(i);
+                if (call.kind() == CollectiveKind.SEND) {
+                    control.send(views.get(i), call.root());
+                } else {
+                    control.recv(views.get(i), call.root());
+                }
+            }
+        });
+        for (int i = 0; i < p2p.size(); i++) {
+            DeviceCall call = p2p.get(i);
+            if (call.kind() != CollectiveKind.RECV) {
+                continue;
+            }
+            long[] sent = views.get(i).segment().toArray(ValueLayout.JAVA_LONG);
+            received[i] = sent;
+            DType sentType = DType.values()[(int) sent[2]];
+            if (sent[1] != call.count() || sentType != call.dtype()) {
+                String send = CallSignature.describe(CollectiveKind.SEND, sent[1], sentType, null, rank);
+                String recv = CallSignature.describe(CollectiveKind.RECV, call.count(), call.dtype(), null, call.root());
+                String message = call.root() < rank ? CallSignature.mismatchMessage(call.root(), send, rank, recv)
+                        : CallSignature.mismatchMessage(rank, recv, call.root(), send);
+                CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
+                Throwable inForce = fail(mismatch);
+                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq);
+            }
+        }
+        return received;
+    }
+
+    /** After the copies: every receiver tells its sender it is done, in one control group. */
+    private void acknowledge(List<DeviceCall> p2p, String opName, long opSeq) {
+        MemorySegment acks = scratch((long) p2p.size() * Long.BYTES);
+        runControlGroup(opName, opSeq, () -> {
+            for (int i = 0; i < p2p.size(); i++) {
+                DeviceCall call = p2p.get(i);
+                Tensor ack = Tensor.wrap(acks.asSlice((long) i * Long.BYTES, Long.BYTES), DType.I64, Shape.of(1));
+                if (call.kind() == CollectiveKind.RECV) {
+                    control.send(ack, call.root());
+                } else {
+                    control.recv(ack, call.root());
+                }
+            }
+        });
+    }
+
+    private void runControlGroup(String opName, long opSeq, Runnable calls) {
+        try {
+            CollectiveGroup group = control.group();
+            try {
+                calls.run();
+            } catch (RuntimeException e) {
+                group.submit();
+                throw e;
+            }
+            group.close();
+        } catch (RuntimeException e) {
+            throw translate(e, opName, opSeq);
+        }
+    }
+
+    /** Every rank compares every rank's calls with rank 0's, so all of them reach the same verdict. */
+    private void checkMatching(int parity) {
+        List<DeviceCall> first = shared.posted[0][parity];
+        for (int q = 1; q < size; q++) {
+            List<DeviceCall> other = shared.posted[q][parity];
+            boolean same = other.size() == first.size();
+            for (int i = 0; same && i < first.size(); i++) {
+                same = first.get(i).sameSignature(other.get(i));
+            }
+            if (!same) {
+                CollectiveMismatchException mismatch = new CollectiveMismatchException(
+                        CallSignature.mismatchMessage(0, describeCalls(first), q, describeCalls(other)));
+                fail(mismatch);
+                throw mismatch;
+            }
+        }
+    }
+
+    /** Enqueues the device-to-host copies of every reduction's send buffer; returns each call's staging offset. */
+    private long[] stageReductionInputs(List<DeviceCall> collectives) {
+        long[] offsets = new long[collectives.size()];
+        long total = 0;
+        for (int i = 0; i < collectives.size(); i++) {
+            DeviceCall call = collectives.get(i);
+            offsets[i] = total;
+            if (call.isReduction()) {
+                total += align(call.sendByteSize());
+            }
+        }
+        if (!hasReduction(collectives)) {
+            return offsets;
+        }
+        MemorySegment host = staging(Math.max(total, 1));
+        for (int i = 0; i < collectives.size(); i++) {
+            DeviceCall call = collectives.get(i);
+            if (call.isReduction() && call.sendByteSize() > 0) {
+                Cuda.memcpyAsync(host.asSlice(offsets[i], call.sendByteSize()), pointer(call.sendAddress()),
+                        call.sendByteSize(), stream);
+            }
+        }
+        return offsets;
+    }
+
+    /** Reduces the staged inputs with the in-process control plane, then enqueues the copies back to the device. */
+    private void reduceOnHost(List<DeviceCall> collectives, long[] offsets, String opName, long opSeq) {
+        MemorySegment host = staging.segment();
+        for (int i = 0; i < collectives.size(); i++) {
+            DeviceCall call = collectives.get(i);
+            if (!call.isReduction()) {
+                continue;
+            }
+            long elementBytes = call.dtype().byteSize();
+            MemorySegment stage = host.asSlice(offsets[i], call.sendByteSize());
+            Tensor staged = Tensor.wrap(stage, call.dtype(), Shape.of(call.sendByteSize() / elementBytes));
+            long resultOffset = 0;
+            boolean writeBack = true;
+            try {
+                switch (call.kind()) {
+                    case ALL_REDUCE -> control.allReduce(staged, call.op());
+                    case REDUCE_SCATTER -> {
+                        resultOffset = rank * call.count() * elementBytes;
+                        control.reduceScatter(staged, staged.narrow(0, rank * call.count(), call.count()), call.op());
+                    }
+                    case REDUCE -> {
+                        control.reduce(staged, staged, call.op(), call.root());
+                        writeBack = rank == call.root();
+                    }
+                    default -> throw new IllegalStateException("unreachable: kind=" + call.kind());
+                }
+            } catch (RuntimeException e) {
+                throw translate(e, opName, opSeq);
+            }
+            long resultBytes = call.kind() == CollectiveKind.REDUCE_SCATTER ? call.count() * elementBytes
+                    : call.sendByteSize();
+            if (writeBack && resultBytes > 0) {
+                Cuda.memcpyAsync(pointer(call.recvAddress()), stage.asSlice(resultOffset, resultBytes), resultBytes,
+                        stream);
+            }
+        }
+    }
+
+    /** Enqueues the pure device copies of one collective; returns whether they read a peer's buffer. */
+    private boolean enqueueCopies(DeviceCall call, int index, int parity) {
+        long elementBytes = call.dtype() == null ? 0 : call.dtype().byteSize();
+        switch (call.kind()) {
+            case ALL_GATHER -> {
+                long chunk = call.count() * elementBytes;
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    if (q != rank || !call.inPlace()) {
+                        DeviceCall peer = posted(q, parity, index);
+                        copy(call.recvAddress() + q * chunk, device, peer.sendAddress(), peer.device(), chunk);
+                    }
+                }
+                return size > 1;
+            }
+            case BROADCAST -> {
+                long bytes = call.count() * elementBytes;
+                if (rank != call.root()) {
+                    DeviceCall root = posted(call.root(), parity, index);
+                    copy(call.recvAddress(), device, root.sendAddress(), root.device(), bytes);
+                } else if (!call.inPlace()) {
+                    copy(call.recvAddress(), device, call.sendAddress(), device, bytes);
+                }
+                return size > 1;
+            }
+            case ALL_TO_ALL -> {
+                long chunk = call.count() / size * elementBytes;
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    DeviceCall peer = posted(q, parity, index);
+                    copy(call.recvAddress() + q * chunk, device, peer.sendAddress() + rank * chunk, peer.device(),
+                            chunk);
+                }
+                return size > 1;
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    /** Peer {@code q}'s call at position {@code index} of its posted operation (signatures already match). */
+    private DeviceCall posted(int q, int parity, int index) {
+        return shared.posted[q][parity].get(index);
+    }
+
+    private void copy(long dstAddress, int dstDevice, long srcAddress, int srcDevice, long byteSize) {
+        if (byteSize == 0) {
+            return;
+        }
+        if (dstDevice == srcDevice) {
+            Cuda.memcpyAsync(pointer(dstAddress), pointer(srcAddress), byteSize, stream);
+        } else {
+            Cuda.memcpyPeerAsync(pointer(dstAddress), dstDevice, pointer(srcAddress), srcDevice, byteSize, stream);
+        }
+    }
+
+    private static boolean hasReduction(List<DeviceCall> calls) {
+        for (DeviceCall call : calls) {
+            if (call.isReduction()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Waiting, failures and translation of control-plane failures into this communicator's terms.
+
+    private void controlBarrier(String opName, long opSeq) {
+        try {
+            control.barrier();
+        } catch (RuntimeException e) {
+            throw translate(e, opName, opSeq);
+        }
+    }
+
+    /** Polls the stream until its work is done; throws on abort, device error or deadline. */
+    private void awaitStream(String opName, long opSeq) {
+        long deadline = System.nanoTime() + timeoutNs;
+        long parkNs = 1_000;
+        while (!stream.query()) {
+            Throwable cause = shared.abortCause.get();
+            if (cause != null) {
+                throw translateCause(cause, opName, opSeq);
+            }
+            if (System.nanoTime() - deadline > 0) {
+                CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, List.of(), timeoutNs,
+                        new CollectiveException("device work did not finish: rank=" + rank + ", device=" + device
+                                + ", stream=" + stream));
+                Throwable inForce = fail(timeout);
+                throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq);
+            }
+            LockSupport.parkNanos(parkNs);
+            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+        }
+    }
+
+    /** Records the failure for every rank and aborts the control plane, which wakes every waiting rank. */
+    private Throwable fail(Throwable cause) {
+        Throwable inForce = shared.fail(cause);
+        try {
+            control.abort();
+        } catch (RuntimeException e) {
+            inForce.addSuppressed(e);
+        }
+        return inForce;
+    }
+
+    /** A failure of the control plane, restated as this operation's failure. */
+    private RuntimeException translate(RuntimeException e, String opName, long opSeq) {
+        Throwable recorded = shared.abortCause.get();
+        if (recorded == null) {
+            Throwable mine = switch (e) {
+                case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
+                        timeoutNs, t);
+                case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
+                default -> e;
+            };
+            recorded = fail(mine);
+            if (recorded == mine) {
+                return mine instanceof CommunicatorAbortedException || mine instanceof CollectiveTimeoutException
+                        || mine instanceof CollectiveMismatchException ? (RuntimeException) mine : aborted(mine);
+            }
+        }
+        return translateCause(recorded, opName, opSeq);
+    }
+
+    private RuntimeException translateCause(Throwable cause, String opName, long opSeq) {
+        return switch (cause) {
+            case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
+                    timeoutNs, t);
+            case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
+            default -> aborted(cause);
+        };
+    }
+
+    private CommunicatorAbortedException aborted(Throwable cause) {
+        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
+                + cause.getMessage(), cause);
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+        }
+        Throwable cause = shared.abortCause.get();
+        if (cause != null) {
+            throw aborted(cause);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Helpers.
+
+    private void requireDevice(Tensor send, Tensor recv) {
+        requireDevice(BACKEND, "send", send, device);
+        requireDevice(BACKEND, "recv", recv, device);
+    }
+
+    /**
+     * Checks that a tensor lives on the rank's CUDA device.
+     *
+     * @throws IllegalArgumentException {@code cuda-local backend needs cuda tensors: device=host, name=send,
+     *         expected=cuda:0}, or {@code tensor on another device: name=send, device=cuda:1, expected=cuda:0,
+     *         backend=cuda-local}
+     */
+    static void requireDevice(String backend, String name, Tensor tensor, int device) {
+        if (tensor == null) {
+            throw new NullPointerException(name);
+        }
+        Device actual = tensor.device();
+        if (actual.isHost()) {
+            throw new IllegalArgumentException(backend + " backend needs cuda tensors: device=host, name=" + name
+                    + ", expected=cuda:" + device);
+        }
+        if (actual.ordinal() != device) {
+            throw new IllegalArgumentException("tensor on another device: name=" + name + ", device=" + actual
+                    + ", expected=cuda:" + device + ", backend=" + backend);
+        }
+    }
+
+    private static long address(Tensor tensor) {
+        return tensor.byteSize() == 0 ? 0 : tensor.dataPointer().address();
+    }
+
+    private static MemorySegment pointer(long address) {
+        return MemorySegment.ofAddress(address);
+    }
+
+    private static long align(long byteSize) {
+        return (byteSize + STAGING_ALIGNMENT_BYTES - 1) / STAGING_ALIGNMENT_BYTES * STAGING_ALIGNMENT_BYTES;
+    }
+
+    /** Pinned host staging of at least {@code byteSize}, grown geometrically. */
+    private MemorySegment staging(long byteSize) {
+        if (staging == null || staging.byteSize() < byteSize) {
+            long grown = Math.max(Math.max(byteSize, MIN_STAGING_BYTES), staging == null ? 0 : staging.byteSize() * 2);
+            if (staging != null) {
+                staging.close();
+                staging = null;
+            }
+            staging = PinnedHostBuffer.allocate(grown);
+        }
+        return staging.segment();
+    }
+
+    /** Native scratch readable by the peers' threads (control-plane descriptors), grown as needed. */
+    private MemorySegment scratch(long byteSize) {
+        if (scratch.byteSize() < byteSize) {
+            scratch = scratchArena.allocate(Math.max(byteSize, 256), Long.BYTES);
+        }
+        return scratch.asSlice(0, byteSize);
+    }
+
+    private static String describeCalls(List<DeviceCall> calls) {
+        List<String> described = new ArrayList<>(calls.size());
+        for (DeviceCall call : calls) {
+            described.add(call.describe());
+        }
+        return CallSignature.describeGroup(described);
+    }
+
+    private static String describeOps(List<DeviceCall> calls) {
+        if (calls.size() == 1) {
+            return calls.getFirst().kind().opName();
+        }
+        List<String> names = new ArrayList<>(calls.size());
+        for (DeviceCall call : calls) {
+            names.add(call.kind().opName());
+        }
+        return "group(" + String.join(", ", names) + ")";
+    }
+}

@@ -1,0 +1,778 @@
+package io.yatt.collectives.nccl;
+
+import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveMismatchException;
+import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.rendezvous.Rendezvous;
+import io.yatt.collectives.rendezvous.RendezvousConfig;
+import io.yatt.ffi.LibraryNotFoundException;
+import io.yatt.ffi.cuda.Cuda;
+import io.yatt.ffi.cuda.CudaEvent;
+import io.yatt.ffi.cuda.CudaException;
+import io.yatt.ffi.cuda.CudaStream;
+import io.yatt.ffi.cuda.DeviceBuffer;
+import io.yatt.ffi.cuda.PinnedHostBuffer;
+import io.yatt.ffi.nccl.Nccl;
+import io.yatt.ffi.nccl.NcclCommunicator;
+import io.yatt.ffi.nccl.NcclDataType;
+import io.yatt.ffi.nccl.NcclException;
+import io.yatt.ffi.nccl.NcclRedOp;
+import io.yatt.ffi.nccl.NcclResult;
+import io.yatt.ffi.nccl.NcclUniqueId;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One rank of an NCCL communicator: one GPU per rank (one process per rank, or one thread per rank with distinct
+ * devices). Bootstrapped from an NCCL unique id, which {@link #create(Rendezvous, int, Communicator.Context)}
+ * exchanges through the rendezvous store; NCCL is initialized non-blocking with the context's deadline.
+ *
+ * <p>Every call is enqueued on this rank's CUDA stream (blocking kind: it synchronizes with the legacy default stream,
+ * so inputs written there or synchronously are ready), then completion is awaited by polling an event and
+ * {@code ncclCommGetAsyncError} until the deadline. On a deadline, an NCCL or CUDA error, a debug-mode mismatch or
+ * {@link #abort()}, the NCCL communicator is aborted ({@code ncclCommAbort}) and every later call throws
+ * {@link CommunicatorAbortedException} whose cause is the first failure. Timeouts name the operation, and the peer for
+ * point-to-point calls; which ranks stalled a collective NCCL does not tell, so those list none. Groups map to
+ * {@code ncclGroupStart}/{@code ncclGroupEnd}, {@link #split} to {@code ncclCommSplit}, {@link ReduceOp#AVG} to
+ * {@code ncclAvg}; all-to-all is a group of sends and receives; barrier is a one-element all-reduce. With
+ * {@link Communicator.Context#debugChecks()} every collective first all-gathers the call signatures (up to
+ * {@value #MAX_CHECKED_CALLS} calls of a group) and reports mismatches with both sides; point-to-point mismatches are
+ * not detected. Note that NCCL reduces f16/bf16 in the element type, not in f32 as {@link ReduceOp} specifies, so
+ * half-precision reductions over several ranks may differ in the last bit from the other backends.
+ *
+ * <p>Confined to its rank's thread; {@link #abort()} and handles from any thread.
+ */
+public final class NcclGpuCommunicator implements Communicator {
+    /** The backend's name in messages. */
+    public static final String BACKEND = "nccl";
+    /** The rendezvous key under which rank 0 publishes the NCCL unique id. */
+    public static final String UNIQUE_ID_KEY = "yatt.nccl.unique-id";
+    /** Calls of one group whose signatures the debug check compares. */
+    public static final int MAX_CHECKED_CALLS = 8;
+
+    private static final int SIGNATURE_FIELDS = 5;
+    static final int SIGNATURE_LONGS = 2 + MAX_CHECKED_CALLS * SIGNATURE_FIELDS;
+    private static final long MAX_POLL_PARK_NS = 100_000L;
+
+    private final NcclCommunicator comm;
+    private final int rank;
+    private final int size;
+    private final int device;
+    private final Communicator.Context context;
+    private final long timeoutNs;
+    private final CudaStream stream;
+    private final CudaEvent done;
+    private final DeviceBuffer scratch;
+    private final PinnedHostBuffer hostScratch;
+    private final AtomicReference<Throwable> abortCause = new AtomicReference<>();
+    private final List<NcclHandle> pending = new ArrayList<>();
+    private long seq;
+    private NcclGroup openGroup;
+    private volatile boolean closed;
+
+    private NcclGpuCommunicator(NcclCommunicator comm, int device, Communicator.Context context, CudaStream stream,
+                                CudaEvent done, DeviceBuffer scratch, PinnedHostBuffer hostScratch) {
+        this.comm = comm;
+        this.rank = comm.rank();
+        this.size = comm.nRanks();
+        this.device = device;
+        this.context = context;
+        this.timeoutNs = context.timeoutNs();
+        this.stream = stream;
+        this.done = done;
+        this.scratch = scratch;
+        this.hostScratch = hostScratch;
+    }
+
+    /**
+     * Joins an NCCL communicator of {@code nRanks} ranks as {@code rank} on {@code device}; every rank passes the same
+     * id (rank 0 makes it with {@link Nccl#uniqueId()}). The context is concluded here; its deadline bounds the
+     * initialization and every later call.
+     *
+     * @throws IllegalStateException if there is no CUDA device or no NCCL library
+     * @throws IllegalArgumentException for a device out of range, a bad rank or rank count, an invalid context
+     * @throws CollectiveTimeoutException if the other ranks do not join within the deadline
+     * @throws CollectiveException if NCCL fails to initialize
+     */
+    public static NcclGpuCommunicator create(int device, int nRanks, int rank, NcclUniqueId id,
+                                             Communicator.Context context) {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(context, "context");
+        requireEnvironment(device);
+        context.conclude();
+        Cuda.setDevice(device);
+        NcclCommunicator comm;
+        try {
+            comm = NcclCommunicator.init(nRanks, id, rank, context.timeoutNs());
+        } catch (NcclException e) {
+            if (e.result() == NcclResult.ncclTimeout) {
+                throw new CollectiveTimeoutException("init", 0, List.of(), context.timeoutNs(), e);
+            }
+            throw new CollectiveException("nccl init failed: rank=" + rank + ", nRanks=" + nRanks + ", device=" + device
+                    + ", error=" + e.getMessage(), e);
+        }
+        return wrap(comm, device, context);
+    }
+
+    /**
+     * Joins an NCCL communicator over the ranks of {@code rendezvous}: rank 0 makes the unique id and publishes it
+     * under {@value #UNIQUE_ID_KEY}; every rank initializes on {@code device}, then the ranks meet once more.
+     *
+     * @throws IllegalStateException if there is no CUDA device or no NCCL library
+     * @throws io.yatt.collectives.rendezvous.RendezvousException if the id exchange times out, naming missing ranks
+     * @see #create(int, int, int, NcclUniqueId, Communicator.Context)
+     */
+    public static NcclGpuCommunicator create(Rendezvous rendezvous, int device, Communicator.Context context) {
+        Objects.requireNonNull(rendezvous, "rendezvous");
+        requireEnvironment(device);
+        byte[] mine = rendezvous.rank() == 0 ? Nccl.uniqueId().bytes() : new byte[0];
+        NcclUniqueId id = new NcclUniqueId(rendezvous.broadcast(UNIQUE_ID_KEY, mine, 0));
+        NcclGpuCommunicator communicator = create(device, rendezvous.worldSize(), rendezvous.rank(), id, context);
+        try {
+            rendezvous.barrier(UNIQUE_ID_KEY + ".joined");
+        } catch (RuntimeException e) {
+            communicator.abort();
+            communicator.close();
+            throw e;
+        }
+        return communicator;
+    }
+
+    /**
+     * Joins the job described by {@code config} (torchrun, Slurm or Open MPI variables, or programmatic): connects to
+     * the rendezvous store (rank 0 serves it), uses device {@code config.localRank()}, and leaves the store once the
+     * communicator is up.
+     *
+     * @see #create(Rendezvous, int, Communicator.Context)
+     */
+    public static NcclGpuCommunicator create(RendezvousConfig config, Communicator.Context context) {
+        Objects.requireNonNull(config, "config");
+        requireEnvironment(config.localRank());
+        try (Rendezvous rendezvous = Rendezvous.join(config)) {
+            return create(rendezvous, config.localRank(), context);
+        }
+    }
+
+    /**
+     * Checks that the device exists and NCCL is loadable.
+     *
+     * @throws IllegalStateException {@code nccl backend needs a CUDA device: deviceCount=0, status=...} or
+     *         {@code nccl backend needs the NCCL library: ...}
+     * @throws IllegalArgumentException {@code device out of range: device=1, deviceCount=1}
+     */
+    public static void requireEnvironment(int device) {
+        int deviceCount = Cuda.deviceCount();
+        if (deviceCount == 0) {
+            throw new IllegalStateException("nccl backend needs a CUDA device: deviceCount=0, status="
+                    + Cuda.status().message());
+        }
+        if (device < 0 || device >= deviceCount) {
+            throw new IllegalArgumentException("device out of range: device=" + device + ", deviceCount=" + deviceCount);
+        }
+        try {
+            Nccl.libraryPath();
+        } catch (LibraryNotFoundException e) {
+            throw new IllegalStateException("nccl backend needs the NCCL library: " + e.getMessage(), e);
+        }
+    }
+
+    private static NcclGpuCommunicator wrap(NcclCommunicator comm, int device, Communicator.Context context) {
+        List<AutoCloseable> made = new ArrayList<>();
+        try {
+            CudaStream stream = CudaStream.create(device);
+            made.add(stream);
+            CudaEvent done = CudaEvent.create(device);
+            made.add(done);
+            long scratchBytes = (long) comm.nRanks() * SIGNATURE_LONGS * Long.BYTES;
+            DeviceBuffer scratch = DeviceBuffer.allocate(device, scratchBytes);
+            made.add(scratch);
+            PinnedHostBuffer hostScratch = PinnedHostBuffer.allocate(scratchBytes);
+            made.add(hostScratch);
+            return new NcclGpuCommunicator(comm, device, context, stream, done, scratch, hostScratch);
+        } catch (RuntimeException e) {
+            if (!comm.isAborted()) {
+                try {
+                    comm.abort();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            for (AutoCloseable resource : made.reversed()) {
+                try {
+                    resource.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    /** The CUDA device of this rank. */
+    public int device() {
+        return device;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Operations: validate (before any data moves), then queue in an open group or run now.
+
+    @Override
+    public void allGather(Tensor send, Tensor recv) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.allGather(send, recv, rank, size);
+        post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1));
+    }
+
+    @Override
+    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.reduceScatter(send, recv, op, rank, size);
+        post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1));
+    }
+
+    @Override
+    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.allReduce(send, recv, op);
+        post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1));
+    }
+
+    @Override
+    public void broadcast(Tensor send, Tensor recv, int root) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.broadcast(send, recv, root, size);
+        post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root));
+    }
+
+    @Override
+    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.reduce(send, recv, op, root, size);
+        post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root));
+    }
+
+    @Override
+    public void allToAll(Tensor send, Tensor recv) {
+        checkUsable();
+        requireDevice(send, recv);
+        CollectiveChecks.allToAll(send, recv, size);
+        post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1));
+    }
+
+    @Override
+    public void barrier() {
+        checkUsable();
+        post(new NcclCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1));
+    }
+
+    @Override
+    public void send(Tensor send, int peer) {
+        checkUsable();
+        requireDevice(BACKEND, "send", send, device);
+        CollectiveChecks.pointToPoint("send", send, peer, size);
+        pointToPoint(new NcclCall(CollectiveKind.SEND, address(send), 0, send.numel(), send.dtype(), null, peer));
+    }
+
+    @Override
+    public void recv(Tensor recv, int peer) {
+        checkUsable();
+        requireDevice(BACKEND, "recv", recv, device);
+        CollectiveChecks.pointToPoint("recv", recv, peer, size);
+        pointToPoint(new NcclCall(CollectiveKind.RECV, 0, address(recv), recv.numel(), recv.dtype(), null, peer));
+    }
+
+    private void pointToPoint(NcclCall call) {
+        if (openGroup != null) {
+            openGroup.add(call);
+            return;
+        }
+        if (call.root() == rank) {
+            throw new IllegalArgumentException(call.kind().opName() + " to self outside a group: peer=" + call.root()
+                    + ", rank=" + rank);
+        }
+        post(call);
+    }
+
+    private void post(NcclCall call) {
+        if (openGroup != null) {
+            openGroup.add(call);
+            return;
+        }
+        drainAsync();
+        long opSeq = seq++;
+        String opName = call.kind().opName();
+        enqueue(List.of(call), opName, opSeq);
+        awaitDone(opName, opSeq, peers(List.of(call)));
+    }
+
+    private static NcclCall call(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root) {
+        return new NcclCall(kind, address(send), address(recv), count, send.dtype(), op, root);
+    }
+
+    @Override
+    public Optional<Communicator> split(int color, int key) {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
+        }
+        drainAsync();
+        long opSeq = seq++;
+        NcclCommunicator child;
+        try {
+            Cuda.setDevice(device);
+            child = comm.split(color < 0 ? NcclCommunicator.NO_COLOR : color, key);
+        } catch (NcclException | CudaException e) {
+            throw failed("split", opSeq, e);
+        }
+        if (child == null) {
+            return Optional.empty();
+        }
+        return Optional.of(wrap(child, device, context));
+    }
+
+    @Override
+    public CollectiveGroup group() {
+        checkUsable();
+        if (openGroup != null) {
+            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
+        }
+        openGroup = new NcclGroup(this);
+        return openGroup;
+    }
+
+    @Override
+    public void abort() {
+        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+    }
+
+    /**
+     * Waits for this rank's outstanding work, finalizes and frees the NCCL communicator (or only frees it after an
+     * abort), then the stream, event and scratch memory.
+     *
+     * @throws IllegalStateException on a second close
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
+        }
+        closed = true;
+        RuntimeException failure = null;
+        try {
+            if (abortCause.get() == null) {
+                stream.synchronize();
+                comm.close();
+            } else {
+                abortNative();
+                comm.close();
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+            abortNative();
+        }
+        for (AutoCloseable resource : List.of(hostScratch, scratch, done, stream)) {
+            try {
+                resource.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "NcclGpuCommunicator{rank=" + rank + ", size=" + size + ", device=" + device + "}";
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groups and async.
+
+    void endGroup(NcclGroup group) {
+        if (openGroup == group) {
+            openGroup = null;
+        }
+    }
+
+    void runGroup(List<NcclCall> calls) {
+        if (calls.isEmpty()) {
+            return;
+        }
+        checkUsable();
+        drainAsync();
+        long opSeq = seq++;
+        String opName = describeOps(calls);
+        enqueue(calls, opName, opSeq);
+        awaitDone(opName, opSeq, peers(calls));
+    }
+
+    CollectiveHandle submitAsync(List<NcclCall> calls) {
+        checkUsable();
+        String opName = describeOps(calls);
+        if (calls.isEmpty()) {
+            return NcclHandle.completed(this, opName, seq);
+        }
+        long opSeq = seq++;
+        enqueue(calls, opName, opSeq);
+        CudaEvent event;
+        try {
+            event = CudaEvent.create(device);
+            event.record(stream);
+        } catch (CudaException e) {
+            throw failed(opName, opSeq, e);
+        }
+        NcclHandle handle = new NcclHandle(this, opName, opSeq, event, System.nanoTime() + timeoutNs, peers(calls));
+        pending.add(handle);
+        return handle;
+    }
+
+    /** Completes every outstanding async operation (each under its own deadline) before the next call. */
+    private void drainAsync() {
+        if (pending.isEmpty()) {
+            return;
+        }
+        List<NcclHandle> handles = List.copyOf(pending);
+        pending.clear();
+        for (NcclHandle handle : handles) {
+            handle.join();
+        }
+        checkUsable();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Enqueueing and waiting.
+
+    private void enqueue(List<NcclCall> calls, String opName, long opSeq) {
+        try {
+            Cuda.setDevice(device);
+            if (context.debugChecks() && size > 1) {
+                checkSignatures(calls, opName, opSeq);
+            }
+            boolean grouped = calls.size() > 1;
+            if (grouped) {
+                NcclCommunicator.groupStart();
+            }
+            try {
+                for (NcclCall call : calls) {
+                    enqueueOne(call);
+                }
+            } finally {
+                if (grouped) {
+                    NcclCommunicator.groupEnd();
+                }
+            }
+            done.record(stream);
+        } catch (NcclException | CudaException e) {
+            throw failed(opName, opSeq, e);
+        }
+    }
+
+    private void enqueueOne(NcclCall call) {
+        if (call.kind() == CollectiveKind.BARRIER) {
+            comm.allReduce(scratch.pointer(), scratch.pointer(), 1, NcclDataType.INT32, NcclRedOp.SUM, stream);
+            return;
+        }
+        if (call.count() == 0) {
+            return; // every rank of a matching call skips it alike
+        }
+        NcclDataType type = call.dtype().ncclDataType();
+        MemorySegment send = MemorySegment.ofAddress(call.sendAddress());
+        MemorySegment recv = MemorySegment.ofAddress(call.recvAddress());
+        switch (call.kind()) {
+            case ALL_GATHER -> comm.allGather(send, recv, call.count(), type, stream);
+            case REDUCE_SCATTER -> comm.reduceScatter(send, recv, call.count(), type, redOp(call.op()), stream);
+            case ALL_REDUCE -> comm.allReduce(send, recv, call.count(), type, redOp(call.op()), stream);
+            case BROADCAST -> comm.broadcast(send, recv, call.count(), type, call.root(), stream);
+            case REDUCE -> comm.reduce(send, recv, call.count(), type, redOp(call.op()), call.root(), stream);
+            case SEND -> comm.send(send, call.count(), type, call.root(), stream);
+            case RECV -> comm.recv(recv, call.count(), type, call.root(), stream);
+            case ALL_TO_ALL -> {
+                long chunk = call.count() / size;
+                long chunkBytes = chunk * call.dtype().byteSize();
+                NcclCommunicator.groupStart();
+                try {
+                    for (int q = 0; q < size; q++) {
+                        comm.send(MemorySegment.ofAddress(call.sendAddress() + q * chunkBytes), chunk, type, q, stream);
+                        comm.recv(MemorySegment.ofAddress(call.recvAddress() + q * chunkBytes), chunk, type, q, stream);
+                    }
+                } finally {
+                    NcclCommunicator.groupEnd();
+                }
+            }
+            default -> throw new IllegalStateException("unreachable: kind=" + call.kind());
+        }
+    }
+
+    static NcclRedOp redOp(ReduceOp op) {
+        return switch (op) {
+            case SUM -> NcclRedOp.SUM;
+            case PROD -> NcclRedOp.PROD;
+            case MAX -> NcclRedOp.MAX;
+            case MIN -> NcclRedOp.MIN;
+            case AVG -> NcclRedOp.AVG;
+        };
+    }
+
+    /**
+     * Debug check: all-gathers every rank's collective signatures over NCCL itself and compares them with rank 0's,
+     * so that every rank reaches the same verdict before any data moves.
+     */
+    private void checkSignatures(List<NcclCall> calls, String opName, long opSeq) {
+        List<NcclCall> collectives = new ArrayList<>(calls.size());
+        for (NcclCall call : calls) {
+            if (call.kind().isCollective()) {
+                collectives.add(call);
+            }
+        }
+        if (collectives.isEmpty()) {
+            return;
+        }
+        MemorySegment host = hostScratch.segment();
+        long slotBytes = SIGNATURE_LONGS * (long) Long.BYTES;
+        MemorySegment mine = host.asSlice(rank * slotBytes, slotBytes);
+        encode(collectives, mine);
+        MemorySegment deviceSlot = MemorySegment.ofAddress(scratch.address() + rank * slotBytes);
+        Cuda.memcpyAsync(deviceSlot, mine, slotBytes, stream);
+        comm.allGather(deviceSlot, scratch.pointer(), SIGNATURE_LONGS, NcclDataType.INT64, stream);
+        Cuda.memcpyAsync(host, scratch.pointer(), slotBytes * size, stream);
+        done.record(stream);
+        awaitDone(opName, opSeq, List.of());
+        List<String> first = decode(host.asSlice(0, slotBytes));
+        for (int q = 1; q < size; q++) {
+            List<String> other = decode(host.asSlice(q * slotBytes, slotBytes));
+            if (!other.equals(first)) {
+                CollectiveMismatchException mismatch = new CollectiveMismatchException(CallSignature.mismatchMessage(0,
+                        CallSignature.describeGroup(first), q, CallSignature.describeGroup(other)));
+                Throwable inForce = fail(mismatch);
+                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq);
+            }
+        }
+    }
+
+    static void encode(List<NcclCall> calls, MemorySegment out) {
+        out.fill((byte) 0);
+        out.setAtIndex(ValueLayout.JAVA_LONG, 0, calls.size());
+        int n = Math.min(calls.size(), MAX_CHECKED_CALLS);
+        out.setAtIndex(ValueLayout.JAVA_LONG, 1, n);
+        for (int i = 0; i < n; i++) {
+            NcclCall call = calls.get(i);
+            long base = 2 + (long) i * SIGNATURE_FIELDS;
+            out.setAtIndex(ValueLayout.JAVA_LONG, base, call.kind().ordinal());
+            out.setAtIndex(ValueLayout.JAVA_LONG, base + 1, call.count());
+            out.setAtIndex(ValueLayout.JAVA_LONG, base + 2, call.dtype() == null ? -1 : call.dtype().ordinal());
+            out.setAtIndex(ValueLayout.JAVA_LONG, base + 3, call.op() == null ? -1 : call.op().ordinal());
+            out.setAtIndex(ValueLayout.JAVA_LONG, base + 4, call.root());
+        }
+    }
+
+    /** The signatures as messages print them; a group longer than the checked prefix ends with its call count. */
+    static List<String> decode(MemorySegment in) {
+        long total = in.getAtIndex(ValueLayout.JAVA_LONG, 0);
+        int n = (int) in.getAtIndex(ValueLayout.JAVA_LONG, 1);
+        List<String> out = new ArrayList<>(n + 1);
+        for (int i = 0; i < n; i++) {
+            long base = 2 + (long) i * SIGNATURE_FIELDS;
+            CollectiveKind kind = CollectiveKind.values()[(int) in.getAtIndex(ValueLayout.JAVA_LONG, base)];
+            long count = in.getAtIndex(ValueLayout.JAVA_LONG, base + 1);
+            int dtype = (int) in.getAtIndex(ValueLayout.JAVA_LONG, base + 2);
+            int op = (int) in.getAtIndex(ValueLayout.JAVA_LONG, base + 3);
+            int root = (int) in.getAtIndex(ValueLayout.JAVA_LONG, base + 4);
+            out.add(CallSignature.describe(kind, count, dtype < 0 ? null : DType.values()[dtype],
+                    op < 0 ? null : ReduceOp.values()[op], root));
+        }
+        if (total > n) {
+            out.add("... (calls=" + total + ")");
+        }
+        return out;
+    }
+
+    /** Polls the done event and NCCL's async state until the work completes; throws on failure or deadline. */
+    private void awaitDone(String opName, long opSeq, List<Integer> peers) {
+        long deadline = System.nanoTime() + timeoutNs;
+        long parkNs = 1_000;
+        while (!poll(done, opName, opSeq, deadline, peers)) {
+            LockSupport.parkNanos(parkNs);
+            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+        }
+    }
+
+    /**
+     * One poll of work recorded on {@code event}: true when it is done; throws the operation's failure on abort, an
+     * NCCL or CUDA error, or when {@code deadline} has passed (aborting the communicator).
+     */
+    boolean poll(CudaEvent event, String opName, long opSeq, long deadline, List<Integer> peers) {
+        Throwable cause = abortCause.get();
+        if (cause != null) {
+            throw translateCause(cause, opName, opSeq);
+        }
+        try {
+            if (event.query()) {
+                return true;
+            }
+            NcclResult state = comm.asyncError();
+            if (state != NcclResult.ncclSuccess && state != NcclResult.ncclInProgress) {
+                throw failed(opName, opSeq, new CollectiveException("ncclCommGetAsyncError: result=" + state
+                        + ", rank=" + rank + ", size=" + size + ", device=" + device));
+            }
+        } catch (CudaException | NcclException e) {
+            throw failed(opName, opSeq, e);
+        } catch (IllegalStateException e) {
+            // the NCCL communicator was aborted (from another thread) between the check above and the query
+            Throwable recorded = abortCause.get();
+            throw recorded != null ? translateCause(recorded, opName, opSeq) : failed(opName, opSeq, e);
+        }
+        if (System.nanoTime() - deadline > 0) {
+            CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, peers, timeoutNs,
+                    new CollectiveException("nccl work did not complete: rank=" + rank + ", size=" + size + ", device="
+                            + device));
+            Throwable inForce = fail(timeout);
+            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq);
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Failures.
+
+    /** Records the failure (the first one wins) and aborts the NCCL communicator; returns the failure in force. */
+    private Throwable fail(Throwable cause) {
+        Throwable inForce = abortCause.compareAndExchange(null, cause);
+        inForce = inForce == null ? cause : inForce;
+        abortNative();
+        return inForce;
+    }
+
+    private synchronized void abortNative() {
+        if (!comm.isAborted()) {
+            try {
+                comm.abort();
+            } catch (IllegalStateException e) {
+                // closed or aborted meanwhile: nothing left to stop
+            }
+        }
+    }
+
+    private RuntimeException failed(String opName, long opSeq, Exception e) {
+        CollectiveException failure = new CollectiveException(opName + " failed: op=" + opName + ", seq=" + opSeq
+                + ", rank=" + rank + ", size=" + size + ", device=" + device + ", error=" + e.getMessage(), e);
+        Throwable inForce = fail(failure);
+        return inForce == failure ? failure : translateCause(inForce, opName, opSeq);
+    }
+
+    RuntimeException translateCause(Throwable cause, String opName, long opSeq) {
+        return switch (cause) {
+            case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
+                    timeoutNs, t);
+            case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
+            default -> new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size
+                    + ", cause=" + cause.getMessage(), cause);
+        };
+    }
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+        }
+        Throwable cause = abortCause.get();
+        if (cause != null) {
+            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
+                    + cause.getMessage(), cause);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Helpers.
+
+    private void requireDevice(Tensor send, Tensor recv) {
+        requireDevice(BACKEND, "send", send, device);
+        requireDevice(BACKEND, "recv", recv, device);
+    }
+
+    /**
+     * Checks that a tensor lives on the rank's CUDA device.
+     *
+     * @throws IllegalArgumentException {@code nccl backend needs cuda tensors: device=host, name=send, expected=cuda:0},
+     *         or {@code tensor on another device: name=send, device=cuda:1, expected=cuda:0, backend=nccl}
+     */
+    static void requireDevice(String backend, String name, Tensor tensor, int device) {
+        Objects.requireNonNull(tensor, name);
+        Device actual = tensor.device();
+        if (actual.isHost()) {
+            throw new IllegalArgumentException(backend + " backend needs cuda tensors: device=host, name=" + name
+                    + ", expected=cuda:" + device);
+        }
+        if (actual.ordinal() != device) {
+            throw new IllegalArgumentException("tensor on another device: name=" + name + ", device=" + actual
+                    + ", expected=cuda:" + device + ", backend=" + backend);
+        }
+    }
+
+    private static long address(Tensor tensor) {
+        return tensor.byteSize() == 0 ? 0 : tensor.dataPointer().address();
+    }
+
+    /** The peers of the point-to-point calls (the ranks a timeout can name); empty when there are collectives. */
+    private static List<Integer> peers(List<NcclCall> calls) {
+        List<Integer> peers = new ArrayList<>();
+        for (NcclCall call : calls) {
+            if (call.kind().isCollective()) {
+                return List.of();
+            }
+            if (!peers.contains(call.root())) {
+                peers.add(call.root());
+            }
+        }
+        peers.sort(null);
+        return List.copyOf(peers);
+    }
+
+    private static String describeOps(List<NcclCall> calls) {
+        if (calls.size() == 1) {
+            return calls.getFirst().kind().opName();
+        }
+        List<String> names = new ArrayList<>(calls.size());
+        for (NcclCall call : calls) {
+            names.add(call.kind().opName());
+        }
+        return "group(" + String.join(", ", names) + ")";
+    }
+}

@@ -1,0 +1,105 @@
+package io.yatt.collectives.nccl;
+
+import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.ffi.cuda.CudaEvent;
+
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The handle of an asynchronous NCCL operation: the work is on the stream already, and an event recorded after it
+ * tells when it is done. Polling also watches NCCL's async errors and the operation's own deadline (past it, the
+ * communicator is aborted). The event is freed once the outcome is known. Thread-safe.
+ */
+final class NcclHandle implements CollectiveHandle {
+    private static final long MAX_POLL_PARK_NS = 100_000L;
+
+    private final NcclGpuCommunicator communicator;
+    private final String opName;
+    private final long seq;
+    private final long deadline;
+    private final List<Integer> peers;
+    private CudaEvent event;
+    private volatile boolean done;
+    private volatile RuntimeException failure;
+
+    NcclHandle(NcclGpuCommunicator communicator, String opName, long seq, CudaEvent event, long deadline,
+               List<Integer> peers) {
+        this.communicator = communicator;
+        this.opName = opName;
+        this.seq = seq;
+        this.event = event;
+        this.deadline = deadline;
+        this.peers = peers;
+    }
+
+    static NcclHandle completed(NcclGpuCommunicator communicator, String opName, long seq) {
+        NcclHandle handle = new NcclHandle(communicator, opName, seq, null, 0, List.of());
+        handle.done = true;
+        return handle;
+    }
+
+    /** One poll; true once the outcome (success or failure) is known. */
+    private synchronized boolean poll() {
+        if (done) {
+            return true;
+        }
+        try {
+            if (!communicator.poll(event, opName, seq, deadline, peers)) {
+                return false;
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        done = true;
+        try {
+            event.close();
+        } catch (RuntimeException e) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+        event = null;
+        return true;
+    }
+
+    @Override
+    public boolean isDone() {
+        return poll();
+    }
+
+    @Override
+    public void await(long timeoutNs) {
+        if (timeoutNs < 0) {
+            throw new IllegalArgumentException("invalid timeout: timeoutNs=" + timeoutNs + ", expected >= 0");
+        }
+        long waitDeadline = System.nanoTime() + timeoutNs;
+        long parkNs = 1_000;
+        while (!poll()) {
+            if (System.nanoTime() - waitDeadline > 0) {
+                throw new CollectiveTimeoutException(opName, seq, peers, timeoutNs);
+            }
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw new CollectiveException("await interrupted: op=" + opName + ", seq=" + seq);
+            }
+            LockSupport.parkNanos(parkNs);
+            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+        }
+        RuntimeException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /** Waits until the outcome is known, under the operation's own deadline; a failure is kept for {@link #await}. */
+    void join() {
+        long parkNs = 1_000;
+        while (!poll()) {
+            LockSupport.parkNanos(parkNs);
+            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+        }
+    }
+}
