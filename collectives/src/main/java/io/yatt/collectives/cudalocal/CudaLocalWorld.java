@@ -87,12 +87,12 @@ public final class CudaLocalWorld implements AutoCloseable {
     }
 
     /**
-     * Checks that every device exists.
+     * Checks that every device exists; a sweep calls it to fail with this message before launching ranks.
      *
      * @throws IllegalStateException {@code cuda-local backend needs a CUDA device: deviceCount=0, status=...}
      * @throws IllegalArgumentException {@code device out of range: device=1, deviceCount=1, rank=0}
      */
-    static void requireDevices(int[] devices) {
+    public static void requireDevices(int[] devices) {
         int deviceCount = Cuda.deviceCount();
         if (deviceCount == 0) {
             throw new IllegalStateException("cuda-local backend needs a CUDA device: deviceCount=0, status="
