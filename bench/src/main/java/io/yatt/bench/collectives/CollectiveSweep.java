@@ -1,0 +1,323 @@
+package io.yatt.bench.collectives;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.shm.ShmCommunicator;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One rank's part of an nccl-tests style sweep over a {@link Communicator}: for every op and size, out of place then
+ * in place, warm up, pick an iteration count from a timed trial (agreed across ranks), time {@value #BATCHES} batches
+ * (each batch's time = the slowest rank's, via an all-reduce MAX), report the mean over batches, then check the
+ * result of one fresh call and count wrong elements over all ranks. Rank 0 prints. Buffers are allocated once at
+ * the largest size (in the communicator's shared arena when it offers one and {@code sharedBuffers}) and viewed
+ * for smaller sizes. Confined to the rank's thread.
+ */
+final class CollectiveSweep {
+    static final int BATCHES = 5;
+    private static final double TARGET_SECONDS = 0.2;
+
+    /** What to sweep. */
+    record Options(List<SweepOp> ops, long minBytes, long maxBytes, int factor, DType dtype, ReduceOp redop, int root,
+                   int iters, int warmup, boolean check, boolean json, boolean sharedBuffers) {
+    }
+
+    /** One printed row half. */
+    record Result(SweepOp op, long size, long count, DType type, ReduceOp redop, int root, boolean inPlace,
+                  double timeUs, double algbw, double busbw, long wrong) {
+    }
+
+    private final Communicator comm;
+    private final Options options;
+    private final Allocator allocator;
+    private final PrintStream out;
+    private final List<Tensor> shared = new ArrayList<>();
+    private final Tensor scalar;
+    private final Tensor wrongCount;
+
+    CollectiveSweep(Communicator comm, Options options, PrintStream out) {
+        this.comm = comm;
+        this.options = options;
+        this.out = out;
+        this.allocator = Allocator.root("sweep-rank-" + comm.rank());
+        this.scalar = Tensor.allocate(allocator, DType.F64, Shape.of(1), Device.host());
+        this.wrongCount = Tensor.allocate(allocator, DType.I64, Shape.of(1), Device.host());
+    }
+
+    private Tensor buffer(long count) {
+        if (options.sharedBuffers() && comm instanceof ShmCommunicator shm) {
+            Tensor t = shm.allocate(options.dtype(), Shape.of(Math.max(1, count)));
+            shared.add(t);
+            return t;
+        }
+        return Tensor.allocate(allocator, options.dtype(), Shape.of(Math.max(1, count)), Device.host());
+    }
+
+    /** Runs every op; returns the rows rank 0 printed (empty on other ranks). */
+    List<Result> run() {
+        List<Result> results = new ArrayList<>();
+        int n = comm.size();
+        int es = options.dtype().byteSize();
+        if (comm.rank() == 0) {
+            header();
+        }
+        for (SweepOp op : options.ops()) {
+            long maxCount = options.maxBytes() / es;
+            Tensor a = buffer(maxCount);
+            Tensor b = buffer(maxCount);
+            try {
+                for (long size = options.minBytes(); size <= options.maxBytes(); size *= options.factor()) {
+                    long unit = (long) n * es;
+                    long s = size - size % unit;
+                    if (s == 0) {
+                        s = op == SweepOp.ALL_REDUCE || op == SweepOp.BROADCAST ? size - size % es : unit;
+                    }
+                    Result oop = point(op, a, b, s, false);
+                    Result ip = point(op, a, b, s, true);
+                    if (comm.rank() == 0) {
+                        print(oop, ip);
+                        results.add(oop);
+                        results.add(ip);
+                    }
+                    if (options.factor() <= 1) {
+                        break;
+                    }
+                }
+            } finally {
+                freeShared();
+                a.close();
+                b.close();
+            }
+        }
+        return results;
+    }
+
+    private void freeShared() {
+        if (comm instanceof ShmCommunicator shm) {
+            for (Tensor t : shared) {
+                shm.free(t);
+            }
+        }
+        shared.clear();
+    }
+
+    void close() {
+        scalar.close();
+        wrongCount.close();
+        allocator.close();
+    }
+
+    /** The send and recv views of one call of {@code bytes} (full buffer, nccl-tests convention). */
+    private Tensor[] views(SweepOp op, Tensor a, Tensor b, long bytes, boolean inPlace) {
+        int n = comm.size();
+        long count = bytes / options.dtype().byteSize();
+        long chunk = count / n;
+        int r = comm.rank();
+        return switch (op) {
+            case ALL_GATHER -> {
+                Tensor recv = b.narrow(0, 0, count);
+                yield new Tensor[] {inPlace ? recv.narrow(0, r * chunk, chunk) : a.narrow(0, 0, chunk), recv};
+            }
+            case REDUCE_SCATTER -> {
+                Tensor send = a.narrow(0, 0, count);
+                yield new Tensor[] {send, inPlace ? send.narrow(0, r * chunk, chunk) : b.narrow(0, 0, chunk)};
+            }
+            case ALL_REDUCE, BROADCAST, REDUCE -> {
+                Tensor send = a.narrow(0, 0, count);
+                yield new Tensor[] {send, inPlace ? send : b.narrow(0, 0, count)};
+            }
+            case ALL_TO_ALL -> new Tensor[] {a.narrow(0, 0, count), b.narrow(0, 0, count)};
+        };
+    }
+
+    private void call(SweepOp op, Tensor send, Tensor recv) {
+        switch (op) {
+            case ALL_GATHER -> comm.allGather(send, recv);
+            case REDUCE_SCATTER -> comm.reduceScatter(send, recv, options.redop());
+            case ALL_REDUCE -> comm.allReduce(send, recv, options.redop());
+            case BROADCAST -> comm.broadcast(send, recv, options.root());
+            case REDUCE -> comm.reduce(send, recv, options.redop(), options.root());
+            case ALL_TO_ALL -> comm.allToAll(send, recv);
+        }
+    }
+
+    private double maxOverRanks(double value) {
+        scalar.setDouble(value, 0);
+        comm.allReduce(scalar, ReduceOp.MAX);
+        return scalar.getDouble(0);
+    }
+
+    private Result point(SweepOp op, Tensor a, Tensor b, long bytes, boolean inPlace) {
+        if (inPlace && op == SweepOp.ALL_TO_ALL) {
+            return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(), options.redop(),
+                options.root(), true, Double.NaN, Double.NaN, Double.NaN, -1);
+        }
+        Tensor[] v = views(op, a, b, bytes, inPlace);
+        Tensor send = v[0];
+        Tensor recv = v[1];
+        fill(op, send, recv, inPlace);
+        int warm = bytes >= (16L << 20) ? Math.min(1, options.warmup()) : options.warmup();
+        for (int i = 0; i < warm; i++) {
+            call(op, send, recv);
+        }
+        int iters = options.iters();
+        if (iters <= 0) {
+            comm.barrier();
+            long t0 = System.nanoTime();
+            call(op, send, recv);
+            double trial = maxOverRanks((System.nanoTime() - t0) / 1e9);
+            iters = (int) Math.max(BATCHES, Math.min(20000, TARGET_SECONDS / Math.max(trial, 1e-7)));
+        }
+        int batches = Math.min(BATCHES, iters);
+        int per = iters / batches;
+        double sum = 0;
+        for (int batch = 0; batch < batches; batch++) {
+            comm.barrier();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < per; i++) {
+                call(op, send, recv);
+            }
+            sum += maxOverRanks((System.nanoTime() - t0) / 1e9 / per);
+        }
+        double seconds = sum / batches;
+        long wrong = 0;
+        if (options.check()) {
+            fill(op, send, recv, inPlace);
+            call(op, send, recv);
+            wrongCount.setDouble(countWrong(op, send, recv), 0);
+            comm.allReduce(wrongCount, ReduceOp.SUM);
+            wrong = (long) wrongCount.getDouble(0);
+        }
+        double algbw = bytes / seconds / 1e9;
+        return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(),
+            op.reduces() ? options.redop() : null, op.rooted() ? options.root() : -1, inPlace, seconds * 1e6, algbw,
+            algbw * op.busFactor(comm.size()), wrong);
+    }
+
+    /** Rank r contributes r + 1 everywhere (all-gather: in its chunk); broadcast non-roots start at -1. */
+    private void fill(SweepOp op, Tensor send, Tensor recv, boolean inPlace) {
+        int r = comm.rank();
+        if (!inPlace || op == SweepOp.ALL_TO_ALL) {
+            recv.fill(0);
+        }
+        if (op == SweepOp.BROADCAST && r != options.root()) {
+            send.fill(-1);
+            recv.fill(-1);
+            return;
+        }
+        if (op == SweepOp.ALL_TO_ALL) {
+            long chunk = send.numel() / comm.size();
+            for (int j = 0; j < comm.size() && chunk > 0; j++) {
+                send.narrow(0, j * chunk, chunk).fill(r * 16 + j + 1);
+            }
+            return;
+        }
+        send.fill(r + 1);
+    }
+
+    private long countWrong(SweepOp op, Tensor send, Tensor recv) {
+        int n = comm.size();
+        int r = comm.rank();
+        double sum = n * (n + 1) / 2.0;
+        ReduceOp red = options.redop();
+        double reduced = switch (red) {
+            case SUM -> sum;
+            case AVG -> sum / n;
+            case MAX -> n;
+            case MIN -> 1;
+            case PROD -> {
+                double p = 1;
+                for (int i = 1; i <= n; i++) {
+                    p *= i;
+                }
+                yield p;
+            }
+        };
+        return switch (op) {
+            case ALL_GATHER -> {
+                long chunk = recv.numel() / n;
+                long bad = 0;
+                for (int j = 0; j < n && chunk > 0; j++) {
+                    bad += countNot(recv.narrow(0, j * chunk, chunk), j + 1);
+                }
+                yield bad;
+            }
+            case REDUCE_SCATTER, ALL_REDUCE -> countNot(recv, reduced);
+            case REDUCE -> r == options.root() ? countNot(recv, reduced) : 0;
+            case BROADCAST -> countNot(recv, options.root() + 1);
+            case ALL_TO_ALL -> {
+                long chunk = recv.numel() / n;
+                long bad = 0;
+                for (int j = 0; j < n && chunk > 0; j++) {
+                    bad += countNot(recv.narrow(0, j * chunk, chunk), j * 16 + r + 1);
+                }
+                yield bad;
+            }
+        };
+    }
+
+    private static long countNot(Tensor t, double expected) {
+        long bad = 0;
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            if (t.getDouble(i) != expected) {
+                bad++;
+            }
+        }
+        return bad;
+    }
+
+    private void header() {
+        if (options.json()) {
+            return;
+        }
+        out.printf(Locale.ROOT, "# yatt collectives sweep: nranks=%d, dtype=%s, buffers=%s, batches=%d%n", comm.size(),
+            options.dtype(), options.sharedBuffers() && comm instanceof ShmCommunicator ? "shm-arena" : "heap", BATCHES);
+        out.printf(Locale.ROOT, "#%62s%37s%n", "out-of-place", "in-place");
+        out.printf(Locale.ROOT, "# %10s %12s %6s %6s %6s %10s %8s %8s %6s %10s %8s %8s %6s%n", "size", "count", "type",
+            "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+        out.printf(Locale.ROOT, "# %10s %12s %6s %6s %6s %10s %8s %8s %6s %10s %8s %8s %6s%n", "(B)", "(elements)", "",
+            "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+    }
+
+    private void print(Result oop, Result ip) {
+        if (options.json()) {
+            out.println(json(oop));
+            out.println(json(ip));
+            out.flush();
+            return;
+        }
+        out.printf(Locale.ROOT, "  %10d %12d %6s %6s %6d %s %s%n", oop.size(), oop.count(), oop.type().name().toLowerCase(
+            Locale.ROOT), oop.redop() == null ? "none" : oop.redop().shortName(), oop.root(), half(oop), half(ip));
+        out.flush();
+    }
+
+    private static String half(Result r) {
+        if (Double.isNaN(r.timeUs())) {
+            return String.format(Locale.ROOT, "%10s %8s %8s %6s", "n/a", "n/a", "n/a", "n/a");
+        }
+        return String.format(Locale.ROOT, "%10.1f %8.2f %8.2f %6s", r.timeUs(), r.algbw(), r.busbw(),
+            r.wrong() < 0 ? "N/A" : Long.toString(r.wrong()));
+    }
+
+    static String json(Result r) {
+        return String.format(Locale.ROOT, "{\"op\":\"%s\",\"size\":%d,\"count\":%d,\"type\":\"%s\",\"redop\":%s,"
+                + "\"root\":%d,\"inPlace\":%b,\"timeUs\":%s,\"algbw\":%s,\"busbw\":%s,\"wrong\":%d}",
+            r.op().cliName(), r.size(), r.count(), r.type().name().toLowerCase(Locale.ROOT),
+            r.redop() == null ? "null" : "\"" + r.redop().shortName() + "\"", r.root(), r.inPlace(), num(r.timeUs()),
+            num(r.algbw()), num(r.busbw()), r.wrong());
+    }
+
+    private static String num(double v) {
+        return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.3f", v);
+    }
+}
