@@ -1,0 +1,259 @@
+package io.yatt.hybrid;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
+
+class ReshardPlannerTest {
+
+    /** Layer-only decoder stack: every stage holds the same bytes for any p dividing layers. */
+    static ModelSpec layerStack(int layers, int kv, int ratio, long headDim, long ffn, boolean biases) {
+        int heads = kv * ratio;
+        long hidden = heads * headDim;
+        ParameterKind.FusedQkv qkv = new ParameterKind.FusedQkv(heads, kv, headDim);
+        ModelSpec.Builder b = ModelSpec.builder(layers);
+        for (int i = 0; i < layers; i++) {
+            String n = "layers." + i + ".";
+            b.add(n + "norm", new ParameterKind.Replicated(), Shape.of(hidden), DType.BF16, i);
+            b.add(n + "qkv", qkv, Shape.of(qkv.rows(), hidden), DType.BF16, i);
+            if (biases) {
+                b.add(n + "qkv_bias", qkv, Shape.of(qkv.rows()), DType.BF16, i);
+            }
+            b.add(n + "o", new ParameterKind.RowParallel(), Shape.of(hidden, hidden), DType.BF16, i);
+            b.add(n + "gate_up", new ParameterKind.FusedGateUp(), Shape.of(2 * ffn, hidden), DType.BF16, i);
+            b.add(n + "down", new ParameterKind.RowParallel(), Shape.of(hidden, ffn), DType.BF16, i);
+            b.add(n + "down_bias", new ParameterKind.Replicated(), Shape.of(hidden), DType.BF16, i);
+        }
+        return b.build();
+    }
+
+    record Case(HybridLayout layout, ModelSpec spec) {
+    }
+
+    @Provide
+    Arbitrary<Case> layouts64() {
+        return layouts(64, false);
+    }
+
+    @Provide
+    Arbitrary<Case> layouts16() {
+        return layouts(16, true);
+    }
+
+    /**
+     * Random valid layouts up to {@code maxWorld} ranks with stage-balanced models whose shard sizes split evenly
+     * into d chunks (hidden is a multiple of d); tiny models when the plan is also simulated on arrays.
+     */
+    static Arbitrary<Case> layouts(int maxWorld, boolean tiny) {
+        int[] pows = {1, 2, 4, 8};
+        Arbitrary<Integer> pI = Arbitraries.integers().between(0, 5);
+        Arbitrary<Integer> tI = Arbitraries.integers().between(0, 3);
+        Arbitrary<Integer> dI = Arbitraries.integers().between(1, 8);
+        Arbitrary<Long> seed = Arbitraries.longs().between(0, 1_000_000);
+        return Combinators.combine(pI, tI, dI, seed).as((pi, ti, d0, s) -> {
+            int p = new int[] {1, 2, 3, 4, 6, 8}[pi];
+            int t = pows[ti];
+            int d = d0;
+            while (p * t * d > maxWorld) {
+                if (d > 1) {
+                    d = d / 2;
+                } else if (p > 1) {
+                    p = p / 2;
+                } else {
+                    t = t / 2;
+                }
+            }
+            int pFinal = p;
+            int tFinal = t;
+            int[] pDiv = java.util.stream.IntStream.rangeClosed(1, p).filter(x -> pFinal % x == 0).toArray();
+            int[] tDiv = java.util.stream.IntStream.rangeClosed(1, t).filter(x -> tFinal % x == 0).toArray();
+            int pg = pDiv[(int) (s % pDiv.length)];
+            int tg = tDiv[(int) ((s / 7) % tDiv.length)];
+            ParallelLayout train = ParallelLayout.of(p, t, d);
+            HybridLayout layout = HybridLayout.of(train, GenerationLayout.of(train, pg, tg));
+            int ratio = new int[] {1, 4, 8}[(int) ((s / 11) % 3)];
+            if (tiny && t * ratio > 16) {
+                ratio = 1;
+            }
+            long headDim = tiny ? d : 2L * d;
+            ModelSpec spec = (s / 13) % 2 == 0 && p <= 2
+                    ? ModelSpec.llama(new ModelSpec.DecoderConfig(p, t * ratio * headDim, t * ratio, t,
+                            2L * t * d, 10, DType.BF16, t, (s / 23) % 2 == 0))
+                    : layerStack(p * (1 + (int) ((s / 17) % 2)), t, ratio, headDim, 2L * t * d, (s / 19) % 2 == 0);
+            return new Case(layout, spec);
+        });
+    }
+
+    @Property(tries = 200)
+    void shouldMatchTable2ForEveryRankAndScheme(@ForAll("layouts64") Case c) {
+        HybridLayout layout = c.layout();
+        ModelSpec spec = c.spec();
+        int p = layout.train().p();
+        int t = layout.train().t();
+        long m = spec.shardedByteSize();
+        long tp = (long) p * t;
+        long n = tp * layout.train().d();
+        long tgpg = (long) layout.gen().tg() * layout.gen().pg();
+        assertTrue(spec.isStageBalanced(p), "balanced model");
+        ReshardPlanner planner = ReshardPlanner.create();
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = planner.plan(layout, spec, scheme);
+            long expectedReceived = switch (scheme) {
+                case HYBRIDFLOW -> (layout.dg() - 1) * m / tp;
+                case HYBRIDFLOW_V -> (tp - 1) * m / tp;
+                case DS_CHAT -> (n - 1) * m / n;
+            };
+            long expectedPeak = scheme == ReshardScheme.HYBRIDFLOW ? m / tgpg : m;
+            assertEquals(expectedReceived, plan.formulaBytesReceived());
+            assertEquals(expectedPeak, plan.formulaPeakParameterBytes());
+            for (RankPlan rank : plan.ranks()) {
+                assertEquals(expectedReceived, rank.bytesReceived(), scheme + " " + layout + " rank " + rank.rank());
+                assertEquals(expectedPeak, rank.peakParameterBytes(), scheme + " " + layout + " rank " + rank.rank());
+                assertEquals(m / tp, rank.trainingParameterBytes());
+                assertEquals(m / tgpg, rank.generationParameterBytes());
+                assertEquals(scheme == ReshardScheme.HYBRIDFLOW ? 0 : m / tp, rank.redundantParameterBytes());
+            }
+        }
+    }
+
+    @Property(tries = 80)
+    void shouldPlanMovesThatBuildTheGenerationShardsBitForBit(@ForAll("layouts16") Case c) {
+        PlanSimulation.assertPlansProduceGenerationShards(c.layout(), c.spec());
+    }
+
+    @Test
+    void shouldPlanTheDesignExampleWithMicroDpSlots() {
+        HybridLayout layout = HybridLayout.parse("1-4-2", "1-2-2-2");
+        ModelSpec spec = ModelSpec.llama(2, 64, 8, 4, 128, 1000, DType.BF16, 4);
+        ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
+        RankPlan r3 = plan.rank(3);
+        ReshardStep.AllGather gather = (ReshardStep.AllGather) r3.steps().get(0);
+        assertEquals(GroupKind.MICRO_DP, gather.group());
+        assertEquals(List.of(2, 3), gather.ranks());
+        long shard = spec.shardedByteSize() / 4;
+        assertEquals(List.of(2, 3), gather.slots().stream().map(ReshardStep.Slot::rank).toList());
+        assertEquals(shard, gather.slots().get(1).byteOffset());
+        assertEquals(shard, gather.bytesReceived());
+        assertTrue(gather.slots().get(0).parameters().contains("layers.1.self_attn.qkv_proj.weight"));
+        assertEquals(2, r3.steps().size());
+        ReshardStep.Rearrange rearrange = (ReshardStep.Rearrange) r3.steps().get(1);
+        assertEquals(2 * shard, rearrange.byteSize());
+        assertEquals("embed_tokens.weight", rearrange.parameters().getFirst());
+        assertEquals(Shape.of((8 + 2 * 4) * 8 / 2, 64), r3.generationShapes().get("layers.0.self_attn.qkv_proj.weight"));
+        assertEquals(Shape.of(64, 128 / 2), r3.generationShapes().get("layers.1.mlp.down_proj.weight"));
+        assertEquals(Shape.of(64), r3.generationShapes().get("norm.weight"));
+        assertEquals(0, r3.replicatedBytesReceived());
+    }
+
+    @Test
+    void shouldCountReplicatedParametersApartWhenStagesMerge() {
+        HybridLayout layout = HybridLayout.parse("2-2-1", "1-2-2");
+        ModelSpec spec = ModelSpec.llama(2, 16, 2, 2, 32, 30, DType.F32, 2);
+        RankPlan r0 = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW).rank(0);
+        // rank 0 (stage 0) receives stage 1's norms: layer 1's two norms and the final norm, 16 floats each
+        assertEquals(3 * 16 * 4, r0.replicatedBytesReceived());
+        assertEquals(4, r0.steps().size());
+        assertEquals(List.of(0, 2), ((ReshardStep.AllGather) r0.steps().get(2)).ranks());
+        // unbalanced stages (embedding on 0 = lm_head on 1 here, so balanced): M - own shard
+        assertEquals(spec.shardedByteSize() / 2 - spec.shardedByteSize() / 4, r0.bytesReceived());
+    }
+
+    @Test
+    void shouldReportExactBytesForUnbalancedStages() {
+        HybridLayout layout = HybridLayout.parse("4-1-1", "1-1-4");
+        ModelSpec spec = ModelSpec.llama(4, 16, 2, 2, 32, 30, DType.F32, 1);
+        assertEquals(false, spec.isStageBalanced(4));
+        ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
+        long m = spec.shardedByteSize();
+        long[] received = plan.bytesReceivedPerRank();
+        long total = 0;
+        for (int r = 0; r < 4; r++) {
+            assertEquals(m, plan.rank(r).peakParameterBytes());
+            assertEquals(m - plan.rank(r).trainingParameterBytes(), received[r]);
+            total += received[r];
+        }
+        // the mean still equals the formula (d_g - 1) * M / (t*p)
+        assertEquals(plan.formulaBytesReceived() * 4, total);
+        PlanSimulation.assertPlansProduceGenerationShards(layout, spec);
+    }
+
+    @Test
+    void shouldCachePlansPerLayoutModelAndScheme() {
+        ReshardPlanner planner = ReshardPlanner.create();
+        ModelSpec spec = ModelSpec.llama(2, 64, 8, 4, 128, 1000, DType.BF16, 4);
+        ReshardPlan a = planner.plan(HybridLayout.parse("1-4-2", "1-2-2"), spec, ReshardScheme.HYBRIDFLOW);
+        assertSame(a, planner.plan(HybridLayout.parse("1-4-2", "1-2-2-2"), spec, ReshardScheme.HYBRIDFLOW));
+        assertSame(a, planner.plan(HybridLayout.parse("1-4-2", "1-2-2"),
+                ModelSpec.llama(2, 64, 8, 4, 128, 1000, DType.BF16, 4), ReshardScheme.HYBRIDFLOW));
+        planner.plan(HybridLayout.parse("1-4-2", "1-2-2"), spec, ReshardScheme.DS_CHAT);
+        assertEquals(2, planner.cachedPlanCount());
+    }
+
+    @Test
+    void shouldRejectModelsThatDoNotFitTheLayout() {
+        ModelSpec spec = ModelSpec.llama(2, 64, 8, 2, 128, 1000, DType.BF16, 4);
+        assertEquals("training TP must divide kv heads: kvHeads=2, t=4, parameter=layers.0.self_attn.qkv_proj.weight",
+                assertThrows(IllegalArgumentException.class, () -> ReshardPlanner.create()
+                        .plan(HybridLayout.parse("1-4-1", "1-2-2"), spec, ReshardScheme.HYBRIDFLOW)).getMessage());
+        assertEquals("pipeline stages must divide layers: layers=2, p=4",
+                assertThrows(IllegalArgumentException.class, () -> ReshardPlanner.create()
+                        .plan(HybridLayout.parse("4-1-1", "1-1-4"), spec, ReshardScheme.HYBRIDFLOW)).getMessage());
+        ModelSpec odd = ModelSpec.llama(2, 64, 8, 8, 128, 1001, DType.BF16, 1);
+        assertEquals("training TP must divide the padded vocab: paddedVocab=1001, t=4, parameter=embed_tokens.weight"
+                + " (pad the vocab to a multiple of the largest TP degree)",
+                assertThrows(IllegalArgumentException.class, () -> odd.validateFor(ParallelLayout.of(1, 4, 1)))
+                        .getMessage());
+        assertEquals("heads must be a multiple of kv heads: heads=8, kvHeads=3", assertThrows(
+                IllegalArgumentException.class, () -> ModelSpec.llama(2, 64, 8, 3, 128, 10, DType.BF16, 1))
+                .getMessage());
+        assertEquals("unknown reshard scheme: scheme=zero, expected one of [hybridflow, hybridflow-v, ds-chat]",
+                assertThrows(IllegalArgumentException.class, () -> ReshardScheme.parse("zero")).getMessage());
+        assertEquals(ReshardScheme.HYBRIDFLOW_V, ReshardScheme.parse("HybridFlow-V"));
+    }
+
+    @Test
+    void shouldPadTheVocabularyOnBothSides() {
+        ModelSpec spec = ModelSpec.llama(2, 64, 8, 8, 128, 1001, DType.BF16, 8);
+        assertEquals(Shape.of(1008, 64), spec.parameter("embed_tokens.weight").shape());
+        assertEquals(Shape.of(1008, 64), spec.parameter("lm_head.weight").shape());
+        assertEquals(new ParameterKind.VocabParallel(1001), spec.parameter("embed_tokens.weight").kind());
+    }
+
+    @Test
+    void shouldPlaceEveryTrainingShardInsideItsGenerationShardDisjointly() {
+        HybridLayout layout = HybridLayout.parse("2-4-1", "1-2-4");
+        ModelSpec spec = ModelSpec.llama(4, 64, 8, 4, 128, 1000, DType.BF16, 4);
+        ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
+        for (List<Integer> group : layout.microDpGroups()) {
+            ReshardStep.AllGather g = (ReshardStep.AllGather) plan.rank(group.get(0)).steps().get(0);
+            long expectedOffset = 0;
+            for (int i = 0; i < group.size(); i++) {
+                ReshardStep.Slot slot = g.slots().get(i);
+                assertEquals(group.get(i), slot.rank());
+                assertEquals(expectedOffset, slot.byteOffset());
+                assertEquals(plan.rank(slot.rank()).trainingParameterBytes(), slot.byteSize());
+                expectedOffset += slot.byteSize();
+            }
+            assertEquals(plan.rank(group.get(0)).generationParameterBytes(), expectedOffset);
+        }
+        Map<String, Shape> shapes = plan.rank(5).generationShapes();
+        assertEquals(new ArrayList<>(shapes.keySet()).subList(0, 2),
+                List.of("embed_tokens.weight", "layers.0.self_attn.qkv_proj.weight"));
+        assertArrayEquals(new long[] {64, 128 / 2}, shapes.get("layers.3.mlp.down_proj.weight").dims());
+    }
+}
