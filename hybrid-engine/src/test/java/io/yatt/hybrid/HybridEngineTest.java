@@ -1,0 +1,155 @@
+package io.yatt.hybrid;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.InProcessWorld;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Tensor;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
+
+class HybridEngineTest {
+
+    interface RankBody {
+        void run(int rank, Communicator world) throws Exception;
+    }
+
+    static void runRanks(int n, RankBody body) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try (InProcessWorld world = InProcessWorld.create(n,
+                new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(60)))) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int r = 0; r < n; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    body.run(rank, world.communicator(rank));
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(300, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static void write(Tensor t, long[] values) {
+        assertEquals(values.length, t.numel());
+        for (int i = 0; i < values.length; i++) {
+            t.segment().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, (int) values[i]);
+        }
+    }
+
+    static long[] read(Tensor t) {
+        long[] out = new long[Math.toIntExact(t.numel())];
+        Tensor c = t;
+        for (int i = 0; i < out.length; i++) {
+            out[i] = c.segment().getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+        }
+        return out;
+    }
+
+    /** Executes every scheme on the in-process backend and checks weights, bytes and peak against plan and reference. */
+    static void assertExecutes(HybridLayout layout, ModelSpec spec) throws Exception {
+        int p = layout.train().p();
+        int t = layout.train().t();
+        Map<String, long[]> full = ShardMathTest.fullWeights(spec);
+        var train = ShardMath.shardModel(spec, full, t, p);
+        var expected = ShardMath.shardModel(spec, full, layout.gen().tg(), layout.gen().pg());
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            runRanks(layout.worldSize(), (rank, world) -> {
+                RankCoordinates c = layout.coordinates(rank);
+                try (Allocator root = Allocator.root("rank" + rank);
+                     HybridEngine engine = HybridEngine.create(plan, rank, world, root)) {
+                    Map<String, long[]> mine = train.get(new ShardMath.ShardKey(c.pp(), c.tp()));
+                    assertEquals(mine.keySet(), engine.trainingWeights().keySet());
+                    for (var e : engine.trainingWeights().entrySet()) {
+                        write(e.getValue(), mine.get(e.getKey()));
+                    }
+                    Map<String, long[]> want = expected.get(new ShardMath.ShardKey(c.genPp(), c.genTp()));
+                    for (int round = 0; round < 2; round++) {
+                        Map<String, Tensor> gen = engine.toGeneration();
+                        assertEquals(want.keySet(), gen.keySet());
+                        for (var e : gen.entrySet()) {
+                            assertArrayEquals(want.get(e.getKey()), read(e.getValue()),
+                                    scheme + " " + layout + " rank " + rank + " " + e.getKey());
+                        }
+                        RankPlan rp = plan.rank(rank);
+                        HybridEngine.TransitionStats stats = engine.lastTransition();
+                        assertEquals(rp.bytesReceived(), stats.bytesReceived(), "bytes received, rank " + rank);
+                        assertEquals(rp.replicatedBytesReceived(), stats.replicatedBytesReceived());
+                        assertEquals(rp.peakParameterBytes(), stats.peakParameterBytes(), "peak, rank " + rank);
+                        engine.toTraining();
+                        for (var e : engine.trainingWeights().entrySet()) {
+                            assertArrayEquals(mine.get(e.getKey()), read(e.getValue()), "round trip " + e.getKey());
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    @Test
+    void shouldReshardTheDesignExampleOnEightRanks() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-4-2", "1-2-2");
+        assertExecutes(layout, ModelSpec.llama(new ModelSpec.DecoderConfig(2, 32, 8, 4, 16, 30, DType.I32, 4, true)));
+    }
+
+    @Test
+    void shouldReshardWithPipelineMergeAndUnbalancedStages() throws Exception {
+        assertExecutes(HybridLayout.parse("4-2-1", "2-1-4"),
+                ModelSpec.llama(new ModelSpec.DecoderConfig(4, 16, 4, 2, 8, 30, DType.I32, 2, false)));
+    }
+
+    @Provide
+    Arbitrary<ReshardPlannerTest.Case> layouts16() {
+        return ReshardPlannerTest.layouts(16, true).map(c -> new ReshardPlannerTest.Case(c.layout(), asInt(c.spec())));
+    }
+
+    static ModelSpec asInt(ModelSpec spec) {
+        ModelSpec.Builder b = ModelSpec.builder(spec.layers());
+        for (ParameterSpec p : spec.parameters()) {
+            b.add(p.name(), p.kind(), p.shape(), DType.I32, p.layer());
+        }
+        return b.build();
+    }
+
+    @Property(tries = 25)
+    void shouldExecuteEverySchemeBitForBitUpToSixteenRanks(@ForAll("layouts16") ReshardPlannerTest.Case c)
+            throws Exception {
+        assertExecutes(c.layout(), c.spec());
+    }
+
+    @Test
+    void shouldRejectUseInTheWrongState() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-1-1", "1-1-1");
+        ModelSpec spec = ModelSpec.llama(1, 8, 2, 2, 8, 10, DType.F32, 1);
+        ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
+        runRanks(1, (rank, world) -> {
+            try (Allocator root = Allocator.root("r"); HybridEngine engine = HybridEngine.create(plan, 0, world, root)) {
+                assertEquals("hybrid engine in wrong state: rank=0, state=TRAINING, expected=GENERATION",
+                        assertThrows(IllegalStateException.class, engine::generationWeights).getMessage());
+                engine.toGeneration();
+                assertThrows(IllegalStateException.class, engine::trainingWeights);
+                engine.toTraining();
+            }
+        });
+    }
+}
