@@ -1,0 +1,29 @@
+package io.yatt.hybrid;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.yatt.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+class ReshardBenchmarkTest {
+
+    @Test
+    void shouldMeasureTable2BytesAndPeakForEveryScheme() {
+        HybridLayout layout = HybridLayout.parse("1-8-1", "1-2-4");
+        ModelSpec spec = ModelSpec.llama(2, 128, 8, 8, 256, 1000, DType.BF16, 8);
+        long m = spec.shardedByteSize();
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardBenchmark.Result result = ReshardBenchmark.runInProcess(layout, spec, scheme, 3);
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            assertEquals(m, result.modelBytes());
+            assertArrayEquals(result.plannedBytesReceivedPerRank(), result.bytesReceivedPerRank());
+            for (int r = 0; r < 8; r++) {
+                assertEquals(plan.formulaBytesReceived(), result.bytesReceivedPerRank()[r]);
+                assertEquals(plan.formulaPeakParameterBytes(), result.peakParamBytesPerRank()[r]);
+            }
+            assertTrue(result.timeMs() > 0 && result.floorMs() > 0, result.toString());
+        }
+    }
+}
