@@ -1,5 +1,6 @@
 package io.yatt.bench;
 
+import io.yatt.bench.collectives.CollectivesSweepCommand;
 import java.util.Arrays;
 import java.util.Set;
 import picocli.CommandLine;
@@ -17,7 +18,7 @@ import picocli.CommandLine.Command;
             "Sweeps and benchmarks. Subcommands run sweeps; any other arguments go to JMH",
             "(e.g. 'yatt bench DowncallBenchmark -f 1', 'yatt bench -l' lists the JMH benchmarks)."
         },
-        subcommands = {CommandLine.HelpCommand.class})
+        subcommands = {CollectivesSweepCommand.class, CommandLine.HelpCommand.class})
 public final class BenchMain {
     private static final Set<String> OWN = Set.of("help", "--help", "-h", "--version", "-V");
 

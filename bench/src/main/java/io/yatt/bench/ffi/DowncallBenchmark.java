@@ -1,6 +1,7 @@
 package io.yatt.bench.ffi;
 
 import io.yatt.bench.JvmFlags;
+import io.yatt.ffi.cuda.raw.CudaRuntime;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -28,6 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * an FFM downcall (default linkage), an FFM downcall linked with {@code Linker.Option.critical(false)},
  * and JNI through JavaCPP's {@code Pointer.memset} (JavaCPP's core jar binds libc through JNI).
  * Target: FFM critical no slower than JNI.
+ *
+ * <p>Also the CUDA runtime's {@code cudaGetDeviceCount} through Yatt's raw bindings, default and critical
+ * linkage (it returns {@code cudaErrorInsufficientDriver} at once on a machine without a driver, which still
+ * measures the call). Its JNI peer, JavaCPP's CUDA preset, is not on the class path: see docs.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -51,12 +56,14 @@ public class DowncallBenchmark {
 
     private Arena arena;
     private MemorySegment target;
+    private MemorySegment deviceCount;
     private BytePointer jniTarget;
 
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofConfined();
         target = arena.allocate(BYTES, 64);
+        deviceCount = arena.allocate(ValueLayout.JAVA_INT);
         jniTarget = new BytePointer(BYTES);
     }
 
@@ -74,6 +81,16 @@ public class DowncallBenchmark {
     @Benchmark
     public MemorySegment ffmCritical() throws Throwable {
         return (MemorySegment) MEMSET_CRITICAL.invokeExact(target, 1, BYTES);
+    }
+
+    @Benchmark
+    public int cudaGetDeviceCountFfm() {
+        return CudaRuntime.cudaGetDeviceCount(deviceCount);
+    }
+
+    @Benchmark
+    public int cudaGetDeviceCountFfmCritical() {
+        return CudaRuntime.cudaGetDeviceCountCritical(deviceCount);
     }
 
     @Benchmark
