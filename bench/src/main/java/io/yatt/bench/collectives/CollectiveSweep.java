@@ -67,6 +67,7 @@ final class CollectiveSweep {
         List<Result> results = new ArrayList<>();
         int n = comm.size();
         int es = options.dtype().byteSize();
+        warmUp();
         if (comm.rank() == 0) {
             header();
         }
@@ -99,6 +100,35 @@ final class CollectiveSweep {
             }
         }
         return results;
+    }
+
+    /** Runs every op a few thousand times on small buffers so the JIT is done before anything is timed. */
+    private void warmUp() {
+        long count = Math.max(comm.size(), Math.min(options.maxBytes(), 64L << 10) / options.dtype().byteSize());
+        count -= count % comm.size();
+        Tensor a = buffer(count);
+        Tensor b = buffer(count);
+        try {
+            for (SweepOp op : options.ops()) {
+                for (boolean inPlace : new boolean[] {false, true}) {
+                    if (inPlace && op == SweepOp.ALL_TO_ALL) {
+                        continue;
+                    }
+                    for (long bytes : new long[] {8L * comm.size(), count * options.dtype().byteSize()}) {
+                        Tensor[] v = views(op, a, b, bytes - bytes % ((long) comm.size() * options.dtype().byteSize()),
+                            inPlace);
+                        for (int i = 0; i < 2000; i++) {
+                            call(op, v[0], v[1]);
+                        }
+                    }
+                }
+            }
+            comm.barrier();
+        } finally {
+            freeShared();
+            a.close();
+            b.close();
+        }
     }
 
     private void freeShared() {

@@ -42,8 +42,8 @@ import java.util.concurrent.TimeUnit;
 public final class CollectivesSweepCommand implements Callable<Integer> {
     /** JVM flags the shm rank processes run with. */
     static final List<String> RANK_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED", "--add-exports",
-        "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC",
-        "-Xms512m");
+        "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-XX:+UseSerialGC",
+        "-Xms256m");
 
     @Option(names = "--backend", defaultValue = "shm", description = "shm | in-process | nccl | cuda-local (default ${DEFAULT-VALUE})")
     String backend;
@@ -92,6 +92,10 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
 
     @Option(names = "--timeout-s", defaultValue = "120", description = "deadline of every collective call, seconds")
     long timeoutS;
+
+    @Option(names = "--bind", negatable = true, defaultValue = "true", fallbackValue = "true",
+        description = "pin shm rank r to CPU r when np <= CPUs, as mpirun binds to cores (default ${DEFAULT-VALUE})")
+    boolean bind;
 
     @Option(names = "--rank-process", hidden = true, description = "internal: run as one shm rank")
     boolean rankProcess;
@@ -239,7 +243,8 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
             List<String> args = new ArrayList<>(Arrays.asList(originalArgs()));
             args.add("--rank-process");
             try (ShmLauncher launcher = ShmLauncher.launch(np, java, RANK_JVM_FLAGS,
-                System.getProperty("java.class.path"), CollectivesSweepCommand.class.getName(), args, Map.of(), true)) {
+                System.getProperty("java.class.path"), CollectivesSweepCommand.class.getName(), args, Map.of(), true,
+                bind)) {
                 int[] codes = launcher.waitFor(TimeUnit.HOURS.toNanos(2));
                 for (int r = 0; r < codes.length; r++) {
                     if (codes[r] != 0) {

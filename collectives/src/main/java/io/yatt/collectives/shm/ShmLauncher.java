@@ -26,6 +26,8 @@ public final class ShmLauncher implements AutoCloseable {
     /** Set to {@code 1} in the ranks' environment: the store is served by the launcher, connect only. */
     public static final String ENV_EXTERNAL_STORE = "YATT_EXTERNAL_STORE";
 
+    private static final java.io.File TASKSET = new java.io.File("/usr/bin/taskset");
+
     private final TcpStoreServer store;
     private final List<Process> processes;
     private final String jobId;
@@ -51,6 +53,17 @@ public final class ShmLauncher implements AutoCloseable {
      */
     public static ShmLauncher launch(int np, String java, List<String> jvmFlags, String classPath, String mainClass,
                                      List<String> args, Map<String, String> extraEnv, boolean inheritIo) {
+        return launch(np, java, jvmFlags, classPath, mainClass, args, extraEnv, inheritIo, false);
+    }
+
+    /**
+     * As {@link #launch(int, String, List, String, String, List, Map, boolean)}; with {@code bindToCores} and no more
+     * ranks than CPUs, rank {@code r} runs pinned to CPU {@code r} ({@code taskset -c r}), as {@code mpirun} binds
+     * ranks to cores by default: two spinning ranks never share a core while another one idles.
+     */
+    public static ShmLauncher launch(int np, String java, List<String> jvmFlags, String classPath, String mainClass,
+                                     List<String> args, Map<String, String> extraEnv, boolean inheritIo,
+                                     boolean bindToCores) {
         Objects.requireNonNull(java, "java");
         if (np < 1) {
             throw new IllegalArgumentException("np must be positive: np=" + np);
@@ -63,6 +76,11 @@ public final class ShmLauncher implements AutoCloseable {
         try {
             for (int r = 0; r < np; r++) {
                 List<String> command = new ArrayList<>();
+                if (bindToCores && np <= Runtime.getRuntime().availableProcessors() && TASKSET.canExecute()) {
+                    command.add(TASKSET.toString());
+                    command.add("-c");
+                    command.add(Integer.toString(r));
+                }
                 command.add(java);
                 command.addAll(jvmFlags);
                 command.add("-cp");
