@@ -314,8 +314,8 @@ public final class SafeTensors {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot encode safetensors header", e);
         }
-        int padded = (int) ((PREFIX_BYTES + json.length + ALIGNMENT_BYTES - 1) / ALIGNMENT_BYTES * ALIGNMENT_BYTES
-                - PREFIX_BYTES);
+        int padded = (PREFIX_BYTES + json.length + ALIGNMENT_BYTES - 1) / ALIGNMENT_BYTES * ALIGNMENT_BYTES
+                - PREFIX_BYTES;
         byte[] header = Arrays.copyOf(json, padded);
         Arrays.fill(header, json.length, padded, (byte) ' ');
         return header;
