@@ -1,7 +1,11 @@
 package io.yatt.collectives;
 
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -41,6 +45,103 @@ public interface Communicator extends AutoCloseable {
      * @throws IllegalArgumentException for a dtype mismatch, a {@code recv} of the wrong size or an invalid overlap
      */
     void allGather(Tensor send, Tensor recv);
+
+    /**
+     * All-gather into views (PyTorch's {@code all_gather(tensor_list, tensor)}): {@code recv.get(i)} receives rank
+     * {@code i}'s {@code send}; every view has {@code send}'s dtype and shape and any layout (a strided column block,
+     * say). {@link #allGatherv(List, List)} with one piece per rank.
+     *
+     * @throws IllegalArgumentException for a list not of {@code size()} views, or a dtype or shape mismatch
+     */
+    default void allGather(Tensor send, List<Tensor> recv) {
+        Objects.requireNonNull(send, "send");
+        Objects.requireNonNull(recv, "recv");
+        List<List<Tensor>> pieces = new ArrayList<>(recv.size());
+        for (Tensor r : recv) {
+            pieces.add(List.of(r));
+        }
+        allGatherv(List.of(send), pieces);
+    }
+
+    /**
+     * All-gather of view lists, sizes free per rank (MPI_Allgatherv over views): this rank contributes the pieces
+     * {@code send} (any number, any shapes and layouts, one dtype); {@code recv.get(i)} lists the views that receive
+     * rank {@code i}'s pieces, piece for piece (same shape as that rank's {@code send.get(k)}). Each received byte is
+     * copied once where the backend allows it. This rank's own pieces: where {@code recv.get(rank())} holds exactly
+     * the {@code send} views (same address, shape and strides) nothing moves (in place), otherwise they are copied.
+     * Receiving views must not overlap one another or a send view of the same rank (not checked). Every rank passes
+     * the same total of received elements.
+     *
+     * <p>The default implementation packs the pieces into a contiguous staging tensor on the pieces' device, runs one
+     * {@link #allGather(Tensor, Tensor)} (equal totals) or a group of send/recv (unequal totals), and unpacks (so two
+     * local copies more per byte); it runs at once and must not be called inside an open group. Backends that can read
+     * a peer's views directly (in-process) override it, place each byte once, and also accept it inside a group.
+     *
+     * @throws IllegalArgumentException for a list not of {@code size()} entries, mixed dtypes, or an own entry that
+     *         does not match {@code send} piece for piece
+     * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receiving views
+     */
+    default void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        int size = size();
+        int rank = rank();
+        long[] totals = AllGatherViews.validate(send, recv, rank, size);
+        long sum = 0;
+        long offset = 0;
+        for (int q = 0; q < size; q++) {
+            if (q == rank) {
+                offset = sum;
+            }
+            sum += totals[q];
+        }
+        if (sum == 0) {
+            barrier();
+            return;
+        }
+        Tensor first = AllGatherViews.firstTensor(send, recv);
+        try (io.yatt.tensor.Allocator staging = io.yatt.tensor.Allocator.root("all-gather-v-staging");
+             Tensor buffer = Tensor.allocate(staging, first.dtype(), io.yatt.tensor.Shape.of(sum), first.device())) {
+            long at = offset;
+            for (Tensor piece : send) {
+                AllGatherViews.slice(buffer, at, piece).copyFrom(piece);
+                at += piece.numel();
+            }
+            Tensor mine = buffer.narrow(0, offset, totals[rank]);
+            boolean equal = true;
+            for (long total : totals) {
+                equal &= total == totals[0];
+            }
+            if (equal) {
+                allGather(mine, buffer);
+            } else {
+                try (CollectiveGroup group = group()) {
+                    long start = 0;
+                    for (int q = 0; q < size; q++) {
+                        if (q != rank) {
+                            if (totals[rank] > 0) {
+                                send(mine, q);
+                            }
+                            if (totals[q] > 0) {
+                                recv(buffer.narrow(0, start, totals[q]), q);
+                            }
+                        }
+                        start += totals[q];
+                    }
+                }
+            }
+            long start = 0;
+            for (int q = 0; q < size; q++) {
+                long pos = start;
+                for (int k = 0; k < recv.get(q).size(); k++) {
+                    Tensor target = recv.get(q).get(k);
+                    if (q != rank || !AllGatherViews.sameView(target, send.get(k))) {
+                        target.copyFrom(AllGatherViews.slice(buffer, pos, target));
+                    }
+                    pos += target.numel();
+                }
+                start += totals[q];
+            }
+        }
+    }
 
     /**
      * {@code recv} ({@code count = recv.numel()} elements) receives the reduction over ranks of the slice

@@ -299,6 +299,115 @@ public abstract class CommunicatorConformanceTest {
         }
     }
 
+    /** Cases of the view all-gathers: ranks x in place, on BF16 and I32 ({@code count} = rows of each block). */
+    static Stream<Case> viewCases() {
+        List<Case> cases = new ArrayList<>();
+        int[][] shapes = {{1, 5}, {2, 3}, {3, 17}, {4, 4}};
+        for (DType dtype : new DType[] {DType.BF16, DType.I32}) {
+            for (int[] rs : shapes) {
+                for (boolean inPlace : new boolean[] {false, true}) {
+                    cases.add(new Case(dtype, null, rs[0], rs[1], inPlace, 0));
+                }
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("viewCases")
+    void shouldAllGatherIntoStridedColumnBlockViews(Case c) {
+        DType dtype = c.dtype();
+        long rows = c.count();
+        long width = 3;
+        long seed = c.seed();
+        boolean inPlace = c.inPlace();
+        int size = c.ranks();
+        byte[][] all = inputs(dtype, size, rows * width, seed);
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            try (Tensor full = zeros(ctx, dtype, rows * size * width);
+                 Tensor mine = tensor(ctx, dtype, input(dtype, ctx.rank(), rows * width, seed))) {
+                Tensor matrix = full.view(Shape.of(rows, size * width));
+                List<Tensor> blocks = new ArrayList<>();
+                for (int q = 0; q < size; q++) {
+                    blocks.add(matrix.narrow(1, q * width, width));
+                }
+                Tensor send = mine.view(Shape.of(rows, width));
+                if (inPlace) {
+                    blocks.get(ctx.rank()).copyFrom(send);
+                    send = blocks.get(ctx.rank());
+                }
+                ctx.communicator().allGather(send, blocks);
+                return bytes(full);
+            }
+        });
+        List<byte[]> parts = new ArrayList<>();
+        for (long r = 0; r < rows; r++) {
+            for (int q = 0; q < size; q++) {
+                parts.add(slice(dtype, all[q], r * width, width));
+            }
+        }
+        byte[] expected = concat(parts.toArray(new byte[0][]));
+        for (int r = 0; r < size; r++) {
+            assertArrayEquals(expected, results.get(r), "result on rank " + r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("viewCases")
+    void shouldAllGathervPiecesOfUnequalSizesIntoPlace(Case c) {
+        DType dtype = c.dtype();
+        long unit = c.count();
+        long seed = c.seed();
+        int size = c.ranks();
+        // rank q sends pieces a (q * unit elements, empty on rank 0) and b (unit + 1); receivers store b before a
+        long[] totals = new long[size];
+        long all = 0;
+        for (int q = 0; q < size; q++) {
+            totals[q] = q * unit + unit + 1;
+            all += totals[q];
+        }
+        long sum = all;
+        List<byte[]> results = onEveryRank(size, ctx -> {
+            int me = ctx.rank();
+            try (Tensor out = zeros(ctx, dtype, sum);
+                 Tensor mine = tensor(ctx, dtype, input(dtype, me, totals[me], seed))) {
+                List<List<Tensor>> recv = new ArrayList<>();
+                long at = 0;
+                for (int q = 0; q < size; q++) {
+                    Tensor b = out.narrow(0, at, unit + 1);
+                    Tensor a = out.narrow(0, at + unit + 1, q * unit);
+                    recv.add(List.of(a, b));
+                    at += totals[q];
+                }
+                List<Tensor> send = List.of(mine.narrow(0, 0, me * unit), mine.narrow(0, me * unit, unit + 1));
+                ctx.communicator().allGatherv(send, recv);
+                return bytes(out);
+            }
+        });
+        List<byte[]> parts = new ArrayList<>();
+        for (int q = 0; q < size; q++) {
+            byte[] in = input(dtype, q, totals[q], seed);
+            parts.add(slice(dtype, in, q * unit, unit + 1));
+            parts.add(slice(dtype, in, 0, q * unit));
+        }
+        byte[] expected = concat(parts.toArray(new byte[0][]));
+        for (int r = 0; r < size; r++) {
+            assertArrayEquals(expected, results.get(r), "result on rank " + r);
+        }
+    }
+
+    @Test
+    void shouldRejectAllGatherViewListsOfTheWrongLength() {
+        assertEquals(List.of("allGatherv needs one view list per rank: lists=1, size=2",
+                        "allGatherv needs one view list per rank: lists=1, size=2"),
+                argumentErrors(2, ctx -> {
+                    try (Tensor buf = zeros(ctx, DType.F32, 2)) {
+                        ctx.communicator().allGather(buf, List.of(buf));
+                    }
+                    return null;
+                }));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("rootedCopyCases")
     void shouldBroadcast(Case c) {

@@ -4,8 +4,10 @@ import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * One posted call, a flyweight re-pointed for every operation. Written by its rank before a barrier (or a p2p post)
@@ -28,6 +30,9 @@ final class Call {
     /** Split: this rank's new communicator (or null). Send: the post number to await. */
     Object result;
     long postNumber;
+    /** All-gather-v: this rank's send views and its receive view lists (null for other kinds). */
+    List<Tensor> sendViews;
+    List<List<Tensor>> recvViews;
 
     Call set(CollectiveKind kind, MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op, int root,
              boolean inPlace) {
@@ -41,6 +46,8 @@ final class Call {
         this.inPlace = inPlace;
         this.payload = null;
         this.result = null;
+        this.sendViews = null;
+        this.recvViews = null;
         return this;
     }
 
@@ -48,6 +55,8 @@ final class Call {
         set(other.kind, other.send, other.recv, other.count, other.dtype, other.op, other.root, other.inPlace);
         this.color = other.color;
         this.key = other.key;
+        this.sendViews = other.sendViews;
+        this.recvViews = other.recvViews;
         return this;
     }
 
@@ -65,5 +74,7 @@ final class Call {
         recv = null;
         payload = null;
         result = null;
+        sendViews = null;
+        recvViews = null;
     }
 }

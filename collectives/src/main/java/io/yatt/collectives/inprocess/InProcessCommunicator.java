@@ -7,10 +7,12 @@ import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.ReductionKernel;
+import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -128,6 +130,49 @@ public final class InProcessCommunicator implements Communicator {
         requireHost(send, recv);
         boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
         post(CollectiveKind.ALL_GATHER, send.segment(), recv.segment(), send.numel(), send, null, -1, inPlace);
+    }
+
+    /**
+     * Direct placement: after the phase barrier each rank copies every peer's send views straight into its own
+     * receive views (strided copies by contiguous runs), one copy per byte; works inside a group.
+     */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        checkUsable();
+        long[] totals = AllGatherViews.validate(send, recv, rank, size);
+        long total = 0;
+        DType dtype = null;
+        for (List<Tensor> list : recv) {
+            for (Tensor t : list) {
+                CollectiveChecks.requireHost("recv", t, BACKEND);
+                dtype = t.dtype();
+            }
+        }
+        for (Tensor t : send) {
+            CollectiveChecks.requireHost("send", t, BACKEND);
+        }
+        for (long t : totals) {
+            total += t;
+        }
+        List<Tensor> sendCopy = List.copyOf(send);
+        List<List<Tensor>> recvCopy = new ArrayList<>(size);
+        for (List<Tensor> list : recv) {
+            recvCopy.add(List.copyOf(list));
+        }
+        Call call = new Call().set(CollectiveKind.ALL_GATHER_V, null, null, total, dtype, null, -1, false);
+        call.sendViews = sendCopy;
+        call.recvViews = List.copyOf(recvCopy);
+        if (openGroup != null) {
+            openGroup.add(call);
+            return;
+        }
+        drainAsync();
+        shared.slots[rank][0].copyFrom(call);
+        try {
+            execute(seq++, 1, 0);
+        } finally {
+            shared.slots[rank][0].release();
+        }
     }
 
     @Override
@@ -441,7 +486,7 @@ public final class InProcessCommunicator implements Communicator {
 
     /** Whether the call is large enough to be split into claimed pieces (the same verdict on every rank). */
     private boolean dynamic(Call call) {
-        if (call.dtype == null) {
+        if (call.dtype == null || call.kind == CollectiveKind.ALL_GATHER_V) {
             return false;
         }
         long output = call.count * call.dtype.byteSize() * (call.kind == CollectiveKind.ALL_GATHER ? size : 1);
@@ -510,6 +555,28 @@ public final class InProcessCommunicator implements Communicator {
                 for (int k = 1; k <= size; k++) {
                     int q = (rank + k) % size;
                     MemorySegment.copy(slots[q][index].send, rank * chunk, call.recv, q * chunk, chunk);
+                }
+                return false;
+            }
+            case ALL_GATHER_V -> {
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    List<Tensor> from = q == rank ? call.sendViews : slots[q][index].sendViews;
+                    List<Tensor> into = call.recvViews.get(q);
+                    if (from.size() != into.size()) {
+                        throw viewMismatch(q, "pieces", from.size(), into.size());
+                    }
+                    for (int i = 0; i < into.size(); i++) {
+                        Tensor src = from.get(i);
+                        Tensor dst = into.get(i);
+                        if (!src.shape().equals(dst.shape()) || src.dtype() != dst.dtype()) {
+                            throw viewMismatch(q, "piece " + i, src.dtype() + src.shape().toString(),
+                                    dst.dtype() + dst.shape().toString());
+                        }
+                        if (q != rank || !AllGatherViews.sameView(src, dst)) {
+                            dst.copyFrom(src);
+                        }
+                    }
                 }
                 return false;
             }
@@ -679,6 +746,13 @@ public final class InProcessCommunicator implements Communicator {
             MemorySegment.copy(shared.slots[owner][index].recv, lo * elementBytes, shared.slots[dst][index].recv,
                     lo * elementBytes, length * elementBytes);
         }
+    }
+
+    private CollectiveMismatchException viewMismatch(int peer, String what, Object sent, Object expected) {
+        CollectiveMismatchException mismatch = new CollectiveMismatchException("allGatherv views do not match: "
+                + what + ", rank " + peer + " sends " + sent + ", rank " + rank + " receives " + expected);
+        shared.abort(mismatch);
+        return mismatch;
     }
 
     private long partition(long count, int part) {

@@ -14,6 +14,8 @@ public enum CollectiveKind {
     REDUCE("reduce", true),
     /** {@code allToAll(send, recv)}. */
     ALL_TO_ALL("allToAll", true),
+    /** {@code allGatherv(send views, recv view lists)}. */
+    ALL_GATHER_V("allGatherv", true),
     /** {@code barrier()}. */
     BARRIER("barrier", true),
     /** {@code split(color, key)}. */
