@@ -1,12 +1,12 @@
 package io.yatt.hybrid;
 
-import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.Communicator;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
@@ -19,12 +19,18 @@ import java.util.Objects;
  * One rank's executor of a {@link ReshardPlan} over the collectives API: it owns the rank's actor weights and moves
  * them between the training layout and the generation layout.
  *
- * <p>HybridFlow keeps the training shard inside the generation buffer from the start (its own slot of the micro-DP
- * gather buffer, {@code M/(t_g*p_g)} bytes), so {@link #toGeneration()} is one in-place all-gather over the micro-DP
- * group plus a local in-place rearrangement (component split, concatenation, re-fusion, layer renumbering), and the
- * own shard is never copied. The baselines keep the training shard apart and gather the whole model ({@code M}) into
- * a buffer that {@link #toTraining()} frees. Replicated parameters live in a {@code k_p}-slot buffer gathered over
- * the micro-PP group when stages merge.
+ * <p>Direct placement: every received byte is copied once, straight into its generation position, by one
+ * {@link Communicator#allGatherv(List, List)} over the scheme's gather group whose receive side is a list of views
+ * (contiguous blocks for column-parallel, vocab and bias slots, strided column blocks for row-parallel slots, one
+ * block per component for fused QKV and gate/up). HybridFlow's training weights are views into the generation buffer
+ * ({@code M/(t_g*p_g)} bytes) at their generation positions, strided for row-parallel weights, so the own shard never
+ * moves, except fused kinds: their training shard {@code [q_s; k_s; v_s]} (or {@code [gate_s; up_s]}) sits
+ * contiguously at its first component's generation position, and {@link #updateWeights()} moves the other components
+ * of the own shard into place locally (memmove order, no scratch) before the gather; {@link #release()} moves them
+ * back. The baselines keep the training shard apart and gather the whole model ({@code M}, every generation shard in
+ * (generation stage, generation TP) order) into a buffer that {@link #toTraining()} frees; they too copy each byte
+ * once. Replicated parameters live at their generation positions and are gathered over the micro-PP group when
+ * stages merge.
  *
  * <p>Host tensors (in-process and shm backends). Confined to the rank's thread.
  */
@@ -39,17 +45,18 @@ public final class HybridEngine implements AutoCloseable {
     }
 
     /**
-     * What one transition did, measured: bytes received from peers (counted from the tensors that moved), the peak
-     * bytes of the generation-side parameter allocator, and the time.
+     * What one transition did, measured: bytes received from peers (counted from the views that were filled), the
+     * peak bytes of the generation-side parameter allocator, local copies, and the time.
      *
      * @param bytesReceived bytes of sharded parameters received
      * @param replicatedBytesReceived bytes of replicated parameters received
      * @param peakParameterBytes peak of sharded parameter memory held for generation, from the allocator
-     * @param rearrangedBytes bytes moved locally by the in-place rearrangement
+     * @param localBytesMoved bytes copied locally: HybridFlow's own fused components moved into place; the baselines'
+     *        own training shard copied into the gather buffer
      * @param timeNs wall time of the transition
      */
     public record TransitionStats(long bytesReceived, long replicatedBytesReceived, long peakParameterBytes,
-                                  long rearrangedBytes, long timeNs) {
+                                  long localBytesMoved, long timeNs) {
     }
 
     private final ReshardPlan plan;
@@ -58,9 +65,21 @@ public final class HybridEngine implements AutoCloseable {
     private final Allocator paramAllocator;
     private final Allocator generationAllocator;
     private final Map<GroupKind, Communicator> comms = new EnumMap<>(GroupKind.class);
+    private final boolean resident;
+    private final DirectPlacement sharded;
+    private final DirectPlacement replicated;
+    /** HybridFlow: the generation buffer, which holds the training shard; baselines: the training shard alone. */
     private final Tensor trainingBuffer;
     private final Tensor replicatedBuffer;
     private final Map<String, Tensor> trainingWeights;
+    private final List<Tensor> sendViews;
+    private final List<Tensor> replicatedSendViews;
+    private final List<List<Tensor>> replicatedRecvViews;
+    /** HybridFlow: own fused components, (source, target, byteLength) triples in memmove order, and the reverse. */
+    private final long[] ownMovesForward;
+    private final long[] ownMovesBackward;
+    private List<List<Tensor>> recvViews;
+    private Map<String, Tensor> residentGenerationWeights;
     private Tensor gatherBuffer;
     private Map<String, Tensor> generationWeights = Map.of();
     private State state = State.TRAINING;
@@ -82,33 +101,59 @@ public final class HybridEngine implements AutoCloseable {
         }
         this.paramAllocator = allocator.child("hybrid-params");
         this.generationAllocator = allocator.child("hybrid-generation");
-        GatherLayout sharded = rankPlan.sharded();
-        GatherLayout replicated = rankPlan.replicated();
-        boolean resident = plan.scheme() == ReshardScheme.HYBRIDFLOW;
-        // HybridFlow: the generation-sized buffer is the training storage; baselines: the training shard alone
-        this.trainingBuffer = allocateBytes(resident ? generationAllocator : paramAllocator,
-                resident ? sharded.bufferBytes : rankPlan.trainingParameterBytes());
-        this.replicatedBuffer = allocateBytes(paramAllocator, replicated.bufferBytes);
+        this.resident = plan.scheme() == ReshardScheme.HYBRIDFLOW;
+        this.sharded = DirectPlacement.sharded(plan, rank);
+        this.replicated = DirectPlacement.replicated(plan, rank);
+        int es = dtype.byteSize();
+        this.trainingBuffer = allocateElements(resident ? generationAllocator : paramAllocator,
+                resident ? sharded.bufferElements : rankPlan.trainingParameterBytes() / es);
+        this.replicatedBuffer = allocateElements(paramAllocator, replicated.bufferElements);
         Map<String, Tensor> views = new LinkedHashMap<>();
-        long shardedBase = resident ? sharded.segments.get(sharded.ownSegment).bufferOffset() : 0;
-        long replicatedBase = replicated.segments.get(replicated.ownSegment).bufferOffset();
-        int p = layout.train().p();
-        int t = layout.train().t();
-        int stage = rankPlan.coordinates().pp();
-        long shardedOffset = 0;
-        long replicatedOffset = 0;
-        for (ParameterSpec param : plan.spec().stageParameters(stage, p)) {
-            String name = param.localName(p, plan.spec().layers());
-            Shape shape = param.shardShape(t);
-            if (param.kind().isSharded()) {
-                views.put(name, view(trainingBuffer, shardedBase + shardedOffset, shape));
-                shardedOffset += param.shardByteSize(t);
+        MoveList forward = new MoveList();
+        MoveList backward = new MoveList();
+        for (DirectPlacement.OwnParam own : sharded.ownParams) {
+            Shape shape = own.param().shardShape(layout.train().t());
+            if (!resident) {
+                views.put(own.localName(), trainingBuffer.narrow(0, own.flatBase(), shape.numel()).view(shape));
+            } else if (own.pieces().size() == 1) {
+                Tensor view = DirectPlacement.targetView(trainingBuffer, own.pieces().getFirst());
+                views.put(own.localName(), view.shape().equals(shape) ? view : view.view(shape));
             } else {
-                views.put(name, view(replicatedBuffer, replicatedBase + replicatedOffset, shape));
-                replicatedOffset += param.byteSize();
+                // fused: the shard sits at its first component's target; the rest moves into place at each transition
+                long home = own.pieces().getFirst().dstBase() + own.pieces().getFirst().dstCol();
+                views.put(own.localName(), trainingBuffer.narrow(0, home, shape.numel()).view(shape));
+                List<long[]> moves = new ArrayList<>();
+                for (DirectPlacement.Piece piece : own.pieces()) {
+                    if (piece.count() != 1) {
+                        throw new IllegalStateException("fused pieces must be contiguous: name=" + own.localName());
+                    }
+                    moves.add(new long[] {(home + piece.srcBase() - own.flatBase()) * es,
+                            (piece.dstBase() + piece.dstCol()) * es, piece.length() * es});
+                }
+                forward.addOrdered(moves);
+                List<long[]> back = new ArrayList<>();
+                for (long[] m : moves) {
+                    back.add(new long[] {m[1], m[0], m[2]});
+                }
+                backward.addOrdered(back);
             }
         }
+        for (DirectPlacement.OwnParam own : replicated.ownParams) {
+            views.put(own.localName(), DirectPlacement.targetView(replicatedBuffer, own.pieces().getFirst())
+                    .view(own.param().shape()));
+        }
         this.trainingWeights = Collections.unmodifiableMap(views);
+        this.ownMovesForward = forward.toArray();
+        this.ownMovesBackward = backward.toArray();
+        if (resident) {
+            this.recvViews = sharded.targetViews(trainingBuffer);
+            this.sendViews = recvViews.get(sharded.own);
+            this.residentGenerationWeights = generationViews(trainingBuffer, 0);
+        } else {
+            this.sendViews = sharded.ownSourceViews(trainingBuffer);
+        }
+        this.replicatedRecvViews = replicated.targetViews(replicatedBuffer);
+        this.replicatedSendViews = replicatedRecvViews.get(replicated.own);
     }
 
     /**
@@ -153,7 +198,9 @@ public final class HybridEngine implements AutoCloseable {
     }
 
     /**
-     * The training shard of this rank by stage-local name; write the weights here. Valid in {@link State#TRAINING}.
+     * The training shard of this rank by stage-local name; write the weights here (with {@link Tensor#copyFrom}:
+     * under HybridFlow, row-parallel shards are strided views into the generation buffer). Valid in
+     * {@link State#TRAINING}.
      *
      * @throws IllegalStateException if not in training state
      */
@@ -172,16 +219,17 @@ public final class HybridEngine implements AutoCloseable {
         return generationWeights;
     }
 
-    /** Rollout lifecycle: make room for generation weights (baselines allocate the gather buffer). */
+    /** Rollout lifecycle: make room for generation weights (baselines allocate the {@code M}-byte gather buffer). */
     public void resume() {
         requireState(State.TRAINING);
-        if (gatherBuffer == null && plan.scheme() != ReshardScheme.HYBRIDFLOW) {
-            gatherBuffer = allocateBytes(generationAllocator, rankPlan.sharded().bufferBytes);
+        if (gatherBuffer == null && !resident) {
+            gatherBuffer = allocateElements(generationAllocator, sharded.bufferElements);
+            recvViews = sharded.targetViews(gatherBuffer);
         }
     }
 
     /**
-     * Rollout lifecycle: gathers and rearranges the current training weights into generation weights; collective
+     * Rollout lifecycle: gathers the current training weights straight into their generation positions; collective
      * over the gather groups.
      *
      * @throws IllegalStateException if not in training state
@@ -190,34 +238,23 @@ public final class HybridEngine implements AutoCloseable {
         requireState(State.TRAINING);
         long start = System.nanoTime();
         resume();
-        GatherLayout sharded = rankPlan.sharded();
-        Tensor buffer = plan.scheme() == ReshardScheme.HYBRIDFLOW ? trainingBuffer : gatherBuffer;
-        GatherLayout.Segment own = sharded.segments.get(sharded.ownSegment);
-        Tensor send = plan.scheme() == ReshardScheme.HYBRIDFLOW
-                ? slice(buffer, own.bufferOffset(), own.byteLength())
-                : slice(trainingBuffer, own.flatStart(), own.byteLength());
-        long received = gather(communicator(plan.scheme().gatherGroup()), sharded, buffer, send);
-        long rearranged = InPlacePermutation.apply(buffer.segment(), sharded.bufferBytes, sharded.targetBytes,
-                sharded.moves(), false);
+        int es = dtype.byteSize();
+        long local = moveOwn(ownMovesForward);
+        communicator(plan.scheme().gatherGroup()).allGatherv(sendViews, recvViews);
+        long received = sharded.receivedElements() * es;
+        if (!resident) {
+            for (Tensor t : sendViews) {
+                local += t.byteSize();
+            }
+        }
         long replicatedReceived = 0;
-        GatherLayout replicated = rankPlan.replicated();
         if (replicated.ranks.size() > 1) {
-            GatherLayout.Segment ownR = replicated.segments.get(replicated.ownSegment);
-            replicatedReceived = gather(communicator(GroupKind.MICRO_PP), replicated, replicatedBuffer,
-                    slice(replicatedBuffer, ownR.bufferOffset(), ownR.byteLength()));
-            rearranged += InPlacePermutation.apply(replicatedBuffer.segment(), replicated.bufferBytes,
-                    replicated.targetBytes, replicated.moves(), false);
+            communicator(GroupKind.MICRO_PP).allGatherv(replicatedSendViews, replicatedRecvViews);
+            replicatedReceived = replicated.receivedElements() * es;
         }
-        Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (GatherLayout.Target target : sharded.targets) {
-            weights.put(target.name(), view(buffer, target.byteOffset(), target.shape()));
-        }
-        for (GatherLayout.Target target : replicated.targets) {
-            weights.put(target.name(), view(replicatedBuffer, target.byteOffset(), target.shape()));
-        }
-        generationWeights = Collections.unmodifiableMap(weights);
+        generationWeights = resident ? residentGenerationWeights : generationViews(gatherBuffer, blockElements());
         state = State.GENERATION;
-        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(), rearranged,
+        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(), local,
                 System.nanoTime() - start);
         return generationWeights;
     }
@@ -229,26 +266,20 @@ public final class HybridEngine implements AutoCloseable {
     }
 
     /**
-     * Rollout lifecycle: drops the generation weights and returns to training. HybridFlow rearranges its buffer back
-     * so the own training shard is in its slot again (it never left the buffer); the baselines free the gather
-     * buffer. Local, not collective.
+     * Rollout lifecycle: drops the generation weights and returns to training. HybridFlow moves its own fused
+     * components back into their training shards (nothing else of the own shard ever moved); the baselines free the
+     * gather buffer. Local, not collective.
      *
      * @throws IllegalStateException if not in generation state
      */
     public void release() {
         requireState(State.GENERATION);
-        GatherLayout sharded = rankPlan.sharded();
-        if (plan.scheme() == ReshardScheme.HYBRIDFLOW) {
-            InPlacePermutation.apply(trainingBuffer.segment(), sharded.bufferBytes, sharded.targetBytes,
-                    sharded.moves(), true);
+        if (resident) {
+            moveOwn(ownMovesBackward);
         } else {
             gatherBuffer.close();
             gatherBuffer = null;
-        }
-        GatherLayout replicated = rankPlan.replicated();
-        if (replicated.ranks.size() > 1) {
-            InPlacePermutation.apply(replicatedBuffer.segment(), replicated.bufferBytes, replicated.targetBytes,
-                    replicated.moves(), true);
+            recvViews = null;
         }
         generationWeights = Map.of();
         state = State.TRAINING;
@@ -269,56 +300,99 @@ public final class HybridEngine implements AutoCloseable {
         return generationAllocator;
     }
 
-    private long gather(Communicator comm, GatherLayout layout, Tensor buffer, Tensor send) {
-        List<GatherLayout.Segment> segments = layout.segments;
-        boolean equal = true;
-        for (GatherLayout.Segment s : segments) {
-            equal &= s.byteLength() == segments.getFirst().byteLength();
+    private long moveOwn(long[] moves) {
+        if (moves.length == 0) {
+            return 0;
         }
-        long received = 0;
-        int me = layout.ownSegment;
-        if (equal) {
-            Tensor recv = slice(buffer, 0, layout.bufferBytes);
-            comm.allGather(send, recv);
-            received = layout.bufferBytes - segments.get(me).byteLength();
-        } else {
-            List<Tensor> parts = new ArrayList<>();
-            try (CollectiveGroup group = comm.group()) {
-                for (int i = 0; i < segments.size(); i++) {
-                    if (i == me) {
-                        continue;
-                    }
-                    GatherLayout.Segment seg = segments.get(i);
-                    if (segments.get(me).byteLength() > 0) {
-                        comm.send(send, i);
-                    }
-                    if (seg.byteLength() > 0) {
-                        Tensor part = slice(buffer, seg.bufferOffset(), seg.byteLength());
-                        parts.add(part);
-                        comm.recv(part, i);
-                        received += seg.byteLength();
+        MemorySegment buffer = trainingBuffer.segment();
+        long bytes = 0;
+        for (int i = 0; i < moves.length; i += 3) {
+            MemorySegment.copy(buffer, moves[i], buffer, moves[i + 1], moves[i + 2]);
+            bytes += moves[i + 2];
+        }
+        return bytes;
+    }
+
+    /** Where this rank's generation shard starts in the baselines' whole-model buffer (elements). */
+    private long blockElements() {
+        HybridLayout layout = plan.layout();
+        RankCoordinates c = rankPlan.coordinates();
+        int pg = layout.gen().pg();
+        int tg = layout.gen().tg();
+        long block = 0;
+        for (int sg = 0; sg <= c.genPp(); sg++) {
+            long stage = 0;
+            for (ParameterSpec param : plan.spec().stageParameters(sg, pg)) {
+                if (param.kind().isSharded()) {
+                    stage += param.shardByteSize(tg) / dtype.byteSize();
+                }
+            }
+            block += sg < c.genPp() ? tg * stage : c.genTp() * stage;
+        }
+        return block;
+    }
+
+    /** The generation weights by name: sharded ones over {@code buffer} from {@code base}, then replicated ones. */
+    private Map<String, Tensor> generationViews(Tensor buffer, long base) {
+        int es = dtype.byteSize();
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        for (GatherLayout.Target target : rankPlan.sharded().targets) {
+            weights.put(target.name(), buffer.narrow(0, base + target.byteOffset() / es, target.shape().numel())
+                    .view(target.shape()));
+        }
+        for (GatherLayout.Target target : rankPlan.replicated().targets) {
+            weights.put(target.name(), replicatedBuffer.narrow(0, target.byteOffset() / es, target.shape().numel())
+                    .view(target.shape()));
+        }
+        return Collections.unmodifiableMap(weights);
+    }
+
+    private Tensor allocateElements(Allocator allocator, long elements) {
+        return Tensor.allocate(allocator, dtype, Shape.of(elements), Device.host());
+    }
+
+    /**
+     * Move triples {@code (source, target, byteLength)} of one parameter's own components, ordered so that no move
+     * overwrites a source still to be read (leftward moves by ascending source, then rightward moves by descending
+     * source); checked.
+     */
+    private static final class MoveList {
+        private final List<long[]> moves = new ArrayList<>();
+
+        void addOrdered(List<long[]> group) {
+            List<long[]> left = new ArrayList<>();
+            List<long[]> right = new ArrayList<>();
+            for (long[] m : group) {
+                if (m[0] > m[1]) {
+                    left.add(m);
+                } else if (m[0] < m[1]) {
+                    right.add(m);
+                }
+            }
+            left.sort((a, b) -> Long.compare(a[0], b[0]));
+            right.sort((a, b) -> Long.compare(b[0], a[0]));
+            List<long[]> ordered = new ArrayList<>(left);
+            ordered.addAll(right);
+            for (int i = 0; i < ordered.size(); i++) {
+                for (int j = i + 1; j < ordered.size(); j++) {
+                    long[] a = ordered.get(i);
+                    long[] b = ordered.get(j);
+                    if (a[1] < b[0] + b[2] && b[0] < a[1] + a[2]) {
+                        throw new IllegalStateException("own component moves overlap: target=" + a[1] + ", source="
+                                + b[0] + ", byteLength=" + b[2]);
                     }
                 }
             }
-            GatherLayout.Segment own = segments.get(me);
-            Tensor ownSlot = slice(buffer, own.bufferOffset(), own.byteLength());
-            if (ownSlot.dataPointer().address() != send.dataPointer().address()) {
-                ownSlot.copyFrom(send);
-            }
+            moves.addAll(ordered);
         }
-        return received;
-    }
 
-    private Tensor allocateBytes(Allocator allocator, long bytes) {
-        return Tensor.allocate(allocator, dtype, Shape.of(bytes / dtype.byteSize()), Device.host());
-    }
-
-    private Tensor slice(Tensor buffer, long byteOffset, long byteLength) {
-        return buffer.narrow(0, byteOffset / dtype.byteSize(), byteLength / dtype.byteSize());
-    }
-
-    private Tensor view(Tensor buffer, long byteOffset, Shape shape) {
-        return slice(buffer, byteOffset, shape.numel() * dtype.byteSize()).view(shape);
+        long[] toArray() {
+            long[] out = new long[moves.size() * 3];
+            for (int i = 0; i < moves.size(); i++) {
+                System.arraycopy(moves.get(i), 0, out, i * 3, 3);
+            }
+            return out;
+        }
     }
 
     private void requireState(State expected) {

@@ -17,11 +17,14 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The reusable routine behind {@code yatt bench reshard} on the in-process backend: runs one scheme's
- * train-to-generation transition {@code repeats} times on N rank threads and reports measured bytes received and
- * peak parameter bytes per rank, the median transition time (slowest rank per repeat), and the copy floor (the same
- * bytes copied by N concurrent threads with plain memcpy, measured in the same run). Not thread-safe; one run at a
- * time.
+ * The reusable routine behind {@code yatt bench reshard}: {@link #runRank} runs on one rank's world communicator (a
+ * thread of the in-process backend, or one shm process): it times one scheme's train-to-generation transition
+ * ({@link HybridEngine#updateWeights()}; the baselines' gather buffer is allocated by {@link HybridEngine#resume()}
+ * before the clock starts, which favours them) {@code repeats} times after a common barrier, measures the bytes
+ * received and the generation allocator's peak, then the copy floor: every rank copying its bytes received between two
+ * host buffers with one memcpy, all ranks at once, in the same run. Per repeat the slowest rank counts; the result is
+ * the median. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
+ * run per communicator at a time.
  */
 public final class ReshardBenchmark {
 
@@ -37,7 +40,7 @@ public final class ReshardBenchmark {
      * @param peakParamBytesPerRank measured peak parameter bytes, per rank
      * @param plannedBytesReceivedPerRank the plan's bytes received, per rank
      * @param timeMs median transition time over repeats (slowest rank)
-     * @param floorMs median time for every rank to memcpy its bytes received, concurrently
+     * @param floorMs median time for every rank to memcpy its bytes received, concurrently (slowest rank)
      */
     public record Result(ReshardScheme scheme, long modelBytes, long[] bytesReceivedPerRank,
                          long[] peakParamBytesPerRank, long[] plannedBytesReceivedPerRank, double timeMs,
@@ -48,62 +51,113 @@ public final class ReshardBenchmark {
     }
 
     /**
-     * Runs the benchmark on an in-process world of {@code layout.worldSize()} ranks.
+     * Runs the benchmark on an in-process world of {@code layout.worldSize()} ranks (threads).
      *
      * @throws IllegalArgumentException if repeats is not positive or the model does not fit the layout
      * @throws IllegalStateException if a rank fails
      */
     public static Result runInProcess(HybridLayout layout, ModelSpec spec, ReshardScheme scheme, int repeats) {
-        if (repeats <= 0) {
-            throw new IllegalArgumentException("repeats must be positive: repeats=" + repeats);
-        }
+        requirePositive(repeats);
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
         int n = layout.worldSize();
-        long[] received = new long[n];
-        long[] peak = new long[n];
-        long[][] rankTimes = new long[n][repeats];
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try (InProcessWorld world = InProcessWorld.create(n, new Communicator.Context().timeoutNs(DEFAULT_TIMEOUT_NS))) {
-            List<Future<?>> futures = new ArrayList<>();
+            List<Future<Result>> futures = new ArrayList<>();
             for (int r = 0; r < n; r++) {
+                Communicator comm = world.communicator(r);
                 int rank = r;
                 futures.add(pool.submit(() -> {
-                    Communicator comm = world.communicator(rank);
-                    try (Allocator root = Allocator.root("bench-rank" + rank);
-                         HybridEngine engine = HybridEngine.create(plan, rank, comm, root)) {
-                        long seed = 1;
-                        for (Tensor w : engine.trainingWeights().values()) {
-                            w.fillRandom(seed++ * 7919 + rank);
-                        }
-                        for (int i = 0; i < repeats; i++) {
-                            comm.barrier();
-                            long start = System.nanoTime();
-                            engine.toGeneration();
-                            rankTimes[rank][i] = System.nanoTime() - start;
-                            received[rank] = engine.lastTransition().bytesReceived();
-                            engine.toTraining();
-                        }
-                        peak[rank] = engine.generationAllocator().peakBytes();
+                    try (Allocator root = Allocator.root("bench-rank" + rank)) {
+                        return runRank(plan, comm, root, repeats);
                     }
-                    return null;
                 }));
             }
-            for (Future<?> f : futures) {
-                f.get();
+            Result result = null;
+            for (Future<Result> f : futures) {
+                Result r = f.get();
+                result = result == null ? r : result;
             }
+            return result;
         } catch (Exception e) {
             throw new IllegalStateException("reshard benchmark failed: scheme=" + scheme + ", layout=" + layout, e);
         } finally {
             pool.shutdownNow();
         }
-        long[] perRepeat = new long[repeats];
-        for (int i = 0; i < repeats; i++) {
-            for (int r = 0; r < n; r++) {
-                perRepeat[i] = Math.max(perRepeat[i], rankTimes[r][i]);
+    }
+
+    /**
+     * Runs the benchmark as rank {@code world.rank()}; collective over {@code world} (every rank calls it with the
+     * same plan and repeats). Returns the same result on every rank.
+     *
+     * @throws IllegalArgumentException if repeats is not positive or the world does not match the plan
+     */
+    public static Result runRank(ReshardPlan plan, Communicator world, Allocator allocator, int repeats) {
+        requirePositive(repeats);
+        int rank = world.rank();
+        int n = world.size();
+        long[] times = new long[repeats];
+        long[] floors = new long[repeats];
+        long received = 0;
+        long peak;
+        try (HybridEngine engine = HybridEngine.create(plan, rank, world, allocator)) {
+            long seed = 1;
+            for (Tensor w : engine.trainingWeights().values()) {
+                w.fillRandom(seed++ * 7919 + rank);
+            }
+            for (int i = 0; i < repeats; i++) {
+                engine.resume();
+                world.barrier();
+                long start = System.nanoTime();
+                engine.updateWeights();
+                times[i] = System.nanoTime() - start;
+                received = engine.lastTransition().bytesReceived();
+                engine.toTraining();
+            }
+            peak = engine.generationAllocator().peakBytes();
+        }
+        try (Tensor src = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host());
+             Tensor dst = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host())) {
+            src.fillRandom(rank);
+            dst.copyFrom(src);
+            for (int i = 0; i < repeats; i++) {
+                world.barrier();
+                long start = System.nanoTime();
+                dst.copyFrom(src);
+                floors[i] = System.nanoTime() - start;
             }
         }
-        return new Result(scheme, plan.modelBytes(), received, peak, plan.bytesReceivedPerRank(),
-                medianMs(perRepeat), copyFloorMs(plan.bytesReceivedPerRank(), repeats));
+        int fields = 2 + 2 * repeats;
+        try (Tensor mine = Tensor.allocate(allocator, DType.I64, Shape.of(fields), Device.host());
+             Tensor all = Tensor.allocate(allocator, DType.I64, Shape.of((long) n * fields), Device.host())) {
+            mine.setDouble(received, 0);
+            mine.setDouble(peak, 1);
+            for (int i = 0; i < repeats; i++) {
+                mine.setDouble(times[i], 2 + i);
+                mine.setDouble(floors[i], 2 + repeats + i);
+            }
+            world.allGather(mine, all);
+            long[] receivedPerRank = new long[n];
+            long[] peakPerRank = new long[n];
+            long[] slowest = new long[repeats];
+            long[] slowestFloor = new long[repeats];
+            for (int r = 0; r < n; r++) {
+                long base = (long) r * fields;
+                receivedPerRank[r] = (long) all.getDouble(base);
+                peakPerRank[r] = (long) all.getDouble(base + 1);
+                for (int i = 0; i < repeats; i++) {
+                    slowest[i] = Math.max(slowest[i], (long) all.getDouble(base + 2 + i));
+                    slowestFloor[i] = Math.max(slowestFloor[i], (long) all.getDouble(base + 2 + repeats + i));
+                }
+            }
+            return new Result(plan.scheme(), plan.modelBytes(), receivedPerRank, peakPerRank,
+                    plan.bytesReceivedPerRank(), medianMs(slowest), medianMs(slowestFloor));
+        }
+    }
+
+    private static void requirePositive(int repeats) {
+        if (repeats <= 0) {
+            throw new IllegalArgumentException("repeats must be positive: repeats=" + repeats);
+        }
     }
 
     /**

@@ -41,9 +41,11 @@ public sealed interface ReshardStep {
     }
 
     /**
-     * Local, in place, inside the gather buffer: split fused QKV and gate/up into components, concatenate per
-     * component, re-fuse, concatenate plain kinds along their shard dimension, and renumber merged layers
-     * ({@code global = local + stage * layersPerStage}); the generation weights then start at byte 0.
+     * Where the gathered bytes end up: fused QKV and gate/up split into components, concatenated per component and
+     * re-fused, plain kinds concatenated along their shard dimension, merged layers renumbered
+     * ({@code global = local + stage * layersPerStage}); the generation weights then start at byte 0. The executor
+     * does it by direct placement during the gather (each received byte copied once into its final position; only
+     * HybridFlow's own fused components move locally), not as a separate pass.
      *
      * @param parameters the generation-local names, in buffer order
      * @param byteSize bytes of the generation weights

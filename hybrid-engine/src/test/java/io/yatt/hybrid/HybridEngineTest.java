@@ -9,7 +9,6 @@ import io.yatt.collectives.InProcessWorld;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -49,20 +48,30 @@ class HybridEngineTest {
         }
     }
 
+    /** Writes {@code values} in row-major order into {@code t} (any layout: row-parallel training views are strided). */
     static void write(Tensor t, long[] values) {
         assertEquals(values.length, t.numel());
         for (int i = 0; i < values.length; i++) {
-            t.segment().setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, (int) values[i]);
+            t.setDouble(values[i], index(t, i));
         }
     }
 
     static long[] read(Tensor t) {
         long[] out = new long[Math.toIntExact(t.numel())];
-        Tensor c = t;
         for (int i = 0; i < out.length; i++) {
-            out[i] = c.segment().getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+            out[i] = (long) t.getDouble(index(t, i));
         }
         return out;
+    }
+
+    private static long[] index(Tensor t, long flat) {
+        long[] dims = t.shape().dims();
+        long[] index = new long[dims.length];
+        for (int d = dims.length - 1; d >= 0; d--) {
+            index[d] = flat % dims[d];
+            flat /= dims[d];
+        }
+        return index;
     }
 
     /** Executes every scheme on the in-process backend and checks weights, bytes and peak against plan and reference. */
