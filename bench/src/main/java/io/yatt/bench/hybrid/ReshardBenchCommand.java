@@ -1,0 +1,315 @@
+package io.yatt.bench.hybrid;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.InProcessWorld;
+import io.yatt.collectives.cudalocal.CudaLocalWorld;
+import io.yatt.collectives.shm.ShmCommunicator;
+import io.yatt.collectives.shm.ShmContext;
+import io.yatt.collectives.shm.ShmLauncher;
+import io.yatt.ffi.cuda.Cuda;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.hybrid.ModelSpec;
+import io.yatt.hybrid.ReshardBenchmark;
+import io.yatt.hybrid.ReshardPlan;
+import io.yatt.hybrid.ReshardPlanner;
+import io.yatt.hybrid.ReshardScheme;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code yatt bench reshard}: times the train-to-generation transition of the 3D-HybridEngine and its baselines
+ * ({@link ReshardBenchmark#runRank}) and prints, per scheme, the bytes received per rank, the peak parameter bytes per
+ * rank, the median transition time and the copy floor (the same bytes over memcpy, measured in the same run), as a
+ * table or one JSON object per scheme. Ranks: threads for {@code in-process}, one JVM per rank for {@code shm} (this
+ * command relaunched with {@code --rank-process}); {@code cuda-local} explains what it lacks and exits non-zero.
+ */
+@Command(name = "reshard", mixinStandardHelpOptions = true,
+    description = "Time train-to-generation resharding (HybridFlow, HybridFlow-V, DS-Chat) against the memcpy floor.")
+public final class ReshardBenchCommand implements Callable<Integer> {
+    /** JVM flags the shm rank processes run with. */
+    static final List<String> RANK_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED", "--add-exports",
+        "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC");
+
+    @Option(names = "--backend", defaultValue = "in-process", description = "in-process | shm | cuda-local (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--world", required = true, description = "number of ranks, p*t*d")
+    int world;
+
+    @Option(names = "--train", required = true, description = "training layout p-t-d")
+    String train;
+
+    @Option(names = "--gen", required = true, description = "generation layout p_g-t_g-d_g (or p_g-t_g-d_g-d)")
+    String gen;
+
+    @Option(names = "--model", defaultValue = "llama", description = "model family (default ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--layers", required = true, description = "decoder layers")
+    int layers;
+
+    @Option(names = "--hidden", required = true, description = "hidden size")
+    long hidden;
+
+    @Option(names = "--heads", required = true, description = "attention heads")
+    int heads;
+
+    @Option(names = "--kv-heads", required = true, description = "key/value heads (GQA groups)")
+    int kvHeads;
+
+    @Option(names = "--ffn", required = true, description = "MLP intermediate size")
+    long ffn;
+
+    @Option(names = "--vocab", required = true, description = "vocabulary size (padded to a multiple of the training TP)")
+    long vocab;
+
+    @Option(names = "--dtype", defaultValue = "bf16", description = "bf16 | f16 | f32 (default ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = "--scheme", defaultValue = "all", description = "hybridflow | hybridflow-v | ds-chat | all (default ${DEFAULT-VALUE})")
+    String scheme;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "timed transitions per scheme (default ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--json", description = "one JSON object per scheme")
+    boolean json;
+
+    @Option(names = "--timeout-s", defaultValue = "300", description = "deadline of every collective call, seconds")
+    long timeoutS;
+
+    @Option(names = "--rank-process", hidden = true, description = "internal: run as one shm rank")
+    boolean rankProcess;
+
+    /** Standalone entry point, and the entry point of the shm rank processes. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ReshardBenchCommand()).execute(args));
+    }
+
+    /** The validated settings. */
+    record Settings(HybridLayout layout, ModelSpec spec, List<ReshardScheme> schemes) {
+    }
+
+    /**
+     * Validates the options.
+     *
+     * @throws IllegalArgumentException naming the bad value and what was expected
+     */
+    Settings settings() {
+        if (!model.equalsIgnoreCase("llama")) {
+            throw new IllegalArgumentException("unknown model: model=" + model + ", expected llama");
+        }
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f16", "half", "float16" -> DType.F16;
+            case "f32", "float", "float32" -> DType.F32;
+            default -> throw new IllegalArgumentException("unknown dtype: dtype=" + dtype + ", expected bf16, f16 or f32");
+        };
+        List<ReshardScheme> schemes = scheme.equalsIgnoreCase("all") ? List.of(ReshardScheme.values())
+            : List.of(ReshardScheme.parse(scheme));
+        if (repeats <= 0) {
+            throw new IllegalArgumentException("repeats must be positive: repeats=" + repeats);
+        }
+        HybridLayout layout = HybridLayout.parse(train, gen);
+        if (layout.worldSize() != world) {
+            throw new IllegalArgumentException("world does not match the training layout: world=" + world + ", train="
+                + train + ", expected p*t*d=" + layout.worldSize());
+        }
+        ModelSpec spec = ModelSpec.llama(layers, hidden, heads, kvHeads, ffn, vocab, type, layout.train().t());
+        for (ReshardScheme s : schemes) {
+            ReshardPlanner.shared().plan(layout, spec, s);
+        }
+        return new Settings(layout, spec, schemes);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Settings settings;
+        try {
+            settings = settings();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+        }
+        String name = backend.toLowerCase(Locale.ROOT);
+        if (rankProcess) {
+            return runShmRank(settings);
+        }
+        return switch (name) {
+            case "in-process", "inprocess" -> runInProcess(settings, System.out);
+            case "shm" -> launchShm();
+            case "cuda-local" -> cudaLocal();
+            default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown backend: backend="
+                + backend + ", expected in-process, shm or cuda-local");
+        };
+    }
+
+    private int runInProcess(Settings settings, PrintStream out) throws Exception {
+        printHeader(settings, out);
+        int n = settings.layout().worldSize();
+        for (ReshardScheme s : settings.schemes()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s);
+            ExecutorService pool = Executors.newFixedThreadPool(n);
+            try (InProcessWorld w = InProcessWorld.create(n,
+                new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)))) {
+                List<Future<ReshardBenchmark.Result>> futures = new ArrayList<>();
+                for (int r = 0; r < n; r++) {
+                    Communicator comm = w.communicator(r);
+                    int rank = r;
+                    futures.add(pool.submit(() -> {
+                        try (Allocator root = Allocator.root("reshard-rank" + rank)) {
+                            return ReshardBenchmark.runRank(plan, comm, root, repeats);
+                        }
+                    }));
+                }
+                ReshardBenchmark.Result result = null;
+                for (Future<ReshardBenchmark.Result> f : futures) {
+                    ReshardBenchmark.Result r = f.get();
+                    result = result == null ? r : result;
+                }
+                printResult(settings, plan, result, out);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        return 0;
+    }
+
+    private int runShmRank(Settings settings) {
+        ShmContext context = new ShmContext()
+            .base(new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)).debugChecks(false));
+        try (ShmCommunicator comm = ShmCommunicator.fromEnvironment(System.getenv(), context);
+             Allocator root = Allocator.root("reshard-rank" + comm.rank())) {
+            if (comm.rank() == 0) {
+                printHeader(settings, System.out);
+            }
+            for (ReshardScheme s : settings.schemes()) {
+                ReshardPlan plan = ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s);
+                ReshardBenchmark.Result result = ReshardBenchmark.runRank(plan, comm, root, repeats);
+                if (comm.rank() == 0) {
+                    printResult(settings, plan, result, System.out);
+                }
+            }
+            comm.barrier();
+        }
+        return 0;
+    }
+
+    private int launchShm() throws InterruptedException {
+        String java = ProcessHandle.current().info().command().orElseThrow(
+            () -> new IllegalStateException("cannot tell this JVM's java binary"));
+        List<String> args = new ArrayList<>(Arrays.asList(rankArgs()));
+        args.add("--rank-process");
+        try (ShmLauncher launcher = ShmLauncher.launch(world, java, RANK_JVM_FLAGS,
+            System.getProperty("java.class.path"), ReshardBenchCommand.class.getName(), args, Map.of(), true)) {
+            int[] codes = launcher.waitFor(TimeUnit.HOURS.toNanos(2));
+            for (int r = 0; r < codes.length; r++) {
+                if (codes[r] != 0) {
+                    System.err.println("yatt bench reshard: rank " + r + " exited with code " + codes[r]);
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
+
+    private int cudaLocal() {
+        try {
+            CudaLocalWorld.requireDevices(new int[world]);
+        } catch (RuntimeException e) {
+            System.err.println("yatt bench reshard: " + e.getMessage()
+                + "; use --backend in-process or --backend shm on this machine");
+            return 2;
+        }
+        System.err.println("yatt bench reshard: backend cuda-local is not supported yet: the hybrid engine holds host "
+            + "tensors only (deviceCount=" + Cuda.deviceCount() + "); use --backend in-process or --backend shm");
+        return 3;
+    }
+
+    private void printHeader(Settings settings, PrintStream out) {
+        if (json) {
+            return;
+        }
+        out.printf(Locale.ROOT, "# yatt bench reshard: backend=%s, world=%d, train=%s, gen=%s, model=llama(layers=%d, "
+                + "hidden=%d, heads=%d, kvHeads=%d, ffn=%d, vocab=%d), dtype=%s, M=%d bytes (%.1f MiB), repeats=%d%n",
+            backend, world, train, gen, layers, hidden, heads, kvHeads, ffn, vocab, dtype,
+            settings.spec().shardedByteSize(), settings.spec().shardedByteSize() / 1048576.0, repeats);
+        out.printf(Locale.ROOT, "# %-12s %18s %18s %18s %10s %10s %10s%n", "scheme", "modelBytes", "bytesRecv/rank",
+            "peakParam/rank", "time (ms)", "floor (ms)", "time/floor");
+    }
+
+    private void printResult(Settings settings, ReshardPlan plan, ReshardBenchmark.Result r, PrintStream out) {
+        long received = Arrays.stream(r.bytesReceivedPerRank()).max().orElse(0);
+        long peak = Arrays.stream(r.peakParamBytesPerRank()).max().orElse(0);
+        if (json) {
+            ObjectMapper mapper = new ObjectMapper();
+            ObjectNode node = mapper.createObjectNode();
+            node.put("scheme", r.scheme().cliName());
+            node.put("modelBytes", r.modelBytes());
+            node.put("bytesReceivedPerRank", received);
+            node.put("peakParamBytesPerRank", peak);
+            node.put("timeMs", r.timeMs());
+            node.put("floorMs", r.floorMs());
+            node.put("formulaBytesReceived", plan.formulaBytesReceived());
+            node.put("formulaPeakParamBytes", plan.formulaPeakParameterBytes());
+            node.putPOJO("bytesReceivedByRank", r.bytesReceivedPerRank());
+            node.putPOJO("peakParamBytesByRank", r.peakParamBytesPerRank());
+            node.put("backend", backend);
+            node.put("world", world);
+            node.put("train", train);
+            node.put("gen", gen);
+            node.put("repeats", repeats);
+            out.println(node.toString());
+            return;
+        }
+        out.printf(Locale.ROOT, "  %-12s %18d %18s %18s %10.1f %10.1f %10.2f%n", r.scheme().cliName(), r.modelBytes(),
+            range(r.bytesReceivedPerRank()), range(r.peakParamBytesPerRank()), r.timeMs(), r.floorMs(),
+            r.timeMs() / r.floorMs());
+    }
+
+    private static String range(long[] values) {
+        long min = Arrays.stream(values).min().orElse(0);
+        long max = Arrays.stream(values).max().orElse(0);
+        return min == max ? Long.toString(max) : min + ".." + max;
+    }
+
+    private String[] rankArgs() {
+        List<String> a = new ArrayList<>();
+        a.add("--backend=shm");
+        a.add("--world=" + world);
+        a.add("--train=" + train);
+        a.add("--gen=" + gen);
+        a.add("--model=" + model);
+        a.add("--layers=" + layers);
+        a.add("--hidden=" + hidden);
+        a.add("--heads=" + heads);
+        a.add("--kv-heads=" + kvHeads);
+        a.add("--ffn=" + ffn);
+        a.add("--vocab=" + vocab);
+        a.add("--dtype=" + dtype);
+        a.add("--scheme=" + scheme);
+        a.add("--repeats=" + repeats);
+        a.add("--timeout-s=" + timeoutS);
+        if (json) {
+            a.add("--json");
+        }
+        return a.toArray(String[]::new);
+    }
+}

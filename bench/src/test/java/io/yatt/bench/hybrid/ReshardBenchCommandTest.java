@@ -1,0 +1,98 @@
+package io.yatt.bench.hybrid;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ReshardBenchCommandTest {
+
+    private static final String[] SMALL = {"--world", "8", "--train", "1-8-1", "--gen", "1-2-4", "--layers", "2",
+        "--hidden", "64", "--heads", "8", "--kv-heads", "8", "--ffn", "128", "--vocab", "100", "--repeats", "2"};
+
+    private static String[] args(String... more) {
+        List<String> all = new ArrayList<>(List.of(SMALL));
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
+    /** Runs the command; returns {exit code, stdout, stderr}. */
+    private static Object[] run(String... args) {
+        StringWriter err = new StringWriter();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream saved = System.out;
+        PrintStream savedErr = System.err;
+        ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(errBytes, true, StandardCharsets.UTF_8));
+            code = new CommandLine(new ReshardBenchCommand()).setErr(new PrintWriter(err)).execute(args);
+        } finally {
+            System.setOut(saved);
+            System.setErr(savedErr);
+        }
+        return new Object[] {code, out.toString(StandardCharsets.UTF_8),
+            err + errBytes.toString(StandardCharsets.UTF_8)};
+    }
+
+    @Test
+    void shouldRejectAWorldThatIsNotPTimesTTimesD() {
+        String[] args = args();
+        args[1] = "4";
+        Object[] r = run(args);
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("world does not match the training layout: world=4, train=1-8-1, "
+            + "expected p*t*d=8"), (String) r[2]);
+    }
+
+    @Test
+    void shouldRejectUnknownSchemeModelAndDtype() {
+        Object[] scheme = run(args("--scheme", "zero3"));
+        assertEquals(2, scheme[0]);
+        assertTrue(((String) scheme[2]).contains("unknown reshard scheme: scheme=zero3, expected one of "
+            + "[hybridflow, hybridflow-v, ds-chat]"), (String) scheme[2]);
+        Object[] model = run(args("--model", "gpt2"));
+        assertTrue(((String) model[2]).contains("unknown model: model=gpt2, expected llama"), (String) model[2]);
+        Object[] dtype = run(args("--dtype", "i8"));
+        assertTrue(((String) dtype[2]).contains("unknown dtype: dtype=i8, expected bf16, f16 or f32"),
+            (String) dtype[2]);
+    }
+
+    @Test
+    void shouldFailCudaLocalWithoutAGpu() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.yatt.ffi.cuda.Cuda.deviceCount() == 0, "a GPU is present");
+        Object[] r = run(args("--backend", "cuda-local"));
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("cuda-local backend needs a CUDA device: deviceCount=0"), (String) r[2]);
+    }
+
+    @Test
+    void shouldPrintOneJsonObjectPerSchemeWithTable2Bytes() throws Exception {
+        Object[] r = run(args("--json"));
+        assertEquals(0, r[0], (String) r[2]);
+        String[] lines = ((String) r[1]).strip().split("\n");
+        assertEquals(3, lines.length, (String) r[1]);
+        ObjectMapper mapper = new ObjectMapper();
+        List<String> schemes = new ArrayList<>();
+        for (String line : lines) {
+            JsonNode node = mapper.readTree(line);
+            schemes.add(node.get("scheme").asText());
+            assertEquals(node.get("formulaBytesReceived").asLong(), node.get("bytesReceivedPerRank").asLong());
+            assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakParamBytesPerRank").asLong());
+            assertTrue(node.get("timeMs").asDouble() > 0 && node.get("floorMs").asDouble() > 0, line);
+            assertTrue(node.get("modelBytes").asLong() > 0, line);
+        }
+        assertEquals(List.of("hybridflow", "hybridflow-v", "ds-chat"), schemes);
+    }
+}
