@@ -1,9 +1,7 @@
 package io.yatt.ffi.cuda;
 
 import io.yatt.ffi.cuda.raw.CudaRuntime;
-
-import java.util.Arrays;
-import java.util.HexFormat;
+import io.yatt.ffi.internal.OpaqueBytes;
 
 /**
  * A {@code cudaIpcMemHandle_t}: 64 opaque bytes naming a device allocation of another process. Get one
@@ -22,10 +20,7 @@ public record IpcMemHandle(byte[] bytes) {
      * @throws IllegalArgumentException when there are not exactly 64 bytes
      */
     public IpcMemHandle {
-        if (bytes.length != BYTE_SIZE) {
-            throw new IllegalArgumentException("IPC handle must be " + BYTE_SIZE + " bytes: length=" + bytes.length);
-        }
-        bytes = bytes.clone();
+        bytes = OpaqueBytes.copyExact("IPC handle", BYTE_SIZE, bytes);
     }
 
     /** @return a copy of the 64 handle bytes */
@@ -36,16 +31,16 @@ public record IpcMemHandle(byte[] bytes) {
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof IpcMemHandle handle && Arrays.equals(bytes, handle.bytes);
+        return other instanceof IpcMemHandle handle && OpaqueBytes.equal(bytes, handle.bytes);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(bytes);
+        return OpaqueBytes.hash(bytes);
     }
 
     @Override
     public String toString() {
-        return "IpcMemHandle[" + HexFormat.of().formatHex(bytes) + "]";
+        return OpaqueBytes.toString("IpcMemHandle", bytes);
     }
 }

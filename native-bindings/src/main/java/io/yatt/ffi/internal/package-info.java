@@ -1,2 +1,2 @@
-/** Linking helpers shared by the raw CUDA and NCCL binding classes; not exported. */
+/** Helpers shared inside the bindings (linking for the raw CUDA and NCCL classes, opaque byte records); not exported. */
 package io.yatt.ffi.internal;

@@ -1,9 +1,7 @@
 package io.yatt.ffi.nccl;
 
+import io.yatt.ffi.internal.OpaqueBytes;
 import io.yatt.ffi.nccl.raw.NcclLib;
-
-import java.util.Arrays;
-import java.util.HexFormat;
 
 /**
  * An {@code ncclUniqueId}: 128 opaque bytes that rank 0 creates ({@link Nccl#uniqueId()}) and every rank
@@ -21,10 +19,7 @@ public record NcclUniqueId(byte[] bytes) {
      * @throws IllegalArgumentException when there are not exactly 128 bytes
      */
     public NcclUniqueId {
-        if (bytes.length != BYTE_SIZE) {
-            throw new IllegalArgumentException("NCCL unique id must be " + BYTE_SIZE + " bytes: length=" + bytes.length);
-        }
-        bytes = bytes.clone();
+        bytes = OpaqueBytes.copyExact("NCCL unique id", BYTE_SIZE, bytes);
     }
 
     /** @return a copy of the 128 id bytes */
@@ -35,16 +30,16 @@ public record NcclUniqueId(byte[] bytes) {
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof NcclUniqueId id && Arrays.equals(bytes, id.bytes);
+        return other instanceof NcclUniqueId id && OpaqueBytes.equal(bytes, id.bytes);
     }
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(bytes);
+        return OpaqueBytes.hash(bytes);
     }
 
     @Override
     public String toString() {
-        return "NcclUniqueId[" + HexFormat.of().formatHex(bytes) + "]";
+        return OpaqueBytes.toString("NcclUniqueId", bytes);
     }
 }
