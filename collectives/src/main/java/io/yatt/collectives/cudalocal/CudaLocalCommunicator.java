@@ -8,6 +8,7 @@ import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
@@ -27,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
@@ -78,7 +78,7 @@ public final class CudaLocalCommunicator implements Communicator {
     private long splits;
     private CudaLocalGroup openGroup;
     private ExecutorService asyncExecutor;
-    private CudaLocalHandle lastAsync;
+    private AsyncHandle lastAsync;
     private volatile boolean closed;
     private boolean released;
 
@@ -341,31 +341,19 @@ public final class CudaLocalCommunicator implements Communicator {
         checkUsable();
         String opName = describeOps(calls);
         if (calls.isEmpty()) {
-            return CudaLocalHandle.completed(opName, seq);
+            return AsyncHandle.completed(opName, seq, List::of);
         }
         long opSeq = seq++;
-        CudaLocalHandle handle = new CudaLocalHandle(opName, opSeq);
+        AsyncHandle handle = AsyncHandle.pending(opName, opSeq, List::of);
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
             }
             if (asyncExecutor == null) {
-                asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
-                    Thread thread = new Thread(runnable, "yatt-cudalocal-async-r" + rank + "-of-" + size);
-                    thread.setDaemon(true);
-                    return thread;
-                });
+                asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-cudalocal-async-r" + rank + "-of-" + size);
             }
             try {
-                asyncExecutor.execute(() -> {
-                    RuntimeException failure = null;
-                    try {
-                        execute(calls, opSeq);
-                    } catch (RuntimeException e) {
-                        failure = e;
-                    }
-                    handle.complete(failure);
-                });
+                handle.runOn(asyncExecutor, () -> execute(calls, opSeq));
             } catch (RejectedExecutionException e) {
                 throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
             }
@@ -375,7 +363,7 @@ public final class CudaLocalCommunicator implements Communicator {
     }
 
     private void drainAsync() {
-        CudaLocalHandle pending = lastAsync;
+        AsyncHandle pending = lastAsync;
         if (pending != null) {
             pending.join();
             lastAsync = null;

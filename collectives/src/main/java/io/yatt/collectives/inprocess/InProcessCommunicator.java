@@ -8,6 +8,7 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
+import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
@@ -21,7 +22,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
@@ -65,7 +65,7 @@ public final class InProcessCommunicator implements Communicator {
     private volatile long waitPhase = -1;
     private InProcessGroup openGroup;
     private ExecutorService asyncExecutor;
-    private InProcessHandle lastAsync;
+    private AsyncHandle lastAsync;
     private volatile boolean closed;
 
     private InProcessCommunicator(Shared shared, int rank) {
@@ -342,27 +342,15 @@ public final class InProcessCommunicator implements Communicator {
         String opName = describeOps(calls);
         long opSeq = calls.isEmpty() ? seq : seq++;
         if (calls.isEmpty()) {
-            return InProcessHandle.completed(this, opName, opSeq);
+            return AsyncHandle.completed(opName, opSeq, this::missingRanksNow);
         }
-        InProcessHandle handle = new InProcessHandle(this, opName, opSeq);
+        AsyncHandle handle = AsyncHandle.pending(opName, opSeq, this::missingRanksNow);
         synchronized (this) {
             if (asyncExecutor == null) {
-                asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
-                    Thread thread = new Thread(runnable, "yatt-inprocess-async-r" + rank + "-of-" + size);
-                    thread.setDaemon(true);
-                    return thread;
-                });
+                asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-inprocess-async-r" + rank + "-of-" + size);
             }
             try {
-                asyncExecutor.execute(() -> {
-                    RuntimeException failure = null;
-                    try {
-                        runCalls(calls, opSeq);
-                    } catch (RuntimeException e) {
-                        failure = e;
-                    }
-                    handle.complete(failure);
-                });
+                handle.runOn(asyncExecutor, () -> runCalls(calls, opSeq));
             } catch (RejectedExecutionException e) {
                 throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
             }
@@ -372,7 +360,7 @@ public final class InProcessCommunicator implements Communicator {
     }
 
     private void drainAsync() {
-        InProcessHandle pending = lastAsync;
+        AsyncHandle pending = lastAsync;
         if (pending != null) {
             pending.join();
             lastAsync = null;

@@ -3,6 +3,7 @@ package io.yatt.collectives.nccl;
 import io.yatt.collectives.CollectiveException;
 import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveTimeoutException;
+import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.ffi.cuda.CudaEvent;
 
 import java.util.List;
@@ -72,9 +73,7 @@ final class NcclHandle implements CollectiveHandle {
 
     @Override
     public void await(long timeoutNs) {
-        if (timeoutNs < 0) {
-            throw new IllegalArgumentException("invalid timeout: timeoutNs=" + timeoutNs + ", expected >= 0");
-        }
+        AsyncHandle.checkAwaitTimeout(timeoutNs);
         long waitDeadline = System.nanoTime() + timeoutNs;
         long parkNs = 1_000;
         while (!poll()) {
