@@ -12,6 +12,7 @@ import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.internal.GroupScope;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaException;
 import io.yatt.ffi.cuda.CudaStream;
@@ -221,9 +222,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public Optional<Communicator> split(int color, int key) {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
-        }
+        GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
         long opSeq = seq++;
         long splitNumber = splits++;
@@ -249,9 +248,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public CollectiveGroup group() {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
-        }
+        GroupScope.requireNoneOpen(openGroup, rank);
         openGroup = new CudaLocalGroup(this);
         return openGroup;
     }
@@ -806,13 +803,6 @@ public final class CudaLocalCommunicator implements Communicator {
     }
 
     private static String describeOps(List<DeviceCall> calls) {
-        if (calls.size() == 1) {
-            return calls.getFirst().kind().opName();
-        }
-        List<String> names = new ArrayList<>(calls.size());
-        for (DeviceCall call : calls) {
-            names.add(call.kind().opName());
-        }
-        return "group(" + String.join(", ", names) + ")";
+        return GroupScope.describeOps(calls, DeviceCall::kind);
     }
 }

@@ -12,6 +12,7 @@ import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
@@ -242,7 +243,7 @@ public final class InProcessCommunicator implements Communicator {
         if (openGroup != null) {
             if (kind == CollectiveKind.SEND) {
                 int sends = 1;
-                for (Call queued : openGroup.calls) {
+                for (Call queued : openGroup.calls()) {
                     if (queued.kind == CollectiveKind.SEND && queued.root == peer) {
                         sends++;
                     }
@@ -268,9 +269,7 @@ public final class InProcessCommunicator implements Communicator {
     @Override
     public Optional<Communicator> split(int color, int key) {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
-        }
+        GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
         Call call = shared.slots[rank][0].set(CollectiveKind.SPLIT, null, null, 0, null, null, -1, false);
         call.color = color;
@@ -284,9 +283,7 @@ public final class InProcessCommunicator implements Communicator {
     @Override
     public CollectiveGroup group() {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
-        }
+        GroupScope.requireNoneOpen(openGroup, rank);
         openGroup = new InProcessGroup(this);
         return openGroup;
     }
@@ -805,14 +802,7 @@ public final class InProcessCommunicator implements Communicator {
     }
 
     private static String describeOps(List<Call> calls) {
-        if (calls.size() == 1) {
-            return calls.getFirst().kind.opName();
-        }
-        List<String> names = new ArrayList<>(calls.size());
-        for (Call call : calls) {
-            names.add(call.kind.opName());
-        }
-        return "group(" + String.join(", ", names) + ")";
+        return GroupScope.describeOps(calls, call -> call.kind);
     }
 
     private String opName(int collectives, int p2p) {

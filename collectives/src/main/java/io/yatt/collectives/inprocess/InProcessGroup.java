@@ -1,47 +1,31 @@
 package io.yatt.collectives.inprocess;
 
-import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.internal.GroupScope;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /** A group scope of an in-process communicator: calls are queued here and run together. Confined to one thread. */
-final class InProcessGroup implements CollectiveGroup {
+final class InProcessGroup extends GroupScope<Call> {
     private final InProcessCommunicator communicator;
-    final List<Call> calls = new ArrayList<>();
-    private boolean submitted;
-    private boolean closed;
 
     InProcessGroup(InProcessCommunicator communicator) {
+        super(communicator.rank());
         this.communicator = communicator;
     }
 
-    void add(Call call) {
-        calls.add(call);
-    }
-
     @Override
-    public CollectiveHandle submit() {
-        if (submitted || closed) {
-            throw new IllegalStateException("group already " + (closed ? "closed" : "submitted") + ": rank="
-                    + communicator.rank() + ", calls=" + calls.size());
-        }
-        submitted = true;
+    protected void end() {
         communicator.endGroup(this);
-        return communicator.submitAsync(calls);
     }
 
     @Override
-    public void close() {
-        if (closed) {
-            throw new IllegalStateException("group already closed: rank=" + communicator.rank() + ", calls="
-                    + calls.size());
-        }
-        closed = true;
-        if (!submitted) {
-            communicator.endGroup(this);
-            communicator.runGroup(calls);
-        }
+    protected CollectiveHandle start(List<Call> queued) {
+        return communicator.submitAsync(queued);
+    }
+
+    @Override
+    protected void run(List<Call> queued) {
+        communicator.runGroup(queued);
     }
 }

@@ -11,6 +11,7 @@ import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
+import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.collectives.rendezvous.RendezvousConfig;
 import io.yatt.ffi.LibraryNotFoundException;
@@ -345,9 +346,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public Optional<Communicator> split(int color, int key) {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
-        }
+        GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
         long opSeq = seq++;
         NcclCommunicator child;
@@ -366,9 +365,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public CollectiveGroup group() {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
-        }
+        GroupScope.requireNoneOpen(openGroup, rank);
         openGroup = new NcclGroup(this);
         return openGroup;
     }
@@ -766,13 +763,6 @@ public final class NcclGpuCommunicator implements Communicator {
     }
 
     private static String describeOps(List<NcclCall> calls) {
-        if (calls.size() == 1) {
-            return calls.getFirst().kind().opName();
-        }
-        List<String> names = new ArrayList<>(calls.size());
-        for (NcclCall call : calls) {
-            names.add(call.kind().opName());
-        }
-        return "group(" + String.join(", ", names) + ")";
+        return GroupScope.describeOps(calls, NcclCall::kind);
     }
 }

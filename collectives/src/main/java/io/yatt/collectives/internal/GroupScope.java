@@ -1,0 +1,108 @@
+package io.yatt.collectives.internal;
+
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * The group scope every backend with queued calls shares (in-process, cuda-local, nccl): calls are queued here, and
+ * {@link #submit()} or {@link #close()} ends the scope once and hands them to the communicator. A backend's
+ * subclass says how the communicator forgets its open group, and starts or runs the calls. Also holds the
+ * preamble checks of {@code group()} and {@code split()} while a scope is open, and the operation name of
+ * a run of calls. Confined to one thread.
+ *
+ * @param <C> the backend's queued call
+ */
+public abstract class GroupScope<C> implements CollectiveGroup {
+    private final int rank;
+    private final List<C> calls = new ArrayList<>();
+    private boolean submitted;
+    private boolean closed;
+
+    /** A scope opened by rank {@code rank} (named in the double-submit and double-close messages). */
+    protected GroupScope(int rank) {
+        this.rank = rank;
+    }
+
+    /**
+     * Checks that no group is open before opening one.
+     *
+     * @throws IllegalStateException {@code group already open: rank=0, groups do not nest}
+     */
+    public static void requireNoneOpen(GroupScope<?> openGroup, int rank) {
+        if (openGroup != null) {
+            throw new IllegalStateException("group already open: rank=" + rank + ", groups do not nest");
+        }
+    }
+
+    /**
+     * Checks that no group is open before a split.
+     *
+     * @throws IllegalStateException {@code split inside a group is not supported: rank=0}
+     */
+    public static void requireNoneOpenForSplit(GroupScope<?> openGroup, int rank) {
+        if (openGroup != null) {
+            throw new IllegalStateException("split inside a group is not supported: rank=" + rank);
+        }
+    }
+
+    /**
+     * The operation name of a run of calls: the op's own name for one call ({@code allGather}), else
+     * {@code group(allGather, send, recv)}.
+     */
+    public static <C> String describeOps(List<C> calls, Function<? super C, CollectiveKind> kind) {
+        if (calls.size() == 1) {
+            return kind.apply(calls.getFirst()).opName();
+        }
+        List<String> names = new ArrayList<>(calls.size());
+        for (C call : calls) {
+            names.add(kind.apply(call).opName());
+        }
+        return "group(" + String.join(", ", names) + ")";
+    }
+
+    /** Queues a validated call. */
+    public final void add(C call) {
+        calls.add(call);
+    }
+
+    /** The calls queued so far (the live list, in order). */
+    public final List<C> calls() {
+        return calls;
+    }
+
+    /** The communicator forgets this scope as its open group. */
+    protected abstract void end();
+
+    /** Starts {@code queued} without waiting. */
+    protected abstract CollectiveHandle start(List<C> queued);
+
+    /** Runs {@code queued} and waits. */
+    protected abstract void run(List<C> queued);
+
+    @Override
+    public final CollectiveHandle submit() {
+        if (submitted || closed) {
+            throw new IllegalStateException("group already " + (closed ? "closed" : "submitted") + ": rank="
+                    + rank + ", calls=" + calls.size());
+        }
+        submitted = true;
+        end();
+        return start(calls);
+    }
+
+    @Override
+    public final void close() {
+        if (closed) {
+            throw new IllegalStateException("group already closed: rank=" + rank + ", calls=" + calls.size());
+        }
+        closed = true;
+        if (!submitted) {
+            end();
+            run(calls);
+        }
+    }
+}
