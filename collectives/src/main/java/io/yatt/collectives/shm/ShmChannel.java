@@ -31,7 +31,8 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  * When some rank exposed its own tensor, a final barrier keeps it from returning (and letting the caller modify
  * the tensor) before peers are done reading. Small all-reduces carry their data inline in the POST line.
  *
- * <p>Waiting spins, then yields, checking the deadline, peers' abort words and (every
+ * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link ShmContext#spinNs()}, then yields, checking the deadline
+ * (counted from the call's first wait), peers' abort words and (every
  * {@link ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
  * except {@link #abort} which any thread may call.
  */
@@ -85,6 +86,7 @@ final class ShmChannel {
     private long opSeq;
     private long deadline;
     private long nextLiveness;
+    private boolean armed;
     private volatile boolean aborted;
     private volatile Throwable abortCause;
     private boolean released;
@@ -109,6 +111,8 @@ final class ShmChannel {
         this.stagingOff[0] = stagingAllocation;
         this.stagingOff[1] = stagingAllocation + stagingHalf;
         this.p2pBase = stagingAllocation + 2 * stagingHalf;
+        // first touch now, not inside the first timed calls: the region is a sparse tmpfs file
+        own.asSlice(stagingAllocation, 2 * stagingHalf + p2pBytes).fill((byte) 0);
         this.timeoutNs = world.context.timeoutNs();
         this.debug = world.context.debugChecks();
         this.spinNs = world.oversubscribed ? 0 : world.context.spinNs();
@@ -236,9 +240,15 @@ final class ShmChannel {
         }
         opName = name;
         opSeq = opCounter++;
-        long now = System.nanoTime();
-        deadline = now + timeoutNs;
-        nextLiveness = now + livenessNs;
+        armed = false; // the deadline starts at the call's first wait: a call that never waits reads no clock
+    }
+
+    private void arm(long now) {
+        if (!armed) {
+            armed = true;
+            deadline = now + timeoutNs;
+            nextLiveness = now + livenessNs;
+        }
     }
 
     /**
@@ -249,23 +259,42 @@ final class ShmChannel {
         begin(name);
         try {
             body.run();
-        } catch (CollectiveException e) {
-            fail(e instanceof CommunicatorAbortedException && e.getCause() != null ? e.getCause() : e);
-            throw e;
-        } catch (IllegalStateException e) {
-            if (world.isReleased() || aborted) {
-                CommunicatorAbortedException ex = new CommunicatorAbortedException(
-                    name + " aborted: op=" + name + ", rank=" + rank + ", reason=communicator aborted while running",
-                    abortCause != null ? abortCause : e);
-                fail(ex);
-                throw ex;
-            }
-            fail(e);
-            throw e;
-        } catch (RuntimeException | Error e) {
+        } catch (RuntimeException e) {
+            throw failure(name, e);
+        } catch (Error e) {
             fail(e);
             throw e;
         }
+    }
+
+    /** {@link #allReduce} as one operation, as {@link #run} does, without a capturing lambda (latency path). */
+    void runAllReduce(MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
+        begin("allReduce");
+        try {
+            allReduce(send, recv, count, dtype, op);
+        } catch (RuntimeException e) {
+            throw failure("allReduce", e);
+        } catch (Error e) {
+            fail(e);
+            throw e;
+        }
+    }
+
+    /** Aborts and releases after {@code e} ended operation {@code name}; returns what the caller throws. */
+    private RuntimeException failure(String name, RuntimeException e) {
+        if (e instanceof CollectiveException ce) {
+            fail(ce instanceof CommunicatorAbortedException && ce.getCause() != null ? ce.getCause() : ce);
+            return ce;
+        }
+        if (e instanceof IllegalStateException && (world.isReleased() || aborted)) {
+            CommunicatorAbortedException ex = new CommunicatorAbortedException(
+                name + " aborted: op=" + name + ", rank=" + rank + ", reason=communicator aborted while running",
+                abortCause != null ? abortCause : e);
+            fail(ex);
+            return ex;
+        }
+        fail(e);
+        return e;
     }
 
     private void fail(Throwable cause) {
@@ -284,9 +313,7 @@ final class ShmChannel {
         long l = postLine(k);
         own.set(INT, l + OPCODE, opcode);
         own.set(LNG, l + COUNT, count);
-        own.set(INT, l + DTYPE, dtype == null ? -1 : dtype.ordinal());
-        own.set(INT, l + REDOP, redop);
-        own.set(INT, l + ROOT, root);
+        own.set(INT, l + IDENT, ident(dtype == null ? -1 : dtype.ordinal(), redop, root));
         own.set(INT, l + FLAGS, flags);
         own.set(INT, l + PTR_REGION, ptrRegion);
         own.set(LNG, l + PTR_OFFSET, ptrOff);
@@ -313,7 +340,9 @@ final class ShmChannel {
 
     private void awaitSlow(int p, long off, long target) {
         MemorySegment s = segs[p];
-        long spinUntil = System.nanoTime() + spinNs;
+        long start = System.nanoTime();
+        arm(start);
+        long spinUntil = start + spinNs;
         while (true) {
             for (int j = 0; j < 64; j++) {
                 if ((long) LONG.getAcquire(s, off) >= target) {
@@ -414,7 +443,35 @@ final class ShmChannel {
 
     // ------------------------------------------------------------------ call identity checks
 
+    /**
+     * The IDENT word of a POST line: dtype ordinal, reduce op ordinal and root (each -1 when the call has none) in
+     * one int, bits 0-7, 8-15 and 16-31, so the whole call identity sits in the line's first cache line.
+     */
+    static int ident(int dtype, int redop, int root) {
+        return (dtype & 0xFF) | (redop & 0xFF) << 8 | (root & 0xFFFF) << 16;
+    }
+
+    private static int identDtype(int ident) {
+        int v = ident & 0xFF;
+        return v == 0xFF ? -1 : v;
+    }
+
+    private static int identRedop(int ident) {
+        int v = (ident >>> 8) & 0xFF;
+        return v == 0xFF ? -1 : v;
+    }
+
+    private static int identRoot(int ident) {
+        int v = ident >>> 16;
+        return v == 0xFFFF ? -1 : v;
+    }
+
     private void checkMatch(long k, int opcode, long count, DType dtype, int redop, int root) {
+        checkMatch(k, opcode, count, dtype, redop, root, debug);
+    }
+
+    /** Compares every peer's call identity with this rank's; {@code strict} compares dtype, op and root too. */
+    private void checkMatch(long k, int opcode, long count, DType dtype, int redop, int root, boolean strict) {
         long l = postLine(k);
         for (int p = 0; p < size; p++) {
             if (p != rank && (long) LONG.getAcquire(segs[p], ch + ABORT_OFFSET) != 0) {
@@ -428,15 +485,14 @@ final class ShmChannel {
             MemorySegment s = segs[p];
             int pOp = s.get(INT, l + OPCODE);
             long pCount = s.get(LNG, l + COUNT);
+            int pIdent = s.get(INT, l + IDENT);
             boolean same = pOp == opcode && pCount == count;
-            if (same && debug) {
-                same = s.get(INT, l + DTYPE) == (dtype == null ? -1 : dtype.ordinal())
-                    && s.get(INT, l + REDOP) == redop && s.get(INT, l + ROOT) == root;
+            if (same && strict) {
+                same = pIdent == ident(dtype == null ? -1 : dtype.ordinal(), redop, root);
             }
             if (!same) {
                 String mine = describe(opcode, count, dtype == null ? -1 : dtype.ordinal(), redop, root);
-                String theirs = describe(pOp, pCount, s.get(INT, l + DTYPE), s.get(INT, l + REDOP),
-                    s.get(INT, l + ROOT));
+                String theirs = describe(pOp, pCount, identDtype(pIdent), identRedop(pIdent), identRoot(pIdent));
                 String message = rank < p
                     ? "mismatched collective: rank " + rank + " called " + mine + " but rank " + p + " called " + theirs
                     : "mismatched collective: rank " + p + " called " + theirs + " but rank " + rank + " called " + mine;
@@ -543,6 +599,9 @@ final class ShmChannel {
             ShmCopy.copy(send, 0, own, ptr, r);
         }
         post(k, OP_ALL_GATHER, count, dtype, -1, -1, flags, ptrReg, ptr, -1, 0);
+        if (!inPlace) {
+            ShmCopy.copy(send, 0, recv, rank * b, b); // own chunk while peers arrive
+        }
         awaitPosts(k);
         checkMatch(k, OP_ALL_GATHER, count, dtype, -1, -1);
         if (b == 0) {
@@ -550,9 +609,6 @@ final class ShmChannel {
         }
         boolean whole = allFlag(k, FLAG_WHOLE_INPUT);
         boolean exposed = anyFlag(k, FLAG_WHOLE_INPUT);
-        if (!inPlace) {
-            ShmCopy.copy(send, 0, recv, rank * b, b);
-        }
         long unit = whole ? b : r;
         long rounds = (b + unit - 1) / unit;
         for (long i = 0; i < rounds; i++) {
@@ -664,19 +720,34 @@ final class ShmChannel {
         }
     }
 
+    /**
+     * Up to {@link ShmCommDescriptor#INLINE_CAPACITY} bytes: the data, opcode, count and IDENT go into the first
+     * cache line of POST line {@code k & 1}, published by one release store of SEQ (sequence-numbered, so no reset
+     * round); each peer's line is read after one acquire spin on its SEQ, and every rank reduces all lines in rank
+     * order. In place and out of place cost the same: the input is copied into the line first.
+     */
     private void allReduceInline(MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
-        long s = count * dtype.byteSize();
         long k = ++round;
         long l = postLine(k);
-        MemorySegment.copy(send, 0, own, l + INLINE, s);
-        post(k, OP_ALL_REDUCE, count, dtype, op.ordinal(), -1, 0, -1, 0, -1, 0);
-        awaitPosts(k);
-        checkMatch(k, OP_ALL_REDUCE, count, dtype, op.ordinal(), -1);
+        int id = ident(dtype.ordinal(), op.ordinal(), -1);
+        MemorySegment.copy(send, 0, own, l + INLINE, count * dtype.byteSize());
+        own.set(INT, l + OPCODE, OP_ALL_REDUCE);
+        own.set(INT, l + IDENT, id);
+        own.set(LNG, l + COUNT, count);
+        LONG.setRelease(own, l + SEQ, k);
         for (int p = 0; p < size; p++) {
-            inSeg[p] = segs[p];
-            inOff[p] = l + INLINE;
+            if (p == rank) {
+                continue;
+            }
+            await(p, l + SEQ, k);
+            MemorySegment s = segs[p];
+            if (s.get(INT, l + OPCODE) != OP_ALL_REDUCE || s.get(LNG, l + COUNT) != count
+                || s.get(INT, l + IDENT) != id) {
+                awaitPosts(k);
+                checkMatch(k, OP_ALL_REDUCE, count, dtype, op.ordinal(), -1, true);
+            }
         }
-        kernel.reduce(dtype, op, inSeg, inOff, 0, size, recv, 0, count, size);
+        kernel.reduceSmall(dtype, op, segs, size, l + INLINE, recv, 0, count, size);
     }
 
     private void allReduceOneRound(MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
@@ -1081,7 +1152,9 @@ final class ShmChannel {
      */
     void pointToPoint(List<P2p> ops) {
         matchSelf(ops);
-        long spinUntil = System.nanoTime() + spinNs;
+        long start = System.nanoTime();
+        arm(start);
+        long spinUntil = start + spinNs;
         while (true) {
             boolean progress = false;
             boolean allDone = true;

@@ -16,16 +16,18 @@ package io.yatt.collectives.shm;
  *         ABORT_MISSING (int x MAX_ABORT_MISSING), ABORT_OP (int length + UTF-8), ABORT_MESSAGE (int length + UTF-8)
  *   +1408 per peer p: SEND lines (to p, parity 0 and 1) and ACK line (chunks received from p), LINE bytes each
  *
- * POST line:  0 SEQ (long)  8 OPCODE (int)  12 INLINE_BYTES (int)  16 COUNT (long)  24..64 INLINE (40 bytes)
- *            64 DTYPE (int) 68 REDOP (int)  72 ROOT (int)  76 FLAGS (int)
+ * POST line:  0 SEQ (long)  8 OPCODE (int)  12 IDENT (int: dtype, redop, root packed, see ShmChannel.ident)
+ *            16 COUNT (long)  24..64 INLINE (40 bytes)
+ *            64 (unused, 12 bytes)  76 FLAGS (int)
  *            80 PTR_REGION (int) 84 RES_REGION (int) 88 PTR_OFFSET (long) 96 PTR_STRIDE (long) 104 RES_OFFSET (long)
  * SEND line:  0 SEQ (long)  8 DTYPE (int)  12 FLAGS (int)  16 COUNT (long)  24 PTR_REGION (int)  32 PTR_OFFSET (long)
  *            40 CHUNK_BYTES (long)
  * ACK line:   0 ACK (long) chunks received from the peer; 8 NACK_CHUNK (long) first chunk of a message whose
  *            signature did not match the receive, 16 NACK_COUNT (long), 24 NACK_DTYPE (int) of that receive
  * </pre>
- * The first 64 bytes of a POST line hold the sequence number, the call's identity and up to
- * {@link #INLINE_CAPACITY} bytes of data, so a small all-reduce moves one cache line per peer.
+ * The first 64 bytes of a POST line hold the sequence number, the call's whole identity (opcode, count, and
+ * dtype, op and root in IDENT) and up to {@link #INLINE_CAPACITY} bytes of data, so a small all-reduce moves one
+ * cache line per peer: one release store of SEQ by the writer, one acquire load (spin) by each reader.
  */
 public final class ShmCommDescriptor {
     /** Bytes of a line: two cache lines, so the adjacent-line prefetcher does not share lines between writers. */
@@ -63,13 +65,10 @@ public final class ShmCommDescriptor {
 
     public static final int SEQ = 0;
     public static final int OPCODE = 8;
-    public static final int INLINE_BYTES = 12;
+    public static final int IDENT = 12;
     public static final int COUNT = 16;
     public static final int INLINE = 24;
     public static final int INLINE_CAPACITY = 40;
-    public static final int DTYPE = 64;
-    public static final int REDOP = 68;
-    public static final int ROOT = 72;
     public static final int FLAGS = 76;
     public static final int PTR_REGION = 80;
     public static final int RES_REGION = 84;

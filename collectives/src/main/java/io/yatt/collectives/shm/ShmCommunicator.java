@@ -102,7 +102,8 @@ public final class ShmCommunicator implements Communicator {
     /**
      * Creates the world communicator from a launcher's environment ({@link RendezvousConfig#fromEnvironment}); with
      * {@value ShmLauncher#ENV_EXTERNAL_STORE}{@code =1} (set by {@link ShmLauncher}) every rank connects to the
-     * launcher's store, otherwise rank 0 serves it. Local world size comes from the environment.
+     * launcher's store, otherwise rank 0 serves it. Local world size comes from the environment, and
+     * {@value ShmLauncher#ENV_BOUND_TO_CORES}{@code =1} sets {@link ShmContext#boundToCores(boolean)}.
      *
      * @param env the environment, e.g. {@code System.getenv()} passed by a main method
      */
@@ -110,6 +111,9 @@ public final class ShmCommunicator implements Communicator {
         RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
         if (!context.isConcluded() && context.localWorldSize() == 0) {
             context.localWorldSize(config.localWorldSize());
+        }
+        if (!context.isConcluded() && "1".equals(env.get(ShmLauncher.ENV_BOUND_TO_CORES))) {
+            context.boundToCores(true);
         }
         boolean external = "1".equals(env.get(ShmLauncher.ENV_EXTERNAL_STORE));
         try (Rendezvous rendezvous = external ? Rendezvous.connect(config) : Rendezvous.join(config)) {
@@ -218,7 +222,7 @@ public final class ShmCommunicator implements Communicator {
         long count = send.numel();
         DType dt = send.dtype();
         if (openGroup == null && lastAsync == null) {
-            channel.run("allReduce", () -> channel.allReduce(s, r, count, dt, op)); // latency path: no lambda queue
+            channel.runAllReduce(s, r, count, dt, op); // latency path: no lambda, no queue
             return;
         }
         submit(CollectiveKind.ALL_REDUCE, () -> channel.allReduce(s, r, count, dt, op));

@@ -34,6 +34,7 @@ public final class ShmContext {
     private long livenessIntervalNs = DEFAULT_LIVENESS_INTERVAL_NS;
     private Path directory = ShmSweeper.DEFAULT_DIRECTORY;
     private int localWorldSize;
+    private boolean boundToCores;
     private boolean concluded;
 
     /** A context with the defaults. */
@@ -110,7 +111,25 @@ public final class ShmContext {
         return this;
     }
 
-    /** Pure-spin time before yielding (ignored when more ranks than CPUs share the host: they yield at once). */
+    /**
+     * Whether every local rank runs pinned to a core of its own (as {@link ShmLauncher} pins with
+     * {@code bindToCores}): then waiting spins for {@link #spinNs()} even though a pinned JVM sees one CPU.
+     */
+    public boolean boundToCores() {
+        return boundToCores;
+    }
+
+    /** Sets {@link #boundToCores()}. */
+    public ShmContext boundToCores(boolean value) {
+        checkNotConcluded();
+        this.boundToCores = value;
+        return this;
+    }
+
+    /**
+     * Pure-spin time before yielding (ignored when more local ranks than CPUs share the host and they are not
+     * {@link #boundToCores() bound to cores}: they yield at once).
+     */
     public long spinNs() {
         return spinNs;
     }

@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 public final class ShmLauncher implements AutoCloseable {
     /** Set to {@code 1} in the ranks' environment: the store is served by the launcher, connect only. */
     public static final String ENV_EXTERNAL_STORE = "YATT_EXTERNAL_STORE";
+    /** Set to {@code 1} in the ranks' environment when each rank runs pinned to a core of its own. */
+    public static final String ENV_BOUND_TO_CORES = "YATT_SHM_BOUND_TO_CORES";
 
     private static final java.io.File TASKSET = new java.io.File("/usr/bin/taskset");
 
@@ -73,10 +75,11 @@ public final class ShmLauncher implements AutoCloseable {
         String jobId = "j" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce);
         TcpStoreServer store = TcpStoreServer.start(RendezvousConfig.DEFAULT_MASTER_ADDR, 0, np, null);
         List<Process> processes = new ArrayList<>();
+        boolean pin = bindToCores && np <= Runtime.getRuntime().availableProcessors() && TASKSET.canExecute();
         try {
             for (int r = 0; r < np; r++) {
                 List<String> command = new ArrayList<>();
-                if (bindToCores && np <= Runtime.getRuntime().availableProcessors() && TASKSET.canExecute()) {
+                if (pin) {
                     command.add(TASKSET.toString());
                     command.add("-c");
                     command.add(Integer.toString(r));
@@ -97,6 +100,9 @@ public final class ShmLauncher implements AutoCloseable {
                 env.put("MASTER_PORT", Integer.toString(store.port()));
                 env.put(RendezvousConfig.ENV_JOB_ID, jobId);
                 env.put(ENV_EXTERNAL_STORE, "1");
+                if (pin) {
+                    env.put(ENV_BOUND_TO_CORES, "1");
+                }
                 env.putAll(extraEnv);
                 if (inheritIo) {
                     pb.inheritIO();

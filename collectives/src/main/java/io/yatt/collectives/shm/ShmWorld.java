@@ -55,7 +55,8 @@ final class ShmWorld {
         }
         this.arena = new ShmArena(ShmCommDescriptor.arenaOffset(size), segs[rank].byteSize());
         int localRanks = context.localWorldSize() > 0 ? context.localWorldSize() : size;
-        this.oversubscribed = localRanks > Runtime.getRuntime().availableProcessors();
+        // a rank pinned to one core sees availableProcessors() == 1: pinned ranks are not oversubscribed
+        this.oversubscribed = !context.boundToCores() && localRanks > Runtime.getRuntime().availableProcessors();
     }
 
     /**

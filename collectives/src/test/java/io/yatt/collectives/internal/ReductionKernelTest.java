@@ -105,4 +105,50 @@ class ReductionKernelTest {
                 () -> kernel.reduce(DType.F32, ReduceOp.SUM, none, null, 0, 0, empty, 0, 0, 1)).getMessage());
         assertEquals(0, Arrays.stream(none).count());
     }
+
+    @Test
+    void shouldMatchTheReferenceInTheSmallScalarPathForEveryDtypeOpAndOperandCount() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : DTYPES) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    for (int n = 1; n <= 4; n++) {
+                        for (long count = 0; count <= 10; count++) {
+                            byte[][] inputs = CollectiveTestData.inputs(dtype, n, count, 31L * n + count);
+                            MemorySegment[] srcs = new MemorySegment[n];
+                            for (int k = 0; k < n; k++) {
+                                srcs[k] = segment(arena, inputs[k], 3);
+                            }
+                            MemorySegment dst = arena.allocate(count * dtype.byteSize() + 8, 1);
+                            kernel.reduceSmall(dtype, op, srcs, n, 3, dst, 5, count, n);
+                            assertArrayEquals(CollectiveTestData.reduce(dtype, op, inputs, 0, count),
+                                    dst.asSlice(5, count * dtype.byteSize()).toArray(ValueLayout.JAVA_BYTE),
+                                    dtype + " " + op + " n=" + n + " count=" + count);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldRoundEveryBf16BitPatternLikeTheScalarPath() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            long count = 65536 + 1; // every bf16 pattern, odd length: the scalar tail too
+            MemorySegment a = arena.allocate(2 * count, 2);
+            MemorySegment b = arena.allocate(2 * count, 2);
+            for (long i = 0; i < count; i++) {
+                a.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) i);
+                b.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) (i * 40503 + 7)); // NaNs, infinities, subnormals
+            }
+            for (ReduceOp op : ReduceOp.values()) {
+                MemorySegment blocked = arena.allocate(2 * count, 2);
+                MemorySegment scalar = arena.allocate(2 * count, 2);
+                kernel.reduce(DType.BF16, op, new MemorySegment[] {a, b}, 2, 0, blocked, 0, count);
+                kernel.reduceSmall(DType.BF16, op, new MemorySegment[] {a, b}, 2, 0, scalar, 0, count, 2);
+                assertEquals(-1, blocked.mismatch(scalar), op.toString());
+            }
+        }
+    }
 }
