@@ -25,6 +25,12 @@ import java.util.Locale;
 final class CollectiveSweep {
     static final int BATCHES = 5;
     private static final double TARGET_SECONDS = 0.2;
+    /** Warm-up all-reduces at the smallest size (C2 compiles after about 15000 invocations). */
+    static final int WARMUP_SMALL_CALLS = 20_000;
+    /** Calls per warm-up batch: warm-up runs the timed loop itself, so it is compiled before it is timed. */
+    static final int WARMUP_BATCH_CALLS = 100;
+    /** Pause after warm-up so queued JIT compilations finish before timing. */
+    static final long WARMUP_PAUSE_MS = 200;
 
     /** What to sweep. */
     record Options(List<SweepOp> ops, long minBytes, long maxBytes, int factor, DType dtype, ReduceOp redop, int root,
@@ -102,12 +108,17 @@ final class CollectiveSweep {
         return results;
     }
 
-    /** Runs every op a few thousand times on small buffers so the JIT is done before anything is timed. */
+    /**
+     * Runs every op on small buffers so the JIT is done before anything is timed: {@value #WARMUP_SMALL_CALLS}
+     * all-reduces at 8 bytes per rank (past C2's thresholds: the latency path is compiled), 5000 calls of the other
+     * ops there, 2000 at up to 64 KiB and 200 at up to 1 MiB (multi-block kernels, memcpy copies), then
+     * a pause for compilations still queued: a rank pinned to one core shares it with its JIT threads.
+     */
     private void warmUp() {
         int n = comm.size();
         int es = options.dtype().byteSize();
         long smallest = (8L * n + es - 1) / es; // the 8-bytes-per-rank warm-up call below must fit
-        long count = Math.max(smallest, Math.min(options.maxBytes(), 64L << 10) / es);
+        long count = Math.max(smallest, Math.min(options.maxBytes(), 1L << 20) / es);
         count += (n - count % n) % n;
         Tensor a = buffer(count);
         Tensor b = buffer(count);
@@ -117,16 +128,25 @@ final class CollectiveSweep {
                     if (inPlace && op == SweepOp.ALL_TO_ALL) {
                         continue;
                     }
-                    for (long bytes : new long[] {8L * comm.size(), count * options.dtype().byteSize()}) {
+                    long mid = Math.min(64L << 10, count * es);
+                    for (long bytes : new long[] {8L * n, mid, count * es}) {
                         Tensor[] v = views(op, a, b, bytes - bytes % ((long) comm.size() * options.dtype().byteSize()),
                             inPlace);
-                        for (int i = 0; i < 2000; i++) {
-                            call(op, v[0], v[1]);
+                        int calls = bytes == 8L * n ? (op == SweepOp.ALL_REDUCE ? WARMUP_SMALL_CALLS : 5000)
+                            : bytes == mid ? 2000 : 200;
+                        for (int i = 0; i < calls; i += WARMUP_BATCH_CALLS) {
+                            maxOverRanks(timedBatch(op, v[0], v[1], WARMUP_BATCH_CALLS)); // what point() runs
+                            comm.allReduce(wrongCount, ReduceOp.SUM); // and its check (I64): no deopt later
                         }
                     }
                 }
             }
             comm.barrier();
+            Thread.sleep(WARMUP_PAUSE_MS);
+            comm.barrier();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("sweep interrupted during warm-up: rank=" + comm.rank(), e);
         } finally {
             freeShared();
             a.close();
@@ -189,6 +209,20 @@ final class CollectiveSweep {
         return scalar.getDouble(0);
     }
 
+    /**
+     * Seconds per call of {@code calls} back-to-back calls after a barrier. A method of its own, run by the warm-up
+     * too: an OSR or C2 compilation of the timed loop (or a deoptimization at the first F64 all-reduce of
+     * {@link #maxOverRanks}) would otherwise land in a timed batch, on the core the pinned rank shares with its JIT.
+     */
+    private double timedBatch(SweepOp op, Tensor send, Tensor recv, int calls) {
+        comm.barrier();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < calls; i++) {
+            call(op, send, recv);
+        }
+        return (System.nanoTime() - t0) / 1e9 / calls;
+    }
+
     private Result point(SweepOp op, Tensor a, Tensor b, long bytes, boolean inPlace) {
         if (inPlace && op == SweepOp.ALL_TO_ALL) {
             return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(), options.redop(),
@@ -214,12 +248,7 @@ final class CollectiveSweep {
         int per = iters / batches;
         double sum = 0;
         for (int batch = 0; batch < batches; batch++) {
-            comm.barrier();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < per; i++) {
-                call(op, send, recv);
-            }
-            sum += maxOverRanks((System.nanoTime() - t0) / 1e9 / per);
+            sum += maxOverRanks(timedBatch(op, send, recv, per));
         }
         double seconds = sum / batches;
         long wrong = 0;
