@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * The reusable routine behind {@code yatt bench reshard}: {@link #runRank} runs on one rank's world communicator (a
  * thread of the in-process backend, or one shm process): it times one scheme's train-to-generation transition
  * ({@link HybridEngine#updateWeights()}; the baselines' gather buffer is allocated by {@link HybridEngine#resume()}
- * before the clock starts, which favours them) {@code repeats} times after a common barrier, measures the bytes
+ * before the clock starts, which favours them) {@code repeats} times after a common barrier, after one untimed
+ * warm-up transition, measures the bytes
  * received and the generation allocator's peak, then the copy floor: every rank copying its bytes received between two
  * host buffers with one memcpy, all ranks at once, in the same run. Per repeat the slowest rank counts; the result is
  * the median. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
@@ -104,6 +105,9 @@ public final class ReshardBenchmark {
             for (Tensor w : engine.trainingWeights().values()) {
                 w.fillRandom(seed++ * 7919 + rank);
             }
+            // one untimed transition first: JIT-compiles the copy paths and touches every buffer once
+            engine.toGeneration();
+            engine.toTraining();
             for (int i = 0; i < repeats; i++) {
                 engine.resume();
                 world.barrier();
