@@ -47,16 +47,23 @@ final class CollectiveSweep {
     private final Allocator allocator;
     private final PrintStream out;
     private final List<Tensor> shared = new ArrayList<>();
+    private final Device device;
     private final Tensor scalar;
     private final Tensor wrongCount;
 
     CollectiveSweep(Communicator comm, Options options, PrintStream out) {
+        this(comm, options, out, Device.host());
+    }
+
+    /** A sweep whose buffers (and the timing/check scalars) live on {@code device}, as GPU backends need. */
+    CollectiveSweep(Communicator comm, Options options, PrintStream out, Device device) {
         this.comm = comm;
         this.options = options;
         this.out = out;
+        this.device = device;
         this.allocator = Allocator.root("sweep-rank-" + comm.rank());
-        this.scalar = Tensor.allocate(allocator, DType.F64, Shape.of(1), Device.host());
-        this.wrongCount = Tensor.allocate(allocator, DType.I64, Shape.of(1), Device.host());
+        this.scalar = Tensor.allocate(allocator, DType.F64, Shape.of(1), device);
+        this.wrongCount = Tensor.allocate(allocator, DType.I64, Shape.of(1), device);
     }
 
     private Tensor buffer(long count) {
@@ -65,7 +72,7 @@ final class CollectiveSweep {
             shared.add(t);
             return t;
         }
-        return Tensor.allocate(allocator, options.dtype(), Shape.of(Math.max(1, count)), Device.host());
+        return Tensor.allocate(allocator, options.dtype(), Shape.of(Math.max(1, count)), device);
     }
 
     /** Runs every op; returns the rows rank 0 printed (empty on other ranks). */
@@ -327,7 +334,13 @@ final class CollectiveSweep {
         };
     }
 
-    private static long countNot(Tensor t, double expected) {
+    private long countNot(Tensor result, double expected) {
+        if (!result.device().isHost()) {
+            try (Tensor host = result.to(Device.host(), allocator)) {
+                return countNot(host, expected);
+            }
+        }
+        Tensor t = result;
         long bad = 0;
         long n = t.numel();
         for (long i = 0; i < n; i++) {

@@ -8,7 +8,12 @@ import io.yatt.collectives.shm.ShmContext;
 import io.yatt.collectives.shm.ShmLauncher;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaStatus;
+import io.yatt.collectives.cudalocal.CudaLocalWorld;
+import io.yatt.collectives.nccl.NcclGpuCommunicator;
+import io.yatt.ffi.nccl.Nccl;
+import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -25,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * {@code yatt bench collectives}: an nccl-tests style sweep of a {@link Communicator} backend. It launches the ranks
@@ -33,8 +39,8 @@ import java.util.concurrent.TimeUnit;
  * one row per size with the out-of-place and in-place halves (size (B), count, type, redop, root, time (us), algbw,
  * busbw (GB/s), #wrong), or one JSON object per half with {@code --json}.
  *
- * <p>Backends plug in through {@link SweepBackend}: {@code nccl} and {@code cuda-local} report a clear error without
- * a GPU and exit non-zero; with a GPU they say they are not wired in yet.
+ * <p>Backends plug in through {@link SweepBackend}: {@code nccl} (rank r on GPU r) and {@code cuda-local} (every rank
+ * on GPU 0) run one thread per rank with device buffers, and report a clear error and exit 2 without a GPU.
  */
 @Command(name = "collectives", mixinStandardHelpOptions = true,
     description = "nccl-tests style sweep of a collectives backend (busbw factors: all_gather/reduce_scatter (n-1)/n, "
@@ -208,27 +214,7 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
         public int run(int np, CollectiveSweep.Options options, PrintStream out) throws Exception {
             try (InProcessWorld world = InProcessWorld.create(np,
                 new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(300)))) {
-                ExecutorService pool = Executors.newFixedThreadPool(np);
-                try {
-                    List<Future<?>> futures = new ArrayList<>();
-                    for (int r = 0; r < np; r++) {
-                        Communicator comm = world.communicator(r);
-                        futures.add(pool.submit(() -> {
-                            CollectiveSweep sweep = new CollectiveSweep(comm, options, out);
-                            try {
-                                sweep.run();
-                            } finally {
-                                sweep.close();
-                            }
-                            return null;
-                        }));
-                    }
-                    for (Future<?> f : futures) {
-                        f.get();
-                    }
-                } finally {
-                    pool.shutdownNow();
-                }
+                runOnThreads(np, world::communicator, r -> Device.host(), false, options, out);
             }
             return 0;
         }
@@ -257,10 +243,14 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
         }
     }
 
-    /** GPU backends: explain what is missing. */
+    /**
+     * GPU backends, one thread per rank in this JVM: {@code nccl} puts rank r on GPU r (NCCL refuses two ranks on one
+     * GPU, so np is at most the device count); {@code cuda-local} puts every rank on GPU 0. Without a device they
+     * explain what is missing and exit 2.
+     */
     record GpuBackend(String name) implements SweepBackend {
         @Override
-        public int run(int np, CollectiveSweep.Options options, PrintStream out) {
+        public int run(int np, CollectiveSweep.Options options, PrintStream out) throws Exception {
             CudaStatus status = Cuda.status();
             if (status.deviceCount() == 0) {
                 System.err.println("yatt bench collectives: backend " + name + " needs a CUDA GPU: deviceCount=0, "
@@ -268,10 +258,58 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
                     + "; use --backend shm or --backend in-process on this machine");
                 return 2;
             }
-            System.err.println("yatt bench collectives: backend " + name + " is not wired into the sweep yet: "
-                + "deviceCount=" + status.deviceCount() + "; implement CollectivesSweepCommand.SweepBackend for it "
-                + "(create the communicators, run CollectiveSweep on each rank)");
-            return 3;
+            Communicator.Context ctx = new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(300));
+            if (name.equals("nccl")) {
+                if (np > status.deviceCount()) {
+                    System.err.println("yatt bench collectives: backend nccl needs one GPU per rank: np=" + np
+                        + ", deviceCount=" + status.deviceCount() + "; use --backend cuda-local for several ranks on one GPU");
+                    return 2;
+                }
+                for (int r = 0; r < np; r++) {
+                    NcclGpuCommunicator.requireEnvironment(r);
+                }
+                NcclUniqueId id = Nccl.uniqueId();
+                runOnThreads(np, r -> NcclGpuCommunicator.create(r, np, r, id, ctx), Device::cuda, true, options, out);
+                return 0;
+            }
+            CudaLocalWorld.requireDevices(new int[] {0});
+            try (CudaLocalWorld world = CudaLocalWorld.create(np, 0, ctx)) {
+                runOnThreads(np, world::communicator, r -> Device.cuda(0), false, options, out);
+            }
+            return 0;
+        }
+    }
+
+    /**
+     * Runs the sweep on {@code np} threads; each makes its communicator on its own thread (NCCL init is collective)
+     * and closes it afterwards when {@code ownsCommunicators} (a world closes its own).
+     */
+    static void runOnThreads(int np, IntFunction<Communicator> communicatorOf, IntFunction<Device> deviceOf,
+        boolean ownsCommunicators, CollectiveSweep.Options options, PrintStream out) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(np);
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int r = 0; r < np; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    Communicator comm = communicatorOf.apply(rank);
+                    CollectiveSweep sweep = new CollectiveSweep(comm, options, out, deviceOf.apply(rank));
+                    try {
+                        sweep.run();
+                    } finally {
+                        sweep.close();
+                        if (ownsCommunicators) {
+                            comm.close();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 
