@@ -45,7 +45,7 @@ public final class InProcessCommunicator implements Communicator {
     private static final int YIELD_LIMIT = 50;
     private static final long MAX_PARK_NS = 50_000_000L;
     /** Bytes per claimed piece of a large operation. */
-    static final long PIECE_BYTES = 512 * 1024;
+    static final long PIECE_BYTES = 4 * 1024 * 1024;
     /** Output bytes per rank from which an operation is split into claimed pieces. */
     static final long DYNAMIC_MIN_BYTES = 2 * 1024 * 1024;
 
