@@ -1,12 +1,11 @@
 package io.yatt.collectives.shm;
 
-import io.yatt.collectives.CollectiveException;
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
-import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.rendezvous.Rendezvous;
@@ -23,9 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -53,7 +50,7 @@ public final class ShmCommunicator implements Communicator {
     private final ShmContext context;
     private ShmGroup openGroup;
     private ExecutorService asyncExecutor;
-    private ShmHandle lastAsync;
+    private AsyncHandle lastAsync;
     private long asyncSeq;
     private boolean closed;
 
@@ -438,7 +435,7 @@ public final class ShmCommunicator implements Communicator {
     }
 
     private void drainAsync() {
-        ShmHandle pending = lastAsync;
+        AsyncHandle pending = lastAsync;
         if (pending != null) {
             pending.join();
             lastAsync = null;
@@ -448,28 +445,16 @@ public final class ShmCommunicator implements Communicator {
     private CollectiveHandle submitAsync(List<Call> calls) {
         checkUsable();
         String opName = calls.isEmpty() ? "group()" : describe(calls);
-        ShmHandle handle = new ShmHandle(opName, asyncSeq++);
+        AsyncHandle handle = AsyncHandle.pending(opName, asyncSeq++, List::of);
         if (calls.isEmpty()) {
             handle.complete(null);
             return handle;
         }
         if (asyncExecutor == null) {
-            asyncExecutor = Executors.newSingleThreadExecutor(runnable -> {
-                Thread thread = new Thread(runnable, "yatt-shm-async-r" + rank() + "-of-" + size());
-                thread.setDaemon(true);
-                return thread;
-            });
+            asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-shm-async-r" + rank() + "-of-" + size());
         }
         try {
-            asyncExecutor.execute(() -> {
-                RuntimeException failure = null;
-                try {
-                    runCalls(calls);
-                } catch (RuntimeException e) {
-                    failure = e;
-                }
-                handle.complete(failure);
-            });
+            handle.runOn(asyncExecutor, () -> runCalls(calls));
         } catch (RejectedExecutionException e) {
             throw new IllegalStateException("communicator closed: rank=" + rank() + ", size=" + size(), e);
         }
@@ -513,62 +498,6 @@ public final class ShmCommunicator implements Communicator {
             checkUsable();
             drainAsync();
             runCalls(calls);
-        }
-    }
-
-    private static final class ShmHandle implements CollectiveHandle {
-        private final String opName;
-        private final long seq;
-        private final CountDownLatch done = new CountDownLatch(1);
-        private volatile RuntimeException failure;
-
-        ShmHandle(String opName, long seq) {
-            this.opName = opName;
-            this.seq = seq;
-        }
-
-        void complete(RuntimeException f) {
-            failure = f;
-            done.countDown();
-        }
-
-        @Override
-        public boolean isDone() {
-            return done.getCount() == 0;
-        }
-
-        @Override
-        public void await(long timeoutNs) {
-            if (timeoutNs < 0) {
-                throw new IllegalArgumentException("invalid timeout: timeoutNs=" + timeoutNs + ", expected >= 0");
-            }
-            try {
-                if (!done.await(timeoutNs, TimeUnit.NANOSECONDS)) {
-                    throw new CollectiveTimeoutException(opName, seq, List.of(), timeoutNs);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new CollectiveException("await interrupted: op=" + opName + ", seq=" + seq, e);
-            }
-            RuntimeException f = failure;
-            if (f != null) {
-                throw f;
-            }
-        }
-
-        void join() {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    done.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 }
