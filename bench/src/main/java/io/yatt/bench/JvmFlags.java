@@ -1,5 +1,8 @@
 package io.yatt.bench;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /** JVM flags every JMH fork needs, as constants usable in {@code @Fork(jvmArgsAppend = ...)}. */
 public final class JvmFlags {
     /** FFM downcalls without the restricted-method warning. */
@@ -10,6 +13,21 @@ public final class JvmFlags {
     public static final String ADD_EXPORTS = "--add-exports";
     /** Value of {@link #ADD_EXPORTS}. */
     public static final String INTERNAL_MISC = "java.base/jdk.internal.misc=ALL-UNNAMED";
+
+    /** Every flag above, in order, for JVMs a launcher starts itself (shm rank processes). */
+    public static final List<String> ALL = List.of(NATIVE_ACCESS, ADD_EXPORTS, INTERNAL_MISC, UNSAFE_ACCESS);
+
+    /**
+     * {@link #ALL} followed by {@code extra} (e.g. a GC choice).
+     *
+     * @param extra further flags
+     * @return the flags for a rank process
+     */
+    public static List<String> withExtra(String... extra) {
+        List<String> flags = new ArrayList<>(ALL);
+        flags.addAll(List.of(extra));
+        return List.copyOf(flags);
+    }
 
     private JvmFlags() {
     }

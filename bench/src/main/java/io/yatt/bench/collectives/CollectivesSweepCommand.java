@@ -1,5 +1,6 @@
 package io.yatt.bench.collectives;
 
+import io.yatt.bench.JvmFlags;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.collectives.ReduceOp;
@@ -47,9 +48,7 @@ import java.util.function.IntFunction;
         + "all_reduce 2(n-1)/n, broadcast 1).")
 public final class CollectivesSweepCommand implements Callable<Integer> {
     /** JVM flags the shm rank processes run with. */
-    static final List<String> RANK_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED", "--add-exports",
-        "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-XX:+UseSerialGC",
-        "-Xms256m");
+    static final List<String> RANK_JVM_FLAGS = JvmFlags.withExtra("-XX:+UseSerialGC", "-Xms256m");
 
     @Option(names = "--backend", defaultValue = "shm", description = "shm | in-process | nccl | cuda-local (default ${DEFAULT-VALUE})")
     String backend;

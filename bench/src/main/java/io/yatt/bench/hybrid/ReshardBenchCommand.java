@@ -2,6 +2,7 @@ package io.yatt.bench.hybrid;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.yatt.bench.JvmFlags;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.collectives.cudalocal.CudaLocalWorld;
@@ -45,8 +46,7 @@ import java.util.concurrent.TimeUnit;
     description = "Time train-to-generation resharding (HybridFlow, HybridFlow-V, DS-Chat) against the memcpy floor.")
 public final class ReshardBenchCommand implements Callable<Integer> {
     /** JVM flags the shm rank processes run with. */
-    static final List<String> RANK_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED", "--add-exports",
-        "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC");
+    static final List<String> RANK_JVM_FLAGS = JvmFlags.withExtra("-XX:+UseParallelGC");
 
     @Option(names = "--backend", defaultValue = "in-process", description = "in-process | shm | cuda-local (default ${DEFAULT-VALUE})")
     String backend;
