@@ -3,11 +3,14 @@ module io.yatt.trainer {
     requires io.yatt.ffi;
     requires io.yatt.tensor;
     requires io.yatt.hybrid;
+    requires io.yatt.controller;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires java.management;
     requires jdk.management;
 
     exports io.yatt.trainer.cli;
+    exports io.yatt.trainer.model;
+    // exports io.yatt.trainer.algo;  (added with the package's first type)
     opens io.yatt.trainer.cli to info.picocli;
 }

@@ -1,0 +1,2 @@
+/** Controllers, worker groups, dispatch modes and data batches: the control plane's public API. */
+package io.yatt.controller;

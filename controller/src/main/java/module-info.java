@@ -1,0 +1,16 @@
+/**
+ * The control plane: Aeron transport with SBE messages, worker groups and dispatch protocols, data by reference,
+ * parallel controllers, heartbeats; resource pools and placement planning.
+ */
+module io.yatt.controller {
+    requires transitive io.yatt.tensor;
+    requires transitive io.yatt.collectives;
+    requires transitive io.yatt.hybrid;
+    requires io.aeron.client;
+    requires io.aeron.driver;
+    requires org.agrona;
+    requires com.fasterxml.jackson.databind;
+
+    // exports io.yatt.controller;            (added with the package's first type)
+    // exports io.yatt.controller.placement;  (added with the package's first type)
+}
