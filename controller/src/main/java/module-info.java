@@ -11,6 +11,6 @@ module io.yatt.controller {
     requires org.agrona;
     requires com.fasterxml.jackson.databind;
 
-    // exports io.yatt.controller;            (added with the package's first type)
+    exports io.yatt.controller;
     // exports io.yatt.controller.placement;  (added with the package's first type)
 }
