@@ -164,7 +164,12 @@ public final class DispatchModes {
 
             @Override
             public Object collect(List<Object> results, GroupTopology topology) {
-                checkResultCount(this, results, topology);
+                try {
+                    checkResultCount(this, results, topology);
+                } catch (RuntimeException e) {
+                    closeBatches(results, e);
+                    throw e;
+                }
                 Object result = results.getFirst();
                 closeBatches(results.subList(1, results.size()), null);
                 return result;

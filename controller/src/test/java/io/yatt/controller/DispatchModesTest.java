@@ -227,6 +227,12 @@ class DispatchModesTest {
         assertNull(dispatched.get(1));
         assertNull(dispatched.get(2));
         assertEquals("done", DispatchModes.RANK_ZERO.collect(Arrays.asList("done", null, null), plain(3)));
+        try (DataBatch batch = samples(allocator, 0, 2)) {
+            DataBatch view = batch.slice(0, 2);
+            assertThrows(IllegalArgumentException.class,
+                    () -> DispatchModes.RANK_ZERO.collect(List.of(view), plain(3)));
+            assertTrue(view.isClosed(), "collect closes results also when it fails");
+        }
     }
 
     @Test
