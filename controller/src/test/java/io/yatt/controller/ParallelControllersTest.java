@@ -78,7 +78,9 @@ class ParallelControllersTest {
                         chunkByDpRank.put(slice.firstDpRank() + w, ids(chunk));
                         double[] values = new double[chunk.length()];
                         for (int i = 0; i < values.length; i++) {
-                            values[i] = 0.1 * chunk.tensor("x").getDouble(i, 1) + 1e15 * (i % 2 == 0 ? 1 : -1);
+                            // magnitudes from 2^-10 to 2^49 with alternating signs, so the grouping of a plain sum shows
+                            int id = (int) chunk.tensor("id").getDouble(i);
+                            values[i] = Math.scalb(1.0 + 0.1 * id, (id * 7) % 60 - 10) * (id % 2 == 0 ? 1 : -1);
                         }
                         Metric m = Metric.of("score", MetricOp.MEAN, values);
                         merged = merged == null ? m : merged.merge(m);
