@@ -342,4 +342,48 @@ class DispatchModesTest {
         assertEquals("invalid mesh name: meshName=a(b, expected a non-empty name without parentheses",
                 assertThrows(IllegalArgumentException.class, () -> DispatchModes.mesh("a(b")).getMessage());
     }
+
+    @Test
+    void shouldRejectWrongResultCountInEveryMode() {
+        for (Dispatch mode : List.of(DispatchModes.ALL_TO_ALL, DispatchModes.DP_COMPUTE, DispatchModes.DP_COMPUTE_PROTO)) {
+            assertEquals(mode.name() + " expects one result per worker: workers=2, got=3",
+                    assertThrows(IllegalArgumentException.class,
+                            () -> mode.collect(Arrays.asList(1, 2, 3), plain(2))).getMessage());
+        }
+        assertEquals("MESH(actor) expects one result per worker: workers=8, got=1",
+                assertThrows(IllegalArgumentException.class,
+                        () -> DispatchModes.mesh("actor").collect(Arrays.asList(1), tpDp())).getMessage());
+    }
+
+    @Test
+    void shouldRejectProtoResultsShorterThanPaddingOrClosed() {
+        try (DataBatch batch = samples(allocator, 0, 2)) {
+            List<Object> shortResults = new ArrayList<>(List.of(batch.slice(0, 1).moveWithMetadata(
+                    DispatchModes.PAD_SIZE_KEY, 3), batch.slice(1, 1).moveWithMetadata(DispatchModes.PAD_SIZE_KEY, 3)));
+            assertEquals("DP_COMPUTE_PROTO results shorter than the padding: padSize=3, length=2",
+                    assertThrows(IllegalArgumentException.class,
+                            () -> DispatchModes.DP_COMPUTE_PROTO.collect(shortResults, plain(2))).getMessage());
+            DataBatch closed = batch.slice(0, 1);
+            closed.close();
+            List<Object> withClosed = new ArrayList<>(List.of(batch.withMetadata(DispatchModes.PAD_SIZE_KEY, 0),
+                    closed));
+            assertEquals("DP_COMPUTE_PROTO got a closed DataBatch result: rank=1",
+                    assertThrows(IllegalArgumentException.class,
+                            () -> DispatchModes.DP_COMPUTE_PROTO.collect(withClosed, plain(2))).getMessage());
+        }
+    }
+
+    @Test
+    void shouldFreePaddedChunksWhenDispatchFailsHalfWay() {
+        // Two batches of 10 samples (160 bytes each) and room for one padded chunk of 3 samples (48 bytes): the
+        // second argument's padded chunk exceeds the limit.
+        try (Allocator limited = allocator.child("limited", 2 * 160 + 48);
+                DataBatch a = samples(limited, 0, 10); DataBatch b = samples(limited, 0, 10)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> DispatchModes.DP_COMPUTE_PROTO.dispatch(new Object[] {a, b}, plain(4)));
+            assertTrue(e.getMessage().startsWith("allocation exceeds limit: allocator=dispatch-test/limited"),
+                    e.getMessage());
+            assertEquals(2 * 160, limited.allocatedBytes());
+        }
+    }
 }
