@@ -652,6 +652,7 @@ public final class DataBatch implements AutoCloseable {
         private final Map<String, Tensor> tensors = new LinkedHashMap<>();
         private final Map<String, List<Object>> columns = new LinkedHashMap<>();
         private final Map<String, Object> metadata = new LinkedHashMap<>();
+        private boolean built;
 
         private Builder(Allocator allocator) {
             this.allocator = allocator;
@@ -697,8 +698,10 @@ public final class DataBatch implements AutoCloseable {
          * The batch; on failure it takes nothing and the caller still owns the tensors.
          *
          * @throws IllegalArgumentException if two keys have different sample counts, naming both
+         * @throws IllegalStateException if this builder built a batch already (the batch owns its tensors)
          */
         public DataBatch build() {
+            checkNotBuilt();
             String firstKey = null;
             long expected = -1;
             for (Map.Entry<String, Tensor> entry : tensors.entrySet()) {
@@ -722,11 +725,20 @@ public final class DataBatch implements AutoCloseable {
             if (expected > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("batch too long: key=" + firstKey + ", length=" + expected);
             }
+            built = true;
             return new DataBatch(allocator, new LinkedHashMap<>(tensors), new LinkedHashMap<>(columns),
                     new LinkedHashMap<>(metadata), (int) Math.max(expected, 0));
         }
 
+        private void checkNotBuilt() {
+            if (built) {
+                throw new IllegalStateException("data batch builder already built: keys=" + tensors.keySet()
+                        + columns.keySet());
+            }
+        }
+
         private void checkFree(String key) {
+            checkNotBuilt();
             Objects.requireNonNull(key, "key");
             if (tensors.containsKey(key) || columns.containsKey(key)) {
                 throw new IllegalArgumentException("duplicate key in batch: key=" + key);

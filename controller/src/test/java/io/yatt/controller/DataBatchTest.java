@@ -328,4 +328,18 @@ class DataBatchTest {
         assertThrows(IllegalStateException.class, () -> view.tensor("x").getDouble(0, 0));
         view.close();
     }
+
+    @Test
+    void shouldBuildOnceOnly() {
+        DataBatch.Builder builder = DataBatch.builder(allocator)
+                .tensor("x", Tensor.allocate(allocator, DType.F32, Shape.of(2), Device.host()))
+                .column("text", List.of("a", "b"));
+        try (DataBatch batch = builder.build()) {
+            assertEquals(2, batch.length());
+            assertEquals("data batch builder already built: keys=[x][text]",
+                    assertThrows(IllegalStateException.class, builder::build).getMessage());
+            assertEquals("data batch builder already built: keys=[x][text]",
+                    assertThrows(IllegalStateException.class, () -> builder.column("y", List.of(1, 2))).getMessage());
+        }
+    }
 }
