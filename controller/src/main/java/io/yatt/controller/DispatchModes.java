@@ -17,7 +17,7 @@ import java.util.Objects;
 public final class DispatchModes {
     /**
      * Metadata key that carries the pad size of a {@link Mode#DP_COMPUTE_PROTO} call from the dispatched chunks to
-     * the results; a worker method must keep its input's metadata in its result (the runtime may copy it over).
+     * the results: a result must keep it, by keeping its input's metadata or through {@link #carryPadSize}.
      */
     public static final String PAD_SIZE_KEY = "yatt.dispatch.padSize";
 
@@ -37,6 +37,28 @@ public final class DispatchModes {
     private static final String MESH_PREFIX = "MESH(";
 
     private DispatchModes() {
+    }
+
+    /**
+     * The worker side of {@link #PAD_SIZE_KEY}: if a DataBatch in {@code args} carries the pad size and
+     * {@code result} is a DataBatch without it, a batch with {@code result}'s tensors and the pad size added
+     * ({@code result} is closed, its memory moves over); otherwise {@code result} itself. The worker runtime applies
+     * it to every result, so worker methods may build their results from scratch.
+     */
+    public static Object carryPadSize(Object[] args, Object result) {
+        if (!(result instanceof DataBatch batch) || batch.isClosed()
+                || batch.metadata().containsKey(PAD_SIZE_KEY)) {
+            return result;
+        }
+        for (Object arg : args) {
+            if (arg instanceof DataBatch input && !input.isClosed()) {
+                Object padSize = input.metadata().get(PAD_SIZE_KEY);
+                if (padSize != null) {
+                    return batch.moveWithMetadata(PAD_SIZE_KEY, padSize);
+                }
+            }
+        }
+        return result;
     }
 
     /** The closed set of built-in modes. */

@@ -11,6 +11,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -385,5 +389,34 @@ class DispatchModesTest {
                     e.getMessage());
             assertEquals(2 * 160, limited.allocatedBytes());
         }
+    }
+
+    @Test
+    void shouldCarryPadSizeToResultsBuiltFromScratch() {
+        GroupTopology topology = plain(4);
+        try (DataBatch batch = samples(allocator, 0, 6)) {
+            List<Object[]> dispatched = DispatchModes.DP_COMPUTE_PROTO.dispatch(new Object[] {batch}, topology);
+            List<Object> results = new ArrayList<>();
+            for (Object[] args : dispatched) {
+                DataBatch input = (DataBatch) args[0];
+                // A worker that builds a fresh batch: twice each sample's id, without the input's metadata.
+                Tensor doubled = Tensor.allocate(allocator, DType.I64, Shape.of(input.length()), Device.host());
+                for (int i = 0; i < input.length(); i++) {
+                    doubled.setDouble(2 * input.tensor("id").getDouble(i), i);
+                }
+                Object fresh = DataBatch.builder(allocator).tensor("doubled", doubled).build();
+                results.add(DispatchModes.carryPadSize(args, fresh));
+            }
+            try (DataBatch collected = (DataBatch) DispatchModes.DP_COMPUTE_PROTO.collect(results, topology)) {
+                List<Double> values = new ArrayList<>();
+                for (int i = 0; i < collected.length(); i++) {
+                    values.add(collected.tensor("doubled").getDouble(i));
+                }
+                // 6 samples padded by 2 to 8; the padding (samples 0 and 1 again) is stripped.
+                assertEquals(List.of(0.0, 2.0, 4.0, 6.0, 8.0, 10.0), values);
+            }
+            closeDispatched(dispatched);
+        }
+        assertEquals("kept", DispatchModes.carryPadSize(new Object[] {"x"}, "kept"));
     }
 }
