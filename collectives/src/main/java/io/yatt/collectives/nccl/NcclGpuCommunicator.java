@@ -10,12 +10,12 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
-import io.yatt.collectives.rendezvous.RendezvousConfig;
 import io.yatt.ffi.LibraryNotFoundException;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaEvent;
@@ -142,7 +142,7 @@ public final class NcclGpuCommunicator implements Communicator {
      * under {@value #UNIQUE_ID_KEY}; every rank initializes on {@code device}, then the ranks meet once more.
      *
      * @throws IllegalStateException if there is no CUDA device or no NCCL library
-     * @throws io.yatt.collectives.rendezvous.RendezvousException if the id exchange times out, naming missing ranks
+     * @throws io.yatt.collectives.RendezvousException if the id exchange times out, naming missing ranks
      * @see #create(int, int, int, NcclUniqueId, Communicator.Context)
      */
     public static NcclGpuCommunicator create(Rendezvous rendezvous, int device, Communicator.Context context) {

@@ -32,9 +32,9 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  * When some rank exposed its own tensor, a final barrier keeps it from returning (and letting the caller modify
  * the tensor) before peers are done reading. Small all-reduces carry their data inline in the POST line.
  *
- * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link ShmContext#spinNs()}, then yields, checking the deadline
+ * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link io.yatt.collectives.ShmContext#spinNs()}, then yields, checking the deadline
  * (counted from the call's first wait), peers' abort words and (every
- * {@link ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
+ * {@link io.yatt.collectives.ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
  * except {@link #abort} which any thread may call.
  */
 final class ShmChannel {

@@ -7,10 +7,11 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.rendezvous.Rendezvous;
-import io.yatt.collectives.rendezvous.RendezvousConfig;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -65,7 +66,7 @@ public final class ShmCommunicator implements Communicator {
      * Sweeps stale regions of dead processes, creates and maps this rank's region, maps every peer's and unlinks the
      * files once all ranks mapped them.
      *
-     * @throws io.yatt.collectives.rendezvous.RendezvousException if a rank does not arrive in time
+     * @throws io.yatt.collectives.RendezvousException if a rank does not arrive in time
      * @throws IllegalArgumentException if the context is invalid
      */
     public static ShmCommunicator create(Rendezvous rendezvous, ShmContext context) {
