@@ -233,6 +233,17 @@ public interface Communicator extends AutoCloseable {
      */
     CollectiveGroup group();
 
+    /**
+     * What this rank's endpoint has moved since it was created or last reset, counted by the backend where the bytes
+     * move (see {@link CommunicatorStats}); may be read from any thread, exact between calls. Calls made through a
+     * default method are counted with the calls it makes ({@link #allGatherv} on shm counts its all-gather or
+     * send/recv too).
+     */
+    CommunicatorStats stats();
+
+    /** Sets {@link #stats()} to zero; call between operations. */
+    void resetStats();
+
     /** Asynchronous {@link #allGather(Tensor, Tensor)}: validates now, runs in the background, in call order. */
     default CollectiveHandle allGatherAsync(Tensor send, Tensor recv) {
         CollectiveGroup group = group();

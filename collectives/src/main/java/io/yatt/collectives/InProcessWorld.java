@@ -17,7 +17,7 @@ import java.util.Objects;
  * }
  * }</pre>
  */
-public final class InProcessWorld implements AutoCloseable {
+public final class InProcessWorld implements CommunicatorWorld {
     private final List<InProcessCommunicator> communicators;
     private boolean closed;
 
@@ -48,16 +48,12 @@ public final class InProcessWorld implements AutoCloseable {
         return new InProcessWorld(InProcessCommunicator.createWorld(size, context));
     }
 
-    /** The number of ranks. */
+    @Override
     public int size() {
         return communicators.size();
     }
 
-    /**
-     * Rank {@code rank}'s communicator, to be used by that rank's thread.
-     *
-     * @throws IllegalArgumentException if the rank is out of range
-     */
+    @Override
     public Communicator communicator(int rank) {
         if (rank < 0 || rank >= communicators.size()) {
             throw new IllegalArgumentException("rank out of range: rank=" + rank + ", size=" + communicators.size());
@@ -65,7 +61,7 @@ public final class InProcessWorld implements AutoCloseable {
         return communicators.get(rank);
     }
 
-    /** Every rank's communicator, in rank order. */
+    @Override
     public List<Communicator> communicators() {
         return List.copyOf(communicators);
     }

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.ByteBuffer;
@@ -975,5 +976,162 @@ public abstract class CommunicatorConformanceTest {
         byte[] expected = reduce(DType.I32, ReduceOp.SUM, inputs(DType.I32, 2, 3, 5), 0, 3);
         assertArrayEquals(expected, results.get(0));
         assertArrayEquals(expected, results.get(1));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Counted bytes.
+
+    /** The operations whose bytes the counters are checked on; F32 throughout. */
+    enum CountedOp {
+        ALL_GATHER(CollectiveKind.ALL_GATHER, 1000),
+        ALL_GATHER_LARGE(CollectiveKind.ALL_GATHER, LARGE_COUNT),
+        REDUCE_SCATTER(CollectiveKind.REDUCE_SCATTER, 1000),
+        REDUCE_SCATTER_LARGE(CollectiveKind.REDUCE_SCATTER, LARGE_COUNT),
+        ALL_REDUCE(CollectiveKind.ALL_REDUCE, 30_000),
+        BROADCAST(CollectiveKind.BROADCAST, 1000),
+        REDUCE(CollectiveKind.REDUCE, 1000),
+        ALL_TO_ALL(CollectiveKind.ALL_TO_ALL, 1000),
+        ALL_GATHER_V(CollectiveKind.ALL_GATHER_V, 100),
+        SEND_RECV(CollectiveKind.SEND, 1000);
+
+        final CollectiveKind kind;
+        final long count;
+
+        CountedOp(CollectiveKind kind, long count) {
+            this.kind = kind;
+            this.count = count;
+        }
+
+        /** allGatherv: rank q contributes {@code q * count + 7} elements. */
+        long vTotal(int q) {
+            return q * count + 7;
+        }
+
+        /** {bytesReceived, bytesSent} rank {@code rank} of {@code n} must count, from the op's definition. */
+        long[] expected(int rank, int n) {
+            long b = count * 4;
+            return switch (this) {
+                case ALL_GATHER, ALL_GATHER_LARGE, REDUCE_SCATTER, REDUCE_SCATTER_LARGE, ALL_TO_ALL ->
+                        new long[] {(n - 1) * b, (n - 1) * b};
+                case ALL_REDUCE -> new long[] {2 * (n - 1) * b / n, 2 * (n - 1) * b / n};
+                case BROADCAST -> rank == n - 1 ? new long[] {0, (n - 1) * b} : new long[] {b, 0};
+                case REDUCE -> rank == 0 ? new long[] {(n - 1) * b, 0} : new long[] {0, b};
+                case ALL_GATHER_V -> {
+                    long others = 0;
+                    for (int q = 0; q < n; q++) {
+                        others += q == rank ? 0 : vTotal(q) * 4;
+                    }
+                    yield new long[] {others, (n - 1) * vTotal(rank) * 4};
+                }
+                case SEND_RECV -> new long[] {b, b};
+            };
+        }
+
+        boolean reduction() {
+            return this == REDUCE_SCATTER || this == REDUCE_SCATTER_LARGE || this == ALL_REDUCE || this == REDUCE;
+        }
+    }
+
+    /** Every counted op on 2, 3 and 4 ranks (the multi-megabyte ones on 4 ranks only in the full matrix). */
+    static Stream<Arguments> countedCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (CountedOp op : CountedOp.values()) {
+            for (int ranks : new int[] {2, 3, 4}) {
+                if (full() || op.count != LARGE_COUNT || ranks != 4) {
+                    out.add(Arguments.of(op, ranks));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} ranks={1}")
+    @MethodSource("countedCases")
+    void shouldCountTheBytesEachRankReceivesAndSends(CountedOp op, int size) {
+        List<long[]> counted = onEveryRank(size, ctx -> {
+            Communicator comm = ctx.communicator();
+            int me = ctx.rank();
+            int n = ctx.size();
+            long count = op.count;
+            comm.barrier();
+            comm.resetStats();
+            comm.barrier();
+            switch (op) {
+                case ALL_GATHER, ALL_GATHER_LARGE -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count * n)) {
+                        comm.allGather(send, recv);
+                    }
+                }
+                case REDUCE_SCATTER, REDUCE_SCATTER_LARGE -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count * n, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count)) {
+                        comm.reduceScatter(send, recv, ReduceOp.SUM);
+                    }
+                }
+                case ALL_REDUCE -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count)) {
+                        comm.allReduce(send, recv, ReduceOp.SUM);
+                    }
+                }
+                case BROADCAST -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count)) {
+                        comm.broadcast(send, recv, n - 1);
+                    }
+                }
+                case REDUCE -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count)) {
+                        comm.reduce(send, recv, ReduceOp.SUM, 0);
+                    }
+                }
+                case ALL_TO_ALL -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count * n, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count * n)) {
+                        comm.allToAll(send, recv);
+                    }
+                }
+                case ALL_GATHER_V -> {
+                    long all = 0;
+                    for (int q = 0; q < n; q++) {
+                        all += op.vTotal(q);
+                    }
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, op.vTotal(me), 3));
+                         Tensor recv = zeros(ctx, DType.F32, all)) {
+                        List<List<Tensor>> views = new ArrayList<>();
+                        long at = 0;
+                        for (int q = 0; q < n; q++) {
+                            views.add(List.of(recv.narrow(0, at, op.vTotal(q))));
+                            at += op.vTotal(q);
+                        }
+                        comm.allGatherv(List.of(send), views);
+                    }
+                }
+                case SEND_RECV -> {
+                    try (Tensor send = tensor(ctx, DType.F32, input(DType.F32, me, count, 3));
+                         Tensor recv = zeros(ctx, DType.F32, count);
+                         CollectiveGroup group = comm.group()) {
+                        comm.send(send, (me + 1) % n);
+                        comm.recv(recv, (me + n - 1) % n);
+                    }
+                }
+            }
+            CommunicatorStats stats = comm.stats();
+            return new long[] {stats.bytesReceived(), stats.bytesSent(), stats.deviceBytesReceived(),
+                    stats.calls(op.kind), stats.calls(CollectiveKind.BARRIER), ctx.device().isHost() ? 0 : 1};
+        });
+        for (int r = 0; r < size; r++) {
+            long[] c = counted.get(r);
+            long[] expected = op.expected(r, size);
+            assertEquals(expected[0], c[0], "bytes received on rank " + r);
+            assertEquals(expected[1], c[1], "bytes sent on rank " + r);
+            if (!op.reduction()) {
+                assertEquals(c[5] == 1 ? expected[0] : 0, c[2], "device bytes received on rank " + r);
+            }
+            assertEquals(1, c[3], "calls of " + op.kind + " on rank " + r);
+            assertEquals(1, c[4], "barrier calls since the reset on rank " + r);
+        }
     }
 }

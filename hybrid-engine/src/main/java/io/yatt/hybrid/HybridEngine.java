@@ -1,6 +1,7 @@
 package io.yatt.hybrid;
 
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -45,11 +46,12 @@ public final class HybridEngine implements AutoCloseable {
     }
 
     /**
-     * What one transition did, measured: bytes received from peers (counted from the views that were filled), the
-     * peak bytes of the generation-side parameter allocator, local copies, and the time.
+     * What one transition did, measured: bytes received from peers (counted by the communicators where they moved
+     * the bytes, {@link Communicator#stats()}), the peak bytes of the generation-side parameter allocator, local
+     * copies, and the time.
      *
-     * @param bytesReceived bytes of sharded parameters received
-     * @param replicatedBytesReceived bytes of replicated parameters received
+     * @param bytesReceived bytes of sharded parameters received, as the gather group's communicator counted them
+     * @param replicatedBytesReceived bytes of replicated parameters received, as the micro-PP communicator counted them
      * @param peakParameterBytes peak of sharded parameter memory held for generation, from the allocator
      * @param localBytesMoved bytes copied locally: HybridFlow's own fused components moved into place; the baselines'
      *        own training shard copied into the gather buffer
@@ -238,10 +240,8 @@ public final class HybridEngine implements AutoCloseable {
         requireState(State.TRAINING);
         long start = System.nanoTime();
         resume();
-        int es = dtype.byteSize();
         long local = moveOwn(ownMovesForward);
-        communicator(plan.scheme().gatherGroup()).allGatherv(sendViews, recvViews);
-        long received = sharded.receivedElements() * es;
+        long received = gatherCounted(communicator(plan.scheme().gatherGroup()), sendViews, recvViews);
         if (!resident) {
             for (Tensor t : sendViews) {
                 local += t.byteSize();
@@ -249,14 +249,21 @@ public final class HybridEngine implements AutoCloseable {
         }
         long replicatedReceived = 0;
         if (replicated.ranks.size() > 1) {
-            communicator(GroupKind.MICRO_PP).allGatherv(replicatedSendViews, replicatedRecvViews);
-            replicatedReceived = replicated.receivedElements() * es;
+            replicatedReceived = gatherCounted(communicator(GroupKind.MICRO_PP), replicatedSendViews,
+                    replicatedRecvViews);
         }
         generationWeights = resident ? residentGenerationWeights : generationViews(gatherBuffer, blockElements());
         state = State.GENERATION;
         lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(), local,
                 System.nanoTime() - start);
         return generationWeights;
+    }
+
+    /** Runs one allGatherv and returns the bytes the communicator counted as received by this rank. */
+    private static long gatherCounted(Communicator comm, List<Tensor> send, List<List<Tensor>> recv) {
+        CommunicatorStats before = comm.stats();
+        comm.allGatherv(send, recv);
+        return comm.stats().minus(before).bytesReceived();
     }
 
     /** {@link #resume()} then {@link #updateWeights()}. */

@@ -3,14 +3,13 @@ package io.yatt.hybrid;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
-import io.yatt.tensor.DType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -52,17 +51,20 @@ public final class ReshardBenchmark {
     }
 
     /**
-     * Runs the benchmark on an in-process world of {@code layout.worldSize()} ranks (threads).
+     * Runs the benchmark on an in-process world of {@code plan.layout().worldSize()} ranks (threads) whose every
+     * collective call has the deadline {@code timeoutNs}.
      *
-     * @throws IllegalArgumentException if repeats is not positive or the model does not fit the layout
+     * @throws IllegalArgumentException if repeats or the deadline is not positive
      * @throws IllegalStateException if a rank fails
      */
-    public static Result runInProcess(HybridLayout layout, ModelSpec spec, ReshardScheme scheme, int repeats) {
+    public static Result runInProcess(ReshardPlan plan, int repeats, long timeoutNs) {
         requirePositive(repeats);
-        ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+        HybridLayout layout = plan.layout();
+        ReshardScheme scheme = plan.scheme();
         int n = layout.worldSize();
+        Communicator.Context context = new Communicator.Context().timeoutNs(timeoutNs).conclude();
         ExecutorService pool = Executors.newFixedThreadPool(n);
-        try (InProcessWorld world = InProcessWorld.create(n, new Communicator.Context().timeoutNs(DEFAULT_TIMEOUT_NS))) {
+        try (InProcessWorld world = InProcessWorld.create(n, context)) {
             List<Future<Result>> futures = new ArrayList<>();
             for (int r = 0; r < n; r++) {
                 Communicator comm = world.communicator(r);
@@ -162,64 +164,6 @@ public final class ReshardBenchmark {
         if (repeats <= 0) {
             throw new IllegalArgumentException("repeats must be positive: repeats=" + repeats);
         }
-    }
-
-    /**
-     * The copy floor: the median wall time for {@code bytesPerRank.length} threads to each copy its bytes between
-     * two host buffers at the same time.
-     *
-     * @throws IllegalStateException if a thread fails
-     */
-    public static double copyFloorMs(long[] bytesPerRank, int repeats) {
-        int n = bytesPerRank.length;
-        long[] times = new long[repeats];
-        ExecutorService pool = Executors.newFixedThreadPool(n);
-        try (Allocator root = Allocator.root("copy-floor")) {
-            List<Tensor> src = new ArrayList<>();
-            List<Tensor> dst = new ArrayList<>();
-            for (long bytes : bytesPerRank) {
-                long elements = Math.max(1, bytes);
-                src.add(Tensor.allocate(root, DType.U8, Shape.of(elements), Device.host()));
-                dst.add(Tensor.allocate(root, DType.U8, Shape.of(elements), Device.host()));
-            }
-            CyclicBarrier start = new CyclicBarrier(n + 1);
-            CyclicBarrier end = new CyclicBarrier(n + 1);
-            List<Future<?>> futures = new ArrayList<>();
-            for (int r = 0; r < n; r++) {
-                Tensor s = src.get(r);
-                Tensor d = dst.get(r);
-                futures.add(pool.submit(() -> {
-                    for (int i = 0; i < repeats + 1; i++) {
-                        start.await();
-                        d.copyFrom(s);
-                        end.await();
-                    }
-                    return null;
-                }));
-            }
-            for (int i = 0; i < repeats + 1; i++) {
-                start.await();
-                long t0 = System.nanoTime();
-                end.await();
-                if (i > 0) {
-                    times[i - 1] = System.nanoTime() - t0;
-                }
-            }
-            for (Future<?> f : futures) {
-                f.get();
-            }
-            for (Tensor t : src) {
-                t.close();
-            }
-            for (Tensor t : dst) {
-                t.close();
-            }
-        } catch (Exception e) {
-            throw new IllegalStateException("copy floor measurement failed", e);
-        } finally {
-            pool.shutdownNow();
-        }
-        return medianMs(times);
     }
 
     private static double medianMs(long[] nanos) {

@@ -3,6 +3,7 @@ package io.yatt.hybrid;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
@@ -21,6 +22,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
+import org.opentest4j.AssertionFailedError;
 
 class HybridEngineTest {
 
@@ -102,14 +104,72 @@ class HybridEngineTest {
                         }
                         RankPlan rp = plan.rank(rank);
                         HybridEngine.TransitionStats stats = engine.lastTransition();
-                        assertEquals(rp.bytesReceived(), stats.bytesReceived(), "bytes received, rank " + rank);
-                        assertEquals(rp.replicatedBytesReceived(), stats.replicatedBytesReceived());
+                        assertCountedBytesMatchPlan(plan, rank, stats);
                         assertEquals(rp.peakParameterBytes(), stats.peakParameterBytes(), "peak, rank " + rank);
                         engine.toTraining();
                         for (var e : engine.trainingWeights().entrySet()) {
                             assertArrayEquals(mine.get(e.getKey()), read(e.getValue()), "round trip " + e.getKey());
                         }
                     }
+                }
+            });
+        }
+    }
+
+    /** The counted bytes received (sharded and replicated) equal the plan's, which the planner tests hold to Table 2. */
+    static void assertCountedBytesMatchPlan(ReshardPlan plan, int rank, HybridEngine.TransitionStats stats) {
+        RankPlan rp = plan.rank(rank);
+        assertEquals(rp.bytesReceived(), stats.bytesReceived(), plan.scheme() + " counted bytes received, rank " + rank);
+        assertEquals(rp.replicatedBytesReceived(), stats.replicatedBytesReceived(),
+                plan.scheme() + " counted replicated bytes received, rank " + rank);
+    }
+
+    /** The Table 2 check on a stage-balanced model: counted bytes received and peak equal the formulas. */
+    static void assertTable2(ReshardPlan plan, int rank, HybridEngine.TransitionStats stats) {
+        assertEquals(plan.formulaBytesReceived(), stats.bytesReceived(),
+                plan.scheme() + " counted bytes received vs Table 2, rank " + rank);
+        assertEquals(plan.formulaPeakParameterBytes(), stats.peakParameterBytes(),
+                plan.scheme() + " peak parameter bytes vs Table 2, rank " + rank);
+    }
+
+    @Test
+    void shouldCountTable2BytesReceivedForEverySchemeOnEightRanks() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-8-1", "1-2-4");
+        ModelSpec spec = ModelSpec.llama(2, 128, 8, 8, 256, 1000, DType.BF16, 8);
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            runRanks(layout.worldSize(), (rank, world) -> {
+                try (Allocator root = Allocator.root("rank" + rank);
+                     HybridEngine engine = HybridEngine.create(plan, rank, world, root)) {
+                    engine.toGeneration();
+                    assertTable2(plan, rank, engine.lastTransition());
+                    engine.toTraining();
+                }
+            });
+        }
+    }
+
+    @Test
+    void shouldFailTheTable2CheckWhenTheBackendSilentlyDropsOnePiece() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-8-1", "1-2-4");
+        ModelSpec spec = ModelSpec.llama(2, 128, 8, 8, 256, 1000, DType.BF16, 8);
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            runRanks(layout.worldSize(), (rank, world) -> {
+                try (Allocator root = Allocator.root("rank" + rank);
+                     HybridEngine engine = HybridEngine.create(plan, rank, new PieceDroppingCommunicator(world), root)) {
+                    engine.toGeneration();
+                    Communicator gather = engine.communicator(scheme.gatherGroup());
+                    boolean receivesFromTheDropper = gather.rank() != gather.size() - 1;
+                    HybridEngine.TransitionStats stats = engine.lastTransition();
+                    if (receivesFromTheDropper) {
+                        assertThrows(AssertionFailedError.class, () -> assertTable2(plan, rank, stats),
+                                scheme + " rank " + rank + " must see the dropped piece");
+                        assertTrue(stats.bytesReceived() < plan.formulaBytesReceived(), scheme + " rank " + rank);
+                    } else {
+                        assertTable2(plan, rank, stats);
+                    }
+                    engine.toTraining();
                 }
             });
         }

@@ -15,8 +15,8 @@ class ReshardBenchmarkTest {
         ModelSpec spec = ModelSpec.llama(2, 128, 8, 8, 256, 1000, DType.BF16, 8);
         long m = spec.shardedByteSize();
         for (ReshardScheme scheme : ReshardScheme.values()) {
-            ReshardBenchmark.Result result = ReshardBenchmark.runInProcess(layout, spec, scheme, 3);
             ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            ReshardBenchmark.Result result = ReshardBenchmark.runInProcess(plan, 3, ReshardBenchmark.DEFAULT_TIMEOUT_NS);
             assertEquals(m, result.modelBytes());
             assertArrayEquals(result.plannedBytesReceivedPerRank(), result.bytesReceivedPerRank());
             for (int r = 0; r < 8; r++) {

@@ -31,6 +31,8 @@ final class CollectiveSweep {
     static final int WARMUP_BATCH_CALLS = 100;
     /** Pause after warm-up so queued JIT compilations finish before timing. */
     static final long WARMUP_PAUSE_MS = 200;
+    /** What every element a checked call must write holds before it (ranks contribute 1 and up). */
+    static final int SENTINEL = -1;
 
     /** What to sweep. */
     record Options(List<SweepOp> ops, long minBytes, long maxBytes, int factor, DType dtype, ReduceOp redop, int root,
@@ -80,7 +82,9 @@ final class CollectiveSweep {
         List<Result> results = new ArrayList<>();
         int n = comm.size();
         int es = options.dtype().byteSize();
-        warmUp();
+        if (options.warmup() > 0) {
+            warmUp();
+        }
         if (comm.rank() == 0) {
             header();
         }
@@ -272,15 +276,17 @@ final class CollectiveSweep {
             algbw * op.busFactor(comm.size()), wrong);
     }
 
-    /** Rank r contributes r + 1 everywhere (all-gather: in its chunk); broadcast non-roots start at -1. */
+    /**
+     * Rank r contributes r + 1 everywhere (all-gather: in its chunk); everything else a call must write starts at
+     * {@value #SENTINEL}, a value no rank contributes: the receive buffer first (in place, the send part is then
+     * filled over it), so an in-place all-gather whose peers' chunks do not arrive shows them as wrong even when
+     * the buffer held the right answer from the call before.
+     */
     private void fill(SweepOp op, Tensor send, Tensor recv, boolean inPlace) {
         int r = comm.rank();
-        if (!inPlace || op == SweepOp.ALL_TO_ALL) {
-            recv.fill(0);
-        }
+        recv.fill(SENTINEL);
         if (op == SweepOp.BROADCAST && r != options.root()) {
-            send.fill(-1);
-            recv.fill(-1);
+            send.fill(SENTINEL);
             return;
         }
         if (op == SweepOp.ALL_TO_ALL) {

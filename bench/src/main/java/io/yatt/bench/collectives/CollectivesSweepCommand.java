@@ -4,13 +4,13 @@ import io.yatt.bench.JvmFlags;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.ShmContext;
+import io.yatt.collectives.cudalocal.CudaLocalWorld;
+import io.yatt.collectives.nccl.NcclGpuCommunicator;
 import io.yatt.collectives.shm.ShmCommunicator;
-import io.yatt.collectives.shm.ShmContext;
 import io.yatt.collectives.shm.ShmLauncher;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaStatus;
-import io.yatt.collectives.cudalocal.CudaLocalWorld;
-import io.yatt.collectives.nccl.NcclGpuCommunicator;
 import io.yatt.ffi.nccl.Nccl;
 import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.DType;
@@ -81,7 +81,7 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "0", description = "timed iterations per point (0: about 0.2 s worth)")
     int iters;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "warm-up calls per point (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "3", description = "warm-up calls per point; 0 also skips the JIT warm-up (default ${DEFAULT-VALUE})")
     int warmup;
 
     @Option(names = "--check", negatable = true, defaultValue = "true", fallbackValue = "true",

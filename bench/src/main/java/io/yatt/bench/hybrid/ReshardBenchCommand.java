@@ -4,10 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.yatt.bench.JvmFlags;
 import io.yatt.collectives.Communicator;
-import io.yatt.collectives.InProcessWorld;
+import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.cudalocal.CudaLocalWorld;
 import io.yatt.collectives.shm.ShmCommunicator;
-import io.yatt.collectives.shm.ShmContext;
 import io.yatt.collectives.shm.ShmLauncher;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.hybrid.HybridLayout;
@@ -30,9 +29,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -161,33 +157,12 @@ public final class ReshardBenchCommand implements Callable<Integer> {
         };
     }
 
-    private int runInProcess(Settings settings, PrintStream out) throws Exception {
+    private int runInProcess(Settings settings, PrintStream out) {
         printHeader(settings, out);
-        int n = settings.layout().worldSize();
         for (ReshardScheme s : settings.schemes()) {
             ReshardPlan plan = ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s);
-            ExecutorService pool = Executors.newFixedThreadPool(n);
-            try (InProcessWorld w = InProcessWorld.create(n,
-                new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)))) {
-                List<Future<ReshardBenchmark.Result>> futures = new ArrayList<>();
-                for (int r = 0; r < n; r++) {
-                    Communicator comm = w.communicator(r);
-                    int rank = r;
-                    futures.add(pool.submit(() -> {
-                        try (Allocator root = Allocator.root("reshard-rank" + rank)) {
-                            return ReshardBenchmark.runRank(plan, comm, root, repeats);
-                        }
-                    }));
-                }
-                ReshardBenchmark.Result result = null;
-                for (Future<ReshardBenchmark.Result> f : futures) {
-                    ReshardBenchmark.Result r = f.get();
-                    result = result == null ? r : result;
-                }
-                printResult(settings, plan, result, out);
-            } finally {
-                pool.shutdownNow();
-            }
+            printResult(settings, plan, ReshardBenchmark.runInProcess(plan, repeats, TimeUnit.SECONDS.toNanos(timeoutS)),
+                out);
         }
         return 0;
     }

@@ -3,16 +3,18 @@ package io.yatt.collectives.cudalocal;
 import io.yatt.collectives.CollectiveException;
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.GroupScope;
+import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaException;
 import io.yatt.ffi.cuda.CudaStream;
@@ -66,6 +68,8 @@ public final class CudaLocalCommunicator implements Communicator {
     private final CudaLocalShared shared;
     private final int rank;
     private final int size;
+    /** Device bytes counted at each peer copy; host bytes of the staged reductions from the control plane. */
+    private final TrafficCounters counters = new TrafficCounters();
     private final int device;
     private final Device tensorDevice;
     private final Communicator control;
@@ -193,6 +197,7 @@ public final class CudaLocalCommunicator implements Communicator {
 
     private void pointToPoint(DeviceCall call) {
         if (openGroup != null) {
+            counters.call(call.kind());
             openGroup.add(call);
             return;
         }
@@ -200,11 +205,13 @@ public final class CudaLocalCommunicator implements Communicator {
             throw new IllegalArgumentException(call.kind().opName() + " to self outside a group: peer=" + call.root()
                     + ", rank=" + rank);
         }
+        counters.call(call.kind());
         drainAsync();
         execute(List.of(call), seq++);
     }
 
     private void post(DeviceCall call) {
+        counters.call(call.kind());
         if (openGroup != null) {
             openGroup.add(call);
             return;
@@ -224,6 +231,7 @@ public final class CudaLocalCommunicator implements Communicator {
         checkUsable();
         GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
+        counters.call(CollectiveKind.SPLIT);
         long opSeq = seq++;
         long splitNumber = splits++;
         Optional<Communicator> sub;
@@ -243,6 +251,24 @@ public final class CudaLocalCommunicator implements Communicator {
             subControl.close();
             throw e;
         }
+    }
+
+    @Override
+    public CommunicatorStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public void resetStats() {
+        counters.reset();
+    }
+
+    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        checkUsable();
+        counters.call(CollectiveKind.ALL_GATHER_V);
+        Communicator.super.allGatherv(send, recv);
     }
 
     @Override
@@ -395,9 +421,15 @@ public final class CudaLocalCommunicator implements Communicator {
             }
             for (int i = 0; i < p2p.size(); i++) {
                 DeviceCall call = p2p.get(i);
+                long bytes = call.count() * call.dtype().byteSize();
                 if (call.kind() == CollectiveKind.RECV) {
                     long[] sent = received[i];
-                    copy(call.recvAddress(), device, sent[0], (int) sent[3], call.count() * call.dtype().byteSize());
+                    copy(call.recvAddress(), device, sent[0], (int) sent[3], bytes);
+                    if (call.root() != rank) {
+                        counters.deviceReceived(bytes);
+                    }
+                } else if (call.root() != rank) {
+                    counters.deviceSent(bytes); // the peer copies it in this same operation
                 }
             }
             if (hasReduction(collectives)) {
@@ -554,6 +586,7 @@ public final class CudaLocalCommunicator implements Communicator {
             Tensor staged = Tensor.wrap(stage, call.dtype(), Shape.of(call.sendByteSize() / elementBytes));
             long resultOffset = 0;
             boolean writeBack = true;
+            CommunicatorStats before = control.stats();
             try {
                 switch (call.kind()) {
                     case ALL_REDUCE -> control.allReduce(staged, call.op());
@@ -570,6 +603,9 @@ public final class CudaLocalCommunicator implements Communicator {
             } catch (RuntimeException e) {
                 throw translate(e, opName, opSeq);
             }
+            CommunicatorStats reduced = control.stats().minus(before);
+            counters.received(reduced.bytesReceived());
+            counters.sent(reduced.bytesSent());
             long resultBytes = call.kind() == CollectiveKind.REDUCE_SCATTER ? call.count() * elementBytes
                     : call.sendByteSize();
             if (writeBack && resultBytes > 0) {
@@ -591,6 +627,10 @@ public final class CudaLocalCommunicator implements Communicator {
                         DeviceCall peer = posted(q, parity, index);
                         copy(call.recvAddress() + q * chunk, device, peer.sendAddress(), peer.device(), chunk);
                     }
+                    if (q != rank) {
+                        counters.deviceReceived(chunk);
+                        counters.deviceSent(chunk); // peer q copies this rank's chunk in the same operation
+                    }
                 }
                 return size > 1;
             }
@@ -599,8 +639,12 @@ public final class CudaLocalCommunicator implements Communicator {
                 if (rank != call.root()) {
                     DeviceCall root = posted(call.root(), parity, index);
                     copy(call.recvAddress(), device, root.sendAddress(), root.device(), bytes);
-                } else if (!call.inPlace()) {
-                    copy(call.recvAddress(), device, call.sendAddress(), device, bytes);
+                    counters.deviceReceived(bytes);
+                } else {
+                    if (!call.inPlace()) {
+                        copy(call.recvAddress(), device, call.sendAddress(), device, bytes);
+                    }
+                    counters.deviceSent((size - 1) * bytes); // every peer copies it in the same operation
                 }
                 return size > 1;
             }
@@ -611,6 +655,10 @@ public final class CudaLocalCommunicator implements Communicator {
                     DeviceCall peer = posted(q, parity, index);
                     copy(call.recvAddress() + q * chunk, device, peer.sendAddress() + rank * chunk, peer.device(),
                             chunk);
+                    if (q != rank) {
+                        counters.deviceReceived(chunk);
+                        counters.deviceSent(chunk);
+                    }
                 }
                 return size > 1;
             }

@@ -2,6 +2,7 @@ package io.yatt.collectives.cudalocal;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.CommunicatorWorld;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.ffi.cuda.Cuda;
 
@@ -23,7 +24,7 @@ import java.util.Objects;
  * }
  * }</pre>
  */
-public final class CudaLocalWorld implements AutoCloseable {
+public final class CudaLocalWorld implements CommunicatorWorld {
     private final InProcessWorld control;
     private final CudaLocalShared shared;
     private final List<CudaLocalCommunicator> communicators;
@@ -106,7 +107,7 @@ public final class CudaLocalWorld implements AutoCloseable {
         }
     }
 
-    /** The number of ranks. */
+    @Override
     public int size() {
         return communicators.size();
     }
@@ -116,6 +117,7 @@ public final class CudaLocalWorld implements AutoCloseable {
      *
      * @throws IllegalArgumentException if the rank is out of range
      */
+    @Override
     public CudaLocalCommunicator communicator(int rank) {
         if (rank < 0 || rank >= communicators.size()) {
             throw new IllegalArgumentException("rank out of range: rank=" + rank + ", size=" + communicators.size());
@@ -123,7 +125,7 @@ public final class CudaLocalWorld implements AutoCloseable {
         return communicators.get(rank);
     }
 
-    /** Every rank's communicator, in rank order. */
+    @Override
     public List<Communicator> communicators() {
         return List.copyOf(communicators);
     }

@@ -1,8 +1,8 @@
 package io.yatt.collectives.cudalocal;
 
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.CallSignature;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.tensor.DType;
 
 /**

@@ -2,18 +2,20 @@ package io.yatt.collectives.inprocess;
 
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.ReductionKernel;
+import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
@@ -53,6 +55,8 @@ public final class InProcessCommunicator implements Communicator {
     private final int rank;
     private final int size;
     private final ReductionKernel kernel = ReductionKernel.create();
+    /** Added to by whichever rank thread moves this rank's bytes. */
+    private final TrafficCounters counters = new TrafficCounters();
     private final MemorySegment[] operands;
     private final long[] sendPosts;
     private final long[] recvPosts;
@@ -160,6 +164,7 @@ public final class InProcessCommunicator implements Communicator {
         for (List<Tensor> list : recv) {
             recvCopy.add(List.copyOf(list));
         }
+        counters.call(CollectiveKind.ALL_GATHER_V);
         Call call = new Call().set(CollectiveKind.ALL_GATHER_V, null, null, total, dtype, null, -1, false);
         call.sendViews = sendCopy;
         call.recvViews = List.copyOf(recvCopy);
@@ -240,6 +245,9 @@ public final class InProcessCommunicator implements Communicator {
 
     private void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
         MemorySegment segment = tensor.segment();
+        if (openGroup != null || peer != rank) {
+            counters.call(kind);
+        }
         if (openGroup != null) {
             if (kind == CollectiveKind.SEND) {
                 int sends = 1;
@@ -271,6 +279,7 @@ public final class InProcessCommunicator implements Communicator {
         checkUsable();
         GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
+        counters.call(CollectiveKind.SPLIT);
         Call call = shared.slots[rank][0].set(CollectiveKind.SPLIT, null, null, 0, null, null, -1, false);
         call.color = color;
         call.key = key;
@@ -286,6 +295,16 @@ public final class InProcessCommunicator implements Communicator {
         GroupScope.requireNoneOpen(openGroup, rank);
         openGroup = new InProcessGroup(this);
         return openGroup;
+    }
+
+    @Override
+    public CommunicatorStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public void resetStats() {
+        counters.reset();
     }
 
     @Override
@@ -414,6 +433,7 @@ public final class InProcessCommunicator implements Communicator {
 
     private void post(CollectiveKind kind, MemorySegment send, MemorySegment recv, long count, Tensor typed,
                       ReduceOp op, int root, boolean inPlace) {
+        counters.call(kind);
         if (openGroup != null) {
             openGroup.add(new Call().set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace));
             return;
@@ -492,6 +512,7 @@ public final class InProcessCommunicator implements Communicator {
                     int q = (rank + k) % size;
                     if (q != rank || !call.inPlace) {
                         MemorySegment.copy(slots[q][index].send, 0, call.recv, q * chunk, chunk);
+                        moved(q, rank, chunk);
                     }
                 }
                 return false;
@@ -504,6 +525,7 @@ public final class InProcessCommunicator implements Communicator {
                 }
                 kernel.reduce(call.dtype, call.op, operands, null, lo * elementBytes, size, call.recv,
                         lo * elementBytes, hi - lo, size);
+                reduced(rank, (hi - lo) * elementBytes);
                 clearOperands();
                 return true;
             }
@@ -513,12 +535,14 @@ public final class InProcessCommunicator implements Communicator {
                 }
                 kernel.reduce(call.dtype, call.op, operands, null, rank * call.count * elementBytes, size, call.recv,
                         0, call.count, size);
+                reduced(rank, call.count * elementBytes);
                 clearOperands();
                 return false;
             }
             case BROADCAST -> {
                 if (rank != call.root) {
                     MemorySegment.copy(slots[call.root][index].send, 0, call.recv, 0, call.count * elementBytes);
+                    moved(call.root, rank, call.count * elementBytes);
                 } else if (!call.inPlace) {
                     MemorySegment.copy(call.send, 0, call.recv, 0, call.count * elementBytes);
                 }
@@ -532,6 +556,7 @@ public final class InProcessCommunicator implements Communicator {
                 }
                 kernel.reduce(call.dtype, call.op, operands, null, lo * elementBytes, size,
                         slots[call.root][index].recv, lo * elementBytes, hi - lo, size);
+                reduced(call.root, (hi - lo) * elementBytes);
                 clearOperands();
                 return false;
             }
@@ -540,6 +565,7 @@ public final class InProcessCommunicator implements Communicator {
                 for (int k = 1; k <= size; k++) {
                     int q = (rank + k) % size;
                     MemorySegment.copy(slots[q][index].send, rank * chunk, call.recv, q * chunk, chunk);
+                    moved(q, rank, chunk);
                 }
                 return false;
             }
@@ -560,6 +586,7 @@ public final class InProcessCommunicator implements Communicator {
                         }
                         if (q != rank || !AllGatherViews.sameView(src, dst)) {
                             dst.copyFrom(src);
+                            moved(q, rank, dst.byteSize());
                         }
                     }
                 }
@@ -597,6 +624,7 @@ public final class InProcessCommunicator implements Communicator {
                     long hi = partition(call.count, q + 1);
                     MemorySegment.copy(shared.slots[q][index].recv, lo * elementBytes, call.recv, lo * elementBytes,
                             (hi - lo) * elementBytes);
+                    moved(q, rank, (hi - lo) * elementBytes);
                 }
             }
             case SPLIT -> {
@@ -673,6 +701,7 @@ public final class InProcessCommunicator implements Communicator {
                         default -> MemorySegment.copy(slots[q][index].send, d * chunk + offset, slots[d][index].recv,
                                 q * chunk + offset, length);
                     }
+                    moved(q, d, length);
                 }
                 return false;
             }
@@ -691,18 +720,19 @@ public final class InProcessCommunicator implements Communicator {
                     int target = (int) ((t - base) / perTarget);
                     long lo = piece * pieceElements;
                     long length = Math.min(pieceElements, call.count - lo);
-                    MemorySegment dst;
+                    int into;
                     long srcOffset = lo * elementBytes;
                     switch (call.kind) {
-                        case ALL_REDUCE -> dst = slots[(int) (piece % size)][index].recv;
-                        case REDUCE -> dst = slots[call.root][index].recv;
+                        case ALL_REDUCE -> into = (int) (piece % size);
+                        case REDUCE -> into = call.root;
                         default -> {
-                            dst = slots[target][index].recv;
+                            into = target;
                             srcOffset = (target * call.count + lo) * elementBytes;
                         }
                     }
-                    kernel.reduce(call.dtype, call.op, operands, null, srcOffset, size, dst, lo * elementBytes, length,
-                            size);
+                    kernel.reduce(call.dtype, call.op, operands, null, srcOffset, size, slots[into][index].recv,
+                            lo * elementBytes, length, size);
+                    reduced(into, length * elementBytes);
                 }
                 clearOperands();
                 return call.kind == CollectiveKind.ALL_REDUCE;
@@ -730,6 +760,22 @@ public final class InProcessCommunicator implements Communicator {
             long length = Math.min(pieceElements, call.count - lo);
             MemorySegment.copy(shared.slots[owner][index].recv, lo * elementBytes, shared.slots[dst][index].recv,
                     lo * elementBytes, length * elementBytes);
+            moved(owner, dst, length * elementBytes);
+        }
+    }
+
+    /** Counts {@code bytes} of rank {@code from}'s data received by rank {@code to}; nothing when they are one rank. */
+    private void moved(int from, int to, long bytes) {
+        if (from != to && bytes > 0) {
+            shared.members[to].counters.received(bytes);
+            shared.members[from].counters.sent(bytes);
+        }
+    }
+
+    /** Counts a reduction into rank {@code to}'s result that read {@code bytes} of every rank's operand. */
+    private void reduced(int to, long bytes) {
+        for (int q = 0; q < size; q++) {
+            moved(q, to, bytes);
         }
     }
 
@@ -849,6 +895,7 @@ public final class InProcessCommunicator implements Communicator {
             throw mismatch;
         }
         MemorySegment.copy(sent.send, 0, call.recv, 0, call.count * call.dtype.byteSize());
+        moved(peer, rank, call.count * call.dtype.byteSize());
         sent.release();
         Shared.LONGS.setVolatile(shared.consumed, pair * Shared.PAD, m + 1);
         shared.unpark(peer);

@@ -1,5 +1,6 @@
 package io.yatt.collectives.internal;
 
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.tensor.DType;
 

@@ -2,6 +2,7 @@ package io.yatt.collectives.internal;
 
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveKind;
 
 import java.util.ArrayList;
 import java.util.List;

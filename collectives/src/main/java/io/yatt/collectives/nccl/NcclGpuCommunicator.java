@@ -3,17 +3,19 @@ package io.yatt.collectives.nccl;
 import io.yatt.collectives.CollectiveException;
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.GroupScope;
+import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
-import io.yatt.collectives.rendezvous.RendezvousConfig;
 import io.yatt.ffi.LibraryNotFoundException;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaEvent;
@@ -76,6 +78,8 @@ public final class NcclGpuCommunicator implements Communicator {
     private final NcclCommunicator comm;
     private final int rank;
     private final int size;
+    /** Device bytes of each call, counted where it is handed to NCCL. */
+    private final TrafficCounters counters = new TrafficCounters();
     private final int device;
     private final Communicator.Context context;
     private final long timeoutNs;
@@ -138,7 +142,7 @@ public final class NcclGpuCommunicator implements Communicator {
      * under {@value #UNIQUE_ID_KEY}; every rank initializes on {@code device}, then the ranks meet once more.
      *
      * @throws IllegalStateException if there is no CUDA device or no NCCL library
-     * @throws io.yatt.collectives.rendezvous.RendezvousException if the id exchange times out, naming missing ranks
+     * @throws io.yatt.collectives.RendezvousException if the id exchange times out, naming missing ranks
      * @see #create(int, int, int, NcclUniqueId, Communicator.Context)
      */
     public static NcclGpuCommunicator create(Rendezvous rendezvous, int device, Communicator.Context context) {
@@ -348,6 +352,7 @@ public final class NcclGpuCommunicator implements Communicator {
         checkUsable();
         GroupScope.requireNoneOpenForSplit(openGroup, rank);
         drainAsync();
+        counters.call(CollectiveKind.SPLIT);
         long opSeq = seq++;
         NcclCommunicator child;
         try {
@@ -360,6 +365,24 @@ public final class NcclGpuCommunicator implements Communicator {
             return Optional.empty();
         }
         return Optional.of(wrap(child, device, context));
+    }
+
+    @Override
+    public CommunicatorStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public void resetStats() {
+        counters.reset();
+    }
+
+    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        checkUsable();
+        counters.call(CollectiveKind.ALL_GATHER_V);
+        Communicator.super.allGatherv(send, recv);
     }
 
     @Override
@@ -504,6 +527,7 @@ public final class NcclGpuCommunicator implements Communicator {
     }
 
     private void enqueueOne(NcclCall call) {
+        counters.call(call.kind());
         if (call.kind() == CollectiveKind.BARRIER) {
             comm.allReduce(scratch.pointer(), scratch.pointer(), 1, NcclDataType.INT32, NcclRedOp.SUM, stream);
             return;
@@ -536,6 +560,58 @@ public final class NcclGpuCommunicator implements Communicator {
                 }
             }
             default -> throw new IllegalStateException("unreachable: kind=" + call.kind());
+        }
+        count(call);
+    }
+
+    /**
+     * Counts the device bytes NCCL delivers for one enqueued call, by the collective's definition (NCCL picks its
+     * own algorithm): all-gather and reduce-scatter move {@code (size-1)} chunks in and out of each rank; all-reduce
+     * counts as reduce-scatter plus all-gather, {@code 2*(size-1)/size} of the buffer each way.
+     */
+    private void count(NcclCall call) {
+        long es = call.dtype().byteSize();
+        long bytes = call.count() * es;
+        switch (call.kind()) {
+            case ALL_GATHER, REDUCE_SCATTER -> {
+                counters.deviceReceived((size - 1) * bytes);
+                counters.deviceSent((size - 1) * bytes);
+            }
+            case ALL_REDUCE -> {
+                long moved = 2 * (size - 1) * (call.count() / size) * es;
+                counters.deviceReceived(moved);
+                counters.deviceSent(moved);
+            }
+            case ALL_TO_ALL -> {
+                counters.deviceReceived((size - 1) * (call.count() / size) * es);
+                counters.deviceSent((size - 1) * (call.count() / size) * es);
+            }
+            case BROADCAST -> {
+                if (rank == call.root()) {
+                    counters.deviceSent((size - 1) * bytes);
+                } else {
+                    counters.deviceReceived(bytes);
+                }
+            }
+            case REDUCE -> {
+                if (rank == call.root()) {
+                    counters.deviceReceived((size - 1) * bytes);
+                } else {
+                    counters.deviceSent(bytes);
+                }
+            }
+            case SEND -> {
+                if (call.root() != rank) {
+                    counters.deviceSent(bytes);
+                }
+            }
+            case RECV -> {
+                if (call.root() != rank) {
+                    counters.deviceReceived(bytes);
+                }
+            }
+            default -> {
+            }
         }
     }
 

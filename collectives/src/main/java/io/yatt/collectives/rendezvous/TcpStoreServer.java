@@ -1,5 +1,7 @@
 package io.yatt.collectives.rendezvous;
 
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.RendezvousException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;

@@ -1,5 +1,6 @@
 package io.yatt.collectives.shm;
 
+import io.yatt.collectives.ShmContext;
 import java.util.Map;
 import java.util.TreeMap;
 

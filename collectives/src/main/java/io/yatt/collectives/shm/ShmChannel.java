@@ -1,13 +1,14 @@
 package io.yatt.collectives.shm;
 
 import io.yatt.collectives.CollectiveException;
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.CallSignature;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.internal.ReductionKernel;
+import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
 
 import java.lang.foreign.MemorySegment;
@@ -31,9 +32,9 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  * When some rank exposed its own tensor, a final barrier keeps it from returning (and letting the caller modify
  * the tensor) before peers are done reading. Small all-reduces carry their data inline in the POST line.
  *
- * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link ShmContext#spinNs()}, then yields, checking the deadline
+ * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link io.yatt.collectives.ShmContext#spinNs()}, then yields, checking the deadline
  * (counted from the call's first wait), peers' abort words and (every
- * {@link ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
+ * {@link io.yatt.collectives.ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
  * except {@link #abort} which any thread may call.
  */
 final class ShmChannel {
@@ -74,6 +75,8 @@ final class ShmChannel {
     private final long spinNs;
     private final long livenessNs;
     private final ReductionKernel kernel = ReductionKernel.create();
+    /** Bytes this rank copies out of peers' memory (received) and peers copy out of its memory (sent). */
+    final TrafficCounters counters = new TrafficCounters();
     private final MemorySegment[] inSeg;
     private final long[] inOff;
     private final long[] sendChunks;
@@ -631,6 +634,8 @@ final class ShmChannel {
                 }
                 long src = ptrOff(p, k) + ((flagsOf(p, k) & FLAG_WHOLE_INPUT) != 0 ? off : 0);
                 ShmCopy.copy(ptrSeg(p, k), src, recv, p * b + off, len);
+                counters.received(len);
+                counters.sent(len); // peer p copies the same range of this rank's input
             }
         }
         if (exposed) {
@@ -692,6 +697,8 @@ final class ShmChannel {
                 }
             }
             kernel.reduce(dtype, op, inSeg, inOff, 0, size, recv, off, len / es, size);
+            counters.received(len * (size - 1));
+            counters.sent(len * (size - 1)); // every peer reads the same range of its slice of this rank's input
         }
         if (exposed) {
             sync();
@@ -748,6 +755,8 @@ final class ShmChannel {
             }
         }
         kernel.reduceSmall(dtype, op, segs, size, l + INLINE, recv, 0, count, size);
+        counters.received(count * dtype.byteSize() * (size - 1));
+        counters.sent(count * dtype.byteSize() * (size - 1));
     }
 
     private void allReduceOneRound(MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
@@ -763,6 +772,8 @@ final class ShmChannel {
             inOff[p] = ptrOff(p, k);
         }
         kernel.reduce(dtype, op, inSeg, inOff, 0, size, recv, 0, count, size);
+        counters.received(s * (size - 1));
+        counters.sent(s * (size - 1));
     }
 
     private long sliceStart(long count, int q) {
@@ -816,6 +827,12 @@ final class ShmChannel {
                     kernel.reduce(dtype, op, inSeg, inOff, 0, size, own, stagingOff[(int) (k & 1)] + rank * unit * es,
                         myLen, size);
                 }
+                counters.received(myLen * es * (size - 1));
+            }
+            for (int p = 0; p < size; p++) {
+                if (p != rank) {
+                    counters.sent(clampLen(sliceCount(count, p), i, unit) * es); // p reduces its slice from mine
+                }
             }
             sync();
             // phase 2: gather every slice's reduced sub-range
@@ -834,7 +851,10 @@ final class ShmChannel {
                 boolean z = (flagsOf(p, k) & FLAG_WHOLE_OUTPUT) != 0;
                 long src = resOff(p, k) + (z ? start * es : p * unit * es);
                 ShmCopy.copy(resSeg(p, k), src, recv, start * es, len * es);
+                counters.received(len * es);
             }
+            counters.sent(clampLen(sliceCount(count, rank), i, unit) * es * (size - 1)); // peers copy my slice
+
         }
         if (exposed) {
             sync();
@@ -926,8 +946,10 @@ final class ShmChannel {
                         ShmCopy.copy(send, 0, resSeg(p, k), resOff(p, k), part);
                     }
                 }
+                counters.sent(s * (size - 1)); // part pushed by the root, the rest pulled by each peer
             } else {
                 ShmCopy.copy(ptrSeg(root, k), ptrOff(root, k) + part, recv, part, s - part);
+                counters.received(s);
             }
             sync();
             return;
@@ -949,6 +971,9 @@ final class ShmChannel {
             }
             if (!isRoot) {
                 ShmCopy.copy(ptrSeg(root, k), ptrOff(root, k), recv, off, len);
+                counters.received(len);
+            } else {
+                counters.sent(len * (size - 1));
             }
         }
     }
@@ -1011,6 +1036,9 @@ final class ShmChannel {
                     }
                 }
                 kernel.reduce(dtype, op, inSeg, inOff, 0, size, recv, off, len / es, size);
+                counters.received(len * (size - 1));
+            } else {
+                counters.sent(len); // the root reads this range of this rank's input
             }
         }
         if (exposed) {
@@ -1068,6 +1096,8 @@ final class ShmChannel {
                 boolean z = (flagsOf(p, k) & FLAG_WHOLE_INPUT) != 0;
                 long src = ptrOff(p, k) + (z ? rank * b + off : rank * r);
                 ShmCopy.copy(ptrSeg(p, k), src, recv, p * b + off, len);
+                counters.received(len);
+                counters.sent(len); // peer p copies block p of this rank's input, the same range
             }
         }
         if (exposed) {
@@ -1240,6 +1270,7 @@ final class ShmChannel {
         if (op.posted && op.doneBytes >= bytes) {
             if (acked >= op.lastChunk) {
                 op.complete = true;
+                counters.sent(bytes);
                 return true;
             }
             return false;
@@ -1312,6 +1343,7 @@ final class ShmChannel {
         long len = peerSeg.get(LNG, line + SEND_CHUNK_BYTES);
         MemorySegment src = world.segs[peerSeg.get(INT, line + SEND_PTR_REGION)];
         ShmCopy.copy(src, peerSeg.get(LNG, line + SEND_PTR_OFFSET), op.buf, op.doneBytes, len);
+        counters.received(len);
         op.doneBytes += len;
         recvChunks[op.peer] = chunk;
         LONG.setRelease(own, ackLine(op.peer), chunk);

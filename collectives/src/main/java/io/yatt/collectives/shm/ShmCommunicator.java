@@ -2,14 +2,16 @@ package io.yatt.collectives.shm;
 
 import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.CollectiveHandle;
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
-import io.yatt.collectives.internal.CollectiveKind;
 import io.yatt.collectives.rendezvous.Rendezvous;
-import io.yatt.collectives.rendezvous.RendezvousConfig;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -64,7 +66,7 @@ public final class ShmCommunicator implements Communicator {
      * Sweeps stale regions of dead processes, creates and maps this rank's region, maps every peer's and unlinks the
      * files once all ranks mapped them.
      *
-     * @throws io.yatt.collectives.rendezvous.RendezvousException if a rank does not arrive in time
+     * @throws io.yatt.collectives.RendezvousException if a rank does not arrive in time
      * @throws IllegalArgumentException if the context is invalid
      */
     public static ShmCommunicator create(Rendezvous rendezvous, ShmContext context) {
@@ -219,6 +221,7 @@ public final class ShmCommunicator implements Communicator {
         long count = send.numel();
         DType dt = send.dtype();
         if (openGroup == null && lastAsync == null) {
+            channel.counters.call(CollectiveKind.ALL_REDUCE);
             channel.runAllReduce(s, r, count, dt, op); // latency path: no lambda, no queue
             return;
         }
@@ -285,6 +288,7 @@ public final class ShmCommunicator implements Communicator {
             throw new IllegalArgumentException(name + " to self outside a group: peer=" + peer + ", rank=" + rank());
         }
         ShmChannel.P2p op = new ShmChannel.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
+        channel.counters.call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV);
         if (openGroup != null) {
             openGroup.calls.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
             return;
@@ -300,6 +304,7 @@ public final class ShmCommunicator implements Communicator {
             throw new IllegalStateException("split inside a group is not supported: rank=" + rank());
         }
         drainAsync();
+        channel.counters.call(CollectiveKind.SPLIT);
         ShmChannel[] result = new ShmChannel[1];
         channel.run("split", () -> {
             long next = channel.world.nextChannel();
@@ -328,6 +333,24 @@ public final class ShmCommunicator implements Communicator {
             result[0] = new ShmChannel(channel.world, id, members, newRank, context.splitStagingBytes());
         });
         return Optional.ofNullable(result[0] == null ? null : new ShmCommunicator(result[0], context));
+    }
+
+    @Override
+    public CommunicatorStats stats() {
+        return channel.counters.snapshot();
+    }
+
+    @Override
+    public void resetStats() {
+        channel.counters.reset();
+    }
+
+    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        checkUsable();
+        channel.counters.call(CollectiveKind.ALL_GATHER_V);
+        Communicator.super.allGatherv(send, recv);
     }
 
     @Override
@@ -395,6 +418,7 @@ public final class ShmCommunicator implements Communicator {
     }
 
     private void submit(CollectiveKind kind, Runnable body) {
+        channel.counters.call(kind);
         if (openGroup != null) {
             openGroup.calls.add(new Call(kind, body, null));
             return;

@@ -1,6 +1,6 @@
 package io.yatt.collectives.shm;
 
-import io.yatt.collectives.rendezvous.RendezvousConfig;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.rendezvous.TcpStoreServer;
 
 import java.io.IOException;
@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * class, and torchrun-style variables ({@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK},
  * {@code LOCAL_WORLD_SIZE}, {@code MASTER_ADDR}, {@code MASTER_PORT}, {@value RendezvousConfig#ENV_JOB_ID}) pointing
  * at a rendezvous store that the launcher serves on loopback. The ranks build their communicator with
- * {@link ShmCommunicator#fromEnvironment(java.util.Map, ShmContext)}.
+ * {@link ShmCommunicator#fromEnvironment(java.util.Map, io.yatt.collectives.ShmContext)}.
  *
  * <p>{@link #close()} stops every process still running (SIGKILL after a grace period) and the store. Not
  * thread-safe.

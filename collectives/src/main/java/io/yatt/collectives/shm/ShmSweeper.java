@@ -1,5 +1,7 @@
 package io.yatt.collectives.shm;
 
+import io.yatt.collectives.ShmContext;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -19,7 +21,7 @@ import java.util.Optional;
  */
 public final class ShmSweeper {
     /** Where POSIX shared memory lives on Linux. */
-    public static final Path DEFAULT_DIRECTORY = Path.of("/dev/shm");
+    public static final Path DEFAULT_DIRECTORY = ShmContext.DEFAULT_DIRECTORY;
     /** A file too short to hold an owner pid is removed only when older than this (it is being created otherwise). */
     static final long HEADERLESS_GRACE_MS = 60_000;
 

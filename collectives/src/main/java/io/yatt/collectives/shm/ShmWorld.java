@@ -1,5 +1,6 @@
 package io.yatt.collectives.shm;
 
+import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.rendezvous.Rendezvous;
 
 import java.io.IOException;

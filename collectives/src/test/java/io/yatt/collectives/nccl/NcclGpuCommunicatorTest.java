@@ -1,9 +1,9 @@
 package io.yatt.collectives.nccl;
 
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.ReduceOp;
-import io.yatt.collectives.internal.CollectiveKind;
-import io.yatt.collectives.rendezvous.RendezvousConfig;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.Allocator;

@@ -1,5 +1,7 @@
 package io.yatt.collectives.rendezvous;
 
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.RendezvousException;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.yatt.collectives.rendezvous;
+package io.yatt.collectives;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -208,7 +208,11 @@ public record RendezvousConfig(int rank, int worldSize, int localRank, int local
             + ", source=" + source + "]";
     }
 
-    static boolean isLoopback(String address) {
+    /**
+     * Whether {@code address} is {@code localhost} or a loopback IP literal (host names other than {@code localhost}
+     * are not resolved and count as reachable from outside).
+     */
+    public static boolean isLoopback(String address) {
         if (address.equals("localhost")) {
             return true;
         }

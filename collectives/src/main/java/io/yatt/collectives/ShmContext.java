@@ -1,6 +1,5 @@
-package io.yatt.collectives.shm;
+package io.yatt.collectives;
 
-import io.yatt.collectives.Communicator;
 
 import java.nio.file.Path;
 import java.util.Objects;
@@ -12,6 +11,8 @@ import java.util.concurrent.TimeUnit;
  * {@link Communicator.Context}. Not thread-safe until concluded.
  */
 public final class ShmContext {
+    /** Where POSIX shared memory lives on Linux, the default {@link #directory()}. */
+    public static final Path DEFAULT_DIRECTORY = Path.of("/dev/shm");
     /** Default arena per rank: address space only until touched (tmpfs pages are allocated on first write). */
     public static final long DEFAULT_ARENA_BYTES = 1L << 30;
     /** Default size of one staging half of the world communicator (a round moves at most this much per rank). */
@@ -32,7 +33,7 @@ public final class ShmContext {
     private long p2pSlotBytes = DEFAULT_P2P_SLOT_BYTES;
     private long spinNs = DEFAULT_SPIN_NS;
     private long livenessIntervalNs = DEFAULT_LIVENESS_INTERVAL_NS;
-    private Path directory = ShmSweeper.DEFAULT_DIRECTORY;
+    private Path directory = DEFAULT_DIRECTORY;
     private int localWorldSize;
     private boolean boundToCores;
     private boolean concluded;
@@ -112,7 +113,7 @@ public final class ShmContext {
     }
 
     /**
-     * Whether every local rank runs pinned to a core of its own (as {@link ShmLauncher} pins with
+     * Whether every local rank runs pinned to a core of its own (as {@code ShmLauncher} pins with
      * {@code bindToCores}): then waiting spins for {@link #spinNs()} even though a pinned JVM sees one CPU.
      */
     public boolean boundToCores() {

@@ -1,4 +1,4 @@
-package io.yatt.collectives.rendezvous;
+package io.yatt.collectives;
 
 import java.util.List;
 
@@ -10,7 +10,8 @@ public final class RendezvousException extends RuntimeException {
     private static final long serialVersionUID = 1L;
     private final List<Integer> missingRanks;
 
-    RendezvousException(String message, List<Integer> missingRanks, Throwable cause) {
+    /** A failure with its message, the ranks that had not arrived (may be empty) and the cause (may be null). */
+    public RendezvousException(String message, List<Integer> missingRanks, Throwable cause) {
         super(message, cause);
         this.missingRanks = List.copyOf(missingRanks);
     }

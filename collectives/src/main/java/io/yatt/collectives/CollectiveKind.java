@@ -1,4 +1,4 @@
-package io.yatt.collectives.internal;
+package io.yatt.collectives;
 
 /** The calls a communicator makes, with the name used in messages ({@code allGather}, ...). Thread-safe. */
 public enum CollectiveKind {
