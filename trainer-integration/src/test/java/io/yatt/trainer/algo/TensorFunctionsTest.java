@@ -16,6 +16,14 @@ class TensorFunctionsTest {
         return v;
     }
 
+    /** Element-wise comparison within 1e-5 (values derived in double, stored as float). */
+    static void assertRows(float[][] expected, BatchTensor actual) {
+        assertEquals(expected.length, actual.batch(), "batch");
+        for (int b = 0; b < expected.length; b++) {
+            assertArrayEquals(expected[b], actual.row(b), 1e-5f, "row " + b);
+        }
+    }
+
     @Test
     void shouldIgnoreNanAtMaskedPositionsInMaskedSum() {
         // where(mask, values, 0): the NaN at the masked position never enters the sum; 1 + 2 = 3.
