@@ -4,9 +4,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Advantage estimators and loss aggregation modes by the names users put in configs
- * ({@code algorithm.adv_estimator}, {@code actor.loss_agg_mode}), as verl's
- * {@code ADV_ESTIMATOR_REGISTRY}: immutable maps of method references built once.
+ * Advantage estimators, policy losses and loss aggregation modes by the names users put in configs
+ * ({@code algorithm.adv_estimator}, {@code actor.policy_loss.loss_mode}, {@code actor.loss_agg_mode}), as verl's
+ * {@code ADV_ESTIMATOR_REGISTRY} and {@code POLICY_LOSS_REGISTRY}: immutable maps of method references built once.
  * Thread-safe.
  */
 public final class AlgorithmRegistry {
@@ -25,7 +25,19 @@ public final class AlgorithmRegistry {
             Map.entry("optimal_token_baseline", AdvantageEstimators::optimalTokenBaseline),
             Map.entry("tir_optimal_token_baseline", AdvantageEstimators::multiTurnOptimalTokenBaseline));
 
+    private static final Map<String, PolicyLoss> POLICY_LOSSES = Map.ofEntries(
+            Map.entry("vanilla", PolicyLosses::vanilla),
+            Map.entry("gspo", PolicyLosses::gspo),
+            Map.entry("sapo", PolicyLosses::sapo),
+            Map.entry("gpg", PolicyLosses::gpg),
+            Map.entry("cispo", PolicyLosses::cispo),
+            Map.entry("geo_mean", PolicyLosses::geoMean),
+            Map.entry("kl_cov", PolicyLosses::klCov),
+            Map.entry("clip_cov", PolicyLosses::clipCov),
+            Map.entry("reinforce", PolicyLosses::reinforce));
+
     private static final List<String> ESTIMATOR_NAMES = ESTIMATORS.keySet().stream().sorted().toList();
+    private static final List<String> POLICY_LOSS_NAMES = POLICY_LOSSES.keySet().stream().sorted().toList();
 
     private AlgorithmRegistry() {
     }
@@ -45,6 +57,20 @@ public final class AlgorithmRegistry {
     }
 
     /**
+     * The policy loss registered under this name.
+     *
+     * @throws IllegalArgumentException naming the unknown loss and listing the valid names
+     */
+    public static PolicyLoss policyLoss(String name) {
+        PolicyLoss l = POLICY_LOSSES.get(name);
+        if (l == null) {
+            throw new IllegalArgumentException("unknown policy loss: name=" + name + ", valid="
+                    + POLICY_LOSS_NAMES);
+        }
+        return l;
+    }
+
+    /**
      * The loss aggregation mode with this name.
      *
      * @throws IllegalArgumentException naming the unknown mode and listing the valid names
@@ -56,6 +82,11 @@ public final class AlgorithmRegistry {
     /** Registered advantage estimator names, sorted. */
     public static List<String> advantageEstimatorNames() {
         return ESTIMATOR_NAMES;
+    }
+
+    /** Registered policy loss names, sorted. */
+    public static List<String> policyLossNames() {
+        return POLICY_LOSS_NAMES;
     }
 
     /** Loss aggregation mode names, in declaration order. */
