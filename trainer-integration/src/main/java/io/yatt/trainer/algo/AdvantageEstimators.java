@@ -82,6 +82,34 @@ public final class AdvantageEstimators {
     }
 
     /**
+     * Vectorised GRPO, {@code compute_grpo_vectorized_outcome_advantage} with verl's {@code group_mean_std}: the
+     * group variance is the one-pass {@code (sum s^2 - (sum s)^2 / n) / (n - 1)} floored at epsilon before the square
+     * root, so {@code std = sqrt(max(var, epsilon))} and then {@code (s - mean) / (std + epsilon)}; a group of one has
+     * mean 0 and std 1. It differs from {@link #grpo} only for groups whose variance is below epsilon.
+     *
+     * @throws IllegalArgumentException if group ids are missing
+     */
+    public static AdvantageResult grpoVectorized(AdvantageInput in, AdvantageConfig cfg) {
+        double[] s = scores(in);
+        double[] out = new double[s.length];
+        for (List<Integer> g : groups(in.groupIds("grpo_vectorized")).values()) {
+            int n = g.size();
+            double s1 = 0;
+            double s2 = 0;
+            for (int i : g) {
+                s1 += s[i];
+                s2 += s[i] * s[i];
+            }
+            double mean = n <= 1 ? 0 : s1 / n;
+            double std = n <= 1 ? 1 : Math.sqrt(Math.max((s2 - s1 * s1 / n) / Math.max(n - 1, 1), cfg.epsilon()));
+            for (int i : g) {
+                out[i] = cfg.normAdvByStdInGrpo() ? (s[i] - mean) / (std + cfg.epsilon()) : s[i] - mean;
+            }
+        }
+        return outcome(in, out);
+    }
+
+    /**
      * Pass@k GRPO, {@code compute_grpo_passk_outcome_advantage}: only the best response of each group gets a non-zero
      * advantage, {@code r_max - r_second}, divided by {@code std_g + epsilon} when normalising. Ties for the maximum
      * go to the response that comes first in the batch.

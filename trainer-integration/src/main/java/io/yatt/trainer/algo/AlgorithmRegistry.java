@@ -15,6 +15,7 @@ public final class AlgorithmRegistry {
             Map.entry("gae", AdvantageEstimators::gae),
             Map.entry("grpo", AdvantageEstimators::grpo),
             Map.entry("grpo_passk", AdvantageEstimators::grpoPassK),
+            Map.entry("grpo_vectorized", AdvantageEstimators::grpoVectorized),
             Map.entry("rloo", AdvantageEstimators::rloo),
             Map.entry("rloo_vectorized", AdvantageEstimators::rlooVectorized),
             Map.entry("remax", AdvantageEstimators::remax),

@@ -74,6 +74,22 @@ class AdvantageEstimatorsTest {
     }
 
     @Test
+    void shouldFloorGroupVarianceAtEpsilonForVectorisedGrpo() {
+        // Same as grpo for group variance 1: (s - 1) / (1 + 1e-6), group of one 3 / (1 + 1e-6).
+        BatchTensor a = AdvantageEstimators.grpoVectorized(grouped(), AdvantageConfig.DEFAULTS).advantages();
+        float d = (float) (1 + EPS);
+        assertRows(new float[][] {{0, 0}, {-1 / d, 0}, {1 / d, 1 / d}, {3 / d, 3 / d}}, a);
+        // Scores 0 and h = 1e-4: variance h^2 / 2 = 5e-9 < 1e-6, so std = sqrt(1e-6) = 1e-3 in the vectorised form
+        // (-> +-(h/2) / (1e-3 + 1e-6)) but sqrt(5e-9) in grpo (-> +-(h/2) / (h/sqrt(2) + 1e-6)).
+        float h = 1e-4f;
+        AdvantageInput tiny = AdvantageInput.builder(t(r(0), r(h)), t(r(1), r(1))).groupIds(new int[] {0, 0}).build();
+        assertEquals(h / 2 / (1e-3 + EPS),
+                AdvantageEstimators.grpoVectorized(tiny, AdvantageConfig.DEFAULTS).advantages().get(1, 0), 1e-6);
+        assertEquals(h / 2 / (h / Math.sqrt(2) + EPS),
+                AdvantageEstimators.grpo(tiny, AdvantageConfig.DEFAULTS).advantages().get(1, 0), 1e-4);
+    }
+
+    @Test
     void shouldScoreByRewardSumOverAllPositionsAsVerl() {
         // A reward at a masked position still counts in the score (token_level_rewards.sum(-1)); group of two:
         // scores 0 + 5 = 5 and 1: mean 3, std sqrt(8) -> (5 - 3) / (sqrt(8) + 1e-6), then times the mask.
@@ -225,7 +241,7 @@ class AdvantageEstimatorsTest {
                 viaRegistry.advantages());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> AlgorithmRegistry.advantageEstimator("ppo"));
-        assertEquals("unknown advantage estimator: name=ppo, valid=[gae, gpg, grpo, grpo_passk, opo, "
+        assertEquals("unknown advantage estimator: name=ppo, valid=[gae, gpg, grpo, grpo_passk, grpo_vectorized, opo, "
                 + "optimal_token_baseline, reinforce_plus_plus, reinforce_plus_plus_baseline, remax, rloo, "
                 + "rloo_vectorized, tir_optimal_token_baseline]", e.getMessage());
     }
