@@ -251,7 +251,7 @@ public final class PolicyLosses {
             total += -adv * ratio * seqWeight;
             for (int t = 0; t < seq; t++) {
                 int i = b * seq + t;
-                grad[i] = (float) (-adv * ratio * seqWeight * dxMin[i] * m.at(i) / den / batch);
+                grad[i] = m.at(i) == 0f ? 0f : (float) (-adv * ratio * seqWeight * dxMin[i] / den / batch);
             }
         }
         double pgLoss = total / batch;
