@@ -18,7 +18,12 @@ public enum LossAggMode {
     /** Per-sequence token mean ({@code sum / (count + 1e-8)}), averaged over non-empty sequences. */
     SEQ_MEAN_TOKEN_MEAN("seq-mean-token-mean"),
     /** seq-mean-token-sum divided by loss_scale_factor (default: the padded length {@code seq}). */
-    SEQ_MEAN_TOKEN_SUM_NORM("seq-mean-token-sum-norm");
+    SEQ_MEAN_TOKEN_SUM_NORM("seq-mean-token-sum-norm"),
+    /**
+     * {@code masked_sum(L, m) * dp_size}, no normaliser (verl 0.9.1): averaging gradients over data-parallel ranks
+     * then gives the global-batch token sum.
+     */
+    TOKEN_SUM("token-sum");
 
     private static final Map<String, LossAggMode> BY_NAME;
 
@@ -92,6 +97,13 @@ public enum LossAggMode {
             float g = (float) (dp / tokens);
             for (int i = 0; i < grad.length; i++) {
                 grad[i] = mask.at(i) != 0f ? g : 0f;
+            }
+            return new AggregatedLoss(value, BatchTensor.wrap(batch, seq, grad));
+        }
+        if (this == TOKEN_SUM) {
+            double value = TensorFunctions.maskedSum(lossMat, mask) * dp;
+            for (int i = 0; i < grad.length; i++) {
+                grad[i] = mask.at(i) != 0f ? dp : 0f;
             }
             return new AggregatedLoss(value, BatchTensor.wrap(batch, seq, grad));
         }

@@ -52,6 +52,16 @@ class LossAggModeTest {
     }
 
     @Test
+    void shouldSumUnmaskedTokensTimesDpSizeForTokenSum() {
+        // 1 + 2 + 4 = 7, times dp 2 = 14; d/dL = dp on unmasked tokens.
+        assertEquals(7.0, LossAggMode.TOKEN_SUM.aggregate(LOSS, MASK).value(), 1e-7);
+        AggregatedLoss dp = LossAggMode.TOKEN_SUM.aggregate(LOSS, MASK, new AggOptions(2, AggOptions.UNSET,
+                AggOptions.UNSET, AggOptions.UNSET));
+        assertEquals(14.0, dp.value(), 1e-7);
+        assertArrayEquals(new float[] {2, 2, 0, 2, 0, 0, 0, 0, 0}, dp.gradient().toArray());
+    }
+
+    @Test
     void shouldUseGlobalCountsTimesDpSize() {
         // token-mean: 7 / 6 global tokens * dp 2; seq-mean-token-sum: 7 / 4 global sequences * 2.
         AggOptions opts = new AggOptions(2, 6, 4, AggOptions.UNSET);
@@ -93,9 +103,9 @@ class LossAggModeTest {
     @Test
     void shouldRejectUnknownModeListingValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LossAggMode.fromName("token-sum"));
-        assertEquals("unknown loss_agg_mode: name=token-sum, valid=[token-mean, seq-mean-token-sum, "
-                + "seq-mean-token-mean, seq-mean-token-sum-norm]", e.getMessage());
+                () -> LossAggMode.fromName("seq-sum"));
+        assertEquals("unknown loss_agg_mode: name=seq-sum, valid=[token-mean, seq-mean-token-sum, "
+                + "seq-mean-token-mean, seq-mean-token-sum-norm, token-sum]", e.getMessage());
         assertEquals(LossAggMode.SEQ_MEAN_TOKEN_SUM_NORM, LossAggMode.fromName("seq-mean-token-sum-norm"));
     }
 }
