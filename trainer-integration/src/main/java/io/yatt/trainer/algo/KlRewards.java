@@ -10,6 +10,23 @@ public final class KlRewards {
     }
 
     /**
+     * Token-level rewards with a k1 KL penalty and a fixed ratio, {@code core_algos.compute_rewards}:
+     * {@code scores - (old - ref) * klRatio}, on every position (no mask).
+     *
+     * @throws IllegalArgumentException if the shapes differ
+     */
+    public static BatchTensor computeRewards(BatchTensor tokenLevelScores, BatchTensor oldLogProb,
+                                             BatchTensor refLogProb, double klRatio) {
+        tokenLevelScores.requireSameShape("tokenLevelScores", oldLogProb, "oldLogProb");
+        tokenLevelScores.requireSameShape("tokenLevelScores", refLogProb, "refLogProb");
+        float[] out = new float[tokenLevelScores.count()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (tokenLevelScores.at(i) - ((double) oldLogProb.at(i) - refLogProb.at(i)) * klRatio);
+        }
+        return BatchTensor.wrap(tokenLevelScores.batch(), tokenLevelScores.seq(), out);
+    }
+
+    /**
      * {@code kld = kl_penalty(old, ref) * mask}; rewards {@code scores - beta * kld} with {@code beta} the
      * controller's value; {@code currentKl} the batch mean of each row's masked mean of kld (an all-masked row
      * counts as 0); then {@code controller.update(currentKl, batch)}.

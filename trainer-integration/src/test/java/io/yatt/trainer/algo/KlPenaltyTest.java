@@ -85,6 +85,13 @@ class KlPenaltyTest {
     }
 
     @Test
+    void shouldPenaliseEveryPositionByK1TimesRatioInComputeRewards() {
+        // 1 - (-1 + 1.5) * 0.1 = 0.95; 0 - (-2 + 1) * 0.1 = 0.1.
+        BatchTensor r = KlRewards.computeRewards(t(r(1, 0)), t(r(-1, -2)), t(r(-1.5f, -1)), 0.1);
+        assertArrayEquals(new float[] {0.95f, 0.1f}, r.toArray(), 1e-7f);
+    }
+
+    @Test
     void shouldClipAdaptiveControllerErrorFromBelow() {
         // KL 0 against target 1: error -1 clipped to -0.2; 64 steps over horizon 100: 2 * (1 - 0.128).
         KlController c = KlController.adaptive(2, 1, 100);
