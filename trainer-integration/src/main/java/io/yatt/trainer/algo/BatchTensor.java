@@ -1,5 +1,6 @@
 package io.yatt.trainer.algo;
 
+import io.yatt.tensor.Tensor;
 import java.util.Arrays;
 
 /**
@@ -82,6 +83,52 @@ public final class BatchTensor {
         float[] v = new float[batch * seq];
         Arrays.fill(v, value);
         return new BatchTensor(batch, seq, v);
+    }
+
+    /**
+     * A copy of a rank-2 {@link Tensor} {@code [batch, seq]} of any dtype and layout, converted to float element by
+     * element (a CUDA tensor is read element by element too: move it to the host first when it is large).
+     *
+     * @throws IllegalArgumentException if the tensor is not rank 2 or a dimension exceeds {@code Integer.MAX_VALUE}
+     * @throws IllegalStateException if the tensor is closed
+     */
+    public static BatchTensor fromTensor(Tensor tensor) {
+        long[] dims = tensor.shape().dims();
+        if (dims.length != 2 || dims[0] > Integer.MAX_VALUE || dims[1] > Integer.MAX_VALUE
+                || dims[0] * dims[1] > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tensor must be [batch, seq] with fewer than 2^31 elements: shape="
+                    + tensor.shape());
+        }
+        int batch = (int) dims[0];
+        int seq = (int) dims[1];
+        float[] v = new float[batch * seq];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seq; t++) {
+                v[b * seq + t] = (float) tensor.getDouble(b, t);
+            }
+        }
+        return new BatchTensor(batch, seq, v);
+    }
+
+    /**
+     * Writes this tensor into {@code target} ({@code [batch, seq]}, any dtype and layout), converting each element
+     * as {@link Tensor#setDouble} does.
+     *
+     * @throws IllegalArgumentException if the target's shape is not {@code [batch, seq]}
+     * @throws UnsupportedOperationException if the target is read-only
+     * @throws IllegalStateException if the target is closed
+     */
+    public void copyTo(Tensor target) {
+        long[] dims = target.shape().dims();
+        if (dims.length != 2 || dims[0] != batch || dims[1] != seq) {
+            throw new IllegalArgumentException("target shape does not match: shape=" + target.shape() + ", expected=["
+                    + batch + ", " + seq + "]");
+        }
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seq; t++) {
+                target.setDouble(values[b * seq + t], b, t);
+            }
+        }
     }
 
     /** Wraps an array this package has just filled and will not touch again (no copy). */
