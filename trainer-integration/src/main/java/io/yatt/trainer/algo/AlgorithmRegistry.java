@@ -28,6 +28,8 @@ public final class AlgorithmRegistry {
 
     private static final Map<String, PolicyLoss> POLICY_LOSSES = Map.ofEntries(
             Map.entry("vanilla", PolicyLosses::vanilla),
+            Map.entry("dppo_tv", PolicyLosses::dppoTv),
+            Map.entry("dppo_kl", PolicyLosses::dppoKl),
             Map.entry("gspo", PolicyLosses::gspo),
             Map.entry("sapo", PolicyLosses::sapo),
             Map.entry("gpg", PolicyLosses::gpg),

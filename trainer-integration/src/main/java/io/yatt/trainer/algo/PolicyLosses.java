@@ -64,6 +64,63 @@ public final class PolicyLosses {
     }
 
     /**
+     * DPPO with a total-variation trust region, {@code compute_policy_loss_dppo_tv}: a token counts only while
+     * {@code p - p_old <= high} (for {@code A > 0}) or {@code p - p_old >= -low} (otherwise), with
+     * {@code p = exp(lp)}; then {@code L = -A * sg(min(r, c)) * lp} with {@code r = exp(clamp(lp - old, -20, 20))}
+     * and {@code c = clipRatioC} (verl reads {@code clip_ratio_c}, which the actor config sets to 3).
+     * {@code pgClipfrac} is the masked fraction of tokens outside the region, {@code pgClipfracLower} that of valid
+     * tokens with {@code r > c}.
+     */
+    public static PolicyLossResult dppoTv(PolicyLossInput in, LossAggMode mode, PolicyLossConfig cfg) {
+        return dppo(in, mode, cfg, false);
+    }
+
+    /**
+     * DPPO with a binary-KL trust region, {@code compute_policy_loss_dppo_kl}: with
+     * {@code kl = p_old (old - lp) + (1 - p_old) log((1 - p_old + 1e-8) / (1 - p + 1e-8))}, a token counts while
+     * {@code kl <= high or p <= p_old} (for {@code A > 0}) or {@code kl <= low or p >= p_old} (otherwise); the loss
+     * and metrics are those of {@link #dppoTv}.
+     */
+    public static PolicyLossResult dppoKl(PolicyLossInput in, LossAggMode mode, PolicyLossConfig cfg) {
+        return dppo(in, mode, cfg, true);
+    }
+
+    private static PolicyLossResult dppo(PolicyLossInput in, LossAggMode mode, PolicyLossConfig cfg,
+                                         boolean binaryKl) {
+        int n = in.logProb().count();
+        float[] loss = new float[n];
+        float[] dLoss = new float[n];
+        float[] negKl = new float[n];
+        float[] invalid = new float[n];
+        float[] truncated = new float[n];
+        double c = cfg.clipRatioC();
+        for (int i = 0; i < n; i++) {
+            double lp = in.logProb().at(i);
+            double old = in.oldLogProb().at(i);
+            double xc = clamp(lp - old, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP);
+            negKl[i] = (float) -xc;
+            double r = Math.exp(xc);
+            double tr = Math.min(r, c);
+            double p = Math.exp(lp);
+            double pOld = Math.exp(old);
+            double a = in.advantages().at(i);
+            boolean valid;
+            if (binaryKl) {
+                double kl = pOld * (old - lp) + (1 - pOld) * Math.log((1.0 - pOld + 1e-8) / (1.0 - p + 1e-8));
+                valid = a > 0 ? kl <= cfg.clipRatioHigh() || p <= pOld : kl <= cfg.clipRatioLow() || p >= pOld;
+            } else {
+                valid = a > 0 ? p - pOld <= cfg.clipRatioHigh() : p - pOld >= -cfg.clipRatioLow();
+            }
+            double v = valid ? 1 : 0;
+            loss[i] = (float) (-a * tr * lp * v);
+            dLoss[i] = (float) (-a * tr * v);
+            invalid[i] = (float) (1 - v);
+            truncated[i] = r > c && valid ? 1f : 0f;
+        }
+        return finish(in, mode, cfg, loss, dLoss, mean(in, invalid), mean(in, negKl), mean(in, truncated));
+    }
+
+    /**
      * GSPO, {@code compute_policy_loss_gspo}: the sequence ratio {@code s = exp(min(mean_t(lp - old), 10))} (mean over
      * the mask, length at least 1) replaces the token ratio in the clipped objective, the gradient reaching each
      * token through its own {@code lp} ({@code ds/dlp_t = s}). Always aggregated seq-mean-token-mean, whatever mode is

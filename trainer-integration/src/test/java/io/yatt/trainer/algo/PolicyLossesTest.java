@@ -45,6 +45,31 @@ class PolicyLossesTest {
         assertEquals(0.0, res.pgClipfrac(), 0.0);
     }
 
+    // DPPO tokens (p_old -> p, A): 0.5 -> 0.6 (+1), 0.3 -> 0.6 (+1), 0.5 -> 0.2 (-1), 0.1 -> 0.4 (-2).
+    private static final PolicyLossInput DPPO = PolicyLossInput.of(t(r(ln(0.5), ln(0.3), ln(0.5), ln(0.1))),
+            t(r(ln(0.6), ln(0.6), ln(0.2), ln(0.4))), t(r(1, 1, -1, -2)), t(r(1, 1, 1, 1)));
+
+    @Test
+    void shouldDropTokensOutsideTheTotalVariationRegionForDppoTv() {
+        // p - p_old = 0.1 (valid), 0.3 > 0.2 (out), -0.3 < -0.2 (out), 0.3 >= -0.2 (valid).
+        // t0: r = 1.2, L = -1 * 1.2 * ln 0.6, dL/dlp = -1.2. t3: r = 4 truncated to c = 3, L = 6 ln 0.4, dL = 6.
+        PolicyLossResult res = PolicyLosses.dppoTv(DPPO, LossAggMode.TOKEN_MEAN, CFG);
+        assertEquals((-1.2 * Math.log(0.6) + 6 * Math.log(0.4)) / 4, res.pgLoss(), 1e-6);
+        assertEquals(0.5, res.pgClipfrac(), 1e-7);
+        assertEquals(0.25, res.pgClipfracLower(), 1e-7);
+        assertArrayEquals(new float[] {-0.3f, 0, 0, 1.5f}, res.gradLogProb().toArray(), 1e-6f);
+    }
+
+    @Test
+    void shouldUseBinaryKlRegionForDppoKl() {
+        // t1: kl = 0.3 ln(0.3/0.6) + 0.7 ln(0.7/0.4) = 0.1838 <= 0.2 -> valid now: L = -2 ln 0.6, dL = -2.
+        // t2: kl = 0.5 ln(0.5/0.2) + 0.5 ln(0.5/0.8) = 0.2231 > 0.2 and p < p_old -> still out.
+        PolicyLossResult res = PolicyLosses.dppoKl(DPPO, LossAggMode.TOKEN_MEAN, CFG);
+        assertEquals((-1.2 * Math.log(0.6) - 2 * Math.log(0.6) + 6 * Math.log(0.4)) / 4, res.pgLoss(), 1e-6);
+        assertEquals(0.25, res.pgClipfrac(), 1e-7);
+        assertArrayEquals(new float[] {-0.3f, -0.5f, 0, 1.5f}, res.gradLogProb().toArray(), 1e-6f);
+    }
+
     @Test
     void shouldUseSequenceRatioAndSeqMeanTokenMeanForGspo() {
         // Row 0: log ratios 0.1 0.3 -> s = e^0.2 = 1.2214 > 1.2, A=+1: max(-1.2214, -1.2) = -1.2 (clipped, no grad).
@@ -181,8 +206,8 @@ class PolicyLossesTest {
     void shouldRejectUnknownPolicyLossListingValidNames() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> AlgorithmRegistry.policyLoss("ppo"));
-        assertEquals("unknown policy loss: name=ppo, valid=[cispo, clip_cov, geo_mean, gpg, gspo, kl_cov, reinforce, "
-                + "sapo, vanilla]", e.getMessage());
+        assertEquals("unknown policy loss: name=ppo, valid=[cispo, clip_cov, dppo_kl, dppo_tv, geo_mean, gpg, gspo, "
+                + "kl_cov, reinforce, sapo, vanilla]", e.getMessage());
     }
 
     @Test
