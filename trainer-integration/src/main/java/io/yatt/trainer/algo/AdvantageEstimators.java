@@ -110,6 +110,48 @@ public final class AdvantageEstimators {
     }
 
     /**
+     * GDPO with the token-level rewards as its only component, as verl's {@code compute_gdpo_outcome_advantage}
+     * when no reward keys are configured: see {@link #gdpo(List, double[], AdvantageInput, AdvantageConfig)}.
+     *
+     * @throws IllegalArgumentException if group ids are missing or fewer than two tokens are unmasked
+     */
+    public static AdvantageResult gdpo(AdvantageInput in, AdvantageConfig cfg) {
+        return gdpo(List.of(in.tokenLevelRewards()), new double[] {1.0}, in, cfg);
+    }
+
+    /**
+     * GDPO, {@code compute_gdpo_outcome_advantage}: {@link #grpo} on each reward component separately (each a
+     * {@code [batch, seq]} token-level reward, e.g. format and accuracy), the weighted sum of those advantages, then
+     * {@link TensorFunctions#maskedWhiten whitened} over the whole batch's mask and multiplied by it. The input's own
+     * token-level rewards are not used here.
+     *
+     * @throws IllegalArgumentException if there are no components, the weights do not match them, a component's
+     *         shape differs from the mask, group ids are missing or fewer than two tokens are unmasked
+     */
+    public static AdvantageResult gdpo(List<BatchTensor> components, double[] weights, AdvantageInput in,
+                                       AdvantageConfig cfg) {
+        if (components.isEmpty() || components.size() != weights.length) {
+            throw new IllegalArgumentException("GDPO needs one weight per reward component: components="
+                    + components.size() + ", weights=" + weights.length);
+        }
+        BatchTensor m = in.responseMask();
+        int[] ids = in.groupIds("gdpo");
+        float[] sum = new float[m.count()];
+        for (int c = 0; c < components.size(); c++) {
+            BatchTensor part = components.get(c);
+            m.requireSameShape("responseMask", part, "components[" + c + "]");
+            AdvantageInput single = AdvantageInput.builder(part, m).groupIds(ids).build();
+            BatchTensor a = grpo(single, cfg).advantages();
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] = (float) (sum[i] + weights[c] * a.at(i));
+            }
+        }
+        BatchTensor combined = BatchTensor.wrap(m.batch(), m.seq(), sum);
+        BatchTensor adv = times(TensorFunctions.maskedWhiten(combined, m, true), m);
+        return new AdvantageResult(adv, adv);
+    }
+
+    /**
      * Pass@k GRPO, {@code compute_grpo_passk_outcome_advantage}: only the best response of each group gets a non-zero
      * advantage, {@code r_max - r_second}, divided by {@code std_g + epsilon} when normalising. Ties for the maximum
      * go to the response that comes first in the batch.

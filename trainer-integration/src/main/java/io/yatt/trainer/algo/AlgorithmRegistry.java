@@ -23,6 +23,7 @@ public final class AlgorithmRegistry {
             Map.entry("reinforce_plus_plus_baseline", AdvantageEstimators::reinforcePlusPlusBaseline),
             Map.entry("opo", AdvantageEstimators::opo),
             Map.entry("gpg", AdvantageEstimators::gpg),
+            Map.entry("gdpo", AdvantageEstimators::gdpo),
             Map.entry("optimal_token_baseline", AdvantageEstimators::optimalTokenBaseline),
             Map.entry("tir_optimal_token_baseline", AdvantageEstimators::multiTurnOptimalTokenBaseline));
 

@@ -101,6 +101,24 @@ class AdvantageEstimatorsTest {
     }
 
     @Test
+    void shouldWhitenTheWeightedSumOfPerComponentGrpoAdvantagesForGdpo() {
+        // One group of two, two positions each. Component 1 scores 1, 0: mean 0.5, std sqrt(0.5) -> +-0.7071.
+        // Component 2 scores 0, 3: mean 1.5, std sqrt(4.5) -> -+0.7071. Weights 1, 2: row 0 = 0.7071 - 1.4142 =
+        // -0.7071, row 1 = +0.7071 on both positions; whitened: mean 0, unbiased var 4 * 0.5 / 3 = 2/3.
+        BatchTensor mask = BatchTensor.filled(2, 2, 1f);
+        AdvantageInput in = AdvantageInput.builder(BatchTensor.zeros(2, 2), mask).groupIds(new int[] {0, 0}).build();
+        BatchTensor a = AdvantageEstimators.gdpo(java.util.List.of(t(r(0, 1), r(0, 0)), t(r(0, 0), r(3, 0))),
+                new double[] {1, 2}, in, AdvantageConfig.DEFAULTS).advantages();
+        double g = Math.sqrt(0.5) / (Math.sqrt(0.5) + EPS) * (0.5 / Math.sqrt(0.5));
+        float w = (float) (g / Math.sqrt(4 * g * g / 3 + 1e-8));
+        assertRows(new float[][] {{-w, -w}, {w, w}}, a);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> AdvantageEstimators.gdpo(java.util.List.of(mask), new double[] {1, 2}, in,
+                        AdvantageConfig.DEFAULTS));
+        assertEquals("GDPO needs one weight per reward component: components=1, weights=2", e.getMessage());
+    }
+
+    @Test
     void shouldGiveOnlyTheBestResponseTheGapToTheSecondForPassK() {
         // Group 0 scores 1 0 2: best 2 (row 2), second 1, std 1 -> 1 / (1 + 1e-6). Group 1 rows 3, 4 tie at 3:
         // the first gets 3 - 3 = 0.
@@ -241,7 +259,7 @@ class AdvantageEstimatorsTest {
                 viaRegistry.advantages());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> AlgorithmRegistry.advantageEstimator("ppo"));
-        assertEquals("unknown advantage estimator: name=ppo, valid=[gae, gpg, grpo, grpo_passk, grpo_vectorized, opo, "
+        assertEquals("unknown advantage estimator: name=ppo, valid=[gae, gdpo, gpg, grpo, grpo_passk, grpo_vectorized, opo, "
                 + "optimal_token_baseline, reinforce_plus_plus, reinforce_plus_plus_baseline, remax, rloo, "
                 + "rloo_vectorized, tir_optimal_token_baseline]", e.getMessage());
     }
