@@ -55,7 +55,7 @@ public final class LagrangeMultiplier {
      * One update from the episode costs of a batch (one cost per response): {@code J_c} is their mean.
      *
      * @return the new lambda
-     * @throws IllegalArgumentException if there are no costs
+     * @throws IllegalArgumentException if there are no costs or their mean is not finite
      */
     public double update(double[] episodeCosts) {
         if (episodeCosts.length == 0) {
@@ -72,8 +72,13 @@ public final class LagrangeMultiplier {
      * One update from the mean episode cost.
      *
      * @return the new lambda
+     * @throws IllegalArgumentException if the cost is not finite (lambda is left unchanged)
      */
     public double update(double meanEpisodeCost) {
+        if (!Double.isFinite(meanEpisodeCost)) {
+            throw new IllegalArgumentException("mean episode cost must be finite: meanEpisodeCost="
+                    + meanEpisodeCost);
+        }
         logLambda += lr * (meanEpisodeCost - costThreshold) * Math.exp(logLambda);
         logLambda = Math.min(logLambda, Math.log(lambdaMax));
         return lambda();

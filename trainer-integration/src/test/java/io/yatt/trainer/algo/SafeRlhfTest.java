@@ -44,9 +44,13 @@ class SafeRlhfTest {
     }
 
     @Test
-    void shouldRejectNonPositiveInitialLambda() {
+    void shouldRejectNonPositiveInitialLambdaAndNonFiniteCost() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> LagrangeMultiplier.create(0, 0.1, 0.5, 10));
         assertEquals("initial lambda must be positive and finite: initLambda=0.0", e.getMessage());
+        LagrangeMultiplier m = LagrangeMultiplier.create(2.0, 0.1, 0.5, 10);
+        IllegalArgumentException nan = assertThrows(IllegalArgumentException.class, () -> m.update(Double.NaN));
+        assertEquals("mean episode cost must be finite: meanEpisodeCost=NaN", nan.getMessage());
+        assertEquals(2.0, m.lambda(), 1e-12);
     }
 }
