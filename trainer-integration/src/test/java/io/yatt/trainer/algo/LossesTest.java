@@ -62,6 +62,27 @@ class LossesTest {
     }
 
     @Test
+    void shouldMatchFiniteDifferencesForEntropyLogitGradient() {
+        // Two tokens of vocab 3 (the second masked, so its gradient is 0), seq-mean-token-mean.
+        float[] logits = {0.3f, -1.2f, 2.0f, 5, 5, 5};
+        BatchTensor mask = TensorFunctionsTest.t(TensorFunctionsTest.r(1, 0));
+        float[] grad = new float[6];
+        Losses.entropyLossFromLogits(logits, 3, mask, LossAggMode.SEQ_MEAN_TOKEN_MEAN, AggOptions.LOCAL, grad);
+        float h = 1e-3f;
+        for (int i = 0; i < logits.length; i++) {
+            float keep = logits[i];
+            logits[i] = keep + h;
+            double up = Losses.entropyLossFromLogits(logits, 3, mask, LossAggMode.SEQ_MEAN_TOKEN_MEAN,
+                    AggOptions.LOCAL, new float[6]);
+            logits[i] = keep - h;
+            double down = Losses.entropyLossFromLogits(logits, 3, mask, LossAggMode.SEQ_MEAN_TOKEN_MEAN,
+                    AggOptions.LOCAL, new float[6]);
+            logits[i] = keep;
+            assertEquals((up - down) / (2 * h), grad[i], 1e-3, "logit " + i);
+        }
+    }
+
+    @Test
     void shouldRejectNegativeValueClipRange() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Losses.valueLoss(t(r(0)),
                 t(r(0)), t(r(0)), t(r(1)), -0.1, LossAggMode.TOKEN_MEAN, AggOptions.LOCAL));
