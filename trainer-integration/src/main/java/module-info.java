@@ -11,6 +11,6 @@ module io.yatt.trainer {
 
     exports io.yatt.trainer.cli;
     exports io.yatt.trainer.model;
-    // exports io.yatt.trainer.algo;  (added with the package's first type)
+    exports io.yatt.trainer.algo;
     opens io.yatt.trainer.cli to info.picocli;
 }
