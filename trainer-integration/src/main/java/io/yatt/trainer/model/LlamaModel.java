@@ -2,7 +2,9 @@ package io.yatt.trainer.model;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
 import io.yatt.tensor.Half;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -219,22 +221,41 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("tensor misshaped: name=" + p.name() + ", numel=" + t.numel()
                         + ", expected=" + p.numel());
             }
-            MemorySegment seg = t.segment();
-            if (t.dtype() == DType.F32) {
-                MemorySegment.copy(p.data(), 0, seg, FLOAT, 0, p.numel());
-            } else if (t.dtype() == DType.BF16) {
-                float[] d = p.data();
-                for (int i = 0; i < d.length; i++) {
-                    seg.set(SHORT, 2L * i, Half.floatToBf16(d[i]));
-                }
-            } else {
+            if (t.dtype() != DType.F32 && t.dtype() != DType.BF16) {
                 throw new IllegalArgumentException("unsupported dtype: name=" + p.name() + ", dtype=" + t.dtype()
                         + ", expected F32 or BF16");
+            }
+            if (t.isContiguous()) {
+                writeFloats(p.data(), t);
+            } else {
+                // strided views (row-parallel shards inside the generation buffer): stage and copy
+                try (Allocator staging = Allocator.root("model-copy-staging");
+                     Tensor tmp = Tensor.allocate(staging, t.dtype(), t.shape(), Device.host())) {
+                    writeFloats(p.data(), tmp);
+                    t.copyFrom(tmp);
+                }
+            }
+        }
+    }
+
+    private static void writeFloats(float[] d, Tensor t) {
+        MemorySegment seg = t.segment();
+        if (t.dtype() == DType.F32) {
+            MemorySegment.copy(d, 0, seg, FLOAT, 0, d.length);
+        } else {
+            for (int i = 0; i < d.length; i++) {
+                seg.set(SHORT, 2L * i, Half.floatToBf16(d[i]));
             }
         }
     }
 
     private static float[] readFloats(String name, Tensor t) {
+        if (!t.isContiguous()) {
+            try (Allocator staging = Allocator.root("model-read-staging");
+                 Tensor tmp = t.contiguous(staging)) {
+                return readFloats(name, tmp);
+            }
+        }
         int n = Math.toIntExact(t.numel());
         float[] out = new float[n];
         MemorySegment seg = t.segment();
