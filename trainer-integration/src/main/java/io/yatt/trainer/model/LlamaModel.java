@@ -386,6 +386,26 @@ public final class LlamaModel implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The whole (unsharded) weights in the fused, padded layout, gathered over the tensor-parallel group (a collective:
+     * every rank calls it and gets the same map), e.g. for {@link LlamaCheckpoint#save}.
+     */
+    public Map<String, float[]> wholeWeights() {
+        int t = tp.size();
+        List<Map<String, float[]>> shards = new ArrayList<>(t);
+        for (int r = 0; r < t; r++) {
+            shards.add(new LinkedHashMap<>());
+        }
+        for (Parameter p : parameters) {
+            float[] all = new float[p.numel() * t];
+            tp.allGather(p.data(), 0, p.numel(), all, 0);
+            for (int r = 0; r < t; r++) {
+                shards.get(r).put(p.name(), Arrays.copyOfRange(all, r * p.numel(), (r + 1) * p.numel()));
+            }
+        }
+        return LlamaWeights.gather(config, head, shards, vocabPadMultiple);
+    }
+
     /** Sets every gradient to zero. */
     public void zeroGrad() {
         for (Parameter p : parameters) {

@@ -135,6 +135,23 @@ class TensorParallelTest {
     }
 
     @Test
+    void shouldGatherTheWholeWeightsOnEveryRank() throws Exception {
+        Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.VALUE, 4, PAD);
+        List<Map<String, float[]>> gathered = onRanks(4, comm -> {
+            try (LlamaModel model = LlamaModel.create(CONFIG, Head.VALUE,
+                    LlamaWeights.shard(CONFIG, Head.VALUE, whole, 4, comm.rank(), PAD), comm, PAD)) {
+                return model.wholeWeights();
+            }
+        });
+        for (Map<String, float[]> g : gathered) {
+            assertEquals(whole.keySet(), g.keySet());
+            for (String name : whole.keySet()) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(whole.get(name), g.get(name), name);
+            }
+        }
+    }
+
+    @Test
     void shouldRejectTensorParallelDegreeNotDividingKvHeads() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL,
