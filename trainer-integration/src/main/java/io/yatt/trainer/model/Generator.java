@@ -99,6 +99,8 @@ public final class Generator {
     private final float[] lastRstd;
     private final float[] logitsLocal;
     private final float[] logitsFull;
+    private final double[] prob;
+    private final long[] order;
 
     private Generator(LlamaModel model, int maxBatch, int maxSeqLen) {
         this.model = model;
@@ -124,6 +126,8 @@ public final class Generator {
         this.logitsLocal = new float[maxBatch * vocabLocal];
         this.logitsFull = new float[maxBatch * paddedVocab];
         this.scores = new float[maxSeqLen];
+        this.prob = new double[config.vocabSize()];
+        this.order = new long[config.vocabSize()];
     }
 
     /**
@@ -256,7 +260,6 @@ public final class Generator {
             }
         }
         double sum = 0;
-        double[] prob = new double[vocab];
         for (int v = 0; v < vocab; v++) {
             prob[v] = Math.exp(logitsFull[o + v] / temperature - max);
             sum += prob[v];
@@ -265,19 +268,31 @@ public final class Generator {
         int tok;
         if (sampling.temperature() == 0f) {
             tok = argmax;
-        } else {
-            Integer[] order = new Integer[vocab];
+        } else if (sampling.topK() == 0 && sampling.topP() >= 1f) {
+            // no truncation: walk the distribution in id order
+            double target = u * sum;
+            double cum = 0;
+            tok = vocab - 1;
             for (int v = 0; v < vocab; v++) {
-                order[v] = v;
+                cum += prob[v];
+                if (target < cum) {
+                    tok = v;
+                    break;
+                }
             }
-            Arrays.sort(order, (a, b2) -> prob[b2] != prob[a] ? Double.compare(prob[b2], prob[a])
-                    : Integer.compare(a, b2));
+        } else {
+            // most likely first, lower id first on equal (f32-rounded) probability: one primitive sort
+            for (int v = 0; v < vocab; v++) {
+                long bits = Float.floatToIntBits((float) (prob[v] / sum));
+                order[v] = ((long) (Integer.MAX_VALUE - bits) << 32) | v;
+            }
+            Arrays.sort(order, 0, vocab);
             int keep = sampling.topK() == 0 ? vocab : Math.min(sampling.topK(), vocab);
             if (sampling.topP() < 1f) {
                 double cum = 0;
                 int k = 0;
                 while (k < keep) {
-                    cum += prob[order[k]] / sum;
+                    cum += prob[(int) order[k]] / sum;
                     k++;
                     if (cum >= sampling.topP()) {
                         break;
@@ -287,15 +302,15 @@ public final class Generator {
             }
             double kept = 0;
             for (int k = 0; k < keep; k++) {
-                kept += prob[order[k]];
+                kept += prob[(int) order[k]];
             }
             double target = u * kept;
             double cum = 0;
-            tok = order[keep - 1];
+            tok = (int) order[keep - 1];
             for (int k = 0; k < keep; k++) {
-                cum += prob[order[k]];
+                cum += prob[(int) order[k]];
                 if (target < cum) {
-                    tok = order[k];
+                    tok = (int) order[k];
                     break;
                 }
             }

@@ -86,6 +86,38 @@ class GeneratorTest {
     }
 
     @Test
+    void shouldKeepOnlyTheTopTokenWithATinyTopP() {
+        try (LlamaModel model = model()) {
+            Generator gen = Generator.create(model, 1, 16);
+            int[] greedy = gen.generate(List.of(new int[] {6, 2}), Generator.Sampling.greedy(5), new long[] {0})
+                    .getFirst().tokens();
+            int[] nucleus = gen.generate(List.of(new int[] {6, 2}), new Generator.Sampling(5, 1f, 0, 1e-6f, null),
+                    new long[] {5}).getFirst().tokens();
+            assertArrayEquals(greedy, nucleus);
+        }
+    }
+
+    @Test
+    void shouldSampleOnlyAmongTheTopKTokens() {
+        try (LlamaModel model = model()) {
+            Generator gen = Generator.create(model, 1, 16);
+            for (long seed = 0; seed < 20; seed++) {
+                Generator.Sample s = gen.generate(List.of(new int[] {6, 2}),
+                        new Generator.Sampling(1, 2f, 3, 1f, null), new long[] {seed}).getFirst();
+                float[] logits = model.logitsShard(Batch.single(6, 2));
+                int vp = CONFIG.paddedVocab(PAD);
+                int higher = 0;
+                for (int v = 0; v < CONFIG.vocabSize(); v++) {
+                    if (logits[vp + v] > logits[vp + s.tokens()[0]]) {
+                        higher++;
+                    }
+                }
+                assertTrue(higher < 3, "token " + s.tokens()[0] + " has " + higher + " more likely tokens");
+            }
+        }
+    }
+
+    @Test
     void shouldStopAfterAStopToken() {
         try (LlamaModel model = model()) {
             Generator gen = Generator.create(model, 1, 16);
