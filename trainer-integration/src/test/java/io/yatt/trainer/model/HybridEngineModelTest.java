@@ -28,19 +28,39 @@ class HybridEngineModelTest {
 
     @Test
     void shouldScoreAndGenerateOnGenerationLayoutWeights() throws Exception {
+        checkGenerationLayout(DType.F32);
+    }
+
+    /** BF16 engine storage, f32 master weights in the model: the generation model sees the bf16-rounded values. */
+    @Test
+    void shouldScoreAndGenerateOnBf16GenerationLayoutWeights() throws Exception {
+        checkGenerationLayout(DType.BF16);
+    }
+
+    private static void checkGenerationLayout(DType dtype) throws Exception {
         Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 8, PAD);
         LlamaModelTest.scaleUp(whole);
+        Map<String, float[]> stored = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : whole.entrySet()) {
+            float[] w = e.getValue().clone();
+            if (dtype == DType.BF16) {
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = io.yatt.tensor.Half.bf16ToFloat(io.yatt.tensor.Half.floatToBf16(w[i]));
+                }
+            }
+            stored.put(e.getKey(), w);
+        }
         Batch batch = TensorParallelTest.batch();
         float[] expected = new float[batch.rows()];
         List<Generator.Sample> expectedSamples;
         List<int[]> prompts = List.of(new int[] {3, 1, 4}, new int[] {1, 5});
-        try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL, whole, null, PAD)) {
+        try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL, stored, null, PAD)) {
             model.logProbs(batch, 1f, expected, null);
             expectedSamples = Generator.create(model, 2, 10).generate(prompts, Generator.Sampling.greedy(4),
                     new long[] {1, 2});
         }
         HybridLayout layout = HybridLayout.parse("1-4-1", "1-2-2");
-        ModelSpec spec = CONFIG.modelSpec(DType.F32, PAD);
+        ModelSpec spec = CONFIG.modelSpec(dtype, PAD);
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
         List<Object[]> results = TensorParallelTest.onRanks(4, world -> {
             int rank = world.rank();
