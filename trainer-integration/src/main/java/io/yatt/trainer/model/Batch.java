@@ -3,7 +3,8 @@ package io.yatt.trainer.model;
 /**
  * A batch of token sequences {@code [B, T]} with an attention mask (1 for a real token, 0 for padding, left or right).
  * Positions count real tokens only ({@code cumsum(mask) - 1}, as Hugging Face does for left-padded prompts), and a
- * token attends to the real tokens at or before it. Arrays are row-major and not copied; do not change them while a
+ * token attends to the real tokens at or before it. Padding positions must still hold a valid token id (any; their
+ * outputs are not used). Arrays are row-major and not copied; do not change them while a
  * model uses the batch.
  *
  * @param batchSize B

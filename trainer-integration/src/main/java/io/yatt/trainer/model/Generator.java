@@ -100,6 +100,8 @@ public final class Generator {
     private final float[] logitsLocal;
     private final float[] logitsFull;
     private final double[] prob;
+    private final float[] gathered;
+    private int[] pos;
     private final long[] order;
 
     private Generator(LlamaModel model, int maxBatch, int maxSeqLen) {
@@ -127,6 +129,7 @@ public final class Generator {
         this.logitsFull = new float[maxBatch * paddedVocab];
         this.scores = new float[maxSeqLen];
         this.prob = new double[config.vocabSize()];
+        this.gathered = new float[maxBatch * paddedVocab];
         this.order = new long[config.vocabSize()];
     }
 
@@ -340,7 +343,6 @@ public final class Generator {
             }
         }
         tp.allReduce(x, 0, rows * c, ReduceOp.SUM);
-        int[] pos = new int[rows];
         for (int s = 0; s < b; s++) {
             for (int i = 0; i < n; i++) {
                 pos[s * n + i] = positions[s * total + start + i];
@@ -438,7 +440,6 @@ public final class Generator {
             System.arraycopy(logitsLocal, 0, logitsFull, 0, b * vocabLocal);
         } else {
             // rank-major [tp][b][vocabLocal] -> [b][paddedVocab]
-            float[] gathered = new float[tp.size() * b * vocabLocal];
             tp.allGather(logitsLocal, 0, b * vocabLocal, gathered, 0);
             for (int r = 0; r < tp.size(); r++) {
                 for (int s = 0; s < b; s++) {
@@ -454,6 +455,7 @@ public final class Generator {
             return;
         }
         capRows = rows;
+        pos = new int[rows];
         x = new float[rows * c];
         ln = new float[rows * c];
         rstd = new float[rows];
