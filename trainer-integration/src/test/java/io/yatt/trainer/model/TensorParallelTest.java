@@ -151,6 +151,73 @@ class TensorParallelTest {
         }
     }
 
+    /**
+     * TP 2 x DP 2 (world ranks {@code dp*2 + tp}): each DP rank takes half the batch with the loss averaged over its
+     * half; after {@link Gradients#allReduceMean} over DP and clipping, the gathered gradients and the norm equal the
+     * single rank's on the whole batch (same tolerances).
+     */
+    @Test
+    void shouldMatchSingleRankWithTensorAndDataParallelTogether() throws Exception {
+        Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 6, PAD);
+        LlamaModelTest.scaleUp(whole);
+        Batch full = batch();
+        int t = full.seqLen();
+        record Out(Map<String, float[]> grads, double norm) {
+        }
+        Function<Communicator[], Out> run = comms -> {
+            Communicator tp = comms[0];
+            Communicator dp = comms[1];
+            int dpRank = dp == null ? 0 : dp.rank();
+            int dpSize = dp == null ? 1 : dp.size();
+            int tpSize = tp == null ? 1 : tp.size();
+            int b = full.batchSize() / dpSize;
+            int[] tokens = java.util.Arrays.copyOfRange(full.tokens(), dpRank * b * t, (dpRank + 1) * b * t);
+            int[] mask = java.util.Arrays.copyOfRange(full.attentionMask(), dpRank * b * t, (dpRank + 1) * b * t);
+            Batch mine = new Batch(b, t, tokens, mask);
+            try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL, LlamaWeights.shard(CONFIG,
+                    Head.LANGUAGE_MODEL, whole, tpSize, tp == null ? 0 : tp.rank(), PAD), tp, PAD)) {
+                float[] lp = new float[b * t];
+                model.logProbs(mine, 1f, lp, null);
+                float[] d = new float[b * t];
+                java.util.Arrays.fill(d, -1f / (b * (t - 1)));
+                model.backwardLogProbs(d, null);
+                Gradients.allReduceMean(model.parameters(), dp);
+                double norm = Gradients.clipGlobalNorm(model.parameters(), 0.5, tp);
+                Map<String, float[]> grads = new LinkedHashMap<>();
+                for (Parameter p : model.parameters()) {
+                    grads.put(p.name(), p.grad().clone());
+                }
+                return new Out(grads, norm);
+            }
+        };
+        Out one = run.apply(new Communicator[] {null, null});
+        List<Out> ranks = onRanks(4, world -> {
+            int tpRank = world.rank() % 2;
+            int dpRank = world.rank() / 2;
+            Communicator tp = world.split(dpRank, tpRank).orElseThrow();
+            Communicator dp = world.split(10 + tpRank, dpRank).orElseThrow();
+            try {
+                return run.apply(new Communicator[] {tp, dp});
+            } finally {
+                tp.close();
+                dp.close();
+            }
+        });
+        for (int dpRank = 0; dpRank < 2; dpRank++) {
+            assertEquals(one.norm(), ranks.get(dpRank * 2).norm(), 1e-4 * one.norm());
+            List<Map<String, float[]>> shards = List.of(ranks.get(dpRank * 2).grads(), ranks.get(dpRank * 2 + 1).grads());
+            Map<String, float[]> gathered = LlamaWeights.gather(CONFIG, Head.LANGUAGE_MODEL, shards, PAD);
+            for (Map.Entry<String, float[]> e : one.grads().entrySet()) {
+                float[] expected = e.getValue();
+                float[] actual = gathered.get(e.getKey());
+                for (int i = 0; i < expected.length; i++) {
+                    assertEquals(expected[i], actual[i], TOLERANCE + GRAD_RTOL * Math.abs(expected[i]),
+                            "gradient " + e.getKey() + "[" + i + "] dp " + dpRank);
+                }
+            }
+        }
+    }
+
     @Test
     void shouldRejectTensorParallelDegreeNotDividingKvHeads() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
