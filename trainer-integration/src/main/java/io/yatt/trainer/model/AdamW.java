@@ -1,5 +1,15 @@
 package io.yatt.trainer.model;
 
+import io.yatt.tensor.DType;
+import io.yatt.tensor.SafeTensors;
+import io.yatt.tensor.SafeTensorsFile;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -108,6 +118,75 @@ public final class AdamW {
             throw new IllegalArgumentException("unknown parameter: name=" + name);
         }
         return s;
+    }
+
+    /**
+     * Writes this rank's optimizer state as safetensors: {@code exp_avg.NAME} and {@code exp_avg_sq.NAME} (F32, this
+     * rank's shard shape flattened) for every parameter, and the step count in the metadata ({@code steps}). The file
+     * is replaced atomically.
+     *
+     * @throws java.io.UncheckedIOException if it cannot be written
+     */
+    public void save(Path file) {
+        try (Arena arena = Arena.ofConfined()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Parameter p : parameters) {
+                tensors.put("exp_avg." + p.name(), wrap(arena, m.get(p.name())));
+                tensors.put("exp_avg_sq." + p.name(), wrap(arena, v.get(p.name())));
+            }
+            SafeTensors.write(file, tensors, Map.of("steps", Long.toString(steps)));
+        }
+    }
+
+    private static Tensor wrap(Arena arena, float[] a) {
+        MemorySegment seg = arena.allocate(Math.max(1, (long) a.length * Float.BYTES), Float.BYTES);
+        MemorySegment.copy(a, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, a.length);
+        return Tensor.wrap(seg, DType.F32, Shape.of(a.length));
+    }
+
+    /**
+     * Restores the moments and step count written by {@link #save} for the same parameters on the same rank layout.
+     *
+     * @throws IllegalArgumentException naming the file and the missing or misshaped state, or a missing step count
+     * @throws java.io.UncheckedIOException if it cannot be read
+     */
+    public void load(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("missing optimizer state: file=" + file);
+        }
+        try (SafeTensorsFile st = SafeTensors.open(file)) {
+            String stepsText = st.metadata().get("steps");
+            long restored;
+            try {
+                restored = Long.parseLong(Objects.requireNonNull(stepsText, "steps"));
+            } catch (NumberFormatException | NullPointerException e) {
+                throw new IllegalArgumentException("optimizer state lacks a step count: steps=" + stepsText
+                        + ", file=" + file, e);
+            }
+            Map<String, float[]> loaded = new LinkedHashMap<>();
+            for (Parameter p : parameters) {
+                for (String prefix : new String[] {"exp_avg.", "exp_avg_sq."}) {
+                    String name = prefix + p.name();
+                    Tensor t = st.tensors().get(name);
+                    if (t == null) {
+                        throw new IllegalArgumentException("missing optimizer state: name=" + name + ", file=" + file);
+                    }
+                    if (t.dtype() != DType.F32 || t.numel() != p.numel()) {
+                        throw new IllegalArgumentException("optimizer state misshaped: name=" + name + ", dtype="
+                                + t.dtype() + ", numel=" + t.numel() + ", expected F32 x " + p.numel() + ", file="
+                                + file);
+                    }
+                    float[] a = new float[p.numel()];
+                    MemorySegment.copy(t.segment(), ValueLayout.JAVA_FLOAT_UNALIGNED, 0, a, 0, a.length);
+                    loaded.put(name, a);
+                }
+            }
+            for (Parameter p : parameters) {
+                System.arraycopy(loaded.get("exp_avg." + p.name()), 0, m.get(p.name()), 0, p.numel());
+                System.arraycopy(loaded.get("exp_avg_sq." + p.name()), 0, v.get(p.name()), 0, p.numel());
+            }
+            restoreSteps(restored);
+        }
     }
 
     /**

@@ -37,6 +37,21 @@ class AdamWTest {
     }
 
     @Test
+    void shouldRejectStateOfOtherParameters(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        Parameter a = new Parameter("a", new float[3], false);
+        AdamW.create(List.of(a), AdamW.Settings.DEFAULT).save(dir.resolve("opt.safetensors"));
+        AdamW other = AdamW.create(List.of(new Parameter("a", new float[4], false)), AdamW.Settings.DEFAULT);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> other.load(dir.resolve("opt.safetensors")));
+        assertEquals("optimizer state misshaped: name=exp_avg.a, dtype=F32, numel=3, expected F32 x 4, file="
+                + dir.resolve("opt.safetensors"), e.getMessage());
+        AdamW renamed = AdamW.create(List.of(new Parameter("b", new float[3], false)), AdamW.Settings.DEFAULT);
+        e = assertThrows(IllegalArgumentException.class, () -> renamed.load(dir.resolve("opt.safetensors")));
+        assertEquals("missing optimizer state: name=exp_avg.b, file=" + dir.resolve("opt.safetensors"),
+                e.getMessage());
+    }
+
+    @Test
     void shouldRejectNegativeWeightDecay() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new AdamW.Settings(0.9, 0.999, 1e-8, -0.5));

@@ -1,6 +1,7 @@
 package io.yatt.trainer.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.collectives.Communicator;
@@ -70,6 +71,50 @@ class TrainingTest {
         train(null, 40, losses);
         assertTrue(losses[0] > 2.3f, "initial loss near ln(12)=2.48: " + losses[0]);
         assertTrue(losses[39] < 0.5f * losses[0], "loss " + losses[0] + " -> " + losses[39]);
+    }
+
+    /** 3 steps, checkpoint (weights + optimizer), 3 more steps from the files == 6 steps without stopping. */
+    @Test
+    void shouldResumeFromACheckpointBitForBit(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        int total = 6;
+        Map<String, float[]> straight = trainFrom(LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 42, PAD), null,
+                0, total, null);
+        Map<String, float[]> half = trainFrom(LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 42, PAD), null, 0, 3,
+                dir.resolve("optimizer.rank0.safetensors"));
+        LlamaCheckpoint.save(dir, CONFIG, Head.LANGUAGE_MODEL, half, PAD);
+        Map<String, float[]> resumed = trainFrom(LlamaCheckpoint.load(dir, PAD).weights(),
+                dir.resolve("optimizer.rank0.safetensors"), 3, total, null);
+        for (String name : straight.keySet()) {
+            assertArrayEquals(straight.get(name), resumed.get(name), name);
+        }
+    }
+
+    /** Steps {@code from..to-1} of the schedule (total 6) from whole weights; optionally loads and saves state. */
+    private static Map<String, float[]> trainFrom(Map<String, float[]> whole, java.nio.file.Path loadState, int from,
+                                                  int to, java.nio.file.Path saveState) {
+        try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL, whole, null, PAD)) {
+            AdamW opt = AdamW.create(model.parameters(), AdamW.Settings.DEFAULT);
+            if (loadState != null) {
+                opt.load(loadState);
+                assertEquals(from, opt.steps());
+            }
+            LrSchedule schedule = new LrSchedule.WarmupCosine(1e-2, 2, 6, 0.1);
+            Batch batch = countingBatch();
+            float[] lp = new float[batch.rows()];
+            float[] dl = new float[batch.rows()];
+            java.util.Arrays.fill(dl, -1f / batch.rows());
+            for (int s = from; s < to; s++) {
+                model.zeroGrad();
+                model.logProbs(batch, 1f, lp, null);
+                model.backwardLogProbs(dl, null);
+                Gradients.clipGlobalNorm(model.parameters(), 1.0, null);
+                opt.step(schedule.lr(s));
+            }
+            if (saveState != null) {
+                opt.save(saveState);
+            }
+            return model.wholeWeights();
+        }
     }
 
     @Test
