@@ -287,7 +287,7 @@ public final class Generator {
             // most likely first, lower id first on equal (f32-rounded) probability: one primitive sort
             for (int v = 0; v < vocab; v++) {
                 long bits = Float.floatToIntBits((float) (prob[v] / sum));
-                order[v] = ((long) (Integer.MAX_VALUE - bits) << 32) | v;
+                order[v] = ((Integer.MAX_VALUE - bits) << 32) | v;
             }
             Arrays.sort(order, 0, vocab);
             int keep = sampling.topK() == 0 ? vocab : Math.min(sampling.topK(), vocab);
