@@ -171,6 +171,23 @@ class LlamaModelTest {
     }
 
     @Test
+    void shouldRejectAMisshapedTensorFromTheEngine() {
+        Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 1, PAD);
+        try (io.yatt.tensor.Allocator alloc = io.yatt.tensor.Allocator.root("test")) {
+            Map<String, io.yatt.tensor.Tensor> tensors = new java.util.LinkedHashMap<>();
+            for (Map.Entry<String, float[]> e : whole.entrySet()) {
+                tensors.put(e.getKey(), io.yatt.tensor.Tensor.allocate(alloc, io.yatt.tensor.DType.F32,
+                        io.yatt.tensor.Shape.of(e.getValue().length), io.yatt.tensor.Device.host()));
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> LlamaModel.fromTensors(CONFIG, Head.LANGUAGE_MODEL, tensors, null, PAD));
+            assertEquals("parameter misshaped: name=embed_tokens.weight, shape=" + io.yatt.tensor.Shape.of(96)
+                    + ", expected=[12, 8]", e.getMessage());
+            tensors.values().forEach(io.yatt.tensor.Tensor::close);
+        }
+    }
+
+    @Test
     void shouldRejectBackwardWithoutForward() {
         try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL,
                 LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 1, PAD), null, PAD)) {
