@@ -2,7 +2,7 @@
 module io.yatt.trainer {
     requires io.yatt.ffi;
     requires io.yatt.tensor;
-    requires io.yatt.hybrid;
+    requires transitive io.yatt.hybrid;
     requires io.yatt.controller;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;

@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = YattCli.Version.class,
         description = "Yatt: weight resharding, collectives and PPO for RLHF on the JVM.",
-        subcommands = {InfoCommand.class, PlanCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, PlanCommand.class, InitModelCommand.class, ScoreCommand.class,
+            GenerateCommand.class, CommandLine.HelpCommand.class})
 public final class YattCli {
 
     private YattCli() {
