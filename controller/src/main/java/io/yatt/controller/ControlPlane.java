@@ -112,6 +112,14 @@ public final class ControlPlane implements AutoCloseable {
         return channel;
     }
 
+    /**
+     * What a launcher on this host puts in a worker process's environment so that
+     * {@link Worker.Context#fromEnvironment} connects it to this controller through this driver.
+     */
+    public Map<String, String> localWorkerEnvironment() {
+        return Map.of(Worker.ENV_CONTROLLER, channel, Worker.ENV_DRIVER_DIR, transport.directory());
+    }
+
     /** The media driver's directory (workers in this JVM or on this host may connect to it). */
     public String driverDirectory() {
         return transport.directory();

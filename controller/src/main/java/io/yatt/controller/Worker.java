@@ -34,6 +34,15 @@ import org.agrona.concurrent.AgentRunner;
  */
 public final class Worker implements AutoCloseable {
 
+    /** Environment variable a launcher sets to the controller's channel ({@link ControlPlane#endpoint()}). */
+    public static final String ENV_CONTROLLER = "YATT_CONTROLLER_CHANNEL";
+    /** Environment variable a launcher on the controller's host sets to the controller's driver directory. */
+    public static final String ENV_DRIVER_DIR = "YATT_AERON_DIR";
+    /** Environment variable with the worker id; {@code RANK} when absent. */
+    public static final String ENV_WORKER_ID = "YATT_WORKER_ID";
+    /** Environment variable with the rank (torchrun's name, as the shm launcher sets it). */
+    public static final String ENV_RANK = "RANK";
+
     /** Default time to wait for the controller to accept the registration: 10 s. */
     public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
 
@@ -181,10 +190,71 @@ public final class Worker implements AutoCloseable {
         private long pid = ProcessHandle.current().pid();
         private String host;
 
+        /**
+         * A context with the worker id, rank, controller channel and (if set) the controller's driver directory taken
+         * from {@code env}, as a launcher sets them: {@value #ENV_RANK}, {@value #ENV_WORKER_ID} (default: the
+         * rank), {@value #ENV_CONTROLLER}, {@value #ENV_DRIVER_DIR}. Called by a worker's main, which passes
+         * {@code System.getenv()}.
+         *
+         * @throws IllegalArgumentException if {@value #ENV_RANK} or {@value #ENV_CONTROLLER} is missing or a number
+         *         does not parse, naming the variable and its value
+         */
+        public static Context fromEnvironment(Map<String, String> env) {
+            Context ctx = new Context();
+            int rank = intVar(env, ENV_RANK, null);
+            ctx.rank(rank).workerId(intVar(env, ENV_WORKER_ID, rank));
+            String controller = env.get(ENV_CONTROLLER);
+            if (controller == null) {
+                throw new IllegalArgumentException("missing environment variable: name=" + ENV_CONTROLLER);
+            }
+            ctx.controller(controller);
+            if (env.get(ENV_DRIVER_DIR) != null) {
+                ctx.externalDriverDirectory(env.get(ENV_DRIVER_DIR));
+            }
+            return ctx;
+        }
+
+        private static int intVar(Map<String, String> env, String name, Integer fallback) {
+            String value = env.get(name);
+            if (value == null) {
+                if (fallback == null) {
+                    throw new IllegalArgumentException("missing environment variable: name=" + name);
+                }
+                return fallback;
+            }
+            try {
+                return Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("environment variable is not an integer: name=" + name
+                        + ", value=" + value);
+            }
+        }
+
         /** Unique id of this worker in the job (also picks its reply stream). */
         public Context workerId(int workerId) {
             this.workerId = workerId;
             return this;
+        }
+
+        public int workerId() {
+            return workerId;
+        }
+
+        public int rank() {
+            return rank;
+        }
+
+        public List<String> roles() {
+            return roles;
+        }
+
+        /** The controller's channel. */
+        public String controller() {
+            return controllerChannel;
+        }
+
+        public String externalDriverDirectory() {
+            return externalDriverDirectory;
         }
 
         /** Rank in each of its roles' groups. */
