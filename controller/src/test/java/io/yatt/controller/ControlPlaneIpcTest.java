@@ -153,6 +153,26 @@ class ControlPlaneIpcTest {
     }
 
     @Test
+    void shouldDropQueuedCallWhoseFutureIsCancelled() throws Exception {
+        // the worker answers the cancel with an error for a call the controller no longer tracks: one dropped frame
+        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> running = group.callAsync("blockUntilReleased");
+            cluster.methods.get(0).started.await();
+            CompletableFuture<Object> queued = group.callAsync("addRank", 1);
+            assertTrue(queued.cancel(false));
+            while (cluster.plane.stats().droppedFrames() == 0) {
+                Thread.sleep(1);
+            }
+            assertEquals(new FrameStats(0, 0, 1), cluster.plane.stats());
+            cluster.methods.get(0).release.countDown();
+            assertEquals(List.of(0), running.get());
+            assertEquals(Arrays.asList((Object) null), group.call("noop"));
+            assertEquals(0, cluster.methods.get(0).addRankCalls.get());
+        }
+    }
+
+    @Test
     void shouldAbortCallInFlight() throws Exception {
         try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
             CompletableFuture<Object> call = cluster.group().callAsync("blockUntilReleased");

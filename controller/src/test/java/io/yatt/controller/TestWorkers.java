@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** A controller and workers as threads of this JVM, on the controller's embedded driver (INVOKER threading). */
 final class TestWorkers implements AutoCloseable {
@@ -17,6 +18,7 @@ final class TestWorkers implements AutoCloseable {
         final int rank;
         final CountDownLatch release = new CountDownLatch(1);
         final CountDownLatch started = new CountDownLatch(1);
+        final AtomicInteger addRankCalls = new AtomicInteger();
 
         Methods(int rank) {
             this.rank = rank;
@@ -28,6 +30,7 @@ final class TestWorkers implements AutoCloseable {
 
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         int addRank(int value) {
+            addRankCalls.incrementAndGet();
             return value + rank;
         }
 
