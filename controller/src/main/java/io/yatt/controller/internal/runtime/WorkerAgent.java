@@ -131,8 +131,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     yield Outcome.DROPPED;
                 }
                 Future<?> f = inFlight.get(cancel.correlationId());
-                if (f != null && f.cancel(false)) {
-                    inFlight.remove(cancel.correlationId());
+                if (f != null && f.cancel(false) && inFlight.remove(cancel.correlationId()) != null) {
                     controller.error(cancel.correlationId(), registration.workerId(), registration.rank(),
                             CancellationException.class.getName(), "cancelled before start");
                 }
@@ -142,13 +141,14 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 if (abort.controllerId() != controllerId) {
                     yield Outcome.DROPPED;
                 }
-                for (Map.Entry<Long, Future<?>> e : inFlight.entrySet()) {
-                    if (e.getValue().cancel(true)) {
-                        controller.error(e.getKey(), registration.workerId(), registration.rank(),
+                for (Long id : List.copyOf(inFlight.keySet())) {
+                    Future<?> f = inFlight.remove(id);
+                    if (f != null) {
+                        f.cancel(true);
+                        controller.error(id, registration.workerId(), registration.rank(),
                                 CancellationException.class.getName(), "aborted: " + abort.reason());
                     }
                 }
-                inFlight.clear();
                 yield Outcome.APPLIED;
             }
             case Message.Shutdown s -> {
@@ -214,6 +214,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return Outcome.APPLIED;
     }
 
+    /** Runs one call; sends its result or error unless an abort or cancel already answered for it. */
     private void run(long correlationId, String method, List<Object> args) {
         int workerId = registration.workerId();
         int rank = registration.rank();
@@ -221,11 +222,14 @@ public final class WorkerAgent implements Agent, MessageHandler {
         try {
             value = methods.invoke(method, args);
         } catch (Throwable t) {
-            inFlight.remove(correlationId);
-            controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+            if (inFlight.remove(correlationId) != null) {
+                controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+            }
             return;
         }
-        inFlight.remove(correlationId);
+        if (inFlight.remove(correlationId) == null) {
+            return;
+        }
         try {
             controller.result(correlationId, workerId, rank, value);
         } catch (IllegalArgumentException e) {
