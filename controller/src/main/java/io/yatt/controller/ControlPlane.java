@@ -218,8 +218,8 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * Stops the agent (failing calls in flight), closes the client and the embedded driver, whose directory is
-     * deleted.
+     * Sends shutdown to every live worker, stops the agent (failing calls in flight), closes the client and the
+     * embedded driver, whose directory is deleted.
      *
      * @throws IllegalStateException if already closed
      */
@@ -229,7 +229,11 @@ public final class ControlPlane implements AutoCloseable {
             throw new IllegalStateException("control plane already closed: controllerId=" + agent.controllerId());
         }
         closed = true;
-        CloseHelper.closeAll(runner, transport);
+        try {
+            agent.shutdownWorkers("control plane closing");
+        } finally {
+            CloseHelper.closeAll(runner, transport);
+        }
     }
 
     /**

@@ -145,12 +145,16 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Waits until the controller sends shutdown (or this worker is closed).
+     * Waits until the controller sends shutdown (also sent when its control plane closes), the media driver is lost
+     * (the controller's process died, for a worker on its driver), or this worker is closed.
      *
+     * @return why: {@code controller shutdown: reason=...}, {@code media driver lost: directory=...} or
+     *         {@code worker closed}
      * @throws InterruptedException if interrupted while waiting
      */
-    public void awaitShutdown() throws InterruptedException {
+    public String awaitShutdown() throws InterruptedException {
         agent.shutdownSignal().await();
+        return agent.shutdownReason();
     }
 
     /**

@@ -57,6 +57,42 @@ class HeartbeatTimeoutTest {
     }
 
     @Test
+    void shouldStopWorkerAndFailCallsWhenTheirMediaDriverIsLost() throws Exception {
+        String directory = io.aeron.CommonContext.getAeronDirectoryName() + "-yatt-driver-loss-test-"
+                + System.nanoTime();
+        io.aeron.driver.MediaDriver driver = io.aeron.driver.MediaDriver.launch(new io.aeron.driver.MediaDriver.Context()
+                .aeronDirectoryName(directory).dirDeleteOnStart(true).dirDeleteOnShutdown(true)
+                .threadingMode(io.aeron.driver.ThreadingMode.SHARED));
+        ControlPlane plane = null;
+        Worker worker = null;
+        try {
+            plane = ControlPlane.launch(new ControlPlane.Context().externalDriverDirectory(directory));
+            worker = Worker.start(new Worker.Context().workerId(3).rank(0).roles(List.of("actor"))
+                    .methods(WorkerMethods.annotated(new TestWorkers.Methods(0),
+                            java.lang.invoke.MethodHandles.lookup()))
+                    .controller(plane.endpoint()).externalDriverDirectory(directory));
+            CompletableFuture<Object> call = plane.group("actor", 1, TestWorkers.GROUP_TIMEOUT_NS)
+                    .callAsync("blockUntilReleased");
+            driver.close();
+            driver = null;
+            assertEquals("media driver lost: directory=" + directory, worker.awaitShutdown());
+            ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
+            assertEquals("media driver lost: directory=" + directory + ", controllerId=" + plane.controllerId(),
+                    e.getCause().getMessage());
+        } finally {
+            if (driver != null) {
+                driver.close();
+            }
+            if (worker != null) {
+                worker.close();
+            }
+            if (plane != null) {
+                plane.close();
+            }
+        }
+    }
+
+    @Test
     void shouldRejectTimeoutNotAboveInterval() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new ControlPlane.Context().heartbeatIntervalNs(100).heartbeatTimeoutNs(100).conclude());

@@ -1,5 +1,6 @@
 package io.yatt.controller;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -56,6 +57,20 @@ class WorkerProcessTest {
             plane.close();
         }
         assertFalse(Files.exists(driverDir), driverDir.toString());
+    }
+
+    @Test
+    void shouldStopWorkerProcessWhenControlPlaneCloses() throws Exception {
+        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("close-test"));
+        try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 1, javaBinary(), WORKER_JVM_FLAGS,
+                System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of())) {
+            try {
+                assertEquals(List.of(1), plane.group("actor", 1, TimeUnit.SECONDS.toNanos(120)).call("addRank", 1));
+            } finally {
+                plane.close();
+            }
+            assertArrayEquals(new int[] {0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+        }
     }
 
     @Test

@@ -58,6 +58,7 @@ public final class AeronTransport implements AutoCloseable {
         try {
             Aeron.Context clientCtx = new Aeron.Context()
                     .aeronDirectoryName(driver.aeronDirectoryName())
+                    .errorHandler(AeronTransport::onClientError)
                     .idleStrategy(Idles.strategy(idle));
             if (threading == ControlPlane.Threading.INVOKER) {
                 clientCtx.driverAgentInvoker(driver.sharedAgentInvoker()).useConductorAgentInvoker(true);
@@ -76,8 +77,16 @@ public final class AeronTransport implements AutoCloseable {
      */
     public static AeronTransport external(String directory, ControlPlane.Idle idle) {
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory)
-                .idleStrategy(Idles.strategy(idle)));
+                .errorHandler(AeronTransport::onClientError).idleStrategy(Idles.strategy(idle)));
         return new AeronTransport(null, aeron, directory);
+    }
+
+    /**
+     * Aeron's default client error handler exits the JVM when the driver is lost; here the client closes instead and
+     * its owner's agent sees {@link Aeron#isClosed()} (a worker then stops, see {@code Worker.awaitShutdown}).
+     */
+    private static void onClientError(Throwable error) {
+        System.err.println("yatt control plane: aeron client error: " + error);
     }
 
     public Aeron aeron() {

@@ -102,6 +102,16 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     @Override
     public int doWork() {
+        if (transport.aeron().isClosed()) {
+            if (!calls.isEmpty()) {
+                IllegalStateException lost = new IllegalStateException("media driver lost: directory="
+                        + transport.directory() + ", controllerId=" + controllerId);
+                for (PendingCall call : new ArrayList<>(calls.values())) {
+                    call.fail(lost);
+                }
+            }
+            return 0;
+        }
         int work = transport.invoke();
         work += subscription.poll(assembler, FRAGMENT_LIMIT);
         long nowNs = System.nanoTime();
@@ -305,7 +315,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     /** Sends abort to every live worker and fails every call in flight with {@code cause}. */
     public void abort(String reason, RuntimeException cause) {
         for (WorkerSession s : workers.values()) {
-            if (s.lost() == null) {
+            if (s.lost() == null && s.publication().isConnected()) {
                 s.proxy().abort(controllerId, reason);
             }
         }
@@ -314,10 +324,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
         }
     }
 
-    /** Asks every live worker to stop. */
+    /** Asks every live worker that is still connected to stop. */
     public void shutdownWorkers(String reason) {
         for (WorkerSession s : workers.values()) {
-            if (s.lost() == null) {
+            if (s.lost() == null && s.publication().isConnected()) {
                 s.proxy().shutdown(controllerId, reason);
             }
         }

@@ -46,6 +46,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
     private final CompletableFuture<Long> registered = new CompletableFuture<>();
     private final CountDownLatch shutdown = new CountDownLatch(1);
+    private volatile String shutdownReason = "";
 
     private State state = State.REGISTERING;
     private long controllerId;
@@ -81,9 +82,22 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return registered;
     }
 
-    /** Released when the controller asks this worker to shut down. */
+    /** Released when the controller asks this worker to shut down, the driver is lost, or the agent closes. */
     public CountDownLatch shutdownSignal() {
         return shutdown;
+    }
+
+    /** Why the worker stopped, once {@link #shutdownSignal()} is released. */
+    public String shutdownReason() {
+        return shutdownReason;
+    }
+
+    private void stop(String reason) {
+        if (state != State.STOPPED) {
+            state = State.STOPPED;
+            shutdownReason = reason;
+            shutdown.countDown();
+        }
     }
 
     @Override
@@ -93,6 +107,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     @Override
     public int doWork() {
+        if (transport.aeron().isClosed()) {
+            stop("media driver lost: directory=" + transport.directory());
+            return 0;
+        }
         int work = transport.invoke();
         work += subscription.poll(assembler, ControllerAgent.FRAGMENT_LIMIT);
         long nowNs = System.nanoTime();
@@ -155,8 +173,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 if (s.controllerId() != controllerId) {
                     yield Outcome.DROPPED;
                 }
-                state = State.STOPPED;
-                shutdown.countDown();
+                stop("controller shutdown: reason=" + s.reason());
                 yield Outcome.APPLIED;
             }
             default -> Outcome.DROPPED;
@@ -247,6 +264,6 @@ public final class WorkerAgent implements Agent, MessageHandler {
             registered.completeExceptionally(new IllegalStateException("worker closed before registration: workerId="
                     + registration.workerId()));
         }
-        shutdown.countDown();
+        stop("worker closed");
     }
 }
