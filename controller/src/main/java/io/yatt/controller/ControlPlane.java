@@ -1,0 +1,421 @@
+package io.yatt.controller;
+
+import io.aeron.Subscription;
+import io.aeron.CommonContext;
+import io.yatt.controller.internal.runtime.AeronTransport;
+import io.yatt.controller.internal.runtime.BasicDispatch;
+import io.yatt.controller.internal.runtime.ControllerAgent;
+import io.yatt.controller.internal.runtime.Endpoints;
+import io.yatt.controller.internal.runtime.WorkerSession;
+import io.yatt.controller.internal.wire.FrameCounters;
+import io.yatt.controller.internal.wire.Message;
+import io.yatt.controller.internal.wire.PayloadCodec;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentRunner;
+
+/**
+ * The controller's end of the control plane: a media driver (embedded by default, in a per-job directory deleted on
+ * close), the control stream workers register and answer on, and the agent that tracks their heartbeats. Worker
+ * groups are formed from registered workers by role. Thread-safe; closed once by its owner.
+ */
+public final class ControlPlane implements AutoCloseable {
+
+    /** Stream id of the control stream on the controller's channel. */
+    public static final int CONTROL_STREAM_ID = 1001;
+    /** Default heartbeat interval: 200 ms. */
+    public static final long DEFAULT_HEARTBEAT_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** Default heartbeat timeout: 1.5 s, so a dead worker is reported within 2 s. */
+    public static final long DEFAULT_HEARTBEAT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(1500);
+    /** Default time a send may wait for back pressure or a connecting subscriber: 5 s. */
+    public static final long DEFAULT_SEND_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(5);
+    /** Shortest shared secret accepted, in bytes. */
+    public static final int MIN_SECRET_BYTES = 16;
+
+    /** How an embedded media driver runs its agents. */
+    public enum Threading {
+        /** No driver threads: the Aeron client's conductor runs the driver (tests, few threads). */
+        INVOKER,
+        /** One thread for all driver agents. */
+        SHARED,
+        /** A thread each for the driver's conductor, sender and receiver. */
+        DEDICATED
+    }
+
+    /** What an agent with nothing to do does. */
+    public enum Idle {
+        /** Spin: lowest latency, one core per agent (benchmarks). */
+        BUSY_SPIN,
+        /** Yield the core between polls. */
+        YIELDING,
+        /** Spin, then yield, then park up to 1 ms: an idle agent does not burn a core (the default). */
+        BACKOFF
+    }
+
+    private final Context ctx;
+    private final AeronTransport transport;
+    private final ControllerAgent agent;
+    private final AgentRunner runner;
+    private final String channel;
+    private volatile long step;
+    private boolean closed;
+
+    private ControlPlane(Context ctx, AeronTransport transport, ControllerAgent agent, AgentRunner runner,
+                         String channel) {
+        this.ctx = ctx;
+        this.transport = transport;
+        this.agent = agent;
+        this.runner = runner;
+        this.channel = channel;
+    }
+
+    /**
+     * Starts the driver (unless external), the control stream and the controller agent.
+     *
+     * @throws IllegalArgumentException if the context is not valid (see {@link Context#conclude()})
+     * @throws IllegalStateException if the udp endpoint does not bind within the send timeout
+     */
+    public static ControlPlane launch(Context ctx) {
+        ctx.conclude();
+        AeronTransport transport = ctx.externalDriverDirectory != null
+                ? AeronTransport.external(ctx.externalDriverDirectory, ctx.idle)
+                : AeronTransport.embedded(ctx.driverDirectory, ctx.threading, ctx.idle);
+        AgentRunner runner = null;
+        try {
+            Subscription subscription = transport.aeron().addSubscription(ctx.channel(), CONTROL_STREAM_ID);
+            String resolved = Endpoints.resolve(transport, subscription, ctx.channel(), ctx.sendTimeoutNs);
+            ControllerAgent agent = new ControllerAgent(new SecureRandom().nextLong(), transport,
+                    subscription, PayloadCodec.of(ctx.payloadTypes), ctx.sharedSecret, ctx.heartbeatIntervalNs,
+                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs);
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            AgentRunner.startOnThread(runner);
+            return new ControlPlane(ctx, transport, agent, runner, resolved);
+        } catch (RuntimeException e) {
+            CloseHelper.quietCloseAll(runner, transport);
+            throw e;
+        }
+    }
+
+    /** The channel workers register on (with the port resolved for udp), on stream {@link #CONTROL_STREAM_ID}. */
+    public String endpoint() {
+        return channel;
+    }
+
+    /**
+     * What a launcher on this host puts in a worker process's environment so that
+     * {@link Worker.Context#fromEnvironment} connects it to this controller through this driver.
+     */
+    public Map<String, String> localWorkerEnvironment() {
+        return Map.of(Worker.ENV_CONTROLLER, channel, Worker.ENV_DRIVER_DIR, transport.directory());
+    }
+
+    /** The media driver's directory (workers in this JVM or on this host may connect to it). */
+    public String driverDirectory() {
+        return transport.directory();
+    }
+
+    /** This controller's random id, carried by every invoke. */
+    public long controllerId() {
+        return agent.controllerId();
+    }
+
+    /** The step number carried by invokes from now on. */
+    public void step(long step) {
+        this.step = step;
+    }
+
+    long currentStep() {
+        return step;
+    }
+
+    /** Frames dropped so far, by reason. */
+    public FrameStats stats() {
+        FrameCounters c = agent.counters();
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /**
+     * The group of the {@code size} workers registered with {@code role}, ranks 0 to size - 1, waiting up to
+     * {@code timeoutNs} for them to register.
+     *
+     * @throws IllegalStateException if they have not all registered in time (naming the ranks that have), or two
+     *         workers declare the same method with different dispatch modes
+     * @throws IllegalArgumentException if size is not positive
+     */
+    public WorkerGroup group(String role, int size, long timeoutNs) {
+        if (size < 1) {
+            throw new IllegalArgumentException("group size must be positive: role=" + role + ", size=" + size);
+        }
+        long deadlineNs = System.nanoTime() + timeoutNs;
+        while (true) {
+            List<WorkerSession> members = new ArrayList<>();
+            for (WorkerSession s : agent.workers()) {
+                if (s.lost() == null && s.registration().roles().contains(role)) {
+                    members.add(s);
+                }
+            }
+            members.sort(Comparator.comparingInt(s -> s.registration().rank()));
+            boolean complete = members.size() == size;
+            for (int i = 0; complete && i < size; i++) {
+                complete = members.get(i).registration().rank() == i;
+            }
+            if (complete) {
+                return newGroup(role, members);
+            }
+            if (System.nanoTime() - deadlineNs > 0) {
+                throw new IllegalStateException("worker group incomplete: role=" + role + ", size=" + size
+                        + ", registeredRanks=" + members.stream().map(s -> s.registration().rank()).toList()
+                        + ", timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(timeoutNs));
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    private WorkerGroup newGroup(String role, List<WorkerSession> members) {
+        Map<String, String> methods = new HashMap<>();
+        List<GroupTopology.WorkerInfo> infos = new ArrayList<>();
+        for (WorkerSession s : members) {
+            Message.Register r = s.registration();
+            for (Message.MethodEntry m : r.methods()) {
+                String previous = methods.putIfAbsent(m.name(), m.dispatchMode());
+                if (previous != null && !previous.equals(m.dispatchMode())) {
+                    throw new IllegalStateException("workers disagree on a dispatch mode: role=" + role + ", method="
+                            + m.name() + ", modes=" + previous + "," + m.dispatchMode());
+                }
+            }
+            Map<String, GroupTopology.MeshRank> meshes = new HashMap<>();
+            for (Message.MeshRegistration mesh : r.meshes()) {
+                meshes.put(mesh.meshName(), new GroupTopology.MeshRank(mesh.dpRank(), mesh.dpSize(), mesh.collect()));
+            }
+            infos.add(new GroupTopology.WorkerInfo(r.rank(), meshes));
+        }
+        return new WorkerGroup(this, agent, role, members.toArray(WorkerSession[]::new), new GroupTopology(infos),
+                methods, ctx.dispatchModes);
+    }
+
+    /**
+     * Tells every live worker to abort its calls in flight and fails every call in flight here with
+     * {@link java.util.concurrent.CancellationException}.
+     */
+    public void abort(String reason) {
+        agent.abort(reason, new java.util.concurrent.CancellationException("aborted: reason=" + reason));
+    }
+
+    /** Asks every live worker to stop (their {@link Worker#awaitShutdown} returns). */
+    public void shutdownWorkers(String reason) {
+        agent.shutdownWorkers(reason);
+    }
+
+    /**
+     * Sends shutdown to every live worker, stops the agent (failing calls in flight), closes the client and the
+     * embedded driver, whose directory is deleted.
+     *
+     * @throws IllegalStateException if already closed
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            throw new IllegalStateException("control plane already closed: controllerId=" + agent.controllerId());
+        }
+        closed = true;
+        try {
+            agent.shutdownWorkers("control plane closing");
+        } finally {
+            CloseHelper.closeAll(runner, transport);
+        }
+    }
+
+    /**
+     * Settings of a control plane, with fluent accessors; validated once by {@link #conclude()}. Confined to the
+     * configuring thread.
+     */
+    public static final class Context {
+
+        private Threading threading = Threading.SHARED;
+        private Idle idle = Idle.BACKOFF;
+        private String driverDirectory;
+        private String externalDriverDirectory;
+        private String udpHost;
+        private int udpPort;
+        private byte[] sharedSecret;
+        private long heartbeatIntervalNs = DEFAULT_HEARTBEAT_INTERVAL_NS;
+        private long heartbeatTimeoutNs = DEFAULT_HEARTBEAT_TIMEOUT_NS;
+        private long sendTimeoutNs = DEFAULT_SEND_TIMEOUT_NS;
+        private List<PayloadType<?>> payloadTypes = List.of();
+        private Function<String, Dispatch> dispatchModes = BasicDispatch::byName;
+        private String jobName = "job";
+
+        /** Threading of the embedded driver (default SHARED; INVOKER in tests). */
+        public Context threading(Threading threading) {
+            this.threading = Objects.requireNonNull(threading, "threading");
+            return this;
+        }
+
+        public Threading threading() {
+            return threading;
+        }
+
+        /** Idle strategy of the agents and the embedded driver (default BACKOFF). */
+        public Context idle(Idle idle) {
+            this.idle = Objects.requireNonNull(idle, "idle");
+            return this;
+        }
+
+        public Idle idle() {
+            return idle;
+        }
+
+        /** Name used in the embedded driver's directory (default {@code job}). */
+        public Context jobName(String jobName) {
+            this.jobName = jobName;
+            return this;
+        }
+
+        public String jobName() {
+            return jobName;
+        }
+
+        /** Directory of the embedded driver; default: Aeron's default directory plus the job name and a random id. */
+        public Context driverDirectory(String directory) {
+            this.driverDirectory = directory;
+            return this;
+        }
+
+        public String driverDirectory() {
+            return driverDirectory;
+        }
+
+        /** Use the driver already running in {@code directory} instead of an embedded one. */
+        public Context externalDriverDirectory(String directory) {
+            this.externalDriverDirectory = directory;
+            return this;
+        }
+
+        public String externalDriverDirectory() {
+            return externalDriverDirectory;
+        }
+
+        /** Workers reach the controller over {@code aeron:ipc} (the default: one host). */
+        public Context ipc() {
+            this.udpHost = null;
+            this.udpPort = 0;
+            return this;
+        }
+
+        /** Workers reach the controller over {@code aeron:udp} at {@code host:port} (port 0: any free port). */
+        public Context udp(String host, int port) {
+            this.udpHost = Objects.requireNonNull(host, "host");
+            this.udpPort = port;
+            return this;
+        }
+
+        /** The channel as configured (the port may still be 0; {@link ControlPlane#endpoint()} is resolved). */
+        public String channel() {
+            return udpHost == null ? "aeron:ipc" : "aeron:udp?endpoint=" + udpHost + ":" + udpPort;
+        }
+
+        /** Secret shared with the workers; registrations must carry the HMAC of the controller's nonce under it. */
+        public Context sharedSecret(byte[] secret) {
+            this.sharedSecret = secret == null ? null : secret.clone();
+            return this;
+        }
+
+        public Context heartbeatIntervalNs(long intervalNs) {
+            this.heartbeatIntervalNs = intervalNs;
+            return this;
+        }
+
+        public long heartbeatIntervalNs() {
+            return heartbeatIntervalNs;
+        }
+
+        /** A worker silent for longer than this is lost: its calls fail with {@link WorkerLostException}. */
+        public Context heartbeatTimeoutNs(long timeoutNs) {
+            this.heartbeatTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long heartbeatTimeoutNs() {
+            return heartbeatTimeoutNs;
+        }
+
+        public Context sendTimeoutNs(long timeoutNs) {
+            this.sendTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long sendTimeoutNs() {
+            return sendTimeoutNs;
+        }
+
+        /** Value types carried besides the built-in ones; workers must register the same. */
+        public Context payloadTypes(List<PayloadType<?>> types) {
+            this.payloadTypes = List.copyOf(types);
+            return this;
+        }
+
+        /** Resolves the dispatch mode names workers declare (default: ONE_TO_ALL and RANK_ZERO only). */
+        public Context dispatchModes(Function<String, Dispatch> resolver) {
+            this.dispatchModes = Objects.requireNonNull(resolver, "dispatchModes");
+            return this;
+        }
+
+        /**
+         * Checks the settings and fills defaults (the embedded driver's directory).
+         *
+         * @throws IllegalArgumentException if a timeout or interval is not positive, the timeout is not longer than
+         *         the interval, the port is out of range, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a
+         *         udp endpoint beyond loopback has no shared secret
+         */
+        public Context conclude() {
+            if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
+                throw new IllegalArgumentException("heartbeat timeout must exceed a positive interval:"
+                        + " heartbeatIntervalNs=" + heartbeatIntervalNs + ", heartbeatTimeoutNs="
+                        + heartbeatTimeoutNs);
+            }
+            if (sendTimeoutNs <= 0) {
+                throw new IllegalArgumentException("send timeout must be positive: sendTimeoutNs=" + sendTimeoutNs);
+            }
+            if (udpPort < 0 || udpPort > 65535) {
+                throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");
+            }
+            if (sharedSecret != null && sharedSecret.length < MIN_SECRET_BYTES) {
+                throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
+                        + ", min=" + MIN_SECRET_BYTES);
+            }
+            if (udpHost != null && sharedSecret == null && !isLoopback(udpHost)) {
+                throw new IllegalArgumentException("a udp endpoint beyond loopback requires a shared secret: host="
+                        + udpHost);
+            }
+            if (jobName == null || !jobName.matches("[A-Za-z0-9_.-]+")) {
+                throw new IllegalArgumentException("job name must be letters, digits, '_', '.' or '-': jobName="
+                        + jobName);
+            }
+            PayloadCodec.of(payloadTypes);
+            if (externalDriverDirectory == null && driverDirectory == null) {
+                driverDirectory = CommonContext.getAeronDirectoryName() + "-yatt-" + jobName + "-"
+                        + Long.toHexString(new SecureRandom().nextLong());
+            }
+            return this;
+        }
+
+        static boolean isLoopback(String host) {
+            try {
+                return InetAddress.getByName(host).isLoopbackAddress();
+            } catch (UnknownHostException e) {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+package io.yatt.controller;
+
+import io.aeron.ExclusivePublication;
+import io.aeron.Subscription;
+import io.yatt.controller.internal.runtime.AeronTransport;
+import io.yatt.controller.internal.runtime.Endpoints;
+import io.yatt.controller.internal.runtime.WorkerAgent;
+import io.yatt.controller.internal.runtime.WorkerChannels;
+import io.yatt.controller.internal.wire.ControllerProxy;
+import io.yatt.controller.internal.wire.FrameCounters;
+import io.yatt.controller.internal.wire.Message;
+import io.yatt.controller.internal.wire.PayloadCodec;
+import io.aeron.CommonContext;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentRunner;
+
+/**
+ * A worker's end of the control plane: registers with the controller (roles, rank, meshes, its method table),
+ * heartbeats, and runs the invokes it receives, one at a time in arrival order, on its own executor thread so that
+ * heartbeats continue while a method runs. Thread-safe; closed once by its owner.
+ */
+public final class Worker implements AutoCloseable {
+
+    /** Environment variable a launcher sets to the controller's channel ({@link ControlPlane#endpoint()}). */
+    public static final String ENV_CONTROLLER = "YATT_CONTROLLER_CHANNEL";
+    /** Environment variable a launcher on the controller's host sets to the controller's driver directory. */
+    public static final String ENV_DRIVER_DIR = "YATT_AERON_DIR";
+    /** Environment variable with the worker id; {@code RANK} when absent. */
+    public static final String ENV_WORKER_ID = "YATT_WORKER_ID";
+    /** Environment variable with the rank (torchrun's name, as the shm launcher sets it). */
+    public static final String ENV_RANK = "RANK";
+
+    /** Default time to wait for the controller to accept the registration: 10 s. */
+    public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
+
+    private final Context ctx;
+    private final AeronTransport transport;
+    private final WorkerAgent agent;
+    private final AgentRunner runner;
+    private final ExecutorService executor;
+    private boolean closed;
+
+    private Worker(Context ctx, AeronTransport transport, WorkerAgent agent, AgentRunner runner,
+                   ExecutorService executor) {
+        this.ctx = ctx;
+        this.transport = transport;
+        this.agent = agent;
+        this.runner = runner;
+        this.executor = executor;
+    }
+
+    /**
+     * Connects, registers and returns once the controller accepted the registration.
+     *
+     * @throws IllegalArgumentException if the context is not valid (see {@link Context#conclude()})
+     * @throws IllegalStateException if the controller refused the registration (naming its reason) or did not
+     *         answer within the registration timeout
+     */
+    public static Worker start(Context ctx) {
+        ctx.conclude();
+        AeronTransport transport = ctx.externalDriverDirectory != null
+                ? AeronTransport.external(ctx.externalDriverDirectory, ctx.idle)
+                : AeronTransport.embedded(ctx.driverDirectory, ctx.threading, ctx.idle);
+        ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "yatt-worker-" + ctx.workerId + "-calls");
+            t.setDaemon(true);
+            return t;
+        });
+        AgentRunner runner = null;
+        try {
+            String replyChannel = WorkerChannels.replyChannel(ctx.controllerChannel, ctx.replyHost);
+            int replyStreamId = WorkerChannels.replyStreamId(ctx.workerId);
+            Subscription subscription = transport.aeron().addSubscription(replyChannel, replyStreamId);
+            String resolvedReply = Endpoints.resolve(transport, subscription, replyChannel, ctx.sendTimeoutNs);
+            ExclusivePublication toController = transport.aeron().addExclusivePublication(ctx.controllerChannel,
+                    ControlPlane.CONTROL_STREAM_ID);
+            PayloadCodec payloads = PayloadCodec.of(ctx.payloadTypes);
+            ControllerProxy proxy = WorkerChannels.proxy(transport, payloads, toController, ctx.sendTimeoutNs);
+            List<Message.MeshRegistration> meshes = new ArrayList<>();
+            for (Map.Entry<String, GroupTopology.MeshRank> e : new TreeMap<>(ctx.meshes).entrySet()) {
+                meshes.add(new Message.MeshRegistration(e.getKey(), e.getValue().dpRank(), e.getValue().dpSize(),
+                        e.getValue().collect()));
+            }
+            List<Message.MethodEntry> methods = new ArrayList<>();
+            for (String name : ctx.methods.names()) {
+                methods.add(new Message.MethodEntry(name, ctx.methods.dispatchMode(name)));
+            }
+            Message.Register registration = new Message.Register(ctx.workerId, ctx.rank, ctx.pid, replyStreamId,
+                    ctx.roles, meshes, methods, ctx.host, resolvedReply, new byte[0]);
+            WorkerAgent agent = new WorkerAgent(transport, registration, subscription, proxy, payloads, ctx.methods,
+                    ctx.sharedSecret, executor);
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            AgentRunner.startOnThread(runner);
+            try {
+                agent.registered().get(ctx.registrationTimeoutNs, TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re
+                        : new IllegalStateException("registration failed: workerId=" + ctx.workerId, e.getCause());
+            } catch (TimeoutException e) {
+                throw new IllegalStateException("registration not answered: workerId=" + ctx.workerId
+                        + ", controller=" + ctx.controllerChannel + ", timeoutMs="
+                        + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while registering: workerId=" + ctx.workerId, e);
+            }
+            return new Worker(ctx, transport, agent, runner, executor);
+        } catch (RuntimeException e) {
+            CloseHelper.quietCloseAll(runner, transport);
+            executor.shutdownNow();
+            throw e;
+        }
+    }
+
+    public int workerId() {
+        return ctx.workerId;
+    }
+
+    public int rank() {
+        return ctx.rank;
+    }
+
+    /** The media driver's directory this worker uses. */
+    public String driverDirectory() {
+        return transport.directory();
+    }
+
+    /** Frames dropped so far, by reason. */
+    public FrameStats stats() {
+        FrameCounters c = agent.counters();
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /**
+     * Waits until the controller sends shutdown (also sent when its control plane closes), the media driver is lost
+     * (the controller's process died, for a worker on its driver), or this worker is closed.
+     *
+     * @return why: {@code controller shutdown: reason=...}, {@code media driver lost: directory=...} or
+     *         {@code worker closed}
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public String awaitShutdown() throws InterruptedException {
+        agent.shutdownSignal().await();
+        return agent.shutdownReason();
+    }
+
+    /**
+     * Stops heartbeating and receiving, closes the client (and the embedded driver, deleting its directory), then
+     * interrupts the call that is running.
+     *
+     * @throws IllegalStateException if already closed
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            throw new IllegalStateException("worker already closed: workerId=" + ctx.workerId);
+        }
+        closed = true;
+        CloseHelper.closeAll(runner, transport);
+        executor.shutdownNow();
+    }
+
+    /** Settings of a worker, with fluent accessors; validated once by {@link #conclude()}. Confined to one thread. */
+    public static final class Context {
+
+        private int workerId = -1;
+        private int rank = -1;
+        private List<String> roles = List.of();
+        private Map<String, GroupTopology.MeshRank> meshes = Map.of();
+        private WorkerMethods methods;
+        private String controllerChannel;
+        private String replyHost = "127.0.0.1";
+        private byte[] sharedSecret;
+        private ControlPlane.Threading threading = ControlPlane.Threading.SHARED;
+        private ControlPlane.Idle idle = ControlPlane.Idle.BACKOFF;
+        private String driverDirectory;
+        private String externalDriverDirectory;
+        private List<PayloadType<?>> payloadTypes = List.of();
+        private long registrationTimeoutNs = DEFAULT_REGISTRATION_TIMEOUT_NS;
+        private long sendTimeoutNs = ControlPlane.DEFAULT_SEND_TIMEOUT_NS;
+        private long pid = ProcessHandle.current().pid();
+        private String host;
+
+        /**
+         * A context with the worker id, rank, controller channel and (if set) the controller's driver directory taken
+         * from {@code env}, as a launcher sets them: {@value #ENV_RANK}, {@value #ENV_WORKER_ID} (default: the
+         * rank), {@value #ENV_CONTROLLER}, {@value #ENV_DRIVER_DIR}. Called by a worker's main, which passes
+         * {@code System.getenv()}.
+         *
+         * @throws IllegalArgumentException if {@value #ENV_RANK} or {@value #ENV_CONTROLLER} is missing or a number
+         *         does not parse, naming the variable and its value
+         */
+        public static Context fromEnvironment(Map<String, String> env) {
+            Context ctx = new Context();
+            int rank = intVar(env, ENV_RANK, null);
+            ctx.rank(rank).workerId(intVar(env, ENV_WORKER_ID, rank));
+            String controller = env.get(ENV_CONTROLLER);
+            if (controller == null) {
+                throw new IllegalArgumentException("missing environment variable: name=" + ENV_CONTROLLER);
+            }
+            ctx.controller(controller);
+            if (env.get(ENV_DRIVER_DIR) != null) {
+                ctx.externalDriverDirectory(env.get(ENV_DRIVER_DIR));
+            }
+            return ctx;
+        }
+
+        private static int intVar(Map<String, String> env, String name, Integer fallback) {
+            String value = env.get(name);
+            if (value == null) {
+                if (fallback == null) {
+                    throw new IllegalArgumentException("missing environment variable: name=" + name);
+                }
+                return fallback;
+            }
+            try {
+                return Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("environment variable is not an integer: name=" + name
+                        + ", value=" + value);
+            }
+        }
+
+        /** Unique id of this worker in the job (also picks its reply stream). */
+        public Context workerId(int workerId) {
+            this.workerId = workerId;
+            return this;
+        }
+
+        public int workerId() {
+            return workerId;
+        }
+
+        public int rank() {
+            return rank;
+        }
+
+        public List<String> roles() {
+            return roles;
+        }
+
+        /** The controller's channel. */
+        public String controller() {
+            return controllerChannel;
+        }
+
+        public String externalDriverDirectory() {
+            return externalDriverDirectory;
+        }
+
+        /** Rank in each of its roles' groups. */
+        public Context rank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        /** Roles (group names) served; colocated roles share this process. */
+        public Context roles(List<String> roles) {
+            this.roles = List.copyOf(roles);
+            return this;
+        }
+
+        /** Places in named meshes (DP rank, DP size, collect flag). */
+        public Context meshes(Map<String, GroupTopology.MeshRank> meshes) {
+            this.meshes = Map.copyOf(meshes);
+            return this;
+        }
+
+        public Context methods(WorkerMethods methods) {
+            this.methods = methods;
+            return this;
+        }
+
+        /** The controller's channel, as {@link ControlPlane#endpoint()} gives it. */
+        public Context controller(String channel) {
+            this.controllerChannel = channel;
+            return this;
+        }
+
+        /** Address the controller reaches this worker at over udp (default 127.0.0.1; unused over ipc). */
+        public Context replyHost(String host) {
+            this.replyHost = host;
+            return this;
+        }
+
+        public Context sharedSecret(byte[] secret) {
+            this.sharedSecret = secret == null ? null : secret.clone();
+            return this;
+        }
+
+        public Context threading(ControlPlane.Threading threading) {
+            this.threading = Objects.requireNonNull(threading, "threading");
+            return this;
+        }
+
+        public Context idle(ControlPlane.Idle idle) {
+            this.idle = Objects.requireNonNull(idle, "idle");
+            return this;
+        }
+
+        /** Directory of this worker's own embedded driver (default: Aeron's default plus a random id). */
+        public Context driverDirectory(String directory) {
+            this.driverDirectory = directory;
+            return this;
+        }
+
+        /** Connect to the driver running in {@code directory} (for example the controller's, on one host). */
+        public Context externalDriverDirectory(String directory) {
+            this.externalDriverDirectory = directory;
+            return this;
+        }
+
+        public Context payloadTypes(List<PayloadType<?>> types) {
+            this.payloadTypes = List.copyOf(types);
+            return this;
+        }
+
+        public Context registrationTimeoutNs(long timeoutNs) {
+            this.registrationTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public Context sendTimeoutNs(long timeoutNs) {
+            this.sendTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /** Process id reported to the controller (default: this JVM's). */
+        public Context pid(long pid) {
+            this.pid = pid;
+            return this;
+        }
+
+        /** Host name reported to the controller (default: the local host name). */
+        public Context host(String host) {
+            this.host = host;
+            return this;
+        }
+
+        /**
+         * Checks the settings and fills defaults.
+         *
+         * @throws IllegalArgumentException if the worker id or rank is negative, no role or no method table is set,
+         *         the controller channel is not an aeron:ipc or aeron:udp channel, a timeout is not positive, or the
+         *         secret is shorter than {@link ControlPlane#MIN_SECRET_BYTES}
+         */
+        public Context conclude() {
+            if (workerId < 0 || workerId > WorkerChannels.MAX_WORKER_ID) {
+                throw new IllegalArgumentException("worker id out of range: workerId=" + workerId + ", expected=0.."
+                        + WorkerChannels.MAX_WORKER_ID);
+            }
+            if (rank < 0) {
+                throw new IllegalArgumentException("worker rank must be non-negative: rank=" + rank);
+            }
+            if (roles.isEmpty()) {
+                throw new IllegalArgumentException("a worker needs at least one role: workerId=" + workerId);
+            }
+            if (methods == null) {
+                throw new IllegalArgumentException("a worker needs a method table: workerId=" + workerId);
+            }
+            if (controllerChannel == null || !(controllerChannel.startsWith("aeron:ipc")
+                    || controllerChannel.startsWith("aeron:udp?endpoint="))) {
+                throw new IllegalArgumentException("controller channel must be aeron:ipc or aeron:udp?endpoint=...:"
+                        + " controller=" + controllerChannel);
+            }
+            if (registrationTimeoutNs <= 0 || sendTimeoutNs <= 0) {
+                throw new IllegalArgumentException("timeouts must be positive: registrationTimeoutNs="
+                        + registrationTimeoutNs + ", sendTimeoutNs=" + sendTimeoutNs);
+            }
+            if (sharedSecret != null && sharedSecret.length < ControlPlane.MIN_SECRET_BYTES) {
+                throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
+                        + ", min=" + ControlPlane.MIN_SECRET_BYTES);
+            }
+            PayloadCodec.of(payloadTypes);
+            if (host == null) {
+                try {
+                    host = InetAddress.getLocalHost().getHostName();
+                } catch (UnknownHostException e) {
+                    host = "localhost";
+                }
+            }
+            if (externalDriverDirectory == null && driverDirectory == null) {
+                driverDirectory = CommonContext.getAeronDirectoryName() + "-yatt-worker-" + workerId + "-"
+                        + Long.toHexString(new SecureRandom().nextLong());
+            }
+            return this;
+        }
+    }
+}

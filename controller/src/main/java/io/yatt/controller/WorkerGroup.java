@@ -1,0 +1,133 @@
+package io.yatt.controller;
+
+import io.yatt.controller.internal.runtime.ControllerAgent;
+import io.yatt.controller.internal.runtime.WorkerSession;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+
+/**
+ * The workers of one role, ranks 0 to size - 1, called as one: {@code call("generate", batch)} splits the arguments
+ * with the dispatch mode the workers declared for the method, sends one invoke per worker and collects the results.
+ * Thread-safe.
+ */
+public final class WorkerGroup {
+
+    private final ControlPlane plane;
+    private final ControllerAgent agent;
+    private final String role;
+    private final WorkerSession[] members;
+    private final GroupTopology topology;
+    private final Map<String, String> methods;
+    private final Function<String, Dispatch> dispatchModes;
+
+    WorkerGroup(ControlPlane plane, ControllerAgent agent, String role, WorkerSession[] members,
+                GroupTopology topology, Map<String, String> methods, Function<String, Dispatch> dispatchModes) {
+        this.plane = plane;
+        this.agent = agent;
+        this.role = role;
+        this.members = members.clone();
+        this.topology = topology;
+        this.methods = Map.copyOf(methods);
+        this.dispatchModes = dispatchModes;
+    }
+
+    public String role() {
+        return role;
+    }
+
+    public int size() {
+        return members.length;
+    }
+
+    /** The workers and their mesh registrations, as dispatch modes see them. */
+    public GroupTopology topology() {
+        return topology;
+    }
+
+    /**
+     * Calls {@code method} and waits for the collected result.
+     *
+     * @throws WorkerCallException if the method threw on a worker (the first error reported)
+     * @throws WorkerLostException if a called worker stopped heartbeating before it answered
+     * @throws IllegalArgumentException if the group has no such method or the arguments do not fit its dispatch mode
+     * @throws CancellationException if the call was aborted
+     * @throws IllegalStateException if an invoke could not be sent or the control plane closed
+     */
+    public Object call(String method, Object... args) {
+        try {
+            return callAsync(method, args).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for a call: group=" + role + ", method=" + method, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("call failed: group=" + role + ", method=" + method, e.getCause());
+        }
+    }
+
+    /**
+     * Calls {@code method} without waiting. An argument may be a future returned by an earlier call: this call is
+     * then sent when that future completes (with its value in its place), without blocking the caller, and fails if
+     * it fails. The returned future fails with the exceptions listed for {@link #call}; cancelling it sends a cancel
+     * to the workers that have not started it.
+     */
+    public CompletableFuture<Object> callAsync(String method, Object... args) {
+        List<CompletableFuture<?>> inputs = new ArrayList<>();
+        for (Object arg : args) {
+            if (arg instanceof CompletableFuture<?> f) {
+                inputs.add(f);
+            }
+        }
+        if (!inputs.isEmpty()) {
+            return CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).handle((v, e) -> e)
+                    .thenCompose(e -> {
+                        if (e != null) {
+                            Throwable cause = e instanceof CompletionException && e.getCause() != null
+                                    ? e.getCause() : e;
+                            return CompletableFuture.failedFuture(cause);
+                        }
+                        Object[] resolved = args.clone();
+                        for (int i = 0; i < resolved.length; i++) {
+                            if (resolved[i] instanceof CompletableFuture<?> f) {
+                                resolved[i] = f.join();
+                            }
+                        }
+                        return callAsync(method, resolved);
+                    });
+        }
+        String mode = methods.get(method);
+        if (mode == null) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("unknown method: group=" + role
+                    + ", method=" + method + ", known=" + methods.keySet().stream().sorted().toList()));
+        }
+        Dispatch dispatch;
+        List<Object[]> perWorker;
+        try {
+            dispatch = dispatchModes.apply(mode);
+            perWorker = dispatch.dispatch(args, topology);
+            if (perWorker.size() != members.length) {
+                throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
+                        + ", lists=" + perWorker.size() + ", workers=" + members.length);
+            }
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
+                perWorker);
+        CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology));
+        result.whenComplete((v, e) -> {
+            if (e instanceof CancellationException && !raw.isDone()) {
+                raw.cancel(false);
+            }
+        });
+        return result;
+    }
+}

@@ -1,0 +1,151 @@
+package io.yatt.controller;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A worker's method table, built once at start-up from explicit registrations or from {@link WorkerMethod}-annotated
+ * methods: each entry holds a method handle spread over an argument array, so a call is a map look-up and one
+ * {@code invokeExact}, never reflection. Immutable and thread-safe.
+ */
+public final class WorkerMethods {
+
+    private record Entry(String name, String dispatchMode, int arity, MethodHandle spread) {
+    }
+
+    private final Map<String, Entry> entries;
+
+    private WorkerMethods(Map<String, Entry> entries) {
+        this.entries = Map.copyOf(entries);
+    }
+
+    /** A builder for explicit registration. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The table of {@code target}'s {@link WorkerMethod}-annotated instance methods (declared on its class), bound
+     * to {@code target}; {@code lookup} must have access to them (pass {@code MethodHandles.lookup()}).
+     *
+     * @throws IllegalArgumentException if there is no annotated method, one is static or inaccessible to
+     *         {@code lookup}, or two share a name
+     */
+    public static WorkerMethods annotated(Object target, MethodHandles.Lookup lookup) {
+        Objects.requireNonNull(target, "target");
+        Builder builder = new Builder();
+        for (Method method : target.getClass().getDeclaredMethods()) {
+            WorkerMethod annotation = method.getAnnotation(WorkerMethod.class);
+            if (annotation == null) {
+                continue;
+            }
+            String name = annotation.name().isEmpty() ? method.getName() : annotation.name();
+            if (Modifier.isStatic(method.getModifiers())) {
+                throw new IllegalArgumentException("worker method must not be static: class="
+                        + target.getClass().getName() + ", method=" + method.getName());
+            }
+            MethodHandle handle;
+            try {
+                handle = lookup.unreflect(method).bindTo(target);
+            } catch (IllegalAccessException e) {
+                throw new IllegalArgumentException("worker method not accessible to the lookup: class="
+                        + target.getClass().getName() + ", method=" + method.getName() + ", lookup=" + lookup, e);
+            }
+            builder.method(name, annotation.dispatch(), handle);
+        }
+        if (builder.entries.isEmpty()) {
+            throw new IllegalArgumentException("no @WorkerMethod methods: class=" + target.getClass().getName());
+        }
+        return builder.build();
+    }
+
+    /** The names served, in no particular order. */
+    public List<String> names() {
+        return List.copyOf(entries.keySet());
+    }
+
+    /**
+     * The dispatch mode {@code name} declared.
+     *
+     * @throws IllegalArgumentException if no method has that name
+     */
+    public String dispatchMode(String name) {
+        return entry(name).dispatchMode();
+    }
+
+    /** Whether a method of that name is served. */
+    public boolean contains(String name) {
+        return entries.containsKey(name);
+    }
+
+    /**
+     * Runs {@code name} with {@code args}; a void method returns null.
+     *
+     * @throws IllegalArgumentException if no method has that name or the argument count differs from its arity
+     * @throws Throwable whatever the method throws, or {@link ClassCastException} for an argument of the wrong type
+     */
+    public Object invoke(String name, List<Object> args) throws Throwable {
+        Entry entry = entry(name);
+        if (args.size() != entry.arity()) {
+            throw new IllegalArgumentException("argument count mismatch: method=" + name + ", expected="
+                    + entry.arity() + ", actual=" + args.size());
+        }
+        return (Object) entry.spread().invokeExact(args.toArray());
+    }
+
+    private Entry entry(String name) {
+        Entry entry = entries.get(name);
+        if (entry == null) {
+            throw new IllegalArgumentException("unknown worker method: method=" + name + ", known="
+                    + entries.keySet().stream().sorted().toList());
+        }
+        return entry;
+    }
+
+    /** Collects registrations; confined to the building thread. */
+    public static final class Builder {
+
+        private final Map<String, Entry> entries = new LinkedHashMap<>();
+
+        private Builder() {
+        }
+
+        /**
+         * Registers {@code handle} (fixed arity; bound to its receiver) as {@code name} with its dispatch mode.
+         *
+         * @throws IllegalArgumentException if {@code name} or {@code dispatchMode} is blank or {@code name} is taken
+         */
+        public Builder method(String name, String dispatchMode, MethodHandle handle) {
+            Objects.requireNonNull(handle, "handle");
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("worker method name must not be blank: name=" + name);
+            }
+            if (dispatchMode == null || dispatchMode.isBlank()) {
+                throw new IllegalArgumentException("dispatch mode must not be blank: method=" + name
+                        + ", dispatchMode=" + dispatchMode);
+            }
+            if (entries.containsKey(name)) {
+                throw new IllegalArgumentException("duplicate worker method: method=" + name);
+            }
+            MethodHandle fixed = handle.asFixedArity();
+            int arity = fixed.type().parameterCount();
+            MethodHandle spread = fixed.asType(MethodType.genericMethodType(arity)).asSpreader(Object[].class, arity);
+            entries.put(name, new Entry(name, dispatchMode, arity, spread));
+            return this;
+        }
+
+        /** The table. */
+        public WorkerMethods build() {
+            return new WorkerMethods(new ArrayList<>(entries.values()).stream()
+                    .collect(LinkedHashMap::new, (m, e) -> m.put(e.name(), e), Map::putAll));
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package io.yatt.controller.internal.runtime;
+
+import io.aeron.Aeron;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import io.yatt.controller.ControlPlane;
+import java.util.Objects;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentInvoker;
+
+/**
+ * A media driver (embedded, in its own directory that is deleted on close) or a connection to an external one, and
+ * the Aeron client on it. Thread-safe (Aeron's client is); closed once by its owner.
+ */
+public final class AeronTransport implements AutoCloseable {
+
+    /** Term length of every log: the largest message is an eighth of it (128 KiB). */
+    public static final int TERM_BUFFER_BYTES = 1 << 20;
+
+    private final MediaDriver driver;
+    private final Aeron aeron;
+    private final String directory;
+    private final AgentInvoker driverInvoker;
+    private volatile Thread owner;
+
+    private AeronTransport(MediaDriver driver, Aeron aeron, String directory) {
+        this.driver = driver;
+        this.driverInvoker = driver == null ? null : driver.sharedAgentInvoker();
+        this.aeron = aeron;
+        this.directory = directory;
+    }
+
+    /**
+     * Starts an embedded driver in {@code directory} (which must not be in use) and a client on it.
+     *
+     * @throws io.aeron.exceptions.AeronException if the driver or the client does not start
+     */
+    public static AeronTransport embedded(String directory, ControlPlane.Threading threading, ControlPlane.Idle idle) {
+        Objects.requireNonNull(directory, "directory");
+        MediaDriver.Context driverCtx = new MediaDriver.Context()
+                .aeronDirectoryName(directory)
+                .dirDeleteOnStart(true)
+                .dirDeleteOnShutdown(true)
+                .termBufferSparseFile(true)
+                .ipcTermBufferLength(TERM_BUFFER_BYTES)
+                .publicationTermBufferLength(TERM_BUFFER_BYTES)
+                .threadingMode(switch (threading) {
+                    case INVOKER -> ThreadingMode.INVOKER;
+                    case SHARED -> ThreadingMode.SHARED;
+                    case DEDICATED -> ThreadingMode.DEDICATED;
+                })
+                .sharedIdleStrategy(Idles.strategy(idle))
+                .conductorIdleStrategy(Idles.strategy(idle))
+                .senderIdleStrategy(Idles.strategy(idle))
+                .receiverIdleStrategy(Idles.strategy(idle))
+                .sharedNetworkIdleStrategy(Idles.strategy(idle));
+        MediaDriver driver = MediaDriver.launch(driverCtx);
+        try {
+            Aeron.Context clientCtx = new Aeron.Context()
+                    .aeronDirectoryName(driver.aeronDirectoryName())
+                    .errorHandler(AeronTransport::onClientError)
+                    .idleStrategy(Idles.strategy(idle));
+            if (threading == ControlPlane.Threading.INVOKER) {
+                clientCtx.driverAgentInvoker(driver.sharedAgentInvoker()).useConductorAgentInvoker(true);
+            }
+            return new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName());
+        } catch (RuntimeException e) {
+            CloseHelper.quietClose(driver);
+            throw e;
+        }
+    }
+
+    /**
+     * Connects a client to the driver running in {@code directory}.
+     *
+     * @throws io.aeron.exceptions.DriverTimeoutException if no driver answers there
+     */
+    public static AeronTransport external(String directory, ControlPlane.Idle idle) {
+        Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory)
+                .errorHandler(AeronTransport::onClientError).idleStrategy(Idles.strategy(idle)));
+        return new AeronTransport(null, aeron, directory);
+    }
+
+    /**
+     * Aeron's default client error handler exits the JVM when the driver is lost; here the client closes instead and
+     * its owner's agent sees {@link Aeron#isClosed()} (a worker then stops, see {@code Worker.awaitShutdown}).
+     */
+    private static void onClientError(Throwable error) {
+        System.err.println("yatt control plane: aeron client error: " + error);
+    }
+
+    public Aeron aeron() {
+        return aeron;
+    }
+
+    /**
+     * Whether the owning agent must call {@link #invoke()} every duty cycle: the driver is embedded with INVOKER
+     * threading, so neither it nor the client conductor has a thread of its own.
+     */
+    public boolean invoked() {
+        return driverInvoker != null;
+    }
+
+    /**
+     * Runs the client conductor and the driver once (INVOKER threading; nothing otherwise); the amount of work done.
+     * Only from the owning agent's thread, or before it starts.
+     */
+    public int invoke() {
+        if (driverInvoker == null) {
+            return 0;
+        }
+        return aeron.conductorAgentInvoker().invoke() + driverInvoker.invoke();
+    }
+
+    /** Makes the calling thread (the owning agent's, in its {@code onStart}) the one {@link #invokeIfOwner} runs on. */
+    public void owner(Thread thread) {
+        this.owner = thread;
+    }
+
+    /**
+     * Runs {@link #invoke()} if called on the owner's thread: a send loop on the agent thread keeps the driver going
+     * while it waits; other threads wait for the agent to do it.
+     */
+    public int invokeIfOwner() {
+        return Thread.currentThread() == owner ? invoke() : 0;
+    }
+
+    /** The driver's directory. */
+    public String directory() {
+        return directory;
+    }
+
+    /** Closes the client, then the embedded driver (which deletes its directory). */
+    @Override
+    public void close() {
+        CloseHelper.closeAll(aeron, driver);
+    }
+}

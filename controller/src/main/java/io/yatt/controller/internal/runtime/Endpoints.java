@@ -1,0 +1,44 @@
+package io.yatt.controller.internal.runtime;
+
+import io.aeron.Subscription;
+import io.yatt.controller.ControlPlane;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.concurrent.IdleStrategy;
+
+/** Channel helpers shared by the controller and the workers. */
+public final class Endpoints {
+
+    private Endpoints() {
+    }
+
+    /**
+     * {@code channel} with a udp endpoint's port resolved (port 0 binds any free port); ipc channels as they are.
+     *
+     * @throws IllegalStateException if the endpoint is not bound within {@code timeoutNs}
+     */
+    public static String resolve(AeronTransport transport, Subscription subscription, String channel, long timeoutNs) {
+        if (!channel.startsWith("aeron:udp")) {
+            return channel;
+        }
+        long deadlineNs = System.nanoTime() + timeoutNs;
+        while (true) {
+            String resolved = subscription.tryResolveChannelEndpointPort();
+            if (resolved != null) {
+                return resolved;
+            }
+            if (System.nanoTime() - deadlineNs > 0) {
+                throw new IllegalStateException("udp endpoint not bound: channel=" + channel + ", timeoutMs="
+                        + TimeUnit.NANOSECONDS.toMillis(timeoutNs));
+            }
+            if (transport.invoke() == 0) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
+        }
+    }
+
+    /** The agent idle strategy for {@code idle}. */
+    public static IdleStrategy idle(ControlPlane.Idle idle) {
+        return Idles.strategy(idle);
+    }
+}

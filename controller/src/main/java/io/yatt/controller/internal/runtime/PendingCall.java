@@ -1,0 +1,77 @@
+package io.yatt.controller.internal.runtime;
+
+import io.yatt.controller.WorkerCallException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One call in flight on a group: per-rank results filled by the controller agent, completed when every called rank
+ * answered, failed by the first error or lost worker. Thread-safe (synchronised).
+ */
+public final class PendingCall {
+
+    private final long correlationId;
+    private final String group;
+    private final String method;
+    private final WorkerSession[] targets;
+    private final Object[] results;
+    private int remaining;
+    private final CompletableFuture<List<Object>> future = new CompletableFuture<>();
+
+    PendingCall(long correlationId, String group, String method, WorkerSession[] targets) {
+        this.correlationId = correlationId;
+        this.group = group;
+        this.method = method;
+        this.targets = targets.clone();
+        this.results = new Object[targets.length];
+        for (WorkerSession target : targets) {
+            if (target != null) {
+                remaining++;
+            }
+        }
+    }
+
+    long correlationId() {
+        return correlationId;
+    }
+
+    public CompletableFuture<List<Object>> future() {
+        return future;
+    }
+
+    synchronized boolean involves(WorkerSession session) {
+        for (WorkerSession target : targets) {
+            if (target == session) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Applies a result; false if it does not belong to this call (wrong rank or sender, or a repeat). */
+    synchronized boolean result(int rank, WorkerSession from, Object value) {
+        if (rank >= targets.length || targets[rank] != from || future.isDone()) {
+            return false;
+        }
+        targets[rank] = null;
+        results[rank] = value;
+        if (--remaining == 0) {
+            future.complete(Arrays.asList(results.clone()));
+        }
+        return true;
+    }
+
+    synchronized boolean error(int rank, WorkerSession from, String type, String message) {
+        if (rank >= targets.length || targets[rank] != from) {
+            return false;
+        }
+        targets[rank] = null;
+        future.completeExceptionally(new WorkerCallException(group, method, rank, type, message));
+        return true;
+    }
+
+    void fail(Throwable cause) {
+        future.completeExceptionally(cause);
+    }
+}

@@ -1,0 +1,269 @@
+package io.yatt.controller.internal.runtime;
+
+import io.aeron.FragmentAssembler;
+import io.aeron.Subscription;
+import io.yatt.controller.WorkerMethods;
+import io.yatt.controller.internal.wire.ControllerProxy;
+import io.yatt.controller.internal.wire.FrameAdapter;
+import io.yatt.controller.internal.wire.FrameCounters;
+import io.yatt.controller.internal.wire.FrameDecoder;
+import io.yatt.controller.internal.wire.Message;
+import io.yatt.controller.internal.wire.MessageHandler;
+import io.yatt.controller.internal.wire.PayloadCodec;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.Agent;
+
+/**
+ * A worker's duty cycle: registers (answering a challenge with the HMAC of the controller's nonce), heartbeats at
+ * the interval the controller set, and hands invokes to the worker's executor, which runs them in order and sends
+ * results or errors. Frames from any session other than the accepting controller's are counted and dropped.
+ */
+public final class WorkerAgent implements Agent, MessageHandler {
+
+    /** Pause between registration attempts until the controller answers. */
+    static final long REGISTER_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(200);
+
+    private enum State { REGISTERING, ACTIVE, REFUSED, STOPPED }
+
+    private final Message.Register registration;
+    private final Subscription subscription;
+    private final FragmentAssembler assembler;
+    private final ControllerProxy controller;
+    private final FrameCounters counters = new FrameCounters();
+    private final AeronTransport transport;
+    private final WorkerMethods methods;
+    private final byte[] secret;
+    private final ExecutorService executor;
+    private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
+    private final CompletableFuture<Long> registered = new CompletableFuture<>();
+    private final CountDownLatch shutdown = new CountDownLatch(1);
+    private volatile String shutdownReason = "";
+
+    private State state = State.REGISTERING;
+    private long controllerId;
+    private int controllerSession;
+    private long heartbeatIntervalNs;
+    private long nextSendNs;
+    private byte[] mac = new byte[0];
+
+    /** An agent for the worker described by {@code registration} (its mac is computed here when challenged). */
+    public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription, ControllerProxy controller,
+                       PayloadCodec payloads, WorkerMethods methods, byte[] secret, ExecutorService executor) {
+        this.registration = registration;
+        this.transport = transport;
+        this.subscription = subscription;
+        this.controller = controller;
+        this.methods = methods;
+        this.secret = secret == null ? null : secret.clone();
+        this.executor = executor;
+        this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters));
+    }
+
+    @Override
+    public String roleName() {
+        return "yatt-worker-" + registration.workerId();
+    }
+
+    public FrameCounters counters() {
+        return counters;
+    }
+
+    /** Completes with the controller's id once registration is accepted; fails if it is refused. */
+    public CompletableFuture<Long> registered() {
+        return registered;
+    }
+
+    /** Released when the controller asks this worker to shut down, the driver is lost, or the agent closes. */
+    public CountDownLatch shutdownSignal() {
+        return shutdown;
+    }
+
+    /** Why the worker stopped, once {@link #shutdownSignal()} is released. */
+    public String shutdownReason() {
+        return shutdownReason;
+    }
+
+    private void stop(String reason) {
+        if (state != State.STOPPED) {
+            state = State.STOPPED;
+            shutdownReason = reason;
+            shutdown.countDown();
+        }
+    }
+
+    @Override
+    public void onStart() {
+        transport.owner(Thread.currentThread());
+    }
+
+    @Override
+    public int doWork() {
+        if (transport.aeron().isClosed()) {
+            stop("media driver lost: directory=" + transport.directory());
+            return 0;
+        }
+        int work = transport.invoke();
+        work += subscription.poll(assembler, ControllerAgent.FRAGMENT_LIMIT);
+        long nowNs = System.nanoTime();
+        if (nowNs - nextSendNs >= 0) {
+            if (state == State.REGISTERING) {
+                controller.register(withMac(mac));
+                nextSendNs = nowNs + REGISTER_RETRY_NS;
+                work++;
+            } else if (state == State.ACTIVE) {
+                controller.heartbeat(registration.workerId(), nowNs, inFlight.size());
+                nextSendNs = nowNs + heartbeatIntervalNs;
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private Message.Register withMac(byte[] m) {
+        Message.Register r = registration;
+        return new Message.Register(r.workerId(), r.rank(), r.pid(), r.replyStreamId(), r.roles(), r.meshes(),
+                r.methods(), r.host(), r.replyChannel(), m);
+    }
+
+    @Override
+    public Outcome onMessage(Message message, int sessionId) {
+        if (message instanceof Message.RegisterAck ack) {
+            return onAck(ack, sessionId);
+        }
+        if (state != State.ACTIVE || sessionId != controllerSession) {
+            return Outcome.UNAUTHENTICATED;
+        }
+        return switch (message) {
+            case Message.Invoke invoke -> onInvoke(invoke);
+            case Message.Cancel cancel -> {
+                if (cancel.controllerId() != controllerId) {
+                    yield Outcome.DROPPED;
+                }
+                Future<?> f = inFlight.get(cancel.correlationId());
+                if (f != null && f.cancel(false) && inFlight.remove(cancel.correlationId()) != null) {
+                    controller.error(cancel.correlationId(), registration.workerId(), registration.rank(),
+                            CancellationException.class.getName(), "cancelled before start");
+                }
+                yield Outcome.APPLIED;
+            }
+            case Message.Abort abort -> {
+                if (abort.controllerId() != controllerId) {
+                    yield Outcome.DROPPED;
+                }
+                for (Long id : List.copyOf(inFlight.keySet())) {
+                    Future<?> f = inFlight.remove(id);
+                    if (f != null) {
+                        f.cancel(true);
+                        controller.error(id, registration.workerId(), registration.rank(),
+                                CancellationException.class.getName(), "aborted: " + abort.reason());
+                    }
+                }
+                yield Outcome.APPLIED;
+            }
+            case Message.Shutdown s -> {
+                if (s.controllerId() != controllerId) {
+                    yield Outcome.DROPPED;
+                }
+                stop("controller shutdown: reason=" + s.reason());
+                yield Outcome.APPLIED;
+            }
+            default -> Outcome.DROPPED;
+        };
+    }
+
+    private Outcome onAck(Message.RegisterAck ack, int sessionId) {
+        if (state != State.REGISTERING || ack.workerId() != registration.workerId()) {
+            return Outcome.DROPPED;
+        }
+        switch (ack.status()) {
+            case ACCEPTED -> {
+                state = State.ACTIVE;
+                controllerId = ack.controllerId();
+                controllerSession = sessionId;
+                heartbeatIntervalNs = ack.heartbeatIntervalNs();
+                nextSendNs = System.nanoTime();
+                registered.complete(controllerId);
+            }
+            case CHALLENGE -> {
+                if (secret == null) {
+                    state = State.REFUSED;
+                    registered.completeExceptionally(new IllegalStateException(
+                            "registration refused: the controller requires a shared secret, workerId="
+                                    + registration.workerId()));
+                } else {
+                    mac = Hmac.registration(secret, ack.nonce(), registration.workerId(), registration.rank());
+                    nextSendNs = System.nanoTime();
+                }
+            }
+            case REFUSED -> {
+                state = State.REFUSED;
+                registered.completeExceptionally(new IllegalStateException("registration refused: reason="
+                        + ack.reason() + ", workerId=" + registration.workerId()));
+            }
+        }
+        return Outcome.APPLIED;
+    }
+
+    private Outcome onInvoke(Message.Invoke invoke) {
+        if (invoke.controllerId() != controllerId) {
+            return Outcome.DROPPED;
+        }
+        long id = invoke.correlationId();
+        if (!registration.roles().contains(invoke.group()) || !methods.contains(invoke.method())) {
+            controller.error(id, registration.workerId(), registration.rank(),
+                    IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
+                            + ", method=" + invoke.method() + ", roles=" + registration.roles() + ", methods="
+                            + methods.names().stream().sorted().toList());
+            return Outcome.APPLIED;
+        }
+        FutureTask<Void> task = new FutureTask<>(() -> run(id, invoke.method(), invoke.args()), null);
+        inFlight.put(id, task);
+        executor.execute(task);
+        return Outcome.APPLIED;
+    }
+
+    /** Runs one call; sends its result or error unless an abort or cancel already answered for it. */
+    private void run(long correlationId, String method, List<Object> args) {
+        int workerId = registration.workerId();
+        int rank = registration.rank();
+        Object value;
+        try {
+            value = methods.invoke(method, args);
+        } catch (Throwable t) {
+            if (inFlight.remove(correlationId) != null) {
+                controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+            }
+            return;
+        }
+        if (inFlight.remove(correlationId) == null) {
+            return;
+        }
+        try {
+            controller.result(correlationId, workerId, rank, value);
+        } catch (IllegalArgumentException e) {
+            controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+        }
+    }
+
+    private static String messageOf(Throwable t) {
+        return t.getMessage() == null ? "" : t.getMessage();
+    }
+
+    @Override
+    public void onClose() {
+        if (!registered.isDone()) {
+            registered.completeExceptionally(new IllegalStateException("worker closed before registration: workerId="
+                    + registration.workerId()));
+        }
+        stop("worker closed");
+    }
+}

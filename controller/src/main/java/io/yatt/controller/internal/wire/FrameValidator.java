@@ -1,0 +1,144 @@
+package io.yatt.controller.internal.wire;
+
+import io.yatt.controller.internal.sbe.AbortDecoder;
+import io.yatt.controller.internal.sbe.CancelDecoder;
+import io.yatt.controller.internal.sbe.ErrorDecoder;
+import io.yatt.controller.internal.sbe.HeartbeatDecoder;
+import io.yatt.controller.internal.sbe.InvokeDecoder;
+import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
+import io.yatt.controller.internal.sbe.MetricReductionDecoder;
+import io.yatt.controller.internal.sbe.RegisterAckDecoder;
+import io.yatt.controller.internal.sbe.RegisterDecoder;
+import io.yatt.controller.internal.sbe.ResultDecoder;
+import io.yatt.controller.internal.sbe.ShutdownDecoder;
+import io.yatt.controller.internal.sbe.StepBarrierDecoder;
+import java.nio.ByteOrder;
+import org.agrona.DirectBuffer;
+
+/**
+ * Checks a frame's structure before any decoder reads it: header length, schema id, version range, a known template
+ * id, a block length no shorter than the acting version needs, and every group header, group entry and
+ * variable-length field inside the frame, which they must fill exactly. Reads only inside {@code [offset,
+ * offset + length)}, allocates nothing, throws nothing. Stateless.
+ */
+public final class FrameValidator {
+
+    /** Returned by {@link #validate} for a frame that must be dropped. */
+    public static final int MALFORMED = -1;
+    /** Oldest schema version still read. */
+    public static final int MIN_VERSION = 1;
+    /** Largest variable-length field accepted, in bytes. */
+    public static final long MAX_VAR_BYTES = 1L << 30;
+
+    private static final int HEADER_BYTES = MessageHeaderDecoder.ENCODED_LENGTH;
+    private static final int GROUP_HEADER_BYTES = 4;
+    private static final int VAR_HEADER_BYTES = 4;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private record Group(int entryBlockLength, int varsPerEntry) {
+    }
+
+    private record Shape(int blockLengthV1, int blockLength, Group[] groups, int vars) {
+
+        int minBlockLength(int version) {
+            return version >= 2 ? blockLength : blockLengthV1;
+        }
+    }
+
+    private static final Shape[] SHAPES = new Shape[MetricReductionDecoder.TEMPLATE_ID + 1];
+
+    static {
+        shape(RegisterDecoder.TEMPLATE_ID, RegisterDecoder.BLOCK_LENGTH, 3,
+                new Group(RegisterDecoder.RolesDecoder.sbeBlockLength(), 1),
+                new Group(RegisterDecoder.MeshesDecoder.sbeBlockLength(), 1),
+                new Group(RegisterDecoder.MethodsDecoder.sbeBlockLength(), 2));
+        shape(RegisterAckDecoder.TEMPLATE_ID, RegisterAckDecoder.BLOCK_LENGTH, 2);
+        SHAPES[HeartbeatDecoder.TEMPLATE_ID] = new Shape(HeartbeatDecoder.inFlightCallsEncodingOffset(),
+                HeartbeatDecoder.BLOCK_LENGTH, new Group[0], 0);
+        shape(InvokeDecoder.TEMPLATE_ID, InvokeDecoder.BLOCK_LENGTH, 4);
+        shape(ResultDecoder.TEMPLATE_ID, ResultDecoder.BLOCK_LENGTH, 1);
+        shape(ErrorDecoder.TEMPLATE_ID, ErrorDecoder.BLOCK_LENGTH, 2);
+        shape(CancelDecoder.TEMPLATE_ID, CancelDecoder.BLOCK_LENGTH, 0);
+        shape(AbortDecoder.TEMPLATE_ID, AbortDecoder.BLOCK_LENGTH, 1);
+        shape(ShutdownDecoder.TEMPLATE_ID, ShutdownDecoder.BLOCK_LENGTH, 1);
+        shape(StepBarrierDecoder.TEMPLATE_ID, StepBarrierDecoder.BLOCK_LENGTH, 0);
+        shape(MetricReductionDecoder.TEMPLATE_ID, MetricReductionDecoder.BLOCK_LENGTH, 0,
+                new Group(MetricReductionDecoder.MetricsDecoder.sbeBlockLength(), 1));
+    }
+
+    private static void shape(int templateId, int blockLength, int vars, Group... groups) {
+        SHAPES[templateId] = new Shape(blockLength, blockLength, groups, vars);
+    }
+
+    private FrameValidator() {
+    }
+
+    /**
+     * The frame's template id if it is well formed, else {@link #MALFORMED}.
+     */
+    public static int validate(DirectBuffer buffer, int offset, int length) {
+        if (offset < 0 || length < HEADER_BYTES || (long) offset + length > buffer.capacity()) {
+            return MALFORMED;
+        }
+        final long end = (long) offset + length;
+        final int blockLength = buffer.getShort(offset, LE) & 0xFFFF;
+        final int templateId = buffer.getShort(offset + 2, LE) & 0xFFFF;
+        final int schemaId = buffer.getShort(offset + 4, LE) & 0xFFFF;
+        final int version = buffer.getShort(offset + 6, LE) & 0xFFFF;
+        if (schemaId != MessageHeaderDecoder.SCHEMA_ID || version < MIN_VERSION
+                || version > MessageHeaderDecoder.SCHEMA_VERSION) {
+            return MALFORMED;
+        }
+        if (templateId >= SHAPES.length || SHAPES[templateId] == null) {
+            return MALFORMED;
+        }
+        final Shape shape = SHAPES[templateId];
+        if (blockLength < shape.minBlockLength(version)) {
+            return MALFORMED;
+        }
+        long pos = (long) offset + HEADER_BYTES + blockLength;
+        if (pos > end) {
+            return MALFORMED;
+        }
+        for (Group group : shape.groups) {
+            if (pos + GROUP_HEADER_BYTES > end) {
+                return MALFORMED;
+            }
+            final int entryBlockLength = buffer.getShort((int) pos, LE) & 0xFFFF;
+            final int count = buffer.getShort((int) pos + 2, LE) & 0xFFFF;
+            if (entryBlockLength < group.entryBlockLength) {
+                return MALFORMED;
+            }
+            pos += GROUP_HEADER_BYTES;
+            for (int i = 0; i < count; i++) {
+                pos += entryBlockLength;
+                if (pos > end) {
+                    return MALFORMED;
+                }
+                pos = skipVars(buffer, pos, end, group.varsPerEntry);
+                if (pos < 0) {
+                    return MALFORMED;
+                }
+            }
+        }
+        pos = skipVars(buffer, pos, end, shape.vars);
+        return pos == end ? templateId : MALFORMED;
+    }
+
+    private static long skipVars(DirectBuffer buffer, long pos, long end, int vars) {
+        for (int v = 0; v < vars; v++) {
+            if (pos + VAR_HEADER_BYTES > end) {
+                return MALFORMED;
+            }
+            final long length = buffer.getInt((int) pos, LE) & 0xFFFF_FFFFL;
+            if (length > MAX_VAR_BYTES) {
+                return MALFORMED;
+            }
+            pos += VAR_HEADER_BYTES + length;
+            if (pos > end) {
+                return MALFORMED;
+            }
+        }
+        return pos;
+    }
+}

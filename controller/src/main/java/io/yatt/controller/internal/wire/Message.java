@@ -1,0 +1,115 @@
+package io.yatt.controller.internal.wire;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/** One decoded control-plane message: a value, detached from the receive buffer. */
+public sealed interface Message {
+
+    /** A worker's place in a named mesh. */
+    record MeshRegistration(String meshName, int dpRank, int dpSize, boolean collect) {
+    }
+
+    /** A worker method and the dispatch mode it declared. */
+    record MethodEntry(String name, String dispatchMode) {
+    }
+
+    /** Worker to controller: who I am, where to reach me, what I run; {@code mac} is empty when unauthenticated. */
+    record Register(int workerId, int rank, long pid, int replyStreamId, List<String> roles,
+                    List<MeshRegistration> meshes, List<MethodEntry> methods, String host, String replyChannel,
+                    byte[] mac) implements Message {
+        public Register {
+            roles = List.copyOf(roles);
+            meshes = List.copyOf(meshes);
+            methods = List.copyOf(methods);
+            mac = mac.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Register r && workerId == r.workerId && rank == r.rank && pid == r.pid
+                    && replyStreamId == r.replyStreamId && roles.equals(r.roles) && meshes.equals(r.meshes)
+                    && methods.equals(r.methods) && host.equals(r.host) && replyChannel.equals(r.replyChannel)
+                    && Arrays.equals(mac, r.mac);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(workerId, rank, pid, replyChannel);
+        }
+    }
+
+    /** Registration outcome. */
+    enum AckStatus { ACCEPTED, CHALLENGE, REFUSED }
+
+    /** Controller to worker: accepted, challenged with a nonce, or refused with a reason. */
+    record RegisterAck(long controllerId, int workerId, AckStatus status, long heartbeatIntervalNs, byte[] nonce,
+                       String reason) implements Message {
+        public RegisterAck {
+            nonce = nonce.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof RegisterAck a && controllerId == a.controllerId && workerId == a.workerId
+                    && status == a.status && heartbeatIntervalNs == a.heartbeatIntervalNs
+                    && Arrays.equals(nonce, a.nonce) && reason.equals(a.reason);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(controllerId, workerId, status);
+        }
+    }
+
+    /** Worker to controller: alive; {@code inFlightCalls} is {@link #IN_FLIGHT_UNKNOWN} from version-1 senders. */
+    record Heartbeat(int workerId, long timestampNs, int inFlightCalls) implements Message {
+        /** In-flight count of a version-1 heartbeat, which does not carry it. */
+        public static final int IN_FLIGHT_UNKNOWN = -1;
+    }
+
+    /** Controller to worker: run {@code method} of role {@code group} with {@code args}. */
+    record Invoke(long correlationId, long controllerId, long step, String group, String method, String dispatchMode,
+                  List<Object> args) implements Message {
+    }
+
+    /** Worker to controller: a call's value. */
+    record Result(long correlationId, int workerId, int rank, Object value) implements Message {
+    }
+
+    /** Worker to controller: a call failed with an exception of {@code type}. */
+    record Error(long correlationId, int workerId, int rank, String type, String message) implements Message {
+    }
+
+    /** Controller to worker: drop a call that has not started. */
+    record Cancel(long correlationId, long controllerId) implements Message {
+    }
+
+    /** Controller to worker: fail every call in flight. */
+    record Abort(long controllerId, String reason) implements Message {
+    }
+
+    /** Controller to worker: stop. */
+    record Shutdown(long controllerId, String reason) implements Message {
+    }
+
+    /** Controller to controllers: reached {@code step}. */
+    record StepBarrier(long controllerId, int controllerIndex, int controllerCount, long step) implements Message {
+    }
+
+    /** How metrics are combined across controllers. */
+    enum ReduceOp { SUM, MIN, MAX, MEAN }
+
+    /** One named metric value. */
+    record Metric(String name, double value) {
+    }
+
+    /** Controller to controllers: partial metrics of {@code step}. */
+    record MetricReduction(long controllerId, int controllerIndex, int controllerCount, long step, ReduceOp op,
+                           List<Metric> metrics) implements Message {
+        public MetricReduction {
+            metrics = List.copyOf(metrics);
+        }
+    }
+}

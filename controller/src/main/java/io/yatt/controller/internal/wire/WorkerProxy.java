@@ -1,0 +1,35 @@
+package io.yatt.controller.internal.wire;
+
+import java.util.List;
+
+/** The controller's sender to one worker: register acks, invokes, cancels, aborts and shutdowns. Thread-safe. */
+public final class WorkerProxy extends FrameProxy {
+
+    /** A proxy sending through {@code sink}. */
+    public WorkerProxy(PayloadCodec payloads, FrameSink sink) {
+        super(payloads, sink);
+    }
+
+    public boolean registerAck(long controllerId, int workerId, Message.AckStatus status, long heartbeatIntervalNs,
+                               byte[] nonce, String reason) {
+        return send(new Message.RegisterAck(controllerId, workerId, status, heartbeatIntervalNs, nonce, reason));
+    }
+
+    /** @throws IllegalArgumentException if an argument cannot be encoded */
+    public boolean invoke(long correlationId, long controllerId, long step, String group, String method,
+                          String dispatchMode, List<Object> args) {
+        return send(new Message.Invoke(correlationId, controllerId, step, group, method, dispatchMode, args));
+    }
+
+    public boolean cancel(long correlationId, long controllerId) {
+        return send(new Message.Cancel(correlationId, controllerId));
+    }
+
+    public boolean abort(long controllerId, String reason) {
+        return send(new Message.Abort(controllerId, reason));
+    }
+
+    public boolean shutdown(long controllerId, String reason) {
+        return send(new Message.Shutdown(controllerId, reason));
+    }
+}

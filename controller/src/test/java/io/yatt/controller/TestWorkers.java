@@ -1,0 +1,108 @@
+package io.yatt.controller;
+
+import java.lang.invoke.MethodHandles;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** A controller and workers as threads of this JVM, on the controller's embedded driver (INVOKER threading). */
+final class TestWorkers implements AutoCloseable {
+
+    static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+
+    /** The methods every test worker serves; its rank shapes the results. */
+    static final class Methods {
+        final int rank;
+        final CountDownLatch release = new CountDownLatch(1);
+        final CountDownLatch started = new CountDownLatch(1);
+        final AtomicInteger addRankCalls = new AtomicInteger();
+
+        Methods(int rank) {
+            this.rank = rank;
+        }
+
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        void noop() {
+        }
+
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        int addRank(int value) {
+            addRankCalls.incrementAndGet();
+            return value + rank;
+        }
+
+        @WorkerMethod(dispatch = "RANK_ZERO", name = "whoAnswers")
+        String rankName(String prefix) {
+            return prefix + rank;
+        }
+
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        int failOnRankOne(String message) {
+            if (rank == 1) {
+                throw new IllegalStateException(message);
+            }
+            return rank;
+        }
+
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        Map<String, Object> describe(List<Object> items, byte[] raw, float[] values) {
+            return Map.of("rank", rank, "items", items, "raw", raw.length, "sum", (double) (values[0] + values[1]));
+        }
+
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        int blockUntilReleased() throws InterruptedException {
+            started.countDown();
+            release.await();
+            return rank;
+        }
+    }
+
+    final ControlPlane plane;
+    final List<Worker> workers = new ArrayList<>();
+    final List<Methods> methods = new ArrayList<>();
+
+    TestWorkers(ControlPlane.Context ctx, int size) {
+        plane = ControlPlane.launch(ctx.threading(ControlPlane.Threading.INVOKER));
+        try {
+            for (int rank = 0; rank < size; rank++) {
+                startWorker(rank, baseWorker(rank));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    Worker.Context baseWorker(int rank) {
+        Methods m = new Methods(rank);
+        methods.add(m);
+        return new Worker.Context().workerId(100 + rank).rank(rank).roles(List.of("actor"))
+                .methods(WorkerMethods.annotated(m, MethodHandles.lookup())).controller(plane.endpoint())
+                .externalDriverDirectory(plane.driverDirectory()).pid(5000 + rank).host("host-" + rank);
+    }
+
+    Worker startWorker(int rank, Worker.Context ctx) {
+        Worker w = Worker.start(ctx);
+        workers.add(w);
+        return w;
+    }
+
+    WorkerGroup group() {
+        return plane.group("actor", workers.size(), GROUP_TIMEOUT_NS);
+    }
+
+    @Override
+    public void close() {
+        for (Worker w : workers) {
+            try {
+                w.close();
+            } catch (IllegalStateException alreadyClosed) {
+                // a test closed it to stop its heartbeats
+            }
+        }
+        plane.close();
+    }
+}

@@ -1,0 +1,20 @@
+package io.yatt.controller;
+
+import java.lang.invoke.MethodHandles;
+import java.util.List;
+
+/** A worker JVM for {@link WorkerProcessTest}: serves {@link TestWorkers.Methods} until the controller says stop. */
+final class WorkerProcessMain {
+
+    private WorkerProcessMain() {
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        Worker.Context ctx = Worker.Context.fromEnvironment(System.getenv());
+        TestWorkers.Methods methods = new TestWorkers.Methods(ctx.rank());
+        try (Worker worker = Worker.start(ctx.roles(List.of("actor"))
+                .methods(WorkerMethods.annotated(methods, MethodHandles.lookup())))) {
+            worker.awaitShutdown();
+        }
+    }
+}

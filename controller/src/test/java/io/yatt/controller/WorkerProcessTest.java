@@ -1,0 +1,91 @@
+package io.yatt.controller;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Worker JVMs on this host; one is killed with SIGKILL while a call is in flight. */
+class WorkerProcessTest {
+
+    private static final List<String> WORKER_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED",
+            "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+            "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+    private static final long DETECTION_LIMIT_NS = TimeUnit.SECONDS.toNanos(2);
+
+    private static String javaBinary() {
+        return ProcessHandle.current().info().command().orElseThrow(
+                () -> new IllegalStateException("cannot tell this JVM's java binary"));
+    }
+
+    @Test
+    void shouldReportKilledWorkerJvmWithinTwoSecondsAndLeaveNothingBehind() throws Exception {
+        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("kill-test"));
+        Path driverDir = Path.of(plane.driverDirectory());
+        try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 2, javaBinary(), WORKER_JVM_FLAGS,
+                System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of())) {
+            WorkerGroup group = plane.group("actor", 2, TimeUnit.SECONDS.toNanos(120));
+            assertEquals(List.of(5, 6), group.call("addRank", 5));
+
+            CompletableFuture<Object> call = group.callAsync("blockUntilReleased");
+            Process victim = launcher.processes().get(1);
+            victim.destroyForcibly();
+            ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
+            WorkerLostException lost = assertInstanceOf(WorkerLostException.class, e.getCause());
+            assertEquals(1, lost.rank());
+            assertEquals(victim.pid(), lost.pid());
+            assertTrue(lost.lastHeartbeatAgeNs() < DETECTION_LIMIT_NS, lost.getMessage());
+            System.out.println("killed worker reported: " + lost.getMessage());
+
+            plane.shutdownWorkers("test done");
+            int[] codes = launcher.waitFor(TimeUnit.SECONDS.toNanos(60));
+            assertEquals(0, codes[0]);
+            assertEquals(137, codes[1]);
+            assertFalse(launcher.processes().get(0).isAlive());
+        } finally {
+            plane.close();
+        }
+        assertFalse(Files.exists(driverDir), driverDir.toString());
+    }
+
+    @Test
+    void shouldStopWorkerProcessWhenControlPlaneCloses() throws Exception {
+        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("close-test"));
+        try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 1, javaBinary(), WORKER_JVM_FLAGS,
+                System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of())) {
+            try {
+                assertEquals(List.of(1), plane.group("actor", 1, TimeUnit.SECONDS.toNanos(120)).call("addRank", 1));
+            } finally {
+                plane.close();
+            }
+            assertArrayEquals(new int[] {0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+        }
+    }
+
+    @Test
+    void shouldNameMissingEnvironmentVariable() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Worker.Context.fromEnvironment(Map.of("RANK", "1")));
+        assertEquals("missing environment variable: name=YATT_CONTROLLER_CHANNEL", e.getMessage());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> Worker.Context.fromEnvironment(Map.of("RANK", "one")));
+        assertEquals("environment variable is not an integer: name=RANK, value=one", bad.getMessage());
+        Worker.Context ctx = Worker.Context.fromEnvironment(Map.of("RANK", "3", "YATT_CONTROLLER_CHANNEL",
+                "aeron:ipc", "YATT_AERON_DIR", "some-dir"));
+        assertEquals(3, ctx.rank());
+        assertEquals(3, ctx.workerId());
+        assertEquals("aeron:ipc", ctx.controller());
+        assertEquals("some-dir", ctx.externalDriverDirectory());
+    }
+}
