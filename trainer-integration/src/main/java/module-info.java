@@ -6,6 +6,10 @@ module io.yatt.trainer {
     requires io.yatt.controller;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
+    requires org.yaml.snakeyaml;
+    requires org.knowm.xchart;
+    requires me.tongfei.progressbar;
+    requires java.desktop;
     requires java.management;
     requires jdk.management;
 
