@@ -15,6 +15,10 @@ module io.yatt.trainer {
 
     exports io.yatt.trainer.cli;
     exports io.yatt.trainer.model;
+    // The custom-task SPI: user reward and cost classes implement its interfaces.
+    exports io.yatt.trainer.task;
+    uses io.yatt.trainer.task.RewardFunction;
+    uses io.yatt.trainer.task.CostFunction;
     // exports io.yatt.trainer.algo;  (added with the package's first type)
     opens io.yatt.trainer.cli to info.picocli;
 }
