@@ -164,6 +164,18 @@ class TrainConfigTest {
     }
 
     @Test
+    void shouldMapTheResumeFlagOntoVerlsResumeKeys() {
+        TrainConfig fromPath = TrainConfig.load("", ResumeMode.cliOverrides("runs/a/checkpoints/global_step_4"));
+
+        assertEquals(ResumeMode.RESUME_PATH, fromPath.trainer().resumeMode());
+        assertEquals("runs/a/checkpoints/global_step_4", fromPath.trainer().resumeFromPath());
+        assertEquals(ResumeMode.DISABLE, TrainConfig.load("", ResumeMode.cliOverrides("none")).trainer().resumeMode());
+        assertEquals(ResumeMode.AUTO, TrainConfig.load("", ResumeMode.cliOverrides("auto")).trainer().resumeMode());
+        assertEquals("--resume needs auto, none or a checkpoint folder: resume=' '",
+                assertThrows(ConfigException.class, () -> ResumeMode.cliOverrides(" ")).getMessage());
+    }
+
+    @Test
     void shouldMeasureEditDistanceAsLevenshtein() {
         assertEquals(3, ConfigSchema.editDistance("kitten", "sitting"));
         assertEquals(0, ConfigSchema.editDistance("gae", "gae"));
