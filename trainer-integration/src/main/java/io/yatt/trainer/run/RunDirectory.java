@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -24,6 +26,16 @@ public final class RunDirectory {
     public static final String PLOTS = "plots";
     /** Folder of the checkpoints. */
     public static final String CHECKPOINTS = "checkpoints";
+
+    /**
+     * Config keys a resumed run must share with the checkpoint it resumes: what the weights, the prompt split and the
+     * sampler position mean. Layouts, controllers and backend may differ (checkpoints are layout-independent).
+     */
+    public static final List<String> COMPATIBILITY_KEYS = List.of(
+            "data.task", "data.train_files", "data.train_size", "data.val_size", "data.seed",
+            "actor_rollout_ref.model.hidden_size", "actor_rollout_ref.model.num_hidden_layers",
+            "actor_rollout_ref.model.num_attention_heads", "actor_rollout_ref.model.num_key_value_heads",
+            "actor_rollout_ref.model.intermediate_size", "algorithm.adv_estimator", "trainer.seed");
 
     private final Path path;
     private final CheckpointStore checkpoints;
@@ -90,6 +102,18 @@ public final class RunDirectory {
                     Optional.of(CheckpointStore.open(Path.of(config.trainer().resumeFromPath()))), List.of());
             case DISABLE -> new CheckpointStore.Resolution(Optional.empty(), List.of());
         };
+    }
+
+    /**
+     * The meta to write with every checkpoint and to require on resume ({@link Checkpoint#requireMeta(Map)}): the
+     * {@link #COMPATIBILITY_KEYS} of {@code config} as text.
+     */
+    public static Map<String, String> compatibilityMeta(TrainConfig config) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        for (String key : COMPATIBILITY_KEYS) {
+            meta.put(key, String.valueOf(config.value(key)));
+        }
+        return meta;
     }
 
     /** The run folder. */

@@ -49,6 +49,20 @@ class RunDirectoryTest {
         RunDirectory.open(config("trainer.resume_mode=auto"));
     }
 
+    @Test
+    void shouldRefuseToResumeACheckpointOfADifferentModelButNotOfOtherControllers() {
+        RunDirectory run = RunDirectory.open(config());
+        Checkpoint checkpoint = run.checkpoints().write(2, RunDirectory.compatibilityMeta(config()),
+                folder -> Files.writeString(folder.resolve("w.bin"), "w"));
+
+        checkpoint.requireMeta(RunDirectory.compatibilityMeta(config("trainer.controllers=2",
+                "trainer.total_training_steps=500")));
+        assertEquals("checkpoint does not match this run: path=" + checkpoint.path()
+                + ", key=actor_rollout_ref.model.hidden_size, checkpoint=64, run=128",
+                assertThrows(CheckpointException.class, () -> checkpoint.requireMeta(RunDirectory.compatibilityMeta(
+                        config("actor_rollout_ref.model.hidden_size=128")))).getMessage());
+    }
+
     private static String crc(String text) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         crc.update(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
