@@ -64,11 +64,19 @@ public final class RunSummary {
             }
         }
         if (timing.containsKey(MetricNames.TIMING_RESHARD) || perf.containsKey(MetricNames.RESHARD_BYTES)) {
+            List<String> parts = new ArrayList<>();
+            if (timing.containsKey(MetricNames.TIMING_RESHARD)) {
+                double reshard = timing.get(MetricNames.TIMING_RESHARD);
+                parts.add(String.format(Locale.ROOT, "%.4f s", reshard));
+                if (stepSeconds > 0.0) {
+                    parts.add(String.format(Locale.ROOT, "%.1f%% of the step", 100.0 * reshard / stepSeconds));
+                }
+            }
+            if (perf.containsKey(MetricNames.RESHARD_BYTES)) {
+                parts.add(String.format(Locale.ROOT, "%.0f bytes", perf.get(MetricNames.RESHARD_BYTES)));
+            }
             lines.add("");
-            lines.add(String.format(Locale.ROOT, "reshard per iteration: %.4f s, %.0f bytes, %.1f%% of the step",
-                    timing.getOrDefault(MetricNames.TIMING_RESHARD, Double.NaN),
-                    perf.getOrDefault(MetricNames.RESHARD_BYTES, Double.NaN),
-                    100.0 * timing.getOrDefault(MetricNames.TIMING_RESHARD, Double.NaN) / stepSeconds));
+            lines.add("reshard per iteration: " + String.join(", ", parts));
         }
         return String.join("\n", lines) + "\n";
     }

@@ -39,7 +39,25 @@ class RunSummaryTest {
                 throughput                            750.0
                 reshard_bytes                        2048.0
 
-                reshard per iteration: 0.2000 s, 2048 bytes, 5.0% of the step
+                reshard per iteration: 0.2000 s, 5.0% of the step, 2048 bytes
                 """, summary);
+    }
+
+    @Test
+    void shouldLeaveOutReshardPartsThatWereNotLogged() {
+        Map<String, Double> values = new LinkedHashMap<>();
+        values.put("timing_s/reshard", 0.5);
+        values.put("timing_s/gen", 1.5);
+
+        // No timing_s/step: the share divides by the sum of the stages, 2.0 s.
+        assertEquals("""
+                Run summary: steps 7..7 (1 logged)
+
+                stage                           mean s/step     share
+                reshard                              0.5000     25.0%
+                gen                                  1.5000     75.0%
+
+                reshard per iteration: 0.5000 s, 25.0% of the step
+                """, RunSummary.render(List.of(new StepMetrics(7, values))));
     }
 }
