@@ -131,6 +131,34 @@ public record TrainConfig(
      */
     public record Optim(double lr, double weightDecay, int lrWarmupSteps, WarmupStyle warmupStyle,
             double minLrRatio) {
+
+        /**
+         * The learning rate of optimiser step {@code step} (0-based) of {@code totalSteps}, with verl's schedules:
+         * {@code constant} rises linearly from 0 over the warm-up ({@code lr * step / warmup}) and then stays at
+         * {@code lr}; {@code cosine} rises linearly from {@code min_lr_ratio * lr} to {@code lr} over the warm-up, then
+         * follows {@code lr * max(0, (1 - m)/2 * cos(pi * p) + (1 + m)/2)} with {@code p} the fraction of the
+         * remaining steps done and {@code m = min_lr_ratio}.
+         *
+         * @throws IllegalArgumentException if {@code step < 0} or {@code totalSteps < 1}
+         */
+        public double lrAt(long step, long totalSteps) {
+            if (step < 0 || totalSteps < 1) {
+                throw new IllegalArgumentException("learning-rate step outside the schedule: step=" + step
+                        + ", totalSteps=" + totalSteps);
+            }
+            double warmup = Math.max(1, lrWarmupSteps);
+            return switch (warmupStyle) {
+                case CONSTANT -> step < lrWarmupSteps ? lr * step / warmup : lr;
+                case COSINE -> {
+                    if (step < lrWarmupSteps) {
+                        yield lr * (minLrRatio + (1.0 - minLrRatio) * step / warmup);
+                    }
+                    double progress = (double) (step - lrWarmupSteps) / Math.max(1, totalSteps - lrWarmupSteps);
+                    double x = Math.cos(Math.PI * progress);
+                    yield lr * Math.max(0.0, x * (1.0 - minLrRatio) * 0.5 + (1.0 + minLrRatio) * 0.5);
+                }
+            };
+        }
     }
 
     /**

@@ -176,6 +176,25 @@ class TrainConfigTest {
     }
 
     @Test
+    void shouldFollowVerlsLearningRateSchedules() {
+        TrainConfig.Optim constant = new TrainConfig.Optim(0.1, 0.0, 4, WarmupStyle.CONSTANT, 0.0);
+        TrainConfig.Optim cosine = new TrainConfig.Optim(0.1, 0.0, 2, WarmupStyle.COSINE, 0.2);
+
+        assertEquals(0.0, constant.lrAt(0, 100));
+        assertEquals(0.1 * 2 / 4, constant.lrAt(2, 100));
+        assertEquals(0.1, constant.lrAt(4, 100));
+        assertEquals(0.1, constant.lrAt(99, 100));
+        assertEquals(0.1, new TrainConfig.Optim(0.1, 0.0, 0, WarmupStyle.CONSTANT, 0.0).lrAt(0, 100));
+        // cosine: warm-up from 0.2*lr; after it, progress p = (step-2)/(10-2); lr*(0.4*cos(pi*p) + 0.6)
+        assertEquals(0.1 * (0.2 + 0.8 * 1 / 2), cosine.lrAt(1, 10), 1e-15);
+        assertEquals(0.1, cosine.lrAt(2, 10), 1e-15);
+        assertEquals(0.1 * (0.4 * Math.cos(Math.PI * 0.5) + 0.6), cosine.lrAt(6, 10), 1e-15);
+        assertEquals(0.1 * 0.2, cosine.lrAt(10, 10), 1e-15);
+        assertEquals("learning-rate step outside the schedule: step=-1, totalSteps=10",
+                assertThrows(IllegalArgumentException.class, () -> cosine.lrAt(-1, 10)).getMessage());
+    }
+
+    @Test
     void shouldMeasureEditDistanceAsLevenshtein() {
         assertEquals(3, ConfigSchema.editDistance("kitten", "sitting"));
         assertEquals(0, ConfigSchema.editDistance("gae", "gae"));
