@@ -2,7 +2,7 @@
 module io.yatt.trainer {
     requires io.yatt.ffi;
     requires io.yatt.tensor;
-    requires io.yatt.hybrid;
+    requires transitive io.yatt.hybrid;
     requires io.yatt.controller;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
@@ -15,8 +15,9 @@ module io.yatt.trainer {
 
     exports io.yatt.trainer.cli;
     exports io.yatt.trainer.model;
-    // The custom-task SPI: user reward and cost classes implement its interfaces.
+    // The custom-task SPI (user reward and cost classes implement its interfaces) and the config it is built from.
     exports io.yatt.trainer.task;
+    exports io.yatt.trainer.config;
     uses io.yatt.trainer.task.RewardFunction;
     uses io.yatt.trainer.task.CostFunction;
     // exports io.yatt.trainer.algo;  (added with the package's first type)

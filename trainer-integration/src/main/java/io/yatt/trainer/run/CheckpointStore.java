@@ -187,7 +187,7 @@ public final class CheckpointStore {
                     + ", manifest step=" + step + ", folder step=" + matcher.group(1));
         }
         Map<String, String> meta = new TreeMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = manifest.get("meta").fields(); it.hasNext();) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = manifest.get("meta").properties().iterator(); it.hasNext();) {
             Map.Entry<String, JsonNode> entry = it.next();
             meta.put(entry.getKey(), entry.getValue().asText());
         }

@@ -117,7 +117,7 @@ public final class MetricsLog implements AutoCloseable {
             throw new IllegalArgumentException("no integer step");
         }
         Map<String, Double> values = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext();) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext();) {
             Map.Entry<String, JsonNode> field = it.next();
             if (field.getKey().equals("step")) {
                 continue;
