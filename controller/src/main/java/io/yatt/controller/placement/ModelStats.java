@@ -17,6 +17,8 @@ final class ModelStats {
     final long hidden;
     final long paddedVocab;
     final long kvBytesPerToken;
+    /** {@code M}: bytes of the TP-sharded parameters (DESIGN.md Table 2). */
+    final long shardedBytes;
     private final Map<Integer, Long> stageParameters = new ConcurrentHashMap<>();
     private final Map<Long, Boolean> validLayouts = new ConcurrentHashMap<>();
 
@@ -30,6 +32,7 @@ final class ModelStats {
         this.paddedVocab = config.paddedVocab();
         long headDim = config.hidden() / config.heads();
         this.kvBytesPerToken = 2L * layers * config.kvHeads() * headDim * dtypeBytes;
+        this.shardedBytes = spec.shardedByteSize();
     }
 
     /** Parameters of the largest of {@code p} pipeline stages ({@code p} must divide the layers). */

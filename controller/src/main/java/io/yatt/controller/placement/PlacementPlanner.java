@@ -72,6 +72,11 @@ public final class PlacementPlanner {
         return raced == null ? result : raced;
     }
 
+    /** Number of actor transitions planned with {@code ReshardPlanner} and cached (one per layout pair). */
+    public int cachedTransitionCount() {
+        return transitions.size();
+    }
+
     /** Number of cached results. */
     public int cachedResultCount() {
         return results.size();
@@ -137,8 +142,11 @@ public final class PlacementPlanner {
 
     /** The actor's best generation choice for one training layout. */
     private record GenChoice(int pg, int tg, CostModel.GenerationCost cost, Transition transition,
-                             double transitionSeconds, double seconds, long minimumTransient) {
+                             double transitionSeconds, double seconds) {
     }
+
+    /** Generation in the training layout itself: nothing moves. */
+    private static final Transition NO_TRANSITION = new Transition(0, false);
 
     /** One planning run. Confined to the calling thread. */
     private final class Search {
@@ -295,11 +303,21 @@ public final class PlacementPlanner {
             return out;
         }
 
-        /** The fastest generation layout for {@code train} with {@code free} bytes per rank, if it beats {@code budget}. */
-        private GenChoice bestGeneration(int role, ParallelLayout train, long free, double budget) {
+        /** A lower bound of the actor's generation plus transition seconds for {@code train}; infinite if none fits. */
+        private double generationBound(int role, ParallelLayout train, long free) {
+            double best = Double.POSITIVE_INFINITY;
+            for (GenChoice o : generationOptions(role, train, free)) {
+                best = Math.min(best, o.seconds());
+            }
+            return best;
+        }
+
+        /** Every generation layout for {@code train} that fits, scored with the Table 2 mean transition bytes. */
+        private List<GenChoice> generationOptions(int role, ParallelLayout train, long free) {
             ModelStats m = models[role];
             int gens = count(role, TaskKind.GENERATE);
             List<GenChoice> options = new ArrayList<>();
+            long tp = (long) train.t() * train.p();
             for (int tg = 1; tg <= train.t(); tg *= 2) {
                 if (train.t() % tg != 0) {
                     continue;
@@ -310,12 +328,26 @@ public final class PlacementPlanner {
                     }
                     CostModel.GenerationCost cost = CostModel.generation(m, train, pg, tg, w, c, free);
                     if (cost != null) {
-                        long oneSequence = cost.kvCacheBytes() / cost.concurrentSequences() + 1;
-                        options.add(new GenChoice(pg, tg, cost, null, 0, gens * cost.seconds(),
-                                cost.extraWeightBytes() + oneSequence));
+                        long dg = tp / ((long) pg * tg);
+                        double boundSeconds = (dg - 1) * m.shardedBytes / tp
+                                / (c.profile().nvlinkBandwidthBytesPerS() * CostModel.COLLECTIVE_BANDWIDTH_EFFICIENCY);
+                        options.add(new GenChoice(pg, tg, cost, null, boundSeconds,
+                                gens * cost.seconds() + boundSeconds));
                     }
                 }
             }
+            return options;
+        }
+
+        /**
+         * The fastest generation layout for {@code train} with {@code free} bytes per rank, if it beats {@code budget}.
+         * Options are tried in order of a lower bound (generation seconds plus Table 2's mean bytes per rank,
+         * {@code (d_g-1)*M/(t*p)}, over NVLink; no rank receives less than the mean), and {@code ReshardPlanner} is
+         * asked for the exact bytes only of options whose bound still beats the best so far.
+         */
+        private GenChoice bestGeneration(int role, ParallelLayout train, long free, double budget) {
+            ModelStats m = models[role];
+            List<GenChoice> options = generationOptions(role, train, free);
             options.sort(Comparator.comparingDouble(GenChoice::seconds));
             GenChoice best = null;
             double bestSeconds = budget;
@@ -323,18 +355,65 @@ public final class PlacementPlanner {
                 if (o.seconds() >= bestSeconds) {
                     break;
                 }
-                Transition tr = transition(m, train.p(), train.t(), o.pg(), o.tg(), c.gpusPerNode());
+                double genSeconds = o.seconds() - o.transitionSeconds();
+                Transition tr = o.pg() == train.p() && o.tg() == train.t() ? NO_TRANSITION
+                        : transition(m, train.p(), train.t(), o.pg(), o.tg(), c.gpusPerNode());
                 double trSeconds = CostModel.transitionSeconds(tr.bytesPerRank(), tr.crossesNodes(), c);
-                double total = o.seconds() + trSeconds;
+                double total = genSeconds + trSeconds;
                 if (total < bestSeconds) {
                     bestSeconds = total;
-                    best = new GenChoice(o.pg(), o.tg(), o.cost(), tr, trSeconds, total, o.minimumTransient());
+                    best = new GenChoice(o.pg(), o.tg(), o.cost(), tr, trSeconds, total);
                 }
             }
             return best;
         }
 
-        /** The set of roles {@code mask} on {@code gpus} GPUs with its layouts chosen, or null if it cannot fit. */
+        /** Layouts chosen for some roles of a set: summed resident bytes, largest transient, summed seconds. */
+        private record Partial(long resident, long transient_, double seconds, Candidate[] choice) {
+        }
+
+        /** The candidates no other candidate beats on resident bytes, transient bytes and seconds at once. */
+        private static List<Candidate> pareto(List<Candidate> sortedBySeconds) {
+            List<Candidate> kept = new ArrayList<>();
+            for (Candidate c : sortedBySeconds) {
+                boolean dominated = false;
+                for (Candidate k : kept) {
+                    if (k.resident() <= c.resident() && k.transient_() <= c.transient_()) {
+                        dominated = true;
+                        break;
+                    }
+                }
+                if (!dominated) {
+                    kept.add(c);
+                }
+            }
+            return kept;
+        }
+
+        private static List<Partial> paretoPartials(List<Partial> partials) {
+            partials.sort(Comparator.comparingDouble(Partial::seconds).thenComparingLong(Partial::resident));
+            List<Partial> kept = new ArrayList<>();
+            for (Partial c : partials) {
+                boolean dominated = false;
+                for (Partial k : kept) {
+                    if (k.resident() <= c.resident() && k.transient_() <= c.transient_()) {
+                        dominated = true;
+                        break;
+                    }
+                }
+                if (!dominated) {
+                    kept.add(c);
+                }
+            }
+            return kept;
+        }
+
+        /**
+         * The set of roles {@code mask} on {@code gpus} GPUs with the fastest layouts that fit together, or null if
+         * none fit. Exact over the candidate layouts: the roles other than the actor are combined into the Pareto
+         * front of (resident bytes, transient bytes, seconds); the actor, whose generation speed depends on the
+         * memory the others leave free, is then tried against every point of that front.
+         */
         private SetPlan evaluateSet(int mask, int gpus) {
             List<Integer> members = new ArrayList<>();
             for (int i = 0; i < roles.size(); i++) {
@@ -342,71 +421,92 @@ public final class PlacementPlanner {
                     members.add(i);
                 }
             }
-            List<List<Candidate>> cands = new ArrayList<>();
-            long[] fallbackResident = new long[members.size()];
-            long[] fallbackTransient = new long[members.size()];
+            int generator = -1;
             for (int k = 0; k < members.size(); k++) {
-                List<Candidate> list = candidates(members.get(k), gpus);
-                if (list.isEmpty()) {
+                if (count(members.get(k), TaskKind.GENERATE) > 0) {
+                    generator = k;
+                }
+            }
+            List<Partial> front = new ArrayList<>();
+            front.add(new Partial(0, 0, 0, new Candidate[members.size()]));
+            for (int k = 0; k < members.size(); k++) {
+                if (k == generator) {
+                    continue;
+                }
+                List<Candidate> list = pareto(candidates(members.get(k), gpus));
+                List<Partial> next = new ArrayList<>();
+                for (Partial f : front) {
+                    for (Candidate cand : list) {
+                        long resident = f.resident() + cand.resident();
+                        long transientBytes = Math.max(f.transient_(), cand.transient_());
+                        if (resident + transientBytes > usable) {
+                            continue;
+                        }
+                        Candidate[] choice = f.choice().clone();
+                        choice[k] = cand;
+                        next.add(new Partial(resident, transientBytes, f.seconds() + cand.fixedSeconds(), choice));
+                    }
+                }
+                front = paretoPartials(next);
+                if (front.isEmpty()) {
                     return null;
                 }
-                Candidate fb = list.stream().min(Comparator.comparingLong(Candidate::resident)
-                        .thenComparingLong(Candidate::transient_)).orElseThrow();
-                fallbackResident[k] = fb.resident();
-                fallbackTransient[k] = fb.transient_();
-                cands.add(list);
             }
-            long chosenResident = 0;
-            long chosenTransient = 0;
-            Candidate[] chosen = new Candidate[members.size()];
+            Candidate[] chosen;
             GenChoice actorGen = null;
-            for (int k = 0; k < members.size(); k++) {
-                int role = members.get(k);
-                long remResident = 0;
-                long remTransient = 0;
-                for (int j = k + 1; j < members.size(); j++) {
-                    remResident += fallbackResident[j];
-                    remTransient = Math.max(remTransient, fallbackTransient[j]);
-                }
-                boolean generates = count(role, TaskKind.GENERATE) > 0;
+            if (generator < 0) {
+                chosen = front.getFirst().choice();
+            } else {
+                chosen = null;
                 double bestSeconds = Double.POSITIVE_INFINITY;
-                Candidate best = null;
-                GenChoice bestGen = null;
-                long bestTransient = 0;
-                for (Candidate cand : cands.get(k)) {
-                    if (cand.fixedSeconds() >= bestSeconds) {
+                int role = members.get(generator);
+                long leastResident = Long.MAX_VALUE;
+                for (Partial f : front) {
+                    leastResident = Math.min(leastResident, f.resident());
+                }
+                // Lower bound per actor layout: generation with the most memory any front point leaves free and the
+                // Table 2 mean transition; tried best bound first, so most layouts never reach ReshardPlanner.
+                record Bounded(Candidate cand, double bound) {
+                }
+                List<Bounded> bounded = new ArrayList<>();
+                for (Candidate cand : candidates(role, gpus)) {
+                    double gen = generationBound(role, cand.layout(), usable - leastResident - cand.resident());
+                    if (gen < Double.POSITIVE_INFINITY) {
+                        bounded.add(new Bounded(cand, cand.fixedSeconds() + gen));
+                    }
+                }
+                bounded.sort(Comparator.comparingDouble(Bounded::bound));
+                for (Bounded b : bounded) {
+                    Candidate cand = b.cand();
+                    if (b.bound() + front.getFirst().seconds() >= bestSeconds) {
                         break;
                     }
-                    long resident = chosenResident + cand.resident() + remResident;
-                    long others = Math.max(chosenTransient, remTransient);
-                    long candTransient = cand.transient_();
-                    double seconds = cand.fixedSeconds();
-                    GenChoice gen = null;
-                    if (generates) {
-                        gen = bestGeneration(role, cand.layout(), usable - resident, bestSeconds - seconds);
+                    for (Partial f : front) {
+                        double base = cand.fixedSeconds() + f.seconds();
+                        if (b.bound() + f.seconds() >= bestSeconds) {
+                            break;
+                        }
+                        long resident = f.resident() + cand.resident();
+                        if (resident + Math.max(f.transient_(), cand.transient_()) > usable) {
+                            continue;
+                        }
+                        GenChoice gen = bestGeneration(role, cand.layout(), usable - resident, bestSeconds - base);
                         if (gen == null) {
                             continue;
                         }
-                        candTransient = Math.max(candTransient, gen.minimumTransient());
-                        seconds += gen.seconds();
+                        bestSeconds = base + gen.seconds();
+                        chosen = f.choice().clone();
+                        chosen[generator] = cand;
+                        actorGen = gen;
                     }
-                    if (resident + Math.max(others, candTransient) > usable || seconds >= bestSeconds) {
-                        continue;
-                    }
-                    bestSeconds = seconds;
-                    best = cand;
-                    bestGen = gen;
-                    bestTransient = candTransient;
                 }
-                if (best == null) {
+                if (chosen == null) {
                     return null;
                 }
-                chosen[k] = best;
-                chosenResident += best.resident();
-                chosenTransient = Math.max(chosenTransient, bestTransient);
-                if (generates) {
-                    actorGen = bestGen;
-                }
+            }
+            long chosenResident = 0;
+            for (Candidate cand : chosen) {
+                chosenResident += cand.resident();
             }
             long peakTransient = 0;
             List<RolePlan> plans = new ArrayList<>();
@@ -423,10 +523,7 @@ public final class PlacementPlanner {
                 long trBytes = 0;
                 long concurrent = 0;
                 if (count(role, TaskKind.GENERATE) > 0) {
-                    GenChoice g = bestGeneration(role, layout, usable - chosenResident, Double.POSITIVE_INFINITY);
-                    if (g == null) {
-                        g = actorGen;
-                    }
+                    GenChoice g = actorGen;
                     genLayout = Optional.of(GenerationLayout.of(layout, g.pg(), g.tg()));
                     HybridLayout.of(layout, genLayout.get());
                     genSeconds = g.cost().seconds();
