@@ -137,7 +137,7 @@ public final class PlacementPlanner {
     }
 
     /** One candidate layout of one role on one set size, with the costs that do not depend on the other roles. */
-    private record Candidate(ParallelLayout layout, long resident, long transient_, double fixedSeconds) {
+    private record Candidate(ParallelLayout layout, long resident, long transientBytes, double fixedSeconds) {
     }
 
     /** The actor's best generation choice for one training layout. */
@@ -369,7 +369,7 @@ public final class PlacementPlanner {
         }
 
         /** Layouts chosen for some roles of a set: summed resident bytes, largest transient, summed seconds. */
-        private record Partial(long resident, long transient_, double seconds, Candidate[] choice) {
+        private record Partial(long resident, long transientBytes, double seconds, Candidate[] choice) {
         }
 
         /** The candidates no other candidate beats on resident bytes, transient bytes and seconds at once. */
@@ -378,7 +378,7 @@ public final class PlacementPlanner {
             for (Candidate c : sortedBySeconds) {
                 boolean dominated = false;
                 for (Candidate k : kept) {
-                    if (k.resident() <= c.resident() && k.transient_() <= c.transient_()) {
+                    if (k.resident() <= c.resident() && k.transientBytes() <= c.transientBytes()) {
                         dominated = true;
                         break;
                     }
@@ -396,7 +396,7 @@ public final class PlacementPlanner {
             for (Partial c : partials) {
                 boolean dominated = false;
                 for (Partial k : kept) {
-                    if (k.resident() <= c.resident() && k.transient_() <= c.transient_()) {
+                    if (k.resident() <= c.resident() && k.transientBytes() <= c.transientBytes()) {
                         dominated = true;
                         break;
                     }
@@ -438,7 +438,7 @@ public final class PlacementPlanner {
                 for (Partial f : front) {
                     for (Candidate cand : list) {
                         long resident = f.resident() + cand.resident();
-                        long transientBytes = Math.max(f.transient_(), cand.transient_());
+                        long transientBytes = Math.max(f.transientBytes(), cand.transientBytes());
                         if (resident + transientBytes > usable) {
                             continue;
                         }
@@ -487,7 +487,7 @@ public final class PlacementPlanner {
                             break;
                         }
                         long resident = f.resident() + cand.resident();
-                        if (resident + Math.max(f.transient_(), cand.transient_()) > usable) {
+                        if (resident + Math.max(f.transientBytes(), cand.transientBytes()) > usable) {
                             continue;
                         }
                         GenChoice gen = bestGeneration(role, cand.layout(), usable - resident, bestSeconds - base);
@@ -516,7 +516,7 @@ public final class PlacementPlanner {
                 Role r = roles.get(role);
                 ModelStats m = models[role];
                 ParallelLayout layout = chosen[k].layout();
-                long transientBytes = chosen[k].transient_();
+                long transientBytes = chosen[k].transientBytes();
                 Optional<GenerationLayout> genLayout = Optional.empty();
                 double genSeconds = 0;
                 double trSeconds = 0;

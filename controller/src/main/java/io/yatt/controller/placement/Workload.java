@@ -1,9 +1,12 @@
 package io.yatt.controller.placement;
 
 import io.yatt.hybrid.ModelSpec;
+import java.util.Collections;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * What one RLHF iteration computes: the algorithm's dataflow, the shape of each model, and how many sequences of
@@ -35,11 +38,11 @@ public record Workload(Algorithm algorithm, Map<Role, ModelSpec.DecoderConfig> m
             throw new IllegalArgumentException("workload sizes must be positive: globalBatchSequences="
                     + globalBatchSequences + ", promptTokens=" + promptTokens + ", responseTokens=" + responseTokens);
         }
-        if (!models.keySet().equals(java.util.Set.copyOf(algorithm.roles()))) {
+        if (!models.keySet().equals(Set.copyOf(algorithm.roles()))) {
             throw new IllegalArgumentException("models must cover exactly the algorithm's roles: algo="
                     + algorithm.cliName() + ", roles=" + algorithm.roles() + ", models=" + models.keySet());
         }
-        models = java.util.Collections.unmodifiableMap(new EnumMap<>(models));
+        models = Collections.unmodifiableMap(new EnumMap<>(models));
     }
 
     /** Every model of {@code algorithm} with one shape (HybridFlow's setting: all models the same size). */
@@ -59,7 +62,7 @@ public record Workload(Algorithm algorithm, Map<Role, ModelSpec.DecoderConfig> m
     }
 
     /** The roles in {@link Role} order. */
-    public java.util.List<Role> roles() {
+    public List<Role> roles() {
         return algorithm.roles();
     }
 
