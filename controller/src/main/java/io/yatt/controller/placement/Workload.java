@@ -45,7 +45,11 @@ public record Workload(Algorithm algorithm, Map<Role, ModelSpec.DecoderConfig> m
         models = Collections.unmodifiableMap(new EnumMap<>(models));
     }
 
-    /** Every model of {@code algorithm} with one shape (HybridFlow's setting: all models the same size). */
+    /**
+     * Every model of {@code algorithm} with one shape (HybridFlow's setting: all models the same size).
+     *
+     * @throws IllegalArgumentException if a size is not positive
+     */
     public static Workload of(Algorithm algorithm, ModelSpec.DecoderConfig shape, int globalBatchSequences,
                               int promptTokens, int responseTokens) {
         Map<Role, ModelSpec.DecoderConfig> models = new EnumMap<>(Role.class);
