@@ -11,10 +11,12 @@ import io.yatt.hybrid.ReshardScheme;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -241,7 +243,16 @@ public final class PlacementPlanner {
             for (Scored s : best) {
                 top.add(placement(partitions.get(s.partition()), s.allocation()));
             }
-            return new PlacementResult(w, c, top, partitions.size(), scored[0]);
+            Map<Set<Role>, Integer> minimum = new HashMap<>();
+            for (int mask = 1; mask <= full; mask++) {
+                for (int i = 0; i < sizes.size(); i++) {
+                    if (setPlans[mask][i] != null) {
+                        minimum.put(Set.copyOf(setPlans[mask][i].roles()), sizes.get(i));
+                        break;
+                    }
+                }
+            }
+            return new PlacementResult(w, c, top, partitions.size(), scored[0], minimum);
         }
 
         private PlacementPlan placement(List<Integer> blocks, int[] allocation) {

@@ -15,6 +15,7 @@ import io.yatt.hybrid.ReshardPlan;
 import io.yatt.hybrid.ReshardPlanner;
 import io.yatt.hybrid.ReshardScheme;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class PlacementPlannerTest {
@@ -167,6 +168,19 @@ class PlacementPlannerTest {
         long n = tp * t.d();
         assertTrue(Math.abs((n - 1) * LLAMA_7B_SHARDED_BYTES / n - volumes.get(ReshardScheme.DS_CHAT)) <= n,
                 "ds-chat " + volumes.get(ReshardScheme.DS_CHAT));
+    }
+
+    @Test
+    void shouldFindTheMinimumGpusPerSetFromMemory() {
+        // 7B trained alone: 1 GPU holds 6.74e9 * (2 + 4 + 12) = 121 GB; 2 GPUs (p*t = 2) 60.6 GB plus working memory.
+        // Frozen alone: 13.5 GB weights + 4.4 GB inference working memory. All four: (2 * 18 + 2 * 2) * 6.74e9 / n
+        // = 269.5 GB / n, so 4 GPUs (67.4 GB + at most 1.1 GB working memory).
+        PlacementResult r = planner.plan(Workload.of(Algorithm.PPO, LlamaSize.L7B), Cluster.of(16, 8, A100), 1);
+        assertEquals(2, r.minimumGpus().get(Set.of(Role.ACTOR)));
+        assertEquals(2, r.minimumGpus().get(Set.of(Role.CRITIC)));
+        assertEquals(1, r.minimumGpus().get(Set.of(Role.REFERENCE)));
+        assertEquals(4, r.minimumGpus().get(Set.of(Role.ACTOR, Role.CRITIC, Role.REFERENCE, Role.REWARD)));
+        assertEquals(15, r.minimumGpus().size());
     }
 
     @Test

@@ -8,6 +8,7 @@ import io.yatt.controller.placement.LlamaSize;
 import io.yatt.controller.placement.PlacementPlan;
 import io.yatt.controller.placement.PlacementPlanner;
 import io.yatt.controller.placement.PlacementResult;
+import io.yatt.controller.placement.Role;
 import io.yatt.controller.placement.RolePlan;
 import io.yatt.controller.placement.SetPlan;
 import io.yatt.controller.placement.Workload;
@@ -22,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -139,6 +141,11 @@ final class PlacementCommand implements Callable<Integer> {
                 c.gpusPerNode(), c.profile().name(), w.globalBatchSequences(), w.promptTokens(), w.responseTokens()));
         b.append(String.format(Locale.ROOT, "# %d set partitions, %d placements scored%n", result.partitions(),
                 result.placementsScored()));
+        b.append("# minimum GPUs from memory:");
+        for (Map.Entry<String, Integer> e : minimumGpus(result).entrySet()) {
+            b.append(' ').append(e.getKey()).append('=').append(e.getValue());
+        }
+        b.append(String.format(Locale.ROOT, "%n"));
         b.append(String.format(Locale.ROOT, "best: %s %s, %.1f s/iteration%s%n", best.kind(), best.describe(),
                 best.iterationSeconds(), best.idleGpus() == 0 ? "" : ", " + best.idleGpus() + " GPUs idle"));
         for (int s = 0; s < best.stageNames().size(); s++) {
@@ -183,11 +190,29 @@ final class PlacementCommand implements Callable<Integer> {
         m.put("profile", c.profile().name());
         m.put("partitions", result.partitions());
         m.put("placementsScored", result.placementsScored());
+        m.put("minimumGpus", minimumGpus(result));
         m.put("best", plan(result.best()));
         Map<String, Long> v = new LinkedHashMap<>();
         volumes.forEach((k, val) -> v.put(k.cliName(), val));
         m.put("transitionBytesPerRank", v);
         m.put("top", result.top().stream().map(PlacementCommand::plan).toList());
+        return m;
+    }
+
+    /** Each role alone and all roles colocated, e.g. {@code actor=2 ... all=4}; absent where nothing fits. */
+    private static Map<String, Integer> minimumGpus(PlacementResult result) {
+        Map<String, Integer> m = new LinkedHashMap<>();
+        List<Role> roles = result.workload().roles();
+        for (Role r : roles) {
+            Integer n = result.minimumGpus().get(Set.of(r));
+            if (n != null) {
+                m.put(r.cliName(), n);
+            }
+        }
+        Integer all = result.minimumGpus().get(Set.copyOf(roles));
+        if (all != null) {
+            m.put("all", all);
+        }
         return m;
     }
 

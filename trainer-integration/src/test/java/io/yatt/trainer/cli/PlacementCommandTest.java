@@ -59,6 +59,8 @@ class PlacementCommandTest {
         }
         assertTrue(run.out().contains("  stage generation "), run.out());
         assertTrue(run.out().contains("# 15 set partitions"), run.out());
+        assertTrue(run.out().contains("# minimum GPUs from memory: actor=2 critic=2 reference=1 reward=1 all=4\n"),
+                run.out());
     }
 
     @Test
