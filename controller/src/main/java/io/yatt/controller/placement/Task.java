@@ -10,7 +10,10 @@ import java.util.Objects;
  */
 public record Task(Role role, TaskKind kind) {
 
-    /** Checks the fields. */
+    /**
+     * @throws IllegalArgumentException if the role cannot do the task (only the actor generates; only the actor and
+     *         the critic train)
+     */
     public Task {
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(kind, "kind");
