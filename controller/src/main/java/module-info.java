@@ -12,5 +12,5 @@ module io.yatt.controller {
     requires com.fasterxml.jackson.databind;
 
     exports io.yatt.controller;
-    // exports io.yatt.controller.placement;  (added with the package's first type)
+    exports io.yatt.controller.placement;
 }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
 /** {@code yatt plan}: plans computed without running anything. */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = "Plan parallel layouts without running anything.",
-        subcommands = {PlanCommand.Layout.class})
+        subcommands = {PlanCommand.Layout.class, PlacementCommand.class})
 final class PlanCommand {
 
     /** {@code yatt plan layout}: rank groups of a training layout and its generation layout. */
