@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * One rank's part of a {@link ReshardPlan}: its steps and, computed before anything runs, the bytes it will receive
- * and its peak parameter bytes. Byte counts follow DESIGN.md's Table 2: {@code M} counts the TP-sharded parameters;
- * replicated parameters (norms, row-parallel biases) are counted apart ({@link #replicatedBytesReceived()}), since
+ * and its peak parameter bytes. Byte counts follow Table 2 of docs/architecture.md: {@code M} counts the TP-sharded
+ * parameters; replicated parameters (norms, row-parallel biases) are counted apart ({@link #replicatedBytesReceived()}), since
  * they move only when pipeline stages merge. Immutable and thread-safe.
  */
 public final class RankPlan {
