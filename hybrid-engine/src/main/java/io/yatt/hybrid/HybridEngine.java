@@ -50,25 +50,30 @@ public final class HybridEngine implements AutoCloseable {
 
     /**
      * What one transition did, measured: bytes received from peers (counted by the communicators where they moved
-     * the bytes, {@link Communicator#stats()}), the peak bytes of the generation-side parameter allocator, local
-     * copies, and the time.
+     * the bytes, {@link Communicator#stats()}), peak memory from the allocators, local copies, and the time.
      *
      * @param bytesReceived bytes of sharded parameters received, as the gather group's communicator counted them
      * @param replicatedBytesReceived bytes of replicated parameters received, as the micro-PP communicator counted them
-     * @param peakParameterBytes peak of sharded parameter memory held for generation, from the allocator
+     * @param peakParameterBytes peak of sharded parameter memory held for generation (the generation allocator)
+     * @param peakBytes peak of every byte allocated for the transition: the generation buffer plus the collectives'
+     *        scratch (the staging of a backend without direct placement), which the engine charges to its own
+     *        allocator
      * @param localBytesMoved bytes copied locally: HybridFlow's own fused components moved into place; the baselines'
      *        own training shard copied into the gather buffer
      * @param timeNs wall time of the transition
      */
     public record TransitionStats(long bytesReceived, long replicatedBytesReceived, long peakParameterBytes,
-                                  long localBytesMoved, long timeNs) {
+                                  long peakBytes, long localBytesMoved, long timeNs) {
     }
 
     private final ReshardPlan plan;
     private final RankPlan rankPlan;
     private final DType dtype;
     private final Allocator paramAllocator;
+    /** Everything allocated for the transition: the generation allocator and the collectives' scratch. */
+    private final Allocator transitionAllocator;
     private final Allocator generationAllocator;
+    private final Allocator scratchAllocator;
     private final Map<GroupKind, Communicator> comms = new EnumMap<>(GroupKind.class);
     private final boolean resident;
     /** HybridFlow: the generation buffer, which holds the training shard; baselines: the training shard alone. */
@@ -99,7 +104,9 @@ public final class HybridEngine implements AutoCloseable {
             }
         }
         this.paramAllocator = allocator.child("hybrid-params");
-        this.generationAllocator = allocator.child("hybrid-generation");
+        this.transitionAllocator = allocator.child("hybrid-transition");
+        this.generationAllocator = transitionAllocator.child("hybrid-generation");
+        this.scratchAllocator = transitionAllocator.child("hybrid-scratch");
         ReshardStep.Gather sharded = rankPlan.sharded();
         ReshardStep.Gather replicated = rankPlan.replicated();
         this.resident = sharded.sendsFromTargets();
@@ -244,7 +251,7 @@ public final class HybridEngine implements AutoCloseable {
                 case ReshardStep.LocalMoves moves -> local += move(moves) * es;
                 case ReshardStep.Gather gather -> {
                     long counted = gatherCounted(communicator(gather.group()), sendViews.get(gather),
-                            recvViews.get(gather));
+                            recvViews.get(gather), scratchAllocator);
                     if (gather.replicated()) {
                         replicatedReceived += counted;
                     } else {
@@ -258,15 +265,16 @@ public final class HybridEngine implements AutoCloseable {
         }
         generationWeights = resident ? residentGenerationWeights : generationViews(gatherBuffer);
         state = State.GENERATION;
-        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(), local,
-                System.nanoTime() - start);
+        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(),
+                transitionAllocator.peakBytes(), local, System.nanoTime() - start);
         return generationWeights;
     }
 
     /** Runs one allGatherv and returns the bytes the communicator counted as received by this rank. */
-    private static long gatherCounted(Communicator comm, List<Tensor> send, List<List<Tensor>> recv) {
+    private static long gatherCounted(Communicator comm, List<Tensor> send, List<List<Tensor>> recv,
+                                      Allocator scratch) {
         CommunicatorStats before = comm.stats();
-        comm.allGatherv(send, recv);
+        comm.allGatherv(send, recv, scratch);
         return comm.stats().minus(before).bytesReceived();
     }
 
@@ -312,6 +320,11 @@ public final class HybridEngine implements AutoCloseable {
     /** The generation-side parameter allocator (its peak is {@code peakParameterBytes}). */
     public Allocator generationAllocator() {
         return generationAllocator;
+    }
+
+    /** The allocator of everything the transition allocates, scratch included (its peak is {@code peakBytes}). */
+    public Allocator transitionAllocator() {
+        return transitionAllocator;
     }
 
     /** Runs a plan's local moves inside the training buffer, in order; returns the elements moved. */
@@ -395,7 +408,9 @@ public final class HybridEngine implements AutoCloseable {
         toClose.add(trainingBuffer);
         toClose.add(replicatedBuffer);
         toClose.addAll(comms.values());
+        toClose.add(scratchAllocator);
         toClose.add(generationAllocator);
+        toClose.add(transitionAllocator);
         toClose.add(paramAllocator);
         for (AutoCloseable c : toClose) {
             try {
