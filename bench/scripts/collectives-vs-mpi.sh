@@ -1,28 +1,28 @@
 #!/usr/bin/env bash
-# Yatt shm collectives vs Open MPI vs the memcpy floor, side by side in one run (issue 3 targets).
+# Yatt shm collectives vs Open MPI vs the memcpy floor, side by side in one run.
 #
-#   bench/scripts/collectives-vs-mpi.sh            # after: mvn -B -o -pl bench -am package -DskipTests
+#   bench/scripts/collectives-vs-mpi.sh     # ./yatt builds bench/target/benchmarks.jar when it is missing or stale
 #
 #   NPS="2 4"      rank counts
-#   REPEAT=3       sweeps of ours per rank count (medians are reported); Open MPI gets run1 + run2 of run.sh
+#   REPEAT=3       sweeps of ours per rank count (medians are reported); Open MPI gets run1 + run2 of its run.sh
 #   LAT_REPEAT=5   interleaved 8-byte all-reduce pairs (ours np=2, Open MPI np=2)
 #   LAT_ITERS=20000  timed calls of ours per 8-byte point (collbench caps its own at 20000: same window)
-#   PEERS=/work/shared/peers  JAVA=... JAR=bench/target/benchmarks.jar  OUT=/tmp/yatt-collectives-vs-mpi/<time>
+#   OUT=dir        raw output (default bench/target/collectives-vs-mpi/<time>)
 #
-# Order: ours (every np), Open MPI via peers/mpi/run.sh (NPS, 4K..256M x4, plus run2 of 1M/16M/256M), ours
-# again, ... (REPEAT sweeps of ours, split around run.sh so both sides see the same hour of the shared machine);
-# then the latency pairs; then peers/memcpy/run.sh (RUNS=1) for the floor. Each of ours is preceded by
-# peers/common/quiet.sh, as run.sh does for its points. Ours: f32 sum, buffers in the shm arena, ranks pinned
-# one per core when np <= CPUs (the sweep's default --bind), nccl-tests timing (mean of 5 batches, slowest rank).
+# The peers are the repository's own (bench/peers/): mpi/run.sh builds collbench.c with mpicc (installing
+# openmpi-bin and libopenmpi-dev through apt when mpicc is missing), memcpy/run.sh the memcpy floor. Ours runs
+# through ./yatt (which finds a JDK >= 25).
+# Order: ours (every np), Open MPI (NPS, 4K..256M x4, plus run2 of 1M/16M/256M), ours again, ... (REPEAT sweeps of
+# ours, split around the Open MPI run so both sides see the same hour of a shared machine); then the latency
+# pairs; then the memcpy floor (RUNS=1). Each of ours is preceded by peers/common/quiet.sh, as the Open MPI run
+# does for its points. Ours: f32 sum, buffers in the shm arena, ranks pinned one per core when np <= CPUs (the
+# sweep's default --bind), nccl-tests timing (mean of 5 batches, slowest rank).
 # Prints the markdown table of docs/collectives.md; raw output stays in $OUT.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PEERS=${PEERS:-$(cd "$ROOT/../shared/peers" 2>/dev/null && pwd || echo /work/shared/peers)}
-JAVA=${JAVA:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}
-JAR=${JAR:-$ROOT/bench/target/benchmarks.jar}
+PEERS=$ROOT/bench/peers
 NPS=${NPS:-"2 4"}; REPEAT=${REPEAT:-3}; LAT_REPEAT=${LAT_REPEAT:-5}; LAT_ITERS=${LAT_ITERS:-20000}
-OUT=${OUT:-/tmp/yatt-collectives-vs-mpi/$(date +%Y%m%d-%H%M%S)}
-[ -f "$JAR" ] || { echo "missing $JAR: run mvn -B -o -pl bench -am package -DskipTests" >&2; exit 1; }
+OUT=${OUT:-$ROOT/bench/target/collectives-vs-mpi/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 { echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; $(uptime)"
   echo "# yatt: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')"
@@ -32,23 +32,20 @@ ours() {  # label np extra-args...
   local label=$1 np=$2; shift 2
   "$PEERS/common/quiet.sh" 85 30 2>>"$OUT/meta.txt"
   echo "# $label np=$np: $*" >> "$OUT/meta.txt"
-  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$JAR" io.yatt.bench.BenchMain collectives --backend shm \
-    --np "$np" --json "$@" | sed "s/^/$label np=$np /" >> "$OUT/ours.txt"
+  "$ROOT/yatt" bench collectives --backend shm --np "$np" --json "$@" | sed "s/^/$label np=$np /" >> "$OUT/ours.txt"
 }
 sweep() { ours "$1" "$2" --op all_gather,reduce_scatter,all_reduce,broadcast --min 1M --max 256M -f 16; }
 
 half=$(( (REPEAT + 1) / 2 ))
 for r in $(seq 1 "$half"); do for np in $NPS; do sweep "sweep$r" "$np"; done; done
-NPS="$NPS" REPEAT_NPS="$NPS" TARGET=0.2 "$PEERS/mpi/run.sh" > "$OUT/mpi-run.txt" 2>&1
-mpi_raw=$(sed -n 's/^(raw: \(.*\))$/\1/p' "$OUT/mpi-run.txt")
-cp "$PEERS/mpi/$mpi_raw/all.txt" "$OUT/mpi.txt"
+OUT="$OUT/mpi" NPS="$NPS" REPEAT_NPS="$NPS" TARGET=0.2 "$PEERS/mpi/run.sh" > "$OUT/mpi-run.txt" 2>&1
+cp "$OUT/mpi/all.txt" "$OUT/mpi.txt"
 for r in $(seq $((half + 1)) "$REPEAT"); do for np in $NPS; do sweep "sweep$r" "$np"; done; done
 
 for r in $(seq 1 "$LAT_REPEAT"); do
   ours "lat$r" 2 --op all_reduce --min 8 --max 8 --iters "$LAT_ITERS"
   "$PEERS/common/quiet.sh" 85 30 2>>"$OUT/meta.txt"
-  (cd "$PEERS/mpi" && mpirun --allow-run-as-root --oversubscribe -np 2 ./collbench -o ar -b 8 -e 8 -f 2 -t 0.5) \
-    | grep -v '^#' | sed "s/^ */lat$r /" >> "$OUT/mpi-lat.txt"
+  "$PEERS/mpi/latency.sh" 2 | grep -v '^#' | sed "s/^ */lat$r /" >> "$OUT/mpi-lat.txt"
 done
 RUNS=1 "$PEERS/memcpy/run.sh" > "$OUT/memcpy.txt" 2>&1
 

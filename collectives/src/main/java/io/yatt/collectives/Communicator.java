@@ -1,6 +1,8 @@
 package io.yatt.collectives;
 
 import io.yatt.collectives.internal.AllGatherViews;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -70,18 +72,36 @@ public interface Communicator extends AutoCloseable {
      * copied once where the backend allows it. This rank's own pieces: where {@code recv.get(rank())} holds exactly
      * the {@code send} views (same address, shape and strides) nothing moves (in place), otherwise they are copied.
      * Receiving views must not overlap one another or a send view of the same rank (not checked). Every rank passes
-     * the same total of received elements.
-     *
-     * <p>The default implementation packs the pieces into a contiguous staging tensor on the pieces' device, runs one
-     * {@link #allGather(Tensor, Tensor)} (equal totals) or a group of send/recv (unequal totals), and unpacks (so two
-     * local copies more per byte); it runs at once and must not be called inside an open group. Backends that can read
-     * a peer's views directly (in-process) override it, place each byte once, and also accept it inside a group.
+     * the same total of received elements. Scratch memory, if the backend needs any, comes from a root allocator of
+     * its own that is closed before the call returns; {@link #allGatherv(List, List, Allocator)} charges it to the
+     * caller's allocator instead.
      *
      * @throws IllegalArgumentException for a list not of {@code size()} entries, mixed dtypes, or an own entry that
      *         does not match {@code send} piece for piece
      * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receiving views
      */
     default void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        try (Allocator scratch = Allocator.root("all-gather-v-staging")) {
+            allGatherv(send, recv, scratch);
+        }
+    }
+
+    /**
+     * {@link #allGatherv(List, List)} whose scratch memory (the staging tensor of the default implementation) is
+     * allocated from {@code scratch}, so that the caller's accounting sees it; freed before the call returns.
+     *
+     * <p>The default implementation packs the pieces into a contiguous staging tensor of every rank's total on the
+     * pieces' device, runs one {@link #allGather(Tensor, Tensor)} (equal totals) or a group of send/recv (unequal
+     * totals), and unpacks (so two local copies more per byte); it runs at once and must not be called inside an open
+     * group. Backends that can read a peer's views directly (in-process) override it, place each byte once, allocate
+     * nothing, and also accept it inside a group.
+     *
+     * @throws IllegalArgumentException for a list not of {@code size()} entries, mixed dtypes, or an own entry that
+     *         does not match {@code send} piece for piece
+     * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receiving views
+     */
+    default void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
+        Objects.requireNonNull(scratch, "scratch");
         int size = size();
         int rank = rank();
         long[] totals = AllGatherViews.validate(send, recv, rank, size);
@@ -98,8 +118,7 @@ public interface Communicator extends AutoCloseable {
             return;
         }
         Tensor first = AllGatherViews.firstTensor(send, recv);
-        try (io.yatt.tensor.Allocator staging = io.yatt.tensor.Allocator.root("all-gather-v-staging");
-             Tensor buffer = Tensor.allocate(staging, first.dtype(), io.yatt.tensor.Shape.of(sum), first.device())) {
+        try (Tensor buffer = Tensor.allocate(scratch, first.dtype(), Shape.of(sum), first.device())) {
             long at = offset;
             for (Tensor piece : send) {
                 AllGatherViews.slice(buffer, at, piece).copyFrom(piece);

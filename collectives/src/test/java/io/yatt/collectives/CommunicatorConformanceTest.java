@@ -1,5 +1,6 @@
 package io.yatt.collectives;
 
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Half;
 import io.yatt.tensor.Shape;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -394,6 +396,46 @@ public abstract class CommunicatorConformanceTest {
         byte[] expected = concat(parts.toArray(new byte[0][]));
         for (int r = 0; r < size; r++) {
             assertArrayEquals(expected, results.get(r), "result on rank " + r);
+        }
+    }
+
+    /**
+     * Whether this backend's {@code allGatherv} stages through scratch memory (the interface default: one tensor of
+     * every rank's total); backends with direct placement override this with false.
+     */
+    protected boolean allGathervStages() {
+        return true;
+    }
+
+    @ParameterizedTest(name = "ranks={0}")
+    @ValueSource(ints = {1, 2, 3})
+    void shouldChargeAllGathervScratchToTheCallersAllocator(int size) {
+        boolean stages = allGathervStages();
+        List<long[]> results = onEveryRank(size, ctx -> {
+            int me = ctx.rank();
+            int n = ctx.size();
+            long all = 0;
+            for (int q = 0; q < n; q++) {
+                all += q + 5;
+            }
+            try (Allocator scratch = Allocator.root("scratch-rank" + me);
+                 Tensor mine = tensor(ctx, DType.I32, input(DType.I32, me, me + 5, 11));
+                 Tensor out = zeros(ctx, DType.I32, all)) {
+                List<List<Tensor>> recv = new ArrayList<>();
+                long at = 0;
+                for (int q = 0; q < n; q++) {
+                    recv.add(List.of(out.narrow(0, at, q + 5)));
+                    at += q + 5;
+                }
+                ctx.communicator().allGatherv(List.of(mine), recv, scratch);
+                return new long[] {scratch.peakBytes(), scratch.allocatedBytes(), all};
+            }
+        });
+        for (int r = 0; r < size; r++) {
+            long[] c = results.get(r);
+            // staging: one I32 tensor of every rank's total, (5 + 6 + ... + (size + 4)) elements
+            assertEquals(stages ? c[2] * 4 : 0, c[0], "scratch peak on rank " + r);
+            assertEquals(0, c[1], "scratch still allocated on rank " + r);
         }
     }
 

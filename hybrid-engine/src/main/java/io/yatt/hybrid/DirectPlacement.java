@@ -1,84 +1,89 @@
 package io.yatt.hybrid;
 
-import io.yatt.tensor.Shape;
-import io.yatt.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Direct placement of one gather: for every member of the gather group, the pieces it contributes, each with its
- * place in the member's storage (source) and its final place in the receiver's buffer (target), in elements. Every
- * member's buffer has the same layout, so a piece's target is the same on every receiver and each received byte is
- * copied once, straight into its generation position: a column-parallel, vocab or bias slot is a contiguous block, a
- * row-parallel slot a strided column block ({@code count} rows of {@code length} elements), a fused QKV or gate/up
- * slot one contiguous block per component. Package-private; immutable once built.
+ * The planner's builder of one gather group's direct placement: for every member, the pieces it contributes, each
+ * with its place in the member's training storage (source) and its final place in the receivers' buffer (target), in
+ * elements. Every member's buffer has the same layout, so a piece's target is the same on every receiver and each
+ * received byte is copied once, straight into its generation position: a column-parallel, vocab or bias slot is a
+ * contiguous block, a row-parallel slot a strided column block ({@code count} rows of {@code length} elements), a
+ * fused QKV or gate/up slot one contiguous block per component. Package-private; immutable once built.
  */
 final class DirectPlacement {
 
     /**
-     * {@code count} runs of {@code length} elements. A view of one side: for {@code count == 1} the contiguous
-     * elements {@code [base + col, base + col + length)}; otherwise rows {@code [base + i*stride + col, +length)}.
-     */
-    record Piece(long srcBase, long srcCol, long srcStride, long dstBase, long dstCol, long dstStride, long length,
-                 long count) {
-        long numel() {
-            return length * count;
-        }
-    }
-
-    /**
-     * One of this rank's training parameters and its pieces, for building the training views.
+     * One of a member's training parameters and its pieces, for building that member's training views.
      *
      * @param param the parameter
      * @param localName its training-stage-local name
      * @param flatBase where its shard starts in the training flat storage (elements)
      * @param pieces its pieces, in target order
      */
-    record OwnParam(ParameterSpec param, String localName, long flatBase, List<Piece> pieces) {
+    record OwnParam(ParameterSpec param, String localName, long flatBase, List<ReshardStep.Piece> pieces) {
+        OwnParam {
+            pieces = List.copyOf(pieces);
+        }
     }
 
     final List<Integer> ranks;
-    final int own;
-    final List<List<Piece>> pieces;
+    final List<List<ReshardStep.Piece>> pieces;
+    final List<List<OwnParam>> ownParams;
     final long bufferElements;
-    final List<OwnParam> ownParams;
 
-    private DirectPlacement(List<Integer> ranks, int own, List<List<Piece>> pieces, long bufferElements,
-                            List<OwnParam> ownParams) {
+    private DirectPlacement(List<Integer> ranks, List<List<ReshardStep.Piece>> pieces, List<List<OwnParam>> ownParams,
+                            long bufferElements) {
         this.ranks = List.copyOf(ranks);
-        this.own = own;
-        this.ownParams = List.copyOf(ownParams);
-        List<List<Piece>> copy = new ArrayList<>();
-        for (List<Piece> list : pieces) {
+        List<List<ReshardStep.Piece>> copy = new ArrayList<>();
+        for (List<ReshardStep.Piece> list : pieces) {
             copy.add(List.copyOf(list));
         }
         this.pieces = List.copyOf(copy);
+        List<List<OwnParam>> owns = new ArrayList<>();
+        for (List<OwnParam> list : ownParams) {
+            owns.add(List.copyOf(list));
+        }
+        this.ownParams = List.copyOf(owns);
         this.bufferElements = bufferElements;
     }
 
-    /** Elements this rank receives from the other members. */
-    long receivedElements() {
-        long n = 0;
-        for (int i = 0; i < pieces.size(); i++) {
-            if (i != own) {
-                for (Piece piece : pieces.get(i)) {
-                    n += piece.numel();
+    /** The gather step as member {@code rank} of this group runs it. */
+    ReshardStep.Gather gather(GroupKind group, int rank, boolean sendsFromTargets, boolean replicated) {
+        return new ReshardStep.Gather(group, ranks, ranks.indexOf(rank), pieces, bufferElements, sendsFromTargets,
+                replicated);
+    }
+
+    /** The byte offsets of each parameter inside the flat storage of its stage (sharded or replicated ones). */
+    static Map<String, Long> flatOffsets(ModelSpec spec, int p, int t, boolean replicated) {
+        Map<String, Long> offsets = new LinkedHashMap<>();
+        for (int stage = 0; stage < p; stage++) {
+            long offset = 0;
+            for (ParameterSpec param : spec.stageParameters(stage, p)) {
+                if (param.kind().isSharded() == !replicated) {
+                    offsets.put(param.name(), offset);
+                    offset += param.shardByteSize(t);
                 }
             }
+            offsets.put("#stage" + stage, offset);
         }
-        return n;
+        return offsets;
+    }
+
+    /** Bytes of one stage's flat storage, from {@link #flatOffsets}. */
+    static long stageBytes(Map<String, Long> flatOffsets, int stage) {
+        return flatOffsets.get("#stage" + stage);
     }
 
     /**
-     * The placement of the sharded parameters for {@code rank}: HybridFlow's buffer is the rank's generation shard
-     * (the micro-DP members share it); the baselines' buffer is the whole model, every generation shard in
+     * The placement of the sharded parameters over {@code group} (the scheme's gather group): HybridFlow's buffer is
+     * the members' common generation shard; the baselines' buffer is the whole model, every generation shard in
      * (generation stage, generation TP) order, with DS-Chat's members contributing their data-parallel chunk.
      */
-    static DirectPlacement sharded(ReshardPlan plan, int rank) {
-        HybridLayout layout = plan.layout();
-        ModelSpec spec = plan.spec();
+    static DirectPlacement sharded(HybridLayout layout, ModelSpec spec, ReshardScheme scheme, List<Integer> group) {
         int p = layout.train().p();
         int t = layout.train().t();
         int d = layout.train().d();
@@ -86,7 +91,7 @@ final class DirectPlacement {
         int tg = layout.gen().tg();
         int kt = layout.kt();
         int es = spec.dtype().byteSize();
-        Map<String, Long> flat = GatherLayout.flatOffsets(spec, p, t, false);
+        Map<String, Long> flat = flatOffsets(spec, p, t, false);
         List<Map<String, Long>> genOffsets = new ArrayList<>();
         long[] genStageElements = new long[pg];
         for (int sg = 0; sg < pg; sg++) {
@@ -101,26 +106,26 @@ final class DirectPlacement {
             genOffsets.add(offsets);
             genStageElements[sg] = offset;
         }
-        boolean resident = plan.scheme() == ReshardScheme.HYBRIDFLOW;
-        RankCoordinates me = layout.coordinates(rank);
-        List<Integer> group = layout.group(plan.scheme().gatherGroup(), rank);
-        List<List<Piece>> all = new ArrayList<>();
-        List<OwnParam> ownParams = new ArrayList<>();
+        boolean resident = scheme == ReshardScheme.HYBRIDFLOW;
+        RankCoordinates first = layout.coordinates(group.getFirst());
+        List<List<ReshardStep.Piece>> all = new ArrayList<>();
+        List<List<OwnParam>> owns = new ArrayList<>();
         for (int member : group) {
             RankCoordinates c = layout.coordinates(member);
             int stage = c.pp();
             int tau = c.tp();
             int gtp = tau / kt;
-            long stageElements = GatherLayout.stageBytes(flat, stage) / es;
-            long chunkStart = plan.scheme() == ReshardScheme.DS_CHAT ? stageElements * c.dp() / d : 0;
-            long chunkEnd = plan.scheme() == ReshardScheme.DS_CHAT ? stageElements * (c.dp() + 1) / d : stageElements;
-            List<Piece> list = new ArrayList<>();
+            long stageElements = stageBytes(flat, stage) / es;
+            long chunkStart = scheme == ReshardScheme.DS_CHAT ? stageElements * c.dp() / d : 0;
+            long chunkEnd = scheme == ReshardScheme.DS_CHAT ? stageElements * (c.dp() + 1) / d : stageElements;
+            List<ReshardStep.Piece> list = new ArrayList<>();
+            List<OwnParam> own = new ArrayList<>();
             for (ParameterSpec param : spec.stageParameters(stage, p)) {
                 if (!param.kind().isSharded()) {
                     continue;
                 }
                 int sg = param.stage(pg, spec.layers());
-                if (resident && (sg != me.genPp() || gtp != me.genTp())) {
+                if (resident && (sg != first.genPp() || gtp != first.genTp())) {
                     throw new IllegalStateException("micro-DP member outside the generation shard: rank=" + member
                             + ", genPp=" + sg + ", genTp=" + gtp);
                 }
@@ -140,69 +145,65 @@ final class DirectPlacement {
                     }
                     addClipped(list, param, srcBase, dstBase, run, chunkStart, chunkEnd);
                 }
-                if (member == rank) {
-                    ownParams.add(new OwnParam(param, param.localName(p, spec.layers()), srcBase,
-                            List.copyOf(list.subList(before, list.size()))));
-                }
+                own.add(new OwnParam(param, param.localName(p, spec.layers()), srcBase,
+                        list.subList(before, list.size())));
             }
             all.add(list);
+            owns.add(own);
         }
-        long buffer = resident ? genStageElements[me.genPp()] : spec.shardedByteSize() / es;
-        return new DirectPlacement(group, group.indexOf(rank), all, buffer, ownParams);
+        long buffer = resident ? genStageElements[first.genPp()] : spec.shardedByteSize() / es;
+        return new DirectPlacement(group, all, owns, buffer);
     }
 
     /**
-     * The placement of the replicated parameters (norms, row-parallel biases) over the micro-PP group: each member
+     * The placement of the replicated parameters (norms, row-parallel biases) over a micro-PP group: each member
      * contributes its stage's, whole, at their generation offsets; the buffer is the generation stage's replicated
      * parameters.
      */
-    static DirectPlacement replicated(ReshardPlan plan, int rank) {
-        HybridLayout layout = plan.layout();
-        ModelSpec spec = plan.spec();
+    static DirectPlacement replicated(HybridLayout layout, ModelSpec spec, List<Integer> group) {
         int p = layout.train().p();
         int t = layout.train().t();
         int pg = layout.gen().pg();
         int es = spec.dtype().byteSize();
-        Map<String, Long> flat = GatherLayout.flatOffsets(spec, p, t, true);
-        RankCoordinates me = layout.coordinates(rank);
+        Map<String, Long> flat = flatOffsets(spec, p, t, true);
+        RankCoordinates first = layout.coordinates(group.getFirst());
         Map<String, Long> gen = new HashMap<>();
         long offset = 0;
-        for (ParameterSpec param : spec.stageParameters(me.genPp(), pg)) {
+        for (ParameterSpec param : spec.stageParameters(first.genPp(), pg)) {
             if (!param.kind().isSharded()) {
                 gen.put(param.name(), offset);
                 offset += param.byteSize() / es;
             }
         }
-        List<Integer> group = layout.group(GroupKind.MICRO_PP, rank);
-        List<List<Piece>> all = new ArrayList<>();
-        List<OwnParam> ownParams = new ArrayList<>();
+        List<List<ReshardStep.Piece>> all = new ArrayList<>();
+        List<List<OwnParam>> owns = new ArrayList<>();
         for (int member : group) {
-            List<Piece> list = new ArrayList<>();
+            List<ReshardStep.Piece> list = new ArrayList<>();
+            List<OwnParam> own = new ArrayList<>();
             for (ParameterSpec param : spec.stageParameters(layout.coordinates(member).pp(), p)) {
                 if (!param.kind().isSharded()) {
                     long n = param.shape().numel();
-                    Piece piece = new Piece(flat.get(param.name()) / es, 0, 0, gen.get(param.name()), 0, 0, n, 1);
+                    ReshardStep.Piece piece = new ReshardStep.Piece(flat.get(param.name()) / es, 0, 0,
+                            gen.get(param.name()), 0, 0, n, 1);
                     list.add(piece);
-                    if (member == rank) {
-                        ownParams.add(new OwnParam(param, param.localName(p, spec.layers()), piece.srcBase(),
-                                List.of(piece)));
-                    }
+                    own.add(new OwnParam(param, param.localName(p, spec.layers()), piece.srcBase(), List.of(piece)));
                 }
             }
             all.add(list);
+            owns.add(own);
         }
-        return new DirectPlacement(group, group.indexOf(rank), all, offset, ownParams);
+        return new DirectPlacement(group, all, owns, offset);
     }
 
     /** Adds the part of a run whose source lies in the flat range {@code [chunkStart, chunkEnd)} (elements). */
-    private static void addClipped(List<Piece> out, ParameterSpec param, long srcBase, long dstBase,
+    private static void addClipped(List<ReshardStep.Piece> out, ParameterSpec param, long srcBase, long dstBase,
                                    ShardMath.ElementRun run, long chunkStart, long chunkEnd) {
         if (run.count() == 1) {
             long from = srcBase + run.sourceOffset();
             long lo = Math.max(from, chunkStart);
             long hi = Math.min(from + run.length(), chunkEnd);
             if (hi > lo) {
-                out.add(new Piece(lo, 0, 0, dstBase + run.targetOffset() + (lo - from), 0, 0, hi - lo, 1));
+                out.add(new ReshardStep.Piece(lo, 0, 0, dstBase + run.targetOffset() + (lo - from), 0, 0, hi - lo, 1));
             }
             return;
         }
@@ -227,7 +228,7 @@ final class DirectPlacement {
             out.add(rowPart(srcBase, dstBase, run, firstFull - 1, lo, srcBase + firstFull * len));
         }
         if (lastFull > firstFull) {
-            out.add(new Piece(srcBase + firstFull * len, 0, len, dstBase + firstFull * run.targetStride(),
+            out.add(new ReshardStep.Piece(srcBase + firstFull * len, 0, len, dstBase + firstFull * run.targetStride(),
                     run.targetOffset(), run.targetStride(), len, lastFull - firstFull));
         }
         if (hi > srcBase + lastFull * len) {
@@ -235,48 +236,9 @@ final class DirectPlacement {
         }
     }
 
-    private static Piece rowPart(long srcBase, long dstBase, ShardMath.ElementRun run, long row, long lo, long hi) {
+    private static ReshardStep.Piece rowPart(long srcBase, long dstBase, ShardMath.ElementRun run, long row, long lo, long hi) {
         long rowStart = srcBase + row * run.length();
         long dst = dstBase + row * run.targetStride() + run.targetOffset() + (lo - rowStart);
-        return new Piece(lo, 0, 0, dst, 0, 0, hi - lo, 1);
-    }
-
-    /** The target view of a piece over {@code buffer} (a flat tensor). */
-    static Tensor targetView(Tensor buffer, Piece piece) {
-        return view(buffer, piece.dstBase(), piece.dstCol(), piece.dstStride(), piece.length(), piece.count());
-    }
-
-    /** The source view of a piece over {@code storage} (a flat tensor). */
-    static Tensor sourceView(Tensor storage, Piece piece) {
-        return view(storage, piece.srcBase(), piece.srcCol(), piece.srcStride(), piece.length(), piece.count());
-    }
-
-    private static Tensor view(Tensor flat, long base, long col, long stride, long length, long count) {
-        if (count == 1) {
-            return flat.narrow(0, base + col, length);
-        }
-        return flat.narrow(0, base, count * stride).view(Shape.of(count, stride)).narrow(1, col, length);
-    }
-
-    /** Target views of every member's pieces over {@code buffer}, per member. */
-    List<List<Tensor>> targetViews(Tensor buffer) {
-        List<List<Tensor>> views = new ArrayList<>(pieces.size());
-        for (List<Piece> list : pieces) {
-            List<Tensor> member = new ArrayList<>(list.size());
-            for (Piece piece : list) {
-                member.add(targetView(buffer, piece));
-            }
-            views.add(List.copyOf(member));
-        }
-        return List.copyOf(views);
-    }
-
-    /** Source views of this rank's own pieces over its storage. */
-    List<Tensor> ownSourceViews(Tensor storage) {
-        List<Tensor> views = new ArrayList<>();
-        for (Piece piece : pieces.get(own)) {
-            views.add(sourceView(storage, piece));
-        }
-        return List.copyOf(views);
+        return new ReshardStep.Piece(lo, 0, 0, dst, 0, 0, hi - lo, 1);
     }
 }

@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,9 @@ import java.util.Objects;
 
 /**
  * One rank's executor of a {@link ReshardPlan} over the collectives API: it owns the rank's actor weights and moves
- * them between the training layout and the generation layout.
+ * them between the training layout and the generation layout by running its {@link RankPlan}'s steps in order
+ * ({@link RankPlan#steps()} in {@link #updateWeights()}, {@link RankPlan#releaseSteps()} in {@link #release()}); it
+ * decides nothing itself, it only allocates the buffers the plan sizes and builds views over the plan's pieces.
  *
  * <p>Direct placement: every received byte is copied once, straight into its generation position, by one
  * {@link Communicator#allGatherv(List, List)} over the scheme's gather group whose receive side is a list of views
@@ -47,40 +50,39 @@ public final class HybridEngine implements AutoCloseable {
 
     /**
      * What one transition did, measured: bytes received from peers (counted by the communicators where they moved
-     * the bytes, {@link Communicator#stats()}), the peak bytes of the generation-side parameter allocator, local
-     * copies, and the time.
+     * the bytes, {@link Communicator#stats()}), peak memory from the allocators, local copies, and the time.
      *
      * @param bytesReceived bytes of sharded parameters received, as the gather group's communicator counted them
      * @param replicatedBytesReceived bytes of replicated parameters received, as the micro-PP communicator counted them
-     * @param peakParameterBytes peak of sharded parameter memory held for generation, from the allocator
+     * @param peakParameterBytes peak of sharded parameter memory held for generation (the generation allocator)
+     * @param peakBytes peak of every byte allocated for the transition: the generation buffer plus the collectives'
+     *        scratch (the staging of a backend without direct placement), which the engine charges to its own
+     *        allocator
      * @param localBytesMoved bytes copied locally: HybridFlow's own fused components moved into place; the baselines'
      *        own training shard copied into the gather buffer
      * @param timeNs wall time of the transition
      */
     public record TransitionStats(long bytesReceived, long replicatedBytesReceived, long peakParameterBytes,
-                                  long localBytesMoved, long timeNs) {
+                                  long peakBytes, long localBytesMoved, long timeNs) {
     }
 
     private final ReshardPlan plan;
     private final RankPlan rankPlan;
     private final DType dtype;
     private final Allocator paramAllocator;
+    /** Everything allocated for the transition: the generation allocator and the collectives' scratch. */
+    private final Allocator transitionAllocator;
     private final Allocator generationAllocator;
+    private final Allocator scratchAllocator;
     private final Map<GroupKind, Communicator> comms = new EnumMap<>(GroupKind.class);
     private final boolean resident;
-    private final DirectPlacement sharded;
-    private final DirectPlacement replicated;
     /** HybridFlow: the generation buffer, which holds the training shard; baselines: the training shard alone. */
     private final Tensor trainingBuffer;
     private final Tensor replicatedBuffer;
     private final Map<String, Tensor> trainingWeights;
-    private final List<Tensor> sendViews;
-    private final List<Tensor> replicatedSendViews;
-    private final List<List<Tensor>> replicatedRecvViews;
-    /** HybridFlow: own fused components, (source, target, byteLength) triples in memmove order, and the reverse. */
-    private final long[] ownMovesForward;
-    private final long[] ownMovesBackward;
-    private List<List<Tensor>> recvViews;
+    /** Per gather step of the plan: this rank's send views and every member's receive views. */
+    private final Map<ReshardStep.Gather, List<Tensor>> sendViews = new IdentityHashMap<>();
+    private final Map<ReshardStep.Gather, List<List<Tensor>>> recvViews = new IdentityHashMap<>();
     private Map<String, Tensor> residentGenerationWeights;
     private Tensor gatherBuffer;
     private Map<String, Tensor> generationWeights = Map.of();
@@ -102,60 +104,60 @@ public final class HybridEngine implements AutoCloseable {
             }
         }
         this.paramAllocator = allocator.child("hybrid-params");
-        this.generationAllocator = allocator.child("hybrid-generation");
-        this.resident = plan.scheme() == ReshardScheme.HYBRIDFLOW;
-        this.sharded = DirectPlacement.sharded(plan, rank);
-        this.replicated = DirectPlacement.replicated(plan, rank);
+        this.transitionAllocator = allocator.child("hybrid-transition");
+        this.generationAllocator = transitionAllocator.child("hybrid-generation");
+        this.scratchAllocator = transitionAllocator.child("hybrid-scratch");
+        ReshardStep.Gather sharded = rankPlan.sharded();
+        ReshardStep.Gather replicated = rankPlan.replicated();
+        this.resident = sharded.sendsFromTargets();
         int es = dtype.byteSize();
         this.trainingBuffer = allocateElements(resident ? generationAllocator : paramAllocator,
-                resident ? sharded.bufferElements : rankPlan.trainingParameterBytes() / es);
-        this.replicatedBuffer = allocateElements(paramAllocator, replicated.bufferElements);
+                resident ? sharded.bufferElements() : rankPlan.trainingParameterBytes() / es);
+        this.replicatedBuffer = allocateElements(paramAllocator, replicated.bufferElements());
         Map<String, Tensor> views = new LinkedHashMap<>();
-        MoveList forward = new MoveList();
-        MoveList backward = new MoveList();
-        for (DirectPlacement.OwnParam own : sharded.ownParams) {
+        for (DirectPlacement.OwnParam own : rankPlan.ownSharded()) {
             Shape shape = own.param().shardShape(layout.train().t());
             if (!resident) {
                 views.put(own.localName(), trainingBuffer.narrow(0, own.flatBase(), shape.numel()).view(shape));
-            } else if (own.pieces().size() == 1) {
-                Tensor view = DirectPlacement.targetView(trainingBuffer, own.pieces().getFirst());
-                views.put(own.localName(), view.shape().equals(shape) ? view : view.view(shape));
             } else {
-                // fused: the shard sits at its first component's target; the rest moves into place at each transition
-                long home = own.pieces().getFirst().dstBase() + own.pieces().getFirst().dstCol();
-                views.put(own.localName(), trainingBuffer.narrow(0, home, shape.numel()).view(shape));
-                List<long[]> moves = new ArrayList<>();
-                for (DirectPlacement.Piece piece : own.pieces()) {
-                    if (piece.count() != 1) {
-                        throw new IllegalStateException("fused pieces must be contiguous: name=" + own.localName());
-                    }
-                    moves.add(new long[] {(home + piece.srcBase() - own.flatBase()) * es,
-                            (piece.dstBase() + piece.dstCol()) * es, piece.length() * es});
+                // fused: the shard sits contiguously at its first component's target (the plan's local moves place
+                // the other components); any other kind is its single piece's target view
+                Tensor view = targetView(trainingBuffer, own.pieces().getFirst());
+                if (own.pieces().size() > 1) {
+                    ReshardStep.Piece first = own.pieces().getFirst();
+                    view = trainingBuffer.narrow(0, first.dstBase() + first.dstCol(), shape.numel());
                 }
-                forward.addOrdered(moves);
-                List<long[]> back = new ArrayList<>();
-                for (long[] m : moves) {
-                    back.add(new long[] {m[1], m[0], m[2]});
-                }
-                backward.addOrdered(back);
+                views.put(own.localName(), view.shape().equals(shape) ? view : view.view(shape));
             }
         }
-        for (DirectPlacement.OwnParam own : replicated.ownParams) {
-            views.put(own.localName(), DirectPlacement.targetView(replicatedBuffer, own.pieces().getFirst())
+        for (DirectPlacement.OwnParam own : rankPlan.ownReplicated()) {
+            views.put(own.localName(), targetView(replicatedBuffer, own.pieces().getFirst())
                     .view(own.param().shape()));
         }
         this.trainingWeights = Collections.unmodifiableMap(views);
-        this.ownMovesForward = forward.toArray();
-        this.ownMovesBackward = backward.toArray();
         if (resident) {
-            this.recvViews = sharded.targetViews(trainingBuffer);
-            this.sendViews = recvViews.get(sharded.own);
-            this.residentGenerationWeights = generationViews(trainingBuffer, 0);
+            bindViews(sharded, trainingBuffer);
+            this.residentGenerationWeights = generationViews(trainingBuffer);
         } else {
-            this.sendViews = sharded.ownSourceViews(trainingBuffer);
+            sendViews.put(sharded, sourceViews(trainingBuffer, sharded.pieces().get(sharded.own())));
         }
-        this.replicatedRecvViews = replicated.targetViews(replicatedBuffer);
-        this.replicatedSendViews = replicatedRecvViews.get(replicated.own);
+        bindViews(replicated, replicatedBuffer);
+    }
+
+    /** Every member's target views over {@code buffer}; this rank sends from its own targets. */
+    private void bindViews(ReshardStep.Gather gather, Tensor buffer) {
+        List<List<Tensor>> views = new ArrayList<>(gather.pieces().size());
+        for (List<ReshardStep.Piece> list : gather.pieces()) {
+            List<Tensor> member = new ArrayList<>(list.size());
+            for (ReshardStep.Piece piece : list) {
+                member.add(targetView(buffer, piece));
+            }
+            views.add(List.copyOf(member));
+        }
+        recvViews.put(gather, List.copyOf(views));
+        if (gather.sendsFromTargets()) {
+            sendViews.put(gather, views.get(gather.own()));
+        }
     }
 
     /**
@@ -225,8 +227,8 @@ public final class HybridEngine implements AutoCloseable {
     public void resume() {
         requireState(State.TRAINING);
         if (gatherBuffer == null && !resident) {
-            gatherBuffer = allocateElements(generationAllocator, sharded.bufferElements);
-            recvViews = sharded.targetViews(gatherBuffer);
+            gatherBuffer = allocateElements(generationAllocator, rankPlan.sharded().bufferElements());
+            bindViews(rankPlan.sharded(), gatherBuffer);
         }
     }
 
@@ -240,29 +242,39 @@ public final class HybridEngine implements AutoCloseable {
         requireState(State.TRAINING);
         long start = System.nanoTime();
         resume();
-        long local = moveOwn(ownMovesForward);
-        long received = gatherCounted(communicator(plan.scheme().gatherGroup()), sendViews, recvViews);
-        if (!resident) {
-            for (Tensor t : sendViews) {
-                local += t.byteSize();
+        int es = dtype.byteSize();
+        long local = 0;
+        long received = 0;
+        long replicatedReceived = 0;
+        for (ReshardStep step : rankPlan.steps()) {
+            switch (step) {
+                case ReshardStep.LocalMoves moves -> local += move(moves) * es;
+                case ReshardStep.Gather gather -> {
+                    long counted = gatherCounted(communicator(gather.group()), sendViews.get(gather),
+                            recvViews.get(gather), scratchAllocator);
+                    if (gather.replicated()) {
+                        replicatedReceived += counted;
+                    } else {
+                        received += counted;
+                        if (!gather.sendsFromTargets()) {
+                            local += gather.sentElements(gather.own()) * es; // the own shard, copied in
+                        }
+                    }
+                }
             }
         }
-        long replicatedReceived = 0;
-        if (replicated.ranks.size() > 1) {
-            replicatedReceived = gatherCounted(communicator(GroupKind.MICRO_PP), replicatedSendViews,
-                    replicatedRecvViews);
-        }
-        generationWeights = resident ? residentGenerationWeights : generationViews(gatherBuffer, blockElements());
+        generationWeights = resident ? residentGenerationWeights : generationViews(gatherBuffer);
         state = State.GENERATION;
-        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(), local,
-                System.nanoTime() - start);
+        lastStats = new TransitionStats(received, replicatedReceived, generationAllocator.peakBytes(),
+                transitionAllocator.peakBytes(), local, System.nanoTime() - start);
         return generationWeights;
     }
 
     /** Runs one allGatherv and returns the bytes the communicator counted as received by this rank. */
-    private static long gatherCounted(Communicator comm, List<Tensor> send, List<List<Tensor>> recv) {
+    private static long gatherCounted(Communicator comm, List<Tensor> send, List<List<Tensor>> recv,
+                                      Allocator scratch) {
         CommunicatorStats before = comm.stats();
-        comm.allGatherv(send, recv);
+        comm.allGatherv(send, recv, scratch);
         return comm.stats().minus(before).bytesReceived();
     }
 
@@ -281,12 +293,15 @@ public final class HybridEngine implements AutoCloseable {
      */
     public void release() {
         requireState(State.GENERATION);
-        if (resident) {
-            moveOwn(ownMovesBackward);
-        } else {
+        for (ReshardStep step : rankPlan.releaseSteps()) {
+            if (step instanceof ReshardStep.LocalMoves moves) {
+                move(moves);
+            }
+        }
+        if (!resident) {
+            recvViews.remove(rankPlan.sharded());
             gatherBuffer.close();
             gatherBuffer = null;
-            recvViews = null;
         }
         generationWeights = Map.of();
         state = State.TRAINING;
@@ -307,99 +322,61 @@ public final class HybridEngine implements AutoCloseable {
         return generationAllocator;
     }
 
-    private long moveOwn(long[] moves) {
-        if (moves.length == 0) {
-            return 0;
-        }
+    /** The allocator of everything the transition allocates, scratch included (its peak is {@code peakBytes}). */
+    public Allocator transitionAllocator() {
+        return transitionAllocator;
+    }
+
+    /** Runs a plan's local moves inside the training buffer, in order; returns the elements moved. */
+    private long move(ReshardStep.LocalMoves moves) {
         MemorySegment buffer = trainingBuffer.segment();
-        long bytes = 0;
-        for (int i = 0; i < moves.length; i += 3) {
-            MemorySegment.copy(buffer, moves[i], buffer, moves[i + 1], moves[i + 2]);
-            bytes += moves[i + 2];
-        }
-        return bytes;
-    }
-
-    /** Where this rank's generation shard starts in the baselines' whole-model buffer (elements). */
-    private long blockElements() {
-        HybridLayout layout = plan.layout();
-        RankCoordinates c = rankPlan.coordinates();
-        int pg = layout.gen().pg();
-        int tg = layout.gen().tg();
-        long block = 0;
-        for (int sg = 0; sg <= c.genPp(); sg++) {
-            long stage = 0;
-            for (ParameterSpec param : plan.spec().stageParameters(sg, pg)) {
-                if (param.kind().isSharded()) {
-                    stage += param.shardByteSize(tg) / dtype.byteSize();
-                }
-            }
-            block += sg < c.genPp() ? tg * stage : c.genTp() * stage;
-        }
-        return block;
-    }
-
-    /** The generation weights by name: sharded ones over {@code buffer} from {@code base}, then replicated ones. */
-    private Map<String, Tensor> generationViews(Tensor buffer, long base) {
         int es = dtype.byteSize();
+        for (ReshardStep.Move m : moves.moves()) {
+            MemorySegment.copy(buffer, m.source() * es, buffer, m.target() * es, m.length() * es);
+        }
+        return moves.elements();
+    }
+
+    /** The generation weights by name: sharded ones over {@code buffer} from the plan's base, then replicated. */
+    private Map<String, Tensor> generationViews(Tensor buffer) {
+        int es = dtype.byteSize();
+        long base = rankPlan.generationBaseElements();
         Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (GatherLayout.Target target : rankPlan.sharded().targets) {
+        for (RankPlan.Target target : rankPlan.shardedTargets()) {
             weights.put(target.name(), buffer.narrow(0, base + target.byteOffset() / es, target.shape().numel())
                     .view(target.shape()));
         }
-        for (GatherLayout.Target target : rankPlan.replicated().targets) {
+        for (RankPlan.Target target : rankPlan.replicatedTargets()) {
             weights.put(target.name(), replicatedBuffer.narrow(0, target.byteOffset() / es, target.shape().numel())
                     .view(target.shape()));
         }
         return Collections.unmodifiableMap(weights);
     }
 
-    private Tensor allocateElements(Allocator allocator, long elements) {
-        return Tensor.allocate(allocator, dtype, Shape.of(elements), Device.host());
+    /** The target view of a piece over {@code buffer} (a flat tensor). */
+    private static Tensor targetView(Tensor buffer, ReshardStep.Piece piece) {
+        return view(buffer, piece.dstBase(), piece.dstCol(), piece.dstStride(), piece.length(), piece.count());
     }
 
-    /**
-     * Move triples {@code (source, target, byteLength)} of one parameter's own components, ordered so that no move
-     * overwrites a source still to be read (leftward moves by ascending source, then rightward moves by descending
-     * source); checked.
-     */
-    private static final class MoveList {
-        private final List<long[]> moves = new ArrayList<>();
-
-        void addOrdered(List<long[]> group) {
-            List<long[]> left = new ArrayList<>();
-            List<long[]> right = new ArrayList<>();
-            for (long[] m : group) {
-                if (m[0] > m[1]) {
-                    left.add(m);
-                } else if (m[0] < m[1]) {
-                    right.add(m);
-                }
-            }
-            left.sort((a, b) -> Long.compare(a[0], b[0]));
-            right.sort((a, b) -> Long.compare(b[0], a[0]));
-            List<long[]> ordered = new ArrayList<>(left);
-            ordered.addAll(right);
-            for (int i = 0; i < ordered.size(); i++) {
-                for (int j = i + 1; j < ordered.size(); j++) {
-                    long[] a = ordered.get(i);
-                    long[] b = ordered.get(j);
-                    if (a[1] < b[0] + b[2] && b[0] < a[1] + a[2]) {
-                        throw new IllegalStateException("own component moves overlap: target=" + a[1] + ", source="
-                                + b[0] + ", byteLength=" + b[2]);
-                    }
-                }
-            }
-            moves.addAll(ordered);
+    /** The source views of {@code pieces} over {@code storage} (a flat tensor). */
+    private static List<Tensor> sourceViews(Tensor storage, List<ReshardStep.Piece> pieces) {
+        List<Tensor> views = new ArrayList<>(pieces.size());
+        for (ReshardStep.Piece piece : pieces) {
+            views.add(view(storage, piece.srcBase(), piece.srcCol(), piece.srcStride(), piece.length(),
+                    piece.count()));
         }
+        return List.copyOf(views);
+    }
 
-        long[] toArray() {
-            long[] out = new long[moves.size() * 3];
-            for (int i = 0; i < moves.size(); i++) {
-                System.arraycopy(moves.get(i), 0, out, i * 3, 3);
-            }
-            return out;
+    private static Tensor view(Tensor flat, long base, long col, long stride, long length, long count) {
+        if (count == 1) {
+            return flat.narrow(0, base + col, length);
         }
+        return flat.narrow(0, base, count * stride).view(Shape.of(count, stride)).narrow(1, col, length);
+    }
+
+    private Tensor allocateElements(Allocator allocator, long elements) {
+        return Tensor.allocate(allocator, dtype, Shape.of(elements), Device.host());
     }
 
     private void requireState(State expected) {
@@ -431,7 +408,9 @@ public final class HybridEngine implements AutoCloseable {
         toClose.add(trainingBuffer);
         toClose.add(replicatedBuffer);
         toClose.addAll(comms.values());
+        toClose.add(scratchAllocator);
         toClose.add(generationAllocator);
+        toClose.add(transitionAllocator);
         toClose.add(paramAllocator);
         for (AutoCloseable c : toClose) {
             try {

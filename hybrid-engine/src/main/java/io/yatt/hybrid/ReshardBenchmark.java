@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * ({@link HybridEngine#updateWeights()}; the baselines' gather buffer is allocated by {@link HybridEngine#resume()}
  * before the clock starts, which favours them) {@code repeats} times after a common barrier, after one untimed
  * warm-up transition, measures the bytes
- * received and the generation allocator's peak, then the copy floor: every rank copying its bytes received between two
+ * received (counted by the communicators), the generation allocator's peak and the peak of everything the transition
+ * allocated (scratch of the collectives included), then the copy floor: every rank copying its bytes received between two
  * host buffers with one memcpy, all ranks at once, in the same run. Per repeat the slowest rank counts; the result is
  * the median. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
  * run per communicator at a time.
@@ -37,13 +38,16 @@ public final class ReshardBenchmark {
      * @param scheme the scheme
      * @param modelBytes {@code M}
      * @param bytesReceivedPerRank measured bytes received, per rank
-     * @param peakParamBytesPerRank measured peak parameter bytes, per rank
+     * @param peakParamBytesPerRank measured peak parameter bytes (the generation allocator), per rank
+     * @param peakBytesPerRank measured peak of every byte allocated for the transition (generation buffer and the
+     *        collectives' scratch), per rank
      * @param plannedBytesReceivedPerRank the plan's bytes received, per rank
      * @param timeMs median transition time over repeats (slowest rank)
      * @param floorMs median time for every rank to memcpy its bytes received, concurrently (slowest rank)
      */
     public record Result(ReshardScheme scheme, long modelBytes, long[] bytesReceivedPerRank,
-                         long[] peakParamBytesPerRank, long[] plannedBytesReceivedPerRank, double timeMs,
+                         long[] peakParamBytesPerRank, long[] peakBytesPerRank, long[] plannedBytesReceivedPerRank,
+                         double timeMs,
                          double floorMs) {
     }
 
@@ -102,6 +106,7 @@ public final class ReshardBenchmark {
         long[] floors = new long[repeats];
         long received = 0;
         long peak;
+        long peakAll;
         try (HybridEngine engine = HybridEngine.create(plan, rank, world, allocator)) {
             long seed = 1;
             for (Tensor w : engine.trainingWeights().values()) {
@@ -119,7 +124,8 @@ public final class ReshardBenchmark {
                 received = engine.lastTransition().bytesReceived();
                 engine.toTraining();
             }
-            peak = engine.generationAllocator().peakBytes();
+            peak = engine.lastTransition().peakParameterBytes();
+            peakAll = engine.lastTransition().peakBytes();
         }
         try (Tensor src = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host());
              Tensor dst = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host())) {
@@ -132,30 +138,33 @@ public final class ReshardBenchmark {
                 floors[i] = System.nanoTime() - start;
             }
         }
-        int fields = 2 + 2 * repeats;
+        int fields = 3 + 2 * repeats;
         try (Tensor mine = Tensor.allocate(allocator, DType.I64, Shape.of(fields), Device.host());
              Tensor all = Tensor.allocate(allocator, DType.I64, Shape.of((long) n * fields), Device.host())) {
             mine.setDouble(received, 0);
             mine.setDouble(peak, 1);
+            mine.setDouble(peakAll, 2);
             for (int i = 0; i < repeats; i++) {
-                mine.setDouble(times[i], 2 + i);
-                mine.setDouble(floors[i], 2 + repeats + i);
+                mine.setDouble(times[i], 3 + i);
+                mine.setDouble(floors[i], 3 + repeats + i);
             }
             world.allGather(mine, all);
             long[] receivedPerRank = new long[n];
             long[] peakPerRank = new long[n];
+            long[] peakAllPerRank = new long[n];
             long[] slowest = new long[repeats];
             long[] slowestFloor = new long[repeats];
             for (int r = 0; r < n; r++) {
                 long base = (long) r * fields;
                 receivedPerRank[r] = (long) all.getDouble(base);
                 peakPerRank[r] = (long) all.getDouble(base + 1);
+                peakAllPerRank[r] = (long) all.getDouble(base + 2);
                 for (int i = 0; i < repeats; i++) {
-                    slowest[i] = Math.max(slowest[i], (long) all.getDouble(base + 2 + i));
-                    slowestFloor[i] = Math.max(slowestFloor[i], (long) all.getDouble(base + 2 + repeats + i));
+                    slowest[i] = Math.max(slowest[i], (long) all.getDouble(base + 3 + i));
+                    slowestFloor[i] = Math.max(slowestFloor[i], (long) all.getDouble(base + 3 + repeats + i));
                 }
             }
-            return new Result(plan.scheme(), plan.modelBytes(), receivedPerRank, peakPerRank,
+            return new Result(plan.scheme(), plan.modelBytes(), receivedPerRank, peakPerRank, peakAllPerRank,
                     plan.bytesReceivedPerRank(), medianMs(slowest), medianMs(slowestFloor));
         }
     }

@@ -3,8 +3,9 @@ package io.yatt.hybrid;
 import java.util.List;
 
 /**
- * An immutable plan for one (layout pair, model, scheme): per rank, the steps and the bytes it will receive and
- * hold. Made by {@link ReshardPlanner}; executed by the hybrid engine. Thread-safe.
+ * An immutable plan for one (layout pair, model, scheme): per rank, the steps the executor runs (local moves and
+ * gathers of pieces, {@link ReshardStep}) and the bytes it will receive and hold, computed from those steps. Made by
+ * {@link ReshardPlanner}; executed, as it is, by {@link HybridEngine}. Thread-safe.
  */
 public final class ReshardPlan {
 

@@ -1,6 +1,7 @@
 package io.yatt.hybrid;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -16,39 +17,6 @@ public final class ReshardPlanner {
 
     private record Key(HybridLayout layout, ModelSpec spec, ReshardScheme scheme) {
     }
-
-    /** A scheme's rule for which ranks gather what; the three schemes share everything else. */
-    private interface Strategy {
-        List<GatherLayout.Segment> segments(HybridLayout layout, List<Integer> group, Map<String, Long> flat, int es);
-    }
-
-    private static final Strategy WHOLE_SHARDS = (layout, group, flat, es) -> {
-        List<GatherLayout.Segment> segments = new ArrayList<>();
-        long offset = 0;
-        for (int member : group) {
-            RankCoordinates c = layout.coordinates(member);
-            long bytes = GatherLayout.stageBytes(flat, c.pp());
-            segments.add(new GatherLayout.Segment(member, c.pp(), c.tp(), 0, bytes, offset));
-            offset += bytes;
-        }
-        return segments;
-    };
-
-    /** DS-Chat: each data-parallel replica contributes its 1/d chunk (element-aligned) of every training shard. */
-    private static final Strategy DP_CHUNKS = (layout, group, flat, es) -> {
-        List<GatherLayout.Segment> segments = new ArrayList<>();
-        long offset = 0;
-        int d = layout.train().d();
-        for (int member : group) {
-            RankCoordinates c = layout.coordinates(member);
-            long elements = GatherLayout.stageBytes(flat, c.pp()) / es;
-            long start = elements * c.dp() / d * es;
-            long end = elements * (c.dp() + 1) / d * es;
-            segments.add(new GatherLayout.Segment(member, c.pp(), c.tp(), start, end - start, offset));
-            offset += end - start;
-        }
-        return segments;
-    };
 
     private final Map<Key, ReshardPlan> cache = new ConcurrentHashMap<>();
 
@@ -96,72 +64,136 @@ public final class ReshardPlanner {
         int pg = layout.gen().pg();
         int tg = layout.gen().tg();
         int es = spec.dtype().byteSize();
-        Map<String, Long> flat = GatherLayout.flatOffsets(spec, p, t, false);
-        Map<String, Long> flatReplicated = GatherLayout.flatOffsets(spec, p, t, true);
-        Strategy strategy = scheme == ReshardScheme.DS_CHAT ? DP_CHUNKS : WHOLE_SHARDS;
+        boolean resident = scheme == ReshardScheme.HYBRIDFLOW;
+        Map<String, Long> flat = DirectPlacement.flatOffsets(spec, p, t, false);
+        Map<List<Integer>, DirectPlacement> shardedByGroup = new HashMap<>();
+        Map<List<Integer>, DirectPlacement> replicatedByGroup = new HashMap<>();
         List<RankPlan> ranks = new ArrayList<>(layout.worldSize());
         for (int r = 0; r < layout.worldSize(); r++) {
             RankCoordinates c = layout.coordinates(r);
             List<Integer> group = layout.group(scheme.gatherGroup(), r);
-            List<GatherLayout.Segment> segments = strategy.segments(layout, group, flat, es);
-            GatherLayout sharded = new GatherLayout(scheme.gatherGroup(), group, segments, group.indexOf(r),
-                    targets(spec, c.genPp(), pg, tg, false), false, flat, t, tg, c.genTp(), p, spec.layers());
+            DirectPlacement sp = shardedByGroup.computeIfAbsent(group,
+                    g -> DirectPlacement.sharded(layout, spec, scheme, g));
             List<Integer> microPp = layout.group(GroupKind.MICRO_PP, r);
-            GatherLayout replicated = new GatherLayout(GroupKind.MICRO_PP, microPp,
-                    WHOLE_SHARDS.segments(layout, microPp, flatReplicated, es), microPp.indexOf(r),
-                    targets(spec, c.genPp(), pg, tg, true), true, flatReplicated, t, tg, c.genTp(), p, spec.layers());
-            List<ReshardStep> steps = new ArrayList<>();
-            steps.add(gatherStep(spec, layout, sharded, flat, false));
-            steps.add(rearrangeStep(sharded, false));
-            if (microPp.size() > 1) {
-                steps.add(gatherStep(spec, layout, replicated, flatReplicated, true));
-                steps.add(rearrangeStep(replicated, true));
+            DirectPlacement rp = replicatedByGroup.computeIfAbsent(microPp,
+                    g -> DirectPlacement.replicated(layout, spec, g));
+            ReshardStep.Gather sharded = sp.gather(scheme.gatherGroup(), r, resident, false);
+            ReshardStep.Gather replicated = rp.gather(GroupKind.MICRO_PP, r, true, true);
+            List<DirectPlacement.OwnParam> ownSharded = sp.ownParams.get(sharded.own());
+            MoveList forward = new MoveList();
+            MoveList backward = new MoveList();
+            if (resident) {
+                ownMoves(ownSharded, forward, backward);
             }
-            ranks.add(new RankPlan(r, c, scheme, steps, sharded, replicated, GatherLayout.stageBytes(flat, c.pp())));
+            List<ReshardStep> steps = new ArrayList<>();
+            List<ReshardStep> release = new ArrayList<>();
+            if (!forward.moves.isEmpty()) {
+                steps.add(new ReshardStep.LocalMoves(forward.moves));
+                release.add(new ReshardStep.LocalMoves(backward.moves));
+            }
+            steps.add(sharded);
+            if (microPp.size() > 1) {
+                steps.add(replicated);
+            }
+            ranks.add(new RankPlan(r, c, scheme, es, steps, release, sharded, replicated, ownSharded,
+                    rp.ownParams.get(replicated.own()), targets(spec, c.genPp(), pg, tg, false),
+                    targets(spec, c.genPp(), pg, tg, true), DirectPlacement.stageBytes(flat, c.pp()),
+                    resident ? 0 : generationBase(spec, layout, c)));
         }
         return new ReshardPlan(layout, spec, scheme, ranks);
     }
 
-    private static List<GatherLayout.Target> targets(ModelSpec spec, int genStage, int pg, int tg, boolean replicated) {
-        List<GatherLayout.Target> targets = new ArrayList<>();
+    /**
+     * HybridFlow's fused own parameters: the training shard {@code [q_s; k_s; v_s]} (or {@code [gate_s; up_s]}) sits
+     * contiguously at its first component's target; every other component moves to its own target before the gather
+     * and back after generation.
+     */
+    private static void ownMoves(List<DirectPlacement.OwnParam> own, MoveList forward, MoveList backward) {
+        for (DirectPlacement.OwnParam param : own) {
+            if (param.pieces().size() < 2) {
+                continue;
+            }
+            ReshardStep.Piece first = param.pieces().getFirst();
+            long home = first.dstBase() + first.dstCol();
+            List<ReshardStep.Move> there = new ArrayList<>();
+            List<ReshardStep.Move> back = new ArrayList<>();
+            for (ReshardStep.Piece piece : param.pieces()) {
+                if (piece.count() != 1) {
+                    throw new IllegalStateException("fused pieces must be contiguous: name=" + param.localName());
+                }
+                ReshardStep.Move move = new ReshardStep.Move(home + piece.srcBase() - param.flatBase(),
+                        piece.dstBase() + piece.dstCol(), piece.length());
+                there.add(move);
+                back.add(new ReshardStep.Move(move.target(), move.source(), move.length()));
+            }
+            forward.addOrdered(there);
+            backward.addOrdered(back);
+        }
+    }
+
+    /** Where the rank's generation shard starts in the baselines' whole-model buffer (elements). */
+    private static long generationBase(ModelSpec spec, HybridLayout layout, RankCoordinates c) {
+        int pg = layout.gen().pg();
+        int tg = layout.gen().tg();
+        int es = spec.dtype().byteSize();
+        long block = 0;
+        for (int sg = 0; sg <= c.genPp(); sg++) {
+            long stage = 0;
+            for (ParameterSpec param : spec.stageParameters(sg, pg)) {
+                if (param.kind().isSharded()) {
+                    stage += param.shardByteSize(tg) / es;
+                }
+            }
+            block += sg < c.genPp() ? tg * stage : c.genTp() * stage;
+        }
+        return block;
+    }
+
+    private static List<RankPlan.Target> targets(ModelSpec spec, int genStage, int pg, int tg, boolean replicated) {
+        List<RankPlan.Target> targets = new ArrayList<>();
         long offset = 0;
         for (ParameterSpec param : spec.stageParameters(genStage, pg)) {
             if (param.kind().isSharded() == replicated) {
                 continue;
             }
-            targets.add(new GatherLayout.Target(param.localName(pg, spec.layers()), param, param.shardShape(tg), offset));
+            targets.add(new RankPlan.Target(param.localName(pg, spec.layers()), param, param.shardShape(tg), offset));
             offset += param.shardByteSize(tg);
         }
         return targets;
     }
 
-    private static ReshardStep gatherStep(ModelSpec spec, HybridLayout layout, GatherLayout g, Map<String, Long> flat,
-                                          boolean replicated) {
-        int p = layout.train().p();
-        int t = layout.train().t();
-        List<ReshardStep.Slot> slots = new ArrayList<>();
-        for (GatherLayout.Segment seg : g.segments) {
-            List<String> names = new ArrayList<>();
-            for (ParameterSpec param : spec.stageParameters(seg.stage(), p)) {
-                if (param.kind().isSharded() == replicated) {
-                    continue;
-                }
-                long start = flat.get(param.name());
-                long end = start + param.shardByteSize(t);
-                if (start < seg.flatStart() + seg.byteLength() && end > seg.flatStart()) {
-                    names.add(param.localName(p, spec.layers()));
+    /**
+     * Moves of one parameter's own components, ordered so that no move overwrites a source still to be read
+     * (leftward moves by ascending source, then rightward moves by descending source); checked.
+     */
+    private static final class MoveList {
+        private final List<ReshardStep.Move> moves = new ArrayList<>();
+
+        void addOrdered(List<ReshardStep.Move> group) {
+            List<ReshardStep.Move> left = new ArrayList<>();
+            List<ReshardStep.Move> right = new ArrayList<>();
+            for (ReshardStep.Move m : group) {
+                if (m.source() > m.target()) {
+                    left.add(m);
+                } else if (m.source() < m.target()) {
+                    right.add(m);
                 }
             }
-            slots.add(new ReshardStep.Slot(seg.rank(), seg.bufferOffset(), seg.byteLength(), names));
+            left.sort((a, b) -> Long.compare(a.source(), b.source()));
+            right.sort((a, b) -> Long.compare(b.source(), a.source()));
+            List<ReshardStep.Move> ordered = new ArrayList<>(left);
+            ordered.addAll(right);
+            for (int i = 0; i < ordered.size(); i++) {
+                for (int j = i + 1; j < ordered.size(); j++) {
+                    ReshardStep.Move a = ordered.get(i);
+                    ReshardStep.Move b = ordered.get(j);
+                    if (a.target() < b.source() + b.length() && b.source() < a.target() + a.length()) {
+                        throw new IllegalStateException("own component moves overlap: target=" + a.target()
+                                + ", source=" + b.source() + ", length=" + b.length());
+                    }
+                }
+            }
+            moves.addAll(ordered);
         }
-        return new ReshardStep.AllGather(g.group, g.ranks, slots, g.bufferBytes, g.bytesReceived(), replicated);
-    }
-
-    private static ReshardStep rearrangeStep(GatherLayout g, boolean replicated) {
-        List<String> names = new ArrayList<>();
-        for (GatherLayout.Target target : g.targets) {
-            names.add(target.name());
-        }
-        return new ReshardStep.Rearrange(names, g.targetBytes, replicated);
     }
 }

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** The ways to move actor weights from the training layout to the generation layout (DESIGN.md section 4). */
+/** The ways to move actor weights from the training layout to the generation layout (docs/architecture.md, "The 3D-HybridEngine"). */
 public enum ReshardScheme {
     /** HybridFlow's 3D-HybridEngine: one all-gather per micro-DP group, training shards kept in place. */
     HYBRIDFLOW("hybridflow", GroupKind.MICRO_DP),

@@ -106,6 +106,8 @@ class HybridEngineTest {
                         HybridEngine.TransitionStats stats = engine.lastTransition();
                         assertCountedBytesMatchPlan(plan, rank, stats);
                         assertEquals(rp.peakParameterBytes(), stats.peakParameterBytes(), "peak, rank " + rank);
+                        // in-process: direct placement, no scratch, so the transition holds the parameters alone
+                        assertEquals(rp.peakParameterBytes(), stats.peakBytes(), "peak of all bytes, rank " + rank);
                         engine.toTraining();
                         for (var e : engine.trainingWeights().entrySet()) {
                             assertArrayEquals(mine.get(e.getKey()), read(e.getValue()), "round trip " + e.getKey());
@@ -143,6 +145,32 @@ class HybridEngineTest {
                      HybridEngine engine = HybridEngine.create(plan, rank, world, root)) {
                     engine.toGeneration();
                     assertTable2(plan, rank, engine.lastTransition());
+                    engine.toTraining();
+                }
+            });
+        }
+    }
+
+    @Test
+    void shouldChargeTheStagingOfABackendWithoutDirectPlacementToTheTransition() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-8-1", "1-2-4");
+        ModelSpec spec = ModelSpec.llama(2, 128, 8, 8, 256, 1000, DType.BF16, 8);
+        long m = spec.shardedByteSize();
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            runRanks(layout.worldSize(), (rank, world) -> {
+                try (Allocator root = Allocator.root("rank" + rank);
+                     HybridEngine engine = HybridEngine.create(plan, rank, new StagingCommunicator(world), root)) {
+                    engine.toGeneration();
+                    HybridEngine.TransitionStats stats = engine.lastTransition();
+                    assertTable2(plan, rank, stats);
+                    // the default allGatherv stages every member's pieces: the gather's whole buffer once more
+                    // (HybridFlow M/(t_g*p_g) = M/2 here, the baselines M), on top of the parameters
+                    long staging = scheme == ReshardScheme.HYBRIDFLOW ? m / 2 : m;
+                    assertEquals(plan.formulaPeakParameterBytes() + staging, stats.peakBytes(),
+                            scheme + " peak of all bytes, rank " + rank);
+                    assertEquals(0, engine.transitionAllocator().allocatedBytes() - (scheme == ReshardScheme.HYBRIDFLOW
+                            ? m / 2 : m), scheme + " scratch freed, rank " + rank);
                     engine.toTraining();
                 }
             });

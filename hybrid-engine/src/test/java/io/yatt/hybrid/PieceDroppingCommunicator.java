@@ -4,6 +4,7 @@ import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +24,13 @@ final class PieceDroppingCommunicator implements Communicator {
 
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        try (Allocator scratch = Allocator.root("dropping-scratch")) {
+            allGatherv(send, recv, scratch);
+        }
+    }
+
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         int last = size() - 1;
         List<Tensor> mySend = rank() == last && !send.isEmpty() ? send.subList(0, send.size() - 1) : send;
         List<List<Tensor>> myRecv = new ArrayList<>(recv);
@@ -30,7 +38,7 @@ final class PieceDroppingCommunicator implements Communicator {
         if (!fromLast.isEmpty()) {
             myRecv.set(last, fromLast.subList(0, fromLast.size() - 1));
         }
-        inner.allGatherv(mySend, myRecv);
+        inner.allGatherv(mySend, myRecv, scratch);
     }
 
     @Override

@@ -22,6 +22,7 @@ class ReshardBenchmarkTest {
             for (int r = 0; r < 8; r++) {
                 assertEquals(plan.formulaBytesReceived(), result.bytesReceivedPerRank()[r]);
                 assertEquals(plan.formulaPeakParameterBytes(), result.peakParamBytesPerRank()[r]);
+                assertEquals(plan.formulaPeakParameterBytes(), result.peakBytesPerRank()[r], "no scratch in-process");
             }
             assertTrue(result.timeMs() > 0 && result.floorMs() > 0, result.toString());
         }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Shape;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import net.jqwik.api.Arbitraries;
@@ -142,22 +143,39 @@ class ReshardPlannerTest {
         ModelSpec spec = ModelSpec.llama(2, 64, 8, 4, 128, 1000, DType.BF16, 4);
         ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
         RankPlan r3 = plan.rank(3);
-        ReshardStep.AllGather gather = (ReshardStep.AllGather) r3.steps().get(0);
+        // fused QKV and gate/up: the own k, v and up parts move into place first, then one micro-DP gather
+        assertEquals(2, r3.steps().size());
+        ReshardStep.LocalMoves moves = (ReshardStep.LocalMoves) r3.steps().get(0);
+        ReshardStep.Gather gather = (ReshardStep.Gather) r3.steps().get(1);
         assertEquals(GroupKind.MICRO_DP, gather.group());
         assertEquals(List.of(2, 3), gather.ranks());
+        assertEquals(1, gather.own());
+        assertTrue(gather.sendsFromTargets());
         long shard = spec.shardedByteSize() / 4;
-        assertEquals(List.of(2, 3), gather.slots().stream().map(ReshardStep.Slot::rank).toList());
-        assertEquals(shard, gather.slots().get(1).byteOffset());
-        assertEquals(shard, gather.bytesReceived());
-        assertTrue(gather.slots().get(0).parameters().contains("layers.1.self_attn.qkv_proj.weight"));
-        assertEquals(2, r3.steps().size());
-        ReshardStep.Rearrange rearrange = (ReshardStep.Rearrange) r3.steps().get(1);
-        assertEquals(2 * shard, rearrange.byteSize());
-        assertEquals("embed_tokens.weight", rearrange.parameters().getFirst());
+        int es = 2;
+        assertEquals(shard / es, gather.sentElements(0));
+        assertEquals(shard / es, gather.sentElements(1));
+        assertEquals(shard, r3.bytesReceived());
+        assertEquals(2 * shard / es, gather.bufferElements());
+        // per layer (head dim 8, t=4): q (2 heads, 16 rows of 64) stays, k and v (8 rows each) move; gate stays,
+        // up (ffn/t = 32 rows of 64) moves
+        assertEquals(2 * (8 + 8 + 32) * 64, moves.elements());
+        assertEquals(1, r3.releaseSteps().size());
+        assertEquals(new HashSet<>(reversed(moves.moves())),
+                new HashSet<>(((ReshardStep.LocalMoves) r3.releaseSteps().getFirst()).moves()));
+        assertEquals("embed_tokens.weight", r3.generationShapes().keySet().iterator().next());
         assertEquals(Shape.of((8 + 2 * 4) * 8 / 2, 64), r3.generationShapes().get("layers.0.self_attn.qkv_proj.weight"));
         assertEquals(Shape.of(64, 128 / 2), r3.generationShapes().get("layers.1.mlp.down_proj.weight"));
         assertEquals(Shape.of(64), r3.generationShapes().get("norm.weight"));
         assertEquals(0, r3.replicatedBytesReceived());
+    }
+
+    private static List<ReshardStep.Move> reversed(List<ReshardStep.Move> moves) {
+        List<ReshardStep.Move> out = new ArrayList<>();
+        for (ReshardStep.Move m : moves) {
+            out.add(new ReshardStep.Move(m.target(), m.source(), m.length()));
+        }
+        return out;
     }
 
     @Test
@@ -167,8 +185,13 @@ class ReshardPlannerTest {
         RankPlan r0 = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW).rank(0);
         // rank 0 (stage 0) receives stage 1's norms: layer 1's two norms and the final norm, 16 floats each
         assertEquals(3 * 16 * 4, r0.replicatedBytesReceived());
-        assertEquals(4, r0.steps().size());
-        assertEquals(List.of(0, 2), ((ReshardStep.AllGather) r0.steps().get(2)).ranks());
+        // t = t_g: fused shards are already in generation order, so no local moves; two gathers
+        assertEquals(2, r0.steps().size());
+        assertEquals(List.of(), r0.releaseSteps());
+        ReshardStep.Gather replicated = (ReshardStep.Gather) r0.steps().get(1);
+        assertTrue(replicated.replicated());
+        assertEquals(GroupKind.MICRO_PP, replicated.group());
+        assertEquals(List.of(0, 2), replicated.ranks());
         // unbalanced stages (embedding on 0 = lm_head on 1 here, so balanced): M - own shard
         assertEquals(spec.shardedByteSize() / 2 - spec.shardedByteSize() / 4, r0.bytesReceived());
     }
@@ -240,16 +263,25 @@ class ReshardPlannerTest {
         ModelSpec spec = ModelSpec.llama(4, 64, 8, 4, 128, 1000, DType.BF16, 4);
         ReshardPlan plan = ReshardPlanner.create().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
         for (List<Integer> group : layout.microDpGroups()) {
-            ReshardStep.AllGather g = (ReshardStep.AllGather) plan.rank(group.get(0)).steps().get(0);
-            long expectedOffset = 0;
+            ReshardStep.Gather g = plan.rank(group.get(0)).sharded();
+            assertEquals(group, g.ranks());
+            // every element of the generation shard is the target of exactly one piece of one member
+            int[] hits = new int[Math.toIntExact(g.bufferElements())];
             for (int i = 0; i < group.size(); i++) {
-                ReshardStep.Slot slot = g.slots().get(i);
-                assertEquals(group.get(i), slot.rank());
-                assertEquals(expectedOffset, slot.byteOffset());
-                assertEquals(plan.rank(slot.rank()).trainingParameterBytes(), slot.byteSize());
-                expectedOffset += slot.byteSize();
+                assertEquals(plan.rank(group.get(i)).trainingParameterBytes() / 2, g.sentElements(i));
+                for (ReshardStep.Piece piece : g.pieces().get(i)) {
+                    for (long row = 0; row < piece.count(); row++) {
+                        for (long j = 0; j < piece.length(); j++) {
+                            hits[(int) (piece.count() == 1 ? piece.dstBase() + piece.dstCol() + j
+                                    : piece.dstBase() + row * piece.dstStride() + piece.dstCol() + j)]++;
+                        }
+                    }
+                }
             }
-            assertEquals(plan.rank(group.get(0)).generationParameterBytes(), expectedOffset);
+            assertEquals(plan.rank(group.get(0)).generationParameterBytes() / 2, hits.length);
+            for (int i = 0; i < hits.length; i++) {
+                assertEquals(1, hits[i], "element " + i + " of the generation shard of group " + group);
+            }
         }
         Map<String, Shape> shapes = plan.rank(5).generationShapes();
         assertEquals(new ArrayList<>(shapes.keySet()).subList(0, 2),

@@ -226,13 +226,14 @@ public final class ReshardBenchCommand implements Callable<Integer> {
                 + "hidden=%d, heads=%d, kvHeads=%d, ffn=%d, vocab=%d), dtype=%s, M=%d bytes (%.1f MiB), repeats=%d%n",
             backend, world, train, gen, layers, hidden, heads, kvHeads, ffn, vocab, dtype,
             settings.spec().shardedByteSize(), settings.spec().shardedByteSize() / 1048576.0, repeats);
-        out.printf(Locale.ROOT, "# %-12s %18s %18s %18s %10s %10s %10s%n", "scheme", "modelBytes", "bytesRecv/rank",
-            "peakParam/rank", "time (ms)", "floor (ms)", "time/floor");
+        out.printf(Locale.ROOT, "# %-12s %18s %18s %18s %18s %10s %10s %10s%n", "scheme", "modelBytes",
+            "bytesRecv/rank", "peakParam/rank", "peakAll/rank", "time (ms)", "floor (ms)", "time/floor");
     }
 
     private void printResult(Settings settings, ReshardPlan plan, ReshardBenchmark.Result r, PrintStream out) {
         long received = Arrays.stream(r.bytesReceivedPerRank()).max().orElse(0);
         long peak = Arrays.stream(r.peakParamBytesPerRank()).max().orElse(0);
+        long peakAll = Arrays.stream(r.peakBytesPerRank()).max().orElse(0);
         if (json) {
             ObjectMapper mapper = new ObjectMapper();
             ObjectNode node = mapper.createObjectNode();
@@ -240,12 +241,14 @@ public final class ReshardBenchCommand implements Callable<Integer> {
             node.put("modelBytes", r.modelBytes());
             node.put("bytesReceivedPerRank", received);
             node.put("peakParamBytesPerRank", peak);
+            node.put("peakBytesPerRank", peakAll);
             node.put("timeMs", r.timeMs());
             node.put("floorMs", r.floorMs());
             node.put("formulaBytesReceived", plan.formulaBytesReceived());
             node.put("formulaPeakParamBytes", plan.formulaPeakParameterBytes());
             node.putPOJO("bytesReceivedByRank", r.bytesReceivedPerRank());
             node.putPOJO("peakParamBytesByRank", r.peakParamBytesPerRank());
+            node.putPOJO("peakBytesByRank", r.peakBytesPerRank());
             node.put("backend", backend);
             node.put("world", world);
             node.put("train", train);
@@ -254,9 +257,9 @@ public final class ReshardBenchCommand implements Callable<Integer> {
             out.println(node.toString());
             return;
         }
-        out.printf(Locale.ROOT, "  %-12s %18d %18s %18s %10.1f %10.1f %10.2f%n", r.scheme().cliName(), r.modelBytes(),
-            range(r.bytesReceivedPerRank()), range(r.peakParamBytesPerRank()), r.timeMs(), r.floorMs(),
-            r.timeMs() / r.floorMs());
+        out.printf(Locale.ROOT, "  %-12s %18d %18s %18s %18s %10.1f %10.1f %10.2f%n", r.scheme().cliName(),
+            r.modelBytes(), range(r.bytesReceivedPerRank()), range(r.peakParamBytesPerRank()),
+            range(r.peakBytesPerRank()), r.timeMs(), r.floorMs(), r.timeMs() / r.floorMs());
     }
 
     private static String range(long[] values) {

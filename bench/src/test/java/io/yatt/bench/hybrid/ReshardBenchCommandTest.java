@@ -90,6 +90,8 @@ class ReshardBenchCommandTest {
             schemes.add(node.get("scheme").asText());
             assertEquals(node.get("formulaBytesReceived").asLong(), node.get("bytesReceivedPerRank").asLong());
             assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakParamBytesPerRank").asLong());
+            // in-process: direct placement allocates no staging, so the transition's peak is the parameters'
+            assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakBytesPerRank").asLong());
             assertTrue(node.get("timeMs").asDouble() > 0 && node.get("floorMs").asDouble() > 0, line);
             assertTrue(node.get("modelBytes").asLong() > 0, line);
         }

@@ -19,6 +19,7 @@ import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaException;
 import io.yatt.ffi.cuda.CudaStream;
 import io.yatt.ffi.cuda.PinnedHostBuffer;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
@@ -265,10 +266,10 @@ public final class CudaLocalCommunicator implements Communicator {
 
     /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
     @Override
-    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
         counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv);
+        Communicator.super.allGatherv(send, recv, scratch);
     }
 
     @Override

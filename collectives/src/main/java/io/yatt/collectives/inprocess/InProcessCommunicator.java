@@ -16,6 +16,7 @@ import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
@@ -23,6 +24,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
@@ -179,6 +181,13 @@ public final class InProcessCommunicator implements Communicator {
         } finally {
             shared.slots[rank][0].release();
         }
+    }
+
+    /** {@link #allGatherv(List, List)}: direct placement needs no scratch, so nothing is charged to {@code scratch}. */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
+        Objects.requireNonNull(scratch, "scratch");
+        allGatherv(send, recv);
     }
 
     @Override

@@ -30,6 +30,7 @@ import io.yatt.ffi.nccl.NcclException;
 import io.yatt.ffi.nccl.NcclRedOp;
 import io.yatt.ffi.nccl.NcclResult;
 import io.yatt.ffi.nccl.NcclUniqueId;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
@@ -379,10 +380,10 @@ public final class NcclGpuCommunicator implements Communicator {
 
     /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
     @Override
-    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
         counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv);
+        Communicator.super.allGatherv(send, recv, scratch);
     }
 
     @Override

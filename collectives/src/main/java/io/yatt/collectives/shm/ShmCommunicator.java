@@ -12,6 +12,7 @@ import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.rendezvous.Rendezvous;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -347,10 +348,10 @@ public final class ShmCommunicator implements Communicator {
 
     /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
     @Override
-    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv);
+        Communicator.super.allGatherv(send, recv, scratch);
     }
 
     @Override
