@@ -6,8 +6,16 @@
 #   bench/peers/torch/run.sh --install-only                    # only make sure torch is there
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-python=${PYTHON:-python3}
-if ! "$python" -c 'import torch' >/dev/null 2>&1; then
+# Debian's python3-torch is for the system interpreter; a python3 earlier on PATH (pyenv, venv) may lack it
+has_torch() { "$1" -c 'import torch' >/dev/null 2>&1; }
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3 /usr/bin/python3; do
+    if has_torch "$candidate"; then python=$candidate; break; fi
+  done
+fi
+if [ -z "$python" ]; then
+  python=/usr/bin/python3
   if [ "$(id -u)" -eq 0 ]; then
     run=()
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -29,6 +37,10 @@ if ! "$python" -c 'import torch' >/dev/null 2>&1; then
   fi
   rm -f "$log"
   echo "torch peer: installed python3-torch" >&2
+fi
+if ! has_torch "$python"; then
+  echo "torch peer: $python cannot import torch (set PYTHON to an interpreter that can)" >&2
+  exit 2
 fi
 if [ "${1:-}" = "--install-only" ]; then
   exit 0
