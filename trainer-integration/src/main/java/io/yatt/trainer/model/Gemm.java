@@ -31,7 +31,7 @@ public final class Gemm {
     /** System property choosing the backend: {@code auto} (default), {@code java} or {@code blas}. */
     public static final String BACKEND_PROPERTY = "yatt.gemm";
     /** Below this many multiply-adds ({@code m * n * k}), {@code auto} multiplies in Java even when BLAS is there. */
-    public static final long BLAS_MIN_WORK = 2048;
+    public static final long BLAS_MIN_WORK = 256;
 
     /** Rows of op(B) (the k extent) packed per block: the packed block stays in L2. */
     private static final int KC = 256;

@@ -184,9 +184,9 @@ class GemmTest {
     @Test
     void shouldUseTheSelectedBackendForLargeProductsAndJavaForSmallOnes() {
         Random random = new Random(11);
-        Case small = Case.of(random, 4, 8, 16, false, true, 1f, 0f, 0, 0, 0, 0, 0, 0);
+        Case small = Case.of(random, 2, 4, 8, false, true, 1f, 0f, 0, 0, 0, 0, 0, 0);
         Case large = Case.of(random, 32, 40, 48, false, true, 1f, 0f, 0, 0, 0, 0, 0, 0);
-        assertTrue(4L * 8 * 16 < Gemm.BLAS_MIN_WORK);
+        assertTrue(2L * 4 * 8 < Gemm.BLAS_MIN_WORK);
         assertFalse(32L * 40 * 48 < Gemm.BLAS_MIN_WORK);
         float[] viaDefault = small.c.clone();
         float[] viaJava = small.c.clone();
