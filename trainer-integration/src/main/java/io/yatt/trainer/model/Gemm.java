@@ -17,6 +17,8 @@ import java.util.function.BooleanSupplier;
  * {@code auto} takes BLAS when a library is found and then still multiplies products smaller than
  * {@value #BLAS_MIN_WORK} multiply-adds in Java, where the downcall costs more than it saves. The two agree within
  * {@code (k + 2) * 2^-23 * (|alpha| * sum|a||b| + |beta * c|)} per element (both sum in f32, in different orders).
+ * The Java kernel runs on the calling thread; OpenBLAS runs on its own threads (all cores unless
+ * {@link Blas#threads(int)} says otherwise, which callers that multiply on several threads at once should set to 1).
  */
 public final class Gemm {
 

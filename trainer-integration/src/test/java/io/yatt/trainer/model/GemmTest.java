@@ -201,6 +201,48 @@ class GemmTest {
     }
 
     @Test
+    void shouldGiveEveryThreadItsOwnProductWhenThreadsMultiplyAtOnce() throws Exception {
+        Random random = new Random(13);
+        int threads = 4;
+        Case[] cases = new Case[threads];
+        float[][][] expected = new float[threads][2][];
+        for (int t = 0; t < threads; t++) {
+            cases[t] = Case.of(random, 33 + t, 70, 300, t % 2 == 0, t % 3 == 0, 1f, 0.5f, t, 1, 2, 0, 1, 3);
+            for (Backend backend : Backend.values()) {
+                if (backend == Backend.BLAS && !Blas.available()) {
+                    continue;
+                }
+                expected[t][backend.ordinal()] = cases[t].c.clone();
+                cases[t].run(backend, expected[t][backend.ordinal()]);
+            }
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.List<java.util.concurrent.Future<?>> futures = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                futures.add(pool.submit(() -> {
+                    for (int round = 0; round < 20; round++) {
+                        for (Backend backend : Backend.values()) {
+                            if (expected[id][backend.ordinal()] == null) {
+                                continue;
+                            }
+                            float[] c = cases[id].c.clone();
+                            cases[id].run(backend, c);
+                            assertArrayEquals(expected[id][backend.ordinal()], c, backend + ", thread " + id);
+                        }
+                    }
+                }));
+            }
+            for (java.util.concurrent.Future<?> future : futures) {
+                future.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void shouldSelectBlasWhenFoundAndJavaOtherwise() {
         assertEquals(new Gemm.Selection(Backend.BLAS, true), Gemm.select(null, () -> true));
         assertEquals(new Gemm.Selection(Backend.JAVA, true), Gemm.select(null, () -> false));
