@@ -7,8 +7,10 @@ to the embedding or not). Weights come from a checkpoint folder (config.json wit
 model.safetensors with Hugging Face names, read here without the safetensors package) or are drawn from a seed.
 
 Modes (each prints JSON lines on stdout):
-  --size small|large [--threads 1,2]    benchmark: forward+backward tokens/s (batch x seq per step) and
-                                        generation tokens/s (batch 16, greedy, KV cache), per thread count
+  --size small|large [--threads 1,2]    benchmark: forward+backward tokens/s (batch x seq tokens per step,
+                                        cross-entropy loss, no optimizer unless --optimizer) and generation
+                                        tokens/s (batch 16, greedy, KV cache: new tokens per second, the
+                                        prompt's prefill included in the time), per thread count
   --checkpoint DIR --logits 1,2,3       logits for token ids (several sequences: separate them with ';')
   --save DIR                            write the model (seeded or loaded) as a checkpoint folder
 """
