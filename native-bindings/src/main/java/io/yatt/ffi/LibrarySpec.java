@@ -30,6 +30,13 @@ public record LibrarySpec(String name, String propertyName, String environmentNa
     public static final LibrarySpec CUDA_DRIVER = new LibrarySpec("cuda", "yatt.cuda.library", "YATT_CUDA_LIBRARY",
             List.of("libcuda.so.1", "libcuda.so"), "cuInit", false);
 
+    /**
+     * A CBLAS library: OpenBLAS ({@code libopenblas.so.0}, Debian's {@code libopenblas0}) first, then the
+     * distribution's {@code libblas.so.3} alternative (optional: matrix multiply falls back to Java without it).
+     */
+    public static final LibrarySpec BLAS = new LibrarySpec("blas", "yatt.blas.library", "YATT_BLAS_LIBRARY",
+            List.of("libopenblas.so.0", "libopenblas.so", "libblas.so.3"), "cblas_sgemm", false);
+
     /** Validates the fields. */
     public LibrarySpec {
         Objects.requireNonNull(name, "name");

@@ -38,6 +38,14 @@ public final class NativeLibraries {
     }
 
     /**
+     * @return a CBLAS library (OpenBLAS preferred), present only where one is installed
+     * @throws LibraryNotFoundException listing every place tried
+     */
+    public static NativeLibrary blas() {
+        return load(LibrarySpec.BLAS);
+    }
+
+    /**
      * Searches a library with this JVM's properties and environment, once; later calls return the
      * cached result or throw a fresh exception with the cached report.
      *

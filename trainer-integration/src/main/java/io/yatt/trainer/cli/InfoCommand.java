@@ -9,7 +9,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code yatt info}: what this machine offers Yatt, and what is missing and why. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Report JDK, OS, cores, memory, CUDA runtime/driver/devices and NCCL, "
+        description = "Report JDK, OS, cores, memory, CUDA runtime/driver/devices, NCCL and BLAS, "
                 + "or what was searched for whatever is missing.")
 final class InfoCommand implements Callable<Integer> {
     @Spec

@@ -6,10 +6,12 @@ import io.yatt.ffi.LibraryNotFoundException;
 import io.yatt.ffi.NativeLibraries;
 import io.yatt.ffi.NativeLibrary;
 import io.yatt.ffi.YattNativeException;
+import io.yatt.ffi.blas.Blas;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaStatus;
 import io.yatt.ffi.cuda.DeviceProperties;
 import io.yatt.ffi.nccl.Nccl;
+import io.yatt.trainer.model.Gemm;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,7 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * What {@code yatt info} reports: JVM and OS facts, the CUDA runtime and its devices, NCCL; for a
+ * What {@code yatt info} reports: JVM and OS facts, the CUDA runtime and its devices, NCCL, BLAS; for a
  * missing library, every place searched and how to point at it. Immutable.
  *
  * @param java JDK version, vendor and home
@@ -33,14 +35,48 @@ import java.util.Map;
  * @param ncclFoundBy the search step that found NCCL, or {@code null}
  * @param ncclProblem why NCCL is unusable, or {@code null}
  * @param ncclSearch NCCL's library search, one line per step
+ * @param blas the BLAS library and the matrix multiply backend
  */
 record MachineReport(String java, String os, int cores, long memoryBytes, CudaStatus cuda,
         List<DeviceProperties> devices, List<String> deviceErrors, String ncclVersion, String ncclLibrary,
-        String ncclFoundBy, String ncclProblem, List<String> ncclSearch) {
+        String ncclFoundBy, String ncclProblem, List<String> ncclSearch, BlasReport blas) {
+
+    /**
+     * The CBLAS library (OpenBLAS) behind {@link Gemm}, and the backend it multiplies with.
+     *
+     * @param config OpenBLAS's build description, {@code "CBLAS"} for another library, or {@code null} when none
+     * @param library the loaded file, or {@code null}
+     * @param foundBy the search step that found it, or {@code null}
+     * @param threads threads per call, or 0 when no library was found
+     * @param gemmBackend {@code java} or {@code blas}, or why {@value Gemm#BACKEND_PROPERTY} is unusable
+     * @param search the library search, one line per step
+     */
+    record BlasReport(String config, String library, String foundBy, int threads, String gemmBackend,
+            List<String> search) {
+
+        static BlasReport collect() {
+            String backend;
+            try {
+                backend = Gemm.backend().name().toLowerCase(Locale.ROOT);
+            } catch (IllegalStateException e) {
+                backend = e.getMessage();
+            }
+            try {
+                NativeLibrary blas = NativeLibraries.blas();
+                return new BlasReport(Blas.config().orElse("CBLAS"), blas.path().toString(), blas.foundBy(),
+                        Blas.threads(), backend, blas.searchReport());
+            } catch (LibraryNotFoundException e) {
+                return new BlasReport(null, null, null, 0, backend, e.searchReport());
+            }
+        }
+    }
 
     private static final String NCCL_HINT =
             "point at libnccl.so.2 with -Dyatt.nccl.library=FILE or YATT_NCCL_LIBRARY=FILE, "
                     + "or install NCCL (e.g. pip install nvidia-nccl-cu13)";
+    private static final String BLAS_HINT =
+            "optional (matrix multiply falls back to Java): install Debian's libopenblas0, or point at"
+                    + " libopenblas.so.0 with -Dyatt.blas.library=FILE or YATT_BLAS_LIBRARY=FILE";
     private static final String CUDA_HINT =
             "point at libcudart.so with -Dyatt.cudart.library=FILE or YATT_CUDART_LIBRARY=FILE, "
                     + "or install the CUDA toolkit/runtime";
@@ -83,7 +119,7 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
         }
         return new MachineReport(java, os, Runtime.getRuntime().availableProcessors(), memory, cuda,
                 List.copyOf(devices), List.copyOf(deviceErrors), ncclVersion, ncclLibrary, ncclFoundBy, ncclProblem,
-                ncclSearch);
+                ncclSearch, BlasReport.collect());
     }
 
     /** @return the report for people, one fact per line */
@@ -119,6 +155,15 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
             section(b, "NCCL search", ncclSearch);
             b.append("  hint: ").append(NCCL_HINT).append(System.lineSeparator());
         }
+        if (blas.library() != null) {
+            line(b, "BLAS", blas.config() + " (" + blas.library() + ", found by " + blas.foundBy() + ", "
+                    + blas.threads() + (blas.threads() == 1 ? " thread)" : " threads)"));
+        } else {
+            line(b, "BLAS", "not found");
+            section(b, "BLAS search", blas.search());
+            b.append("  hint: ").append(BLAS_HINT).append(System.lineSeparator());
+        }
+        line(b, "GEMM", blas.gemmBackend());
         return b.toString();
     }
 
@@ -159,6 +204,14 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
         n.put("problem", ncclProblem);
         n.put("search", ncclSearch);
         m.put("nccl", n);
+        Map<String, Object> bl = new LinkedHashMap<>();
+        bl.put("config", blas.config());
+        bl.put("library", blas.library());
+        bl.put("foundBy", blas.foundBy());
+        bl.put("threads", blas.threads());
+        bl.put("gemmBackend", blas.gemmBackend());
+        bl.put("search", blas.search());
+        m.put("blas", bl);
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m)
                     + System.lineSeparator();

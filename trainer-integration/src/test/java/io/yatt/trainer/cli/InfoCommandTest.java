@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.yatt.ffi.blas.Blas;
 import io.yatt.ffi.cuda.Cuda;
+import io.yatt.trainer.model.Gemm;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
@@ -61,6 +63,40 @@ class InfoCommandTest {
             assertTrue(nccl.get("version").asText().matches("\\d+\\.\\d+\\.\\d+"), run.out());
             assertTrue(nccl.get("library").asText().contains("libnccl"), run.out());
         }
+    }
+
+    @Test
+    void shouldReportTheBlasLibraryOrEverySearchStep() throws Exception {
+        Run json = run("info", "--json");
+        Run text = run("info");
+
+        assertEquals(0, json.exitCode(), json.err());
+        JsonNode blas = new ObjectMapper().readTree(json.out()).get("blas");
+        if (Blas.available()) {
+            String path = Blas.library().path().toString();
+            assertEquals(path, blas.get("library").asText());
+            assertEquals(Blas.library().foundBy(), blas.get("foundBy").asText());
+            assertEquals(Blas.threads(), blas.get("threads").asInt());
+            String config = Blas.config().orElse("CBLAS");
+            assertEquals(config, blas.get("config").asText());
+            assertTrue(text.out().contains("BLAS:          " + config + " (" + path + ", found by "
+                    + Blas.library().foundBy() + ", " + Blas.threads()), text.out());
+        } else {
+            assertTrue(blas.get("library").isNull(), json.out());
+            assertTrue(blas.get("search").size() > 0, json.out());
+            assertTrue(text.out().contains("BLAS:          not found\n"), text.out());
+            assertTrue(text.out().contains("hint: optional (matrix multiply falls back to Java): install Debian's"
+                    + " libopenblas0"), text.out());
+        }
+    }
+
+    @Test
+    void shouldReportTheMatrixMultiplyBackend() throws Exception {
+        Run json = run("info", "--json");
+
+        String backend = Gemm.backend().name().toLowerCase(java.util.Locale.ROOT);
+        assertEquals(backend, new ObjectMapper().readTree(json.out()).get("blas").get("gemmBackend").asText());
+        assertTrue(run("info").out().contains("GEMM:          " + backend + "\n"));
     }
 
     @Test
