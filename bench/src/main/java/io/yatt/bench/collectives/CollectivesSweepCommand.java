@@ -81,7 +81,8 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "0", description = "timed iterations per point (0: about 0.2 s worth)")
     int iters;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "warm-up calls per point; 0 also skips the JIT warm-up (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "3",
+        description = "warm-up calls per point; 0 also skips the JIT warm-up (default ${DEFAULT-VALUE})")
     int warmup;
 
     @Option(names = "--check", negatable = true, defaultValue = "true", fallbackValue = "true",
