@@ -187,6 +187,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return s != null && s.registration().workerId() == workerId && s.lost() == null ? s : null;
     }
 
+    /**
+     * Accepts, challenges or refuses a registration. A repeated registration without a MAC (the worker retries
+     * until answered) gets the same nonce again, so its answer verifies; a nonce is dropped once a MAC is checked.
+     */
     private Outcome onRegister(Message.Register r, int sessionId) {
         WorkerSession existing = workers.get(r.workerId());
         if (existing != null) {
@@ -208,9 +212,12 @@ public final class ControllerAgent implements Agent, MessageHandler {
         WorkerProxy proxy = new WorkerProxy(payloads, new PublicationSink(transport, reply, sendTimeoutNs));
         if (secret != null) {
             if (r.mac().length == 0) {
-                byte[] nonce = new byte[NONCE_BYTES];
-                random.nextBytes(nonce);
-                challenges.put(sessionId, nonce);
+                byte[] nonce = challenges.get(sessionId);
+                if (nonce == null) {
+                    nonce = new byte[NONCE_BYTES];
+                    random.nextBytes(nonce);
+                    challenges.put(sessionId, nonce);
+                }
                 proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.CHALLENGE, heartbeatIntervalNs,
                         nonce, "");
                 return Outcome.APPLIED;
