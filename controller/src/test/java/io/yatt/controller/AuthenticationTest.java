@@ -31,7 +31,7 @@ class AuthenticationTest {
 
     @Test
     void shouldAcceptWorkerWithSharedSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET));
             assertEquals(List.of(7), cluster.group().call("addRank", 7));
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
@@ -40,7 +40,7 @@ class AuthenticationTest {
 
     @Test
     void shouldRefuseWorkerWithoutSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.startWorker(0, cluster.baseWorker(0)));
             assertEquals("registration refused: the controller requires a shared secret, workerId=100",
@@ -51,7 +51,7 @@ class AuthenticationTest {
 
     @Test
     void shouldRefuseAndCountWorkerWithWrongSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(WRONG)));
             assertEquals("registration refused: reason=authentication failed, workerId=100", e.getMessage());
@@ -61,7 +61,7 @@ class AuthenticationTest {
 
     @Test
     void shouldCountFramesFromUnregisteredSenderAndGarbageWithoutApplyingThem() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1);
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication(cluster.plane.endpoint(),
                      ControlPlane.CONTROL_STREAM_ID)) {
@@ -78,7 +78,7 @@ class AuthenticationTest {
 
     @Test
     void shouldRepeatNonceForRepeatedRegistrationAndAcceptMacOverIt() throws Exception {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0);
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication toController = aeron.addExclusivePublication(cluster.plane.endpoint(),
                      ControlPlane.CONTROL_STREAM_ID);

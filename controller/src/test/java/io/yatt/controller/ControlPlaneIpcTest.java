@@ -18,7 +18,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldReturnOneNullPerWorkerForNoOpOneToAllCall() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 3)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 3)) {
             WorkerGroup group = cluster.group();
             assertEquals(Arrays.asList(null, null, null), group.call("noop"));
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
@@ -27,21 +27,21 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldSendArgumentsToEveryWorkerAndCollectByRank() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 3)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 3)) {
             assertEquals(List.of(10, 11, 12), cluster.group().call("addRank", 10));
         }
     }
 
     @Test
     void shouldReturnRankZerosResultForRankZeroMode() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             assertEquals("rank-0", cluster.group().call("whoAnswers", "rank-"));
         }
     }
 
     @Test
     void shouldCarryNestedPayloadValuesBothWays() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             Object result = cluster.group().call("describe", List.of("a", 2L, List.of(true)), new byte[] {1, 2, 3},
                     new float[] {1.5f, 2.25f});
             assertEquals(List.of(Map.of("rank", 0, "items", List.of("a", 2L, List.of(true)), "raw", 3,
@@ -51,7 +51,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldPropagateWorkerErrorWithTypeMessageAndRank() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerCallException e = assertThrows(WorkerCallException.class,
                     () -> cluster.group().call("failOnRankOne", "bad batch"));
             assertEquals("worker call failed: group=actor, method=failOnRankOne, rank=1,"
@@ -64,7 +64,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldReportArgumentCountMismatchFromWorker() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             WorkerCallException e = assertThrows(WorkerCallException.class,
                     () -> cluster.group().call("addRank", 1, 2));
             assertEquals("argument count mismatch: method=addRank, expected=1, actual=2", e.remoteMessage());
@@ -74,7 +74,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldRejectUnknownMethodBeforeSending() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cluster.group().call("train"));
             assertEquals("unknown method: group=actor, method=train, known=[addRank, blockUntilReleased, describe,"
@@ -84,7 +84,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldChainCallOnFutureArgumentWithoutBlockingCaller() throws Exception {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> blocked = group.callAsync("blockUntilReleased");
             CompletableFuture<Object> first = blocked.thenApply(ranks -> ((List<?>) ranks).size() * 100);
@@ -98,7 +98,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldFailChainedCallWhenItsInputFails() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> failing = group.callAsync("failOnRankOne", "input broke");
             CompletableFuture<Object> chained = group.callAsync("addRank", failing);
@@ -129,7 +129,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldNameMissingRanksWhenGroupIncomplete() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.plane.group("actor", 2, 50_000_000L));
             assertEquals("worker group incomplete: role=actor, size=2, registeredRanks=[0], timeoutMs=50",
@@ -139,7 +139,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldRegisterMeshesIntoGroupTopology() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
             for (int rank = 0; rank < 2; rank++) {
                 cluster.startWorker(rank, cluster.baseWorker(rank).meshes(Map.of("actor-dp",
                         new GroupTopology.MeshRank(0, 1, rank == 0))));
@@ -155,7 +155,7 @@ class ControlPlaneIpcTest {
     @Test
     void shouldDropQueuedCallWhoseFutureIsCancelled() throws Exception {
         // the worker answers the cancel with an error for a call the controller no longer tracks: one dropped frame
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> running = group.callAsync("blockUntilReleased");
             cluster.methods.get(0).started.await();
@@ -174,7 +174,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldAbortCallInFlight() throws Exception {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             CompletableFuture<Object> call = cluster.group().callAsync("blockUntilReleased");
             cluster.methods.get(0).started.await();
             cluster.plane.abort("operator");
