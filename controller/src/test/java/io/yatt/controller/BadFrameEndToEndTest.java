@@ -119,7 +119,8 @@ class BadFrameEndToEndTest {
                      WorkerChannels.replyStreamId(100))) {
             long controllerId = cluster.plane.controllerId();
             List<Message> forged = List.of(
-                    new Message.Invoke(1L, controllerId, 0L, "actor", "addRank", "ONE_TO_ALL", List.of(1)),
+                    new Message.Invoke(1L, controllerId, 0L, "actor", "addRank", "ONE_TO_ALL", false, List.of(1)),
+                    new Message.InvokeInput(1L, controllerId, false, List.of(1)),
                     new Message.Shutdown(controllerId, "forged"), new Message.Abort(controllerId, "forged"),
                     new Message.Cancel(1L, controllerId));
             Worker worker = cluster.workers.get(0);

@@ -6,12 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.yatt.controller.internal.runtime.BasicDispatch;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class ControlPlaneIpcTest {
@@ -78,7 +82,7 @@ class ControlPlaneIpcTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cluster.group().call("train"));
             assertEquals("unknown method: group=actor, method=train, known=[addRank, blockUntilReleased, describe,"
-                    + " failOnRankOne, noop, whoAnswers]", e.getMessage());
+                    + " failOnRankOne, firstOnly, noop, whoAnswers]", e.getMessage());
         }
     }
 
@@ -93,6 +97,73 @@ class ControlPlaneIpcTest {
             assertFalse(second.isDone());
             cluster.methods.forEach(m -> m.release.countDown());
             assertEquals(List.of(200, 201), second.get());
+        }
+    }
+
+    @Test
+    void shouldQueueCallAwaitingInputOnWorkersAheadOfLaterCalls() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> waiting = group.callAsync("addRank", input);
+            CompletableFuture<Object> later = group.callAsync("addRank", 1);
+            Thread.sleep(200);
+            assertFalse(later.isDone());
+            assertEquals(List.of(), cluster.methods.get(0).addRankValues);
+            input.complete(10);
+            assertEquals(List.of(10, 11), waiting.get());
+            assertEquals(List.of(1, 2), later.get());
+            assertEquals(List.of(10, 1), cluster.methods.get(0).addRankValues);
+            assertEquals(List.of(10, 1), cluster.methods.get(1).addRankValues);
+        }
+    }
+
+    @Test
+    void shouldReleaseWorkersWhenInputFails() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> waiting = group.callAsync("addRank", input);
+            input.completeExceptionally(new IllegalStateException("no batch"));
+            ExecutionException e = assertThrows(ExecutionException.class, waiting::get);
+            assertEquals("no batch", e.getCause().getMessage());
+            assertEquals(List.of(2, 3), group.callAsync("addRank", 2).get(60, TimeUnit.SECONDS));
+            assertEquals(List.of(2), cluster.methods.get(0).addRankValues);
+        }
+    }
+
+    @Test
+    void shouldSkipWorkersTheDispatchLeavesOutOfAnAwaitedCall() throws Exception {
+        Dispatch firstOnly = new Dispatch() {
+            @Override
+            public String name() {
+                return "FIRST_ONLY";
+            }
+
+            @Override
+            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+                List<Object[]> perWorker = new ArrayList<>();
+                for (int i = 0; i < topology.size(); i++) {
+                    perWorker.add(i == 0 ? args : null);
+                }
+                return perWorker;
+            }
+
+            @Override
+            public Object collect(List<Object> results, GroupTopology topology) {
+                return results;
+            }
+        };
+        ControlPlane.Context ctx = TestWorkers.context().dispatchModes(
+                name -> name.equals("FIRST_ONLY") ? firstOnly : BasicDispatch.byName(name));
+        try (TestWorkers cluster = new TestWorkers(ctx, 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> call = group.callAsync("firstOnly", input);
+            input.complete(4);
+            assertEquals(Arrays.asList(40, null), call.get(60, TimeUnit.SECONDS));
+            assertEquals(List.of(5, 6), group.callAsync("addRank", 5).get(60, TimeUnit.SECONDS));
+            assertEquals(Arrays.asList(70, null), group.call("firstOnly", 7));
         }
     }
 

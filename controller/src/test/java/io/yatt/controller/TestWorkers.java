@@ -2,6 +2,7 @@ package io.yatt.controller;
 
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -26,6 +27,7 @@ final class TestWorkers implements AutoCloseable {
         final CountDownLatch release = new CountDownLatch(1);
         final CountDownLatch started = new CountDownLatch(1);
         final AtomicInteger addRankCalls = new AtomicInteger();
+        final List<Integer> addRankValues = Collections.synchronizedList(new ArrayList<>());
 
         Methods(int rank) {
             this.rank = rank;
@@ -38,7 +40,13 @@ final class TestWorkers implements AutoCloseable {
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         int addRank(int value) {
             addRankCalls.incrementAndGet();
+            addRankValues.add(value);
             return value + rank;
+        }
+
+        @WorkerMethod(dispatch = "FIRST_ONLY")
+        int firstOnly(int value) {
+            return value * 10 + rank;
         }
 
         @WorkerMethod(dispatch = "RANK_ZERO", name = "whoAnswers")
