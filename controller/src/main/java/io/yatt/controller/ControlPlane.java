@@ -149,8 +149,8 @@ public final class ControlPlane implements AutoCloseable {
      * The group of the {@code size} workers registered with {@code role}, ranks 0 to size - 1, waiting up to
      * {@code timeoutNs} for them to register.
      *
-     * @throws IllegalStateException if they have not all registered in time (naming the ranks that have), or two
-     *         workers declare the same method with different dispatch modes
+     * @throws IllegalStateException if they have not all registered in time (naming the ranks that have), two
+     *         workers declare the same method with different dispatch modes, or they do not serve the same methods
      * @throws IllegalArgumentException if size is not positive
      */
     public WorkerGroup group(String role, int size, long timeoutNs) {
@@ -199,6 +199,15 @@ public final class ControlPlane implements AutoCloseable {
                 meshes.put(mesh.meshName(), new GroupTopology.MeshRank(mesh.dpRank(), mesh.dpSize(), mesh.collect()));
             }
             infos.add(new GroupTopology.WorkerInfo(r.rank(), meshes));
+        }
+        for (WorkerSession s : members) {
+            List<String> served = s.registration().methods().stream().map(Message.MethodEntry::name).sorted()
+                    .toList();
+            if (!served.equals(methods.keySet().stream().sorted().toList())) {
+                throw new IllegalStateException("workers of a group must serve the same methods: role=" + role
+                        + ", rank=" + s.registration().rank() + ", methods=" + served + ", group="
+                        + methods.keySet().stream().sorted().toList());
+            }
         }
         return new WorkerGroup(this, agent, role, members.toArray(WorkerSession[]::new), new GroupTopology(infos),
                 methods, ctx.dispatchModes);

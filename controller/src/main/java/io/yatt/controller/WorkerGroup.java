@@ -74,10 +74,12 @@ public final class WorkerGroup {
     }
 
     /**
-     * Calls {@code method} without waiting. An argument may be a future returned by an earlier call: this call is
-     * then sent when that future completes (with its value in its place), without blocking the caller, and fails if
-     * it fails. The returned future fails with the exceptions listed for {@link #call}; cancelling it sends a cancel
-     * to the workers that have not started it.
+     * Calls {@code method} without waiting. An argument may be a future (for example one returned by an earlier
+     * call): the workers then queue the call at once and wait for their input, and this group sends each worker its
+     * share when the futures complete (the caller does not block); calls made later queue behind it on each worker.
+     * If an input future fails, the call fails with its cause and the workers drop it. The returned future fails
+     * with the exceptions listed for {@link #call}; cancelling it sends a cancel to the workers that have not started
+     * it.
      */
     public CompletableFuture<Object> callAsync(String method, Object... args) {
         List<CompletableFuture<?>> inputs = new ArrayList<>();
@@ -86,48 +88,78 @@ public final class WorkerGroup {
                 inputs.add(f);
             }
         }
-        if (!inputs.isEmpty()) {
-            return CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).handle((v, e) -> e)
-                    .thenCompose(e -> {
-                        if (e != null) {
-                            Throwable cause = e instanceof CompletionException && e.getCause() != null
-                                    ? e.getCause() : e;
-                            return CompletableFuture.failedFuture(cause);
-                        }
-                        Object[] resolved = args.clone();
-                        for (int i = 0; i < resolved.length; i++) {
-                            if (resolved[i] instanceof CompletableFuture<?> f) {
-                                resolved[i] = f.join();
-                            }
-                        }
-                        return callAsync(method, resolved);
-                    });
-        }
         String mode = methods.get(method);
         if (mode == null) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("unknown method: group=" + role
                     + ", method=" + method + ", known=" + methods.keySet().stream().sorted().toList()));
         }
         Dispatch dispatch;
-        List<Object[]> perWorker;
         try {
             dispatch = dispatchModes.apply(mode);
-            perWorker = dispatch.dispatch(args, topology);
-            if (perWorker.size() != members.length) {
-                throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
-                        + ", lists=" + perWorker.size() + ", workers=" + members.length);
-            }
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
-                perWorker);
-        CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology));
+        if (inputs.isEmpty()) {
+            List<Object[]> perWorker;
+            try {
+                perWorker = split(dispatch, mode, args);
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+            CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
+                    perWorker);
+            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology));
+            result.whenComplete((v, e) -> {
+                if (e instanceof CancellationException && !raw.isDone()) {
+                    raw.cancel(false);
+                }
+            });
+            return result;
+        }
+        long correlationId;
+        try {
+            correlationId = agent.announce(role, method, mode, plane.currentStep(), members);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Object> result = CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new))
+                .handle((v, e) -> e)
+                .thenCompose(e -> {
+                    if (e != null) {
+                        agent.abandon(correlationId, members);
+                        return CompletableFuture.failedFuture(
+                                e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+                    }
+                    Object[] resolved = args.clone();
+                    for (int i = 0; i < resolved.length; i++) {
+                        if (resolved[i] instanceof CompletableFuture<?> f) {
+                            resolved[i] = f.join();
+                        }
+                    }
+                    List<Object[]> perWorker;
+                    try {
+                        perWorker = split(dispatch, mode, resolved);
+                    } catch (RuntimeException ex) {
+                        agent.abandon(correlationId, members);
+                        return CompletableFuture.failedFuture(ex);
+                    }
+                    return agent.provide(correlationId, role, method, members, perWorker)
+                            .thenApply(results -> dispatch.collect(results, topology));
+                });
         result.whenComplete((v, e) -> {
-            if (e instanceof CancellationException && !raw.isDone()) {
-                raw.cancel(false);
+            if (e instanceof CancellationException) {
+                agent.abandon(correlationId, members);
             }
         });
         return result;
+    }
+
+    private List<Object[]> split(Dispatch dispatch, String mode, Object[] args) {
+        List<Object[]> perWorker = dispatch.dispatch(args, topology);
+        if (perWorker.size() != members.length) {
+            throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
+                    + ", lists=" + perWorker.size() + ", workers=" + members.length);
+        }
+        return perWorker;
     }
 }

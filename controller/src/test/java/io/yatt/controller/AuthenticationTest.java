@@ -5,14 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Subscription;
+import io.yatt.controller.internal.wire.FrameDecoder;
 import io.yatt.controller.internal.wire.FrameEncoder;
+import io.yatt.controller.internal.wire.MalformedFrameException;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.concurrent.locks.LockSupport;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -23,7 +31,7 @@ class AuthenticationTest {
 
     @Test
     void shouldAcceptWorkerWithSharedSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET));
             assertEquals(List.of(7), cluster.group().call("addRank", 7));
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
@@ -32,7 +40,7 @@ class AuthenticationTest {
 
     @Test
     void shouldRefuseWorkerWithoutSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.startWorker(0, cluster.baseWorker(0)));
             assertEquals("registration refused: the controller requires a shared secret, workerId=100",
@@ -43,7 +51,7 @@ class AuthenticationTest {
 
     @Test
     void shouldRefuseAndCountWorkerWithWrongSecret() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context().sharedSecret(SECRET), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(WRONG)));
             assertEquals("registration refused: reason=authentication failed, workerId=100", e.getMessage());
@@ -53,7 +61,7 @@ class AuthenticationTest {
 
     @Test
     void shouldCountFramesFromUnregisteredSenderAndGarbageWithoutApplyingThem() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1);
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication(cluster.plane.endpoint(),
                      ControlPlane.CONTROL_STREAM_ID)) {
@@ -65,6 +73,45 @@ class AuthenticationTest {
                     && cluster.plane.stats().malformedFrames() == 1);
             assertEquals(new FrameStats(1, 1, 0), cluster.plane.stats());
             assertEquals(List.of(3), cluster.group().call("addRank", 3));
+        }
+    }
+
+    @Test
+    void shouldRepeatNonceForRepeatedRegistrationAndAcceptMacOverIt() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0);
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
+             ExclusivePublication toController = aeron.addExclusivePublication(cluster.plane.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID);
+             Subscription replies = aeron.addSubscription("aeron:ipc", 77_000)) {
+            Message.Register unsigned = new Message.Register(9, 0, 1L, 77_000, List.of("actor"), List.of(),
+                    List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", new byte[0]);
+            FrameEncoder encoder = new FrameEncoder(PayloadCodec.builtIn());
+            offer(toController, encoder.buffer(), encoder.encode(unsigned));
+            offer(toController, encoder.buffer(), encoder.encode(unsigned));
+            List<Message.RegisterAck> acks = new ArrayList<>();
+            FrameDecoder decoder = new FrameDecoder(PayloadCodec.builtIn());
+            FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
+                try {
+                    acks.add((Message.RegisterAck) decoder.decode(buffer, offset, length));
+                } catch (MalformedFrameException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            await(() -> replies.poll(assembler, 10) >= 0 && acks.size() == 2);
+            assertEquals(Message.AckStatus.CHALLENGE, acks.get(0).status());
+            assertEquals(32, acks.get(0).nonce().length);
+            assertEquals(acks.get(0), acks.get(1));
+            Mac hmac = Mac.getInstance("HmacSHA256");
+            hmac.init(new SecretKeySpec(SECRET, "HmacSHA256"));
+            hmac.update(acks.get(0).nonce());
+            hmac.update(ByteBuffer.allocate(8).putInt(9).putInt(0).array());
+            byte[] mac = hmac.doFinal();
+            Message.Register signed = new Message.Register(9, 0, 1L, 77_000, List.of("actor"), List.of(),
+                    List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", mac);
+            offer(toController, encoder.buffer(), encoder.encode(signed));
+            await(() -> replies.poll(assembler, 10) >= 0 && acks.size() == 3);
+            assertEquals(Message.AckStatus.ACCEPTED, acks.get(2).status());
+            assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
         }
     }
 

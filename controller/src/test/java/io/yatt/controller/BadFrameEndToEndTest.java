@@ -94,7 +94,7 @@ class BadFrameEndToEndTest {
     void shouldCountEveryBadFrameAtControllerAndStillServe() {
         List<Message> forged = List.of(new Message.Heartbeat(100, 1L, 0),
                 new Message.Result(1L, 100, 0, List.of("forged")), new Message.Error(1L, 100, 0, "T", "forged"));
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1);
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication(cluster.plane.endpoint(),
                      ControlPlane.CONTROL_STREAM_ID)) {
@@ -113,13 +113,14 @@ class BadFrameEndToEndTest {
 
     @Test
     void shouldCountEveryBadFrameAtWorkerAndStillServe() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1);
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication("aeron:ipc",
                      WorkerChannels.replyStreamId(100))) {
             long controllerId = cluster.plane.controllerId();
             List<Message> forged = List.of(
-                    new Message.Invoke(1L, controllerId, 0L, "actor", "addRank", "ONE_TO_ALL", List.of(1)),
+                    new Message.Invoke(1L, controllerId, 0L, "actor", "addRank", "ONE_TO_ALL", false, List.of(1)),
+                    new Message.InvokeInput(1L, controllerId, false, List.of(1)),
                     new Message.Shutdown(controllerId, "forged"), new Message.Abort(controllerId, "forged"),
                     new Message.Cancel(1L, controllerId));
             Worker worker = cluster.workers.get(0);

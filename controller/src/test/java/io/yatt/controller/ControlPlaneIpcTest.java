@@ -6,19 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.yatt.controller.internal.runtime.BasicDispatch;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class ControlPlaneIpcTest {
 
     @Test
     void shouldReturnOneNullPerWorkerForNoOpOneToAllCall() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 3)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 3)) {
             WorkerGroup group = cluster.group();
             assertEquals(Arrays.asList(null, null, null), group.call("noop"));
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
@@ -27,21 +31,21 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldSendArgumentsToEveryWorkerAndCollectByRank() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 3)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 3)) {
             assertEquals(List.of(10, 11, 12), cluster.group().call("addRank", 10));
         }
     }
 
     @Test
     void shouldReturnRankZerosResultForRankZeroMode() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             assertEquals("rank-0", cluster.group().call("whoAnswers", "rank-"));
         }
     }
 
     @Test
     void shouldCarryNestedPayloadValuesBothWays() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             Object result = cluster.group().call("describe", List.of("a", 2L, List.of(true)), new byte[] {1, 2, 3},
                     new float[] {1.5f, 2.25f});
             assertEquals(List.of(Map.of("rank", 0, "items", List.of("a", 2L, List.of(true)), "raw", 3,
@@ -51,7 +55,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldPropagateWorkerErrorWithTypeMessageAndRank() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerCallException e = assertThrows(WorkerCallException.class,
                     () -> cluster.group().call("failOnRankOne", "bad batch"));
             assertEquals("worker call failed: group=actor, method=failOnRankOne, rank=1,"
@@ -64,7 +68,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldReportArgumentCountMismatchFromWorker() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             WorkerCallException e = assertThrows(WorkerCallException.class,
                     () -> cluster.group().call("addRank", 1, 2));
             assertEquals("argument count mismatch: method=addRank, expected=1, actual=2", e.remoteMessage());
@@ -74,17 +78,17 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldRejectUnknownMethodBeforeSending() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cluster.group().call("train"));
             assertEquals("unknown method: group=actor, method=train, known=[addRank, blockUntilReleased, describe,"
-                    + " failOnRankOne, noop, whoAnswers]", e.getMessage());
+                    + " failOnRankOne, firstOnly, noop, whoAnswers]", e.getMessage());
         }
     }
 
     @Test
     void shouldChainCallOnFutureArgumentWithoutBlockingCaller() throws Exception {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> blocked = group.callAsync("blockUntilReleased");
             CompletableFuture<Object> first = blocked.thenApply(ranks -> ((List<?>) ranks).size() * 100);
@@ -97,8 +101,75 @@ class ControlPlaneIpcTest {
     }
 
     @Test
+    void shouldQueueCallAwaitingInputOnWorkersAheadOfLaterCalls() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> waiting = group.callAsync("addRank", input);
+            CompletableFuture<Object> later = group.callAsync("addRank", 1);
+            Thread.sleep(200);
+            assertFalse(later.isDone());
+            assertEquals(List.of(), cluster.methods.get(0).addRankValues);
+            input.complete(10);
+            assertEquals(List.of(10, 11), waiting.get());
+            assertEquals(List.of(1, 2), later.get());
+            assertEquals(List.of(10, 1), cluster.methods.get(0).addRankValues);
+            assertEquals(List.of(10, 1), cluster.methods.get(1).addRankValues);
+        }
+    }
+
+    @Test
+    void shouldReleaseWorkersWhenInputFails() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> waiting = group.callAsync("addRank", input);
+            input.completeExceptionally(new IllegalStateException("no batch"));
+            ExecutionException e = assertThrows(ExecutionException.class, waiting::get);
+            assertEquals("no batch", e.getCause().getMessage());
+            assertEquals(List.of(2, 3), group.callAsync("addRank", 2).get(60, TimeUnit.SECONDS));
+            assertEquals(List.of(2), cluster.methods.get(0).addRankValues);
+        }
+    }
+
+    @Test
+    void shouldSkipWorkersTheDispatchLeavesOutOfAnAwaitedCall() throws Exception {
+        Dispatch firstOnly = new Dispatch() {
+            @Override
+            public String name() {
+                return "FIRST_ONLY";
+            }
+
+            @Override
+            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+                List<Object[]> perWorker = new ArrayList<>();
+                for (int i = 0; i < topology.size(); i++) {
+                    perWorker.add(i == 0 ? args : null);
+                }
+                return perWorker;
+            }
+
+            @Override
+            public Object collect(List<Object> results, GroupTopology topology) {
+                return results;
+            }
+        };
+        ControlPlane.Context ctx = TestWorkers.context().dispatchModes(
+                name -> name.equals("FIRST_ONLY") ? firstOnly : BasicDispatch.byName(name));
+        try (TestWorkers cluster = new TestWorkers(ctx, 2)) {
+            WorkerGroup group = cluster.group();
+            CompletableFuture<Object> input = new CompletableFuture<>();
+            CompletableFuture<Object> call = group.callAsync("firstOnly", input);
+            input.complete(4);
+            assertEquals(Arrays.asList(40, null), call.get(60, TimeUnit.SECONDS));
+            assertEquals(List.of(5, 6), group.callAsync("addRank", 5).get(60, TimeUnit.SECONDS));
+            assertEquals(Arrays.asList(70, null), group.call("firstOnly", 7));
+        }
+    }
+
+    @Test
     void shouldFailChainedCallWhenItsInputFails() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 2)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 2)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> failing = group.callAsync("failOnRankOne", "input broke");
             CompletableFuture<Object> chained = group.callAsync("addRank", failing);
@@ -129,7 +200,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldNameMissingRanksWhenGroupIncomplete() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> cluster.plane.group("actor", 2, 50_000_000L));
             assertEquals("worker group incomplete: role=actor, size=2, registeredRanks=[0], timeoutMs=50",
@@ -139,7 +210,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldRegisterMeshesIntoGroupTopology() {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 0)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
             for (int rank = 0; rank < 2; rank++) {
                 cluster.startWorker(rank, cluster.baseWorker(rank).meshes(Map.of("actor-dp",
                         new GroupTopology.MeshRank(0, 1, rank == 0))));
@@ -155,7 +226,7 @@ class ControlPlaneIpcTest {
     @Test
     void shouldDropQueuedCallWhoseFutureIsCancelled() throws Exception {
         // the worker answers the cancel with an error for a call the controller no longer tracks: one dropped frame
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> running = group.callAsync("blockUntilReleased");
             cluster.methods.get(0).started.await();
@@ -174,7 +245,7 @@ class ControlPlaneIpcTest {
 
     @Test
     void shouldAbortCallInFlight() throws Exception {
-        try (TestWorkers cluster = new TestWorkers(new ControlPlane.Context(), 1)) {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
             CompletableFuture<Object> call = cluster.group().callAsync("blockUntilReleased");
             cluster.methods.get(0).started.await();
             cluster.plane.abort("operator");

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 class HeartbeatTimeoutTest {
 
     private static final long INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(1000);
+    private static final long BUSY_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(2000);
 
     @Test
     void shouldFailInFlightCallNamingWorkerThatStoppedHeartbeating() throws Exception {
@@ -30,7 +31,7 @@ class HeartbeatTimeoutTest {
             ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
             WorkerLostException lost = assertInstanceOf(WorkerLostException.class, e.getCause());
             assertTrue(lost.getMessage().matches("worker lost: role=actor, rank=1, pid=5001, host=host-1,"
-                    + " lastHeartbeatAgeMs=\\d+, timeoutMs=500"), lost.getMessage());
+                    + " lastHeartbeatAgeMs=\\d+, timeoutMs=1000"), lost.getMessage());
             assertEquals(List.of("actor"), lost.roles());
             assertEquals(1, lost.rank());
             assertEquals(5001L, lost.pid());
@@ -46,11 +47,11 @@ class HeartbeatTimeoutTest {
     @Test
     void shouldKeepBusyWorkerAliveWhileItsMethodRuns() throws Exception {
         ControlPlane.Context ctx = new ControlPlane.Context().heartbeatIntervalNs(INTERVAL_NS)
-                .heartbeatTimeoutNs(TIMEOUT_NS);
+                .heartbeatTimeoutNs(BUSY_TIMEOUT_NS);
         try (TestWorkers cluster = new TestWorkers(ctx, 1)) {
             CompletableFuture<Object> call = cluster.group().callAsync("blockUntilReleased");
             cluster.methods.get(0).started.await();
-            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(3 * TIMEOUT_NS));
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(BUSY_TIMEOUT_NS + BUSY_TIMEOUT_NS / 4));
             cluster.methods.get(0).release.countDown();
             assertEquals(List.of(0), call.get(60, TimeUnit.SECONDS));
         }

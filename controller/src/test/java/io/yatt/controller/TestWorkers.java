@@ -2,6 +2,7 @@ package io.yatt.controller;
 
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -12,6 +13,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class TestWorkers implements AutoCloseable {
 
     static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+    /** Heartbeat timeout of tests that are not about faults: a starved agent on a loaded machine is not a lost worker. */
+    static final long RELAXED_HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+
+    /** A control plane context for tests that are not about heartbeats. */
+    static ControlPlane.Context context() {
+        return new ControlPlane.Context().heartbeatTimeoutNs(RELAXED_HEARTBEAT_TIMEOUT_NS);
+    }
 
     /** The methods every test worker serves; its rank shapes the results. */
     static final class Methods {
@@ -19,6 +27,7 @@ final class TestWorkers implements AutoCloseable {
         final CountDownLatch release = new CountDownLatch(1);
         final CountDownLatch started = new CountDownLatch(1);
         final AtomicInteger addRankCalls = new AtomicInteger();
+        final List<Integer> addRankValues = Collections.synchronizedList(new ArrayList<>());
 
         Methods(int rank) {
             this.rank = rank;
@@ -31,7 +40,13 @@ final class TestWorkers implements AutoCloseable {
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         int addRank(int value) {
             addRankCalls.incrementAndGet();
+            addRankValues.add(value);
             return value + rank;
+        }
+
+        @WorkerMethod(dispatch = "FIRST_ONLY")
+        int firstOnly(int value) {
+            return value * 10 + rank;
         }
 
         @WorkerMethod(dispatch = "RANK_ZERO", name = "whoAnswers")

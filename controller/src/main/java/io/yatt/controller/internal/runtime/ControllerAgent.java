@@ -187,6 +187,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return s != null && s.registration().workerId() == workerId && s.lost() == null ? s : null;
     }
 
+    /**
+     * Accepts, challenges or refuses a registration. A repeated registration without a MAC (the worker retries
+     * until answered) gets the same nonce again, so its answer verifies; a nonce is dropped once a MAC is checked.
+     */
     private Outcome onRegister(Message.Register r, int sessionId) {
         WorkerSession existing = workers.get(r.workerId());
         if (existing != null) {
@@ -208,9 +212,12 @@ public final class ControllerAgent implements Agent, MessageHandler {
         WorkerProxy proxy = new WorkerProxy(payloads, new PublicationSink(transport, reply, sendTimeoutNs));
         if (secret != null) {
             if (r.mac().length == 0) {
-                byte[] nonce = new byte[NONCE_BYTES];
-                random.nextBytes(nonce);
-                challenges.put(sessionId, nonce);
+                byte[] nonce = challenges.get(sessionId);
+                if (nonce == null) {
+                    nonce = new byte[NONCE_BYTES];
+                    random.nextBytes(nonce);
+                    challenges.put(sessionId, nonce);
+                }
                 proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.CHALLENGE, heartbeatIntervalNs,
                         nonce, "");
                 return Outcome.APPLIED;
@@ -249,26 +256,90 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     public CompletableFuture<List<Object>> invoke(String group, String method, String dispatchMode, long step,
                                                   WorkerSession[] targets, List<Object[]> args) {
+        return start(correlationIds.incrementAndGet(), group, method, dispatchMode, step, targets, args, false);
+    }
+
+    /**
+     * Announces a call whose arguments are not known yet: every target queues an invoke that waits for
+     * {@link #provide}. Called from any thread.
+     *
+     * @return the call's correlation id
+     * @throws WorkerLostException if a target is lost
+     * @throws IllegalStateException if an invoke could not be sent (the targets already reached are cancelled)
+     */
+    public long announce(String group, String method, String dispatchMode, long step, WorkerSession[] targets) {
+        long correlationId = correlationIds.incrementAndGet();
+        for (int i = 0; i < targets.length; i++) {
+            RuntimeException failure = targets[i].lost();
+            if (failure == null && !targets[i].proxy().invokeAwaitingInput(correlationId, controllerId, step, group,
+                    method, dispatchMode)) {
+                failure = notSent(group, method, targets[i]);
+            }
+            if (failure != null) {
+                abandon(correlationId, Arrays.copyOf(targets, i));
+                throw failure;
+            }
+        }
+        return correlationId;
+    }
+
+    /**
+     * Sends the arguments of an announced call to its targets ({@code null}: the target is skipped) and returns the
+     * per-rank results. Called from any thread.
+     */
+    public CompletableFuture<List<Object>> provide(long correlationId, String group, String method,
+                                                   WorkerSession[] targets, List<Object[]> args) {
+        return start(correlationId, group, method, null, 0L, targets, args, true);
+    }
+
+    /**
+     * Gives up an announced call: its targets drop the waiting invoke, and its results, if awaited, fail with
+     * {@link CancellationException}. Called from any thread.
+     */
+    public void abandon(long correlationId, WorkerSession[] targets) {
+        for (WorkerSession target : targets) {
+            if (reachable(target)) {
+                target.proxy().cancel(correlationId, controllerId);
+            }
+        }
+        PendingCall call = calls.remove(correlationId);
+        if (call != null) {
+            call.fail(new CancellationException("call abandoned: correlationId=" + correlationId));
+        }
+    }
+
+    private CompletableFuture<List<Object>> start(long correlationId, String group, String method,
+                                                  String dispatchMode, long step, WorkerSession[] targets,
+                                                  List<Object[]> args, boolean announced) {
         WorkerSession[] called = new WorkerSession[targets.length];
         for (int i = 0; i < targets.length; i++) {
             if (args.get(i) != null) {
                 called[i] = targets[i];
                 if (targets[i].lost() != null) {
+                    if (announced) {
+                        abandon(correlationId, targets);
+                    }
                     return CompletableFuture.failedFuture(targets[i].lost());
                 }
             }
         }
         if (allNull(called)) {
+            if (announced) {
+                for (WorkerSession target : targets) {
+                    if (reachable(target)) {
+                        target.proxy().input(correlationId, controllerId, null);
+                    }
+                }
+            }
             return CompletableFuture.completedFuture(Arrays.asList(new Object[targets.length]));
         }
-        long correlationId = correlationIds.incrementAndGet();
         PendingCall call = new PendingCall(correlationId, group, method, called);
         calls.put(correlationId, call);
         call.future().whenComplete((v, e) -> {
             calls.remove(correlationId);
             if (e instanceof CancellationException) {
                 for (WorkerSession target : called) {
-                    if (target != null && target.lost() == null) {
+                    if (target != null && reachable(target)) {
                         target.proxy().cancel(correlationId, controllerId);
                     }
                 }
@@ -280,27 +351,41 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 return call.future();
             }
         }
-        for (int i = 0; i < called.length; i++) {
-            if (called[i] == null) {
+        for (int i = 0; i < targets.length; i++) {
+            if (called[i] == null && (!announced || !reachable(targets[i]))) {
                 continue;
             }
-            boolean sent;
+            RuntimeException failure = null;
             try {
-                sent = called[i].proxy().invoke(correlationId, controllerId, step, group, method, dispatchMode,
-                        Arrays.asList(args.get(i)));
+                List<Object> workerArgs = called[i] == null ? null : Arrays.asList(args.get(i));
+                boolean sent = announced ? targets[i].proxy().input(correlationId, controllerId, workerArgs)
+                        : targets[i].proxy().invoke(correlationId, controllerId, step, group, method, dispatchMode,
+                                workerArgs);
+                if (!sent && called[i] != null) {
+                    failure = notSent(group, method, targets[i]);
+                }
             } catch (RuntimeException e) {
-                call.fail(e);
-                break;
+                failure = e;
             }
-            if (!sent) {
-                Message.Register r = called[i].registration();
-                call.fail(new IllegalStateException("invoke not sent: group=" + group + ", method=" + method
-                        + ", rank=" + r.rank() + ", workerId=" + r.workerId() + ", timeoutMs="
-                        + sendTimeoutNs / 1_000_000));
+            if (failure != null) {
+                call.fail(failure);
+                if (announced) {
+                    abandon(correlationId, targets);
+                }
                 break;
             }
         }
         return call.future();
+    }
+
+    private static boolean reachable(WorkerSession target) {
+        return target.lost() == null && target.publication().isConnected();
+    }
+
+    private IllegalStateException notSent(String group, String method, WorkerSession target) {
+        Message.Register r = target.registration();
+        return new IllegalStateException("invoke not sent: group=" + group + ", method=" + method + ", rank="
+                + r.rank() + ", workerId=" + r.workerId() + ", timeoutMs=" + sendTimeoutNs / 1_000_000);
     }
 
     private static boolean allNull(WorkerSession[] sessions) {

@@ -16,6 +16,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
@@ -25,7 +26,7 @@ import org.agrona.concurrent.Agent;
 /**
  * A worker's duty cycle: registers (answering a challenge with the HMAC of the controller's nonce), heartbeats at
  * the interval the controller set, and hands invokes to the worker's executor, which runs them in order and sends
- * results or errors. Frames from any session other than the accepting controller's are counted and dropped.
+ * results or errors; an invoke that awaits its input holds the queue until its {@code InvokeInput} arrives. Frames from any session other than the accepting controller's are counted and dropped.
  */
 public final class WorkerAgent implements Agent, MessageHandler {
 
@@ -44,6 +45,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final byte[] secret;
     private final ExecutorService executor;
     private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
+    private final Map<Long, CompletableFuture<List<Object>>> inputs = new ConcurrentHashMap<>();
     private final CompletableFuture<Long> registered = new CompletableFuture<>();
     private final CountDownLatch shutdown = new CountDownLatch(1);
     private volatile String shutdownReason = "";
@@ -144,9 +146,23 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         return switch (message) {
             case Message.Invoke invoke -> onInvoke(invoke);
+            case Message.InvokeInput input -> {
+                CompletableFuture<List<Object>> waiting = input.controllerId() == controllerId
+                        ? inputs.remove(input.correlationId()) : null;
+                if (waiting == null) {
+                    yield Outcome.DROPPED;
+                }
+                waiting.complete(input.skip() ? null : input.args());
+                yield Outcome.APPLIED;
+            }
             case Message.Cancel cancel -> {
                 if (cancel.controllerId() != controllerId) {
                     yield Outcome.DROPPED;
+                }
+                CompletableFuture<List<Object>> waiting = inputs.remove(cancel.correlationId());
+                if (waiting != null) {
+                    waiting.cancel(false);
+                    yield Outcome.APPLIED;
                 }
                 Future<?> f = inFlight.get(cancel.correlationId());
                 if (f != null && f.cancel(false) && inFlight.remove(cancel.correlationId()) != null) {
@@ -165,6 +181,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
                         f.cancel(true);
                         controller.error(id, registration.workerId(), registration.rank(),
                                 CancellationException.class.getName(), "aborted: " + abort.reason());
+                    }
+                }
+                for (Long id : List.copyOf(inputs.keySet())) {
+                    CompletableFuture<List<Object>> waiting = inputs.remove(id);
+                    if (waiting != null) {
+                        waiting.cancel(false);
                     }
                 }
                 yield Outcome.APPLIED;
@@ -225,10 +247,44 @@ public final class WorkerAgent implements Agent, MessageHandler {
                             + methods.names().stream().sorted().toList());
             return Outcome.APPLIED;
         }
-        FutureTask<Void> task = new FutureTask<>(() -> run(id, invoke.method(), invoke.args()), null);
+        FutureTask<Void> task;
+        if (invoke.awaitInput()) {
+            CompletableFuture<List<Object>> input = new CompletableFuture<>();
+            inputs.put(id, input);
+            task = new FutureTask<>(() -> runWhenInput(id, invoke.method(), input), null);
+        } else {
+            task = new FutureTask<>(() -> run(id, invoke.method(), invoke.args()), null);
+        }
         inFlight.put(id, task);
         executor.execute(task);
         return Outcome.APPLIED;
+    }
+
+    /**
+     * Waits (on the calls thread, so later calls queue behind it) for the arguments of an invoke that awaits its
+     * input, then runs it; a skipped call ends without a reply, a cancelled one answers with an error unless an
+     * abort already did.
+     */
+    private void runWhenInput(long correlationId, String method, CompletableFuture<List<Object>> input) {
+        List<Object> args;
+        try {
+            args = input.get();
+        } catch (InterruptedException e) {
+            inputs.remove(correlationId);
+            inFlight.remove(correlationId);
+            return;
+        } catch (ExecutionException | CancellationException e) {
+            if (inFlight.remove(correlationId) != null) {
+                controller.error(correlationId, registration.workerId(), registration.rank(),
+                        CancellationException.class.getName(), "cancelled before start");
+            }
+            return;
+        }
+        if (args == null) {
+            inFlight.remove(correlationId);
+            return;
+        }
+        run(correlationId, method, args);
     }
 
     /** Runs one call; sends its result or error unless an abort or cancel already answered for it. */

@@ -5,6 +5,7 @@ import io.yatt.controller.internal.sbe.CancelDecoder;
 import io.yatt.controller.internal.sbe.ErrorDecoder;
 import io.yatt.controller.internal.sbe.HeartbeatDecoder;
 import io.yatt.controller.internal.sbe.InvokeDecoder;
+import io.yatt.controller.internal.sbe.InvokeInputDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MetricReductionDecoder;
 import io.yatt.controller.internal.sbe.RegisterAckDecoder;
@@ -32,6 +33,7 @@ public final class FrameDecoder {
     private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
     private final HeartbeatDecoder heartbeat = new HeartbeatDecoder();
     private final InvokeDecoder invoke = new InvokeDecoder();
+    private final InvokeInputDecoder invokeInput = new InvokeInputDecoder();
     private final ResultDecoder result = new ResultDecoder();
     private final ErrorDecoder error = new ErrorDecoder();
     private final CancelDecoder cancel = new CancelDecoder();
@@ -78,17 +80,23 @@ public final class FrameDecoder {
                 long correlationId = invoke.correlationId();
                 long controllerId = invoke.controllerId();
                 long step = invoke.step();
+                boolean awaitInput = version >= InvokeDecoder.awaitInputSinceVersion() && bool(invoke.awaitInputRaw());
                 String group = invoke.group();
                 String method = invoke.method();
                 String mode = invoke.dispatchMode();
-                Object args = payload(buffer, invoke.limit());
-                if (!(args instanceof List<?> list)) {
-                    throw new MalformedFrameException("invoke arguments are not a list: class="
-                            + (args == null ? "null" : args.getClass().getName()));
+                List<Object> args = argumentList(payload(buffer, invoke.limit()));
+                if (awaitInput && !args.isEmpty()) {
+                    throw new MalformedFrameException("invoke awaiting input carries arguments: count=" + args.size());
                 }
-                @SuppressWarnings("unchecked")
-                List<Object> argList = (List<Object>) list;
-                yield new Message.Invoke(correlationId, controllerId, step, group, method, mode, argList);
+                yield new Message.Invoke(correlationId, controllerId, step, group, method, mode, awaitInput, args);
+            }
+            case InvokeInputDecoder.TEMPLATE_ID -> {
+                invokeInput.wrap(buffer, body, blockLength, version);
+                long correlationId = invokeInput.correlationId();
+                long controllerId = invokeInput.controllerId();
+                boolean skip = bool(invokeInput.skipRaw());
+                yield new Message.InvokeInput(correlationId, controllerId, skip,
+                        argumentList(payload(buffer, invokeInput.limit())));
             }
             case ResultDecoder.TEMPLATE_ID -> {
                 result.wrap(buffer, body, blockLength, version);
@@ -207,6 +215,15 @@ public final class FrameDecoder {
     private Object payload(DirectBuffer buffer, int lengthPosition) throws MalformedFrameException {
         int length = (int) (buffer.getInt(lengthPosition, LE) & 0xFFFF_FFFFL);
         return payloads.decode(buffer, lengthPosition + 4, length);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> argumentList(Object args) throws MalformedFrameException {
+        if (!(args instanceof List<?> list)) {
+            throw new MalformedFrameException("invoke arguments are not a list: class="
+                    + (args == null ? "null" : args.getClass().getName()));
+        }
+        return (List<Object>) list;
     }
 
     private static int[] controllerIndex(int index, int count) throws MalformedFrameException {

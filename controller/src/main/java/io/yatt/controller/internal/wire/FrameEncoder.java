@@ -6,6 +6,7 @@ import io.yatt.controller.internal.sbe.CancelEncoder;
 import io.yatt.controller.internal.sbe.ErrorEncoder;
 import io.yatt.controller.internal.sbe.HeartbeatEncoder;
 import io.yatt.controller.internal.sbe.InvokeEncoder;
+import io.yatt.controller.internal.sbe.InvokeInputEncoder;
 import io.yatt.controller.internal.sbe.MessageHeaderEncoder;
 import io.yatt.controller.internal.sbe.MetricReductionEncoder;
 import io.yatt.controller.internal.sbe.ReduceOp;
@@ -32,6 +33,7 @@ public final class FrameEncoder {
     private final RegisterAckEncoder registerAck = new RegisterAckEncoder();
     private final HeartbeatEncoder heartbeat = new HeartbeatEncoder();
     private final InvokeEncoder invoke = new InvokeEncoder();
+    private final InvokeInputEncoder invokeInput = new InvokeInputEncoder();
     private final ResultEncoder result = new ResultEncoder();
     private final ErrorEncoder error = new ErrorEncoder();
     private final CancelEncoder cancel = new CancelEncoder();
@@ -96,9 +98,17 @@ public final class FrameEncoder {
             case Message.Invoke m -> {
                 int payloadLength = payloads.encode(m.args(), payloadScratch, 0);
                 invoke.wrapAndApplyHeader(buffer, 0, header).correlationId(m.correlationId())
-                        .controllerId(m.controllerId()).step(m.step()).group(m.group()).method(m.method())
-                        .dispatchMode(m.dispatchMode()).putPayload(payloadScratch, 0, payloadLength);
+                        .controllerId(m.controllerId()).step(m.step())
+                        .awaitInput(m.awaitInput() ? BooleanType.TRUE : BooleanType.FALSE).group(m.group())
+                        .method(m.method()).dispatchMode(m.dispatchMode()).putPayload(payloadScratch, 0, payloadLength);
                 yield invoke.encodedLength();
+            }
+            case Message.InvokeInput m -> {
+                int payloadLength = payloads.encode(m.args(), payloadScratch, 0);
+                invokeInput.wrapAndApplyHeader(buffer, 0, header).correlationId(m.correlationId())
+                        .controllerId(m.controllerId()).skip(m.skip() ? BooleanType.TRUE : BooleanType.FALSE)
+                        .putPayload(payloadScratch, 0, payloadLength);
+                yield invokeInput.encodedLength();
             }
             case Message.Result m -> {
                 int payloadLength = payloads.encode(m.value(), payloadScratch, 0);

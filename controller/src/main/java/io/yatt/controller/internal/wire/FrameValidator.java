@@ -5,6 +5,7 @@ import io.yatt.controller.internal.sbe.CancelDecoder;
 import io.yatt.controller.internal.sbe.ErrorDecoder;
 import io.yatt.controller.internal.sbe.HeartbeatDecoder;
 import io.yatt.controller.internal.sbe.InvokeDecoder;
+import io.yatt.controller.internal.sbe.InvokeInputDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MetricReductionDecoder;
 import io.yatt.controller.internal.sbe.RegisterAckDecoder;
@@ -17,7 +18,7 @@ import org.agrona.DirectBuffer;
 
 /**
  * Checks a frame's structure before any decoder reads it: header length, schema id, version range, a known template
- * id, a block length no shorter than the acting version needs, and every group header, group entry and
+ * id that exists in that version, a block length no shorter than the acting version needs, and every group header, group entry and
  * variable-length field inside the frame, which they must fill exactly. Reads only inside {@code [offset,
  * offset + length)}, allocates nothing, throws nothing. Stateless.
  */
@@ -38,14 +39,15 @@ public final class FrameValidator {
     private record Group(int entryBlockLength, int varsPerEntry) {
     }
 
-    private record Shape(int blockLengthV1, int blockLength, Group[] groups, int vars) {
+    /** A message's layout: its block length in version 1 and from version 2, its groups and var fields. */
+    private record Shape(int sinceVersion, int blockLengthV1, int blockLength, Group[] groups, int vars) {
 
         int minBlockLength(int version) {
             return version >= 2 ? blockLength : blockLengthV1;
         }
     }
 
-    private static final Shape[] SHAPES = new Shape[MetricReductionDecoder.TEMPLATE_ID + 1];
+    private static final Shape[] SHAPES = new Shape[InvokeInputDecoder.TEMPLATE_ID + 1];
 
     static {
         shape(RegisterDecoder.TEMPLATE_ID, RegisterDecoder.BLOCK_LENGTH, 3,
@@ -53,9 +55,12 @@ public final class FrameValidator {
                 new Group(RegisterDecoder.MeshesDecoder.sbeBlockLength(), 1),
                 new Group(RegisterDecoder.MethodsDecoder.sbeBlockLength(), 2));
         shape(RegisterAckDecoder.TEMPLATE_ID, RegisterAckDecoder.BLOCK_LENGTH, 2);
-        SHAPES[HeartbeatDecoder.TEMPLATE_ID] = new Shape(HeartbeatDecoder.inFlightCallsEncodingOffset(),
+        SHAPES[HeartbeatDecoder.TEMPLATE_ID] = new Shape(1, HeartbeatDecoder.inFlightCallsEncodingOffset(),
                 HeartbeatDecoder.BLOCK_LENGTH, new Group[0], 0);
-        shape(InvokeDecoder.TEMPLATE_ID, InvokeDecoder.BLOCK_LENGTH, 4);
+        SHAPES[InvokeDecoder.TEMPLATE_ID] = new Shape(1, InvokeDecoder.awaitInputEncodingOffset(),
+                InvokeDecoder.BLOCK_LENGTH, new Group[0], 4);
+        SHAPES[InvokeInputDecoder.TEMPLATE_ID] = new Shape(2, InvokeInputDecoder.BLOCK_LENGTH,
+                InvokeInputDecoder.BLOCK_LENGTH, new Group[0], 1);
         shape(ResultDecoder.TEMPLATE_ID, ResultDecoder.BLOCK_LENGTH, 1);
         shape(ErrorDecoder.TEMPLATE_ID, ErrorDecoder.BLOCK_LENGTH, 2);
         shape(CancelDecoder.TEMPLATE_ID, CancelDecoder.BLOCK_LENGTH, 0);
@@ -67,7 +72,7 @@ public final class FrameValidator {
     }
 
     private static void shape(int templateId, int blockLength, int vars, Group... groups) {
-        SHAPES[templateId] = new Shape(blockLength, blockLength, groups, vars);
+        SHAPES[templateId] = new Shape(1, blockLength, blockLength, groups, vars);
     }
 
     private FrameValidator() {
@@ -93,7 +98,7 @@ public final class FrameValidator {
             return MALFORMED;
         }
         final Shape shape = SHAPES[templateId];
-        if (blockLength < shape.minBlockLength(version)) {
+        if (version < shape.sinceVersion || blockLength < shape.minBlockLength(version)) {
             return MALFORMED;
         }
         long pos = (long) offset + HEADER_BYTES + blockLength;

@@ -69,9 +69,16 @@ public sealed interface Message {
         public static final int IN_FLIGHT_UNKNOWN = -1;
     }
 
-    /** Controller to worker: run {@code method} of role {@code group} with {@code args}. */
+    /**
+     * Controller to worker: run {@code method} of role {@code group} with {@code args}, or, with {@code awaitInput},
+     * queue it until an {@link InvokeInput} brings the arguments ({@code args} is then empty).
+     */
     record Invoke(long correlationId, long controllerId, long step, String group, String method, String dispatchMode,
-                  List<Object> args) implements Message {
+                  boolean awaitInput, List<Object> args) implements Message {
+    }
+
+    /** Controller to worker: the arguments of an invoke that awaits them, or {@code skip} (not called). */
+    record InvokeInput(long correlationId, long controllerId, boolean skip, List<Object> args) implements Message {
     }
 
     /** Worker to controller: a call's value. */

@@ -18,7 +18,24 @@ public final class WorkerProxy extends FrameProxy {
     /** @throws IllegalArgumentException if an argument cannot be encoded */
     public boolean invoke(long correlationId, long controllerId, long step, String group, String method,
                           String dispatchMode, List<Object> args) {
-        return send(new Message.Invoke(correlationId, controllerId, step, group, method, dispatchMode, args));
+        return send(new Message.Invoke(correlationId, controllerId, step, group, method, dispatchMode, false, args));
+    }
+
+    /** An invoke the worker queues until {@link #input} brings its arguments. */
+    public boolean invokeAwaitingInput(long correlationId, long controllerId, long step, String group, String method,
+                                       String dispatchMode) {
+        return send(new Message.Invoke(correlationId, controllerId, step, group, method, dispatchMode, true,
+                List.of()));
+    }
+
+    /**
+     * The arguments of an invoke that awaits them; {@code args} null means the worker is not called (skip).
+     *
+     * @throws IllegalArgumentException if an argument cannot be encoded
+     */
+    public boolean input(long correlationId, long controllerId, List<Object> args) {
+        return send(new Message.InvokeInput(correlationId, controllerId, args == null, args == null ? List.of()
+                : args));
     }
 
     public boolean cancel(long correlationId, long controllerId) {

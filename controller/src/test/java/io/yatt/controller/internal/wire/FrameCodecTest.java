@@ -21,7 +21,7 @@ class FrameCodecTest {
     void shouldRoundTripEveryMessageType() throws MalformedFrameException {
         for (Message message : Frames.samples()) {
             Message decoded = Frames.decode(Frames.encode(message));
-            if (message instanceof Message.Invoke invoke) {
+            if (message instanceof Message.Invoke invoke && !invoke.awaitInput()) {
                 Message.Invoke got = assertInstanceOf(Message.Invoke.class, decoded);
                 assertEquals(invoke.correlationId(), got.correlationId());
                 assertEquals(invoke.controllerId(), got.controllerId());
@@ -29,6 +29,7 @@ class FrameCodecTest {
                 assertEquals(invoke.group(), got.group());
                 assertEquals(invoke.method(), got.method());
                 assertEquals(invoke.dispatchMode(), got.dispatchMode());
+                assertEquals(false, got.awaitInput());
                 assertEquals(invoke.args().subList(0, 4), got.args().subList(0, 4));
                 Map<?, ?> map = assertInstanceOf(Map.class, got.args().get(4));
                 assertArrayEquals(new float[] {1f}, (float[]) map.get("k"));
@@ -58,6 +59,34 @@ class FrameCodecTest {
         b.putShort(6, (short) 1);
         assertEquals(new Message.Heartbeat(4, 55L, Message.Heartbeat.IN_FLIGHT_UNKNOWN), Frames.decode(v1));
         assertEquals(2, HeartbeatDecoder.inFlightCallsSinceVersion());
+    }
+
+    @Test
+    void shouldDecodeVersionOneInvokeAsNotAwaitingInput() throws MalformedFrameException {
+        byte[] v2 = Frames.encode(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", false, List.of(5)));
+        int v1Block = 24;
+        byte[] v1 = new byte[v2.length - 1];
+        System.arraycopy(v2, 0, v1, 0, 8 + v1Block);
+        System.arraycopy(v2, 8 + v1Block + 1, v1, 8 + v1Block, v2.length - 8 - v1Block - 1);
+        ByteBuffer b = ByteBuffer.wrap(v1).order(ByteOrder.LITTLE_ENDIAN);
+        b.putShort(0, (short) v1Block);
+        b.putShort(6, (short) 1);
+        assertEquals(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", false, List.of(5)), Frames.decode(v1));
+    }
+
+    @Test
+    void shouldRejectInvokeInputInVersionOne() {
+        byte[] frame = Frames.encode(new Message.InvokeInput(1L, 2L, false, List.of()));
+        assertEquals(12, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
+        ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 1);
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
+    }
+
+    @Test
+    void shouldRejectInvokeAwaitingInputThatCarriesArguments() {
+        byte[] frame = Frames.encode(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", true, List.of(5)));
+        MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Frames.decode(frame));
+        assertEquals("invoke awaiting input carries arguments: count=1", e.getMessage());
     }
 
     @Test
@@ -102,7 +131,7 @@ class FrameCodecTest {
 
     @Test
     void shouldRejectInvokeWhoseArgumentsAreNotAList() {
-        byte[] frame = Frames.encode(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", List.of()));
+        byte[] frame = Frames.encode(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", false, List.of()));
         frame[frame.length - 5] = (byte) PayloadCodec.TAG_INT;
         byte[] notList = Arrays.copyOf(frame, frame.length);
         MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Frames.decode(notList));

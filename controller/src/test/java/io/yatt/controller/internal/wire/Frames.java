@@ -37,8 +37,11 @@ final class Frames {
                 new Message.RegisterAck(99L, 7, Message.AckStatus.CHALLENGE, 200_000_000L, new byte[] {9, 8, 7, 6},
                         ""),
                 new Message.Heartbeat(7, 123_456_789L, 2),
-                new Message.Invoke(5L, 99L, 11L, "actor", "generate", "ONE_TO_ALL",
+                new Message.Invoke(5L, 99L, 11L, "actor", "generate", "ONE_TO_ALL", false,
                         Arrays.asList(1, "two", null, List.of(3L, 4.5), Map.of("k", new float[] {1f}))),
+                new Message.Invoke(6L, 99L, 11L, "actor", "train", "DP_COMPUTE", true, List.of()),
+                new Message.InvokeInput(6L, 99L, false, List.of("batch", 7)),
+                new Message.InvokeInput(6L, 99L, true, List.of()),
                 new Message.Result(5L, 7, 3, Map.of("loss", 0.25)),
                 new Message.Error(5L, 7, 3, "java.lang.IllegalStateException", "boom"),
                 new Message.Cancel(5L, 99L),
@@ -62,7 +65,7 @@ final class Frames {
                 .as(Message.Heartbeat::new);
         Arbitrary<Message> invoke = Combinators.combine(anyLong, anyLong, anyLong, text, text,
                 Arbitraries.integers().list().ofMaxSize(5)).as((c, ctl, step, group, method, args) ->
-                new Message.Invoke(c, ctl, step, group, method, "ONE_TO_ALL", List.<Object>copyOf(args)));
+                new Message.Invoke(c, ctl, step, group, method, "ONE_TO_ALL", false, List.<Object>copyOf(args)));
         Arbitrary<Message> result = Combinators.combine(anyLong, id, id, text)
                 .as((c, w, r, v) -> new Message.Result(c, w, r, v));
         Arbitrary<Message> error = Combinators.combine(anyLong, id, id, text, text).as(Message.Error::new);

@@ -1,0 +1,59 @@
+package io.yatt.controller;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.lang.invoke.MethodHandles;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class WorkerContextTest {
+
+    private static Worker.Context valid() {
+        return new Worker.Context().workerId(1).rank(0).roles(List.of("actor"))
+                .methods(WorkerMethods.annotated(new TestWorkers.Methods(0), MethodHandles.lookup()))
+                .controller("aeron:ipc");
+    }
+
+    private static String rejection(Worker.Context ctx) {
+        return assertThrows(IllegalArgumentException.class, ctx::conclude).getMessage();
+    }
+
+    @Test
+    void shouldAcceptCompleteContextAndFillHostAndDirectory() {
+        Worker.Context ctx = valid().conclude();
+        assertEquals(1, ctx.workerId());
+        assertEquals(List.of("actor"), ctx.roles());
+    }
+
+    @Test
+    void shouldNameEachInvalidSetting() {
+        assertEquals("worker id out of range: workerId=-1, expected=0..2147418111", rejection(valid().workerId(-1)));
+        assertEquals("worker rank must be non-negative: rank=-2", rejection(valid().rank(-2)));
+        assertEquals("a worker needs at least one role: workerId=1", rejection(valid().roles(List.of())));
+        assertEquals("a worker needs a method table: workerId=1", rejection(valid().methods(null)));
+        assertEquals("controller channel must be aeron:ipc or aeron:udp?endpoint=...: controller=tcp://x:1",
+                rejection(valid().controller("tcp://x:1")));
+        assertEquals("timeouts must be positive: registrationTimeoutNs=0, sendTimeoutNs=5000000000",
+                rejection(valid().registrationTimeoutNs(0)));
+        assertEquals("shared secret too short: bytes=4, min=16", rejection(valid().sharedSecret(new byte[4])));
+    }
+
+    @Test
+    void shouldRejectDuplicatePayloadTypeIds() {
+        PayloadType<int[]> a = new PayloadType<>(70, int[].class, v -> v.length, w -> new int[0]);
+        PayloadType<long[]> b = new PayloadType<>(70, long[].class, v -> v.length, w -> new long[0]);
+        assertEquals("duplicate payload type id: typeId=70, javaTypes=[I,[J",
+                rejection(valid().payloadTypes(List.of(a, b))));
+    }
+
+    @Test
+    void shouldRejectUdpPortOutOfRangeAndBadJobName() {
+        assertEquals("udp port out of range: port=70000, expected=0..65535", assertThrows(
+                IllegalArgumentException.class, () -> new ControlPlane.Context().udp("127.0.0.1", 70000).conclude())
+                .getMessage());
+        assertEquals("job name must be letters, digits, '_', '.' or '-': jobName=a/b", assertThrows(
+                IllegalArgumentException.class, () -> new ControlPlane.Context().jobName("a/b").conclude())
+                .getMessage());
+    }
+}
