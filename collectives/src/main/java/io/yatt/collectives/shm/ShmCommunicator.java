@@ -9,6 +9,7 @@ import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.rendezvous.Rendezvous;
@@ -345,12 +346,60 @@ public final class ShmCommunicator implements Communicator {
         channel.counters.reset();
     }
 
-    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    /**
+     * Direct placement: every rank copies each peer's pieces straight from the peer's memory into its receive views
+     * (strided copies by contiguous runs), once per byte, as in-process does. Send views in the shm arena
+     * ({@link #allocate}) are read in place with no staging at all; other send views are first packed into this
+     * rank's staging area (or a temporary arena block when larger), so peers still read them directly. Only when
+     * some rank has no arena room for that does the call fall back (on every rank alike) to the default staged path,
+     * which then counts its all-gather or send/recv calls too. Works inside a group, where that fallback is not
+     * possible and the call fails instead.
+     *
+     * @throws IllegalArgumentException as {@link Communicator#allGatherv} says, or for a device view
+     * @throws io.yatt.collectives.CollectiveMismatchException if a peer's pieces do not match this rank's views
+     */
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
         checkUsable();
+        long[] totals = AllGatherViews.validate(send, recv, rank(), size());
+        DType dtype = null;
+        for (List<Tensor> list : recv) {
+            for (Tensor t : list) {
+                CollectiveChecks.requireHost("recv", t, BACKEND);
+                dtype = t.dtype();
+            }
+        }
+        for (Tensor t : send) {
+            CollectiveChecks.requireHost("send", t, BACKEND);
+        }
+        long total = 0;
+        for (long t : totals) {
+            total += t;
+        }
+        List<Tensor> sendCopy = List.copyOf(send);
+        List<List<Tensor>> recvCopy = new ArrayList<>(size());
+        for (List<Tensor> list : recv) {
+            recvCopy.add(List.copyOf(list));
+        }
+        long count = total;
+        DType dt = dtype;
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv);
+        if (openGroup != null) {
+            openGroup.calls.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
+                if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
+                    throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
+                        + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
+                }
+            }, null));
+            return;
+        }
+        drainAsync();
+        boolean[] direct = new boolean[1];
+        channel.run(CollectiveKind.ALL_GATHER_V.opName(),
+            () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
+        if (!direct[0]) {
+            Communicator.super.allGatherv(send, recv);
+        }
     }
 
     @Override
