@@ -1,6 +1,7 @@
 package io.yatt.collectives.shm;
 
 import io.yatt.collectives.CollectiveKind;
+import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTestData;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorStats;
@@ -26,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Direct placement of shm {@code allGatherv} on 3 rank JVMs: strided send views (column blocks of a matrix) read
@@ -227,6 +229,37 @@ class ShmAllGathervTest {
             assertArrayEquals(expectedGather(dtype, inputs, rows), results.get(r)[0], "gather on rank " + r);
             assertArrayEquals(CollectiveTestData.reduce(dtype, ReduceOp.SUM, inputs, 0, elements),
                 results.get(r)[1], "sum on rank " + r);
+        }
+    }
+
+    @Test
+    void shouldReportPiecesThatDoNotMatchTheReceiveViewsOnEveryRank() {
+        // rank 1 sends a 2 x 3 piece where ranks 0 and 2 expect 3 x 2 from it (same element count)
+        List<RankOutcome<Object>> outcomes;
+        try (ShmProcessHarness fresh = new ShmProcessHarness(SIZE,
+            new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(30)).debugChecks(true))) {
+            outcomes = fresh.run(ctx -> {
+                int me = ctx.rank();
+                try (Tensor src = CollectiveTestData.zeros(ctx, DType.I32, 6);
+                     Tensor out = CollectiveTestData.zeros(ctx, DType.I32, 6 * SIZE)) {
+                    Tensor send = src.view(me == 1 ? Shape.of(2, 3) : Shape.of(3, 2));
+                    List<List<Tensor>> recv = new ArrayList<>();
+                    for (int q = 0; q < SIZE; q++) {
+                        recv.add(List.of(out.narrow(0, 6L * q, 6).view(q == me ? send.shape() : Shape.of(3, 2))));
+                    }
+                    ctx.communicator().allGatherv(List.of(send), recv);
+                    return "returned";
+                }
+            });
+        }
+        String fromRank0 = "allGatherv views do not match: piece 0, rank 1 sends I32[2, 3], rank 0 receives I32[3, 2]";
+        String fromRank2 = "allGatherv views do not match: piece 0, rank 1 sends I32[2, 3], rank 2 receives I32[3, 2]";
+        // a receiver reports what it found unless the other receiver's abort reached it first
+        for (RankOutcome<Object> outcome : outcomes) {
+            assertEquals(CollectiveMismatchException.class, outcome.failure().getClass(), "rank " + outcome.rank());
+            String message = outcome.failure().getMessage();
+            assertTrue(message.equals(fromRank0) || message.equals(fromRank2), "rank " + outcome.rank() + ": "
+                + message);
         }
     }
 
