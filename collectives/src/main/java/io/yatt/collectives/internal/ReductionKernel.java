@@ -23,9 +23,10 @@ import java.lang.foreign.ValueLayout;
  * {@code w & 0xFFFF0000}), accumulated in two deinterleaved float halves (bits turned into floats by a bulk copy,
  * since C2 vectorizes no {@code Float.intBitsToFloat}) and rounded back with branch-free integer arithmetic. F32 and
  * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, so
- * those loops stay scalar: in cache about 3x slower per operand than a bulk copy plus vector add, still several
- * times faster than memory bandwidth at sizes that do not fit in cache. {@link #reduceSmall} is the scalar form for
- * a few elements (inline all-reduces).
+ * those loops stay scalar (in cache about 3x slower per operand than a bulk copy plus vector add, still faster
+ * than memory bandwidth at sizes that leave the cache); F32 therefore combines its first two operands in one pass
+ * ({@code acc = a op b}), which brings two-operand reductions back to the speed of the copying kernel.
+ * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
     /** Elements per block: the scratch arrays stay in L1/L2. */
@@ -101,8 +102,17 @@ public final class ReductionKernel {
                 case BF16 -> reduceBf16Block(op, srcs, srcByteOffsets, srcByteOffset, n, rel, dst, dstOffset, len,
                     divisor);
                 case F32, F16 -> {
-                    loadFloats(dtype, operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), floatAcc, len);
-                    for (int k = 1; k < n; k++) {
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    int k = 1;
+                    if (dtype == DType.F32 && n > 1) {
+                        // scalar loads (see the class comment): one pass over the first two operands, not two
+                        combineF32Pair(op, floatAcc, first,
+                            operand(srcs, srcByteOffsets, srcByteOffset, 1, rel, blockBytes), len);
+                        k = 2;
+                    } else {
+                        loadFloats(dtype, first, floatAcc, len);
+                    }
+                    for (; k < n; k++) {
                         combineFloats(dtype, op, floatAcc,
                             operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
@@ -427,6 +437,32 @@ public final class ReductionKernel {
                 }
             }
             default -> throw new IllegalStateException("unreachable: dtype=" + dtype);
+        }
+    }
+
+    /** {@code acc[j] = op(a[j], b[j])} for F32 operands read straight from their segments. */
+    private static void combineF32Pair(ReduceOp op, float[] acc, MemorySegment a, MemorySegment b, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) + b.getAtIndex(F32, j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) * b.getAtIndex(F32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
+            }
         }
     }
 
