@@ -1,6 +1,8 @@
 package io.yatt.bench.hybrid;
 
+import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.shm.ShmCommunicator;
 import io.yatt.hybrid.HybridEngine;
@@ -25,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * One rank JVM of {@link ShmReshardTest}: joins the shm world from the launcher's environment, runs every scheme of
  * every {@link ShmReshardTest#CASES} layout through {@link HybridEngine} twice (train to generation and back), compares
  * the weights with the reference shards element for element, and prints one {@code RESULT} line per scheme and
- * round on stdout (counted bytes, and whether both directions were bit for bit). Failures go to stderr and the exit
+ * round on stdout (counted bytes, whether both directions were bit for bit, and how many staged all-gather or send
+ * calls the gather communicator made: none, since shm places pieces directly). Failures go to stderr and the exit
  * code.
  */
 public final class ShmReshardRank {
@@ -61,6 +64,8 @@ public final class ShmReshardRank {
                                     && Arrays.equals(want.get(e.getKey()), read(e.getValue()));
                             }
                             HybridEngine.TransitionStats stats = engine.lastTransition();
+                            CommunicatorStats gather = engine.communicator(scheme.gatherGroup()).stats();
+                            long staged = gather.calls(CollectiveKind.ALL_GATHER) + gather.calls(CollectiveKind.SEND);
                             engine.toTraining();
                             boolean trainingOk = true;
                             for (var e : engine.trainingWeights().entrySet()) {
@@ -69,7 +74,7 @@ public final class ShmReshardRank {
                             System.out.println(String.join(" ", List.of("RESULT", "case=" + i,
                                 "scheme=" + scheme.cliName(), "rank=" + rank, "round=" + round,
                                 "counted=" + stats.bytesReceived(), "replicated=" + stats.replicatedBytesReceived(),
-                                "generation=" + generationOk, "training=" + trainingOk)));
+                                "generation=" + generationOk, "training=" + trainingOk, "staged=" + staged)));
                         }
                     }
                 }

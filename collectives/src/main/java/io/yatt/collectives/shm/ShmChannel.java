@@ -800,7 +800,7 @@ final class ShmChannel {
         dst.copyFrom(packed);
     }
 
-    /** Copies {@code t} (any layout, any host memory) into {@code dst} at {@code at} with element strides {@code strides}. */
+    /** Copies {@code t} (any layout, any host memory) into {@code dst} at {@code at}, element strides {@code strides}. */
     private static void packInto(Tensor t, MemorySegment dst, long at, long[] strides) {
         long[] dims = t.shape().dims();
         int es = t.dtype().byteSize();

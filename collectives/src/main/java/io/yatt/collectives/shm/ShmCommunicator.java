@@ -33,8 +33,9 @@ import java.util.concurrent.TimeUnit;
  * The shm backend: one process per rank on one host, moving host tensors through shared memory in /dev/shm.
  *
  * <p>Tensors allocated with {@link #allocate(DType, Shape)} live in this rank's shared region: peers read them in
- * place, so an all-gather copies each byte once (straight from the owner's tensor into the receiver's), and
- * reduce-scatter / all-reduce reduce straight from peers' tensors. Other host tensors are staged through the region
+ * place, so an all-gather copies each byte once (straight from the owner's tensor into the receiver's; for
+ * {@link #allGatherv} straight from the owner's views, any strides, into the receiver's views), and reduce-scatter /
+ * all-reduce reduce straight from peers' tensors. Other host tensors are staged through the region
  * in pipelined rounds (copy in, peers copy out: two copies). Small all-reduces (up to 40 bytes) travel inline in
  * one cache line per rank. See {@link ShmChannel} for the protocol and {@link ShmCommDescriptor} for the layout.
  *
