@@ -357,6 +357,7 @@ public final class ShmCommunicator implements Communicator {
      * possible and the call fails instead.
      *
      * @throws IllegalArgumentException as {@link Communicator#allGatherv} says, or for a device view
+     * @throws IllegalStateException if a view is closed (checked on this rank before anything moves)
      * @throws io.yatt.collectives.CollectiveMismatchException if a peer's pieces do not match this rank's views
      */
     @Override
@@ -372,6 +373,10 @@ public final class ShmCommunicator implements Communicator {
         }
         for (Tensor t : send) {
             CollectiveChecks.requireHost("send", t, BACKEND);
+        }
+        requireOpen("send piece", send);
+        for (int q = 0; q < recv.size(); q++) {
+            requireOpen("receive view of rank " + q + ", piece", recv.get(q));
         }
         long total = 0;
         for (long t : totals) {
@@ -400,6 +405,15 @@ public final class ShmCommunicator implements Communicator {
             () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
         if (!direct[0]) {
             Communicator.super.allGatherv(send, recv);
+        }
+    }
+
+    /** Rejects closed views before any round starts, so a bad argument does not abort the communicator. */
+    private void requireOpen(String what, List<Tensor> views) {
+        for (int i = 0; i < views.size(); i++) {
+            if (views.get(i).isClosed()) {
+                throw new IllegalStateException("allGatherv view closed: " + what + " " + i + ", rank=" + rank());
+            }
         }
     }
 

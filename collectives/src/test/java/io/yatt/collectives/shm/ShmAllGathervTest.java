@@ -233,6 +233,38 @@ class ShmAllGathervTest {
     }
 
     @Test
+    void shouldRejectAClosedViewAndKeepWorking() {
+        List<String> results = everyRank(ctx -> {
+            int me = ctx.rank();
+            Communicator comm = ctx.communicator();
+            Tensor closed = CollectiveTestData.zeros(ctx, DType.F32, 4);
+            closed.close();
+            byte[] input = CollectiveTestData.input(DType.F32, me, 4, 9);
+            try (Tensor out = CollectiveTestData.zeros(ctx, DType.F32, 4L * SIZE);
+                 Tensor mine = CollectiveTestData.tensor(ctx, DType.F32, input)) {
+                List<List<Tensor>> recv = new ArrayList<>();
+                for (int q = 0; q < SIZE; q++) {
+                    recv.add(List.of(out.narrow(0, 4L * q, 4)));
+                }
+                String message;
+                try {
+                    comm.allGatherv(List.of(closed), recv);
+                    message = "no exception";
+                } catch (IllegalStateException e) {
+                    message = e.getMessage();
+                }
+                comm.allGatherv(List.of(mine), recv); // the communicator was not aborted
+                byte[] expected = CollectiveTestData.concat(CollectiveTestData.inputs(DType.F32, SIZE, 4, 9));
+                boolean same = Arrays.equals(expected, CollectiveTestData.bytes(out));
+                return message + (same ? "" : ", wrong result after");
+            }
+        });
+        for (int r = 0; r < SIZE; r++) {
+            assertEquals("allGatherv view closed: send piece 0, rank=" + r, results.get(r));
+        }
+    }
+
+    @Test
     void shouldReportPiecesThatDoNotMatchTheReceiveViewsOnEveryRank() {
         // rank 1 sends a 2 x 3 piece where ranks 0 and 2 expect 3 x 2 from it (same element count)
         List<RankOutcome<Object>> outcomes;
