@@ -12,17 +12,21 @@ import java.lang.foreign.ValueLayout;
  * BF16, rounded once at the end to nearest even; F64; I32 and I64 wrapping), {@code AVG} divides the sum once by
  * {@code divisor}. The result is bit-exact and independent of blocking and of how a backend slices the range.
  *
- * <p>Works block by block through heap scratch arrays, reading every operand of a block before writing it, so the
- * destination may be exactly one of the sources (same address): in-place reductions are safe. Allocates nothing per
- * call. Not thread-safe: one kernel per thread.
+ * <p>Works block by block with one heap accumulator block (L1/L2 resident): every operand is read straight from its
+ * own segment (a peer's shared memory, say) inside the loop that combines it, never copied first; the destination is
+ * written only after every operand of the block was read, so it may be exactly one of the sources (same address):
+ * in-place reductions are safe. Allocates no arrays per call. Not thread-safe: one kernel per thread.
  *
- * <p>Speed: every inner loop is a plain {@code int}-indexed loop over heap arrays of one element type, which C2
- * auto-vectorizes (SuperWord); moves between memory segments and the arrays are bulk copies. C2 does not vectorize
- * subword shifts or {@code Float.intBitsToFloat}, so BF16 is read as {@code int} pairs and split into the f32 bits
- * of its even and odd elements ({@code w << 16}, {@code w & 0xFFFF0000}), accumulated in two deinterleaved float
- * arrays (reinterpreted by bulk copy) and rounded back with branch-free integer arithmetic: about 2.5x the scalar
- * loop, bit for bit the same. F16 uses the {@code Float.float16ToFloat} / {@code floatToFloat16} intrinsics, which
- * C2 vectorizes. {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
+ * <p>Speed: the inner loops are plain {@code int}-indexed loops over a segment slice and the accumulator. C2 (JDK 25)
+ * vectorizes them for I32, I64 and F16 ({@code Float.float16ToFloat} is an intrinsic) and for BF16, which is read as
+ * {@code int} pairs and split into the f32 bits of its even and odd elements ({@code w << 16},
+ * {@code w & 0xFFFF0000}), accumulated in two deinterleaved float halves (bits turned into floats by a bulk copy,
+ * since C2 vectorizes no {@code Float.intBitsToFloat}) and rounded back with branch-free integer arithmetic. F32 and
+ * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, so
+ * those loops stay scalar (in cache about 3x slower per operand than a bulk copy plus vector add, still faster
+ * than memory bandwidth at sizes that leave the cache); F32 therefore combines its first two operands in one pass
+ * ({@code acc = a op b}), which brings two-operand reductions back to the speed of the copying kernel.
+ * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
     /** Elements per block: the scratch arrays stay in L1/L2. */
@@ -47,11 +51,8 @@ public final class ReductionKernel {
     private MemorySegment evenBitsSeg;
     private MemorySegment oddBitsSeg;
     private double[] doubleAcc;
-    private double[] doubleTmp;
     private int[] intAcc;
-    private int[] intTmp;
     private long[] longAcc;
-    private long[] longTmp;
 
     private ReductionKernel() {
     }
@@ -95,15 +96,25 @@ public final class ReductionKernel {
         for (long done = 0; done < count; done += BLOCK_ELEMENTS) {
             int len = (int) Math.min(BLOCK_ELEMENTS, count - done);
             long rel = done * elementBytes;
+            long blockBytes = len * elementBytes;
             long dstOffset = dstByteOffset + rel;
             switch (dtype) {
                 case BF16 -> reduceBf16Block(op, srcs, srcByteOffsets, srcByteOffset, n, rel, dst, dstOffset, len,
                     divisor);
                 case F32, F16 -> {
-                    loadFloats(dtype, srcs[0], offset(srcByteOffsets, srcByteOffset, 0) + rel, floatAcc, len);
-                    for (int k = 1; k < n; k++) {
-                        loadFloats(dtype, srcs[k], offset(srcByteOffsets, srcByteOffset, k) + rel, floatTmp, len);
-                        combine(op, floatAcc, floatTmp, len);
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    int k = 1;
+                    if (dtype == DType.F32 && n > 1) {
+                        // scalar loads (see the class comment): one pass over the first two operands, not two
+                        combineF32Pair(op, floatAcc, first,
+                            operand(srcs, srcByteOffsets, srcByteOffset, 1, rel, blockBytes), len);
+                        k = 2;
+                    } else {
+                        loadFloats(dtype, first, floatAcc, len);
+                    }
+                    for (; k < n; k++) {
+                        combineFloats(dtype, op, floatAcc,
+                            operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
                     if (op == ReduceOp.AVG) {
                         float d = divisor;
@@ -116,68 +127,80 @@ public final class ReductionKernel {
                 case F64 -> {
                     if (doubleAcc == null) {
                         doubleAcc = new double[BLOCK_ELEMENTS];
-                        doubleTmp = new double[BLOCK_ELEMENTS];
                     }
-                    MemorySegment.copy(srcs[0], F64, offset(srcByteOffsets, srcByteOffset, 0) + rel, doubleAcc, 0, len);
+                    double[] acc = doubleAcc;
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = first.getAtIndex(F64, j);
+                    }
                     for (int k = 1; k < n; k++) {
-                        MemorySegment.copy(srcs[k], F64, offset(srcByteOffsets, srcByteOffset, k) + rel, doubleTmp, 0, len);
-                        combine(op, doubleAcc, doubleTmp, len);
+                        combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
                     if (op == ReduceOp.AVG) {
                         double d = divisor;
                         for (int j = 0; j < len; j++) {
-                            doubleAcc[j] = doubleAcc[j] / d;
+                            acc[j] = acc[j] / d;
                         }
                     }
-                    MemorySegment.copy(doubleAcc, 0, dst, F64, dstOffset, len);
+                    MemorySegment.copy(acc, 0, dst, F64, dstOffset, len);
                 }
                 case I32 -> {
                     if (intAcc == null) {
                         intAcc = new int[BLOCK_ELEMENTS];
-                        intTmp = new int[BLOCK_ELEMENTS];
                     }
-                    MemorySegment.copy(srcs[0], I32, offset(srcByteOffsets, srcByteOffset, 0) + rel, intAcc, 0, len);
+                    int[] acc = intAcc;
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = first.getAtIndex(I32, j);
+                    }
                     for (int k = 1; k < n; k++) {
-                        MemorySegment.copy(srcs[k], I32, offset(srcByteOffsets, srcByteOffset, k) + rel, intTmp, 0, len);
-                        combine(op, intAcc, intTmp, len);
+                        combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
                     if (op == ReduceOp.AVG) {
                         for (int j = 0; j < len; j++) {
-                            intAcc[j] = intAcc[j] / divisor;
+                            acc[j] = acc[j] / divisor;
                         }
                     }
-                    MemorySegment.copy(intAcc, 0, dst, I32, dstOffset, len);
+                    MemorySegment.copy(acc, 0, dst, I32, dstOffset, len);
                 }
                 case I64 -> {
                     if (longAcc == null) {
                         longAcc = new long[BLOCK_ELEMENTS];
-                        longTmp = new long[BLOCK_ELEMENTS];
                     }
-                    MemorySegment.copy(srcs[0], I64, offset(srcByteOffsets, srcByteOffset, 0) + rel, longAcc, 0, len);
+                    long[] acc = longAcc;
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = first.getAtIndex(I64, j);
+                    }
                     for (int k = 1; k < n; k++) {
-                        MemorySegment.copy(srcs[k], I64, offset(srcByteOffsets, srcByteOffset, k) + rel, longTmp, 0, len);
-                        combine(op, longAcc, longTmp, len);
+                        combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
                     if (op == ReduceOp.AVG) {
                         for (int j = 0; j < len; j++) {
-                            longAcc[j] = longAcc[j] / divisor;
+                            acc[j] = acc[j] / divisor;
                         }
                     }
-                    MemorySegment.copy(longAcc, 0, dst, I64, dstOffset, len);
+                    MemorySegment.copy(acc, 0, dst, I64, dstOffset, len);
                 }
                 default -> throw new IllegalStateException("unreachable: dtype=" + dtype);
             }
         }
     }
 
+    /** Operand {@code k}'s bytes of the block at {@code rel}: a slice of its segment, read in place (no copy). */
+    private static MemorySegment operand(MemorySegment[] srcs, long[] offsets, long common, int k, long rel,
+                                         long bytes) {
+        return srcs[k].asSlice(offset(offsets, common, k) + rel, bytes);
+    }
+
     /**
      * One block of BF16: elements {@code 2j} and {@code 2j + 1} accumulate in the first and second half of the
-     * float scratch (f32 bits {@code w << 16} and {@code w & 0xFFFF0000} of the j-th int word); an odd last element
-     * goes through the scalar path.
+     * float scratch (f32 bits {@code w << 16} and {@code w & 0xFFFF0000} of the j-th int word, read straight from
+     * the operand); an odd last element goes through the scalar path.
      */
     private void reduceBf16Block(ReduceOp op, MemorySegment[] srcs, long[] srcByteOffsets, long srcByteOffset, int n,
                                  long rel, MemorySegment dst, long dstOffset, int len, int divisor) {
-        if (words == null) {
+        if (evenBits == null) {
             words = new int[PAIRS];
             evenBits = new int[PAIRS];
             oddBits = new int[PAIRS];
@@ -187,9 +210,9 @@ public final class ReductionKernel {
         int pairs = len >> 1;
         long pairBytes = 4L * pairs;
         if (pairs > 0) {
-            splitBf16(srcs[0], offset(srcByteOffsets, srcByteOffset, 0) + rel, pairs, floatAccSeg);
+            splitBf16(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, pairBytes), pairs, floatAccSeg);
             for (int k = 1; k < n; k++) {
-                splitBf16(srcs[k], offset(srcByteOffsets, srcByteOffset, k) + rel, pairs, floatTmpSeg);
+                splitBf16(operand(srcs, srcByteOffsets, srcByteOffset, k, rel, pairBytes), pairs, floatTmpSeg);
                 combine(op, floatAcc, floatTmp, pairs, PAIRS);
             }
             if (op == ReduceOp.AVG) {
@@ -225,14 +248,16 @@ public final class ReductionKernel {
         }
     }
 
-    /** Reads {@code pairs} int words of BF16 pairs into the f32 bits of their even (first half) and odd elements. */
-    private void splitBf16(MemorySegment src, long offset, int pairs, MemorySegment floats) {
-        int[] w = words;
+    /**
+     * Splits the {@code pairs} int words of BF16 pairs of {@code src} (read in place) into the f32 bits of their even
+     * (first half of {@code floats}) and odd elements (second half); the bits become floats by a bulk copy, since C2
+     * does not vectorize {@code Float.intBitsToFloat}.
+     */
+    private void splitBf16(MemorySegment src, int pairs, MemorySegment floats) {
         int[] ev = evenBits;
         int[] od = oddBits;
-        MemorySegment.copy(src, I32, offset, w, 0, pairs);
         for (int j = 0; j < pairs; j++) {
-            int x = w[j];
+            int x = src.getAtIndex(I32, j);
             ev[j] = x << 16;
             od[j] = x & 0xFFFF_0000;
         }
@@ -398,22 +423,97 @@ public final class ReductionKernel {
         return offsets == null ? common : offsets[k];
     }
 
-    private void loadFloats(DType dtype, MemorySegment src, long offset, float[] out, int len) {
+    /** {@code out[j] = src[j]} widened to f32, read straight from {@code src}. */
+    private static void loadFloats(DType dtype, MemorySegment src, float[] out, int len) {
         switch (dtype) {
-            case F32 -> MemorySegment.copy(src, F32, offset, out, 0, len);
-            case BF16 -> {
-                MemorySegment.copy(src, I16, offset, shortTmp, 0, len);
+            case F32 -> {
                 for (int j = 0; j < len; j++) {
-                    out[j] = Float.intBitsToFloat(shortTmp[j] << 16);
+                    out[j] = src.getAtIndex(F32, j);
                 }
             }
             case F16 -> {
-                MemorySegment.copy(src, I16, offset, shortTmp, 0, len);
                 for (int j = 0; j < len; j++) {
-                    out[j] = Float.float16ToFloat(shortTmp[j]);
+                    out[j] = Float.float16ToFloat(src.getAtIndex(I16, j));
                 }
             }
             default -> throw new IllegalStateException("unreachable: dtype=" + dtype);
+        }
+    }
+
+    /** {@code acc[j] = op(a[j], b[j])} for F32 operands read straight from their segments. */
+    private static void combineF32Pair(ReduceOp op, float[] acc, MemorySegment a, MemorySegment b, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) + b.getAtIndex(F32, j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) * b.getAtIndex(F32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
+            }
+        }
+    }
+
+    /** {@code acc[j] = op(acc[j], src[j])} with {@code src} widened to f32 and read straight from its segment. */
+    private static void combineFloats(DType dtype, ReduceOp op, float[] acc, MemorySegment src, int len) {
+        if (dtype == DType.F16) {
+            switch (op) {
+                case SUM, AVG -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] += Float.float16ToFloat(src.getAtIndex(I16, j));
+                    }
+                }
+                case PROD -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] *= Float.float16ToFloat(src.getAtIndex(I16, j));
+                    }
+                }
+                case MAX -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = Math.max(acc[j], Float.float16ToFloat(src.getAtIndex(I16, j)));
+                    }
+                }
+                case MIN -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = Math.min(acc[j], Float.float16ToFloat(src.getAtIndex(I16, j)));
+                    }
+                }
+            }
+            return;
+        }
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += src.getAtIndex(F32, j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= src.getAtIndex(F32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], src.getAtIndex(F32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], src.getAtIndex(F32, j));
+                }
+            }
         }
     }
 
@@ -461,76 +561,76 @@ public final class ReductionKernel {
         }
     }
 
-    private static void combine(ReduceOp op, double[] acc, double[] x, int len) {
+    private static void combine(ReduceOp op, double[] acc, MemorySegment x, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] += x[j];
+                    acc[j] += x.getAtIndex(F64, j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] *= x[j];
+                    acc[j] *= x.getAtIndex(F64, j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(acc[j], x[j]);
+                    acc[j] = Math.max(acc[j], x.getAtIndex(F64, j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(acc[j], x[j]);
+                    acc[j] = Math.min(acc[j], x.getAtIndex(F64, j));
                 }
             }
         }
     }
 
-    private static void combine(ReduceOp op, int[] acc, int[] x, int len) {
+    private static void combine(ReduceOp op, int[] acc, MemorySegment x, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] += x[j];
+                    acc[j] += x.getAtIndex(I32, j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] *= x[j];
+                    acc[j] *= x.getAtIndex(I32, j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(acc[j], x[j]);
+                    acc[j] = Math.max(acc[j], x.getAtIndex(I32, j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(acc[j], x[j]);
+                    acc[j] = Math.min(acc[j], x.getAtIndex(I32, j));
                 }
             }
         }
     }
 
-    private static void combine(ReduceOp op, long[] acc, long[] x, int len) {
+    private static void combine(ReduceOp op, long[] acc, MemorySegment x, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] += x[j];
+                    acc[j] += x.getAtIndex(I64, j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] *= x[j];
+                    acc[j] *= x.getAtIndex(I64, j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(acc[j], x[j]);
+                    acc[j] = Math.max(acc[j], x.getAtIndex(I64, j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(acc[j], x[j]);
+                    acc[j] = Math.min(acc[j], x.getAtIndex(I64, j));
                 }
             }
         }

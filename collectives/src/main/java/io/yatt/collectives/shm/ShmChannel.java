@@ -6,10 +6,12 @@ import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,6 +49,7 @@ final class ShmChannel {
     static final int OP_BARRIER = 7;
     static final int OP_EXCHANGE = 8;
     static final int OP_GROUP = 9;
+    static final int OP_ALL_GATHER_V = 10;
     /** All-reduces up to this size: every rank reduces the whole buffer from staged copies in one round. */
     static final long ONE_ROUND_ALL_REDUCE_BYTES = 32 * 1024;
 
@@ -513,12 +516,13 @@ final class ShmChannel {
             case OP_REDUCE -> CollectiveKind.REDUCE;
             case OP_ALL_TO_ALL -> CollectiveKind.ALL_TO_ALL;
             case OP_EXCHANGE -> CollectiveKind.SPLIT;
+            case OP_ALL_GATHER_V -> CollectiveKind.ALL_GATHER_V;
             default -> CollectiveKind.BARRIER;
         };
     }
 
     private static String describe(int opcode, long count, int dtype, int redop, int root) {
-        if (opcode < OP_ALL_GATHER || opcode > OP_EXCHANGE) {
+        if ((opcode < OP_ALL_GATHER || opcode > OP_EXCHANGE) && opcode != OP_ALL_GATHER_V) {
             return "op#" + opcode;
         }
         return CallSignature.describe(kind(opcode), count, dtype >= 0 && dtype < DTYPES.length ? DTYPES[dtype] : null,
@@ -641,6 +645,195 @@ final class ShmChannel {
         if (exposed) {
             sync();
         }
+    }
+
+    /**
+     * Direct all-gather of views: every rank publishes a table of its send pieces (where each lives in shared memory,
+     * dims, strides; see {@link ShmViews}) and every rank copies each peer's pieces straight from the peer's memory
+     * into its receive views, once per byte. Pieces outside shared memory are first packed into this rank's staging
+     * half (or, when larger, a temporary arena block); send views in the arena are published as they are, with no
+     * staging. One round plus the final barrier that keeps the views alive while peers read them.
+     *
+     * @param total every rank's received element count (the same on every rank; matched like a count)
+     * @return false (on every rank alike) when some rank had no shared memory for its table: nothing moved, and the
+     *         caller falls back to the staged path
+     * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receive views
+     */
+    boolean allGatherv(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype) {
+        int pieces = send.size();
+        long[] region = new long[pieces];
+        long packBytes = 0;
+        for (int i = 0; i < pieces; i++) {
+            Tensor t = send.get(i);
+            long span = ShmViews.spanBytes(t);
+            long address = span > 0 ? nativeAddress(t) : -1;
+            int reg = address >= 0 ? world.regionOf(address, span) : -1;
+            if (span > 0 && reg < 0) {
+                packBytes += t.byteSize();
+            }
+            region[i] = reg;
+        }
+        long tableBytes = (ShmViews.tableBytes(send) + 63) / 64 * 64;
+        long blockBytes = tableBytes + packBytes;
+        long k = ++round;
+        long block = -1;
+        long arenaBlock = -1;
+        if (blockBytes <= stagingHalf) {
+            block = stagingOff[(int) (k & 1)];
+        } else {
+            try {
+                arenaBlock = world.arena.allocate(blockBytes);
+                block = arenaBlock;
+            } catch (IllegalStateException noRoom) {
+                block = -1;
+            }
+        }
+        try {
+            if (block < 0) {
+                post(k, OP_ALL_GATHER_V, total, dtype, -1, -1, FLAG_NO_ROOM, ownRegion, 0, -1, 0);
+            } else {
+                ShmViews.writeHeader(own, block, pieces);
+                long at = block + ShmViews.HEADER_BYTES;
+                long pack = block + tableBytes;
+                for (int i = 0; i < pieces; i++) {
+                    Tensor t = send.get(i);
+                    if (region[i] >= 0 || t.numel() == 0) {
+                        at = ShmViews.writePiece(own, at, t, (int) region[i],
+                            t.numel() == 0 ? 0 : nativeAddress(t) - world.bases[(int) region[i]], t.strides());
+                    } else {
+                        long[] dims = t.shape().dims();
+                        long[] packed = ShmViews.contiguousStrides(dims);
+                        packInto(t, own, pack, packed);
+                        at = ShmViews.writePiece(own, at, t, ownRegion, pack, packed);
+                        pack += t.byteSize();
+                    }
+                }
+                post(k, OP_ALL_GATHER_V, total, dtype, -1, -1, 0, ownRegion, block, -1, 0);
+            }
+            awaitPosts(k);
+            checkMatch(k, OP_ALL_GATHER_V, total, dtype, -1, -1);
+            if (anyFlag(k, FLAG_NO_ROOM)) {
+                return false; // nobody read anything: the staged path starts from scratch
+            }
+            List<Tensor> mine = recv.get(rank);
+            for (int i = 0; i < pieces; i++) {
+                Tensor s = send.get(i);
+                Tensor d = mine.get(i);
+                if (!AllGatherViews.sameView(s, d)) {
+                    d.copyFrom(s);
+                }
+            }
+            long ownBytes = 0;
+            for (Tensor t : send) {
+                ownBytes += t.byteSize();
+            }
+            for (int j = 1; j < size; j++) {
+                int q = (rank + j) % size;
+                receivePieces(q, k, recv.get(q));
+            }
+            counters.sent(ownBytes * (size - 1)); // every peer copies each of this rank's pieces once
+            sync();
+            return true;
+        } finally {
+            if (arenaBlock >= 0 && !world.isReleased()) {
+                world.arena.free(arenaBlock);
+            }
+        }
+    }
+
+    /** Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}. */
+    private void receivePieces(int q, long k, List<Tensor> into) {
+        MemorySegment table = ptrSeg(q, k);
+        long at = ptrOff(q, k);
+        int n = ShmViews.pieces(table, at);
+        if (n != into.size()) {
+            throw viewMismatch(q, "pieces", n, into.size());
+        }
+        at += ShmViews.HEADER_BYTES;
+        for (int i = 0; i < n; i++) {
+            Tensor dst = into.get(i);
+            int ndim = ShmViews.ndim(table, at);
+            DType pdt = ShmViews.dtype(table, at);
+            long[] dims = dst.shape().dims();
+            boolean same = pdt == dst.dtype() && ndim == dims.length;
+            for (int d = 0; same && d < ndim; d++) {
+                same = ShmViews.dim(table, at, d) == dims[d];
+            }
+            if (!same) {
+                throw viewMismatch(q, "piece " + i, pdt + String.valueOf(ShmViews.shape(table, at, 64)),
+                    dst.dtype() + dst.shape().toString());
+            }
+            int reg = ShmViews.region(table, at);
+            if (dst.numel() > 0) {
+                if (reg < 0 || reg >= world.size) {
+                    throw new IllegalStateException("allGatherv piece outside shared memory: rank=" + q + ", piece="
+                        + i + ", region=" + reg);
+                }
+                long[] srcStrides = new long[ndim];
+                for (int d = 0; d < ndim; d++) {
+                    srcStrides[d] = ShmViews.stride(table, at, ndim, d);
+                }
+                writeInto(dst, world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                counters.received(dst.byteSize());
+            }
+            at = ShmViews.next(table, at);
+        }
+    }
+
+    /** Copies the piece at {@code (src, offset, strides)} into {@code dst}, run by run. */
+    private static void writeInto(Tensor dst, MemorySegment src, long offset, long[] srcStrides) {
+        long[] dims = dst.shape().dims();
+        int es = dst.dtype().byteSize();
+        if (dst.isContiguous()) {
+            ShmViews.copyRuns(src, offset, srcStrides, dst.segment(), 0, dst.strides(), dims, es);
+            return;
+        }
+        long address = nativeAddress(dst);
+        if (address >= 0) {
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(dst));
+            ShmViews.copyRuns(src, offset, srcStrides, span, 0, dst.strides(), dims, es);
+            return;
+        }
+        // a strided view of heap memory: through one contiguous heap block
+        Tensor packed = Tensor.wrap(MemorySegment.ofArray(new byte[(int) dst.byteSize()]), dst.dtype(), dst.shape());
+        ShmViews.copyRuns(src, offset, srcStrides, packed.segment(), 0, ShmViews.contiguousStrides(dims), dims, es);
+        dst.copyFrom(packed);
+    }
+
+    /** Copies {@code t} (any layout, any host memory) into {@code dst} at {@code at}, element strides {@code strides}. */
+    private static void packInto(Tensor t, MemorySegment dst, long at, long[] strides) {
+        long[] dims = t.shape().dims();
+        int es = t.dtype().byteSize();
+        long address = nativeAddress(t);
+        if (t.isContiguous()) {
+            ShmViews.copyRuns(t.segment(), 0, t.strides(), dst, at, strides, dims, es);
+        } else if (address >= 0) {
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(t));
+            ShmViews.copyRuns(span, 0, t.strides(), dst, at, strides, dims, es);
+        } else {
+            Tensor.wrap(dst.asSlice(at, t.byteSize()), t.dtype(), t.shape()).copyFrom(t);
+        }
+    }
+
+    /**
+     * The address of {@code t}'s first element, or -1 when it lives on the Java heap (no address). Strided heap
+     * views are told apart only by {@link Tensor#dataPointer()} refusing them, hence the caught exception there.
+     */
+    private static long nativeAddress(Tensor t) {
+        if (t.isContiguous()) {
+            MemorySegment s = t.segment();
+            return s.isNative() ? s.address() : -1;
+        }
+        try {
+            return t.dataPointer().address();
+        } catch (IllegalStateException heap) {
+            return -1;
+        }
+    }
+
+    private CollectiveMismatchException viewMismatch(int peer, String what, Object sent, Object expected) {
+        return new CollectiveMismatchException("allGatherv views do not match: " + what + ", rank " + peer + " sends "
+            + sent + ", rank " + rank + " receives " + expected);
     }
 
     /** {@code recv} (count elements) receives the reduction of slice {@code rank} of every rank's {@code send}. */

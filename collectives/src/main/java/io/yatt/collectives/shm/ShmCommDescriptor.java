@@ -88,6 +88,8 @@ public final class ShmCommDescriptor {
     public static final int FLAG_WHOLE_INPUT = 1;
     /** FLAGS bit: this rank's whole output is in shared memory (peers may write into it, or read results there). */
     public static final int FLAG_WHOLE_OUTPUT = 2;
+    /** FLAGS bit of an allGatherv: this rank found no shared memory to publish its view table (all fall back). */
+    public static final int FLAG_NO_ROOM = 4;
 
     /** Offset of the first channel block from the start of the region. */
     public static final int CHANNELS_OFFSET = ShmRegionDescriptor.HEADER_LENGTH;

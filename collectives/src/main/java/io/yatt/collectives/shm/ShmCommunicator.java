@@ -9,6 +9,7 @@ import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.rendezvous.Rendezvous;
@@ -33,8 +34,9 @@ import java.util.concurrent.TimeUnit;
  * The shm backend: one process per rank on one host, moving host tensors through shared memory in /dev/shm.
  *
  * <p>Tensors allocated with {@link #allocate(DType, Shape)} live in this rank's shared region: peers read them in
- * place, so an all-gather copies each byte once (straight from the owner's tensor into the receiver's), and
- * reduce-scatter / all-reduce reduce straight from peers' tensors. Other host tensors are staged through the region
+ * place, so an all-gather copies each byte once (straight from the owner's tensor into the receiver's; for
+ * {@link #allGatherv} straight from the owner's views, any strides, into the receiver's views), and reduce-scatter /
+ * all-reduce reduce straight from peers' tensors. Other host tensors are staged through the region
  * in pipelined rounds (copy in, peers copy out: two copies). Small all-reduces (up to 40 bytes) travel inline in
  * one cache line per rank. See {@link ShmChannel} for the protocol and {@link ShmCommDescriptor} for the layout.
  *
@@ -346,12 +348,74 @@ public final class ShmCommunicator implements Communicator {
         channel.counters.reset();
     }
 
-    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    /**
+     * Direct placement: every rank copies each peer's pieces straight from the peer's memory into its receive views
+     * (strided copies by contiguous runs), once per byte, as in-process does. Send views in the shm arena
+     * ({@link #allocate}) are read in place with no staging at all; other send views are first packed into this
+     * rank's staging area (or a temporary arena block when larger), so peers still read them directly. Only when
+     * some rank has no arena room for that does the call fall back (on every rank alike) to the default staged path,
+     * which then counts its all-gather or send/recv calls too. Works inside a group, where that fallback is not
+     * possible and the call fails instead.
+     *
+     * @throws IllegalArgumentException as {@link Communicator#allGatherv} says, or for a device view
+     * @throws IllegalStateException if a view is closed (checked on this rank before anything moves)
+     * @throws io.yatt.collectives.CollectiveMismatchException if a peer's pieces do not match this rank's views
+     */
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
+        long[] totals = AllGatherViews.validate(send, recv, rank(), size());
+        DType dtype = null;
+        for (List<Tensor> list : recv) {
+            for (Tensor t : list) {
+                CollectiveChecks.requireHost("recv", t, BACKEND);
+                dtype = t.dtype();
+            }
+        }
+        for (Tensor t : send) {
+            CollectiveChecks.requireHost("send", t, BACKEND);
+        }
+        requireOpen("send piece", send);
+        for (int q = 0; q < recv.size(); q++) {
+            requireOpen("receive view of rank " + q + ", piece", recv.get(q));
+        }
+        long total = 0;
+        for (long t : totals) {
+            total += t;
+        }
+        List<Tensor> sendCopy = List.copyOf(send);
+        List<List<Tensor>> recvCopy = new ArrayList<>(size());
+        for (List<Tensor> list : recv) {
+            recvCopy.add(List.copyOf(list));
+        }
+        long count = total;
+        DType dt = dtype;
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv, scratch);
+        if (openGroup != null) {
+            openGroup.calls.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
+                if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
+                    throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
+                        + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
+                }
+            }, null));
+            return;
+        }
+        drainAsync();
+        boolean[] direct = new boolean[1];
+        channel.run(CollectiveKind.ALL_GATHER_V.opName(),
+            () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
+        if (!direct[0]) {
+            Communicator.super.allGatherv(send, recv, scratch);
+        }
+    }
+
+    /** Rejects closed views before any round starts, so a bad argument does not abort the communicator. */
+    private void requireOpen(String what, List<Tensor> views) {
+        for (int i = 0; i < views.size(); i++) {
+            if (views.get(i).isClosed()) {
+                throw new IllegalStateException("allGatherv view closed: " + what + " " + i + ", rank=" + rank());
+            }
+        }
     }
 
     @Override
