@@ -29,6 +29,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -124,7 +125,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
         description = "steps per configuration; the last is reported (default ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--timeout-s", defaultValue = "120", description = "deadline of any one wait, seconds")
+    @Option(names = "--timeout-s", defaultValue = "30", description = "deadline of any one wait, seconds")
     long timeoutS;
 
     @Option(names = "--json", description = "one JSON object per row")
@@ -296,7 +297,20 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
             for (int n : workers) {
                 WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
-                rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, controllerRoundTrips(group, n)));
+                Histogram calls;
+                try {
+                    calls = controllerRoundTrips(plane, group, n, s.timeoutNs());
+                } catch (IllegalStateException e) {
+                    List<String> workerStats = new ArrayList<>();
+                    for (AutoCloseable r : resources) {
+                        if (r instanceof Worker w) {
+                            workerStats.add(w.workerId() + ":" + w.stats());
+                        }
+                    }
+                    throw workerStats.isEmpty() ? e
+                        : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
+                }
+                rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, calls));
                 rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, RawPingPong.ping(aeron, channels, n,
                     payloadBytes, warmup, iterations, s.idle(), s.timeoutNs())));
                 if (withGrpc) {
@@ -320,12 +334,25 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return rows;
     }
 
-    private Histogram controllerRoundTrips(WorkerGroup group, int n) {
+    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, long timeoutNs)
+        throws InterruptedException {
         byte[] payload = new byte[payloadBytes];
         Histogram histogram = LatencyRow.newHistogram();
         for (int it = 0; it < warmup + iterations; it++) {
             long startNs = System.nanoTime();
-            Object result = group.call(EchoWorker.ECHO, (Object) payload);
+            CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
+            Object result;
+            try {
+                result = call.get(timeoutNs, TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re
+                    : new IllegalStateException("echo call failed: workers=" + n, e.getCause());
+            } catch (TimeoutException e) {
+                call.cancel(false);
+                throw new IllegalStateException("echo call not answered: workers=" + n + ", iteration=" + it
+                    + ", timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + ", controllerStats="
+                    + plane.stats());
+            }
             long elapsedNs = System.nanoTime() - startNs;
             if (!(result instanceof List<?> list) || list.size() != n) {
                 throw new IllegalStateException("echo returned the wrong shape: workers=" + n + ", result=" + result);
@@ -573,17 +600,19 @@ public final class ControlBenchCommand implements Callable<Integer> {
             if (!controller.path().equals(LatencyRow.CONTROLLER) || controller.workers() != 1) {
                 continue;
             }
-            for (LatencyRow other : latency) {
-                if (other.workers() != 1) {
-                    continue;
-                }
-                if (other.path().equals(LatencyRow.RAW_AERON) && other.transport().equals(controller.transport())) {
-                    targets.add(new Target("round trip N=1 " + controller.transport()
-                        + ": controller p50 / raw Aeron p50", ratio(controller.p50Ns(), other.p50Ns()), 2, true));
-                }
-                if (other.path().equals(LatencyRow.GRPC)) {
-                    targets.add(new Target("round trip N=1 " + controller.transport()
-                        + ": gRPC p50 / controller p50", ratio(other.p50Ns(), controller.p50Ns()), 5, false));
+            for (String path : List.of(LatencyRow.RAW_AERON, LatencyRow.GRPC)) {
+                for (LatencyRow other : latency) {
+                    if (other.workers() != 1 || !other.path().equals(path)) {
+                        continue;
+                    }
+                    if (path.equals(LatencyRow.RAW_AERON) && other.transport().equals(controller.transport())) {
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": controller p50 / raw Aeron p50", ratio(controller.p50Ns(), other.p50Ns()), 2, true));
+                    }
+                    if (path.equals(LatencyRow.GRPC)) {
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": gRPC p50 / controller p50", ratio(other.p50Ns(), controller.p50Ns()), 5, false));
+                    }
                 }
             }
         }
@@ -690,7 +719,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
             out.println(node);
             return;
         }
-        out.printf(Locale.ROOT, "  %-70s %10.4f %s %.4f  %s%n", t.name(), t.value(), t.atMost() ? "<=" : ">=",
+        out.printf(Locale.ROOT, "  %-70s %10.4g %s %.4g  %s%n", t.name(), t.value(), t.atMost() ? "<=" : ">=",
             t.limit(), t.met() ? "met" : "MISSED");
     }
 

@@ -93,7 +93,8 @@ class ControlBenchCommandTest {
 
     @Test
     void shouldPrintTablesWithHeaders() {
-        Object[] r = run(tiny("--parts", "step", "--controllers", "1", "--batch-sizes", "64"));
+        Object[] r = run("--parts", "step", "--controllers", "1", "--batch-sizes", "64", "--step-workers", "2",
+            "--steps", "1");
         assertEquals(0, r[0], (String) r[2]);
         String[] lines = ((String) r[1]).strip().split("\n");
         assertTrue(lines[0].startsWith("# yatt bench control, controller steps: stepWorkers=2"), lines[0]);
