@@ -41,6 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
+import org.agrona.concurrent.IdleStrategy;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -101,6 +102,12 @@ public final class ControlBenchCommand implements Callable<Integer> {
     @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips (default ${DEFAULT-VALUE})")
     int iterations;
 
+    @Option(names = "--caller-wait", defaultValue = "park",
+        description = "how the calling thread waits for a controller call: park (CompletableFuture.get, as"
+            + " group.call does) or idle (polls isDone with the --idle strategy, as the raw ping does)"
+            + " (default ${DEFAULT-VALUE})")
+    String callerWait;
+
     @Option(names = "--no-grpc", description = "skip the gRPC baseline")
     boolean noGrpc;
 
@@ -137,7 +144,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
     }
 
     /** Settings after validation. */
-    record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs) {
+    record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs,
+                    boolean callerPolls) {
     }
 
     /**
@@ -201,8 +209,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     + " batch=" + b + ", stepWorkers=" + stepWorkers);
             }
         }
+        boolean callerPolls = switch (callerWait.toLowerCase(Locale.ROOT)) {
+            case "park" -> false;
+            case "idle" -> true;
+            default -> throw new IllegalArgumentException("unknown caller wait: callerWait=" + callerWait
+                + ", expected park or idle");
+        };
         return new Settings(parts.contains("round-trip"), parts.contains("step"), processes, idleMode,
-            TimeUnit.SECONDS.toNanos(timeoutS));
+            TimeUnit.SECONDS.toNanos(timeoutS), callerPolls);
     }
 
     @Override
@@ -216,7 +230,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         List<LatencyRow> latency = new ArrayList<>();
         if (s.roundTrip()) {
-            header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", payload="
+            header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
+                + callerWait + ", payload="
                 + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations
                 + " (microseconds; this machine may be shared and noisy)");
             header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s", "transport", "path",
@@ -299,7 +314,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
                 WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
                 Histogram calls;
                 try {
-                    calls = controllerRoundTrips(plane, group, n, s.timeoutNs());
+                    calls = controllerRoundTrips(plane, group, n, s);
                 } catch (IllegalStateException e) {
                     List<String> workerStats = new ArrayList<>();
                     for (AutoCloseable r : resources) {
@@ -334,13 +349,21 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return rows;
     }
 
-    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, long timeoutNs)
+    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s)
         throws InterruptedException {
+        long timeoutNs = s.timeoutNs();
         byte[] payload = new byte[payloadBytes];
         Histogram histogram = LatencyRow.newHistogram();
+        IdleStrategy strategy = RawPingPong.idleStrategy(s.idle());
         for (int it = 0; it < warmup + iterations; it++) {
             long startNs = System.nanoTime();
             CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
+            if (s.callerPolls()) {
+                strategy.reset();
+                while (!call.isDone() && System.nanoTime() - startNs < timeoutNs) {
+                    strategy.idle();
+                }
+            }
             Object result;
             try {
                 result = call.get(timeoutNs, TimeUnit.NANOSECONDS);
@@ -673,6 +696,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
             node.put("workers", r.workers());
             node.put("launch", launch);
             node.put("idle", idle);
+            node.put("callerWait", callerWait);
             node.put("payloadBytes", payloadBytes);
             node.put("iterations", r.iterations());
             node.put("p50Ns", r.p50Ns());
