@@ -8,6 +8,8 @@ import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -38,7 +40,7 @@ final class StepWorker implements AutoCloseable {
     @WorkerMethod(dispatch = "ALL_TO_ALL")
     byte[] generateInline(int samples) {
         byte[] data = new byte[Math.multiplyExact(samples, sampleBytes)];
-        java.util.Arrays.fill(data, (byte) (rank + 1));
+        Arrays.fill(data, (byte) (rank + 1));
         return data;
     }
 
@@ -57,14 +59,24 @@ final class StepWorker implements AutoCloseable {
     @WorkerMethod(dispatch = "ONE_TO_ALL")
     TensorRef generateRef(long step, int samples, int groupSize) {
         Arena arena = Arena.ofShared();
-        MemorySegment region = arena.allocate((long) samples * sampleBytes);
-        region.fill((byte) (rank + 1));
-        long regionId = regions.add(region, registry);
-        TensorRef ref = new TensorRef(rank, regionId, 0, DType.U8, Shape.of(samples, sampleBytes));
-        return registry.publish("samples.rank" + rank, step, ref, List.of((rank + 1) % groupSize), () -> {
-            regions.remove(regionId);
+        long regionId = -1;
+        try {
+            MemorySegment region = arena.allocate((long) samples * sampleBytes);
+            region.fill((byte) (rank + 1));
+            regionId = regions.add(region, registry);
+            long id = regionId;
+            TensorRef ref = new TensorRef(rank, regionId, 0, DType.U8, Shape.of(samples, sampleBytes));
+            return registry.publish("samples.rank" + rank, step, ref, List.of((rank + 1) % groupSize), () -> {
+                regions.remove(id);
+                arena.close();
+            });
+        } catch (RuntimeException e) {
+            if (regionId >= 0) {
+                regions.remove(regionId);
+            }
             arena.close();
-        });
+            throw e;
+        }
     }
 
     @WorkerMethod(dispatch = "ALL_TO_ALL")
@@ -74,7 +86,7 @@ final class StepWorker implements AutoCloseable {
         try (Arena own = Arena.ofConfined(); Tensor view = ref.resolve(owner.segment())) {
             MemorySegment copy = own.allocate(ref.byteSize());
             MemorySegment.copy(view.segment(), 0, copy, 0, ref.byteSize());
-            if (copy.byteSize() > 0 && copy.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) == 0) {
+            if (copy.byteSize() > 0 && copy.get(ValueLayout.JAVA_BYTE, 0) == 0) {
                 throw new IllegalStateException("pulled samples empty: ref=" + ref + ", rank=" + rank);
             }
             pulled = copy.byteSize();
