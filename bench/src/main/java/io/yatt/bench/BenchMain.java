@@ -1,6 +1,7 @@
 package io.yatt.bench;
 
 import io.yatt.bench.collectives.CollectivesSweepCommand;
+import io.yatt.bench.controller.ControlBenchCommand;
 import io.yatt.bench.hybrid.ReshardBenchCommand;
 import java.util.Arrays;
 import java.util.Set;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Command;
             "Sweeps and benchmarks. Subcommands run sweeps; any other arguments go to JMH",
             "(e.g. 'yatt bench DowncallBenchmark -f 1', 'yatt bench -l' lists the JMH benchmarks)."
         },
-        subcommands = {CollectivesSweepCommand.class, ReshardBenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {CollectivesSweepCommand.class, ReshardBenchCommand.class, ControlBenchCommand.class,
+            CommandLine.HelpCommand.class})
 public final class BenchMain {
     private static final Set<String> OWN = Set.of("help", "--help", "-h", "--version", "-V");
 

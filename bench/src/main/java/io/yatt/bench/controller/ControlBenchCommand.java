@@ -1,0 +1,803 @@
+package io.yatt.bench.controller;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.aeron.Aeron;
+import io.grpc.Server;
+import io.yatt.bench.JvmFlags;
+import io.yatt.controller.ControlPlane;
+import io.yatt.controller.DispatchModes;
+import io.yatt.controller.TensorRef;
+import io.yatt.controller.Worker;
+import io.yatt.controller.WorkerGroup;
+import io.yatt.controller.WorkerMethods;
+import io.yatt.controller.WorkerProcesses;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.IdleStrategy;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code yatt bench control}: in one run, (1) the round trip of a no-op ONE_TO_ALL call to N workers over ipc and udp
+ * loopback against raw Aeron ping-pong on the same driver, transport and idle strategy and against a gRPC unary echo
+ * over loopback, same payload; (2) per controller step, the payload bytes a controller hands through
+ * {@code group.call} and its heap, against batch size, for C parallel controllers with data by reference and with
+ * everything inline. Prints tables (or JSON lines) and the issue's targets.
+ */
+@Command(name = "control", mixinStandardHelpOptions = true,
+    description = "Control-plane round trips (vs raw Aeron, gRPC) and controller bytes/heap per step (references vs"
+        + " inline).")
+public final class ControlBenchCommand implements Callable<Integer> {
+
+    /** Flags of the worker JVMs. */
+    static final List<String> WORKER_JVM_FLAGS = JvmFlags.withExtra("-Xmx256m", "-XX:+UseSerialGC");
+    /** Largest payload of a round trip: one Aeron frame on udp with the default MTU. */
+    static final int MAX_PAYLOAD_BYTES = 1024;
+    /** Name of the control plane's agent threads (the controller's duty cycle). */
+    static final String CONTROLLER_AGENT_THREAD = "yatt-controller";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--parts", split = ",", defaultValue = "round-trip,step",
+        description = "round-trip, step, or both (default ${DEFAULT-VALUE})")
+    List<String> parts;
+
+    @Option(names = "--launch", defaultValue = "processes",
+        description = "round-trip workers: processes (worker JVMs on this host) or threads (default ${DEFAULT-VALUE})")
+    String launch;
+
+    @Option(names = "--workers", split = ",", defaultValue = "1,2,4,8",
+        description = "worker counts N of the round trips (default ${DEFAULT-VALUE})")
+    List<Integer> workers;
+
+    @Option(names = "--transports", split = ",", defaultValue = "ipc,udp",
+        description = "ipc and/or udp (loopback) (default ${DEFAULT-VALUE})")
+    List<String> transports;
+
+    @Option(names = "--idle", defaultValue = "backoff",
+        description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, yielding, busy-spin"
+            + " (default ${DEFAULT-VALUE})")
+    String idle;
+
+    @Option(names = "--payload-bytes", defaultValue = "32",
+        description = "round-trip payload (default ${DEFAULT-VALUE})")
+    int payloadBytes;
+
+    @Option(names = "--warmup", defaultValue = "200",
+        description = "untimed round trips first (default ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips (default ${DEFAULT-VALUE})")
+    int iterations;
+
+    @Option(names = "--caller-wait", defaultValue = "park",
+        description = "how the calling thread waits for a controller call: park (CompletableFuture.get, as"
+            + " group.call does) or idle (polls isDone with the --idle strategy, as the raw ping does)"
+            + " (default ${DEFAULT-VALUE})")
+    String callerWait;
+
+    @Option(names = "--no-grpc", description = "skip the gRPC baseline")
+    boolean noGrpc;
+
+    @Option(names = "--batch-sizes", split = ",", defaultValue = "1024,4096,16384,65536",
+        description = "samples per step (default ${DEFAULT-VALUE})")
+    List<Integer> batchSizes;
+
+    @Option(names = "--sample-bytes", defaultValue = "1024",
+        description = "bytes per sample (default ${DEFAULT-VALUE})")
+    int sampleBytes;
+
+    @Option(names = "--controllers", split = ",", defaultValue = "1,2,4",
+        description = "parallel controller counts C (default ${DEFAULT-VALUE})")
+    List<Integer> controllers;
+
+    @Option(names = "--step-workers", defaultValue = "4",
+        description = "workers (threads) of the step part, split evenly over the C controllers"
+            + " (default ${DEFAULT-VALUE})")
+    int stepWorkers;
+
+    @Option(names = "--steps", defaultValue = "2",
+        description = "steps per configuration; the last is reported (default ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--timeout-s", defaultValue = "30", description = "deadline of any one wait, seconds")
+    long timeoutS;
+
+    @Option(names = "--json", description = "one JSON object per row")
+    boolean json;
+
+    /** Standalone entry point. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ControlBenchCommand()).execute(args));
+    }
+
+    /** Settings after validation. */
+    record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs,
+                    boolean callerPolls) {
+    }
+
+    /**
+     * Validates the options.
+     *
+     * @throws IllegalArgumentException naming the bad value and what was expected
+     */
+    Settings settings() {
+        for (String part : parts) {
+            if (!part.equals("round-trip") && !part.equals("step")) {
+                throw new IllegalArgumentException("unknown part: part=" + part + ", expected round-trip or step");
+            }
+        }
+        boolean processes = switch (launch.toLowerCase(Locale.ROOT)) {
+            case "processes" -> true;
+            case "threads" -> false;
+            default -> throw new IllegalArgumentException("unknown launch: launch=" + launch
+                + ", expected processes or threads");
+        };
+        ControlPlane.Idle idleMode = switch (idle.toLowerCase(Locale.ROOT)) {
+            case "backoff" -> ControlPlane.Idle.BACKOFF;
+            case "yielding" -> ControlPlane.Idle.YIELDING;
+            case "busy-spin" -> ControlPlane.Idle.BUSY_SPIN;
+            default -> throw new IllegalArgumentException("unknown idle strategy: idle=" + idle
+                + ", expected backoff, yielding or busy-spin");
+        };
+        for (String t : transports) {
+            if (!t.equals("ipc") && !t.equals("udp")) {
+                throw new IllegalArgumentException("unknown transport: transport=" + t + ", expected ipc or udp");
+            }
+        }
+        for (int n : workers) {
+            if (n < 1) {
+                throw new IllegalArgumentException("worker count must be positive: workers=" + n);
+            }
+        }
+        if (payloadBytes < 1 || payloadBytes > MAX_PAYLOAD_BYTES) {
+            throw new IllegalArgumentException("payload out of range: payloadBytes=" + payloadBytes + ", expected=1.."
+                + MAX_PAYLOAD_BYTES);
+        }
+        if (warmup < 0 || iterations < 1 || steps < 1 || timeoutS < 1) {
+            throw new IllegalArgumentException("counts must be positive: warmup=" + warmup + ", iterations="
+                + iterations + ", steps=" + steps + ", timeoutS=" + timeoutS);
+        }
+        if (sampleBytes < 1 || sampleBytes > TensorRef.DEFAULT_INLINE_LIMIT_BYTES) {
+            throw new IllegalArgumentException("sample size out of range: sampleBytes=" + sampleBytes + ", expected=1.."
+                + TensorRef.DEFAULT_INLINE_LIMIT_BYTES);
+        }
+        if (stepWorkers < 1) {
+            throw new IllegalArgumentException("step workers must be positive: stepWorkers=" + stepWorkers);
+        }
+        for (int c : controllers) {
+            if (c < 1 || stepWorkers % c != 0) {
+                throw new IllegalArgumentException("controller count must divide the step workers: controllers=" + c
+                    + ", stepWorkers=" + stepWorkers);
+            }
+        }
+        for (int b : batchSizes) {
+            if (b < 1 || b % stepWorkers != 0) {
+                throw new IllegalArgumentException("batch size must be a positive multiple of the step workers:"
+                    + " batch=" + b + ", stepWorkers=" + stepWorkers);
+            }
+        }
+        boolean callerPolls = switch (callerWait.toLowerCase(Locale.ROOT)) {
+            case "park" -> false;
+            case "idle" -> true;
+            default -> throw new IllegalArgumentException("unknown caller wait: callerWait=" + callerWait
+                + ", expected park or idle");
+        };
+        return new Settings(parts.contains("round-trip"), parts.contains("step"), processes, idleMode,
+            TimeUnit.SECONDS.toNanos(timeoutS), callerPolls);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Settings s;
+        try {
+            s = settings();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        List<LatencyRow> latency = new ArrayList<>();
+        if (s.roundTrip()) {
+            header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
+                + callerWait + ", payload="
+                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations
+                + " (microseconds; this machine may be shared and noisy)");
+            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s", "transport", "path",
+                "workers", "p50_us", "p99_us", "p99.9_us", "max_us"));
+            boolean grpcDone = noGrpc;
+            for (String transport : transports) {
+                for (LatencyRow row : roundTrips(s, transport, !grpcDone)) {
+                    latency.add(row);
+                    print(out, row);
+                }
+                grpcDone = true;
+            }
+        }
+        List<StepRow> stepRows = new ArrayList<>();
+        if (s.step()) {
+            header(out, "# yatt bench control, controller steps: stepWorkers=" + stepWorkers + " (threads), sample="
+                + sampleBytes + " B, steps=" + steps + " (last reported); bytes = payload bytes through group.call"
+                + " (byte[] samples, encoded TensorRefs), heap = allocated by controller threads and live after full"
+                + " GC at the step's high point");
+            header(out, String.format(Locale.ROOT, "# %-11s %8s %-9s %14s %16s %16s %16s %10s", "controllers",
+                "batch", "path", "bytes/step", "bytes/ctrl", "alloc/ctrl", "peakLive/ctrl", "step_ms"));
+            for (int c : controllers) {
+                for (StepRow row : steps(s, c)) {
+                    stepRows.add(row);
+                    print(out, row);
+                }
+            }
+        }
+        List<Target> targets = targets(latency, stepRows);
+        if (!targets.isEmpty()) {
+            header(out, "# targets (issue 8 item 9)");
+        }
+        for (Target t : targets) {
+            print(out, t);
+        }
+        out.flush();
+        return 0;
+    }
+
+    // ---- round trips ----
+
+    private List<LatencyRow> roundTrips(Settings s, String transport, boolean withGrpc) throws Exception {
+        boolean udp = transport.equals("udp");
+        ControlPlane.Context ctx = new ControlPlane.Context().jobName("bench-control-" + transport).idle(s.idle())
+            .heartbeatTimeoutNs(Math.max(ControlPlane.DEFAULT_HEARTBEAT_TIMEOUT_NS, TimeUnit.SECONDS.toNanos(5)));
+        if (udp) {
+            ctx.udp("127.0.0.1", 0);
+        }
+        int maxWorkers = Collections.max(workers);
+        RawPingPong.Channels channels = udp ? udpChannels() : RawPingPong.Channels.ipc();
+        List<LatencyRow> rows = new ArrayList<>();
+        ControlPlane plane = ControlPlane.launch(ctx);
+        List<AutoCloseable> resources = new ArrayList<>();
+        WorkerProcesses launcher = null;
+        try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(plane.driverDirectory()))) {
+            List<Integer> grpcPorts = new ArrayList<>();
+            if (s.processes()) {
+                if (withGrpc) {
+                    grpcPorts.addAll(freeTcpPorts(maxWorkers));
+                }
+                List<String> args = List.of(s.idle().name(), channels.ping(), channels.reply(), joined(workers),
+                    grpcPorts.isEmpty() ? "-" : joined(grpcPorts));
+                launcher = WorkerProcesses.launch(plane, maxWorkers, javaBinary(), WORKER_JVM_FLAGS,
+                    System.getProperty("java.class.path"), WorkerMain.class.getName(), args, Map.of());
+            } else {
+                for (int r = 0; r < maxWorkers; r++) {
+                    resources.add(Worker.start(new Worker.Context().workerId(r).rank(r).roles(echoRoles(r, workers))
+                        .methods(WorkerMethods.annotated(new EchoWorker(), MethodHandles.lookup()))
+                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())
+                        .idle(s.idle())));
+                    resources.add(RawPingPong.pong(aeron, channels, r, s.idle()));
+                    if (withGrpc) {
+                        Server server = GrpcEcho.serve(0);
+                        resources.add(server::shutdownNow);
+                        grpcPorts.add(server.getPort());
+                    }
+                }
+            }
+            for (int n : workers) {
+                WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
+                Histogram calls;
+                try {
+                    calls = controllerRoundTrips(plane, group, n, s);
+                } catch (IllegalStateException e) {
+                    List<String> workerStats = new ArrayList<>();
+                    for (AutoCloseable r : resources) {
+                        if (r instanceof Worker w) {
+                            workerStats.add(w.workerId() + ":" + w.stats());
+                        }
+                    }
+                    throw workerStats.isEmpty() ? e
+                        : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
+                }
+                rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, calls));
+                rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, RawPingPong.ping(aeron, channels, n,
+                    payloadBytes, warmup, iterations, s.idle(), s.timeoutNs())));
+                if (withGrpc) {
+                    rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, GrpcEcho.ping(grpcPorts.subList(0, n),
+                        payloadBytes, warmup, iterations, s.timeoutNs())));
+                }
+            }
+        } finally {
+            try {
+                if (launcher != null) {
+                    plane.shutdownWorkers("benchmark done");
+                    launcher.waitFor(TimeUnit.SECONDS.toNanos(10));
+                }
+            } finally {
+                Collections.reverse(resources);
+                CloseHelper.quietCloseAll(resources);
+                CloseHelper.quietClose(launcher);
+                plane.close();
+            }
+        }
+        return rows;
+    }
+
+    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s)
+        throws InterruptedException {
+        long timeoutNs = s.timeoutNs();
+        byte[] payload = new byte[payloadBytes];
+        Histogram histogram = LatencyRow.newHistogram();
+        IdleStrategy strategy = RawPingPong.idleStrategy(s.idle());
+        for (int it = 0; it < warmup + iterations; it++) {
+            long startNs = System.nanoTime();
+            CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
+            if (s.callerPolls()) {
+                strategy.reset();
+                while (!call.isDone() && System.nanoTime() - startNs < timeoutNs) {
+                    strategy.idle();
+                }
+            }
+            Object result;
+            try {
+                result = call.get(timeoutNs, TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re
+                    : new IllegalStateException("echo call failed: workers=" + n, e.getCause());
+            } catch (TimeoutException e) {
+                call.cancel(false);
+                throw new IllegalStateException("echo call not answered: workers=" + n + ", iteration=" + it
+                    + ", timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + ", controllerStats="
+                    + plane.stats());
+            }
+            long elapsedNs = System.nanoTime() - startNs;
+            if (!(result instanceof List<?> list) || list.size() != n) {
+                throw new IllegalStateException("echo returned the wrong shape: workers=" + n + ", result=" + result);
+            }
+            if (it >= warmup) {
+                histogram.recordValue(elapsedNs);
+            }
+        }
+        return histogram;
+    }
+
+    /** Role of the group of the first {@code n} workers. */
+    static String echoRole(int n) {
+        return "n" + n;
+    }
+
+    /** The roles of worker {@code rank}: {@code n<k>} for every count k it belongs to (rank < k). */
+    static List<String> echoRoles(int rank, List<Integer> counts) {
+        List<String> roles = new ArrayList<>();
+        for (int n : counts) {
+            if (rank < n && !roles.contains(echoRole(n))) {
+                roles.add(echoRole(n));
+            }
+        }
+        return roles;
+    }
+
+    // ---- controller steps ----
+
+    private List<StepRow> steps(Settings s, int c) throws Exception {
+        int perController = stepWorkers / c;
+        LocalRegions regions = new LocalRegions();
+        List<ControlPlane> planes = new ArrayList<>();
+        List<AutoCloseable> resources = new ArrayList<>();
+        AtomicInteger threadIndex = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(c, r -> {
+            Thread t = new Thread(r, "yatt-bench-controller-" + threadIndex.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        });
+        List<StepRow> rows = new ArrayList<>();
+        try {
+            List<WorkerGroup> groups = new ArrayList<>();
+            for (int i = 0; i < c; i++) {
+                ControlPlane plane = ControlPlane.launch(new ControlPlane.Context()
+                    .jobName("bench-step-c" + c + "-" + i).threading(ControlPlane.Threading.INVOKER).idle(s.idle())
+                    .payloadTypes(List.of(RefWire.TYPE)).dispatchModes(DispatchModes::byName));
+                planes.add(plane);
+                for (int r = 0; r < perController; r++) {
+                    StepWorker methods = new StepWorker(r, sampleBytes, regions);
+                    resources.add(Worker.start(new Worker.Context().workerId(r).rank(r).roles(List.of("step"))
+                        .methods(WorkerMethods.annotated(methods, MethodHandles.lookup()))
+                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())
+                        .idle(s.idle()).payloadTypes(List.of(RefWire.TYPE))));
+                    resources.add(methods);
+                }
+                groups.add(plane.group("step", perController, s.timeoutNs()));
+            }
+            long step = 0;
+            for (int batch : batchSizes) {
+                for (String path : List.of(StepRow.REFERENCE, StepRow.INLINE)) {
+                    StepRow last = null;
+                    for (int k = 0; k < steps; k++) {
+                        last = step(s, pool, groups, batch, path, step++);
+                    }
+                    rows.add(last);
+                }
+            }
+            if (regions.size() != 0) {
+                throw new IllegalStateException("regions left after the steps: live=" + regions.size());
+            }
+        } finally {
+            pool.shutdownNow();
+            Collections.reverse(resources);
+            CloseHelper.quietCloseAll(resources);
+            CloseHelper.quietCloseAll(planes);
+        }
+        return rows;
+    }
+
+    /** What one controller thread handled in one step. */
+    private record Handled(long bytesSent, long bytesReceived, long allocatedBytes) {
+    }
+
+    private StepRow step(Settings s, ExecutorService pool, List<WorkerGroup> groups, int batch, String path,
+                         long step) throws Exception {
+        int c = groups.size();
+        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        System.gc();
+        long baseHeap = memory.getHeapMemoryUsage().getUsed();
+        long agentAllocatedBefore = agentAllocatedBytes();
+        AtomicLong peakLive = new AtomicLong();
+        CyclicBarrier atPeak = new CyclicBarrier(c, () -> {
+            System.gc();
+            peakLive.set(memory.getHeapMemoryUsage().getUsed() - baseHeap);
+        });
+        long startNs = System.nanoTime();
+        List<Future<Handled>> futures = new ArrayList<>();
+        for (int i = 0; i < c; i++) {
+            WorkerGroup group = groups.get(i);
+            int samples = batch / c;
+            futures.add(pool.submit(() -> path.equals(StepRow.INLINE)
+                ? inlineStep(group, samples, atPeak, s.timeoutNs())
+                : referenceStep(group, samples, step, atPeak, s.timeoutNs())));
+        }
+        long bytesPerStep = 0;
+        long bytesPerController = 0;
+        long allocatedPerThread = 0;
+        for (Future<Handled> f : futures) {
+            Handled h;
+            try {
+                h = f.get(s.timeoutNs(), TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                atPeak.reset();
+                throw e.getCause() instanceof Exception ex ? ex : e;
+            } catch (TimeoutException e) {
+                atPeak.reset();
+                throw new IllegalStateException("controller step timed out: controllers=" + c + ", batch=" + batch
+                    + ", path=" + path);
+            }
+            bytesPerStep += h.bytesSent() + h.bytesReceived();
+            bytesPerController = Math.max(bytesPerController, h.bytesSent() + h.bytesReceived());
+            allocatedPerThread = Math.max(allocatedPerThread, h.allocatedBytes());
+        }
+        double stepMs = (System.nanoTime() - startNs) / 1e6;
+        long agentShare = (agentAllocatedBytes() - agentAllocatedBefore) / c;
+        return new StepRow(c, batch, path, bytesPerStep, bytesPerController, allocatedPerThread + agentShare,
+            Math.max(0, peakLive.get()) / c, stepMs);
+    }
+
+    private Handled inlineStep(WorkerGroup group, int samples, CyclicBarrier atPeak, long timeoutNs)
+        throws Exception {
+        long allocatedBefore = threadAllocatedBytes();
+        int w = group.size();
+        int perWorker = samples / w;
+        int chunk = (int) Math.max(1, TensorRef.DEFAULT_INLINE_LIMIT_BYTES / sampleBytes);
+        long received = 0;
+        long sent = 0;
+        List<List<?>> held = new ArrayList<>();
+        for (int done = 0; done < perWorker; done += chunk) {
+            List<Integer> counts = Collections.nCopies(w, Math.min(chunk, perWorker - done));
+            List<?> results = (List<?>) group.call(StepWorker.GENERATE_INLINE, counts);
+            for (Object o : results) {
+                received += ((byte[]) o).length;
+            }
+            held.add(results);
+        }
+        awaitPeak(atPeak, timeoutNs);
+        for (List<?> results : held) {
+            List<Object> rotated = rotate(results);
+            for (Object o : rotated) {
+                sent += ((byte[]) o).length;
+            }
+            long consumed = sum(group.call(StepWorker.CONSUME_INLINE, rotated));
+            if (consumed != ((long) rotated.size()) * ((byte[]) rotated.get(0)).length) {
+                throw new IllegalStateException("inline samples lost: consumed=" + consumed);
+            }
+        }
+        held.clear();
+        return new Handled(sent, received, threadAllocatedBytes() - allocatedBefore);
+    }
+
+    private Handled referenceStep(WorkerGroup group, int samples, long step, CyclicBarrier atPeak, long timeoutNs)
+        throws Exception {
+        long allocatedBefore = threadAllocatedBytes();
+        int w = group.size();
+        int perWorker = samples / w;
+        List<?> refs = (List<?>) group.call(StepWorker.GENERATE_REF, step, perWorker, w);
+        long received = 0;
+        for (Object o : refs) {
+            received += RefWire.wireBytes((TensorRef) o);
+        }
+        awaitPeak(atPeak, timeoutNs);
+        List<Object> rotated = rotate(refs);
+        long sent = 0;
+        for (Object o : rotated) {
+            sent += RefWire.wireBytes((TensorRef) o);
+        }
+        long pulled = sum(group.call(StepWorker.CONSUME_REF, rotated));
+        if (pulled != (long) samples * sampleBytes) {
+            throw new IllegalStateException("pulled bytes differ from the step's samples: pulled=" + pulled
+                + ", expected=" + (long) samples * sampleBytes);
+        }
+        long live = sum(group.call(StepWorker.LIVE_REFERENCES, step));
+        if (live != 0) {
+            throw new IllegalStateException("references live after the step: step=" + step + ", live=" + live);
+        }
+        return new Handled(sent, received, threadAllocatedBytes() - allocatedBefore);
+    }
+
+    private static void awaitPeak(CyclicBarrier atPeak, long timeoutNs) throws InterruptedException {
+        try {
+            atPeak.await(timeoutNs, TimeUnit.NANOSECONDS);
+        } catch (BrokenBarrierException | TimeoutException e) {
+            throw new IllegalStateException("controllers did not meet at the step's high point: " + e, e);
+        }
+    }
+
+    /** Element j of the result is element j - 1 of the input: worker j consumes what worker j - 1 produced. */
+    private static List<Object> rotate(List<?> values) {
+        int w = values.size();
+        List<Object> rotated = new ArrayList<>(w);
+        for (int j = 0; j < w; j++) {
+            rotated.add(values.get((j - 1 + w) % w));
+        }
+        return rotated;
+    }
+
+    private static long sum(Object results) {
+        long total = 0;
+        for (Object o : (List<?>) results) {
+            total += ((Number) o).longValue();
+        }
+        return total;
+    }
+
+    private static long threadAllocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
+    }
+
+    /** Bytes allocated so far by the live control-plane agent threads of this JVM. */
+    private static long agentAllocatedBytes() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long total = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().equals(CONTROLLER_AGENT_THREAD)) {
+                total += Math.max(0, threads.getThreadAllocatedBytes(t.threadId()));
+            }
+        }
+        return total;
+    }
+
+    // ---- targets ----
+
+    /** A target of the issue: {@code value} against {@code limit}, met when on the right side of it. */
+    record Target(String name, double value, double limit, boolean atMost) {
+        boolean met() {
+            return atMost ? value <= limit : value >= limit;
+        }
+    }
+
+    static List<Target> targets(List<LatencyRow> latency, List<StepRow> stepRows) {
+        List<Target> targets = new ArrayList<>();
+        for (LatencyRow controller : latency) {
+            if (!controller.path().equals(LatencyRow.CONTROLLER) || controller.workers() != 1) {
+                continue;
+            }
+            for (String path : List.of(LatencyRow.RAW_AERON, LatencyRow.GRPC)) {
+                for (LatencyRow other : latency) {
+                    if (other.workers() != 1 || !other.path().equals(path)) {
+                        continue;
+                    }
+                    if (path.equals(LatencyRow.RAW_AERON) && other.transport().equals(controller.transport())) {
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": controller p50 / raw Aeron p50", ratio(controller.p50Ns(), other.p50Ns()), 2, true));
+                    }
+                    if (path.equals(LatencyRow.GRPC)) {
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": gRPC p50 / controller p50", ratio(other.p50Ns(), controller.p50Ns()), 5, false));
+                    }
+                }
+            }
+        }
+        List<Integer> cs = stepRows.stream().map(StepRow::controllers).distinct().sorted().toList();
+        if (stepRows.isEmpty()) {
+            return targets;
+        }
+        long minBatch = stepRows.stream().mapToLong(StepRow::batchSamples).min().orElseThrow();
+        long maxBatch = stepRows.stream().mapToLong(StepRow::batchSamples).max().orElseThrow();
+        for (int c : cs) {
+            StepRow refSmall = find(stepRows, c, minBatch, StepRow.REFERENCE);
+            StepRow refLarge = find(stepRows, c, maxBatch, StepRow.REFERENCE);
+            StepRow inlineLarge = find(stepRows, c, maxBatch, StepRow.INLINE);
+            targets.add(new Target("C=" + c + ": reference bytes/ctrl at batch " + maxBatch + " / at batch "
+                + minBatch + " (flat)", ratio(refLarge.bytesPerController(), refSmall.bytesPerController()), 1, true));
+            targets.add(new Target("C=" + c + ": reference / inline bytes/ctrl at batch " + maxBatch,
+                ratio(refLarge.bytesPerController(), inlineLarge.bytesPerController()), 0.01, true));
+        }
+        int maxC = cs.get(cs.size() - 1);
+        if (cs.get(0) == 1 && maxC > 1) {
+            StepRow base = find(stepRows, 1, maxBatch, StepRow.INLINE);
+            for (String path : List.of(StepRow.INLINE, StepRow.REFERENCE)) {
+                targets.add(new Target("peakLive/ctrl C=" + maxC + " " + path + " / C=1 inline at batch "
+                    + maxBatch, ratio(find(stepRows, maxC, maxBatch, path).peakLiveBytesPerController(),
+                    base.peakLiveBytesPerController()), 1.0 / 3, true));
+            }
+        }
+        return targets;
+    }
+
+    private static StepRow find(List<StepRow> rows, int c, long batch, String path) {
+        for (StepRow r : rows) {
+            if (r.controllers() == c && r.batchSamples() == batch && r.path().equals(path)) {
+                return r;
+            }
+        }
+        throw new IllegalStateException("no step row: controllers=" + c + ", batch=" + batch + ", path=" + path);
+    }
+
+    private static double ratio(long numerator, long denominator) {
+        return denominator == 0 ? Double.POSITIVE_INFINITY : (double) numerator / denominator;
+    }
+
+    // ---- output ----
+
+    private void header(PrintWriter out, String line) {
+        if (!json) {
+            out.println(line);
+        }
+    }
+
+    private void print(PrintWriter out, LatencyRow r) {
+        if (json) {
+            ObjectNode node = new ObjectMapper().createObjectNode();
+            node.put("table", "roundTrip");
+            node.put("transport", r.transport());
+            node.put("path", r.path());
+            node.put("workers", r.workers());
+            node.put("launch", launch);
+            node.put("idle", idle);
+            node.put("callerWait", callerWait);
+            node.put("payloadBytes", payloadBytes);
+            node.put("iterations", r.iterations());
+            node.put("p50Ns", r.p50Ns());
+            node.put("p99Ns", r.p99Ns());
+            node.put("p999Ns", r.p999Ns());
+            node.put("maxNs", r.maxNs());
+            out.println(node);
+            return;
+        }
+        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f%n", r.transport(), r.path(), r.workers(),
+            r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3);
+    }
+
+    private void print(PrintWriter out, StepRow r) {
+        if (json) {
+            ObjectNode node = new ObjectMapper().createObjectNode();
+            node.put("table", "step");
+            node.put("controllers", r.controllers());
+            node.put("batchSamples", r.batchSamples());
+            node.put("sampleBytes", sampleBytes);
+            node.put("path", r.path());
+            node.put("bytesPerStep", r.bytesPerStep());
+            node.put("bytesPerController", r.bytesPerController());
+            node.put("allocatedBytesPerController", r.allocatedBytesPerController());
+            node.put("peakLiveBytesPerController", r.peakLiveBytesPerController());
+            node.put("stepMs", r.stepMs());
+            out.println(node);
+            return;
+        }
+        out.printf(Locale.ROOT, "  %-11d %8d %-9s %14d %16d %16d %16d %10.1f%n", r.controllers(), r.batchSamples(),
+            r.path(), r.bytesPerStep(), r.bytesPerController(), r.allocatedBytesPerController(),
+            r.peakLiveBytesPerController(), r.stepMs());
+    }
+
+    private void print(PrintWriter out, Target t) {
+        if (json) {
+            ObjectNode node = new ObjectMapper().createObjectNode();
+            node.put("table", "target");
+            node.put("name", t.name());
+            node.put("value", t.value());
+            node.put("limit", t.limit());
+            node.put("atMost", t.atMost());
+            node.put("met", t.met());
+            out.println(node);
+            return;
+        }
+        out.printf(Locale.ROOT, "  %-70s %10.4g %s %.4g  %s%n", t.name(), t.value(), t.atMost() ? "<=" : ">=",
+            t.limit(), t.met() ? "met" : "MISSED");
+    }
+
+    // ---- helpers ----
+
+    /**
+     * Comma-separated integers.
+     *
+     * @throws IllegalArgumentException naming what and the value when one does not parse
+     */
+    static List<Integer> parseInts(String what, String value) {
+        List<Integer> list = new ArrayList<>();
+        for (String part : value.split(",")) {
+            try {
+                list.add(Integer.parseInt(part.trim()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("not a list of integers: " + what + "=" + value);
+            }
+        }
+        return list;
+    }
+
+    private static String joined(List<Integer> values) {
+        return String.join(",", values.stream().map(String::valueOf).toList());
+    }
+
+    private static String javaBinary() {
+        return ProcessHandle.current().info().command().orElseThrow(
+            () -> new IllegalStateException("cannot tell this JVM's java binary"));
+    }
+
+    private static RawPingPong.Channels udpChannels() {
+        try (DatagramSocket a = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+             DatagramSocket b = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            return RawPingPong.Channels.udp(a.getLocalPort(), b.getLocalPort());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot find free udp ports on loopback", e);
+        }
+    }
+
+    private static List<Integer> freeTcpPorts(int count) {
+        List<ServerSocket> sockets = new ArrayList<>();
+        try {
+            List<Integer> ports = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                sockets.add(socket);
+                ports.add(socket.getLocalPort());
+            }
+            return ports;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot find free tcp ports on loopback: count=" + count, e);
+        } finally {
+            CloseHelper.quietCloseAll(sockets);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package io.yatt.bench.controller;
+
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * One round-trip measurement: the path (controller call, raw Aeron, gRPC), its transport and worker count, and the
+ * percentiles of the recorded HdrHistogram in nanoseconds.
+ *
+ * @param transport  ipc, udp, or tcp (gRPC)
+ * @param path       {@link #CONTROLLER}, {@link #RAW_AERON} or {@link #GRPC}
+ * @param workers    workers (pongs, servers) answering each round trip
+ * @param iterations recorded round trips
+ * @param p50Ns      median
+ * @param p99Ns      99th percentile
+ * @param p999Ns     99.9th percentile
+ * @param maxNs      slowest
+ */
+record LatencyRow(String transport, String path, int workers, long iterations, long p50Ns, long p99Ns, long p999Ns,
+                  long maxNs) {
+
+    static final String CONTROLLER = "controller";
+    static final String RAW_AERON = "raw-aeron";
+    static final String GRPC = "grpc";
+
+    /** Histograms up to 60 s at three significant digits. */
+    static Histogram newHistogram() {
+        return new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+    }
+
+    static LatencyRow of(String transport, String path, int workers, Histogram h) {
+        return new LatencyRow(transport, path, workers, h.getTotalCount(), h.getValueAtPercentile(50),
+                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
+    }
+}

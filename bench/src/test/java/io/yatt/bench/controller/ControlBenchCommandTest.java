@@ -1,0 +1,140 @@
+package io.yatt.bench.controller;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ControlBenchCommandTest {
+
+    private static final String[] TINY = {"--launch", "threads", "--workers", "1", "--transports", "ipc,udp",
+        "--warmup", "5", "--iterations", "20", "--batch-sizes", "64,128", "--controllers", "1,2", "--step-workers", "2",
+        "--steps", "1", "--timeout-s", "60"};
+
+    /** Runs the command; returns {exit code, stdout, stderr}. */
+    private static Object[] run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = new CommandLine(new ControlBenchCommand()).setOut(new PrintWriter(out))
+            .setErr(new PrintWriter(err)).execute(args);
+        return new Object[] {code, out.toString(), err.toString()};
+    }
+
+    private static String[] tiny(String... more) {
+        List<String> all = new ArrayList<>(List.of(TINY));
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
+    @Test
+    void shouldMeasureRoundTripsAndStepsInOneRunAsJson() throws Exception {
+        Object[] r = run(tiny("--json"));
+        assertEquals(0, r[0], (String) r[2]);
+        ObjectMapper mapper = new ObjectMapper();
+        List<JsonNode> roundTrips = new ArrayList<>();
+        List<JsonNode> steps = new ArrayList<>();
+        List<JsonNode> targets = new ArrayList<>();
+        for (String line : ((String) r[1]).strip().split("\n")) {
+            JsonNode node = mapper.readTree(line);
+            switch (node.get("table").asText()) {
+                case "roundTrip" -> roundTrips.add(node);
+                case "step" -> steps.add(node);
+                case "target" -> targets.add(node);
+                default -> throw new AssertionError("unknown table: " + line);
+            }
+        }
+        List<String> paths = roundTrips.stream()
+            .map(n -> n.get("transport").asText() + "/" + n.get("path").asText() + "/" + n.get("workers").asInt())
+            .toList();
+        assertEquals(List.of("ipc/controller/1", "ipc/raw-aeron/1", "tcp/grpc/1", "udp/controller/1",
+            "udp/raw-aeron/1"), paths);
+        for (JsonNode n : roundTrips) {
+            assertEquals(20, n.get("iterations").asLong());
+            assertEquals(32, n.get("payloadBytes").asInt());
+            assertTrue(n.get("p50Ns").asLong() > 0, n.toString());
+            assertTrue(n.get("p99Ns").asLong() >= n.get("p50Ns").asLong(), n.toString());
+            assertTrue(n.get("p999Ns").asLong() >= n.get("p99Ns").asLong(), n.toString());
+        }
+
+        assertEquals(8, steps.size());
+        for (JsonNode n : steps) {
+            int c = n.get("controllers").asInt();
+            long batch = n.get("batchSamples").asLong();
+            String path = n.get("path").asText();
+            // inline: every sample (1024 B) comes in once and goes out once; reference: each of the 2 workers'
+            // TensorRef (22 B header + 2 dims x 8 B = 38 B) comes in once and goes out once, whatever the batch.
+            long expectedStep = path.equals("inline") ? 2 * batch * 1024 : 2 * 2 * 38;
+            assertEquals(expectedStep, n.get("bytesPerStep").asLong(), n.toString());
+            assertEquals(expectedStep / c, n.get("bytesPerController").asLong(), n.toString());
+            assertTrue(n.get("allocatedBytesPerController").asLong() > 0, n.toString());
+            assertTrue(n.get("peakLiveBytesPerController").asLong() >= 0, n.toString());
+        }
+        assertEquals(List.of("1/64/reference", "1/64/inline", "1/128/reference", "1/128/inline", "2/64/reference",
+            "2/64/inline", "2/128/reference", "2/128/inline"), steps.stream()
+            .map(n -> n.get("controllers").asInt() + "/" + n.get("batchSamples").asLong() + "/"
+                + n.get("path").asText()).toList());
+
+        assertEquals(10, targets.size());
+        JsonNode flat = targets.stream().filter(t -> t.get("name").asText().startsWith("C=1: reference bytes/ctrl"))
+            .findFirst().orElseThrow();
+        assertEquals(1.0, flat.get("value").asDouble());
+        assertTrue(flat.get("met").asBoolean());
+        JsonNode share = targets.stream().filter(t -> t.get("name").asText().startsWith("C=2: reference / inline"))
+            .findFirst().orElseThrow();
+        assertEquals(76.0 / (2 * 64 * 1024), share.get("value").asDouble(), 1e-12);
+    }
+
+    @Test
+    void shouldPrintTablesWithHeaders() {
+        Object[] r = run("--parts", "step", "--controllers", "1", "--batch-sizes", "64", "--step-workers", "2",
+            "--steps", "1");
+        assertEquals(0, r[0], (String) r[2]);
+        String[] lines = ((String) r[1]).strip().split("\n");
+        assertTrue(lines[0].startsWith("# yatt bench control, controller steps: stepWorkers=2"), lines[0]);
+        assertTrue(lines[1].matches("#\\s+controllers\\s+batch\\s+path\\s+bytes/step\\s+bytes/ctrl\\s+alloc/ctrl"
+            + "\\s+peakLive/ctrl\\s+step_ms"), lines[1]);
+        assertTrue(lines[2].matches("\\s+1\\s+64\\s+reference\\s+152\\s+152\\s+\\d+\\s+\\d+\\s+[0-9.]+"), lines[2]);
+        assertTrue(lines[3].matches("\\s+1\\s+64\\s+inline\\s+131072\\s+131072\\s+\\d+\\s+\\d+\\s+[0-9.]+"),
+            lines[3]);
+        assertEquals("# targets (issue 8 item 9)", lines[4]);
+    }
+
+    @Test
+    void shouldRejectControllerCountThatDoesNotDivideTheStepWorkers() {
+        Object[] r = run("--controllers", "1,3", "--step-workers", "4");
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("controller count must divide the step workers: controllers=3, "
+            + "stepWorkers=4"), (String) r[2]);
+    }
+
+    @Test
+    void shouldRejectBatchNotAMultipleOfTheStepWorkersAndUnknownTransport() {
+        Object[] batch = run("--batch-sizes", "1000,1026", "--step-workers", "4");
+        assertTrue(((String) batch[2]).contains("batch size must be a positive multiple of the step workers: "
+            + "batch=1026, stepWorkers=4"), (String) batch[2]);
+        Object[] transport = run("--transports", "ipc,tcp");
+        assertTrue(((String) transport[2]).contains("unknown transport: transport=tcp, expected ipc or udp"),
+            (String) transport[2]);
+        Object[] wait = run("--caller-wait", "spin");
+        assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected park or idle"),
+            (String) wait[2]);
+        Object[] payload = run("--payload-bytes", "2048");
+        assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=2048, expected=1..1024"),
+            (String) payload[2]);
+    }
+
+    @Test
+    void shouldGiveEachWorkerTheRolesOfTheCountsItBelongsTo() {
+        assertEquals(List.of("n1", "n2", "n4", "n8"), ControlBenchCommand.echoRoles(0, List.of(1, 2, 4, 8)));
+        assertEquals(List.of("n4", "n8"), ControlBenchCommand.echoRoles(3, List.of(1, 2, 4, 8)));
+        assertEquals(List.of("n8"), ControlBenchCommand.echoRoles(7, List.of(1, 2, 4, 8)));
+        assertEquals(List.of(), ControlBenchCommand.echoRoles(2, List.of(1, 2)));
+    }
+}
