@@ -2,6 +2,7 @@ package io.yatt.hybrid;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorStats;
+import io.yatt.ffi.cuda.Cuda;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -266,6 +267,9 @@ public final class HybridEngine implements AutoCloseable {
         requireState(State.TRAINING);
         long start = System.nanoTime();
         resume();
+        if (!device.isHost()) {
+            synchronizeDevice(); // the caller's writes into the training views complete before any peer reads them
+        }
         int es = dtype.byteSize();
         long local = 0;
         long received = 0;
@@ -365,8 +369,19 @@ public final class HybridEngine implements AutoCloseable {
                     trainingBuffer.narrow(0, chunk[1], chunk[2]).copyFrom(trainingBuffer.narrow(0, chunk[0], chunk[2]));
                 }
             }
+            synchronizeDevice();
         }
         return moves.elements();
+    }
+
+    /**
+     * Waits for this device's outstanding copies (device-to-device {@code cudaMemcpy} returns before it completes),
+     * so that peers on other devices, whose streams do not order after this device's default stream, read finished
+     * bytes.
+     */
+    private void synchronizeDevice() {
+        Cuda.setDevice(device.ordinal());
+        Cuda.deviceSynchronize();
     }
 
     /**

@@ -3,6 +3,7 @@ package io.yatt.hybrid;
 import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.Communicator;
 import io.yatt.ffi.cuda.Cuda;
+import io.yatt.ffi.cuda.CudaStream;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -125,6 +126,8 @@ public final class WeightSync implements AutoCloseable {
     private final Tensor statusRecvHost;
     /** Device path: a host buffer of one bucket, for the checksums. */
     private Tensor checksumChunk;
+    /** Device path: the stream of the packing and applying copies, made on first use. */
+    private CudaStream copyStream;
     private final Map<String, Tensor> weights;
     private final Tensor[] buckets = new Tensor[2];
     private Tensor staging;
@@ -371,7 +374,7 @@ public final class WeightSync implements AutoCloseable {
                          : Tensor.allocate(allocator, DType.U8, Shape.of(encoded.length), device)) {
                 MemorySegment.copy(MemorySegment.ofArray(encoded), 0, hostBytes.segment(), 0, encoded.length);
                 if (bytes != null) {
-                    bytes.copyFrom(hostBytes);
+                    push(hostBytes, bytes);
                 }
                 group.broadcast(bytes == null ? hostBytes : bytes, ROOT);
             }
@@ -446,10 +449,13 @@ public final class WeightSync implements AutoCloseable {
                 MemorySegment.copy(staging.segment(), entry.byteOffset(), weights.get(entry.name()).segment(), 0,
                         entry.byteSize());
             } else {
-                Cuda.memcpy(weights.get(entry.name()).dataPointer(),
+                Cuda.memcpyAsync(weights.get(entry.name()).dataPointer(),
                         MemorySegment.ofAddress(staging.dataPointer().address() + entry.byteOffset()),
-                        entry.byteSize());
+                        entry.byteSize(), copyStream());
             }
+        }
+        if (copyStream != null) {
+            copyStream.synchronize(); // the weights hold the new version when receive() returns
         }
         version = manifest.version();
         return new SyncStats(version, manifest.totalByteSize(), manifest.bucketCount(), manifest.entries().size(),
@@ -557,11 +563,13 @@ public final class WeightSync implements AutoCloseable {
                     }
                 } else {
                     long out = buffer.dataPointer().address();
+                    CudaStream copies = copyStream();
                     for (WeightBucket.Slice slice : bucket.slices()) {
-                        Cuda.memcpy(MemorySegment.ofAddress(out + slice.bucketByteOffset()),
+                        Cuda.memcpyAsync(MemorySegment.ofAddress(out + slice.bucketByteOffset()),
                                 MemorySegment.ofAddress(sources[slice.entry()].address() + slice.tensorByteOffset()),
-                                slice.byteSize());
+                                slice.byteSize(), copies);
                     }
+                    copies.synchronize(); // packed before any peer (on any device) reads the bucket
                 }
                 inFlight[slot] = group.broadcastAsync(buffer, ROOT);
             }
@@ -679,10 +687,21 @@ public final class WeightSync implements AutoCloseable {
         }
     }
 
+    /** Device path: the stream of this endpoint's device copies (made on first use on the endpoint's device). */
+    private CudaStream copyStream() {
+        if (copyStream == null) {
+            copyStream = CudaStream.create(device.ordinal());
+        }
+        return copyStream;
+    }
+
     /** Copies a host control tensor to its device twin (nothing on the host path). */
     private static void push(Tensor host, Tensor target) {
         if (target != host) {
             target.copyFrom(host);
+            // a host-to-device cudaMemcpy may return before the bytes land; peers on other devices read them next
+            Cuda.setDevice(target.device().ordinal());
+            Cuda.deviceSynchronize();
         }
     }
 
@@ -786,6 +805,9 @@ public final class WeightSync implements AutoCloseable {
         }
         if (checksumChunk != null) {
             toClose.add(checksumChunk);
+        }
+        if (copyStream != null) {
+            toClose.add(copyStream);
         }
         toClose.add(header);
         toClose.add(statusSend);
