@@ -218,6 +218,10 @@ public final class ReshardBenchmark {
                 mine.setDouble(times[i], 3 + i);
                 mine.setDouble(floors[i], 3 + repeats + i);
             }
+            if (!device.isHost()) {
+                Cuda.setDevice(device.ordinal());
+                Cuda.deviceSynchronize(); // the element writes have landed before peers on other devices read them
+            }
             world.allGather(mine, all);
             long[] receivedPerRank = new long[n];
             long[] peakPerRank = new long[n];
