@@ -2,6 +2,7 @@ package io.yatt.hybrid;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorStats;
+import io.yatt.ffi.cuda.Cuda;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -36,7 +37,10 @@ import java.util.Objects;
  * once. Replicated parameters live at their generation positions and are gathered over the micro-PP group when
  * stages merge.
  *
- * <p>Host tensors (in-process and shm backends). Confined to the rank's thread.
+ * <p>Host tensors (in-process and shm backends) by default; {@link #create(ReshardPlan, int, Communicator, Allocator,
+ * Device)} puts every engine buffer on a CUDA device (cuda-local and nccl backends, whose {@code allGatherv} places
+ * the pieces straight into the device views), where the local fused moves are device copies split into
+ * non-overlapping chunks taken in memmove order. Confined to the rank's thread.
  */
 public final class HybridEngine implements AutoCloseable {
 
@@ -69,6 +73,7 @@ public final class HybridEngine implements AutoCloseable {
     private final ReshardPlan plan;
     private final RankPlan rankPlan;
     private final DType dtype;
+    private final Device device;
     private final Allocator paramAllocator;
     /** Everything allocated for the transition: the generation allocator and the collectives' scratch. */
     private final Allocator transitionAllocator;
@@ -90,8 +95,9 @@ public final class HybridEngine implements AutoCloseable {
     private TransitionStats lastStats;
     private boolean closed;
 
-    private HybridEngine(ReshardPlan plan, int rank, Communicator world, Allocator allocator) {
+    private HybridEngine(ReshardPlan plan, int rank, Communicator world, Allocator allocator, Device device) {
         this.plan = plan;
+        this.device = device;
         this.rankPlan = plan.rank(rank);
         this.dtype = plan.spec().dtype();
         HybridLayout layout = plan.layout();
@@ -167,14 +173,33 @@ public final class HybridEngine implements AutoCloseable {
      * @throws IllegalArgumentException if the world size or rank does not match the plan
      */
     public static HybridEngine create(ReshardPlan plan, int rank, Communicator world, Allocator allocator) {
+        return create(plan, rank, world, allocator, Device.host());
+    }
+
+    /**
+     * Rank {@code rank}'s engine with its buffers (training shard, generation buffer, replicated parameters) on
+     * {@code device}, allocated from {@code allocator}: a CUDA device for the cuda-local and nccl backends (the
+     * communicator's device), the host for the others; collective over {@code world} like
+     * {@link #create(ReshardPlan, int, Communicator, Allocator)}.
+     *
+     * @throws IllegalArgumentException if the world size or rank does not match the plan
+     */
+    public static HybridEngine create(ReshardPlan plan, int rank, Communicator world, Allocator allocator,
+                                      Device device) {
         Objects.requireNonNull(plan, "plan");
         Objects.requireNonNull(world, "world");
         Objects.requireNonNull(allocator, "allocator");
+        Objects.requireNonNull(device, "device");
         if (world.size() != plan.layout().worldSize() || world.rank() != rank) {
             throw new IllegalArgumentException("communicator does not match the plan: size=" + world.size()
                     + ", rank=" + world.rank() + ", expected size=" + plan.layout().worldSize() + ", rank=" + rank);
         }
-        return new HybridEngine(plan, rank, world, allocator);
+        return new HybridEngine(plan, rank, world, allocator, device);
+    }
+
+    /** The device of the engine's buffers. */
+    public Device device() {
+        return device;
     }
 
     /** The plan. */
@@ -242,6 +267,9 @@ public final class HybridEngine implements AutoCloseable {
         requireState(State.TRAINING);
         long start = System.nanoTime();
         resume();
+        if (!device.isHost()) {
+            synchronizeDevice(); // the caller's writes into the training views complete before any peer reads them
+        }
         int es = dtype.byteSize();
         long local = 0;
         long received = 0;
@@ -329,12 +357,60 @@ public final class HybridEngine implements AutoCloseable {
 
     /** Runs a plan's local moves inside the training buffer, in order; returns the elements moved. */
     private long move(ReshardStep.LocalMoves moves) {
-        MemorySegment buffer = trainingBuffer.segment();
-        int es = dtype.byteSize();
-        for (ReshardStep.Move m : moves.moves()) {
-            MemorySegment.copy(buffer, m.source() * es, buffer, m.target() * es, m.length() * es);
+        if (device.isHost()) {
+            MemorySegment buffer = trainingBuffer.segment();
+            int es = dtype.byteSize();
+            for (ReshardStep.Move m : moves.moves()) {
+                MemorySegment.copy(buffer, m.source() * es, buffer, m.target() * es, m.length() * es);
+            }
+        } else {
+            for (ReshardStep.Move m : moves.moves()) {
+                for (long[] chunk : memmoveChunks(m.source(), m.target(), m.length())) {
+                    trainingBuffer.narrow(0, chunk[1], chunk[2]).copyFrom(trainingBuffer.narrow(0, chunk[0], chunk[2]));
+                }
+            }
+            synchronizeDevice();
         }
         return moves.elements();
+    }
+
+    /**
+     * Waits for this device's outstanding copies (device-to-device {@code cudaMemcpy} returns before it completes),
+     * so that peers on other devices, whose streams do not order after this device's default stream, read finished
+     * bytes.
+     */
+    private void synchronizeDevice() {
+        Cuda.setDevice(device.ordinal());
+        Cuda.deviceSynchronize();
+    }
+
+    /**
+     * A move of {@code length} elements from {@code source} to {@code target} as copies that do not overlap
+     * ({@code {source, target, length}} each), in the order that reads every element before it is overwritten:
+     * chunks of at most the distance, front to back when moving down, back to front when moving up. One chunk
+     * when the ranges are disjoint (device copies of overlapping ranges are undefined, unlike memmove).
+     */
+    static List<long[]> memmoveChunks(long source, long target, long length) {
+        long gap = Math.abs(target - source);
+        if (length == 0 || gap == 0) {
+            return List.of();
+        }
+        if (gap >= length) {
+            return List.of(new long[] {source, target, length});
+        }
+        List<long[]> chunks = new ArrayList<>();
+        if (target < source) {
+            for (long done = 0; done < length; done += gap) {
+                long n = Math.min(gap, length - done);
+                chunks.add(new long[] {source + done, target + done, n});
+            }
+        } else {
+            for (long end = length; end > 0; end -= gap) {
+                long n = Math.min(gap, end);
+                chunks.add(new long[] {source + end - n, target + end - n, n});
+            }
+        }
+        return chunks;
     }
 
     /** The generation weights by name: sharded ones over {@code buffer} from the plan's base, then replicated. */
@@ -376,7 +452,7 @@ public final class HybridEngine implements AutoCloseable {
     }
 
     private Tensor allocateElements(Allocator allocator, long elements) {
-        return Tensor.allocate(allocator, dtype, Shape.of(elements), Device.host());
+        return Tensor.allocate(allocator, dtype, Shape.of(elements), device);
     }
 
     private void requireState(State expected) {

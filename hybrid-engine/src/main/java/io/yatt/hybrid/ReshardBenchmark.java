@@ -1,7 +1,12 @@
 package io.yatt.hybrid;
 
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorWorld;
+import io.yatt.collectives.Communicators;
 import io.yatt.collectives.InProcessWorld;
+import io.yatt.ffi.cuda.Cuda;
+import io.yatt.ffi.cuda.CudaEvent;
+import io.yatt.ffi.cuda.CudaStream;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -24,7 +29,9 @@ import java.util.concurrent.TimeUnit;
  * received (counted by the communicators), the generation allocator's peak and the peak of everything the transition
  * allocated (scratch of the collectives included), then the copy floor: every rank copying its bytes received between two
  * host buffers with one memcpy, all ranks at once, in the same run. Per repeat the slowest rank counts; the result is
- * the median. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
+ * the median. On a CUDA device ({@link #runRank(ReshardPlan, Communicator, Allocator, int, Device)}) the engine's
+ * buffers are device memory and the floor is a device-to-device {@code cudaMemcpyAsync} of the same bytes, timed with
+ * CUDA events. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
  * run per communicator at a time.
  */
 public final class ReshardBenchmark {
@@ -99,6 +106,64 @@ public final class ReshardBenchmark {
      * @throws IllegalArgumentException if repeats is not positive or the world does not match the plan
      */
     public static Result runRank(ReshardPlan plan, Communicator world, Allocator allocator, int repeats) {
+        return runRank(plan, world, allocator, repeats, Device.host());
+    }
+
+    /**
+     * Runs the benchmark on an in-process world of cuda-local ranks, rank {@code r} a thread on CUDA device
+     * {@code devices[r]}, with the engine's buffers on the device; the floor is the device-to-device copy of each
+     * rank's bytes received, all ranks at once.
+     *
+     * @throws IllegalArgumentException if repeats or the deadline is not positive, or {@code devices} does not have one
+     *         entry per rank of the plan
+     * @throws IllegalStateException if there is no CUDA device or a rank fails
+     */
+    public static Result runCudaLocal(ReshardPlan plan, int repeats, long timeoutNs, int[] devices) {
+        requirePositive(repeats);
+        HybridLayout layout = plan.layout();
+        int n = layout.worldSize();
+        if (devices.length != n) {
+            throw new IllegalArgumentException("one device per rank expected: devices=" + devices.length
+                    + ", ranks=" + n);
+        }
+        Communicator.Context context = new Communicator.Context().timeoutNs(timeoutNs).conclude();
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try (CommunicatorWorld world = Communicators.cudaLocal(devices, context)) {
+            List<Future<Result>> futures = new ArrayList<>();
+            for (int r = 0; r < n; r++) {
+                Communicator comm = world.communicator(r);
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    try (Allocator root = Allocator.root("bench-rank" + rank)) {
+                        return runRank(plan, comm, root, repeats, Device.cuda(devices[rank]));
+                    }
+                }));
+            }
+            Result result = null;
+            for (Future<Result> f : futures) {
+                Result r = f.get();
+                result = result == null ? r : result;
+            }
+            return result;
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("reshard benchmark failed: scheme=" + plan.scheme() + ", layout=" + layout
+                    + ", backend=cuda-local", e);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * {@link #runRank(ReshardPlan, Communicator, Allocator, int)} with the engine's buffers on {@code device}: a CUDA
+     * device for the cuda-local and nccl backends, whose floor is then a {@code cudaMemcpyAsync} device-to-device
+     * copy of this rank's bytes received, timed with CUDA events (all ranks at once).
+     *
+     * @throws IllegalArgumentException if repeats is not positive or the world does not match the plan
+     */
+    public static Result runRank(ReshardPlan plan, Communicator world, Allocator allocator, int repeats,
+                                 Device device) {
         requirePositive(repeats);
         int rank = world.rank();
         int n = world.size();
@@ -107,7 +172,7 @@ public final class ReshardBenchmark {
         long received = 0;
         long peak;
         long peakAll;
-        try (HybridEngine engine = HybridEngine.create(plan, rank, world, allocator)) {
+        try (HybridEngine engine = HybridEngine.create(plan, rank, world, allocator, device)) {
             long seed = 1;
             for (Tensor w : engine.trainingWeights().values()) {
                 w.fillRandom(seed++ * 7919 + rank);
@@ -127,26 +192,35 @@ public final class ReshardBenchmark {
             peak = engine.lastTransition().peakParameterBytes();
             peakAll = engine.lastTransition().peakBytes();
         }
-        try (Tensor src = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host());
-             Tensor dst = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host())) {
-            src.fillRandom(rank);
-            dst.copyFrom(src);
-            for (int i = 0; i < repeats; i++) {
-                world.barrier();
-                long start = System.nanoTime();
+        if (device.isHost()) {
+            try (Tensor src = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host());
+                 Tensor dst = Tensor.allocate(allocator, DType.U8, Shape.of(Math.max(1, received)), Device.host())) {
+                src.fillRandom(rank);
                 dst.copyFrom(src);
-                floors[i] = System.nanoTime() - start;
+                for (int i = 0; i < repeats; i++) {
+                    world.barrier();
+                    long start = System.nanoTime();
+                    dst.copyFrom(src);
+                    floors[i] = System.nanoTime() - start;
+                }
             }
+        } else {
+            deviceFloor(world, allocator, device, received, floors);
         }
         int fields = 3 + 2 * repeats;
-        try (Tensor mine = Tensor.allocate(allocator, DType.I64, Shape.of(fields), Device.host());
-             Tensor all = Tensor.allocate(allocator, DType.I64, Shape.of((long) n * fields), Device.host())) {
+        // on the engine's device: the device backends take device tensors only
+        try (Tensor mine = Tensor.allocate(allocator, DType.I64, Shape.of(fields), device);
+             Tensor all = Tensor.allocate(allocator, DType.I64, Shape.of((long) n * fields), device)) {
             mine.setDouble(received, 0);
             mine.setDouble(peak, 1);
             mine.setDouble(peakAll, 2);
             for (int i = 0; i < repeats; i++) {
                 mine.setDouble(times[i], 3 + i);
                 mine.setDouble(floors[i], 3 + repeats + i);
+            }
+            if (!device.isHost()) {
+                Cuda.setDevice(device.ordinal());
+                Cuda.deviceSynchronize(); // the element writes have landed before peers on other devices read them
             }
             world.allGather(mine, all);
             long[] receivedPerRank = new long[n];
@@ -166,6 +240,34 @@ public final class ReshardBenchmark {
             }
             return new Result(plan.scheme(), plan.modelBytes(), receivedPerRank, peakPerRank, peakAllPerRank,
                     plan.bytesReceivedPerRank(), medianMs(slowest), medianMs(slowestFloor));
+        }
+    }
+
+    /**
+     * The device copy floor: per repeat, after a barrier, one {@code cudaMemcpyAsync} device-to-device of
+     * {@code byteSize} bytes on a stream of this rank, timed between two CUDA events.
+     */
+    private static void deviceFloor(Communicator world, Allocator allocator, Device device, long byteSize,
+                                    long[] floors) {
+        int ordinal = device.ordinal();
+        Cuda.setDevice(ordinal);
+        long bytes = Math.max(1, byteSize);
+        try (CudaStream stream = CudaStream.create(ordinal);
+             CudaEvent start = CudaEvent.create(ordinal, true);
+             CudaEvent end = CudaEvent.create(ordinal, true);
+             Tensor src = Tensor.allocate(allocator, DType.U8, Shape.of(bytes), device);
+             Tensor dst = Tensor.allocate(allocator, DType.U8, Shape.of(bytes), device)) {
+            src.fillRandom(world.rank());
+            Cuda.memcpyAsync(dst.dataPointer(), src.dataPointer(), bytes, stream); // warm-up
+            stream.synchronize();
+            for (int i = 0; i < floors.length; i++) {
+                world.barrier();
+                start.record(stream);
+                Cuda.memcpyAsync(dst.dataPointer(), src.dataPointer(), bytes, stream);
+                end.record(stream);
+                end.synchronize();
+                floors[i] = Math.round(start.elapsedMillis(end) * 1e6);
+            }
         }
     }
 

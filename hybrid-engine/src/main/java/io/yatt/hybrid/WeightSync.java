@@ -2,6 +2,8 @@ package io.yatt.hybrid;
 
 import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.Communicator;
+import io.yatt.ffi.cuda.Cuda;
+import io.yatt.ffi.cuda.CudaStream;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -44,8 +46,12 @@ import java.util.zip.CRC32C;
  * </ol>
  *
  * <p>Memory: a source holds two buckets; a rollout rank holds its weights plus one staging copy (kept between syncs
- * for reuse; {@link #releaseStaging()} frees it). Host tensors (in-process and shm backends). Confined to the rank's
- * thread.
+ * for reuse; {@link #releaseStaging()} frees it). Host tensors (in-process and shm backends) by default; the factories
+ * that take a {@link Device} keep every buffer (header, status, manifest bytes, buckets, staging) on that CUDA device
+ * for the nccl and cuda-local backends: buckets are packed by device copies and broadcast from device memory (NCCL
+ * broadcast), the rollout ranks apply staging to their device weights by device copies. The checksums are computed
+ * on the host from copies of each tensor (trainer) and each received bucket (rollout), one bucket at a time. Confined
+ * to the rank's thread.
  */
 public final class WeightSync implements AutoCloseable {
 
@@ -110,9 +116,18 @@ public final class WeightSync implements AutoCloseable {
     private final Communicator group;
     private final Config config;
     private final Allocator allocator;
+    private final Device device;
     private final Tensor header;
     private final Tensor statusSend;
     private final Tensor statusRecv;
+    /** Host mirrors of the control tensors (the same tensors when {@link #device} is the host). */
+    private final Tensor headerHost;
+    private final Tensor statusSendHost;
+    private final Tensor statusRecvHost;
+    /** Device path: a host buffer of one bucket, for the checksums. */
+    private Tensor checksumChunk;
+    /** Device path: the stream of the packing and applying copies, made on first use. */
+    private CudaStream copyStream;
     private final Map<String, Tensor> weights;
     private final Tensor[] buckets = new Tensor[2];
     private Tensor staging;
@@ -121,8 +136,9 @@ public final class WeightSync implements AutoCloseable {
     private boolean closed;
 
     private WeightSync(WeightSyncTopology topology, Role role, int rank, Communicator comm, Config config,
-                       Allocator allocator, Map<String, Tensor> weights) {
+                       Allocator allocator, Map<String, Tensor> weights, Device device) {
         this.topology = topology;
+        this.device = device;
         this.role = role;
         this.rank = rank;
         this.comm = comm;
@@ -139,9 +155,17 @@ public final class WeightSync implements AutoCloseable {
         }
         this.group = comm.split(color, key).orElse(null);
         this.allocator = allocator.child("weight-sync-" + (role == Role.TRAINER ? "trainer" : "rollout") + rank);
-        this.header = Tensor.allocate(this.allocator, DType.I64, Shape.of(2), Device.host());
-        this.statusSend = Tensor.allocate(this.allocator, DType.I32, Shape.of(1), Device.host());
-        this.statusRecv = Tensor.allocate(this.allocator, DType.I32, Shape.of(topology.worldSize()), Device.host());
+        this.header = Tensor.allocate(this.allocator, DType.I64, Shape.of(2), device);
+        this.statusSend = Tensor.allocate(this.allocator, DType.I32, Shape.of(1), device);
+        this.statusRecv = Tensor.allocate(this.allocator, DType.I32, Shape.of(topology.worldSize()), device);
+        this.headerHost = mirror(header);
+        this.statusSendHost = mirror(statusSend);
+        this.statusRecvHost = mirror(statusRecv);
+    }
+
+    /** The host tensor that stands for {@code t}: itself on the host, else a host copy of its shape. */
+    private Tensor mirror(Tensor t) {
+        return device.isHost() ? t : Tensor.allocate(allocator, t.dtype(), t.shape(), Device.host());
     }
 
     /**
@@ -160,7 +184,28 @@ public final class WeightSync implements AutoCloseable {
                     + topology.trainerSize());
         }
         checkComm(topology, comm, trainerRank);
-        return new WeightSync(topology, Role.TRAINER, trainerRank, comm, config, allocator, Map.of());
+        return new WeightSync(topology, Role.TRAINER, trainerRank, comm, config, allocator, Map.of(), Device.host());
+    }
+
+    /**
+     * Trainer rank {@code trainerRank}'s endpoint with its buffers on {@code device} (the communicator's CUDA device
+     * for nccl and cuda-local); {@link #send} then takes contiguous tensors on that device. See
+     * {@link #trainer(WeightSyncTopology, int, Communicator, Allocator, Config)}.
+     *
+     * @throws IllegalArgumentException if {@code comm} is not the topology's sync communicator at this rank
+     */
+    public static WeightSync trainer(WeightSyncTopology topology, int trainerRank, Communicator comm,
+                                     Allocator allocator, Config config, Device device) {
+        Objects.requireNonNull(topology, "topology");
+        Objects.requireNonNull(allocator, "allocator");
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(device, "device");
+        if (trainerRank < 0 || trainerRank >= topology.trainerSize()) {
+            throw new IllegalArgumentException("trainer rank out of range: rank=" + trainerRank + ", trainerSize="
+                    + topology.trainerSize());
+        }
+        checkComm(topology, comm, trainerRank);
+        return new WeightSync(topology, Role.TRAINER, trainerRank, comm, config, allocator, Map.of(), device);
     }
 
     /**
@@ -174,6 +219,20 @@ public final class WeightSync implements AutoCloseable {
      */
     public static WeightSync rollout(WeightSyncTopology topology, int rolloutRank, Communicator comm,
                                      Map<String, Tensor> weights, Allocator allocator) {
+        return rollout(topology, rolloutRank, comm, weights, allocator, Device.host());
+    }
+
+    /**
+     * Rollout rank {@code rolloutRank}'s endpoint whose weights and buffers are on {@code device} (contiguous
+     * writable tensors there; see {@link #allocateGenerationWeights(ReshardPlan, WeightSyncTopology, int, Allocator,
+     * Device)}). See {@link #rollout(WeightSyncTopology, int, Communicator, Map, Allocator)}.
+     *
+     * @throws IllegalArgumentException if {@code comm} is not the topology's sync communicator at this rank, or a
+     *         tensor is not a contiguous writable tensor on {@code device}
+     */
+    public static WeightSync rollout(WeightSyncTopology topology, int rolloutRank, Communicator comm,
+                                     Map<String, Tensor> weights, Allocator allocator, Device device) {
+        Objects.requireNonNull(device, "device");
         Objects.requireNonNull(topology, "topology");
         Objects.requireNonNull(weights, "weights");
         Objects.requireNonNull(allocator, "allocator");
@@ -181,14 +240,31 @@ public final class WeightSync implements AutoCloseable {
         Map<String, Tensor> copy = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : weights.entrySet()) {
             Tensor tensor = Objects.requireNonNull(e.getValue(), e.getKey());
-            SyncManifest.hostBytes(e.getKey(), tensor);
+            if (device.isHost()) {
+                SyncManifest.hostBytes(e.getKey(), tensor);
+            } else {
+                requireDeviceTensor(e.getKey(), tensor, device);
+            }
             if (tensor.isReadOnly()) {
                 throw new IllegalArgumentException("weight sync needs writable tensors: tensor=" + e.getKey());
             }
             copy.put(e.getKey(), tensor);
         }
         return new WeightSync(topology, Role.ROLLOUT, rolloutRank, comm, null, allocator,
-                Collections.unmodifiableMap(copy));
+                Collections.unmodifiableMap(copy), device);
+    }
+
+    /**
+     * Checks that a weight is a contiguous tensor on {@code device}.
+     *
+     * @throws IllegalArgumentException {@code weight sync needs contiguous tensors on cuda:0: tensor=..., device=...,
+     *         contiguous=...}
+     */
+    static void requireDeviceTensor(String name, Tensor tensor, Device device) {
+        if (!tensor.device().equals(device) || !tensor.isContiguous()) {
+            throw new IllegalArgumentException("weight sync needs contiguous tensors on " + device + ": tensor=" + name
+                    + ", device=" + tensor.device() + ", contiguous=" + tensor.isContiguous());
+        }
     }
 
     /**
@@ -199,6 +275,17 @@ public final class WeightSync implements AutoCloseable {
      */
     public static Map<String, Tensor> allocateGenerationWeights(ReshardPlan plan, WeightSyncTopology topology,
                                                                 int rolloutRank, Allocator allocator) {
+        return allocateGenerationWeights(plan, topology, rolloutRank, allocator, Device.host());
+    }
+
+    /**
+     * {@link #allocateGenerationWeights(ReshardPlan, WeightSyncTopology, int, Allocator)} on {@code device}.
+     *
+     * @throws IllegalArgumentException if the plan's layout is not the topology's or the rollout rank is out of range
+     */
+    public static Map<String, Tensor> allocateGenerationWeights(ReshardPlan plan, WeightSyncTopology topology,
+                                                                int rolloutRank, Allocator allocator, Device device) {
+        Objects.requireNonNull(device, "device");
         Objects.requireNonNull(plan, "plan");
         Objects.requireNonNull(allocator, "allocator");
         if (!plan.layout().equals(topology.layout())) {
@@ -208,7 +295,7 @@ public final class WeightSync implements AutoCloseable {
         Map<String, Tensor> result = new LinkedHashMap<>();
         DType dtype = plan.spec().dtype();
         for (Map.Entry<String, Shape> e : plan.rank(topology.sourceOf(rolloutRank)).generationShapes().entrySet()) {
-            result.put(e.getKey(), Tensor.allocate(allocator, dtype, e.getValue(), Device.host()));
+            result.put(e.getKey(), Tensor.allocate(allocator, dtype, e.getValue(), device));
         }
         return Collections.unmodifiableMap(result);
     }
@@ -270,19 +357,26 @@ public final class WeightSync implements AutoCloseable {
         byte[] encoded = null;
         RuntimeException failure = null;
         try {
-            manifest = SyncManifest.of(version, config.bucketByteSize(), weights);
+            manifest = device.isHost() ? SyncManifest.of(version, config.bucketByteSize(), weights)
+                    : deviceManifest(version, config.bucketByteSize(), weights);
             encoded = manifest.encode();
         } catch (RuntimeException e) {
             failure = e;
         }
-        MemorySegment head = header.segment();
+        MemorySegment head = headerHost.segment();
         head.setAtIndex(ValueLayout.JAVA_LONG, 0, encoded == null ? -1 : encoded.length);
         head.setAtIndex(ValueLayout.JAVA_LONG, 1, version);
+        push(headerHost, header);
         group.broadcast(header, ROOT);
         if (encoded != null) {
-            try (Tensor bytes = Tensor.allocate(allocator, DType.U8, Shape.of(encoded.length), Device.host())) {
-                MemorySegment.copy(MemorySegment.ofArray(encoded), 0, bytes.segment(), 0, encoded.length);
-                group.broadcast(bytes, ROOT);
+            try (Tensor hostBytes = Tensor.allocate(allocator, DType.U8, Shape.of(encoded.length), Device.host());
+                 Tensor bytes = device.isHost() ? null
+                         : Tensor.allocate(allocator, DType.U8, Shape.of(encoded.length), device)) {
+                MemorySegment.copy(MemorySegment.ofArray(encoded), 0, hostBytes.segment(), 0, encoded.length);
+                if (bytes != null) {
+                    push(hostBytes, bytes);
+                }
+                group.broadcast(bytes == null ? hostBytes : bytes, ROOT);
             }
         }
         WeightSyncException own = failure == null ? null : new WeightSyncException(
@@ -312,7 +406,8 @@ public final class WeightSync implements AutoCloseable {
         requireRole(Role.ROLLOUT);
         long start = System.nanoTime();
         group.broadcast(header, ROOT);
-        MemorySegment head = header.segment();
+        pull(header, headerHost);
+        MemorySegment head = headerHost.segment();
         long length = head.getAtIndex(ValueLayout.JAVA_LONG, 0);
         long headerVersion = head.getAtIndex(ValueLayout.JAVA_LONG, 1);
         SyncManifest manifest = null;
@@ -325,9 +420,15 @@ public final class WeightSync implements AutoCloseable {
         }
         if (length >= 0) {
             byte[] encoded = new byte[(int) length];
-            try (Tensor bytes = Tensor.allocate(allocator, DType.U8, Shape.of(length), Device.host())) {
+            try (Tensor bytes = Tensor.allocate(allocator, DType.U8, Shape.of(length), device);
+                 Tensor hostBytes = device.isHost() ? null
+                         : Tensor.allocate(allocator, DType.U8, Shape.of(length), Device.host())) {
                 group.broadcast(bytes, ROOT);
-                MemorySegment.copy(bytes.segment(), 0, MemorySegment.ofArray(encoded), 0, length);
+                if (hostBytes != null) {
+                    hostBytes.copyFrom(bytes);
+                }
+                MemorySegment.copy((hostBytes == null ? bytes : hostBytes).segment(), 0,
+                        MemorySegment.ofArray(encoded), 0, length);
             }
             try {
                 manifest = SyncManifest.decode(encoded);
@@ -341,10 +442,20 @@ public final class WeightSync implements AutoCloseable {
         failure = streamIn(manifest);
         exchangeStatus(failure, manifest.version());
         for (SyncManifest.Entry entry : manifest.entries()) {
-            if (entry.byteSize() > 0) {
+            if (entry.byteSize() == 0) {
+                continue;
+            }
+            if (device.isHost()) {
                 MemorySegment.copy(staging.segment(), entry.byteOffset(), weights.get(entry.name()).segment(), 0,
                         entry.byteSize());
+            } else {
+                Cuda.memcpyAsync(weights.get(entry.name()).dataPointer(),
+                        MemorySegment.ofAddress(staging.dataPointer().address() + entry.byteOffset()),
+                        entry.byteSize(), copyStream());
             }
+        }
+        if (copyStream != null) {
+            copyStream.synchronize(); // the weights hold the new version when receive() returns
         }
         version = manifest.version();
         return new SyncStats(version, manifest.totalByteSize(), manifest.bucketCount(), manifest.entries().size(),
@@ -417,7 +528,9 @@ public final class WeightSync implements AutoCloseable {
         List<SyncManifest.Entry> entries = manifest.entries();
         MemorySegment[] sources = new MemorySegment[entries.size()];
         for (int i = 0; i < sources.length; i++) {
-            sources[i] = weights.get(entries.get(i).name()).segment();
+            Tensor tensor = weights.get(entries.get(i).name());
+            sources[i] = device.isHost() ? tensor.segment() : tensor.byteSize() == 0 ? MemorySegment.NULL
+                    : tensor.dataPointer();
         }
         long bufferBytes = Math.min(manifest.bucketByteSize(), manifest.totalByteSize());
         for (int i = 0; i < buckets.length; i++) {
@@ -426,7 +539,7 @@ public final class WeightSync implements AutoCloseable {
                 buckets[i] = null;
             }
             if (buckets[i] == null) {
-                buckets[i] = Tensor.allocate(allocator, DType.U8, Shape.of(bufferBytes), Device.host());
+                buckets[i] = Tensor.allocate(allocator, DType.U8, Shape.of(bufferBytes), device);
             }
         }
         CollectiveHandle[] inFlight = new CollectiveHandle[2];
@@ -439,13 +552,24 @@ public final class WeightSync implements AutoCloseable {
                 }
                 WeightBucket bucket = manifest.bucket(b);
                 Tensor buffer = buckets[slot].narrow(0, 0, bucket.byteSize());
-                MemorySegment out = buffer.segment();
-                for (WeightBucket.Slice slice : bucket.slices()) {
-                    MemorySegment.copy(sources[slice.entry()], slice.tensorByteOffset(), out,
-                            slice.bucketByteOffset(), slice.byteSize());
-                }
-                if (hook != null) {
-                    hook.accept(manifest.version(), bucket, out);
+                if (device.isHost()) {
+                    MemorySegment out = buffer.segment();
+                    for (WeightBucket.Slice slice : bucket.slices()) {
+                        MemorySegment.copy(sources[slice.entry()], slice.tensorByteOffset(), out,
+                                slice.bucketByteOffset(), slice.byteSize());
+                    }
+                    if (hook != null) {
+                        hook.accept(manifest.version(), bucket, out);
+                    }
+                } else {
+                    long out = buffer.dataPointer().address();
+                    CudaStream copies = copyStream();
+                    for (WeightBucket.Slice slice : bucket.slices()) {
+                        Cuda.memcpyAsync(MemorySegment.ofAddress(out + slice.bucketByteOffset()),
+                                MemorySegment.ofAddress(sources[slice.entry()].address() + slice.tensorByteOffset()),
+                                slice.byteSize(), copies);
+                    }
+                    copies.synchronize(); // packed before any peer (on any device) reads the bucket
                 }
                 inFlight[slot] = group.broadcastAsync(buffer, ROOT);
             }
@@ -462,7 +586,7 @@ public final class WeightSync implements AutoCloseable {
             releaseStaging();
         }
         if (staging == null && total > 0) {
-            staging = Tensor.allocate(allocator, DType.U8, Shape.of(total), Device.host());
+            staging = Tensor.allocate(allocator, DType.U8, Shape.of(total), device);
         }
         List<SyncManifest.Entry> entries = manifest.entries();
         CRC32C[] crcs = new CRC32C[entries.size()];
@@ -483,7 +607,10 @@ public final class WeightSync implements AutoCloseable {
                 inFlight[slot].await(AWAIT_NS);
                 inFlight[slot] = null;
                 WeightBucket bucket = manifest.bucket(b);
-                MemorySegment in = staging.segment().asSlice(bucket.byteOffset(), bucket.byteSize());
+                MemorySegment in = device.isHost()
+                        ? staging.segment().asSlice(bucket.byteOffset(), bucket.byteSize())
+                        : download(staging.dataPointer().address() + bucket.byteOffset(), bucket.byteSize(),
+                                manifest.bucketByteSize());
                 if (hook != null) {
                     hook.accept(manifest.version(), bucket, in);
                 }
@@ -539,12 +666,14 @@ public final class WeightSync implements AutoCloseable {
 
     /** All-gathers every rank's status; throws this rank's own failure, or names the failed peers. */
     private void exchangeStatus(WeightSyncException own, long syncVersion) {
-        statusSend.segment().setAtIndex(ValueLayout.JAVA_INT, 0, own == null ? OK : own.reason().code());
+        statusSendHost.segment().setAtIndex(ValueLayout.JAVA_INT, 0, own == null ? OK : own.reason().code());
+        push(statusSendHost, statusSend);
         comm.allGather(statusSend, statusRecv);
         if (own != null) {
             throw own;
         }
-        MemorySegment all = statusRecv.segment();
+        pull(statusRecv, statusRecvHost);
+        MemorySegment all = statusRecvHost.segment();
         List<String> failed = new ArrayList<>();
         for (int r = 0; r < topology.worldSize(); r++) {
             int code = all.getAtIndex(ValueLayout.JAVA_INT, r);
@@ -556,6 +685,76 @@ public final class WeightSync implements AutoCloseable {
             throw new WeightSyncException(WeightSyncException.Reason.PEER_FAILED, syncVersion,
                     "weight sync failed on other ranks: version=" + syncVersion + ", failed=" + failed);
         }
+    }
+
+    /** Device path: the stream of this endpoint's device copies (made on first use on the endpoint's device). */
+    private CudaStream copyStream() {
+        if (copyStream == null) {
+            copyStream = CudaStream.create(device.ordinal());
+        }
+        return copyStream;
+    }
+
+    /** Copies a host control tensor to its device twin (nothing on the host path). */
+    private static void push(Tensor host, Tensor target) {
+        if (target != host) {
+            target.copyFrom(host);
+            // a host-to-device cudaMemcpy may return before the bytes land; peers on other devices read them next
+            Cuda.setDevice(target.device().ordinal());
+            Cuda.deviceSynchronize();
+        }
+    }
+
+    /** Copies a device control tensor to its host mirror (nothing on the host path). */
+    private static void pull(Tensor source, Tensor host) {
+        if (source != host) {
+            host.copyFrom(source);
+        }
+    }
+
+    /**
+     * Device path: {@code byteSize} bytes from device address {@code address} copied into the reusable host chunk of
+     * {@code chunkByteSize} bytes (at least {@code byteSize}); returns them.
+     */
+    private MemorySegment download(long address, long byteSize, long chunkByteSize) {
+        if (checksumChunk != null && checksumChunk.byteSize() < chunkByteSize) {
+            checksumChunk.close();
+            checksumChunk = null;
+        }
+        if (checksumChunk == null) {
+            checksumChunk = Tensor.allocatePinned(allocator, DType.U8, Shape.of(Math.max(chunkByteSize, 1)));
+        }
+        MemorySegment chunk = checksumChunk.segment().asSlice(0, byteSize);
+        if (byteSize > 0) {
+            Cuda.memcpy(chunk, MemorySegment.ofAddress(address), byteSize);
+        }
+        return chunk;
+    }
+
+    /**
+     * Device path of {@link SyncManifest#of}: the manifest of contiguous tensors on this endpoint's device, each
+     * tensor's CRC32C computed on the host from copies of at most one bucket at a time.
+     *
+     * @throws IllegalArgumentException if a tensor is not a contiguous tensor on this endpoint's device
+     */
+    private SyncManifest deviceManifest(long version, long bucketByteSize, Map<String, Tensor> weights) {
+        List<SyncManifest.Entry> entries = new ArrayList<>(weights.size());
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : weights.entrySet()) {
+            Tensor tensor = Objects.requireNonNull(e.getValue(), e.getKey());
+            requireDeviceTensor(e.getKey(), tensor, device);
+            CRC32C crc = new CRC32C();
+            long size = tensor.byteSize();
+            long base = size == 0 ? 0 : tensor.dataPointer().address();
+            for (long at = 0; at < size; at += bucketByteSize) {
+                long n = Math.min(bucketByteSize, size - at);
+                SyncManifest.update(crc, download(base + at, n, bucketByteSize));
+            }
+            entries.add(new SyncManifest.Entry(e.getKey(), tensor.dtype(), tensor.shape(), offset, size,
+                    (int) crc.getValue()));
+            offset += size;
+        }
+        return new SyncManifest(version, bucketByteSize, entries);
     }
 
     static void checkBucketByteSize(long bucketByteSize) {
@@ -604,9 +803,20 @@ public final class WeightSync implements AutoCloseable {
         if (staging != null) {
             toClose.add(staging);
         }
+        if (checksumChunk != null) {
+            toClose.add(checksumChunk);
+        }
+        if (copyStream != null) {
+            toClose.add(copyStream);
+        }
         toClose.add(header);
         toClose.add(statusSend);
         toClose.add(statusRecv);
+        if (!device.isHost()) {
+            toClose.add(headerHost);
+            toClose.add(statusSendHost);
+            toClose.add(statusRecvHost);
+        }
         if (group != null) {
             toClose.add(group);
         }

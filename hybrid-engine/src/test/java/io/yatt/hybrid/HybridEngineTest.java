@@ -249,4 +249,41 @@ class HybridEngineTest {
             }
         });
     }
+
+    @Property(tries = 200)
+    void shouldSplitAnOverlappingDeviceMoveIntoDisjointChunksThatActLikeMemmove(
+            @ForAll("moveStarts") int source, @ForAll("moveStarts") int target, @ForAll("moveLengths") int length) {
+        long[] buffer = new long[64];
+        for (int i = 0; i < buffer.length; i++) {
+            buffer[i] = 1000 + i;
+        }
+        long[] expected = buffer.clone();
+        System.arraycopy(buffer, source, expected, target, length); // memmove semantics
+        for (long[] chunk : HybridEngine.memmoveChunks(source, target, length)) {
+            long from = chunk[0];
+            long to = chunk[1];
+            long n = chunk[2];
+            assertTrue(from + n <= to || to + n <= from, "chunk overlaps itself: " + java.util.Arrays.toString(chunk));
+            long[] copied = java.util.Arrays.copyOfRange(buffer, (int) from, (int) (from + n));
+            System.arraycopy(copied, 0, buffer, (int) to, (int) n);
+        }
+        assertArrayEquals(expected, buffer, "source=" + source + ", target=" + target + ", length=" + length);
+    }
+
+    @Provide
+    Arbitrary<Integer> moveStarts() {
+        return net.jqwik.api.Arbitraries.integers().between(0, 32);
+    }
+
+    @Provide
+    Arbitrary<Integer> moveLengths() {
+        return net.jqwik.api.Arbitraries.integers().between(0, 32);
+    }
+
+    @Test
+    void shouldMoveDownInFrontToBackChunksOfTheDistance() {
+        List<long[]> chunks = HybridEngine.memmoveChunks(10, 4, 14);
+        assertEquals(List.of("10,4,6", "16,10,6", "22,16,2"), chunks.stream()
+                .map(c -> c[0] + "," + c[1] + "," + c[2]).toList());
+    }
 }

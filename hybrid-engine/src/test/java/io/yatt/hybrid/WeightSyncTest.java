@@ -576,4 +576,20 @@ class WeightSyncTest {
     void shouldSyncTheDesignExampleToTwoReplicasInOneBucket() throws Exception {
         assertEngineSync("1-4-2", "1-2-2", 4, WeightSync.Config.defaults());
     }
+
+    @Test
+    void shouldRejectHostWeightsOnADeviceRolloutEndpoint() throws Exception {
+        try (InProcessWorld world = InProcessWorld.create(SMALL.worldSize(), new Communicator.Context());
+             Allocator root = Allocator.root("rollout")) {
+            Map<String, Tensor> weights = zeros(root);
+            try {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WeightSync.rollout(
+                        SMALL, 0, world.communicator(SMALL.syncRankOfRollout(0)), weights, root, Device.cuda(0)));
+                assertEquals("weight sync needs contiguous tensors on cuda:0: tensor=embed, device=host, "
+                        + "contiguous=true", e.getMessage());
+            } finally {
+                closeAll(weights);
+            }
+        }
+    }
 }

@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.yatt.bench.JvmFlags;
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.Communicators;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.cudalocal.CudaLocalWorld;
+import io.yatt.collectives.nccl.NcclGpuCommunicator;
 import io.yatt.collectives.shm.ShmCommunicator;
 import io.yatt.collectives.shm.ShmLauncher;
 import io.yatt.ffi.cuda.Cuda;
@@ -17,6 +20,7 @@ import io.yatt.hybrid.ReshardPlanner;
 import io.yatt.hybrid.ReshardScheme;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -36,7 +40,11 @@ import java.util.concurrent.TimeUnit;
  * ({@link ReshardBenchmark#runRank}) and prints, per scheme, the bytes received per rank, the peak parameter bytes per
  * rank, the median transition time and the copy floor (the same bytes over memcpy, measured in the same run), as a
  * table or one JSON object per scheme. Ranks: threads for {@code in-process}, one JVM per rank for {@code shm} (this
- * command relaunched with {@code --rank-process}); {@code cuda-local} explains what it lacks and exits non-zero.
+ * command relaunched with {@code --rank-process}); {@code cuda-local}: threads on the CUDA devices of this process
+ * (rank {@code r} on device {@code r % deviceCount}), engine buffers in device memory, the floor a device-to-device
+ * {@code cudaMemcpyAsync} of the same bytes timed with CUDA events; {@code nccl}: this process is one rank of a job
+ * started by a launcher (torchrun, srun, mpirun: one process per GPU), on device {@code LOCAL_RANK}, rank 0 prints.
+ * Without a CUDA device (or NCCL) the device backends say what is missing and exit with code 2.
  */
 @Command(name = "reshard", mixinStandardHelpOptions = true,
     description = "Time train-to-generation resharding (HybridFlow, HybridFlow-V, DS-Chat) against the memcpy floor.")
@@ -44,7 +52,7 @@ public final class ReshardBenchCommand implements Callable<Integer> {
     /** JVM flags the shm rank processes run with. */
     static final List<String> RANK_JVM_FLAGS = JvmFlags.withExtra("-XX:+UseParallelGC");
 
-    @Option(names = "--backend", defaultValue = "in-process", description = "in-process | shm | cuda-local (default ${DEFAULT-VALUE})")
+    @Option(names = "--backend", defaultValue = "in-process", description = "in-process | shm | cuda-local | nccl (default ${DEFAULT-VALUE})")
     String backend;
 
     @Option(names = "--world", required = true, description = "number of ranks, p*t*d")
@@ -151,9 +159,10 @@ public final class ReshardBenchCommand implements Callable<Integer> {
         return switch (name) {
             case "in-process", "inprocess" -> runInProcess(settings, System.out);
             case "shm" -> launchShm();
-            case "cuda-local" -> cudaLocal();
+            case "cuda-local" -> cudaLocal(settings, System.out);
+            case "nccl" -> nccl(settings, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown backend: backend="
-                + backend + ", expected in-process, shm or cuda-local");
+                + backend + ", expected in-process, shm, cuda-local or nccl");
         };
     }
 
@@ -205,7 +214,7 @@ public final class ReshardBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int cudaLocal() {
+    private int cudaLocal(Settings settings, PrintStream out) {
         try {
             CudaLocalWorld.requireDevices(new int[world]);
         } catch (RuntimeException e) {
@@ -213,9 +222,52 @@ public final class ReshardBenchCommand implements Callable<Integer> {
                 + "; use --backend in-process or --backend shm on this machine");
             return 2;
         }
-        System.err.println("yatt bench reshard: backend cuda-local is not supported yet: the hybrid engine holds host "
-            + "tensors only (deviceCount=" + Cuda.deviceCount() + "); use --backend in-process or --backend shm");
-        return 3;
+        int deviceCount = Cuda.deviceCount();
+        int[] devices = new int[world];
+        for (int r = 0; r < world; r++) {
+            devices[r] = r % deviceCount;
+        }
+        printHeader(settings, out);
+        for (ReshardScheme s : settings.schemes()) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s);
+            printResult(settings, plan, ReshardBenchmark.runCudaLocal(plan, repeats, TimeUnit.SECONDS.toNanos(timeoutS),
+                devices), out);
+        }
+        return 0;
+    }
+
+    private int nccl(Settings settings, PrintStream out) {
+        Communicator.Context context = new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS))
+            .debugChecks(false);
+        RendezvousConfig config;
+        try {
+            NcclGpuCommunicator.requireEnvironment(0); // a device and the library, before the launcher's variables
+            config = RendezvousConfig.fromEnvironment(System.getenv());
+            NcclGpuCommunicator.requireEnvironment(config.localRank());
+        } catch (RuntimeException e) {
+            System.err.println("yatt bench reshard: " + e.getMessage() + "; the nccl backend runs one process per GPU "
+                + "under a launcher (torchrun, srun, mpirun); use --backend in-process or --backend shm on this machine");
+            return 2;
+        }
+        if (config.worldSize() != world) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "world does not match the launcher: world="
+                + world + ", launcher world size=" + config.worldSize());
+        }
+        try (Communicator comm = Communicators.nccl(config, context);
+             Allocator root = Allocator.root("reshard-rank" + comm.rank())) {
+            if (comm.rank() == 0) {
+                printHeader(settings, out);
+            }
+            for (ReshardScheme s : settings.schemes()) {
+                ReshardPlan plan = ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s);
+                ReshardBenchmark.Result result = ReshardBenchmark.runRank(plan, comm, root, repeats,
+                    Device.cuda(config.localRank()));
+                if (comm.rank() == 0) {
+                    printResult(settings, plan, result, out);
+                }
+            }
+        }
+        return 0;
     }
 
     private void printHeader(Settings settings, PrintStream out) {

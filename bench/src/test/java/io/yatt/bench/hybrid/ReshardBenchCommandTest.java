@@ -78,6 +78,16 @@ class ReshardBenchCommandTest {
     }
 
     @Test
+    void shouldFailNcclWithoutAGpu() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.yatt.ffi.cuda.Cuda.deviceCount() == 0, "a GPU is present");
+        Object[] r = run(args("--backend", "nccl"));
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("nccl backend needs a CUDA device: deviceCount=0"), (String) r[2]);
+        assertTrue(((String) r[2]).contains("the nccl backend runs one process per GPU under a launcher"),
+            (String) r[2]);
+    }
+
+    @Test
     void shouldPrintOneJsonObjectPerSchemeWithTable2Bytes() throws Exception {
         Object[] r = run(args("--json"));
         assertEquals(0, r[0], (String) r[2]);
@@ -96,5 +106,26 @@ class ReshardBenchCommandTest {
             assertTrue(node.get("modelBytes").asLong() > 0, line);
         }
         assertEquals(List.of("hybridflow", "hybridflow-v", "ds-chat"), schemes);
+    }
+
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void shouldReshardOnCudaLocalWithCountedDeviceBytesAgainstTheDeviceFloor() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.yatt.ffi.cuda.Cuda.deviceCount() > 0,
+            "no CUDA device: " + io.yatt.ffi.cuda.Cuda.status().message());
+        Object[] r = run(args("--backend", "cuda-local", "--json"));
+        assertEquals(0, r[0], (String) r[2]);
+        String[] lines = ((String) r[1]).strip().split("\n");
+        assertEquals(3, lines.length, (String) r[1]);
+        ObjectMapper mapper = new ObjectMapper();
+        for (String line : lines) {
+            JsonNode node = mapper.readTree(line);
+            assertEquals("cuda-local", node.get("backend").asText());
+            assertEquals(node.get("formulaBytesReceived").asLong(), node.get("bytesReceivedPerRank").asLong());
+            assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakParamBytesPerRank").asLong());
+            // cuda-local places pieces straight into the device views: no scratch
+            assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakBytesPerRank").asLong());
+            assertTrue(node.get("timeMs").asDouble() > 0 && node.get("floorMs").asDouble() > 0, line);
+        }
     }
 }

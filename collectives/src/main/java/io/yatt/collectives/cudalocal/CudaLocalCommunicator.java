@@ -10,9 +10,11 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.ffi.cuda.Cuda;
@@ -43,7 +45,8 @@ import java.util.concurrent.locks.LockSupport;
  * <p>A collective operation (a single call or a group) goes: post the calls, control barrier, check that every rank
  * posted the same signatures (mismatches are reported with both sides, on every rank), enqueue the device copies
  * (all-gather, broadcast and all-to-all pull each peer's bytes straight into this rank's recv: one copy per byte,
- * {@code cudaMemcpyPeerAsync} across devices), wait for the stream with the deadline, and a closing control barrier so
+ * {@code cudaMemcpyPeerAsync} across devices; allGatherv pulls each peer's pieces straight into the receiving views,
+ * strided ones by {@code cudaMemcpy2DAsync}), wait for the stream with the deadline, and a closing control barrier so
  * that no rank returns while a peer still reads its buffers. Reductions (all-reduce, reduce-scatter, reduce) stage
  * the send buffer to pinned host memory, reduce there with the in-process backend's host kernels (f32 accumulation
  * for f16/bf16, bit-exact, rank order) and copy the result back: correct but host-bound. The next step is a device
@@ -264,12 +267,43 @@ public final class CudaLocalCommunicator implements Communicator {
         counters.reset();
     }
 
-    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    /**
+     * Direct placement: after the control barrier every rank pulls each peer's pieces straight from the peer's send
+     * views into its own receive views, one device copy per block of rows ({@code cudaMemcpy2DAsync} for strided
+     * column blocks, {@code cudaMemcpyAsync} for contiguous runs; peer-to-peer across devices). No staging, nothing
+     * allocated; also accepted inside a group. Device bytes are counted per piece as it is copied.
+     */
+    @Override
+    public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
+        checkUsable();
+        long[] totals = AllGatherViews.validate(send, recv, rank, size);
+        DType dtype = null;
+        long total = 0;
+        for (int q = 0; q < size; q++) {
+            for (Tensor t : recv.get(q)) {
+                requireDevice(BACKEND, "recv", t, device);
+                dtype = t.dtype();
+            }
+            total += totals[q];
+        }
+        long sendBytes = 0;
+        for (Tensor t : send) {
+            requireDevice(BACKEND, "send", t, device);
+            sendBytes += t.byteSize();
+        }
+        List<List<Tensor>> recvCopy = new ArrayList<>(size);
+        for (List<Tensor> list : recv) {
+            recvCopy.add(List.copyOf(list));
+        }
+        post(new DeviceCall(CollectiveKind.ALL_GATHER_V, 0, 0, total, dtype, null, -1, false, device, sendBytes,
+                List.copyOf(send), List.copyOf(recvCopy)));
+    }
+
+    /** {@link #allGatherv(List, List)}: direct placement needs no scratch, so nothing is charged to {@code scratch}. */
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
-        checkUsable();
-        counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv, scratch);
+        java.util.Objects.requireNonNull(scratch, "scratch");
+        allGatherv(send, recv);
     }
 
     @Override
@@ -415,6 +449,7 @@ public final class CudaLocalCommunicator implements Communicator {
                 shared.posted[rank][parity] = List.copyOf(collectives);
                 controlBarrier(opName, opSeq);
                 checkMatching(parity);
+                checkGathervViews(parity);
                 stagingOffsets = stageReductionInputs(collectives);
                 for (int i = 0; i < collectives.size(); i++) {
                     peersRead |= enqueueCopies(collectives.get(i), i, parity);
@@ -663,10 +698,70 @@ public final class CudaLocalCommunicator implements Communicator {
                 }
                 return size > 1;
             }
+            case ALL_GATHER_V -> {
+                long received = 0;
+                for (int k = 1; k <= size; k++) {
+                    int q = (rank + k) % size;
+                    List<Tensor> from = q == rank ? call.sendViews() : posted(q, parity, index).sendViews();
+                    List<Tensor> into = call.recvViews().get(q);
+                    for (int i = 0; i < into.size(); i++) {
+                        Tensor src = from.get(i);
+                        Tensor dst = into.get(i);
+                        if (q != rank || !AllGatherViews.sameView(src, dst)) {
+                            long bytes = DeviceCopies.copy(dst, src, stream);
+                            if (q != rank) {
+                                received += bytes;
+                            }
+                        }
+                    }
+                }
+                counters.deviceReceived(received);
+                counters.deviceSent((size - 1) * call.sendByteSize()); // every peer copies all of this rank's pieces
+                return size > 1;
+            }
             default -> {
                 return false;
             }
         }
+    }
+
+    /**
+     * Every rank checks every (sender, receiver) pair of each allGatherv against the posted views, so all of them
+     * reach the same verdict before any byte moves: piece counts, then dtype and shape piece for piece.
+     */
+    private void checkGathervViews(int parity) {
+        List<DeviceCall> mine = shared.posted[rank][parity];
+        for (int index = 0; index < mine.size(); index++) {
+            if (mine.get(index).kind() != CollectiveKind.ALL_GATHER_V) {
+                continue;
+            }
+            for (int r = 0; r < size; r++) {
+                DeviceCall receiver = posted(r, parity, index);
+                for (int q = 0; q < size; q++) {
+                    List<Tensor> from = posted(q, parity, index).sendViews();
+                    List<Tensor> into = receiver.recvViews().get(q);
+                    if (from.size() != into.size()) {
+                        throw gathervMismatch(q, r, "pieces", from.size(), into.size());
+                    }
+                    for (int i = 0; i < into.size(); i++) {
+                        Tensor src = from.get(i);
+                        Tensor dst = into.get(i);
+                        if (!src.shape().equals(dst.shape()) || src.dtype() != dst.dtype()) {
+                            throw gathervMismatch(q, r, "piece " + i, src.dtype() + src.shape().toString(),
+                                    dst.dtype() + dst.shape().toString());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private CollectiveMismatchException gathervMismatch(int sender, int receiver, String what, Object sent,
+                                                        Object expected) {
+        CollectiveMismatchException mismatch = new CollectiveMismatchException("allGatherv views do not match: "
+                + what + ", rank " + sender + " sends " + sent + ", rank " + receiver + " receives " + expected);
+        Throwable inForce = fail(mismatch);
+        return inForce == mismatch ? mismatch : new CollectiveMismatchException(inForce.getMessage(), inForce);
     }
 
     /** Peer {@code q}'s call at position {@code index} of its posted operation (signatures already match). */

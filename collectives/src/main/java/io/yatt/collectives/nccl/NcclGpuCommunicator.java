@@ -11,8 +11,10 @@ import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
@@ -75,6 +77,8 @@ public final class NcclGpuCommunicator implements Communicator {
     private static final int SIGNATURE_FIELDS = 5;
     static final int SIGNATURE_LONGS = 2 + MAX_CHECKED_CALLS * SIGNATURE_FIELDS;
     private static final long MAX_POLL_PARK_NS = 100_000L;
+    /** Alignment of each allGatherv scratch slot (NCCL and the copy engines prefer aligned buffers). */
+    private static final long SCRATCH_ALIGNMENT_BYTES = 256;
 
     private final NcclCommunicator comm;
     private final int rank;
@@ -378,12 +382,175 @@ public final class NcclGpuCommunicator implements Communicator {
         counters.reset();
     }
 
-    /** The default staged all-gather of views (counted as one allGatherv plus the calls it makes). */
+    /**
+     * Direct placement over grouped point-to-point: in one {@code ncclGroupStart}/{@code ncclGroupEnd} this rank
+     * sends each of its pieces to every peer and receives each peer's pieces, straight into the receiving view where
+     * it is contiguous, otherwise into a contiguous slot of device scratch (allocated from {@code scratch} on this
+     * rank's device, so the caller's accounting sees it) that one {@code cudaMemcpy2DAsync} per block of rows then
+     * places into the strided view. A strided send piece is first packed into scratch the same way. This rank's own
+     * pieces move by a device copy unless they are in place. No host staging; device bytes are counted per piece. It
+     * runs at once and must not be called inside an open group. A peer posting other pieces (same total) is not
+     * detected: NCCL then waits until the deadline.
+     *
+     * @throws IllegalStateException if a group is open
+     */
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
+        Objects.requireNonNull(scratch, "scratch");
+        long[] totals = AllGatherViews.validate(send, recv, rank, size);
+        if (openGroup != null) {
+            throw new IllegalStateException("allGatherv cannot run inside an open group: backend=" + BACKEND
+                    + ", rank=" + rank);
+        }
+        DType dtype = null;
+        long total = 0;
+        for (int q = 0; q < size; q++) {
+            for (Tensor t : recv.get(q)) {
+                requireDevice(BACKEND, "recv", t, device);
+                dtype = t.dtype();
+            }
+            total += totals[q];
+        }
+        long sendBytes = 0;
+        for (Tensor t : send) {
+            requireDevice(BACKEND, "send", t, device);
+            dtype = t.dtype();
+            sendBytes += t.byteSize();
+        }
         counters.call(CollectiveKind.ALL_GATHER_V);
-        Communicator.super.allGatherv(send, recv, scratch);
+        drainAsync();
+        long opSeq = seq++;
+        String opName = CollectiveKind.ALL_GATHER_V.opName();
+        if (total == 0) {
+            return;
+        }
+        // scratch slots: strided send pieces (packed once, sent to every peer) and strided peer receive views
+        long[] sendSlot = new long[send.size()];
+        long scratchBytes = 0;
+        for (int k = 0; k < send.size(); k++) {
+            Tensor piece = send.get(k);
+            sendSlot[k] = -1;
+            if (size > 1 && !piece.isContiguous() && piece.byteSize() > 0) {
+                sendSlot[k] = scratchBytes;
+                scratchBytes += align(piece.byteSize());
+            }
+        }
+        long[][] recvSlot = new long[size][];
+        for (int q = 0; q < size; q++) {
+            List<Tensor> into = recv.get(q);
+            recvSlot[q] = new long[into.size()];
+            for (int k = 0; k < into.size(); k++) {
+                Tensor view = into.get(k);
+                recvSlot[q][k] = -1;
+                if (q != rank && !view.isContiguous() && view.byteSize() > 0) {
+                    recvSlot[q][k] = scratchBytes;
+                    scratchBytes += align(view.byteSize());
+                }
+            }
+        }
+        Tensor staging = null;
+        try {
+            Cuda.setDevice(device);
+            if (context.debugChecks() && size > 1) {
+                checkSignatures(List.of(new NcclCall(CollectiveKind.ALL_GATHER_V, 0, 0, total, dtype, null, -1)),
+                        opName, opSeq);
+            }
+            long base = 0;
+            if (scratchBytes > 0) {
+                staging = Tensor.allocate(scratch, DType.U8, io.yatt.tensor.Shape.of(scratchBytes), stream);
+                base = staging.dataPointer().address();
+            }
+            for (int k = 0; k < send.size(); k++) {
+                if (sendSlot[k] >= 0) {
+                    copyToContiguous(base + sendSlot[k], send.get(k));
+                }
+            }
+            NcclDataType type = dtype.ncclDataType();
+            long received = 0;
+            if (size > 1) {
+                NcclCommunicator.groupStart();
+                try {
+                    for (int k = 1; k < size; k++) {
+                        int to = (rank + k) % size;
+                        int from = (rank - k + size) % size;
+                        for (int i = 0; i < send.size(); i++) {
+                            Tensor piece = send.get(i);
+                            if (piece.numel() > 0) {
+                                long at = sendSlot[i] >= 0 ? base + sendSlot[i] : piece.dataPointer().address();
+                                comm.send(MemorySegment.ofAddress(at), piece.numel(), type, to, stream);
+                            }
+                        }
+                        List<Tensor> into = recv.get(from);
+                        for (int i = 0; i < into.size(); i++) {
+                            Tensor view = into.get(i);
+                            if (view.numel() > 0) {
+                                long at = recvSlot[from][i] >= 0 ? base + recvSlot[from][i]
+                                        : view.dataPointer().address();
+                                comm.recv(MemorySegment.ofAddress(at), view.numel(), type, from, stream);
+                                received += view.byteSize();
+                            }
+                        }
+                    }
+                } finally {
+                    NcclCommunicator.groupEnd();
+                }
+            }
+            for (int q = 0; q < size; q++) {
+                List<Tensor> into = recv.get(q);
+                for (int i = 0; i < into.size(); i++) {
+                    Tensor view = into.get(i);
+                    if (q == rank) {
+                        if (!AllGatherViews.sameView(send.get(i), view)) {
+                            DeviceCopies.copy(view, send.get(i), stream);
+                        }
+                    } else if (recvSlot[q][i] >= 0) {
+                        copyFromContiguous(view, base + recvSlot[q][i]);
+                    }
+                }
+            }
+            counters.deviceReceived(received);
+            counters.deviceSent((size - 1) * sendBytes);
+            if (staging != null) {
+                staging.recordStream(stream);
+            }
+            done.record(stream);
+        } catch (NcclException | CudaException e) {
+            throw failed(opName, opSeq, e);
+        } finally {
+            if (staging != null) {
+                staging.close();
+            }
+        }
+        awaitDone(opName, opSeq, List.of());
+    }
+
+    private static long align(long byteSize) {
+        return (byteSize + SCRATCH_ALIGNMENT_BYTES - 1) / SCRATCH_ALIGNMENT_BYTES * SCRATCH_ALIGNMENT_BYTES;
+    }
+
+    /** Enqueues the packing of a strided view into contiguous device memory at {@code address}. */
+    private void copyToContiguous(long address, Tensor view) {
+        int es = view.dtype().byteSize();
+        DeviceCopies.copy(address, contiguousByteStrides(view.shape().dims(), es), view.dataPointer().address(),
+                DeviceCopies.byteStrides(view.strides(), es), view.shape().dims(), es, stream);
+    }
+
+    /** Enqueues the placing of contiguous device memory at {@code address} into a strided view. */
+    private void copyFromContiguous(Tensor view, long address) {
+        int es = view.dtype().byteSize();
+        DeviceCopies.copy(view.dataPointer().address(), DeviceCopies.byteStrides(view.strides(), es), address,
+                contiguousByteStrides(view.shape().dims(), es), view.shape().dims(), es, stream);
+    }
+
+    private static long[] contiguousByteStrides(long[] dims, int elementBytes) {
+        long[] strides = new long[dims.length];
+        long stride = elementBytes;
+        for (int i = dims.length - 1; i >= 0; i--) {
+            strides[i] = stride;
+            stride *= Math.max(dims[i], 1);
+        }
+        return strides;
     }
 
     @Override

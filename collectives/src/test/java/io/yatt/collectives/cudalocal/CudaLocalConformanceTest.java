@@ -24,6 +24,12 @@ final class CudaLocalConformanceTest extends CommunicatorConformanceTest {
         assumeTrue(Cuda.deviceCount() > 0, "no CUDA device: " + Cuda.status().message());
     }
 
+    /** Direct placement: peers copy straight into the views, so allGatherv allocates no scratch. */
+    @Override
+    protected boolean allGathervStages() {
+        return false;
+    }
+
     @Override
     protected CommunicatorHarness harness(int worldSize, Communicator.Context context) {
         CudaLocalWorld world = CudaLocalWorld.create(worldSize, 0, context);

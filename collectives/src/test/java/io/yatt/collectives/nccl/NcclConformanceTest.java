@@ -28,6 +28,12 @@ final class NcclConformanceTest extends CommunicatorConformanceTest {
         assumeTrue(Nccl.available(), "NCCL library not found; run eval \"$(scripts/find-nccl.sh)\"");
     }
 
+    /** Direct placement: contiguous views are received in place, so allGatherv allocates no scratch. */
+    @Override
+    protected boolean allGathervStages() {
+        return false;
+    }
+
     @Override
     protected CommunicatorHarness harness(int worldSize, Communicator.Context context) {
         assumeTrue(worldSize <= Cuda.deviceCount(), "nccl needs one GPU per rank: worldSize=" + worldSize

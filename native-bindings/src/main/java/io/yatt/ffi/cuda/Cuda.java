@@ -275,6 +275,41 @@ public final class Cuda {
     }
 
     /**
+     * Enqueues a copy of {@code height} rows of {@code widthBytes} bytes each ({@code cudaMemcpy2DAsync},
+     * {@code cudaMemcpyDefault}): row {@code i} goes from {@code src + i*srcPitchBytes} to
+     * {@code dst + i*dstPitchBytes}. With unified virtual addressing the pointers may be on any devices.
+     *
+     * @param dst destination pointer (first row)
+     * @param dstPitchBytes bytes from one destination row to the next, at least {@code widthBytes}
+     * @param src source pointer (first row)
+     * @param srcPitchBytes bytes from one source row to the next, at least {@code widthBytes}
+     * @param widthBytes bytes per row
+     * @param height rows
+     * @param stream the stream
+     * @throws IllegalArgumentException for a negative width or height, or a pitch below the width
+     * @throws CudaException when the copy cannot be enqueued
+     */
+    public static void memcpy2DAsync(MemorySegment dst, long dstPitchBytes, MemorySegment src, long srcPitchBytes,
+            long widthBytes, long height, CudaStream stream) {
+        if (widthBytes < 0 || height < 0) {
+            throw new IllegalArgumentException("2D copy extent must not be negative: widthBytes=" + widthBytes
+                    + ", height=" + height);
+        }
+        if (height > 1 && (dstPitchBytes < widthBytes || srcPitchBytes < widthBytes)) {
+            throw new IllegalArgumentException("2D copy pitch below the row width: dstPitchBytes=" + dstPitchBytes
+                    + ", srcPitchBytes=" + srcPitchBytes + ", widthBytes=" + widthBytes);
+        }
+        checkSpan("dst", dst, height == 0 ? 0 : (height - 1) * dstPitchBytes + widthBytes);
+        checkSpan("src", src, height == 0 ? 0 : (height - 1) * srcPitchBytes + widthBytes);
+        if (height == 0 || widthBytes == 0) {
+            return;
+        }
+        Check.cuda(CudaRuntime.cudaMemcpy2DAsync(dst, dstPitchBytes, src, srcPitchBytes, widthBytes, height,
+                CudaRuntime.cudaMemcpyDefault, stream.handle()), "cudaMemcpy2DAsync", "dstPitchBytes", dstPitchBytes,
+                "srcPitchBytes", srcPitchBytes, "widthBytes", widthBytes, "height", height);
+    }
+
+    /**
      * Enqueues a byte fill of device memory ({@code cudaMemsetAsync}).
      *
      * @param dst device pointer

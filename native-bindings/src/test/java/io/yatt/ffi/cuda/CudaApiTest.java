@@ -55,6 +55,16 @@ class CudaApiTest {
     }
 
     @Test
+    void shouldRejectA2DCopyWhosePitchIsBelowItsRowWidth() {
+        assertEquals("2D copy pitch below the row width: dstPitchBytes=4, srcPitchBytes=16, widthBytes=8",
+                assertThrows(IllegalArgumentException.class, () -> Cuda.memcpy2DAsync(MemorySegment.NULL, 4,
+                        MemorySegment.NULL, 16, 8, 2, null)).getMessage());
+        assertEquals("2D copy extent must not be negative: widthBytes=8, height=-1",
+                assertThrows(IllegalArgumentException.class, () -> Cuda.memcpy2DAsync(MemorySegment.NULL, 8,
+                        MemorySegment.NULL, 8, 8, -1, null)).getMessage());
+    }
+
+    @Test
     void shouldRejectNegativeSizesAndShortHostSegments() {
         assertEquals("byteSize must not be negative: byteSize=-1",
                 assertThrows(IllegalArgumentException.class, () -> DeviceBuffer.allocate(0, -1)).getMessage());

@@ -49,6 +49,31 @@ class CudaGpuTest {
     }
 
     @Test
+    void shouldCopyAStridedBlockOfRowsWithOne2DCopy() {
+        // 5 rows of 12 bytes from a source of pitch 40 (from byte 8) into a destination of pitch 16
+        try (CudaStream stream = CudaStream.create(0, true);
+                DeviceBuffer src = DeviceBuffer.allocate(0, 200);
+                DeviceBuffer dst = DeviceBuffer.allocate(0, 80);
+                PinnedHostBuffer up = PinnedHostBuffer.allocate(200);
+                PinnedHostBuffer down = PinnedHostBuffer.allocate(80)) {
+            for (int i = 0; i < 200; i++) {
+                up.segment().set(JAVA_BYTE, i, (byte) i);
+            }
+            Cuda.memcpyAsync(src.pointer(), up.segment(), 200, stream);
+            Cuda.memsetAsync(dst.pointer(), 0xff, 80, stream);
+            Cuda.memcpy2DAsync(dst.pointer(), 16, MemorySegment.ofAddress(src.address() + 8), 40, 12, 5, stream);
+            Cuda.memcpyAsync(down.segment(), dst.pointer(), 80, stream);
+            stream.synchronize();
+            for (int row = 0; row < 5; row++) {
+                for (int b = 0; b < 16; b++) {
+                    byte expected = b < 12 ? (byte) (8 + row * 40 + b) : (byte) 0xff;
+                    assertEquals(expected, down.segment().get(JAVA_BYTE, row * 16 + b), "row=" + row + ", b=" + b);
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldCopyBothWaysAsynchronouslyThroughPinnedMemory() {
         try (CudaStream stream = CudaStream.create(0, true);
                 DeviceBuffer device = DeviceBuffer.allocate(0, BYTE_SIZE);

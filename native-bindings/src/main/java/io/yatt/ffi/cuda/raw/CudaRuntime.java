@@ -371,6 +371,21 @@ public final class CudaRuntime {
         }
     }
 
+    private static final class cudaMemcpy2DAsync {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS);
+        static final MethodHandle HANDLE = Downcalls.link(LibrarySpec.CUDART, "cudaMemcpy2DAsync", DESC);
+    }
+    /**
+     * {@code cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)}.
+     */
+    public static int cudaMemcpy2DAsync(MemorySegment dst, long dpitch, MemorySegment src, long spitch, long width, long height, int kind, MemorySegment stream) {
+        try {
+            return (int) cudaMemcpy2DAsync.HANDLE.invokeExact(dst, dpitch, src, spitch, width, height, kind, stream);
+        } catch (Throwable t) {
+            throw Downcalls.rethrow(t);
+        }
+    }
+
     private static final class cudaMemcpyPeerAsync {
         static final FunctionDescriptor DESC = FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS);
         static final MethodHandle HANDLE = Downcalls.link(LibrarySpec.CUDART, "cudaMemcpyPeerAsync", DESC);
