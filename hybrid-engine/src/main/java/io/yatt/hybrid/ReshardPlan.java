@@ -88,7 +88,6 @@ public final class ReshardPlan {
      * ({@link #generationModelBytes()}); for DS-Chat with replicated KV heads that is the mean over ranks.
      */
     public long formulaBytesReceived() {
-        long m = modelBytes();
         ParallelLayout train = layout.train();
         long tp = (long) train.t() * train.p();
         long mg = generationModelBytes();
