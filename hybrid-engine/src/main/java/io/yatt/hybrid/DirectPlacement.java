@@ -139,19 +139,34 @@ final class DirectPlacement {
                 long dstBase = block + genOffsets.get(sg).get(param.name());
                 long srcBase = flat.get(param.name()) / es;
                 int before = list.size();
+                boolean replicatedKv = ShardMath.kvReplicas(param, t) > 1;
                 for (ShardMath.ElementRun run : ShardMath.runs(param, t, tg, gtp)) {
                     if (run.source() != tau) {
                         continue;
                     }
+                    if (resident && replicatedKv && layout.kp() == 1 && heldByAll(param, t, tg, gtp, kt, run)) {
+                        continue; // a KV head every member already holds in place: nobody sends it
+                    }
                     addClipped(list, param, srcBase, dstBase, run, chunkStart, chunkEnd);
                 }
-                own.add(new OwnParam(param, param.localName(p, spec.layers()), srcBase,
-                        list.subList(before, list.size())));
+                List<ReshardStep.Piece> placed = list.subList(before, list.size());
+                if (resident && replicatedKv) {
+                    // the member's whole shard in place, including the replicated KV parts another member sends
+                    placed = new ArrayList<>();
+                    for (ShardMath.ElementRun run : ShardMath.placementRuns(param, t, tg, tau)) {
+                        addClipped(placed, param, srcBase, dstBase, run, chunkStart, chunkEnd);
+                    }
+                }
+                own.add(new OwnParam(param, param.localName(p, spec.layers()), srcBase, placed));
             }
             all.add(list);
             owns.add(own);
         }
-        long buffer = resident ? genStageElements[first.genPp()] : spec.shardedByteSize() / es;
+        long wholeModel = 0;
+        for (long stageElements : genStageElements) {
+            wholeModel += tg * stageElements;
+        }
+        long buffer = resident ? genStageElements[first.genPp()] : wholeModel;
         return new DirectPlacement(group, all, owns, buffer);
     }
 
@@ -193,6 +208,24 @@ final class DirectPlacement {
             owns.add(own);
         }
         return new DirectPlacement(group, all, owns, offset);
+    }
+
+    /** Whether every training shard covering generation shard {@code gtp} holds the run's target range in place. */
+    private static boolean heldByAll(ParameterSpec param, int t, int tg, int gtp, int kt, ShardMath.ElementRun run) {
+        if (run.count() != 1) {
+            return false;
+        }
+        for (int j = 0; j < kt; j++) {
+            boolean held = false;
+            for (ShardMath.ElementRun own : ShardMath.placementRuns(param, t, tg, gtp * kt + j)) {
+                held |= own.count() == 1 && own.targetOffset() <= run.targetOffset()
+                        && run.targetOffset() + run.length() <= own.targetOffset() + own.length();
+            }
+            if (!held) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Adds the part of a run whose source lies in the flat range {@code [chunkStart, chunkEnd)} (elements). */

@@ -187,8 +187,11 @@ public final class ModelSpec {
     }
 
     /**
-     * Checks that the model can be laid out in the training layout (and so in any generation layout of it):
-     * {@code p} divides the layers, {@code t} divides kv heads, the padded vocabulary and every sharded dimension.
+     * Checks that the model can be laid out in the training layout (and so in any generation layout of it whose TP
+     * degree fits the KV heads, see {@link #validateFor(HybridLayout)}): {@code p} divides the layers, {@code t}
+     * divides the query heads, {@code t} and the KV heads divide one another (with {@code t > kvHeads} each KV head is
+     * replicated on {@code t/kvHeads} ranks), {@code t} divides the padded vocabulary and every other sharded
+     * dimension.
      *
      * @throws IllegalArgumentException naming the first violation
      */
@@ -197,22 +200,66 @@ public final class ModelSpec {
             throw new IllegalArgumentException(
                     "pipeline stages must divide layers: layers=" + layers + ", p=" + train.p());
         }
-        int t = train.t();
+        validateTp(train.t(), "training TP", "t");
+    }
+
+    /**
+     * Checks the training layout ({@link #validateFor(ParallelLayout)}) and that the generation TP degree and the KV
+     * heads divide one another.
+     *
+     * @throws IllegalArgumentException naming the first violation
+     */
+    public void validateFor(HybridLayout layout) {
+        validateFor(layout.train());
+        validateTp(layout.gen().tg(), "generation TP", "t_g");
+    }
+
+    private void validateTp(int t, String what, String symbol) {
         for (ParameterSpec param : parameters) {
             ParameterKind kind = param.kind();
-            if (kind instanceof ParameterKind.FusedQkv qkv && qkv.kvHeads() % t != 0) {
-                throw new IllegalArgumentException("training TP must divide kv heads: kvHeads=" + qkv.kvHeads()
-                        + ", t=" + t + ", parameter=" + param.name());
+            if (kind instanceof ParameterKind.FusedQkv qkv) {
+                if (qkv.kvHeads() % t != 0 && t % qkv.kvHeads() != 0) {
+                    throw new IllegalArgumentException(what + " and kv heads must divide one another: kvHeads="
+                            + qkv.kvHeads() + ", " + symbol + "=" + t + ", parameter=" + param.name());
+                }
+                if (qkv.heads() % t != 0) {
+                    throw new IllegalArgumentException(what + " must divide the heads: heads=" + qkv.heads() + ", "
+                            + symbol + "=" + t + ", parameter=" + param.name());
+                }
             }
             if (kind instanceof ParameterKind.VocabParallel && param.shape().dim(0) % t != 0) {
-                throw new IllegalArgumentException("training TP must divide the padded vocab: paddedVocab="
-                        + param.shape().dim(0) + ", t=" + t + ", parameter=" + param.name()
+                throw new IllegalArgumentException(what + " must divide the padded vocab: paddedVocab="
+                        + param.shape().dim(0) + ", " + symbol + "=" + t + ", parameter=" + param.name()
                         + " (pad the vocab to a multiple of the largest TP degree)");
             }
             if (kind.isSharded()) {
                 param.shardShape(t);
             }
         }
+    }
+
+    /**
+     * Bytes of the k and v rows of the fused QKV parameters ({@code M_kv}, part of {@link #shardedByteSize()}): the
+     * part that is replicated when the TP degree exceeds the KV heads.
+     */
+    public long kvByteSize() {
+        long total = 0;
+        for (ParameterSpec param : parameters) {
+            if (param.kind() instanceof ParameterKind.FusedQkv qkv) {
+                total += 2L * qkv.kvHeads() * qkv.headDim() * param.innerSize() * param.dtype().byteSize();
+            }
+        }
+        return total;
+    }
+
+    /** The number of KV heads of the fused QKV parameters, or 0 when the model has none. */
+    public int kvHeads() {
+        for (ParameterSpec param : parameters) {
+            if (param.kind() instanceof ParameterKind.FusedQkv qkv) {
+                return qkv.kvHeads();
+            }
+        }
+        return 0;
     }
 
     @Override

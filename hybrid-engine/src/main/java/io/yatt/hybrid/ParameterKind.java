@@ -102,8 +102,11 @@ public sealed interface ParameterKind {
 
     /**
      * Fused QKV with grouped-query attention, rows {@code [q (heads*headDim); k (kvHeads*headDim); v (kvHeads*headDim)]}
-     * (shard dim 0, also for its bias). TP shard {@code s} of {@code n} holds {@code kvHeads/n} KV groups: the q heads
-     * of those groups, then their k heads, then their v heads ({@code [q_s; k_s; v_s]}).
+     * (shard dim 0, also for its bias). TP shard {@code s} of {@code n} holds query heads
+     * {@code [s*heads/n, (s+1)*heads/n)}, then its k heads, then its v heads ({@code [q_s; k_s; v_s]}): with
+     * {@code n} dividing {@code kvHeads}, KV heads {@code [s*kvHeads/n, (s+1)*kvHeads/n)} (its query heads' groups);
+     * with {@code kvHeads} dividing {@code n}, the one KV head {@code s/(n/kvHeads)}, replicated on {@code n/kvHeads}
+     * shards (as Megatron and vLLM do); any other {@code n} is rejected ({@link ShardMath#slices}).
      *
      * @param heads query heads
      * @param kvHeads key/value heads (groups)

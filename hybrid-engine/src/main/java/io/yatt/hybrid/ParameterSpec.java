@@ -73,29 +73,33 @@ public record ParameterSpec(String name, ParameterKind kind, Shape shape, DType 
     }
 
     /**
-     * The shape of one TP shard of {@code n}.
+     * The shape of one TP shard of {@code n}: along the shard dimension, the sum of its slices
+     * ({@link ShardMath#slices}); a fused QKV at {@code n > kvHeads} holds one whole KV head.
      *
-     * @throws IllegalArgumentException if {@code n} does not divide every component
+     * @throws IllegalArgumentException if {@code n} does not divide a component, or {@code n} and the KV heads do
+     *         not divide one another
      */
     public Shape shardShape(int n) {
         if (!kind.isSharded()) {
             return shape;
         }
         int dim = kind.shardDim();
-        for (long component : kind.components(shape.dim(dim))) {
-            if (component % n != 0) {
-                throw new IllegalArgumentException("TP degree must divide every component: name=" + name
-                        + ", component=" + component + ", tp=" + n);
-            }
+        long units = 0;
+        for (long[] slice : ShardMath.slices(this, n, 0)) {
+            units += slice[1];
         }
         long[] dims = shape.dims();
-        dims[dim] /= n;
+        dims[dim] = units;
         return Shape.of(dims);
     }
 
-    /** Bytes of one TP shard of {@code n} (the full size when replicated). */
+    /**
+     * Bytes of one TP shard of {@code n} (the full size when replicated).
+     *
+     * @throws IllegalArgumentException as {@link #shardShape}
+     */
     public long shardByteSize(int n) {
-        return kind.isSharded() ? byteSize() / n : byteSize();
+        return kind.isSharded() ? shardShape(n).numel() * dtype.byteSize() : byteSize();
     }
 
     /**

@@ -109,12 +109,18 @@ public final class RankPlan {
         return scheme == ReshardScheme.HYBRIDFLOW ? 0 : trainingParameterBytes;
     }
 
-    /** Bytes of this rank's training shard of sharded parameters ({@code M/(t*p)} for stage-balanced models). */
+    /**
+     * Bytes of this rank's training shard of sharded parameters ({@code M/(t*p)} for stage-balanced models, plus the
+     * replicated KV heads' share when {@code t} exceeds the KV heads, see {@link ReshardPlan#formulaBytesReceived()}).
+     */
     public long trainingParameterBytes() {
         return trainingParameterBytes;
     }
 
-    /** Bytes of this rank's generation shard of sharded parameters ({@code M/(t_g*p_g)} when balanced). */
+    /**
+     * Bytes of this rank's generation shard of sharded parameters ({@code M/(t_g*p_g)} when balanced and
+     * {@code t_g} does not exceed the KV heads).
+     */
     public long generationParameterBytes() {
         long bytes = 0;
         for (Target target : shardedTargets) {

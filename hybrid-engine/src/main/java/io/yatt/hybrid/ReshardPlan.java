@@ -69,24 +69,74 @@ public final class ReshardPlan {
     }
 
     /**
+     * {@code M_g}: bytes of all generation shards of the TP-sharded parameters together, {@code M - M_kv + M_kv *
+     * max(t_g, K)/K} with {@code M_kv} the k and v rows ({@link ModelSpec#kvByteSize()}) and {@code K} the KV heads:
+     * {@code M} unless the generation TP degree exceeds the KV heads, which replicates them.
+     */
+    public long generationModelBytes() {
+        int k = spec.kvHeads();
+        long kv = spec.kvByteSize();
+        return k == 0 ? modelBytes() : modelBytes() - kv + kv / k * Math.max(layout.gen().tg(), k);
+    }
+
+    /**
      * The Table 2 value of bytes received per rank for a stage-balanced model: HybridFlow {@code (d_g-1)*M/(t*p)},
-     * HybridFlow-V {@code (tp-1)/(tp)*M}, DS-Chat {@code (tpd-1)/(tpd)*M}.
+     * HybridFlow-V {@code (tp-1)/(tp)*M}, DS-Chat {@code (tpd-1)/(tpd)*M}, extended for KV heads replicated over TP
+     * ranks (docs/hybrid-engine.md). With {@code M_s = M - M_kv}, {@code h = M_kv/K} (one KV head of every layer),
+     * HybridFlow receives {@code (d_g-1)*M_s/(t*p) + h*(K/min(t_g,K))/p_g - h*max(t_g,K)/(t*p)} (0 for the KV part
+     * when {@code p_g = p} and {@code t_g >= K}: every member holds the head), the baselines {@code (n-1)/n * M_g}
+     * ({@link #generationModelBytes()}); for DS-Chat with replicated KV heads that is the mean over ranks.
      */
     public long formulaBytesReceived() {
-        long m = modelBytes();
         ParallelLayout train = layout.train();
         long tp = (long) train.t() * train.p();
+        long mg = generationModelBytes();
         return switch (scheme) {
-            case HYBRIDFLOW -> (layout.dg() - 1) * m / tp;
-            case HYBRIDFLOW_V -> (tp - 1) * m / tp;
-            case DS_CHAT -> (tp * train.d() - 1) * m / (tp * train.d());
+            case HYBRIDFLOW -> hybridFlowBytesReceived();
+            case HYBRIDFLOW_V -> (tp - 1) * mg / tp;
+            case DS_CHAT -> (tp * train.d() - 1) * mg / (tp * train.d());
         };
     }
 
-    /** The Table 2 value of peak parameter bytes: HybridFlow {@code M/(t_g*p_g)}, the baselines {@code M}. */
+    private long hybridFlowBytesReceived() {
+        long m = modelBytes();
+        int t = layout.train().t();
+        int p = layout.train().p();
+        long tp = (long) t * p;
+        int k = spec.kvHeads();
+        if (k == 0 || t <= k) {
+            return (layout.dg() - 1) * m / tp;
+        }
+        int tg = layout.gen().tg();
+        int pg = layout.gen().pg();
+        long kv = spec.kvByteSize();
+        long head = kv / k;
+        long sharded = (layout.dg() - 1) * (m - kv) / tp;
+        if (layout.kp() == 1 && tg >= k) {
+            return sharded;
+        }
+        long holders = t / Math.max(tg, k);
+        return sharded + head * (k / Math.min(tg, k)) / pg - head / p / holders;
+    }
+
+    /**
+     * The Table 2 value of peak parameter bytes: HybridFlow the generation shard {@code M/(t_g*p_g)}, the baselines
+     * the whole generation model {@code M_g} ({@code M} unless {@code t_g > K}); with replicated KV heads the
+     * generation shard is {@code M_s/(t_g*p_g) + h*(K/min(t_g,K))/p_g}.
+     */
     public long formulaPeakParameterBytes() {
         long m = modelBytes();
-        return scheme == ReshardScheme.HYBRIDFLOW ? m / ((long) layout.gen().tg() * layout.gen().pg()) : m;
+        int tg = layout.gen().tg();
+        int pg = layout.gen().pg();
+        if (scheme != ReshardScheme.HYBRIDFLOW) {
+            return generationModelBytes();
+        }
+        int k = spec.kvHeads();
+        if (k == 0 || tg <= k) {
+            return m / ((long) tg * pg);
+        }
+        long kv = spec.kvByteSize();
+        return (m - kv) / ((long) tg * pg) + kv / k / pg;
     }
 
     @Override

@@ -38,7 +38,7 @@ public final class ReshardPlanner {
      * {@code scheme}; cached.
      *
      * @throws IllegalArgumentException if the model does not fit the layouts (see
-     *         {@link ModelSpec#validateFor(ParallelLayout)})
+     *         {@link ModelSpec#validateFor(HybridLayout)})
      */
     public ReshardPlan plan(HybridLayout layout, ModelSpec spec, ReshardScheme scheme) {
         Objects.requireNonNull(layout, "layout");
@@ -47,7 +47,7 @@ public final class ReshardPlanner {
         Key key = new Key(layout, spec, scheme);
         ReshardPlan plan = cache.get(key);
         if (plan == null) {
-            spec.validateFor(layout.train());
+            spec.validateFor(layout);
             plan = cache.computeIfAbsent(key, k -> build(layout, spec, scheme));
         }
         return plan;

@@ -58,34 +58,70 @@ public final class ShardMath {
 
     /**
      * The ranges of the full shard dimension that TP shard {@code s} of {@code n} holds, in shard order: slice
-     * {@code s} of every component.
+     * {@code s} of every component. A fused QKV's k and v components follow the grouped-query rule: with
+     * {@code kvHeads % n == 0} shard {@code s} holds KV heads {@code [s*kvHeads/n, (s+1)*kvHeads/n)}; with
+     * {@code n % kvHeads == 0} it holds the one KV head {@code s / (n/kvHeads)}, replicated on {@code n/kvHeads}
+     * shards.
      *
-     * @throws IllegalArgumentException if {@code n} does not divide every component
+     * @throws IllegalArgumentException if {@code n} does not divide a component, or {@code n} and the KV heads do
+     *         not divide one another
      */
     public static List<long[]> slices(ParameterSpec p, int n, int s) {
         if (!p.kind().isSharded()) {
             return List.of(new long[] {0, 1});
         }
+        int kvReplicas = kvReplicas(p, n);
         List<long[]> result = new ArrayList<>();
         long offset = 0;
+        int c = 0;
         for (long component : p.kind().components(p.shape().dim(p.kind().shardDim()))) {
-            if (component % n != 0) {
-                throw new IllegalArgumentException("TP degree must divide every component: name=" + p.name()
-                        + ", component=" + component + ", tp=" + n);
+            if (c > 0 && kvReplicas > 1) {
+                long head = ((ParameterKind.FusedQkv) p.kind()).headDim();
+                result.add(new long[] {offset + (long) (s / kvReplicas) * head, head});
+            } else {
+                if (component % n != 0) {
+                    throw new IllegalArgumentException("TP degree must divide every component: name=" + p.name()
+                            + ", component=" + component + ", tp=" + n);
+                }
+                long part = component / n;
+                result.add(new long[] {offset + s * part, part});
             }
-            long part = component / n;
-            result.add(new long[] {offset + s * part, part});
             offset += component;
+            c++;
         }
         return result;
     }
 
     /**
-     * The pieces that build TP shard {@code target} of {@code nTo} from the TP shards of {@code nFrom}, in target
-     * order; one of {@code nFrom}, {@code nTo} must divide the other. Replicated parameters give one piece from
-     * source {@code target*nFrom/nTo}.
+     * How many of {@code n} TP shards hold each KV head of a fused QKV: {@code n/kvHeads} when {@code n > kvHeads},
+     * else 1 (also for every other kind).
      *
-     * @throws IllegalArgumentException if neither degree divides the other or a degree does not divide a component
+     * @throws IllegalArgumentException if {@code n} and the KV heads do not divide one another
+     */
+    public static int kvReplicas(ParameterSpec p, int n) {
+        if (!(p.kind() instanceof ParameterKind.FusedQkv qkv)) {
+            return 1;
+        }
+        int kv = qkv.kvHeads();
+        if (kv % n == 0) {
+            return 1;
+        }
+        if (n % kv != 0) {
+            throw new IllegalArgumentException("TP degree and kv heads must divide one another: t=" + n
+                    + ", kvHeads=" + kv + ", name=" + p.name());
+        }
+        return n / kv;
+    }
+
+    /**
+     * The pieces that build TP shard {@code target} of {@code nTo} from the TP shards of {@code nFrom}, in target
+     * order; one of {@code nFrom}, {@code nTo} must divide the other. Every unit of the target comes from exactly one
+     * source, taken among the shards that cover the target ({@code [target*nFrom/nTo, (target+1)*nFrom/nTo)}, or the
+     * one shard {@code target*nFrom/nTo} when {@code nTo > nFrom}); a unit that several of them hold (a replicated KV
+     * head) is split into equal consecutive parts, one per holder, so each holder sends an equal share once.
+     * Replicated parameters give one piece from source {@code target*nFrom/nTo}.
+     *
+     * @throws IllegalArgumentException if neither degree divides the other or a degree does not fit a component
      */
     public static List<ShardPiece> pieces(ParameterSpec p, int nFrom, int nTo, int target) {
         if (nFrom % nTo != 0 && nTo % nFrom != 0) {
@@ -94,30 +130,86 @@ public final class ShardMath {
         if (!p.kind().isSharded()) {
             return List.of(new ShardPiece((int) ((long) target * nFrom / nTo), 0, 0, 1));
         }
-        // Each target slice (one component's part) is covered by the source shards' slices of the same component.
+        int firstSource = (int) ((long) target * nFrom / nTo);
+        int sourceCount = nFrom > nTo ? nFrom / nTo : 1;
+        List<List<long[]>> sourceSlices = new ArrayList<>(sourceCount);
+        for (int i = 0; i < sourceCount; i++) {
+            sourceSlices.add(slices(p, nFrom, firstSource + i));
+        }
         List<long[]> targetSlices = slices(p, nTo, target);
         List<ShardPiece> result = new ArrayList<>();
         long targetPos = 0;
         for (int c = 0; c < targetSlices.size(); c++) {
             long start = targetSlices.get(c)[0];
-            long length = targetSlices.get(c)[1];
-            long end = start + length;
-            long sourcePart = slices(p, nFrom, 0).get(c)[1];
-            long componentStart = slices(p, nFrom, 0).get(c)[0];
+            long end = start + targetSlices.get(c)[1];
             long componentOffsetInSource = 0;
             for (int k = 0; k < c; k++) {
-                componentOffsetInSource += slices(p, nFrom, 0).get(k)[1];
+                componentOffsetInSource += sourceSlices.getFirst().get(k)[1];
             }
             long pos = start;
             while (pos < end) {
-                int source = (int) ((pos - componentStart) / sourcePart);
-                long sourceSliceStart = componentStart + source * sourcePart;
-                long take = Math.min(end, sourceSliceStart + sourcePart) - pos;
-                result.add(new ShardPiece(source, componentOffsetInSource + (pos - sourceSliceStart),
-                        targetPos + (pos - start), take));
-                pos += take;
+                // the holders of pos, and how far they all keep holding it
+                List<Integer> holders = new ArrayList<>();
+                long until = end;
+                for (int i = 0; i < sourceCount; i++) {
+                    long[] slice = sourceSlices.get(i).get(c);
+                    if (slice[0] <= pos && pos < slice[0] + slice[1]) {
+                        holders.add(i);
+                        until = Math.min(until, slice[0] + slice[1]);
+                    } else if (slice[0] > pos) {
+                        until = Math.min(until, slice[0]);
+                    }
+                }
+                if (holders.isEmpty()) {
+                    throw new IllegalStateException("no source holds a unit of the target: name=" + p.name()
+                            + ", from=" + nFrom + ", to=" + nTo + ", target=" + target + ", unit=" + pos);
+                }
+                long length = until - pos;
+                for (int h = 0; h < holders.size(); h++) {
+                    long lo = pos + length * h / holders.size();
+                    long hi = pos + length * (h + 1) / holders.size();
+                    if (hi > lo) {
+                        long[] slice = sourceSlices.get(holders.get(h)).get(c);
+                        result.add(new ShardPiece(firstSource + holders.get(h),
+                                componentOffsetInSource + (lo - slice[0]), targetPos + (lo - start), hi - lo));
+                    }
+                }
+                pos = until;
             }
-            targetPos += length;
+            targetPos += end - start;
+        }
+        return result;
+    }
+
+    /**
+     * Where the whole of TP shard {@code source} of {@code nFrom} sits inside the shard of {@code nTo} that covers it
+     * ({@code source*nTo/nFrom}; {@code nTo} divides {@code nFrom}): one piece per component, in source order.
+     *
+     * @throws IllegalArgumentException if {@code nTo} does not divide {@code nFrom} or a degree does not fit
+     */
+    public static List<ShardPiece> placement(ParameterSpec p, int nFrom, int nTo, int source) {
+        if (nFrom % nTo != 0) {
+            throw new IllegalArgumentException("target TP degree must divide the source's: from=" + nFrom + ", to="
+                    + nTo);
+        }
+        if (!p.kind().isSharded()) {
+            return List.of(new ShardPiece(source, 0, 0, 1));
+        }
+        List<long[]> from = slices(p, nFrom, source);
+        List<long[]> to = slices(p, nTo, (int) ((long) source * nTo / nFrom));
+        List<ShardPiece> result = new ArrayList<>();
+        long sourcePos = 0;
+        long targetPos = 0;
+        for (int c = 0; c < from.size(); c++) {
+            long[] a = from.get(c);
+            long[] b = to.get(c);
+            if (a[0] < b[0] || a[0] + a[1] > b[0] + b[1]) {
+                throw new IllegalStateException("source shard outside its target: name=" + p.name() + ", from="
+                        + nFrom + ", to=" + nTo + ", source=" + source);
+            }
+            result.add(new ShardPiece(source, sourcePos, targetPos + a[0] - b[0], a[1]));
+            sourcePos += a[1];
+            targetPos += b[1];
         }
         return result;
     }
@@ -129,7 +221,19 @@ public final class ShardMath {
      * @throws IllegalArgumentException as {@link #pieces}
      */
     public static List<ElementRun> runs(ParameterSpec p, int nFrom, int nTo, int target) {
-        List<ShardPiece> pieces = pieces(p, nFrom, nTo, target);
+        return toRuns(p, pieces(p, nFrom, nTo, target), nFrom, nTo);
+    }
+
+    /**
+     * The element runs of {@link #placement}.
+     *
+     * @throws IllegalArgumentException as {@link #placement}
+     */
+    public static List<ElementRun> placementRuns(ParameterSpec p, int nFrom, int nTo, int source) {
+        return toRuns(p, placement(p, nFrom, nTo, source), nFrom, nTo);
+    }
+
+    private static List<ElementRun> toRuns(ParameterSpec p, List<ShardPiece> pieces, int nFrom, int nTo) {
         List<ElementRun> result = new ArrayList<>(pieces.size());
         if (!p.kind().isSharded()) {
             ShardPiece piece = pieces.getFirst();
@@ -138,8 +242,8 @@ public final class ShardMath {
         }
         long inner = p.innerSize();
         long outer = p.outerSize();
-        long fromWidth = p.kind().shardDim() == 1 ? p.shape().dim(1) / nFrom : 0;
-        long toWidth = p.kind().shardDim() == 1 ? p.shape().dim(1) / nTo : 0;
+        long fromWidth = p.kind().shardDim() == 1 ? p.shardShape(nFrom).dim(1) : 0;
+        long toWidth = p.kind().shardDim() == 1 ? p.shardShape(nTo).dim(1) : 0;
         for (ShardPiece piece : pieces) {
             if (p.kind().shardDim() == 0) {
                 result.add(new ElementRun(piece.source(), piece.sourceStart() * inner, piece.targetStart() * inner,
@@ -166,7 +270,7 @@ public final class ShardMath {
         if (!p.kind().isSharded()) {
             return full.clone();
         }
-        long[] out = new long[Math.toIntExact(p.shape().numel() / n)];
+        long[] out = new long[Math.toIntExact(p.shardShape(n).numel())];
         int pos = 0;
         if (p.kind().shardDim() == 0) {
             int inner = (int) p.innerSize();

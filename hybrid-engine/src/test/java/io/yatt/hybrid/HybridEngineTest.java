@@ -215,6 +215,42 @@ class HybridEngineTest {
                 ModelSpec.llama(new ModelSpec.DecoderConfig(4, 16, 4, 2, 8, 30, DType.I32, 2, false)));
     }
 
+    @Test
+    void shouldReshardReplicatedKvHeadsBitForBit() throws Exception {
+        // t = 8 > 4 KV heads -> t_g = 2 < 4: each generation rank gathers 2 KV heads from 4 replicas
+        assertExecutes(HybridLayout.parse("1-8-1", "1-2-4"),
+                ModelSpec.llama(new ModelSpec.DecoderConfig(2, 64, 8, 4, 16, 30, DType.I32, 8, true)));
+        // one KV head (MQA) on 4 TP ranks, data parallel 2 -> t_g = 2: every member already holds the head
+        assertExecutes(HybridLayout.parse("1-4-2", "1-2-2"),
+                ModelSpec.llama(new ModelSpec.DecoderConfig(2, 32, 8, 1, 16, 30, DType.I32, 4, false)));
+        // 2 KV heads on 4 TP ranks with a pipeline merge: members of the other stage need the heads sent once
+        assertExecutes(HybridLayout.parse("2-4-1", "1-2-4"),
+                ModelSpec.llama(new ModelSpec.DecoderConfig(2, 32, 8, 2, 16, 30, DType.I32, 4, true)));
+    }
+
+    @Test
+    void shouldCountTheExtendedTable2BytesForReplicatedKvHeads() throws Exception {
+        HybridLayout layout = HybridLayout.parse("1-8-1", "1-2-4");
+        // 32 heads of 4, 4 KV heads: each KV head is held by 2 training ranks, each sending half of it
+        ModelSpec spec = ModelSpec.llama(2, 128, 32, 4, 256, 1000, DType.BF16, 8);
+        long m = spec.shardedByteSize();
+        long kv = spec.kvByteSize();
+        // (d_g - 1) * M_s/(t*p) + M_kv/(K) * (K/t_g) - M_kv/K * max(t_g, K)/(t*p) with d_g = 4
+        long hybridFlow = 3 * (m - kv) / 8 + kv / 4 * 2 - kv / 4 / 2;
+        for (ReshardScheme scheme : List.of(ReshardScheme.HYBRIDFLOW, ReshardScheme.HYBRIDFLOW_V)) {
+            ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
+            assertEquals(scheme == ReshardScheme.HYBRIDFLOW ? hybridFlow : 7 * m / 8, plan.formulaBytesReceived());
+            runRanks(layout.worldSize(), (rank, world) -> {
+                try (Allocator root = Allocator.root("rank" + rank);
+                     HybridEngine engine = HybridEngine.create(plan, rank, world, root)) {
+                    engine.toGeneration();
+                    assertTable2(plan, rank, engine.lastTransition());
+                    engine.toTraining();
+                }
+            });
+        }
+    }
+
     @Provide
     Arbitrary<ReshardPlannerTest.Case> layouts16() {
         return ReshardPlannerTest.layouts(16, true).map(c -> new ReshardPlannerTest.Case(c.layout(), asInt(c.spec())));

@@ -137,6 +137,119 @@ class ReshardPlannerTest {
         PlanSimulation.assertPlansProduceGenerationShards(c.layout(), c.spec());
     }
 
+    /**
+     * A layer stack with 16 query heads of 16 elements and {@code kv} KV heads on a narrow hidden size (4), so every
+     * valid TP degree up to 16 fits and a replicated KV head splits evenly among up to 16 holders.
+     */
+    static ModelSpec gqaStack(int layers, int kv) {
+        ParameterKind.FusedQkv qkv = new ParameterKind.FusedQkv(16, kv, 16);
+        ModelSpec.Builder b = ModelSpec.builder(layers);
+        for (int i = 0; i < layers; i++) {
+            String n = "layers." + i + ".";
+            b.add(n + "norm", new ParameterKind.Replicated(), Shape.of(4), DType.BF16, i);
+            b.add(n + "qkv", qkv, Shape.of(qkv.rows(), 4), DType.BF16, i);
+            b.add(n + "qkv_bias", qkv, Shape.of(qkv.rows()), DType.BF16, i);
+            b.add(n + "o", new ParameterKind.RowParallel(), Shape.of(4, 256), DType.BF16, i);
+            b.add(n + "gate_up", new ParameterKind.FusedGateUp(), Shape.of(32, 4), DType.BF16, i);
+            b.add(n + "down", new ParameterKind.RowParallel(), Shape.of(4, 16), DType.BF16, i);
+        }
+        return b.build();
+    }
+
+    /**
+     * KV heads replicated over training TP ranks (kvHeads in {1, 2, 4, 8}, t > kvHeads up to 16, every t_g | t, p and
+     * d up to 2, p_g | p): the executed steps build the generation shards bit for bit and go back; every element of
+     * a gather buffer is received at most once; HybridFlow and HybridFlow-V receive exactly the extended Table 2
+     * bytes on every rank and DS-Chat on average; peaks match.
+     */
+    @Test
+    void shouldPlanReplicatedKvHeadsExactly() {
+        ReshardPlanner planner = ReshardPlanner.create();
+        int layouts = 0;
+        for (int kv : new int[] {1, 2, 4, 8}) {
+            ModelSpec spec = gqaStack(2, kv);
+            long m = spec.shardedByteSize();
+            long mkv = spec.kvByteSize();
+            // per layer: k and v rows of the weight (2*kv*16 rows of 4) and of the bias (2*kv*16), 2 bytes each
+            assertEquals(2L * (2L * kv * 16 * 4 + 2L * kv * 16) * 2, mkv);
+            long head = mkv / kv;
+            for (int t = kv * 2; t <= 16; t *= 2) {
+                for (int p = 1; p <= 2; p++) {
+                    for (int d = 1; d <= 2 && t * p * d <= 32; d++) {
+                        for (int tg = 1; tg <= t; tg *= 2) {
+                            for (int pg = 1; pg <= p; pg++) {
+                                if (p % pg != 0) {
+                                    continue;
+                                }
+                                HybridLayout layout = HybridLayout.parse(p + "-" + t + "-" + d,
+                                        pg + "-" + tg + "-" + (t * p / (tg * pg)));
+                                PlanSimulation.assertPlansProduceGenerationShards(layout, spec);
+                                assertReplicatedKvBytes(planner, layout, spec, m, mkv, head);
+                                layouts++;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertEquals(200, layouts);
+    }
+
+    private static void assertReplicatedKvBytes(ReshardPlanner planner, HybridLayout layout, ModelSpec spec, long m,
+                                                long mkv, long head) {
+        int t = layout.train().t();
+        int p = layout.train().p();
+        int tg = layout.gen().tg();
+        int pg = layout.gen().pg();
+        int kv = spec.kvHeads();
+        long tp = (long) t * p;
+        long n = tp * layout.train().d();
+        // the generation model holds max(t_g, kv) KV heads of every layer; a generation shard K/min(t_g, kv) of them
+        long mg = m - mkv + head * Math.max(tg, kv);
+        long genShard = (m - mkv) / ((long) tg * pg) + head * (kv / Math.min(tg, kv)) / pg;
+        long trainShard = (m - mkv) / tp + head / p;
+        long holders = t / Math.max(tg, kv);
+        long hybridFlow = (layout.dg() - 1) * (m - mkv) / tp
+                + (layout.kp() == 1 && tg >= kv ? 0 : head * (kv / Math.min(tg, kv)) / pg - head / p / holders);
+        for (ReshardScheme scheme : ReshardScheme.values()) {
+            ReshardPlan plan = planner.plan(layout, spec, scheme);
+            String where = scheme + " " + layout + " kv=" + kv;
+            assertEquals(mg, plan.generationModelBytes(), where);
+            long total = 0;
+            for (RankPlan rank : plan.ranks()) {
+                assertEquals(trainShard, rank.trainingParameterBytes(), where);
+                assertEquals(genShard, rank.generationParameterBytes(), where);
+                assertEquals(scheme == ReshardScheme.HYBRIDFLOW ? genShard : mg, rank.peakParameterBytes(), where);
+                switch (scheme) {
+                    case HYBRIDFLOW -> assertEquals(hybridFlow, rank.bytesReceived(), where + " rank " + rank.rank());
+                    case HYBRIDFLOW_V -> assertEquals((tp - 1) * mg / tp, rank.bytesReceived(), where);
+                    case DS_CHAT -> total += rank.bytesReceived();
+                }
+                int[] hits = new int[Math.toIntExact(rank.sharded().bufferElements())];
+                for (List<ReshardStep.Piece> list : rank.sharded().pieces()) {
+                    for (ReshardStep.Piece piece : list) {
+                        for (long row = 0; row < piece.count(); row++) {
+                            for (long j = 0; j < piece.length(); j++) {
+                                long at = piece.count() == 1 ? piece.dstBase() + piece.dstCol() + j
+                                        : piece.dstBase() + row * piece.dstStride() + piece.dstCol() + j;
+                                assertEquals(1, ++hits[(int) at], where + " element " + at);
+                            }
+                        }
+                    }
+                }
+            }
+            if (scheme == ReshardScheme.DS_CHAT) {
+                assertEquals((n - 1) * mg, total, where);
+            }
+            assertEquals(scheme == ReshardScheme.HYBRIDFLOW ? genShard : mg, plan.formulaPeakParameterBytes(), where);
+            assertEquals(switch (scheme) {
+                case HYBRIDFLOW -> hybridFlow;
+                case HYBRIDFLOW_V -> (tp - 1) * mg / tp;
+                case DS_CHAT -> (n - 1) * mg / n;
+            }, plan.formulaBytesReceived(), where);
+        }
+    }
+
     @Test
     void shouldPlanTheDesignExampleWithMicroDpSlots() {
         HybridLayout layout = HybridLayout.parse("1-4-2", "1-2-2-2");
@@ -230,9 +343,19 @@ class ReshardPlannerTest {
     @Test
     void shouldRejectModelsThatDoNotFitTheLayout() {
         ModelSpec spec = ModelSpec.llama(2, 64, 8, 2, 128, 1000, DType.BF16, 4);
-        assertEquals("training TP must divide kv heads: kvHeads=2, t=4, parameter=layers.0.self_attn.qkv_proj.weight",
+        ModelSpec threeKv = ModelSpec.llama(2, 96, 12, 3, 128, 1000, DType.BF16, 4);
+        assertEquals("training TP and kv heads must divide one another: kvHeads=3, t=4, "
+                + "parameter=layers.0.self_attn.qkv_proj.weight",
                 assertThrows(IllegalArgumentException.class, () -> ReshardPlanner.create()
-                        .plan(HybridLayout.parse("1-4-1", "1-2-2"), spec, ReshardScheme.HYBRIDFLOW)).getMessage());
+                        .plan(HybridLayout.parse("1-4-1", "1-2-2"), threeKv, ReshardScheme.HYBRIDFLOW)).getMessage());
+        assertEquals("generation TP and kv heads must divide one another: kvHeads=4, t_g=6, "
+                + "parameter=layers.0.self_attn.qkv_proj.weight",
+                assertThrows(IllegalArgumentException.class, () -> ReshardPlanner.create().plan(
+                        HybridLayout.parse("1-12-1", "1-6-2"), ModelSpec.llama(2, 96, 24, 4, 144, 1000, DType.BF16, 12),
+                        ReshardScheme.HYBRIDFLOW)).getMessage());
+        assertEquals("training TP must divide the heads: heads=6, t=4, parameter=layers.0.self_attn.qkv_proj.weight",
+                assertThrows(IllegalArgumentException.class, () -> ModelSpec.llama(2, 48, 6, 2, 128, 1000,
+                        DType.BF16, 4).validateFor(ParallelLayout.of(1, 4, 1))).getMessage());
         assertEquals("pipeline stages must divide layers: layers=2, p=4",
                 assertThrows(IllegalArgumentException.class, () -> ReshardPlanner.create()
                         .plan(HybridLayout.parse("4-1-1", "1-1-4"), spec, ReshardScheme.HYBRIDFLOW)).getMessage());

@@ -54,6 +54,132 @@ class ShardMathTest {
     }
 
     @Test
+    void shouldReplicateKvHeadsWhenTpExceedsThem() {
+        // 4 q heads, 2 kv heads, headDim 1: rows [q0 q1 q2 q3 k0 k1 v0 v1]; at t=4 rank r holds [q_r; k_{r/2}; v_{r/2}]
+        ParameterSpec qkv = new ParameterSpec("layers.0.qkv", new ParameterKind.FusedQkv(4, 2, 1), Shape.of(8, 1),
+                DType.BF16, 0);
+        long[] w = iota(8, 0);
+        assertArrayEquals(new long[] {0, 4, 6}, ShardMath.shard(qkv, w, 4, 0));
+        assertArrayEquals(new long[] {1, 4, 6}, ShardMath.shard(qkv, w, 4, 1));
+        assertArrayEquals(new long[] {2, 5, 7}, ShardMath.shard(qkv, w, 4, 2));
+        assertArrayEquals(new long[] {3, 5, 7}, ShardMath.shard(qkv, w, 4, 3));
+        assertEquals(Shape.of(3, 1), qkv.shardShape(4));
+        assertEquals(2, ShardMath.kvReplicas(qkv, 4));
+        assertEquals(1, ShardMath.kvReplicas(qkv, 2));
+    }
+
+    @Test
+    void shouldSplitAReplicatedKvHeadEquallyAmongItsHolders() {
+        // headDim 2: rows [q0 q0' q1 q1' q2 q2' q3 q3' k0 k0' k1 k1' v0 v0' v1 v1']; t=4 -> 1: k0 is held by shards
+        // 0 and 1 (at rows 2-3 of each shard), so shard 0 sends its first row and shard 1 its second
+        ParameterSpec qkv = new ParameterSpec("layers.0.qkv", new ParameterKind.FusedQkv(4, 2, 2), Shape.of(16),
+                DType.BF16, 0);
+        assertEquals(List.of(new ShardMath.ShardPiece(0, 0, 0, 2), new ShardMath.ShardPiece(1, 0, 2, 2),
+                new ShardMath.ShardPiece(2, 0, 4, 2), new ShardMath.ShardPiece(3, 0, 6, 2),
+                new ShardMath.ShardPiece(0, 2, 8, 1), new ShardMath.ShardPiece(1, 3, 9, 1),
+                new ShardMath.ShardPiece(2, 2, 10, 1), new ShardMath.ShardPiece(3, 3, 11, 1),
+                new ShardMath.ShardPiece(0, 4, 12, 1), new ShardMath.ShardPiece(1, 5, 13, 1),
+                new ShardMath.ShardPiece(2, 4, 14, 1), new ShardMath.ShardPiece(3, 5, 15, 1)),
+                ShardMath.pieces(qkv, 4, 1, 0));
+        // t=4 -> 2 (t_g = kvHeads): shard 1 of 2 is [q2 q3 k1 v1], built from shards 2 and 3
+        assertEquals(List.of(new ShardMath.ShardPiece(2, 0, 0, 2), new ShardMath.ShardPiece(3, 0, 2, 2),
+                new ShardMath.ShardPiece(2, 2, 4, 1), new ShardMath.ShardPiece(3, 3, 5, 1),
+                new ShardMath.ShardPiece(2, 4, 6, 1), new ShardMath.ShardPiece(3, 5, 7, 1)),
+                ShardMath.pieces(qkv, 4, 2, 1));
+        // back 2 -> 4: shard 3 of 4 is [q3 k1 v1], all from shard 1 of 2
+        assertEquals(List.of(new ShardMath.ShardPiece(1, 2, 0, 2), new ShardMath.ShardPiece(1, 4, 2, 2),
+                new ShardMath.ShardPiece(1, 6, 4, 2)), ShardMath.pieces(qkv, 2, 4, 3));
+        // shard 3 of 4 sits in shard 1 of 2 at its q3 slot and the k1, v1 slots
+        assertEquals(List.of(new ShardMath.ShardPiece(3, 0, 2, 2), new ShardMath.ShardPiece(3, 2, 4, 2),
+                new ShardMath.ShardPiece(3, 4, 6, 2)), ShardMath.placement(qkv, 4, 2, 3));
+    }
+
+    @Test
+    void shouldRejectTpDegreesThatDoNotFitTheKvHeads() {
+        ParameterSpec qkv = new ParameterSpec("layers.0.qkv", new ParameterKind.FusedQkv(12, 4, 1), Shape.of(20, 1),
+                DType.BF16, 0);
+        assertEquals("TP degree and kv heads must divide one another: t=6, kvHeads=4, name=layers.0.qkv",
+                assertThrows(IllegalArgumentException.class, () -> ShardMath.shard(qkv, iota(20, 0), 6, 0))
+                        .getMessage());
+        assertEquals("TP degree and kv heads must divide one another: t=6, kvHeads=4, name=layers.0.qkv",
+                assertThrows(IllegalArgumentException.class, () -> qkv.shardShape(6)).getMessage());
+    }
+
+    /**
+     * Fused QKV (weight and bias, headDim 3 so that replicated heads split unevenly) with kvHeads in {1, 2, 4, 8},
+     * every valid t up to 16 and every t_g dividing t that fits the KV heads: reshard(shard(W, t), t_g) equals
+     * shard(W, t_g) and the way back gives the training shards.
+     */
+    @Test
+    void shouldReshardGroupedQueryAttentionForEveryValidDegree() {
+        int cases = 0;
+        for (int kv : new int[] {1, 2, 4, 8}) {
+            for (int t = 1; t <= 16; t++) {
+                if (kv % t != 0 && t % kv != 0) {
+                    continue;
+                }
+                for (int tg = 1; tg <= t; tg++) {
+                    if (t % tg != 0 || (kv % tg != 0 && tg % kv != 0)) {
+                        continue;
+                    }
+                    int heads = Math.max(t, kv) * 2;
+                    ParameterKind.FusedQkv kind = new ParameterKind.FusedQkv(heads, kv, 3);
+                    for (ParameterSpec p : List.of(
+                            new ParameterSpec("qkv", kind, Shape.of(kind.rows(), 2), DType.BF16, ParameterSpec.LAST_STAGE),
+                            new ParameterSpec("qkvbias", kind, Shape.of(kind.rows()), DType.BF16,
+                                    ParameterSpec.LAST_STAGE))) {
+                        assertReshardsBothWays(p, t, tg);
+                        cases++;
+                    }
+                }
+            }
+        }
+        // (t, t_g) pairs: kv=1 -> 50 (sum of divisor counts of 1..16), kv=2 -> 29, kv=4 -> 19, kv=8 -> 15
+        assertEquals(2 * (50 + 29 + 19 + 15), cases);
+    }
+
+    private static void assertReshardsBothWays(ParameterSpec p, int t, int tg) {
+        long[] w = iota(p.shape().numel(), 1000);
+        List<long[]> train = new ArrayList<>();
+        for (int s = 0; s < t; s++) {
+            train.add(ShardMath.shard(p, w, t, s));
+        }
+        List<long[]> gen = new ArrayList<>();
+        for (int g = 0; g < tg; g++) {
+            long[] resharded = ShardMath.reshard(p, train, t, tg, g);
+            assertArrayEquals(ShardMath.shard(p, w, tg, g), resharded, p.name() + " t=" + t + " tg=" + tg + " " + g);
+            gen.add(resharded);
+        }
+        for (int s = 0; s < t; s++) {
+            assertArrayEquals(train.get(s), ShardMath.reshard(p, gen, tg, t, s),
+                    p.name() + " round trip t=" + t + " tg=" + tg + " shard " + s);
+        }
+    }
+
+    /** Whole models with replicated KV heads (kvHeads in {1, 2, 4}, t up to 8) and pipeline merges, both ways. */
+    @Test
+    void shouldReshardWholeModelsWithReplicatedKvHeads() {
+        for (int kv : new int[] {1, 2, 4}) {
+            for (int t : new int[] {2, 4, 8}) {
+                if (t <= kv) {
+                    continue;
+                }
+                for (int tg = 1; tg <= t; tg *= 2) {
+                    for (int[] pp : new int[][] {{1, 1}, {2, 1}, {2, 2}}) {
+                        ModelSpec spec = ModelSpec.llama(new ModelSpec.DecoderConfig(2, t * 2L * 2, t * 2, kv,
+                                2L * t, 5, DType.BF16, t, tg % 2 == 0));
+                        Map<String, long[]> full = fullWeights(spec);
+                        var train = ShardMath.shardModel(spec, full, t, pp[0]);
+                        var gen = ShardMath.reshardModel(spec, train, t, pp[0], tg, pp[1]);
+                        assertShardsEqual(ShardMath.shardModel(spec, full, tg, pp[1]), gen);
+                        assertShardsEqual(train, ShardMath.reshardModel(spec, gen, tg, pp[1], t, pp[0]));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldShardRowParallelOnColumnsAndGateUpPerComponent() {
         ParameterSpec row = new ParameterSpec("layers.0.down", new ParameterKind.RowParallel(), Shape.of(2, 4),
                 DType.F32, 0);

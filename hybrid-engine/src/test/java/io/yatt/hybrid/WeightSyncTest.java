@@ -499,8 +499,14 @@ class WeightSyncTest {
     /** Trainers reshard with HybridFlow, then stream two versions of their generation shards to the rollout group. */
     static void assertEngineSync(String train, String gen, int rolloutSize, WeightSync.Config config)
             throws Exception {
+        assertEngineSync(train, gen, rolloutSize, config, 4);
+    }
+
+    /** As above, on a model with {@code kvHeads} KV heads (replicated over TP ranks when a TP degree exceeds them). */
+    static void assertEngineSync(String train, String gen, int rolloutSize, WeightSync.Config config, int kvHeads)
+            throws Exception {
         HybridLayout layout = HybridLayout.parse(train, gen);
-        ModelSpec spec = ModelSpec.llama(new ModelSpec.DecoderConfig(2, 32, 8, 4, 16, 30, DType.I32, 4, true));
+        ModelSpec spec = ModelSpec.llama(new ModelSpec.DecoderConfig(2, 32, 8, kvHeads, 16, 30, DType.I32, 8, true));
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
         WeightSyncTopology topo = WeightSyncTopology.of(layout, rolloutSize);
         int n = layout.worldSize();
@@ -591,5 +597,13 @@ class WeightSyncTest {
                 closeAll(weights);
             }
         }
+    }
+
+    @Test
+    void shouldSyncReplicatedKvHeadsGatheredFromTheirReplicas() throws Exception {
+        // 2 KV heads on 8 trainers (each on 4 ranks) -> generation TP 2: each rollout TP rank holds one KV head
+        assertEngineSync("1-8-1", "1-2-4", 2, new WeightSync.Config(100), 2);
+        // 2 KV heads, generation TP 4 > 2: the rollout ranks hold the KV heads replicated as the generation shards do
+        assertEngineSync("1-4-1", "1-4-1", 4, new WeightSync.Config(64), 2);
     }
 }

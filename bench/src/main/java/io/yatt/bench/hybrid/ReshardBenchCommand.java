@@ -278,8 +278,16 @@ public final class ReshardBenchCommand implements Callable<Integer> {
                 + "hidden=%d, heads=%d, kvHeads=%d, ffn=%d, vocab=%d), dtype=%s, M=%d bytes (%.1f MiB), repeats=%d%n",
             backend, world, train, gen, layers, hidden, heads, kvHeads, ffn, vocab, dtype,
             settings.spec().shardedByteSize(), settings.spec().shardedByteSize() / 1048576.0, repeats);
-        out.printf(Locale.ROOT, "# %-12s %18s %18s %18s %18s %10s %10s %10s%n", "scheme", "modelBytes",
-            "bytesRecv/rank", "peakParam/rank", "peakAll/rank", "time (ms)", "floor (ms)", "time/floor");
+        int t = settings.layout().train().t();
+        int tg = settings.layout().gen().tg();
+        if (t > kvHeads || tg > kvHeads) {
+            out.printf(Locale.ROOT, "# KV heads replicated: training on t/K=%d ranks, generation on %d; M_kv=%d bytes "
+                    + "(k and v rows), Table 2 extended as in docs/hybrid-engine.md%n", Math.max(1, t / kvHeads),
+                Math.max(1, tg / kvHeads), settings.spec().kvByteSize());
+        }
+        out.printf(Locale.ROOT, "# %-12s %18s %18s %18s %18s %18s %10s %10s %10s%n", "scheme", "modelBytes",
+            "bytesRecv/rank", "Table2 recv", "peakParam/rank", "peakAll/rank", "time (ms)", "floor (ms)",
+            "time/floor");
     }
 
     private void printResult(Settings settings, ReshardPlan plan, ReshardBenchmark.Result r, PrintStream out) {
@@ -298,6 +306,11 @@ public final class ReshardBenchCommand implements Callable<Integer> {
             node.put("floorMs", r.floorMs());
             node.put("formulaBytesReceived", plan.formulaBytesReceived());
             node.put("formulaPeakParamBytes", plan.formulaPeakParameterBytes());
+            node.put("kvHeads", kvHeads);
+            node.put("kvBytes", plan.spec().kvByteSize());
+            node.put("generationModelBytes", plan.generationModelBytes());
+            node.put("meanBytesReceivedPerRank", Arrays.stream(r.bytesReceivedPerRank()).sum()
+                / Math.max(1, r.bytesReceivedPerRank().length));
             node.putPOJO("bytesReceivedByRank", r.bytesReceivedPerRank());
             node.putPOJO("peakParamBytesByRank", r.peakParamBytesPerRank());
             node.putPOJO("peakBytesByRank", r.peakBytesPerRank());
@@ -309,9 +322,10 @@ public final class ReshardBenchCommand implements Callable<Integer> {
             out.println(node.toString());
             return;
         }
-        out.printf(Locale.ROOT, "  %-12s %18d %18s %18s %18s %10.1f %10.1f %10.2f%n", r.scheme().cliName(),
-            r.modelBytes(), range(r.bytesReceivedPerRank()), range(r.peakParamBytesPerRank()),
-            range(r.peakBytesPerRank()), r.timeMs(), r.floorMs(), r.timeMs() / r.floorMs());
+        out.printf(Locale.ROOT, "  %-12s %18d %18s %18d %18s %18s %10.1f %10.1f %10.2f%n", r.scheme().cliName(),
+            r.modelBytes(), range(r.bytesReceivedPerRank()), plan.formulaBytesReceived(),
+            range(r.peakParamBytesPerRank()), range(r.peakBytesPerRank()), r.timeMs(), r.floorMs(),
+            r.timeMs() / r.floorMs());
     }
 
     private static String range(long[] values) {

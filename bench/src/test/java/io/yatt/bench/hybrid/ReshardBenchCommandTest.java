@@ -128,4 +128,35 @@ class ReshardBenchCommandTest {
             assertTrue(node.get("timeMs").asDouble() > 0 && node.get("floorMs").asDouble() > 0, line);
         }
     }
+
+    /**
+     * 4 KV heads on 8 training ranks (each on 2) -> t_g = 2: counted bytes equal the extended Table 2 on every rank:
+     * HybridFlow {@code 3*M_s/8 + 2h - h/2} with {@code h = M_kv/4} (the generation shard's two KV heads, less the
+     * half head this rank sends), the baselines {@code 7/8 * M}.
+     */
+    @Test
+    void shouldCountTheExtendedTable2BytesWithReplicatedKvHeads() throws Exception {
+        String[] a = args("--json");
+        a[13] = "4";
+        Object[] r = run(a);
+        assertEquals(0, r[0], (String) r[2]);
+        ObjectMapper mapper = new ObjectMapper();
+        String[] lines = ((String) r[1]).strip().split("\n");
+        assertEquals(3, lines.length, (String) r[1]);
+        for (String line : lines) {
+            JsonNode node = mapper.readTree(line);
+            long m = node.get("modelBytes").asLong();
+            long kv = node.get("kvBytes").asLong();
+            // 2 layers x (k and v: 4 heads x 8 rows x 64) x bf16
+            assertEquals(2L * 2 * 4 * 8 * 64 * 2, kv);
+            long h = kv / 4;
+            long expected = node.get("scheme").asText().equals("hybridflow") ? 3 * (m - kv) / 8 + 2 * h - h / 2
+                : 7 * m / 8;
+            assertEquals(expected, node.get("formulaBytesReceived").asLong(), line);
+            for (JsonNode rank : node.get("bytesReceivedByRank")) {
+                assertEquals(expected, rank.asLong(), line);
+            }
+            assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakParamBytesPerRank").asLong());
+        }
+    }
 }

@@ -36,16 +36,24 @@ public final class Gradients {
 
     /**
      * The L2 norm of the whole model's gradient: squares of sharded parameters summed over the tensor-parallel group,
-     * replicated ones counted once. Call it after {@link #allReduceMean} so that data-parallel ranks agree.
+     * replicated ones counted once (also KV heads replicated over TP ranks, {@link Parameter#replicas()}). Call it after {@link #allReduceMean} so that data-parallel ranks agree.
      */
     public static double globalNorm(List<Parameter> parameters, Communicator tp) {
         double sharded = 0;
         double replicated = 0;
         for (Parameter p : parameters) {
             double s = 0;
-            for (float g : p.grad()) {
-                s += (double) g * g;
+            double rep = 0;
+            float[] grad = p.grad();
+            for (int i = 0; i < grad.length; i++) {
+                if (i < p.replicatedFrom()) {
+                    s += (double) grad[i] * grad[i];
+                } else {
+                    rep += (double) grad[i] * grad[i];
+                }
             }
+            // elements held alike by several TP ranks (replicated KV heads) count once over the group
+            s += rep / p.replicas();
             if (p.sharded()) {
                 sharded += s;
             } else {

@@ -98,22 +98,39 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
     }
 
     /**
-     * Checks that {@code tp} ranks can split this model: tp divides the kv heads (hence the heads) and the MLP width.
+     * Checks that {@code tp} ranks can split this model: tp and the kv heads divide one another (with tp above the kv
+     * heads each kv head is replicated on {@code tp / num_key_value_heads} ranks), tp divides the heads and the MLP
+     * width.
      *
-     * @throws IllegalArgumentException naming the value that tp does not divide
+     * @throws IllegalArgumentException naming the value that does not fit tp
      */
     public void requireTensorParallel(int tp) {
         if (tp <= 0) {
             throw new IllegalArgumentException("tensor-parallel degree must be positive: tp=" + tp);
         }
-        if (numKeyValueHeads % tp != 0) {
-            throw new IllegalArgumentException("tensor-parallel degree must divide num_key_value_heads: "
-                    + "num_key_value_heads=" + numKeyValueHeads + ", tp=" + tp);
+        if (numKeyValueHeads % tp != 0 && tp % numKeyValueHeads != 0) {
+            throw new IllegalArgumentException("tensor-parallel degree and num_key_value_heads must divide one "
+                    + "another: num_key_value_heads=" + numKeyValueHeads + ", tp=" + tp);
+        }
+        if (numAttentionHeads % tp != 0) {
+            throw new IllegalArgumentException("tensor-parallel degree must divide num_attention_heads: "
+                    + "num_attention_heads=" + numAttentionHeads + ", tp=" + tp);
         }
         if (intermediateSize % tp != 0) {
             throw new IllegalArgumentException("tensor-parallel degree must divide intermediate_size: "
                     + "intermediate_size=" + intermediateSize + ", tp=" + tp);
         }
+    }
+
+    /**
+     * How many of {@code tp} ranks hold each kv head: {@code tp / num_key_value_heads} when tp exceeds the kv heads,
+     * else 1.
+     *
+     * @throws IllegalArgumentException as {@link #requireTensorParallel}
+     */
+    public int kvReplicas(int tp) {
+        requireTensorParallel(tp);
+        return tp > numKeyValueHeads ? tp / numKeyValueHeads : 1;
     }
 
     private static void requirePositive(String key, int value) {

@@ -39,6 +39,10 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
     private final Head head;
     private final HostGroup tp;
+    // the ranks sharing this rank's KV head when tp > kv heads (null otherwise), and its communicator
+    private final HostGroup kvReplicas;
+    private final Communicator kvReplicaComm;
+    private final int tpDegree;
     private final int vocabPadMultiple;
     // rank-local sizes
     private final int c;
@@ -88,6 +92,7 @@ public final class LlamaModel implements AutoCloseable {
     private float[] dx;
     private float[] dlnf;
     private float[] dqkv;
+    private float[] qkvGradScratch;
     private float[] dy;
     private float[] dgu;
     private float[] dh;
@@ -121,7 +126,8 @@ public final class LlamaModel implements AutoCloseable {
         this.vocabPadMultiple = vocabPadMultiple;
         this.c = config.hiddenSize();
         this.nh = config.numAttentionHeads() / t;
-        this.kv = config.numKeyValueHeads() / t;
+        this.tpDegree = t;
+        this.kv = Math.max(1, config.numKeyValueHeads() / t);
         this.hd = config.headDim();
         this.qkvWidth = (nh + 2 * kv) * hd;
         this.ffn = config.intermediateSize() / t;
@@ -155,6 +161,10 @@ public final class LlamaModel implements AutoCloseable {
         this.lmHead = shapes.containsKey("lm_head.weight") ? add(weights, shapes, "lm_head.weight", true) : null;
         this.score = shapes.containsKey("score.weight") ? add(weights, shapes, "score.weight", false) : null;
         this.tp = HostGroup.of(tpComm);
+        int replicas = t / (config.numKeyValueHeads() / kv);
+        // ranks r with the same r / replicas hold the same KV head (LlamaConfig#kvReplicas); split is collective
+        this.kvReplicaComm = replicas > 1 ? tpComm.split(rank / replicas, rank).orElseThrow() : null;
+        this.kvReplicas = kvReplicaComm == null ? null : HostGroup.of(kvReplicaComm);
         int maxPos = config.maxPositionEmbeddings();
         this.ropeCos = new float[maxPos * hd / 2];
         this.ropeSin = new float[maxPos * hd / 2];
@@ -281,7 +291,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private Map<String, int[]> rankShapes() {
-        return rankShapes(config, head, config.numKeyValueHeads() / kv, vocabPadMultiple);
+        return rankShapes(config, head, tpDegree, vocabPadMultiple);
     }
 
     /** The per-rank shapes, in model order, for a rank of {@code t} (the hybrid engine's shard shapes). */
@@ -289,7 +299,7 @@ public final class LlamaModel implements AutoCloseable {
         int c = config.hiddenSize();
         int hd = config.headDim();
         int nh = config.numAttentionHeads() / t;
-        int kv = config.numKeyValueHeads() / t;
+        int kv = Math.max(1, config.numKeyValueHeads() / t);
         int f = config.intermediateSize() / t;
         int vl = config.paddedVocab(vocabPadMultiple) / t;
         Map<String, int[]> m = new LinkedHashMap<>();
@@ -327,7 +337,10 @@ public final class LlamaModel implements AutoCloseable {
             throw new IllegalArgumentException("parameter misshaped: name=" + name + ", numel=" + w.length
                     + ", expected=" + numel + " " + Arrays.toString(shape));
         }
-        Parameter p = new Parameter(name, w.clone(), sharded && config.numKeyValueHeads() / kv > 1);
+        int replicas = config.kvReplicas(tpDegree);
+        Parameter p = name.endsWith("self_attn.qkv_proj.weight") && replicas > 1
+                ? new Parameter(name, w.clone(), true, nh * hd * c, replicas)
+                : new Parameter(name, w.clone(), sharded && tpDegree > 1);
         parameters.add(p);
         byName.put(name, p);
         return p;
@@ -756,7 +769,20 @@ public final class LlamaModel implements AutoCloseable {
             Ops.attentionBackward(dqkv, dy, att[l], qkvAct[l], attScratch, b, t, nh, kv, hd);
             Ops.rope(dqkv, 0, qkvWidth, n, nh + kv, hd, pos, ropeCos, ropeSin, true);
             // the weight gradient needs the pre-rope input only through ln1, which is kept
-            Ops.linearBackward(tmpC, qkv[l].grad(), dqkv, ln1[l], qkv[l].data(), n, c, qkvWidth);
+            if (kvReplicas == null) {
+                Ops.linearBackward(tmpC, qkv[l].grad(), dqkv, ln1[l], qkv[l].data(), n, c, qkvWidth);
+            } else {
+                // a replicated KV head: each replica has the part of its gradient from its own query heads; sum
+                // this step's part over the replicas (Megatron's rule) so that replicas stay bit-identical
+                Arrays.fill(qkvGradScratch, 0f);
+                Ops.linearBackward(tmpC, qkvGradScratch, dqkv, ln1[l], qkv[l].data(), n, c, qkvWidth);
+                int from = nh * hd * c;
+                kvReplicas.allReduce(qkvGradScratch, from, qkvGradScratch.length - from, ReduceOp.SUM);
+                float[] grad = qkv[l].grad();
+                for (int i = 0; i < grad.length; i++) {
+                    grad[i] += qkvGradScratch[i];
+                }
+            }
             tp.allReduce(tmpC, 0, n * c, ReduceOp.SUM);
             Ops.rmsNormBackward(dx, inNorm[l].grad(), tmpC, xIn[l], inNorm[l].data(), rstd1[l], n, c);
         }
@@ -798,6 +824,7 @@ public final class LlamaModel implements AutoCloseable {
         dx = new float[rows * c];
         dlnf = new float[rows * c];
         dqkv = new float[rows * qkvWidth];
+        qkvGradScratch = kvReplicas == null ? null : new float[qkvWidth * c];
         dy = new float[rows * nh * hd];
         dgu = new float[rows * 2 * ffn];
         dh = new float[rows * ffn];
@@ -894,5 +921,9 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         tp.close();
+        if (kvReplicas != null) {
+            kvReplicas.close();
+            kvReplicaComm.close();
+        }
     }
 }

@@ -97,7 +97,8 @@ public final class LlamaWeights {
     }
 
     /**
-     * The whole weights from every rank's shard (rank order), the inverse of {@link #shard}.
+     * The whole weights from every rank's shard (rank order), the inverse of {@link #shard}; a KV head replicated over
+     * ranks (tp above the kv heads) is read from its first replica only.
      *
      * @throws IllegalArgumentException if a shard is missing or the count is not tp
      */
@@ -127,9 +128,15 @@ public final class LlamaWeights {
                 }
                 int pos = 0;
                 if (p.kind().shardDim() == 0) {
-                    for (long[] slice : ShardMath.slices(p, tp, r)) {
+                    // a KV head replicated on several ranks (k and v components) is taken from its first replica
+                    int replicas = ShardMath.kvReplicas(p, tp);
+                    List<long[]> slices = ShardMath.slices(p, tp, r);
+                    for (int c = 0; c < slices.size(); c++) {
+                        long[] slice = slices.get(c);
                         int len = (int) slice[1] * shape[1];
-                        System.arraycopy(s, pos, w, (int) slice[0] * shape[1], len);
+                        if (c == 0 || r % replicas == 0) {
+                            System.arraycopy(s, pos, w, (int) slice[0] * shape[1], len);
+                        }
                         pos += len;
                     }
                 } else {

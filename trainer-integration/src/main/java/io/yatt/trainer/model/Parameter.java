@@ -10,12 +10,21 @@ public final class Parameter {
     private final float[] data;
     private final float[] grad;
     private final boolean sharded;
+    private final int replicatedFrom;
+    private final int replicas;
 
     Parameter(String name, float[] data, boolean sharded) {
+        this(name, data, sharded, data.length, 1);
+    }
+
+    /** A sharded parameter whose elements from {@code replicatedFrom} on are held alike by {@code replicas} ranks. */
+    Parameter(String name, float[] data, boolean sharded, int replicatedFrom, int replicas) {
         this.name = name;
         this.data = data;
         this.grad = new float[data.length];
         this.sharded = sharded;
+        this.replicatedFrom = replicatedFrom;
+        this.replicas = replicas;
     }
 
     /** The hybrid engine's name ({@code layers.0.self_attn.qkv_proj.weight}) or {@code score.weight}. */
@@ -36,6 +45,19 @@ public final class Parameter {
     /** Whether tensor-parallel ranks hold different slices (true) or the same whole tensor (false). */
     public boolean sharded() {
         return sharded;
+    }
+
+    /**
+     * The first element that {@link #replicas()} tensor-parallel ranks hold alike (a fused QKV's k and v rows when
+     * the TP degree exceeds the KV heads); {@link #numel()} when none.
+     */
+    public int replicatedFrom() {
+        return replicatedFrom;
+    }
+
+    /** How many tensor-parallel ranks hold the elements from {@link #replicatedFrom()} on (1 when none). */
+    public int replicas() {
+        return replicas;
     }
 
     /** Elements on this rank. */

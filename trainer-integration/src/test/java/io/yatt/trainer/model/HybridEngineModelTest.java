@@ -37,8 +37,24 @@ class HybridEngineModelTest {
         checkGenerationLayout(DType.BF16);
     }
 
+    /**
+     * 2 KV heads trained at TP 4 (each on 2 ranks), resharded to generation TP 2 (one KV head each, gathered from its
+     * replicas), TP 4 (replicated again) and TP 1: scoring and greedy generation match one rank.
+     */
+    @Test
+    void shouldScoreAndGenerateWithReplicatedKvHeads() throws Exception {
+        LlamaConfig config = new LlamaConfig(16, 24, 8, 2, 2, 13, 1e-5, 10000.0, 64, false);
+        for (String gen : List.of("1-2-2", "1-4-1", "1-1-4")) {
+            checkGenerationLayout(DType.F32, config, gen);
+        }
+    }
+
     private static void checkGenerationLayout(DType dtype) throws Exception {
-        Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 8, PAD);
+        checkGenerationLayout(dtype, CONFIG, "1-2-2");
+    }
+
+    private static void checkGenerationLayout(DType dtype, LlamaConfig config, String genLayout) throws Exception {
+        Map<String, float[]> whole = LlamaWeights.random(config, Head.LANGUAGE_MODEL, 8, PAD);
         LlamaModelTest.scaleUp(whole);
         Map<String, float[]> stored = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, float[]> e : whole.entrySet()) {
@@ -54,13 +70,13 @@ class HybridEngineModelTest {
         float[] expected = new float[batch.rows()];
         List<Generator.Sample> expectedSamples;
         List<int[]> prompts = List.of(new int[] {3, 1, 4}, new int[] {1, 5});
-        try (LlamaModel model = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL, stored, null, PAD)) {
+        try (LlamaModel model = LlamaModel.create(config, Head.LANGUAGE_MODEL, stored, null, PAD)) {
             model.logProbs(batch, 1f, expected, null);
             expectedSamples = Generator.create(model, 2, 10).generate(prompts, Generator.Sampling.greedy(4),
                     new long[] {1, 2});
         }
-        HybridLayout layout = HybridLayout.parse("1-4-1", "1-2-2");
-        ModelSpec spec = CONFIG.modelSpec(dtype, PAD);
+        HybridLayout layout = HybridLayout.parse("1-4-1", genLayout);
+        ModelSpec spec = config.modelSpec(dtype, PAD);
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, ReshardScheme.HYBRIDFLOW);
         List<Object[]> results = TensorParallelTest.onRanks(4, world -> {
             int rank = world.rank();
@@ -69,11 +85,11 @@ class HybridEngineModelTest {
             Communicator genTp = world.split(layout.groups(GroupKind.GEN_TP).indexOf(genGroup), rank).orElseThrow();
             try (Allocator root = Allocator.root("rank" + rank);
                  HybridEngine engine = HybridEngine.create(plan, rank, world, root);
-                 LlamaModel train = LlamaModel.create(CONFIG, Head.LANGUAGE_MODEL,
-                         LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL, whole, 4, c.tp(), PAD),
+                 LlamaModel train = LlamaModel.create(config, Head.LANGUAGE_MODEL,
+                         LlamaWeights.shard(config, Head.LANGUAGE_MODEL, whole, 4, c.tp(), PAD),
                          engine.communicator(GroupKind.TP), PAD)) {
                 train.copyTo(engine.trainingWeights());
-                try (LlamaModel gen = LlamaModel.fromTensors(CONFIG, Head.LANGUAGE_MODEL, engine.toGeneration(),
+                try (LlamaModel gen = LlamaModel.fromTensors(config, Head.LANGUAGE_MODEL, engine.toGeneration(),
                         genTp, PAD)) {
                     assertEquals(c.genTp(), gen.tpRank());
                     float[] lp = new float[batch.rows()];

@@ -183,4 +183,45 @@ class LlamaCheckpointTest {
             SafeTensors.write(file, copy, Map.of());
         }
     }
+
+    /**
+     * TP 4 over 2 KV heads: gathering the rank shards reads each replicated KV head from its first replica (a
+     * differing second replica is ignored), the checkpoint holds k_proj/v_proj once ([kvHeads*headDim, hidden]), and
+     * loading it for TP 4 replicates each KV head on its 2 ranks again.
+     */
+    @Test
+    void shouldWriteReplicatedKvHeadsOnceAndReplicateThemOnLoad() throws Exception {
+        Map<String, float[]> whole = LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 7, PAD);
+        java.util.List<Map<String, float[]>> shards = new java.util.ArrayList<>();
+        for (int r = 0; r < 4; r++) {
+            shards.add(LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL, whole, 4, r, PAD));
+        }
+        // rank shard of qkv: [q (1 head of 2 rows); k (2 rows); v (2 rows)] x hidden 8; spoil rank 1's KV copy
+        float[] second = shards.get(1).get("layers.0.self_attn.qkv_proj.weight");
+        assertEquals(6 * 8, second.length);
+        Arrays.fill(second, 2 * 8, 6 * 8, Float.NaN);
+        Map<String, float[]> gathered = LlamaWeights.gather(CONFIG, Head.LANGUAGE_MODEL, shards, PAD);
+        for (String name : whole.keySet()) {
+            assertArrayEquals(whole.get(name), gathered.get(name), name);
+        }
+        LlamaCheckpoint.save(dir, CONFIG, Head.LANGUAGE_MODEL, gathered, PAD);
+        try (SafeTensorsFile st = SafeTensors.open(dir.resolve("model.safetensors"))) {
+            assertEquals(Shape.of(4, 8), st.get("model.layers.0.self_attn.k_proj.weight").shape());
+            assertEquals(Shape.of(4, 8), st.get("model.layers.0.self_attn.v_proj.weight").shape());
+        }
+        Map<String, float[]> loaded = LlamaCheckpoint.load(dir, PAD).weights();
+        for (int r = 0; r < 4; r++) {
+            Map<String, float[]> shard = LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL, loaded, 4, r, PAD);
+            float[] qkv = shard.get("layers.1.self_attn.qkv_proj.weight");
+            float[] mate = LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL, loaded, 4, r ^ 1, PAD)
+                    .get("layers.1.self_attn.qkv_proj.weight");
+            assertArrayEquals(Arrays.copyOfRange(mate, 2 * 8, 6 * 8), Arrays.copyOfRange(qkv, 2 * 8, 6 * 8),
+                    "replicas " + r + " and " + (r ^ 1));
+            // rank r's k rows are whole rows [4*2 + (r/2)*2, +2) of the fused weight (q has 4 heads of 2 rows)
+            float[] fused = whole.get("layers.1.self_attn.qkv_proj.weight");
+            int kRow = 8 + (r / 2) * 2;
+            assertArrayEquals(Arrays.copyOfRange(fused, kRow * 8, (kRow + 2) * 8),
+                    Arrays.copyOfRange(qkv, 2 * 8, 4 * 8), "k head of rank " + r);
+        }
+    }
 }

@@ -219,11 +219,71 @@ class TensorParallelTest {
     }
 
     @Test
-    void shouldRejectTensorParallelDegreeNotDividingKvHeads() {
+    void shouldRejectTensorParallelDegreeNotFittingKvHeads() {
+        LlamaConfig config = new LlamaConfig(24, 24, 12, 4, 1, 12, 1e-5, 10000.0, 64, false);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> LlamaWeights.shard(CONFIG, Head.LANGUAGE_MODEL,
-                        LlamaWeights.random(CONFIG, Head.LANGUAGE_MODEL, 1, PAD), 8, 0, PAD));
-        assertEquals("tensor-parallel degree must divide num_key_value_heads: num_key_value_heads=4, tp=8",
-                e.getMessage());
+                () -> LlamaWeights.shard(config, Head.LANGUAGE_MODEL,
+                        LlamaWeights.random(config, Head.LANGUAGE_MODEL, 1, 6), 6, 0, 6));
+        assertEquals("tensor-parallel degree and num_key_value_heads must divide one another: "
+                + "num_key_value_heads=4, tp=6", e.getMessage());
+        assertEquals("tensor-parallel degree must divide num_attention_heads: num_attention_heads=12, tp=8",
+                assertThrows(IllegalArgumentException.class, () -> config.requireTensorParallel(8)).getMessage());
+    }
+
+    /**
+     * TP 8 over 4 KV heads and TP 4 over 2 (each KV head on 2 ranks): logits, log-probs, entropies and the gathered
+     * gradients (the replicated KV rows summed over their replicas) match one rank; the clipping norm counts each
+     * replicated KV head once.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 4})
+    void shouldMatchSingleRankWithReplicatedKvHeads(int kvHeads) throws Exception {
+        LlamaConfig config = new LlamaConfig(16, 24, 8, kvHeads, 2, 13, 1e-5, 10000.0, 64, false);
+        int t = kvHeads * 2;
+        assertEquals(2, config.kvReplicas(t));
+        Map<String, float[]> whole = LlamaWeights.random(config, Head.LANGUAGE_MODEL, 5, 8);
+        LlamaModelTest.scaleUp(whole);
+        record Out(RankResult result, double norm, Map<String, float[]> grads) {
+        }
+        Function<Communicator, Out> run = comm -> {
+            int size = comm == null ? 1 : comm.size();
+            int rank = comm == null ? 0 : comm.rank();
+            try (LlamaModel model = LlamaModel.create(config, Head.LANGUAGE_MODEL,
+                    LlamaWeights.shard(config, Head.LANGUAGE_MODEL, whole, size, rank, 8), comm, 8)) {
+                float[] lp = new float[12];
+                float[] ent = new float[12];
+                model.logProbs(batch(), 0.8f, lp, ent);
+                float[] dl = new float[12];
+                for (int i = 0; i < 12; i++) {
+                    dl[i] = 0.1f * (i % 5) - 0.2f;
+                }
+                model.backwardLogProbs(dl, null);
+                double norm = Gradients.globalNorm(model.parameters(), comm);
+                Map<String, float[]> grads = new LinkedHashMap<>();
+                for (Parameter p : model.parameters()) {
+                    grads.put(p.name(), p.grad().clone());
+                }
+                return new Out(new RankResult(null, lp, ent, grads), norm, grads);
+            }
+        };
+        Out one = run.apply(null);
+        List<Out> ranks = onRanks(t, run);
+        for (Out r : ranks) {
+            for (int i = 0; i < 12; i++) {
+                assertEquals(one.result().logProbs()[i], r.result().logProbs()[i], TOLERANCE, "logprob " + i);
+                assertEquals(one.result().entropy()[i], r.result().entropy()[i], TOLERANCE, "entropy " + i);
+            }
+            assertEquals(one.norm(), r.norm(), 1e-4 * one.norm(), "norm");
+        }
+        Map<String, float[]> gathered = LlamaWeights.gather(config, Head.LANGUAGE_MODEL,
+                ranks.stream().map(Out::grads).toList(), 8);
+        for (Map.Entry<String, float[]> e : one.grads().entrySet()) {
+            float[] expected = e.getValue();
+            float[] actual = gathered.get(e.getKey());
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], TOLERANCE + GRAD_RTOL * Math.abs(expected[i]),
+                        "gradient " + e.getKey() + "[" + i + "]");
+            }
+        }
     }
 }

@@ -136,4 +136,44 @@ class TrainingTest {
             }
         }
     }
+    /**
+     * TP 4 over 2 KV heads (each KV head on 2 ranks): after 5 AdamW steps the replicas of each KV head are
+     * bit-identical (their gradients are summed over the replica group every step) and the gathered weights equal the
+     * single rank's within 1e-4 absolute.
+     */
+    @Test
+    void shouldKeepReplicatedKvHeadsIdenticalAndMatchOneRank() throws Exception {
+        float[] oneLosses = new float[5];
+        float[] tpLosses = new float[5];
+        Map<String, float[]> one = train(null, 5, oneLosses);
+        List<Map<String, float[]>> ranks = TensorParallelTest.onRanks(4, comm -> {
+            float[] losses = comm.rank() == 0 ? tpLosses : new float[5];
+            return train(comm, 5, losses);
+        });
+        // rank shard of qkv: [q (1 head of 4); k (1 head of 4); v (1 head of 4)] rows of hidden 16
+        int kvFrom = 4 * 16;
+        for (int l = 0; l < CONFIG.numHiddenLayers(); l++) {
+            String name = "layers." + l + ".self_attn.qkv_proj.weight";
+            for (int r = 0; r < 4; r += 2) {
+                float[] a = ranks.get(r).get(name);
+                float[] b = ranks.get(r + 1).get(name);
+                assertEquals(3 * 4 * 16, a.length);
+                assertArrayEquals(java.util.Arrays.copyOfRange(a, kvFrom, a.length),
+                        java.util.Arrays.copyOfRange(b, kvFrom, b.length), name + " replicas " + r + ", " + (r + 1));
+                assertTrue(!java.util.Arrays.equals(java.util.Arrays.copyOfRange(a, 0, kvFrom),
+                        java.util.Arrays.copyOfRange(b, 0, kvFrom)), name + " query heads differ");
+            }
+        }
+        Map<String, float[]> gathered = LlamaWeights.gather(CONFIG, Head.LANGUAGE_MODEL, ranks, PAD);
+        for (Map.Entry<String, float[]> e : one.entrySet()) {
+            float[] expected = e.getValue();
+            float[] actual = gathered.get(e.getKey());
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], 1e-4, e.getKey() + "[" + i + "]");
+            }
+        }
+        for (int s = 0; s < 5; s++) {
+            assertEquals(oneLosses[s], tpLosses[s], 1e-4, "loss at step " + s);
+        }
+    }
 }
