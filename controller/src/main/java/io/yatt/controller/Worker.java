@@ -3,6 +3,7 @@ package io.yatt.controller;
 import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
 import io.yatt.controller.internal.runtime.AeronTransport;
+import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
 import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerChannels;
@@ -11,6 +12,7 @@ import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import io.aeron.CommonContext;
+import io.yatt.tensor.Allocator;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
@@ -87,7 +89,8 @@ public final class Worker implements AutoCloseable {
             String resolvedReply = Endpoints.resolve(transport, subscription, replyChannel, ctx.sendTimeoutNs);
             ExclusivePublication toController = transport.aeron().addExclusivePublication(ctx.controllerChannel,
                     ControlPlane.CONTROL_STREAM_ID);
-            PayloadCodec payloads = PayloadCodec.of(ctx.payloadTypes);
+            PayloadCodec payloads = PayloadCodec.of(
+                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator));
             ControllerProxy proxy = WorkerChannels.proxy(transport, payloads, toController, ctx.sendTimeoutNs);
             List<Message.MeshRegistration> meshes = new ArrayList<>();
             for (Map.Entry<String, GroupTopology.MeshRank> e : new TreeMap<>(ctx.meshes).entrySet()) {
@@ -189,6 +192,7 @@ public final class Worker implements AutoCloseable {
         private String driverDirectory;
         private String externalDriverDirectory;
         private List<PayloadType<?>> payloadTypes = List.of();
+        private Allocator allocator;
         private long registrationTimeoutNs = DEFAULT_REGISTRATION_TIMEOUT_NS;
         private long sendTimeoutNs = ControlPlane.DEFAULT_SEND_TIMEOUT_NS;
         private long pid = ProcessHandle.current().pid();
@@ -328,6 +332,19 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The allocator DataBatch arguments decoded here allocate from (default: a root allocator of this worker,
+         * {@code worker-<workerId>}).
+         */
+        public Context allocator(Allocator allocator) {
+            this.allocator = Objects.requireNonNull(allocator, "allocator");
+            return this;
+        }
+
+        public Allocator allocator() {
+            return allocator;
+        }
+
         public Context registrationTimeoutNs(long timeoutNs) {
             this.registrationTimeoutNs = timeoutNs;
             return this;
@@ -384,7 +401,10 @@ public final class Worker implements AutoCloseable {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + ControlPlane.MIN_SECRET_BYTES);
             }
-            PayloadCodec.of(payloadTypes);
+            if (allocator == null) {
+                allocator = Allocator.root("worker-" + workerId);
+            }
+            PayloadCodec.of(DataBatchPayloadType.withDefault(payloadTypes, allocator));
             if (host == null) {
                 try {
                     host = InetAddress.getLocalHost().getHostName();

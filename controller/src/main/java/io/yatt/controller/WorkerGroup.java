@@ -1,5 +1,6 @@
 package io.yatt.controller;
 
+import io.yatt.controller.internal.runtime.Batches;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import java.util.ArrayList;
@@ -108,7 +109,8 @@ public final class WorkerGroup {
             }
             CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
                     perWorker);
-            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology));
+            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology))
+                    .whenComplete((v, e) -> Batches.close(perWorker));
             result.whenComplete((v, e) -> {
                 if (e instanceof CancellationException && !raw.isDone()) {
                     raw.cancel(false);
@@ -144,7 +146,8 @@ public final class WorkerGroup {
                         return CompletableFuture.failedFuture(ex);
                     }
                     return agent.provide(correlationId, role, method, members, perWorker)
-                            .thenApply(results -> dispatch.collect(results, topology));
+                            .thenApply(results -> dispatch.collect(results, topology))
+                            .whenComplete((v, ex) -> Batches.close(perWorker));
                 });
         result.whenComplete((v, e) -> {
             if (e instanceof CancellationException) {
@@ -157,6 +160,7 @@ public final class WorkerGroup {
     private List<Object[]> split(Dispatch dispatch, String mode, Object[] args) {
         List<Object[]> perWorker = dispatch.dispatch(args, topology);
         if (perWorker.size() != members.length) {
+            Batches.close(perWorker);
             throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
                     + ", lists=" + perWorker.size() + ", workers=" + members.length);
         }

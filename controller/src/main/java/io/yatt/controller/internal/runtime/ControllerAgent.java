@@ -162,6 +162,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 s.seen(System.nanoTime());
                 PendingCall call = calls.get(r.correlationId());
                 if (call == null || !call.result(r.rank(), s, r.value())) {
+                    Batches.close(r.value());
                     yield Outcome.DROPPED;
                 }
                 yield Outcome.APPLIED;

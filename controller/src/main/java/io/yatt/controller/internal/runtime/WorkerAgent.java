@@ -2,6 +2,7 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
+import io.yatt.controller.DispatchModes;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.internal.wire.ControllerProxy;
 import io.yatt.controller.internal.wire.FrameAdapter;
@@ -21,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.agrona.concurrent.Agent;
 
 /**
@@ -149,10 +151,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
             case Message.InvokeInput input -> {
                 CompletableFuture<List<Object>> waiting = input.controllerId() == controllerId
                         ? inputs.remove(input.correlationId()) : null;
-                if (waiting == null) {
+                if (waiting == null || !waiting.complete(input.skip() ? null : input.args())) {
+                    Batches.close(input.args());
                     yield Outcome.DROPPED;
                 }
-                waiting.complete(input.skip() ? null : input.args());
                 yield Outcome.APPLIED;
             }
             case Message.Cancel cancel -> {
@@ -237,6 +239,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     private Outcome onInvoke(Message.Invoke invoke) {
         if (invoke.controllerId() != controllerId) {
+            Batches.close(invoke.args());
             return Outcome.DROPPED;
         }
         long id = invoke.correlationId();
@@ -245,6 +248,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
                             + ", method=" + invoke.method() + ", roles=" + registration.roles() + ", methods="
                             + methods.names().stream().sorted().toList());
+            Batches.close(invoke.args());
             return Outcome.APPLIED;
         }
         FutureTask<Void> task;
@@ -253,7 +257,19 @@ public final class WorkerAgent implements Agent, MessageHandler {
             inputs.put(id, input);
             task = new FutureTask<>(() -> runWhenInput(id, invoke.method(), input), null);
         } else {
-            task = new FutureTask<>(() -> run(id, invoke.method(), invoke.args()), null);
+            AtomicBoolean claimed = new AtomicBoolean();
+            task = new FutureTask<>(() -> {
+                if (claimed.compareAndSet(false, true)) {
+                    run(id, invoke.method(), invoke.args());
+                }
+            }, null) {
+                @Override
+                protected void done() {
+                    if (isCancelled() && claimed.compareAndSet(false, true)) {
+                        Batches.close(invoke.args());
+                    }
+                }
+            };
         }
         inFlight.put(id, task);
         executor.execute(task);
@@ -287,26 +303,37 @@ public final class WorkerAgent implements Agent, MessageHandler {
         run(correlationId, method, args);
     }
 
-    /** Runs one call; sends its result or error unless an abort or cancel already answered for it. */
+    /**
+     * Runs one call; sends its result or error unless an abort or cancel already answered for it. The runtime owns
+     * the decoded arguments and the result: the result gets the arguments' pad size
+     * ({@link DispatchModes#carryPadSize}) and is closed once sent, then every argument batch the result does not
+     * hold (a method that returns its input is closed once).
+     */
     private void run(long correlationId, String method, List<Object> args) {
         int workerId = registration.workerId();
         int rank = registration.rank();
-        Object value;
+        Object value = null;
         try {
-            value = methods.invoke(method, args);
-        } catch (Throwable t) {
-            if (inFlight.remove(correlationId) != null) {
-                controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+            try {
+                value = methods.invoke(method, args);
+                value = DispatchModes.carryPadSize(args.toArray(), value);
+            } catch (Throwable t) {
+                if (inFlight.remove(correlationId) != null) {
+                    controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+                }
+                return;
             }
-            return;
-        }
-        if (inFlight.remove(correlationId) == null) {
-            return;
-        }
-        try {
-            controller.result(correlationId, workerId, rank, value);
-        } catch (IllegalArgumentException e) {
-            controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+            if (inFlight.remove(correlationId) == null) {
+                return;
+            }
+            try {
+                controller.result(correlationId, workerId, rank, value);
+            } catch (IllegalArgumentException e) {
+                controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+            }
+        } finally {
+            Batches.close(value);
+            Batches.close(args);
         }
     }
 
