@@ -147,6 +147,11 @@ public final class ControlPlane implements AutoCloseable {
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
     }
 
+    /** Payload bytes this controller encoded and decoded so far. */
+    public PayloadStats payloadStats() {
+        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes());
+    }
+
     /**
      * The group of the {@code size} workers registered with {@code role}, ranks 0 to size - 1, waiting up to
      * {@code timeoutNs} for them to register.

@@ -104,7 +104,7 @@ public final class Worker implements AutoCloseable {
             Message.Register registration = new Message.Register(ctx.workerId, ctx.rank, ctx.pid, replyStreamId,
                     ctx.roles, meshes, methods, ctx.host, resolvedReply, new byte[0]);
             WorkerAgent agent = new WorkerAgent(transport, registration, subscription, proxy, payloads, ctx.methods,
-                    ctx.sharedSecret, executor);
+                    ctx.sharedSecret, executor, ctx.allocator, ctx.inlineLimitBytes);
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             try {
@@ -145,6 +145,11 @@ public final class Worker implements AutoCloseable {
     public FrameStats stats() {
         FrameCounters c = agent.counters();
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /** Payload bytes this worker encoded and decoded so far. */
+    public PayloadStats payloadStats() {
+        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes());
     }
 
     /**
@@ -193,6 +198,7 @@ public final class Worker implements AutoCloseable {
         private String externalDriverDirectory;
         private List<PayloadType<?>> payloadTypes = List.of();
         private Allocator allocator;
+        private long inlineLimitBytes = TensorRef.DEFAULT_INLINE_LIMIT_BYTES;
         private long registrationTimeoutNs = DEFAULT_REGISTRATION_TIMEOUT_NS;
         private long sendTimeoutNs = ControlPlane.DEFAULT_SEND_TIMEOUT_NS;
         private long pid = ProcessHandle.current().pid();
@@ -345,6 +351,19 @@ public final class Worker implements AutoCloseable {
             return allocator;
         }
 
+        /**
+         * Result tensors larger than this travel by reference: this worker keeps them and the result carries
+         * {@link TensorRef}s (default {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}, 64 KiB).
+         */
+        public Context inlineLimitBytes(long limitBytes) {
+            this.inlineLimitBytes = limitBytes;
+            return this;
+        }
+
+        public long inlineLimitBytes() {
+            return inlineLimitBytes;
+        }
+
         public Context registrationTimeoutNs(long timeoutNs) {
             this.registrationTimeoutNs = timeoutNs;
             return this;
@@ -400,6 +419,10 @@ public final class Worker implements AutoCloseable {
             if (sharedSecret != null && sharedSecret.length < ControlPlane.MIN_SECRET_BYTES) {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + ControlPlane.MIN_SECRET_BYTES);
+            }
+            if (inlineLimitBytes < 0) {
+                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
+                        + inlineLimitBytes);
             }
             if (allocator == null) {
                 allocator = Allocator.root("worker-" + workerId);

@@ -90,6 +90,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return counters;
     }
 
+    /** The payload codec of this controller (its byte counters). */
+    public PayloadCodec payloads() {
+        return payloads;
+    }
+
     /** Registered workers (alive or lost), in no particular order. */
     public List<WorkerSession> workers() {
         return List.copyOf(workers.values());
