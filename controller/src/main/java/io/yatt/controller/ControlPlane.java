@@ -132,6 +132,15 @@ public final class ControlPlane implements AutoCloseable {
         return agent.controllerId();
     }
 
+    /** This controller as a peer of a {@link ControllerMesh}: its endpoint and id. */
+    public ControllerMesh.Peer peer() {
+        return new ControllerMesh.Peer(channel, agent.controllerId());
+    }
+
+    ControllerAgent agent() {
+        return agent;
+    }
+
     /** The step number carried by invokes from now on. */
     public void step(long step) {
         this.step = step;

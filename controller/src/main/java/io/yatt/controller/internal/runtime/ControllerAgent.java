@@ -58,6 +58,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, byte[]> challenges = new HashMap<>();
     private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
     private long nextLivenessCheckNs;
+    private volatile PeerInbox peers;
 
     /**
      * An agent reading {@code subscription} (and running the transport's invoker, if any); {@code secret} null means
@@ -184,8 +185,38 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 }
                 yield Outcome.APPLIED;
             }
+            case Message.StepBarrier b -> {
+                PeerInbox inbox = peers;
+                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.barrier(b);
+                yield Outcome.APPLIED;
+            }
+            case Message.MetricReduction m -> {
+                PeerInbox inbox = peers;
+                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.reduction(m);
+                yield Outcome.APPLIED;
+            }
             default -> Outcome.DROPPED;
         };
+    }
+
+    /** Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on. */
+    public void peers(PeerInbox inbox) {
+        this.peers = inbox;
+    }
+
+    /** The transport (for publications to peer controllers). */
+    public AeronTransport transport() {
+        return transport;
+    }
+
+    public long sendTimeoutNs() {
+        return sendTimeoutNs;
     }
 
     private WorkerSession sender(int workerId, int sessionId) {
