@@ -59,6 +59,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
     private long nextLivenessCheckNs;
     private volatile PeerInbox peers;
+    private long nextHeartbeatNs;
 
     /**
      * An agent reading {@code subscription} (and running the transport's invoker, if any); {@code secret} null means
@@ -125,6 +126,15 @@ public final class ControllerAgent implements Agent, MessageHandler {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
             work += checkLiveness(nowNs);
         }
+        if (nowNs - nextHeartbeatNs >= 0) {
+            nextHeartbeatNs = nowNs + heartbeatIntervalNs;
+            for (WorkerSession s : workers.values()) {
+                if (reachable(s)) {
+                    s.proxy().heartbeat(s.registration().workerId(), nowNs);
+                    work++;
+                }
+            }
+        }
         return work;
     }
 
@@ -142,10 +152,24 @@ public final class ControllerAgent implements Agent, MessageHandler {
                         call.fail(e);
                     }
                 }
+                abortPeersOf(session, e);
                 lostNow++;
             }
         }
         return lostNow;
+    }
+
+    /**
+     * Sends abort to every live worker that shares a role with {@code lost}: their calls in flight are interrupted
+     * and their registered communicators aborted, so no peer of the lost worker hangs in a collective.
+     */
+    private void abortPeersOf(WorkerSession lost, WorkerLostException cause) {
+        List<String> roles = lost.registration().roles();
+        for (WorkerSession s : workers.values()) {
+            if (s != lost && reachable(s) && s.registration().roles().stream().anyMatch(roles::contains)) {
+                s.proxy().abort(controllerId, cause.getMessage());
+            }
+        }
     }
 
     @Override
@@ -230,6 +254,13 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     private Outcome onRegister(Message.Register r, int sessionId) {
         WorkerSession existing = workers.get(r.workerId());
+        if (existing != null && existing.lost() != null && existing.sessionId() != sessionId) {
+            // a replacement for a lost worker (a resume): the lost session is forgotten
+            workers.remove(r.workerId(), existing);
+            bySession.remove(existing.sessionId(), existing);
+            CloseHelper.quietClose(existing.publication());
+            existing = null;
+        }
         if (existing != null) {
             if (existing.sessionId() == sessionId && existing.lost() == null) {
                 existing.proxy().registerAck(controllerId, r.workerId(), Message.AckStatus.ACCEPTED,

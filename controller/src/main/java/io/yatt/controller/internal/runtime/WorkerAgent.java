@@ -2,6 +2,7 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
+import io.yatt.collectives.Communicator;
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.DispatchModes;
 import io.yatt.controller.TensorRef;
@@ -26,6 +27,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import io.yatt.tensor.Allocator;
@@ -63,6 +65,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final Allocator allocator;
     private final long inlineLimitBytes;
     private volatile ReferenceStore store;
+    private final long controllerTimeoutNs;
+    private final List<Communicator> communicators = new CopyOnWriteArrayList<>();
+    private long lastControllerNs;
     private final byte[] secret;
     private final ExecutorService executor;
     private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
@@ -81,7 +86,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
     /** An agent for the worker described by {@code registration} (its mac is computed here when challenged). */
     public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription,
                        ControllerProxy controller, PayloadCodec payloads, WorkerMethods methods, byte[] secret,
-                       ExecutorService executor, Allocator allocator, long inlineLimitBytes) {
+                       ExecutorService executor, Allocator allocator, long inlineLimitBytes,
+                       long controllerTimeoutNs) {
+        this.controllerTimeoutNs = controllerTimeoutNs;
         this.allocator = allocator;
         this.inlineLimitBytes = inlineLimitBytes;
         this.registration = registration;
@@ -152,6 +159,16 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 nextSendNs = nowNs + REGISTER_RETRY_NS;
                 work++;
             } else if (state == State.ACTIVE) {
+                if (nowNs - lastControllerNs > controllerTimeoutNs) {
+                    abortCommunicators();
+                    for (Future<?> f : inFlight.values()) {
+                        f.cancel(true);
+                    }
+                    stop("controller lost: controllerId=" + controllerId + ", lastHeartbeatAgeMs="
+                            + TimeUnit.NANOSECONDS.toMillis(nowNs - lastControllerNs) + ", timeoutMs="
+                            + TimeUnit.NANOSECONDS.toMillis(controllerTimeoutNs));
+                    return 1;
+                }
                 controller.heartbeat(registration.workerId(), nowNs, inFlight.size());
                 nextSendNs = nowNs + heartbeatIntervalNs;
                 work++;
@@ -174,7 +191,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
         if (state != State.ACTIVE || sessionId != controllerSession) {
             return Outcome.UNAUTHENTICATED;
         }
+        lastControllerNs = System.nanoTime();
         return switch (message) {
+            case Message.Heartbeat h -> h.workerId() == registration.workerId() ? Outcome.APPLIED : Outcome.DROPPED;
             case Message.Invoke invoke -> onInvoke(invoke);
             case Message.InvokeInput input -> {
                 CompletableFuture<List<Object>> waiting = input.controllerId() == controllerId
@@ -205,6 +224,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 if (abort.controllerId() != controllerId) {
                     yield Outcome.DROPPED;
                 }
+                abortCommunicators();
                 for (Long id : List.copyOf(inFlight.keySet())) {
                     Future<?> f = inFlight.remove(id);
                     if (f != null) {
@@ -246,6 +266,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     return Outcome.APPLIED;
                 }
                 state = State.ACTIVE;
+                lastControllerNs = System.nanoTime();
                 controllerId = ack.controllerId();
                 controllerSession = sessionId;
                 heartbeatIntervalNs = ack.heartbeatIntervalNs();
@@ -504,6 +525,21 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     private static String messageOf(Throwable t) {
         return t.getMessage() == null ? "" : t.getMessage();
+    }
+
+    /** Aborts this communicator too when the controller aborts this worker's calls or is lost. */
+    public void register(Communicator communicator) {
+        communicators.add(communicator);
+    }
+
+    private void abortCommunicators() {
+        for (Communicator c : communicators) {
+            try {
+                c.abort();
+            } catch (RuntimeException e) {
+                // one failing abort must not keep the others from aborting
+            }
+        }
     }
 
     @Override
