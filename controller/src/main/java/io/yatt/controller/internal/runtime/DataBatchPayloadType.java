@@ -136,10 +136,11 @@ public final class DataBatchPayloadType {
                 builder.metadata((String) e.getKey(), e.getValue());
             }
             DataBatch batch = builder.build();
-            if (batch.length() != length) {
+            int keyLength = batch.length();
+            if (keyLength != length) {
                 batch.close();
                 throw new IllegalArgumentException("DataBatch payload length does not match its keys: length="
-                        + length + ", keys=" + batch.length());
+                        + length + ", keys=" + keyLength);
             }
             return batch;
         } catch (RuntimeException e) {
