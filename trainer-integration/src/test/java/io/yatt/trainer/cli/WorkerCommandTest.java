@@ -80,4 +80,13 @@ class WorkerCommandTest {
             }
         }
     }
+
+    @Test
+    void shouldRequireARankWithAnExplicitController() {
+        picocli.CommandLine cl = YattCli.commandLine();
+        java.io.StringWriter err = new java.io.StringWriter();
+        cl.setErr(new java.io.PrintWriter(err));
+        assertEquals(1, cl.execute("worker", "--controller", "aeron:ipc"));
+        assertEquals("yatt: --rank is required with --controller" + System.lineSeparator(), err.toString());
+    }
 }
