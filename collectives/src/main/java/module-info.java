@@ -3,4 +3,6 @@ module io.yatt.collectives {
     requires transitive io.yatt.tensor;
 
     exports io.yatt.collectives;
+    // the controller publishes its endpoint through the same rendezvous store (yatt worker)
+    exports io.yatt.collectives.rendezvous to io.yatt.controller;
 }

@@ -3,19 +3,21 @@ package io.yatt.controller;
 import io.aeron.Subscription;
 import io.aeron.CommonContext;
 import io.yatt.controller.internal.runtime.AeronTransport;
-import io.yatt.controller.internal.runtime.BasicDispatch;
 import io.yatt.controller.internal.runtime.ControllerAgent;
+import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import io.yatt.tensor.Allocator;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -96,7 +98,7 @@ public final class ControlPlane implements AutoCloseable {
             Subscription subscription = transport.aeron().addSubscription(ctx.channel(), CONTROL_STREAM_ID);
             String resolved = Endpoints.resolve(transport, subscription, ctx.channel(), ctx.sendTimeoutNs);
             ControllerAgent agent = new ControllerAgent(new SecureRandom().nextLong(), transport,
-                    subscription, PayloadCodec.of(ctx.payloadTypes), ctx.sharedSecret, ctx.heartbeatIntervalNs,
+                    subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
                     ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs);
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
@@ -130,6 +132,15 @@ public final class ControlPlane implements AutoCloseable {
         return agent.controllerId();
     }
 
+    /** This controller as a peer of a {@link ControllerMesh}: its endpoint and id. */
+    public ControllerMesh.Peer peer() {
+        return new ControllerMesh.Peer(channel, agent.controllerId());
+    }
+
+    ControllerAgent agent() {
+        return agent;
+    }
+
     /** The step number carried by invokes from now on. */
     public void step(long step) {
         this.step = step;
@@ -143,6 +154,11 @@ public final class ControlPlane implements AutoCloseable {
     public FrameStats stats() {
         FrameCounters c = agent.counters();
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /** Payload bytes this controller encoded and decoded so far. */
+    public PayloadStats payloadStats() {
+        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes());
     }
 
     /**
@@ -210,7 +226,7 @@ public final class ControlPlane implements AutoCloseable {
             }
         }
         return new WorkerGroup(this, agent, role, members.toArray(WorkerSession[]::new), new GroupTopology(infos),
-                methods, ctx.dispatchModes);
+                methods, ctx::resolveDispatch);
     }
 
     /**
@@ -262,7 +278,9 @@ public final class ControlPlane implements AutoCloseable {
         private long heartbeatTimeoutNs = DEFAULT_HEARTBEAT_TIMEOUT_NS;
         private long sendTimeoutNs = DEFAULT_SEND_TIMEOUT_NS;
         private List<PayloadType<?>> payloadTypes = List.of();
-        private Function<String, Dispatch> dispatchModes = BasicDispatch::byName;
+        private Function<String, Dispatch> dispatchModes;
+        private final Map<String, Dispatch> customDispatch = new LinkedHashMap<>();
+        private Allocator allocator;
         private String jobName = "job";
 
         /** Threading of the embedded driver (default SHARED; INVOKER in tests). */
@@ -374,10 +392,78 @@ public final class ControlPlane implements AutoCloseable {
             return this;
         }
 
-        /** Resolves the dispatch mode names workers declare (default: ONE_TO_ALL and RANK_ZERO only). */
+        /**
+         * Resolves the dispatch mode names workers declare that are neither registered with {@link #dispatch} nor
+         * built in (default: only the built-in modes of {@link DispatchModes}, {@link DispatchModes#byName}).
+         */
         public Context dispatchModes(Function<String, Dispatch> resolver) {
             this.dispatchModes = Objects.requireNonNull(resolver, "dispatchModes");
             return this;
+        }
+
+        /**
+         * Registers a custom dispatch mode under its {@link Dispatch#name()}: workers declaring that name are
+         * dispatched with it.
+         *
+         * @throws IllegalArgumentException if a mode of that name is registered already or the name is a built-in
+         *         mode's
+         */
+        public Context dispatch(Dispatch mode) {
+            Objects.requireNonNull(mode, "mode");
+            String name = mode.name();
+            boolean builtIn;
+            try {
+                DispatchModes.byName(name);
+                builtIn = true;
+            } catch (IllegalArgumentException e) {
+                builtIn = false;
+            }
+            if (builtIn) {
+                throw new IllegalArgumentException("dispatch mode name is built in: name=" + name);
+            }
+            if (customDispatch.putIfAbsent(name, mode) != null) {
+                throw new IllegalArgumentException("dispatch mode registered twice: name=" + name);
+            }
+            return this;
+        }
+
+        /**
+         * The dispatch mode named {@code name}: a registered custom mode, then a built-in one, then the resolver.
+         *
+         * @throws IllegalArgumentException if no mode has the name
+         */
+        public Dispatch resolveDispatch(String name) {
+            Dispatch custom = customDispatch.get(name);
+            if (custom != null) {
+                return custom;
+            }
+            try {
+                return DispatchModes.byName(name);
+            } catch (IllegalArgumentException e) {
+                if (dispatchModes == null) {
+                    throw new IllegalArgumentException(e.getMessage() + " or a registered mode "
+                            + customDispatch.keySet());
+                }
+                return dispatchModes.apply(name);
+            }
+        }
+
+        /**
+         * The allocator DataBatch results decoded here allocate from (default: a root allocator of this control
+         * plane, {@code controller-<jobName>}).
+         */
+        public Context allocator(Allocator allocator) {
+            this.allocator = Objects.requireNonNull(allocator, "allocator");
+            return this;
+        }
+
+        public Allocator allocator() {
+            return allocator;
+        }
+
+        /** The registered payload types plus DataBatch (unless one of them maps it), as the codec uses them. */
+        List<PayloadType<?>> allPayloadTypes() {
+            return DataBatchPayloadType.withDefault(payloadTypes, allocator);
         }
 
         /**
@@ -411,7 +497,10 @@ public final class ControlPlane implements AutoCloseable {
                 throw new IllegalArgumentException("job name must be letters, digits, '_', '.' or '-': jobName="
                         + jobName);
             }
-            PayloadCodec.of(payloadTypes);
+            if (allocator == null) {
+                allocator = Allocator.root("controller-" + jobName);
+            }
+            PayloadCodec.of(allPayloadTypes());
             if (externalDriverDirectory == null && driverDirectory == null) {
                 driverDirectory = CommonContext.getAeronDirectoryName() + "-yatt-" + jobName + "-"
                         + Long.toHexString(new SecureRandom().nextLong());

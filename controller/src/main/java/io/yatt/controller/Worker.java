@@ -3,6 +3,7 @@ package io.yatt.controller;
 import io.aeron.ExclusivePublication;
 import io.aeron.Subscription;
 import io.yatt.controller.internal.runtime.AeronTransport;
+import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
 import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerChannels;
@@ -11,6 +12,8 @@ import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import io.aeron.CommonContext;
+import io.yatt.collectives.Communicator;
+import io.yatt.tensor.Allocator;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
@@ -42,6 +45,9 @@ public final class Worker implements AutoCloseable {
     public static final String ENV_WORKER_ID = "YATT_WORKER_ID";
     /** Environment variable with the rank (torchrun's name, as the shm launcher sets it). */
     public static final String ENV_RANK = "RANK";
+
+    /** Default time a worker waits without hearing from its controller before it counts it as lost: 10 s. */
+    public static final long DEFAULT_CONTROLLER_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
 
     /** Default time to wait for the controller to accept the registration: 10 s. */
     public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
@@ -87,7 +93,8 @@ public final class Worker implements AutoCloseable {
             String resolvedReply = Endpoints.resolve(transport, subscription, replyChannel, ctx.sendTimeoutNs);
             ExclusivePublication toController = transport.aeron().addExclusivePublication(ctx.controllerChannel,
                     ControlPlane.CONTROL_STREAM_ID);
-            PayloadCodec payloads = PayloadCodec.of(ctx.payloadTypes);
+            PayloadCodec payloads = PayloadCodec.of(
+                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator));
             ControllerProxy proxy = WorkerChannels.proxy(transport, payloads, toController, ctx.sendTimeoutNs);
             List<Message.MeshRegistration> meshes = new ArrayList<>();
             for (Map.Entry<String, GroupTopology.MeshRank> e : new TreeMap<>(ctx.meshes).entrySet()) {
@@ -101,7 +108,11 @@ public final class Worker implements AutoCloseable {
             Message.Register registration = new Message.Register(ctx.workerId, ctx.rank, ctx.pid, replyStreamId,
                     ctx.roles, meshes, methods, ctx.host, resolvedReply, new byte[0]);
             WorkerAgent agent = new WorkerAgent(transport, registration, subscription, proxy, payloads, ctx.methods,
-                    ctx.sharedSecret, executor);
+                    ctx.sharedSecret, executor, ctx.allocator, ctx.inlineLimitBytes,
+                    ctx.controllerTimeoutNs);
+            for (Communicator c : ctx.communicators) {
+                agent.register(c);
+            }
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             try {
@@ -142,6 +153,20 @@ public final class Worker implements AutoCloseable {
     public FrameStats stats() {
         FrameCounters c = agent.counters();
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /**
+     * Registers a communicator of this worker's groups: when the controller aborts this worker's calls (it does when
+     * a worker of a group this one shares is lost) or the controller is lost, the communicator is aborted, so this
+     * worker does not hang in a collective with the lost peer.
+     */
+    public void registerCommunicator(Communicator communicator) {
+        agent.register(Objects.requireNonNull(communicator, "communicator"));
+    }
+
+    /** Payload bytes this worker encoded and decoded so far. */
+    public PayloadStats payloadStats() {
+        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes());
     }
 
     /**
@@ -189,6 +214,10 @@ public final class Worker implements AutoCloseable {
         private String driverDirectory;
         private String externalDriverDirectory;
         private List<PayloadType<?>> payloadTypes = List.of();
+        private Allocator allocator;
+        private long inlineLimitBytes = TensorRef.DEFAULT_INLINE_LIMIT_BYTES;
+        private long controllerTimeoutNs = DEFAULT_CONTROLLER_TIMEOUT_NS;
+        private List<Communicator> communicators = List.of();
         private long registrationTimeoutNs = DEFAULT_REGISTRATION_TIMEOUT_NS;
         private long sendTimeoutNs = ControlPlane.DEFAULT_SEND_TIMEOUT_NS;
         private long pid = ProcessHandle.current().pid();
@@ -328,6 +357,52 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The allocator DataBatch arguments decoded here allocate from (default: a root allocator of this worker,
+         * {@code worker-<workerId>}).
+         */
+        public Context allocator(Allocator allocator) {
+            this.allocator = Objects.requireNonNull(allocator, "allocator");
+            return this;
+        }
+
+        public Allocator allocator() {
+            return allocator;
+        }
+
+        /**
+         * Result tensors larger than this travel by reference: this worker keeps them and the result carries
+         * {@link TensorRef}s (default {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}, 64 KiB).
+         */
+        public Context inlineLimitBytes(long limitBytes) {
+            this.inlineLimitBytes = limitBytes;
+            return this;
+        }
+
+        public long inlineLimitBytes() {
+            return inlineLimitBytes;
+        }
+
+        /**
+         * A controller silent for longer than this is lost: the worker aborts its communicators and calls and
+         * {@link Worker#awaitShutdown()} returns {@code controller lost: ...} (default
+         * {@link #DEFAULT_CONTROLLER_TIMEOUT_NS}, 10 s).
+         */
+        public Context controllerTimeoutNs(long timeoutNs) {
+            this.controllerTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long controllerTimeoutNs() {
+            return controllerTimeoutNs;
+        }
+
+        /** Communicators aborted with this worker's calls (see {@link Worker#registerCommunicator}). */
+        public Context communicators(List<Communicator> communicators) {
+            this.communicators = List.copyOf(communicators);
+            return this;
+        }
+
         public Context registrationTimeoutNs(long timeoutNs) {
             this.registrationTimeoutNs = timeoutNs;
             return this;
@@ -384,7 +459,18 @@ public final class Worker implements AutoCloseable {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + ControlPlane.MIN_SECRET_BYTES);
             }
-            PayloadCodec.of(payloadTypes);
+            if (controllerTimeoutNs <= 0) {
+                throw new IllegalArgumentException("controller timeout must be positive: controllerTimeoutNs="
+                        + controllerTimeoutNs);
+            }
+            if (inlineLimitBytes < 0) {
+                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
+                        + inlineLimitBytes);
+            }
+            if (allocator == null) {
+                allocator = Allocator.root("worker-" + workerId);
+            }
+            PayloadCodec.of(DataBatchPayloadType.withDefault(payloadTypes, allocator));
             if (host == null) {
                 try {
                     host = InetAddress.getLocalHost().getHostName();

@@ -1,6 +1,8 @@
 package io.yatt.controller;
 
+import io.yatt.controller.internal.runtime.Batches;
 import io.yatt.controller.internal.runtime.ControllerAgent;
+import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import java.util.ArrayList;
 import java.util.List;
@@ -108,7 +110,8 @@ public final class WorkerGroup {
             }
             CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
                     perWorker);
-            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology));
+            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology))
+                    .whenComplete((v, e) -> Batches.close(perWorker));
             result.whenComplete((v, e) -> {
                 if (e instanceof CancellationException && !raw.isDone()) {
                     raw.cancel(false);
@@ -144,7 +147,8 @@ public final class WorkerGroup {
                         return CompletableFuture.failedFuture(ex);
                     }
                     return agent.provide(correlationId, role, method, members, perWorker)
-                            .thenApply(results -> dispatch.collect(results, topology));
+                            .thenApply(results -> dispatch.collect(results, topology))
+                            .whenComplete((v, ex) -> Batches.close(perWorker));
                 });
         result.whenComplete((v, e) -> {
             if (e instanceof CancellationException) {
@@ -154,9 +158,44 @@ public final class WorkerGroup {
         return result;
     }
 
+    /**
+     * Ends {@code step} for the references this group's workers produced: each worker frees the regions it
+     * published at or before the step, and the result names those that no consumer pulled (empty when the step is
+     * clean), for example {@code logProbs(step=7, owner=101, region=0, bytes=262144)}.
+     *
+     * @throws WorkerLostException if a worker stopped heartbeating
+     * @throws IllegalStateException if an invoke could not be sent or the control plane closed
+     */
+    public List<String> endStep(long step) {
+        List<Object[]> perWorker = new ArrayList<>();
+        for (int i = 0; i < members.length; i++) {
+            perWorker.add(new Object[] {step});
+        }
+        try {
+            List<Object> results = agent.invoke(role, WorkerAgent.END_STEP_METHOD, DispatchModes.ONE_TO_ALL.name(),
+                    step, members, perWorker).get();
+            List<String> left = new ArrayList<>();
+            for (Object r : results) {
+                for (Object name : (List<?>) r) {
+                    left.add((String) name);
+                }
+            }
+            return List.copyOf(left);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted ending a step: group=" + role + ", step=" + step, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("ending a step failed: group=" + role + ", step=" + step, e.getCause());
+        }
+    }
+
     private List<Object[]> split(Dispatch dispatch, String mode, Object[] args) {
         List<Object[]> perWorker = dispatch.dispatch(args, topology);
         if (perWorker.size() != members.length) {
+            Batches.close(perWorker);
             throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
                     + ", lists=" + perWorker.size() + ", workers=" + members.length);
         }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.yatt.controller.internal.runtime.BasicDispatch;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -154,8 +153,7 @@ class ControlPlaneIpcTest {
                 return results;
             }
         };
-        ControlPlane.Context ctx = TestWorkers.context().dispatchModes(
-                name -> name.equals("FIRST_ONLY") ? firstOnly : BasicDispatch.byName(name));
+        ControlPlane.Context ctx = TestWorkers.context().dispatch(firstOnly);
         try (TestWorkers cluster = new TestWorkers(ctx, 2)) {
             WorkerGroup group = cluster.group();
             CompletableFuture<Object> input = new CompletableFuture<>();

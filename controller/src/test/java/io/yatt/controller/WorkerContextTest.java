@@ -56,4 +56,36 @@ class WorkerContextTest {
                 IllegalArgumentException.class, () -> new ControlPlane.Context().jobName("a/b").conclude())
                 .getMessage());
     }
+
+    @Test
+    void shouldResolveRegisteredCustomModesThenBuiltInOnesAndNameUnknownOnes() {
+        Dispatch custom = new Dispatch() {
+            @Override
+            public String name() {
+                return "FIRST_ONLY";
+            }
+
+            @Override
+            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+                return List.of();
+            }
+
+            @Override
+            public Object collect(List<Object> results, GroupTopology topology) {
+                return null;
+            }
+        };
+        ControlPlane.Context ctx = new ControlPlane.Context().dispatch(custom);
+        assertEquals(custom, ctx.resolveDispatch("FIRST_ONLY"));
+        assertEquals(DispatchModes.DP_COMPUTE_PROTO, ctx.resolveDispatch("DP_COMPUTE_PROTO"));
+        assertEquals(DispatchModes.mesh("critic"), ctx.resolveDispatch("MESH(critic)"));
+        assertEquals("unknown dispatch mode: name=LAST_ONLY, expected one of [ONE_TO_ALL, ALL_TO_ALL, DP_COMPUTE,"
+                + " DP_COMPUTE_PROTO, DP_COMPUTE_METRIC, RANK_ZERO, MESH(<mesh name>)] or a registered mode"
+                + " [FIRST_ONLY]", assertThrows(IllegalArgumentException.class,
+                        () -> ctx.resolveDispatch("LAST_ONLY")).getMessage());
+        assertEquals("dispatch mode registered twice: name=FIRST_ONLY",
+                assertThrows(IllegalArgumentException.class, () -> ctx.dispatch(custom)).getMessage());
+        assertEquals("dispatch mode name is built in: name=RANK_ZERO", assertThrows(IllegalArgumentException.class,
+                () -> new ControlPlane.Context().dispatch(DispatchModes.RANK_ZERO)).getMessage());
+    }
 }

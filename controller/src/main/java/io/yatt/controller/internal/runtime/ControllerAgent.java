@@ -58,6 +58,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, byte[]> challenges = new HashMap<>();
     private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
     private long nextLivenessCheckNs;
+    private volatile PeerInbox peers;
+    private long nextHeartbeatNs;
 
     /**
      * An agent reading {@code subscription} (and running the transport's invoker, if any); {@code secret} null means
@@ -90,6 +92,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return counters;
     }
 
+    /** The payload codec of this controller (its byte counters). */
+    public PayloadCodec payloads() {
+        return payloads;
+    }
+
     /** Registered workers (alive or lost), in no particular order. */
     public List<WorkerSession> workers() {
         return List.copyOf(workers.values());
@@ -119,6 +126,15 @@ public final class ControllerAgent implements Agent, MessageHandler {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
             work += checkLiveness(nowNs);
         }
+        if (nowNs - nextHeartbeatNs >= 0) {
+            nextHeartbeatNs = nowNs + heartbeatIntervalNs;
+            for (WorkerSession s : workers.values()) {
+                if (reachable(s)) {
+                    s.proxy().heartbeat(s.registration().workerId(), nowNs);
+                    work++;
+                }
+            }
+        }
         return work;
     }
 
@@ -136,10 +152,24 @@ public final class ControllerAgent implements Agent, MessageHandler {
                         call.fail(e);
                     }
                 }
+                abortPeersOf(session, e);
                 lostNow++;
             }
         }
         return lostNow;
+    }
+
+    /**
+     * Sends abort to every live worker that shares a role with {@code lost}: their calls in flight are interrupted
+     * and their registered communicators aborted, so no peer of the lost worker hangs in a collective.
+     */
+    private void abortPeersOf(WorkerSession lost, WorkerLostException cause) {
+        List<String> roles = lost.registration().roles();
+        for (WorkerSession s : workers.values()) {
+            if (s != lost && reachable(s) && s.registration().roles().stream().anyMatch(roles::contains)) {
+                s.proxy().abort(controllerId, cause.getMessage());
+            }
+        }
     }
 
     @Override
@@ -162,6 +192,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 s.seen(System.nanoTime());
                 PendingCall call = calls.get(r.correlationId());
                 if (call == null || !call.result(r.rank(), s, r.value())) {
+                    Batches.close(r.value());
                     yield Outcome.DROPPED;
                 }
                 yield Outcome.APPLIED;
@@ -178,8 +209,38 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 }
                 yield Outcome.APPLIED;
             }
+            case Message.StepBarrier b -> {
+                PeerInbox inbox = peers;
+                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.barrier(b);
+                yield Outcome.APPLIED;
+            }
+            case Message.MetricReduction m -> {
+                PeerInbox inbox = peers;
+                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.reduction(m);
+                yield Outcome.APPLIED;
+            }
             default -> Outcome.DROPPED;
         };
+    }
+
+    /** Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on. */
+    public void peers(PeerInbox inbox) {
+        this.peers = inbox;
+    }
+
+    /** The transport (for publications to peer controllers). */
+    public AeronTransport transport() {
+        return transport;
+    }
+
+    public long sendTimeoutNs() {
+        return sendTimeoutNs;
     }
 
     private WorkerSession sender(int workerId, int sessionId) {
@@ -193,6 +254,13 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     private Outcome onRegister(Message.Register r, int sessionId) {
         WorkerSession existing = workers.get(r.workerId());
+        if (existing != null && existing.lost() != null && existing.sessionId() != sessionId) {
+            // a replacement for a lost worker (a resume): the lost session is forgotten
+            workers.remove(r.workerId(), existing);
+            bySession.remove(existing.sessionId(), existing);
+            CloseHelper.quietClose(existing.publication());
+            existing = null;
+        }
         if (existing != null) {
             if (existing.sessionId() == sessionId && existing.lost() == null) {
                 existing.proxy().registerAck(controllerId, r.workerId(), Message.AckStatus.ACCEPTED,

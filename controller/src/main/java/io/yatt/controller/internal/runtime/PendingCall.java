@@ -30,6 +30,11 @@ public final class PendingCall {
                 remaining++;
             }
         }
+        future.whenComplete((v, e) -> {
+            if (e != null) {
+                closeArrived();
+            }
+        });
     }
 
     long correlationId() {
@@ -67,11 +72,17 @@ public final class PendingCall {
             return false;
         }
         targets[rank] = null;
-        future.completeExceptionally(new WorkerCallException(group, method, rank, type, message));
+        fail(new WorkerCallException(group, method, rank, type, message));
         return true;
     }
 
     void fail(Throwable cause) {
         future.completeExceptionally(cause);
+    }
+
+    /** A failed or cancelled call closes the results that arrived (nobody will collect them). */
+    private synchronized void closeArrived() {
+        Batches.close(results);
+        Arrays.fill(results, null);
     }
 }

@@ -2,6 +2,10 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
+import io.yatt.collectives.Communicator;
+import io.yatt.controller.DataBatch;
+import io.yatt.controller.DispatchModes;
+import io.yatt.controller.TensorRef;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.internal.wire.ControllerProxy;
 import io.yatt.controller.internal.wire.FrameAdapter;
@@ -10,6 +14,9 @@ import io.yatt.controller.internal.wire.FrameDecoder;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
@@ -20,7 +27,13 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Shape;
+import io.yatt.tensor.Tensor;
 import org.agrona.concurrent.Agent;
 
 /**
@@ -29,6 +42,12 @@ import org.agrona.concurrent.Agent;
  * results or errors; an invoke that awaits its input holds the queue until its {@code InvokeInput} arrives. Frames from any session other than the accepting controller's are counted and dropped.
  */
 public final class WorkerAgent implements Agent, MessageHandler {
+
+    /**
+     * The method every worker serves besides its own: ends a step of its reference store (frees the regions of that
+     * step and earlier) and returns the names of those no consumer pulled.
+     */
+    public static final String END_STEP_METHOD = "yatt.endStep";
 
     /** Pause between registration attempts until the controller answers. */
     static final long REGISTER_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(200);
@@ -42,6 +61,13 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final FrameCounters counters = new FrameCounters();
     private final AeronTransport transport;
     private final WorkerMethods methods;
+    private final PayloadCodec payloads;
+    private final Allocator allocator;
+    private final long inlineLimitBytes;
+    private volatile ReferenceStore store;
+    private final long controllerTimeoutNs;
+    private final List<Communicator> communicators = new CopyOnWriteArrayList<>();
+    private long lastControllerNs;
     private final byte[] secret;
     private final ExecutorService executor;
     private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
@@ -58,13 +84,19 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private byte[] mac = new byte[0];
 
     /** An agent for the worker described by {@code registration} (its mac is computed here when challenged). */
-    public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription, ControllerProxy controller,
-                       PayloadCodec payloads, WorkerMethods methods, byte[] secret, ExecutorService executor) {
+    public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription,
+                       ControllerProxy controller, PayloadCodec payloads, WorkerMethods methods, byte[] secret,
+                       ExecutorService executor, Allocator allocator, long inlineLimitBytes,
+                       long controllerTimeoutNs) {
+        this.controllerTimeoutNs = controllerTimeoutNs;
+        this.allocator = allocator;
+        this.inlineLimitBytes = inlineLimitBytes;
         this.registration = registration;
         this.transport = transport;
         this.subscription = subscription;
         this.controller = controller;
         this.methods = methods;
+        this.payloads = payloads;
         this.secret = secret == null ? null : secret.clone();
         this.executor = executor;
         this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters));
@@ -77,6 +109,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     public FrameCounters counters() {
         return counters;
+    }
+
+    /** The payload codec of this worker (its byte counters). */
+    public PayloadCodec payloads() {
+        return payloads;
     }
 
     /** Completes with the controller's id once registration is accepted; fails if it is refused. */
@@ -122,6 +159,16 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 nextSendNs = nowNs + REGISTER_RETRY_NS;
                 work++;
             } else if (state == State.ACTIVE) {
+                if (nowNs - lastControllerNs > controllerTimeoutNs) {
+                    abortCommunicators();
+                    for (Future<?> f : inFlight.values()) {
+                        f.cancel(true);
+                    }
+                    stop("controller lost: controllerId=" + controllerId + ", lastHeartbeatAgeMs="
+                            + TimeUnit.NANOSECONDS.toMillis(nowNs - lastControllerNs) + ", timeoutMs="
+                            + TimeUnit.NANOSECONDS.toMillis(controllerTimeoutNs));
+                    return 1;
+                }
                 controller.heartbeat(registration.workerId(), nowNs, inFlight.size());
                 nextSendNs = nowNs + heartbeatIntervalNs;
                 work++;
@@ -144,15 +191,17 @@ public final class WorkerAgent implements Agent, MessageHandler {
         if (state != State.ACTIVE || sessionId != controllerSession) {
             return Outcome.UNAUTHENTICATED;
         }
+        lastControllerNs = System.nanoTime();
         return switch (message) {
+            case Message.Heartbeat h -> h.workerId() == registration.workerId() ? Outcome.APPLIED : Outcome.DROPPED;
             case Message.Invoke invoke -> onInvoke(invoke);
             case Message.InvokeInput input -> {
                 CompletableFuture<List<Object>> waiting = input.controllerId() == controllerId
                         ? inputs.remove(input.correlationId()) : null;
-                if (waiting == null) {
+                if (waiting == null || !waiting.complete(input.skip() ? null : input.args())) {
+                    Batches.close(input.args());
                     yield Outcome.DROPPED;
                 }
-                waiting.complete(input.skip() ? null : input.args());
                 yield Outcome.APPLIED;
             }
             case Message.Cancel cancel -> {
@@ -175,6 +224,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 if (abort.controllerId() != controllerId) {
                     yield Outcome.DROPPED;
                 }
+                abortCommunicators();
                 for (Long id : List.copyOf(inFlight.keySet())) {
                     Future<?> f = inFlight.remove(id);
                     if (f != null) {
@@ -208,7 +258,15 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         switch (ack.status()) {
             case ACCEPTED -> {
+                try {
+                    store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator);
+                } catch (IllegalStateException e) {
+                    state = State.REFUSED;
+                    registered.completeExceptionally(e);
+                    return Outcome.APPLIED;
+                }
                 state = State.ACTIVE;
+                lastControllerNs = System.nanoTime();
                 controllerId = ack.controllerId();
                 controllerSession = sessionId;
                 heartbeatIntervalNs = ack.heartbeatIntervalNs();
@@ -237,23 +295,38 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     private Outcome onInvoke(Message.Invoke invoke) {
         if (invoke.controllerId() != controllerId) {
+            Batches.close(invoke.args());
             return Outcome.DROPPED;
         }
         long id = invoke.correlationId();
-        if (!registration.roles().contains(invoke.group()) || !methods.contains(invoke.method())) {
+        if (!registration.roles().contains(invoke.group())
+                || !(methods.contains(invoke.method()) || END_STEP_METHOD.equals(invoke.method()))) {
             controller.error(id, registration.workerId(), registration.rank(),
                     IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
                             + ", method=" + invoke.method() + ", roles=" + registration.roles() + ", methods="
                             + methods.names().stream().sorted().toList());
+            Batches.close(invoke.args());
             return Outcome.APPLIED;
         }
         FutureTask<Void> task;
         if (invoke.awaitInput()) {
             CompletableFuture<List<Object>> input = new CompletableFuture<>();
             inputs.put(id, input);
-            task = new FutureTask<>(() -> runWhenInput(id, invoke.method(), input), null);
+            task = new FutureTask<>(() -> runWhenInput(id, invoke.method(), invoke.step(), input), null);
         } else {
-            task = new FutureTask<>(() -> run(id, invoke.method(), invoke.args()), null);
+            AtomicBoolean claimed = new AtomicBoolean();
+            task = new FutureTask<>(() -> {
+                if (claimed.compareAndSet(false, true)) {
+                    run(id, invoke.method(), invoke.step(), invoke.args());
+                }
+            }, null) {
+                @Override
+                protected void done() {
+                    if (isCancelled() && claimed.compareAndSet(false, true)) {
+                        Batches.close(invoke.args());
+                    }
+                }
+            };
         }
         inFlight.put(id, task);
         executor.execute(task);
@@ -265,7 +338,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * input, then runs it; a skipped call ends without a reply, a cancelled one answers with an error unless an
      * abort already did.
      */
-    private void runWhenInput(long correlationId, String method, CompletableFuture<List<Object>> input) {
+    private void runWhenInput(long correlationId, String method, long step, CompletableFuture<List<Object>> input) {
         List<Object> args;
         try {
             args = input.get();
@@ -284,38 +357,197 @@ public final class WorkerAgent implements Agent, MessageHandler {
             inFlight.remove(correlationId);
             return;
         }
-        run(correlationId, method, args);
+        run(correlationId, method, step, args);
     }
 
-    /** Runs one call; sends its result or error unless an abort or cancel already answered for it. */
-    private void run(long correlationId, String method, List<Object> args) {
+    /**
+     * Runs one call; sends its result or error unless an abort or cancel already answered for it. The runtime owns
+     * the decoded arguments and the result: arguments holding references get their rows pulled first, the result
+     * gets the arguments' pad size ({@link DispatchModes#carryPadSize}), its tensors above the inline limit are
+     * published in the reference store and travel as references, and everything is closed once sent: the sent
+     * form, the result, then every argument batch the result does not hold (a method that returns its input is
+     * closed once).
+     */
+    private void run(long correlationId, String method, long step, List<Object> args) {
         int workerId = registration.workerId();
         int rank = registration.rank();
-        Object value;
+        List<Object> callArgs = null;
+        Object value = null;
+        Object sent = null;
         try {
-            value = methods.invoke(method, args);
-        } catch (Throwable t) {
-            if (inFlight.remove(correlationId) != null) {
-                controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+            try {
+                if (END_STEP_METHOD.equals(method)) {
+                    value = store.endStep(((Number) args.getFirst()).longValue());
+                } else {
+                    callArgs = resolve(args);
+                    value = methods.invoke(method, callArgs);
+                    value = DispatchModes.carryPadSize(callArgs.toArray(), value);
+                }
+                sent = byReference(value, step);
+            } catch (Throwable t) {
+                if (inFlight.remove(correlationId) != null) {
+                    controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+                }
+                return;
             }
-            return;
+            if (inFlight.remove(correlationId) == null) {
+                return;
+            }
+            try {
+                controller.result(correlationId, workerId, rank, sent);
+            } catch (IllegalArgumentException e) {
+                controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+            }
+        } finally {
+            Batches.close(sent);
+            Batches.close(value);
+            Batches.close(callArgs);
+            Batches.close(args);
         }
-        if (inFlight.remove(correlationId) == null) {
-            return;
-        }
+    }
+
+    /** {@code args} with every batch that holds reference columns replaced by a batch with the rows pulled. */
+    private List<Object> resolve(List<Object> args) {
+        List<Object> resolved = new ArrayList<>(args.size());
         try {
-            controller.result(correlationId, workerId, rank, value);
-        } catch (IllegalArgumentException e) {
-            controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+            for (Object arg : args) {
+                resolved.add(arg instanceof DataBatch batch && hasReferences(batch) ? pulled(batch) : arg);
+            }
+        } catch (RuntimeException e) {
+            for (int i = 0; i < resolved.size(); i++) {
+                if (resolved.get(i) != args.get(i)) {
+                    Batches.close(resolved.get(i));
+                }
+            }
+            throw e;
         }
+        return Collections.unmodifiableList(resolved);
+    }
+
+    private static boolean hasReferences(DataBatch batch) {
+        for (String key : batch.columnKeys()) {
+            if (DataBatchPayloadType.isReferenceColumn(batch.column(key))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @SuppressWarnings("unchecked")
+    private DataBatch pulled(DataBatch batch) {
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            DataBatch.Builder builder = DataBatch.builder(allocator);
+            for (String key : batch.tensorKeys()) {
+                Tensor copy = copy(batch.tensor(key));
+                owned.add(copy);
+                builder.tensor(key, copy);
+            }
+            for (String key : batch.columnKeys()) {
+                List<Object> column = batch.column(key);
+                if (DataBatchPayloadType.isReferenceColumn(column)) {
+                    Tensor rows = ReferenceStore.pull(controllerId, (List<TensorRef>) (List<?>) column, allocator);
+                    owned.add(rows);
+                    builder.tensor(key, rows);
+                } else {
+                    builder.column(key, column);
+                }
+            }
+            batch.metadata().forEach(builder::metadata);
+            return builder.build();
+        } catch (RuntimeException e) {
+            for (Tensor t : owned) {
+                t.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * {@code value} itself, or, for a batch with tensors above the inline limit, a new batch in which those travel
+     * as one reference per row into a region of this worker's store.
+     */
+    private Object byReference(Object value, long step) {
+        if (!(value instanceof DataBatch batch) || batch.isClosed()) {
+            return value;
+        }
+        boolean large = false;
+        for (String key : batch.tensorKeys()) {
+            large |= !TensorRef.travelsInline(batch.tensor(key).byteSize(), inlineLimitBytes);
+        }
+        if (!large) {
+            return value;
+        }
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            DataBatch.Builder builder = DataBatch.builder(allocator);
+            for (String key : batch.tensorKeys()) {
+                Tensor t = batch.tensor(key);
+                if (TensorRef.travelsInline(t.byteSize(), inlineLimitBytes)) {
+                    Tensor copy = copy(t);
+                    owned.add(copy);
+                    builder.tensor(key, copy);
+                    continue;
+                }
+                TensorRef whole = store.publish(key, step, t);
+                long[] dims = t.shape().dims();
+                Shape sample = Shape.of(Arrays.copyOfRange(dims, 1, dims.length));
+                long rowBytes = sample.numel() * t.dtype().byteSize();
+                List<TensorRef> rows = new ArrayList<>((int) dims[0]);
+                for (long r = 0; r < dims[0]; r++) {
+                    rows.add(new TensorRef(whole.ownerRank(), whole.regionId(), r * rowBytes, t.dtype(), sample));
+                }
+                builder.column(key, rows);
+            }
+            for (String key : batch.columnKeys()) {
+                builder.column(key, batch.column(key));
+            }
+            batch.metadata().forEach(builder::metadata);
+            return builder.build();
+        } catch (RuntimeException e) {
+            for (Tensor t : owned) {
+                t.close();
+            }
+            throw e;
+        }
+    }
+
+    private Tensor copy(Tensor source) {
+        Tensor copy = Tensor.allocate(allocator, source.dtype(), source.shape(), Device.host());
+        try {
+            copy.copyFrom(source);
+        } catch (RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+        return copy;
     }
 
     private static String messageOf(Throwable t) {
         return t.getMessage() == null ? "" : t.getMessage();
     }
 
+    /** Aborts this communicator too when the controller aborts this worker's calls or is lost. */
+    public void register(Communicator communicator) {
+        communicators.add(communicator);
+    }
+
+    private void abortCommunicators() {
+        for (Communicator c : communicators) {
+            try {
+                c.abort();
+            } catch (RuntimeException e) {
+                // one failing abort must not keep the others from aborting
+            }
+        }
+    }
+
     @Override
     public void onClose() {
+        ReferenceStore s = store;
+        if (s != null) {
+            s.close();
+        }
         if (!registered.isDone()) {
             registered.completeExceptionally(new IllegalStateException("worker closed before registration: workerId="
                     + registration.workerId()));

@@ -4,7 +4,7 @@ package io.yatt.controller.internal.wire;
  * Encodes messages and sends them to one destination; {@code WorkerProxy} and {@code ControllerProxy} are its two
  * directions. Thread-safe: encoding and sending of one frame hold the proxy's lock.
  */
-public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy {
+public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, PeerProxy {
 
     private final FrameEncoder encoder;
     private final FrameSink sink;

@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
@@ -40,6 +41,8 @@ public final class PayloadCodec {
 
     private final Map<Class<?>, PayloadType<?>> byClass;
     private final Map<Integer, PayloadType<?>> byId;
+    private final LongAdder encodedBytes = new LongAdder();
+    private final LongAdder decodedBytes = new LongAdder();
 
     private PayloadCodec(Map<Class<?>, PayloadType<?>> byClass, Map<Integer, PayloadType<?>> byId) {
         this.byClass = byClass;
@@ -92,7 +95,19 @@ public final class PayloadCodec {
      *         a map key is not a String, or nesting is deeper than {@link #MAX_DEPTH}
      */
     public int encode(Object value, MutableDirectBuffer buffer, int offset) {
-        return write(value, buffer, offset, 0) - offset;
+        int length = write(value, buffer, offset, 0) - offset;
+        encodedBytes.add(length);
+        return length;
+    }
+
+    /** Payload bytes this codec has encoded so far (what its endpoint handled on the way out). */
+    public long encodedBytes() {
+        return encodedBytes.sum();
+    }
+
+    /** Payload bytes this codec has decoded so far, malformed payloads included. */
+    public long decodedBytes() {
+        return decodedBytes.sum();
     }
 
     private int write(Object value, MutableDirectBuffer buffer, int pos, int depth) {
@@ -203,6 +218,7 @@ public final class PayloadCodec {
             throw new MalformedFrameException("payload outside buffer: offset=" + offset + ", length=" + length
                     + ", capacity=" + buffer.capacity());
         }
+        decodedBytes.add(length);
         Reader reader = new Reader(buffer, offset, offset + length);
         Object value = reader.read(0);
         if (reader.pos != reader.end) {

@@ -38,6 +38,11 @@ public final class WorkerProxy extends FrameProxy {
                 : args));
     }
 
+    /** The controller's heartbeat to a worker (so a worker notices a controller that died). */
+    public boolean heartbeat(int workerId, long timestampNs) {
+        return send(new Message.Heartbeat(workerId, timestampNs, Message.Heartbeat.IN_FLIGHT_UNKNOWN));
+    }
+
     public boolean cancel(long correlationId, long controllerId) {
         return send(new Message.Cancel(correlationId, controllerId));
     }
