@@ -98,14 +98,15 @@ class ModelCommandsTest {
     }
 
     @Test
-    void shouldRejectTensorParallelDegreeNotDividingKvHeads() throws Exception {
+    void shouldRejectTensorParallelDegreeAndKvHeadsNotDividingOneAnother() throws Exception {
+        // tp=4 over 2 KV heads is valid (each head replicated on 2 ranks); tp=3 fits neither way
         Path ckpt = initModel();
         Path input = dir.resolve("in.jsonl");
         Files.writeString(input, "{\"tokens\": [1, 2]}\n");
-        Run run = run("score", "--checkpoint", ckpt.toString(), "--input", input.toString(), "--tp", "4", "--json");
+        Run run = run("score", "--checkpoint", ckpt.toString(), "--input", input.toString(), "--tp", "3", "--json");
         assertEquals(2, run.exitCode());
-        assertTrue(run.err().startsWith(
-                "tensor-parallel degree must divide num_key_value_heads: num_key_value_heads=2, tp=4"), run.err());
+        assertTrue(run.err().startsWith("tensor-parallel degree and num_key_value_heads must divide one another: "
+                + "num_key_value_heads=2, tp=3"), run.err());
     }
 
     @Test
