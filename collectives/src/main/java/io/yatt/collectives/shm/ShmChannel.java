@@ -73,7 +73,7 @@ final class ShmChannel {
     private final long p2pSlot;
     private final long p2pBase;
     private final long stagingAllocation;
-    private final long timeoutNs;
+    private long timeoutNs;
     private final boolean debug;
     private final long spinNs;
     private final long livenessNs;
@@ -234,6 +234,11 @@ final class ShmChannel {
             world.arena.free(stagingAllocation);
         }
         world.release();
+    }
+
+    /** Sets the deadline of the calls that start after this one (see {@link ShmCommunicator#overrideTimeoutNs}). */
+    void timeoutNs(long timeoutNs) {
+        this.timeoutNs = timeoutNs;
     }
 
     private void begin(String name) {

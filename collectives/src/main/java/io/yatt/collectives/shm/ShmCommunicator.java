@@ -65,6 +65,14 @@ public final class ShmCommunicator implements Communicator {
     }
 
     /**
+     * Sets the deadline of this rank's later calls on this communicator (not its splits). For the multi-process test
+     * harness only: a worker warms up under a long deadline, then runs its tasks under the context's.
+     */
+    void overrideTimeoutNs(long timeoutNs) {
+        channel.timeoutNs(timeoutNs);
+    }
+
+    /**
      * Creates the world communicator of the ranks joined in {@code rendezvous} (collective: every rank calls it).
      * Sweeps stale regions of dead processes, creates and maps this rank's region, maps every peer's and unlinks the
      * files once all ranks mapped them.
