@@ -34,7 +34,6 @@ import io.yatt.ffi.nccl.NcclResult;
 import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
-import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -45,6 +44,11 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+
+import static io.yatt.collectives.internal.Lifecycle.aborted;
+import static io.yatt.collectives.internal.Lifecycle.translateCause;
+import static io.yatt.collectives.internal.DeviceTensors.address;
+import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
 
 /**
  * One rank of an NCCL communicator: one GPU per rank (one process per rank, or one thread per rank with distinct
@@ -257,7 +261,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allGather(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allGather(send, recv, rank, size);
         post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1));
     }
@@ -265,7 +269,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.reduceScatter(send, recv, op, rank, size);
         post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1));
     }
@@ -273,7 +277,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allReduce(send, recv, op);
         post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1));
     }
@@ -281,7 +285,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void broadcast(Tensor send, Tensor recv, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.broadcast(send, recv, root, size);
         post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root));
     }
@@ -289,7 +293,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.reduce(send, recv, op, root, size);
         post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root));
     }
@@ -297,7 +301,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allToAll(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allToAll(send, recv, size);
         post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1));
     }
@@ -824,7 +828,7 @@ public final class NcclGpuCommunicator implements Communicator {
                 CollectiveMismatchException mismatch = new CollectiveMismatchException(CallSignature.mismatchMessage(0,
                         CallSignature.describeGroup(first), q, CallSignature.describeGroup(other)));
                 Throwable inForce = fail(mismatch);
-                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq);
+                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
             }
         }
     }
@@ -883,7 +887,7 @@ public final class NcclGpuCommunicator implements Communicator {
     boolean poll(CudaEvent event, String opName, long opSeq, long deadline, List<Integer> peers) {
         Throwable cause = abortCause.get();
         if (cause != null) {
-            throw translateCause(cause, opName, opSeq);
+            throw translateCause(cause, opName, opSeq, timeoutNs, rank, size);
         }
         try {
             if (event.query()) {
@@ -899,14 +903,15 @@ public final class NcclGpuCommunicator implements Communicator {
         } catch (IllegalStateException e) {
             // the NCCL communicator was aborted (from another thread) between the check above and the query
             Throwable recorded = abortCause.get();
-            throw recorded != null ? translateCause(recorded, opName, opSeq) : failed(opName, opSeq, e);
+            throw recorded != null ? translateCause(recorded, opName, opSeq, timeoutNs, rank, size)
+                    : failed(opName, opSeq, e);
         }
         if (System.nanoTime() - deadline > 0) {
             CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, peers, timeoutNs,
                     new CollectiveException("nccl work did not complete: rank=" + rank + ", size=" + size + ", device="
                             + device));
             Throwable inForce = fail(timeout);
-            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq);
+            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
         }
         return false;
     }
@@ -936,17 +941,7 @@ public final class NcclGpuCommunicator implements Communicator {
         CollectiveException failure = new CollectiveException(opName + " failed: op=" + opName + ", seq=" + opSeq
                 + ", rank=" + rank + ", size=" + size + ", device=" + device + ", error=" + e.getMessage(), e);
         Throwable inForce = fail(failure);
-        return inForce == failure ? failure : translateCause(inForce, opName, opSeq);
-    }
-
-    RuntimeException translateCause(Throwable cause, String opName, long opSeq) {
-        return switch (cause) {
-            case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
-                    timeoutNs, t);
-            case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
-            default -> new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size
-                    + ", cause=" + cause.getMessage(), cause);
-        };
+        return inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
     }
 
     private void checkUsable() {
@@ -955,41 +950,12 @@ public final class NcclGpuCommunicator implements Communicator {
         }
         Throwable cause = abortCause.get();
         if (cause != null) {
-            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-                    + cause.getMessage(), cause);
+            throw aborted(rank, size, cause);
         }
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Helpers.
-
-    private void requireDevice(Tensor send, Tensor recv) {
-        requireDevice(BACKEND, "send", send, device);
-        requireDevice(BACKEND, "recv", recv, device);
-    }
-
-    /**
-     * Checks that a tensor lives on the rank's CUDA device.
-     *
-     * @throws IllegalArgumentException {@code nccl backend needs cuda tensors: device=host, name=send, expected=cuda:0},
-     *         or {@code tensor on another device: name=send, device=cuda:1, expected=cuda:0, backend=nccl}
-     */
-    static void requireDevice(String backend, String name, Tensor tensor, int device) {
-        Objects.requireNonNull(tensor, name);
-        Device actual = tensor.device();
-        if (actual.isHost()) {
-            throw new IllegalArgumentException(backend + " backend needs cuda tensors: device=host, name=" + name
-                    + ", expected=cuda:" + device);
-        }
-        if (actual.ordinal() != device) {
-            throw new IllegalArgumentException("tensor on another device: name=" + name + ", device=" + actual
-                    + ", expected=cuda:" + device + ", backend=" + backend);
-        }
-    }
-
-    private static long address(Tensor tensor) {
-        return tensor.byteSize() == 0 ? 0 : tensor.dataPointer().address();
-    }
 
     /** The peers of the point-to-point calls (the ranks a timeout can name); empty when there are collectives. */
     private static List<Integer> peers(List<NcclCall> calls) {
