@@ -38,6 +38,10 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
 import static io.yatt.collectives.internal.Lifecycle.aborted;
+import static io.yatt.collectives.internal.Lifecycle.abortedBy;
+import static io.yatt.collectives.internal.Lifecycle.closed;
+import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
+import static io.yatt.collectives.internal.Lifecycle.requireUsable;
 import static io.yatt.collectives.internal.Lifecycle.translateCause;
 import static io.yatt.collectives.internal.DeviceTensors.address;
 import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
@@ -90,7 +94,7 @@ public final class CudaLocalCommunicator implements Communicator {
     private long seq;
     private long collectiveOps;
     private long splits;
-    private CudaLocalGroup openGroup;
+    private GroupScope<DeviceCall> openGroup;
     private ExecutorService asyncExecutor;
     private AsyncHandle lastAsync;
     private volatile boolean closed;
@@ -315,21 +319,20 @@ public final class CudaLocalCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = new CudaLocalGroup(this);
+        openGroup = GroupScope.open(rank, this::endGroup, calls -> submitAsync(List.copyOf(calls)),
+                calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
 
     @Override
     public void abort() {
-        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+        fail(abortedBy(rank, size));
     }
 
     @Override
     public void close() {
         synchronized (this) {
-            if (closed) {
-                throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
-            }
+            requireNotClosed(closed, rank, size);
             closed = true;
         }
         release();
@@ -385,13 +388,13 @@ public final class CudaLocalCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    void endGroup(CudaLocalGroup group) {
+    private void endGroup(GroupScope<DeviceCall> group) {
         if (openGroup == group) {
             openGroup = null;
         }
     }
 
-    void runGroup(List<DeviceCall> calls) {
+    private void runGroup(List<DeviceCall> calls) {
         if (calls.isEmpty()) {
             return;
         }
@@ -400,7 +403,7 @@ public final class CudaLocalCommunicator implements Communicator {
         execute(calls, seq++);
     }
 
-    CollectiveHandle submitAsync(List<DeviceCall> calls) {
+    private CollectiveHandle submitAsync(List<DeviceCall> calls) {
         checkUsable();
         String opName = describeOps(calls);
         if (calls.isEmpty()) {
@@ -410,7 +413,7 @@ public final class CudaLocalCommunicator implements Communicator {
         AsyncHandle handle = AsyncHandle.pending(opName, opSeq, List::of);
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+                throw closed(rank, size, null);
             }
             if (asyncExecutor == null) {
                 asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-cudalocal-async-r" + rank + "-of-" + size);
@@ -418,7 +421,7 @@ public final class CudaLocalCommunicator implements Communicator {
             try {
                 handle.runOn(asyncExecutor, () -> execute(calls, opSeq));
             } catch (RejectedExecutionException e) {
-                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
+                throw closed(rank, size, e);
             }
         }
         lastAsync = handle;
@@ -858,13 +861,7 @@ public final class CudaLocalCommunicator implements Communicator {
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
-        }
-        Throwable cause = shared.abortCause.get();
-        if (cause != null) {
-            throw aborted(rank, size, cause);
-        }
+        requireUsable(closed, shared.abortCause.get(), rank, size);
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.CommunicatorAbortedException;
 
 /**
- * The exceptions a rank throws once its communicator is aborted, shared by the backends: the abort itself, and the
- * recorded cause restated for the operation that ran into it. Stateless.
+ * The close and abort checks and exceptions the backends share: a call on a closed or aborted communicator, a second
+ * close, a rank's own abort, and the recorded cause restated for the operation that ran into it. Stateless.
  */
 public final class Lifecycle {
 
@@ -32,5 +32,41 @@ public final class Lifecycle {
             case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
             default -> aborted(rank, size, cause);
         };
+    }
+
+    /**
+     * Checks that a communicator may take a call: not closed, not aborted.
+     *
+     * @throws IllegalStateException {@code communicator closed: rank=0, size=2}
+     * @throws CommunicatorAbortedException as {@link #aborted} for a recorded {@code abortCause}
+     */
+    public static void requireUsable(boolean closed, Throwable abortCause, int rank, int size) {
+        if (closed) {
+            throw closed(rank, size, null);
+        }
+        if (abortCause != null) {
+            throw aborted(rank, size, abortCause);
+        }
+    }
+
+    /** {@code communicator closed: rank=0, size=2}, caused by {@code cause} (may be null). */
+    public static IllegalStateException closed(int rank, int size, Throwable cause) {
+        return new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, cause);
+    }
+
+    /**
+     * Checks that a communicator is closed only once.
+     *
+     * @throws IllegalStateException {@code communicator already closed: rank=0, size=2}
+     */
+    public static void requireNotClosed(boolean closed, int rank, int size) {
+        if (closed) {
+            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
+        }
+    }
+
+    /** The abort a rank records when it calls {@code abort()}: {@code communicator aborted by rank 0: size=2}. */
+    public static CommunicatorAbortedException abortedBy(int rank, int size) {
+        return new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null);
     }
 }

@@ -45,7 +45,9 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
-import static io.yatt.collectives.internal.Lifecycle.aborted;
+import static io.yatt.collectives.internal.Lifecycle.abortedBy;
+import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
+import static io.yatt.collectives.internal.Lifecycle.requireUsable;
 import static io.yatt.collectives.internal.Lifecycle.translateCause;
 import static io.yatt.collectives.internal.DeviceTensors.address;
 import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
@@ -99,7 +101,7 @@ public final class NcclGpuCommunicator implements Communicator {
     private final AtomicReference<Throwable> abortCause = new AtomicReference<>();
     private final List<NcclHandle> pending = new ArrayList<>();
     private long seq;
-    private NcclGroup openGroup;
+    private GroupScope<NcclCall> openGroup;
     private volatile boolean closed;
 
     private NcclGpuCommunicator(NcclCommunicator comm, int device, Communicator.Context context, CudaStream stream,
@@ -561,13 +563,14 @@ public final class NcclGpuCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = new NcclGroup(this);
+        openGroup = GroupScope.open(rank, this::endGroup, calls -> submitAsync(List.copyOf(calls)),
+                calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
 
     @Override
     public void abort() {
-        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+        fail(abortedBy(rank, size));
     }
 
     /**
@@ -578,9 +581,7 @@ public final class NcclGpuCommunicator implements Communicator {
      */
     @Override
     public synchronized void close() {
-        if (closed) {
-            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
-        }
+        requireNotClosed(closed, rank, size);
         closed = true;
         RuntimeException failure = null;
         try {
@@ -619,13 +620,13 @@ public final class NcclGpuCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    void endGroup(NcclGroup group) {
+    private void endGroup(GroupScope<NcclCall> group) {
         if (openGroup == group) {
             openGroup = null;
         }
     }
 
-    void runGroup(List<NcclCall> calls) {
+    private void runGroup(List<NcclCall> calls) {
         if (calls.isEmpty()) {
             return;
         }
@@ -637,7 +638,7 @@ public final class NcclGpuCommunicator implements Communicator {
         awaitDone(opName, opSeq, peers(calls));
     }
 
-    CollectiveHandle submitAsync(List<NcclCall> calls) {
+    private CollectiveHandle submitAsync(List<NcclCall> calls) {
         checkUsable();
         String opName = describeOps(calls);
         if (calls.isEmpty()) {
@@ -945,13 +946,7 @@ public final class NcclGpuCommunicator implements Communicator {
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
-        }
-        Throwable cause = abortCause.get();
-        if (cause != null) {
-            throw aborted(rank, size, cause);
-        }
+        requireUsable(closed, abortCause.get(), rank, size);
     }
 
     // ---------------------------------------------------------------------------------------------------------

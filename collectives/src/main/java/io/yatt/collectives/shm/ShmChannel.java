@@ -8,6 +8,7 @@ import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.Lifecycle;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
@@ -422,8 +423,7 @@ final class ShmChannel {
         if (peer instanceof CollectiveMismatchException mismatch) {
             return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
         }
-        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-            + peer.getMessage(), peer);
+        return Lifecycle.aborted(rank, size, peer);
     }
 
     private List<Integer> missing(long off, long target, List<Integer> override, List<Integer> dead) {
