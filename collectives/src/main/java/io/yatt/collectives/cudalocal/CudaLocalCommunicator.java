@@ -319,7 +319,7 @@ public final class CudaLocalCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, this::endGroup, calls -> submitAsync(List.copyOf(calls)),
+        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
                 calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
@@ -388,16 +388,7 @@ public final class CudaLocalCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    private void endGroup(GroupScope<DeviceCall> group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
     private void runGroup(List<DeviceCall> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
         checkUsable();
         drainAsync();
         execute(calls, seq++);

@@ -308,7 +308,7 @@ public final class InProcessCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, this::endGroup, this::submitAsync, this::runGroup);
+        openGroup = GroupScope.open(rank, () -> openGroup = null, this::submitAsync, this::runGroup);
         return openGroup;
     }
 
@@ -351,16 +351,7 @@ public final class InProcessCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    private void endGroup(GroupScope<Call> group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
     private void runGroup(List<Call> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
         checkUsable();
         drainAsync();
         runCalls(calls, seq++);

@@ -20,14 +20,14 @@ import java.util.function.Function;
  */
 public final class GroupScope<C> implements CollectiveGroup {
     private final int rank;
-    private final Consumer<GroupScope<C>> end;
+    private final Runnable end;
     private final Function<List<C>, CollectiveHandle> start;
     private final Consumer<List<C>> run;
     private final List<C> calls = new ArrayList<>();
     private boolean submitted;
     private boolean closed;
 
-    private GroupScope(int rank, Consumer<GroupScope<C>> end, Function<List<C>, CollectiveHandle> start,
+    private GroupScope(int rank, Runnable end, Function<List<C>, CollectiveHandle> start,
                        Consumer<List<C>> run) {
         this.rank = rank;
         this.end = end;
@@ -37,10 +37,11 @@ public final class GroupScope<C> implements CollectiveGroup {
 
     /**
      * A scope opened by rank {@code rank} (named in the double-submit and double-close messages): {@code end} makes
-     * the communicator forget it as its open group, {@code start} starts the queued calls without waiting, {@code run}
-     * runs them and waits.
+     * the communicator forget it as its open group (it is the open group until then: groups do not nest),
+     * {@code start} starts the queued calls without waiting, {@code run} runs them and waits (never asked for an
+     * empty scope, which closes without running anything).
      */
-    public static <C> GroupScope<C> open(int rank, Consumer<GroupScope<C>> end,
+    public static <C> GroupScope<C> open(int rank, Runnable end,
                                          Function<List<C>, CollectiveHandle> start, Consumer<List<C>> run) {
         return new GroupScope<>(rank, end, start, run);
     }
@@ -99,7 +100,7 @@ public final class GroupScope<C> implements CollectiveGroup {
                     + rank + ", calls=" + calls.size());
         }
         submitted = true;
-        end.accept(this);
+        end.run();
         return start.apply(calls);
     }
 
@@ -110,8 +111,10 @@ public final class GroupScope<C> implements CollectiveGroup {
         }
         closed = true;
         if (!submitted) {
-            end.accept(this);
-            run.accept(calls);
+            end.run();
+            if (!calls.isEmpty()) {
+                run.accept(calls);
+            }
         }
     }
 }

@@ -563,7 +563,7 @@ public final class NcclGpuCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, this::endGroup, calls -> submitAsync(List.copyOf(calls)),
+        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
                 calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
@@ -620,16 +620,7 @@ public final class NcclGpuCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    private void endGroup(GroupScope<NcclCall> group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
     private void runGroup(List<NcclCall> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
         checkUsable();
         drainAsync();
         long opSeq = seq++;

@@ -430,7 +430,7 @@ public final class ShmCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank());
-        openGroup = GroupScope.open(rank(), this::endGroup, this::submitAsync, this::runGroup);
+        openGroup = GroupScope.open(rank(), () -> openGroup = null, this::submitAsync, this::runGroup);
         return openGroup;
     }
 
@@ -543,16 +543,7 @@ public final class ShmCommunicator implements Communicator {
         return handle;
     }
 
-    private void endGroup(GroupScope<Call> group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
     private void runGroup(List<Call> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
         checkUsable();
         drainAsync();
         runCalls(calls);
