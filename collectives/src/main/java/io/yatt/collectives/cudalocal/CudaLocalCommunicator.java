@@ -37,6 +37,15 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
+import static io.yatt.collectives.internal.Lifecycle.aborted;
+import static io.yatt.collectives.internal.Lifecycle.abortedBy;
+import static io.yatt.collectives.internal.Lifecycle.closed;
+import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
+import static io.yatt.collectives.internal.Lifecycle.requireUsable;
+import static io.yatt.collectives.internal.Lifecycle.translateCause;
+import static io.yatt.collectives.internal.DeviceTensors.address;
+import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
+
 /**
  * One rank of a cuda-local communicator ({@link CudaLocalWorld}): a thread of this JVM whose tensors live on one
  * CUDA device. Data moves on the rank's own CUDA stream; the control plane is an in-process communicator over the
@@ -85,7 +94,7 @@ public final class CudaLocalCommunicator implements Communicator {
     private long seq;
     private long collectiveOps;
     private long splits;
-    private CudaLocalGroup openGroup;
+    private GroupScope<DeviceCall> openGroup;
     private ExecutorService asyncExecutor;
     private AsyncHandle lastAsync;
     private volatile boolean closed;
@@ -130,7 +139,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void allGather(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
         post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1, inPlace));
     }
@@ -138,7 +147,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         boolean inPlace = CollectiveChecks.reduceScatter(send, recv, op, rank, size);
         post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1, inPlace));
     }
@@ -146,7 +155,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         boolean inPlace = CollectiveChecks.allReduce(send, recv, op);
         post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1, inPlace));
     }
@@ -154,7 +163,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void broadcast(Tensor send, Tensor recv, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         boolean inPlace = CollectiveChecks.broadcast(send, recv, root, size);
         post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root, inPlace));
     }
@@ -162,7 +171,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         boolean inPlace = CollectiveChecks.reduce(send, recv, op, root, size);
         post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root, inPlace));
     }
@@ -170,7 +179,7 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void allToAll(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allToAll(send, recv, size);
         post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1, false));
     }
@@ -310,21 +319,20 @@ public final class CudaLocalCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = new CudaLocalGroup(this);
+        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
+                calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
 
     @Override
     public void abort() {
-        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+        fail(abortedBy(rank, size));
     }
 
     @Override
     public void close() {
         synchronized (this) {
-            if (closed) {
-                throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
-            }
+            requireNotClosed(closed, rank, size);
             closed = true;
         }
         release();
@@ -380,22 +388,13 @@ public final class CudaLocalCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    void endGroup(CudaLocalGroup group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
-    void runGroup(List<DeviceCall> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
+    private void runGroup(List<DeviceCall> calls) {
         checkUsable();
         drainAsync();
         execute(calls, seq++);
     }
 
-    CollectiveHandle submitAsync(List<DeviceCall> calls) {
+    private CollectiveHandle submitAsync(List<DeviceCall> calls) {
         checkUsable();
         String opName = describeOps(calls);
         if (calls.isEmpty()) {
@@ -405,7 +404,7 @@ public final class CudaLocalCommunicator implements Communicator {
         AsyncHandle handle = AsyncHandle.pending(opName, opSeq, List::of);
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
+                throw closed(rank, size, null);
             }
             if (asyncExecutor == null) {
                 asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-cudalocal-async-r" + rank + "-of-" + size);
@@ -413,7 +412,7 @@ public final class CudaLocalCommunicator implements Communicator {
             try {
                 handle.runOn(asyncExecutor, () -> execute(calls, opSeq));
             } catch (RejectedExecutionException e) {
-                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
+                throw closed(rank, size, e);
             }
         }
         lastAsync = handle;
@@ -483,7 +482,7 @@ public final class CudaLocalCommunicator implements Communicator {
             CollectiveException failure = new CollectiveException(opName + " failed on the device: op=" + opName
                     + ", seq=" + opSeq + ", rank=" + rank + ", device=" + device + ", error=" + e.getMessage(), e);
             Throwable inForce = fail(failure);
-            throw inForce == failure ? failure : translateCause(inForce, opName, opSeq);
+            throw inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
         }
     }
 
@@ -529,7 +528,7 @@ public final class CudaLocalCommunicator implements Communicator {
                         : CallSignature.mismatchMessage(rank, recv, call.root(), send);
                 CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
                 Throwable inForce = fail(mismatch);
-                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq);
+                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
             }
         }
         return received;
@@ -807,14 +806,14 @@ public final class CudaLocalCommunicator implements Communicator {
         while (!stream.query()) {
             Throwable cause = shared.abortCause.get();
             if (cause != null) {
-                throw translateCause(cause, opName, opSeq);
+                throw translateCause(cause, opName, opSeq, timeoutNs, rank, size);
             }
             if (System.nanoTime() - deadline > 0) {
                 CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, List.of(), timeoutNs,
                         new CollectiveException("device work did not finish: rank=" + rank + ", device=" + device
                                 + ", stream=" + stream));
                 Throwable inForce = fail(timeout);
-                throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq);
+                throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
             }
             LockSupport.parkNanos(parkNs);
             parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
@@ -845,69 +844,19 @@ public final class CudaLocalCommunicator implements Communicator {
             recorded = fail(mine);
             if (recorded == mine) {
                 return mine instanceof CommunicatorAbortedException || mine instanceof CollectiveTimeoutException
-                        || mine instanceof CollectiveMismatchException ? (RuntimeException) mine : aborted(mine);
+                        || mine instanceof CollectiveMismatchException ? (RuntimeException) mine
+                        : aborted(rank, size, mine);
             }
         }
-        return translateCause(recorded, opName, opSeq);
-    }
-
-    private RuntimeException translateCause(Throwable cause, String opName, long opSeq) {
-        return switch (cause) {
-            case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
-                    timeoutNs, t);
-            case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
-            default -> aborted(cause);
-        };
-    }
-
-    private CommunicatorAbortedException aborted(Throwable cause) {
-        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-                + cause.getMessage(), cause);
+        return translateCause(recorded, opName, opSeq, timeoutNs, rank, size);
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
-        }
-        Throwable cause = shared.abortCause.get();
-        if (cause != null) {
-            throw aborted(cause);
-        }
+        requireUsable(closed, shared.abortCause.get(), rank, size);
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Helpers.
-
-    private void requireDevice(Tensor send, Tensor recv) {
-        requireDevice(BACKEND, "send", send, device);
-        requireDevice(BACKEND, "recv", recv, device);
-    }
-
-    /**
-     * Checks that a tensor lives on the rank's CUDA device.
-     *
-     * @throws IllegalArgumentException {@code cuda-local backend needs cuda tensors: device=host, name=send,
-     *         expected=cuda:0}, or {@code tensor on another device: name=send, device=cuda:1, expected=cuda:0,
-     *         backend=cuda-local}
-     */
-    static void requireDevice(String backend, String name, Tensor tensor, int device) {
-        if (tensor == null) {
-            throw new NullPointerException(name);
-        }
-        Device actual = tensor.device();
-        if (actual.isHost()) {
-            throw new IllegalArgumentException(backend + " backend needs cuda tensors: device=host, name=" + name
-                    + ", expected=cuda:" + device);
-        }
-        if (actual.ordinal() != device) {
-            throw new IllegalArgumentException("tensor on another device: name=" + name + ", device=" + actual
-                    + ", expected=cuda:" + device + ", backend=" + backend);
-        }
-    }
-
-    private static long address(Tensor tensor) {
-        return tensor.byteSize() == 0 ? 0 : tensor.dataPointer().address();
-    }
 
     private static MemorySegment pointer(long address) {
         return MemorySegment.ofAddress(address);

@@ -30,6 +30,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
+import static io.yatt.collectives.internal.Lifecycle.aborted;
+import static io.yatt.collectives.internal.Lifecycle.abortedBy;
+import static io.yatt.collectives.internal.Lifecycle.closed;
+import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
+import static io.yatt.collectives.internal.Lifecycle.requireUsable;
+
 /**
  * One rank of an in-process communicator. Every operation is posted to the shared slots, then the ranks meet at a
  * phase barrier and each rank moves data itself: all-gather copies the peers' send buffers straight into its own
@@ -70,7 +76,7 @@ public final class InProcessCommunicator implements Communicator {
     /** First ticket of the next piece-claiming segment; the same on every rank. */
     private long claimBase;
     private volatile long waitPhase = -1;
-    private InProcessGroup openGroup;
+    private GroupScope<Call> openGroup;
     private ExecutorService asyncExecutor;
     private AsyncHandle lastAsync;
     private volatile boolean closed;
@@ -302,7 +308,7 @@ public final class InProcessCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = new InProcessGroup(this);
+        openGroup = GroupScope.open(rank, () -> openGroup = null, this::submitAsync, this::runGroup);
         return openGroup;
     }
 
@@ -318,14 +324,12 @@ public final class InProcessCommunicator implements Communicator {
 
     @Override
     public void abort() {
-        shared.abort(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+        shared.abort(abortedBy(rank, size));
     }
 
     @Override
     public void close() {
-        if (closed) {
-            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
-        }
+        requireNotClosed(closed, rank, size);
         release(true);
     }
 
@@ -347,22 +351,13 @@ public final class InProcessCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    void endGroup(InProcessGroup group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
-    void runGroup(List<Call> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
+    private void runGroup(List<Call> calls) {
         checkUsable();
         drainAsync();
         runCalls(calls, seq++);
     }
 
-    CollectiveHandle submitAsync(List<Call> calls) {
+    private CollectiveHandle submitAsync(List<Call> calls) {
         checkUsable();
         String opName = describeOps(calls);
         long opSeq = calls.isEmpty() ? seq : seq++;
@@ -377,7 +372,7 @@ public final class InProcessCommunicator implements Communicator {
             try {
                 handle.runOn(asyncExecutor, () -> runCalls(calls, opSeq));
             } catch (RejectedExecutionException e) {
-                throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size, e);
+                throw closed(rank, size, e);
             }
         }
         lastAsync = handle;
@@ -1010,22 +1005,11 @@ public final class InProcessCommunicator implements Communicator {
         if (cause instanceof CollectiveMismatchException mismatch) {
             return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
         }
-        return aborted(cause);
-    }
-
-    private CommunicatorAbortedException aborted(Throwable cause) {
-        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-                + cause.getMessage(), cause);
+        return aborted(rank, size, cause);
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
-        }
-        Throwable cause = shared.abortCause.get();
-        if (cause != null) {
-            throw aborted(cause);
-        }
+        requireUsable(closed, shared.abortCause.get(), rank, size);
     }
 
     private static void requireHost(Tensor send, Tensor recv) {

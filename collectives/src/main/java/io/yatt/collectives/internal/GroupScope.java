@@ -6,26 +6,44 @@ import io.yatt.collectives.CollectiveKind;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * The group scope every backend with queued calls shares (in-process, cuda-local, nccl): calls are queued here, and
- * {@link #submit()} or {@link #close()} ends the scope once and hands them to the communicator. A backend's
- * subclass says how the communicator forgets its open group, and starts or runs the calls. Also holds the
+ * The group scope every backend shares (in-process, shm, cuda-local, nccl): calls are queued here, and
+ * {@link #submit()} or {@link #close()} ends the scope once and hands them to the communicator. The backend's
+ * callbacks say how the communicator forgets its open group, and start or run the calls. Also holds the
  * preamble checks of {@code group()} and {@code split()} while a scope is open, and the operation name of
  * a run of calls. Confined to one thread.
  *
  * @param <C> the backend's queued call
  */
-public abstract class GroupScope<C> implements CollectiveGroup {
+public final class GroupScope<C> implements CollectiveGroup {
     private final int rank;
+    private final Runnable end;
+    private final Function<List<C>, CollectiveHandle> start;
+    private final Consumer<List<C>> run;
     private final List<C> calls = new ArrayList<>();
     private boolean submitted;
     private boolean closed;
 
-    /** A scope opened by rank {@code rank} (named in the double-submit and double-close messages). */
-    protected GroupScope(int rank) {
+    private GroupScope(int rank, Runnable end, Function<List<C>, CollectiveHandle> start,
+                       Consumer<List<C>> run) {
         this.rank = rank;
+        this.end = end;
+        this.start = start;
+        this.run = run;
+    }
+
+    /**
+     * A scope opened by rank {@code rank} (named in the double-submit and double-close messages): {@code end} makes
+     * the communicator forget it as its open group (it is the open group until then: groups do not nest),
+     * {@code start} starts the queued calls without waiting, {@code run} runs them and waits (never asked for an
+     * empty scope, which closes without running anything).
+     */
+    public static <C> GroupScope<C> open(int rank, Runnable end,
+                                         Function<List<C>, CollectiveHandle> start, Consumer<List<C>> run) {
+        return new GroupScope<>(rank, end, start, run);
     }
 
     /**
@@ -66,44 +84,37 @@ public abstract class GroupScope<C> implements CollectiveGroup {
     }
 
     /** Queues a validated call. */
-    public final void add(C call) {
+    public void add(C call) {
         calls.add(call);
     }
 
     /** The calls queued so far (the live list, in order). */
-    public final List<C> calls() {
+    public List<C> calls() {
         return calls;
     }
 
-    /** The communicator forgets this scope as its open group. */
-    protected abstract void end();
-
-    /** Starts {@code queued} without waiting. */
-    protected abstract CollectiveHandle start(List<C> queued);
-
-    /** Runs {@code queued} and waits. */
-    protected abstract void run(List<C> queued);
-
     @Override
-    public final CollectiveHandle submit() {
+    public CollectiveHandle submit() {
         if (submitted || closed) {
             throw new IllegalStateException("group already " + (closed ? "closed" : "submitted") + ": rank="
                     + rank + ", calls=" + calls.size());
         }
         submitted = true;
-        end();
-        return start(calls);
+        end.run();
+        return start.apply(calls);
     }
 
     @Override
-    public final void close() {
+    public void close() {
         if (closed) {
             throw new IllegalStateException("group already closed: rank=" + rank + ", calls=" + calls.size());
         }
         closed = true;
         if (!submitted) {
-            end();
-            run(calls);
+            end.run();
+            if (!calls.isEmpty()) {
+                run.accept(calls);
+            }
         }
     }
 }

@@ -34,7 +34,6 @@ import io.yatt.ffi.nccl.NcclResult;
 import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
-import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -45,6 +44,13 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+
+import static io.yatt.collectives.internal.Lifecycle.abortedBy;
+import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
+import static io.yatt.collectives.internal.Lifecycle.requireUsable;
+import static io.yatt.collectives.internal.Lifecycle.translateCause;
+import static io.yatt.collectives.internal.DeviceTensors.address;
+import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
 
 /**
  * One rank of an NCCL communicator: one GPU per rank (one process per rank, or one thread per rank with distinct
@@ -95,7 +101,7 @@ public final class NcclGpuCommunicator implements Communicator {
     private final AtomicReference<Throwable> abortCause = new AtomicReference<>();
     private final List<NcclHandle> pending = new ArrayList<>();
     private long seq;
-    private NcclGroup openGroup;
+    private GroupScope<NcclCall> openGroup;
     private volatile boolean closed;
 
     private NcclGpuCommunicator(NcclCommunicator comm, int device, Communicator.Context context, CudaStream stream,
@@ -257,7 +263,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allGather(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allGather(send, recv, rank, size);
         post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1));
     }
@@ -265,7 +271,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.reduceScatter(send, recv, op, rank, size);
         post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1));
     }
@@ -273,7 +279,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allReduce(send, recv, op);
         post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1));
     }
@@ -281,7 +287,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void broadcast(Tensor send, Tensor recv, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.broadcast(send, recv, root, size);
         post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root));
     }
@@ -289,7 +295,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.reduce(send, recv, op, root, size);
         post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root));
     }
@@ -297,7 +303,7 @@ public final class NcclGpuCommunicator implements Communicator {
     @Override
     public void allToAll(Tensor send, Tensor recv) {
         checkUsable();
-        requireDevice(send, recv);
+        requireDevice(BACKEND, send, recv, device);
         CollectiveChecks.allToAll(send, recv, size);
         post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1));
     }
@@ -557,13 +563,14 @@ public final class NcclGpuCommunicator implements Communicator {
     public CollectiveGroup group() {
         checkUsable();
         GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = new NcclGroup(this);
+        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
+                calls -> runGroup(List.copyOf(calls)));
         return openGroup;
     }
 
     @Override
     public void abort() {
-        fail(new CommunicatorAbortedException("communicator aborted by rank " + rank + ": size=" + size, null));
+        fail(abortedBy(rank, size));
     }
 
     /**
@@ -574,9 +581,7 @@ public final class NcclGpuCommunicator implements Communicator {
      */
     @Override
     public synchronized void close() {
-        if (closed) {
-            throw new IllegalStateException("communicator already closed: rank=" + rank + ", size=" + size);
-        }
+        requireNotClosed(closed, rank, size);
         closed = true;
         RuntimeException failure = null;
         try {
@@ -615,16 +620,7 @@ public final class NcclGpuCommunicator implements Communicator {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    void endGroup(NcclGroup group) {
-        if (openGroup == group) {
-            openGroup = null;
-        }
-    }
-
-    void runGroup(List<NcclCall> calls) {
-        if (calls.isEmpty()) {
-            return;
-        }
+    private void runGroup(List<NcclCall> calls) {
         checkUsable();
         drainAsync();
         long opSeq = seq++;
@@ -633,7 +629,7 @@ public final class NcclGpuCommunicator implements Communicator {
         awaitDone(opName, opSeq, peers(calls));
     }
 
-    CollectiveHandle submitAsync(List<NcclCall> calls) {
+    private CollectiveHandle submitAsync(List<NcclCall> calls) {
         checkUsable();
         String opName = describeOps(calls);
         if (calls.isEmpty()) {
@@ -824,7 +820,7 @@ public final class NcclGpuCommunicator implements Communicator {
                 CollectiveMismatchException mismatch = new CollectiveMismatchException(CallSignature.mismatchMessage(0,
                         CallSignature.describeGroup(first), q, CallSignature.describeGroup(other)));
                 Throwable inForce = fail(mismatch);
-                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq);
+                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
             }
         }
     }
@@ -883,7 +879,7 @@ public final class NcclGpuCommunicator implements Communicator {
     boolean poll(CudaEvent event, String opName, long opSeq, long deadline, List<Integer> peers) {
         Throwable cause = abortCause.get();
         if (cause != null) {
-            throw translateCause(cause, opName, opSeq);
+            throw translateCause(cause, opName, opSeq, timeoutNs, rank, size);
         }
         try {
             if (event.query()) {
@@ -899,14 +895,15 @@ public final class NcclGpuCommunicator implements Communicator {
         } catch (IllegalStateException e) {
             // the NCCL communicator was aborted (from another thread) between the check above and the query
             Throwable recorded = abortCause.get();
-            throw recorded != null ? translateCause(recorded, opName, opSeq) : failed(opName, opSeq, e);
+            throw recorded != null ? translateCause(recorded, opName, opSeq, timeoutNs, rank, size)
+                    : failed(opName, opSeq, e);
         }
         if (System.nanoTime() - deadline > 0) {
             CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, peers, timeoutNs,
                     new CollectiveException("nccl work did not complete: rank=" + rank + ", size=" + size + ", device="
                             + device));
             Throwable inForce = fail(timeout);
-            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq);
+            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
         }
         return false;
     }
@@ -936,60 +933,15 @@ public final class NcclGpuCommunicator implements Communicator {
         CollectiveException failure = new CollectiveException(opName + " failed: op=" + opName + ", seq=" + opSeq
                 + ", rank=" + rank + ", size=" + size + ", device=" + device + ", error=" + e.getMessage(), e);
         Throwable inForce = fail(failure);
-        return inForce == failure ? failure : translateCause(inForce, opName, opSeq);
-    }
-
-    RuntimeException translateCause(Throwable cause, String opName, long opSeq) {
-        return switch (cause) {
-            case CollectiveTimeoutException t -> new CollectiveTimeoutException(opName, opSeq, t.missingRanks(),
-                    timeoutNs, t);
-            case CollectiveMismatchException m -> new CollectiveMismatchException(m.getMessage(), m);
-            default -> new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size
-                    + ", cause=" + cause.getMessage(), cause);
-        };
+        return inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
     }
 
     private void checkUsable() {
-        if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank + ", size=" + size);
-        }
-        Throwable cause = abortCause.get();
-        if (cause != null) {
-            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-                    + cause.getMessage(), cause);
-        }
+        requireUsable(closed, abortCause.get(), rank, size);
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Helpers.
-
-    private void requireDevice(Tensor send, Tensor recv) {
-        requireDevice(BACKEND, "send", send, device);
-        requireDevice(BACKEND, "recv", recv, device);
-    }
-
-    /**
-     * Checks that a tensor lives on the rank's CUDA device.
-     *
-     * @throws IllegalArgumentException {@code nccl backend needs cuda tensors: device=host, name=send, expected=cuda:0},
-     *         or {@code tensor on another device: name=send, device=cuda:1, expected=cuda:0, backend=nccl}
-     */
-    static void requireDevice(String backend, String name, Tensor tensor, int device) {
-        Objects.requireNonNull(tensor, name);
-        Device actual = tensor.device();
-        if (actual.isHost()) {
-            throw new IllegalArgumentException(backend + " backend needs cuda tensors: device=host, name=" + name
-                    + ", expected=cuda:" + device);
-        }
-        if (actual.ordinal() != device) {
-            throw new IllegalArgumentException("tensor on another device: name=" + name + ", device=" + actual
-                    + ", expected=cuda:" + device + ", backend=" + backend);
-        }
-    }
-
-    private static long address(Tensor tensor) {
-        return tensor.byteSize() == 0 ? 0 : tensor.dataPointer().address();
-    }
 
     /** The peers of the point-to-point calls (the ranks a timeout can name); empty when there are collectives. */
     private static List<Integer> peers(List<NcclCall> calls) {

@@ -8,6 +8,7 @@ import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
+import io.yatt.collectives.internal.Lifecycle;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
@@ -73,7 +74,7 @@ final class ShmChannel {
     private final long p2pSlot;
     private final long p2pBase;
     private final long stagingAllocation;
-    private final long timeoutNs;
+    private long timeoutNs;
     private final boolean debug;
     private final long spinNs;
     private final long livenessNs;
@@ -234,6 +235,11 @@ final class ShmChannel {
             world.arena.free(stagingAllocation);
         }
         world.release();
+    }
+
+    /** Sets the deadline of the calls that start after this one (see {@link ShmCommunicator#overrideTimeoutNs}). */
+    void timeoutNs(long timeoutNs) {
+        this.timeoutNs = timeoutNs;
     }
 
     private void begin(String name) {
@@ -417,8 +423,7 @@ final class ShmChannel {
         if (peer instanceof CollectiveMismatchException mismatch) {
             return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
         }
-        return new CommunicatorAbortedException("communicator aborted: rank=" + rank + ", size=" + size + ", cause="
-            + peer.getMessage(), peer);
+        return Lifecycle.aborted(rank, size, peer);
     }
 
     private List<Integer> missing(long off, long target, List<Integer> override, List<Integer> dead) {

@@ -12,6 +12,8 @@ import io.yatt.collectives.ShmContext;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.GroupScope;
+import io.yatt.collectives.internal.Lifecycle;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
@@ -53,7 +55,7 @@ public final class ShmCommunicator implements Communicator {
 
     private final ShmChannel channel;
     private final ShmContext context;
-    private ShmGroup openGroup;
+    private GroupScope<Call> openGroup;
     private ExecutorService asyncExecutor;
     private AsyncHandle lastAsync;
     private long asyncSeq;
@@ -62,6 +64,14 @@ public final class ShmCommunicator implements Communicator {
     private ShmCommunicator(ShmChannel channel, ShmContext context) {
         this.channel = channel;
         this.context = context;
+    }
+
+    /**
+     * Sets the deadline of this rank's later calls on this communicator (not its splits). For the multi-process test
+     * harness only: a worker warms up under a long deadline, then runs its tasks under the context's.
+     */
+    void overrideTimeoutNs(long timeoutNs) {
+        channel.timeoutNs(timeoutNs);
     }
 
     /**
@@ -293,7 +303,7 @@ public final class ShmCommunicator implements Communicator {
         ShmChannel.P2p op = new ShmChannel.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
         channel.counters.call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV);
         if (openGroup != null) {
-            openGroup.calls.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
+            openGroup.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
             return;
         }
         drainAsync();
@@ -303,9 +313,7 @@ public final class ShmCommunicator implements Communicator {
     @Override
     public Optional<Communicator> split(int color, int key) {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("split inside a group is not supported: rank=" + rank());
-        }
+        GroupScope.requireNoneOpenForSplit(openGroup, rank());
         drainAsync();
         channel.counters.call(CollectiveKind.SPLIT);
         ShmChannel[] result = new ShmChannel[1];
@@ -392,7 +400,7 @@ public final class ShmCommunicator implements Communicator {
         DType dt = dtype;
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
         if (openGroup != null) {
-            openGroup.calls.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
+            openGroup.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
                 if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
                     throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
                         + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
@@ -421,24 +429,19 @@ public final class ShmCommunicator implements Communicator {
     @Override
     public CollectiveGroup group() {
         checkUsable();
-        if (openGroup != null) {
-            throw new IllegalStateException("group already open: rank=" + rank() + ", groups do not nest");
-        }
-        openGroup = new ShmGroup();
+        GroupScope.requireNoneOpen(openGroup, rank());
+        openGroup = GroupScope.open(rank(), () -> openGroup = null, this::submitAsync, this::runGroup);
         return openGroup;
     }
 
     @Override
     public void abort() {
-        channel.abort(new CommunicatorAbortedException("communicator aborted by rank " + rank() + ": size=" + size(),
-            null));
+        channel.abort(Lifecycle.abortedBy(rank(), size()));
     }
 
     @Override
     public void close() {
-        if (closed) {
-            throw new IllegalStateException("communicator already closed: rank=" + rank() + ", size=" + size());
-        }
+        Lifecycle.requireNotClosed(closed, rank(), size());
         closed = true;
         ExecutorService executor = asyncExecutor;
         if (executor != null) {
@@ -468,7 +471,7 @@ public final class ShmCommunicator implements Communicator {
 
     private void checkUsable() {
         if (closed) {
-            throw new IllegalStateException("communicator closed: rank=" + rank() + ", size=" + size());
+            throw Lifecycle.closed(rank(), size(), null);
         }
         if (channel.isAborted()) {
             throw new CommunicatorAbortedException("communicator aborted: rank=" + rank() + ", size=" + size()
@@ -485,22 +488,11 @@ public final class ShmCommunicator implements Communicator {
     private void submit(CollectiveKind kind, Runnable body) {
         channel.counters.call(kind);
         if (openGroup != null) {
-            openGroup.calls.add(new Call(kind, body, null));
+            openGroup.add(new Call(kind, body, null));
             return;
         }
         drainAsync();
         channel.run(kind.opName(), body);
-    }
-
-    private static String describe(List<Call> calls) {
-        if (calls.size() == 1) {
-            return calls.getFirst().kind.opName();
-        }
-        List<String> names = new ArrayList<>(calls.size());
-        for (Call call : calls) {
-            names.add(call.kind.opName());
-        }
-        return "group(" + String.join(", ", names) + ")";
     }
 
     /** Point-to-point calls of the group run together first (deadlock-free), then the collectives in order. */
@@ -511,7 +503,7 @@ public final class ShmCommunicator implements Communicator {
                 p2p.add(call.p2p);
             }
         }
-        channel.run(describe(calls), () -> {
+        channel.run(GroupScope.describeOps(calls, Call::kind), () -> {
             if (!p2p.isEmpty()) {
                 channel.pointToPoint(p2p);
             }
@@ -533,7 +525,7 @@ public final class ShmCommunicator implements Communicator {
 
     private CollectiveHandle submitAsync(List<Call> calls) {
         checkUsable();
-        String opName = calls.isEmpty() ? "group()" : describe(calls);
+        String opName = calls.isEmpty() ? "group()" : GroupScope.describeOps(calls, Call::kind);
         AsyncHandle handle = AsyncHandle.pending(opName, asyncSeq++, List::of);
         if (calls.isEmpty()) {
             handle.complete(null);
@@ -545,48 +537,15 @@ public final class ShmCommunicator implements Communicator {
         try {
             handle.runOn(asyncExecutor, () -> runCalls(calls));
         } catch (RejectedExecutionException e) {
-            throw new IllegalStateException("communicator closed: rank=" + rank() + ", size=" + size(), e);
+            throw Lifecycle.closed(rank(), size(), e);
         }
         lastAsync = handle;
         return handle;
     }
 
-    private final class ShmGroup implements CollectiveGroup {
-        final List<Call> calls = new ArrayList<>();
-        private boolean submitted;
-        private boolean groupClosed;
-
-        @Override
-        public CollectiveHandle submit() {
-            if (submitted || groupClosed) {
-                throw new IllegalStateException("group already " + (groupClosed ? "closed" : "submitted") + ": rank="
-                    + rank() + ", calls=" + calls.size());
-            }
-            submitted = true;
-            if (openGroup == this) {
-                openGroup = null;
-            }
-            return submitAsync(calls);
-        }
-
-        @Override
-        public void close() {
-            if (groupClosed) {
-                throw new IllegalStateException("group already closed: rank=" + rank() + ", calls=" + calls.size());
-            }
-            groupClosed = true;
-            if (submitted) {
-                return;
-            }
-            if (openGroup == this) {
-                openGroup = null;
-            }
-            if (calls.isEmpty()) {
-                return;
-            }
-            checkUsable();
-            drainAsync();
-            runCalls(calls);
-        }
+    private void runGroup(List<Call> calls) {
+        checkUsable();
+        drainAsync();
+        runCalls(calls);
     }
 }

@@ -1,6 +1,7 @@
 package io.yatt.collectives.cudalocal;
 
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.internal.DeviceTensors;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
@@ -51,7 +52,7 @@ class CudaLocalWorldTest {
         try (Allocator allocator = Allocator.root("cuda-local-test");
              Tensor host = Tensor.allocate(allocator, DType.F32, Shape.of(4), Device.host())) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> CudaLocalCommunicator.requireDevice(CudaLocalCommunicator.BACKEND, "send", host, 0));
+                    () -> DeviceTensors.requireDevice(CudaLocalCommunicator.BACKEND, "send", host, 0));
             assertEquals("cuda-local backend needs cuda tensors: device=host, name=send, expected=cuda:0", e.getMessage());
         }
     }

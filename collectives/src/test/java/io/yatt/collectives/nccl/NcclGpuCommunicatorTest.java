@@ -4,6 +4,7 @@ import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.internal.DeviceTensors;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.nccl.NcclUniqueId;
 import io.yatt.tensor.Allocator;
@@ -58,7 +59,7 @@ class NcclGpuCommunicatorTest {
         try (Allocator allocator = Allocator.root("nccl-test");
              Tensor host = Tensor.allocate(allocator, DType.BF16, Shape.of(2, 3), Device.host())) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> NcclGpuCommunicator.requireDevice(NcclGpuCommunicator.BACKEND, "recv", host, 1));
+                    () -> DeviceTensors.requireDevice(NcclGpuCommunicator.BACKEND, "recv", host, 1));
             assertEquals("nccl backend needs cuda tensors: device=host, name=recv, expected=cuda:1", e.getMessage());
         }
     }

@@ -41,6 +41,7 @@ public final class ShmWorker {
     static final int FRAME_OUTCOME = 3;
     static final int FRAME_ARMED = 4;
     static final int FRAME_GO = 5;
+    static final long WARM_UP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
 
     private ShmWorker() {
     }
@@ -64,7 +65,10 @@ public final class ShmWorker {
             return;
         }
         int rank = comm.rank();
+        // start-up skew between loaded rank JVMs is no part of any test: warm up under a long deadline
+        comm.overrideTimeoutNs(Math.max(timeoutNs, WARM_UP_TIMEOUT_NS));
         warmUp(comm);
+        comm.overrideTimeoutNs(timeoutNs);
         writeFrame(out, FRAME_READY, serialize(new RankOutcome<>(rank, "ready", null, 0)));
         try (Allocator allocator = Allocator.root("rank-" + rank)) {
             RankContext rankContext = new RankContext() {
