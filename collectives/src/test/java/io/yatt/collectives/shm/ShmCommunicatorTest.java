@@ -23,10 +23,4 @@ final class ShmCommunicatorTest extends CommunicatorConformanceTest {
     protected long smallAllReduceBytesCounted(int n, long bytes) {
         return (n - 1) * bytes;
     }
-
-    /** shm places pieces directly: heap sends are packed into the rank's own shm staging, not the caller's scratch. */
-    @Override
-    protected boolean allGathervStages() {
-        return false;
-    }
 }
