@@ -1,0 +1,651 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.InProcessWorld;
+import io.yatt.hybrid.GroupKind;
+import io.yatt.hybrid.HybridEngine;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.hybrid.RankCoordinates;
+import io.yatt.hybrid.ReshardPlan;
+import io.yatt.hybrid.ReshardPlanner;
+import io.yatt.hybrid.ReshardScheme;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.trainer.algo.AdvantageConfig;
+import io.yatt.trainer.algo.AdvantageInput;
+import io.yatt.trainer.algo.AdvantageResult;
+import io.yatt.trainer.algo.AggOptions;
+import io.yatt.trainer.algo.AlgorithmRegistry;
+import io.yatt.trainer.algo.BatchTensor;
+import io.yatt.trainer.algo.KlController;
+import io.yatt.trainer.algo.KlPenalty;
+import io.yatt.trainer.algo.KlRewardResult;
+import io.yatt.trainer.algo.KlRewards;
+import io.yatt.trainer.algo.LagrangeMultiplier;
+import io.yatt.trainer.algo.LossAggMode;
+import io.yatt.trainer.algo.Losses;
+import io.yatt.trainer.algo.PolicyLossConfig;
+import io.yatt.trainer.algo.PolicyLossInput;
+import io.yatt.trainer.algo.PolicyLossResult;
+import io.yatt.trainer.algo.SafeRlhf;
+import io.yatt.trainer.algo.ValueLossResult;
+import io.yatt.trainer.config.AdvantageEstimator;
+import io.yatt.trainer.config.KlControlType;
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.AdamW;
+import io.yatt.trainer.model.Batch;
+import io.yatt.trainer.model.Generator;
+import io.yatt.trainer.model.Gradients;
+import io.yatt.trainer.model.Head;
+import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.model.LlamaModel;
+import io.yatt.trainer.model.LlamaWeights;
+import io.yatt.trainer.run.MetricNames;
+import io.yatt.trainer.run.MetricsTracker;
+import io.yatt.trainer.run.StepMetrics;
+import io.yatt.trainer.sft.Sft;
+import io.yatt.trainer.task.CharTokenizer;
+import io.yatt.trainer.task.Prompt;
+import io.yatt.trainer.task.PromptSampler;
+import io.yatt.trainer.task.Task;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Consumer;
+
+/**
+ * The RLHF loop on ranks as threads: every rank holds its training shard of the actor, the frozen reference and (for
+ * {@code gae} and {@code safe_rlhf}) the critic, all colocated. Each step the actor's weights go into the
+ * generation layout through the {@link HybridEngine}, every generation replica samples its chunk of the batch, the
+ * engine returns to training, and then old and reference log-probs, values, rewards, advantages and PPO epochs of
+ * actor and critic updates run with tensor parallelism inside each training replica and data parallelism across.
+ */
+public final class RlhfLoop {
+
+    private RlhfLoop() {
+    }
+
+    /**
+     * What a finished run reports.
+     *
+     * @param rows the metrics of every step
+     * @param initialValReward held-out greedy mean reward of the starting policy
+     * @param finalValReward held-out greedy mean reward after the last step
+     * @param actorWeights the final actor's whole weights (vocabulary padded to the training TP degree)
+     */
+    public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
+                         Map<String, float[]> actorWeights) {
+    }
+
+    /**
+     * Runs {@code trainer.total_training_steps} steps from the given starting policy.
+     *
+     * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary padded to a multiple of
+     *        the training TP degree
+     * @param onStep receives each step's metrics on the calling rank 0 thread (record, progress)
+     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
+     */
+    public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
+                             Consumer<StepMetrics> onStep) {
+        HybridLayout layout = config.parallel().layout();
+        int world = layout.worldSize();
+        Shared shared = new Shared(config, task, model, layout, policy);
+        List<Result> results = new ArrayList<>(world);
+        try (InProcessWorld w = InProcessWorld.create(world)) {
+            ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
+                Thread t = new Thread(r, "yatt-rank");
+                t.setDaemon(true);
+                return t;
+            });
+            try {
+                List<Future<Result>> futures = new ArrayList<>(world);
+                for (int r = 0; r < world; r++) {
+                    Communicator comm = w.communicator(r);
+                    futures.add(pool.submit(() -> new Rank(shared, comm, onStep).run()));
+                }
+                for (Future<Result> f : futures) {
+                    results.add(f.get());
+                }
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IllegalStateException("rank failed: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while ranks ran", e);
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        return results.getFirst();
+    }
+
+    /** Seed of sample {@code i} of step {@code step}: SplitMix64 of the trainer seed, step and index. */
+    static long sampleSeed(long seed, long step, int i) {
+        long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + i * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** State every rank reads and writes at disjoint indices between barriers. */
+    static final class Shared {
+        final TrainConfig config;
+        final Task task;
+        final LlamaConfig model;
+        final HybridLayout layout;
+        final Map<String, float[]> policy;
+        final ReshardPlan plan;
+        final int pad;
+        final int batchPrompts;
+        final int n;
+        final int samples;
+        final int promptLen;
+        final int responseLen;
+        final boolean critic;
+        /** Per step: generated tokens and their log-probs, per sample. */
+        final int[][] responses;
+        final float[][] oldLogProbs;
+        final float[][] refLogProbs;
+        final float[][] values;
+        final float[][] costValues;
+        final int[][] baselineResponses;
+        volatile double valReward;
+
+        Shared(TrainConfig config, Task task, LlamaConfig model, HybridLayout layout, Map<String, float[]> policy) {
+            this.config = config;
+            this.task = task;
+            this.model = model;
+            this.layout = layout;
+            this.policy = policy;
+            this.pad = layout.train().t();
+            model.requireTensorParallel(layout.train().t());
+            this.plan = ReshardPlanner.shared().plan(layout, model.modelSpec(DType.F32, pad), ReshardScheme.HYBRIDFLOW);
+            this.batchPrompts = config.data().trainBatchSize();
+            this.n = config.actorRolloutRef().rollout().n();
+            this.samples = batchPrompts * n;
+            this.promptLen = config.data().maxPromptLength();
+            this.responseLen = config.actorRolloutRef().rollout().responseLength();
+            AdvantageEstimator est = config.algorithm().advEstimator();
+            this.critic = est == AdvantageEstimator.GAE || est == AdvantageEstimator.SAFE_RLHF;
+            this.responses = new int[samples][];
+            this.oldLogProbs = new float[samples][];
+            this.refLogProbs = new float[samples][];
+            this.values = new float[samples][];
+            this.costValues = new float[samples][];
+            this.baselineResponses = new int[batchPrompts][];
+            int replicas = layout.worldSize() / layout.gen().tg();
+            if (samples % replicas != 0) {
+                throw new IllegalArgumentException("samples per step must divide over the generation replicas: "
+                        + "samples=" + samples + ", replicas=" + replicas);
+            }
+            int miniSamples = config.actorRolloutRef().actor().ppoMiniBatchSize() * n;
+            int micro = config.actorRolloutRef().actor().ppoMicroBatchSize();
+            if (miniSamples % micro != 0) {
+                throw new IllegalArgumentException("ppo_micro_batch_size must divide ppo_mini_batch_size * rollout.n: "
+                        + "ppo_micro_batch_size=" + micro + ", samples=" + miniSamples);
+            }
+        }
+    }
+
+    /** One rank's loop. */
+    private static final class Rank {
+        private final Shared s;
+        private final Communicator world;
+        private final Consumer<StepMetrics> onStep;
+        private final TrainConfig cfg;
+        private final RankCoordinates coords;
+
+        Rank(Shared s, Communicator world, Consumer<StepMetrics> onStep) {
+            this.s = s;
+            this.world = world;
+            this.onStep = onStep;
+            this.cfg = s.config;
+            this.coords = s.layout.coordinates(world.rank());
+        }
+
+        Result run() {
+            int rank = world.rank();
+            HybridLayout layout = s.layout;
+            int t = layout.train().t();
+            int d = layout.train().d();
+            List<Integer> genGroup = layout.group(GroupKind.GEN_TP, rank);
+            int replica = layout.groups(GroupKind.GEN_TP).indexOf(genGroup);
+            int replicas = layout.groups(GroupKind.GEN_TP).size();
+            Communicator genTp = world.split(replica, rank).orElseThrow();
+            List<Integer> dpGroup = layout.group(GroupKind.DP, rank);
+            Communicator dpComm = world.split(layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
+            Map<String, float[]> criticInit = null;
+            if (s.critic) {
+                criticInit = LlamaWeights.random(s.model, Head.VALUE, cfg.trainer().seed() + 1, s.pad);
+                for (Map.Entry<String, float[]> e : s.policy.entrySet()) {
+                    if (criticInit.containsKey(e.getKey())) {
+                        criticInit.put(e.getKey(), e.getValue());
+                    }
+                }
+            }
+            try (Allocator root = Allocator.root("rank" + rank);
+                 HybridEngine engine = HybridEngine.create(s.plan, rank, world, root);
+                 LlamaModel actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
+                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, s.policy, t, coords.tp(), s.pad),
+                         engine.communicator(GroupKind.TP), s.pad);
+                 LlamaModel ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
+                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, s.policy, t, coords.tp(), s.pad),
+                         engine.communicator(GroupKind.TP), s.pad);
+                 LlamaModel critic = s.critic ? LlamaModel.create(s.model, Head.VALUE,
+                         LlamaWeights.shard(s.model, Head.VALUE, criticInit, t, coords.tp(), s.pad),
+                         engine.communicator(GroupKind.TP), s.pad) : null) {
+                Communicator tp = t == 1 ? null : engine.communicator(GroupKind.TP);
+                Communicator dp = d == 1 ? null : dpComm;
+                AdamW actorOpt = AdamW.create(actor.parameters(),
+                        new AdamW.Settings(0.9, 0.999, 1e-8, cfg.actorRolloutRef().actor().optim().weightDecay()));
+                AdamW criticOpt = critic == null ? null : AdamW.create(critic.parameters(),
+                        new AdamW.Settings(0.9, 0.999, 1e-8, cfg.critic().optim().weightDecay()));
+                TrainConfig.Algorithm alg = cfg.algorithm();
+                KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
+                        ? KlController.adaptive(alg.klCtrl().klCoef(), alg.klCtrl().targetKl(), alg.klCtrl().horizon())
+                        : KlController.fixed(alg.klCtrl().klCoef());
+                LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
+                        : LagrangeMultiplier.create(alg.safeRlhf().lagrangeInit(),
+                        alg.safeRlhf().lagrangeLr(), alg.safeRlhf().costLimit(), Double.MAX_VALUE);
+                PromptSampler sampler = PromptSampler.of(s.task.trainPrompts().size(), cfg.data().seed());
+                double initial = evaluate(actor);
+                int total = cfg.trainer().totalTrainingSteps();
+                List<StepMetrics> rows = new ArrayList<>();
+                double last = initial;
+                for (int step = 1; step <= total; step++) {
+                    MetricsTracker m = MetricsTracker.create();
+                    long t0 = System.nanoTime();
+                    int[] promptIdx = sampler.next(s.batchPrompts);
+                    List<Prompt> prompts = new ArrayList<>(s.samples);
+                    List<int[]> promptIds = new ArrayList<>(s.samples);
+                    for (int i = 0; i < s.samples; i++) {
+                        Prompt p = s.task.trainPrompts().get(promptIdx[i / s.n]);
+                        prompts.add(p);
+                        promptIds.add(s.task.tokenizer().encodePrompt(p.text()));
+                    }
+                    // 1. rollout in the generation layout
+                    long r0 = System.nanoTime();
+                    actor.copyTo(engine.trainingWeights());
+                    Map<String, io.yatt.tensor.Tensor> genWeights = engine.toGeneration();
+                    long bytes = engine.lastTransition().bytesReceived();
+                    double reshardS = (System.nanoTime() - r0) / 1e9;
+                    long g0 = System.nanoTime();
+                    try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
+                            layout.gen().tg() == 1 ? null : genTp, s.pad)) {
+                        int chunk = s.samples / replicas;
+                        int from = replica * chunk;
+                        TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
+                        Generator.Sampling sampling = new Generator.Sampling(s.responseLen, (float) ro.temperature(),
+                                Math.max(0, ro.topK()), (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+                        long[] seeds = new long[chunk];
+                        for (int i = 0; i < chunk; i++) {
+                            seeds[i] = sampleSeed(cfg.trainer().seed(), step, from + i);
+                        }
+                        Generator generator = Generator.create(gen, chunk, s.promptLen + s.responseLen);
+                        List<Generator.Sample> out = generator.generate(promptIds.subList(from, from + chunk),
+                                sampling, seeds);
+                        if (genTp == null || genTp.rank() == 0 || layout.gen().tg() == 1) {
+                            for (int i = 0; i < chunk; i++) {
+                                s.responses[from + i] = out.get(i).tokens();
+                            }
+                        }
+                        if (alg.advEstimator() == AdvantageEstimator.REMAX) {
+                            // greedy baseline rollouts of each prompt, split over replicas by prompt
+                            int pc = (s.batchPrompts + replicas - 1) / replicas;
+                            int pf = Math.min(s.batchPrompts, replica * pc);
+                            int pt = Math.min(s.batchPrompts, pf + pc);
+                            if (pt > pf) {
+                                List<int[]> bp = new ArrayList<>();
+                                for (int j = pf; j < pt; j++) {
+                                    bp.add(promptIds.get(j * s.n));
+                                }
+                                Generator g2 = Generator.create(gen, pt - pf, s.promptLen + s.responseLen);
+                                List<Generator.Sample> gout = g2.generate(bp, new Generator.Sampling(s.responseLen,
+                                        0f, 0, 1f, new int[] {CharTokenizer.EOS_ID}), new long[pt - pf]);
+                                for (int j = pf; j < pt; j++) {
+                                    s.baselineResponses[j] = gout.get(j - pf).tokens();
+                                }
+                            }
+                        }
+                    }
+                    double genS = (System.nanoTime() - g0) / 1e9;
+                    long b0 = System.nanoTime();
+                    engine.toTraining();
+                    reshardS += (System.nanoTime() - b0) / 1e9;
+                    world.barrier();
+                    m.addTiming(MetricNames.TIMING_GEN, genS);
+                    m.addTiming(MetricNames.TIMING_RESHARD, reshardS);
+                    m.record(MetricNames.RESHARD_BYTES, bytes);
+
+                    // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
+                    int tt = s.promptLen + s.responseLen;
+                    int[] tokens = new int[s.samples * tt];
+                    int[] mask = new int[s.samples * tt];
+                    float[] respMask = new float[s.samples * s.responseLen];
+                    double[] lengths = new double[s.samples];
+                    for (int i = 0; i < s.samples; i++) {
+                        int[] p = promptIds.get(i);
+                        for (int j = 0; j < p.length; j++) {
+                            tokens[i * tt + s.promptLen - p.length + j] = p[j];
+                            mask[i * tt + s.promptLen - p.length + j] = 1;
+                        }
+                        int[] r = s.responses[i];
+                        for (int j = 0; j < r.length; j++) {
+                            tokens[i * tt + s.promptLen + j] = r[j];
+                            mask[i * tt + s.promptLen + j] = 1;
+                            respMask[i * s.responseLen + j] = 1f;
+                        }
+                        lengths[i] = r.length;
+                    }
+                    // 3. old log-probs, reference log-probs, values: each DP replica its slice
+                    int per = s.samples / d;
+                    int lo = coords.dp() * per;
+                    Batch mine = slice(tokens, mask, lo, per, tt);
+                    try (MetricsTracker.Timer ignored = m.time(MetricNames.TIMING_REF)) {
+                        float[] lp = new float[per * tt];
+                        actor.logProbs(mine, 1f, lp, null);
+                        scatter(lp, s.oldLogProbs, lo, per, tt, s.responseLen);
+                        ref.logProbs(mine, 1f, lp, null);
+                        scatter(lp, s.refLogProbs, lo, per, tt, s.responseLen);
+                    }
+                    if (critic != null) {
+                        try (MetricsTracker.Timer ignored = m.time(MetricNames.TIMING_VALUES)) {
+                            float[] v = new float[per * tt];
+                            critic.values(mine, v);
+                            scatter(v, s.values, lo, per, tt, s.responseLen);
+                        }
+                    }
+                    world.barrier();
+
+                    // 4. rewards and advantages, identical on every rank
+                    long a0 = System.nanoTime();
+                    BatchTensor rmask = BatchTensor.of(s.samples, s.responseLen, respMask);
+                    float[] scores = new float[s.samples * s.responseLen];
+                    float[] costs = new float[s.samples * s.responseLen];
+                    double[] score = new double[s.samples];
+                    double[] cost = new double[s.samples];
+                    for (int i = 0; i < s.samples; i++) {
+                        int[] r = s.responses[i];
+                        Task.Scored sc = s.task.score(prompts.get(i), r, 0, r.length);
+                        score[i] = sc.reward();
+                        cost[i] = sc.cost();
+                        int lastTok = Math.max(0, r.length - 1);
+                        scores[i * s.responseLen + lastTok] = (float) sc.reward();
+                        costs[i * s.responseLen + lastTok] = (float) sc.cost();
+                    }
+                    BatchTensor old = BatchTensor.of(s.oldLogProbs);
+                    BatchTensor refLp = BatchTensor.of(s.refLogProbs);
+                    BatchTensor tokenScores = BatchTensor.of(s.samples, s.responseLen, scores);
+                    BatchTensor tokenRewards = tokenScores;
+                    if (alg.useKlInReward()) {
+                        KlRewardResult kr = KlRewards.applyKlPenalty(tokenScores, old, refLp, rmask, kl,
+                                KlPenalty.fromName(alg.klPenalty().configName()));
+                        tokenRewards = kr.tokenLevelRewards();
+                        kl.update(kr.currentKl(), s.batchPrompts);
+                        m.record(MetricNames.REWARD_KL_PENALTY, kr.currentKl());
+                    }
+                    AdvantageConfig ac = AdvantageConfig.DEFAULTS.withGammaLam(alg.gamma(), alg.lam())
+                            .withNormAdvByStd(alg.normAdvByStdInGrpo());
+                    AdvantageInput.Builder in = AdvantageInput.builder(tokenRewards, rmask);
+                    BatchTensor valuesT = critic == null ? null : BatchTensor.of(s.values);
+                    if (valuesT != null) {
+                        in.values(valuesT);
+                    }
+                    int[] groups = new int[s.samples];
+                    for (int i = 0; i < s.samples; i++) {
+                        groups[i] = i / s.n;
+                    }
+                    in.groupIds(groups);
+                    if (alg.advEstimator() == AdvantageEstimator.REMAX) {
+                        float[] base = new float[s.samples];
+                        for (int i = 0; i < s.samples; i++) {
+                            int[] br = s.baselineResponses[i / s.n];
+                            base[i] = (float) s.task.score(prompts.get(i), br, 0, br.length).reward();
+                        }
+                        in.rewardBaselines(base);
+                    }
+                    AdvantageResult adv;
+                    BatchTensor advantages;
+                    if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
+                        adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
+                        AdvantageResult cadv = SafeRlhf.costAdvantages(BatchTensor.of(s.samples, s.responseLen,
+                                costs), valuesT, rmask, alg.gamma(), alg.lam(), true);
+                        double lambda = lagrange.update(cost);
+                        advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
+                        m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);
+                    } else {
+                        adv = AlgorithmRegistry.advantageEstimator(alg.advEstimator().configName())
+                                .estimate(in.build(), ac);
+                        advantages = adv.advantages();
+                    }
+                    m.addTiming(MetricNames.TIMING_ADV, (System.nanoTime() - a0) / 1e9);
+
+                    // 5. critic and actor updates
+                    TrainConfig.Actor ac2 = cfg.actorRolloutRef().actor();
+                    int miniSamples = ac2.ppoMiniBatchSize() * s.n;
+                    int microPerRank = ac2.ppoMicroBatchSize() / d;
+                    int updatesPerEpoch = s.samples / miniSamples;
+                    int totalUpdates = total * updatesPerEpoch * ac2.ppoEpochs();
+                    LossAggMode agg = AlgorithmRegistry.lossAggMode(ac2.lossAggMode().configName());
+                    double pgLoss = 0;
+                    double clipfrac = 0;
+                    double ppoKl = 0;
+                    double entropy = 0;
+                    double vfLoss = 0;
+                    double gradNorm = 0;
+                    int micros = 0;
+                    if (critic != null) {
+                        long c0 = System.nanoTime();
+                        for (int epoch = 0; epoch < ac2.ppoEpochs(); epoch++) {
+                            for (int u = 0; u < updatesPerEpoch; u++) {
+                                critic.zeroGrad();
+                                int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
+                                int mcount = miniSamples / d;
+                                for (int mb = 0; mb < mcount; mb += microPerRank) {
+                                    int at = mlo + mb;
+                                    float[] v = new float[microPerRank * tt];
+                                    critic.values(slice(tokens, mask, at, microPerRank, tt), v);
+                                    BatchTensor vp = respView(v, microPerRank, tt, s.responseLen);
+                                    ValueLossResult vl = Losses.valueLoss(vp, rows(adv.returns(), at, microPerRank),
+                                            rows(valuesT, at, microPerRank), rows(rmask, at, microPerRank),
+                                            cfg.critic().cliprangeValue(), agg, AggOptions.LOCAL);
+                                    double scale = (double) microPerRank / mcount;
+                                    critic.backwardValues(toFull(vl.gradValuePreds(), microPerRank, tt, scale));
+                                    vfLoss += vl.vfLoss() * scale;
+                                }
+                                Gradients.allReduceMean(critic.parameters(), dp);
+                                Gradients.clipGlobalNorm(critic.parameters(), cfg.critic().gradClip(), tp);
+                                long opt = (long) (step - 1) * updatesPerEpoch * ac2.ppoEpochs()
+                                        + (long) epoch * updatesPerEpoch + u;
+                                criticOpt.step(cfg.critic().optim().lrAt(opt, totalUpdates));
+                            }
+                        }
+                        m.addTiming(MetricNames.TIMING_UPDATE_CRITIC, (System.nanoTime() - c0) / 1e9);
+                    }
+                    long u0 = System.nanoTime();
+                    PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(ac2.clipRatioLow(),
+                                    ac2.clipRatioHigh()).withClipRatioC(ac2.clipRatioC());
+                    double lr = 0;
+                    for (int epoch = 0; epoch < ac2.ppoEpochs(); epoch++) {
+                        for (int u = 0; u < updatesPerEpoch; u++) {
+                            actor.zeroGrad();
+                            int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
+                            int mcount = miniSamples / d;
+                            for (int mb = 0; mb < mcount; mb += microPerRank) {
+                                int at = mlo + mb;
+                                float[] lp = new float[microPerRank * tt];
+                                float[] ent = new float[microPerRank * tt];
+                                actor.logProbs(slice(tokens, mask, at, microPerRank, tt), 1f, lp, ent);
+                                BatchTensor mm = rows(rmask, at, microPerRank);
+                                PolicyLossResult pl = AlgorithmRegistry.policyLoss("vanilla").compute(
+                                        PolicyLossInput.of(rows(old, at, microPerRank),
+                                                respView(lp, microPerRank, tt, s.responseLen), rows(advantages, at, microPerRank),
+                                                mm), agg, plc);
+                                double scale = (double) microPerRank / mcount;
+                                float[] dLp = toFull(pl.gradLogProb(), microPerRank, tt, scale);
+                                float[] dEnt = null;
+                                BatchTensor entT = respView(ent, microPerRank, tt, s.responseLen);
+                                double entMean = maskedMean(entT, mm);
+                                if (ac2.entropyCoeff() != 0) {
+                                    var el = Losses.entropyLoss(entT, mm, agg, AggOptions.LOCAL);
+                                    dEnt = toFull(el.gradient(), microPerRank, tt, -ac2.entropyCoeff() * scale);
+                                }
+                                actor.backwardLogProbs(dLp, dEnt);
+                                pgLoss += pl.pgLoss() * scale;
+                                clipfrac += pl.pgClipfrac() * scale;
+                                ppoKl += pl.ppoKl() * scale;
+                                entropy += entMean * scale;
+                                micros++;
+                            }
+                            Gradients.allReduceMean(actor.parameters(), dp);
+                            gradNorm += Gradients.clipGlobalNorm(actor.parameters(), ac2.gradClip(), tp);
+                            long opt = (long) (step - 1) * updatesPerEpoch * ac2.ppoEpochs()
+                                    + (long) epoch * updatesPerEpoch + u;
+                            lr = ac2.optim().lrAt(opt, totalUpdates);
+                            actorOpt.step(lr);
+                        }
+                    }
+                    m.addTiming(MetricNames.TIMING_UPDATE_ACTOR, (System.nanoTime() - u0) / 1e9);
+                    int updates = updatesPerEpoch * ac2.ppoEpochs();
+                    if (rank == 0) {
+                        m.recordStats("critic/score", score);
+                        m.record(MetricNames.REWARDS_MEAN, maskedMean(tokenRewards, rmask) * s.responseLen
+                                / Math.max(1e-9, mean(lengths)));
+                        m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(advantages, rmask));
+                        m.record(MetricNames.PG_LOSS, pgLoss / updates);
+                        m.record(MetricNames.PG_CLIPFRAC, clipfrac / updates);
+                        m.record(MetricNames.PPO_KL, ppoKl / updates);
+                        m.record(MetricNames.ENTROPY, entropy / updates);
+                        m.record(MetricNames.GRAD_NORM, gradNorm / updates);
+                        m.record(MetricNames.LR, lr);
+                        if (critic != null) {
+                            m.record(MetricNames.VF_LOSS, vfLoss / updates);
+                            m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
+                            m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
+                        }
+                        if (s.task.hasCost()) {
+                            m.record(MetricNames.COST_MEAN, mean(cost));
+                        }
+                        m.recordStats("response_length", lengths);
+                        double tokensTotal = 0;
+                        for (int i = 0; i < s.samples; i++) {
+                            tokensTotal += promptIds.get(i).length + lengths[i];
+                        }
+                        m.record(MetricNames.TOTAL_NUM_TOKENS, tokensTotal);
+                        double stepS = (System.nanoTime() - t0) / 1e9;
+                        m.record(MetricNames.THROUGHPUT, tokensTotal / stepS / world.size());
+                    }
+                    int testFreq = cfg.trainer().testFreq();
+                    if ((testFreq > 0 && step % testFreq == 0) || step == total) {
+                        long e0 = System.nanoTime();
+                        last = evaluate(actor);
+                        m.record(MetricNames.VAL_SCORE_MEAN, last);
+                        m.addTiming(MetricNames.TIMING_TESTING, (System.nanoTime() - e0) / 1e9);
+                    }
+                    m.addTiming(MetricNames.TIMING_STEP, (System.nanoTime() - t0) / 1e9);
+                    if (rank == 0) {
+                        StepMetrics sm = m.commit(step);
+                        rows.add(sm);
+                        onStep.accept(sm);
+                    }
+                    world.barrier();
+                }
+                Map<String, float[]> whole = actor.wholeWeights();
+                return new Result(rows, initial, last, whole);
+            } finally {
+                genTp.close();
+                dpComm.close();
+            }
+        }
+
+        /** Held-out greedy mean reward of the actor, gathered over TP and evaluated once, shared with every rank. */
+        private double evaluate(LlamaModel actor) {
+            Map<String, float[]> whole = actor.wholeWeights();
+            if (world.rank() == 0) {
+                s.valReward = Sft.evaluate(s.model, whole, s.task, s.task.heldOutPrompts(), s.responseLen);
+            }
+            world.barrier();
+            double v = s.valReward;
+            world.barrier();
+            return v;
+        }
+    }
+
+    static Batch slice(int[] tokens, int[] mask, int from, int count, int tt) {
+        int[] tk = new int[count * tt];
+        int[] mk = new int[count * tt];
+        System.arraycopy(tokens, from * tt, tk, 0, count * tt);
+        System.arraycopy(mask, from * tt, mk, 0, count * tt);
+        return new Batch(count, tt, tk, mk);
+    }
+
+    /**
+     * Response quantities of rows {@code [from, from+count)}: response token j of a sample sits at position
+     * {@code P + j}, so its log-prob (and the critic's value, read at the position that predicts it) is at
+     * {@code P + j - 1}.
+     */
+    private static void scatter(float[] full, float[][] out, int from, int count, int tt, int resp) {
+        BatchTensor v = respView(full, count, tt, resp);
+        for (int i = 0; i < count; i++) {
+            out[from + i] = v.row(i);
+        }
+    }
+
+    private static BatchTensor respView(float[] full, int count, int tt, int resp) {
+        int p = tt - resp;
+        float[] out = new float[count * resp];
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j < resp; j++) {
+                out[i * resp + j] = full[i * tt + p + j - 1];
+            }
+        }
+        return BatchTensor.of(count, resp, out);
+    }
+
+    private static float[] toFull(BatchTensor grad, int count, int tt, double scale) {
+        int resp = grad.seq();
+        int p = tt - resp;
+        float[] out = new float[count * tt];
+        for (int i = 0; i < count; i++) {
+            for (int j = 0; j < resp; j++) {
+                out[i * tt + p + j - 1] = (float) (grad.get(i, j) * scale);
+            }
+        }
+        return out;
+    }
+
+    private static BatchTensor rows(BatchTensor x, int from, int count) {
+        float[] out = new float[count * x.seq()];
+        float[] all = x.toArray();
+        System.arraycopy(all, from * x.seq(), out, 0, count * x.seq());
+        return BatchTensor.of(count, x.seq(), out);
+    }
+
+    private static double maskedMean(BatchTensor x, BatchTensor mask) {
+        double sum = 0;
+        double cnt = 0;
+        for (int b = 0; b < x.batch(); b++) {
+            for (int j = 0; j < x.seq(); j++) {
+                float mk = mask.get(b, j);
+                sum += mk * x.get(b, j);
+                cnt += mk;
+            }
+        }
+        return cnt == 0 ? 0 : sum / cnt;
+    }
+
+    private static double mean(double[] x) {
+        double s = 0;
+        for (double v : x) {
+            s += v;
+        }
+        return x.length == 0 ? 0 : s / x.length;
+    }
+}
