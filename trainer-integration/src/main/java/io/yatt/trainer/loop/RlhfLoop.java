@@ -320,8 +320,8 @@ public final class RlhfLoop {
                     engine.toTraining();
                     reshardS += (System.nanoTime() - b0) / 1e9;
                     world.barrier();
-                    m.addTiming(MetricNames.TIMING_GEN, genS);
-                    m.addTiming(MetricNames.TIMING_RESHARD, reshardS);
+                    m.addTiming(stage(MetricNames.TIMING_GEN), genS);
+                    m.addTiming(stage(MetricNames.TIMING_RESHARD), reshardS);
                     m.record(MetricNames.RESHARD_BYTES, bytes);
 
                     // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
@@ -348,7 +348,7 @@ public final class RlhfLoop {
                     int per = s.samples / d;
                     int lo = coords.dp() * per;
                     Batch mine = slice(tokens, mask, lo, per, tt);
-                    try (MetricsTracker.Timer ignored = m.time(MetricNames.TIMING_REF)) {
+                    try (MetricsTracker.Timer ignored = m.time(stage(MetricNames.TIMING_REF))) {
                         float[] lp = new float[per * tt];
                         actor.logProbs(mine, 1f, lp, null);
                         scatter(lp, s.oldLogProbs, lo, per, tt, s.responseLen);
@@ -356,7 +356,7 @@ public final class RlhfLoop {
                         scatter(lp, s.refLogProbs, lo, per, tt, s.responseLen);
                     }
                     if (critic != null) {
-                        try (MetricsTracker.Timer ignored = m.time(MetricNames.TIMING_VALUES)) {
+                        try (MetricsTracker.Timer ignored = m.time(stage(MetricNames.TIMING_VALUES))) {
                             float[] v = new float[per * tt];
                             critic.values(mine, v);
                             scatter(v, s.values, lo, per, tt, s.responseLen);
@@ -425,7 +425,7 @@ public final class RlhfLoop {
                                 .estimate(in.build(), ac);
                         advantages = adv.advantages();
                     }
-                    m.addTiming(MetricNames.TIMING_ADV, (System.nanoTime() - a0) / 1e9);
+                    m.addTiming(stage(MetricNames.TIMING_ADV), (System.nanoTime() - a0) / 1e9);
 
                     // 5. critic and actor updates
                     TrainConfig.Actor ac2 = cfg.actorRolloutRef().actor();
@@ -467,7 +467,7 @@ public final class RlhfLoop {
                                 criticOpt.step(cfg.critic().optim().lrAt(opt, totalUpdates));
                             }
                         }
-                        m.addTiming(MetricNames.TIMING_UPDATE_CRITIC, (System.nanoTime() - c0) / 1e9);
+                        m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
                     }
                     long u0 = System.nanoTime();
                     PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(ac2.clipRatioLow(),
@@ -512,12 +512,11 @@ public final class RlhfLoop {
                             actorOpt.step(lr);
                         }
                     }
-                    m.addTiming(MetricNames.TIMING_UPDATE_ACTOR, (System.nanoTime() - u0) / 1e9);
+                    m.addTiming(stage(MetricNames.TIMING_UPDATE_ACTOR), (System.nanoTime() - u0) / 1e9);
                     int updates = updatesPerEpoch * ac2.ppoEpochs();
                     if (rank == 0) {
                         m.recordStats("critic/score", score);
-                        m.record(MetricNames.REWARDS_MEAN, maskedMean(tokenRewards, rmask) * s.responseLen
-                                / Math.max(1e-9, mean(lengths)));
+                        m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
                         m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(advantages, rmask));
                         m.record(MetricNames.PG_LOSS, pgLoss / updates);
                         m.record(MetricNames.PG_CLIPFRAC, clipfrac / updates);
@@ -547,9 +546,9 @@ public final class RlhfLoop {
                         long e0 = System.nanoTime();
                         last = evaluate(actor);
                         m.record(MetricNames.VAL_SCORE_MEAN, last);
-                        m.addTiming(MetricNames.TIMING_TESTING, (System.nanoTime() - e0) / 1e9);
+                        m.addTiming(stage(MetricNames.TIMING_TESTING), (System.nanoTime() - e0) / 1e9);
                     }
-                    m.addTiming(MetricNames.TIMING_STEP, (System.nanoTime() - t0) / 1e9);
+                    m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
                     if (rank == 0) {
                         StepMetrics sm = m.commit(step);
                         rows.add(sm);
@@ -576,6 +575,11 @@ public final class RlhfLoop {
             world.barrier();
             return v;
         }
+    }
+
+    /** A stage's name as {@link MetricsTracker#addTiming} takes it: the metric name without {@code timing_s/}. */
+    static String stage(String metric) {
+        return metric.substring(MetricNames.TIMING_PREFIX.length());
     }
 
     static Batch slice(int[] tokens, int[] mask, int from, int count, int tt) {
@@ -639,6 +643,14 @@ public final class RlhfLoop {
             }
         }
         return cnt == 0 ? 0 : sum / cnt;
+    }
+
+    private static double sumPerRow(BatchTensor x) {
+        double sum = 0;
+        for (float v : x.toArray()) {
+            sum += v;
+        }
+        return sum / x.batch();
     }
 
     private static double mean(double[] x) {
