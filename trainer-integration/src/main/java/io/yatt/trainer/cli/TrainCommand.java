@@ -6,6 +6,8 @@ import io.yatt.trainer.loop.RlhfLoop;
 import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaCheckpoint;
 import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.run.Checkpoint;
+import io.yatt.trainer.run.CheckpointStore;
 import io.yatt.trainer.run.MetricNames;
 import io.yatt.trainer.run.Progress;
 import io.yatt.trainer.run.RunDirectory;
@@ -17,7 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -48,6 +52,25 @@ final class TrainCommand implements Callable<Integer> {
 
     @Parameters(description = "Dotted config overrides, key=value.")
     List<String> overrides = new ArrayList<>();
+
+    /** Exit code after SIGINT: 128 + 2. */
+    static final int INTERRUPTED_EXIT = 130;
+
+    /**
+     * On SIGINT, sets the flag the loop polls after each step (it then checkpoints and stops); a second SIGINT ends
+     * the process at once.
+     */
+    private static void installInterruptHandler(AtomicBoolean flag) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> {
+                if (!flag.compareAndSet(false, true)) {
+                    Runtime.getRuntime().halt(INTERRUPTED_EXIT);
+                }
+            });
+        } catch (IllegalArgumentException e) {
+            // no SIGINT on this platform or it is reserved: the run cannot be interrupted gracefully
+        }
+    }
 
     @Override
     public Integer call() {
@@ -83,12 +106,32 @@ final class TrainCommand implements Callable<Integer> {
                     + ", checkpoint=" + policy.config() + ", run=" + model);
         }
         int total = cfg.trainer().totalTrainingSteps();
+        CheckpointStore.Resolution resolution = run.resolveResume(cfg);
+        for (String skipped : resolution.skipped()) {
+            out.println("resume: skipped " + skipped);
+        }
+        Checkpoint from = resolution.checkpoint().orElse(null);
+        Map<String, String> meta = RunDirectory.compatibilityMeta(cfg);
+        long resumed = 0;
+        if (from != null) {
+            from.requireMeta(meta);
+            resumed = from.step();
+            if (resumed > total) {
+                throw new IllegalArgumentException("checkpoint is past trainer.total_training_steps: path="
+                        + from.path() + ", step=" + resumed + ", trainer.total_training_steps=" + total);
+            }
+            out.println("resume: from " + from.path() + " (step " + resumed + ")");
+        }
+        out.flush();
+        AtomicBoolean interrupted = new AtomicBoolean();
+        installInterruptHandler(interrupted);
+        RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get);
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;
         String summary;
-        try (RunRecorder recorder = RunRecorder.start(run, 0, cfg.trainer().plotFreq());
-             Progress progress = Progress.create("train", 0, total, interactive, System.out)) {
-            result = RlhfLoop.run(cfg, task, model, policy.weights(), sm -> {
+        try (RunRecorder recorder = RunRecorder.start(run, resumed, cfg.trainer().plotFreq());
+             Progress progress = Progress.create("train", resumed, total, interactive, System.out)) {
+            result = RlhfLoop.run(cfg, task, model, policy.weights(), options, sm -> {
                 recorder.record(sm);
                 progress.update(sm.step(), String.format("reward=%.3f", sm.value(MetricNames.SCORE_MEAN)));
             });
@@ -100,6 +143,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalStateException("run failed: " + e.getMessage(), e);
         }
         out.println(summary);
+        if (result.lastStep() < total) {
+            out.printf("interrupted: stopped after step %d of %d with a checkpoint; continue with --resume auto%n",
+                    result.lastStep(), total);
+            out.flush();
+            return INTERRUPTED_EXIT;
+        }
         out.printf("held-out greedy mean reward: start %.4f -> end %.4f (%+.4f); %d steps in %.1f s; outputs in %s%n",
                 result.initialValReward(), result.finalValReward(),
                 result.finalValReward() - result.initialValReward(), total, (System.nanoTime() - start) / 1e9,

@@ -40,7 +40,11 @@ import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.model.LlamaModel;
 import io.yatt.trainer.model.LlamaWeights;
+import io.yatt.trainer.model.LlamaCheckpoint;
+import io.yatt.trainer.run.Checkpoint;
+import io.yatt.trainer.run.CheckpointStore;
 import io.yatt.trainer.run.MetricNames;
+import io.yatt.trainer.run.TrainerState;
 import io.yatt.trainer.run.MetricsTracker;
 import io.yatt.trainer.run.StepMetrics;
 import io.yatt.trainer.sft.Sft;
@@ -48,6 +52,7 @@ import io.yatt.trainer.task.CharTokenizer;
 import io.yatt.trainer.task.Prompt;
 import io.yatt.trainer.task.PromptSampler;
 import io.yatt.trainer.task.Task;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,6 +61,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -67,6 +73,9 @@ import java.util.function.Consumer;
  */
 public final class RlhfLoop {
 
+    /** Safe-RLHF's multiplier lives in log space, so a start of 0 begins at this smallest positive value. */
+    static final double MIN_LAMBDA = 1e-6;
+
     private RlhfLoop() {
     }
 
@@ -77,9 +86,41 @@ public final class RlhfLoop {
      * @param initialValReward held-out greedy mean reward of the starting policy
      * @param finalValReward held-out greedy mean reward after the last step
      * @param actorWeights the final actor's whole weights (vocabulary padded to the training TP degree)
+     * @param lastStep the last step completed (less than the total when stopped)
      */
     public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
-                         Map<String, float[]> actorWeights) {
+                         Map<String, float[]> actorWeights, long lastStep) {
+    }
+
+    /**
+     * Where checkpoints go and where a run resumes from.
+     *
+     * @param store the run's checkpoint store, or null to write none
+     * @param meta the compatibility meta written with every checkpoint
+     * @param resumeFrom a verified checkpoint to continue from, or null to start at step 0
+     * @param stopRequested polled after every step; when true the loop checkpoints and returns early
+     */
+    public record Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
+                          BooleanSupplier stopRequested) {
+
+        /** No checkpoints, no resume, never stopped. */
+        public static final Options NONE = new Options(null, Map.of(), null, () -> false);
+    }
+
+    /** Checkpoint layout: the actor's and critic's HF folders and each rank's optimiser file. */
+    static final String ACTOR = "actor";
+    static final String CRITIC = "critic";
+    static final String INITIAL_VAL = "val_score_initial_bits";
+    static final String LAST_VAL = "val_score_last_bits";
+
+    static String optimFile(int rank) {
+        return "optim_rank_" + rank + ".safetensors";
+    }
+
+    /** Runs without checkpoints; see {@link #run(TrainConfig, Task, LlamaConfig, Map, Options, Consumer)}. */
+    public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
+                             Consumer<StepMetrics> onStep) {
+        return run(config, task, model, policy, Options.NONE, onStep);
     }
 
     /**
@@ -89,12 +130,16 @@ public final class RlhfLoop {
      *        the training TP degree
      * @param onStep receives each step's metrics on the calling rank 0 thread (record, progress)
      * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
+     * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
-                             Consumer<StepMetrics> onStep) {
+                             Options options, Consumer<StepMetrics> onStep) {
         HybridLayout layout = config.parallel().layout();
         int world = layout.worldSize();
         Shared shared = new Shared(config, task, model, layout, policy);
+        shared.options = options;
+        shared.actorOpts = new AdamW[world];
+        shared.criticOpts = new AdamW[world];
         List<Result> results = new ArrayList<>(world);
         try (InProcessWorld w = InProcessWorld.create(world)) {
             ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
@@ -157,6 +202,12 @@ public final class RlhfLoop {
         final float[][] costValues;
         final int[][] baselineResponses;
         volatile double valReward;
+        volatile boolean stop;
+        Options options;
+        AdamW[] actorOpts;
+        AdamW[] criticOpts;
+        Map<String, float[]> actorWhole;
+        Map<String, float[]> criticWhole;
 
         Shared(TrainConfig config, Task task, LlamaConfig model, HybridLayout layout, Map<String, float[]> policy) {
             this.config = config;
@@ -230,10 +281,20 @@ public final class RlhfLoop {
                     }
                 }
             }
+            Checkpoint resume = s.options.resumeFrom();
+            Map<String, float[]> actorInit = s.policy;
+            TrainerState state = null;
+            if (resume != null) {
+                state = TrainerState.read(resume);
+                actorInit = LlamaCheckpoint.load(resume.path().resolve(ACTOR), s.pad).weights();
+                if (s.critic) {
+                    criticInit = LlamaCheckpoint.load(resume.path().resolve(CRITIC), s.pad).weights();
+                }
+            }
             try (Allocator root = Allocator.root("rank" + rank);
                  HybridEngine engine = HybridEngine.create(s.plan, rank, world, root);
                  LlamaModel actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
-                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, s.policy, t, coords.tp(), s.pad),
+                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, actorInit, t, coords.tp(), s.pad),
                          engine.communicator(GroupKind.TP), s.pad);
                  LlamaModel ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
                          LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, s.policy, t, coords.tp(), s.pad),
@@ -247,19 +308,41 @@ public final class RlhfLoop {
                         new AdamW.Settings(0.9, 0.999, 1e-8, cfg.actorRolloutRef().actor().optim().weightDecay()));
                 AdamW criticOpt = critic == null ? null : AdamW.create(critic.parameters(),
                         new AdamW.Settings(0.9, 0.999, 1e-8, cfg.critic().optim().weightDecay()));
+                s.actorOpts[rank] = actorOpt;
+                s.criticOpts[rank] = criticOpt;
                 TrainConfig.Algorithm alg = cfg.algorithm();
+                double klInit = state != null ? state.klCoef() : alg.klCtrl().klCoef();
                 KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
-                        ? KlController.adaptive(alg.klCtrl().klCoef(), alg.klCtrl().targetKl(), alg.klCtrl().horizon())
-                        : KlController.fixed(alg.klCtrl().klCoef());
+                        ? KlController.adaptive(klInit, alg.klCtrl().targetKl(), alg.klCtrl().horizon())
+                        : KlController.fixed(klInit);
+                double lambdaInit = state != null ? state.lagrangeMultiplier()
+                        : Math.max(alg.safeRlhf().lagrangeInit(), MIN_LAMBDA);
                 LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
-                        : LagrangeMultiplier.create(alg.safeRlhf().lagrangeInit(),
-                        alg.safeRlhf().lagrangeLr(), alg.safeRlhf().costLimit(), Double.MAX_VALUE);
-                PromptSampler sampler = PromptSampler.of(s.task.trainPrompts().size(), cfg.data().seed());
-                double initial = evaluate(actor);
+                        : LagrangeMultiplier.create(lambdaInit, alg.safeRlhf().lagrangeLr(),
+                        alg.safeRlhf().costLimit(), Double.MAX_VALUE);
+                PromptSampler sampler;
+                double initial;
+                double last;
+                int first;
+                if (state != null) {
+                    actorOpt.load(resume.path().resolve(ACTOR).resolve(optimFile(rank)));
+                    if (criticOpt != null) {
+                        criticOpt.load(resume.path().resolve(CRITIC).resolve(optimFile(rank)));
+                    }
+                    sampler = PromptSampler.restore(s.task.trainPrompts().size(), cfg.data().seed(), state.sampler());
+                    initial = Double.longBitsToDouble(counter(state, INITIAL_VAL, resume));
+                    last = Double.longBitsToDouble(counter(state, LAST_VAL, resume));
+                    first = Math.toIntExact(state.step()) + 1;
+                } else {
+                    sampler = PromptSampler.of(s.task.trainPrompts().size(), cfg.data().seed());
+                    initial = evaluate(actor);
+                    last = initial;
+                    first = 1;
+                }
                 int total = cfg.trainer().totalTrainingSteps();
                 List<StepMetrics> rows = new ArrayList<>();
-                double last = initial;
-                for (int step = 1; step <= total; step++) {
+                long lastStep = first - 1;
+                for (int step = first; step <= total; step++) {
                     MetricsTracker m = MetricsTracker.create();
                     long t0 = System.nanoTime();
                     int[] promptIdx = sampler.next(s.batchPrompts);
@@ -548,6 +631,32 @@ public final class RlhfLoop {
                         m.record(MetricNames.VAL_SCORE_MEAN, last);
                         m.addTiming(stage(MetricNames.TIMING_TESTING), (System.nanoTime() - e0) / 1e9);
                     }
+                    if (rank == 0) {
+                        s.stop = s.options.stopRequested().getAsBoolean();
+                    }
+                    world.barrier();
+                    boolean stopNow = s.stop && step < total;
+                    int saveFreq = cfg.trainer().saveFreq();
+                    if (s.options.store() != null
+                            && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
+                        long k0 = System.nanoTime();
+                        Map<String, float[]> aw = actor.wholeWeights();
+                        Map<String, float[]> cw = critic == null ? null : critic.wholeWeights();
+                        if (rank == 0) {
+                            s.actorWhole = aw;
+                            s.criticWhole = cw;
+                        }
+                        world.barrier();
+                        if (rank == 0) {
+                            TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
+                                    lagrange == null ? 0.0 : lagrange.lambda(),
+                                    Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
+                                            LAST_VAL, Double.doubleToRawLongBits(last)));
+                            s.options.store().write(step, s.options.meta(), folder -> writeCheckpoint(folder, st));
+                        }
+                        world.barrier();
+                        m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);
+                    }
                     m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
                     if (rank == 0) {
                         StepMetrics sm = m.commit(step);
@@ -555,13 +664,41 @@ public final class RlhfLoop {
                         onStep.accept(sm);
                     }
                     world.barrier();
+                    lastStep = step;
+                    if (stopNow) {
+                        break;
+                    }
                 }
                 Map<String, float[]> whole = actor.wholeWeights();
-                return new Result(rows, initial, last, whole);
+                return new Result(rows, initial, last, whole, lastStep);
             } finally {
                 genTp.close();
                 dpComm.close();
             }
+        }
+
+        /** Rank 0 writes every rank's state while the others wait at the barrier. */
+        private void writeCheckpoint(Path folder, TrainerState st) throws java.io.IOException {
+            LlamaCheckpoint.save(folder.resolve(ACTOR), s.model, Head.LANGUAGE_MODEL, s.actorWhole, s.pad);
+            for (int r = 0; r < s.actorOpts.length; r++) {
+                s.actorOpts[r].save(folder.resolve(ACTOR).resolve(optimFile(r)));
+            }
+            if (s.critic) {
+                LlamaCheckpoint.save(folder.resolve(CRITIC), s.model, Head.VALUE, s.criticWhole, s.pad);
+                for (int r = 0; r < s.criticOpts.length; r++) {
+                    s.criticOpts[r].save(folder.resolve(CRITIC).resolve(optimFile(r)));
+                }
+            }
+            st.writeTo(folder);
+        }
+
+        private static long counter(TrainerState state, String name, Checkpoint from) {
+            Long v = state.counters().get(name);
+            if (v == null) {
+                throw new IllegalStateException("trainer state lacks a counter: path=" + from.path() + ", counter="
+                        + name);
+            }
+            return v;
         }
 
         /** Held-out greedy mean reward of the actor, gathered over TP and evaluated once, shared with every rank. */

@@ -24,7 +24,10 @@ class RlhfLoopTest {
     static Map<String, float[]> policy;
 
     @BeforeAll
-    static void warmStart() {
+    static synchronized void warmStart() {
+        if (policy != null) {
+            return;
+        }
         config = TrainConfig.defaults().withOverrides(List.of(
                 "actor_rollout_ref.model.hidden_size=32", "actor_rollout_ref.model.intermediate_size=64",
                 "actor_rollout_ref.model.num_hidden_layers=1",
