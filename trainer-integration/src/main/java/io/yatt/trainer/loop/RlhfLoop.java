@@ -108,6 +108,9 @@ public final class RlhfLoop {
     }
 
     /** Checkpoint layout: the actor's and critic's HF folders and each rank's optimiser file. */
+    /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
+    public static final String ROLLOUT_PROBS_DIFF_MAX = "training/rollout_probs_diff_max";
+
     static final String ACTOR = "actor";
     static final String CRITIC = "critic";
     static final String INITIAL_VAL = "val_score_initial_bits";
@@ -197,6 +200,7 @@ public final class RlhfLoop {
         /** Per step: generated tokens and their log-probs, per sample. */
         final int[][] responses;
         final float[][] oldLogProbs;
+        final float[][] genLogProbs;
         final float[][] refLogProbs;
         final float[][] values;
         final float[][] costValues;
@@ -227,6 +231,7 @@ public final class RlhfLoop {
             this.critic = est == AdvantageEstimator.GAE || est == AdvantageEstimator.SAFE_RLHF;
             this.responses = new int[samples][];
             this.oldLogProbs = new float[samples][];
+            this.genLogProbs = new float[samples][];
             this.refLogProbs = new float[samples][];
             this.values = new float[samples][];
             this.costValues = new float[samples][];
@@ -377,6 +382,7 @@ public final class RlhfLoop {
                         if (genTp == null || genTp.rank() == 0 || layout.gen().tg() == 1) {
                             for (int i = 0; i < chunk; i++) {
                                 s.responses[from + i] = out.get(i).tokens();
+                                s.genLogProbs[from + i] = out.get(i).logProbs();
                             }
                         }
                         if (alg.advEstimator() == AdvantageEstimator.REMAX) {
@@ -616,6 +622,7 @@ public final class RlhfLoop {
                             m.record(MetricNames.COST_MEAN, mean(cost));
                         }
                         m.recordStats("response_length", lengths);
+                        m.record(ROLLOUT_PROBS_DIFF_MAX, rolloutDiffMax(s));
                         double tokensTotal = 0;
                         for (int i = 0; i < s.samples; i++) {
                             tokensTotal += promptIds.get(i).length + lengths[i];
@@ -780,6 +787,21 @@ public final class RlhfLoop {
             }
         }
         return cnt == 0 ? 0 : sum / cnt;
+    }
+
+    /**
+     * The largest {@code |log p_gen - log p_train|} over all response tokens: the generation-layout model (through
+     * the hybrid engine) against the training-layout actor on the same weights; rounding only.
+     */
+    static double rolloutDiffMax(Shared s) {
+        double max = 0;
+        for (int i = 0; i < s.samples; i++) {
+            float[] g = s.genLogProbs[i];
+            for (int j = 0; j < g.length; j++) {
+                max = Math.max(max, Math.abs((double) g[j] - s.oldLogProbs[i][j]));
+            }
+        }
+        return max;
     }
 
     private static double sumPerRow(BatchTensor x) {

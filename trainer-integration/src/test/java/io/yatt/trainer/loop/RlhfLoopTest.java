@@ -67,6 +67,10 @@ class RlhfLoopTest {
             assertTrue(seen.get(0).values().containsKey(name), name);
         }
         assertTrue(seen.get(2).values().containsKey(MetricNames.VAL_SCORE_MEAN));
+        for (StepMetrics m : seen) {
+            // generation-layout weights through the hybrid engine score like the training layout (TP 2 vs TP 1)
+            assertTrue(m.value(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX) < 1e-4, "diff " + m.value(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX));
+        }
         boolean changed = false;
         float[] before = policy.get("layers.0.mlp.down_proj.weight");
         float[] after = r.actorWeights().get("layers.0.mlp.down_proj.weight");
