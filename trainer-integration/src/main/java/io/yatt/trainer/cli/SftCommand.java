@@ -29,13 +29,13 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--config", description = "YAML config file (as for yatt train).")
     Path config;
 
-    @Option(names = "--steps", defaultValue = "150", description = "Optimiser steps; default ${DEFAULT-VALUE}.")
+    @Option(names = "--steps", defaultValue = "400", description = "Optimiser steps; default ${DEFAULT-VALUE}.")
     int steps;
 
     @Option(names = "--batch-size", defaultValue = "32", description = "Demonstrations per step; default ${DEFAULT-VALUE}.")
     int batchSize;
 
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Learning rate; default ${DEFAULT-VALUE}.")
+    @Option(names = "--lr", defaultValue = "3e-3", description = "Learning rate; default ${DEFAULT-VALUE}.")
     double lr;
 
     @Option(names = "--out", description = "Checkpoint folder; default <trainer.runs_dir>/<trainer.experiment_name>/sft.")
@@ -63,7 +63,7 @@ final class SftCommand implements Callable<Integer> {
             o.println(line);
             o.flush();
         });
-        double reward = Sft.evaluate(model, result.weights(), task, task.heldOutPrompts(), responseLength);
+        double reward = Sft.evaluate(model, result.weights(), 1, task, task.heldOutPrompts(), responseLength);
         Path dir = out != null ? out
                 : Path.of(cfg.trainer().runsDir(), cfg.trainer().experimentName(), "sft");
         LlamaCheckpoint.save(dir, model, Head.LANGUAGE_MODEL, result.weights(), 1);

@@ -47,7 +47,7 @@ final class TrainCommand implements Callable<Integer> {
             + "sft/ folder, written by a warm start first if absent.")
     Path sftCheckpoint;
 
-    @Option(names = "--sft-steps", defaultValue = "150", description = "Warm-start steps when one runs; default ${DEFAULT-VALUE}.")
+    @Option(names = "--sft-steps", defaultValue = "400", description = "Warm-start steps when one runs; default ${DEFAULT-VALUE}.")
     int sftSteps;
 
     @Parameters(description = "Dotted config overrides, key=value.")

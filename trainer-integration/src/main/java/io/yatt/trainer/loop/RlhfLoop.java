@@ -712,7 +712,7 @@ public final class RlhfLoop {
         private double evaluate(LlamaModel actor) {
             Map<String, float[]> whole = actor.wholeWeights();
             if (world.rank() == 0) {
-                s.valReward = Sft.evaluate(s.model, whole, s.task, s.task.heldOutPrompts(), s.responseLen);
+                s.valReward = Sft.evaluate(s.model, whole, s.pad, s.task, s.task.heldOutPrompts(), s.responseLen);
             }
             world.barrier();
             double v = s.valReward;

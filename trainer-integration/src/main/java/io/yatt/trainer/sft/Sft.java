@@ -38,7 +38,7 @@ public final class Sft {
     public record Settings(int steps, int batchSize, double lr, long seed) {
 
         /** The embedded default warm start: short, so the policy is partly right and RL has room to improve. */
-        public static final Settings DEFAULT = new Settings(150, 32, 2e-3, 1);
+        public static final Settings DEFAULT = new Settings(400, 32, 3e-3, 1);
 
         /**
          * @throws IllegalArgumentException naming a value out of range
@@ -146,11 +146,11 @@ public final class Sft {
      * Mean reward of greedy responses of at most {@code responseLength} tokens (stopping at EOS) to the prompts, in
      * batches of 64 on one rank.
      *
-     * @param weights whole weights with the vocabulary padded to a multiple of 1
+     * @param weights whole weights with the vocabulary padded to a multiple of {@code vocabPadMultiple}
      * @throws IllegalArgumentException if the prompts are empty or a weight is missing or misshaped
      */
-    public static double evaluate(LlamaConfig config, Map<String, float[]> weights, Task task, List<Prompt> prompts,
-                                  int responseLength) {
+    public static double evaluate(LlamaConfig config, Map<String, float[]> weights, int vocabPadMultiple, Task task,
+                                  List<Prompt> prompts, int responseLength) {
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("evaluation needs prompts: prompts=0");
         }
@@ -166,7 +166,7 @@ public final class Sft {
                 new int[] {CharTokenizer.EOS_ID});
         int chunk = 64;
         double sum = 0;
-        try (LlamaModel model = LlamaModel.create(config, Head.LANGUAGE_MODEL, weights, null, 1)) {
+        try (LlamaModel model = LlamaModel.create(config, Head.LANGUAGE_MODEL, weights, null, vocabPadMultiple)) {
             Generator gen = Generator.create(model, chunk, maxPrompt + responseLength);
             for (int from = 0; from < prompts.size(); from += chunk) {
                 int to = Math.min(prompts.size(), from + chunk);

@@ -51,7 +51,7 @@ class RlhfLoopTest {
         for (String name : a.actorWeights().keySet()) {
             assertArrayEquals(a.actorWeights().get(name), b.actorWeights().get(name), name);
         }
-        assertEquals(a.initialValReward(), Sft.evaluate(model, policy, task, task.heldOutPrompts(), 4), 1e-12);
+        assertEquals(a.initialValReward(), Sft.evaluate(model, policy, 1, task, task.heldOutPrompts(), 4), 1e-12);
     }
 
     /** Every step reports verl's metric names, and the policy moved away from the start. */

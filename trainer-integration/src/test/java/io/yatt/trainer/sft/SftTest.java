@@ -69,7 +69,7 @@ class SftTest {
                 sum += TASK.score(p, r, 0, r.length).reward();
             }
         }
-        assertEquals(sum / prompts.size(), Sft.evaluate(CONFIG, w, TASK, prompts, 4), 1e-12);
+        assertEquals(sum / prompts.size(), Sft.evaluate(CONFIG, w, 1, TASK, prompts, 4), 1e-12);
     }
 
     @Test
