@@ -203,7 +203,6 @@ public final class RlhfLoop {
         final float[][] genLogProbs;
         final float[][] refLogProbs;
         final float[][] values;
-        final float[][] costValues;
         final int[][] baselineResponses;
         volatile double valReward;
         volatile boolean stop;
@@ -234,7 +233,6 @@ public final class RlhfLoop {
             this.genLogProbs = new float[samples][];
             this.refLogProbs = new float[samples][];
             this.values = new float[samples][];
-            this.costValues = new float[samples][];
             this.baselineResponses = new int[batchPrompts][];
             int replicas = layout.worldSize() / layout.gen().tg();
             if (samples % replicas != 0) {
@@ -504,8 +502,10 @@ public final class RlhfLoop {
                     BatchTensor advantages;
                     if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
                         adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
+                        // no cost critic yet: cost advantages are whitened cost-to-go (values 0)
                         AdvantageResult cadv = SafeRlhf.costAdvantages(BatchTensor.of(s.samples, s.responseLen,
-                                costs), valuesT, rmask, alg.gamma(), alg.lam(), true);
+                                costs), BatchTensor.zeros(s.samples, s.responseLen), rmask, alg.gamma(), alg.lam(),
+                                true);
                         double lambda = lagrange.update(cost);
                         advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
                         m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);

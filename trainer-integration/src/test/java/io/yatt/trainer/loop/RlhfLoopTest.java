@@ -89,6 +89,20 @@ class RlhfLoopTest {
         assertTrue(!r.rows().getFirst().values().containsKey(MetricNames.VF_LOSS));
     }
 
+    /** Every estimator runs a step end to end; safe_rlhf also reports its cost and multiplier. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"remax", "rloo", "reinforce_plus_plus",
+        "reinforce_plus_plus_baseline", "safe_rlhf"})
+    void shouldRunEveryEstimator(String estimator) {
+        TrainConfig c = config.withOverrides(List.of("algorithm.adv_estimator=" + estimator,
+                "actor_rollout_ref.rollout.n=2", "trainer.total_training_steps=1"));
+        RlhfLoop.Result r = RlhfLoop.run(c, task, model, policy, m -> { });
+        Map<String, Double> v = r.rows().getFirst().values();
+        assertTrue(Double.isFinite(v.get(MetricNames.PG_LOSS)), estimator);
+        assertEquals(estimator.equals("safe_rlhf"), v.containsKey(MetricNames.LAGRANGE_MULTIPLIER), estimator);
+        assertEquals(estimator.equals("safe_rlhf"), v.containsKey(MetricNames.VF_LOSS), estimator);
+    }
+
     @Test
     void shouldDeriveSampleSeedsFromSeedStepAndIndex() {
         assertTrue(RlhfLoop.sampleSeed(1, 1, 0) != RlhfLoop.sampleSeed(1, 1, 1));
