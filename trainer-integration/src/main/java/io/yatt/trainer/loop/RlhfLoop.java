@@ -517,12 +517,12 @@ public final class RlhfLoop {
                     m.addTiming(stage(MetricNames.TIMING_ADV), (System.nanoTime() - a0) / 1e9);
 
                     // 5. critic and actor updates
-                    TrainConfig.Actor ac2 = cfg.actorRolloutRef().actor();
-                    int miniSamples = ac2.ppoMiniBatchSize() * s.n;
-                    int microPerRank = ac2.ppoMicroBatchSize() / d;
+                    TrainConfig.Actor actorCfg = cfg.actorRolloutRef().actor();
+                    int miniSamples = actorCfg.ppoMiniBatchSize() * s.n;
+                    int microPerRank = actorCfg.ppoMicroBatchSize() / d;
                     int updatesPerEpoch = s.samples / miniSamples;
-                    int totalUpdates = total * updatesPerEpoch * ac2.ppoEpochs();
-                    LossAggMode agg = AlgorithmRegistry.lossAggMode(ac2.lossAggMode().configName());
+                    int totalUpdates = total * updatesPerEpoch * actorCfg.ppoEpochs();
+                    LossAggMode agg = AlgorithmRegistry.lossAggMode(actorCfg.lossAggMode().configName());
                     double pgLoss = 0;
                     double clipfrac = 0;
                     double ppoKl = 0;
@@ -532,7 +532,7 @@ public final class RlhfLoop {
                     int micros = 0;
                     if (critic != null) {
                         long c0 = System.nanoTime();
-                        for (int epoch = 0; epoch < ac2.ppoEpochs(); epoch++) {
+                        for (int epoch = 0; epoch < actorCfg.ppoEpochs(); epoch++) {
                             for (int u = 0; u < updatesPerEpoch; u++) {
                                 critic.zeroGrad();
                                 int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
@@ -551,7 +551,7 @@ public final class RlhfLoop {
                                 }
                                 Gradients.allReduceMean(critic.parameters(), dp);
                                 Gradients.clipGlobalNorm(critic.parameters(), cfg.critic().gradClip(), tp);
-                                long opt = (long) (step - 1) * updatesPerEpoch * ac2.ppoEpochs()
+                                long opt = (long) (step - 1) * updatesPerEpoch * actorCfg.ppoEpochs()
                                         + (long) epoch * updatesPerEpoch + u;
                                 criticOpt.step(cfg.critic().optim().lrAt(opt, totalUpdates));
                             }
@@ -559,10 +559,10 @@ public final class RlhfLoop {
                         m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
                     }
                     long u0 = System.nanoTime();
-                    PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(ac2.clipRatioLow(),
-                                    ac2.clipRatioHigh()).withClipRatioC(ac2.clipRatioC());
+                    PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(actorCfg.clipRatioLow(),
+                                    actorCfg.clipRatioHigh()).withClipRatioC(actorCfg.clipRatioC());
                     double lr = 0;
-                    for (int epoch = 0; epoch < ac2.ppoEpochs(); epoch++) {
+                    for (int epoch = 0; epoch < actorCfg.ppoEpochs(); epoch++) {
                         for (int u = 0; u < updatesPerEpoch; u++) {
                             actor.zeroGrad();
                             int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
@@ -582,9 +582,9 @@ public final class RlhfLoop {
                                 float[] dEnt = null;
                                 BatchTensor entT = respView(ent, microPerRank, tt, s.responseLen);
                                 double entMean = maskedMean(entT, mm);
-                                if (ac2.entropyCoeff() != 0) {
+                                if (actorCfg.entropyCoeff() != 0) {
                                     var el = Losses.entropyLoss(entT, mm, agg, AggOptions.LOCAL);
-                                    dEnt = toFull(el.gradient(), microPerRank, tt, -ac2.entropyCoeff() * scale);
+                                    dEnt = toFull(el.gradient(), microPerRank, tt, -actorCfg.entropyCoeff() * scale);
                                 }
                                 actor.backwardLogProbs(dLp, dEnt);
                                 pgLoss += pl.pgLoss() * scale;
@@ -594,15 +594,15 @@ public final class RlhfLoop {
                                 micros++;
                             }
                             Gradients.allReduceMean(actor.parameters(), dp);
-                            gradNorm += Gradients.clipGlobalNorm(actor.parameters(), ac2.gradClip(), tp);
-                            long opt = (long) (step - 1) * updatesPerEpoch * ac2.ppoEpochs()
+                            gradNorm += Gradients.clipGlobalNorm(actor.parameters(), actorCfg.gradClip(), tp);
+                            long opt = (long) (step - 1) * updatesPerEpoch * actorCfg.ppoEpochs()
                                     + (long) epoch * updatesPerEpoch + u;
-                            lr = ac2.optim().lrAt(opt, totalUpdates);
+                            lr = actorCfg.optim().lrAt(opt, totalUpdates);
                             actorOpt.step(lr);
                         }
                     }
                     m.addTiming(stage(MetricNames.TIMING_UPDATE_ACTOR), (System.nanoTime() - u0) / 1e9);
-                    int updates = updatesPerEpoch * ac2.ppoEpochs();
+                    int updates = updatesPerEpoch * actorCfg.ppoEpochs();
                     if (rank == 0) {
                         m.recordStats("critic/score", score);
                         m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
