@@ -12,6 +12,7 @@ module io.yatt.trainer {
     requires java.desktop;
     requires java.management;
     requires jdk.management;
+    requires jdk.unsupported; // sun.misc.Signal: yatt train checkpoints and exits 130 on SIGINT
 
     exports io.yatt.trainer.cli;
     exports io.yatt.trainer.model;

@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
         versionProvider = YattCli.Version.class,
         description = "Yatt: weight resharding, collectives and PPO for RLHF on the JVM.",
         subcommands = {InfoCommand.class, PlanCommand.class, InitModelCommand.class, ScoreCommand.class,
-            GenerateCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
+            GenerateCommand.class, SftCommand.class, TrainCommand.class, WorkerCommand.class,
+            CommandLine.HelpCommand.class})
 public final class YattCli {
 
     private YattCli() {
