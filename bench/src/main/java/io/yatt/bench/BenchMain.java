@@ -2,6 +2,7 @@ package io.yatt.bench;
 
 import io.yatt.bench.collectives.CollectivesSweepCommand;
 import io.yatt.bench.hybrid.ReshardBenchCommand;
+import io.yatt.bench.trainer.model.ModelBenchCommand;
 import java.util.Arrays;
 import java.util.Set;
 import picocli.CommandLine;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Command;
             "Sweeps and benchmarks. Subcommands run sweeps; any other arguments go to JMH",
             "(e.g. 'yatt bench DowncallBenchmark -f 1', 'yatt bench -l' lists the JMH benchmarks)."
         },
-        subcommands = {CollectivesSweepCommand.class, ReshardBenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {CollectivesSweepCommand.class, ReshardBenchCommand.class, ModelBenchCommand.class,
+            CommandLine.HelpCommand.class})
 public final class BenchMain {
     private static final Set<String> OWN = Set.of("help", "--help", "-h", "--version", "-V");
 
