@@ -241,6 +241,9 @@ public final class ModelBenchCommand implements Callable<Integer> {
                         double[] ours = measureOurs(dir, t);
                         byKey.get(trainOp() + "/" + t).ours().add(ours[0]);
                         byKey.get("generate/" + t).ours().add(ours[1]);
+                        System.err.printf(Locale.ROOT, "yatt bench model: %s repeat %d/%d, %d threads: ours %s %.1f, "
+                                + "generate %.1f tokens/s%n", size.name(), r + 1, repeats, t, trainOp(), ours[0],
+                                ours[1]);
                     }
                     if (peerSkip == null) {
                         String failure = runPeer(launcher, dir, byKey);
