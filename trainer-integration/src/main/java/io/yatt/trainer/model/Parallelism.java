@@ -10,9 +10,10 @@ import java.util.function.IntConsumer;
 
 /**
  * The model's own worker threads, process-wide (like OpenBLAS's thread count, which {@code Blas.threads(int)} sets):
- * the attention kernels split their independent (sequence, KV group) items over this many threads, the caller
- * included. Each item writes only its own outputs and sums in a fixed order, so results are bit-identical for every
- * thread count. Default 1 (everything on the calling thread).
+ * the attention kernels (training and KV-cache decoding) and greedy sampling split their independent (sequence,
+ * head), (sequence, KV group) or sequence items over this many threads, the caller included. Each item writes only
+ * its own outputs and sums in a fixed order, so results are bit-identical for every thread count. Default 1
+ * (everything on the calling thread).
  */
 public final class Parallelism {
     private static final Object LOCK = new Object();
