@@ -3,6 +3,7 @@ package io.yatt.bench;
 import io.yatt.bench.collectives.CollectivesSweepCommand;
 import io.yatt.bench.controller.ControlBenchCommand;
 import io.yatt.bench.hybrid.ReshardBenchCommand;
+import io.yatt.bench.trainer.model.ModelBenchCommand;
 import java.util.Arrays;
 import java.util.Set;
 import picocli.CommandLine;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
             "(e.g. 'yatt bench DowncallBenchmark -f 1', 'yatt bench -l' lists the JMH benchmarks)."
         },
         subcommands = {CollectivesSweepCommand.class, ReshardBenchCommand.class, ControlBenchCommand.class,
+            ModelBenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class BenchMain {
     private static final Set<String> OWN = Set.of("help", "--help", "-h", "--version", "-V");

@@ -127,7 +127,7 @@ public final class Generator {
         this.lastRstd = new float[maxBatch];
         this.logitsLocal = new float[maxBatch * vocabLocal];
         this.logitsFull = new float[maxBatch * paddedVocab];
-        this.scores = new float[maxSeqLen];
+        this.scores = new float[maxBatch * nh * maxSeqLen];
         this.prob = new double[config.vocabSize()];
         this.gathered = new float[maxBatch * paddedVocab];
         this.order = new long[config.vocabSize()];
@@ -215,15 +215,25 @@ public final class Generator {
         boolean[] stopped = new boolean[b];
         step(tokens, b, p, 0, total, valid, positions);
         int[] next = new int[b];
+        boolean greedy = sampling.temperature() == 0f;
+        int[] greedyTokens = new int[b];
         for (int k = 0; k < sampling.maxNewTokens(); k++) {
             boolean allDone = true;
+            if (greedy) {
+                // the argmax and its log-prob per sequence, independent of each other: split over the threads
+                Parallelism.forEach(b, s -> {
+                    if (!done[s]) {
+                        greedyTokens[s] = greedy(s, outLp[s], lengths[s]);
+                    }
+                });
+            }
             for (int s = 0; s < b; s++) {
                 double u = rngs[s].nextDouble();
                 if (done[s]) {
                     next[s] = out[s][Math.max(0, lengths[s] - 1)];
                     continue;
                 }
-                int tok = sample(s, sampling, u, outLp[s], lengths[s]);
+                int tok = greedy ? greedyTokens[s] : sample(s, sampling, u, outLp[s], lengths[s]);
                 out[s][lengths[s]++] = tok;
                 next[s] = tok;
                 for (int stop : sampling.stopTokens()) {
@@ -247,6 +257,31 @@ public final class Generator {
             result.add(new Sample(Arrays.copyOf(out[s], lengths[s]), Arrays.copyOf(outLp[s], lengths[s]), stopped[s]));
         }
         return result;
+    }
+
+    /**
+     * Greedy decoding of sequence {@code s}: the first most likely token, its log-prob written at {@code lpOut[at]};
+     * the same arithmetic as {@link #sample} at temperature 0, without its per-token probability buffer.
+     */
+    private int greedy(int s, float[] lpOut, int at) {
+        int vocab = model.config().vocabSize();
+        int o = s * paddedVocab;
+        double max = Double.NEGATIVE_INFINITY;
+        int argmax = 0;
+        for (int v = 0; v < vocab; v++) {
+            double z = logitsFull[o + v];
+            if (z > max) {
+                max = z;
+                argmax = v;
+            }
+        }
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(logitsFull[o + v] - max);
+        }
+        double logZ = max + Math.log(sum);
+        lpOut[at] = (float) (logitsFull[o + argmax] - logZ);
+        return argmax;
     }
 
     private int sample(int s, Sampling sampling, double u, float[] lpOut, int at) {
@@ -348,8 +383,6 @@ public final class Generator {
                 pos[s * n + i] = positions[s * total + start + i];
             }
         }
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        int group = nh / kv;
         int layers = model.config().numHiddenLayers();
         for (int l = 0; l < layers; l++) {
             Ops.rmsNormForward(ln, rstd, x, model.inNormParams()[l].data(), rows, c, eps);
@@ -367,56 +400,9 @@ public final class Generator {
                     }
                 }
             }
-            for (int s = 0; s < b; s++) {
-                for (int i = 0; i < n; i++) {
-                    int r = s * n + i;
-                    int last = start + i;
-                    for (int hh = 0; hh < nh; hh++) {
-                        int g = hh / group;
-                        int q = r * qkvWidth + hh * hd;
-                        int base = (s * kv + g) * maxSeqLen;
-                        float max = Float.NEGATIVE_INFINITY;
-                        for (int j = 0; j <= last; j++) {
-                            if (!valid[s * total + j]) {
-                                continue;
-                            }
-                            float d = 0f;
-                            int k = (base + j) * hd;
-                            for (int dd = 0; dd < hd; dd++) {
-                                d += qkvBuf[q + dd] * kc[k + dd];
-                            }
-                            d *= scale;
-                            scores[j] = d;
-                            if (d > max) {
-                                max = d;
-                            }
-                        }
-                        int yo = r * nh * hd + hh * hd;
-                        Arrays.fill(y, yo, yo + hd, 0f);
-                        if (max == Float.NEGATIVE_INFINITY) {
-                            continue;
-                        }
-                        float sum = 0f;
-                        for (int j = 0; j <= last; j++) {
-                            if (valid[s * total + j]) {
-                                float ex = (float) Math.exp(scores[j] - max);
-                                scores[j] = ex;
-                                sum += ex;
-                            }
-                        }
-                        float inv = 1f / sum;
-                        for (int j = 0; j <= last; j++) {
-                            if (valid[s * total + j]) {
-                                float pj = scores[j] * inv;
-                                int v = (base + j) * hd;
-                                for (int dd = 0; dd < hd; dd++) {
-                                    y[yo + dd] += pj * vc[v + dd];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            // one item per (sequence, query head): each writes only its own y columns and scores slice, so
+            // any thread count gives the same bits
+            Parallelism.forEach(b * nh, item -> attend(item / nh, item % nh, n, start, total, valid, kc, vc));
             Ops.linearForward(tmp, y, model.oProjParams()[l].data(), rows, nh * hd, c);
             tp.allReduce(tmp, 0, rows * c, ReduceOp.SUM);
             for (int i = 0; i < rows * c; i++) {
@@ -448,6 +434,80 @@ public final class Generator {
                 }
             }
         }
+    }
+
+    /** Causal attention of sequence {@code s}'s query head {@code hh} over its cached keys, for the step's n rows. */
+    private void attend(int s, int hh, int n, int start, int total, boolean[] valid, float[] kc, float[] vc) {
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int g = hh / (nh / kv);
+        int base = (s * kv + g) * maxSeqLen;
+        int sc = (s * nh + hh) * maxSeqLen;
+        for (int i = 0; i < n; i++) {
+            int r = s * n + i;
+            int last = start + i;
+            int q = r * qkvWidth + hh * hd;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j <= last; j++) {
+                if (!valid[s * total + j]) {
+                    continue;
+                }
+                float d = dot(qkvBuf, q, kc, (base + j) * hd, hd) * scale;
+                scores[sc + j] = d;
+                if (d > max) {
+                    max = d;
+                }
+            }
+            int yo = r * nh * hd + hh * hd;
+            Arrays.fill(y, yo, yo + hd, 0f);
+            if (max == Float.NEGATIVE_INFINITY) {
+                continue;
+            }
+            float sum = 0f;
+            for (int j = 0; j <= last; j++) {
+                if (valid[s * total + j]) {
+                    float ex = (float) Math.exp(scores[sc + j] - max);
+                    scores[sc + j] = ex;
+                    sum += ex;
+                }
+            }
+            float inv = 1f / sum;
+            for (int j = 0; j <= last; j++) {
+                if (valid[s * total + j]) {
+                    float pj = scores[sc + j] * inv;
+                    int v = (base + j) * hd;
+                    for (int dd = 0; dd < hd; dd++) {
+                        y[yo + dd] += pj * vc[v + dd];
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code a[ao..ao+n) . b[bo..bo+n)} with eight partial sums (independent chains), added in a fixed order. */
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        float s0 = 0f;
+        float s1 = 0f;
+        float s2 = 0f;
+        float s3 = 0f;
+        float s4 = 0f;
+        float s5 = 0f;
+        float s6 = 0f;
+        float s7 = 0f;
+        int d = 0;
+        for (; d + 8 <= n; d += 8) {
+            s0 += a[ao + d] * b[bo + d];
+            s1 += a[ao + d + 1] * b[bo + d + 1];
+            s2 += a[ao + d + 2] * b[bo + d + 2];
+            s3 += a[ao + d + 3] * b[bo + d + 3];
+            s4 += a[ao + d + 4] * b[bo + d + 4];
+            s5 += a[ao + d + 5] * b[bo + d + 5];
+            s6 += a[ao + d + 6] * b[bo + d + 6];
+            s7 += a[ao + d + 7] * b[bo + d + 7];
+        }
+        for (; d < n; d++) {
+            s0 += a[ao + d] * b[bo + d];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     private void ensure(int rows) {

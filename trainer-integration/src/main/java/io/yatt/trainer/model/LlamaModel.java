@@ -828,7 +828,7 @@ public final class LlamaModel implements AutoCloseable {
         dy = new float[rows * nh * hd];
         dgu = new float[rows * 2 * ffn];
         dh = new float[rows * ffn];
-        attScratch = new float[capT * capT];
+        attScratch = new float[capB * kv * capT * capT];
         pos = new int[rows];
         rowStats = new float[3 * rows];
         rowMax = new float[rows];

@@ -142,48 +142,51 @@ final class Ops {
         int width = (nh + 2 * kv) * hd;
         int group = nh / kv;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        for (int b = 0; b < batch; b++) {
+        // one item per (sequence, query head): disjoint att blocks and y columns, so any thread count gives the
+        // same bits
+        Parallelism.forEach(batch * nh, item -> {
+            int b = item / nh;
+            int h = item % nh;
             int rowBase = b * t * width;
-            for (int h = 0; h < nh; h++) {
-                int g = h / group;
-                int q = rowBase + h * hd;
-                int k = rowBase + (nh + g) * hd;
-                int v = rowBase + (nh + kv + g) * hd;
-                int a = (b * nh + h) * t * t;
-                Gemm.sgemm(false, true, t, t, hd, scale, qkv, q, width, qkv, k, width, 0f, att, a, t);
-                for (int i = 0; i < t; i++) {
-                    int r = a + i * t;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j <= i; j++) {
-                        if (mask[b * t + j] != 0 && att[r + j] > max) {
-                            max = att[r + j];
-                        }
+            int g = h / group;
+            int q = rowBase + h * hd;
+            int k = rowBase + (nh + g) * hd;
+            int v = rowBase + (nh + kv + g) * hd;
+            int a = (b * nh + h) * t * t;
+            Gemm.sgemm(false, true, t, t, hd, scale, qkv, q, width, qkv, k, width, 0f, att, a, t);
+            for (int i = 0; i < t; i++) {
+                int r = a + i * t;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j <= i; j++) {
+                    if (mask[b * t + j] != 0 && att[r + j] > max) {
+                        max = att[r + j];
                     }
-                    if (max == Float.NEGATIVE_INFINITY) {
-                        java.util.Arrays.fill(att, r, r + t, 0f);
-                        continue;
-                    }
-                    float sum = 0f;
-                    for (int j = 0; j <= i; j++) {
-                        float e = mask[b * t + j] != 0 ? (float) Math.exp(att[r + j] - max) : 0f;
-                        att[r + j] = e;
-                        sum += e;
-                    }
-                    float inv = 1f / sum;
-                    for (int j = 0; j <= i; j++) {
-                        att[r + j] *= inv;
-                    }
-                    java.util.Arrays.fill(att, r + i + 1, r + t, 0f);
                 }
-                Gemm.sgemm(false, false, t, hd, t, 1f, att, a, t, qkv, v, width, 0f, y, b * t * nh * hd + h * hd,
-                        nh * hd);
+                if (max == Float.NEGATIVE_INFINITY) {
+                    java.util.Arrays.fill(att, r, r + t, 0f);
+                    continue;
+                }
+                float sum = 0f;
+                for (int j = 0; j <= i; j++) {
+                    float e = mask[b * t + j] != 0 ? (float) Math.exp(att[r + j] - max) : 0f;
+                    att[r + j] = e;
+                    sum += e;
+                }
+                float inv = 1f / sum;
+                for (int j = 0; j <= i; j++) {
+                    att[r + j] *= inv;
+                }
+                java.util.Arrays.fill(att, r + i + 1, r + t, 0f);
             }
-        }
+            Gemm.sgemm(false, false, t, hd, t, 1f, att, a, t, qkv, v, width, 0f, y, b * t * nh * hd + h * hd,
+                    nh * hd);
+        });
     }
 
     /**
      * The backward of {@link #attentionForward}: writes {@code dQkv} (fully overwritten) from {@code dY}, using the
-     * stored {@code att} and {@code qkv}; {@code scratch} holds {@code T*T} floats.
+     * stored {@code att} and {@code qkv}; {@code scratch} holds {@code B*KV*T*T} floats (one {@code T*T} block per
+     * sequence and KV group, the units the work is split into over {@link Parallelism#threads()}).
      */
     static void attentionBackward(float[] dQkv, float[] dY, float[] att, float[] qkv, float[] scratch, int batch,
                                   int t, int nh, int kv, int hd) {
@@ -191,34 +194,38 @@ final class Ops {
         int group = nh / kv;
         float scale = (float) (1.0 / Math.sqrt(hd));
         java.util.Arrays.fill(dQkv, 0, batch * t * width, 0f);
-        for (int b = 0; b < batch; b++) {
+        // one item per (sequence, KV group): the group's query heads add into its dK and dV in head order
+        Parallelism.forEach(batch * kv, item -> {
+            int b = item / kv;
+            int g = item % kv;
             int rowBase = b * t * width;
-            for (int h = 0; h < nh; h++) {
-                int g = h / group;
+            int sc = item * t * t;
+            int k = rowBase + (nh + g) * hd;
+            int v = rowBase + (nh + kv + g) * hd;
+            for (int h = g * group; h < (g + 1) * group; h++) {
                 int q = rowBase + h * hd;
-                int k = rowBase + (nh + g) * hd;
-                int v = rowBase + (nh + kv + g) * hd;
                 int a = (b * nh + h) * t * t;
                 int dy = b * t * nh * hd + h * hd;
                 // dP = dY V^T ; dV += P^T dY
-                Gemm.sgemm(false, true, t, t, hd, 1f, dY, dy, nh * hd, qkv, v, width, 0f, scratch, 0, t);
+                Gemm.sgemm(false, true, t, t, hd, 1f, dY, dy, nh * hd, qkv, v, width, 0f, scratch, sc, t);
                 Gemm.sgemm(true, false, t, hd, t, 1f, att, a, t, dY, dy, nh * hd, 1f, dQkv, v, width);
                 // dS = P * (dP - rowsum(P * dP))
                 for (int i = 0; i < t; i++) {
-                    int r = i * t;
+                    int r = sc + i * t;
+                    int ar = a + i * t;
                     float dot = 0f;
                     for (int j = 0; j <= i; j++) {
-                        dot += att[a + r + j] * scratch[r + j];
+                        dot += att[ar + j] * scratch[r + j];
                     }
                     for (int j = 0; j <= i; j++) {
-                        scratch[r + j] = att[a + r + j] * (scratch[r + j] - dot);
+                        scratch[r + j] = att[ar + j] * (scratch[r + j] - dot);
                     }
                     java.util.Arrays.fill(scratch, r + i + 1, r + t, 0f);
                 }
                 // dQ = scale dS K ; dK += scale dS^T Q
-                Gemm.sgemm(false, false, t, hd, t, scale, scratch, 0, t, qkv, k, width, 0f, dQkv, q, width);
-                Gemm.sgemm(true, false, t, hd, t, scale, scratch, 0, t, qkv, q, width, 1f, dQkv, k, width);
+                Gemm.sgemm(false, false, t, hd, t, scale, scratch, sc, t, qkv, k, width, 0f, dQkv, q, width);
+                Gemm.sgemm(true, false, t, hd, t, scale, scratch, sc, t, qkv, q, width, 1f, dQkv, k, width);
             }
-        }
+        });
     }
 }

@@ -180,7 +180,7 @@ class OpsTest {
         float[] att = new float[b * nh * t * t];
         Ops.attentionForward(y, att, qkv, mask, b, t, nh, kv, hd);
         float[] dqkv = new float[b * t * width];
-        Ops.attentionBackward(dqkv, r, att, qkv, new float[t * t], b, t, nh, kv, hd);
+        Ops.attentionBackward(dqkv, r, att, qkv, new float[b * kv * t * t], b, t, nh, kv, hd);
         double[] xd = toDouble(qkv);
         ToDoubleFunction<double[]> loss = ignored -> {
             double s = 0;
