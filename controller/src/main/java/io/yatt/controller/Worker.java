@@ -410,6 +410,10 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long a frame to the controller is retried while back pressured or not connected (default 5 s): a
+         * result not sent by then is reported as an error, and a worker that cannot send that either stops.
+         */
         public Context sendTimeoutNs(long timeoutNs) {
             this.sendTimeoutNs = timeoutNs;
             return this;
