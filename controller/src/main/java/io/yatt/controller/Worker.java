@@ -107,7 +107,8 @@ public final class Worker implements AutoCloseable {
             }
             Message.Register registration = new Message.Register(ctx.workerId, ctx.rank, ctx.pid, replyStreamId,
                     ctx.roles, meshes, methods, ctx.host, resolvedReply, new byte[0]);
-            WorkerAgent agent = new WorkerAgent(transport, registration, subscription, proxy, payloads, ctx.methods,
+            WorkerAgent agent = new WorkerAgent(transport, registration, subscription, proxy, toController,
+                    ctx.sendTimeoutNs, payloads, ctx.methods,
                     ctx.sharedSecret, executor, ctx.allocator, ctx.inlineLimitBytes,
                     ctx.controllerTimeoutNs);
             for (Communicator c : ctx.communicators) {
@@ -173,8 +174,9 @@ public final class Worker implements AutoCloseable {
      * Waits until the controller sends shutdown (also sent when its control plane closes), the media driver is lost
      * (the controller's process died, for a worker on its driver), or this worker is closed.
      *
-     * @return why: {@code controller shutdown: reason=...}, {@code media driver lost: directory=...} or
-     *         {@code worker closed}
+     * @return why: {@code controller shutdown: reason=...}, {@code media driver lost: directory=...},
+     *         {@code controller lost: ...}, {@code controller unreachable: reply not sent: ...} (a result and the
+     *         error reporting it could not be sent within the send timeout) or {@code worker closed}
      * @throws InterruptedException if interrupted while waiting
      */
     public String awaitShutdown() throws InterruptedException {
@@ -408,6 +410,10 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long a frame to the controller is retried while back pressured or not connected (default 5 s): a
+         * result not sent by then is reported as an error, and a worker that cannot send that either stops.
+         */
         public Context sendTimeoutNs(long timeoutNs) {
             this.sendTimeoutNs = timeoutNs;
             return this;

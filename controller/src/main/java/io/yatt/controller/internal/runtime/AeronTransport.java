@@ -122,7 +122,12 @@ public final class AeronTransport implements AutoCloseable {
      * while it waits; other threads wait for the agent to do it.
      */
     public int invokeIfOwner() {
-        return Thread.currentThread() == owner ? invoke() : 0;
+        return isOwner() ? invoke() : 0;
+    }
+
+    /** Whether the calling thread is the owner and the transport is {@link #invoked()}. */
+    public boolean isOwner() {
+        return driverInvoker != null && Thread.currentThread() == owner;
     }
 
     /** The driver's directory. */

@@ -341,7 +341,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
             RuntimeException failure = targets[i].lost();
             if (failure == null && !targets[i].proxy().invokeAwaitingInput(correlationId, controllerId, step, group,
                     method, dispatchMode)) {
-                failure = notSent(group, method, targets[i]);
+                failure = notSent("invoke", group, method, targets[i]);
             }
             if (failure != null) {
                 abandon(correlationId, Arrays.copyOf(targets, i));
@@ -429,8 +429,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 boolean sent = announced ? targets[i].proxy().input(correlationId, controllerId, workerArgs)
                         : targets[i].proxy().invoke(correlationId, controllerId, step, group, method, dispatchMode,
                                 workerArgs);
-                if (!sent && called[i] != null) {
-                    failure = notSent(group, method, targets[i]);
+                if (!sent) {
+                    // a skip that does not arrive would hold the worker's queue as surely as a lost input
+                    failure = notSent(announced ? "input" : "invoke", group, method, targets[i]);
                 }
             } catch (RuntimeException e) {
                 failure = e;
@@ -450,10 +451,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return target.lost() == null && target.publication().isConnected();
     }
 
-    private IllegalStateException notSent(String group, String method, WorkerSession target) {
+    private IllegalStateException notSent(String frame, String group, String method, WorkerSession target) {
         Message.Register r = target.registration();
-        return new IllegalStateException("invoke not sent: group=" + group + ", method=" + method + ", rank="
-                + r.rank() + ", workerId=" + r.workerId() + ", timeoutMs=" + sendTimeoutNs / 1_000_000);
+        return new IllegalStateException(frame + " not sent: group=" + group + ", method=" + method + ", rank="
+                + r.rank() + ", workerId=" + r.workerId() + ", reason=" + PublicationSink.failure(target.publication())
+                + ", timeoutMs=" + sendTimeoutNs / 1_000_000);
     }
 
     private static boolean allNull(WorkerSession[] sessions) {

@@ -25,6 +25,37 @@ final class PublicationSink implements FrameSink {
         this.timeoutNs = timeoutNs;
     }
 
+    /**
+     * Why a send to {@code publication} failed, as its state tells now: {@code publication closed}, {@code not
+     * connected} (no subscriber), or {@code back pressured} (the subscriber did not keep up).
+     */
+    static String failure(Publication publication) {
+        if (publication.isClosed()) {
+            return "publication closed";
+        }
+        return publication.isConnected() ? "back pressured" : "not connected";
+    }
+
+    /** Runs the INVOKER driver and client conductor when called on their owning agent's thread. */
+    @Override
+    public boolean progress() {
+        if (!transport.isOwner()) {
+            return false;
+        }
+        transport.invoke();
+        return true;
+    }
+
+    /** One offer (and one more after an admin action, such as a term rotation); no waiting. */
+    @Override
+    public boolean sendNow(DirectBuffer buffer, int offset, int length) {
+        long result = publication.offer(buffer, offset, length);
+        if (result == Publication.ADMIN_ACTION) {
+            result = publication.offer(buffer, offset, length);
+        }
+        return result > 0;
+    }
+
     @Override
     public boolean send(DirectBuffer buffer, int offset, int length) {
         long deadlineNs = System.nanoTime() + timeoutNs;

@@ -1,5 +1,6 @@
 package io.yatt.controller.internal.runtime;
 
+import io.aeron.ExclusivePublication;
 import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
 import io.yatt.collectives.Communicator;
@@ -58,6 +59,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final Subscription subscription;
     private final FragmentAssembler assembler;
     private final ControllerProxy controller;
+    private final ExclusivePublication toController;
+    private final long sendTimeoutNs;
+    /** Set (by any thread) when a reply could not be sent: the agent then stops, as for a lost controller. */
+    private volatile String unreachable;
     private final FrameCounters counters = new FrameCounters();
     private final AeronTransport transport;
     private final WorkerMethods methods;
@@ -85,7 +90,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     /** An agent for the worker described by {@code registration} (its mac is computed here when challenged). */
     public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription,
-                       ControllerProxy controller, PayloadCodec payloads, WorkerMethods methods, byte[] secret,
+                       ControllerProxy controller, ExclusivePublication toController, long sendTimeoutNs,
+                       PayloadCodec payloads, WorkerMethods methods, byte[] secret,
                        ExecutorService executor, Allocator allocator, long inlineLimitBytes,
                        long controllerTimeoutNs) {
         this.controllerTimeoutNs = controllerTimeoutNs;
@@ -95,6 +101,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
         this.transport = transport;
         this.subscription = subscription;
         this.controller = controller;
+        this.toController = toController;
+        this.sendTimeoutNs = sendTimeoutNs;
         this.methods = methods;
         this.payloads = payloads;
         this.secret = secret == null ? null : secret.clone();
@@ -149,6 +157,15 @@ public final class WorkerAgent implements Agent, MessageHandler {
         if (transport.aeron().isClosed()) {
             stop("media driver lost: directory=" + transport.directory());
             return 0;
+        }
+        String cannotReply = unreachable;
+        if (cannotReply != null && state == State.ACTIVE) {
+            abortCommunicators();
+            for (Future<?> f : inFlight.values()) {
+                f.cancel(true);
+            }
+            stop(cannotReply);
+            return 1;
         }
         int work = transport.invoke();
         work += subscription.poll(assembler, ControllerAgent.FRAGMENT_LIMIT);
@@ -215,8 +232,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 }
                 Future<?> f = inFlight.get(cancel.correlationId());
                 if (f != null && f.cancel(false) && inFlight.remove(cancel.correlationId()) != null) {
-                    controller.error(cancel.correlationId(), registration.workerId(), registration.rank(),
-                            CancellationException.class.getName(), "cancelled before start");
+                    replyError(cancel.correlationId(), CancellationException.class.getName(),
+                            "cancelled before start");
                 }
                 yield Outcome.APPLIED;
             }
@@ -229,8 +246,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     Future<?> f = inFlight.remove(id);
                     if (f != null) {
                         f.cancel(true);
-                        controller.error(id, registration.workerId(), registration.rank(),
-                                CancellationException.class.getName(), "aborted: " + abort.reason());
+                        replyError(id, CancellationException.class.getName(), "aborted: " + abort.reason());
                     }
                 }
                 for (Long id : List.copyOf(inputs.keySet())) {
@@ -301,8 +317,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         long id = invoke.correlationId();
         if (!registration.roles().contains(invoke.group())
                 || !(methods.contains(invoke.method()) || END_STEP_METHOD.equals(invoke.method()))) {
-            controller.error(id, registration.workerId(), registration.rank(),
-                    IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
+            replyError(id, IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
                             + ", method=" + invoke.method() + ", roles=" + registration.roles() + ", methods="
                             + methods.names().stream().sorted().toList());
             Batches.close(invoke.args());
@@ -348,8 +363,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
             return;
         } catch (ExecutionException | CancellationException e) {
             if (inFlight.remove(correlationId) != null) {
-                controller.error(correlationId, registration.workerId(), registration.rank(),
-                        CancellationException.class.getName(), "cancelled before start");
+                replyError(correlationId, CancellationException.class.getName(), "cancelled before start");
             }
             return;
         }
@@ -386,23 +400,48 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 sent = byReference(value, step);
             } catch (Throwable t) {
                 if (inFlight.remove(correlationId) != null) {
-                    controller.error(correlationId, workerId, rank, t.getClass().getName(), messageOf(t));
+                    replyError(correlationId, t.getClass().getName(), messageOf(t));
                 }
                 return;
             }
             if (inFlight.remove(correlationId) == null) {
                 return;
             }
+            boolean delivered;
             try {
-                controller.result(correlationId, workerId, rank, sent);
+                delivered = controller.result(correlationId, workerId, rank, sent);
             } catch (IllegalArgumentException e) {
-                controller.error(correlationId, workerId, rank, e.getClass().getName(), messageOf(e));
+                replyError(correlationId, e.getClass().getName(), messageOf(e));
+                return;
+            }
+            if (!delivered) {
+                replyError(correlationId, IllegalStateException.class.getName(), "result not sent: correlationId="
+                        + correlationId + ", method=" + method + ", rank=" + rank + ", reason="
+                        + PublicationSink.failure(toController) + ", timeoutMs="
+                        + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
             }
         } finally {
             Batches.close(sent);
             Batches.close(value);
             Batches.close(callArgs);
             Batches.close(args);
+        }
+    }
+
+    /**
+     * Sends an error for a call; if even that cannot be sent within the send timeout, the call would hang on the
+     * controller, so the worker stops (its heartbeats end and the controller fails the call as a lost worker).
+     * Called from the agent's thread or the calls thread.
+     */
+    private void replyError(long correlationId, String type, String message) {
+        if (!controller.error(correlationId, registration.workerId(), registration.rank(), type, message)) {
+            String reason = "controller unreachable: reply not sent: correlationId=" + correlationId + ", error="
+                    + type + ", reason=" + PublicationSink.failure(toController) + ", timeoutMs="
+                    + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs);
+            System.err.println("yatt worker " + registration.workerId() + ": " + reason + ", message=" + message);
+            if (unreachable == null) {
+                unreachable = reason;
+            }
         }
     }
 

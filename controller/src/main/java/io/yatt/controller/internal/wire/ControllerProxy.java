@@ -12,8 +12,9 @@ public final class ControllerProxy extends FrameProxy {
         return send(register);
     }
 
+    /** A heartbeat, skipped (false) when it cannot be sent at once: the next one follows an interval later. */
     public boolean heartbeat(int workerId, long timestampNs, int inFlightCalls) {
-        return send(new Message.Heartbeat(workerId, timestampNs, inFlightCalls));
+        return sendNow(new Message.Heartbeat(workerId, timestampNs, inFlightCalls));
     }
 
     /** @throws IllegalArgumentException if the value cannot be encoded */

@@ -1,13 +1,18 @@
 package io.yatt.controller.internal.wire;
 
+import java.util.concurrent.locks.ReentrantLock;
+
 /**
  * Encodes messages and sends them to one destination; {@code WorkerProxy} and {@code ControllerProxy} are its two
- * directions. Thread-safe: encoding and sending of one frame hold the proxy's lock.
+ * directions. Thread-safe: encoding and sending of one frame hold the proxy's lock. A thread whose sink has work to
+ * run while it waits (the agent that runs an INVOKER driver) keeps running it instead of blocking: the holder may be
+ * waiting, back pressured, for exactly that work.
  */
 public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, PeerProxy {
 
     private final FrameEncoder encoder;
     private final FrameSink sink;
+    private final ReentrantLock lock = new ReentrantLock();
 
     FrameProxy(PayloadCodec payloads, FrameSink sink) {
         this.encoder = new FrameEncoder(payloads);
@@ -19,8 +24,39 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
      *
      * @throws IllegalArgumentException if a payload value cannot be encoded
      */
-    final synchronized boolean send(Message message) {
-        int length = encoder.encode(message);
-        return sink.send(encoder.buffer(), 0, length);
+    final boolean send(Message message) {
+        if (!lock.tryLock()) {
+            if (sink.progress()) {
+                while (!lock.tryLock()) {
+                    sink.progress();
+                    Thread.onSpinWait();
+                }
+            } else {
+                lock.lock();
+            }
+        }
+        try {
+            int length = encoder.encode(message);
+            return sink.send(encoder.buffer(), 0, length);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Encodes and sends {@code message} only if that needs no waiting: false, and nothing sent, when another thread is
+     * sending on this proxy or the destination is back pressured. For frames whose loss the protocol tolerates
+     * (heartbeats), so that an agent never blocks on them while its peer blocks on it.
+     */
+    final boolean sendNow(Message message) {
+        if (!lock.tryLock()) {
+            return false;
+        }
+        try {
+            int length = encoder.encode(message);
+            return sink.sendNow(encoder.buffer(), 0, length);
+        } finally {
+            lock.unlock();
+        }
     }
 }

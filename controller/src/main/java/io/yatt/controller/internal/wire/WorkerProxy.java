@@ -38,9 +38,10 @@ public final class WorkerProxy extends FrameProxy {
                 : args));
     }
 
-    /** The controller's heartbeat to a worker (so a worker notices a controller that died). */
+    /** The controller's heartbeat to a worker (so a worker notices a controller that died); skipped (false) when it
+     * cannot be sent at once, the next one follows an interval later. */
     public boolean heartbeat(int workerId, long timestampNs) {
-        return send(new Message.Heartbeat(workerId, timestampNs, Message.Heartbeat.IN_FLIGHT_UNKNOWN));
+        return sendNow(new Message.Heartbeat(workerId, timestampNs, Message.Heartbeat.IN_FLIGHT_UNKNOWN));
     }
 
     public boolean cancel(long correlationId, long controllerId) {
