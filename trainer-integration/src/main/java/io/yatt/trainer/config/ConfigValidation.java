@@ -133,8 +133,14 @@ final class ConfigValidation {
             }
         }
         int t = layout.train().t();
-        divides("tensor-parallel size t", t, "actor_rollout_ref.model.num_key_value_heads",
-                model.numKeyValueHeads());
+        // t dividing the KV heads, or the KV heads dividing t (each KV head then replicated on t/kv ranks)
+        if (model.numKeyValueHeads() % t != 0 && t % model.numKeyValueHeads() != 0) {
+            throw new ConfigException("tensor-parallel size t and actor_rollout_ref.model.num_key_value_heads must "
+                    + "divide one another: tensor-parallel size t=" + t
+                    + ", actor_rollout_ref.model.num_key_value_heads=" + model.numKeyValueHeads());
+        }
+        divides("tensor-parallel size t", t, "actor_rollout_ref.model.num_attention_heads",
+                model.numAttentionHeads());
         divides("tensor-parallel size t", t, "actor_rollout_ref.model.intermediate_size", model.intermediateSize());
         // batches: verl's rules with our names
         int d = layout.train().d();

@@ -133,6 +133,13 @@ class TrainConfigTest {
                 message("", "actor_rollout_ref.actor.ppo_micro_batch_size=1"));
         assertEquals("trainer.experiment_name must be a plain folder name: trainer.experiment_name=a/b",
                 message("", "trainer.experiment_name=a/b"));
+        // t=4 over 2 KV heads replicates each head on 2 ranks; 3 KV heads fit t=2 neither way
+        assertEquals(4, TrainConfig.load("", List.of("parallel.world_size=4", "parallel.training=1-4-1",
+                "parallel.generation=1-2-2-1")).parallel().layout().train().t());
+        assertEquals("tensor-parallel size t and actor_rollout_ref.model.num_key_value_heads must divide one another: "
+                + "tensor-parallel size t=2, actor_rollout_ref.model.num_key_value_heads=3",
+                message("", "actor_rollout_ref.model.num_key_value_heads=3", "actor_rollout_ref.model.num_attention_heads=6",
+                        "actor_rollout_ref.model.hidden_size=48"));
     }
 
     @Test
