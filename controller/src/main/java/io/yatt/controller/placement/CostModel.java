@@ -154,7 +154,7 @@ public final class CostModel {
         long sequences = ceilDiv(w.globalBatchSequences(), replicas);
         long genWeightBytes = m.rankParameters(pg, tg) * m.dtypeBytes;
         long extraWeightBytes = genWeightBytes - m.rankParameters(train.p(), train.t()) * m.dtypeBytes;
-        double kvPerTokenPerRank = (double) m.kvBytesPerToken / pg / tg;
+        double kvPerTokenPerRank = m.kvBytesPerTokenPerRank(pg, tg);
         double kvPerSequence = kvPerTokenPerRank * w.sequenceTokens();
         long free = freeBytesPerRank - extraWeightBytes;
         long fit = free <= 0 ? 0 : (long) (free / kvPerSequence);

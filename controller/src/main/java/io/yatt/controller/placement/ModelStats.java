@@ -50,9 +50,24 @@ final class ModelStats {
         });
     }
 
-    /** Parameters one rank holds in a {@code p}-stage, {@code t}-way layout (largest stage; norms counted as split). */
+    /**
+     * Parameters one rank holds in a {@code p}-stage, {@code t}-way layout (largest stage; norms counted as split).
+     * With {@code t} above the KV heads each rank holds a whole KV head (replicated on {@code t/kvHeads} ranks), so
+     * its k/v rows are {@code 1/kvHeads} of the stage's instead of {@code 1/t}.
+     */
     long rankParameters(int p, int t) {
-        return maxStageParameters(p) / t;
+        long split = maxStageParameters(p) / t;
+        int kv = config.kvHeads();
+        if (t <= kv) {
+            return split;
+        }
+        long kvParams = 2L * (layers / p) * kv * (hidden / config.heads()) * hidden;
+        return split + kvParams / kv - kvParams / t;
+    }
+
+    /** KV-cache bytes per token on one rank of a {@code p_g}-stage, {@code t_g}-way generation layout. */
+    double kvBytesPerTokenPerRank(int pg, int tg) {
+        return (double) kvBytesPerToken / pg / Math.min(tg, config.kvHeads());
     }
 
     /** Whether the hybrid engine accepts {@code p} stages and TP {@code t} for this model ({@link ModelSpec#validateFor}). */

@@ -24,6 +24,22 @@ class CostModelTest {
     }
 
     @Test
+    void shouldHoldAWholeKvHeadPerRankWhenTpExceedsTheKvHeads() {
+        // Llama-2-70B: 80 layers, hidden 8192, 64 heads of 128, 8 KV heads
+        ModelStats l70b = new ModelStats(LlamaSize.L70B.config());
+        // 2 (k, v) * 80 layers * 8 KV heads * 128 head dim * 2 bytes
+        assertEquals(327_680L, l70b.kvBytesPerToken);
+        assertEquals(327_680.0 / 4, l70b.kvBytesPerTokenPerRank(1, 4));
+        // t_g=16 > 8 KV heads: each rank caches one whole head, 1/8 of the tokens' KV, not 1/16
+        assertEquals(327_680.0 / 8, l70b.kvBytesPerTokenPerRank(1, 16));
+        assertEquals(327_680.0 / 2 / 8, l70b.kvBytesPerTokenPerRank(2, 16));
+        // k/v rows of the 80 layers: 2 * 80 * 8 * 128 * 8192 = 1,342,177,280; at t=16 a rank holds 1/8 instead of 1/16
+        assertEquals(l70b.maxStageParameters(1) / 8, l70b.rankParameters(1, 8));
+        assertEquals(l70b.maxStageParameters(1) / 16 + 1_342_177_280L / 8 - 1_342_177_280L / 16,
+                l70b.rankParameters(1, 16));
+    }
+
+    @Test
     void shouldKeepWeightsGradientsAndShardedOptimizerForTrainedRoles() {
         ParallelLayout layout = ParallelLayout.of(1, 1, 8);
         assertEquals(LLAMA_7B_PARAMETERS * 6 + LLAMA_7B_PARAMETERS * 12 / 8,
