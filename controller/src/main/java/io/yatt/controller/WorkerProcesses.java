@@ -1,5 +1,6 @@
 package io.yatt.controller;
 
+import io.yatt.collectives.internal.ProcessGroup;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,33 +89,12 @@ public final class WorkerProcesses implements AutoCloseable {
      * @throws InterruptedException if interrupted while waiting
      */
     public int[] waitFor(long timeoutNs) throws InterruptedException {
-        long deadlineNs = System.nanoTime() + timeoutNs;
-        int[] codes = new int[processes.size()];
-        for (int r = 0; r < codes.length; r++) {
-            Process p = processes.get(r);
-            long leftNs = Math.max(0, deadlineNs - System.nanoTime());
-            codes[r] = p.waitFor(leftNs, TimeUnit.NANOSECONDS) ? p.exitValue() : -1;
-        }
-        return codes;
+        return ProcessGroup.waitFor(processes, timeoutNs);
     }
 
     /** Stops what still runs: SIGTERM, then SIGKILL after {@link #TERMINATE_GRACE_NS}. */
     @Override
     public void close() {
-        for (Process p : processes) {
-            if (p.isAlive()) {
-                p.destroy();
-            }
-        }
-        for (Process p : processes) {
-            try {
-                if (!p.waitFor(TERMINATE_GRACE_NS, TimeUnit.NANOSECONDS)) {
-                    p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                p.destroyForcibly();
-            }
-        }
+        ProcessGroup.terminate(processes, TERMINATE_GRACE_NS);
     }
 }

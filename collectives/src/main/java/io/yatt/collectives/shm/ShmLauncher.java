@@ -1,8 +1,8 @@
 package io.yatt.collectives.shm;
 
 import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.internal.ProcessGroup;
 import io.yatt.collectives.rendezvous.TcpStoreServer;
-
 import java.io.IOException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -141,34 +141,13 @@ public final class ShmLauncher implements AutoCloseable {
      * @return the exit codes in rank order, -1 for a process still running at the deadline
      */
     public int[] waitFor(long timeoutNs) throws InterruptedException {
-        long deadline = System.nanoTime() + timeoutNs;
-        int[] codes = new int[processes.size()];
-        for (int r = 0; r < codes.length; r++) {
-            Process p = processes.get(r);
-            long left = Math.max(0, deadline - System.nanoTime());
-            codes[r] = p.waitFor(left, TimeUnit.NANOSECONDS) ? p.exitValue() : -1;
-        }
-        return codes;
+        return ProcessGroup.waitFor(processes, timeoutNs);
     }
 
     /** Kills what still runs (SIGTERM, then SIGKILL after one second) and stops the store. */
     @Override
     public void close() {
-        for (Process p : processes) {
-            if (p.isAlive()) {
-                p.destroy();
-            }
-        }
-        for (Process p : processes) {
-            try {
-                if (!p.waitFor(1, TimeUnit.SECONDS)) {
-                    p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                p.destroyForcibly();
-            }
-        }
+        ProcessGroup.terminate(processes, TimeUnit.SECONDS.toNanos(1));
         store.close();
     }
 }
