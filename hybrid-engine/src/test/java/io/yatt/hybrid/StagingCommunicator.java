@@ -1,12 +1,6 @@
 package io.yatt.hybrid;
 
-import io.yatt.collectives.CollectiveGroup;
 import io.yatt.collectives.Communicator;
-import io.yatt.collectives.CommunicatorStats;
-import io.yatt.collectives.ReduceOp;
-import io.yatt.tensor.Tensor;
-import java.util.List;
-import java.util.Optional;
 
 /**
  * A backend without direct placement, for tests: a real communicator whose {@code allGatherv} is the interface's
@@ -14,95 +8,9 @@ import java.util.Optional;
  * shm, nccl and cuda-local; everything else, its counters included, is the real communicator's. Communicators split
  * from it stage the same way.
  */
-final class StagingCommunicator implements Communicator {
-    private final Communicator inner;
+final class StagingCommunicator extends ForwardingCommunicator {
 
     StagingCommunicator(Communicator inner) {
-        this.inner = inner;
-    }
-
-    @Override
-    public int rank() {
-        return inner.rank();
-    }
-
-    @Override
-    public int size() {
-        return inner.size();
-    }
-
-    @Override
-    public void allGather(Tensor send, Tensor recv) {
-        inner.allGather(send, recv);
-    }
-
-    @Override
-    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
-        inner.reduceScatter(send, recv, op);
-    }
-
-    @Override
-    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
-        inner.allReduce(send, recv, op);
-    }
-
-    @Override
-    public void broadcast(Tensor send, Tensor recv, int root) {
-        inner.broadcast(send, recv, root);
-    }
-
-    @Override
-    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
-        inner.reduce(send, recv, op, root);
-    }
-
-    @Override
-    public void send(Tensor send, int peer) {
-        inner.send(send, peer);
-    }
-
-    @Override
-    public void recv(Tensor recv, int peer) {
-        inner.recv(recv, peer);
-    }
-
-    @Override
-    public void allToAll(Tensor send, Tensor recv) {
-        inner.allToAll(send, recv);
-    }
-
-    @Override
-    public void barrier() {
-        inner.barrier();
-    }
-
-    @Override
-    public Optional<Communicator> split(int color, int key) {
-        return inner.split(color, key).map(StagingCommunicator::new);
-    }
-
-    @Override
-    public CollectiveGroup group() {
-        return inner.group();
-    }
-
-    @Override
-    public CommunicatorStats stats() {
-        return inner.stats();
-    }
-
-    @Override
-    public void resetStats() {
-        inner.resetStats();
-    }
-
-    @Override
-    public void abort() {
-        inner.abort();
-    }
-
-    @Override
-    public void close() {
-        inner.close();
+        super(inner, StagingCommunicator::new);
     }
 }
