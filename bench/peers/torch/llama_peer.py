@@ -22,9 +22,34 @@ import os
 import struct
 import sys
 import time
+import ctypes
 
 import torch
 import torch.nn.functional as F
+
+
+def loaded_openblas():
+    """The OpenBLAS library this process loaded with torch (Debian's torch calls it for matrix products), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                if "libopenblas" in os.path.basename(path):
+                    return ctypes.CDLL(path)
+    except OSError:
+        pass
+    return None
+
+
+def set_threads(threads):
+    """torch.set_num_threads(n) and the same for the OpenBLAS under it, which keeps one thread per core otherwise
+    (so a '1 thread' peer would use every core); returns the BLAS thread count set, or None without OpenBLAS."""
+    torch.set_num_threads(threads)
+    blas = loaded_openblas()
+    if blas is None or not hasattr(blas, "openblas_set_num_threads"):
+        return None
+    blas.openblas_set_num_threads(ctypes.c_int(threads))
+    return int(blas.openblas_get_num_threads()) if hasattr(blas, "openblas_get_num_threads") else threads
 
 PRESETS = {
     # about 1M parameters
@@ -402,7 +427,7 @@ def main(argv):
         return self_check(model)
 
     if args.logits is not None:
-        torch.set_num_threads(1)
+        set_threads(1)
         vocab = model.config["vocab_size"]
         with torch.no_grad():
             for part in args.logits.split(";"):
@@ -417,7 +442,8 @@ def main(argv):
     common = {"peer": "torch", "torch": torch.__version__, "size": args.checkpoint or args.size,
               "params": model.parameter_count()}
     for threads in [int(t) for t in args.threads.split(",")]:
-        torch.set_num_threads(threads)
+        blas_threads = set_threads(threads)
+        common["blas_threads"] = blas_threads
         tokens_per_s, step_s = bench_train(model, args.batch, args.seq, args.steps, args.optimizer)
         print(json.dumps(dict(common, op="train_step" if args.optimizer else "forward_backward", threads=threads,
                               batch=args.batch, seq=args.seq, tokens_per_s=round(tokens_per_s, 1),
