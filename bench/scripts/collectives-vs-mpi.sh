@@ -42,6 +42,7 @@ OUT="$OUT/mpi" NPS="$NPS" REPEAT_NPS="$NPS" TARGET=0.2 "$PEERS/mpi/run.sh" > "$O
 cp "$OUT/mpi/all.txt" "$OUT/mpi.txt"
 for r in $(seq $((half + 1)) "$REPEAT"); do for np in $NPS; do sweep "sweep$r" "$np"; done; done
 
+: > "$OUT/mpi-lat.txt"  # exists even with LAT_REPEAT=0 (the table then prints nan latencies)
 for r in $(seq 1 "$LAT_REPEAT"); do
   ours "lat$r" 2 --op all_reduce --min 8 --max 8 --iters "$LAT_ITERS"
   "$PEERS/common/quiet.sh" 85 30 2>>"$OUT/meta.txt"
