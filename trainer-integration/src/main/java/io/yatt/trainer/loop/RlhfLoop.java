@@ -15,6 +15,7 @@ import io.yatt.trainer.algo.AdvantageConfig;
 import io.yatt.trainer.algo.AdvantageInput;
 import io.yatt.trainer.algo.AdvantageResult;
 import io.yatt.trainer.algo.AggOptions;
+import io.yatt.trainer.algo.AggregatedLoss;
 import io.yatt.trainer.algo.AlgorithmRegistry;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlController;
@@ -562,6 +563,8 @@ public final class RlhfLoop {
                     PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(actorCfg.clipRatioLow(),
                                     actorCfg.clipRatioHigh()).withClipRatioC(actorCfg.clipRatioC());
                     double lr = 0;
+                    double klLoss = 0;
+                    KlPenalty klLossType = KlPenalty.fromName(actorCfg.klLossType().configName());
                     for (int epoch = 0; epoch < actorCfg.ppoEpochs(); epoch++) {
                         for (int u = 0; u < updatesPerEpoch; u++) {
                             actor.zeroGrad();
@@ -585,6 +588,16 @@ public final class RlhfLoop {
                                 if (actorCfg.entropyCoeff() != 0) {
                                     var el = Losses.entropyLoss(entT, mm, agg, AggOptions.LOCAL);
                                     dEnt = toFull(el.gradient(), microPerRank, tt, -actorCfg.entropyCoeff() * scale);
+                                }
+                                if (actorCfg.useKlLoss()) {
+                                    AggregatedLoss kll = Losses.klLoss(respView(lp, microPerRank, tt, s.responseLen),
+                                            rows(refLp, at, microPerRank), mm, klLossType, agg, plc.aggOptions());
+                                    float[] dKl = toFull(kll.gradient(), microPerRank, tt,
+                                            actorCfg.klLossCoef() * scale);
+                                    for (int i = 0; i < dLp.length; i++) {
+                                        dLp[i] += dKl[i];
+                                    }
+                                    klLoss += kll.value() * scale;
                                 }
                                 actor.backwardLogProbs(dLp, dEnt);
                                 pgLoss += pl.pgLoss() * scale;
@@ -613,6 +626,10 @@ public final class RlhfLoop {
                         m.record(MetricNames.ENTROPY, entropy / updates);
                         m.record(MetricNames.GRAD_NORM, gradNorm / updates);
                         m.record(MetricNames.LR, lr);
+                        if (actorCfg.useKlLoss()) {
+                            m.record(MetricNames.KL_LOSS, klLoss / updates);
+                            m.record(MetricNames.KL_COEF, actorCfg.klLossCoef());
+                        }
                         if (critic != null) {
                             m.record(MetricNames.VF_LOSS, vfLoss / updates);
                             m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));

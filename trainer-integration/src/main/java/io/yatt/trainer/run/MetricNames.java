@@ -17,6 +17,7 @@ public final class MetricNames {
     public static final String PPO_KL = "actor/ppo_kl";
     public static final String ENTROPY = "actor/entropy";
     public static final String KL_LOSS = "actor/kl_loss";
+    public static final String KL_COEF = "actor/kl_coef";
     public static final String REWARD_KL_PENALTY = "actor/reward_kl_penalty";
     public static final String GRAD_NORM = "actor/grad_norm";
     public static final String LR = "actor/lr";

@@ -80,6 +80,36 @@ class RlhfLoopTest {
         assertTrue(changed);
     }
 
+    /** use_kl_loss adds coef * agg(kl(lp, ref)) to the actor loss: the weights move differently, verl's names report it. */
+    @Test
+    void shouldAddTheKlLossToTheActorWhenEnabled() {
+        TrainConfig on = config.withOverrides(List.of("actor_rollout_ref.actor.use_kl_loss=true",
+                "actor_rollout_ref.actor.kl_loss_coef=0.5", "actor_rollout_ref.actor.kl_loss_type=low_var_kl"));
+        RlhfLoop.Result withKl = RlhfLoop.run(on, task, model, policy, m -> { });
+        RlhfLoop.Result without = RlhfLoop.run(config, task, model, policy, m -> { });
+        for (StepMetrics m : withKl.rows()) {
+            assertTrue(m.value(MetricNames.KL_LOSS) >= 0, "kl_loss " + m.value(MetricNames.KL_LOSS));
+            assertEquals(0.5, m.value(MetricNames.KL_COEF));
+        }
+        // after two steps of updates the actor has left the reference, so the low-variance KL is positive
+        assertTrue(withKl.rows().get(2).value(MetricNames.KL_LOSS) > 0);
+        assertEquals("actor/kl_loss", MetricNames.KL_LOSS);
+        assertEquals("actor/kl_coef", MetricNames.KL_COEF);
+        for (StepMetrics m : without.rows()) {
+            assertTrue(!m.values().containsKey(MetricNames.KL_LOSS));
+            assertTrue(!m.values().containsKey(MetricNames.KL_COEF));
+        }
+        boolean differs = false;
+        for (String name : without.actorWeights().keySet()) {
+            float[] a = withKl.actorWeights().get(name);
+            float[] b = without.actorWeights().get(name);
+            for (int i = 0; i < a.length; i++) {
+                differs |= a[i] != b[i];
+            }
+        }
+        assertTrue(differs);
+    }
+
     @Test
     void shouldRunGrpoWithGroups() {
         TrainConfig grpo = config.withOverrides(List.of("algorithm.adv_estimator=grpo",
