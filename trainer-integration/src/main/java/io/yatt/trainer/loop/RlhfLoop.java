@@ -58,10 +58,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -144,35 +140,9 @@ public final class RlhfLoop {
         shared.options = options;
         shared.actorOpts = new AdamW[world];
         shared.criticOpts = new AdamW[world];
-        List<Result> results = new ArrayList<>(world);
         try (InProcessWorld w = InProcessWorld.create(world)) {
-            ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
-                Thread t = new Thread(r, "yatt-rank");
-                t.setDaemon(true);
-                return t;
-            });
-            try {
-                List<Future<Result>> futures = new ArrayList<>(world);
-                for (int r = 0; r < world; r++) {
-                    Communicator comm = w.communicator(r);
-                    futures.add(pool.submit(() -> new Rank(shared, comm, onStep).run()));
-                }
-                for (Future<Result> f : futures) {
-                    results.add(f.get());
-                }
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException re) {
-                    throw re;
-                }
-                throw new IllegalStateException("rank failed: " + e.getCause(), e.getCause());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while ranks ran", e);
-            } finally {
-                pool.shutdownNow();
-            }
+            return RankThreads.run(w, comm -> new Rank(shared, comm, onStep).run()).getFirst();
         }
-        return results.getFirst();
     }
 
     /** Seed of sample {@code i} of step {@code step}: SplitMix64 of the trainer seed, step and index. */
