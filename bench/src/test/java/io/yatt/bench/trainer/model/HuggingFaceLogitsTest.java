@@ -2,7 +2,6 @@ package io.yatt.bench.trainer.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,10 +13,6 @@ import io.yatt.trainer.model.LlamaCheckpoint;
 import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.model.LlamaModel;
 import io.yatt.trainer.model.LlamaWeights;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,11 +21,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -45,8 +38,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@code /usr/bin/python3} imports torch (Debian: python3-torch, which {@code bench/peers/torch/run.sh} installs).
  */
 class HuggingFaceLogitsTest {
-    private static final Path SCRIPT = Path.of("peers/torch/llama_peer.py");
-    private static final long TIMEOUT_S = 300;
     private static final int PAD = 8;
     private static final double TOLERANCE = 1e-4;
     /** Non-norm weights are init-model's normal(0, 0.02) times this, so that logits spread over several units. */
@@ -57,24 +48,9 @@ class HuggingFaceLogitsTest {
             {7},
             {10, 20, 30, 40, 45, 2, 11},
     };
-    private static String python;
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void findPython() throws Exception {
-        for (String candidate : List.of("python3", "/usr/bin/python3")) {
-            try {
-                if (exec(List.of(candidate, "-c", "import torch")).code() == 0) {
-                    python = candidate;
-                    return;
-                }
-            } catch (IOException e) {
-                // not installed: try the next one
-            }
-        }
-    }
 
     static Stream<Arguments> configs() {
         return Stream.of(
@@ -202,12 +178,10 @@ class HuggingFaceLogitsTest {
     }
 
     private static List<float[][]> peerLogits(Path dir, int[][] sequences) throws Exception {
-        assumeTrue(python != null, "no python3 that imports torch (install Debian's python3-torch)");
-        assumeTrue(Files.isRegularFile(SCRIPT), "run from the bench module folder: " + SCRIPT + " not found");
         String arg = Stream.of(sequences)
                 .map(seq -> IntStream.of(seq).mapToObj(Integer::toString).collect(Collectors.joining(",")))
                 .collect(Collectors.joining(";"));
-        Result run = exec(List.of(python, SCRIPT.toString(), "--checkpoint", dir.toString(), "--logits", arg));
+        TorchPeer.Result run = TorchPeer.run("--checkpoint", dir.toString(), "--logits", arg);
         assertEquals(0, run.code(), run.err());
         List<String> lines = run.out().strip().lines().toList();
         assertEquals(sequences.length, lines.size(), run.out());
@@ -230,26 +204,4 @@ class HuggingFaceLogitsTest {
         return out;
     }
 
-    private record Result(int code, String out, String err) {
-    }
-
-    private static Result exec(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(
-                Path.of("/dev/null").toFile())).start();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread drain = Thread.ofVirtual().start(() -> {
-            try {
-                process.getErrorStream().transferTo(err);
-            } catch (IOException e) {
-                // the process died; its exit code tells
-            }
-        });
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new IllegalStateException("timed out after " + TIMEOUT_S + " s: " + command);
-        }
-        drain.join();
-        return new Result(process.exitValue(), out, err.toString(StandardCharsets.UTF_8));
-    }
 }

@@ -2,21 +2,16 @@ package io.yatt.bench.trainer.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,57 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code bench/peers/torch/run.sh} installs).
  */
 class TorchLlamaPeerTest {
-    private static final Path SCRIPT = Path.of("peers/torch/llama_peer.py");
-    private static final long TIMEOUT_S = 300;
-    private static String python;
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void findPython() throws Exception {
-        for (String candidate : List.of("python3", "/usr/bin/python3")) {
-            try {
-                if (exec(List.of(candidate, "-c", "import torch")).code() == 0) {
-                    python = candidate;
-                    return;
-                }
-            } catch (IOException e) {
-                // not installed: try the next one
-            }
-        }
-    }
-
-    private record Result(int code, String out, String err) {
-    }
-
-    private static Result exec(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(
-                Path.of("/dev/null").toFile())).start();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread drain = Thread.ofVirtual().start(() -> {
-            try {
-                process.getErrorStream().transferTo(err);
-            } catch (IOException e) {
-                // the process died; its exit code tells
-            }
-        });
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new IllegalStateException("timed out after " + TIMEOUT_S + " s: " + command);
-        }
-        drain.join();
-        return new Result(process.exitValue(), out, err.toString(StandardCharsets.UTF_8));
-    }
-
-    private Result peer(String... args) throws Exception {
-        assumeTrue(python != null, "no python3 that imports torch (install Debian's python3-torch)");
-        assumeTrue(Files.isRegularFile(SCRIPT), "run from the bench module folder: " + SCRIPT + " not found");
-        List<String> command = new ArrayList<>(List.of(python, SCRIPT.toString()));
-        command.addAll(List.of(args));
-        return exec(command);
-    }
 
     /** A zero-layer Llama: hidden 2, vocab 2, embedding [[3,4],[1,0]], final norm weight [1,2], eps 0, tied. */
     private Path zeroLayerCheckpoint(float[] normWeight) throws IOException {
@@ -107,7 +55,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldComputeHandDerivedLogitsOfAZeroLayerModel() throws Exception {
-        Result run = peer("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,1");
+        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,1");
 
         assertEquals(0, run.code(), run.err());
         JsonNode line = new ObjectMapper().readTree(run.out().strip());
@@ -129,7 +77,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldRejectAMisshapedTensorAndNameIt() throws Exception {
-        Result run = peer("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2, 3}).toString(), "--logits", "0");
+        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2, 3}).toString(), "--logits", "0");
 
         assertEquals(2, run.code(), run.out());
         assertEquals("llama_peer: tensor misshaped: model.norm.weight: shape=[3], expected [2]", run.err().strip());
@@ -137,7 +85,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldRejectATokenOutsideTheVocabulary() throws Exception {
-        Result run = peer("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,2");
+        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,2");
 
         assertEquals(2, run.code(), run.out());
         assertEquals("llama_peer: token id out of range: token=2, vocab=2", run.err().strip());
@@ -145,7 +93,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldDecodeWithTheKvCacheAsTheFullForwardDoes() throws Exception {
-        Result run = peer("--self-check", "--size", "small");
+        TorchPeer.Result run = TorchPeer.run("--self-check", "--size", "small");
 
         assertEquals(0, run.code(), run.out() + run.err());
         List<String> lines = run.out().strip().lines().toList();
