@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * Worker JVMs on the controller's host, started as the shm launcher starts rank JVMs: the given java binary, JVM
@@ -43,6 +44,22 @@ public final class WorkerProcesses implements AutoCloseable {
     public static WorkerProcesses launch(ControlPlane plane, int count, String java, List<String> jvmFlags,
                                          String classPath, String mainClass, List<String> args,
                                          Map<String, String> extraEnv) {
+        return launch(plane, count, java, jvmFlags, classPath, mainClass, args, extraEnv,
+                rank -> ProcessBuilder.Redirect.DISCARD, rank -> ProcessBuilder.Redirect.INHERIT);
+    }
+
+    /**
+     * As {@link #launch(ControlPlane, int, String, List, String, String, List, Map)}, with the standard output and
+     * error of rank {@code r} sent where {@code stdout.apply(r)} and {@code stderr.apply(r)} say (for example a log
+     * file per rank, so that a launcher can report what a worker that failed printed).
+     *
+     * @throws IllegalArgumentException if count is not positive
+     * @throws IllegalStateException if a process cannot be started (those already started are killed)
+     */
+    public static WorkerProcesses launch(ControlPlane plane, int count, String java, List<String> jvmFlags,
+                                         String classPath, String mainClass, List<String> args,
+                                         Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
+                                         IntFunction<ProcessBuilder.Redirect> stderr) {
         Objects.requireNonNull(java, "java");
         if (count < 1) {
             throw new IllegalArgumentException("worker process count must be positive: count=" + count);
@@ -65,8 +82,8 @@ public final class WorkerProcesses implements AutoCloseable {
                 env.put("LOCAL_WORLD_SIZE", Integer.toString(count));
                 env.putAll(plane.localWorkerEnvironment());
                 env.putAll(extraEnv);
-                pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-                pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+                pb.redirectOutput(stdout.apply(r));
+                pb.redirectError(stderr.apply(r));
                 processes.add(pb.start());
             }
         } catch (IOException | RuntimeException e) {
