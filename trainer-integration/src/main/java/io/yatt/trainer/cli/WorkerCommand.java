@@ -1,12 +1,14 @@
 package io.yatt.trainer.cli;
 
+import io.yatt.collectives.Communicator;
+import io.yatt.collectives.Communicators;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.controller.ControllerRendezvous;
 import io.yatt.controller.Worker;
-import io.yatt.controller.WorkerMethod;
-import io.yatt.controller.WorkerMethods;
+import io.yatt.trainer.launch.WorkerJvms;
+import io.yatt.trainer.launch.WorkerKind;
+import io.yatt.trainer.launch.WorkerKinds;
 import java.io.PrintWriter;
-import java.lang.invoke.MethodHandles;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -18,15 +20,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code yatt worker}: one worker process of a job, connected to its controller given by {@code --controller} or
- * found through the rendezvous store of a torchrun, Slurm or Open MPI launch (the controller is rendezvous rank 0 and
- * publishes its endpoint there; this worker's rank is its rendezvous rank - 1). Runs until the controller shuts it
- * down (exit 0) or is lost (exit 1).
+ * {@code yatt worker}: one worker process of a job. Started by {@link WorkerJvms} (its environment names the
+ * controller, the driver directory, the rank and, for {@code --world shm}, the shm rendezvous), connected to the
+ * controller given by {@code --controller}, or found through the rendezvous store of a torchrun, Slurm or Open MPI
+ * launch (the controller is rendezvous rank 0 and publishes its endpoint there; this worker's rank is its rendezvous
+ * rank - 1). Serves the methods of a {@link WorkerKinds worker kind}; with a world it first joins the world
+ * communicator and registers it for lost-worker aborts. Runs until the controller shuts it down (exit 0) or is lost
+ * (exit 1); an unknown kind or world also exits 1, with one line on stderr that a launcher can quote.
  */
 @Command(name = "worker", mixinStandardHelpOptions = true,
-        description = "Run a worker process: connect to the controller (--controller, or through the rendezvous of "
-                + "torchrun/Slurm/Open MPI variables, MASTER_ADDR/MASTER_PORT), register and serve calls until "
-                + "shut down. The shared secret, if the controller needs one, is read from "
+        description = "Run a worker process: connect to the controller (--controller, the environment a yatt launcher "
+                + "sets, or the rendezvous of torchrun/Slurm/Open MPI variables, MASTER_ADDR/MASTER_PORT), build the "
+                + "world communicator (--world shm), register and serve the kind's methods until shut down. The shared secret, if the controller needs one, is read from "
                 + WorkerCommand.ENV_SECRET + ".")
 final class WorkerCommand implements Callable<Integer> {
 
@@ -40,17 +45,28 @@ final class WorkerCommand implements Callable<Integer> {
             + "(default: from the rendezvous store).")
     String controller;
 
-    @Option(names = "--rank", description = "Rank in the worker's groups (default: rendezvous rank - 1).")
+    @Option(names = "--rank", description = "Rank in the worker's groups (default: RANK as a yatt launcher sets it, "
+            + "else rendezvous rank - 1).")
     Integer rank;
 
     @Option(names = "--worker-id", description = "Unique worker id in the job (default: the rank).")
     Integer workerId;
 
-    @Option(names = "--role", description = "Role (group) served; repeat for colocated roles (default: echo).")
-    List<String> roles = List.of("echo");
+    @Option(names = "--role", description = "Role (group) served; repeat for colocated roles (default: the kind).")
+    List<String> roles;
 
-    @Option(names = "--kind", defaultValue = "echo", description = "Methods served: ${COMPLETION-CANDIDATES}.")
-    Kind kind;
+    @Option(names = "--kind", defaultValue = "echo", description = "Methods served: a kind of the table "
+            + "io.yatt.trainer.launch.WorkerKinds, e.g. echo, collective (default: ${DEFAULT-VALUE}).")
+    String kind;
+
+    @Option(names = "--world", description = "World communicator built before registering: none or shm (default: "
+            + WorkerJvms.ENV_WORLD + " as the launcher sets it, else none).")
+    String world;
+
+    @Option(names = "--peer-loss-wait-ms", defaultValue = "5000", description = "With a world: how long a call "
+            + "that failed because a peer was lost waits for the controller to name the lost worker before it "
+            + "reports its own error (default: ${DEFAULT-VALUE}).")
+    long peerLossWaitMs;
 
     @Option(names = "--reply-host", defaultValue = "127.0.0.1",
             description = "Address the controller reaches this worker at over udp (default: ${DEFAULT-VALUE}).")
@@ -64,53 +80,49 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Exit when the controller is silent this long (default: ${DEFAULT-VALUE}).")
     long controllerTimeoutMs;
 
-    /** The method sets a worker process can serve. */
-    enum Kind {
-        /** {@code ping} (rank, pid, host) and {@code echo} (its argument back): launch and transport checks. */
-        echo
-    }
-
-    /** The {@code echo} kind's methods. */
-    static final class EchoMethods {
-        private final int rank;
-
-        EchoMethods(int rank) {
-            this.rank = rank;
-        }
-
-        @WorkerMethod(dispatch = "ONE_TO_ALL")
-        Map<String, Object> ping() {
-            return Map.of("rank", rank, "pid", ProcessHandle.current().pid());
-        }
-
-        @WorkerMethod(dispatch = "ONE_TO_ALL")
-        Object echo(Object value) {
-            return value;
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, String> env = System.getenv();
-        String channel = controller;
+        WorkerKind workerKind;
+        WorkerJvms.World worldKind;
+        // a runtime error (exit 1, one line on stderr), not a usage error: a launcher quotes the tail of stderr
+        workerKind = WorkerKinds.of(kind);
+        worldKind = WorkerJvms.World.of(world != null ? world : env.getOrDefault(WorkerJvms.ENV_WORLD, "none"));
+        boolean launched = controller == null && env.containsKey(Worker.ENV_CONTROLLER);
+        Worker.Context ctx;
+        String channel;
         int workerRank;
-        if (channel == null) {
+        if (launched) {
+            // started by WorkerJvms (WorkerProcesses): controller, driver directory and rank from the environment
+            ctx = Worker.Context.fromEnvironment(env);
+            if (rank != null) {
+                ctx.rank(rank);
+            }
+            if (workerId != null) {
+                ctx.workerId(workerId);
+            }
+            channel = ctx.controller();
+            workerRank = ctx.rank();
+        } else if (controller == null) {
+            if (worldKind != WorkerJvms.World.NONE) {
+                throw new IllegalArgumentException("--world " + worldKind.cliName()
+                        + " needs the launcher's environment: missing " + Worker.ENV_CONTROLLER);
+            }
             RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
             channel = ControllerRendezvous.lookup(config);
             workerRank = rank != null ? rank : config.rank() - 1;
+            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerRank);
         } else {
             if (rank == null) {
                 throw new IllegalArgumentException("--rank is required with --controller");
             }
+            channel = controller;
             workerRank = rank;
+            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerRank);
         }
-        Worker.Context ctx = new Worker.Context().workerId(workerId != null ? workerId : workerRank).rank(workerRank)
-                .roles(roles).controller(channel).replyHost(replyHost)
-                .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs))
-                .methods(switch (kind) {
-                    case echo -> WorkerMethods.annotated(new EchoMethods(workerRank), MethodHandles.lookup());
-                });
+        ctx.rank(workerRank).roles(roles != null ? roles : List.of(workerKind.name())).replyHost(replyHost)
+                .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));
         String secret = env.get(ENV_SECRET);
         if (secret != null && !secret.isEmpty()) {
             ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));
@@ -118,13 +130,27 @@ final class WorkerCommand implements Callable<Integer> {
         if (aeronDir != null) {
             ctx.externalDriverDirectory(aeronDir);
         }
-        try (Worker worker = Worker.start(ctx)) {
-            out.println("worker " + worker.workerId() + " (rank " + workerRank + ") registered with " + channel);
-            out.flush();
-            String reason = worker.awaitShutdown();
-            out.println("worker " + worker.workerId() + " stopped: " + reason);
-            out.flush();
-            return reason.startsWith("controller shutdown") ? 0 : 1;
+        // the world first (a collective call of every rank), so that the controller never sees a rank without it
+        Communicator worldComm = worldKind == WorkerJvms.World.SHM
+                ? Communicators.fromEnvironment(env, new Communicator.Context()) : null;
+        try {
+            ctx.methods(workerKind.methods(workerRank, worldComm, TimeUnit.MILLISECONDS.toNanos(peerLossWaitMs)));
+            if (worldComm != null) {
+                ctx.communicators(List.of(worldComm));
+            }
+            try (Worker worker = Worker.start(ctx)) {
+                out.println("worker " + worker.workerId() + " (rank " + workerRank + ")" + WorkerJvms.REGISTERED_MARK
+                        + channel);
+                out.flush();
+                String reason = worker.awaitShutdown();
+                out.println("worker " + worker.workerId() + " stopped: " + reason);
+                out.flush();
+                return reason.startsWith("controller shutdown") ? 0 : 1;
+            }
+        } finally {
+            if (worldComm != null) {
+                worldComm.close();
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.yatt.trainer.cli;
 
+import io.yatt.trainer.launch.TrainerWorkers;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -26,7 +27,8 @@ public final class YattCli {
      * Runs the command line and returns its exit code.
      *
      * @param args the arguments after {@code yatt}
-     * @return 0 on success, 1 on a runtime error, 2 on a usage error
+     * @return 0 on success, 1 on a runtime error, 2 on a usage error, {@value TrainerWorkers#LOST_WORKER_EXIT} when a
+     *         worker was lost
      */
     public static int run(String... args) {
         return commandLine().execute(args);
@@ -35,10 +37,11 @@ public final class YattCli {
     /** Builds the configured picocli command line, for tests and embedding. */
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new YattCli());
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("yatt: " + ex.getMessage());
-            return 1;
-        });
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> TrainerWorkers.reportLostWorker(ex, cmd.getErr())
+                .orElseGet(() -> {
+                    cmd.getErr().println("yatt: " + ex.getMessage());
+                    return 1;
+                }));
         return cl;
     }
 
