@@ -49,8 +49,12 @@ final class WorkerCommand implements Callable<Integer> {
             + "else rendezvous rank - 1).")
     Integer rank;
 
-    @Option(names = "--worker-id", description = "Unique worker id in the job (default: the rank).")
+    @Option(names = "--worker-id", description = "Unique worker id in the job (default: --worker-id-base + rank).")
     Integer workerId;
+
+    @Option(names = "--worker-id-base", defaultValue = "0", description = "Added to the rank for the default worker "
+            + "id, so that several groups of launched workers share one controller (default: ${DEFAULT-VALUE}).")
+    int workerIdBase;
 
     @Option(names = "--role", description = "Role (group) served; repeat for colocated roles (default: the kind).")
     List<String> roles;
@@ -99,9 +103,7 @@ final class WorkerCommand implements Callable<Integer> {
             if (rank != null) {
                 ctx.rank(rank);
             }
-            if (workerId != null) {
-                ctx.workerId(workerId);
-            }
+            ctx.workerId(workerId != null ? workerId : workerIdBase + ctx.rank());
             channel = ctx.controller();
             workerRank = ctx.rank();
         } else if (controller == null) {
@@ -112,14 +114,14 @@ final class WorkerCommand implements Callable<Integer> {
             RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
             channel = ControllerRendezvous.lookup(config);
             workerRank = rank != null ? rank : config.rank() - 1;
-            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerRank);
+            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerIdBase + workerRank);
         } else {
             if (rank == null) {
                 throw new IllegalArgumentException("--rank is required with --controller");
             }
             channel = controller;
             workerRank = rank;
-            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerRank);
+            ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerIdBase + workerRank);
         }
         ctx.rank(workerRank).roles(roles != null ? roles : List.of(workerKind.name())).replyHost(replyHost)
                 .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));

@@ -125,7 +125,8 @@ public final class WorkerJvms implements AutoCloseable {
         List<String> flags = new ArrayList<>(PROJECT_JVM_FLAGS);
         flags.addAll(ctx.jvmFlags);
         List<String> args = List.of("worker", "--kind", ctx.kind, "--role", ctx.role, "--world",
-                ctx.world.cliName());
+                ctx.world.cliName(), "--worker-id-base", Integer.toString(ctx.workerIdBase), "--peer-loss-wait-ms",
+                Long.toString(TimeUnit.NANOSECONDS.toMillis(ctx.peerLossWaitNs)));
         WorkerProcesses started;
         try {
             started = WorkerProcesses.launch(plane, ctx.count, ctx.java, flags, ctx.classPath,
@@ -335,6 +336,8 @@ public final class WorkerJvms implements AutoCloseable {
         private long registrationTimeoutNs = DEFAULT_REGISTRATION_TIMEOUT_NS;
         private String java;
         private String classPath;
+        private int workerIdBase;
+        private long peerLossWaitNs = WorkerKind.DEFAULT_PEER_LOSS_WAIT_NS;
 
         /** The kind the workers serve ({@code yatt worker --kind}); resolved by the worker JVMs. */
         public Context kind(String kind) {
@@ -393,6 +396,24 @@ public final class WorkerJvms implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Worker ids are this plus the rank (default 0): give each launch on one plane its own range, for example
+         * rollout workers beside training workers.
+         */
+        public Context workerIdBase(int base) {
+            this.workerIdBase = base;
+            return this;
+        }
+
+        /**
+         * How long a worker's call that failed from a lost peer waits for the controller's verdict (default
+         * {@link WorkerKind#DEFAULT_PEER_LOSS_WAIT_NS}); keep it above the plane's heartbeat timeout.
+         */
+        public Context peerLossWaitNs(long waitNs) {
+            this.peerLossWaitNs = waitNs;
+            return this;
+        }
+
         /** The java binary (default: this JVM's, {@code ProcessHandle.current().info().command()}). */
         public Context java(String java) {
             this.java = java;
@@ -408,8 +429,9 @@ public final class WorkerJvms implements AutoCloseable {
         /**
          * Checks the settings and fills defaults.
          *
-         * @throws IllegalArgumentException if the kind is missing, the count or timeout is not positive, or this
-         *         JVM's binary or class path cannot be told and none was given
+         * @throws IllegalArgumentException if the kind is missing, the count or timeout is not positive, the worker
+         *         id base or peer loss wait is negative, or this JVM's binary or class path cannot be told and none
+         *         was given
          */
         public Context conclude() {
             if (kind == null || kind.isBlank()) {
@@ -417,6 +439,14 @@ public final class WorkerJvms implements AutoCloseable {
             }
             if (count < 1) {
                 throw new IllegalArgumentException("worker JVM count must be positive: count=" + count);
+            }
+            if (workerIdBase < 0) {
+                throw new IllegalArgumentException("worker id base must be non-negative: workerIdBase="
+                        + workerIdBase);
+            }
+            if (peerLossWaitNs < 0) {
+                throw new IllegalArgumentException("peer loss wait must be non-negative: peerLossWaitNs="
+                        + peerLossWaitNs);
             }
             if (registrationTimeoutNs <= 0) {
                 throw new IllegalArgumentException("registration timeout must be positive: registrationTimeoutNs="

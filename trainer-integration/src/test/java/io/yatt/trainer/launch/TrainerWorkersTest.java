@@ -46,6 +46,12 @@ class TrainerWorkersTest {
         IllegalArgumentException noCount = assertThrows(IllegalArgumentException.class,
                 () -> new WorkerJvms.Context().kind("echo").conclude());
         assertEquals("worker JVM count must be positive: count=0", noCount.getMessage());
+        IllegalArgumentException base = assertThrows(IllegalArgumentException.class,
+                () -> new WorkerJvms.Context().kind("echo").count(1).workerIdBase(-1).conclude());
+        assertEquals("worker id base must be non-negative: workerIdBase=-1", base.getMessage());
+        IllegalArgumentException wait = assertThrows(IllegalArgumentException.class,
+                () -> new WorkerJvms.Context().kind("echo").count(1).peerLossWaitNs(-1).conclude());
+        assertEquals("peer loss wait must be non-negative: peerLossWaitNs=-1", wait.getMessage());
         IllegalArgumentException world = assertThrows(IllegalArgumentException.class,
                 () -> WorkerJvms.World.of("tcp"));
         assertEquals("unknown world: world=tcp, expected none or shm", world.getMessage());

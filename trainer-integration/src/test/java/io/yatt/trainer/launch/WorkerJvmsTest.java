@@ -43,7 +43,7 @@ class WorkerJvmsTest {
         Path logs;
         String jobId;
         try {
-            jvms = WorkerJvms.start(plane, new WorkerJvms.Context().kind("collective").count(4)
+            jvms = WorkerJvms.start(plane, new WorkerJvms.Context().kind("collective").count(4).workerIdBase(40)
                     .jvmFlags(TEST_JVM_FLAGS));
             processes.addAll(jvms.processes());
             logs = jvms.logDirectory();
