@@ -104,12 +104,12 @@ class WorkerJvmsTest {
     }
 
     @Test
-    void shouldReportAWorkerJvmThatFailsDuringStartupWithItsExitCodeAndStderr(@TempDir Path logs) {
+    void shouldReportAWorkerJvmThatFailsDuringStartupWithItsExitCodeAndStderr(@TempDir Path run) throws Exception {
         ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("jvms-bad-kind"));
         try {
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> WorkerJvms.start(plane,
-                    new WorkerJvms.Context().kind("nope").count(1).world(WorkerJvms.World.NONE)
-                            .jvmFlags(TEST_JVM_FLAGS).logDirectory(logs)));
+            // through the trainer's hook: one rank of an unknown kind, logs in the run folder
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> TrainerWorkers.start(plane, 1, "nope", run));
             assertTrue(e.getMessage().matches("worker JVM exited during startup: kind=nope, rank=0, pid=\\d+,"
                     + " exitCode=1, stderr tail:\\R(?s:.*)"), e.getMessage());
             assertTrue(e.getMessage().endsWith(NL + "yatt: unknown worker kind: kind=nope, expected one of"
@@ -118,7 +118,9 @@ class WorkerJvmsTest {
             plane.close();
         }
         // a log folder the caller chose stays
-        assertTrue(Files.exists(logs.resolve("rank-0.err")));
+        assertEquals(List.of("yatt: unknown worker kind: kind=nope, expected one of [collective, echo]"),
+                Files.readAllLines(run.resolve(TrainerWorkers.LOG_FOLDER).resolve("rank-0.err")).stream()
+                        .filter(line -> line.startsWith("yatt: ")).toList());
     }
 
     @Test
