@@ -58,7 +58,7 @@ public final class WorkerJvms implements AutoCloseable {
         /** One rank per worker JVM over shared memory on this host. */
         SHM;
 
-        /** The name on the command line and in {@value #ENV_WORLD}. */
+        /** The name on the command line and in {@value WorkerJvms#ENV_WORLD}. */
         public String cliName() {
             return name().toLowerCase(Locale.ROOT);
         }
