@@ -88,6 +88,12 @@ public final class RlhfLoop {
 
     /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
     public static final String ROLLOUT_PROBS_DIFF_MAX = "training/rollout_probs_diff_max";
+    /** Safe-RLHF's cost critic: its value loss, mean values and mean returns (names after the critic's). */
+    public static final String COST_VF_LOSS = "critic/cost_vf_loss";
+    /** Mean cost critic value over response tokens. */
+    public static final String COST_VALUES_MEAN = "critic/cost_values/mean";
+    /** Mean cost return over response tokens. */
+    public static final String COST_RETURNS_MEAN = "critic/cost_returns/mean";
 
     static final String INITIAL_VAL = "val_score_initial_bits";
     static final String LAST_VAL = "val_score_last_bits";
@@ -160,7 +166,7 @@ public final class RlhfLoop {
 
     /** The batch shape of a step, checked against the layouts before any worker starts. */
     record Shape(int batchPrompts, int n, int samples, int promptLen, int responseLen, int replicas, int d,
-                 int miniSamples, boolean critic) {
+                 int miniSamples, boolean critic, boolean costCritic) {
 
         static Shape of(TrainConfig config, HybridLayout layout) {
             int batchPrompts = config.data().trainBatchSize();
@@ -179,7 +185,8 @@ public final class RlhfLoop {
             }
             return new Shape(batchPrompts, n, samples, config.data().maxPromptLength(),
                     config.actorRolloutRef().rollout().responseLength(), replicas, layout.train().d(), miniSamples,
-                    RlhfWorker.hasCritic(config.algorithm().advEstimator()));
+                    RlhfWorker.hasCritic(config.algorithm().advEstimator()),
+                    config.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF);
         }
 
         int tt() {
@@ -218,6 +225,7 @@ public final class RlhfLoop {
         private final WorkerGroup actor;
         private final WorkerGroup ref;
         private final WorkerGroup critic;
+        private final WorkerGroup costCritic;
         private final WorkerGroup reward;
         private final Rollout rollout;
         private final int worldSize;
@@ -234,6 +242,7 @@ public final class RlhfLoop {
             this.actor = workers.group("actor");
             this.ref = workers.group("ref");
             this.critic = workers.group("critic");
+            this.costCritic = workers.group("cost_critic");
             this.reward = workers.group("reward");
             this.rollout = Rollout.colocated(workers.group("rollout"));
             this.worldSize = cfg.parallel().layout().worldSize();
@@ -364,6 +373,7 @@ public final class RlhfLoop {
             float[][] oldLogProbs;
             float[][] refLogProbs;
             float[][] values = null;
+            float[][] costValues = null;
             try (DataBatch tb = DataBatch.builder(allocator)
                     .tensor("input_ids", Rows.ints(allocator, tokens, samples, tt))
                     .tensor("attention_mask", Rows.ints(allocator, mask, samples, tt)).build()) {
@@ -371,12 +381,17 @@ public final class RlhfLoop {
                 CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
                 CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
                 CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
+                CompletableFuture<Object> costF = sh.costCritic()
+                        ? costCritic.callAsync("computeCostValues", tb) : null;
                 oldLogProbs = rowsOf(await(oldF), "old_log_probs", resp);
                 refLogProbs = rowsOf(await(refF), "ref_log_probs", resp);
                 long q1 = System.nanoTime();
                 m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
                 if (valF != null) {
                     values = rowsOf(await(valF), "values", resp);
+                    if (costF != null) {
+                        costValues = rowsOf(await(costF), "cost_values", resp);
+                    }
                     m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
                 }
             }
@@ -437,12 +452,13 @@ public final class RlhfLoop {
                 in.rewardBaselines(base);
             }
             AdvantageResult adv;
+            AdvantageResult cadv = null;
             BatchTensor advantages;
             if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
                 adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
-                // no cost critic yet: cost advantages are whitened cost-to-go (values 0)
-                AdvantageResult cadv = SafeRlhf.costAdvantages(BatchTensor.of(samples, resp, costs),
-                        BatchTensor.zeros(samples, resp), rmask, alg.gamma(), alg.lam(), true);
+                // the cost critic's values: GAE on the costs, whitened as the reward's
+                cadv = SafeRlhf.costAdvantages(BatchTensor.of(samples, resp, costs), BatchTensor.of(costValues),
+                        rmask, alg.gamma(), alg.lam(), true);
                 double lambda = lagrange.update(cost);
                 advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
                 m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);
@@ -457,18 +473,20 @@ public final class RlhfLoop {
             int updates = (samples / sh.miniSamples()) * actorCfg.ppoEpochs();
             int[] order = sh.updateOrder();
             double vfLoss = 0;
+            double costVfLoss = 0;
             if (sh.critic()) {
                 long c0 = System.nanoTime();
-                try (DataBatch ub = DataBatch.builder(allocator)
-                        .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), samples, tt))
-                        .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), samples, tt))
-                        .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), samples, resp))
-                        .tensor("values", Rows.floats(allocator, permute(valuesT.toArray(), order, resp), samples, resp))
-                        .tensor("returns", Rows.floats(allocator, permute(adv.returns().toArray(), order, resp),
-                                samples, resp))
-                        .metadata("step", (long) step).build();
+                try (DataBatch ub = valueBatch(tokens, mask, respMask, valuesT.toArray(), adv.returns().toArray(),
+                        order, step);
                      DataBatch r = (DataBatch) critic.call("updateCritic", ub)) {
                     vfLoss = Rows.doubles(r, "vf_loss")[0];
+                }
+                if (cadv != null) {
+                    try (DataBatch ub = valueBatch(tokens, mask, respMask, BatchTensor.of(costValues).toArray(),
+                            cadv.returns().toArray(), order, step);
+                         DataBatch r = (DataBatch) costCritic.call("updateCostCritic", ub)) {
+                        costVfLoss = Rows.doubles(r, "vf_loss")[0];
+                    }
                 }
                 m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
             }
@@ -510,6 +528,11 @@ public final class RlhfLoop {
                 m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
                 m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
             }
+            if (cadv != null) {
+                m.record(COST_VF_LOSS, costVfLoss / updates);
+                m.record(COST_VALUES_MEAN, maskedMean(BatchTensor.of(costValues), rmask));
+                m.record(COST_RETURNS_MEAN, maskedMean(cadv.returns(), rmask));
+            }
             if (task.hasCost()) {
                 m.record(MetricNames.COST_MEAN, mean(cost));
             }
@@ -531,6 +554,20 @@ public final class RlhfLoop {
                 m.addTiming(stage(MetricNames.TIMING_TESTING), (System.nanoTime() - e0) / 1e9);
             }
             return last;
+        }
+
+        private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
+                                     int[] order, int step) {
+            int samples = sh.samples();
+            int tt = sh.tt();
+            int resp = sh.responseLen();
+            return DataBatch.builder(allocator)
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), samples, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), samples, tt))
+                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), samples, resp))
+                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), samples, resp))
+                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), samples, resp))
+                    .metadata("step", (long) step).build();
         }
 
         /** Greedy responses of each prompt (ReMax's baseline), padded to the replicas by repeating the first. */

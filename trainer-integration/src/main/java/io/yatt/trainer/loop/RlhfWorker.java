@@ -129,8 +129,10 @@ public final class RlhfWorker implements AutoCloseable {
         LlamaModel actor;
         LlamaModel ref;
         LlamaModel critic;
+        LlamaModel costCritic;
         AdamW actorOpt;
         AdamW criticOpt;
+        AdamW costCriticOpt;
         Communicator genTp;
         Communicator dpComm;
         Communicator tp;
@@ -184,12 +186,25 @@ public final class RlhfWorker implements AutoCloseable {
                 }
             }
         }
+        boolean withCostCritic = s.cfg.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF;
+        Map<String, float[]> costInit = null;
+        if (withCostCritic) {
+            costInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 2, s.pad);
+            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
+                if (costInit.containsKey(e.getKey())) {
+                    costInit.put(e.getKey(), e.getValue());
+                }
+            }
+        }
         boolean resume = !resumePath.isEmpty();
         Path from = resume ? Path.of(resumePath) : null;
         if (resume) {
             actorInit = LlamaCheckpoint.load(from.resolve(ACTOR), s.pad).weights();
             if (withCritic) {
                 criticInit = LlamaCheckpoint.load(from.resolve(CRITIC), s.pad).weights();
+            }
+            if (withCostCritic) {
+                costInit = LlamaCheckpoint.load(from.resolve(COST_CRITIC), s.pad).weights();
             }
         }
         s.root = Allocator.root("rank" + rank);
@@ -202,16 +217,23 @@ public final class RlhfWorker implements AutoCloseable {
                 s.pad);
         s.critic = withCritic ? LlamaModel.create(s.model, Head.VALUE,
                 LlamaWeights.shard(s.model, Head.VALUE, criticInit, t, s.coords.tp(), s.pad), tpComm, s.pad) : null;
+        s.costCritic = withCostCritic ? LlamaModel.create(s.model, Head.VALUE,
+                LlamaWeights.shard(s.model, Head.VALUE, costInit, t, s.coords.tp(), s.pad), tpComm, s.pad) : null;
         s.tp = t == 1 ? null : tpComm;
         s.dp = s.layout.train().d() == 1 ? null : s.dpComm;
         s.actorOpt = AdamW.create(s.actor.parameters(), new AdamW.Settings(0.9, 0.999, 1e-8,
                 s.cfg.actorRolloutRef().actor().optim().weightDecay()));
         s.criticOpt = s.critic == null ? null : AdamW.create(s.critic.parameters(),
                 new AdamW.Settings(0.9, 0.999, 1e-8, s.cfg.critic().optim().weightDecay()));
+        s.costCriticOpt = s.costCritic == null ? null : AdamW.create(s.costCritic.parameters(),
+                new AdamW.Settings(0.9, 0.999, 1e-8, s.cfg.critic().optim().weightDecay()));
         if (resume) {
             s.actorOpt.load(from.resolve(ACTOR).resolve(RlhfLoop.optimFile(rank)));
             if (s.criticOpt != null) {
                 s.criticOpt.load(from.resolve(CRITIC).resolve(RlhfLoop.optimFile(rank)));
+            }
+            if (s.costCriticOpt != null) {
+                s.costCriticOpt.load(from.resolve(COST_CRITIC).resolve(RlhfLoop.optimFile(rank)));
             }
         }
         st = s;
@@ -317,15 +339,29 @@ public final class RlhfWorker implements AutoCloseable {
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch computeValues(DataBatch batch) {
         State s = state();
-        if (s.critic == null) {
-            throw new IllegalStateException("no critic for this estimator: adv_estimator="
-                    + s.cfg.algorithm().advEstimator().configName());
+        return values(s, requireValueModel(s.critic, CRITIC), batch, "values");
+    }
+
+    /** Safe-RLHF's cost critic's values, as {@link #computeValues}: {@code cost_values} F32 {@code [n, R]}. */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch computeCostValues(DataBatch batch) {
+        State s = state();
+        return values(s, requireValueModel(s.costCritic, COST_CRITIC), batch, "cost_values");
+    }
+
+    private static LlamaModel requireValueModel(LlamaModel model, String role) {
+        if (model == null) {
+            throw new IllegalStateException("no " + role + " for this estimator: role=" + role);
         }
+        return model;
+    }
+
+    private DataBatch values(State s, LlamaModel model, DataBatch batch, String key) {
         Batch b = tokens(s, batch);
         int tt = s.promptLen + s.responseLen;
         float[] v = new float[b.batchSize() * tt];
-        s.critic.values(b, v);
-        return DataBatch.builder(results).tensor("values",
+        model.values(b, v);
+        return DataBatch.builder(results).tensor(key,
                 Rows.floats(results, RlhfLoop.respView(v, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
                         s.responseLen)).build();
     }
@@ -381,6 +417,20 @@ public final class RlhfWorker implements AutoCloseable {
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch updateCritic(DataBatch batch) {
         State s = state();
+        return valueUpdate(s, requireValueModel(s.critic, CRITIC), s.criticOpt, batch);
+    }
+
+    /**
+     * Safe-RLHF's cost critic: PPO epochs on the cost returns, as {@link #updateCritic} (the critic's optimiser
+     * settings and value clipping); output {@code vf_loss}.
+     */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch updateCostCritic(DataBatch batch) {
+        State s = state();
+        return valueUpdate(s, requireValueModel(s.costCritic, COST_CRITIC), s.costCriticOpt, batch);
+    }
+
+    private DataBatch valueUpdate(State s, LlamaModel critic, AdamW opt, DataBatch batch) {
         Update up = new Update(s, batch);
         BatchTensor rmask = up.tensor(batch, "response_mask");
         BatchTensor values = up.tensor(batch, "values");
@@ -388,23 +438,23 @@ public final class RlhfWorker implements AutoCloseable {
         double vfLoss = 0;
         for (int epoch = 0; epoch < up.epochs; epoch++) {
             for (int u = 0; u < up.updatesPerEpoch; u++) {
-                s.critic.zeroGrad();
+                critic.zeroGrad();
                 int mlo = u * up.mcount;
                 for (int mb = 0; mb < up.mcount; mb += up.micro) {
                     int at = mlo + mb;
                     float[] v = new float[up.micro * up.tt];
-                    s.critic.values(RlhfLoop.slice(up.tokens, up.mask, at, up.micro, up.tt), v);
+                    critic.values(RlhfLoop.slice(up.tokens, up.mask, at, up.micro, up.tt), v);
                     BatchTensor vp = RlhfLoop.respView(v, up.micro, up.tt, s.responseLen);
                     ValueLossResult vl = Losses.valueLoss(vp, RlhfLoop.rows(returns, at, up.micro),
                             RlhfLoop.rows(values, at, up.micro), RlhfLoop.rows(rmask, at, up.micro),
                             s.cfg.critic().cliprangeValue(), up.agg, AggOptions.LOCAL);
                     double scale = (double) up.micro / up.mcount;
-                    s.critic.backwardValues(RlhfLoop.toFull(vl.gradValuePreds(), up.micro, up.tt, scale));
+                    critic.backwardValues(RlhfLoop.toFull(vl.gradValuePreds(), up.micro, up.tt, scale));
                     vfLoss += vl.vfLoss() * scale;
                 }
-                Gradients.allReduceMean(s.critic.parameters(), s.dp);
-                Gradients.clipGlobalNorm(s.critic.parameters(), s.cfg.critic().gradClip(), s.tp);
-                s.criticOpt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
+                Gradients.allReduceMean(critic.parameters(), s.dp);
+                Gradients.clipGlobalNorm(critic.parameters(), s.cfg.critic().gradClip(), s.tp);
+                opt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
             }
         }
         return DataBatch.builder(results).tensor("vf_loss", Rows.doubles(results, new double[] {vfLoss})).build();
@@ -554,7 +604,8 @@ public final class RlhfWorker implements AutoCloseable {
     }
 
     /**
-     * Writes this job's model state into {@code folder}: rank 0 the actor's (and critic's) HF folders, every rank
+     * Writes this job's model state into {@code folder}: rank 0 the HF folders of the actor, critic and cost critic
+     * (those the estimator trains), every rank
      * its optimiser files. Collective (the whole weights are gathered over TP).
      *
      * @throws java.io.UncheckedIOException if a file cannot be written
@@ -565,16 +616,23 @@ public final class RlhfWorker implements AutoCloseable {
         Path dir = Path.of(folder);
         Map<String, float[]> aw = s.actor.wholeWeights();
         Map<String, float[]> cw = s.critic == null ? null : s.critic.wholeWeights();
+        Map<String, float[]> ccw = s.costCritic == null ? null : s.costCritic.wholeWeights();
         if (rank == 0) {
             LlamaCheckpoint.save(dir.resolve(ACTOR), s.model, Head.LANGUAGE_MODEL, aw, s.pad);
             if (cw != null) {
                 LlamaCheckpoint.save(dir.resolve(CRITIC), s.model, Head.VALUE, cw, s.pad);
+            }
+            if (ccw != null) {
+                LlamaCheckpoint.save(dir.resolve(COST_CRITIC), s.model, Head.VALUE, ccw, s.pad);
             }
         }
         world.barrier();
         s.actorOpt.save(dir.resolve(ACTOR).resolve(RlhfLoop.optimFile(rank)));
         if (s.criticOpt != null) {
             s.criticOpt.save(dir.resolve(CRITIC).resolve(RlhfLoop.optimFile(rank)));
+        }
+        if (s.costCriticOpt != null) {
+            s.costCriticOpt.save(dir.resolve(COST_CRITIC).resolve(RlhfLoop.optimFile(rank)));
         }
         return true;
     }
@@ -597,7 +655,7 @@ public final class RlhfWorker implements AutoCloseable {
         st = null;
         if (s != null) {
             try (Allocator ignored = s.root; HybridEngine e = s.engine; LlamaModel a = s.actor; LlamaModel r = s.ref;
-                 LlamaModel c = s.critic) {
+                 LlamaModel c = s.critic; LlamaModel cc = s.costCritic) {
                 s.genTp.close();
                 s.dpComm.close();
             }
