@@ -2,9 +2,13 @@ package io.yatt.trainer.loop;
 
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerMesh;
+import io.yatt.controller.GroupTopology;
+import io.yatt.controller.ParallelControllers;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
+import io.yatt.hybrid.GroupKind;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.task.Task;
 import java.lang.invoke.MethodHandles;
@@ -15,10 +19,12 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The embedded launch: one controller ({@link ControlPlane} with its embedded media driver, workers on
- * {@code aeron:ipc}) and one {@link RlhfWorker} per rank as threads of this JVM, each given its in-process
- * communicator (registered with its {@link Worker}, so a lost worker aborts its peers' collectives). Every worker
- * serves every role (colocated); {@link #group(String)} is the driver's {@link WorkerGroup} of a role.
+ * The embedded launch: C controllers ({@link ControlPlane}s with their own embedded media drivers; one controller
+ * talks to its workers over {@code aeron:ipc}, several over udp loopback and meet in a {@link ControllerMesh}) and one
+ * {@link RlhfWorker} per rank as threads of this JVM, each given its in-process communicator (registered with its
+ * {@link Worker}, so a lost worker aborts its peers' collectives). Controller {@code i} gets the workers of training
+ * DP slice {@code i} (ParallelControllers). Every worker serves every role (colocated); each controller holds one
+ * {@link WorkerGroup} per role over its workers.
  */
 final class EmbeddedWorkers implements AutoCloseable {
     /** Roles every worker registers: all colocated on the same ranks. */
@@ -29,81 +35,136 @@ final class EmbeddedWorkers implements AutoCloseable {
     static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
     /** Heartbeat timeout: long steps on a loaded two-core machine must not count an embedded worker as lost. */
     static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+    /** How long a controller waits for the others at a step barrier or reduction. */
+    static final long MESH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(300);
 
-    private final ControlPlane plane;
-    private final InProcessWorld world;
-    private final List<RlhfWorker> roles;
-    private final List<Worker> workers;
-    private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
+    /** One controller: its plane, its mesh link (null for a single controller) and its role groups. */
+    static final class Controller {
+        private final ControlPlane plane;
+        private ControllerMesh mesh;
+        private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
 
-    private EmbeddedWorkers(ControlPlane plane, InProcessWorld world, List<RlhfWorker> roles, List<Worker> workers) {
-        this.plane = plane;
-        this.world = world;
-        this.roles = roles;
-        this.workers = workers;
+        private Controller(ControlPlane plane) {
+            this.plane = plane;
+        }
+
+        /** The group of {@code role} over this controller's workers. */
+        WorkerGroup group(String role) {
+            WorkerGroup g = groups.get(role);
+            if (g == null) {
+                throw new IllegalArgumentException("unknown role: role=" + role + ", roles=" + ROLES);
+            }
+            return g;
+        }
+
+        /** How this controller shares per-sample quantities with the others. */
+        Exchange exchange() {
+            return mesh == null ? Exchange.single() : Exchange.over(mesh);
+        }
+    }
+
+    private final List<Controller> controllers = new ArrayList<>();
+    private final List<RlhfWorker> roles = new ArrayList<>();
+    private final List<Worker> workers = new ArrayList<>();
+    private InProcessWorld world;
+
+    private EmbeddedWorkers() {
     }
 
     /**
-     * Starts the controller and {@code layout.worldSize()} workers and forms every role's group.
+     * Starts {@code controllers} controllers and {@code layout.worldSize()} workers and forms every role's group.
      *
      * @param task the task the workers score with (an object of this JVM)
+     * @throws IllegalArgumentException if the controllers do not divide the training DP size, or a controller's
+     *     generation replicas are not one contiguous block of the replicas
      */
-    static EmbeddedWorkers start(HybridLayout layout, Task task) {
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers) {
         int size = layout.worldSize();
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS));
-        InProcessWorld world = null;
-        List<RlhfWorker> roles = new ArrayList<>(size);
-        List<Worker> workers = new ArrayList<>(size);
-        EmbeddedWorkers out = null;
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
+        EmbeddedWorkers out = new EmbeddedWorkers();
         try {
-            world = InProcessWorld.create(size);
-            for (int rank = 0; rank < size; rank++) {
-                RlhfWorker w = RlhfWorker.embedded(rank, world.communicator(rank), task);
-                roles.add(w);
-                workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank).rank(rank)
-                        .roles(ROLES).meshes(RlhfWorker.meshes(layout, rank)).allocator(w.allocator())
-                        .methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
-                        .communicators(List.of(world.communicator(rank)))
-                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())));
+            for (int i = 0; i < controllers; i++) {
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS);
+                if (controllers > 1) {
+                    ctx.udp("127.0.0.1", 0).jobName("rlhf-controller-" + i);
+                }
+                out.controllers.add(new Controller(ControlPlane.launch(ctx)));
             }
-            out = new EmbeddedWorkers(plane, world, roles, workers);
-            for (String role : ROLES) {
-                out.groups.put(role, plane.group(role, size, GROUP_TIMEOUT_NS));
+            if (controllers > 1) {
+                List<ControllerMesh.Peer> peers = out.controllers.stream().map(c -> c.plane.peer()).toList();
+                for (int i = 0; i < controllers; i++) {
+                    Controller c = out.controllers.get(i);
+                    c.mesh = ControllerMesh.join(c.plane, i, peers, MESH_TIMEOUT_NS);
+                }
+            }
+            out.world = InProcessWorld.create(size);
+            int[] localRank = new int[controllers];
+            for (int rank = 0; rank < size; rank++) {
+                int ci = pc.controllerOf(layout.coordinates(rank).dp());
+                Controller c = out.controllers.get(ci);
+                RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task);
+                out.roles.add(w);
+                out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
+                        .rank(localRank[ci]++).roles(ROLES).meshes(meshes(layout, rank, ci, controllers))
+                        .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
+                        .communicators(List.of(out.world.communicator(rank)))
+                        .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
+            }
+            for (Controller c : out.controllers) {
+                for (String role : ROLES) {
+                    c.groups.put(role, c.plane.group(role, size / controllers, GROUP_TIMEOUT_NS));
+                }
             }
             return out;
         } catch (RuntimeException | Error e) {
-            if (out != null) {
-                out.close();
-            } else {
-                closeAll(plane, world, roles, workers);
-            }
+            out.close();
             throw e;
         }
     }
 
-    /** The driver's group of {@code role}. */
-    WorkerGroup group(String role) {
-        WorkerGroup g = groups.get(role);
-        if (g == null) {
-            throw new IllegalArgumentException("unknown role: role=" + role + ", roles=" + ROLES);
+    /**
+     * A rank's mesh registrations relative to its controller: the controller's generation replicas and training DP
+     * ranks numbered from 0.
+     */
+    static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank, int controller, int controllers) {
+        Map<String, GroupTopology.MeshRank> global = RlhfWorker.meshes(layout, rank);
+        if (controllers == 1) {
+            return global;
         }
-        return g;
+        GroupTopology.MeshRank gen = global.get(RlhfWorker.ROLLOUT_MESH);
+        GroupTopology.MeshRank train = global.get(RlhfWorker.TRAIN_MESH);
+        int replicas = gen.dpSize() / controllers;
+        int dps = train.dpSize() / controllers;
+        if (gen.dpSize() % controllers != 0 || gen.dpRank() / replicas != controller) {
+            throw new IllegalArgumentException("generation replicas must split into one contiguous block per "
+                    + "controller: rank=" + rank + ", replica=" + gen.dpRank() + ", replicas=" + gen.dpSize()
+                    + ", controller=" + controller + ", controllers=" + controllers + ", groups="
+                    + layout.groups(GroupKind.GEN_TP));
+        }
+        return Map.of(
+                RlhfWorker.ROLLOUT_MESH, new GroupTopology.MeshRank(gen.dpRank() % replicas, replicas, gen.collect()),
+                RlhfWorker.TRAIN_MESH, new GroupTopology.MeshRank(train.dpRank() % dps, dps, train.collect()));
+    }
+
+    /** The controllers, in index order. */
+    List<Controller> controllers() {
+        return controllers;
     }
 
     @Override
     public void close() {
-        closeAll(plane, world, roles, workers);
-    }
-
-    private static void closeAll(ControlPlane plane, InProcessWorld world, List<RlhfWorker> roles,
-                                 List<Worker> workers) {
         try {
             for (Worker w : workers) {
                 w.close();
             }
         } finally {
             try {
-                plane.close();
+                for (Controller c : controllers) {
+                    if (c.mesh != null) {
+                        c.mesh.close();
+                    }
+                    c.plane.close();
+                }
             } finally {
                 for (RlhfWorker r : roles) {
                     r.close();
