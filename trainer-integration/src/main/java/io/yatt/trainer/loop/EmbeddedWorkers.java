@@ -3,12 +3,10 @@ package io.yatt.trainer.loop;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerMesh;
-import io.yatt.controller.GroupTopology;
 import io.yatt.controller.ParallelControllers;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
-import io.yatt.hybrid.GroupKind;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.task.Task;
 import java.lang.invoke.MethodHandles;
@@ -105,7 +103,7 @@ final class EmbeddedWorkers implements AutoCloseable {
                 RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task);
                 out.roles.add(w);
                 out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
-                        .rank(localRank[ci]++).roles(ROLES).meshes(meshes(layout, rank, ci, controllers))
+                        .rank(localRank[ci]++).roles(ROLES).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
                         .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
                         .communicators(List.of(out.world.communicator(rank)))
                         .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
@@ -120,30 +118,6 @@ final class EmbeddedWorkers implements AutoCloseable {
             out.close();
             throw e;
         }
-    }
-
-    /**
-     * A rank's mesh registrations relative to its controller: the controller's generation replicas and training DP
-     * ranks numbered from 0.
-     */
-    static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank, int controller, int controllers) {
-        Map<String, GroupTopology.MeshRank> global = RlhfWorker.meshes(layout, rank);
-        if (controllers == 1) {
-            return global;
-        }
-        GroupTopology.MeshRank gen = global.get(RlhfWorker.ROLLOUT_MESH);
-        GroupTopology.MeshRank train = global.get(RlhfWorker.TRAIN_MESH);
-        int replicas = gen.dpSize() / controllers;
-        int dps = train.dpSize() / controllers;
-        if (gen.dpSize() % controllers != 0 || gen.dpRank() / replicas != controller) {
-            throw new IllegalArgumentException("generation replicas must split into one contiguous block per "
-                    + "controller: rank=" + rank + ", replica=" + gen.dpRank() + ", replicas=" + gen.dpSize()
-                    + ", controller=" + controller + ", controllers=" + controllers + ", groups="
-                    + layout.groups(GroupKind.GEN_TP));
-        }
-        return Map.of(
-                RlhfWorker.ROLLOUT_MESH, new GroupTopology.MeshRank(gen.dpRank() % replicas, replicas, gen.collect()),
-                RlhfWorker.TRAIN_MESH, new GroupTopology.MeshRank(train.dpRank() % dps, dps, train.collect()));
     }
 
     /** The controllers, in index order. */

@@ -109,6 +109,33 @@ public final class RlhfWorker implements AutoCloseable {
                 TRAIN_MESH, new GroupTopology.MeshRank(c.dp(), layout.train().d(), c.tp() == 0 && c.pp() == 0));
     }
 
+    /**
+     * A rank's mesh registrations relative to its controller: the controller's generation replicas and training DP
+     * ranks numbered from 0 (for a worker of controller {@code controller} of {@code controllers}, a JVM's too).
+     *
+     * @throws IllegalArgumentException if the controller's generation replicas are not one contiguous block
+     */
+    public static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank, int controller,
+                                                             int controllers) {
+        Map<String, GroupTopology.MeshRank> global = meshes(layout, rank);
+        if (controllers == 1) {
+            return global;
+        }
+        GroupTopology.MeshRank gen = global.get(ROLLOUT_MESH);
+        GroupTopology.MeshRank train = global.get(TRAIN_MESH);
+        int replicas = gen.dpSize() / controllers;
+        int dps = train.dpSize() / controllers;
+        if (gen.dpSize() % controllers != 0 || gen.dpRank() / replicas != controller) {
+            throw new IllegalArgumentException("generation replicas must split into one contiguous block per "
+                    + "controller: rank=" + rank + ", replica=" + gen.dpRank() + ", replicas=" + gen.dpSize()
+                    + ", controller=" + controller + ", controllers=" + controllers + ", groups="
+                    + layout.groups(GroupKind.GEN_TP));
+        }
+        return Map.of(
+                ROLLOUT_MESH, new GroupTopology.MeshRank(gen.dpRank() % replicas, replicas, gen.collect()),
+                TRAIN_MESH, new GroupTopology.MeshRank(train.dpRank() % dps, dps, train.collect()));
+    }
+
     /** Whether the estimator trains a critic. */
     static boolean hasCritic(AdvantageEstimator est) {
         return est == AdvantageEstimator.GAE || est == AdvantageEstimator.SAFE_RLHF;
