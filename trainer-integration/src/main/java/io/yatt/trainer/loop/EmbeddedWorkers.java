@@ -15,12 +15,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The embedded launch: C controllers ({@link ControlPlane}s with their own embedded media drivers; one controller
  * talks to its workers over {@code aeron:ipc}, several over udp loopback and meet in a {@link ControllerMesh}) and one
  * {@link RlhfWorker} per rank as threads of this JVM, each given its in-process communicator (registered with its
- * {@link Worker}, so a lost worker aborts its peers' collectives). Controller {@code i} gets the workers of training
+ * {@link Worker}, as are the group communicators the worker's init makes, so a lost worker aborts its peers'
+ * collectives). Controller {@code i} gets the workers of training
  * DP slice {@code i} (ParallelControllers). Every worker serves every role (colocated); each controller holds one
  * {@link WorkerGroup} per role over its workers.
  */
@@ -100,13 +102,16 @@ final class EmbeddedWorkers implements AutoCloseable {
             for (int rank = 0; rank < size; rank++) {
                 int ci = pc.controllerOf(layout.coordinates(rank).dp());
                 Controller c = out.controllers.get(ci);
-                RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task);
+                AtomicReference<Worker> self = new AtomicReference<>();
+                RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task,
+                        comm -> self.get().registerCommunicator(comm));
                 out.roles.add(w);
-                out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
+                self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
                         .rank(localRank[ci]++).roles(ROLES).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
                         .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
                         .communicators(List.of(out.world.communicator(rank)))
                         .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
+                out.workers.add(self.get());
             }
             for (Controller c : out.controllers) {
                 for (String role : ROLES) {

@@ -43,6 +43,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One rank of the RLHF job: the colocated roles that time-share it (the actor with its rollout in the generation
@@ -65,10 +66,11 @@ public final class RlhfWorker implements AutoCloseable {
     private final int rank;
     private final Communicator world;
     private final Task givenTask;
+    private final Consumer<Communicator> registrar;
     private final Allocator results;
     private State st;
 
-    private RlhfWorker(int rank, Communicator world, Task task) {
+    private RlhfWorker(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
         if (rank != world.rank()) {
             throw new IllegalArgumentException("worker rank differs from its communicator's rank: rank=" + rank
                     + ", communicatorRank=" + world.rank());
@@ -76,6 +78,7 @@ public final class RlhfWorker implements AutoCloseable {
         this.rank = rank;
         this.world = world;
         this.givenTask = task;
+        this.registrar = registrar;
         this.results = Allocator.root("rlhf-worker-" + rank);
     }
 
@@ -85,12 +88,21 @@ public final class RlhfWorker implements AutoCloseable {
      * @throws IllegalArgumentException if {@code rank} is not the communicator's rank
      */
     public static RlhfWorker create(int rank, Communicator world) {
-        return new RlhfWorker(rank, world, null);
+        return new RlhfWorker(rank, world, null, c -> { });
+    }
+
+    /**
+     * As {@link #create(int, Communicator)}, and every group communicator {@link #init} makes (generation TP, DP,
+     * training TP) goes to {@code registrar}, typically {@code Worker::registerCommunicator}, so a lost peer aborts
+     * collectives on them too (the world communicator is registered by the launcher).
+     */
+    public static RlhfWorker create(int rank, Communicator world, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, null, registrar);
     }
 
     /** An embedded worker that scores with {@code task} (a task object of the caller's JVM) instead of the config's. */
-    static RlhfWorker embedded(int rank, Communicator world, Task task) {
-        return new RlhfWorker(rank, world, task);
+    static RlhfWorker embedded(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, task, registrar);
     }
 
     /** The allocator the worker's results come from. */
@@ -237,6 +249,9 @@ public final class RlhfWorker implements AutoCloseable {
         s.root = Allocator.root("rank" + rank);
         s.engine = HybridEngine.create(plan, rank, world, s.root);
         Communicator tpComm = s.engine.communicator(GroupKind.TP);
+        registrar.accept(s.genTp);
+        registrar.accept(s.dpComm);
+        registrar.accept(tpComm);
         s.actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
                 LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, actorInit, t, s.coords.tp(), s.pad), tpComm, s.pad);
         s.ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
