@@ -1,0 +1,156 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.controller.ControllerMesh;
+import io.yatt.controller.ParallelControllers;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How the C parallel controllers of one run share a step's per-sample quantities: every controller contributes the
+ * entries it computed and gets the whole array back, through {@link ControllerMesh#reduce} (each entry a SUM partial
+ * of one value, which the mesh carries exactly), so batch statistics are computed on the same arrays as with one
+ * controller and every controller issues the same calls. With one controller it is the identity. Not thread-safe:
+ * one per controller thread.
+ */
+final class Exchange {
+    /** Entries per mesh round, far below the control plane's 128 KiB frame. */
+    static final int ENTRIES_PER_ROUND = 512;
+
+    private final ControllerMesh mesh;
+    private final int index;
+    private final int count;
+    private long round;
+
+    private Exchange(ControllerMesh mesh, int index, int count) {
+        this.mesh = mesh;
+        this.index = index;
+        this.count = count;
+    }
+
+    /** The exchange of a single controller. */
+    static Exchange single() {
+        return new Exchange(null, 0, 1);
+    }
+
+    /** The exchange of controller {@code mesh.index()} of {@code mesh.count()}. */
+    static Exchange over(ControllerMesh mesh) {
+        return new Exchange(mesh, mesh.index(), mesh.count());
+    }
+
+    int index() {
+        return index;
+    }
+
+    int count() {
+        return count;
+    }
+
+    /**
+     * The whole array of {@code total} entries, of which this controller holds {@code local} at {@code offset};
+     * every controller calls it with the same {@code total} and its own disjoint part, the parts covering all.
+     * Values travel as their raw bits (two 32-bit halves, each exact in a double), so signed zeros and NaN payloads
+     * come back unchanged.
+     *
+     * @throws IllegalStateException if an entry came from no controller
+     */
+    double[] gather(double[] local, int offset, int total) {
+        if (mesh == null) {
+            requireWhole(local.length, offset, total);
+            return local.clone();
+        }
+        double[] halves = new double[2 * local.length];
+        for (int i = 0; i < local.length; i++) {
+            long bits = Double.doubleToRawLongBits(local[i]);
+            halves[2 * i] = (int) (bits >>> 32);
+            halves[2 * i + 1] = (int) bits;
+        }
+        double[] all = gatherExact(halves, 2 * offset, 2 * total);
+        double[] out = new double[total];
+        for (int i = 0; i < total; i++) {
+            long bits = ((long) (int) all[2 * i] << 32) | ((int) all[2 * i + 1] & 0xFFFFFFFFL);
+            out[i] = Double.longBitsToDouble(bits);
+        }
+        return out;
+    }
+
+    /** As {@link #gather(double[], int, int)} for floats (one 32-bit entry each). */
+    float[] gather(float[] local, int offset, int total) {
+        if (mesh == null) {
+            requireWhole(local.length, offset, total);
+            return local.clone();
+        }
+        double[] bits = new double[local.length];
+        for (int i = 0; i < local.length; i++) {
+            bits[i] = Float.floatToRawIntBits(local[i]);
+        }
+        double[] all = gatherExact(bits, offset, total);
+        float[] out = new float[total];
+        for (int i = 0; i < total; i++) {
+            out[i] = Float.intBitsToFloat((int) all[i]);
+        }
+        return out;
+    }
+
+    /** As {@link #gather(double[], int, int)} for ints. */
+    int[] gather(int[] local, int offset, int total) {
+        if (mesh == null) {
+            requireWhole(local.length, offset, total);
+            return local.clone();
+        }
+        double[] d = new double[local.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = local[i];
+        }
+        double[] all = gatherExact(d, offset, total);
+        int[] out = new int[total];
+        for (int i = 0; i < total; i++) {
+            out[i] = (int) all[i];
+        }
+        return out;
+    }
+
+    private static void requireWhole(int local, int offset, int total) {
+        if (offset != 0 || local != total) {
+            throw new IllegalArgumentException("a single controller holds the whole array: offset=" + offset
+                    + ", local=" + local + ", total=" + total);
+        }
+    }
+
+    /** The all-gather of integer-valued doubles (exact as one-value SUM partials), in rounds of bounded size. */
+    private double[] gatherExact(double[] local, int offset, int total) {
+        double[] out = new double[total];
+        int start = 0;
+        do {
+            int end = Math.min(total, start + ENTRIES_PER_ROUND);
+            List<ParallelControllers.Metric> parts = new ArrayList<>();
+            for (int g = Math.max(start, offset); g < Math.min(end, offset + local.length); g++) {
+                parts.add(ParallelControllers.Metric.of(Integer.toString(g), ParallelControllers.MetricOp.SUM,
+                        local[g - offset]));
+            }
+            Map<String, Double> got = mesh.reduce(round++, parts);
+            for (int g = start; g < end; g++) {
+                Double v = got.get(Integer.toString(g));
+                if (v == null) {
+                    throw new IllegalStateException("no controller sent an entry: entry=" + g + ", total=" + total
+                            + ", controller=" + index);
+                }
+                out[g] = v;
+            }
+            start = end;
+        } while (start < total);
+        return out;
+    }
+
+    /** Controller 0's {@code values} on every controller (the others' arguments are ignored). */
+    double[] fromFirst(double[] values) {
+        return gather(index == 0 ? values : new double[0], index == 0 ? 0 : values.length, values.length);
+    }
+
+    /** Waits until every controller got here. */
+    void barrier() {
+        if (mesh != null) {
+            mesh.barrier(round++);
+        }
+    }
+}
