@@ -17,6 +17,7 @@ import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.HostMemory;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 
@@ -176,6 +177,40 @@ public final class ShmCommunicator extends CommunicatorBase {
                 + Long.toHexString(address) + ", rank=" + rank());
         }
         world.arena.free(offset);
+    }
+
+    /**
+     * A root allocator whose host tensors live in this rank's shared arena, accounted, limited and freed like any
+     * allocator's: pass it (or a child) to code that allocates its own tensors, such as the 3D-HybridEngine, and
+     * collectives read those tensors and every view of them in place, with no staging copy. Its tensors become
+     * invalid when the world communicator is closed or aborted; close them first.
+     *
+     * @throws IllegalArgumentException if the name is empty or contains '/'
+     */
+    public Allocator allocator(String name) {
+        checkUsable();
+        return Allocator.root(name, Allocator.UNLIMITED, new ArenaMemory(channel.world));
+    }
+
+    /** Host memory from the world's arena (any alignment up to {@link ShmCommDescriptor#ARENA_ALIGNMENT}). */
+    private record ArenaMemory(ShmWorld world) implements HostMemory {
+        @Override
+        public MemorySegment allocate(long byteSize, long alignmentBytes) {
+            if (alignmentBytes > ShmCommDescriptor.ARENA_ALIGNMENT
+                || ShmCommDescriptor.ARENA_ALIGNMENT % alignmentBytes != 0) {
+                throw new IllegalArgumentException("unsupported alignment: alignmentBytes=" + alignmentBytes
+                    + ", expected a divisor of " + ShmCommDescriptor.ARENA_ALIGNMENT);
+            }
+            long offset = world.arena.allocate(byteSize);
+            return world.segs[world.rank].asSlice(offset, byteSize).fill((byte) 0);
+        }
+
+        @Override
+        public void free(MemorySegment segment) {
+            if (!world.isReleased()) {
+                world.arena.free(segment.address() - world.bases[world.rank]);
+            }
+        }
     }
 
     /** Whether {@code tensor}'s bytes lie in shared memory that peers can read in place. */
