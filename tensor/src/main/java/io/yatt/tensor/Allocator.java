@@ -29,6 +29,8 @@ public final class Allocator implements AutoCloseable {
     private final long limitBytes;
     private final Object lock;
     private final boolean debug;
+    /** Where host memory comes from; null: a fresh shared Arena per tensor. Inherited by children. */
+    private final HostMemory hostMemory;
     private final Map<String, Allocator> children = new LinkedHashMap<>();
     private final Set<Storage> live = new LinkedHashSet<>();
     private long allocatedBytes;
@@ -36,12 +38,14 @@ public final class Allocator implements AutoCloseable {
     private long liveOwnBytes;
     private boolean closed;
 
-    private Allocator(Allocator parent, String name, long limitBytes, Object lock, boolean debug) {
+    private Allocator(Allocator parent, String name, long limitBytes, Object lock, boolean debug,
+                      HostMemory hostMemory) {
         this.parent = parent;
         this.name = name;
         this.limitBytes = limitBytes;
         this.lock = lock;
         this.debug = debug;
+        this.hostMemory = hostMemory;
     }
 
     /**
@@ -61,7 +65,25 @@ public final class Allocator implements AutoCloseable {
     public static Allocator root(String name, long limitBytes) {
         checkName(name);
         checkLimit(name, limitBytes);
-        return new Allocator(null, name, limitBytes, new Object(), Boolean.getBoolean(DEBUG_ALLOCATIONS_PROPERTY));
+        return new Allocator(null, name, limitBytes, new Object(), Boolean.getBoolean(DEBUG_ALLOCATIONS_PROPERTY),
+                null);
+    }
+
+    /**
+     * A root allocator whose host tensors (and its descendants') take their memory from {@code hostMemory} instead
+     * of a fresh Arena each, accounted and limited as usual; device and pinned tensors are unaffected.
+     *
+     * @throws IllegalArgumentException if the name is empty or contains '/', or the limit is negative
+     * @throws NullPointerException if {@code hostMemory} is null
+     */
+    public static Allocator root(String name, long limitBytes, HostMemory hostMemory) {
+        checkName(name);
+        checkLimit(name, limitBytes);
+        if (hostMemory == null) {
+            throw new NullPointerException("hostMemory");
+        }
+        return new Allocator(null, name, limitBytes, new Object(), Boolean.getBoolean(DEBUG_ALLOCATIONS_PROPERTY),
+                hostMemory);
     }
 
     /**
@@ -89,7 +111,7 @@ public final class Allocator implements AutoCloseable {
             if (children.containsKey(name)) {
                 throw new IllegalArgumentException("allocator child already exists: allocator=" + path);
             }
-            Allocator child = new Allocator(this, path, limitBytes, lock, debug);
+            Allocator child = new Allocator(this, path, limitBytes, lock, debug, hostMemory);
             children.put(name, child);
             return child;
         }
@@ -192,9 +214,23 @@ public final class Allocator implements AutoCloseable {
         }
     }
 
-    /** Allocates zeroed host memory from its own shared Arena, so it can be freed alone from any thread. */
+    /**
+     * Allocates zeroed host memory from its own shared Arena, so it can be freed alone from any thread, or from the
+     * root's {@link HostMemory}.
+     */
     Storage allocateHost(long byteSize, String description) {
         Throwable site = reserve(byteSize, description);
+        if (hostMemory != null) {
+            MemorySegment segment;
+            try {
+                segment = hostMemory.allocate(byteSize, HOST_ALIGNMENT_BYTES);
+            } catch (Throwable e) {
+                unreserve(byteSize);
+                throw e;
+            }
+            HostMemory source = hostMemory;
+            return register(Storage.host(segment, this, () -> source.free(segment), site));
+        }
         Arena arena = Arena.ofShared();
         MemorySegment segment;
         try {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -212,5 +214,77 @@ class AllocatorTest {
             assertTrue(root.peakBytes() >= 1024, "peak " + root.peakBytes());
             assertTrue(root.peakBytes() <= 4 * 755 * 4, "peak " + root.peakBytes());
         }
+    }
+
+    /** A bump-pointer slab over one Arena segment: a host memory source that records what it hands out. */
+    private static final class Slab implements HostMemory {
+        final Arena arena = Arena.ofShared();
+        final MemorySegment memory = arena.allocate(1 << 16, 4096);
+        final List<MemorySegment> freed = new ArrayList<>();
+        long used;
+
+        @Override
+        public synchronized MemorySegment allocate(long byteSize, long alignmentBytes) {
+            long start = (used + alignmentBytes - 1) / alignmentBytes * alignmentBytes;
+            if (start + byteSize > memory.byteSize()) {
+                throw new IllegalStateException("slab full: requested=" + byteSize);
+            }
+            used = start + byteSize;
+            return memory.asSlice(start, byteSize).fill((byte) 0);
+        }
+
+        @Override
+        public synchronized void free(MemorySegment segment) {
+            freed.add(segment);
+        }
+    }
+
+    @Test
+    void shouldTakeHostMemoryFromTheRootsSourceForEveryDescendant() {
+        Slab slab = new Slab();
+        slab.memory.fill((byte) 7);
+        try (Allocator root = Allocator.root("shm", Allocator.UNLIMITED, slab); Allocator child = root.child("gen")) {
+            Tensor a = Tensor.allocate(root, DType.F32, Shape.of(10), Device.host());
+            Tensor b = Tensor.allocate(child, DType.U8, Shape.of(100), Device.host());
+            // a at 0 (40 bytes), b at the next 64-byte boundary
+            assertEquals(slab.memory.address(), a.segment().address());
+            assertEquals(slab.memory.address() + 64, b.segment().address());
+            assertEquals(0.0, a.getDouble(9));
+            assertEquals(0.0, b.getDouble(99));
+            assertEquals(140, root.allocatedBytes());
+            assertEquals(100, child.allocatedBytes());
+            b.close();
+            assertEquals(1, slab.freed.size());
+            assertEquals(slab.memory.address() + 64, slab.freed.getFirst().address());
+            assertEquals(100, slab.freed.getFirst().byteSize());
+            assertEquals(40, root.allocatedBytes());
+            a.close();
+            assertEquals(2, slab.freed.size());
+            assertEquals(0, root.allocatedBytes());
+            assertEquals(140, root.peakBytes());
+        } finally {
+            slab.arena.close();
+        }
+    }
+
+    @Test
+    void shouldUnreserveWhenTheHostMemorySourceHasNoRoom() {
+        Slab slab = new Slab();
+        try (Allocator root = Allocator.root("shm", Allocator.UNLIMITED, slab)) {
+            IllegalStateException error = assertThrows(IllegalStateException.class,
+                    () -> Tensor.allocate(root, DType.U8, Shape.of(1 << 17), Device.host()));
+            assertEquals("slab full: requested=131072", error.getMessage());
+            assertEquals(0, root.allocatedBytes());
+            assertEquals(0, root.liveCount());
+        } finally {
+            slab.arena.close();
+        }
+    }
+
+    @Test
+    void shouldRejectANullHostMemorySource() {
+        NullPointerException error = assertThrows(NullPointerException.class,
+                () -> Allocator.root("shm", Allocator.UNLIMITED, null));
+        assertEquals("hostMemory", error.getMessage());
     }
 }

@@ -100,6 +100,11 @@ public final class ReshardBenchCommand implements Callable<Integer> {
     @Option(names = "--timeout-s", defaultValue = "300", description = "deadline of every collective call, seconds")
     long timeoutS;
 
+    @Option(names = "--shm-memory", defaultValue = "arena", description = "shm backend: where the engine's buffers "
+        + "live, arena (shared memory: peers copy straight from the weights) | heap (private memory: each sender packs "
+        + "its pieces into shared staging first) (default ${DEFAULT-VALUE})")
+    String shmMemory;
+
     @Option(names = "--rank-process", hidden = true, description = "internal: run as one shm rank")
     boolean rankProcess;
 
@@ -152,6 +157,10 @@ public final class ReshardBenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
         }
+        if (!shmMemory.equals("arena") && !shmMemory.equals("heap")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "unknown --shm-memory: value=" + shmMemory
+                + ", expected arena or heap");
+        }
         String name = backend.toLowerCase(Locale.ROOT);
         if (rankProcess) {
             return runShmRank(settings);
@@ -177,10 +186,19 @@ public final class ReshardBenchCommand implements Callable<Integer> {
     }
 
     private int runShmRank(Settings settings) {
+        long modelBytes = 0;
+        for (ReshardScheme s : settings.schemes()) {
+            modelBytes = Math.max(modelBytes, ReshardPlanner.shared().plan(settings.layout(), settings.spec(), s)
+                .modelBytes());
+        }
+        // the engine's buffers live in the arena (peers copy straight from the weights, nothing is packed): room for
+        // a baseline's whole-model gather buffer plus the training shard and the floor's buffers (sparse until used)
         ShmContext context = new ShmContext()
-            .base(new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)).debugChecks(false));
+            .base(new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)).debugChecks(false))
+            .arenaBytes(Math.max(ShmContext.DEFAULT_ARENA_BYTES, 2 * modelBytes + (256L << 20)));
         try (ShmCommunicator comm = ShmCommunicator.fromEnvironment(System.getenv(), context);
-             Allocator root = Allocator.root("reshard-rank" + comm.rank())) {
+             Allocator root = shmMemory.equals("heap") ? Allocator.root("reshard-rank" + comm.rank())
+                 : comm.allocator("reshard-rank" + comm.rank())) {
             if (comm.rank() == 0) {
                 printHeader(settings, System.out);
             }
@@ -351,6 +369,7 @@ public final class ReshardBenchCommand implements Callable<Integer> {
         a.add("--scheme=" + scheme);
         a.add("--repeats=" + repeats);
         a.add("--timeout-s=" + timeoutS);
+        a.add("--shm-memory=" + shmMemory);
         if (json) {
             a.add("--json");
         }

@@ -70,6 +70,14 @@ class ReshardBenchCommandTest {
     }
 
     @Test
+    void shouldRejectAnUnknownShmMemory() {
+        Object[] r = run(args("--backend", "shm", "--shm-memory", "disk"));
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("unknown --shm-memory: value=disk, expected arena or heap"),
+            (String) r[2]);
+    }
+
+    @Test
     void shouldFailCudaLocalWithoutAGpu() {
         org.junit.jupiter.api.Assumptions.assumeTrue(io.yatt.ffi.cuda.Cuda.deviceCount() == 0, "a GPU is present");
         Object[] r = run(args("--backend", "cuda-local"));

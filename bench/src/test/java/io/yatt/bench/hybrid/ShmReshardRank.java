@@ -25,10 +25,12 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One rank JVM of {@link ShmReshardTest}: joins the shm world from the launcher's environment, runs every scheme of
- * every {@link ShmReshardTest#CASES} layout through {@link HybridEngine} twice (train to generation and back), compares
+ * every {@link ShmReshardTest#CASES} layout through {@link HybridEngine} twice (train to generation and back), with the
+ * engine's buffers from a plain allocator and from the shm arena ({@link ShmCommunicator#allocator}), compares
  * the weights with the reference shards element for element, and prints one {@code RESULT} line per scheme and
  * round on stdout (counted bytes, whether both directions were bit for bit, and how many staged all-gather or send
- * calls the gather communicator made: none, since shm places pieces directly). Failures go to stderr and the exit
+ * calls the gather communicator made: none, since shm places pieces directly, and whether every weight lies in shared
+ * memory). Failures go to stderr and the exit
  * code.
  */
 public final class ShmReshardRank {
@@ -50,8 +52,10 @@ public final class ShmReshardRank {
                 Map<String, long[]> mine = train.get(new ShardMath.ShardKey(rc.pp(), rc.tp()));
                 Map<String, long[]> want = expected.get(new ShardMath.ShardKey(rc.genPp(), rc.genTp()));
                 for (ReshardScheme scheme : ReshardScheme.values()) {
+                  for (String memory : ShmReshardTest.MEMORY) {
                     ReshardPlan plan = ReshardPlanner.shared().plan(layout, c.spec(), scheme);
-                    try (Allocator root = Allocator.root("shm-reshard-rank" + rank);
+                    try (Allocator root = memory.equals("arena") ? world.allocator("shm-reshard-rank" + rank)
+                             : Allocator.root("shm-reshard-rank" + rank);
                          HybridEngine engine = HybridEngine.create(plan, rank, world, root)) {
                         for (var e : engine.trainingWeights().entrySet()) {
                             write(e.getValue(), mine.get(e.getKey()));
@@ -66,17 +70,25 @@ public final class ShmReshardRank {
                             HybridEngine.TransitionStats stats = engine.lastTransition();
                             CommunicatorStats gather = engine.communicator(scheme.gatherGroup()).stats();
                             long staged = gather.calls(CollectiveKind.ALL_GATHER) + gather.calls(CollectiveKind.SEND);
+                            // every send view in the arena: peers copy straight from the engine's weights, no packing
+                            boolean shared = true;
+                            for (Tensor t : gen.values()) {
+                                shared &= t.numel() == 0 || world.isShared(t);
+                            }
                             engine.toTraining();
                             boolean trainingOk = true;
                             for (var e : engine.trainingWeights().entrySet()) {
                                 trainingOk &= Arrays.equals(mine.get(e.getKey()), read(e.getValue()));
+                                shared &= e.getValue().numel() == 0 || world.isShared(e.getValue());
                             }
                             System.out.println(String.join(" ", List.of("RESULT", "case=" + i,
-                                "scheme=" + scheme.cliName(), "rank=" + rank, "round=" + round,
+                                "scheme=" + scheme.cliName(), "memory=" + memory, "rank=" + rank, "round=" + round,
                                 "counted=" + stats.bytesReceived(), "replicated=" + stats.replicatedBytesReceived(),
-                                "generation=" + generationOk, "training=" + trainingOk, "staged=" + staged)));
+                                "generation=" + generationOk, "training=" + trainingOk, "staged=" + staged,
+                                "shared=" + shared)));
                         }
                     }
+                  }
                 }
             }
             world.barrier();

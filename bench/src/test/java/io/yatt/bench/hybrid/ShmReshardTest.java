@@ -27,10 +27,14 @@ import org.junit.jupiter.api.Test;
  * The 3D-HybridEngine over the shm backend on 4 rank JVMs ({@link ShmReshardRank}): every scheme reshards a small
  * model train to generation and back, bit for bit, twice, and the bytes the shm communicator counted equal Table 2
  * (the planner's formula) on the stage-balanced layout and the plan's per-rank bytes on the pipeline-merging one,
- * with no staged all-gather or send/recv behind the gather communicator's {@code allGatherv}.
+ * with no staged all-gather or send/recv behind the gather communicator's {@code allGatherv}; once with the engine's
+ * buffers from a plain allocator and once from the shm arena ({@code ShmCommunicator.allocator}), where every weight
+ * is in shared memory and peers copy straight from it.
  */
 class ShmReshardTest {
     static final int WORLD = 4;
+    /** Where the engine's buffers live: a plain allocator (send pieces packed into staging) or the shm arena. */
+    static final List<String> MEMORY = List.of("heap", "arena");
 
     record Case(HybridLayout layout, ModelSpec spec, boolean table2) {
     }
@@ -58,7 +62,7 @@ class ShmReshardTest {
                 for (String line : outputs.get(r).get(30, TimeUnit.SECONDS)) {
                     if (line.startsWith("RESULT ")) {
                         String[] f = line.split(" ");
-                        results.put(f[1] + " " + f[2] + " " + f[3] + " " + f[4], line);
+                        results.put(f[1] + " " + f[2] + " " + f[3] + " " + f[4] + " " + f[5], line);
                     }
                 }
             }
@@ -67,19 +71,22 @@ class ShmReshardTest {
             Case c = CASES.get(i);
             for (ReshardScheme scheme : ReshardScheme.values()) {
                 ReshardPlan plan = ReshardPlanner.shared().plan(c.layout(), c.spec(), scheme);
-                for (int rank = 0; rank < WORLD; rank++) {
-                    RankPlan rp = plan.rank(rank);
-                    long expected = c.table2() ? plan.formulaBytesReceived() : rp.bytesReceived();
-                    for (int round = 0; round < 2; round++) {
-                        String key = "case=" + i + " scheme=" + scheme.cliName() + " rank=" + rank + " round=" + round;
-                        assertEquals("RESULT " + key + " counted=" + expected + " replicated="
-                                + rp.replicatedBytesReceived() + " generation=true training=true staged=0",
-                                results.get(key));
+                for (String memory : MEMORY) {
+                    for (int rank = 0; rank < WORLD; rank++) {
+                        RankPlan rp = plan.rank(rank);
+                        long expected = c.table2() ? plan.formulaBytesReceived() : rp.bytesReceived();
+                        for (int round = 0; round < 2; round++) {
+                            String key = "case=" + i + " scheme=" + scheme.cliName() + " memory=" + memory + " rank="
+                                    + rank + " round=" + round;
+                            assertEquals("RESULT " + key + " counted=" + expected + " replicated="
+                                    + rp.replicatedBytesReceived() + " generation=true training=true staged=0 shared="
+                                    + memory.equals("arena"), results.get(key));
+                        }
                     }
                 }
             }
         }
-        assertEquals(CASES.size() * ReshardScheme.values().length * WORLD * 2, results.size());
+        assertEquals(CASES.size() * ReshardScheme.values().length * MEMORY.size() * WORLD * 2, results.size());
     }
 
     private static List<String> lines(Process p) {

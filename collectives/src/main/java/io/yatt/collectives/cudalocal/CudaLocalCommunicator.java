@@ -13,7 +13,7 @@ import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
-import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.TrafficCounters;
@@ -71,7 +71,7 @@ import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
  *
  * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
  */
-public final class CudaLocalCommunicator implements Communicator {
+public final class CudaLocalCommunicator extends CommunicatorBase {
     static final String BACKEND = "cuda-local";
     private static final long STAGING_ALIGNMENT_BYTES = 64;
     private static final long MIN_STAGING_BYTES = 1 << 16;
@@ -79,8 +79,6 @@ public final class CudaLocalCommunicator implements Communicator {
     private static final int DESCRIPTOR_LONGS = 4;
 
     private final CudaLocalShared shared;
-    private final int rank;
-    private final int size;
     /** Device bytes counted at each peer copy; host bytes of the staged reductions from the control plane. */
     private final TrafficCounters counters = new TrafficCounters();
     private final int device;
@@ -101,9 +99,8 @@ public final class CudaLocalCommunicator implements Communicator {
     private boolean released;
 
     private CudaLocalCommunicator(CudaLocalShared shared, int rank, int device, Communicator control, CudaStream stream) {
+        super(rank, shared.size);
         this.shared = shared;
-        this.rank = rank;
-        this.size = shared.size;
         this.device = device;
         this.tensorDevice = Device.cuda(device);
         this.control = control;
@@ -118,94 +115,30 @@ public final class CudaLocalCommunicator implements Communicator {
         return new CudaLocalCommunicator(shared, rank, device, control, stream);
     }
 
-    @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public int size() {
-        return size;
-    }
-
     /** The CUDA device this rank's tensors must live on. */
     public int device() {
         return device;
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Operations: validate (before any data moves), then queue in an open group or run now.
+    // Operations: checked by CommunicatorBase (before any data moves), then queued in an open group or run now.
 
     @Override
-    public void allGather(Tensor send, Tensor recv) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
-        post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1, inPlace));
+    protected void collective(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
+                              boolean inPlace) {
+        if (kind == CollectiveKind.BARRIER) {
+            post(new DeviceCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1, false, device, 0));
+        } else {
+            post(call(kind, send, recv, count, op, root, inPlace));
+        }
     }
 
-    @Override
-    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        boolean inPlace = CollectiveChecks.reduceScatter(send, recv, op, rank, size);
-        post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1, inPlace));
-    }
 
     @Override
-    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        boolean inPlace = CollectiveChecks.allReduce(send, recv, op);
-        post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1, inPlace));
-    }
-
-    @Override
-    public void broadcast(Tensor send, Tensor recv, int root) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        boolean inPlace = CollectiveChecks.broadcast(send, recv, root, size);
-        post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root, inPlace));
-    }
-
-    @Override
-    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        boolean inPlace = CollectiveChecks.reduce(send, recv, op, root, size);
-        post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root, inPlace));
-    }
-
-    @Override
-    public void allToAll(Tensor send, Tensor recv) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.allToAll(send, recv, size);
-        post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1, false));
-    }
-
-    @Override
-    public void barrier() {
-        checkUsable();
-        post(new DeviceCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1, false, device, 0));
-    }
-
-    @Override
-    public void send(Tensor send, int peer) {
-        checkUsable();
-        requireDevice(BACKEND, "send", send, device);
-        CollectiveChecks.pointToPoint("send", send, peer, size);
-        pointToPoint(new DeviceCall(CollectiveKind.SEND, address(send), 0, send.numel(), send.dtype(), null, peer,
-                false, device, send.byteSize()));
-    }
-
-    @Override
-    public void recv(Tensor recv, int peer) {
-        checkUsable();
-        requireDevice(BACKEND, "recv", recv, device);
-        CollectiveChecks.pointToPoint("recv", recv, peer, size);
-        pointToPoint(new DeviceCall(CollectiveKind.RECV, 0, address(recv), recv.numel(), recv.dtype(), null, peer,
-                false, device, recv.byteSize()));
+    protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
+        boolean isSend = kind == CollectiveKind.SEND;
+        pointToPoint(new DeviceCall(kind, isSend ? address(tensor) : 0, isSend ? 0 : address(tensor), tensor.numel(),
+                tensor.dtype(), null, peer, false, device, tensor.byteSize()));
     }
 
     private void pointToPoint(DeviceCall call) {
@@ -266,16 +199,6 @@ public final class CudaLocalCommunicator implements Communicator {
         }
     }
 
-    @Override
-    public CommunicatorStats stats() {
-        return counters.snapshot();
-    }
-
-    @Override
-    public void resetStats() {
-        counters.reset();
-    }
-
     /**
      * Direct placement: after the control barrier every rank pulls each peer's pieces straight from the peer's send
      * views into its own receive views, one device copy per block of rows ({@code cudaMemcpy2DAsync} for strided
@@ -285,27 +208,13 @@ public final class CudaLocalCommunicator implements Communicator {
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
         checkUsable();
-        long[] totals = AllGatherViews.validate(send, recv, rank, size);
-        DType dtype = null;
-        long total = 0;
-        for (int q = 0; q < size; q++) {
-            for (Tensor t : recv.get(q)) {
-                requireDevice(BACKEND, "recv", t, device);
-                dtype = t.dtype();
-            }
-            total += totals[q];
-        }
+        GatherViews views = checkAllGatherv(send, recv);
         long sendBytes = 0;
-        for (Tensor t : send) {
-            requireDevice(BACKEND, "send", t, device);
+        for (Tensor t : views.send()) {
             sendBytes += t.byteSize();
         }
-        List<List<Tensor>> recvCopy = new ArrayList<>(size);
-        for (List<Tensor> list : recv) {
-            recvCopy.add(List.copyOf(list));
-        }
-        post(new DeviceCall(CollectiveKind.ALL_GATHER_V, 0, 0, total, dtype, null, -1, false, device, sendBytes,
-                List.copyOf(send), List.copyOf(recvCopy)));
+        post(new DeviceCall(CollectiveKind.ALL_GATHER_V, 0, 0, views.total(), views.dtype(), null, -1, false, device,
+                sendBytes, views.send(), views.recv()));
     }
 
     /** {@link #allGatherv(List, List)}: direct placement needs no scratch, so nothing is charged to {@code scratch}. */
@@ -851,8 +760,19 @@ public final class CudaLocalCommunicator implements Communicator {
         return translateCause(recorded, opName, opSeq, timeoutNs, rank, size);
     }
 
-    private void checkUsable() {
+    @Override
+    protected void checkUsable() {
         requireUsable(closed, shared.abortCause.get(), rank, size);
+    }
+
+    @Override
+    protected void requirePlacement(String name, Tensor tensor) {
+        requireDevice(BACKEND, name, tensor, device);
+    }
+
+    @Override
+    protected TrafficCounters counters() {
+        return counters;
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -7,17 +7,16 @@ import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
-import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.Allocator;
-import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -49,7 +48,7 @@ import static io.yatt.collectives.internal.Lifecycle.requireUsable;
  *
  * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
  */
-public final class InProcessCommunicator implements Communicator {
+public final class InProcessCommunicator extends CommunicatorBase {
     static final String BACKEND = "in-process";
     private static final int SPIN_LIMIT = 200;
     private static final int YIELD_LIMIT = 50;
@@ -60,8 +59,6 @@ public final class InProcessCommunicator implements Communicator {
     static final long DYNAMIC_MIN_BYTES = 2 * 1024 * 1024;
 
     private final Shared shared;
-    private final int rank;
-    private final int size;
     private final ReductionKernel kernel = ReductionKernel.create();
     /** Added to by whichever rank thread moves this rank's bytes. */
     private final TrafficCounters counters = new TrafficCounters();
@@ -82,9 +79,8 @@ public final class InProcessCommunicator implements Communicator {
     private volatile boolean closed;
 
     private InProcessCommunicator(Shared shared, int rank) {
+        super(rank, shared.size);
         this.shared = shared;
-        this.rank = rank;
-        this.size = shared.size;
         this.operands = new MemorySegment[size];
         this.sendPosts = new long[size];
         this.recvPosts = new long[size];
@@ -124,26 +120,8 @@ public final class InProcessCommunicator implements Communicator {
         }
     }
 
-    @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public int size() {
-        return size;
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // Operations: validate (before any data moves), then queue in an open group or run now.
-
-    @Override
-    public void allGather(Tensor send, Tensor recv) {
-        checkUsable();
-        requireHost(send, recv);
-        boolean inPlace = CollectiveChecks.allGather(send, recv, rank, size);
-        post(CollectiveKind.ALL_GATHER, send.segment(), recv.segment(), send.numel(), send, null, -1, inPlace);
-    }
 
     /**
      * Direct placement: after the phase barrier each rank copies every peer's send views straight into its own
@@ -152,30 +130,12 @@ public final class InProcessCommunicator implements Communicator {
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv) {
         checkUsable();
-        long[] totals = AllGatherViews.validate(send, recv, rank, size);
-        long total = 0;
-        DType dtype = null;
-        for (List<Tensor> list : recv) {
-            for (Tensor t : list) {
-                CollectiveChecks.requireHost("recv", t, BACKEND);
-                dtype = t.dtype();
-            }
-        }
-        for (Tensor t : send) {
-            CollectiveChecks.requireHost("send", t, BACKEND);
-        }
-        for (long t : totals) {
-            total += t;
-        }
-        List<Tensor> sendCopy = List.copyOf(send);
-        List<List<Tensor>> recvCopy = new ArrayList<>(size);
-        for (List<Tensor> list : recv) {
-            recvCopy.add(List.copyOf(list));
-        }
+        GatherViews views = checkAllGatherv(send, recv);
         counters.call(CollectiveKind.ALL_GATHER_V);
-        Call call = new Call().set(CollectiveKind.ALL_GATHER_V, null, null, total, dtype, null, -1, false);
-        call.sendViews = sendCopy;
-        call.recvViews = List.copyOf(recvCopy);
+        Call call = new Call().set(CollectiveKind.ALL_GATHER_V, null, null, views.total(), views.dtype(), null, -1,
+                false);
+        call.sendViews = views.send();
+        call.recvViews = views.recv();
         if (openGroup != null) {
             openGroup.add(call);
             return;
@@ -197,68 +157,14 @@ public final class InProcessCommunicator implements Communicator {
     }
 
     @Override
-    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireHost(send, recv);
-        boolean inPlace = CollectiveChecks.reduceScatter(send, recv, op, rank, size);
-        post(CollectiveKind.REDUCE_SCATTER, send.segment(), recv.segment(), recv.numel(), send, op, -1, inPlace);
+    protected void collective(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
+                              boolean inPlace) {
+        post(kind, send == null ? null : send.segment(), recv == null ? null : recv.segment(), count, send, op, root,
+                inPlace);
     }
 
     @Override
-    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireHost(send, recv);
-        boolean inPlace = CollectiveChecks.allReduce(send, recv, op);
-        post(CollectiveKind.ALL_REDUCE, send.segment(), recv.segment(), send.numel(), send, op, -1, inPlace);
-    }
-
-    @Override
-    public void broadcast(Tensor send, Tensor recv, int root) {
-        checkUsable();
-        requireHost(send, recv);
-        boolean inPlace = CollectiveChecks.broadcast(send, recv, root, size);
-        post(CollectiveKind.BROADCAST, send.segment(), recv.segment(), send.numel(), send, null, root, inPlace);
-    }
-
-    @Override
-    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
-        checkUsable();
-        requireHost(send, recv);
-        boolean inPlace = CollectiveChecks.reduce(send, recv, op, root, size);
-        post(CollectiveKind.REDUCE, send.segment(), recv.segment(), send.numel(), send, op, root, inPlace);
-    }
-
-    @Override
-    public void allToAll(Tensor send, Tensor recv) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.allToAll(send, recv, size);
-        post(CollectiveKind.ALL_TO_ALL, send.segment(), recv.segment(), send.numel(), send, null, -1, false);
-    }
-
-    @Override
-    public void barrier() {
-        checkUsable();
-        post(CollectiveKind.BARRIER, null, null, 0, null, null, -1, false);
-    }
-
-    @Override
-    public void send(Tensor send, int peer) {
-        checkUsable();
-        CollectiveChecks.requireHost("send", send, BACKEND);
-        CollectiveChecks.pointToPoint("send", send, peer, size);
-        pointToPoint(CollectiveKind.SEND, send, peer);
-    }
-
-    @Override
-    public void recv(Tensor recv, int peer) {
-        checkUsable();
-        CollectiveChecks.requireHost("recv", recv, BACKEND);
-        CollectiveChecks.pointToPoint("recv", recv, peer, size);
-        pointToPoint(CollectiveKind.RECV, recv, peer);
-    }
-
-    private void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
+    protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
         MemorySegment segment = tensor.segment();
         if (openGroup != null || peer != rank) {
             counters.call(kind);
@@ -310,16 +216,6 @@ public final class InProcessCommunicator implements Communicator {
         GroupScope.requireNoneOpen(openGroup, rank);
         openGroup = GroupScope.open(rank, () -> openGroup = null, this::submitAsync, this::runGroup);
         return openGroup;
-    }
-
-    @Override
-    public CommunicatorStats stats() {
-        return counters.snapshot();
-    }
-
-    @Override
-    public void resetStats() {
-        counters.reset();
     }
 
     @Override
@@ -1008,13 +904,19 @@ public final class InProcessCommunicator implements Communicator {
         return aborted(rank, size, cause);
     }
 
-    private void checkUsable() {
+    @Override
+    protected void checkUsable() {
         requireUsable(closed, shared.abortCause.get(), rank, size);
     }
 
-    private static void requireHost(Tensor send, Tensor recv) {
-        CollectiveChecks.requireHost("send", send, BACKEND);
-        CollectiveChecks.requireHost("recv", recv, BACKEND);
+    @Override
+    protected void requirePlacement(String name, Tensor tensor) {
+        CollectiveChecks.requireHost(name, tensor, BACKEND);
+    }
+
+    @Override
+    protected TrafficCounters counters() {
+        return counters;
     }
 
 }

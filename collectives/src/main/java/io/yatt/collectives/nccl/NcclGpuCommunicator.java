@@ -8,12 +8,11 @@ import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
-import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
-import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.TrafficCounters;
@@ -72,7 +71,7 @@ import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
  *
  * <p>Confined to its rank's thread; {@link #abort()} and handles from any thread.
  */
-public final class NcclGpuCommunicator implements Communicator {
+public final class NcclGpuCommunicator extends CommunicatorBase {
     /** The backend's name in messages. */
     public static final String BACKEND = "nccl";
     /** The rendezvous key under which rank 0 publishes the NCCL unique id. */
@@ -87,8 +86,6 @@ public final class NcclGpuCommunicator implements Communicator {
     private static final long SCRATCH_ALIGNMENT_BYTES = 256;
 
     private final NcclCommunicator comm;
-    private final int rank;
-    private final int size;
     /** Device bytes of each call, counted where it is handed to NCCL. */
     private final TrafficCounters counters = new TrafficCounters();
     private final int device;
@@ -106,9 +103,8 @@ public final class NcclGpuCommunicator implements Communicator {
 
     private NcclGpuCommunicator(NcclCommunicator comm, int device, Communicator.Context context, CudaStream stream,
                                 CudaEvent done, DeviceBuffer scratch, PinnedHostBuffer hostScratch) {
+        super(comm.rank(), comm.nRanks());
         this.comm = comm;
-        this.rank = comm.rank();
-        this.size = comm.nRanks();
         this.device = device;
         this.context = context;
         this.timeoutNs = context.timeoutNs();
@@ -242,92 +238,30 @@ public final class NcclGpuCommunicator implements Communicator {
         }
     }
 
-    @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public int size() {
-        return size;
-    }
-
     /** The CUDA device of this rank. */
     public int device() {
         return device;
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Operations: validate (before any data moves), then queue in an open group or run now.
+    // Operations: checked by CommunicatorBase (before any data moves), then queued in an open group or run now.
 
     @Override
-    public void allGather(Tensor send, Tensor recv) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.allGather(send, recv, rank, size);
-        post(call(CollectiveKind.ALL_GATHER, send, recv, send.numel(), null, -1));
+    protected void collective(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
+                              boolean inPlace) {
+        if (kind == CollectiveKind.BARRIER) {
+            post(new NcclCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1));
+        } else {
+            post(call(kind, send, recv, count, op, root));
+        }
     }
 
-    @Override
-    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.reduceScatter(send, recv, op, rank, size);
-        post(call(CollectiveKind.REDUCE_SCATTER, send, recv, recv.numel(), op, -1));
-    }
 
     @Override
-    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.allReduce(send, recv, op);
-        post(call(CollectiveKind.ALL_REDUCE, send, recv, send.numel(), op, -1));
-    }
-
-    @Override
-    public void broadcast(Tensor send, Tensor recv, int root) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.broadcast(send, recv, root, size);
-        post(call(CollectiveKind.BROADCAST, send, recv, send.numel(), null, root));
-    }
-
-    @Override
-    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.reduce(send, recv, op, root, size);
-        post(call(CollectiveKind.REDUCE, send, recv, send.numel(), op, root));
-    }
-
-    @Override
-    public void allToAll(Tensor send, Tensor recv) {
-        checkUsable();
-        requireDevice(BACKEND, send, recv, device);
-        CollectiveChecks.allToAll(send, recv, size);
-        post(call(CollectiveKind.ALL_TO_ALL, send, recv, send.numel(), null, -1));
-    }
-
-    @Override
-    public void barrier() {
-        checkUsable();
-        post(new NcclCall(CollectiveKind.BARRIER, 0, 0, 0, null, null, -1));
-    }
-
-    @Override
-    public void send(Tensor send, int peer) {
-        checkUsable();
-        requireDevice(BACKEND, "send", send, device);
-        CollectiveChecks.pointToPoint("send", send, peer, size);
-        pointToPoint(new NcclCall(CollectiveKind.SEND, address(send), 0, send.numel(), send.dtype(), null, peer));
-    }
-
-    @Override
-    public void recv(Tensor recv, int peer) {
-        checkUsable();
-        requireDevice(BACKEND, "recv", recv, device);
-        CollectiveChecks.pointToPoint("recv", recv, peer, size);
-        pointToPoint(new NcclCall(CollectiveKind.RECV, 0, address(recv), recv.numel(), recv.dtype(), null, peer));
+    protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
+        boolean isSend = kind == CollectiveKind.SEND;
+        pointToPoint(new NcclCall(kind, isSend ? address(tensor) : 0, isSend ? 0 : address(tensor), tensor.numel(),
+                tensor.dtype(), null, peer));
     }
 
     private void pointToPoint(NcclCall call) {
@@ -376,16 +310,6 @@ public final class NcclGpuCommunicator implements Communicator {
             return Optional.empty();
         }
         return Optional.of(wrap(child, device, context));
-    }
-
-    @Override
-    public CommunicatorStats stats() {
-        return counters.snapshot();
-    }
-
-    @Override
-    public void resetStats() {
-        counters.reset();
     }
 
     /**
@@ -936,8 +860,19 @@ public final class NcclGpuCommunicator implements Communicator {
         return inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
     }
 
-    private void checkUsable() {
+    @Override
+    protected void checkUsable() {
         requireUsable(closed, abortCause.get(), rank, size);
+    }
+
+    @Override
+    protected void requirePlacement(String name, Tensor tensor) {
+        requireDevice(BACKEND, name, tensor, device);
+    }
+
+    @Override
+    protected TrafficCounters counters() {
+        return counters;
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -5,18 +5,19 @@ import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
-import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
-import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
+import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.Lifecycle;
+import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.HostMemory;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 
@@ -49,7 +50,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Thread-safety: confined to the rank's thread; {@link #abort()} and handles from any thread.
  */
-public final class ShmCommunicator implements Communicator {
+public final class ShmCommunicator extends CommunicatorBase {
     /** Backend name in messages. */
     public static final String BACKEND = "shm";
 
@@ -62,6 +63,7 @@ public final class ShmCommunicator implements Communicator {
     private boolean closed;
 
     private ShmCommunicator(ShmChannel channel, ShmContext context) {
+        super(channel.rank, channel.size);
         this.channel = channel;
         this.context = context;
     }
@@ -135,16 +137,6 @@ public final class ShmCommunicator implements Communicator {
         }
     }
 
-    @Override
-    public int rank() {
-        return channel.rank;
-    }
-
-    @Override
-    public int size() {
-        return channel.size;
-    }
-
     /** The settings. */
     public ShmContext context() {
         return context;
@@ -187,6 +179,40 @@ public final class ShmCommunicator implements Communicator {
         world.arena.free(offset);
     }
 
+    /**
+     * A root allocator whose host tensors live in this rank's shared arena, accounted, limited and freed like any
+     * allocator's: pass it (or a child) to code that allocates its own tensors, such as the 3D-HybridEngine, and
+     * collectives read those tensors and every view of them in place, with no staging copy. Its tensors become
+     * invalid when the world communicator is closed or aborted; close them first.
+     *
+     * @throws IllegalArgumentException if the name is empty or contains '/'
+     */
+    public Allocator allocator(String name) {
+        checkUsable();
+        return Allocator.root(name, Allocator.UNLIMITED, new ArenaMemory(channel.world));
+    }
+
+    /** Host memory from the world's arena (any alignment up to {@link ShmCommDescriptor#ARENA_ALIGNMENT}). */
+    private record ArenaMemory(ShmWorld world) implements HostMemory {
+        @Override
+        public MemorySegment allocate(long byteSize, long alignmentBytes) {
+            if (alignmentBytes > ShmCommDescriptor.ARENA_ALIGNMENT
+                || ShmCommDescriptor.ARENA_ALIGNMENT % alignmentBytes != 0) {
+                throw new IllegalArgumentException("unsupported alignment: alignmentBytes=" + alignmentBytes
+                    + ", expected a divisor of " + ShmCommDescriptor.ARENA_ALIGNMENT);
+            }
+            long offset = world.arena.allocate(byteSize);
+            return world.segs[world.rank].asSlice(offset, byteSize).fill((byte) 0);
+        }
+
+        @Override
+        public void free(MemorySegment segment) {
+            if (!world.isReleased()) {
+                world.arena.free(segment.address() - world.bases[world.rank]);
+            }
+        }
+    }
+
     /** Whether {@code tensor}'s bytes lie in shared memory that peers can read in place. */
     public boolean isShared(Tensor tensor) {
         return tensor.device().isHost() && tensor.byteSize() > 0
@@ -201,106 +227,41 @@ public final class ShmCommunicator implements Communicator {
     // ------------------------------------------------------------------ collectives
 
     @Override
-    public void allGather(Tensor send, Tensor recv) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.allGather(send, recv, rank(), size());
-        MemorySegment s = send.segment();
-        MemorySegment r = recv.segment();
-        long count = send.numel();
-        DType dt = send.dtype();
-        submit(CollectiveKind.ALL_GATHER, () -> channel.allGather(s, r, count, dt));
-    }
-
-    @Override
-    public void reduceScatter(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.reduceScatter(send, recv, op, rank(), size());
-        MemorySegment s = send.segment();
-        MemorySegment r = recv.segment();
-        long count = recv.numel();
-        DType dt = send.dtype();
-        submit(CollectiveKind.REDUCE_SCATTER, () -> channel.reduceScatter(s, r, count, dt, op));
-    }
-
-    @Override
-    public void allReduce(Tensor send, Tensor recv, ReduceOp op) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.allReduce(send, recv, op);
-        MemorySegment s = send.segment();
-        MemorySegment r = recv.segment();
-        long count = send.numel();
-        DType dt = send.dtype();
-        if (openGroup == null && lastAsync == null) {
-            channel.counters.call(CollectiveKind.ALL_REDUCE);
-            channel.runAllReduce(s, r, count, dt, op); // latency path: no lambda, no queue
+    protected void collective(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
+                              boolean inPlace) {
+        if (kind == CollectiveKind.BARRIER) {
+            submit(kind, channel::barrier);
             return;
         }
-        submit(CollectiveKind.ALL_REDUCE, () -> channel.allReduce(s, r, count, dt, op));
-    }
-
-    @Override
-    public void broadcast(Tensor send, Tensor recv, int root) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.broadcast(send, recv, root, size());
         MemorySegment s = send.segment();
         MemorySegment r = recv.segment();
-        long count = send.numel();
         DType dt = send.dtype();
-        submit(CollectiveKind.BROADCAST, () -> channel.broadcast(s, r, count, dt, root));
+        switch (kind) {
+            case ALL_GATHER -> submit(kind, () -> channel.allGather(s, r, count, dt));
+            case REDUCE_SCATTER -> submit(kind, () -> channel.reduceScatter(s, r, count, dt, op));
+            case ALL_REDUCE -> {
+                if (openGroup == null && lastAsync == null) {
+                    channel.counters.call(kind);
+                    channel.runAllReduce(s, r, count, dt, op); // latency path: no lambda, no queue
+                } else {
+                    submit(kind, () -> channel.allReduce(s, r, count, dt, op));
+                }
+            }
+            case BROADCAST -> submit(kind, () -> channel.broadcast(s, r, count, dt, root));
+            case REDUCE -> submit(kind, () -> channel.reduce(s, r, count, dt, op, root));
+            case ALL_TO_ALL -> submit(kind, () -> channel.allToAll(s, r, count, dt));
+            default -> throw new IllegalArgumentException("not a collective: kind=" + kind);
+        }
     }
 
     @Override
-    public void reduce(Tensor send, Tensor recv, ReduceOp op, int root) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.reduce(send, recv, op, root, size());
-        MemorySegment s = send.segment();
-        MemorySegment r = recv.segment();
-        long count = send.numel();
-        DType dt = send.dtype();
-        submit(CollectiveKind.REDUCE, () -> channel.reduce(s, r, count, dt, op, root));
-    }
-
-    @Override
-    public void allToAll(Tensor send, Tensor recv) {
-        checkUsable();
-        requireHost(send, recv);
-        CollectiveChecks.allToAll(send, recv, size());
-        MemorySegment s = send.segment();
-        MemorySegment r = recv.segment();
-        long count = send.numel();
-        DType dt = send.dtype();
-        submit(CollectiveKind.ALL_TO_ALL, () -> channel.allToAll(s, r, count, dt));
-    }
-
-    @Override
-    public void barrier() {
-        checkUsable();
-        submit(CollectiveKind.BARRIER, channel::barrier);
-    }
-
-    @Override
-    public void send(Tensor send, int peer) {
-        pointToPoint(true, "send", send, peer);
-    }
-
-    @Override
-    public void recv(Tensor recv, int peer) {
-        pointToPoint(false, "recv", recv, peer);
-    }
-
-    private void pointToPoint(boolean isSend, String name, Tensor tensor, int peer) {
-        checkUsable();
-        CollectiveChecks.requireHost(name, tensor, BACKEND);
-        CollectiveChecks.pointToPoint(name, tensor, peer, size());
+    protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
+        boolean isSend = kind == CollectiveKind.SEND;
+        String name = kind.opName();
         if (openGroup == null && peer == rank()) {
             throw new IllegalArgumentException(name + " to self outside a group: peer=" + peer + ", rank=" + rank());
         }
-        ShmChannel.P2p op = new ShmChannel.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
+        ShmMailbox.P2p op = new ShmMailbox.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
         channel.counters.call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV);
         if (openGroup != null) {
             openGroup.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
@@ -319,7 +280,7 @@ public final class ShmCommunicator implements Communicator {
         ShmChannel[] result = new ShmChannel[1];
         channel.run("split", () -> {
             long next = channel.world.nextChannel();
-            long[] all = channel.exchange(ShmChannel.OP_EXCHANGE, new long[] {color, key, next});
+            long[] all = channel.exchange(CollectiveKind.SPLIT, new long[] {color, key, next});
             int id = 0;
             List<int[]> group = new ArrayList<>(); // {key, rank}
             for (int p = 0; p < size(); p++) {
@@ -347,13 +308,8 @@ public final class ShmCommunicator implements Communicator {
     }
 
     @Override
-    public CommunicatorStats stats() {
-        return channel.counters.snapshot();
-    }
-
-    @Override
-    public void resetStats() {
-        channel.counters.reset();
+    protected TrafficCounters counters() {
+        return channel.counters;
     }
 
     /**
@@ -372,32 +328,15 @@ public final class ShmCommunicator implements Communicator {
     @Override
     public void allGatherv(List<Tensor> send, List<List<Tensor>> recv, Allocator scratch) {
         checkUsable();
-        long[] totals = AllGatherViews.validate(send, recv, rank(), size());
-        DType dtype = null;
-        for (List<Tensor> list : recv) {
-            for (Tensor t : list) {
-                CollectiveChecks.requireHost("recv", t, BACKEND);
-                dtype = t.dtype();
-            }
-        }
-        for (Tensor t : send) {
-            CollectiveChecks.requireHost("send", t, BACKEND);
-        }
+        GatherViews views = checkAllGatherv(send, recv);
         requireOpen("send piece", send);
         for (int q = 0; q < recv.size(); q++) {
             requireOpen("receive view of rank " + q + ", piece", recv.get(q));
         }
-        long total = 0;
-        for (long t : totals) {
-            total += t;
-        }
-        List<Tensor> sendCopy = List.copyOf(send);
-        List<List<Tensor>> recvCopy = new ArrayList<>(size());
-        for (List<Tensor> list : recv) {
-            recvCopy.add(List.copyOf(list));
-        }
-        long count = total;
-        DType dt = dtype;
+        List<Tensor> sendCopy = views.send();
+        List<List<Tensor>> recvCopy = views.recv();
+        long count = views.total();
+        DType dt = views.dtype();
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
         if (openGroup != null) {
             openGroup.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
@@ -413,7 +352,7 @@ public final class ShmCommunicator implements Communicator {
         channel.run(CollectiveKind.ALL_GATHER_V.opName(),
             () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
         if (!direct[0]) {
-            Communicator.super.allGatherv(send, recv, scratch);
+            stagedAllGatherv(send, recv, scratch);
         }
     }
 
@@ -466,10 +405,11 @@ public final class ShmCommunicator implements Communicator {
 
     // ------------------------------------------------------------------ execution, groups, async
 
-    private record Call(CollectiveKind kind, Runnable collective, ShmChannel.P2p p2p) {
+    private record Call(CollectiveKind kind, Runnable collective, ShmMailbox.P2p p2p) {
     }
 
-    private void checkUsable() {
+    @Override
+    protected void checkUsable() {
         if (closed) {
             throw Lifecycle.closed(rank(), size(), null);
         }
@@ -480,9 +420,9 @@ public final class ShmCommunicator implements Communicator {
         }
     }
 
-    private static void requireHost(Tensor send, Tensor recv) {
-        CollectiveChecks.requireHost("send", send, BACKEND);
-        CollectiveChecks.requireHost("recv", recv, BACKEND);
+    @Override
+    protected void requirePlacement(String name, Tensor tensor) {
+        CollectiveChecks.requireHost(name, tensor, BACKEND);
     }
 
     private void submit(CollectiveKind kind, Runnable body) {
@@ -497,7 +437,7 @@ public final class ShmCommunicator implements Communicator {
 
     /** Point-to-point calls of the group run together first (deadlock-free), then the collectives in order. */
     private void runCalls(List<Call> calls) {
-        List<ShmChannel.P2p> p2p = new ArrayList<>();
+        List<ShmMailbox.P2p> p2p = new ArrayList<>();
         for (Call call : calls) {
             if (call.p2p != null) {
                 p2p.add(call.p2p);

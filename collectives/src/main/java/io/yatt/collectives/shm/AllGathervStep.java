@@ -1,0 +1,214 @@
+package io.yatt.collectives.shm;
+
+import io.yatt.collectives.CollectiveKind;
+import io.yatt.collectives.CollectiveMismatchException;
+import io.yatt.collectives.internal.AllGatherViews;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import static io.yatt.collectives.shm.ShmCommDescriptor.FLAG_NO_ROOM;
+
+/**
+ * The all-gather-of-views step of {@link ShmChannel} (direct placement): one round publishes each rank's table of
+ * send pieces, every rank copies each peer's pieces straight from the peer's memory into its receive views, once
+ * per byte, and a final barrier keeps the views alive while peers read them. Confined to the channel's thread.
+ */
+final class AllGathervStep {
+    private final ShmChannel ch;
+
+    AllGathervStep(ShmChannel ch) {
+        this.ch = ch;
+    }
+
+    /**
+     * Direct all-gather of views: every rank publishes a table of its send pieces (where each lives in shared memory,
+     * dims, strides; see {@link ShmViews}) and every rank copies each peer's pieces straight from the peer's memory
+     * into its receive views, once per byte. Pieces outside shared memory are first packed into this rank's staging
+     * half (or, when larger, a temporary arena block); send views in the arena are published as they are, with no
+     * staging. One round plus the final barrier that keeps the views alive while peers read them.
+     *
+     * @param total every rank's received element count (the same on every rank; matched like a count)
+     * @return false (on every rank alike) when some rank had no shared memory for its table: nothing moved, and the
+     *         caller falls back to the staged path
+     * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receive views
+     */
+    boolean run(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype) {
+        int pieces = send.size();
+        long[] region = new long[pieces];
+        long packBytes = 0;
+        for (int i = 0; i < pieces; i++) {
+            Tensor t = send.get(i);
+            long span = ShmViews.spanBytes(t);
+            long address = span > 0 ? nativeAddress(t) : -1;
+            int reg = address >= 0 ? ch.world.regionOf(address, span) : -1;
+            if (span > 0 && reg < 0) {
+                packBytes += t.byteSize();
+            }
+            region[i] = reg;
+        }
+        long tableBytes = (ShmViews.tableBytes(send) + 63) / 64 * 64;
+        long blockBytes = tableBytes + packBytes;
+        long k = ch.nextRound();
+        long block = -1;
+        long arenaBlock = -1;
+        if (blockBytes <= ch.stagingHalf) {
+            block = ch.staging(k);
+        } else {
+            try {
+                arenaBlock = ch.world.arena.allocate(blockBytes);
+                block = arenaBlock;
+            } catch (IllegalStateException noRoom) {
+                block = -1;
+            }
+        }
+        try {
+            if (block < 0) {
+                ch.post(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1, FLAG_NO_ROOM, ch.ownRegion, 0, -1, 0);
+            } else {
+                ShmViews.writeHeader(ch.own, block, pieces);
+                long at = block + ShmViews.HEADER_BYTES;
+                long pack = block + tableBytes;
+                for (int i = 0; i < pieces; i++) {
+                    Tensor t = send.get(i);
+                    if (region[i] >= 0 || t.numel() == 0) {
+                        at = ShmViews.writePiece(ch.own, at, t, (int) region[i],
+                            t.numel() == 0 ? 0 : nativeAddress(t) - ch.world.bases[(int) region[i]], t.strides());
+                    } else {
+                        long[] dims = t.shape().dims();
+                        long[] packed = ShmViews.contiguousStrides(dims);
+                        packInto(t, ch.own, pack, packed);
+                        at = ShmViews.writePiece(ch.own, at, t, ch.ownRegion, pack, packed);
+                        pack += t.byteSize();
+                    }
+                }
+                ch.post(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1, 0, ch.ownRegion, block, -1, 0);
+            }
+            ch.awaitPosts(k);
+            ch.checkMatch(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
+            if (ch.anyFlag(k, FLAG_NO_ROOM)) {
+                return false; // nobody read anything: the staged path starts from scratch
+            }
+            List<Tensor> mine = recv.get(ch.rank);
+            for (int i = 0; i < pieces; i++) {
+                Tensor s = send.get(i);
+                Tensor d = mine.get(i);
+                if (!AllGatherViews.sameView(s, d)) {
+                    d.copyFrom(s);
+                }
+            }
+            long ownBytes = 0;
+            for (Tensor t : send) {
+                ownBytes += t.byteSize();
+            }
+            for (int j = 1; j < ch.size; j++) {
+                int q = (ch.rank + j) % ch.size;
+                receivePieces(q, k, recv.get(q));
+            }
+            ch.counters.sent(ownBytes * (ch.size - 1)); // every peer copies each of this rank's pieces once
+            ch.sync();
+            return true;
+        } finally {
+            if (arenaBlock >= 0 && !ch.world.isReleased()) {
+                ch.world.arena.free(arenaBlock);
+            }
+        }
+    }
+
+    /** Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}. */
+    private void receivePieces(int q, long k, List<Tensor> into) {
+        MemorySegment table = ch.ptrSeg(q, k);
+        long at = ch.ptrOff(q, k);
+        int n = ShmViews.pieces(table, at);
+        if (n != into.size()) {
+            throw viewMismatch(q, "pieces", n, into.size());
+        }
+        at += ShmViews.HEADER_BYTES;
+        for (int i = 0; i < n; i++) {
+            Tensor dst = into.get(i);
+            int ndim = ShmViews.ndim(table, at);
+            DType pdt = ShmViews.dtype(table, at);
+            long[] dims = dst.shape().dims();
+            boolean same = pdt == dst.dtype() && ndim == dims.length;
+            for (int d = 0; same && d < ndim; d++) {
+                same = ShmViews.dim(table, at, d) == dims[d];
+            }
+            if (!same) {
+                throw viewMismatch(q, "piece " + i, pdt + String.valueOf(ShmViews.shape(table, at, 64)),
+                    dst.dtype() + dst.shape().toString());
+            }
+            int reg = ShmViews.region(table, at);
+            if (dst.numel() > 0) {
+                if (reg < 0 || reg >= ch.world.size) {
+                    throw new IllegalStateException("allGatherv piece outside shared memory: rank=" + q + ", piece="
+                        + i + ", region=" + reg);
+                }
+                long[] srcStrides = new long[ndim];
+                for (int d = 0; d < ndim; d++) {
+                    srcStrides[d] = ShmViews.stride(table, at, ndim, d);
+                }
+                writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                ch.counters.received(dst.byteSize());
+            }
+            at = ShmViews.next(table, at);
+        }
+    }
+
+    /** Copies the piece at {@code (src, offset, strides)} into {@code dst}, run by run. */
+    private static void writeInto(Tensor dst, MemorySegment src, long offset, long[] srcStrides) {
+        long[] dims = dst.shape().dims();
+        int es = dst.dtype().byteSize();
+        if (dst.isContiguous()) {
+            ShmViews.copyRuns(src, offset, srcStrides, dst.segment(), 0, dst.strides(), dims, es);
+            return;
+        }
+        long address = nativeAddress(dst);
+        if (address >= 0) {
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(dst));
+            ShmViews.copyRuns(src, offset, srcStrides, span, 0, dst.strides(), dims, es);
+            return;
+        }
+        // a strided view of heap memory: through one contiguous heap block
+        Tensor packed = Tensor.wrap(MemorySegment.ofArray(new byte[(int) dst.byteSize()]), dst.dtype(), dst.shape());
+        ShmViews.copyRuns(src, offset, srcStrides, packed.segment(), 0, ShmViews.contiguousStrides(dims), dims, es);
+        dst.copyFrom(packed);
+    }
+
+    /** Copies {@code t} (any layout, any host memory) into {@code dst} at {@code at}, element strides {@code strides}. */
+    private static void packInto(Tensor t, MemorySegment dst, long at, long[] strides) {
+        long[] dims = t.shape().dims();
+        int es = t.dtype().byteSize();
+        long address = nativeAddress(t);
+        if (t.isContiguous()) {
+            ShmViews.copyRuns(t.segment(), 0, t.strides(), dst, at, strides, dims, es);
+        } else if (address >= 0) {
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(t));
+            ShmViews.copyRuns(span, 0, t.strides(), dst, at, strides, dims, es);
+        } else {
+            Tensor.wrap(dst.asSlice(at, t.byteSize()), t.dtype(), t.shape()).copyFrom(t);
+        }
+    }
+
+    /**
+     * The address of {@code t}'s first element, or -1 when it lives on the Java heap (no address). Strided heap
+     * views are told apart only by {@link Tensor#dataPointer()} refusing them, hence the caught exception there.
+     */
+    private static long nativeAddress(Tensor t) {
+        if (t.isContiguous()) {
+            MemorySegment s = t.segment();
+            return s.isNative() ? s.address() : -1;
+        }
+        try {
+            return t.dataPointer().address();
+        } catch (IllegalStateException heap) {
+            return -1;
+        }
+    }
+
+    private CollectiveMismatchException viewMismatch(int peer, String what, Object sent, Object expected) {
+        return new CollectiveMismatchException("allGatherv views do not match: " + what + ", rank " + peer + " sends "
+            + sent + ", rank " + ch.rank + " receives " + expected);
+    }
+}
