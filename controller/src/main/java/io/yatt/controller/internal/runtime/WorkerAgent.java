@@ -6,6 +6,7 @@ import io.aeron.Subscription;
 import io.yatt.collectives.Communicator;
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.DispatchModes;
+import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.internal.wire.ControllerProxy;
@@ -472,7 +473,6 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return false;
     }
 
-    @SuppressWarnings("unchecked")
     private DataBatch pulled(DataBatch batch) {
         List<Tensor> owned = new ArrayList<>();
         try {
@@ -482,17 +482,23 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 owned.add(copy);
                 builder.tensor(key, copy);
             }
+            Map<ReferenceColumn.Region, ReferenceStore.Claim> claims =
+                    ReferenceStore.claims(batch.metadata().get(ReferenceStore.CLAIM_KEY));
             for (String key : batch.columnKeys()) {
                 List<Object> column = batch.column(key);
-                if (DataBatchPayloadType.isReferenceColumn(column)) {
-                    Tensor rows = ReferenceStore.pull(controllerId, (List<TensorRef>) (List<?>) column, allocator);
+                if (column instanceof ReferenceColumn references) {
+                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, allocator);
                     owned.add(rows);
                     builder.tensor(key, rows);
                 } else {
                     builder.column(key, column);
                 }
             }
-            batch.metadata().forEach(builder::metadata);
+            batch.metadata().forEach((k, v) -> {
+                if (!ReferenceStore.CLAIM_KEY.equals(k)) {
+                    builder.metadata(k, v);
+                }
+            });
             return builder.build();
         } catch (RuntimeException e) {
             for (Tensor t : owned) {
@@ -528,15 +534,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     builder.tensor(key, copy);
                     continue;
                 }
-                TensorRef whole = store.publish(key, step, t);
-                long[] dims = t.shape().dims();
-                Shape sample = Shape.of(Arrays.copyOfRange(dims, 1, dims.length));
-                long rowBytes = sample.numel() * t.dtype().byteSize();
-                List<TensorRef> rows = new ArrayList<>((int) dims[0]);
-                for (long r = 0; r < dims[0]; r++) {
-                    rows.add(new TensorRef(whole.ownerRank(), whole.regionId(), r * rowBytes, t.dtype(), sample));
-                }
-                builder.column(key, rows);
+                builder.column(key, store.publish(key, step, t));
             }
             for (String key : batch.columnKeys()) {
                 builder.column(key, batch.column(key));
