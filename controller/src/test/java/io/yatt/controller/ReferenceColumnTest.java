@@ -104,4 +104,66 @@ class ReferenceColumnTest {
         assertEquals(IndexOutOfBoundsException.class,
                 assertThrows(IndexOutOfBoundsException.class, () -> twoRegions(2, 2).get(4)).getClass());
     }
+
+    /** Row {@code i}'s reference, spelled as a plain column would hold it. */
+    private static String spelled(Object ref) {
+        TensorRef r = (TensorRef) ref;
+        return r.ownerRank() + "/" + r.regionId() + "/" + r.byteOffset();
+    }
+
+    @Test
+    void shouldAgreeRowForRowWithAPlainColumnThroughRandomBatchOperations() {
+        java.util.Random random = new java.util.Random(20261202);
+        try (Allocator allocator = Allocator.root("ref-column-random")) {
+            for (int trial = 0; trial < 200; trial++) {
+                ReferenceColumn refs = twoRegions(1 + random.nextInt(20), 1 + random.nextInt(20));
+                List<Object> plain = new ArrayList<>();
+                for (Object ref : refs) {
+                    plain.add(spelled(ref));
+                }
+                DataBatch batch = DataBatch.builder(allocator).column("refs", refs).column("plain", plain).build();
+                for (int op = 0; op < 4; op++) {
+                    int n = batch.length();
+                    DataBatch next = switch (random.nextInt(6)) {
+                        case 0 -> {
+                            int start = random.nextInt(n);
+                            yield batch.slice(start, 1 + random.nextInt(n - start));
+                        }
+                        case 1 -> batch.pad(1 + random.nextInt(5)).batch();
+                        case 2 -> batch.repeat(1 + random.nextInt(3), random.nextBoolean());
+                        case 3 -> {
+                            int[] indices = new int[1 + random.nextInt(2 * n)];
+                            for (int k = 0; k < indices.length; k++) {
+                                indices[k] = random.nextInt(n);
+                            }
+                            yield batch.selectRows(indices);
+                        }
+                        case 4 -> {
+                            List<Integer> order = new ArrayList<>();
+                            for (int k = 0; k < n; k++) {
+                                order.add(k);
+                            }
+                            java.util.Collections.shuffle(order, random);
+                            yield batch.reorder(order.stream().mapToInt(Integer::intValue).toArray());
+                        }
+                        default -> {
+                            int cut = random.nextInt(n + 1);
+                            List<DataBatch> parts = batch.splitBySizes(cut, n - cut);
+                            try {
+                                yield DataBatch.concat(List.of(parts.get(1), parts.get(0)));
+                            } finally {
+                                parts.forEach(DataBatch::close);
+                            }
+                        }
+                    };
+                    batch.close();
+                    batch = next;
+                    List<Object> column = batch.column("refs");
+                    assertInstanceOf(ReferenceColumn.class, column);
+                    assertEquals(batch.column("plain"), column.stream().map(ReferenceColumnTest::spelled).toList());
+                }
+                batch.close();
+            }
+        }
+    }
 }

@@ -201,8 +201,9 @@ public final class DataBatchPayloadType {
             total += count;
             runs.add(new ReferenceColumn.Run(owner, region, offset, stride, count, dtype, Shape.of(shape)));
         }
-        if (runs.isEmpty()) {
-            throw new IllegalArgumentException("reference column without runs: batch length=" + length);
+        if (total != length) {
+            throw new IllegalArgumentException("reference runs do not cover the batch: rows=" + total
+                    + ", batch length=" + length);
         }
         return ReferenceColumn.ofRuns(runs);
     }

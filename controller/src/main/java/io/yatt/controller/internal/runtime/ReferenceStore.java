@@ -6,6 +6,7 @@ import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * A producing worker's tensors that travel by reference: each published tensor is copied into a region of its own
@@ -148,40 +150,71 @@ public final class ReferenceStore implements AutoCloseable {
     }
 
     /**
-     * A tensor of shape {@code [rows, sample shape]} with the column's rows, in order, allocated from
-     * {@code allocator}; every row's producer must have its store in this process (controller {@code controllerId}).
-     * Each region's owner is told of the pull under {@code claims} (a region without a claim is pulled uncounted).
+     * {@link #pull(long, ReferenceColumn, Map, Map, Supplier, Allocator)} with every owner in this process.
      *
-     * @throws IllegalArgumentException if a row's producer has no store here, its region is gone, or the rows
-     *     disagree on dtype or sample shape
+     * @throws IllegalArgumentException as that method does
      */
     public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
             Allocator allocator) {
+        return pull(controllerId, column, claims, Map.of(), null, allocator);
+    }
+
+    /**
+     * A tensor of shape {@code [rows, sample shape]} with the column's rows, in order, allocated from
+     * {@code allocator}. A run whose owner has its store in this process (controller {@code controllerId}) is copied
+     * from the region; any other is fetched over {@code remote} from the owner's endpoint in {@code endpoints}. Each
+     * region's owner is told of the pull under {@code claims} (a region without a claim is pulled uncounted).
+     *
+     * @throws IllegalArgumentException if a row's owner is neither here nor has an endpoint, its region is gone, a
+     *     fetch fails, or the rows disagree on dtype or sample shape
+     */
+    public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
+            Map<Integer, String> endpoints, Supplier<ReferencePlane> remote, Allocator allocator) {
         List<ReferenceColumn.Run> runs = column.runs();
         ReferenceColumn.Run first = runs.getFirst();
         long[] sample = first.sampleShape().dims();
         long[] dims = new long[sample.length + 1];
         dims[0] = column.size();
         System.arraycopy(sample, 0, dims, 1, sample.length);
+        Map<ReferenceColumn.Region, Integer> lastRun = new LinkedHashMap<>();
+        for (int r = 0; r < runs.size(); r++) {
+            lastRun.put(runs.get(r).region(), r);
+        }
+        List<ReferenceColumn.Region> localRegions = new ArrayList<>();
         Tensor out = Tensor.allocate(allocator, first.dtype(), Shape.of(dims), Device.host());
         try {
             long row = 0;
-            for (ReferenceColumn.Run run : runs) {
+            for (int r = 0; r < runs.size(); r++) {
+                ReferenceColumn.Run run = runs.get(r);
                 if (run.dtype() != first.dtype() || !run.sampleShape().equals(first.sampleShape())) {
                     throw new IllegalArgumentException("referenced rows disagree: row=" + row + ", run=" + run
                             + ", expected dtype=" + first.dtype() + " and sample shape " + first.sampleShape());
                 }
-                owner(controllerId, run).copyRun(run, out, row);
+                ReferenceStore owner = LOCAL.get(controllerId + "/" + run.ownerRank());
+                if (owner != null) {
+                    owner.copyRun(run, out, row);
+                    if (lastRun.get(run.region()) == r) {
+                        localRegions.add(run.region());
+                    }
+                } else {
+                    String endpoint = endpoints.get(run.ownerRank());
+                    if (endpoint == null || remote == null) {
+                        throw new IllegalArgumentException("reference owner not reachable from this process:"
+                                + " ownerRank=" + run.ownerRank() + ", run=" + run + ", endpoint=" + endpoint);
+                    }
+                    remote.get().fetch(endpoint, run, lastRun.get(run.region()) == r ? claims.get(run.region()) : null,
+                            out, row);
+                }
                 row += run.rows();
             }
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
-        for (ReferenceColumn.Region region : column.regions().keySet()) {
+        for (ReferenceColumn.Region region : localRegions) {
             Claim claim = claims.get(region);
             if (claim != null) {
-                owner(controllerId, region.ownerRank(), region).pulled(region.regionId(), claim);
+                LOCAL.get(controllerId + "/" + region.ownerRank()).pulled(region.regionId(), claim);
             }
         }
         return out;
@@ -213,19 +246,6 @@ public final class ReferenceStore implements AutoCloseable {
             claims.put(new ReferenceColumn.Region(owner, region), new Claim(dispatch, pulls, last));
         }
         return claims;
-    }
-
-    private static ReferenceStore owner(long controllerId, ReferenceColumn.Run run) {
-        return owner(controllerId, run.ownerRank(), run);
-    }
-
-    private static ReferenceStore owner(long controllerId, int ownerRank, Object what) {
-        ReferenceStore owner = LOCAL.get(controllerId + "/" + ownerRank);
-        if (owner == null) {
-            throw new IllegalArgumentException("reference owner not reachable from this process: ownerRank="
-                    + ownerRank + ", ref=" + what);
-        }
-        return owner;
     }
 
     /** Copies the rows of {@code run} into {@code out} from row {@code at}. */
@@ -262,6 +282,41 @@ public final class ReferenceStore implements AutoCloseable {
                     + region.tensor.shape() + ", region dtype=" + region.tensor.dtype());
         }
         return region.tensor;
+    }
+
+    /** Receives the bytes of rows, the offset of the first within the requested rows. */
+    interface RowSink {
+        void accept(MemorySegment bytes, long at);
+    }
+
+    /**
+     * Hands {@code sink} the bytes of {@code rows} rows of {@code rowBytes} each, from {@code byteOffset} of region
+     * {@code regionId} every {@code strideBytes} (one piece when the rows are adjacent), holding the region meanwhile.
+     *
+     * @throws IllegalArgumentException if the region is gone or the rows are not rows of it
+     */
+    synchronized void send(long regionId, long byteOffset, long strideBytes, int rows, long rowBytes, RowSink sink) {
+        Region region = closed ? null : regions.get(regionId);
+        if (region == null) {
+            throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", region="
+                    + regionId);
+        }
+        long size = region.tensor.byteSize();
+        long last = byteOffset + (rows - 1L) * strideBytes;
+        if (rows < 1 || rowBytes < 1 || size % rowBytes != 0 || byteOffset % rowBytes != 0 || strideBytes % rowBytes != 0
+                || byteOffset < 0 || last < 0 || byteOffset > size - rowBytes || last > size - rowBytes) {
+            throw new IllegalArgumentException("reference outside its region: ownerRank=" + workerId + ", region="
+                    + regionId + ", byteOffset=" + byteOffset + ", rowStrideBytes=" + strideBytes + ", rows=" + rows
+                    + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
+        }
+        MemorySegment bytes = region.tensor.segment();
+        if (strideBytes == rowBytes) {
+            sink.accept(bytes.asSlice(byteOffset, rows * rowBytes), 0);
+            return;
+        }
+        for (int k = 0; k < rows; k++) {
+            sink.accept(bytes.asSlice(byteOffset + k * strideBytes, rowBytes), k * rowBytes);
+        }
     }
 
     /**

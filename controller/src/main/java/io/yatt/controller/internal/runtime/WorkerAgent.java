@@ -71,6 +71,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final Allocator allocator;
     private final long inlineLimitBytes;
     private volatile ReferenceStore store;
+    private ReferencePlane referencePlane;
+    private String referenceHost = "127.0.0.1";
+    private long referenceTimeoutNs = TimeUnit.SECONDS.toNanos(30);
     private final long controllerTimeoutNs;
     private final List<Communicator> communicators = new CopyOnWriteArrayList<>();
     private long lastControllerNs;
@@ -446,6 +449,31 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
     }
 
+    /**
+     * Where this worker serves its references to other processes (udp on {@code host}) and how long a fetch may take;
+     * the reference plane starts with the first reference published or fetched from another process.
+     */
+    public void referencePlane(String host, long timeoutNs) {
+        this.referenceHost = host;
+        this.referenceTimeoutNs = timeoutNs;
+    }
+
+    /** The reference plane, started on first use (from the calls thread, while this agent runs the driver). */
+    private synchronized ReferencePlane referencePlane() {
+        if (referencePlane == null) {
+            referencePlane = ReferencePlane.start(transport.directory(), registration.workerId(), referenceHost,
+                    referenceTimeoutNs);
+            referencePlane.serve(store);
+        }
+        return referencePlane;
+    }
+
+    /** Bytes of referenced rows served to, and fetched from, workers of other processes. */
+    public synchronized long[] referenceBytes() {
+        return referencePlane == null ? new long[2]
+                : new long[] {referencePlane.servedBytes(), referencePlane.fetchedBytes()};
+    }
+
     /** {@code args} with every batch that holds reference columns replaced by a batch with the rows pulled. */
     private List<Object> resolve(List<Object> args) {
         List<Object> resolved = new ArrayList<>(args.size());
@@ -484,10 +512,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
             }
             Map<ReferenceColumn.Region, ReferenceStore.Claim> claims =
                     ReferenceStore.claims(batch.metadata().get(ReferenceStore.CLAIM_KEY));
+            Map<Integer, String> endpoints = ReferencePlane.endpoints(batch.metadata());
             for (String key : batch.columnKeys()) {
                 List<Object> column = batch.column(key);
-                if (column instanceof ReferenceColumn references) {
-                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, allocator);
+                if (column instanceof ReferenceColumn references && !references.isEmpty()) {
+                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, endpoints,
+                            this::referencePlane, allocator);
                     owned.add(rows);
                     builder.tensor(key, rows);
                 } else {
@@ -495,7 +525,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 }
             }
             batch.metadata().forEach((k, v) -> {
-                if (!ReferenceStore.CLAIM_KEY.equals(k)) {
+                if (!ReferenceStore.CLAIM_KEY.equals(k) && !k.startsWith(ReferencePlane.ENDPOINT_KEY_PREFIX)) {
                     builder.metadata(k, v);
                 }
             });
@@ -535,6 +565,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     continue;
                 }
                 builder.column(key, store.publish(key, step, t));
+                builder.metadata(ReferencePlane.ENDPOINT_KEY_PREFIX + registration.workerId(),
+                        referencePlane().endpoint());
             }
             for (String key : batch.columnKeys()) {
                 builder.column(key, batch.column(key));
@@ -584,6 +616,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
         ReferenceStore s = store;
         if (s != null) {
             s.close();
+        }
+        synchronized (this) {
+            if (referencePlane != null) {
+                referencePlane.close();
+            }
         }
         if (!registered.isDone()) {
             registered.completeExceptionally(new IllegalStateException("worker closed before registration: workerId="
