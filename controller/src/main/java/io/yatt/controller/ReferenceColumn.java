@@ -205,9 +205,40 @@ public final class ReferenceColumn extends AbstractList<Object> implements Rando
      */
     public ReferenceColumn select(int[] indices) {
         List<Run> out = new ArrayList<>();
+        Run current = null;
+        long stride = 0;
+        int rows = 0;
+        long offset = 0;
         for (int index : indices) {
-            TensorRef ref = get(index);
-            append(out, new Run(ref.ownerRank(), ref.regionId(), ref.byteOffset(), 0, 1, ref.dtype(), ref.shape()));
+            Objects.checkIndex(index, size);
+            int r = Arrays.binarySearch(starts, 0, runs.length, index);
+            if (r < 0) {
+                r = -r - 2;
+            }
+            Run run = runs[r];
+            long at = run.byteOffset() + (index - starts[r]) * run.rowStrideBytes();
+            // extend the run being built while the rows continue it (no object per row)
+            if (current != null && current.ownerRank() == run.ownerRank() && current.regionId() == run.regionId()
+                    && current.dtype() == run.dtype() && current.sampleShape().equals(run.sampleShape())
+                    && (rows == 1 || at == offset + rows * stride) && rows < Integer.MAX_VALUE) {
+                if (rows == 1) {
+                    stride = at - offset;
+                }
+                rows++;
+                continue;
+            }
+            if (current != null) {
+                out.add(new Run(current.ownerRank(), current.regionId(), offset, stride, rows, current.dtype(),
+                        current.sampleShape()));
+            }
+            current = run;
+            offset = at;
+            stride = 0;
+            rows = 1;
+        }
+        if (current != null) {
+            out.add(new Run(current.ownerRank(), current.regionId(), offset, stride, rows, current.dtype(),
+                    current.sampleShape()));
         }
         return new ReferenceColumn(out);
     }
