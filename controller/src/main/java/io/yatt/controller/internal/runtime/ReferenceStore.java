@@ -2,7 +2,6 @@ package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.ReferenceColumn;
 import io.yatt.tensor.Allocator;
-import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;

@@ -17,7 +17,6 @@ import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +33,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
-import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 import org.agrona.concurrent.Agent;
 
