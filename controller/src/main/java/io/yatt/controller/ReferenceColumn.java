@@ -164,11 +164,6 @@ public final class ReferenceColumn extends AbstractList<Object> implements Rando
         return regions;
     }
 
-    /** Dtype of every row (all runs share it; checked when a consumer pulls). */
-    DType dtype() {
-        return runs[0].dtype();
-    }
-
     @Override
     public TensorRef get(int index) {
         Objects.checkIndex(index, size);
