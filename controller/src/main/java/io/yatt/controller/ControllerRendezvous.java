@@ -2,17 +2,25 @@ package io.yatt.controller;
 
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.rendezvous.Rendezvous;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The controller's endpoint through the collectives' rendezvous store, for jobs launched by torchrun, Slurm or Open
  * MPI ({@link RendezvousConfig#fromEnvironment}): the controller is rendezvous rank 0 (it serves the store), the
- * workers ranks 1 to world size - 1 (worker rank = rendezvous rank - 1). Stateless.
+ * workers ranks 1 to world size - 1 (worker rank = rendezvous rank - 1). Parallel controllers that run as separate
+ * processes exchange their endpoints and ids through a store of their own ({@link #joinMesh}). Stateless.
  */
 public final class ControllerRendezvous {
 
     /** The store key the endpoint is broadcast under. */
     public static final String ENDPOINT_KEY = "yatt.controller.endpoint";
+
+    /** The store key the controllers of a mesh gather their peers under. */
+    public static final String PEERS_KEY = "yatt.controller.peers";
 
     private ControllerRendezvous() {
     }
@@ -48,5 +56,36 @@ public final class ControllerRendezvous {
             store.barrier(ENDPOINT_KEY + ".received");
             return endpoint;
         }
+    }
+
+    /**
+     * Joins {@code plane} to the mesh of parallel controllers that run as separate processes: controller {@code i} is
+     * rendezvous rank {@code i} of a store of the controllers only (world size = C; rank 0 serves it), every controller
+     * contributes its {@link ControlPlane#peer()} (id and endpoint, which must be reachable from the others: udp),
+     * and each gets every peer in index order, as {@link ControllerMesh#join} takes them.
+     *
+     * @throws IllegalArgumentException if a gathered peer is malformed, or as {@link ControllerMesh#join}
+     * @throws io.yatt.collectives.RendezvousException if not every controller arrives within the config's timeout
+     */
+    public static ControllerMesh joinMesh(RendezvousConfig config, ControlPlane plane, long timeoutNs) {
+        List<ControllerMesh.Peer> peers = new ArrayList<>();
+        try (Rendezvous store = Rendezvous.join(config)) {
+            byte[] endpoint = plane.endpoint().getBytes(StandardCharsets.UTF_8);
+            byte[] mine = ByteBuffer.allocate(8 + endpoint.length).order(ByteOrder.LITTLE_ENDIAN)
+                    .putLong(plane.controllerId()).put(endpoint).array();
+            byte[][] all = store.allGather(PEERS_KEY, mine);
+            for (int i = 0; i < all.length; i++) {
+                if (all[i].length < 9) {
+                    throw new IllegalArgumentException("malformed controller peer: index=" + i + ", bytes="
+                            + all[i].length + ", expected a controller id and an endpoint");
+                }
+                ByteBuffer b = ByteBuffer.wrap(all[i]).order(ByteOrder.LITTLE_ENDIAN);
+                long id = b.getLong();
+                peers.add(new ControllerMesh.Peer(new String(all[i], 8, all[i].length - 8, StandardCharsets.UTF_8),
+                        id));
+            }
+            store.barrier(PEERS_KEY + ".received");
+        }
+        return ControllerMesh.join(plane, config.rank(), peers, timeoutNs);
     }
 }

@@ -447,11 +447,21 @@ public final class DataBatch implements AutoCloseable {
         }
         Map<String, List<Object>> cols = new LinkedHashMap<>();
         for (String key : first.columns.keySet()) {
+            List<ReferenceColumn> references = new ArrayList<>();
+            for (DataBatch batch : batches) {
+                if (batch.columns.get(key) instanceof ReferenceColumn column) {
+                    references.add(column);
+                }
+            }
+            if (references.size() == batches.size()) {
+                cols.put(key, ReferenceColumn.concat(references));
+                continue;
+            }
             List<Object> all = new ArrayList<>((int) total);
             for (DataBatch batch : batches) {
                 all.addAll(batch.columns.get(key));
             }
-            cols.put(key, Collections.unmodifiableList(all));
+            cols.put(key, copyOf(all));
         }
         return new DataBatch(first.allocator, out, cols, merged, (int) total);
     }
@@ -521,6 +531,10 @@ public final class DataBatch implements AutoCloseable {
         }
         Map<String, List<Object>> cols = new LinkedHashMap<>();
         for (Map.Entry<String, List<Object>> entry : columns.entrySet()) {
+            if (entry.getValue() instanceof ReferenceColumn references) {
+                cols.put(entry.getKey(), references.select(indices));
+                continue;
+            }
             List<Object> picked = new ArrayList<>(indices.length);
             for (int index : indices) {
                 picked.add(entry.getValue().get(index));
@@ -607,7 +621,12 @@ public final class DataBatch implements AutoCloseable {
         }
     }
 
+    /** An unmodifiable copy; a column of references becomes (or stays) one compact {@link ReferenceColumn}. */
     private static List<Object> copyOf(List<?> values) {
+        ReferenceColumn references = ReferenceColumn.compact(values);
+        if (references != null) {
+            return references;
+        }
         return Collections.unmodifiableList(new ArrayList<>(values));
     }
 

@@ -52,6 +52,9 @@ public final class Worker implements AutoCloseable {
     /** Default time to wait for the controller to accept the registration: 10 s. */
     public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
 
+    /** The least time a fetch of referenced rows from a worker in another process may take: 30 s. */
+    static final long REFERENCE_FETCH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+
     private final Context ctx;
     private final AeronTransport transport;
     private final WorkerAgent agent;
@@ -114,6 +117,7 @@ public final class Worker implements AutoCloseable {
             for (Communicator c : ctx.communicators) {
                 agent.register(c);
             }
+            agent.referencePlane(ctx.replyHost, Math.max(ctx.sendTimeoutNs, REFERENCE_FETCH_TIMEOUT_NS));
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             try {
@@ -165,9 +169,11 @@ public final class Worker implements AutoCloseable {
         agent.register(Objects.requireNonNull(communicator, "communicator"));
     }
 
-    /** Payload bytes this worker encoded and decoded so far. */
+    /** Payload bytes this worker encoded and decoded so far, and referenced rows it served and fetched. */
     public PayloadStats payloadStats() {
-        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes());
+        long[] references = agent.referenceBytes();
+        return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes(), references[0],
+                references[1]);
     }
 
     /**

@@ -199,6 +199,7 @@ public final class WorkerGroup {
             throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
                     + ", lists=" + perWorker.size() + ", workers=" + members.length);
         }
+        ReferenceClaims.claim(perWorker);
         return perWorker;
     }
 }

@@ -71,7 +71,7 @@ class ControllerMeshTest {
     record Run(double[][] scores, List<Map<String, Double>> metrics) {
     }
 
-    private static Run controller(ParallelControllers pc, int i, ControlPlane plane, ControllerMesh mesh,
+    static Run controller(ParallelControllers pc, int i, ControlPlane plane, ControllerMesh mesh,
                                   Allocator allocator) {
         WorkerGroup group = plane.group("actor", pc.dpRanksPerController(), TestWorkers.GROUP_TIMEOUT_NS);
         double[][] scores = new double[STEPS][PROMPTS];

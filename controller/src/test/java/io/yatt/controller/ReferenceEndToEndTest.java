@@ -2,6 +2,7 @@ package io.yatt.controller;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.tensor.Allocator;
@@ -12,6 +13,9 @@ import io.yatt.tensor.Tensor;
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
@@ -56,7 +60,28 @@ class ReferenceEndToEndTest {
             }
             return total;
         }
+
+        /** The whole batch to every worker: each region of it is pulled once per worker. */
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        double sumAll(DataBatch batch) {
+            if (rank == 1) {
+                SUMMED.countDown();
+            }
+            return sum(batch);
+        }
+
+        /** Holds worker 0's call thread until {@link #RELEASE} opens, so its later calls wait. */
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        int hold() throws InterruptedException {
+            HELD.countDown();
+            RELEASE.await();
+            return 0;
+        }
     }
+
+    static CountDownLatch HELD = new CountDownLatch(1);
+    static CountDownLatch RELEASE = new CountDownLatch(1);
+    static CountDownLatch SUMMED = new CountDownLatch(1);
 
     /** Sum of chunk {@code k} of {@code rows} rows: {@code sum_i sum_j (k * rows + i + j)}. */
     static double chunkSum(int k, int rows) {
@@ -106,6 +131,33 @@ class ReferenceEndToEndTest {
             }
             assertEquals(List.of(), actor.endStep(step));
             return plane.payloadStats().totalBytes() - before;
+        }
+
+        /** Waits until every actor's allocator holds {@code bytes} (its results are closed after they are sent). */
+        void awaitActorBytes(long bytes) {
+            for (int w = 0; w < 2; w++) {
+                Allocator a = allocators.get(w);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (a.allocatedBytes() != bytes && System.nanoTime() - deadline < 0) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                }
+                assertEquals(bytes, a.allocatedBytes(), a.toString());
+            }
+        }
+
+        DataBatch produced(int rowsPerWorker) {
+            List<?> produced = (List<?>) actor.call("produce", rowsPerWorker);
+            List<DataBatch> batches = new ArrayList<>();
+            for (Object p : produced) {
+                batches.add((DataBatch) p);
+            }
+            try {
+                return DataBatch.concat(batches);
+            } finally {
+                for (DataBatch b : batches) {
+                    b.close();
+                }
+            }
         }
 
         @Override
@@ -161,9 +213,71 @@ class ReferenceEndToEndTest {
                         batch.column("logp").get(1));
                 batch.close();
             }
-            assertEquals(List.of("logp(step=7, owner=300, region=0, bytes=131072)",
-                    "logp(step=7, owner=301, region=0, bytes=131072)"), cluster.actor.endStep(7));
+            assertEquals(List.of("logp(step=7, owner=300, region=0, bytes=131072, pulled=0/?)",
+                    "logp(step=7, owner=301, region=0, bytes=131072, pulled=0/?)"), cluster.actor.endStep(7));
             assertEquals(List.of(), cluster.actor.endStep(7));
+        }
+    }
+
+    @Test
+    void shouldFreeEachRegionWhenItsLastConsumerHasPulledItNotAtStepEnd() {
+        try (Cluster cluster = new Cluster(TensorRef.DEFAULT_INLINE_LIMIT_BYTES)) {
+            cluster.plane.step(3);
+            try (DataBatch all = cluster.produced(128)) {
+                // each actor keeps exactly its region: 128 rows x 1 KiB
+                cluster.awaitActorBytes(128 * 1024);
+                double total = chunkSum(0, 128) + chunkSum(1, 128);
+                // ONE_TO_ALL: both critics pull both regions, 2 pulls per region; the second frees it
+                assertEquals(List.of(total, total), cluster.critic.call("sumAll", all));
+                cluster.awaitActorBytes(0);
+            }
+            assertEquals(List.of(), cluster.actor.endStep(3));
+        }
+    }
+
+    @Test
+    void shouldKeepRegionsForALaterCallWhenTheBatchSaysKeep() {
+        try (Cluster cluster = new Cluster(TensorRef.DEFAULT_INLINE_LIMIT_BYTES)) {
+            cluster.plane.step(4);
+            try (DataBatch all = cluster.produced(128);
+                 DataBatch kept = all.withMetadata(ReferenceColumn.KEEP_KEY, true)) {
+                List<Double> sums = List.of(chunkSum(0, 128), chunkSum(1, 128));
+                assertEquals(sums, cluster.critic.call("sum", kept));
+                cluster.awaitActorBytes(128 * 1024);
+                assertEquals(sums, cluster.critic.call("sum", all));
+                cluster.awaitActorBytes(0);
+            }
+            assertEquals(List.of(), cluster.actor.endStep(4));
+        }
+    }
+
+    @Test
+    void shouldReportARegionAConsumerNeverPulledAndFailThatConsumerLater() throws Exception {
+        HELD = new CountDownLatch(1);
+        RELEASE = new CountDownLatch(1);
+        SUMMED = new CountDownLatch(1);
+        try (Cluster cluster = new Cluster(TensorRef.DEFAULT_INLINE_LIMIT_BYTES)) {
+            cluster.plane.step(5);
+            CompletableFuture<Object> held = cluster.critic.callAsync("hold");
+            assertTrue(HELD.await(30, TimeUnit.SECONDS));
+            CompletableFuture<Object> sums;
+            try (DataBatch all = cluster.produced(128)) {
+                // critic 1 pulls both regions at once; critic 0 is held, so it has not pulled yet
+                sums = cluster.critic.callAsync("sumAll", all);
+                assertTrue(SUMMED.await(30, TimeUnit.SECONDS));
+                cluster.awaitActorBytes(128 * 1024);
+                assertEquals(List.of("logp(step=5, owner=300, region=0, bytes=131072, pulled=1/2)",
+                        "logp(step=5, owner=301, region=0, bytes=131072, pulled=1/2)"), cluster.actor.endStep(5));
+                cluster.awaitActorBytes(0);
+            } finally {
+                RELEASE.countDown();
+            }
+            assertEquals(0, held.get(30, TimeUnit.SECONDS));
+            ExecutionException failed = assertThrows(ExecutionException.class, () -> sums.get(30, TimeUnit.SECONDS));
+            assertEquals("worker call failed: group=critic, method=sumAll, rank=0, type="
+                    + IllegalArgumentException.class.getName() + ", message=referenced region is gone: ownerRank=300, "
+                    + "run=" + new ReferenceColumn.Run(300, 0, 0, 1024, 128, DType.F32, Shape.of(ROW_FLOATS)),
+                    failed.getCause().getMessage());
         }
     }
 }

@@ -6,12 +6,15 @@ import io.aeron.Aeron;
 import io.grpc.Server;
 import io.yatt.bench.JvmFlags;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.DataBatch;
 import io.yatt.controller.DispatchModes;
+import io.yatt.controller.PayloadStats;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.WorkerProcesses;
+import io.yatt.tensor.Allocator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -73,6 +76,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
     @Option(names = "--parts", split = ",", defaultValue = "round-trip,step",
         description = "round-trip, step, or both (default ${DEFAULT-VALUE})")
     List<String> parts;
+
+    @Option(names = "--paths", split = ",", defaultValue = "reference,inline",
+        description = "controller-step paths: reference (a TensorRef per worker), inline, batch (DataBatch results as"
+            + " the runtime's reference columns, freed at the last consumer) (default ${DEFAULT-VALUE})")
+    List<String> paths;
 
     @Option(names = "--launch", defaultValue = "processes",
         description = "round-trip workers: processes (worker JVMs on this host) or threads (default ${DEFAULT-VALUE})")
@@ -157,6 +165,12 @@ public final class ControlBenchCommand implements Callable<Integer> {
         for (String part : parts) {
             if (!part.equals("round-trip") && !part.equals("step")) {
                 throw new IllegalArgumentException("unknown part: part=" + part + ", expected round-trip or step");
+            }
+        }
+        for (String path : paths) {
+            if (!List.of(StepRow.REFERENCE, StepRow.INLINE, StepRow.BATCH).contains(path)) {
+                throw new IllegalArgumentException("unknown path: path=" + path + ", expected reference, inline or"
+                    + " batch");
             }
         }
         boolean processes = switch (launch.toLowerCase(Locale.ROOT)) {
@@ -249,8 +263,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
         if (s.step()) {
             header(out, "# yatt bench control, controller steps: stepWorkers=" + stepWorkers + " (threads), sample="
                 + sampleBytes + " B, steps=" + steps + " (last reported); bytes = payload bytes through group.call"
-                + " (byte[] samples, encoded TensorRefs), heap = allocated by controller threads and live after full"
-                + " GC at the step's high point");
+                + " (byte[] samples, encoded TensorRefs; batch: the plane's PayloadStats), heap = allocated by"
+                + " controller threads and live after full GC at the step's high point");
             header(out, String.format(Locale.ROOT, "# %-11s %8s %-9s %14s %16s %16s %16s %10s", "controllers",
                 "batch", "path", "bytes/step", "bytes/ctrl", "alloc/ctrl", "peakLive/ctrl", "step_ms"));
             for (int c : controllers) {
@@ -425,8 +439,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     .payloadTypes(List.of(RefWire.TYPE)).dispatchModes(DispatchModes::byName));
                 planes.add(plane);
                 for (int r = 0; r < perController; r++) {
-                    StepWorker methods = new StepWorker(r, sampleBytes, regions);
+                    Allocator allocator = Allocator.root("bench-step-worker-" + i + "-" + r);
+                    resources.add(allocator);
+                    StepWorker methods = new StepWorker(r, sampleBytes, regions, allocator);
                     resources.add(Worker.start(new Worker.Context().workerId(r).rank(r).roles(List.of("step"))
+                        .allocator(allocator)
                         .methods(WorkerMethods.annotated(methods, MethodHandles.lookup()))
                         .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())
                         .idle(s.idle()).payloadTypes(List.of(RefWire.TYPE))));
@@ -436,10 +453,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
             long step = 0;
             for (int batch : batchSizes) {
-                for (String path : List.of(StepRow.REFERENCE, StepRow.INLINE)) {
+                for (String path : paths) {
                     StepRow last = null;
                     for (int k = 0; k < steps; k++) {
-                        last = step(s, pool, groups, batch, path, step++);
+                        last = step(s, pool, planes, groups, batch, path, step++);
                     }
                     rows.add(last);
                 }
@@ -460,8 +477,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
     private record Handled(long bytesSent, long bytesReceived, long allocatedBytes) {
     }
 
-    private StepRow step(Settings s, ExecutorService pool, List<WorkerGroup> groups, int batch, String path,
-                         long step) throws Exception {
+    private StepRow step(Settings s, ExecutorService pool, List<ControlPlane> planes, List<WorkerGroup> groups,
+                         int batch, String path, long step) throws Exception {
         int c = groups.size();
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         System.gc();
@@ -476,10 +493,13 @@ public final class ControlBenchCommand implements Callable<Integer> {
         List<Future<Handled>> futures = new ArrayList<>();
         for (int i = 0; i < c; i++) {
             WorkerGroup group = groups.get(i);
+            ControlPlane plane = planes.get(i);
             int samples = batch / c;
-            futures.add(pool.submit(() -> path.equals(StepRow.INLINE)
-                ? inlineStep(group, samples, atPeak, s.timeoutNs())
-                : referenceStep(group, samples, step, atPeak, s.timeoutNs())));
+            futures.add(pool.submit(() -> switch (path) {
+                case StepRow.INLINE -> inlineStep(group, samples, atPeak, s.timeoutNs());
+                case StepRow.BATCH -> batchStep(plane, group, samples, step, atPeak, s.timeoutNs());
+                default -> referenceStep(group, samples, step, atPeak, s.timeoutNs());
+            }));
         }
         long bytesPerStep = 0;
         long bytesPerController = 0;
@@ -566,6 +586,48 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return new Handled(sent, received, threadAllocatedBytes() - allocatedBefore);
     }
 
+    /**
+     * The runtime's data by reference: every worker returns a DataBatch of its samples (above the inline limit, so
+     * its rows stay in the worker's store and travel as a ReferenceColumn), the controller concatenates them (one run
+     * per worker) and passes the batch on (DP_COMPUTE_METRIC: each worker pulls its chunk), and the last pull of each
+     * region frees it; the step fails if ending it finds a live reference. Bytes: the plane's codec payload bytes.
+     */
+    private Handled batchStep(ControlPlane plane, WorkerGroup group, int samples, long step, CyclicBarrier atPeak,
+                              long timeoutNs) throws Exception {
+        long allocatedBefore = threadAllocatedBytes();
+        PayloadStats before = plane.payloadStats();
+        int perWorker = samples / group.size();
+        List<DataBatch> produced = new ArrayList<>();
+        for (Object o : (List<?>) group.call(StepWorker.GENERATE_BATCH, perWorker)) {
+            produced.add((DataBatch) o);
+        }
+        long pulled;
+        try (DataBatch all = DataBatch.concat(produced)) {
+            for (DataBatch b : produced) {
+                b.close();
+            }
+            awaitPeak(atPeak, timeoutNs);
+            pulled = sum(group.call(StepWorker.CONSUME_BATCH, all));
+        } finally {
+            for (DataBatch b : produced) {
+                if (!b.isClosed()) {
+                    b.close();
+                }
+            }
+        }
+        if (pulled != (long) samples * sampleBytes) {
+            throw new IllegalStateException("pulled bytes differ from the step's samples: pulled=" + pulled
+                + ", expected=" + (long) samples * sampleBytes);
+        }
+        List<String> left = group.endStep(step);
+        if (!left.isEmpty()) {
+            throw new IllegalStateException("references live after the step: step=" + step + ", live=" + left);
+        }
+        PayloadStats after = plane.payloadStats();
+        return new Handled(after.encodedBytes() - before.encodedBytes(), after.decodedBytes() - before.decodedBytes(),
+            threadAllocatedBytes() - allocatedBefore);
+    }
+
     private static void awaitPeak(CyclicBarrier atPeak, long timeoutNs) throws InterruptedException {
         try {
             atPeak.await(timeoutNs, TimeUnit.NANOSECONDS);
@@ -645,19 +707,29 @@ public final class ControlBenchCommand implements Callable<Integer> {
         }
         long minBatch = stepRows.stream().mapToLong(StepRow::batchSamples).min().orElseThrow();
         long maxBatch = stepRows.stream().mapToLong(StepRow::batchSamples).max().orElseThrow();
+        List<String> present = stepRows.stream().map(StepRow::path).distinct().toList();
+        boolean inline = present.contains(StepRow.INLINE);
         for (int c : cs) {
-            StepRow refSmall = find(stepRows, c, minBatch, StepRow.REFERENCE);
-            StepRow refLarge = find(stepRows, c, maxBatch, StepRow.REFERENCE);
-            StepRow inlineLarge = find(stepRows, c, maxBatch, StepRow.INLINE);
-            targets.add(new Target("C=" + c + ": reference bytes/ctrl at batch " + maxBatch + " / at batch "
-                + minBatch + " (flat)", ratio(refLarge.bytesPerController(), refSmall.bytesPerController()), 1, true));
-            targets.add(new Target("C=" + c + ": reference / inline bytes/ctrl at batch " + maxBatch,
-                ratio(refLarge.bytesPerController(), inlineLarge.bytesPerController()), 0.01, true));
+            for (String path : List.of(StepRow.REFERENCE, StepRow.BATCH)) {
+                if (!present.contains(path)) {
+                    continue;
+                }
+                StepRow refSmall = find(stepRows, c, minBatch, path);
+                StepRow refLarge = find(stepRows, c, maxBatch, path);
+                targets.add(new Target("C=" + c + ": " + path + " bytes/ctrl at batch " + maxBatch + " / at batch "
+                    + minBatch + " (flat)", ratio(refLarge.bytesPerController(), refSmall.bytesPerController()), 1,
+                    true));
+                if (inline) {
+                    StepRow inlineLarge = find(stepRows, c, maxBatch, StepRow.INLINE);
+                    targets.add(new Target("C=" + c + ": " + path + " / inline bytes/ctrl at batch " + maxBatch,
+                        ratio(refLarge.bytesPerController(), inlineLarge.bytesPerController()), 0.01, true));
+                }
+            }
         }
         int maxC = cs.get(cs.size() - 1);
-        if (cs.get(0) == 1 && maxC > 1) {
+        if (cs.get(0) == 1 && maxC > 1 && inline) {
             StepRow base = find(stepRows, 1, maxBatch, StepRow.INLINE);
-            for (String path : List.of(StepRow.INLINE, StepRow.REFERENCE)) {
+            for (String path : present) {
                 targets.add(new Target("peakLive/ctrl C=" + maxC + " " + path + " / C=1 inline at batch "
                     + maxBatch, ratio(find(stepRows, maxC, maxBatch, path).peakLiveBytesPerController(),
                     base.peakLiveBytesPerController()), 1.0 / 3, true));

@@ -5,7 +5,7 @@ package io.yatt.bench.controller;
  *
  * @param controllers                 C
  * @param batchSamples                samples in the whole step (all controllers)
- * @param path                        {@link #REFERENCE} or {@link #INLINE}
+ * @param path                        {@link #REFERENCE}, {@link #INLINE} or {@link #BATCH}
  * @param bytesPerStep                payload bytes through {@code group.call} of all controllers (sent + received)
  * @param bytesPerController          the largest of one controller's sent + received payload bytes
  * @param allocatedBytesPerController heap allocated by the controller's calling thread (the largest) plus its share
@@ -18,4 +18,6 @@ record StepRow(int controllers, long batchSamples, String path, long bytesPerSte
 
     static final String REFERENCE = "reference";
     static final String INLINE = "inline";
+    /** The runtime's own data by reference: DataBatch results whose rows travel as ReferenceColumns. */
+    static final String BATCH = "batch";
 }

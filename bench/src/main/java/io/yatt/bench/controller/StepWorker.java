@@ -1,9 +1,12 @@
 package io.yatt.bench.controller;
 
+import io.yatt.controller.DataBatch;
 import io.yatt.controller.ReferenceRegistry;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.WorkerMethod;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 import java.lang.foreign.Arena;
@@ -25,16 +28,38 @@ final class StepWorker implements AutoCloseable {
     static final String GENERATE_REF = "generateRef";
     static final String CONSUME_REF = "consumeRef";
     static final String LIVE_REFERENCES = "liveReferences";
+    static final String GENERATE_BATCH = "generateBatch";
+    static final String CONSUME_BATCH = "consumeBatch";
 
     private final int rank;
     private final int sampleBytes;
     private final LocalRegions regions;
     private final ReferenceRegistry registry = ReferenceRegistry.create();
+    private final Allocator allocator;
 
-    StepWorker(int rank, int sampleBytes, LocalRegions regions) {
+    StepWorker(int rank, int sampleBytes, LocalRegions regions, Allocator allocator) {
         this.rank = rank;
         this.sampleBytes = sampleBytes;
         this.regions = regions;
+        this.allocator = allocator;
+    }
+
+    /** The worker's samples as a DataBatch; above the inline limit the runtime keeps it and sends references. */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    DataBatch generateBatch(int samples) {
+        Tensor data = Tensor.allocate(allocator, DType.U8, Shape.of(samples, sampleBytes), Device.host());
+        data.segment().fill((byte) (rank + 1));
+        return DataBatch.builder(allocator).tensor("samples", data).build();
+    }
+
+    /** The bytes of the rows this worker got (pulled by the runtime before this runs). */
+    @WorkerMethod(dispatch = "DP_COMPUTE_METRIC")
+    long consumeBatch(DataBatch batch) {
+        Tensor data = batch.tensor("samples");
+        if (data.byteSize() > 0 && data.segment().get(ValueLayout.JAVA_BYTE, 0) == 0) {
+            throw new IllegalStateException("pulled samples empty: rank=" + rank);
+        }
+        return data.byteSize();
     }
 
     @WorkerMethod(dispatch = "ALL_TO_ALL")

@@ -92,6 +92,40 @@ class ControlBenchCommandTest {
     }
 
     @Test
+    void shouldKeepTheRuntimeReferencePathFlatInBatchSizeAndFreeEveryRegion() throws Exception {
+        // 256 and 512 samples of 1 KiB over 2 workers: 128 and 256 KiB per worker, above the 64 KiB inline limit
+        Object[] r = run("--parts", "step", "--paths", "batch,inline", "--controllers", "1,2", "--batch-sizes",
+            "256,512", "--step-workers", "2", "--steps", "2", "--timeout-s", "60", "--json");
+        assertEquals(0, r[0], (String) r[2]);
+        ObjectMapper mapper = new ObjectMapper();
+        List<JsonNode> batchRows = new ArrayList<>();
+        List<JsonNode> targets = new ArrayList<>();
+        for (String line : ((String) r[1]).strip().split("\n")) {
+            JsonNode node = mapper.readTree(line);
+            if (node.get("table").asText().equals("step") && node.get("path").asText().equals("batch")) {
+                batchRows.add(node);
+            } else if (node.get("table").asText().equals("target")) {
+                targets.add(node);
+            }
+        }
+        assertEquals(List.of("1/256", "1/512", "2/256", "2/512"), batchRows.stream()
+            .map(n -> n.get("controllers").asInt() + "/" + n.get("batchSamples").asLong()).toList());
+        for (int c = 0; c < 2; c++) {
+            // the same payload bytes at 256 and 512 samples: the rows never pass through the controller
+            assertEquals(batchRows.get(2 * c).get("bytesPerController").asLong(),
+                batchRows.get(2 * c + 1).get("bytesPerController").asLong(), batchRows.toString());
+        }
+        assertEquals(List.of("C=1: batch bytes/ctrl at batch 512 / at batch 256 (flat)",
+            "C=1: batch / inline bytes/ctrl at batch 512", "C=2: batch bytes/ctrl at batch 512 / at batch 256 (flat)",
+            "C=2: batch / inline bytes/ctrl at batch 512", "peakLive/ctrl C=2 batch / C=1 inline at batch 512",
+            "peakLive/ctrl C=2 inline / C=1 inline at batch 512"), targets.stream()
+            .map(t -> t.get("name").asText()).toList());
+        for (JsonNode t : targets.subList(0, 4)) {
+            assertTrue(t.get("met").asBoolean(), t.toString());
+        }
+    }
+
+    @Test
     void shouldPrintTablesWithHeaders() {
         Object[] r = run("--parts", "step", "--controllers", "1", "--batch-sizes", "64", "--step-workers", "2",
             "--steps", "1");

@@ -2,7 +2,7 @@ package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.PayloadType;
-import io.yatt.controller.TensorRef;
+import io.yatt.controller.ReferenceColumn;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
@@ -80,7 +80,7 @@ public final class DataBatchPayloadType {
         Map<String, Object> columns = new LinkedHashMap<>();
         for (String key : batch.columnKeys()) {
             List<Object> column = batch.column(key);
-            columns.put(key, isReferenceColumn(column) ? Map.of("refs", runs(column)) : column);
+            columns.put(key, column instanceof ReferenceColumn references ? Map.of("refs", runs(references)) : column);
         }
         Map<String, Object> wire = new LinkedHashMap<>();
         wire.put("length", batch.length());
@@ -153,82 +153,59 @@ public final class DataBatchPayloadType {
         }
     }
 
-    /** Whether every element of a non-empty column is a {@link TensorRef}: a tensor that travels by reference. */
+    /** Whether a column holds references (a tensor that travels by reference): a {@link ReferenceColumn}. */
     public static boolean isReferenceColumn(List<?> column) {
-        if (column.isEmpty()) {
-            return false;
-        }
-        for (Object row : column) {
-            if (!(row instanceof TensorRef)) {
-                return false;
-            }
-        }
-        return true;
+        return column instanceof ReferenceColumn;
     }
 
     /**
-     * Row references as runs of consecutive rows of one region: {@code [owner, region, byteOffset, rows, dtype,
-     * sampleShape]}, so the bytes on the wire grow with the number of regions a batch spans, not with its length.
+     * The column's runs as {@code [owner, region, byteOffset, rowStrideBytes, rows, dtype, sampleShape]}, so the
+     * bytes on the wire grow with the number of runs a batch spans, not with its length.
      */
-    private static List<Object> runs(List<Object> column) {
+    private static List<Object> runs(ReferenceColumn column) {
         List<Object> runs = new ArrayList<>();
-        TensorRef start = null;
-        int count = 0;
-        for (Object element : column) {
-            TensorRef row = (TensorRef) element;
-            if (start != null && row.ownerRank() == start.ownerRank() && row.regionId() == start.regionId()
-                    && row.dtype() == start.dtype() && row.shape().equals(start.shape())
-                    && row.byteOffset() == start.byteOffset() + count * start.byteSize()) {
-                count++;
-                continue;
+        for (ReferenceColumn.Run run : column.runs()) {
+            List<Long> shape = new ArrayList<>();
+            for (long d : run.sampleShape().dims()) {
+                shape.add(d);
             }
-            if (start != null) {
-                runs.add(run(start, count));
-            }
-            start = row;
-            count = 1;
+            runs.add(List.of(run.ownerRank(), run.regionId(), run.byteOffset(), run.rowStrideBytes(), run.rows(),
+                    run.dtype().safetensorsName(), shape));
         }
-        runs.add(run(start, count));
         return runs;
     }
 
-    private static List<Object> run(TensorRef start, int rows) {
-        List<Long> shape = new ArrayList<>();
-        for (long d : start.shape().dims()) {
-            shape.add(d);
-        }
-        return List.of(start.ownerRank(), start.regionId(), start.byteOffset(), rows, start.dtype().safetensorsName(),
-                shape);
-    }
-
-    private static List<Object> rows(List<?> runs, int length) {
-        List<Object> rows = new ArrayList<>();
-        for (Object element : runs) {
+    private static ReferenceColumn rows(List<?> wire, int length) {
+        List<ReferenceColumn.Run> runs = new ArrayList<>();
+        long total = 0;
+        for (Object element : wire) {
             List<?> run = as(List.class, element, "reference run");
-            if (run.size() != 6) {
-                throw new IllegalArgumentException("reference run needs 6 fields: fields=" + run.size());
+            if (run.size() != 7) {
+                throw new IllegalArgumentException("reference run needs 7 fields: fields=" + run.size());
             }
             int owner = as(Integer.class, run.get(0), "run owner");
             long region = as(Long.class, run.get(1), "run region");
             long offset = as(Long.class, run.get(2), "run byte offset");
-            int count = as(Integer.class, run.get(3), "run rows");
-            DType dtype = DType.fromSafetensors(as(String.class, run.get(4), "run dtype"));
-            List<?> dims = as(List.class, run.get(5), "run shape");
+            long stride = as(Long.class, run.get(3), "run row stride");
+            int count = as(Integer.class, run.get(4), "run rows");
+            DType dtype = DType.fromSafetensors(as(String.class, run.get(5), "run dtype"));
+            List<?> dims = as(List.class, run.get(6), "run shape");
             long[] shape = new long[dims.size()];
             for (int i = 0; i < shape.length; i++) {
                 shape[i] = as(Long.class, dims.get(i), "run shape");
             }
-            if (count < 1 || count > length - rows.size()) {
+            if (count < 1 || count > length - total) {
                 throw new IllegalArgumentException("reference run rows out of range: rows=" + count + ", batch length="
-                        + length + ", rows so far=" + rows.size());
+                        + length + ", rows so far=" + total);
             }
-            TensorRef first = new TensorRef(owner, region, offset, dtype, Shape.of(shape));
-            for (int r = 0; r < count; r++) {
-                rows.add(new TensorRef(owner, region, Math.addExact(offset, Math.multiplyExact(r, first.byteSize())),
-                        dtype, first.shape()));
-            }
+            total += count;
+            runs.add(new ReferenceColumn.Run(owner, region, offset, stride, count, dtype, Shape.of(shape)));
         }
-        return rows;
+        if (total != length) {
+            throw new IllegalArgumentException("reference runs do not cover the batch: rows=" + total
+                    + ", batch length=" + length);
+        }
+        return ReferenceColumn.ofRuns(runs);
     }
 
     private static <T> T as(Class<T> type, Object value, String what) {

@@ -1,11 +1,11 @@
 package io.yatt.controller.internal.runtime;
 
-import io.yatt.controller.TensorRef;
+import io.yatt.controller.ReferenceColumn;
 import io.yatt.tensor.Allocator;
-import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -13,18 +13,82 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * A producing worker's tensors that travel by reference: each published tensor is copied into a region of its own
- * (region id, byte offset 0) that the worker keeps until the step ends. Consumers in the same process pull rows
- * straight from the region (the in-process form of the shared-memory arena); stores are found by controller id and
- * worker id (the {@link TensorRef#ownerRank()} of their references). Thread-safe (synchronised).
+ * (region id, byte offset 0) that the worker keeps until its last consumer has pulled it. The controller tells every
+ * consumer how many pulls a dispatch makes of each region ({@link #CLAIM_KEY}); the consumer passes that on with its
+ * pull, and the region is freed when every pull of its last dispatch has arrived. A step that ends frees what is left
+ * and names it. Consumers in the same process pull rows straight from the region (the in-process form of the
+ * shared-memory arena); stores are found by controller id and worker id (the owner rank of their references).
+ * Thread-safe (synchronised).
  */
 public final class ReferenceStore implements AutoCloseable {
 
+    /**
+     * Batch metadata key under which the controller sends a consumer the claim of its dispatch: a map with
+     * {@code dispatch} (a long, unique per controller), {@code last} (whether no later dispatch uses these
+     * references) and {@code consumers} (a list of {@code [owner, region, pulls]}: how many pulls this dispatch
+     * makes of each region, over every consumer).
+     */
+    public static final String CLAIM_KEY = "yatt.referenceClaim";
+
     private static final Map<String, ReferenceStore> LOCAL = new ConcurrentHashMap<>();
 
-    private record Region(String name, long step, Tensor tensor, int[] pulls) {
+    /**
+     * What one dispatch announced about a region and the pulls of it that arrived.
+     *
+     * @param dispatch the dispatch's id
+     * @param pulls    pulls the dispatch makes of the region
+     * @param last     whether it is the region's last use
+     */
+    public record Claim(long dispatch, int pulls, boolean last) {
+        /** @throws IllegalArgumentException if pulls is not positive */
+        public Claim {
+            if (pulls < 1) {
+                throw new IllegalArgumentException("a claim needs a pull: dispatch=" + dispatch + ", pulls=" + pulls);
+            }
+        }
+    }
+
+    private static final class Region {
+        final String name;
+        final long step;
+        final Tensor tensor;
+        final Map<Long, int[]> pulls = new LinkedHashMap<>();
+        boolean lastSeen;
+
+        Region(String name, long step, Tensor tensor) {
+            this.name = name;
+            this.step = step;
+            this.tensor = tensor;
+        }
+
+        boolean done() {
+            if (!lastSeen) {
+                return false;
+            }
+            for (int[] p : pulls.values()) {
+                if (p[0] < p[1]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        String progress() {
+            if (pulls.isEmpty()) {
+                return "0/?";
+            }
+            long got = 0;
+            long expected = 0;
+            for (int[] p : pulls.values()) {
+                got += p[0];
+                expected += p[1];
+            }
+            return got + "/" + expected;
+        }
     }
 
     private final String key;
@@ -32,6 +96,7 @@ public final class ReferenceStore implements AutoCloseable {
     private final Allocator allocator;
     private final Map<Long, Region> regions = new LinkedHashMap<>();
     private long nextRegionId;
+    private long freedRegions;
     private boolean closed;
 
     private ReferenceStore(String key, int workerId, Allocator allocator) {
@@ -56,8 +121,18 @@ public final class ReferenceStore implements AutoCloseable {
         return store;
     }
 
-    /** Copies {@code tensor} into a new region and returns the reference to the whole of it. */
-    public synchronized TensorRef publish(String name, long step, Tensor tensor) {
+    /** The store of worker {@code ownerRank} under controller {@code controllerId} in this process, or null. */
+    static ReferenceStore local(long controllerId, int ownerRank) {
+        return LOCAL.get(controllerId + "/" + ownerRank);
+    }
+
+    /** This store's worker id: the owner rank of its references. */
+    public int workerId() {
+        return workerId;
+    }
+
+    /** Copies {@code tensor} (at least one row) into a new region; returns the column of its rows. */
+    public synchronized ReferenceColumn publish(String name, long step, Tensor tensor) {
         checkOpen();
         Tensor region = Tensor.allocate(allocator, tensor.dtype(), tensor.shape(), Device.host());
         try {
@@ -67,94 +142,243 @@ public final class ReferenceStore implements AutoCloseable {
             throw e;
         }
         long regionId = nextRegionId++;
-        regions.put(regionId, new Region(name, step, region, new int[1]));
-        return TensorRef.of(workerId, regionId, region);
+        regions.put(regionId, new Region(name, step, region));
+        long[] dims = tensor.shape().dims();
+        return ReferenceColumn.ofRegion(workerId, regionId, Math.toIntExact(dims[0]), tensor.dtype(),
+                Shape.of(Arrays.copyOfRange(dims, 1, dims.length)));
     }
 
     /**
-     * A tensor of shape {@code [rows.size(), sample shape]} with the referenced rows, in order, allocated from
-     * {@code allocator}; every row's producer must have its store in this process (controller {@code controllerId}).
+     * {@link #pull(long, ReferenceColumn, Map, Map, Supplier, Allocator)} with every owner in this process.
      *
-     * @throws IllegalArgumentException if a row's producer has no store here (the multi-process data plane is not
-     *     built), its region is gone, or the rows disagree on dtype or sample shape
+     * @throws IllegalArgumentException as that method does
      */
-    public static Tensor pull(long controllerId, List<TensorRef> rows, Allocator allocator) {
-        TensorRef first = rows.getFirst();
-        DType dtype = first.dtype();
-        long[] sample = first.shape().dims();
+    public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
+            Allocator allocator) {
+        return pull(controllerId, column, claims, Map.of(), null, allocator);
+    }
+
+    /**
+     * A tensor of shape {@code [rows, sample shape]} with the column's rows, in order, allocated from
+     * {@code allocator}. A run whose owner has its store in this process (controller {@code controllerId}) is copied
+     * from the region; any other is fetched over {@code remote} from the owner's endpoint in {@code endpoints}. Each
+     * region's owner is told of the pull under {@code claims} (a region without a claim is pulled uncounted).
+     *
+     * @throws IllegalArgumentException if a row's owner is neither here nor has an endpoint, its region is gone, a
+     *     fetch fails, or the rows disagree on dtype or sample shape
+     */
+    public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
+            Map<Integer, String> endpoints, Supplier<ReferencePlane> remote, Allocator allocator) {
+        List<ReferenceColumn.Run> runs = column.runs();
+        ReferenceColumn.Run first = runs.getFirst();
+        long[] sample = first.sampleShape().dims();
         long[] dims = new long[sample.length + 1];
-        dims[0] = rows.size();
+        dims[0] = column.size();
         System.arraycopy(sample, 0, dims, 1, sample.length);
-        Tensor out = Tensor.allocate(allocator, dtype, Shape.of(dims), Device.host());
+        Map<ReferenceColumn.Region, Integer> lastRun = new LinkedHashMap<>();
+        for (int r = 0; r < runs.size(); r++) {
+            lastRun.put(runs.get(r).region(), r);
+        }
+        List<ReferenceColumn.Region> localRegions = new ArrayList<>();
+        Tensor out = Tensor.allocate(allocator, first.dtype(), Shape.of(dims), Device.host());
         try {
-            for (int i = 0; i < rows.size(); i++) {
-                TensorRef row = rows.get(i);
-                if (row.dtype() != dtype || !Arrays.equals(row.shape().dims(), sample)) {
-                    throw new IllegalArgumentException("referenced rows disagree: index=" + i + ", ref=" + row
-                            + ", expected dtype=" + dtype + " and sample shape " + first.shape());
+            long row = 0;
+            for (int r = 0; r < runs.size(); r++) {
+                ReferenceColumn.Run run = runs.get(r);
+                if (run.dtype() != first.dtype() || !run.sampleShape().equals(first.sampleShape())) {
+                    throw new IllegalArgumentException("referenced rows disagree: row=" + row + ", run=" + run
+                            + ", expected dtype=" + first.dtype() + " and sample shape " + first.sampleShape());
                 }
-                ReferenceStore owner = LOCAL.get(controllerId + "/" + row.ownerRank());
-                if (owner == null) {
-                    throw new IllegalArgumentException("reference owner not reachable from this process:"
-                            + " ownerRank=" + row.ownerRank() + ", ref=" + row);
+                ReferenceStore owner = LOCAL.get(controllerId + "/" + run.ownerRank());
+                if (owner != null) {
+                    owner.copyRun(run, out, row);
+                    if (lastRun.get(run.region()) == r) {
+                        localRegions.add(run.region());
+                    }
+                } else {
+                    String endpoint = endpoints.get(run.ownerRank());
+                    if (endpoint == null || remote == null) {
+                        throw new IllegalArgumentException("reference owner not reachable from this process:"
+                                + " ownerRank=" + run.ownerRank() + ", run=" + run + ", endpoint=" + endpoint);
+                    }
+                    remote.get().fetch(endpoint, run, lastRun.get(run.region()) == r ? claims.get(run.region()) : null,
+                            out, row);
                 }
-                owner.copyRow(row, out, i);
+                row += run.rows();
             }
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
+        for (ReferenceColumn.Region region : localRegions) {
+            Claim claim = claims.get(region);
+            if (claim != null) {
+                LOCAL.get(controllerId + "/" + region.ownerRank()).pulled(region.regionId(), claim);
+            }
+        }
         return out;
     }
 
-    private synchronized void copyRow(TensorRef row, Tensor out, int index) {
-        Region region = closed ? null : regions.get(row.regionId());
+    /**
+     * The claims a consumer got under {@link #CLAIM_KEY} (null: none, the references are pulled uncounted), by
+     * region.
+     *
+     * @throws IllegalArgumentException if the value is not a claim, naming what is wrong
+     */
+    public static Map<ReferenceColumn.Region, Claim> claims(Object value) {
+        if (value == null) {
+            return Map.of();
+        }
+        if (!(value instanceof Map<?, ?> map) || !(map.get("dispatch") instanceof Long dispatch)
+                || !(map.get("last") instanceof Boolean last) || !(map.get("consumers") instanceof List<?> consumers)
+                || map.size() != 3) {
+            throw new IllegalArgumentException("malformed reference claim: " + CLAIM_KEY + "=" + value
+                    + ", expected {dispatch: long, last: boolean, consumers: [[owner, region, pulls]...]}");
+        }
+        Map<ReferenceColumn.Region, Claim> claims = new LinkedHashMap<>();
+        for (Object entry : consumers) {
+            if (!(entry instanceof List<?> c) || c.size() != 3 || !(c.get(0) instanceof Integer owner)
+                    || !(c.get(1) instanceof Long region) || !(c.get(2) instanceof Integer pulls)) {
+                throw new IllegalArgumentException("malformed reference claim entry: entry=" + entry
+                        + ", expected [owner, region, pulls]");
+            }
+            claims.put(new ReferenceColumn.Region(owner, region), new Claim(dispatch, pulls, last));
+        }
+        return claims;
+    }
+
+    /** Copies the rows of {@code run} into {@code out} from row {@code at}. */
+    synchronized void copyRun(ReferenceColumn.Run run, Tensor out, long at) {
+        Tensor region = regionTensor(run);
+        long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
+        for (int k = 0; k < run.rows(); ) {
+            long srcRow = (run.byteOffset() + k * run.rowStrideBytes()) / rowBytes;
+            int count = 1;
+            if (run.rowStrideBytes() == rowBytes) {
+                count = run.rows() - k;
+            }
+            try (Tensor src = region.narrow(0, srcRow, count); Tensor dst = out.narrow(0, at + k, count)) {
+                dst.copyFrom(src);
+            }
+            k += count;
+        }
+    }
+
+    /** The region of {@code run}, checked to hold every row of it. */
+    synchronized Tensor regionTensor(ReferenceColumn.Run run) {
+        Region region = closed ? null : regions.get(run.regionId());
         if (region == null) {
-            throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", ref=" + row);
+            throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", run=" + run);
         }
-        long rowBytes = row.byteSize();
-        if (rowBytes == 0 || row.byteOffset() % rowBytes != 0
-                || row.byteOffset() / rowBytes >= region.tensor().shape().dim(0)) {
-            throw new IllegalArgumentException("reference outside its region: ref=" + row + ", region shape="
-                    + region.tensor().shape());
+        long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
+        long rows = region.tensor.shape().dim(0);
+        long last = run.byteOffset() + (run.rows() - 1L) * run.rowStrideBytes();
+        if (rowBytes == 0 || region.tensor.dtype() != run.dtype() || run.byteOffset() % rowBytes != 0
+                || run.rowStrideBytes() % rowBytes != 0 || run.byteOffset() / rowBytes >= rows
+                || last / rowBytes >= rows
+                || rowBytes * rows != region.tensor.byteSize()) {
+            throw new IllegalArgumentException("reference outside its region: run=" + run + ", region shape="
+                    + region.tensor.shape() + ", region dtype=" + region.tensor.dtype());
         }
-        try (Tensor src = region.tensor().narrow(0, row.byteOffset() / rowBytes, 1);
-             Tensor dst = out.narrow(0, index, 1)) {
-            dst.copyFrom(src);
-        }
-        region.pulls()[0]++;
+        return region.tensor;
+    }
+
+    /** Receives the bytes of rows, the offset of the first within the requested rows. */
+    interface RowSink {
+        void accept(MemorySegment bytes, long at);
     }
 
     /**
-     * Frees the regions published at or before {@code step} and names those no consumer pulled (what the step left
-     * behind), sorted.
+     * Hands {@code sink} the bytes of {@code rows} rows of {@code rowBytes} each, from {@code byteOffset} of region
+     * {@code regionId} every {@code strideBytes} (one piece when the rows are adjacent), holding the region meanwhile.
+     *
+     * @throws IllegalArgumentException if the region is gone or the rows are not rows of it
+     */
+    synchronized void send(long regionId, long byteOffset, long strideBytes, int rows, long rowBytes, RowSink sink) {
+        Region region = closed ? null : regions.get(regionId);
+        if (region == null) {
+            throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", region="
+                    + regionId);
+        }
+        long size = region.tensor.byteSize();
+        long last = byteOffset + (rows - 1L) * strideBytes;
+        if (rows < 1 || rowBytes < 1 || size % rowBytes != 0 || byteOffset % rowBytes != 0 || strideBytes % rowBytes != 0
+                || byteOffset < 0 || last < 0 || byteOffset > size - rowBytes || last > size - rowBytes) {
+            throw new IllegalArgumentException("reference outside its region: ownerRank=" + workerId + ", region="
+                    + regionId + ", byteOffset=" + byteOffset + ", rowStrideBytes=" + strideBytes + ", rows=" + rows
+                    + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
+        }
+        MemorySegment bytes = region.tensor.segment();
+        if (strideBytes == rowBytes) {
+            sink.accept(bytes.asSlice(byteOffset, rows * rowBytes), 0);
+            return;
+        }
+        for (int k = 0; k < rows; k++) {
+            sink.accept(bytes.asSlice(byteOffset + k * strideBytes, rowBytes), k * rowBytes);
+        }
+    }
+
+    /**
+     * Records one pull of region {@code regionId} under {@code claim}; frees the region when every pull of every
+     * dispatch seen has arrived and one of them was its last use.
+     *
+     * @return whether the region was freed
+     * @throws IllegalArgumentException if the region is gone, a dispatch announces another pull count than before, or
+     *     it pulls more often than it announced
+     */
+    public synchronized boolean pulled(long regionId, Claim claim) {
+        Region region = closed ? null : regions.get(regionId);
+        if (region == null) {
+            throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", region="
+                    + regionId);
+        }
+        int[] p = region.pulls.computeIfAbsent(claim.dispatch(), d -> new int[] {0, claim.pulls()});
+        if (p[1] != claim.pulls() || p[0] >= p[1]) {
+            throw new IllegalArgumentException("pull does not match its dispatch: ownerRank=" + workerId
+                    + ", region=" + regionId + ", dispatch=" + claim.dispatch() + ", pulls=" + claim.pulls()
+                    + ", announced=" + p[1] + ", arrived=" + p[0]);
+        }
+        p[0]++;
+        region.lastSeen |= claim.last();
+        if (!region.done()) {
+            return false;
+        }
+        regions.remove(regionId);
+        region.tensor.close();
+        freedRegions++;
+        return true;
+    }
+
+    /**
+     * Frees the regions published at or before {@code step} that are still live and names them (what the step left
+     * behind: a consumer that has not pulled, or references never dispatched), sorted, for example
+     * {@code logp(step=7, owner=300, region=0, bytes=131072, pulled=1/2)} ({@code 0/?}: no pull arrived).
      */
     public synchronized List<String> endStep(long step) {
-        List<Region> ended = new ArrayList<>();
-        List<Long> ids = new ArrayList<>();
-        regions.forEach((id, region) -> {
-            if (region.step() <= step) {
-                ended.add(region);
-                ids.add(id);
+        List<String> left = new ArrayList<>();
+        for (var it = regions.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Region> entry = it.next();
+            Region region = entry.getValue();
+            if (region.step > step) {
+                continue;
             }
-        });
-        List<String> unpulled = new ArrayList<>();
-        for (int i = 0; i < ended.size(); i++) {
-            Region region = ended.get(i);
-            if (region.pulls()[0] == 0) {
-                unpulled.add(region.name() + "(step=" + region.step() + ", owner=" + workerId + ", region="
-                        + ids.get(i) + ", bytes=" + region.tensor().byteSize() + ")");
-            }
-            region.tensor().close();
-            regions.remove(ids.get(i));
+            left.add(region.name + "(step=" + region.step + ", owner=" + workerId + ", region=" + entry.getKey()
+                    + ", bytes=" + region.tensor.byteSize() + ", pulled=" + region.progress() + ")");
+            region.tensor.close();
+            it.remove();
         }
-        unpulled.sort(Comparator.naturalOrder());
-        return unpulled;
+        left.sort(Comparator.naturalOrder());
+        return left;
     }
 
     /** Number of regions held. */
     public synchronized int liveCount() {
         return regions.size();
+    }
+
+    /** Number of regions freed because their last consumer pulled them. */
+    public synchronized long freedCount() {
+        return freedRegions;
     }
 
     /** Frees every region and makes the store unreachable. */
@@ -166,7 +390,7 @@ public final class ReferenceStore implements AutoCloseable {
         closed = true;
         LOCAL.remove(key, this);
         for (Region region : regions.values()) {
-            region.tensor().close();
+            region.tensor.close();
         }
         regions.clear();
     }

@@ -6,6 +6,7 @@ import io.aeron.Subscription;
 import io.yatt.collectives.Communicator;
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.DispatchModes;
+import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.internal.wire.ControllerProxy;
@@ -16,7 +17,6 @@ import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +33,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
-import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 import org.agrona.concurrent.Agent;
 
@@ -70,6 +69,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final Allocator allocator;
     private final long inlineLimitBytes;
     private volatile ReferenceStore store;
+    private ReferencePlane referencePlane;
+    private String referenceHost = "127.0.0.1";
+    private long referenceTimeoutNs = TimeUnit.SECONDS.toNanos(30);
     private final long controllerTimeoutNs;
     private final List<Communicator> communicators = new CopyOnWriteArrayList<>();
     private long lastControllerNs;
@@ -445,6 +447,31 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
     }
 
+    /**
+     * Where this worker serves its references to other processes (udp on {@code host}) and how long a fetch may take;
+     * the reference plane starts with the first reference published or fetched from another process.
+     */
+    public void referencePlane(String host, long timeoutNs) {
+        this.referenceHost = host;
+        this.referenceTimeoutNs = timeoutNs;
+    }
+
+    /** The reference plane, started on first use (from the calls thread, while this agent runs the driver). */
+    private synchronized ReferencePlane referencePlane() {
+        if (referencePlane == null) {
+            referencePlane = ReferencePlane.start(transport.directory(), registration.workerId(), referenceHost,
+                    referenceTimeoutNs);
+            referencePlane.serve(store);
+        }
+        return referencePlane;
+    }
+
+    /** Bytes of referenced rows served to, and fetched from, workers of other processes. */
+    public synchronized long[] referenceBytes() {
+        return referencePlane == null ? new long[2]
+                : new long[] {referencePlane.servedBytes(), referencePlane.fetchedBytes()};
+    }
+
     /** {@code args} with every batch that holds reference columns replaced by a batch with the rows pulled. */
     private List<Object> resolve(List<Object> args) {
         List<Object> resolved = new ArrayList<>(args.size());
@@ -472,7 +499,6 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return false;
     }
 
-    @SuppressWarnings("unchecked")
     private DataBatch pulled(DataBatch batch) {
         List<Tensor> owned = new ArrayList<>();
         try {
@@ -482,17 +508,25 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 owned.add(copy);
                 builder.tensor(key, copy);
             }
+            Map<ReferenceColumn.Region, ReferenceStore.Claim> claims =
+                    ReferenceStore.claims(batch.metadata().get(ReferenceStore.CLAIM_KEY));
+            Map<Integer, String> endpoints = ReferencePlane.endpoints(batch.metadata());
             for (String key : batch.columnKeys()) {
                 List<Object> column = batch.column(key);
-                if (DataBatchPayloadType.isReferenceColumn(column)) {
-                    Tensor rows = ReferenceStore.pull(controllerId, (List<TensorRef>) (List<?>) column, allocator);
+                if (column instanceof ReferenceColumn references && !references.isEmpty()) {
+                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, endpoints,
+                            this::referencePlane, allocator);
                     owned.add(rows);
                     builder.tensor(key, rows);
                 } else {
                     builder.column(key, column);
                 }
             }
-            batch.metadata().forEach(builder::metadata);
+            batch.metadata().forEach((k, v) -> {
+                if (!ReferenceStore.CLAIM_KEY.equals(k) && !k.startsWith(ReferencePlane.ENDPOINT_KEY_PREFIX)) {
+                    builder.metadata(k, v);
+                }
+            });
             return builder.build();
         } catch (RuntimeException e) {
             for (Tensor t : owned) {
@@ -528,15 +562,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     builder.tensor(key, copy);
                     continue;
                 }
-                TensorRef whole = store.publish(key, step, t);
-                long[] dims = t.shape().dims();
-                Shape sample = Shape.of(Arrays.copyOfRange(dims, 1, dims.length));
-                long rowBytes = sample.numel() * t.dtype().byteSize();
-                List<TensorRef> rows = new ArrayList<>((int) dims[0]);
-                for (long r = 0; r < dims[0]; r++) {
-                    rows.add(new TensorRef(whole.ownerRank(), whole.regionId(), r * rowBytes, t.dtype(), sample));
-                }
-                builder.column(key, rows);
+                builder.column(key, store.publish(key, step, t));
+                builder.metadata(ReferencePlane.ENDPOINT_KEY_PREFIX + registration.workerId(),
+                        referencePlane().endpoint());
             }
             for (String key : batch.columnKeys()) {
                 builder.column(key, batch.column(key));
@@ -586,6 +614,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
         ReferenceStore s = store;
         if (s != null) {
             s.close();
+        }
+        synchronized (this) {
+            if (referencePlane != null) {
+                referencePlane.close();
+            }
         }
         if (!registered.isDone()) {
             registered.completeExceptionally(new IllegalStateException("worker closed before registration: workerId="

@@ -103,7 +103,7 @@ class DataBatchPayloadTypeTest {
         try (Allocator a = Allocator.root("payload-runs")) {
             PayloadType<DataBatch> type = DataBatchPayloadType.create(a);
             Map<String, Object> wire = Map.of("length", 2, "tensors", Map.of(),
-                    "columns", Map.of("logp", Map.of("refs", List.of(List.of(3, 7L, 0L, 1_000_000_000, "F32",
+                    "columns", Map.of("logp", Map.of("refs", List.of(List.of(3, 7L, 0L, 64L, 1_000_000_000, "F32",
                             List.of(16L))))), "metadata", Map.of());
             assertEquals("reference run rows out of range: rows=1000000000, batch length=2, rows so far=0",
                     assertThrows(IllegalArgumentException.class, () -> type.fromWire().apply(wire)).getMessage());

@@ -1,0 +1,96 @@
+package io.yatt.controller;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Tensor;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Cross-process pulls: the producer ("actor") is a worker JVM, the consumer ("critic") a worker in this JVM; the rows
+ * go owner to consumer over the reference data plane (udp 127.0.0.1), never through the controller.
+ */
+class RemoteReferenceTest {
+
+    private static final List<String> WORKER_JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED",
+            "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+            "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+
+    static final class Consumer {
+        /** SHA-256 of the batch's "bytes" tensor, as the consumer received it. */
+        @WorkerMethod(dispatch = "DP_COMPUTE_METRIC")
+        String digest(DataBatch batch) throws NoSuchAlgorithmException {
+            Tensor t = batch.tensor("bytes");
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(t.segment().toArray(ValueLayout.JAVA_BYTE)));
+        }
+    }
+
+    /** SHA-256 of the rows the producer makes at {@code step}, computed here. */
+    static String expectedDigest(long step, int rows) throws NoSuchAlgorithmException {
+        byte[] bytes = new byte[rows * 1024];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < 1024; j++) {
+                bytes[i * 1024 + j] = RemoteReferenceMain.rowByte(step, i, j);
+            }
+        }
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    @Test
+    void shouldPullRowsFromAProducerInAnotherJvmBitForBitAndFreeThemThere() throws Exception {
+        ControlPlane plane = ControlPlane.launch(TestWorkers.context().jobName("remote-refs"));
+        try (Allocator consumerAllocator = Allocator.root("remote-consumer");
+             WorkerProcesses launcher = WorkerProcesses.launch(plane, 1,
+                     ProcessHandle.current().info().command().orElseThrow(), WORKER_JVM_FLAGS,
+                     System.getProperty("java.class.path"), RemoteReferenceMain.class.getName(), List.of(), Map.of());
+             Worker consumer = Worker.start(new Worker.Context().workerId(100).rank(0).roles(List.of("critic"))
+                     .allocator(consumerAllocator)
+                     .methods(WorkerMethods.annotated(new Consumer(), MethodHandles.lookup()))
+                     .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory()))) {
+            WorkerGroup actor = plane.group("actor", 1, TimeUnit.SECONDS.toNanos(120));
+            WorkerGroup critic = plane.group("critic", 1, TimeUnit.SECONDS.toNanos(120));
+            long[] controllerBytes = new long[2];
+            int[] rows = {128, 512};
+            long fetched = 0;
+            for (int s = 0; s < 2; s++) {
+                long step = s + 1;
+                plane.step(step);
+                long before = plane.payloadStats().totalBytes();
+                DataBatch produced = assertInstanceOf(DataBatch.class, ((List<?>) actor.call("produce", step,
+                        rows[s])).getFirst());
+                try (produced) {
+                    assertInstanceOf(ReferenceColumn.class, produced.column("bytes"));
+                    // the owner keeps exactly its region until the consumer has pulled it
+                    assertEquals(List.of(List.of((long) rows[s] * 1024, fetched, 0L)), actor.call("stats"));
+                    assertEquals(List.of(expectedDigest(step, rows[s])), critic.call("digest", produced));
+                }
+                fetched += rows[s] * 1024L;
+                controllerBytes[s] = plane.payloadStats().totalBytes() - before;
+                assertEquals(List.of(List.of(0L, fetched, 0L)), actor.call("stats"));
+                assertEquals(new PayloadStats(consumer.payloadStats().encodedBytes(),
+                        consumer.payloadStats().decodedBytes(), 0, fetched), consumer.payloadStats());
+                assertEquals(List.of(), actor.endStep(step));
+            }
+            // the controller's share of a step does not grow with the rows pulled across processes
+            assertEquals(controllerBytes[0], controllerBytes[1]);
+            assertTrue(controllerBytes[1] < 4096, "controller bytes=" + controllerBytes[1]);
+            assertEquals(0, plane.payloadStats().referenceServedBytes() + plane.payloadStats().referenceFetchedBytes());
+            plane.shutdownWorkers("test done");
+            assertArrayEquals(new int[] {0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+        } finally {
+            plane.close();
+        }
+    }
+}
