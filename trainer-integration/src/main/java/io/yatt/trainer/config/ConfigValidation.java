@@ -124,11 +124,15 @@ final class ConfigValidation {
                         + parallel.training() + ", p*t*d=" + trainingRanks);
             }
             if (placement.async()) {
-                throw new ConfigException("placement.async needs placement.mode=split or auto: placement.mode="
+                throw new ConfigException("placement.async needs placement.mode=split: placement.mode="
                         + placement.mode().configName());
             }
         } else {
             String mode = placement.mode().configName();
+            if (placement.async() && placement.mode() == PlacementMode.AUTO) {
+                throw new ConfigException("placement.async needs placement.mode=split: an asynchronous rollout "
+                        + "cannot switch placement, placement.mode=auto");
+            }
             atLeast("placement.rollout_world_size", placement.rolloutWorldSize(), 1);
             if (trainingRanks + placement.rolloutWorldSize() != parallel.worldSize()) {
                 throw new ConfigException("parallel.world_size must equal p*t*d of parallel.training plus "

@@ -21,7 +21,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
     private final Communicator sync;
     private final WeightSync weightSync;
     private final Allocator allocator;
-    private final long firstStep;
+    private long firstStep;
     private final long lastStep;
     private long nextStep;
     private long bytesSent;
@@ -113,6 +113,30 @@ public final class SplitRolloutTrainer implements AutoCloseable {
     /** The last version published. */
     public long version() {
         return weightSync.version();
+    }
+
+    /**
+     * Resumes split rollout at {@code step} after steps whose rollout ran elsewhere (a placement switch): the step
+     * runs as a first step, so the rollout ranks receive the current weights before generating it. Every trainer and
+     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous rollout is already generating
+     * the step after the current one.
+     *
+     * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
+     */
+    public void restartAt(long step) {
+        if (step == firstStep && step == nextStep) {
+            return; // nothing has run yet: already a first step
+        }
+        if (settings.mode() != RolloutMode.SYNC) {
+            throw new IllegalStateException("switching placement needs the synchronous rollout: mode="
+                    + settings.mode());
+        }
+        if (step < nextStep || step > lastStep) {
+            throw new IllegalStateException("rollout cannot restart there: step=" + step + ", next=" + nextStep
+                    + ", lastStep=" + lastStep);
+        }
+        firstStep = step;
+        nextStep = step;
     }
 
     @Override

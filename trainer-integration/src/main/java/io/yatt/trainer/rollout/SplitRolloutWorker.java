@@ -32,7 +32,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
     private final Allocator allocator;
     private final Map<String, Tensor> weights;
     private final WeightSync weightSync;
-    private final long firstStep;
+    private long firstStep;
     private final long lastStep;
     private long nextStep;
     private final List<Long> versions = new ArrayList<>();
@@ -168,6 +168,30 @@ public final class SplitRolloutWorker implements AutoCloseable {
     /** The version the weights hold, {@code -1} before the first sync. */
     public long version() {
         return weightSync.version();
+    }
+
+    /**
+     * Resumes split rollout at {@code step} after steps whose rollout ran elsewhere (a placement switch): the step
+     * runs as a first step, so the rollout ranks receive the current weights before generating it. Every trainer and
+     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous rollout is already generating
+     * the step after the current one.
+     *
+     * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
+     */
+    public void restartAt(long step) {
+        if (step == firstStep && step == nextStep) {
+            return; // nothing has run yet: already a first step
+        }
+        if (settings.mode() != RolloutMode.SYNC) {
+            throw new IllegalStateException("switching placement needs the synchronous rollout: mode="
+                    + settings.mode());
+        }
+        if (step < nextStep || step > lastStep) {
+            throw new IllegalStateException("rollout cannot restart there: step=" + step + ", next=" + nextStep
+                    + ", lastStep=" + lastStep);
+        }
+        firstStep = step;
+        nextStep = step;
     }
 
     @Override

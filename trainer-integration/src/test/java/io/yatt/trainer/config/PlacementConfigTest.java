@@ -21,20 +21,28 @@ class PlacementConfigTest {
     }
 
     @Test
-    void shouldAcceptAnAsynchronousAutoPlacement() {
+    void shouldAcceptAnAutoPlacementWithItsSettings() {
         TrainConfig.Placement p = TrainConfig.load("", List.of("placement.mode=auto", "placement.rollout_world_size=2",
-                "parallel.world_size=6", "placement.async=true", "placement.auto.window_iterations=5",
-                "placement.auto.patience=2", "placement.auto.min_relative_gain=0.25",
-                "placement.auto.horizon_iterations=50")).placement();
+                "parallel.world_size=6", "placement.auto.window_iterations=5", "placement.auto.patience=2",
+                "placement.auto.min_relative_gain=0.25", "placement.auto.horizon_iterations=50")).placement();
         assertEquals(PlacementMode.AUTO, p.mode());
-        assertEquals(true, p.async());
         assertEquals(new TrainConfig.Auto(5, 2, 0.25, 50), p.auto());
     }
 
     @Test
-    void shouldRejectAsyncWhenColocated() {
-        assertEquals("placement.async needs placement.mode=split or auto: placement.mode=colocate",
+    void shouldAcceptAnAsynchronousSplitPlacement() {
+        TrainConfig.Placement p = TrainConfig.load("", List.of("placement.mode=split", "placement.rollout_world_size=2",
+                "parallel.world_size=6", "placement.async=true")).placement();
+        assertEquals(true, p.async());
+    }
+
+    @Test
+    void shouldRejectAsyncUnlessSplit() {
+        assertEquals("placement.async needs placement.mode=split: placement.mode=colocate",
                 message("placement.async=true"));
+        assertEquals("placement.async needs placement.mode=split: an asynchronous rollout cannot switch placement, "
+                + "placement.mode=auto", message("placement.mode=auto", "placement.rollout_world_size=2",
+                "parallel.world_size=6", "placement.async=true"));
     }
 
     @Test

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
+import io.yatt.controller.placement.DynamicPlacement;
+import io.yatt.controller.placement.RuntimePlacement;
+import io.yatt.controller.placement.StageTimes;
 import io.yatt.hybrid.GroupKind;
 import io.yatt.hybrid.HybridEngine;
 import io.yatt.hybrid.HybridLayout;
@@ -53,7 +56,8 @@ class SplitRolloutTest {
 
     /** What a run saw: the trainers' batches, the final actor, the rollout ranks' versions and last weights. */
     record Trace(List<RolloutBatch> batches, Map<String, float[]> finalWeights, List<Long> workerVersions,
-                 Map<Integer, Map<String, byte[]>> trainerGeneration, Map<Integer, Map<String, byte[]>> rollout) {
+                 Map<Integer, Map<String, byte[]>> trainerGeneration, Map<Integer, Map<String, byte[]>> rollout,
+                 List<RuntimePlacement> placements) {
     }
 
     static RolloutSettings settings(RolloutMode mode, boolean baseline) {
@@ -75,10 +79,23 @@ class SplitRolloutTest {
         return out;
     }
 
+    /**
+     * Decides where each step's rollout runs: on rank 0, broadcast before the step, when synchronous; on every rank
+     * (a pure function of the step) when asynchronous, whose rollout runs ahead of the broadcast.
+     */
+    @FunctionalInterface
+    interface Placer {
+        RuntimePlacement placementOf(long step);
+    }
+
     static Trace run(String gen, int rolloutSize, RolloutMode mode, int switchAt, boolean baseline) {
+        return run(gen, rolloutSize, mode, baseline, switchAt <= STEPS,
+                step -> step < switchAt ? RuntimePlacement.COLOCATE : RuntimePlacement.SPLIT);
+    }
+
+    static Trace run(String gen, int rolloutSize, RolloutMode mode, boolean baseline, boolean split, Placer placer) {
         HybridLayout layout = HybridLayout.parse(TRAIN, gen);
         int trainers = layout.worldSize();
-        boolean split = switchAt <= STEPS;
         int world = trainers + (split ? rolloutSize : 0);
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, CONFIG.modelSpec(DType.F32, PAD),
                 ReshardScheme.HYBRIDFLOW);
@@ -89,6 +106,7 @@ class SplitRolloutTest {
         int[][] responses = new int[settings.samples()][];
         float[][] logProbs = new float[settings.samples()][];
         List<Long> versions = new ArrayList<>();
+        List<RuntimePlacement> placements = new ArrayList<>();
         Map<Integer, Map<String, byte[]>> trainerGen = new ConcurrentHashMap<>();
         Map<Integer, Map<String, byte[]>> rolloutGen = new ConcurrentHashMap<>();
         try (InProcessWorld w = InProcessWorld.create(world)) {
@@ -98,9 +116,18 @@ class SplitRolloutTest {
                     comm.split(-1, rank).ifPresent(Communicator::close);
                     try (Allocator root = Allocator.root("rollout" + rank);
                          SplitRolloutWorker worker = SplitRolloutWorker.create(settings, plan, topo, rank - trainers,
-                                 comm, root, switchAt, STEPS)) {
-                        for (int step = switchAt; step <= STEPS; step++) {
-                            worker.step(step, prompts(step));
+                                 comm, root, 1, STEPS)) {
+                        RuntimePlacement previous = RuntimePlacement.COLOCATE;
+                        for (int step = 1; step <= STEPS; step++) {
+                            RuntimePlacement where = mode == RolloutMode.SYNC ? PlacementBroadcast.fromRankZero(
+                                    comm, root, RuntimePlacement.COLOCATE) : placer.placementOf(step);
+                            if (where == RuntimePlacement.SPLIT) {
+                                if (previous != RuntimePlacement.SPLIT) {
+                                    worker.restartAt(step);
+                                }
+                                worker.step(step, prompts(step));
+                            }
+                            previous = where;
                         }
                         if (rank == trainers) {
                             versions.addAll(worker.versions());
@@ -121,12 +148,24 @@ class SplitRolloutTest {
                              Head.LANGUAGE_MODEL, policy, layout.train().t(), layout.coordinates(rank).tp(), PAD),
                              engine.communicator(GroupKind.TP), PAD);
                      SplitRolloutTrainer endpoint = split ? SplitRolloutTrainer.create(settings, topo, rank, comm,
-                             root, switchAt, STEPS) : null) {
+                             root, 1, STEPS) : null) {
                     AdamW opt = AdamW.create(actor.parameters(), new AdamW.Settings(0.9, 0.999, 1e-8, 0.0));
+                    RuntimePlacement previous = RuntimePlacement.COLOCATE;
                     for (int step = 1; step <= STEPS; step++) {
                         actor.copyTo(engine.trainingWeights());
                         RolloutBatch batch;
-                        if (step < switchAt) {
+                        RuntimePlacement where = !split ? RuntimePlacement.COLOCATE
+                                : mode == RolloutMode.ASYNC ? placer.placementOf(step)
+                                : PlacementBroadcast.fromRankZero(comm, root,
+                                        rank == 0 ? placer.placementOf(step) : RuntimePlacement.COLOCATE);
+                        if (rank == 0) {
+                            placements.add(where);
+                        }
+                        if (where == RuntimePlacement.SPLIT && previous != RuntimePlacement.SPLIT) {
+                            endpoint.restartAt(step);
+                        }
+                        previous = where;
+                        if (where == RuntimePlacement.COLOCATE) {
                             Map<String, Tensor> gw = engine.toGeneration();
                             try (LlamaModel genModel = LlamaModel.fromTensors(CONFIG, Head.LANGUAGE_MODEL, gw,
                                     tg == 1 ? null : genTp, PAD)) {
@@ -168,7 +207,7 @@ class SplitRolloutTest {
                     trainerComm.close();
                 }
             });
-            return new Trace(batches, results.getFirst(), versions, trainerGen, rolloutGen);
+            return new Trace(batches, results.getFirst(), versions, trainerGen, rolloutGen, placements);
         }
     }
 
@@ -278,6 +317,40 @@ class SplitRolloutTest {
         Trace switched = run("1-1-2", 2, RolloutMode.SYNC, 3, false);
         assertSameRun(run("1-1-2", 2, RolloutMode.SYNC, NEVER, false), switched);
         assertEquals(List.of(2L, 3L), switched.workerVersions());
+    }
+
+    /**
+     * Auto mode's mechanics: rank 0's {@link DynamicPlacement} (window 1, patience 1, no margin) is fed stage times
+     * whose noise favours split after odd steps and colocation after even ones, so the rollout moves
+     * colocate, split, colocate, split; every rank follows the broadcast decision, and the run equals one that never
+     * left colocation.
+     */
+    @Test
+    void shouldLeaveTheRunUnchangedWhenTheDeciderSwitchesBackAndForth() {
+        DynamicPlacement.Predictions predicted = new DynamicPlacement.Predictions(new StageTimes(4, 0.5, 2, 3),
+                new StageTimes(3, 1.5, 2, 3));
+        DynamicPlacement decider = DynamicPlacement.create(new DynamicPlacement.Settings(1, 1, 0, 10, false),
+                predicted, RuntimePlacement.COLOCATE, 0, 0);
+        StageTimes odd = new StageTimes(1.5, 0.5, 1, 1);
+        StageTimes even = new StageTimes(0.5, 1.5, 1, 1);
+        Trace auto = run("1-1-2", 2, RolloutMode.SYNC, false, true, step -> {
+            if (step > 1) {
+                long measured = step - 1;
+                decider.observe(measured, predicted.of(decider.current()).times(measured % 2 == 1 ? odd : even));
+            }
+            return decider.current();
+        });
+        assertEquals(List.of(RuntimePlacement.COLOCATE, RuntimePlacement.SPLIT, RuntimePlacement.COLOCATE,
+                RuntimePlacement.SPLIT), auto.placements());
+        assertEquals(List.of(1L, 3L), auto.workerVersions());
+        assertSameRun(run("1-1-2", 2, RolloutMode.SYNC, NEVER, false), auto);
+    }
+
+    @Test
+    void shouldRefuseToSwitchAnAsynchronousRollout() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> run("1-1-2", 2, RolloutMode.ASYNC,
+                false, true, step -> step == 2 ? RuntimePlacement.COLOCATE : RuntimePlacement.SPLIT));
+        assertEquals("switching placement needs the synchronous rollout: mode=ASYNC", e.getMessage());
     }
 
     @Test
