@@ -174,7 +174,8 @@ final class ConfigSchema {
         k.add(new Key("placement.auto.patience", INT, AUTO_PATIENCE, c -> c.placement().auto().patience(),
                 "auto: favourable decisions in a row before a switch"));
         k.add(new Key("placement.auto.min_relative_gain", NUM, AUTO_MIN_RELATIVE_GAIN,
-                c -> c.placement().auto().minRelativeGain(), "auto: predicted gain required, fraction of an iteration"));
+                c -> c.placement().auto().minRelativeGain(),
+                "auto: predicted gain required, fraction of an iteration"));
         k.add(new Key("placement.auto.horizon_iterations", INT, AUTO_HORIZON_ITERATIONS,
                 c -> c.placement().auto().horizonIterations(), "auto: iterations over which a switch must pay off"));
 

@@ -5,6 +5,7 @@ import io.yatt.hybrid.HybridEngine;
 import io.yatt.hybrid.WeightSync;
 import io.yatt.hybrid.WeightSyncTopology;
 import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Tensor;
 import java.util.Map;
 import java.util.Objects;
 
@@ -51,10 +52,19 @@ public final class SplitRolloutTrainer implements AutoCloseable {
         Objects.requireNonNull(settings, "settings");
         checkSteps(firstStep, lastStep);
         Allocator own = allocator.child("split-rollout-trainer" + trainerRank);
-        WeightSync ws = WeightSync.trainer(topology, trainerRank, sync, own,
-                new WeightSync.Config(settings.bucketByteSize()));
-        sync.split(-1, trainerRank); // the rollout ranks split their generation TP groups here
-        return new SplitRolloutTrainer(settings, sync, ws, own, firstStep, lastStep);
+        WeightSync ws = null;
+        try {
+            ws = WeightSync.trainer(topology, trainerRank, sync, own,
+                    new WeightSync.Config(settings.bucketByteSize()));
+            sync.split(-1, trainerRank); // the rollout ranks split their generation TP groups here
+            return new SplitRolloutTrainer(settings, sync, ws, own, firstStep, lastStep);
+        } catch (RuntimeException e) {
+            if (ws != null) {
+                ws.close();
+            }
+            own.close();
+            throw e;
+        }
     }
 
     static void checkSteps(long firstStep, long lastStep) {
@@ -91,7 +101,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
 
     private void publish(long version, HybridEngine engine) {
         long t0 = System.nanoTime();
-        Map<String, io.yatt.tensor.Tensor> generation = engine.toGeneration();
+        Map<String, Tensor> generation = engine.toGeneration();
         try {
             bytesSent += weightSync.send(version, generation).byteSize();
         } finally {
@@ -118,8 +128,8 @@ public final class SplitRolloutTrainer implements AutoCloseable {
     /**
      * Resumes split rollout at {@code step} after steps whose rollout ran elsewhere (a placement switch): the step
      * runs as a first step, so the rollout ranks receive the current weights before generating it. Every trainer and
-     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous rollout is already generating
-     * the step after the current one.
+     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous
+     * rollout is already generating the step after the current one.
      *
      * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
      */

@@ -78,12 +78,25 @@ public final class SplitRolloutWorker implements AutoCloseable {
                     + settings.samples() + ", replicas=" + replicas);
         }
         Allocator own = allocator.child("split-rollout-worker" + rolloutRank);
-        Map<String, Tensor> weights = WeightSync.allocateGenerationWeights(plan, topology, rolloutRank, own);
-        WeightSync ws = WeightSync.rollout(topology, rolloutRank, sync, weights, own);
-        WeightSyncTopology.RolloutCoordinates rc = topology.rolloutCoordinates(rolloutRank);
-        Communicator genTp = sync.split(rc.replica(), rc.genTp()).orElseThrow();
-        return new SplitRolloutWorker(settings, topology, rolloutRank, sync, genTp, own, weights, ws, firstStep,
-                lastStep);
+        Map<String, Tensor> weights = null;
+        WeightSync ws = null;
+        try {
+            weights = WeightSync.allocateGenerationWeights(plan, topology, rolloutRank, own);
+            ws = WeightSync.rollout(topology, rolloutRank, sync, weights, own);
+            WeightSyncTopology.RolloutCoordinates rc = topology.rolloutCoordinates(rolloutRank);
+            Communicator genTp = sync.split(rc.replica(), rc.genTp()).orElseThrow();
+            return new SplitRolloutWorker(settings, topology, rolloutRank, sync, genTp, own, weights, ws, firstStep,
+                    lastStep);
+        } catch (RuntimeException e) {
+            if (ws != null) {
+                ws.close();
+            }
+            if (weights != null) {
+                weights.values().forEach(Tensor::close);
+            }
+            own.close();
+            throw e;
+        }
     }
 
     /**
@@ -91,6 +104,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
      *
      * @param promptIds the step's prompt tokens per sample (all samples, the same on every rank)
      * @return the whole step, as the trainers receive it
+     * @throws IllegalArgumentException if there is not one prompt per sample
      * @throws IllegalStateException if {@code step} is not the next step, or the weights received are not the
      *         version the mode expects
      * @throws io.yatt.hybrid.WeightSyncException if a weight sync failed (weights unchanged)
@@ -173,8 +187,8 @@ public final class SplitRolloutWorker implements AutoCloseable {
     /**
      * Resumes split rollout at {@code step} after steps whose rollout ran elsewhere (a placement switch): the step
      * runs as a first step, so the rollout ranks receive the current weights before generating it. Every trainer and
-     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous rollout is already generating
-     * the step after the current one.
+     * rollout rank calls it for the same step. Synchronous mode only (a no-op before the first step): an asynchronous
+     * rollout is already generating the step after the current one.
      *
      * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
      */

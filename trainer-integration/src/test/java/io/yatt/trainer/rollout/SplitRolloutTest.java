@@ -416,7 +416,8 @@ class SplitRolloutTest {
         try (Allocator root = Allocator.root("x")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SplitRolloutWorker.create(
                     settings(RolloutMode.SYNC, false), plan, topo, 0, null, root, 1, 2));
-            assertEquals("samples per step must divide over the rollout replicas: samples=8, replicas=3", e.getMessage());
+            assertEquals("samples per step must divide over the rollout replicas: samples=8, replicas=3",
+                    e.getMessage());
         }
     }
 
