@@ -17,6 +17,7 @@ import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.KlControlType;
+import io.yatt.trainer.config.PlacementMode;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.model.Batch;
 import io.yatt.trainer.model.Head;
@@ -124,6 +125,14 @@ public final class RlhfLoop {
         HybridLayout layout = config.parallel().layout();
         int pad = layout.train().t();
         model.requireTensorParallel(pad);
+        TrainConfig.Placement placement = config.placement();
+        if (placement.mode() == PlacementMode.AUTO || placement.async()) {
+            // the components exist (io.yatt.trainer.rollout, DynamicPlacement); the driver does not drive them yet
+            throw new IllegalArgumentException("not wired into the loop yet: placement.mode="
+                    + placement.mode().configName() + ", placement.async=" + placement.async()
+                    + ", expected=colocate or synchronous split");
+        }
+        int rolloutSize = placement.mode() == PlacementMode.SPLIT ? placement.rolloutWorldSize() : 0;
         Shape shape = Shape.of(config, layout);
         Path tmp;
         try {
@@ -136,7 +145,7 @@ public final class RlhfLoop {
             int policyPad = policy.get("embed_tokens.weight").length == model.vocabSize() * model.hiddenSize()
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task);
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, rolloutSize, task);
                  Allocator allocator = Allocator.root("rlhf-driver")) {
                 Driver driver = new Driver(config, task, model, shape, workers, allocator, options, onStep);
                 return driver.run(policyDir, tmp.resolve("final"));
@@ -172,7 +181,10 @@ public final class RlhfLoop {
             int batchPrompts = config.data().trainBatchSize();
             int n = config.actorRolloutRef().rollout().n();
             int samples = batchPrompts * n;
-            int replicas = layout.worldSize() / layout.gen().tg();
+            // split placement: the rollout ranks' replicas of p_g*t_g ranks generate
+            int replicas = config.placement().mode() == PlacementMode.SPLIT
+                    ? config.placement().rolloutWorldSize() / (layout.gen().tg() * layout.gen().pg())
+                    : layout.worldSize() / layout.gen().tg();
             if (samples % replicas != 0) {
                 throw new IllegalArgumentException("samples per step must divide over the generation replicas: "
                         + "samples=" + samples + ", replicas=" + replicas);
@@ -227,7 +239,9 @@ public final class RlhfLoop {
         private final WorkerGroup critic;
         private final WorkerGroup costCritic;
         private final WorkerGroup reward;
-        private final Rollout rollout;
+        private final WorkerGroup rolloutGroup;
+        private final boolean split;
+        private Rollout rollout;
         private final int worldSize;
 
         Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers workers, Allocator allocator,
@@ -244,7 +258,9 @@ public final class RlhfLoop {
             this.critic = workers.group("critic");
             this.costCritic = workers.group("cost_critic");
             this.reward = workers.group("reward");
-            this.rollout = Rollout.colocated(workers.group("rollout"));
+            this.rolloutGroup = workers.group("rollout");
+            this.split = cfg.placement().mode() == PlacementMode.SPLIT;
+            this.rollout = split ? null : Rollout.colocated(rolloutGroup);
             this.worldSize = cfg.parallel().layout().worldSize();
         }
 
@@ -252,6 +268,13 @@ public final class RlhfLoop {
             Checkpoint resume = options.resumeFrom();
             TrainerState state = resume == null ? null : TrainerState.read(resume);
             actor.call("init", cfg.toYaml(), policyDir.toString(), resume == null ? "" : resume.path().toString());
+            if (split) {
+                // one collective over trainers and rollout ranks: both groups at once
+                CompletableFuture<Object> trainers = actor.callAsync("initWeightSync");
+                CompletableFuture<Object> rollouts = rolloutGroup.callAsync("init", cfg.toYaml(), policyDir.toString());
+                await(trainers);
+                await(rollouts);
+            }
             TrainConfig.Algorithm alg = cfg.algorithm();
             double klInit = state != null ? state.klCoef() : alg.klCtrl().klCoef();
             KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
@@ -276,6 +299,9 @@ public final class RlhfLoop {
                 initial = evaluate();
                 last = initial;
                 first = 1;
+            }
+            if (split) {
+                rollout = new SplitRollout(actor, rolloutGroup, first);
             }
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();

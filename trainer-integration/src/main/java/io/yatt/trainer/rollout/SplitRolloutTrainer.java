@@ -99,15 +99,26 @@ public final class SplitRolloutTrainer implements AutoCloseable {
         return batch;
     }
 
-    private void publish(long version, HybridEngine engine) {
+    /**
+     * Publishes version {@code version} of the actor outside {@link #step}'s schedule (a driver that dispatches the
+     * rollout itself): the engine's training weights, resharded to the generation layout, go to the rollout ranks,
+     * which call {@link SplitRolloutWorker#receive()} at the same time; the engine is back in training state after.
+     *
+     * @return this rank's part of the sync
+     * @throws io.yatt.hybrid.WeightSyncException if a rank refused the sync (every rank throws)
+     */
+    public WeightSync.SyncStats publish(long version, HybridEngine engine) {
         long t0 = System.nanoTime();
         Map<String, Tensor> generation = engine.toGeneration();
+        WeightSync.SyncStats stats;
         try {
-            bytesSent += weightSync.send(version, generation).byteSize();
+            stats = weightSync.send(version, generation);
         } finally {
             engine.toTraining();
         }
+        bytesSent += stats.byteSize();
         syncNs += System.nanoTime() - t0;
+        return stats;
     }
 
     /** Bytes this rank has sent to rollout ranks so far (0 unless it is a source). */

@@ -121,7 +121,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
         RolloutMode mode = settings.mode();
         long version = mode.weightVersion(step, firstStep);
         if (mode.syncsBefore(step, firstStep)) {
-            weightSync.receive();
+            receive();
         }
         if (weightSync.version() != version) {
             throw new IllegalStateException("rollout weights are not the version this step needs: step=" + step
@@ -133,31 +133,25 @@ public final class SplitRolloutWorker implements AutoCloseable {
         boolean leader = rc.genTp() == 0;
         int chunk = settings.samples() / replicas;
         int from = replica * chunk;
-        int maxSeq = settings.maxPromptLength() + settings.responseLength();
-        List<Generator.Sample> mine;
         List<Generator.Sample> baseline = List.of();
         int pf = 0;
-        try (LlamaModel gen = LlamaModel.fromTensors(settings.model(), Head.LANGUAGE_MODEL, weights,
-                genTp.size() == 1 ? null : genTp, settings.vocabPadMultiple())) {
-            long[] seeds = new long[chunk];
-            for (int i = 0; i < chunk; i++) {
-                seeds[i] = settings.seeds().seed(step, from + i);
-            }
-            mine = Generator.create(gen, chunk, maxSeq).generate(promptIds.subList(from, from + chunk),
-                    settings.sampling(), seeds);
-            if (settings.greedyBaseline()) {
-                int per = (settings.prompts() + replicas - 1) / replicas;
-                pf = Math.min(settings.prompts(), replica * per);
-                int pt = Math.min(settings.prompts(), pf + per);
-                if (pt > pf) {
-                    List<int[]> bp = new ArrayList<>(pt - pf);
-                    for (int j = pf; j < pt; j++) {
-                        bp.add(promptIds.get(j * settings.n()));
-                    }
-                    Generator.Sampling s = settings.sampling();
-                    baseline = Generator.create(gen, pt - pf, maxSeq).generate(bp,
-                            new Generator.Sampling(s.maxNewTokens(), 0f, 0, 1f, s.stopTokens()), new long[pt - pf]);
+        long[] seeds = new long[chunk];
+        for (int i = 0; i < chunk; i++) {
+            seeds[i] = settings.seeds().seed(step, from + i);
+        }
+        List<Generator.Sample> mine = generate(promptIds.subList(from, from + chunk), settings.sampling(), seeds);
+        if (settings.greedyBaseline()) {
+            int per = (settings.prompts() + replicas - 1) / replicas;
+            pf = Math.min(settings.prompts(), replica * per);
+            int pt = Math.min(settings.prompts(), pf + per);
+            if (pt > pf) {
+                List<int[]> bp = new ArrayList<>(pt - pf);
+                for (int j = pf; j < pt; j++) {
+                    bp.add(promptIds.get(j * settings.n()));
                 }
+                Generator.Sampling s = settings.sampling();
+                baseline = generate(bp, new Generator.Sampling(s.maxNewTokens(), 0f, 0, 1f, s.stopTokens()),
+                        new long[pt - pf]);
             }
         }
         RolloutExchange.Part part = leader
@@ -167,6 +161,36 @@ public final class SplitRolloutWorker implements AutoCloseable {
         versions.add(version);
         nextStep = step + 1;
         return batch;
+    }
+
+    /**
+     * Receives the next weight version (collective with every trainer rank's {@link SplitRolloutTrainer#publish});
+     * {@link #step} calls it when its mode says so, a driver that dispatches the rollout itself calls it directly.
+     *
+     * @return this rank's part of the sync
+     * @throws io.yatt.hybrid.WeightSyncException if a rank refused the sync (the weights are unchanged)
+     */
+    public WeightSync.SyncStats receive() {
+        return weightSync.receive();
+    }
+
+    /**
+     * Generates continuations of {@code prompts} on the weights held (version {@link #version()}), with this rank's
+     * rollout replica: collective over the replica's generation TP group, every rank of which gets the samples.
+     *
+     * @throws IllegalArgumentException as {@link Generator#generate}
+     */
+    public List<Generator.Sample> generate(List<int[]> prompts, Generator.Sampling sampling, long[] seeds) {
+        try (LlamaModel gen = LlamaModel.fromTensors(settings.model(), Head.LANGUAGE_MODEL, weights,
+                genTp.size() == 1 ? null : genTp, settings.vocabPadMultiple())) {
+            return Generator.create(gen, prompts.size(), settings.maxPromptLength() + settings.responseLength())
+                    .generate(prompts, sampling, seeds);
+        }
+    }
+
+    /** This rank's place among the rollout ranks (its replica and generation TP rank). */
+    public WeightSyncTopology.RolloutCoordinates coordinates() {
+        return topology.rolloutCoordinates(rolloutRank);
     }
 
     /** The weight version that generated each step so far, in step order. */
