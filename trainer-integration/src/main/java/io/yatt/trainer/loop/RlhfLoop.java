@@ -117,7 +117,8 @@ public final class RlhfLoop {
      * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
      *        multiple of the training TP degree
      * @param onStep receives each step's metrics on the calling thread (record, progress)
-     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
+     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes, or the config asks for
+     *         {@code placement.async} or {@code placement.mode=auto} (not driven by the loop yet)
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
