@@ -2,6 +2,8 @@ package io.yatt.trainer.loop;
 
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerMesh;
+import io.yatt.controller.ParallelControllers;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
@@ -13,12 +15,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The embedded launch: one controller ({@link ControlPlane} with its embedded media driver, workers on
- * {@code aeron:ipc}) and one {@link RlhfWorker} per rank as threads of this JVM, each given its in-process
- * communicator (registered with its {@link Worker}, so a lost worker aborts its peers' collectives). Every worker
- * serves every role (colocated); {@link #group(String)} is the driver's {@link WorkerGroup} of a role.
+ * The embedded launch: C controllers ({@link ControlPlane}s with their own embedded media drivers; one controller
+ * talks to its workers over {@code aeron:ipc}, several over udp loopback and meet in a {@link ControllerMesh}) and one
+ * {@link RlhfWorker} per rank as threads of this JVM, each given its in-process communicator (registered with its
+ * {@link Worker}, as are the group communicators the worker's init makes, so a lost worker aborts its peers'
+ * collectives). Controller {@code i} gets the workers of training
+ * DP slice {@code i} (ParallelControllers). Every worker serves every role (colocated); each controller holds one
+ * {@link WorkerGroup} per role over its workers.
  */
 final class EmbeddedWorkers implements AutoCloseable {
     /** Roles every worker registers: all colocated on the same ranks. */
@@ -31,119 +37,154 @@ final class EmbeddedWorkers implements AutoCloseable {
     static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
     /** Heartbeat timeout: long steps on a loaded two-core machine must not count an embedded worker as lost. */
     static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+    /** How long a controller waits for the others at a step barrier or reduction. */
+    static final long MESH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(300);
 
-    private final ControlPlane plane;
-    private final InProcessWorld world;
-    private final List<RlhfWorker> roles;
-    private final List<Worker> workers;
-    private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
+    /** One controller: its plane, its mesh link (null for a single controller) and its role groups. */
+    static final class Controller {
+        private final ControlPlane plane;
+        private ControllerMesh mesh;
+        private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
+
+        private Controller(ControlPlane plane) {
+            this.plane = plane;
+        }
+
+        /** The group of {@code role} over this controller's workers. */
+        WorkerGroup group(String role) {
+            WorkerGroup g = groups.get(role);
+            if (g == null) {
+                throw new IllegalArgumentException("unknown role: role=" + role + ", roles=" + ROLES);
+            }
+            return g;
+        }
+
+        /** How this controller shares per-sample quantities with the others. */
+        Exchange exchange() {
+            return mesh == null ? Exchange.single() : Exchange.over(mesh);
+        }
+    }
+
+    private final List<Controller> controllers = new ArrayList<>();
+    private final List<RlhfWorker> roles = new ArrayList<>();
+    private final List<Worker> workers = new ArrayList<>();
+    private InProcessWorld world;
     /** Split placement: the trainers' and rollout ranks' world, and the rollout ranks (empty when colocated). */
-    private final InProcessWorld syncWorld;
-    private final List<SplitRolloutRank> rollouts;
+    private InProcessWorld syncWorld;
+    private final List<SplitRolloutRank> rollouts = new ArrayList<>();
 
-    private EmbeddedWorkers(ControlPlane plane, InProcessWorld world, List<RlhfWorker> roles, List<Worker> workers,
-                            InProcessWorld syncWorld, List<SplitRolloutRank> rollouts) {
-        this.plane = plane;
-        this.world = world;
-        this.roles = roles;
-        this.workers = workers;
-        this.syncWorld = syncWorld;
-        this.rollouts = rollouts;
+    private EmbeddedWorkers() {
     }
 
     /**
-     * Starts the controller and {@code layout.worldSize()} workers and forms every role's group.
+     * Starts {@code controllers} controllers and {@code layout.worldSize()} workers and forms every role's group.
      *
      * @param task the task the workers score with (an object of this JVM)
+     * @throws IllegalArgumentException if the controllers do not divide the training DP size, or a controller's
+     *     generation replicas are not one contiguous block of the replicas
      */
-    static EmbeddedWorkers start(HybridLayout layout, Task task) {
-        return start(layout, 0, task);
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers) {
+        return start(layout, task, controllers, 0);
     }
 
     /**
-     * Starts the controller and the workers and forms every role's group: with {@code rolloutSize > 0} (split
-     * placement) the {@code layout.worldSize()} trainers serve every role but {@code rollout}, which
-     * {@code rolloutSize} {@link SplitRolloutRank}s serve; the trainers keep their own in-process world for training
-     * and share a second one, trainers first, with the rollout ranks for weight sync.
+     * As {@link #start(HybridLayout, Task, int)}; with {@code rolloutSize > 0} (split placement, one controller) the
+     * {@code layout.worldSize()} trainers serve every role but {@code rollout}, which {@code rolloutSize}
+     * {@link SplitRolloutRank}s serve; the trainers keep their own in-process world for training and share a second
+     * one, trainers first, with the rollout ranks for weight sync.
      *
-     * @param task the task the workers score with (an object of this JVM)
+     * @throws IllegalArgumentException also if a split placement asks for more than one controller
      */
-    static EmbeddedWorkers start(HybridLayout layout, int rolloutSize, Task task) {
-        int size = layout.worldSize();
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize) {
         boolean split = rolloutSize > 0;
+        if (split && controllers != 1) {
+            throw new IllegalArgumentException("split placement runs with one controller: trainer.controllers="
+                    + controllers + ", placement.rollout_world_size=" + rolloutSize);
+        }
         List<String> trainerRoles = split ? ROLES.stream().filter(r -> !r.equals(ROLLOUT)).toList() : ROLES;
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS));
-        InProcessWorld world = null;
-        InProcessWorld syncWorld = null;
-        List<RlhfWorker> roles = new ArrayList<>(size);
-        List<SplitRolloutRank> rollouts = new ArrayList<>(rolloutSize);
-        List<Worker> workers = new ArrayList<>(size + rolloutSize);
-        EmbeddedWorkers out = null;
+        int size = layout.worldSize();
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
+        EmbeddedWorkers out = new EmbeddedWorkers();
         try {
-            world = InProcessWorld.create(size);
-            syncWorld = split ? InProcessWorld.create(size + rolloutSize) : null;
+            for (int i = 0; i < controllers; i++) {
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS);
+                if (controllers > 1) {
+                    ctx.udp("127.0.0.1", 0).jobName("rlhf-controller-" + i);
+                }
+                out.controllers.add(new Controller(ControlPlane.launch(ctx)));
+            }
+            if (controllers > 1) {
+                List<ControllerMesh.Peer> peers = out.controllers.stream().map(c -> c.plane.peer()).toList();
+                for (int i = 0; i < controllers; i++) {
+                    Controller c = out.controllers.get(i);
+                    c.mesh = ControllerMesh.join(c.plane, i, peers, MESH_TIMEOUT_NS);
+                }
+            }
+            out.world = InProcessWorld.create(size);
+            out.syncWorld = split ? InProcessWorld.create(size + rolloutSize) : null;
+            int[] localRank = new int[controllers];
             for (int rank = 0; rank < size; rank++) {
+                int ci = pc.controllerOf(layout.coordinates(rank).dp());
+                Controller c = out.controllers.get(ci);
+                AtomicReference<Worker> self = new AtomicReference<>();
                 RlhfWorker w = split
-                        ? RlhfWorker.embeddedSplit(rank, world.communicator(rank), syncWorld.communicator(rank), task)
-                        : RlhfWorker.embedded(rank, world.communicator(rank), task);
-                roles.add(w);
-                workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank).rank(rank)
-                        .roles(trainerRoles).meshes(RlhfWorker.meshes(layout, rank)).allocator(w.allocator())
-                        .methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
-                        .communicators(split ? List.of(world.communicator(rank), syncWorld.communicator(rank))
-                                : List.of(world.communicator(rank)))
-                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())));
+                        ? RlhfWorker.embeddedSplit(rank, out.world.communicator(rank),
+                                out.syncWorld.communicator(rank), task, comm -> self.get().registerCommunicator(comm))
+                        : RlhfWorker.embedded(rank, out.world.communicator(rank), task,
+                                comm -> self.get().registerCommunicator(comm));
+                out.roles.add(w);
+                self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
+                        .rank(localRank[ci]++).roles(trainerRoles).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
+                        .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
+                        .communicators(split ? List.of(out.world.communicator(rank), out.syncWorld.communicator(rank))
+                                : List.of(out.world.communicator(rank)))
+                        .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
+                out.workers.add(self.get());
             }
             for (int j = 0; j < rolloutSize; j++) {
-                SplitRolloutRank r = SplitRolloutRank.create(j, syncWorld.communicator(size + j));
-                rollouts.add(r);
-                workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + size + j).rank(j)
+                SplitRolloutRank r = SplitRolloutRank.create(j, out.syncWorld.communicator(size + j));
+                out.rollouts.add(r);
+                ControlPlane plane = out.controllers.getFirst().plane;
+                out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + size + j).rank(j)
                         .roles(List.of(ROLLOUT)).meshes(SplitRolloutRank.meshes(layout, rolloutSize, j))
                         .allocator(r.allocator()).methods(WorkerMethods.annotated(r, MethodHandles.lookup()))
-                        .communicators(List.of(syncWorld.communicator(size + j)))
+                        .communicators(List.of(out.syncWorld.communicator(size + j)))
                         .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())));
             }
-            out = new EmbeddedWorkers(plane, world, roles, workers, syncWorld, rollouts);
-            for (String role : trainerRoles) {
-                out.groups.put(role, plane.group(role, size, GROUP_TIMEOUT_NS));
-            }
-            if (split) {
-                out.groups.put(ROLLOUT, plane.group(ROLLOUT, rolloutSize, GROUP_TIMEOUT_NS));
+            for (Controller c : out.controllers) {
+                for (String role : trainerRoles) {
+                    c.groups.put(role, c.plane.group(role, size / controllers, GROUP_TIMEOUT_NS));
+                }
+                if (split) {
+                    c.groups.put(ROLLOUT, c.plane.group(ROLLOUT, rolloutSize, GROUP_TIMEOUT_NS));
+                }
             }
             return out;
         } catch (RuntimeException | Error e) {
-            if (out != null) {
-                out.close();
-            } else {
-                closeAll(plane, world, roles, workers, syncWorld, rollouts);
-            }
+            out.close();
             throw e;
         }
     }
 
-    /** The driver's group of {@code role}. */
-    WorkerGroup group(String role) {
-        WorkerGroup g = groups.get(role);
-        if (g == null) {
-            throw new IllegalArgumentException("unknown role: role=" + role + ", roles=" + ROLES);
-        }
-        return g;
+    /** The controllers, in index order. */
+    List<Controller> controllers() {
+        return controllers;
     }
 
     @Override
     public void close() {
-        closeAll(plane, world, roles, workers, syncWorld, rollouts);
-    }
-
-    private static void closeAll(ControlPlane plane, InProcessWorld world, List<RlhfWorker> roles,
-                                 List<Worker> workers, InProcessWorld syncWorld, List<SplitRolloutRank> rollouts) {
         try {
             for (Worker w : workers) {
                 w.close();
             }
         } finally {
             try {
-                plane.close();
+                for (Controller c : controllers) {
+                    if (c.mesh != null) {
+                        c.mesh.close();
+                    }
+                    c.plane.close();
+                }
             } finally {
                 try {
                     for (RlhfWorker r : roles) {

@@ -111,8 +111,9 @@ public final class RlhfLoop {
     }
 
     /**
-     * Runs {@code trainer.total_training_steps} steps from the given starting policy: this thread is the controller
-     * and drives the roles (worker groups of {@link RlhfWorker}s on embedded workers, one per rank) step by step.
+     * Runs {@code trainer.total_training_steps} steps from the given starting policy: this thread is controller 0
+     * and drives the roles (worker groups of {@link RlhfWorker}s on embedded workers, one per rank) step by step;
+     * with {@code trainer.controllers} C > 1, C - 1 more controller threads drive the other DP slices.
      *
      * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
      *        multiple of the training TP degree
@@ -146,17 +147,77 @@ public final class RlhfLoop {
             int policyPad = policy.get("embed_tokens.weight").length == model.vocabSize() * model.hiddenSize()
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, rolloutSize, task);
-                 Allocator allocator = Allocator.root("rlhf-driver")) {
-                Driver driver = new Driver(config, task, model, shape, workers, allocator, options, onStep);
-                return driver.run(policyDir, tmp.resolve("final"));
+            int controllers = config.trainer().controllers();
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize)) {
+                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
             }
         } finally {
             deleteTree(tmp);
         }
     }
 
-    private static void deleteTree(Path root) {
+    /**
+     * Runs one driver per controller: controller 0 on the calling thread (it reports the steps and the result), the
+     * others on threads of their own; all issue the same calls to their workers.
+     */
+    private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
+                                         EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
+                                         Path policyDir, Path scratch) {
+        List<EmbeddedWorkers.Controller> controllers = workers.controllers();
+        List<Thread> others = new ArrayList<>();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 1; i < controllers.size(); i++) {
+            EmbeddedWorkers.Controller c = controllers.get(i);
+            Thread t = new Thread(() -> {
+                try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
+                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch)
+                            .run(policyDir, scratch.resolve("final"));
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }, "yatt-controller-" + i);
+            t.setDaemon(true);
+            t.start();
+            others.add(t);
+        }
+        Result result;
+        try (Allocator allocator = Allocator.root("rlhf-driver-0")) {
+            EmbeddedWorkers.Controller c = controllers.getFirst();
+            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+                    .run(policyDir, scratch.resolve("final"));
+        }
+        for (Thread t : others) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the controllers finished", e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            Throwable f = failures.getFirst();
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("controller failed: " + f, f);
+        }
+        return result;
+    }
+
+    static void copyTree(Path from, Path to) throws IOException {
+        try (var paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
+    static void deleteTree(Path root) {
         try (var paths = Files.walk(root)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
@@ -189,6 +250,15 @@ public final class RlhfLoop {
             if (samples % replicas != 0) {
                 throw new IllegalArgumentException("samples per step must divide over the generation replicas: "
                         + "samples=" + samples + ", replicas=" + replicas);
+            }
+            int controllers = config.trainer().controllers();
+            if (controllers < 1 || layout.train().d() % controllers != 0) {
+                throw new IllegalArgumentException("trainer.controllers must divide the training DP size: "
+                        + "trainer.controllers=" + controllers + ", dp=" + layout.train().d());
+            }
+            if (batchPrompts % controllers != 0) {
+                throw new IllegalArgumentException("data.train_batch_size must divide over the controllers: "
+                        + "data.train_batch_size=" + batchPrompts + ", trainer.controllers=" + controllers);
             }
             int miniSamples = config.actorRolloutRef().actor().ppoMiniBatchSize() * n;
             int micro = config.actorRolloutRef().actor().ppoMicroBatchSize();
@@ -244,9 +314,18 @@ public final class RlhfLoop {
         private final boolean split;
         private Rollout rollout;
         private final int worldSize;
+        private final Exchange ex;
+        private final Path scratch;
+        /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
+        private final int s0;
+        private final int local;
 
-        Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers workers, Allocator allocator,
-               Options options, Consumer<StepMetrics> onStep) {
+        Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
+               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch) {
+            this.ex = ex;
+            this.scratch = scratch;
+            this.local = sh.samples() / ex.count();
+            this.s0 = ex.index() * local;
             this.cfg = cfg;
             this.task = task;
             this.model = model;
@@ -272,7 +351,8 @@ public final class RlhfLoop {
             if (split) {
                 // one collective over trainers and rollout ranks: both groups at once
                 CompletableFuture<Object> trainers = actor.callAsync("initWeightSync");
-                CompletableFuture<Object> rollouts = rolloutGroup.callAsync("init", cfg.toYaml(), policyDir.toString());
+                CompletableFuture<Object> rollouts = rolloutGroup.callAsync("init", cfg.toYaml(),
+                        policyDir.toString());
                 await(trainers);
                 await(rollouts);
             }
@@ -311,7 +391,9 @@ public final class RlhfLoop {
                 MetricsTracker m = MetricsTracker.create();
                 long t0 = System.nanoTime();
                 last = step(step, sampler, kl, lagrange, m, last, t0);
-                boolean stopNow = options.stopRequested().getAsBoolean() && step < total;
+                boolean stopAsked = ex.fromFirst(new double[] {
+                    ex.index() == 0 && options.stopRequested().getAsBoolean() ? 1 : 0})[0] != 0;
+                boolean stopNow = stopAsked && step < total;
                 int saveFreq = cfg.trainer().saveFreq();
                 if (options.store() != null
                         && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
@@ -320,22 +402,37 @@ public final class RlhfLoop {
                             lagrange == null ? 0.0 : lagrange.lambda(),
                             Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
                                     LAST_VAL, Double.doubleToRawLongBits(last)));
-                    options.store().write(step, options.meta(), folder -> {
-                        actor.call("saveCheckpoint", folder.toString());
-                        st.writeTo(folder);
-                    });
+                    // every rank writes into a staging folder (its path is known to every controller), controller 0
+                    // then publishes it atomically through the store
+                    Path staging = scratch.resolve("checkpoint-" + step);
+                    actor.call("saveCheckpoint", staging.toString());
+                    ex.barrier();
+                    if (ex.index() == 0) {
+                        options.store().write(step, options.meta(), folder -> {
+                            copyTree(staging, folder);
+                            st.writeTo(folder);
+                        });
+                        deleteTree(staging);
+                    }
+                    ex.barrier();
                     m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);
                 }
                 m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
                 StepMetrics sm = m.commit(step);
-                rows.add(sm);
-                onStep.accept(sm);
+                if (ex.index() == 0) {
+                    rows.add(sm);
+                    onStep.accept(sm);
+                }
                 lastStep = step;
                 if (stopNow) {
                     break;
                 }
             }
             actor.call("saveActor", finalDir.toString());
+            ex.barrier();
+            if (ex.index() != 0) {
+                return null;
+            }
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
             return new Result(rows, initial, last, whole, lastStep);
@@ -358,19 +455,27 @@ public final class RlhfLoop {
                 promptIds.add(task.tokenizer().encodePrompt(p.text()));
                 seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
             }
-            // 1. rollout in the generation layout (toGeneration -> generate -> toTraining on the workers)
+            // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->
+            // toTraining on the workers), then every controller gets the whole batch's responses
             int[][] responses = new int[samples][];
             float[][] genLogProbs = new float[samples][];
-            try (DataBatch in = promptBatch(promptIds, seeds, false);
+            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
                  DataBatch out = rollout.generate(in)) {
-                readResponses(out, samples, responses, genLogProbs);
+                int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
+                int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
+                float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
+                for (int i = 0; i < samples; i++) {
+                    responses[i] = java.util.Arrays.copyOfRange(flat, i * resp, i * resp + lens[i]);
+                    genLogProbs[i] = java.util.Arrays.copyOfRange(lp, i * resp, i * resp + lens[i]);
+                }
                 m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
                 m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
                 m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
             }
-            int[][] baselineResponses = null;
+            double[] baselineScores = null;
             if (alg.advEstimator() == AdvantageEstimator.REMAX) {
-                baselineResponses = baselines(promptIds);
+                baselineScores = baselineScores(promptIds, promptIdx);
             }
 
             // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
@@ -401,23 +506,27 @@ public final class RlhfLoop {
             float[][] refLogProbs;
             float[][] values = null;
             float[][] costValues = null;
+            int[] mineRows = new int[local];
+            for (int k = 0; k < local; k++) {
+                mineRows[k] = s0 + k;
+            }
             try (DataBatch tb = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, tokens, samples, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, mask, samples, tt)).build()) {
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, mineRows, tt), local, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, mineRows, tt), local, tt)).build()) {
                 long q0 = System.nanoTime();
                 CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
                 CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
                 CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
                 CompletableFuture<Object> costF = sh.costCritic()
                         ? costCritic.callAsync("computeCostValues", tb) : null;
-                oldLogProbs = rowsOf(await(oldF), "old_log_probs", resp);
-                refLogProbs = rowsOf(await(refF), "ref_log_probs", resp);
+                oldLogProbs = rowsOf(await(oldF), "old_log_probs");
+                refLogProbs = rowsOf(await(refF), "ref_log_probs");
                 long q1 = System.nanoTime();
                 m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
                 if (valF != null) {
-                    values = rowsOf(await(valF), "values", resp);
+                    values = rowsOf(await(valF), "values");
                     if (costF != null) {
-                        costValues = rowsOf(await(costF), "cost_values", resp);
+                        costValues = rowsOf(await(costF), "cost_values");
                     }
                     m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
                 }
@@ -432,12 +541,15 @@ public final class RlhfLoop {
                 promptOfSample[i] = promptIdx[i / sh.n()];
             }
             try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator, promptOfSample, samples, 0))
-                    .tensor("responses", Rows.ints(allocator, respFlat, samples, resp))
-                    .tensor("response_length", Rows.ints(allocator, lengthInts, samples, 0)).build();
+                    .tensor("prompt_index", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0))
+                    .tensor("responses", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local, resp))
+                    .tensor("response_length", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)).build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
-                score = Rows.doubles(scored, "score");
-                cost = Rows.doubles(scored, "cost");
+                score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
+                cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
             }
             BatchTensor rmask = BatchTensor.of(samples, resp, respMask);
             float[] scores = new float[samples * resp];
@@ -470,11 +582,10 @@ public final class RlhfLoop {
                 groups[i] = i / sh.n();
             }
             in.groupIds(groups);
-            if (baselineResponses != null) {
+            if (baselineScores != null) {
                 float[] base = new float[samples];
-                double[] baseScores = baselineScores(promptIdx, baselineResponses);
                 for (int i = 0; i < samples; i++) {
-                    base[i] = (float) baseScores[i / sh.n()];
+                    base[i] = (float) baselineScores[i / sh.n()];
                 }
                 in.rewardBaselines(base);
             }
@@ -498,7 +609,7 @@ public final class RlhfLoop {
             // 5. critic and actor updates: MESH over training DP, rows ordered so each DP rank gets its mini-batches
             TrainConfig.Actor actorCfg = cfg.actorRolloutRef().actor();
             int updates = (samples / sh.miniSamples()) * actorCfg.ppoEpochs();
-            int[] order = sh.updateOrder();
+            int[] order = java.util.Arrays.copyOfRange(sh.updateOrder(), s0, s0 + local);
             double vfLoss = 0;
             double costVfLoss = 0;
             if (sh.critic()) {
@@ -521,13 +632,13 @@ public final class RlhfLoop {
             double[] am;
             String[] keys = {"pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "kl_loss", "lr"};
             try (DataBatch ub = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), samples, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), samples, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), samples, resp))
-                    .tensor("old_log_probs", Rows.floats(allocator, permute(old.toArray(), order, resp), samples, resp))
-                    .tensor("advantages", Rows.floats(allocator, permute(advantages.toArray(), order, resp), samples,
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), local, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), local, tt))
+                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), local, resp))
+                    .tensor("old_log_probs", Rows.floats(allocator, permute(old.toArray(), order, resp), local, resp))
+                    .tensor("advantages", Rows.floats(allocator, permute(advantages.toArray(), order, resp), local,
                             resp))
-                    .tensor("ref_log_probs", Rows.floats(allocator, permute(refLp.toArray(), order, resp), samples,
+                    .tensor("ref_log_probs", Rows.floats(allocator, permute(refLp.toArray(), order, resp), local,
                             resp))
                     .metadata("step", (long) step).build();
                  DataBatch r = (DataBatch) actor.call("updateActor", ub)) {
@@ -585,48 +696,47 @@ public final class RlhfLoop {
 
         private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
                                      int[] order, int step) {
-            int samples = sh.samples();
+            int rows = order.length;
             int tt = sh.tt();
             int resp = sh.responseLen();
             return DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), samples, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), samples, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), samples, resp))
-                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), samples, resp))
-                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), samples, resp))
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), rows, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), rows, tt))
+                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), rows, resp))
+                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), rows, resp))
+                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), rows, resp))
                     .metadata("step", (long) step).build();
         }
 
-        /** Greedy responses of each prompt (ReMax's baseline), padded to the replicas by repeating the first. */
-        private int[][] baselines(List<int[]> promptIds) {
+        /**
+         * ReMax's baseline: one greedy response per prompt of this controller's share, padded to its generation
+         * replicas by repeating the first, scored by the reward role; the whole batch's per-prompt scores back.
+         */
+        private double[] baselineScores(List<int[]> promptIds, int[] promptIdx) {
             int bp = sh.batchPrompts();
-            int rows = (bp + sh.replicas() - 1) / sh.replicas() * sh.replicas();
+            int p0 = s0 / sh.n();
+            int mine = local / sh.n();
+            int replicas = sh.replicas() / ex.count();
+            int rows = (mine + replicas - 1) / replicas * replicas;
             List<int[]> ids = new ArrayList<>(rows);
             for (int j = 0; j < rows; j++) {
-                ids.add(promptIds.get((j % bp) * sh.n()));
+                ids.add(promptIds.get((p0 + j % mine) * sh.n()));
             }
-            int[][] out = new int[rows][];
+            int resp = sh.responseLen();
+            int[] flat;
+            int[] lengths;
             try (DataBatch in = promptBatch(ids, new long[rows], true);
                  DataBatch res = rollout.generate(in)) {
-                readResponses(res, rows, out, new float[rows][]);
-            }
-            return java.util.Arrays.copyOf(out, bp);
-        }
-
-        private double[] baselineScores(int[] promptIdx, int[][] baselineResponses) {
-            int bp = baselineResponses.length;
-            int[] flat = new int[bp * sh.responseLen()];
-            int[] lengths = new int[bp];
-            for (int j = 0; j < bp; j++) {
-                System.arraycopy(baselineResponses[j], 0, flat, j * sh.responseLen(), baselineResponses[j].length);
-                lengths[j] = baselineResponses[j].length;
+                flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
+                lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
             }
             try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator, promptIdx, bp, 0))
-                    .tensor("responses", Rows.ints(allocator, flat, bp, sh.responseLen()))
-                    .tensor("response_length", Rows.ints(allocator, lengths, bp, 0)).build();
+                    .tensor("prompt_index", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0))
+                    .tensor("responses", Rows.ints(allocator, flat, mine, resp))
+                    .tensor("response_length", Rows.ints(allocator, lengths, mine, 0)).build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
-                return Rows.doubles(scored, "score");
+                return ex.gather(Rows.doubles(scored, "score"), p0, bp);
             }
         }
 
@@ -647,19 +757,10 @@ public final class RlhfLoop {
                     .metadata("greedy", greedy).build();
         }
 
-        private void readResponses(DataBatch out, int rows, int[][] responses, float[][] logProbs) {
-            int resp = sh.responseLen();
-            int[] flat = Rows.ints(out, "responses");
-            int[] lengths = Rows.ints(out, "response_length");
-            float[] lp = Rows.floats(out, "rollout_log_probs");
-            for (int i = 0; i < rows; i++) {
-                responses[i] = java.util.Arrays.copyOfRange(flat, i * resp, i * resp + lengths[i]);
-                logProbs[i] = java.util.Arrays.copyOfRange(lp, i * resp, i * resp + lengths[i]);
-            }
-        }
-
+        /** Held-out reward from rank 0 (controller 0's first worker), the same on every controller. */
         private double evaluate() {
-            return (Double) ((List<?>) actor.call("evaluate")).getFirst();
+            double v = (Double) ((List<?>) actor.call("evaluate")).getFirst();
+            return ex.fromFirst(new double[] {v})[0];
         }
 
         private static Object await(CompletableFuture<Object> f) {
@@ -673,12 +774,14 @@ public final class RlhfLoop {
             }
         }
 
-        private static float[][] rowsOf(Object batch, String key, int cols) {
+        /** This controller's rows of {@code key} from a MESH result, and the whole batch's rows back. */
+        private float[][] rowsOf(Object batch, String key) {
+            int resp = sh.responseLen();
             try (DataBatch b = (DataBatch) batch) {
-                float[] all = Rows.floats(b, key);
-                float[][] out = new float[b.length()][];
+                float[] all = ex.gather(Rows.floats(b, key), s0 * resp, sh.samples() * resp);
+                float[][] out = new float[sh.samples()][];
                 for (int i = 0; i < out.length; i++) {
-                    out[i] = Rows.row(all, i, cols);
+                    out[i] = Rows.row(all, i, resp);
                 }
                 return out;
             }
@@ -695,7 +798,7 @@ public final class RlhfLoop {
     }
 
     static int[] permute(int[] rows, int[] order, int cols) {
-        int[] out = new int[rows.length];
+        int[] out = new int[order.length * cols];
         for (int k = 0; k < order.length; k++) {
             System.arraycopy(rows, order[k] * cols, out, k * cols, cols);
         }
@@ -703,7 +806,7 @@ public final class RlhfLoop {
     }
 
     static float[] permute(float[] rows, int[] order, int cols) {
-        float[] out = new float[rows.length];
+        float[] out = new float[order.length * cols];
         for (int k = 0; k < order.length; k++) {
             System.arraycopy(rows, order[k] * cols, out, k * cols, cols);
         }

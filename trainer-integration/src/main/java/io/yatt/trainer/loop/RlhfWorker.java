@@ -45,6 +45,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One rank of the RLHF job: the colocated roles that time-share it (the actor with its rollout in the generation
@@ -67,13 +68,14 @@ public final class RlhfWorker implements AutoCloseable {
     private final int rank;
     private final Communicator world;
     private final Task givenTask;
+    private final Consumer<Communicator> registrar;
     private final Allocator results;
     private State st;
     /** Split placement: the communicator of trainers then rollout ranks, and this trainer's sync endpoint. */
     private Communicator sync;
     private SplitRolloutTrainer weightSync;
 
-    private RlhfWorker(int rank, Communicator world, Task task) {
+    private RlhfWorker(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
         if (rank != world.rank()) {
             throw new IllegalArgumentException("worker rank differs from its communicator's rank: rank=" + rank
                     + ", communicatorRank=" + world.rank());
@@ -81,6 +83,7 @@ public final class RlhfWorker implements AutoCloseable {
         this.rank = rank;
         this.world = world;
         this.givenTask = task;
+        this.registrar = registrar;
         this.results = Allocator.root("rlhf-worker-" + rank);
     }
 
@@ -90,20 +93,30 @@ public final class RlhfWorker implements AutoCloseable {
      * @throws IllegalArgumentException if {@code rank} is not the communicator's rank
      */
     public static RlhfWorker create(int rank, Communicator world) {
-        return new RlhfWorker(rank, world, null);
+        return new RlhfWorker(rank, world, null, c -> { });
+    }
+
+    /**
+     * As {@link #create(int, Communicator)}, and every group communicator {@link #init} makes (generation TP, DP,
+     * training TP) goes to {@code registrar}, typically {@code Worker::registerCommunicator}, so a lost peer aborts
+     * collectives on them too (the world communicator is registered by the launcher).
+     */
+    public static RlhfWorker create(int rank, Communicator world, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, null, registrar);
     }
 
     /** An embedded worker that scores with {@code task} (a task object of the caller's JVM) instead of the config's. */
-    static RlhfWorker embedded(int rank, Communicator world, Task task) {
-        return new RlhfWorker(rank, world, task);
+    static RlhfWorker embedded(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, task, registrar);
     }
 
     /**
      * An embedded trainer of a split placement: {@code world} spans the trainers, {@code sync} the trainers and then
      * the rollout ranks ({@link SplitRolloutRank}), over which {@link #publishWeights} sends.
      */
-    static RlhfWorker embeddedSplit(int rank, Communicator world, Communicator sync, Task task) {
-        RlhfWorker w = new RlhfWorker(rank, world, task);
+    static RlhfWorker embeddedSplit(int rank, Communicator world, Communicator sync, Task task,
+                                    Consumer<Communicator> registrar) {
+        RlhfWorker w = new RlhfWorker(rank, world, task, registrar);
         w.sync = sync;
         return w;
     }
@@ -159,6 +172,33 @@ public final class RlhfWorker implements AutoCloseable {
         return Map.of(
                 ROLLOUT_MESH, new GroupTopology.MeshRank(replica, replicas, genGroup.getFirst() == rank),
                 TRAIN_MESH, new GroupTopology.MeshRank(c.dp(), layout.train().d(), c.tp() == 0 && c.pp() == 0));
+    }
+
+    /**
+     * A rank's mesh registrations relative to its controller: the controller's generation replicas and training DP
+     * ranks numbered from 0 (for a worker of controller {@code controller} of {@code controllers}, a JVM's too).
+     *
+     * @throws IllegalArgumentException if the controller's generation replicas are not one contiguous block
+     */
+    public static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank, int controller,
+                                                             int controllers) {
+        Map<String, GroupTopology.MeshRank> global = meshes(layout, rank);
+        if (controllers == 1) {
+            return global;
+        }
+        GroupTopology.MeshRank gen = global.get(ROLLOUT_MESH);
+        GroupTopology.MeshRank train = global.get(TRAIN_MESH);
+        int replicas = gen.dpSize() / controllers;
+        int dps = train.dpSize() / controllers;
+        if (gen.dpSize() % controllers != 0 || gen.dpRank() / replicas != controller) {
+            throw new IllegalArgumentException("generation replicas must split into one contiguous block per "
+                    + "controller: rank=" + rank + ", replica=" + gen.dpRank() + ", replicas=" + gen.dpSize()
+                    + ", controller=" + controller + ", controllers=" + controllers + ", groups="
+                    + layout.groups(GroupKind.GEN_TP));
+        }
+        return Map.of(
+                ROLLOUT_MESH, new GroupTopology.MeshRank(gen.dpRank() % replicas, replicas, gen.collect()),
+                TRAIN_MESH, new GroupTopology.MeshRank(train.dpRank() % dps, dps, train.collect()));
     }
 
     /** Whether the estimator trains a critic. */
@@ -262,6 +302,9 @@ public final class RlhfWorker implements AutoCloseable {
         s.root = Allocator.root("rank" + rank);
         s.engine = HybridEngine.create(plan, rank, world, s.root);
         Communicator tpComm = s.engine.communicator(GroupKind.TP);
+        registrar.accept(s.genTp);
+        registrar.accept(s.dpComm);
+        registrar.accept(tpComm);
         s.actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
                 LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, actorInit, t, s.coords.tp(), s.pad), tpComm, s.pad);
         s.ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,

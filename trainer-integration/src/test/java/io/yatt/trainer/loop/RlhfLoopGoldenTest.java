@@ -53,6 +53,17 @@ class RlhfLoopGoldenTest {
         assertEquals(resource(name + ".metrics"), actual, name);
     }
 
+    /** Two parallel controllers (each driving one training DP slice) reproduce the same goldens bit for bit. */
+    @ParameterizedTest
+    @ValueSource(strings = {"ppo_gae", "grpo_n2", "safe_rlhf"})
+    void shouldReproduceTheGoldenWithTwoControllers(String name) {
+        TrainConfig config = TrainConfig.load(resource(name + ".yaml"), List.of("trainer.controllers=2"));
+        Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
+        LlamaConfig model = Sft.modelConfig(config, task);
+        Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+        assertEquals(resource(name + ".metrics"), format(RlhfLoop.run(config, task, model, policy, m -> { })), name);
+    }
+
     /** One line per step and metric, {@code step<TAB>name<TAB>Double.toString(value)} (exact round trip). */
     static String format(RlhfLoop.Result result) {
         StringBuilder sb = new StringBuilder();

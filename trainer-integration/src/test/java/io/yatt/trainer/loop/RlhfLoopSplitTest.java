@@ -89,6 +89,14 @@ class RlhfLoopSplitTest {
                 + "synchronous split", e.getMessage());
     }
 
+    @Test
+    void shouldRefuseSeveralControllers() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RlhfLoop.run(
+                split(colocated, "trainer.controllers=2"), task, model, policy, m -> { }));
+        assertEquals("split placement runs with one controller: trainer.controllers=2, "
+                + "placement.rollout_world_size=2", e.getMessage());
+    }
+
     private static Map<String, Double> withoutTimings(StepMetrics m) {
         Map<String, Double> out = new TreeMap<>(m.values());
         out.keySet().removeIf(k -> k.startsWith(MetricNames.TIMING_PREFIX) || k.startsWith("perf/throughput")
