@@ -18,10 +18,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code placement.mode=split} through the driver: 4 trainers (1-2-2) and 2 rollout ranks (generation 1-1-2-2, two
- * single-rank replicas instead of the colocated four) that receive the actor through WeightSync each step. The
- * metrics (timings, throughput and the transition's bytes aside) and the final weights equal the colocated run's bit
- * for bit: placement does not change the math.
+ * {@code placement.mode=split} through the driver: 4 trainers (1-2-2) and rollout ranks (generation 1-1-2-2) that
+ * receive the actor through WeightSync each step. With as many rollout replicas as colocated (4) the metrics
+ * (timings, throughput and the transition's bytes aside) and the final weights equal the colocated run's bit for
+ * bit: placement does not change the math. With 2 replicas each replica decodes a larger batch, which may change the
+ * rounding of the rollout's own log-probs ({@code training/rollout_probs_diff_max}); the training recomputes
+ * log-probs in the training layout, so every other metric and the weights stay bit for bit.
  */
 class RlhfLoopSplitTest {
     static TrainConfig colocated;
@@ -43,26 +45,33 @@ class RlhfLoopSplitTest {
     }
 
     static TrainConfig split(TrainConfig base, String... more) {
+        return split(base, 2, more);
+    }
+
+    static TrainConfig split(TrainConfig base, int rolloutRanks, String... more) {
         List<String> overrides = new java.util.ArrayList<>(List.of("placement.mode=split",
-                "placement.rollout_world_size=2", "parallel.world_size=6"));
+                "placement.rollout_world_size=" + rolloutRanks, "parallel.world_size=" + (4 + rolloutRanks)));
         overrides.addAll(List.of(more));
         return base.withOverrides(overrides);
     }
 
     @Test
     void shouldEqualTheColocatedRunBitForBit() {
-        assertSameRun(colocated, split(colocated));
+        assertSameRun(colocated, split(colocated, 4), false);
     }
 
-    /** ReMax's greedy baseline is a second rollout call per step on the same weights (no second sync). */
+    /**
+     * ReMax's greedy baseline is a second rollout call per step on the same weights (no second sync); two rollout
+     * replicas instead of four.
+     */
     @Test
-    void shouldEqualTheColocatedRunWithAGreedyBaseline() {
+    void shouldEqualTheColocatedRunWithAGreedyBaselineOnFewerReplicas() {
         TrainConfig remax = colocated.withOverrides(List.of("algorithm.adv_estimator=remax",
                 "trainer.total_training_steps=2"));
-        assertSameRun(remax, split(remax));
+        assertSameRun(remax, split(remax), true);
     }
 
-    static void assertSameRun(TrainConfig a, TrainConfig b) {
+    static void assertSameRun(TrainConfig a, TrainConfig b, boolean fewerReplicas) {
         RlhfLoop.Result c = RlhfLoop.run(a, task, model, policy, m -> { });
         RlhfLoop.Result s = RlhfLoop.run(b, task, model, policy, m -> { });
         assertEquals(c.rows().size(), s.rows().size());
@@ -72,7 +81,15 @@ class RlhfLoopSplitTest {
             wholeBytes += 4L * w.length;
         }
         for (int i = 0; i < c.rows().size(); i++) {
-            assertEquals(withoutTimings(c.rows().get(i)), withoutTimings(s.rows().get(i)), "step " + (i + 1));
+            Map<String, Double> expected = withoutTimings(c.rows().get(i));
+            Map<String, Double> actual = withoutTimings(s.rows().get(i));
+            if (fewerReplicas) {
+                assertEquals(expected.get(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX), actual.get(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX),
+                        1e-4);
+                expected.remove(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX);
+                actual.remove(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX);
+            }
+            assertEquals(expected, actual, "step " + (i + 1));
             assertEquals(wholeBytes, s.rows().get(i).value(MetricNames.RESHARD_BYTES));
             assertTrue(c.rows().get(i).value(MetricNames.RESHARD_BYTES) < wholeBytes);
         }

@@ -245,6 +245,14 @@ class SplitRolloutTest {
     }
 
     static void assertSameRun(Trace expected, Trace actual) {
+        assertSameRun(expected, actual, 0);
+    }
+
+    /**
+     * Same tokens, versions and final weights bit for bit; log-probs bit for bit when {@code logProbTolerance} is 0,
+     * else within it (a replica's batch size may change the rounding of its matrix products).
+     */
+    static void assertSameRun(Trace expected, Trace actual, double logProbTolerance) {
         assertEquals(expected.batches().size(), actual.batches().size());
         for (int s = 0; s < expected.batches().size(); s++) {
             RolloutBatch e = expected.batches().get(s);
@@ -253,7 +261,13 @@ class SplitRolloutTest {
             assertEquals(e.weightVersion(), a.weightVersion());
             for (int i = 0; i < e.responses().length; i++) {
                 assertArrayEquals(e.responses()[i], a.responses()[i], "step " + e.step() + " sample " + i);
-                assertArrayEquals(bits(e.logProbs()[i]), bits(a.logProbs()[i]), "step " + e.step() + " sample " + i);
+                if (logProbTolerance == 0) {
+                    assertArrayEquals(bits(e.logProbs()[i]), bits(a.logProbs()[i]),
+                            "step " + e.step() + " sample " + i);
+                } else {
+                    assertArrayEquals(e.logProbs()[i], a.logProbs()[i], (float) logProbTolerance,
+                            "step " + e.step() + " sample " + i);
+                }
             }
         }
         assertEquals(expected.finalWeights().keySet(), actual.finalWeights().keySet());
@@ -288,10 +302,15 @@ class SplitRolloutTest {
         assertEquals(List.of(0L, 1L, 2L, 3L), split.workerVersions());
     }
 
-    /** One rollout replica instead of the colocated two: each sample's tokens do not depend on its batch. */
+    /**
+     * One rollout replica instead of the colocated two: each sample has its own seed, so its tokens do not depend on
+     * its batch; its log-probs may differ by rounding (the matrix products' blocking depends on the batch size), and
+     * the training, which recomputes log-probs in the training layout, does not read them.
+     */
     @Test
     void shouldGiveTheColocatedRunWithFewerRolloutReplicas() {
-        assertSameRun(run("1-1-2", 2, RolloutMode.SYNC, NEVER, false), run("1-1-2", 1, RolloutMode.SYNC, 1, false));
+        assertSameRun(run("1-1-2", 2, RolloutMode.SYNC, NEVER, false), run("1-1-2", 1, RolloutMode.SYNC, 1, false),
+                1e-5);
     }
 
     /** Generation TP 2 on two rollout ranks, fed from the trainer whose generation shard each needs. */
