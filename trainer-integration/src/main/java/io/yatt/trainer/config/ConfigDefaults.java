@@ -1,5 +1,7 @@
 package io.yatt.trainer.config;
 
+import io.yatt.controller.placement.DynamicPlacement;
+
 /**
  * The defaults of every config key, as named constants: the embedded default run is 4 in-process ranks, training
  * layout 1-2-2, generation layout 1-1-2-2 (four single-rank generation replicas), colocated roles, PPO with GAE on the
@@ -89,6 +91,11 @@ public final class ConfigDefaults {
     public static final String GENERATION_LAYOUT = "1-1-2-2";
     public static final PlacementMode PLACEMENT_MODE = PlacementMode.COLOCATE;
     public static final int ROLLOUT_WORLD_SIZE = 0;
+    public static final boolean PLACEMENT_ASYNC = false;
+    public static final int AUTO_WINDOW_ITERATIONS = DynamicPlacement.DEFAULT_WINDOW_ITERATIONS;
+    public static final int AUTO_PATIENCE = DynamicPlacement.DEFAULT_PATIENCE;
+    public static final double AUTO_MIN_RELATIVE_GAIN = DynamicPlacement.DEFAULT_MIN_RELATIVE_GAIN;
+    public static final int AUTO_HORIZON_ITERATIONS = DynamicPlacement.DEFAULT_HORIZON_ITERATIONS;
 
     /** The value of {@code save_freq}/{@code test_freq} that turns the action off, as in verl. */
     public static final int FREQ_DISABLED = -1;

@@ -166,7 +166,18 @@ final class ConfigSchema {
         k.add(choice("placement.mode", PlacementMode.values(), PLACEMENT_MODE, c -> c.placement().mode(),
                 "colocate or split"));
         k.add(new Key("placement.rollout_world_size", INT, ROLLOUT_WORLD_SIZE, c -> c.placement().rolloutWorldSize(),
-                "ranks of the rollout alone in split mode"));
+                "ranks of the rollout alone in split and auto mode"));
+        k.add(new Key("placement.async", BOOL, PLACEMENT_ASYNC, c -> c.placement().async(),
+                "split rollout one step off-policy: step k generates with the weights after update k-2"));
+        k.add(new Key("placement.auto.window_iterations", INT, AUTO_WINDOW_ITERATIONS,
+                c -> c.placement().auto().windowIterations(), "auto: measured iterations averaged per decision"));
+        k.add(new Key("placement.auto.patience", INT, AUTO_PATIENCE, c -> c.placement().auto().patience(),
+                "auto: favourable decisions in a row before a switch"));
+        k.add(new Key("placement.auto.min_relative_gain", NUM, AUTO_MIN_RELATIVE_GAIN,
+                c -> c.placement().auto().minRelativeGain(),
+                "auto: predicted gain required, fraction of an iteration"));
+        k.add(new Key("placement.auto.horizon_iterations", INT, AUTO_HORIZON_ITERATIONS,
+                c -> c.placement().auto().horizonIterations(), "auto: iterations over which a switch must pay off"));
 
         KEYS = List.copyOf(k);
         Map<String, Key> byName = new LinkedHashMap<>();
@@ -348,7 +359,10 @@ final class ConfigSchema {
                 str(v, "parallel.training"), str(v, "parallel.generation"));
         TrainConfig.Placement placement = new TrainConfig.Placement(
                 ConfigChoice.of(PlacementMode.values(), "placement.mode", str(v, "placement.mode")),
-                integer(v, "placement.rollout_world_size"));
+                integer(v, "placement.rollout_world_size"), bool(v, "placement.async"),
+                new TrainConfig.Auto(integer(v, "placement.auto.window_iterations"),
+                        integer(v, "placement.auto.patience"), number(v, "placement.auto.min_relative_gain"),
+                        integer(v, "placement.auto.horizon_iterations")));
         return new TrainConfig(data, new TrainConfig.ActorRolloutRef(model, actor, rollout), critic, algorithm,
                 trainer, parallel, placement);
     }

@@ -123,14 +123,43 @@ final class ConfigValidation {
                         + "parallel.world_size=" + parallel.worldSize() + ", parallel.training="
                         + parallel.training() + ", p*t*d=" + trainingRanks);
             }
+            if (placement.async()) {
+                throw new ConfigException("placement.async needs placement.mode=split: placement.mode="
+                        + placement.mode().configName());
+            }
         } else {
+            String mode = placement.mode().configName();
+            if (placement.async() && placement.mode() == PlacementMode.AUTO) {
+                throw new ConfigException("placement.async needs placement.mode=split: an asynchronous rollout "
+                        + "cannot switch placement, placement.mode=auto");
+            }
             atLeast("placement.rollout_world_size", placement.rolloutWorldSize(), 1);
             if (trainingRanks + placement.rolloutWorldSize() != parallel.worldSize()) {
                 throw new ConfigException("parallel.world_size must equal p*t*d of parallel.training plus "
-                        + "placement.rollout_world_size with placement.mode=split: parallel.world_size="
+                        + "placement.rollout_world_size with placement.mode=" + mode + ": parallel.world_size="
                         + parallel.worldSize() + ", p*t*d=" + trainingRanks + ", placement.rollout_world_size="
                         + placement.rolloutWorldSize());
             }
+            int replicaRanks = layout.gen().pg() * layout.gen().tg();
+            if (placement.rolloutWorldSize() % replicaRanks != 0) {
+                throw new ConfigException("placement.rollout_world_size must be a multiple of p_g*t_g of "
+                        + "parallel.generation: placement.rollout_world_size=" + placement.rolloutWorldSize()
+                        + ", p_g*t_g=" + replicaRanks);
+            }
+            int replicas = placement.rolloutWorldSize() / replicaRanks;
+            int samples = data.trainBatchSize() * arr.rollout().n();
+            if (samples % replicas != 0) {
+                throw new ConfigException("rollout replicas must divide data.train_batch_size * "
+                        + "actor_rollout_ref.rollout.n with placement.mode=" + mode + ": rollout replicas=" + replicas
+                        + ", samples=" + samples);
+            }
+        }
+        TrainConfig.Auto auto = placement.auto();
+        atLeast("placement.auto.window_iterations", auto.windowIterations(), 1);
+        atLeast("placement.auto.patience", auto.patience(), 1);
+        atLeast("placement.auto.horizon_iterations", auto.horizonIterations(), 1);
+        if (!(auto.minRelativeGain() >= 0 && auto.minRelativeGain() < 1)) {
+            outOfRange("placement.auto.min_relative_gain", auto.minRelativeGain(), "in [0.0, 1.0)");
         }
         int t = layout.train().t();
         // t dividing the KV heads, or the KV heads dividing t (each KV head then replicated on t/kv ranks)

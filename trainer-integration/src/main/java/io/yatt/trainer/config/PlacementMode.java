@@ -1,9 +1,13 @@
 package io.yatt.trainer.config;
 
-/** Whether all roles time-share the same ranks ({@code colocate}) or the rollout has ranks of its own ({@code split}). */
+/**
+ * Whether all roles time-share the same ranks ({@code colocate}), the rollout has ranks of its own ({@code split}),
+ * or the trainer moves the rollout between the two between iterations from measured stage times ({@code auto}).
+ */
 public enum PlacementMode implements ConfigChoice {
     COLOCATE("colocate"),
-    SPLIT("split");
+    SPLIT("split"),
+    AUTO("auto");
 
     private final String configName;
 

@@ -290,9 +290,32 @@ public record TrainConfig(
     /**
      * Role placement.
      *
-     * @param mode colocate or split
-     * @param rolloutWorldSize ranks of the rollout alone in split mode, 0 when colocated
+     * @param mode colocate, split or auto
+     * @param rolloutWorldSize ranks of the rollout alone in split and auto mode, 0 when colocated
+     * @param async whether a split rollout runs one step off-policy, overlapping training
+     * @param auto the dynamic placement decision of auto mode
      */
-    public record Placement(PlacementMode mode, int rolloutWorldSize) {
+    public record Placement(PlacementMode mode, int rolloutWorldSize, boolean async, Auto auto) {
+
+        /** Colocated or split, synchronous, with the default auto settings. */
+        public Placement(PlacementMode mode, int rolloutWorldSize) {
+            this(mode, rolloutWorldSize, ConfigDefaults.PLACEMENT_ASYNC, Auto.DEFAULTS);
+        }
+    }
+
+    /**
+     * Settings of {@code placement.mode=auto} ({@code io.yatt.controller.placement.DynamicPlacement.Settings}).
+     *
+     * @param windowIterations measured iterations averaged per decision
+     * @param patience favourable decisions in a row before a switch
+     * @param minRelativeGain predicted improvement required, as a fraction of the current iteration
+     * @param horizonIterations iterations over which a switch must pay for its cost
+     */
+    public record Auto(int windowIterations, int patience, double minRelativeGain, int horizonIterations) {
+
+        /** The defaults of {@link ConfigDefaults}. */
+        public static final Auto DEFAULTS = new Auto(ConfigDefaults.AUTO_WINDOW_ITERATIONS,
+                ConfigDefaults.AUTO_PATIENCE, ConfigDefaults.AUTO_MIN_RELATIVE_GAIN,
+                ConfigDefaults.AUTO_HORIZON_ITERATIONS);
     }
 }

@@ -29,6 +29,8 @@ import java.util.concurrent.atomic.AtomicReference;
 final class EmbeddedWorkers implements AutoCloseable {
     /** Roles every worker registers: all colocated on the same ranks. */
     static final List<String> ROLES = List.of("actor", "rollout", "ref", "critic", "cost_critic", "reward");
+    /** The role split placement moves to ranks of its own. */
+    static final String ROLLOUT = "rollout";
     /** First worker id; worker {@code r} is {@code WORKER_ID_BASE + r}. */
     static final int WORKER_ID_BASE = 100;
     /** How long forming a group waits for its workers to register. */
@@ -67,6 +69,9 @@ final class EmbeddedWorkers implements AutoCloseable {
     private final List<RlhfWorker> roles = new ArrayList<>();
     private final List<Worker> workers = new ArrayList<>();
     private InProcessWorld world;
+    /** Split placement: the trainers' and rollout ranks' world, and the rollout ranks (empty when colocated). */
+    private InProcessWorld syncWorld;
+    private final List<SplitRolloutRank> rollouts = new ArrayList<>();
 
     private EmbeddedWorkers() {
     }
@@ -79,6 +84,24 @@ final class EmbeddedWorkers implements AutoCloseable {
      *     generation replicas are not one contiguous block of the replicas
      */
     static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers) {
+        return start(layout, task, controllers, 0);
+    }
+
+    /**
+     * As {@link #start(HybridLayout, Task, int)}; with {@code rolloutSize > 0} (split placement, one controller) the
+     * {@code layout.worldSize()} trainers serve every role but {@code rollout}, which {@code rolloutSize}
+     * {@link SplitRolloutRank}s serve; the trainers keep their own in-process world for training and share a second
+     * one, trainers first, with the rollout ranks for weight sync.
+     *
+     * @throws IllegalArgumentException also if a split placement asks for more than one controller
+     */
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize) {
+        boolean split = rolloutSize > 0;
+        if (split && controllers != 1) {
+            throw new IllegalArgumentException("split placement runs with one controller: trainer.controllers="
+                    + controllers + ", placement.rollout_world_size=" + rolloutSize);
+        }
+        List<String> trainerRoles = split ? ROLES.stream().filter(r -> !r.equals(ROLLOUT)).toList() : ROLES;
         int size = layout.worldSize();
         ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         EmbeddedWorkers out = new EmbeddedWorkers();
@@ -98,24 +121,42 @@ final class EmbeddedWorkers implements AutoCloseable {
                 }
             }
             out.world = InProcessWorld.create(size);
+            out.syncWorld = split ? InProcessWorld.create(size + rolloutSize) : null;
             int[] localRank = new int[controllers];
             for (int rank = 0; rank < size; rank++) {
                 int ci = pc.controllerOf(layout.coordinates(rank).dp());
                 Controller c = out.controllers.get(ci);
                 AtomicReference<Worker> self = new AtomicReference<>();
-                RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task,
-                        comm -> self.get().registerCommunicator(comm));
+                RlhfWorker w = split
+                        ? RlhfWorker.embeddedSplit(rank, out.world.communicator(rank),
+                                out.syncWorld.communicator(rank), task, comm -> self.get().registerCommunicator(comm))
+                        : RlhfWorker.embedded(rank, out.world.communicator(rank), task,
+                                comm -> self.get().registerCommunicator(comm));
                 out.roles.add(w);
                 self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
-                        .rank(localRank[ci]++).roles(ROLES).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
+                        .rank(localRank[ci]++).roles(trainerRoles).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
                         .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
-                        .communicators(List.of(out.world.communicator(rank)))
+                        .communicators(split ? List.of(out.world.communicator(rank), out.syncWorld.communicator(rank))
+                                : List.of(out.world.communicator(rank)))
                         .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
                 out.workers.add(self.get());
             }
+            for (int j = 0; j < rolloutSize; j++) {
+                SplitRolloutRank r = SplitRolloutRank.create(j, out.syncWorld.communicator(size + j));
+                out.rollouts.add(r);
+                ControlPlane plane = out.controllers.getFirst().plane;
+                out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + size + j).rank(j)
+                        .roles(List.of(ROLLOUT)).meshes(SplitRolloutRank.meshes(layout, rolloutSize, j))
+                        .allocator(r.allocator()).methods(WorkerMethods.annotated(r, MethodHandles.lookup()))
+                        .communicators(List.of(out.syncWorld.communicator(size + j)))
+                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())));
+            }
             for (Controller c : out.controllers) {
-                for (String role : ROLES) {
+                for (String role : trainerRoles) {
                     c.groups.put(role, c.plane.group(role, size / controllers, GROUP_TIMEOUT_NS));
+                }
+                if (split) {
+                    c.groups.put(ROLLOUT, c.plane.group(ROLLOUT, rolloutSize, GROUP_TIMEOUT_NS));
                 }
             }
             return out;
@@ -145,11 +186,20 @@ final class EmbeddedWorkers implements AutoCloseable {
                     c.plane.close();
                 }
             } finally {
-                for (RlhfWorker r : roles) {
-                    r.close();
-                }
-                if (world != null) {
-                    world.close();
+                try {
+                    for (RlhfWorker r : roles) {
+                        r.close();
+                    }
+                    for (SplitRolloutRank r : rollouts) {
+                        r.close();
+                    }
+                } finally {
+                    if (world != null) {
+                        world.close();
+                    }
+                    if (syncWorld != null) {
+                        syncWorld.close();
+                    }
                 }
             }
         }

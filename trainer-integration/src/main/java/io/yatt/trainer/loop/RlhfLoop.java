@@ -17,6 +17,7 @@ import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.KlControlType;
+import io.yatt.trainer.config.PlacementMode;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.model.Batch;
 import io.yatt.trainer.model.Head;
@@ -117,7 +118,8 @@ public final class RlhfLoop {
      * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
      *        multiple of the training TP degree
      * @param onStep receives each step's metrics on the calling thread (record, progress)
-     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
+     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes, or the config asks for
+     *         {@code placement.async} or {@code placement.mode=auto} (not driven by the loop yet)
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
@@ -125,6 +127,14 @@ public final class RlhfLoop {
         HybridLayout layout = config.parallel().layout();
         int pad = layout.train().t();
         model.requireTensorParallel(pad);
+        TrainConfig.Placement placement = config.placement();
+        if (placement.mode() == PlacementMode.AUTO || placement.async()) {
+            // the components exist (io.yatt.trainer.rollout, DynamicPlacement); the driver does not drive them yet
+            throw new IllegalArgumentException("not wired into the loop yet: placement.mode="
+                    + placement.mode().configName() + ", placement.async=" + placement.async()
+                    + ", expected=colocate or synchronous split");
+        }
+        int rolloutSize = placement.mode() == PlacementMode.SPLIT ? placement.rolloutWorldSize() : 0;
         Shape shape = Shape.of(config, layout);
         Path tmp;
         try {
@@ -138,7 +148,7 @@ public final class RlhfLoop {
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
             int controllers = config.trainer().controllers();
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers)) {
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize)) {
                 return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
             }
         } finally {
@@ -233,7 +243,10 @@ public final class RlhfLoop {
             int batchPrompts = config.data().trainBatchSize();
             int n = config.actorRolloutRef().rollout().n();
             int samples = batchPrompts * n;
-            int replicas = layout.worldSize() / layout.gen().tg();
+            // split placement: the rollout ranks' replicas of p_g*t_g ranks generate
+            int replicas = config.placement().mode() == PlacementMode.SPLIT
+                    ? config.placement().rolloutWorldSize() / (layout.gen().tg() * layout.gen().pg())
+                    : layout.worldSize() / layout.gen().tg();
             if (samples % replicas != 0) {
                 throw new IllegalArgumentException("samples per step must divide over the generation replicas: "
                         + "samples=" + samples + ", replicas=" + replicas);
@@ -297,7 +310,9 @@ public final class RlhfLoop {
         private final WorkerGroup critic;
         private final WorkerGroup costCritic;
         private final WorkerGroup reward;
-        private final Rollout rollout;
+        private final WorkerGroup rolloutGroup;
+        private final boolean split;
+        private Rollout rollout;
         private final int worldSize;
         private final Exchange ex;
         private final Path scratch;
@@ -323,7 +338,9 @@ public final class RlhfLoop {
             this.critic = workers.group("critic");
             this.costCritic = workers.group("cost_critic");
             this.reward = workers.group("reward");
-            this.rollout = Rollout.colocated(workers.group("rollout"));
+            this.rolloutGroup = workers.group("rollout");
+            this.split = cfg.placement().mode() == PlacementMode.SPLIT;
+            this.rollout = split ? null : Rollout.colocated(rolloutGroup);
             this.worldSize = cfg.parallel().layout().worldSize();
         }
 
@@ -331,6 +348,14 @@ public final class RlhfLoop {
             Checkpoint resume = options.resumeFrom();
             TrainerState state = resume == null ? null : TrainerState.read(resume);
             actor.call("init", cfg.toYaml(), policyDir.toString(), resume == null ? "" : resume.path().toString());
+            if (split) {
+                // one collective over trainers and rollout ranks: both groups at once
+                CompletableFuture<Object> trainers = actor.callAsync("initWeightSync");
+                CompletableFuture<Object> rollouts = rolloutGroup.callAsync("init", cfg.toYaml(),
+                        policyDir.toString());
+                await(trainers);
+                await(rollouts);
+            }
             TrainConfig.Algorithm alg = cfg.algorithm();
             double klInit = state != null ? state.klCoef() : alg.klCtrl().klCoef();
             KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
@@ -355,6 +380,9 @@ public final class RlhfLoop {
                 initial = evaluate();
                 last = initial;
                 first = 1;
+            }
+            if (split) {
+                rollout = new SplitRollout(actor, rolloutGroup, first);
             }
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();

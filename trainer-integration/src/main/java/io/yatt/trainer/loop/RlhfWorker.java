@@ -11,6 +11,7 @@ import io.yatt.hybrid.RankCoordinates;
 import io.yatt.hybrid.ReshardPlan;
 import io.yatt.hybrid.ReshardPlanner;
 import io.yatt.hybrid.ReshardScheme;
+import io.yatt.hybrid.WeightSyncTopology;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
@@ -38,6 +39,7 @@ import io.yatt.trainer.model.LlamaModel;
 import io.yatt.trainer.model.LlamaWeights;
 import io.yatt.trainer.sft.Sft;
 import io.yatt.trainer.task.CharTokenizer;
+import io.yatt.trainer.rollout.SplitRolloutTrainer;
 import io.yatt.trainer.task.Task;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,6 +71,9 @@ public final class RlhfWorker implements AutoCloseable {
     private final Consumer<Communicator> registrar;
     private final Allocator results;
     private State st;
+    /** Split placement: the communicator of trainers then rollout ranks, and this trainer's sync endpoint. */
+    private Communicator sync;
+    private SplitRolloutTrainer weightSync;
 
     private RlhfWorker(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
         if (rank != world.rank()) {
@@ -103,6 +108,54 @@ public final class RlhfWorker implements AutoCloseable {
     /** An embedded worker that scores with {@code task} (a task object of the caller's JVM) instead of the config's. */
     static RlhfWorker embedded(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
         return new RlhfWorker(rank, world, task, registrar);
+    }
+
+    /**
+     * An embedded trainer of a split placement: {@code world} spans the trainers, {@code sync} the trainers and then
+     * the rollout ranks ({@link SplitRolloutRank}), over which {@link #publishWeights} sends.
+     */
+    static RlhfWorker embeddedSplit(int rank, Communicator world, Communicator sync, Task task,
+                                    Consumer<Communicator> registrar) {
+        RlhfWorker w = new RlhfWorker(rank, world, task, registrar);
+        w.sync = sync;
+        return w;
+    }
+
+    /**
+     * Split placement: makes this trainer's weight-sync endpoint; collective over the sync communicator with every
+     * rollout rank's {@link SplitRolloutRank#init}. Call after {@link #init}.
+     *
+     * @return true
+     * @throws IllegalStateException if this worker has no sync communicator or already an endpoint
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean initWeightSync() {
+        State s = state();
+        if (sync == null || weightSync != null) {
+            throw new IllegalStateException("weight sync needs a split placement and is made once: rank=" + rank
+                    + ", sync=" + (sync != null) + ", made=" + (weightSync != null));
+        }
+        weightSync = SplitRolloutTrainer.create(SplitRolloutRank.settings(s.cfg, s.model),
+                WeightSyncTopology.of(s.layout, s.cfg.placement().rolloutWorldSize()), rank, sync, s.root, 1,
+                Math.max(1, s.cfg.trainer().totalTrainingSteps()));
+        return true;
+    }
+
+    /**
+     * Split placement: the actor's current weights, resharded to the generation layout, go to the rollout ranks as
+     * version {@code version}; collective with every rollout rank's {@link SplitRolloutRank#receiveWeights}.
+     *
+     * @return the bytes this rank sent (0 unless it is a source)
+     * @throws IllegalStateException if {@link #initWeightSync} has not run
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public long publishWeights(long version) {
+        State s = state();
+        if (weightSync == null) {
+            throw new IllegalStateException("weight sync not made: rank=" + rank + ", call initWeightSync first");
+        }
+        s.actor.copyTo(s.engine.trainingWeights());
+        return weightSync.publish(version, s.engine).byteSize();
     }
 
     /** The allocator the worker's results come from. */
@@ -695,6 +748,10 @@ public final class RlhfWorker implements AutoCloseable {
     public void close() {
         State s = st;
         st = null;
+        if (weightSync != null) {
+            weightSync.close();
+            weightSync = null;
+        }
         if (s != null) {
             try (Allocator ignored = s.root; HybridEngine e = s.engine; LlamaModel a = s.actor; LlamaModel r = s.ref;
                  LlamaModel c = s.critic; LlamaModel cc = s.costCritic) {

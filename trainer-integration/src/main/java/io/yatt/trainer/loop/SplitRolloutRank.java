@@ -1,0 +1,204 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.controller.DataBatch;
+import io.yatt.controller.GroupTopology;
+import io.yatt.controller.WorkerMethod;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.hybrid.ReshardPlan;
+import io.yatt.hybrid.ReshardPlanner;
+import io.yatt.hybrid.ReshardScheme;
+import io.yatt.hybrid.WeightSync;
+import io.yatt.hybrid.WeightSyncTopology;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.Generator;
+import io.yatt.trainer.model.LlamaCheckpoint;
+import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.rollout.RolloutMode;
+import io.yatt.trainer.rollout.RolloutSettings;
+import io.yatt.trainer.rollout.SplitRolloutWorker;
+import io.yatt.trainer.task.CharTokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A rollout rank of a split placement ({@code placement.mode=split}) as a worker: it serves the {@code rollout} role
+ * alone, holds one generation-layout shard of the actor ({@link SplitRolloutWorker}), receives each new version from
+ * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows, with the same output as the
+ * colocated {@link RlhfWorker#generate} ({@code reshard_s} and {@code reshard_bytes} are the last weight sync's time and
+ * bytes on this rank). Rollout rank {@code j} is rank {@code p*t*d + j} of the sync communicator. Confined to its
+ * worker's thread.
+ */
+public final class SplitRolloutRank implements AutoCloseable {
+
+    private final int rolloutRank;
+    private final Communicator sync;
+    private final Allocator results;
+    private Allocator root;
+    private SplitRolloutWorker worker;
+    private TrainConfig cfg;
+    private double syncS;
+    private long syncBytes;
+
+    private SplitRolloutRank(int rolloutRank, Communicator sync) {
+        this.rolloutRank = rolloutRank;
+        this.sync = sync;
+        this.results = Allocator.root("split-rollout-rank-" + rolloutRank);
+    }
+
+    /** Rollout rank {@code rolloutRank} over the sync communicator (trainers first, then rollout ranks). */
+    static SplitRolloutRank create(int rolloutRank, Communicator sync) {
+        return new SplitRolloutRank(rolloutRank, sync);
+    }
+
+    /** The allocator the worker's results come from. */
+    Allocator allocator() {
+        return results;
+    }
+
+    /** This rollout rank's registration in the rollout mesh: replica {@code j / t_g} of {@code R / t_g}. */
+    static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rolloutSize, int rolloutRank) {
+        WeightSyncTopology.RolloutCoordinates c = WeightSyncTopology.of(layout, rolloutSize)
+                .rolloutCoordinates(rolloutRank);
+        int replicas = rolloutSize / (layout.gen().tg() * layout.gen().pg());
+        return Map.of(RlhfWorker.ROLLOUT_MESH, new GroupTopology.MeshRank(c.replica(), replicas, c.genTp() == 0));
+    }
+
+    /**
+     * Allocates this rank's generation weights and its weight-sync endpoint; collective over the sync communicator
+     * with every trainer's {@link RlhfWorker#initWeightSync}.
+     *
+     * @param configYaml the resolved config as YAML
+     * @param policyPath HF checkpoint folder of the starting policy (its config.json gives the model's shape)
+     * @return true
+     * @throws IllegalStateException if called twice
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean init(String configYaml, String policyPath) {
+        if (worker != null) {
+            throw new IllegalStateException("rollout rank already initialised: rolloutRank=" + rolloutRank);
+        }
+        cfg = TrainConfig.load(configYaml, List.of());
+        HybridLayout layout = cfg.parallel().layout();
+        int pad = layout.train().t();
+        LlamaConfig model = LlamaCheckpoint.readConfig(Path.of(policyPath));
+        ReshardPlan plan = ReshardPlanner.shared().plan(layout, model.modelSpec(DType.F32, pad),
+                ReshardScheme.HYBRIDFLOW);
+        root = Allocator.root("split-rollout-" + rolloutRank);
+        worker = SplitRolloutWorker.create(settings(cfg, model), plan,
+                WeightSyncTopology.of(layout, cfg.placement().rolloutWorldSize()), rolloutRank, sync, root, 1,
+                Math.max(1, cfg.trainer().totalTrainingSteps()));
+        return true;
+    }
+
+    /** What the split rollout generates, from the config (the same on trainer and rollout ranks). */
+    static RolloutSettings settings(TrainConfig cfg, LlamaConfig model) {
+        TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
+        Generator.Sampling sampling = new Generator.Sampling(ro.responseLength(), (float) ro.temperature(),
+                Math.max(0, ro.topK()), (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+        long seed = cfg.trainer().seed();
+        return new RolloutSettings(model, cfg.parallel().layout().train().t(), cfg.data().trainBatchSize(), ro.n(),
+                cfg.data().maxPromptLength(), sampling, false, RolloutMode.SYNC, WeightSync.DEFAULT_BUCKET_BYTE_SIZE,
+                (step, i) -> RlhfLoop.sampleSeed(seed, step, i));
+    }
+
+    /**
+     * Receives version {@code version} of the actor; collective with every trainer's {@link RlhfWorker#publishWeights}.
+     *
+     * @return the bytes this rank received
+     * @throws IllegalStateException if the version received is not {@code version}
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public long receiveWeights(long version) {
+        long t0 = System.nanoTime();
+        WeightSync.SyncStats stats = initialised().receive();
+        if (stats.version() != version) {
+            throw new IllegalStateException("rollout rank received another weight version: received="
+                    + stats.version() + ", expected=" + version);
+        }
+        syncS = (System.nanoTime() - t0) / 1e9;
+        syncBytes = stats.byteSize();
+        return syncBytes;
+    }
+
+    /**
+     * This replica's rows, as {@link RlhfWorker#generate} (same inputs and outputs), on the weights last received.
+     */
+    @WorkerMethod(dispatch = "MESH(" + RlhfWorker.ROLLOUT_MESH + ")")
+    public DataBatch generate(DataBatch prompts) {
+        SplitRolloutWorker w = initialised();
+        int promptLen = cfg.data().maxPromptLength();
+        int responseLen = cfg.actorRolloutRef().rollout().responseLength();
+        int n = prompts.length();
+        int[] ids = Rows.ints(prompts, "prompt_ids");
+        int[] plen = Rows.ints(prompts, "prompt_length");
+        long[] seeds = Rows.longs(prompts, "seed");
+        boolean greedy = Boolean.TRUE.equals(prompts.metadata().get("greedy"));
+        List<int[]> promptIds = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int[] p = new int[plen[i]];
+            System.arraycopy(ids, i * promptLen + promptLen - plen[i], p, 0, plen[i]);
+            promptIds.add(p);
+        }
+        TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
+        Generator.Sampling sampling = greedy
+                ? new Generator.Sampling(responseLen, 0f, 0, 1f, new int[] {CharTokenizer.EOS_ID})
+                : new Generator.Sampling(responseLen, (float) ro.temperature(), Math.max(0, ro.topK()),
+                        (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+        long g0 = System.nanoTime();
+        List<Generator.Sample> out = w.generate(promptIds, sampling, seeds);
+        double genS = (System.nanoTime() - g0) / 1e9;
+        int[] responses = new int[n * responseLen];
+        int[] lengths = new int[n];
+        float[] logProbs = new float[n * responseLen];
+        for (int i = 0; i < n; i++) {
+            int[] r = out.get(i).tokens();
+            System.arraycopy(r, 0, responses, i * responseLen, r.length);
+            System.arraycopy(out.get(i).logProbs(), 0, logProbs, i * responseLen, r.length);
+            lengths[i] = r.length;
+        }
+        double[] genCol = new double[n];
+        double[] syncCol = new double[n];
+        double[] bytesCol = new double[n];
+        java.util.Arrays.fill(genCol, genS);
+        java.util.Arrays.fill(syncCol, syncS);
+        java.util.Arrays.fill(bytesCol, syncBytes);
+        return DataBatch.builder(results)
+                .tensor("responses", Rows.ints(results, responses, n, responseLen))
+                .tensor("response_length", Rows.ints(results, lengths, n, 0))
+                .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, responseLen))
+                .tensor("gen_s", Rows.doubles(results, genCol))
+                .tensor("reshard_s", Rows.doubles(results, syncCol))
+                .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
+                .build();
+    }
+
+    private SplitRolloutWorker initialised() {
+        if (worker == null) {
+            throw new IllegalStateException("rollout rank not initialised: rolloutRank=" + rolloutRank
+                    + ", call init first");
+        }
+        return worker;
+    }
+
+    /** Frees the generation weights, the sync endpoint and the results. */
+    @Override
+    public void close() {
+        try {
+            if (worker != null) {
+                worker.close();
+                worker = null;
+            }
+            if (root != null) {
+                root.close();
+                root = null;
+            }
+        } finally {
+            results.close();
+        }
+    }
+}

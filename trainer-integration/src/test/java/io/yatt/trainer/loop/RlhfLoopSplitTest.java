@@ -1,0 +1,123 @@
+package io.yatt.trainer.loop;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.run.MetricNames;
+import io.yatt.trainer.run.StepMetrics;
+import io.yatt.trainer.sft.Sft;
+import io.yatt.trainer.task.Task;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code placement.mode=split} through the driver: 4 trainers (1-2-2) and rollout ranks (generation 1-1-2-2) that
+ * receive the actor through WeightSync each step. With as many rollout replicas as colocated (4) the metrics
+ * (timings, throughput and the transition's bytes aside) and the final weights equal the colocated run's bit for
+ * bit: placement does not change the math. With 2 replicas each replica decodes a larger batch, which may change the
+ * rounding of the rollout's own log-probs ({@code training/rollout_probs_diff_max}); the training recomputes
+ * log-probs in the training layout, so every other metric and the weights stay bit for bit.
+ */
+class RlhfLoopSplitTest {
+    static TrainConfig colocated;
+    static Task task;
+    static LlamaConfig model;
+    static Map<String, float[]> policy;
+
+    @BeforeAll
+    static synchronized void warmStart() {
+        colocated = TrainConfig.defaults().withOverrides(List.of(
+                "actor_rollout_ref.model.hidden_size=32", "actor_rollout_ref.model.intermediate_size=64",
+                "actor_rollout_ref.model.num_hidden_layers=1",
+                "data.train_size=512", "data.val_size=32", "data.train_batch_size=8",
+                "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.ppo_micro_batch_size=4",
+                "trainer.total_training_steps=3", "trainer.test_freq=-1"));
+        task = Task.fromConfig(colocated, RlhfLoopSplitTest.class.getClassLoader());
+        model = Sft.modelConfig(colocated, task);
+        policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+    }
+
+    static TrainConfig split(TrainConfig base, String... more) {
+        return split(base, 2, more);
+    }
+
+    static TrainConfig split(TrainConfig base, int rolloutRanks, String... more) {
+        List<String> overrides = new java.util.ArrayList<>(List.of("placement.mode=split",
+                "placement.rollout_world_size=" + rolloutRanks, "parallel.world_size=" + (4 + rolloutRanks)));
+        overrides.addAll(List.of(more));
+        return base.withOverrides(overrides);
+    }
+
+    @Test
+    void shouldEqualTheColocatedRunBitForBit() {
+        assertSameRun(colocated, split(colocated, 4), false);
+    }
+
+    /**
+     * ReMax's greedy baseline is a second rollout call per step on the same weights (no second sync); two rollout
+     * replicas instead of four.
+     */
+    @Test
+    void shouldEqualTheColocatedRunWithAGreedyBaselineOnFewerReplicas() {
+        TrainConfig remax = colocated.withOverrides(List.of("algorithm.adv_estimator=remax",
+                "trainer.total_training_steps=2"));
+        assertSameRun(remax, split(remax), true);
+    }
+
+    static void assertSameRun(TrainConfig a, TrainConfig b, boolean fewerReplicas) {
+        RlhfLoop.Result c = RlhfLoop.run(a, task, model, policy, m -> { });
+        RlhfLoop.Result s = RlhfLoop.run(b, task, model, policy, m -> { });
+        assertEquals(c.rows().size(), s.rows().size());
+        // generation TP 1: each rollout rank receives the whole model, f32, every step (the colocated reshard less)
+        long wholeBytes = 0;
+        for (float[] w : c.actorWeights().values()) {
+            wholeBytes += 4L * w.length;
+        }
+        for (int i = 0; i < c.rows().size(); i++) {
+            Map<String, Double> expected = withoutTimings(c.rows().get(i));
+            Map<String, Double> actual = withoutTimings(s.rows().get(i));
+            if (fewerReplicas) {
+                assertEquals(expected.get(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX), actual.get(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX),
+                        1e-4);
+                expected.remove(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX);
+                actual.remove(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX);
+            }
+            assertEquals(expected, actual, "step " + (i + 1));
+            assertEquals(wholeBytes, s.rows().get(i).value(MetricNames.RESHARD_BYTES));
+            assertTrue(c.rows().get(i).value(MetricNames.RESHARD_BYTES) < wholeBytes);
+        }
+        for (String name : c.actorWeights().keySet()) {
+            assertArrayEquals(c.actorWeights().get(name), s.actorWeights().get(name), name);
+        }
+    }
+
+    @Test
+    void shouldRefuseWhatTheLoopDoesNotDriveYet() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RlhfLoop.run(
+                split(colocated, "placement.async=true"), task, model, policy, m -> { }));
+        assertEquals("not wired into the loop yet: placement.mode=split, placement.async=true, expected=colocate or "
+                + "synchronous split", e.getMessage());
+    }
+
+    @Test
+    void shouldRefuseSeveralControllers() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RlhfLoop.run(
+                split(colocated, "trainer.controllers=2"), task, model, policy, m -> { }));
+        assertEquals("split placement runs with one controller: trainer.controllers=2, "
+                + "placement.rollout_world_size=2", e.getMessage());
+    }
+
+    private static Map<String, Double> withoutTimings(StepMetrics m) {
+        Map<String, Double> out = new TreeMap<>(m.values());
+        out.keySet().removeIf(k -> k.startsWith(MetricNames.TIMING_PREFIX) || k.startsWith("perf/throughput")
+                || k.equals(MetricNames.RESHARD_BYTES));
+        return out;
+    }
+}
