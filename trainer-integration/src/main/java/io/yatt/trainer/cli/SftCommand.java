@@ -29,7 +29,8 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--config", description = "YAML config file (as for yatt train).")
     Path config;
 
-    @Option(names = "--steps", defaultValue = "400", description = "Optimiser steps; default ${DEFAULT-VALUE}.")
+    @Option(names = "--steps", defaultValue = "" + Sft.DEFAULT_STEPS,
+            description = "Optimiser steps; default ${DEFAULT-VALUE}.")
     int steps;
 
     @Option(names = "--batch-size", defaultValue = "32", description = "Demonstrations per step; default ${DEFAULT-VALUE}.")

@@ -1,5 +1,6 @@
 package io.yatt.trainer.cli;
 
+import io.yatt.ffi.blas.Blas;
 import io.yatt.trainer.config.ResumeMode;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.loop.RlhfLoop;
@@ -47,7 +48,8 @@ final class TrainCommand implements Callable<Integer> {
             + "sft/ folder, written by a warm start first if absent.")
     Path sftCheckpoint;
 
-    @Option(names = "--sft-steps", defaultValue = "400", description = "Warm-start steps when one runs; default ${DEFAULT-VALUE}.")
+    @Option(names = "--sft-steps", defaultValue = "" + Sft.DEFAULT_STEPS,
+            description = "Warm-start steps when one runs; default ${DEFAULT-VALUE}.")
     int sftSteps;
 
     @Parameters(description = "Dotted config overrides, key=value.")
@@ -125,6 +127,11 @@ final class TrainCommand implements Callable<Integer> {
         out.flush();
         AtomicBoolean interrupted = new AtomicBoolean();
         installInterruptHandler(interrupted);
+        if (Blas.available()) {
+            // the ranks are threads that multiply at once (Gemm's contract): OpenBLAS's own threads on top of them
+            // oversubscribe the cores (on a loaded 2-core machine a step's barrier timed out after 60 s)
+            Blas.threads(1);
+        }
         RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get);
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;

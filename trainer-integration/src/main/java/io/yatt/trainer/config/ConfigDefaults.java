@@ -16,7 +16,7 @@ public final class ConfigDefaults {
     public static final String COST_CLASS = "";
     public static final int TRAIN_SIZE = 4096;
     public static final int VAL_SIZE = 256;
-    public static final int TRAIN_BATCH_SIZE = 32;
+    public static final int TRAIN_BATCH_SIZE = 128;
     public static final int MAX_PROMPT_LENGTH = 16;
     public static final int DATA_SEED = 1;
 
@@ -28,7 +28,7 @@ public final class ConfigDefaults {
     public static final int INTERMEDIATE_SIZE = 128;
 
     // actor_rollout_ref.actor
-    public static final double ACTOR_LR = 2e-4;
+    public static final double ACTOR_LR = 1e-3;
     public static final double CRITIC_LR = 1e-3;
     public static final double WEIGHT_DECAY = 0.0;
     public static final int LR_WARMUP_STEPS = 0;
@@ -36,8 +36,8 @@ public final class ConfigDefaults {
     public static final double MIN_LR_RATIO = 0.0;
     public static final double GRAD_CLIP = 1.0;
     public static final int PPO_EPOCHS = 1;
-    public static final int PPO_MINI_BATCH_SIZE = 16;
-    public static final int PPO_MICRO_BATCH_SIZE = 8;
+    public static final int PPO_MINI_BATCH_SIZE = 64;
+    public static final int PPO_MICRO_BATCH_SIZE = 32;
     public static final double CLIP_RATIO_LOW = 0.2;
     public static final double CLIP_RATIO_HIGH = 0.2;
     public static final double CLIP_RATIO_C = 3.0;

@@ -24,6 +24,9 @@ import java.util.function.Consumer;
  */
 public final class Sft {
 
+    /** Steps of the embedded default warm start ({@code yatt sft} and {@code yatt train}). */
+    public static final int DEFAULT_STEPS = 400;
+
     private Sft() {
     }
 
@@ -38,7 +41,7 @@ public final class Sft {
     public record Settings(int steps, int batchSize, double lr, long seed) {
 
         /** The embedded default warm start: short, so the policy is partly right and RL has room to improve. */
-        public static final Settings DEFAULT = new Settings(400, 32, 3e-3, 1);
+        public static final Settings DEFAULT = new Settings(DEFAULT_STEPS, 32, 3e-3, 1);
 
         /**
          * @throws IllegalArgumentException naming a value out of range

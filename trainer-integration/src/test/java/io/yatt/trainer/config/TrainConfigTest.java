@@ -118,7 +118,7 @@ class TrainConfigTest {
         assertEquals("config value out of range: key=trainer.save_freq, value=0, expected=-1 or >= 1",
                 message("", "trainer.save_freq=0"));
         assertEquals("actor_rollout_ref.actor.ppo_mini_batch_size must divide data.train_batch_size: "
-                + "actor_rollout_ref.actor.ppo_mini_batch_size=12, data.train_batch_size=32",
+                + "actor_rollout_ref.actor.ppo_mini_batch_size=12, data.train_batch_size=128",
                 message("", "actor_rollout_ref.actor.ppo_mini_batch_size=12"));
         assertEquals("parallel.world_size must equal p*t*d of parallel.training: parallel.world_size=8, "
                 + "parallel.training=1-2-2, p*t*d=4", message("", "parallel.world_size=8"));
