@@ -56,7 +56,7 @@ class PlacementConfigTest {
     void shouldRejectSamplesThatDoNotDivideOverTheRolloutReplicas() {
         assertEquals("rollout replicas must divide data.train_batch_size * actor_rollout_ref.rollout.n with "
                 + "placement.mode=auto: rollout replicas=3, samples=32", message("placement.mode=auto",
-                "placement.rollout_world_size=3", "parallel.world_size=7"));
+                "placement.rollout_world_size=3", "parallel.world_size=7", "data.train_batch_size=32"));
     }
 
     @Test
