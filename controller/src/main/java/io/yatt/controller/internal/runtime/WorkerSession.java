@@ -17,9 +17,12 @@ public final class WorkerSession {
     private final WorkerProxy proxy;
     private volatile long lastSeenNs;
     private volatile WorkerLostException lost;
+    /** Opens this worker's frames (null without a shared secret); used by whichever thread polls, under its lock. */
+    private final io.yatt.controller.internal.wire.FrameTag inbound;
 
     WorkerSession(Message.Register registration, int sessionId, ExclusivePublication publication, WorkerProxy proxy,
-                  long nowNs) {
+                  long nowNs, io.yatt.controller.internal.wire.FrameTag inbound) {
+        this.inbound = inbound;
         this.registration = registration;
         this.sessionId = sessionId;
         this.publication = publication;
@@ -29,6 +32,10 @@ public final class WorkerSession {
 
     public Message.Register registration() {
         return registration;
+    }
+
+    io.yatt.controller.internal.wire.FrameTag inbound() {
+        return inbound;
     }
 
     int sessionId() {

@@ -52,6 +52,11 @@ public final class FrameEncoder {
         return buffer;
     }
 
+    /** The same buffer, writable (a proxy appends a MAC trailer to the frame). */
+    org.agrona.MutableDirectBuffer mutableBuffer() {
+        return buffer;
+    }
+
     /**
      * Writes {@code message} at offset 0 of {@link #buffer()}.
      *
