@@ -1,6 +1,7 @@
 package io.yatt.controller.internal.runtime;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import javax.crypto.Mac;
@@ -31,7 +32,7 @@ final class Hmac {
         try {
             Mac mac = Mac.getInstance(ALGORITHM);
             mac.init(new SecretKeySpec(secret, ALGORITHM));
-            mac.update(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            mac.update(label.getBytes(StandardCharsets.US_ASCII));
             mac.update(nonce);
             mac.update(ByteBuffer.allocate(8).putInt(workerId).putInt(rank).array());
             return mac.doFinal();
@@ -45,7 +46,7 @@ final class Hmac {
         try {
             Mac mac = Mac.getInstance(ALGORITHM);
             mac.init(new SecretKeySpec(secret, ALGORITHM));
-            mac.update(PEER.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            mac.update(PEER.getBytes(StandardCharsets.US_ASCII));
             mac.update(ByteBuffer.allocate(8).putLong(receiverId).array());
             return mac.doFinal();
         } catch (GeneralSecurityException e) {

@@ -38,6 +38,7 @@ import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 
 /**
@@ -212,7 +213,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * other frame must come from the accepting controller's session and open under its session key. A controller
      * without a secret accepts without a challenge, and its frames carry no MAC.
      */
-    private int admit(org.agrona.DirectBuffer buffer, int offset, int length, int templateId, int sessionId) {
+    private int admit(DirectBuffer buffer, int offset, int length, int templateId, int sessionId) {
         FrameTag tag = inbound;
         if (!FrameTag.sealed(templateId) || tag == null) {
             return length;

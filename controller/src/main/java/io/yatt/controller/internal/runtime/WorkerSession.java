@@ -2,6 +2,7 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.ExclusivePublication;
 import io.yatt.controller.WorkerLostException;
+import io.yatt.controller.internal.wire.FrameTag;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.WorkerProxy;
 
@@ -18,10 +19,10 @@ public final class WorkerSession {
     private volatile long lastSeenNs;
     private volatile WorkerLostException lost;
     /** Opens this worker's frames (null without a shared secret); used by whichever thread polls, under its lock. */
-    private final io.yatt.controller.internal.wire.FrameTag inbound;
+    private final FrameTag inbound;
 
     WorkerSession(Message.Register registration, int sessionId, ExclusivePublication publication, WorkerProxy proxy,
-                  long nowNs, io.yatt.controller.internal.wire.FrameTag inbound) {
+                  long nowNs, FrameTag inbound) {
         this.inbound = inbound;
         this.registration = registration;
         this.sessionId = sessionId;
@@ -34,7 +35,7 @@ public final class WorkerSession {
         return registration;
     }
 
-    io.yatt.controller.internal.wire.FrameTag inbound() {
+    FrameTag inbound() {
         return inbound;
     }
 

@@ -18,6 +18,7 @@ import io.yatt.controller.internal.sbe.ShutdownEncoder;
 import io.yatt.controller.internal.sbe.StepBarrierEncoder;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
 
 /**
  * Encodes {@link Message}s with SBE flyweights into one growable buffer that is reused for every frame: the frame is
@@ -53,7 +54,7 @@ public final class FrameEncoder {
     }
 
     /** The same buffer, writable (a proxy appends a MAC trailer to the frame). */
-    org.agrona.MutableDirectBuffer mutableBuffer() {
+    MutableDirectBuffer mutableBuffer() {
         return buffer;
     }
 

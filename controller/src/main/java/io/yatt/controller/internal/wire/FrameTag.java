@@ -5,6 +5,7 @@ import io.yatt.controller.internal.sbe.RegisterDecoder;
 import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import javax.crypto.Mac;
+import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -122,7 +123,7 @@ public final class FrameTag {
         mac.update(scratch, 0, length);
         try {
             mac.doFinal(digest, 0);
-        } catch (javax.crypto.ShortBufferException e) {
+        } catch (ShortBufferException e) {
             throw new IllegalStateException("HmacSHA256 digest buffer too short: bytes=" + digest.length, e);
         }
     }
