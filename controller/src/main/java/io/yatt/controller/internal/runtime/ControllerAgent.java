@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.agrona.CloseHelper;
@@ -70,6 +71,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private boolean callerPolling;
     /** A caller met a registration it left for the agent: callers stop polling until the agent has polled. */
     private volatile boolean agentPollNeeded;
+    /**
+     * Callers polling for their calls now: the agent then leaves the stream to them, so a waiting caller never finds
+     * the poll lock held by an agent thread the scheduler has just preempted.
+     */
+    private final AtomicInteger pollingCallers = new AtomicInteger();
     private final ControlPlane.Idle idle;
     /** Cancels that could not be sent: retried each duty cycle and sent before any later frame to their worker. */
     private final ConcurrentLinkedQueue<UnsentCancel> unsentCancels = new ConcurrentLinkedQueue<>();
@@ -227,20 +233,25 @@ public final class ControllerAgent implements Agent, MessageHandler {
     public <T> T await(CompletableFuture<T> future, long timeoutNs)
             throws InterruptedException, ExecutionException, TimeoutException {
         long startNs = System.nanoTime();
-        if (!pollLock.isHeldByCurrentThread() && Thread.currentThread() != agentThread) {
+        if (!future.isDone() && !pollLock.isHeldByCurrentThread() && Thread.currentThread() != agentThread) {
             IdleStrategy strategy = Idles.strategy(idle);
-            while (!future.isDone()) {
-                long elapsedNs = System.nanoTime() - startNs;
-                if (elapsedNs >= timeoutNs) {
-                    throw new TimeoutException();
+            pollingCallers.incrementAndGet();
+            try {
+                while (!future.isDone()) {
+                    long elapsedNs = System.nanoTime() - startNs;
+                    if (elapsedNs >= timeoutNs) {
+                        throw new TimeoutException();
+                    }
+                    if (idle == ControlPlane.Idle.BACKOFF && elapsedNs > CALLER_POLL_NS) {
+                        break;
+                    }
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                    strategy.idle(poll(true));
                 }
-                if (idle == ControlPlane.Idle.BACKOFF && elapsedNs > CALLER_POLL_NS) {
-                    break;
-                }
-                if (Thread.interrupted()) {
-                    throw new InterruptedException();
-                }
-                strategy.idle(poll(true));
+            } finally {
+                pollingCallers.decrementAndGet();
             }
         }
         if (future.isDone()) {
@@ -322,7 +333,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
             return 0;
         }
         int work = transport.invoke();
-        work += poll(false);
+        if (pollingCallers.get() == 0 || agentPollNeeded) {
+            work += poll(false);
+        }
         work += retryCancels();
         long nowNs = System.nanoTime();
         if (nowNs - nextLivenessCheckNs >= 0) {
