@@ -51,6 +51,16 @@ class AuthenticationTest {
     }
 
     @Test
+    void shouldRefuseControllerThatDoesNotChallengeAWorkerWithASecret() {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET)));
+            assertEquals("registration refused: the controller did not challenge a worker that has a shared secret,"
+                    + " controllerId=" + cluster.plane.controllerId() + ", workerId=100", e.getMessage());
+        }
+    }
+
+    @Test
     void shouldRefuseAndCountWorkerWithWrongSecret() {
         try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,

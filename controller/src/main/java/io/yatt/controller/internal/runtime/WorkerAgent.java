@@ -301,6 +301,14 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         switch (ack.status()) {
             case ACCEPTED -> {
+                if (secret != null && challengeKeys == null) {
+                    // a controller with the secret always challenges: this one has none, or is not the controller
+                    state = State.REFUSED;
+                    registered.completeExceptionally(new IllegalStateException("registration refused: the controller"
+                            + " did not challenge a worker that has a shared secret, controllerId=" + ack.controllerId()
+                            + ", workerId=" + registration.workerId()));
+                    return Outcome.APPLIED;
+                }
                 try {
                     store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator);
                 } catch (IllegalStateException e) {
