@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
@@ -99,7 +100,7 @@ public final class ControlPlane implements AutoCloseable {
             String resolved = Endpoints.resolve(transport, subscription, ctx.channel(), ctx.sendTimeoutNs);
             ControllerAgent agent = new ControllerAgent(new SecureRandom().nextLong(), transport,
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
-                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs);
+                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.idle);
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
@@ -154,6 +155,38 @@ public final class ControlPlane implements AutoCloseable {
     public FrameStats stats() {
         FrameCounters c = agent.counters();
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /**
+     * Waits for a call's future (from {@link WorkerGroup#callAsync}) as {@link WorkerGroup#call} does: the calling
+     * thread reads the answers off the control stream itself, with the plane's idle strategy (spinning or yielding
+     * until the call completes; with {@link Idle#BACKOFF}, for up to a millisecond before it parks on the future).
+     *
+     * @return the call's result
+     * @throws WorkerCallException if the method threw on a worker (and the other exceptions {@link WorkerGroup#call}
+     *         lists)
+     * @throws IllegalStateException if the call did not complete within {@code timeoutNs}
+     *         ({@code call not completed: timeoutMs=...}; the call goes on) or the thread was interrupted
+     */
+    public <T> T await(CompletableFuture<T> future, long timeoutNs) {
+        try {
+            return agent.await(future, timeoutNs);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for a call", e);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("call not completed: timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(timeoutNs));
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("call failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** Cancels this controller could not send yet and retries (for tests: zero once they have all gone). */
+    int unsentCancels() {
+        return agent.unsentCancels();
     }
 
     /** Payload bytes this controller encoded and decoded so far. */

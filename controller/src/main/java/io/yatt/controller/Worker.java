@@ -333,6 +333,11 @@ public final class Worker implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Secret shared with the controller: registration answers its challenge with an HMAC, every later frame both
+         * ways carries a MAC under a key derived from the challenge, and a controller that does not challenge (it has
+         * no secret) is refused.
+         */
         public Context sharedSecret(byte[] secret) {
             this.sharedSecret = secret == null ? null : secret.clone();
             return this;

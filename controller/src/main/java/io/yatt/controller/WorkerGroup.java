@@ -53,7 +53,8 @@ public final class WorkerGroup {
     }
 
     /**
-     * Calls {@code method} and waits for the collected result.
+     * Calls {@code method} and waits for the collected result, reading the answers off the control stream on this
+     * thread (see {@link ControlPlane#await}).
      *
      * @throws WorkerCallException if the method threw on a worker (the first error reported)
      * @throws WorkerLostException if a called worker stopped heartbeating before it answered
@@ -63,7 +64,9 @@ public final class WorkerGroup {
      */
     public Object call(String method, Object... args) {
         try {
-            return callAsync(method, args).get();
+            return agent.await(callAsync(method, args), Long.MAX_VALUE);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("call not completed: group=" + role + ", method=" + method, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted waiting for a call: group=" + role + ", method=" + method, e);
@@ -172,8 +175,8 @@ public final class WorkerGroup {
             perWorker.add(new Object[] {step});
         }
         try {
-            List<Object> results = agent.invoke(role, WorkerAgent.END_STEP_METHOD, DispatchModes.ONE_TO_ALL.name(),
-                    step, members, perWorker).get();
+            List<Object> results = agent.await(agent.invoke(role, WorkerAgent.END_STEP_METHOD,
+                    DispatchModes.ONE_TO_ALL.name(), step, members, perWorker), Long.MAX_VALUE);
             List<String> left = new ArrayList<>();
             for (Object r : results) {
                 for (Object name : (List<?>) r) {
@@ -181,6 +184,8 @@ public final class WorkerGroup {
                 }
             }
             return List.copyOf(left);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("ending a step not completed: group=" + role + ", step=" + step, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted ending a step: group=" + role + ", step=" + step, e);

@@ -18,4 +18,7 @@ public @interface WorkerMethod {
 
     /** The name callers use; the Java method's name when empty. */
     String name() default "";
+
+    /** The thread that runs the method (default the worker's calls thread; see {@link Execution#AGENT}). */
+    Execution execution() default Execution.CALL_THREAD;
 }

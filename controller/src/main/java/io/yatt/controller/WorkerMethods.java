@@ -18,7 +18,7 @@ import java.util.Objects;
  */
 public final class WorkerMethods {
 
-    private record Entry(String name, String dispatchMode, int arity, MethodHandle spread) {
+    private record Entry(String name, String dispatchMode, Execution execution, int arity, MethodHandle spread) {
     }
 
     private final Map<String, Entry> entries;
@@ -59,7 +59,7 @@ public final class WorkerMethods {
                 throw new IllegalArgumentException("worker method not accessible to the lookup: class="
                         + target.getClass().getName() + ", method=" + method.getName() + ", lookup=" + lookup, e);
             }
-            builder.method(name, annotation.dispatch(), handle);
+            builder.method(name, annotation.dispatch(), annotation.execution(), handle);
         }
         if (builder.entries.isEmpty()) {
             throw new IllegalArgumentException("no @WorkerMethod methods: class=" + target.getClass().getName());
@@ -79,6 +79,15 @@ public final class WorkerMethods {
      */
     public String dispatchMode(String name) {
         return entry(name).dispatchMode();
+    }
+
+    /**
+     * The thread {@code name} runs on.
+     *
+     * @throws IllegalArgumentException if no method has that name
+     */
+    public Execution execution(String name) {
+        return entry(name).execution();
     }
 
     /** Whether a method of that name is served. */
@@ -124,7 +133,17 @@ public final class WorkerMethods {
          * @throws IllegalArgumentException if {@code name} or {@code dispatchMode} is blank or {@code name} is taken
          */
         public Builder method(String name, String dispatchMode, MethodHandle handle) {
+            return method(name, dispatchMode, Execution.CALL_THREAD, handle);
+        }
+
+        /**
+         * Registers {@code handle} as {@code name} with its dispatch mode, run on the thread {@code execution} names.
+         *
+         * @throws IllegalArgumentException if {@code name} or {@code dispatchMode} is blank or {@code name} is taken
+         */
+        public Builder method(String name, String dispatchMode, Execution execution, MethodHandle handle) {
             Objects.requireNonNull(handle, "handle");
+            Objects.requireNonNull(execution, "execution");
             if (name == null || name.isBlank()) {
                 throw new IllegalArgumentException("worker method name must not be blank: name=" + name);
             }
@@ -138,7 +157,7 @@ public final class WorkerMethods {
             MethodHandle fixed = handle.asFixedArity();
             int arity = fixed.type().parameterCount();
             MethodHandle spread = fixed.asType(MethodType.genericMethodType(arity)).asSpreader(Object[].class, arity);
-            entries.put(name, new Entry(name, dispatchMode, arity, spread));
+            entries.put(name, new Entry(name, dispatchMode, execution, arity, spread));
             return this;
         }
 

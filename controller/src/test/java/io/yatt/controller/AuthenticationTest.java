@@ -1,5 +1,6 @@
 package io.yatt.controller;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -46,6 +47,16 @@ class AuthenticationTest {
             assertEquals("registration refused: the controller requires a shared secret, workerId=100",
                     e.getMessage());
             assertThrows(IllegalStateException.class, () -> cluster.plane.group("actor", 1, 20_000_000L));
+        }
+    }
+
+    @Test
+    void shouldRefuseControllerThatDoesNotChallengeAWorkerWithASecret() {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET)));
+            assertEquals("registration refused: the controller did not challenge a worker that has a shared secret,"
+                    + " controllerId=" + cluster.plane.controllerId() + ", workerId=100", e.getMessage());
         }
     }
 
@@ -112,6 +123,162 @@ class AuthenticationTest {
             await(() -> replies.poll(assembler, 10) >= 0 && acks.size() == 3);
             assertEquals(Message.AckStatus.ACCEPTED, acks.get(2).status());
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
+        }
+    }
+
+    /** HMAC-SHA256(key, parts...), computed here independently of the runtime. */
+    private static byte[] hmac(byte[] key, byte[]... parts) throws Exception {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(key, "HmacSHA256"));
+        for (byte[] part : parts) {
+            mac.update(part);
+        }
+        return mac.doFinal();
+    }
+
+    /** A session key as the docs define it: HMAC(secret, label, nonce, worker id, rank). */
+    private static byte[] sessionKey(String label, byte[] nonce, int workerId, int rank) throws Exception {
+        return hmac(SECRET, label.getBytes(StandardCharsets.US_ASCII), nonce,
+                ByteBuffer.allocate(8).putInt(workerId).putInt(rank).array());
+    }
+
+    /** {@code frame} with its trailer: sequence (u64 LE) and the first 16 bytes of HMAC(key, sequence, frame). */
+    private static byte[] sealed(byte[] key, long sequence, byte[] frame) throws Exception {
+        byte[] seq = ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(sequence).array();
+        byte[] tag = hmac(key, seq, frame);
+        ByteBuffer out = ByteBuffer.allocate(frame.length + 24);
+        out.put(frame).put(seq).put(tag, 0, 16);
+        return out.array();
+    }
+
+    private static byte[] frame(Message message) {
+        FrameEncoder encoder = new FrameEncoder(PayloadCodec.builtIn());
+        int length = encoder.encode(message);
+        byte[] bytes = new byte[length];
+        encoder.buffer().getBytes(0, bytes);
+        return bytes;
+    }
+
+    /**
+     * A worker's frames after a challenged registration must carry the MAC under the session key derived from the
+     * nonce: the test registers as worker 9 by hand, then sends results (for no call, so an authentic one is counted
+     * as dropped) without a MAC, sealed, replayed, bit-flipped and under the other direction's key; and the
+     * controller's heartbeats to it carry a MAC under the controller-to-worker key.
+     */
+    @Test
+    void shouldAuthenticateEveryFrameAfterRegistrationWithTheSessionKey() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(SECRET)
+                .heartbeatIntervalNs(TimeUnit.MILLISECONDS.toNanos(20)), 0);
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
+             ExclusivePublication toController = aeron.addExclusivePublication(cluster.plane.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID);
+             Subscription replies = aeron.addSubscription("aeron:ipc", 77_001)) {
+            List<byte[]> received = new ArrayList<>();
+            FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
+                byte[] bytes = new byte[length];
+                buffer.getBytes(offset, bytes);
+                received.add(bytes);
+            });
+            Message.Register unsigned = new Message.Register(9, 0, 1L, 77_001, List.of("actor"), List.of(),
+                    List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", new byte[0]);
+            byte[] register = frame(unsigned);
+            offer(toController, new UnsafeBuffer(register), register.length);
+            await(() -> replies.poll(assembler, 10) >= 0 && received.size() == 1);
+            FrameDecoder decoder = new FrameDecoder(PayloadCodec.builtIn());
+            Message.RegisterAck challenge = (Message.RegisterAck) decoder.decode(new UnsafeBuffer(received.get(0)), 0,
+                    received.get(0).length);
+            byte[] nonce = challenge.nonce();
+            byte[] mac = hmac(SECRET, nonce, ByteBuffer.allocate(8).putInt(9).putInt(0).array());
+            byte[] signed = frame(new Message.Register(9, 0, 1L, 77_001, List.of("actor"), List.of(),
+                    List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", mac));
+            offer(toController, new UnsafeBuffer(signed), signed.length);
+            // the ack, then the controller's heartbeats
+            await(() -> replies.poll(assembler, 10) >= 0 && received.size() >= 3);
+            Message.RegisterAck accepted = (Message.RegisterAck) decoder.decode(new UnsafeBuffer(received.get(1)), 0,
+                    received.get(1).length);
+            assertEquals(Message.AckStatus.ACCEPTED, accepted.status());
+            byte[] heartbeat = received.get(2);
+            byte[] body = java.util.Arrays.copyOf(heartbeat, heartbeat.length - 24);
+            assertEquals(new Message.Heartbeat(9, ((Message.Heartbeat) decoder.decode(new UnsafeBuffer(body), 0,
+                    body.length)).timestampNs(), Message.Heartbeat.IN_FLIGHT_UNKNOWN),
+                    decoder.decode(new UnsafeBuffer(body), 0, body.length));
+            assertArrayEquals(sealed(sessionKey("yatt-session-c2w", nonce, 9, 0), 1, body), heartbeat);
+
+            byte[] w2c = sessionKey("yatt-session-w2c", nonce, 9, 0);
+            byte[] result = frame(new Message.Result(12345L, 9, 0, "forged"));
+            byte[] first = sealed(w2c, 1, result);
+            byte[] flipped = sealed(w2c, 2, result);
+            flipped[flipped.length - 1] ^= 1;
+            List<byte[]> frames = List.of(result, first, first, flipped,
+                    sealed(sessionKey("yatt-session-c2w", nonce, 9, 0), 2, result), sealed(w2c, 2, result));
+            List<FrameStats> expected = List.of(new FrameStats(0, 1, 0), new FrameStats(0, 1, 1),
+                    new FrameStats(0, 2, 1), new FrameStats(0, 3, 1), new FrameStats(0, 4, 1), new FrameStats(0, 4, 2));
+            for (int i = 0; i < frames.size(); i++) {
+                offer(toController, new UnsafeBuffer(frames.get(i)), frames.get(i).length);
+                FrameStats want = expected.get(i);
+                await(() -> cluster.plane.stats().equals(want));
+            }
+        }
+    }
+
+    @Test
+    void shouldSendFramesWithoutMacWhenNoSecretIsSet() throws Exception {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context()
+                .heartbeatIntervalNs(TimeUnit.MILLISECONDS.toNanos(20)), 0);
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
+             ExclusivePublication toController = aeron.addExclusivePublication(cluster.plane.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID);
+             Subscription replies = aeron.addSubscription("aeron:ipc", 77_002)) {
+            List<byte[]> received = new ArrayList<>();
+            FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
+                byte[] bytes = new byte[length];
+                buffer.getBytes(offset, bytes);
+                received.add(bytes);
+            });
+            byte[] register = frame(new Message.Register(9, 0, 1L, 77_002, List.of("actor"), List.of(),
+                    List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", new byte[0]));
+            offer(toController, new UnsafeBuffer(register), register.length);
+            await(() -> replies.poll(assembler, 10) >= 0 && received.size() >= 2);
+            FrameDecoder decoder = new FrameDecoder(PayloadCodec.builtIn());
+            assertEquals(Message.AckStatus.ACCEPTED, ((Message.RegisterAck) decoder.decode(
+                    new UnsafeBuffer(received.get(0)), 0, received.get(0).length)).status());
+            Message.Heartbeat heartbeat = (Message.Heartbeat) decoder.decode(new UnsafeBuffer(received.get(1)), 0,
+                    received.get(1).length);
+            assertEquals(frame(heartbeat).length, received.get(1).length);
+            byte[] result = frame(new Message.Result(12345L, 9, 0, "unknown call"));
+            offer(toController, new UnsafeBuffer(result), result.length);
+            await(() -> cluster.plane.stats().equals(new FrameStats(0, 0, 1)));
+        }
+    }
+
+    /**
+     * With a shared secret, controllers of a mesh accept each other's frames only with a MAC under the receiver's
+     * peer key: a step barrier forged without one (claiming a peer's index and id) is counted and does not count.
+     */
+    @Test
+    void shouldCountPeerFrameWithoutMacAsUnauthenticated() throws Exception {
+        ControlPlane a = ControlPlane.launch(TestWorkers.context().sharedSecret(SECRET).udp("127.0.0.1", 0)
+                .jobName("peer-a"));
+        ControlPlane b = ControlPlane.launch(TestWorkers.context().sharedSecret(SECRET).udp("127.0.0.1", 0)
+                .jobName("peer-b"));
+        try (ControllerMesh meshA = ControllerMesh.join(a, 0, List.of(a.peer(), b.peer()),
+                     TimeUnit.MILLISECONDS.toNanos(300));
+             ControllerMesh meshB = ControllerMesh.join(b, 1, List.of(a.peer(), b.peer()), TestWorkers.GROUP_TIMEOUT_NS);
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(a.driverDirectory()));
+             ExclusivePublication rogue = aeron.addExclusivePublication(a.endpoint(), ControlPlane.CONTROL_STREAM_ID)) {
+            byte[] forged = frame(new Message.StepBarrier(b.controllerId(), 1, 2, 0L));
+            offer(rogue, new UnsafeBuffer(forged), forged.length);
+            await(() -> a.stats().unauthenticatedFrames() == 1);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> meshA.barrier(0));
+            assertEquals("step barrier timed out: step=0, controller=0, missing=[1], timeoutMs=300", e.getMessage());
+            Thread barrierB = Thread.ofPlatform().start(() -> meshB.barrier(1));
+            meshA.barrier(1);
+            barrierB.join();
+            assertEquals(new FrameStats(0, 1, 0), a.stats());
+            assertEquals(new FrameStats(0, 0, 0), b.stats());
+        } finally {
+            a.close();
+            b.close();
         }
     }
 

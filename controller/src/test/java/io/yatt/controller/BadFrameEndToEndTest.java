@@ -16,19 +16,37 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Corrupt frames through Aeron into a live controller's and a live worker's agents: each is counted once (malformed,
- * or unauthenticated when it decodes but comes from an unknown session), nothing is applied, and the group still
- * answers afterwards.
+ * Corrupt frames through Aeron into a live controller's and a live worker's agents, with and without a shared secret
+ * (then every frame after registration must carry a MAC): each is counted once (malformed, or unauthenticated when it
+ * decodes but comes from an unknown session or fails its MAC), nothing is applied, and the group still answers
+ * afterwards.
  */
 class BadFrameEndToEndTest {
 
     private static final long SEED = 20261201L;
     private static final int FRAMES = 300;
+    private static final byte[] SECRET = "0123456789abcdef-bad-frames".getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
-    /** Random bytes, truncations, wrong versions and bit flips of frames a rogue sender might forge. */
+    /** A controller with one worker, both with the shared secret when {@code secret}. */
+    private static TestWorkers cluster(boolean secret) {
+        TestWorkers cluster = new TestWorkers(TestWorkers.context().sharedSecret(secret ? SECRET : null), 0);
+        try {
+            cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(secret ? SECRET : null));
+        } catch (RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+        return cluster;
+    }
+
+    /**
+     * Random bytes, truncations, wrong versions, bit flips and wrong MAC trailers (24 random bytes after a valid frame)
+     * of frames a rogue sender might forge.
+     */
     private static List<byte[]> badFrames(List<Message> forged) {
         Random random = new Random(SEED);
         FrameEncoder encoder = new FrameEncoder(PayloadCodec.builtIn());
@@ -42,7 +60,7 @@ class BadFrameEndToEndTest {
         List<byte[]> frames = new ArrayList<>();
         for (int i = 0; i < FRAMES; i++) {
             byte[] base = valid.get(random.nextInt(valid.size())).clone();
-            switch (i % 4) {
+            switch (i % 5) {
                 case 0 -> {
                     byte[] noise = new byte[1 + random.nextInt(80)];
                     random.nextBytes(noise);
@@ -55,9 +73,16 @@ class BadFrameEndToEndTest {
                     base[7] = (byte) (version >>> 8);
                     frames.add(base);
                 }
-                default -> {
+                case 3 -> {
                     base[random.nextInt(base.length)] ^= (byte) (1 << random.nextInt(8));
                     frames.add(base);
+                }
+                default -> {
+                    byte[] trailer = new byte[24];
+                    random.nextBytes(trailer);
+                    byte[] withTrailer = Arrays.copyOf(base, base.length + trailer.length);
+                    System.arraycopy(trailer, 0, withTrailer, base.length, trailer.length);
+                    frames.add(withTrailer);
                 }
             }
         }
@@ -90,11 +115,12 @@ class BadFrameEndToEndTest {
         }
     }
 
-    @Test
-    void shouldCountEveryBadFrameAtControllerAndStillServe() {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void shouldCountEveryBadFrameAtControllerAndStillServe(boolean secret) {
         List<Message> forged = List.of(new Message.Heartbeat(100, 1L, 0),
                 new Message.Result(1L, 100, 0, List.of("forged")), new Message.Error(1L, 100, 0, "T", "forged"));
-        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
+        try (TestWorkers cluster = cluster(secret);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication(cluster.plane.endpoint(),
                      ControlPlane.CONTROL_STREAM_ID)) {
@@ -111,9 +137,10 @@ class BadFrameEndToEndTest {
         }
     }
 
-    @Test
-    void shouldCountEveryBadFrameAtWorkerAndStillServe() {
-        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1);
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void shouldCountEveryBadFrameAtWorkerAndStillServe(boolean secret) {
+        try (TestWorkers cluster = cluster(secret);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(cluster.plane.driverDirectory()));
              ExclusivePublication rogue = aeron.addExclusivePublication("aeron:ipc",
                      WorkerChannels.replyStreamId(100))) {

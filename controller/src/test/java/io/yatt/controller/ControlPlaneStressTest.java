@@ -21,9 +21,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * Hammers the call path (callAsync, invoke offer, worker adapter, calls thread, result offer, controller adapter,
- * future completion) from several threads at once and checks that no call is lost: every call completes within a
- * generous bound, with the value its worker computed or an exception, never silence.
+ * Hammers the call path (callAsync, invoke offer, worker adapter, calls thread or agent thread, result offer,
+ * controller adapter on the agent or on a waiting caller, future completion) from several threads at once and checks
+ * that no call is lost: every call completes within a generous bound, with the value its worker computed or an
+ * exception, never silence.
  */
 class ControlPlaneStressTest {
 
@@ -50,6 +51,11 @@ class ControlPlaneStressTest {
             return payload;
         }
 
+        @WorkerMethod(dispatch = "ONE_TO_ALL", execution = Execution.AGENT)
+        byte[] echoOnAgent(byte[] payload) {
+            return payload;
+        }
+
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         byte[] blob(int byteSize) {
             byte[] b = new byte[byteSize];
@@ -59,7 +65,7 @@ class ControlPlaneStressTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"YIELDING, SHARED", "BACKOFF, SHARED", "YIELDING, INVOKER", "BACKOFF, INVOKER"})
+    @CsvSource({"YIELDING, SHARED", "BACKOFF, SHARED", "YIELDING, INVOKER", "BACKOFF, INVOKER", "BUSY_SPIN, SHARED"})
     void shouldCompleteEveryCallFromConcurrentCallers(ControlPlane.Idle idle, ControlPlane.Threading threading)
             throws Exception {
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().idle(idle).threading(threading));
@@ -75,7 +81,7 @@ class ControlPlaneStressTest {
             List<Future<String>> outcomes = new ArrayList<>();
             for (int c = 0; c < CALLERS; c++) {
                 int caller = c;
-                outcomes.add(callers.submit(() -> hammer(group, caller)));
+                outcomes.add(callers.submit(() -> hammer(plane, group, caller)));
             }
             for (Future<String> outcome : outcomes) {
                 assertEquals("ok", outcome.get(CALL_BOUND_S * CALLS_PER_CALLER, TimeUnit.SECONDS));
@@ -89,14 +95,34 @@ class ControlPlaneStressTest {
         }
     }
 
-    /** Keeps up to 8 calls of one caller in flight, small and large alternating; "ok" or what went wrong. */
-    private static String hammer(WorkerGroup group, int caller) throws Exception {
+    /**
+     * Keeps up to 8 calls of one caller in flight, small and large alternating, a third of them run on the workers'
+     * agents; every fifth call is awaited at once as {@code group.call} waits (the caller polls the control stream
+     * while other callers do too); "ok" or what went wrong.
+     */
+    private static String hammer(ControlPlane plane, WorkerGroup group, int caller) throws Exception {
         List<CompletableFuture<Object>> window = new ArrayList<>();
         List<byte[]> sent = new ArrayList<>();
         for (int i = 0; i < CALLS_PER_CALLER; i++) {
             byte[] payload = new byte[i % 2 == 0 ? 8 : LARGE_BYTES];
             Arrays.fill(payload, (byte) (caller * 31 + i));
-            window.add(group.callAsync("echo", (Object) payload));
+            String method = i % 3 == 0 ? "echoOnAgent" : "echo";
+            if (i % 5 == 4 && i < CALLS_PER_CALLER - 1) {
+                Object result;
+                try {
+                    result = plane.await(group.callAsync(method, (Object) payload),
+                            TimeUnit.SECONDS.toNanos(CALL_BOUND_S));
+                } catch (IllegalStateException e) {
+                    return "awaited call failed: caller=" + caller + ", call=" + i + ", " + e.getMessage();
+                }
+                for (Object r : (List<?>) result) {
+                    if (!Arrays.equals(payload, (byte[]) r)) {
+                        return "wrong echo: caller=" + caller + ", call=" + i;
+                    }
+                }
+                continue;
+            }
+            window.add(group.callAsync(method, (Object) payload));
             sent.add(payload);
             if (window.size() == 8 || i == CALLS_PER_CALLER - 1) {
                 for (int k = 0; k < window.size(); k++) {

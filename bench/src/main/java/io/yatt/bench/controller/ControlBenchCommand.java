@@ -110,10 +110,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
     @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips (default ${DEFAULT-VALUE})")
     int iterations;
 
-    @Option(names = "--caller-wait", defaultValue = "park",
-        description = "how the calling thread waits for a controller call: park (CompletableFuture.get, as"
-            + " group.call does) or idle (polls isDone with the --idle strategy, as the raw ping does)"
-            + " (default ${DEFAULT-VALUE})")
+    @Option(names = "--caller-wait", defaultValue = "await",
+        description = "how the calling thread waits for a controller call: await (ControlPlane.await, as group.call"
+            + " does: the caller reads the control stream itself with the --idle strategy), park"
+            + " (CompletableFuture.get: the controller agent completes the future and wakes the caller) or idle"
+            + " (polls isDone with the --idle strategy) (default ${DEFAULT-VALUE})")
     String callerWait;
 
     @Option(names = "--no-grpc", description = "skip the gRPC baseline")
@@ -152,8 +153,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
     }
 
     /** Settings after validation. */
+    /** How the benchmark's calling thread waits for a controller call. */
+    enum CallerWait { AWAIT, PARK, IDLE }
+
     record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs,
-                    boolean callerPolls) {
+                    CallerWait callerWait) {
     }
 
     /**
@@ -223,14 +227,15 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     + " batch=" + b + ", stepWorkers=" + stepWorkers);
             }
         }
-        boolean callerPolls = switch (callerWait.toLowerCase(Locale.ROOT)) {
-            case "park" -> false;
-            case "idle" -> true;
+        CallerWait wait = switch (callerWait.toLowerCase(Locale.ROOT)) {
+            case "await" -> CallerWait.AWAIT;
+            case "park" -> CallerWait.PARK;
+            case "idle" -> CallerWait.IDLE;
             default -> throw new IllegalArgumentException("unknown caller wait: callerWait=" + callerWait
-                + ", expected park or idle");
+                + ", expected await, park or idle");
         };
         return new Settings(parts.contains("round-trip"), parts.contains("step"), processes, idleMode,
-            TimeUnit.SECONDS.toNanos(timeoutS), callerPolls);
+            TimeUnit.SECONDS.toNanos(timeoutS), wait);
     }
 
     @Override
@@ -372,7 +377,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
         for (int it = 0; it < warmup + iterations; it++) {
             long startNs = System.nanoTime();
             CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
-            if (s.callerPolls()) {
+            if (s.callerWait() == CallerWait.IDLE) {
                 strategy.reset();
                 while (!call.isDone() && System.nanoTime() - startNs < timeoutNs) {
                     strategy.idle();
@@ -380,7 +385,18 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
             Object result;
             try {
-                result = call.get(timeoutNs, TimeUnit.NANOSECONDS);
+                if (s.callerWait() == CallerWait.AWAIT) {
+                    try {
+                        result = plane.await(call, timeoutNs);
+                    } catch (IllegalStateException e) {
+                        if (call.isDone()) {
+                            throw e;
+                        }
+                        throw new TimeoutException();
+                    }
+                } else {
+                    result = call.get(timeoutNs, TimeUnit.NANOSECONDS);
+                }
             } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException re ? re
                     : new IllegalStateException("echo call failed: workers=" + n, e.getCause());

@@ -157,7 +157,7 @@ class ControlBenchCommandTest {
         assertTrue(((String) transport[2]).contains("unknown transport: transport=tcp, expected ipc or udp"),
             (String) transport[2]);
         Object[] wait = run("--caller-wait", "spin");
-        assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected park or idle"),
+        assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected await, park or idle"),
             (String) wait[2]);
         Object[] payload = run("--payload-bytes", "2048");
         assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=2048, expected=1..1024"),

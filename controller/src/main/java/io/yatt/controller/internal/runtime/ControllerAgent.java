@@ -2,12 +2,17 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
-import io.aeron.FragmentAssembler;
+import io.aeron.ControlledFragmentAssembler;
 import io.aeron.Subscription;
+import io.aeron.logbuffer.ControlledFragmentHandler;
+import io.aeron.logbuffer.Header;
+import io.yatt.controller.ControlPlane;
 import io.yatt.controller.WorkerLostException;
 import io.yatt.controller.internal.wire.FrameAdapter;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.FrameDecoder;
+import io.yatt.controller.internal.wire.FrameTag;
+import io.yatt.controller.internal.wire.FrameValidator;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
@@ -21,15 +26,27 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.IdleStrategy;
 
 /**
  * The controller's duty cycle: polls the control stream (registrations, heartbeats, results, errors from workers),
  * answers registrations (challenging them with a nonce when a shared secret is set), and fails the calls of workers
  * whose last frame is older than the heartbeat timeout. Callers start calls from their own threads through
- * {@link #invoke}; everything else runs on the agent's thread.
+ * {@link #invoke}, and a caller that waits for one polls the control stream itself ({@link #await}): whichever thread
+ * holds the poll lock reads the stream, so an answer needs no hand-off from the agent to the caller. Registrations are
+ * left to the agent's thread. With a shared secret, every frame after a worker's registration carries a MAC under a
+ * key derived from its challenge ({@link FrameTag}); one that does not verify is counted and dropped undecoded.
  */
 public final class ControllerAgent implements Agent, MessageHandler {
 
@@ -37,11 +54,35 @@ public final class ControllerAgent implements Agent, MessageHandler {
     static final int FRAGMENT_LIMIT = 16;
     /** Bytes of a registration nonce. */
     static final int NONCE_BYTES = 32;
+    /**
+     * How long a caller waiting with the back-off strategy polls before it parks on the call's future (and leaves the
+     * stream to the agent): a fast answer is caught by polling, a long call costs no more than one wake-up.
+     */
+    static final long CALLER_POLL_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final long controllerId;
     private final Aeron aeron;
     private final Subscription subscription;
-    private final FragmentAssembler assembler;
+    private final ControlledFragmentAssembler assembler;
+    private final FrameAdapter adapter;
+    /** Held by the thread that polls the subscription: the agent, or a caller waiting for its call. */
+    private final ReentrantLock pollLock = new ReentrantLock();
+    /** Set (under the poll lock) while a caller polls: registrations then stay in the stream for the agent. */
+    private boolean callerPolling;
+    /** A caller met a registration it left for the agent: callers stop polling until the agent has polled. */
+    private volatile boolean agentPollNeeded;
+    /**
+     * Callers polling for their calls now: the agent then leaves the stream to them, so a waiting caller never finds
+     * the poll lock held by an agent thread the scheduler has just preempted.
+     */
+    private final AtomicInteger pollingCallers = new AtomicInteger();
+    private final ControlPlane.Idle idle;
+    /** Cancels that could not be sent: retried each duty cycle and sent before any later frame to their worker. */
+    private final ConcurrentLinkedQueue<UnsentCancel> unsentCancels = new ConcurrentLinkedQueue<>();
+    /** Opens the frames of peer controllers (null without a secret or a mesh); under the poll lock. */
+    private FrameTag peerTag;
+    /** Sequence number of the last peer frame accepted, per controller index; under the poll lock. */
+    private long[] peerSequences = new long[0];
     private final FrameCounters counters = new FrameCounters();
     private final AeronTransport transport;
     private final PayloadCodec payloads;
@@ -60,13 +101,16 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private long nextLivenessCheckNs;
     private volatile PeerInbox peers;
     private long nextHeartbeatNs;
+    private volatile Thread agentThread;
 
     /**
      * An agent reading {@code subscription} (and running the transport's invoker, if any); {@code secret} null means
      * registrations are not authenticated.
      */
     public ControllerAgent(long controllerId, AeronTransport transport, Subscription subscription, PayloadCodec payloads,
-                           byte[] secret, long heartbeatIntervalNs, long heartbeatTimeoutNs, long sendTimeoutNs) {
+                           byte[] secret, long heartbeatIntervalNs, long heartbeatTimeoutNs, long sendTimeoutNs,
+                           ControlPlane.Idle idle) {
+        this.idle = idle;
         this.controllerId = controllerId;
         this.aeron = transport.aeron();
         this.transport = transport;
@@ -76,7 +120,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
         this.heartbeatIntervalNs = heartbeatIntervalNs;
         this.heartbeatTimeoutNs = heartbeatTimeoutNs;
         this.sendTimeoutNs = sendTimeoutNs;
-        this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters));
+        this.adapter = new FrameAdapter(new FrameDecoder(payloads), this, counters,
+                secret == null ? FrameAdapter.Gate.OPEN : this::admit);
+        this.assembler = new ControlledFragmentAssembler(this::onFragment);
     }
 
     @Override
@@ -104,7 +150,174 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     @Override
     public void onStart() {
-        transport.owner(Thread.currentThread());
+        agentThread = Thread.currentThread();
+        transport.owner(agentThread);
+    }
+
+    /**
+     * Reads up to {@link #FRAGMENT_LIMIT} fragments if no other thread is reading; a caller leaves registrations (and
+     * everything behind them) to the agent.
+     */
+    private int poll(boolean caller) {
+        if (caller && agentPollNeeded) {
+            return 0;
+        }
+        if (!pollLock.tryLock()) {
+            return 0;
+        }
+        try {
+            callerPolling = caller;
+            int fragments = subscription.controlledPoll(assembler, FRAGMENT_LIMIT);
+            if (!caller) {
+                agentPollNeeded = false;
+            }
+            return fragments;
+        } finally {
+            callerPolling = false;
+            pollLock.unlock();
+        }
+    }
+
+    private ControlledFragmentHandler.Action onFragment(DirectBuffer buffer, int offset, int length, Header header) {
+        if (callerPolling && FrameValidator.templateId(buffer, offset, length) == FrameValidator.REGISTER_TEMPLATE_ID) {
+            // a registration creates a publication: only the agent's thread may (it runs an INVOKER driver)
+            agentPollNeeded = true;
+            return ControlledFragmentHandler.Action.ABORT;
+        }
+        adapter.onFrame(buffer, offset, length, header.sessionId());
+        return ControlledFragmentHandler.Action.CONTINUE;
+    }
+
+    /**
+     * With a shared secret: a registration passes as it is (its challenge authenticates it), a worker's frame must
+     * open under its session's key, a peer controller's under this controller's peer key (its sequence number is
+     * checked per claimed index once decoded).
+     */
+    private int admit(DirectBuffer buffer, int offset, int length, int templateId, int sessionId) {
+        if (!FrameTag.sealed(templateId)) {
+            return length;
+        }
+        if (templateId == FrameValidator.STEP_BARRIER_TEMPLATE_ID
+                || templateId == FrameValidator.METRIC_REDUCTION_TEMPLATE_ID) {
+            FrameTag tag = peerTag;
+            return tag == null ? FrameTag.NOT_AUTHENTIC : tag.verify(buffer, offset, length);
+        }
+        WorkerSession s = bySession.get(sessionId);
+        return s == null || s.inbound() == null ? FrameTag.NOT_AUTHENTIC : s.inbound().open(buffer, offset, length);
+    }
+
+    /** Whether the peer frame just verified is newer than the last from controller {@code index} (not a replay). */
+    private boolean freshFromPeer(int index) {
+        if (peerTag == null) {
+            return true;
+        }
+        long sequence = peerTag.verifiedSequence();
+        if (sequence <= peerSequences[index]) {
+            return false;
+        }
+        peerSequences[index] = sequence;
+        return true;
+    }
+
+    /**
+     * Waits for a call's {@code future} on the calling thread, polling the control stream with the plane's idle
+     * strategy (so the answer completes the future here, without waking another thread): spinning or yielding until
+     * it completes, or, with the back-off strategy, for {@link #CALLER_POLL_NS} before parking on the future while
+     * the agent polls. A thread that is polling already (a callback of a completing call) just waits.
+     *
+     * @return the future's value
+     * @throws ExecutionException if the call failed
+     * @throws TimeoutException if it did not complete within {@code timeoutNs}
+     * @throws InterruptedException if interrupted
+     */
+    public <T> T await(CompletableFuture<T> future, long timeoutNs)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        long startNs = System.nanoTime();
+        if (!future.isDone() && !pollLock.isHeldByCurrentThread() && Thread.currentThread() != agentThread) {
+            IdleStrategy strategy = Idles.strategy(idle);
+            pollingCallers.incrementAndGet();
+            try {
+                while (!future.isDone()) {
+                    long elapsedNs = System.nanoTime() - startNs;
+                    if (elapsedNs >= timeoutNs) {
+                        throw new TimeoutException();
+                    }
+                    if (idle == ControlPlane.Idle.BACKOFF && elapsedNs > CALLER_POLL_NS) {
+                        break;
+                    }
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                    strategy.idle(poll(true));
+                }
+            } finally {
+                pollingCallers.decrementAndGet();
+            }
+        }
+        if (future.isDone()) {
+            return future.get();
+        }
+        return future.get(timeoutNs - (System.nanoTime() - startNs), TimeUnit.NANOSECONDS);
+    }
+
+    /** A cancel that did not go; see {@link #sendCancel}. */
+    private record UnsentCancel(WorkerSession target, long correlationId) {
+    }
+
+    /**
+     * Sends a cancel; one that does not go (back pressure, a subscriber not connected yet) is kept and retried every
+     * duty cycle until it goes or the worker is lost, so a call the worker queued waiting for its input never holds
+     * its later calls.
+     */
+    private void sendCancel(WorkerSession target, long correlationId) {
+        if (target.lost() != null) {
+            return;
+        }
+        flushCancels(target);
+        boolean sent;
+        try {
+            sent = target.proxy().cancel(correlationId, controllerId);
+        } catch (RuntimeException e) {
+            sent = false;
+        }
+        if (!sent) {
+            unsentCancels.add(new UnsentCancel(target, correlationId));
+        }
+    }
+
+    /** Sends the kept cancels of {@code target} (waiting up to the send timeout each), before a frame to it. */
+    private void flushCancels(WorkerSession target) {
+        if (unsentCancels.isEmpty()) {
+            return;
+        }
+        for (UnsentCancel c : unsentCancels) {
+            if (c.target() == target && target.lost() == null && target.proxy().cancel(c.correlationId(),
+                    controllerId)) {
+                unsentCancels.remove(c);
+            }
+        }
+    }
+
+    /** The agent's retry of kept cancels: each is offered once, without waiting; dropped when its worker is lost. */
+    private int retryCancels() {
+        if (unsentCancels.isEmpty()) {
+            return 0;
+        }
+        int sent = 0;
+        for (UnsentCancel c : unsentCancels) {
+            if (c.target().lost() != null) {
+                unsentCancels.remove(c);
+            } else if (c.target().proxy().cancelNow(c.correlationId(), controllerId)) {
+                unsentCancels.remove(c);
+                sent++;
+            }
+        }
+        return sent;
+    }
+
+    /** Cancels kept for a retry (none once they are all sent). */
+    public int unsentCancels() {
+        return unsentCancels.size();
     }
 
     @Override
@@ -120,7 +333,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
             return 0;
         }
         int work = transport.invoke();
-        work += subscription.poll(assembler, FRAGMENT_LIMIT);
+        if (pollingCallers.get() == 0 || agentPollNeeded) {
+            work += poll(false);
+        }
+        work += retryCancels();
         long nowNs = System.nanoTime();
         if (nowNs - nextLivenessCheckNs >= 0) {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
@@ -211,7 +427,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
             }
             case Message.StepBarrier b -> {
                 PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())) {
+                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())
+                        || !freshFromPeer(b.controllerIndex())) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.barrier(b);
@@ -219,7 +436,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
             }
             case Message.MetricReduction m -> {
                 PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())) {
+                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())
+                        || !freshFromPeer(m.controllerIndex())) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.reduction(m);
@@ -229,9 +447,24 @@ public final class ControllerAgent implements Agent, MessageHandler {
         };
     }
 
-    /** Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on. */
+    /**
+     * Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on (with a shared
+     * secret, only those whose MAC verifies under this controller's peer key).
+     */
     public void peers(PeerInbox inbox) {
-        this.peers = inbox;
+        pollLock.lock();
+        try {
+            peerTag = secret == null || inbox == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
+            peerSequences = new long[inbox == null ? 0 : inbox.count()];
+            this.peers = inbox;
+        } finally {
+            pollLock.unlock();
+        }
+    }
+
+    /** The MAC of frames this controller sends to the controller {@code peerId}; null without a shared secret. */
+    public FrameTag peerSealer(long peerId) {
+        return secret == null ? null : FrameTag.of(Hmac.peerKey(secret, peerId));
     }
 
     /** The transport (for publications to peer controllers). */
@@ -278,6 +511,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
             replies.put(sessionId, reply);
         }
         WorkerProxy proxy = new WorkerProxy(payloads, new PublicationSink(transport, reply, sendTimeoutNs));
+        FrameTag inbound = null;
+        FrameTag outbound = null;
         if (secret != null) {
             if (r.mac().length == 0) {
                 byte[] nonce = challenges.get(sessionId);
@@ -297,6 +532,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 CloseHelper.quietClose(replies.remove(sessionId));
                 return Outcome.UNAUTHENTICATED;
             }
+            inbound = FrameTag.of(Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, nonce, r.workerId(), r.rank()));
+            outbound = FrameTag.of(Hmac.sessionKey(secret, Hmac.CONTROLLER_TO_WORKER, nonce, r.workerId(), r.rank()));
         }
         for (WorkerSession other : workers.values()) {
             Message.Register o = other.registration();
@@ -309,7 +546,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 return Outcome.DROPPED;
             }
         }
-        WorkerSession session = new WorkerSession(r, sessionId, reply, proxy, System.nanoTime());
+        if (outbound != null) {
+            proxy.seal(outbound);
+        }
+        WorkerSession session = new WorkerSession(r, sessionId, reply, proxy, System.nanoTime(), inbound);
         replies.remove(sessionId);
         bySession.put(sessionId, session);
         workers.put(r.workerId(), session);
@@ -339,6 +579,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
         long correlationId = correlationIds.incrementAndGet();
         for (int i = 0; i < targets.length; i++) {
             RuntimeException failure = targets[i].lost();
+            if (failure == null) {
+                flushCancels(targets[i]);
+            }
             if (failure == null && !targets[i].proxy().invokeAwaitingInput(correlationId, controllerId, step, group,
                     method, dispatchMode)) {
                 failure = notSent("invoke", group, method, targets[i]);
@@ -366,8 +609,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     public void abandon(long correlationId, WorkerSession[] targets) {
         for (WorkerSession target : targets) {
-            if (reachable(target)) {
-                target.proxy().cancel(correlationId, controllerId);
+            if (target.lost() == null) {
+                sendCancel(target, correlationId);
             }
         }
         PendingCall call = calls.remove(correlationId);
@@ -394,8 +637,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (allNull(called)) {
             if (announced) {
                 for (WorkerSession target : targets) {
-                    if (reachable(target)) {
-                        target.proxy().input(correlationId, controllerId, null);
+                    if (target.lost() == null && !target.proxy().input(correlationId, controllerId, null)) {
+                        // a skip that does not arrive would hold the worker's queue: a kept cancel releases it
+                        sendCancel(target, correlationId);
                     }
                 }
             }
@@ -407,8 +651,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
             calls.remove(correlationId);
             if (e instanceof CancellationException) {
                 for (WorkerSession target : called) {
-                    if (target != null && reachable(target)) {
-                        target.proxy().cancel(correlationId, controllerId);
+                    if (target != null && target.lost() == null) {
+                        sendCancel(target, correlationId);
                     }
                 }
             }
@@ -420,10 +664,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
             }
         }
         for (int i = 0; i < targets.length; i++) {
-            if (called[i] == null && (!announced || !reachable(targets[i]))) {
+            if (called[i] == null && (!announced || targets[i].lost() != null)) {
                 continue;
             }
             RuntimeException failure = null;
+            flushCancels(targets[i]);
             try {
                 List<Object> workerArgs = called[i] == null ? null : Arrays.asList(args.get(i));
                 boolean sent = announced ? targets[i].proxy().input(correlationId, controllerId, workerArgs)
@@ -496,7 +741,12 @@ public final class ControllerAgent implements Agent, MessageHandler {
         for (ExclusivePublication p : replies.values()) {
             CloseHelper.quietClose(p);
         }
-        CloseHelper.quietClose(subscription);
+        pollLock.lock();
+        try {
+            CloseHelper.quietClose(subscription);
+        } finally {
+            pollLock.unlock();
+        }
         IllegalStateException closed = new IllegalStateException("control plane closed: controllerId="
                 + controllerId);
         for (PendingCall call : calls.values()) {

@@ -27,6 +27,11 @@ public final class PeerInbox {
         this.controllerIds = controllerIds.clone();
     }
 
+    /** The number of controllers in the mesh. */
+    int count() {
+        return count;
+    }
+
     /** Whether a peer message claims a place in this mesh that its sender holds: another index, its id, the count. */
     boolean fromPeer(long controllerId, int senderIndex, int senderCount) {
         return senderCount == count && senderIndex >= 0 && senderIndex < count && senderIndex != index

@@ -1,6 +1,7 @@
 package io.yatt.controller.internal.runtime;
 
 import io.aeron.ExclusivePublication;
+import io.yatt.controller.internal.wire.FrameTag;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PeerProxy;
 import java.util.ArrayList;
@@ -38,8 +39,13 @@ public final class PeerLinks implements AutoCloseable {
                 }
                 ExclusivePublication p = agent.transport().aeron().addExclusivePublication(endpoints.get(i), streamId);
                 publications.add(p);
-                proxies.add(new PeerProxy(agent.payloads(),
-                        new PublicationSink(agent.transport(), p, agent.sendTimeoutNs())));
+                PeerProxy proxy = new PeerProxy(agent.payloads(),
+                        new PublicationSink(agent.transport(), p, agent.sendTimeoutNs()));
+                FrameTag sealer = agent.peerSealer(controllerIds[i]);
+                if (sealer != null) {
+                    proxy.seal(sealer);
+                }
+                proxies.add(proxy);
             }
         } catch (RuntimeException e) {
             close();

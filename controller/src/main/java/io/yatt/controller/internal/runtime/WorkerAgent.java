@@ -6,6 +6,7 @@ import io.aeron.Subscription;
 import io.yatt.collectives.Communicator;
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.DispatchModes;
+import io.yatt.controller.Execution;
 import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.WorkerMethods;
@@ -13,6 +14,7 @@ import io.yatt.controller.internal.wire.ControllerProxy;
 import io.yatt.controller.internal.wire.FrameAdapter;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.FrameDecoder;
+import io.yatt.controller.internal.wire.FrameTag;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
@@ -31,15 +33,20 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 
 /**
  * A worker's duty cycle: registers (answering a challenge with the HMAC of the controller's nonce), heartbeats at
  * the interval the controller set, and hands invokes to the worker's executor, which runs them in order and sends
- * results or errors; an invoke that awaits its input holds the queue until its {@code InvokeInput} arrives. Frames from any session other than the accepting controller's are counted and dropped.
+ * results or errors; an invoke that awaits its input holds the queue until its {@code InvokeInput} arrives. A method
+ * declared {@link Execution#AGENT} runs here, on the agent's thread, when nothing is queued before it. Frames from any
+ * session other than the accepting controller's are counted and dropped, and after a challenged registration so are
+ * frames whose MAC does not open under the session key.
  */
 public final class WorkerAgent implements Agent, MessageHandler {
 
@@ -78,6 +85,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final byte[] secret;
     private final ExecutorService executor;
     private final Map<Long, Future<?>> inFlight = new ConcurrentHashMap<>();
+    /** Tasks handed to the calls thread that have not ended: an agent-run call waits behind them. */
+    private final AtomicInteger queued = new AtomicInteger();
     private final Map<Long, CompletableFuture<List<Object>>> inputs = new ConcurrentHashMap<>();
     private final CompletableFuture<Long> registered = new CompletableFuture<>();
     private final CountDownLatch shutdown = new CountDownLatch(1);
@@ -89,6 +98,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private long heartbeatIntervalNs;
     private long nextSendNs;
     private byte[] mac = new byte[0];
+    /** The session keys derived from the last challenge: worker to controller, controller to worker. */
+    private byte[][] challengeKeys;
+    /** Opens the controller's frames once a challenged registration is accepted (null otherwise); agent thread. */
+    private FrameTag inbound;
 
     /** An agent for the worker described by {@code registration} (its mac is computed here when challenged). */
     public WorkerAgent(AeronTransport transport, Message.Register registration, Subscription subscription,
@@ -109,7 +122,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
         this.payloads = payloads;
         this.secret = secret == null ? null : secret.clone();
         this.executor = executor;
-        this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters));
+        this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters,
+                secret == null ? FrameAdapter.Gate.OPEN : this::admit));
     }
 
     @Override
@@ -196,6 +210,19 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return work;
     }
 
+    /**
+     * With a shared secret: registration acks pass as they are; once a challenged registration is accepted, every
+     * other frame must come from the accepting controller's session and open under its session key. A controller
+     * without a secret accepts without a challenge, and its frames carry no MAC.
+     */
+    private int admit(DirectBuffer buffer, int offset, int length, int templateId, int sessionId) {
+        FrameTag tag = inbound;
+        if (!FrameTag.sealed(templateId) || tag == null) {
+            return length;
+        }
+        return sessionId == controllerSession ? tag.open(buffer, offset, length) : FrameTag.NOT_AUTHENTIC;
+    }
+
     private Message.Register withMac(byte[] m) {
         Message.Register r = registration;
         return new Message.Register(r.workerId(), r.rank(), r.pid(), r.replyStreamId(), r.roles(), r.meshes(),
@@ -276,12 +303,24 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         switch (ack.status()) {
             case ACCEPTED -> {
+                if (secret != null && challengeKeys == null) {
+                    // a controller with the secret always challenges: this one has none, or is not the controller
+                    state = State.REFUSED;
+                    registered.completeExceptionally(new IllegalStateException("registration refused: the controller"
+                            + " did not challenge a worker that has a shared secret, controllerId=" + ack.controllerId()
+                            + ", workerId=" + registration.workerId()));
+                    return Outcome.APPLIED;
+                }
                 try {
                     store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator);
                 } catch (IllegalStateException e) {
                     state = State.REFUSED;
                     registered.completeExceptionally(e);
                     return Outcome.APPLIED;
+                }
+                if (challengeKeys != null) {
+                    controller.seal(FrameTag.of(challengeKeys[0]));
+                    inbound = FrameTag.of(challengeKeys[1]);
                 }
                 state = State.ACTIVE;
                 lastControllerNs = System.nanoTime();
@@ -299,6 +338,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
                                     + registration.workerId()));
                 } else {
                     mac = Hmac.registration(secret, ack.nonce(), registration.workerId(), registration.rank());
+                    challengeKeys = new byte[][] {
+                        Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, ack.nonce(), registration.workerId(),
+                                registration.rank()),
+                        Hmac.sessionKey(secret, Hmac.CONTROLLER_TO_WORKER, ack.nonce(), registration.workerId(),
+                                registration.rank())};
                     nextSendNs = System.nanoTime();
                 }
             }
@@ -325,6 +369,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
             Batches.close(invoke.args());
             return Outcome.APPLIED;
         }
+        if (!invoke.awaitInput() && queued.get() == 0 && methods.contains(invoke.method())
+                && methods.execution(invoke.method()) == Execution.AGENT) {
+            runOnAgent(id, invoke.method(), invoke.step(), invoke.args());
+            return Outcome.APPLIED;
+        }
         FutureTask<Void> task;
         if (invoke.awaitInput()) {
             CompletableFuture<List<Object>> input = new CompletableFuture<>();
@@ -346,8 +395,52 @@ public final class WorkerAgent implements Agent, MessageHandler {
             };
         }
         inFlight.put(id, task);
-        executor.execute(task);
+        queue(task);
         return Outcome.APPLIED;
+    }
+
+    /** Runs {@code task} on the calls thread; {@link #queued} counts it until it ends (or is skipped, cancelled). */
+    private void queue(Runnable task) {
+        queued.incrementAndGet();
+        try {
+            executor.execute(() -> {
+                try {
+                    task.run();
+                } finally {
+                    queued.decrementAndGet();
+                }
+            });
+        } catch (RuntimeException e) {
+            queued.decrementAndGet();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs an {@link Execution#AGENT} method here, on the agent's thread, and answers at once if the controller's
+     * stream takes the reply without waiting; otherwise the calls thread sends it (with the send timeout), so the
+     * agent never blocks on a send while the controller may block on it.
+     */
+    private void runOnAgent(long correlationId, String method, long step, List<Object> args) {
+        Reply reply = compute(method, step, args);
+        boolean sent;
+        try {
+            sent = reply.error() == null
+                    ? controller.resultNow(correlationId, registration.workerId(), registration.rank(), reply.sent())
+                    : controller.errorNow(correlationId, registration.workerId(), registration.rank(),
+                            reply.errorType(), reply.error());
+        } catch (RuntimeException e) {
+            sent = false;
+        }
+        if (sent) {
+            reply.close();
+            return;
+        }
+        queue(() -> {
+            try (reply) {
+                deliver(correlationId, method, reply);
+            }
+        });
     }
 
     /**
@@ -377,56 +470,73 @@ public final class WorkerAgent implements Agent, MessageHandler {
     }
 
     /**
-     * Runs one call; sends its result or error unless an abort or cancel already answered for it. The runtime owns
-     * the decoded arguments and the result: arguments holding references get their rows pulled first, the result
-     * gets the arguments' pad size ({@link DispatchModes#carryPadSize}), its tensors above the inline limit are
-     * published in the reference store and travel as references, and everything is closed once sent: the sent
-     * form, the result, then every argument batch the result does not hold (a method that returns its input is
-     * closed once).
+     * Runs one call on the calls thread; sends its result or error unless an abort or cancel already answered for it.
      */
     private void run(long correlationId, String method, long step, List<Object> args) {
-        int workerId = registration.workerId();
-        int rank = registration.rank();
-        List<Object> callArgs = null;
-        Object value = null;
-        Object sent = null;
-        try {
-            try {
-                if (END_STEP_METHOD.equals(method)) {
-                    value = store.endStep(((Number) args.getFirst()).longValue());
-                } else {
-                    callArgs = resolve(args);
-                    value = methods.invoke(method, callArgs);
-                    value = DispatchModes.carryPadSize(callArgs.toArray(), value);
-                }
-                sent = byReference(value, step);
-            } catch (Throwable t) {
-                if (inFlight.remove(correlationId) != null) {
-                    replyError(correlationId, t.getClass().getName(), messageOf(t));
-                }
-                return;
+        try (Reply reply = compute(method, step, args)) {
+            if (inFlight.remove(correlationId) != null) {
+                deliver(correlationId, method, reply);
             }
-            if (inFlight.remove(correlationId) == null) {
-                return;
-            }
-            boolean delivered;
-            try {
-                delivered = controller.result(correlationId, workerId, rank, sent);
-            } catch (IllegalArgumentException e) {
-                replyError(correlationId, e.getClass().getName(), messageOf(e));
-                return;
-            }
-            if (!delivered) {
-                replyError(correlationId, IllegalStateException.class.getName(), "result not sent: correlationId="
-                        + correlationId + ", method=" + method + ", rank=" + rank + ", reason="
-                        + PublicationSink.failure(toController) + ", timeoutMs="
-                        + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
-            }
-        } finally {
+        }
+    }
+
+    /**
+     * A call's answer and what the runtime must close once it is sent: the sent form, the result, then every argument
+     * batch the result does not hold (a method that returns its input is closed once). {@code error} is null when the
+     * method returned.
+     */
+    private record Reply(Object sent, Object value, List<Object> callArgs, List<Object> args, String errorType,
+                         String error) implements AutoCloseable {
+        @Override
+        public void close() {
             Batches.close(sent);
             Batches.close(value);
             Batches.close(callArgs);
             Batches.close(args);
+        }
+    }
+
+    /**
+     * Runs {@code method}. The runtime owns the decoded arguments and the result: arguments holding references get
+     * their rows pulled first, the result gets the arguments' pad size ({@link DispatchModes#carryPadSize}), and its
+     * tensors above the inline limit are published in the reference store and travel as references.
+     */
+    private Reply compute(String method, long step, List<Object> args) {
+        List<Object> callArgs = null;
+        Object value = null;
+        try {
+            if (END_STEP_METHOD.equals(method)) {
+                value = store.endStep(((Number) args.getFirst()).longValue());
+            } else {
+                callArgs = resolve(args);
+                value = methods.invoke(method, callArgs);
+                value = DispatchModes.carryPadSize(callArgs.toArray(), value);
+            }
+            return new Reply(byReference(value, step), value, callArgs, args, null, null);
+        } catch (Throwable t) {
+            return new Reply(null, value, callArgs, args, t.getClass().getName(), messageOf(t));
+        }
+    }
+
+    /** Sends a reply, waiting up to the send timeout (calls thread); a result that cannot go becomes an error. */
+    private void deliver(long correlationId, String method, Reply reply) {
+        int rank = registration.rank();
+        if (reply.error() != null) {
+            replyError(correlationId, reply.errorType(), reply.error());
+            return;
+        }
+        boolean delivered;
+        try {
+            delivered = controller.result(correlationId, registration.workerId(), rank, reply.sent());
+        } catch (IllegalArgumentException e) {
+            replyError(correlationId, e.getClass().getName(), messageOf(e));
+            return;
+        }
+        if (!delivered) {
+            replyError(correlationId, IllegalStateException.class.getName(), "result not sent: correlationId="
+                    + correlationId + ", method=" + method + ", rank=" + rank + ", reason="
+                    + PublicationSink.failure(toController) + ", timeoutMs="
+                    + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
         }
     }
 

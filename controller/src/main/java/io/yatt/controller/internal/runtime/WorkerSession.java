@@ -2,6 +2,7 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.ExclusivePublication;
 import io.yatt.controller.WorkerLostException;
+import io.yatt.controller.internal.wire.FrameTag;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.WorkerProxy;
 
@@ -17,9 +18,12 @@ public final class WorkerSession {
     private final WorkerProxy proxy;
     private volatile long lastSeenNs;
     private volatile WorkerLostException lost;
+    /** Opens this worker's frames (null without a shared secret); used by whichever thread polls, under its lock. */
+    private final FrameTag inbound;
 
     WorkerSession(Message.Register registration, int sessionId, ExclusivePublication publication, WorkerProxy proxy,
-                  long nowNs) {
+                  long nowNs, FrameTag inbound) {
+        this.inbound = inbound;
         this.registration = registration;
         this.sessionId = sessionId;
         this.publication = publication;
@@ -29,6 +33,10 @@ public final class WorkerSession {
 
     public Message.Register registration() {
         return registration;
+    }
+
+    FrameTag inbound() {
+        return inbound;
     }
 
     int sessionId() {

@@ -25,4 +25,18 @@ public final class ControllerProxy extends FrameProxy {
     public boolean error(long correlationId, int workerId, int rank, String type, String message) {
         return send(new Message.Error(correlationId, workerId, rank, type, message));
     }
+
+    /**
+     * A result sent only if that needs no waiting (from the worker's agent thread); false, and nothing sent, otherwise.
+     *
+     * @throws IllegalArgumentException if the value cannot be encoded
+     */
+    public boolean resultNow(long correlationId, int workerId, int rank, Object value) {
+        return sendNow(new Message.Result(correlationId, workerId, rank, value));
+    }
+
+    /** An error sent only if that needs no waiting (from the worker's agent thread); false, and nothing sent, otherwise. */
+    public boolean errorNow(long correlationId, int workerId, int rank, String type, String message) {
+        return sendNow(new Message.Error(correlationId, workerId, rank, type, message));
+    }
 }

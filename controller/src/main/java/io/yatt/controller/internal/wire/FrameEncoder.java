@@ -18,6 +18,7 @@ import io.yatt.controller.internal.sbe.ShutdownEncoder;
 import io.yatt.controller.internal.sbe.StepBarrierEncoder;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
 
 /**
  * Encodes {@link Message}s with SBE flyweights into one growable buffer that is reused for every frame: the frame is
@@ -49,6 +50,11 @@ public final class FrameEncoder {
 
     /** The buffer the last frame was written to, from offset 0. */
     public DirectBuffer buffer() {
+        return buffer;
+    }
+
+    /** The same buffer, writable (a proxy appends a MAC trailer to the frame). */
+    MutableDirectBuffer mutableBuffer() {
         return buffer;
     }
 

@@ -13,10 +13,27 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
     private final FrameEncoder encoder;
     private final FrameSink sink;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Set once a session key exists: every frame but a registration's then carries a MAC trailer. */
+    private volatile FrameTag tag;
 
     FrameProxy(PayloadCodec payloads, FrameSink sink) {
         this.encoder = new FrameEncoder(payloads);
         this.sink = sink;
+    }
+
+    /** From now on every frame but Register and RegisterAck carries a MAC trailer under {@code sealer}. */
+    public final void seal(FrameTag sealer) {
+        this.tag = sealer;
+    }
+
+    /** Encodes {@code message}, with its MAC trailer when the proxy is sealed; the frame's length. Under the lock. */
+    private int encode(Message message) {
+        int length = encoder.encode(message);
+        FrameTag t = tag;
+        if (t != null && !(message instanceof Message.Register) && !(message instanceof Message.RegisterAck)) {
+            length = t.seal(encoder.mutableBuffer(), length);
+        }
+        return length;
     }
 
     /**
@@ -36,7 +53,7 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
             }
         }
         try {
-            int length = encoder.encode(message);
+            int length = encode(message);
             return sink.send(encoder.buffer(), 0, length);
         } finally {
             lock.unlock();
@@ -53,7 +70,7 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
             return false;
         }
         try {
-            int length = encoder.encode(message);
+            int length = encode(message);
             return sink.sendNow(encoder.buffer(), 0, length);
         } finally {
             lock.unlock();

@@ -26,6 +26,12 @@ public final class FrameValidator {
 
     /** Returned by {@link #validate} for a frame that must be dropped. */
     public static final int MALFORMED = -1;
+    /** Template id of Register (left to the controller agent's thread). */
+    public static final int REGISTER_TEMPLATE_ID = RegisterDecoder.TEMPLATE_ID;
+    /** Template id of StepBarrier (a peer controller's frame). */
+    public static final int STEP_BARRIER_TEMPLATE_ID = StepBarrierDecoder.TEMPLATE_ID;
+    /** Template id of MetricReduction (a peer controller's frame). */
+    public static final int METRIC_REDUCTION_TEMPLATE_ID = MetricReductionDecoder.TEMPLATE_ID;
     /** Oldest schema version still read. */
     public static final int MIN_VERSION = 1;
     /** Largest variable-length field accepted, in bytes. */
@@ -76,6 +82,18 @@ public final class FrameValidator {
     }
 
     private FrameValidator() {
+    }
+
+    /**
+     * The template id in the frame's header, read without validating the rest ({@link #MALFORMED} if the frame is
+     * shorter than a header or of another schema).
+     */
+    public static int templateId(DirectBuffer buffer, int offset, int length) {
+        if (offset < 0 || length < HEADER_BYTES || (long) offset + length > buffer.capacity()
+                || (buffer.getShort(offset + 4, LE) & 0xFFFF) != MessageHeaderDecoder.SCHEMA_ID) {
+            return MALFORMED;
+        }
+        return buffer.getShort(offset + 2, LE) & 0xFFFF;
     }
 
     /**

@@ -48,6 +48,11 @@ public final class WorkerProxy extends FrameProxy {
         return send(new Message.Cancel(correlationId, controllerId));
     }
 
+    /** A cancel sent only if that needs no waiting (the controller agent's retry); false, and nothing sent, otherwise. */
+    public boolean cancelNow(long correlationId, long controllerId) {
+        return sendNow(new Message.Cancel(correlationId, controllerId));
+    }
+
     public boolean abort(long controllerId, String reason) {
         return send(new Message.Abort(controllerId, reason));
     }
