@@ -1,5 +1,6 @@
 package io.yatt.trainer.loop;
 
+import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerMesh;
@@ -66,6 +67,8 @@ final class EmbeddedWorkers implements AutoCloseable {
     private final List<Controller> controllers = new ArrayList<>();
     private final List<RlhfWorker> roles = new ArrayList<>();
     private final List<Worker> workers = new ArrayList<>();
+    /** Every communicator the workers use (world and the groups their init makes), for {@link #abort()}. */
+    private final List<Communicator> communicators = new java.util.concurrent.CopyOnWriteArrayList<>();
     private InProcessWorld world;
 
     private EmbeddedWorkers() {
@@ -98,13 +101,17 @@ final class EmbeddedWorkers implements AutoCloseable {
                 }
             }
             out.world = InProcessWorld.create(size);
+            out.communicators.addAll(out.world.communicators());
             int[] localRank = new int[controllers];
             for (int rank = 0; rank < size; rank++) {
                 int ci = pc.controllerOf(layout.coordinates(rank).dp());
                 Controller c = out.controllers.get(ci);
                 AtomicReference<Worker> self = new AtomicReference<>();
                 RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task,
-                        comm -> self.get().registerCommunicator(comm));
+                        comm -> {
+                            out.communicators.add(comm);
+                            self.get().registerCommunicator(comm);
+                        });
                 out.roles.add(w);
                 self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
                         .rank(localRank[ci]++).roles(ROLES).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
@@ -128,6 +135,16 @@ final class EmbeddedWorkers implements AutoCloseable {
     /** The controllers, in index order. */
     List<Controller> controllers() {
         return controllers;
+    }
+
+    /**
+     * Aborts every worker communicator (the world's and the groups' their init made), so a worker waiting in a
+     * collective for a peer of a failed controller fails at once. Idempotent; any thread.
+     */
+    void abort() {
+        for (Communicator c : communicators) {
+            c.abort();
+        }
     }
 
     @Override

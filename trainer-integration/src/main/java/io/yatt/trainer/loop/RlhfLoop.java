@@ -1,7 +1,9 @@
 package io.yatt.trainer.loop;
 
 import io.yatt.controller.DataBatch;
+import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerGroup;
+import io.yatt.controller.WorkerLostException;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.tensor.Allocator;
 import io.yatt.trainer.algo.AdvantageConfig;
@@ -148,50 +150,138 @@ public final class RlhfLoop {
 
     /**
      * Runs one driver per controller: controller 0 on the calling thread (it reports the steps and the result), the
-     * others on threads of their own; all issue the same calls to their workers.
+     * others on threads of their own; all issue the same calls to their workers. The first controller to fail
+     * (itself or through its workers) stops all: its cause is kept, every worker communicator is aborted and every
+     * other controller is interrupted, so none waits out the mesh timeout; all controller threads have ended when
+     * this returns or throws.
+     *
+     * @throws IllegalStateException with C > 1, naming the first failed controller's index, role and method (the
+     *     worker group and method of a worker failure, {@code driver} and {@code -} otherwise), caused by its failure;
+     *     one controller's failure is thrown as it was
      */
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
                                          EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
                                          Path policyDir, Path scratch) {
         List<EmbeddedWorkers.Controller> controllers = workers.controllers();
-        List<Thread> others = new ArrayList<>();
-        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        Stopper stopper = new Stopper(workers, Thread.currentThread());
         for (int i = 1; i < controllers.size(); i++) {
             EmbeddedWorkers.Controller c = controllers.get(i);
+            int index = i;
             Thread t = new Thread(() -> {
-                try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
-                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch)
-                            .run(policyDir, scratch.resolve("final"));
+                try {
+                    drive(config, task, model, shape, c, options, m -> { }, policyDir, scratch);
                 } catch (Throwable e) {
-                    failures.add(e);
+                    stopper.fail(index, e);
                 }
             }, "yatt-controller-" + i);
             t.setDaemon(true);
-            t.start();
-            others.add(t);
+            stopper.others.add(t);
         }
-        Result result;
-        try (Allocator allocator = Allocator.root("rlhf-driver-0")) {
-            EmbeddedWorkers.Controller c = controllers.getFirst();
-            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+        stopper.others.forEach(Thread::start);
+        Result result = null;
+        try {
+            result = drive(config, task, model, shape, controllers.getFirst(), options, onStep, policyDir, scratch);
+        } catch (Throwable e) {
+            stopper.fail(0, e);
+        } finally {
+            stopper.firstDone();
+        }
+        stopper.joinOthers();
+        stopper.rethrow();
+        return result;
+    }
+
+    private static Result drive(TrainConfig config, Task task, LlamaConfig model, Shape shape,
+                                EmbeddedWorkers.Controller c, Options options, Consumer<StepMetrics> onStep,
+                                Path policyDir, Path scratch) {
+        try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
+            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
                     .run(policyDir, scratch.resolve("final"));
         }
-        for (Thread t : others) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
+    }
+
+    /** The C controllers' shared fate: the first failure, and stopping everything when it happens. */
+    private static final class Stopper {
+        private final EmbeddedWorkers workers;
+        private final Thread first;
+        private final List<Thread> others = new ArrayList<>();
+        private int failedIndex = -1;
+        private Throwable failure;
+        private boolean firstRunning = true;
+
+        Stopper(EmbeddedWorkers workers, Thread first) {
+            this.workers = workers;
+            this.first = first;
+        }
+
+        /** Records controller {@code index}'s failure; the first one aborts the workers and the other controllers. */
+        void fail(int index, Throwable e) {
+            synchronized (this) {
+                if (failure != null) {
+                    return;
+                }
+                failure = e;
+                failedIndex = index;
+                if (firstRunning && index != 0) {
+                    first.interrupt();
+                }
+            }
+            workers.abort();
+            for (Thread t : others) {
+                if (t != Thread.currentThread()) {
+                    t.interrupt();
+                }
+            }
+        }
+
+        /** Controller 0 left its driver: from now on a failure does not interrupt the calling thread. */
+        synchronized void firstDone() {
+            firstRunning = false;
+            if (failure != null && failedIndex != 0) {
+                Thread.interrupted(); // the interrupt was ours, to stop controller 0
+            }
+        }
+
+        void joinOthers() {
+            boolean interrupted = false;
+            for (Thread t : others) {
+                while (t.isAlive()) {
+                    try {
+                        t.join();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                        fail(0, new IllegalStateException("interrupted while the controllers finished", e));
+                    }
+                }
+            }
+            if (interrupted) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the controllers finished", e);
             }
         }
-        if (!failures.isEmpty()) {
-            Throwable f = failures.getFirst();
-            if (f instanceof RuntimeException re) {
-                throw re;
+
+        synchronized void rethrow() {
+            if (failure == null) {
+                return;
             }
-            throw new IllegalStateException("controller failed: " + f, f);
+            if (others.isEmpty()) { // one controller: its failure as it was thrown
+                if (failure instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (failure instanceof Error err) {
+                    throw err;
+                }
+            }
+            String role = "driver";
+            String method = "-";
+            if (failure instanceof WorkerCallException w) {
+                role = w.group();
+                method = w.method();
+            } else if (failure instanceof WorkerLostException w) {
+                role = String.join(",", w.roles());
+            }
+            throw new IllegalStateException("controller failed: controller=" + failedIndex + ", role=" + role
+                    + ", method=" + method + ": " + failure.getMessage(), failure);
         }
-        return result;
     }
 
     static void copyTree(Path from, Path to) throws IOException {
@@ -735,14 +825,18 @@ public final class RlhfLoop {
             return ex.fromFirst(new double[] {v})[0];
         }
 
+        /** The result of a queued call; interruptible, so a failed controller elsewhere stops this one. */
         private static Object await(CompletableFuture<Object> f) {
             try {
-                return f.join();
-            } catch (java.util.concurrent.CompletionException e) {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for a queued call", e);
+            } catch (java.util.concurrent.ExecutionException e) {
                 if (e.getCause() instanceof RuntimeException re) {
                     throw re;
                 }
-                throw e;
+                throw new IllegalStateException("queued call failed: " + e.getCause(), e.getCause());
             }
         }
 
