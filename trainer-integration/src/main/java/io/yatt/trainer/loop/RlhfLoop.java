@@ -572,25 +572,39 @@ public final class RlhfLoop {
             for (int k = 0; k < local; k++) {
                 mineRows[k] = s0 + k;
             }
-            try (DataBatch tb = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, mineRows, tt), local, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, mineRows, tt), local, tt)).build()) {
+            try (DataBatch tb = Rows.batch(allocator)
+                    .ints("input_ids", permute(tokens, mineRows, tt), local, tt)
+                    .ints("attention_mask", permute(mask, mineRows, tt), local, tt).build()) {
                 long q0 = System.nanoTime();
                 CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
                 CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
                 CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
                 CompletableFuture<Object> costF = sh.costCritic()
                         ? costCritic.callAsync("computeCostValues", tb) : null;
-                oldLogProbs = rowsOf(await(oldF), "old_log_probs");
-                refLogProbs = rowsOf(await(refF), "ref_log_probs");
-                long q1 = System.nanoTime();
-                m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
-                if (valF != null) {
-                    values = rowsOf(await(valF), "values");
-                    if (costF != null) {
-                        costValues = rowsOf(await(costF), "cost_values");
+                try {
+                    oldLogProbs = rowsOf(await(oldF), "old_log_probs");
+                    refLogProbs = rowsOf(await(refF), "ref_log_probs");
+                    long q1 = System.nanoTime();
+                    m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
+                    if (valF != null) {
+                        values = rowsOf(await(valF), "values");
+                        if (costF != null) {
+                            costValues = rowsOf(await(costF), "cost_values");
+                        }
+                        m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
                     }
-                    m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
+                } catch (RuntimeException | Error e) {
+                    // the queued calls not read yet still deliver results: release them when they come
+                    for (CompletableFuture<Object> f : java.util.Arrays.asList(oldF, refF, valF, costF)) {
+                        if (f != null) {
+                            f.thenAccept(r -> {
+                                if (r instanceof DataBatch b && !b.isClosed()) {
+                                    b.close();
+                                }
+                            });
+                        }
+                    }
+                    throw e;
                 }
             }
 
@@ -602,13 +616,12 @@ public final class RlhfLoop {
             for (int i = 0; i < samples; i++) {
                 promptOfSample[i] = promptIdx[i / sh.n()];
             }
-            try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0))
-                    .tensor("responses", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local, resp))
-                    .tensor("response_length", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)).build();
+            try (DataBatch sb = Rows.batch(allocator)
+                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0)
+                    .ints("responses", java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local,
+                            resp)
+                    .ints("response_length", java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)
+                    .build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
                 score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
                 cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
@@ -693,16 +706,10 @@ public final class RlhfLoop {
             long u0 = System.nanoTime();
             double[] am;
             String[] keys = {"pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "kl_loss", "lr"};
-            try (DataBatch ub = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), local, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), local, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), local, resp))
-                    .tensor("old_log_probs", Rows.floats(allocator, permute(old.toArray(), order, resp), local, resp))
-                    .tensor("advantages", Rows.floats(allocator, permute(advantages.toArray(), order, resp), local,
-                            resp))
-                    .tensor("ref_log_probs", Rows.floats(allocator, permute(refLp.toArray(), order, resp), local,
-                            resp))
-                    .metadata("step", (long) step).build();
+            try (DataBatch ub = rowsBatch(tokens, mask, respMask, order, step)
+                    .floats("old_log_probs", permute(old.toArray(), order, resp), local, resp)
+                    .floats("advantages", permute(advantages.toArray(), order, resp), local, resp)
+                    .floats("ref_log_probs", permute(refLp.toArray(), order, resp), local, resp).build();
                  DataBatch r = (DataBatch) actor.call("updateActor", ub)) {
                 am = new double[keys.length];
                 for (int k = 0; k < keys.length; k++) {
@@ -758,16 +765,22 @@ public final class RlhfLoop {
 
         private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
                                      int[] order, int step) {
+            int resp = sh.responseLen();
+            return rowsBatch(tokens, mask, respMask, order, step)
+                    .floats("values", permute(values, order, resp), order.length, resp)
+                    .floats("returns", permute(returns, order, resp), order.length, resp).build();
+        }
+
+        /** An update's batch so far: the rows {@code order} of tokens, attention and response masks, the step. */
+        private Rows.Builder rowsBatch(int[] tokens, int[] mask, float[] respMask, int[] order, int step) {
             int rows = order.length;
             int tt = sh.tt();
             int resp = sh.responseLen();
-            return DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), rows, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), rows, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), rows, resp))
-                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), rows, resp))
-                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), rows, resp))
-                    .metadata("step", (long) step).build();
+            return Rows.batch(allocator)
+                    .ints("input_ids", permute(tokens, order, tt), rows, tt)
+                    .ints("attention_mask", permute(mask, order, tt), rows, tt)
+                    .floats("response_mask", permute(respMask, order, resp), rows, resp)
+                    .metadata("step", (long) step);
         }
 
         /**
@@ -792,11 +805,10 @@ public final class RlhfLoop {
                 flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
                 lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
             }
-            try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0))
-                    .tensor("responses", Rows.ints(allocator, flat, mine, resp))
-                    .tensor("response_length", Rows.ints(allocator, lengths, mine, 0)).build();
+            try (DataBatch sb = Rows.batch(allocator)
+                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0)
+                    .ints("responses", flat, mine, resp)
+                    .ints("response_length", lengths, mine, 0).build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
                 return ex.gather(Rows.doubles(scored, "score"), p0, bp);
             }
@@ -812,10 +824,10 @@ public final class RlhfLoop {
                 System.arraycopy(q, 0, ids, i * p + p - q.length, q.length);
                 lengths[i] = q.length;
             }
-            return DataBatch.builder(allocator)
-                    .tensor("prompt_ids", Rows.ints(allocator, ids, rows, p))
-                    .tensor("prompt_length", Rows.ints(allocator, lengths, rows, 0))
-                    .tensor("seed", Rows.longs(allocator, seeds))
+            return Rows.batch(allocator)
+                    .ints("prompt_ids", ids, rows, p)
+                    .ints("prompt_length", lengths, rows, 0)
+                    .longs("seed", seeds)
                     .metadata("greedy", greedy).build();
         }
 

@@ -353,13 +353,13 @@ public final class RlhfWorker implements AutoCloseable {
         java.util.Arrays.fill(genCol, genS);
         java.util.Arrays.fill(reshardCol, reshardS);
         java.util.Arrays.fill(bytesCol, bytes);
-        return DataBatch.builder(results)
-                .tensor("responses", Rows.ints(results, responses, n, s.responseLen))
-                .tensor("response_length", Rows.ints(results, lengths, n, 0))
-                .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, s.responseLen))
-                .tensor("gen_s", Rows.doubles(results, genCol))
-                .tensor("reshard_s", Rows.doubles(results, reshardCol))
-                .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
+        return Rows.batch(results)
+                .ints("responses", responses, n, s.responseLen)
+                .ints("response_length", lengths, n, 0)
+                .floats("rollout_log_probs", logProbs, n, s.responseLen)
+                .doubles("gen_s", genCol)
+                .doubles("reshard_s", reshardCol)
+                .doubles("reshard_bytes", bytesCol)
                 .build();
     }
 
@@ -403,9 +403,7 @@ public final class RlhfWorker implements AutoCloseable {
         int tt = s.promptLen + s.responseLen;
         float[] v = new float[b.batchSize() * tt];
         model.values(b, v);
-        return DataBatch.builder(results).tensor(key,
-                Rows.floats(results, RlhfLoop.respView(v, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
-                        s.responseLen)).build();
+        return responseBatch(s, key, v, b.batchSize());
     }
 
     private DataBatch logProbs(LlamaModel model, DataBatch batch, String key) {
@@ -414,9 +412,14 @@ public final class RlhfWorker implements AutoCloseable {
         int tt = s.promptLen + s.responseLen;
         float[] lp = new float[b.batchSize() * tt];
         model.logProbs(b, 1f, lp, null);
-        return DataBatch.builder(results).tensor(key,
-                Rows.floats(results, RlhfLoop.respView(lp, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
-                        s.responseLen)).build();
+        return responseBatch(s, key, lp, b.batchSize());
+    }
+
+    /** A result of {@code rows} rows under {@code key}: the response positions of per-position values. */
+    private DataBatch responseBatch(State s, String key, float[] full, int rows) {
+        int tt = s.promptLen + s.responseLen;
+        return Rows.batch(results).floats(key, RlhfLoop.respView(full, rows, tt, s.responseLen).toArray(), rows,
+                s.responseLen).build();
     }
 
     private static Batch tokens(State s, DataBatch batch) {
@@ -445,8 +448,7 @@ public final class RlhfWorker implements AutoCloseable {
             score[i] = sc.reward();
             cost[i] = sc.cost();
         }
-        return DataBatch.builder(results).tensor("score", Rows.doubles(results, score))
-                .tensor("cost", Rows.doubles(results, cost)).build();
+        return Rows.batch(results).doubles("score", score).doubles("cost", cost).build();
     }
 
     /**
@@ -499,7 +501,7 @@ public final class RlhfWorker implements AutoCloseable {
                 opt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
             }
         }
-        return DataBatch.builder(results).tensor("vf_loss", Rows.doubles(results, new double[] {vfLoss})).build();
+        return Rows.batch(results).doubles("vf_loss", vfLoss).build();
     }
 
     /**
@@ -575,14 +577,14 @@ public final class RlhfWorker implements AutoCloseable {
                 s.actorOpt.step(lr);
             }
         }
-        return DataBatch.builder(results)
-                .tensor("pg_loss", Rows.doubles(results, new double[] {pgLoss}))
-                .tensor("pg_clipfrac", Rows.doubles(results, new double[] {clipfrac}))
-                .tensor("ppo_kl", Rows.doubles(results, new double[] {ppoKl}))
-                .tensor("entropy", Rows.doubles(results, new double[] {entropy}))
-                .tensor("grad_norm", Rows.doubles(results, new double[] {gradNorm}))
-                .tensor("kl_loss", Rows.doubles(results, new double[] {klLoss}))
-                .tensor("lr", Rows.doubles(results, new double[] {lr}))
+        return Rows.batch(results)
+                .doubles("pg_loss", pgLoss)
+                .doubles("pg_clipfrac", clipfrac)
+                .doubles("ppo_kl", ppoKl)
+                .doubles("entropy", entropy)
+                .doubles("grad_norm", gradNorm)
+                .doubles("kl_loss", klLoss)
+                .doubles("lr", lr)
                 .build();
     }
 
