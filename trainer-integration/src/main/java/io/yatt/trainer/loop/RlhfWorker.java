@@ -216,25 +216,9 @@ public final class RlhfWorker implements AutoCloseable {
         s.dpComm = world.split(s.layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
         boolean withCritic = hasCritic(s.cfg.algorithm().advEstimator());
         Map<String, float[]> actorInit = policy.weights();
-        Map<String, float[]> criticInit = null;
-        if (withCritic) {
-            criticInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 1, s.pad);
-            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
-                if (criticInit.containsKey(e.getKey())) {
-                    criticInit.put(e.getKey(), e.getValue());
-                }
-            }
-        }
+        Map<String, float[]> criticInit = withCritic ? valueInit(s, policy.weights(), 1) : null;
         boolean withCostCritic = s.cfg.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF;
-        Map<String, float[]> costInit = null;
-        if (withCostCritic) {
-            costInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 2, s.pad);
-            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
-                if (costInit.containsKey(e.getKey())) {
-                    costInit.put(e.getKey(), e.getValue());
-                }
-            }
-        }
+        Map<String, float[]> costInit = withCostCritic ? valueInit(s, policy.weights(), 2) : null;
         boolean resume = !resumePath.isEmpty();
         Path from = resume ? Path.of(resumePath) : null;
         if (resume) {
@@ -420,6 +404,21 @@ public final class RlhfWorker implements AutoCloseable {
         int tt = s.promptLen + s.responseLen;
         return Rows.batch(results).floats(key, RlhfLoop.respView(full, rows, tt, s.responseLen).toArray(), rows,
                 s.responseLen).build();
+    }
+
+    /**
+     * A value model's starting weights: the policy's backbone, and a value head seeded from
+     * {@code trainer.seed + seedOffset} (1: the critic, 2: Safe-RLHF's cost critic).
+     */
+    private static Map<String, float[]> valueInit(State s, Map<String, float[]> policy, int seedOffset) {
+        Map<String, float[]> init = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + seedOffset,
+                s.pad);
+        for (Map.Entry<String, float[]> e : policy.entrySet()) {
+            if (init.containsKey(e.getKey())) {
+                init.put(e.getKey(), e.getValue());
+            }
+        }
+        return init;
     }
 
     private static Batch tokens(State s, DataBatch batch) {

@@ -166,31 +166,19 @@ final class Rows {
     }
 
     static long[] longs(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        long[] out = new long[Math.toIntExact(s.byteSize() / Long.BYTES)];
-        MemorySegment.copy(s, LONG, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(LONG);
     }
 
     static int[] ints(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        int[] out = new int[Math.toIntExact(s.byteSize() / Integer.BYTES)];
-        MemorySegment.copy(s, INT, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(INT);
     }
 
     static float[] floats(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        float[] out = new float[Math.toIntExact(s.byteSize() / Float.BYTES)];
-        MemorySegment.copy(s, FLOAT, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(FLOAT);
     }
 
     static double[] doubles(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        double[] out = new double[Math.toIntExact(s.byteSize() / Double.BYTES)];
-        MemorySegment.copy(s, DOUBLE, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(DOUBLE);
     }
 
     /** Row {@code i} of a row-major {@code [*, cols]} float array. */
