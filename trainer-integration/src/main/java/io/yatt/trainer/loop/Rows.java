@@ -29,15 +29,8 @@ final class Rows {
      * @throws IndexOutOfBoundsException if {@code values} holds more than {@code rows * max(cols, 1)} entries
      */
     static Tensor ints(Allocator allocator, int[] values, int rows, int cols) {
-        Tensor t = Tensor.allocate(allocator, DType.I32, cols == 0 ? Shape.of(rows) : Shape.of(rows, cols),
-                Device.host());
-        try {
-            MemorySegment.copy(values, 0, t.segment(), INT, 0, values.length);
-        } catch (RuntimeException | Error e) {
-            t.close();
-            throw e;
-        }
-        return t;
+        return filled(allocator, DType.I32, cols == 0 ? Shape.of(rows) : Shape.of(rows, cols),
+                seg -> MemorySegment.copy(values, 0, seg, INT, 0, values.length));
     }
 
     /**
@@ -46,27 +39,32 @@ final class Rows {
      * @throws IndexOutOfBoundsException if {@code values} holds more than {@code rows * cols} entries
      */
     static Tensor floats(Allocator allocator, float[] values, int rows, int cols) {
-        Tensor t = Tensor.allocate(allocator, DType.F32, Shape.of(rows, cols), Device.host());
-        try {
-            MemorySegment.copy(values, 0, t.segment(), FLOAT, 0, values.length);
-        } catch (RuntimeException | Error e) {
-            t.close();
-            throw e;
-        }
-        return t;
+        return filled(allocator, DType.F32, Shape.of(rows, cols),
+                seg -> MemorySegment.copy(values, 0, seg, FLOAT, 0, values.length));
     }
 
     /** An F64 tensor {@code [rows]} holding {@code values}. */
     static Tensor doubles(Allocator allocator, double[] values) {
-        Tensor t = Tensor.allocate(allocator, DType.F64, Shape.of(values.length), Device.host());
-        MemorySegment.copy(values, 0, t.segment(), DOUBLE, 0, values.length);
-        return t;
+        return filled(allocator, DType.F64, Shape.of(values.length),
+                seg -> MemorySegment.copy(values, 0, seg, DOUBLE, 0, values.length));
     }
 
     /** An I64 tensor {@code [rows]} holding {@code values}. */
     static Tensor longs(Allocator allocator, long[] values) {
-        Tensor t = Tensor.allocate(allocator, DType.I64, Shape.of(values.length), Device.host());
-        MemorySegment.copy(values, 0, t.segment(), LONG, 0, values.length);
+        return filled(allocator, DType.I64, Shape.of(values.length),
+                seg -> MemorySegment.copy(values, 0, seg, LONG, 0, values.length));
+    }
+
+    /** A host tensor filled by {@code copy}; closed again if the copy throws. */
+    private static Tensor filled(Allocator allocator, DType dtype, Shape shape,
+                                 java.util.function.Consumer<MemorySegment> copy) {
+        Tensor t = Tensor.allocate(allocator, dtype, shape, Device.host());
+        try {
+            copy.accept(t.segment());
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
         return t;
     }
 
