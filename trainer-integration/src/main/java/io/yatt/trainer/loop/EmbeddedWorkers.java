@@ -1,5 +1,6 @@
 package io.yatt.trainer.loop;
 
+import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerMesh;
@@ -14,7 +15,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -68,6 +71,8 @@ final class EmbeddedWorkers implements AutoCloseable {
     private final List<Controller> controllers = new ArrayList<>();
     private final List<RlhfWorker> roles = new ArrayList<>();
     private final List<Worker> workers = new ArrayList<>();
+    /** Every communicator the workers use (world and the groups their init makes), for {@link #abort()}. */
+    private final List<Communicator> communicators = new CopyOnWriteArrayList<>();
     private InProcessWorld world;
     /** Split placement: the trainers' and rollout ranks' world, and the rollout ranks (empty when colocated). */
     private InProcessWorld syncWorld;
@@ -122,16 +127,23 @@ final class EmbeddedWorkers implements AutoCloseable {
             }
             out.world = InProcessWorld.create(size);
             out.syncWorld = split ? InProcessWorld.create(size + rolloutSize) : null;
+            out.communicators.addAll(out.world.communicators());
+            if (out.syncWorld != null) {
+                out.communicators.addAll(out.syncWorld.communicators());
+            }
             int[] localRank = new int[controllers];
             for (int rank = 0; rank < size; rank++) {
                 int ci = pc.controllerOf(layout.coordinates(rank).dp());
                 Controller c = out.controllers.get(ci);
                 AtomicReference<Worker> self = new AtomicReference<>();
+                Consumer<Communicator> registrar = comm -> {
+                    out.communicators.add(comm);
+                    self.get().registerCommunicator(comm);
+                };
                 RlhfWorker w = split
                         ? RlhfWorker.embeddedSplit(rank, out.world.communicator(rank),
-                                out.syncWorld.communicator(rank), task, comm -> self.get().registerCommunicator(comm))
-                        : RlhfWorker.embedded(rank, out.world.communicator(rank), task,
-                                comm -> self.get().registerCommunicator(comm));
+                                out.syncWorld.communicator(rank), task, registrar)
+                        : RlhfWorker.embedded(rank, out.world.communicator(rank), task, registrar);
                 out.roles.add(w);
                 self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
                         .rank(localRank[ci]++).roles(trainerRoles).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
@@ -169,6 +181,16 @@ final class EmbeddedWorkers implements AutoCloseable {
     /** The controllers, in index order. */
     List<Controller> controllers() {
         return controllers;
+    }
+
+    /**
+     * Aborts every worker communicator (the world's and the groups' their init made), so a worker waiting in a
+     * collective for a peer of a failed controller fails at once. Idempotent; any thread.
+     */
+    void abort() {
+        for (Communicator c : communicators) {
+            c.abort();
+        }
     }
 
     @Override

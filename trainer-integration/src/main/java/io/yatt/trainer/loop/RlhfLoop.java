@@ -1,7 +1,9 @@
 package io.yatt.trainer.loop;
 
 import io.yatt.controller.DataBatch;
+import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerGroup;
+import io.yatt.controller.WorkerLostException;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.tensor.Allocator;
 import io.yatt.trainer.algo.AdvantageConfig;
@@ -158,50 +160,138 @@ public final class RlhfLoop {
 
     /**
      * Runs one driver per controller: controller 0 on the calling thread (it reports the steps and the result), the
-     * others on threads of their own; all issue the same calls to their workers.
+     * others on threads of their own; all issue the same calls to their workers. The first controller to fail
+     * (itself or through its workers) stops all: its cause is kept, every worker communicator is aborted and every
+     * other controller is interrupted, so none waits out the mesh timeout; all controller threads have ended when
+     * this returns or throws.
+     *
+     * @throws IllegalStateException with C > 1, naming the first failed controller's index, role and method (the
+     *     worker group and method of a worker failure, {@code driver} and {@code -} otherwise), caused by its failure;
+     *     one controller's failure is thrown as it was
      */
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
                                          EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
                                          Path policyDir, Path scratch) {
         List<EmbeddedWorkers.Controller> controllers = workers.controllers();
-        List<Thread> others = new ArrayList<>();
-        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        Stopper stopper = new Stopper(workers, Thread.currentThread());
         for (int i = 1; i < controllers.size(); i++) {
             EmbeddedWorkers.Controller c = controllers.get(i);
+            int index = i;
             Thread t = new Thread(() -> {
-                try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
-                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch)
-                            .run(policyDir, scratch.resolve("final"));
+                try {
+                    drive(config, task, model, shape, c, options, m -> { }, policyDir, scratch);
                 } catch (Throwable e) {
-                    failures.add(e);
+                    stopper.fail(index, e);
                 }
             }, "yatt-controller-" + i);
             t.setDaemon(true);
-            t.start();
-            others.add(t);
+            stopper.others.add(t);
         }
-        Result result;
-        try (Allocator allocator = Allocator.root("rlhf-driver-0")) {
-            EmbeddedWorkers.Controller c = controllers.getFirst();
-            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+        stopper.others.forEach(Thread::start);
+        Result result = null;
+        try {
+            result = drive(config, task, model, shape, controllers.getFirst(), options, onStep, policyDir, scratch);
+        } catch (Throwable e) {
+            stopper.fail(0, e);
+        } finally {
+            stopper.firstDone();
+        }
+        stopper.joinOthers();
+        stopper.rethrow();
+        return result;
+    }
+
+    private static Result drive(TrainConfig config, Task task, LlamaConfig model, Shape shape,
+                                EmbeddedWorkers.Controller c, Options options, Consumer<StepMetrics> onStep,
+                                Path policyDir, Path scratch) {
+        try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
+            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
                     .run(policyDir, scratch.resolve("final"));
         }
-        for (Thread t : others) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
+    }
+
+    /** The C controllers' shared fate: the first failure, and stopping everything when it happens. */
+    private static final class Stopper {
+        private final EmbeddedWorkers workers;
+        private final Thread first;
+        private final List<Thread> others = new ArrayList<>();
+        private int failedIndex = -1;
+        private Throwable failure;
+        private boolean firstRunning = true;
+
+        Stopper(EmbeddedWorkers workers, Thread first) {
+            this.workers = workers;
+            this.first = first;
+        }
+
+        /** Records controller {@code index}'s failure; the first one aborts the workers and the other controllers. */
+        void fail(int index, Throwable e) {
+            synchronized (this) {
+                if (failure != null) {
+                    return;
+                }
+                failure = e;
+                failedIndex = index;
+                if (firstRunning && index != 0) {
+                    first.interrupt();
+                }
+            }
+            workers.abort();
+            for (Thread t : others) {
+                if (t != Thread.currentThread()) {
+                    t.interrupt();
+                }
+            }
+        }
+
+        /** Controller 0 left its driver: from now on a failure does not interrupt the calling thread. */
+        synchronized void firstDone() {
+            firstRunning = false;
+            if (failure != null && failedIndex != 0) {
+                Thread.interrupted(); // the interrupt was ours, to stop controller 0
+            }
+        }
+
+        void joinOthers() {
+            boolean interrupted = false;
+            for (Thread t : others) {
+                while (t.isAlive()) {
+                    try {
+                        t.join();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                        fail(0, new IllegalStateException("interrupted while the controllers finished", e));
+                    }
+                }
+            }
+            if (interrupted) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the controllers finished", e);
             }
         }
-        if (!failures.isEmpty()) {
-            Throwable f = failures.getFirst();
-            if (f instanceof RuntimeException re) {
-                throw re;
+
+        synchronized void rethrow() {
+            if (failure == null) {
+                return;
             }
-            throw new IllegalStateException("controller failed: " + f, f);
+            if (others.isEmpty()) { // one controller: its failure as it was thrown
+                if (failure instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (failure instanceof Error err) {
+                    throw err;
+                }
+            }
+            String role = "driver";
+            String method = "-";
+            if (failure instanceof WorkerCallException w) {
+                role = w.group();
+                method = w.method();
+            } else if (failure instanceof WorkerLostException w) {
+                role = String.join(",", w.roles());
+            }
+            throw new IllegalStateException("controller failed: controller=" + failedIndex + ", role=" + role
+                    + ", method=" + method + ": " + failure.getMessage(), failure);
         }
-        return result;
     }
 
     static void copyTree(Path from, Path to) throws IOException {
@@ -510,25 +600,39 @@ public final class RlhfLoop {
             for (int k = 0; k < local; k++) {
                 mineRows[k] = s0 + k;
             }
-            try (DataBatch tb = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, mineRows, tt), local, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, mineRows, tt), local, tt)).build()) {
+            try (DataBatch tb = Rows.batch(allocator)
+                    .ints("input_ids", permute(tokens, mineRows, tt), local, tt)
+                    .ints("attention_mask", permute(mask, mineRows, tt), local, tt).build()) {
                 long q0 = System.nanoTime();
                 CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
                 CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
                 CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
                 CompletableFuture<Object> costF = sh.costCritic()
                         ? costCritic.callAsync("computeCostValues", tb) : null;
-                oldLogProbs = rowsOf(await(oldF), "old_log_probs");
-                refLogProbs = rowsOf(await(refF), "ref_log_probs");
-                long q1 = System.nanoTime();
-                m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
-                if (valF != null) {
-                    values = rowsOf(await(valF), "values");
-                    if (costF != null) {
-                        costValues = rowsOf(await(costF), "cost_values");
+                try {
+                    oldLogProbs = rowsOf(await(oldF), "old_log_probs");
+                    refLogProbs = rowsOf(await(refF), "ref_log_probs");
+                    long q1 = System.nanoTime();
+                    m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
+                    if (valF != null) {
+                        values = rowsOf(await(valF), "values");
+                        if (costF != null) {
+                            costValues = rowsOf(await(costF), "cost_values");
+                        }
+                        m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
                     }
-                    m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
+                } catch (RuntimeException | Error e) {
+                    // the queued calls not read yet still deliver results: release them when they come
+                    for (CompletableFuture<Object> f : java.util.Arrays.asList(oldF, refF, valF, costF)) {
+                        if (f != null) {
+                            f.thenAccept(r -> {
+                                if (r instanceof DataBatch b && !b.isClosed()) {
+                                    b.close();
+                                }
+                            });
+                        }
+                    }
+                    throw e;
                 }
             }
 
@@ -540,13 +644,12 @@ public final class RlhfLoop {
             for (int i = 0; i < samples; i++) {
                 promptOfSample[i] = promptIdx[i / sh.n()];
             }
-            try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0))
-                    .tensor("responses", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local, resp))
-                    .tensor("response_length", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)).build();
+            try (DataBatch sb = Rows.batch(allocator)
+                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0)
+                    .ints("responses", java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local,
+                            resp)
+                    .ints("response_length", java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)
+                    .build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
                 score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
                 cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
@@ -631,16 +734,10 @@ public final class RlhfLoop {
             long u0 = System.nanoTime();
             double[] am;
             String[] keys = {"pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "kl_loss", "lr"};
-            try (DataBatch ub = DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), local, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), local, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), local, resp))
-                    .tensor("old_log_probs", Rows.floats(allocator, permute(old.toArray(), order, resp), local, resp))
-                    .tensor("advantages", Rows.floats(allocator, permute(advantages.toArray(), order, resp), local,
-                            resp))
-                    .tensor("ref_log_probs", Rows.floats(allocator, permute(refLp.toArray(), order, resp), local,
-                            resp))
-                    .metadata("step", (long) step).build();
+            try (DataBatch ub = rowsBatch(tokens, mask, respMask, order, step)
+                    .floats("old_log_probs", permute(old.toArray(), order, resp), local, resp)
+                    .floats("advantages", permute(advantages.toArray(), order, resp), local, resp)
+                    .floats("ref_log_probs", permute(refLp.toArray(), order, resp), local, resp).build();
                  DataBatch r = (DataBatch) actor.call("updateActor", ub)) {
                 am = new double[keys.length];
                 for (int k = 0; k < keys.length; k++) {
@@ -696,16 +793,22 @@ public final class RlhfLoop {
 
         private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
                                      int[] order, int step) {
+            int resp = sh.responseLen();
+            return rowsBatch(tokens, mask, respMask, order, step)
+                    .floats("values", permute(values, order, resp), order.length, resp)
+                    .floats("returns", permute(returns, order, resp), order.length, resp).build();
+        }
+
+        /** An update's batch so far: the rows {@code order} of tokens, attention and response masks, the step. */
+        private Rows.Builder rowsBatch(int[] tokens, int[] mask, float[] respMask, int[] order, int step) {
             int rows = order.length;
             int tt = sh.tt();
             int resp = sh.responseLen();
-            return DataBatch.builder(allocator)
-                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), rows, tt))
-                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), rows, tt))
-                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), rows, resp))
-                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), rows, resp))
-                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), rows, resp))
-                    .metadata("step", (long) step).build();
+            return Rows.batch(allocator)
+                    .ints("input_ids", permute(tokens, order, tt), rows, tt)
+                    .ints("attention_mask", permute(mask, order, tt), rows, tt)
+                    .floats("response_mask", permute(respMask, order, resp), rows, resp)
+                    .metadata("step", (long) step);
         }
 
         /**
@@ -730,11 +833,10 @@ public final class RlhfLoop {
                 flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
                 lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
             }
-            try (DataBatch sb = DataBatch.builder(allocator)
-                    .tensor("prompt_index", Rows.ints(allocator,
-                            java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0))
-                    .tensor("responses", Rows.ints(allocator, flat, mine, resp))
-                    .tensor("response_length", Rows.ints(allocator, lengths, mine, 0)).build();
+            try (DataBatch sb = Rows.batch(allocator)
+                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0)
+                    .ints("responses", flat, mine, resp)
+                    .ints("response_length", lengths, mine, 0).build();
                  DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
                 return ex.gather(Rows.doubles(scored, "score"), p0, bp);
             }
@@ -750,10 +852,10 @@ public final class RlhfLoop {
                 System.arraycopy(q, 0, ids, i * p + p - q.length, q.length);
                 lengths[i] = q.length;
             }
-            return DataBatch.builder(allocator)
-                    .tensor("prompt_ids", Rows.ints(allocator, ids, rows, p))
-                    .tensor("prompt_length", Rows.ints(allocator, lengths, rows, 0))
-                    .tensor("seed", Rows.longs(allocator, seeds))
+            return Rows.batch(allocator)
+                    .ints("prompt_ids", ids, rows, p)
+                    .ints("prompt_length", lengths, rows, 0)
+                    .longs("seed", seeds)
                     .metadata("greedy", greedy).build();
         }
 
@@ -763,14 +865,18 @@ public final class RlhfLoop {
             return ex.fromFirst(new double[] {v})[0];
         }
 
+        /** The result of a queued call; interruptible, so a failed controller elsewhere stops this one. */
         private static Object await(CompletableFuture<Object> f) {
             try {
-                return f.join();
-            } catch (java.util.concurrent.CompletionException e) {
+                return f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for a queued call", e);
+            } catch (java.util.concurrent.ExecutionException e) {
                 if (e.getCause() instanceof RuntimeException re) {
                     throw re;
                 }
-                throw e;
+                throw new IllegalStateException("queued call failed: " + e.getCause(), e.getCause());
             }
         }
 

@@ -269,25 +269,9 @@ public final class RlhfWorker implements AutoCloseable {
         s.dpComm = world.split(s.layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
         boolean withCritic = hasCritic(s.cfg.algorithm().advEstimator());
         Map<String, float[]> actorInit = policy.weights();
-        Map<String, float[]> criticInit = null;
-        if (withCritic) {
-            criticInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 1, s.pad);
-            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
-                if (criticInit.containsKey(e.getKey())) {
-                    criticInit.put(e.getKey(), e.getValue());
-                }
-            }
-        }
+        Map<String, float[]> criticInit = withCritic ? valueInit(s, policy.weights(), 1) : null;
         boolean withCostCritic = s.cfg.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF;
-        Map<String, float[]> costInit = null;
-        if (withCostCritic) {
-            costInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 2, s.pad);
-            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
-                if (costInit.containsKey(e.getKey())) {
-                    costInit.put(e.getKey(), e.getValue());
-                }
-            }
-        }
+        Map<String, float[]> costInit = withCostCritic ? valueInit(s, policy.weights(), 2) : null;
         boolean resume = !resumePath.isEmpty();
         Path from = resume ? Path.of(resumePath) : null;
         if (resume) {
@@ -406,13 +390,13 @@ public final class RlhfWorker implements AutoCloseable {
         java.util.Arrays.fill(genCol, genS);
         java.util.Arrays.fill(reshardCol, reshardS);
         java.util.Arrays.fill(bytesCol, bytes);
-        return DataBatch.builder(results)
-                .tensor("responses", Rows.ints(results, responses, n, s.responseLen))
-                .tensor("response_length", Rows.ints(results, lengths, n, 0))
-                .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, s.responseLen))
-                .tensor("gen_s", Rows.doubles(results, genCol))
-                .tensor("reshard_s", Rows.doubles(results, reshardCol))
-                .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
+        return Rows.batch(results)
+                .ints("responses", responses, n, s.responseLen)
+                .ints("response_length", lengths, n, 0)
+                .floats("rollout_log_probs", logProbs, n, s.responseLen)
+                .doubles("gen_s", genCol)
+                .doubles("reshard_s", reshardCol)
+                .doubles("reshard_bytes", bytesCol)
                 .build();
     }
 
@@ -456,9 +440,7 @@ public final class RlhfWorker implements AutoCloseable {
         int tt = s.promptLen + s.responseLen;
         float[] v = new float[b.batchSize() * tt];
         model.values(b, v);
-        return DataBatch.builder(results).tensor(key,
-                Rows.floats(results, RlhfLoop.respView(v, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
-                        s.responseLen)).build();
+        return responseBatch(s, key, v, b.batchSize());
     }
 
     private DataBatch logProbs(LlamaModel model, DataBatch batch, String key) {
@@ -467,9 +449,29 @@ public final class RlhfWorker implements AutoCloseable {
         int tt = s.promptLen + s.responseLen;
         float[] lp = new float[b.batchSize() * tt];
         model.logProbs(b, 1f, lp, null);
-        return DataBatch.builder(results).tensor(key,
-                Rows.floats(results, RlhfLoop.respView(lp, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
-                        s.responseLen)).build();
+        return responseBatch(s, key, lp, b.batchSize());
+    }
+
+    /** A result of {@code rows} rows under {@code key}: the response positions of per-position values. */
+    private DataBatch responseBatch(State s, String key, float[] full, int rows) {
+        int tt = s.promptLen + s.responseLen;
+        return Rows.batch(results).floats(key, RlhfLoop.respView(full, rows, tt, s.responseLen).toArray(), rows,
+                s.responseLen).build();
+    }
+
+    /**
+     * A value model's starting weights: the policy's backbone, and a value head seeded from
+     * {@code trainer.seed + seedOffset} (1: the critic, 2: Safe-RLHF's cost critic).
+     */
+    private static Map<String, float[]> valueInit(State s, Map<String, float[]> policy, int seedOffset) {
+        Map<String, float[]> init = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + seedOffset,
+                s.pad);
+        for (Map.Entry<String, float[]> e : policy.entrySet()) {
+            if (init.containsKey(e.getKey())) {
+                init.put(e.getKey(), e.getValue());
+            }
+        }
+        return init;
     }
 
     private static Batch tokens(State s, DataBatch batch) {
@@ -498,8 +500,7 @@ public final class RlhfWorker implements AutoCloseable {
             score[i] = sc.reward();
             cost[i] = sc.cost();
         }
-        return DataBatch.builder(results).tensor("score", Rows.doubles(results, score))
-                .tensor("cost", Rows.doubles(results, cost)).build();
+        return Rows.batch(results).doubles("score", score).doubles("cost", cost).build();
     }
 
     /**
@@ -552,7 +553,7 @@ public final class RlhfWorker implements AutoCloseable {
                 opt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
             }
         }
-        return DataBatch.builder(results).tensor("vf_loss", Rows.doubles(results, new double[] {vfLoss})).build();
+        return Rows.batch(results).doubles("vf_loss", vfLoss).build();
     }
 
     /**
@@ -628,14 +629,14 @@ public final class RlhfWorker implements AutoCloseable {
                 s.actorOpt.step(lr);
             }
         }
-        return DataBatch.builder(results)
-                .tensor("pg_loss", Rows.doubles(results, new double[] {pgLoss}))
-                .tensor("pg_clipfrac", Rows.doubles(results, new double[] {clipfrac}))
-                .tensor("ppo_kl", Rows.doubles(results, new double[] {ppoKl}))
-                .tensor("entropy", Rows.doubles(results, new double[] {entropy}))
-                .tensor("grad_norm", Rows.doubles(results, new double[] {gradNorm}))
-                .tensor("kl_loss", Rows.doubles(results, new double[] {klLoss}))
-                .tensor("lr", Rows.doubles(results, new double[] {lr}))
+        return Rows.batch(results)
+                .doubles("pg_loss", pgLoss)
+                .doubles("pg_clipfrac", clipfrac)
+                .doubles("ppo_kl", ppoKl)
+                .doubles("entropy", entropy)
+                .doubles("grad_norm", gradNorm)
+                .doubles("kl_loss", klLoss)
+                .doubles("lr", lr)
                 .build();
     }
 

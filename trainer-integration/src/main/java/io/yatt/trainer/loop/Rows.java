@@ -22,61 +22,161 @@ final class Rows {
     private Rows() {
     }
 
-    /** An I32 tensor {@code [rows, cols]} (or {@code [rows]} when cols is 0) holding {@code values}. */
+    /**
+     * An I32 tensor {@code [rows, cols]} (or {@code [rows]} when cols is 0) holding {@code values}; nothing stays
+     * allocated when it throws.
+     *
+     * @throws IndexOutOfBoundsException if {@code values} holds more than {@code rows * max(cols, 1)} entries
+     */
     static Tensor ints(Allocator allocator, int[] values, int rows, int cols) {
-        Tensor t = Tensor.allocate(allocator, DType.I32, cols == 0 ? Shape.of(rows) : Shape.of(rows, cols),
-                Device.host());
-        MemorySegment.copy(values, 0, t.segment(), INT, 0, values.length);
-        return t;
+        return filled(allocator, DType.I32, cols == 0 ? Shape.of(rows) : Shape.of(rows, cols),
+                seg -> MemorySegment.copy(values, 0, seg, INT, 0, values.length));
     }
 
-    /** An F32 tensor {@code [rows, cols]} holding {@code values}. */
+    /**
+     * An F32 tensor {@code [rows, cols]} holding {@code values}; nothing stays allocated when it throws.
+     *
+     * @throws IndexOutOfBoundsException if {@code values} holds more than {@code rows * cols} entries
+     */
     static Tensor floats(Allocator allocator, float[] values, int rows, int cols) {
-        Tensor t = Tensor.allocate(allocator, DType.F32, Shape.of(rows, cols), Device.host());
-        MemorySegment.copy(values, 0, t.segment(), FLOAT, 0, values.length);
-        return t;
+        return filled(allocator, DType.F32, Shape.of(rows, cols),
+                seg -> MemorySegment.copy(values, 0, seg, FLOAT, 0, values.length));
     }
 
     /** An F64 tensor {@code [rows]} holding {@code values}. */
     static Tensor doubles(Allocator allocator, double[] values) {
-        Tensor t = Tensor.allocate(allocator, DType.F64, Shape.of(values.length), Device.host());
-        MemorySegment.copy(values, 0, t.segment(), DOUBLE, 0, values.length);
-        return t;
+        return filled(allocator, DType.F64, Shape.of(values.length),
+                seg -> MemorySegment.copy(values, 0, seg, DOUBLE, 0, values.length));
     }
 
     /** An I64 tensor {@code [rows]} holding {@code values}. */
     static Tensor longs(Allocator allocator, long[] values) {
-        Tensor t = Tensor.allocate(allocator, DType.I64, Shape.of(values.length), Device.host());
-        MemorySegment.copy(values, 0, t.segment(), LONG, 0, values.length);
+        return filled(allocator, DType.I64, Shape.of(values.length),
+                seg -> MemorySegment.copy(values, 0, seg, LONG, 0, values.length));
+    }
+
+    /** A host tensor filled by {@code copy}; closed again if the copy throws. */
+    private static Tensor filled(Allocator allocator, DType dtype, Shape shape,
+                                 java.util.function.Consumer<MemorySegment> copy) {
+        Tensor t = Tensor.allocate(allocator, dtype, shape, Device.host());
+        try {
+            copy.accept(t.segment());
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
         return t;
     }
 
+    /** A request or result batch whose tensors are made from arrays one by one; see {@link Builder}. */
+    static Builder batch(Allocator allocator) {
+        return new Builder(allocator);
+    }
+
+    /**
+     * Builds a {@link DataBatch} from row-major arrays. It owns every tensor it made until {@link #build()} hands
+     * them to the batch: when making a tensor, adding it or building fails, it closes all it made before
+     * rethrowing, so a failure partway through leaves nothing allocated. Not thread-safe; one batch per builder.
+     */
+    static final class Builder {
+        private final Allocator allocator;
+        private final DataBatch.Builder batch;
+        private final java.util.List<Tensor> made = new java.util.ArrayList<>();
+
+        private Builder(Allocator allocator) {
+            this.allocator = allocator;
+            this.batch = DataBatch.builder(allocator);
+        }
+
+        /** Adds {@link Rows#ints(Allocator, int[], int, int)} under {@code key}. */
+        Builder ints(String key, int[] values, int rows, int cols) {
+            return add(key, () -> Rows.ints(allocator, values, rows, cols));
+        }
+
+        /** Adds {@link Rows#floats(Allocator, float[], int, int)} under {@code key}. */
+        Builder floats(String key, float[] values, int rows, int cols) {
+            return add(key, () -> Rows.floats(allocator, values, rows, cols));
+        }
+
+        /** Adds {@link Rows#doubles(Allocator, double[])} under {@code key}. */
+        Builder doubles(String key, double... values) {
+            return add(key, () -> Rows.doubles(allocator, values));
+        }
+
+        /** Adds {@link Rows#longs(Allocator, long[])} under {@code key}. */
+        Builder longs(String key, long[] values) {
+            return add(key, () -> Rows.longs(allocator, values));
+        }
+
+        /** Adds a metadata entry. */
+        Builder metadata(String key, Object value) {
+            try {
+                batch.metadata(key, value);
+            } catch (RuntimeException | Error e) {
+                release(e);
+                throw e;
+            }
+            return this;
+        }
+
+        /**
+         * The batch, owning every tensor made; on failure nothing stays allocated.
+         *
+         * @throws IllegalArgumentException if two keys have different sample counts, naming both
+         */
+        DataBatch build() {
+            try {
+                DataBatch out = batch.build();
+                made.clear();
+                return out;
+            } catch (RuntimeException | Error e) {
+                release(e);
+                throw e;
+            }
+        }
+
+        private Builder add(String key, java.util.function.Supplier<Tensor> make) {
+            Tensor t = null;
+            try {
+                t = make.get();
+                made.add(t);
+                batch.tensor(key, t);
+            } catch (RuntimeException | Error e) {
+                if (t != null && !made.contains(t)) {
+                    t.close();
+                }
+                release(e);
+                throw e;
+            }
+            return this;
+        }
+
+        private void release(Throwable primary) {
+            for (Tensor t : made) {
+                try {
+                    t.close();
+                } catch (RuntimeException | Error e) {
+                    primary.addSuppressed(e);
+                }
+            }
+            made.clear();
+        }
+    }
+
     static long[] longs(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        long[] out = new long[Math.toIntExact(s.byteSize() / Long.BYTES)];
-        MemorySegment.copy(s, LONG, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(LONG);
     }
 
     static int[] ints(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        int[] out = new int[Math.toIntExact(s.byteSize() / Integer.BYTES)];
-        MemorySegment.copy(s, INT, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(INT);
     }
 
     static float[] floats(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        float[] out = new float[Math.toIntExact(s.byteSize() / Float.BYTES)];
-        MemorySegment.copy(s, FLOAT, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(FLOAT);
     }
 
     static double[] doubles(DataBatch batch, String key) {
-        MemorySegment s = batch.tensor(key).segment();
-        double[] out = new double[Math.toIntExact(s.byteSize() / Double.BYTES)];
-        MemorySegment.copy(s, DOUBLE, 0, out, 0, out.length);
-        return out;
+        return batch.tensor(key).segment().toArray(DOUBLE);
     }
 
     /** Row {@code i} of a row-major {@code [*, cols]} float array. */
