@@ -46,6 +46,31 @@ public final class LagrangeMultiplier {
         return new LagrangeMultiplier(Math.log(initLambda), lr, costThreshold, lambdaMax);
     }
 
+    /**
+     * A multiplier continuing from a saved {@link #logLambda()}, bit for bit (going through {@code lambda} would not
+     * round-trip: {@code log(exp(x))} may differ from {@code x} in the last bit).
+     *
+     * @throws IllegalArgumentException if logLambda is not finite or above {@code log(lambdaMax)}, or lr, the
+     *         threshold or lambdaMax are invalid as for {@link #create}
+     */
+    public static LagrangeMultiplier restore(double logLambda, double lr, double costThreshold, double lambdaMax) {
+        if (!Double.isFinite(logLambda)) {
+            throw new IllegalArgumentException("saved log lambda must be finite: logLambda=" + logLambda);
+        }
+        LagrangeMultiplier checked = create(Double.MIN_NORMAL, lr, costThreshold, lambdaMax);
+        if (logLambda > Math.log(lambdaMax)) {
+            throw new IllegalArgumentException("saved log lambda is above log(lambdaMax): logLambda=" + logLambda
+                    + ", lambdaMax=" + lambdaMax);
+        }
+        checked.logLambda = logLambda;
+        return checked;
+    }
+
+    /** The state a resume needs: {@code log_lambda}, exactly. */
+    public double logLambda() {
+        return logLambda;
+    }
+
     /** The current multiplier, {@code exp(log_lambda)}. */
     public double lambda() {
         return Math.exp(logLambda);

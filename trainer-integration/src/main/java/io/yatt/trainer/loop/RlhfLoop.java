@@ -100,6 +100,8 @@ public final class RlhfLoop {
 
     static final String INITIAL_VAL = "val_score_initial_bits";
     static final String LAST_VAL = "val_score_last_bits";
+    /** Safe-RLHF's {@code log_lambda} as raw bits: restoring from lambda would not round-trip bit for bit. */
+    static final String LOG_LAMBDA = "lagrange_log_lambda_bits";
 
     /** Checkpoint layout: each rank's optimiser file inside the actor's (and critic's) HF folder. */
     static String optimFile(int rank) {
@@ -451,11 +453,13 @@ public final class RlhfLoop {
             KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
                     ? KlController.adaptive(klInit, alg.klCtrl().targetKl(), alg.klCtrl().horizon())
                     : KlController.fixed(klInit);
-            double lambdaInit = state != null ? state.lagrangeMultiplier()
-                    : Math.max(alg.safeRlhf().lagrangeInit(), MIN_LAMBDA);
+            TrainConfig.SafeRlhf safe = alg.safeRlhf();
             LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
-                    : LagrangeMultiplier.create(lambdaInit, alg.safeRlhf().lagrangeLr(),
-                    alg.safeRlhf().costLimit(), Double.MAX_VALUE);
+                    : state != null
+                    ? LagrangeMultiplier.restore(Double.longBitsToDouble(counter(state, LOG_LAMBDA, resume)),
+                            safe.lagrangeLr(), safe.costLimit(), Double.MAX_VALUE)
+                    : LagrangeMultiplier.create(Math.max(safe.lagrangeInit(), MIN_LAMBDA), safe.lagrangeLr(),
+                            safe.costLimit(), Double.MAX_VALUE);
             PromptSampler sampler;
             double initial;
             double last;
@@ -491,7 +495,9 @@ public final class RlhfLoop {
                     TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
                             lagrange == null ? 0.0 : lagrange.lambda(),
                             Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
-                                    LAST_VAL, Double.doubleToRawLongBits(last)));
+                                    LAST_VAL, Double.doubleToRawLongBits(last),
+                                    LOG_LAMBDA, Double.doubleToRawLongBits(
+                                            lagrange == null ? 0.0 : lagrange.logLambda())));
                     // every rank writes into a staging folder (its path is known to every controller), controller 0
                     // then publishes it atomically through the store
                     Path staging = scratch.resolve("checkpoint-" + step);

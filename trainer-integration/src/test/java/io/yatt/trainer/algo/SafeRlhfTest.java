@@ -53,4 +53,25 @@ class SafeRlhfTest {
         assertEquals("mean episode cost must be finite: meanEpisodeCost=NaN", nan.getMessage());
         assertEquals(2.0, m.lambda(), 1e-12);
     }
+
+    @Test
+    void shouldRestoreLogLambdaBitForBitAndContinueLikeTheOriginal() {
+        LagrangeMultiplier a = LagrangeMultiplier.create(1.0, 0.05, 0.1, Double.MAX_VALUE);
+        a.update(0.35);
+        a.update(0.2);
+        LagrangeMultiplier b = LagrangeMultiplier.restore(a.logLambda(), 0.05, 0.1, Double.MAX_VALUE);
+        assertEquals(Double.doubleToRawLongBits(a.logLambda()), Double.doubleToRawLongBits(b.logLambda()));
+        // by hand: log 1 = 0; + 0.05 * 0.25 * 1 = 0.0125; + 0.05 * 0.1 * exp(0.0125)
+        assertEquals(0.0125 + 0.005 * Math.exp(0.0125), a.logLambda(), 1e-15);
+        assertEquals(Double.doubleToRawLongBits(a.update(0.05)), Double.doubleToRawLongBits(b.update(0.05)));
+    }
+
+    @Test
+    void shouldRejectASavedLogLambdaAboveTheCapOrNotFinite() {
+        assertEquals("saved log lambda is above log(lambdaMax): logLambda=1.0, lambdaMax=2.0",
+                assertThrows(IllegalArgumentException.class,
+                        () -> LagrangeMultiplier.restore(1.0, 0.05, 0.1, 2.0)).getMessage());
+        assertEquals("saved log lambda must be finite: logLambda=NaN", assertThrows(IllegalArgumentException.class,
+                () -> LagrangeMultiplier.restore(Double.NaN, 0.05, 0.1, 2.0)).getMessage());
+    }
 }
