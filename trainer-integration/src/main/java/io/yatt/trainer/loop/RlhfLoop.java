@@ -1,21 +1,12 @@
 package io.yatt.trainer.loop;
 
-import io.yatt.collectives.Communicator;
-import io.yatt.collectives.InProcessWorld;
-import io.yatt.hybrid.GroupKind;
-import io.yatt.hybrid.HybridEngine;
+import io.yatt.controller.DataBatch;
+import io.yatt.controller.WorkerGroup;
 import io.yatt.hybrid.HybridLayout;
-import io.yatt.hybrid.RankCoordinates;
-import io.yatt.hybrid.ReshardPlan;
-import io.yatt.hybrid.ReshardPlanner;
-import io.yatt.hybrid.ReshardScheme;
 import io.yatt.tensor.Allocator;
-import io.yatt.tensor.DType;
 import io.yatt.trainer.algo.AdvantageConfig;
 import io.yatt.trainer.algo.AdvantageInput;
 import io.yatt.trainer.algo.AdvantageResult;
-import io.yatt.trainer.algo.AggOptions;
-import io.yatt.trainer.algo.AggregatedLoss;
 import io.yatt.trainer.algo.AlgorithmRegistry;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlController;
@@ -23,50 +14,41 @@ import io.yatt.trainer.algo.KlPenalty;
 import io.yatt.trainer.algo.KlRewardResult;
 import io.yatt.trainer.algo.KlRewards;
 import io.yatt.trainer.algo.LagrangeMultiplier;
-import io.yatt.trainer.algo.LossAggMode;
-import io.yatt.trainer.algo.Losses;
-import io.yatt.trainer.algo.PolicyLossConfig;
-import io.yatt.trainer.algo.PolicyLossInput;
-import io.yatt.trainer.algo.PolicyLossResult;
 import io.yatt.trainer.algo.SafeRlhf;
-import io.yatt.trainer.algo.ValueLossResult;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.KlControlType;
 import io.yatt.trainer.config.TrainConfig;
-import io.yatt.trainer.model.AdamW;
 import io.yatt.trainer.model.Batch;
-import io.yatt.trainer.model.Generator;
-import io.yatt.trainer.model.Gradients;
 import io.yatt.trainer.model.Head;
-import io.yatt.trainer.model.LlamaConfig;
-import io.yatt.trainer.model.LlamaModel;
-import io.yatt.trainer.model.LlamaWeights;
 import io.yatt.trainer.model.LlamaCheckpoint;
+import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.run.Checkpoint;
 import io.yatt.trainer.run.CheckpointStore;
 import io.yatt.trainer.run.MetricNames;
-import io.yatt.trainer.run.TrainerState;
 import io.yatt.trainer.run.MetricsTracker;
 import io.yatt.trainer.run.StepMetrics;
-import io.yatt.trainer.sft.Sft;
-import io.yatt.trainer.task.CharTokenizer;
+import io.yatt.trainer.run.TrainerState;
 import io.yatt.trainer.task.Prompt;
 import io.yatt.trainer.task.PromptSampler;
 import io.yatt.trainer.task.Task;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
- * The RLHF loop on ranks as threads: every rank holds its training shard of the actor, the frozen reference and (for
- * {@code gae} and {@code safe_rlhf}) the critic, all colocated. Each step the actor's weights go into the
- * generation layout through the {@link HybridEngine}, every generation replica samples its chunk of the batch, the
- * engine returns to training, and then old and reference log-probs, values, rewards, advantages and PPO epochs of
- * actor and critic updates run with tensor parallelism inside each training replica and data parallelism across.
+ * The RLHF loop as HybridFlow's hybrid programming model: this thread is the single controller and drives the roles
+ * as worker groups ({@link RlhfWorker} on every rank, colocated: actor with its rollout through the hybrid engine,
+ * reference, critic, reward). Each step it samples prompts, has the rollout generate (MESH over the generation
+ * replicas), the actor, reference and critic score the rollout (MESH over training DP, queued at once), the reward
+ * role score the responses, computes rewards and advantages itself, and has the critic and the actor run their PPO
+ * epochs (MESH over training DP); metrics carry verl's names.
  */
 public final class RlhfLoop {
 
@@ -104,15 +86,19 @@ public final class RlhfLoop {
         public static final Options NONE = new Options(null, Map.of(), null, () -> false);
     }
 
-    /** Checkpoint layout: the actor's and critic's HF folders and each rank's optimiser file. */
     /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
     public static final String ROLLOUT_PROBS_DIFF_MAX = "training/rollout_probs_diff_max";
+    /** Safe-RLHF's cost critic: its value loss, mean values and mean returns (names after the critic's). */
+    public static final String COST_VF_LOSS = "critic/cost_vf_loss";
+    /** Mean cost critic value over response tokens. */
+    public static final String COST_VALUES_MEAN = "critic/cost_values/mean";
+    /** Mean cost return over response tokens. */
+    public static final String COST_RETURNS_MEAN = "critic/cost_returns/mean";
 
-    static final String ACTOR = "actor";
-    static final String CRITIC = "critic";
     static final String INITIAL_VAL = "val_score_initial_bits";
     static final String LAST_VAL = "val_score_last_bits";
 
+    /** Checkpoint layout: each rank's optimiser file inside the actor's (and critic's) HF folder. */
     static String optimFile(int rank) {
         return "optim_rank_" + rank + ".safetensors";
     }
@@ -124,24 +110,110 @@ public final class RlhfLoop {
     }
 
     /**
-     * Runs {@code trainer.total_training_steps} steps from the given starting policy.
+     * Runs {@code trainer.total_training_steps} steps from the given starting policy: this thread is controller 0
+     * and drives the roles (worker groups of {@link RlhfWorker}s on embedded workers, one per rank) step by step;
+     * with {@code trainer.controllers} C > 1, C - 1 more controller threads drive the other DP slices.
      *
-     * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary padded to a multiple of
-     *        the training TP degree
-     * @param onStep receives each step's metrics on the calling rank 0 thread (record, progress)
+     * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
+     *        multiple of the training TP degree
+     * @param onStep receives each step's metrics on the calling thread (record, progress)
      * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
                              Options options, Consumer<StepMetrics> onStep) {
         HybridLayout layout = config.parallel().layout();
-        int world = layout.worldSize();
-        Shared shared = new Shared(config, task, model, layout, policy);
-        shared.options = options;
-        shared.actorOpts = new AdamW[world];
-        shared.criticOpts = new AdamW[world];
-        try (InProcessWorld w = InProcessWorld.create(world)) {
-            return RankThreads.run(w, comm -> new Rank(shared, comm, onStep).run()).getFirst();
+        int pad = layout.train().t();
+        model.requireTensorParallel(pad);
+        Shape shape = Shape.of(config, layout);
+        Path tmp;
+        try {
+            tmp = Files.createTempDirectory("yatt-rlhf-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the loop's scratch folder: " + e.getMessage(), e);
+        }
+        try {
+            Path policyDir = tmp.resolve("policy");
+            int policyPad = policy.get("embed_tokens.weight").length == model.vocabSize() * model.hiddenSize()
+                    ? 1 : pad;
+            LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
+            int controllers = config.trainer().controllers();
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers)) {
+                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
+            }
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    /**
+     * Runs one driver per controller: controller 0 on the calling thread (it reports the steps and the result), the
+     * others on threads of their own; all issue the same calls to their workers.
+     */
+    private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
+                                         EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
+                                         Path policyDir, Path scratch) {
+        List<EmbeddedWorkers.Controller> controllers = workers.controllers();
+        List<Thread> others = new ArrayList<>();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 1; i < controllers.size(); i++) {
+            EmbeddedWorkers.Controller c = controllers.get(i);
+            Thread t = new Thread(() -> {
+                try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
+                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch)
+                            .run(policyDir, scratch.resolve("final"));
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }, "yatt-controller-" + i);
+            t.setDaemon(true);
+            t.start();
+            others.add(t);
+        }
+        Result result;
+        try (Allocator allocator = Allocator.root("rlhf-driver-0")) {
+            EmbeddedWorkers.Controller c = controllers.getFirst();
+            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+                    .run(policyDir, scratch.resolve("final"));
+        }
+        for (Thread t : others) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the controllers finished", e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            Throwable f = failures.getFirst();
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("controller failed: " + f, f);
+        }
+        return result;
+    }
+
+    static void copyTree(Path from, Path to) throws IOException {
+        try (var paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+
+    static void deleteTree(Path root) {
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete the loop's scratch folder: path=" + root, e);
         }
     }
 
@@ -153,62 +225,27 @@ public final class RlhfLoop {
         return z ^ (z >>> 31);
     }
 
-    /** State every rank reads and writes at disjoint indices between barriers. */
-    static final class Shared {
-        final TrainConfig config;
-        final Task task;
-        final LlamaConfig model;
-        final HybridLayout layout;
-        final Map<String, float[]> policy;
-        final ReshardPlan plan;
-        final int pad;
-        final int batchPrompts;
-        final int n;
-        final int samples;
-        final int promptLen;
-        final int responseLen;
-        final boolean critic;
-        /** Per step: generated tokens and their log-probs, per sample. */
-        final int[][] responses;
-        final float[][] oldLogProbs;
-        final float[][] genLogProbs;
-        final float[][] refLogProbs;
-        final float[][] values;
-        final int[][] baselineResponses;
-        volatile double valReward;
-        volatile boolean stop;
-        Options options;
-        AdamW[] actorOpts;
-        AdamW[] criticOpts;
-        Map<String, float[]> actorWhole;
-        Map<String, float[]> criticWhole;
+    /** The batch shape of a step, checked against the layouts before any worker starts. */
+    record Shape(int batchPrompts, int n, int samples, int promptLen, int responseLen, int replicas, int d,
+                 int miniSamples, boolean critic, boolean costCritic) {
 
-        Shared(TrainConfig config, Task task, LlamaConfig model, HybridLayout layout, Map<String, float[]> policy) {
-            this.config = config;
-            this.task = task;
-            this.model = model;
-            this.layout = layout;
-            this.policy = policy;
-            this.pad = layout.train().t();
-            model.requireTensorParallel(layout.train().t());
-            this.plan = ReshardPlanner.shared().plan(layout, model.modelSpec(DType.F32, pad), ReshardScheme.HYBRIDFLOW);
-            this.batchPrompts = config.data().trainBatchSize();
-            this.n = config.actorRolloutRef().rollout().n();
-            this.samples = batchPrompts * n;
-            this.promptLen = config.data().maxPromptLength();
-            this.responseLen = config.actorRolloutRef().rollout().responseLength();
-            AdvantageEstimator est = config.algorithm().advEstimator();
-            this.critic = est == AdvantageEstimator.GAE || est == AdvantageEstimator.SAFE_RLHF;
-            this.responses = new int[samples][];
-            this.oldLogProbs = new float[samples][];
-            this.genLogProbs = new float[samples][];
-            this.refLogProbs = new float[samples][];
-            this.values = new float[samples][];
-            this.baselineResponses = new int[batchPrompts][];
+        static Shape of(TrainConfig config, HybridLayout layout) {
+            int batchPrompts = config.data().trainBatchSize();
+            int n = config.actorRolloutRef().rollout().n();
+            int samples = batchPrompts * n;
             int replicas = layout.worldSize() / layout.gen().tg();
             if (samples % replicas != 0) {
                 throw new IllegalArgumentException("samples per step must divide over the generation replicas: "
                         + "samples=" + samples + ", replicas=" + replicas);
+            }
+            int controllers = config.trainer().controllers();
+            if (controllers < 1 || layout.train().d() % controllers != 0) {
+                throw new IllegalArgumentException("trainer.controllers must divide the training DP size: "
+                        + "trainer.controllers=" + controllers + ", dp=" + layout.train().d());
+            }
+            if (batchPrompts % controllers != 0) {
+                throw new IllegalArgumentException("data.train_batch_size must divide over the controllers: "
+                        + "data.train_batch_size=" + batchPrompts + ", trainer.controllers=" + controllers);
             }
             int miniSamples = config.actorRolloutRef().actor().ppoMiniBatchSize() * n;
             int micro = config.actorRolloutRef().actor().ppoMicroBatchSize();
@@ -216,474 +253,510 @@ public final class RlhfLoop {
                 throw new IllegalArgumentException("ppo_micro_batch_size must divide ppo_mini_batch_size * rollout.n: "
                         + "ppo_micro_batch_size=" + micro + ", samples=" + miniSamples);
             }
+            return new Shape(batchPrompts, n, samples, config.data().maxPromptLength(),
+                    config.actorRolloutRef().rollout().responseLength(), replicas, layout.train().d(), miniSamples,
+                    RlhfWorker.hasCritic(config.algorithm().advEstimator()),
+                    config.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF);
+        }
+
+        int tt() {
+            return promptLen + responseLen;
+        }
+
+        /**
+         * The order in which the driver hands rows to the MESH(train) update: DP rank r's chunk holds, for each
+         * mini-batch u, rows {@code [u*mini + r*mini/d, u*mini + (r+1)*mini/d)}, the rows a DP rank trains on.
+         */
+        int[] updateOrder() {
+            int per = miniSamples / d;
+            int updates = samples / miniSamples;
+            int[] order = new int[samples];
+            int k = 0;
+            for (int r = 0; r < d; r++) {
+                for (int u = 0; u < updates; u++) {
+                    for (int j = 0; j < per; j++) {
+                        order[k++] = u * miniSamples + r * per + j;
+                    }
+                }
+            }
+            return order;
         }
     }
 
-    /** One rank's loop. */
-    private static final class Rank {
-        private final Shared s;
-        private final Communicator world;
-        private final Consumer<StepMetrics> onStep;
+    /** The controller's side of a run: prompts, calls on the role groups, rewards, advantages, metrics. */
+    private static final class Driver {
         private final TrainConfig cfg;
-        private final RankCoordinates coords;
+        private final Task task;
+        private final LlamaConfig model;
+        private final Shape sh;
+        private final Allocator allocator;
+        private final Options options;
+        private final Consumer<StepMetrics> onStep;
+        private final WorkerGroup actor;
+        private final WorkerGroup ref;
+        private final WorkerGroup critic;
+        private final WorkerGroup costCritic;
+        private final WorkerGroup reward;
+        private final Rollout rollout;
+        private final int worldSize;
+        private final Exchange ex;
+        private final Path scratch;
+        /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
+        private final int s0;
+        private final int local;
 
-        Rank(Shared s, Communicator world, Consumer<StepMetrics> onStep) {
-            this.s = s;
-            this.world = world;
+        Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
+               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch) {
+            this.ex = ex;
+            this.scratch = scratch;
+            this.local = sh.samples() / ex.count();
+            this.s0 = ex.index() * local;
+            this.cfg = cfg;
+            this.task = task;
+            this.model = model;
+            this.sh = sh;
+            this.allocator = allocator;
+            this.options = options;
             this.onStep = onStep;
-            this.cfg = s.config;
-            this.coords = s.layout.coordinates(world.rank());
+            this.actor = workers.group("actor");
+            this.ref = workers.group("ref");
+            this.critic = workers.group("critic");
+            this.costCritic = workers.group("cost_critic");
+            this.reward = workers.group("reward");
+            this.rollout = Rollout.colocated(workers.group("rollout"));
+            this.worldSize = cfg.parallel().layout().worldSize();
         }
 
-        Result run() {
-            int rank = world.rank();
-            HybridLayout layout = s.layout;
-            int t = layout.train().t();
-            int d = layout.train().d();
-            List<Integer> genGroup = layout.group(GroupKind.GEN_TP, rank);
-            int replica = layout.groups(GroupKind.GEN_TP).indexOf(genGroup);
-            int replicas = layout.groups(GroupKind.GEN_TP).size();
-            Communicator genTp = world.split(replica, rank).orElseThrow();
-            List<Integer> dpGroup = layout.group(GroupKind.DP, rank);
-            Communicator dpComm = world.split(layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
-            Map<String, float[]> criticInit = null;
-            if (s.critic) {
-                criticInit = LlamaWeights.random(s.model, Head.VALUE, cfg.trainer().seed() + 1, s.pad);
-                for (Map.Entry<String, float[]> e : s.policy.entrySet()) {
-                    if (criticInit.containsKey(e.getKey())) {
-                        criticInit.put(e.getKey(), e.getValue());
+        Result run(Path policyDir, Path finalDir) {
+            Checkpoint resume = options.resumeFrom();
+            TrainerState state = resume == null ? null : TrainerState.read(resume);
+            actor.call("init", cfg.toYaml(), policyDir.toString(), resume == null ? "" : resume.path().toString());
+            TrainConfig.Algorithm alg = cfg.algorithm();
+            double klInit = state != null ? state.klCoef() : alg.klCtrl().klCoef();
+            KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
+                    ? KlController.adaptive(klInit, alg.klCtrl().targetKl(), alg.klCtrl().horizon())
+                    : KlController.fixed(klInit);
+            double lambdaInit = state != null ? state.lagrangeMultiplier()
+                    : Math.max(alg.safeRlhf().lagrangeInit(), MIN_LAMBDA);
+            LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
+                    : LagrangeMultiplier.create(lambdaInit, alg.safeRlhf().lagrangeLr(),
+                    alg.safeRlhf().costLimit(), Double.MAX_VALUE);
+            PromptSampler sampler;
+            double initial;
+            double last;
+            int first;
+            if (state != null) {
+                sampler = PromptSampler.restore(task.trainPrompts().size(), cfg.data().seed(), state.sampler());
+                initial = Double.longBitsToDouble(counter(state, INITIAL_VAL, resume));
+                last = Double.longBitsToDouble(counter(state, LAST_VAL, resume));
+                first = Math.toIntExact(state.step()) + 1;
+            } else {
+                sampler = PromptSampler.of(task.trainPrompts().size(), cfg.data().seed());
+                initial = evaluate();
+                last = initial;
+                first = 1;
+            }
+            int total = cfg.trainer().totalTrainingSteps();
+            List<StepMetrics> rows = new ArrayList<>();
+            long lastStep = first - 1;
+            for (int step = first; step <= total; step++) {
+                MetricsTracker m = MetricsTracker.create();
+                long t0 = System.nanoTime();
+                last = step(step, sampler, kl, lagrange, m, last, t0);
+                boolean stopAsked = ex.fromFirst(new double[] {
+                    ex.index() == 0 && options.stopRequested().getAsBoolean() ? 1 : 0})[0] != 0;
+                boolean stopNow = stopAsked && step < total;
+                int saveFreq = cfg.trainer().saveFreq();
+                if (options.store() != null
+                        && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
+                    long k0 = System.nanoTime();
+                    TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
+                            lagrange == null ? 0.0 : lagrange.lambda(),
+                            Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
+                                    LAST_VAL, Double.doubleToRawLongBits(last)));
+                    // every rank writes into a staging folder (its path is known to every controller), controller 0
+                    // then publishes it atomically through the store
+                    Path staging = scratch.resolve("checkpoint-" + step);
+                    actor.call("saveCheckpoint", staging.toString());
+                    ex.barrier();
+                    if (ex.index() == 0) {
+                        options.store().write(step, options.meta(), folder -> {
+                            copyTree(staging, folder);
+                            st.writeTo(folder);
+                        });
+                        deleteTree(staging);
                     }
+                    ex.barrier();
+                    m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);
+                }
+                m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
+                StepMetrics sm = m.commit(step);
+                if (ex.index() == 0) {
+                    rows.add(sm);
+                    onStep.accept(sm);
+                }
+                lastStep = step;
+                if (stopNow) {
+                    break;
                 }
             }
-            Checkpoint resume = s.options.resumeFrom();
-            Map<String, float[]> actorInit = s.policy;
-            TrainerState state = null;
-            if (resume != null) {
-                state = TrainerState.read(resume);
-                actorInit = LlamaCheckpoint.load(resume.path().resolve(ACTOR), s.pad).weights();
-                if (s.critic) {
-                    criticInit = LlamaCheckpoint.load(resume.path().resolve(CRITIC), s.pad).weights();
+            actor.call("saveActor", finalDir.toString());
+            ex.barrier();
+            if (ex.index() != 0) {
+                return null;
+            }
+            Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
+                    .weights();
+            return new Result(rows, initial, last, whole, lastStep);
+        }
+
+        /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */
+        private double step(int step, PromptSampler sampler, KlController kl, LagrangeMultiplier lagrange,
+                            MetricsTracker m, double lastVal, long t0) {
+            TrainConfig.Algorithm alg = cfg.algorithm();
+            int samples = sh.samples();
+            int resp = sh.responseLen();
+            int tt = sh.tt();
+            int[] promptIdx = sampler.next(sh.batchPrompts());
+            List<Prompt> prompts = new ArrayList<>(samples);
+            List<int[]> promptIds = new ArrayList<>(samples);
+            long[] seeds = new long[samples];
+            for (int i = 0; i < samples; i++) {
+                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
+                prompts.add(p);
+                promptIds.add(task.tokenizer().encodePrompt(p.text()));
+                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
+            }
+            // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->
+            // toTraining on the workers), then every controller gets the whole batch's responses
+            int[][] responses = new int[samples][];
+            float[][] genLogProbs = new float[samples][];
+            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
+                 DataBatch out = rollout.generate(in)) {
+                int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
+                int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
+                float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
+                for (int i = 0; i < samples; i++) {
+                    responses[i] = java.util.Arrays.copyOfRange(flat, i * resp, i * resp + lens[i]);
+                    genLogProbs[i] = java.util.Arrays.copyOfRange(lp, i * resp, i * resp + lens[i]);
+                }
+                m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
+                m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
+                m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
+            }
+            double[] baselineScores = null;
+            if (alg.advEstimator() == AdvantageEstimator.REMAX) {
+                baselineScores = baselineScores(promptIds, promptIdx);
+            }
+
+            // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
+            int[] tokens = new int[samples * tt];
+            int[] mask = new int[samples * tt];
+            float[] respMask = new float[samples * resp];
+            double[] lengths = new double[samples];
+            int[] lengthInts = new int[samples];
+            int[] respFlat = new int[samples * resp];
+            for (int i = 0; i < samples; i++) {
+                int[] p = promptIds.get(i);
+                for (int j = 0; j < p.length; j++) {
+                    tokens[i * tt + sh.promptLen() - p.length + j] = p[j];
+                    mask[i * tt + sh.promptLen() - p.length + j] = 1;
+                }
+                int[] r = responses[i];
+                for (int j = 0; j < r.length; j++) {
+                    tokens[i * tt + sh.promptLen() + j] = r[j];
+                    mask[i * tt + sh.promptLen() + j] = 1;
+                    respMask[i * resp + j] = 1f;
+                    respFlat[i * resp + j] = r[j];
+                }
+                lengths[i] = r.length;
+                lengthInts[i] = r.length;
+            }
+            // 3. old log-probs, reference log-probs, values: MESH over training DP, one call per role, queued at once
+            float[][] oldLogProbs;
+            float[][] refLogProbs;
+            float[][] values = null;
+            float[][] costValues = null;
+            int[] mineRows = new int[local];
+            for (int k = 0; k < local; k++) {
+                mineRows[k] = s0 + k;
+            }
+            try (DataBatch tb = DataBatch.builder(allocator)
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, mineRows, tt), local, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, mineRows, tt), local, tt)).build()) {
+                long q0 = System.nanoTime();
+                CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
+                CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
+                CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
+                CompletableFuture<Object> costF = sh.costCritic()
+                        ? costCritic.callAsync("computeCostValues", tb) : null;
+                oldLogProbs = rowsOf(await(oldF), "old_log_probs");
+                refLogProbs = rowsOf(await(refF), "ref_log_probs");
+                long q1 = System.nanoTime();
+                m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
+                if (valF != null) {
+                    values = rowsOf(await(valF), "values");
+                    if (costF != null) {
+                        costValues = rowsOf(await(costF), "cost_values");
+                    }
+                    m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
                 }
             }
-            try (Allocator root = Allocator.root("rank" + rank);
-                 HybridEngine engine = HybridEngine.create(s.plan, rank, world, root);
-                 LlamaModel actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
-                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, actorInit, t, coords.tp(), s.pad),
-                         engine.communicator(GroupKind.TP), s.pad);
-                 LlamaModel ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
-                         LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, s.policy, t, coords.tp(), s.pad),
-                         engine.communicator(GroupKind.TP), s.pad);
-                 LlamaModel critic = s.critic ? LlamaModel.create(s.model, Head.VALUE,
-                         LlamaWeights.shard(s.model, Head.VALUE, criticInit, t, coords.tp(), s.pad),
-                         engine.communicator(GroupKind.TP), s.pad) : null) {
-                Communicator tp = t == 1 ? null : engine.communicator(GroupKind.TP);
-                Communicator dp = d == 1 ? null : dpComm;
-                AdamW actorOpt = AdamW.create(actor.parameters(),
-                        new AdamW.Settings(0.9, 0.999, 1e-8, cfg.actorRolloutRef().actor().optim().weightDecay()));
-                AdamW criticOpt = critic == null ? null : AdamW.create(critic.parameters(),
-                        new AdamW.Settings(0.9, 0.999, 1e-8, cfg.critic().optim().weightDecay()));
-                s.actorOpts[rank] = actorOpt;
-                s.criticOpts[rank] = criticOpt;
-                TrainConfig.Algorithm alg = cfg.algorithm();
-                double klInit = state != null ? state.klCoef() : alg.klCtrl().klCoef();
-                KlController kl = alg.klCtrl().type() == KlControlType.ADAPTIVE
-                        ? KlController.adaptive(klInit, alg.klCtrl().targetKl(), alg.klCtrl().horizon())
-                        : KlController.fixed(klInit);
-                double lambdaInit = state != null ? state.lagrangeMultiplier()
-                        : Math.max(alg.safeRlhf().lagrangeInit(), MIN_LAMBDA);
-                LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
-                        : LagrangeMultiplier.create(lambdaInit, alg.safeRlhf().lagrangeLr(),
-                        alg.safeRlhf().costLimit(), Double.MAX_VALUE);
-                PromptSampler sampler;
-                double initial;
-                double last;
-                int first;
-                if (state != null) {
-                    actorOpt.load(resume.path().resolve(ACTOR).resolve(optimFile(rank)));
-                    if (criticOpt != null) {
-                        criticOpt.load(resume.path().resolve(CRITIC).resolve(optimFile(rank)));
-                    }
-                    sampler = PromptSampler.restore(s.task.trainPrompts().size(), cfg.data().seed(), state.sampler());
-                    initial = Double.longBitsToDouble(counter(state, INITIAL_VAL, resume));
-                    last = Double.longBitsToDouble(counter(state, LAST_VAL, resume));
-                    first = Math.toIntExact(state.step()) + 1;
-                } else {
-                    sampler = PromptSampler.of(s.task.trainPrompts().size(), cfg.data().seed());
-                    initial = evaluate(actor);
-                    last = initial;
-                    first = 1;
+
+            // 4. rewards (reward role) and advantages (here, on the driver)
+            long a0 = System.nanoTime();
+            double[] score;
+            double[] cost;
+            int[] promptOfSample = new int[samples];
+            for (int i = 0; i < samples; i++) {
+                promptOfSample[i] = promptIdx[i / sh.n()];
+            }
+            try (DataBatch sb = DataBatch.builder(allocator)
+                    .tensor("prompt_index", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0))
+                    .tensor("responses", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local, resp))
+                    .tensor("response_length", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)).build();
+                 DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
+                score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
+                cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
+            }
+            BatchTensor rmask = BatchTensor.of(samples, resp, respMask);
+            float[] scores = new float[samples * resp];
+            float[] costs = new float[samples * resp];
+            for (int i = 0; i < samples; i++) {
+                int lastTok = Math.max(0, responses[i].length - 1);
+                scores[i * resp + lastTok] = (float) score[i];
+                costs[i * resp + lastTok] = (float) cost[i];
+            }
+            BatchTensor old = BatchTensor.of(oldLogProbs);
+            BatchTensor refLp = BatchTensor.of(refLogProbs);
+            BatchTensor tokenScores = BatchTensor.of(samples, resp, scores);
+            BatchTensor tokenRewards = tokenScores;
+            if (alg.useKlInReward()) {
+                KlRewardResult kr = KlRewards.applyKlPenalty(tokenScores, old, refLp, rmask, kl,
+                        KlPenalty.fromName(alg.klPenalty().configName()));
+                tokenRewards = kr.tokenLevelRewards();
+                kl.update(kr.currentKl(), sh.batchPrompts());
+                m.record(MetricNames.REWARD_KL_PENALTY, kr.currentKl());
+            }
+            AdvantageConfig ac = AdvantageConfig.DEFAULTS.withGammaLam(alg.gamma(), alg.lam())
+                    .withNormAdvByStd(alg.normAdvByStdInGrpo());
+            AdvantageInput.Builder in = AdvantageInput.builder(tokenRewards, rmask);
+            BatchTensor valuesT = values == null ? null : BatchTensor.of(values);
+            if (valuesT != null) {
+                in.values(valuesT);
+            }
+            int[] groups = new int[samples];
+            for (int i = 0; i < samples; i++) {
+                groups[i] = i / sh.n();
+            }
+            in.groupIds(groups);
+            if (baselineScores != null) {
+                float[] base = new float[samples];
+                for (int i = 0; i < samples; i++) {
+                    base[i] = (float) baselineScores[i / sh.n()];
                 }
-                int total = cfg.trainer().totalTrainingSteps();
-                List<StepMetrics> rows = new ArrayList<>();
-                long lastStep = first - 1;
-                for (int step = first; step <= total; step++) {
-                    MetricsTracker m = MetricsTracker.create();
-                    long t0 = System.nanoTime();
-                    int[] promptIdx = sampler.next(s.batchPrompts);
-                    List<Prompt> prompts = new ArrayList<>(s.samples);
-                    List<int[]> promptIds = new ArrayList<>(s.samples);
-                    for (int i = 0; i < s.samples; i++) {
-                        Prompt p = s.task.trainPrompts().get(promptIdx[i / s.n]);
-                        prompts.add(p);
-                        promptIds.add(s.task.tokenizer().encodePrompt(p.text()));
-                    }
-                    // 1. rollout in the generation layout
-                    long r0 = System.nanoTime();
-                    actor.copyTo(engine.trainingWeights());
-                    Map<String, io.yatt.tensor.Tensor> genWeights = engine.toGeneration();
-                    long bytes = engine.lastTransition().bytesReceived();
-                    double reshardS = (System.nanoTime() - r0) / 1e9;
-                    long g0 = System.nanoTime();
-                    try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
-                            layout.gen().tg() == 1 ? null : genTp, s.pad)) {
-                        int chunk = s.samples / replicas;
-                        int from = replica * chunk;
-                        TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
-                        Generator.Sampling sampling = new Generator.Sampling(s.responseLen, (float) ro.temperature(),
-                                Math.max(0, ro.topK()), (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
-                        long[] seeds = new long[chunk];
-                        for (int i = 0; i < chunk; i++) {
-                            seeds[i] = sampleSeed(cfg.trainer().seed(), step, from + i);
-                        }
-                        Generator generator = Generator.create(gen, chunk, s.promptLen + s.responseLen);
-                        List<Generator.Sample> out = generator.generate(promptIds.subList(from, from + chunk),
-                                sampling, seeds);
-                        if (genTp == null || genTp.rank() == 0 || layout.gen().tg() == 1) {
-                            for (int i = 0; i < chunk; i++) {
-                                s.responses[from + i] = out.get(i).tokens();
-                                s.genLogProbs[from + i] = out.get(i).logProbs();
-                            }
-                        }
-                        if (alg.advEstimator() == AdvantageEstimator.REMAX) {
-                            // greedy baseline rollouts of each prompt, split over replicas by prompt
-                            int pc = (s.batchPrompts + replicas - 1) / replicas;
-                            int pf = Math.min(s.batchPrompts, replica * pc);
-                            int pt = Math.min(s.batchPrompts, pf + pc);
-                            if (pt > pf) {
-                                List<int[]> bp = new ArrayList<>();
-                                for (int j = pf; j < pt; j++) {
-                                    bp.add(promptIds.get(j * s.n));
-                                }
-                                Generator g2 = Generator.create(gen, pt - pf, s.promptLen + s.responseLen);
-                                List<Generator.Sample> gout = g2.generate(bp, new Generator.Sampling(s.responseLen,
-                                        0f, 0, 1f, new int[] {CharTokenizer.EOS_ID}), new long[pt - pf]);
-                                for (int j = pf; j < pt; j++) {
-                                    s.baselineResponses[j] = gout.get(j - pf).tokens();
-                                }
-                            }
-                        }
-                    }
-                    double genS = (System.nanoTime() - g0) / 1e9;
-                    long b0 = System.nanoTime();
-                    engine.toTraining();
-                    reshardS += (System.nanoTime() - b0) / 1e9;
-                    world.barrier();
-                    m.addTiming(stage(MetricNames.TIMING_GEN), genS);
-                    m.addTiming(stage(MetricNames.TIMING_RESHARD), reshardS);
-                    m.record(MetricNames.RESHARD_BYTES, bytes);
+                in.rewardBaselines(base);
+            }
+            AdvantageResult adv;
+            AdvantageResult cadv = null;
+            BatchTensor advantages;
+            if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
+                adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
+                // the cost critic's values: GAE on the costs, whitened as the reward's
+                cadv = SafeRlhf.costAdvantages(BatchTensor.of(samples, resp, costs), BatchTensor.of(costValues),
+                        rmask, alg.gamma(), alg.lam(), true);
+                double lambda = lagrange.update(cost);
+                advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
+                m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);
+            } else {
+                adv = AlgorithmRegistry.advantageEstimator(alg.advEstimator().configName()).estimate(in.build(), ac);
+                advantages = adv.advantages();
+            }
+            m.addTiming(stage(MetricNames.TIMING_ADV), (System.nanoTime() - a0) / 1e9);
 
-                    // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
-                    int tt = s.promptLen + s.responseLen;
-                    int[] tokens = new int[s.samples * tt];
-                    int[] mask = new int[s.samples * tt];
-                    float[] respMask = new float[s.samples * s.responseLen];
-                    double[] lengths = new double[s.samples];
-                    for (int i = 0; i < s.samples; i++) {
-                        int[] p = promptIds.get(i);
-                        for (int j = 0; j < p.length; j++) {
-                            tokens[i * tt + s.promptLen - p.length + j] = p[j];
-                            mask[i * tt + s.promptLen - p.length + j] = 1;
-                        }
-                        int[] r = s.responses[i];
-                        for (int j = 0; j < r.length; j++) {
-                            tokens[i * tt + s.promptLen + j] = r[j];
-                            mask[i * tt + s.promptLen + j] = 1;
-                            respMask[i * s.responseLen + j] = 1f;
-                        }
-                        lengths[i] = r.length;
-                    }
-                    // 3. old log-probs, reference log-probs, values: each DP replica its slice
-                    int per = s.samples / d;
-                    int lo = coords.dp() * per;
-                    Batch mine = slice(tokens, mask, lo, per, tt);
-                    try (MetricsTracker.Timer ignored = m.time(stage(MetricNames.TIMING_REF))) {
-                        float[] lp = new float[per * tt];
-                        actor.logProbs(mine, 1f, lp, null);
-                        scatter(lp, s.oldLogProbs, lo, per, tt, s.responseLen);
-                        ref.logProbs(mine, 1f, lp, null);
-                        scatter(lp, s.refLogProbs, lo, per, tt, s.responseLen);
-                    }
-                    if (critic != null) {
-                        try (MetricsTracker.Timer ignored = m.time(stage(MetricNames.TIMING_VALUES))) {
-                            float[] v = new float[per * tt];
-                            critic.values(mine, v);
-                            scatter(v, s.values, lo, per, tt, s.responseLen);
-                        }
-                    }
-                    world.barrier();
-
-                    // 4. rewards and advantages, identical on every rank
-                    long a0 = System.nanoTime();
-                    BatchTensor rmask = BatchTensor.of(s.samples, s.responseLen, respMask);
-                    float[] scores = new float[s.samples * s.responseLen];
-                    float[] costs = new float[s.samples * s.responseLen];
-                    double[] score = new double[s.samples];
-                    double[] cost = new double[s.samples];
-                    for (int i = 0; i < s.samples; i++) {
-                        int[] r = s.responses[i];
-                        Task.Scored sc = s.task.score(prompts.get(i), r, 0, r.length);
-                        score[i] = sc.reward();
-                        cost[i] = sc.cost();
-                        int lastTok = Math.max(0, r.length - 1);
-                        scores[i * s.responseLen + lastTok] = (float) sc.reward();
-                        costs[i * s.responseLen + lastTok] = (float) sc.cost();
-                    }
-                    BatchTensor old = BatchTensor.of(s.oldLogProbs);
-                    BatchTensor refLp = BatchTensor.of(s.refLogProbs);
-                    BatchTensor tokenScores = BatchTensor.of(s.samples, s.responseLen, scores);
-                    BatchTensor tokenRewards = tokenScores;
-                    if (alg.useKlInReward()) {
-                        KlRewardResult kr = KlRewards.applyKlPenalty(tokenScores, old, refLp, rmask, kl,
-                                KlPenalty.fromName(alg.klPenalty().configName()));
-                        tokenRewards = kr.tokenLevelRewards();
-                        kl.update(kr.currentKl(), s.batchPrompts);
-                        m.record(MetricNames.REWARD_KL_PENALTY, kr.currentKl());
-                    }
-                    AdvantageConfig ac = AdvantageConfig.DEFAULTS.withGammaLam(alg.gamma(), alg.lam())
-                            .withNormAdvByStd(alg.normAdvByStdInGrpo());
-                    AdvantageInput.Builder in = AdvantageInput.builder(tokenRewards, rmask);
-                    BatchTensor valuesT = critic == null ? null : BatchTensor.of(s.values);
-                    if (valuesT != null) {
-                        in.values(valuesT);
-                    }
-                    int[] groups = new int[s.samples];
-                    for (int i = 0; i < s.samples; i++) {
-                        groups[i] = i / s.n;
-                    }
-                    in.groupIds(groups);
-                    if (alg.advEstimator() == AdvantageEstimator.REMAX) {
-                        float[] base = new float[s.samples];
-                        for (int i = 0; i < s.samples; i++) {
-                            int[] br = s.baselineResponses[i / s.n];
-                            base[i] = (float) s.task.score(prompts.get(i), br, 0, br.length).reward();
-                        }
-                        in.rewardBaselines(base);
-                    }
-                    AdvantageResult adv;
-                    BatchTensor advantages;
-                    if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
-                        adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
-                        // no cost critic yet: cost advantages are whitened cost-to-go (values 0)
-                        AdvantageResult cadv = SafeRlhf.costAdvantages(BatchTensor.of(s.samples, s.responseLen,
-                                costs), BatchTensor.zeros(s.samples, s.responseLen), rmask, alg.gamma(), alg.lam(),
-                                true);
-                        double lambda = lagrange.update(cost);
-                        advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
-                        m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);
-                    } else {
-                        adv = AlgorithmRegistry.advantageEstimator(alg.advEstimator().configName())
-                                .estimate(in.build(), ac);
-                        advantages = adv.advantages();
-                    }
-                    m.addTiming(stage(MetricNames.TIMING_ADV), (System.nanoTime() - a0) / 1e9);
-
-                    // 5. critic and actor updates
-                    TrainConfig.Actor actorCfg = cfg.actorRolloutRef().actor();
-                    int miniSamples = actorCfg.ppoMiniBatchSize() * s.n;
-                    int microPerRank = actorCfg.ppoMicroBatchSize() / d;
-                    int updatesPerEpoch = s.samples / miniSamples;
-                    int totalUpdates = total * updatesPerEpoch * actorCfg.ppoEpochs();
-                    LossAggMode agg = AlgorithmRegistry.lossAggMode(actorCfg.lossAggMode().configName());
-                    double pgLoss = 0;
-                    double clipfrac = 0;
-                    double ppoKl = 0;
-                    double entropy = 0;
-                    double vfLoss = 0;
-                    double gradNorm = 0;
-                    int micros = 0;
-                    if (critic != null) {
-                        long c0 = System.nanoTime();
-                        for (int epoch = 0; epoch < actorCfg.ppoEpochs(); epoch++) {
-                            for (int u = 0; u < updatesPerEpoch; u++) {
-                                critic.zeroGrad();
-                                int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
-                                int mcount = miniSamples / d;
-                                for (int mb = 0; mb < mcount; mb += microPerRank) {
-                                    int at = mlo + mb;
-                                    float[] v = new float[microPerRank * tt];
-                                    critic.values(slice(tokens, mask, at, microPerRank, tt), v);
-                                    BatchTensor vp = respView(v, microPerRank, tt, s.responseLen);
-                                    ValueLossResult vl = Losses.valueLoss(vp, rows(adv.returns(), at, microPerRank),
-                                            rows(valuesT, at, microPerRank), rows(rmask, at, microPerRank),
-                                            cfg.critic().cliprangeValue(), agg, AggOptions.LOCAL);
-                                    double scale = (double) microPerRank / mcount;
-                                    critic.backwardValues(toFull(vl.gradValuePreds(), microPerRank, tt, scale));
-                                    vfLoss += vl.vfLoss() * scale;
-                                }
-                                Gradients.allReduceMean(critic.parameters(), dp);
-                                Gradients.clipGlobalNorm(critic.parameters(), cfg.critic().gradClip(), tp);
-                                long opt = (long) (step - 1) * updatesPerEpoch * actorCfg.ppoEpochs()
-                                        + (long) epoch * updatesPerEpoch + u;
-                                criticOpt.step(cfg.critic().optim().lrAt(opt, totalUpdates));
-                            }
-                        }
-                        m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
-                    }
-                    long u0 = System.nanoTime();
-                    PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(actorCfg.clipRatioLow(),
-                                    actorCfg.clipRatioHigh()).withClipRatioC(actorCfg.clipRatioC());
-                    double lr = 0;
-                    double klLoss = 0;
-                    KlPenalty klLossType = KlPenalty.fromName(actorCfg.klLossType().configName());
-                    for (int epoch = 0; epoch < actorCfg.ppoEpochs(); epoch++) {
-                        for (int u = 0; u < updatesPerEpoch; u++) {
-                            actor.zeroGrad();
-                            int mlo = u * miniSamples + coords.dp() * (miniSamples / d);
-                            int mcount = miniSamples / d;
-                            for (int mb = 0; mb < mcount; mb += microPerRank) {
-                                int at = mlo + mb;
-                                float[] lp = new float[microPerRank * tt];
-                                float[] ent = new float[microPerRank * tt];
-                                actor.logProbs(slice(tokens, mask, at, microPerRank, tt), 1f, lp, ent);
-                                BatchTensor mm = rows(rmask, at, microPerRank);
-                                PolicyLossResult pl = AlgorithmRegistry.policyLoss("vanilla").compute(
-                                        PolicyLossInput.of(rows(old, at, microPerRank),
-                                                respView(lp, microPerRank, tt, s.responseLen), rows(advantages, at, microPerRank),
-                                                mm), agg, plc);
-                                double scale = (double) microPerRank / mcount;
-                                float[] dLp = toFull(pl.gradLogProb(), microPerRank, tt, scale);
-                                float[] dEnt = null;
-                                BatchTensor entT = respView(ent, microPerRank, tt, s.responseLen);
-                                double entMean = maskedMean(entT, mm);
-                                if (actorCfg.entropyCoeff() != 0) {
-                                    var el = Losses.entropyLoss(entT, mm, agg, AggOptions.LOCAL);
-                                    dEnt = toFull(el.gradient(), microPerRank, tt, -actorCfg.entropyCoeff() * scale);
-                                }
-                                if (actorCfg.useKlLoss()) {
-                                    AggregatedLoss kll = Losses.klLoss(respView(lp, microPerRank, tt, s.responseLen),
-                                            rows(refLp, at, microPerRank), mm, klLossType, agg, plc.aggOptions());
-                                    float[] dKl = toFull(kll.gradient(), microPerRank, tt,
-                                            actorCfg.klLossCoef() * scale);
-                                    for (int i = 0; i < dLp.length; i++) {
-                                        dLp[i] += dKl[i];
-                                    }
-                                    klLoss += kll.value() * scale;
-                                }
-                                actor.backwardLogProbs(dLp, dEnt);
-                                pgLoss += pl.pgLoss() * scale;
-                                clipfrac += pl.pgClipfrac() * scale;
-                                ppoKl += pl.ppoKl() * scale;
-                                entropy += entMean * scale;
-                                micros++;
-                            }
-                            Gradients.allReduceMean(actor.parameters(), dp);
-                            gradNorm += Gradients.clipGlobalNorm(actor.parameters(), actorCfg.gradClip(), tp);
-                            long opt = (long) (step - 1) * updatesPerEpoch * actorCfg.ppoEpochs()
-                                    + (long) epoch * updatesPerEpoch + u;
-                            lr = actorCfg.optim().lrAt(opt, totalUpdates);
-                            actorOpt.step(lr);
-                        }
-                    }
-                    m.addTiming(stage(MetricNames.TIMING_UPDATE_ACTOR), (System.nanoTime() - u0) / 1e9);
-                    int updates = updatesPerEpoch * actorCfg.ppoEpochs();
-                    if (rank == 0) {
-                        m.recordStats("critic/score", score);
-                        m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
-                        m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(advantages, rmask));
-                        m.record(MetricNames.PG_LOSS, pgLoss / updates);
-                        m.record(MetricNames.PG_CLIPFRAC, clipfrac / updates);
-                        m.record(MetricNames.PPO_KL, ppoKl / updates);
-                        m.record(MetricNames.ENTROPY, entropy / updates);
-                        m.record(MetricNames.GRAD_NORM, gradNorm / updates);
-                        m.record(MetricNames.LR, lr);
-                        if (actorCfg.useKlLoss()) {
-                            m.record(MetricNames.KL_LOSS, klLoss / updates);
-                            m.record(MetricNames.KL_COEF, actorCfg.klLossCoef());
-                        }
-                        if (critic != null) {
-                            m.record(MetricNames.VF_LOSS, vfLoss / updates);
-                            m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
-                            m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
-                        }
-                        if (s.task.hasCost()) {
-                            m.record(MetricNames.COST_MEAN, mean(cost));
-                        }
-                        m.recordStats("response_length", lengths);
-                        m.record(ROLLOUT_PROBS_DIFF_MAX, rolloutDiffMax(s));
-                        double tokensTotal = 0;
-                        for (int i = 0; i < s.samples; i++) {
-                            tokensTotal += promptIds.get(i).length + lengths[i];
-                        }
-                        m.record(MetricNames.TOTAL_NUM_TOKENS, tokensTotal);
-                        double stepS = (System.nanoTime() - t0) / 1e9;
-                        m.record(MetricNames.THROUGHPUT, tokensTotal / stepS / world.size());
-                    }
-                    int testFreq = cfg.trainer().testFreq();
-                    if ((testFreq > 0 && step % testFreq == 0) || step == total) {
-                        long e0 = System.nanoTime();
-                        last = evaluate(actor);
-                        m.record(MetricNames.VAL_SCORE_MEAN, last);
-                        m.addTiming(stage(MetricNames.TIMING_TESTING), (System.nanoTime() - e0) / 1e9);
-                    }
-                    if (rank == 0) {
-                        s.stop = s.options.stopRequested().getAsBoolean();
-                    }
-                    world.barrier();
-                    boolean stopNow = s.stop && step < total;
-                    int saveFreq = cfg.trainer().saveFreq();
-                    if (s.options.store() != null
-                            && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
-                        long k0 = System.nanoTime();
-                        Map<String, float[]> aw = actor.wholeWeights();
-                        Map<String, float[]> cw = critic == null ? null : critic.wholeWeights();
-                        if (rank == 0) {
-                            s.actorWhole = aw;
-                            s.criticWhole = cw;
-                        }
-                        world.barrier();
-                        if (rank == 0) {
-                            TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
-                                    lagrange == null ? 0.0 : lagrange.lambda(),
-                                    Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
-                                            LAST_VAL, Double.doubleToRawLongBits(last)));
-                            s.options.store().write(step, s.options.meta(), folder -> writeCheckpoint(folder, st));
-                        }
-                        world.barrier();
-                        m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);
-                    }
-                    m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
-                    if (rank == 0) {
-                        StepMetrics sm = m.commit(step);
-                        rows.add(sm);
-                        onStep.accept(sm);
-                    }
-                    world.barrier();
-                    lastStep = step;
-                    if (stopNow) {
-                        break;
+            // 5. critic and actor updates: MESH over training DP, rows ordered so each DP rank gets its mini-batches
+            TrainConfig.Actor actorCfg = cfg.actorRolloutRef().actor();
+            int updates = (samples / sh.miniSamples()) * actorCfg.ppoEpochs();
+            int[] order = java.util.Arrays.copyOfRange(sh.updateOrder(), s0, s0 + local);
+            double vfLoss = 0;
+            double costVfLoss = 0;
+            if (sh.critic()) {
+                long c0 = System.nanoTime();
+                try (DataBatch ub = valueBatch(tokens, mask, respMask, valuesT.toArray(), adv.returns().toArray(),
+                        order, step);
+                     DataBatch r = (DataBatch) critic.call("updateCritic", ub)) {
+                    vfLoss = Rows.doubles(r, "vf_loss")[0];
+                }
+                if (cadv != null) {
+                    try (DataBatch ub = valueBatch(tokens, mask, respMask, BatchTensor.of(costValues).toArray(),
+                            cadv.returns().toArray(), order, step);
+                         DataBatch r = (DataBatch) costCritic.call("updateCostCritic", ub)) {
+                        costVfLoss = Rows.doubles(r, "vf_loss")[0];
                     }
                 }
-                Map<String, float[]> whole = actor.wholeWeights();
-                return new Result(rows, initial, last, whole, lastStep);
-            } finally {
-                genTp.close();
-                dpComm.close();
+                m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
+            }
+            long u0 = System.nanoTime();
+            double[] am;
+            String[] keys = {"pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "kl_loss", "lr"};
+            try (DataBatch ub = DataBatch.builder(allocator)
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), local, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), local, tt))
+                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), local, resp))
+                    .tensor("old_log_probs", Rows.floats(allocator, permute(old.toArray(), order, resp), local, resp))
+                    .tensor("advantages", Rows.floats(allocator, permute(advantages.toArray(), order, resp), local,
+                            resp))
+                    .tensor("ref_log_probs", Rows.floats(allocator, permute(refLp.toArray(), order, resp), local,
+                            resp))
+                    .metadata("step", (long) step).build();
+                 DataBatch r = (DataBatch) actor.call("updateActor", ub)) {
+                am = new double[keys.length];
+                for (int k = 0; k < keys.length; k++) {
+                    am[k] = Rows.doubles(r, keys[k])[0];
+                }
+            }
+            m.addTiming(stage(MetricNames.TIMING_UPDATE_ACTOR), (System.nanoTime() - u0) / 1e9);
+            m.recordStats("critic/score", score);
+            m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
+            m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(advantages, rmask));
+            m.record(MetricNames.PG_LOSS, am[0] / updates);
+            m.record(MetricNames.PG_CLIPFRAC, am[1] / updates);
+            m.record(MetricNames.PPO_KL, am[2] / updates);
+            m.record(MetricNames.ENTROPY, am[3] / updates);
+            m.record(MetricNames.GRAD_NORM, am[4] / updates);
+            m.record(MetricNames.LR, am[6]);
+            if (actorCfg.useKlLoss()) {
+                m.record(MetricNames.KL_LOSS, am[5] / updates);
+                m.record(MetricNames.KL_COEF, actorCfg.klLossCoef());
+            }
+            if (sh.critic()) {
+                m.record(MetricNames.VF_LOSS, vfLoss / updates);
+                m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
+                m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
+            }
+            if (cadv != null) {
+                m.record(COST_VF_LOSS, costVfLoss / updates);
+                m.record(COST_VALUES_MEAN, maskedMean(BatchTensor.of(costValues), rmask));
+                m.record(COST_RETURNS_MEAN, maskedMean(cadv.returns(), rmask));
+            }
+            if (task.hasCost()) {
+                m.record(MetricNames.COST_MEAN, mean(cost));
+            }
+            m.recordStats("response_length", lengths);
+            m.record(ROLLOUT_PROBS_DIFF_MAX, rolloutDiffMax(genLogProbs, oldLogProbs));
+            double tokensTotal = 0;
+            for (int i = 0; i < samples; i++) {
+                tokensTotal += promptIds.get(i).length + lengths[i];
+            }
+            m.record(MetricNames.TOTAL_NUM_TOKENS, tokensTotal);
+            double stepS = (System.nanoTime() - t0) / 1e9;
+            m.record(MetricNames.THROUGHPUT, tokensTotal / stepS / worldSize);
+            int testFreq = cfg.trainer().testFreq();
+            double last = lastVal;
+            if ((testFreq > 0 && step % testFreq == 0) || step == cfg.trainer().totalTrainingSteps()) {
+                long e0 = System.nanoTime();
+                last = evaluate();
+                m.record(MetricNames.VAL_SCORE_MEAN, last);
+                m.addTiming(stage(MetricNames.TIMING_TESTING), (System.nanoTime() - e0) / 1e9);
+            }
+            return last;
+        }
+
+        private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
+                                     int[] order, int step) {
+            int rows = order.length;
+            int tt = sh.tt();
+            int resp = sh.responseLen();
+            return DataBatch.builder(allocator)
+                    .tensor("input_ids", Rows.ints(allocator, permute(tokens, order, tt), rows, tt))
+                    .tensor("attention_mask", Rows.ints(allocator, permute(mask, order, tt), rows, tt))
+                    .tensor("response_mask", Rows.floats(allocator, permute(respMask, order, resp), rows, resp))
+                    .tensor("values", Rows.floats(allocator, permute(values, order, resp), rows, resp))
+                    .tensor("returns", Rows.floats(allocator, permute(returns, order, resp), rows, resp))
+                    .metadata("step", (long) step).build();
+        }
+
+        /**
+         * ReMax's baseline: one greedy response per prompt of this controller's share, padded to its generation
+         * replicas by repeating the first, scored by the reward role; the whole batch's per-prompt scores back.
+         */
+        private double[] baselineScores(List<int[]> promptIds, int[] promptIdx) {
+            int bp = sh.batchPrompts();
+            int p0 = s0 / sh.n();
+            int mine = local / sh.n();
+            int replicas = sh.replicas() / ex.count();
+            int rows = (mine + replicas - 1) / replicas * replicas;
+            List<int[]> ids = new ArrayList<>(rows);
+            for (int j = 0; j < rows; j++) {
+                ids.add(promptIds.get((p0 + j % mine) * sh.n()));
+            }
+            int resp = sh.responseLen();
+            int[] flat;
+            int[] lengths;
+            try (DataBatch in = promptBatch(ids, new long[rows], true);
+                 DataBatch res = rollout.generate(in)) {
+                flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
+                lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
+            }
+            try (DataBatch sb = DataBatch.builder(allocator)
+                    .tensor("prompt_index", Rows.ints(allocator,
+                            java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0))
+                    .tensor("responses", Rows.ints(allocator, flat, mine, resp))
+                    .tensor("response_length", Rows.ints(allocator, lengths, mine, 0)).build();
+                 DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
+                return ex.gather(Rows.doubles(scored, "score"), p0, bp);
             }
         }
 
-        /** Rank 0 writes every rank's state while the others wait at the barrier. */
-        private void writeCheckpoint(Path folder, TrainerState st) throws java.io.IOException {
-            LlamaCheckpoint.save(folder.resolve(ACTOR), s.model, Head.LANGUAGE_MODEL, s.actorWhole, s.pad);
-            for (int r = 0; r < s.actorOpts.length; r++) {
-                s.actorOpts[r].save(folder.resolve(ACTOR).resolve(optimFile(r)));
+        private DataBatch promptBatch(List<int[]> promptIds, long[] seeds, boolean greedy) {
+            int rows = promptIds.size();
+            int p = sh.promptLen();
+            int[] ids = new int[rows * p];
+            int[] lengths = new int[rows];
+            for (int i = 0; i < rows; i++) {
+                int[] q = promptIds.get(i);
+                System.arraycopy(q, 0, ids, i * p + p - q.length, q.length);
+                lengths[i] = q.length;
             }
-            if (s.critic) {
-                LlamaCheckpoint.save(folder.resolve(CRITIC), s.model, Head.VALUE, s.criticWhole, s.pad);
-                for (int r = 0; r < s.criticOpts.length; r++) {
-                    s.criticOpts[r].save(folder.resolve(CRITIC).resolve(optimFile(r)));
+            return DataBatch.builder(allocator)
+                    .tensor("prompt_ids", Rows.ints(allocator, ids, rows, p))
+                    .tensor("prompt_length", Rows.ints(allocator, lengths, rows, 0))
+                    .tensor("seed", Rows.longs(allocator, seeds))
+                    .metadata("greedy", greedy).build();
+        }
+
+        /** Held-out reward from rank 0 (controller 0's first worker), the same on every controller. */
+        private double evaluate() {
+            double v = (Double) ((List<?>) actor.call("evaluate")).getFirst();
+            return ex.fromFirst(new double[] {v})[0];
+        }
+
+        private static Object await(CompletableFuture<Object> f) {
+            try {
+                return f.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
                 }
+                throw e;
             }
-            st.writeTo(folder);
+        }
+
+        /** This controller's rows of {@code key} from a MESH result, and the whole batch's rows back. */
+        private float[][] rowsOf(Object batch, String key) {
+            int resp = sh.responseLen();
+            try (DataBatch b = (DataBatch) batch) {
+                float[] all = ex.gather(Rows.floats(b, key), s0 * resp, sh.samples() * resp);
+                float[][] out = new float[sh.samples()][];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = Rows.row(all, i, resp);
+                }
+                return out;
+            }
         }
 
         private static long counter(TrainerState state, String name, Checkpoint from) {
@@ -694,18 +767,22 @@ public final class RlhfLoop {
             }
             return v;
         }
+    }
 
-        /** Held-out greedy mean reward of the actor, gathered over TP and evaluated once, shared with every rank. */
-        private double evaluate(LlamaModel actor) {
-            Map<String, float[]> whole = actor.wholeWeights();
-            if (world.rank() == 0) {
-                s.valReward = Sft.evaluate(s.model, whole, s.pad, s.task, s.task.heldOutPrompts(), s.responseLen);
-            }
-            world.barrier();
-            double v = s.valReward;
-            world.barrier();
-            return v;
+    static int[] permute(int[] rows, int[] order, int cols) {
+        int[] out = new int[order.length * cols];
+        for (int k = 0; k < order.length; k++) {
+            System.arraycopy(rows, order[k] * cols, out, k * cols, cols);
         }
+        return out;
+    }
+
+    static float[] permute(float[] rows, int[] order, int cols) {
+        float[] out = new float[order.length * cols];
+        for (int k = 0; k < order.length; k++) {
+            System.arraycopy(rows, order[k] * cols, out, k * cols, cols);
+        }
+        return out;
     }
 
     /** A stage's name as {@link MetricsTracker#addTiming} takes it: the metric name without {@code timing_s/}. */
@@ -726,14 +803,7 @@ public final class RlhfLoop {
      * {@code P + j}, so its log-prob (and the critic's value, read at the position that predicts it) is at
      * {@code P + j - 1}.
      */
-    private static void scatter(float[] full, float[][] out, int from, int count, int tt, int resp) {
-        BatchTensor v = respView(full, count, tt, resp);
-        for (int i = 0; i < count; i++) {
-            out[from + i] = v.row(i);
-        }
-    }
-
-    private static BatchTensor respView(float[] full, int count, int tt, int resp) {
+    static BatchTensor respView(float[] full, int count, int tt, int resp) {
         int p = tt - resp;
         float[] out = new float[count * resp];
         for (int i = 0; i < count; i++) {
@@ -744,7 +814,7 @@ public final class RlhfLoop {
         return BatchTensor.of(count, resp, out);
     }
 
-    private static float[] toFull(BatchTensor grad, int count, int tt, double scale) {
+    static float[] toFull(BatchTensor grad, int count, int tt, double scale) {
         int resp = grad.seq();
         int p = tt - resp;
         float[] out = new float[count * tt];
@@ -756,14 +826,14 @@ public final class RlhfLoop {
         return out;
     }
 
-    private static BatchTensor rows(BatchTensor x, int from, int count) {
+    static BatchTensor rows(BatchTensor x, int from, int count) {
         float[] out = new float[count * x.seq()];
         float[] all = x.toArray();
         System.arraycopy(all, from * x.seq(), out, 0, count * x.seq());
         return BatchTensor.of(count, x.seq(), out);
     }
 
-    private static double maskedMean(BatchTensor x, BatchTensor mask) {
+    static double maskedMean(BatchTensor x, BatchTensor mask) {
         double sum = 0;
         double cnt = 0;
         for (int b = 0; b < x.batch(); b++) {
@@ -780,12 +850,12 @@ public final class RlhfLoop {
      * The largest {@code |log p_gen - log p_train|} over all response tokens: the generation-layout model (through
      * the hybrid engine) against the training-layout actor on the same weights; rounding only.
      */
-    static double rolloutDiffMax(Shared s) {
+    static double rolloutDiffMax(float[][] genLogProbs, float[][] oldLogProbs) {
         double max = 0;
-        for (int i = 0; i < s.samples; i++) {
-            float[] g = s.genLogProbs[i];
+        for (int i = 0; i < genLogProbs.length; i++) {
+            float[] g = genLogProbs[i];
             for (int j = 0; j < g.length; j++) {
-                max = Math.max(max, Math.abs((double) g[j] - s.oldLogProbs[i][j]));
+                max = Math.max(max, Math.abs((double) g[j] - oldLogProbs[i][j]));
             }
         }
         return max;

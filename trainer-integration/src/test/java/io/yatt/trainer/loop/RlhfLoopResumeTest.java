@@ -35,6 +35,16 @@ class RlhfLoopResumeTest {
 
     @Test
     void shouldResumeMidRunBitIdentical(@TempDir Path dir) {
+        resumeMidRun(config, dir);
+    }
+
+    /** Safe-RLHF's cost critic and its optimiser travel through the checkpoint: the resumed run ends bit-identical. */
+    @Test
+    void shouldResumeSafeRlhfWithItsCostCriticBitIdentical(@TempDir Path dir) {
+        resumeMidRun(config.withOverrides(List.of("algorithm.adv_estimator=safe_rlhf")), dir);
+    }
+
+    private static void resumeMidRun(TrainConfig config, Path dir) {
         RlhfLoop.Result whole = RlhfLoop.run(config, RlhfLoopTest.task, RlhfLoopTest.model, RlhfLoopTest.policy,
                 m -> { });
         CheckpointStore store = CheckpointStore.at(dir);

@@ -131,6 +131,23 @@ class RlhfLoopTest {
         assertTrue(Double.isFinite(v.get(MetricNames.PG_LOSS)), estimator);
         assertEquals(estimator.equals("safe_rlhf"), v.containsKey(MetricNames.LAGRANGE_MULTIPLIER), estimator);
         assertEquals(estimator.equals("safe_rlhf"), v.containsKey(MetricNames.VF_LOSS), estimator);
+        assertEquals(estimator.equals("safe_rlhf"), v.containsKey(RlhfLoop.COST_VF_LOSS), estimator);
+    }
+
+    /**
+     * Safe-RLHF trains a cost critic: its values start from a seeded value head (not zero), its loss is positive and
+     * it moves, so the cost returns differ from the values after an update.
+     */
+    @Test
+    void shouldTrainTheCostCriticUnderSafeRlhf() {
+        TrainConfig c = config.withOverrides(List.of("algorithm.adv_estimator=safe_rlhf", "trainer.total_training_steps=2"));
+        RlhfLoop.Result r = RlhfLoop.run(c, task, model, policy, m -> { });
+        for (StepMetrics m : r.rows()) {
+            assertTrue(m.value(RlhfLoop.COST_VF_LOSS) > 0, "cost vf loss " + m.value(RlhfLoop.COST_VF_LOSS));
+            assertTrue(m.value(RlhfLoop.COST_VALUES_MEAN) != 0, "cost values " + m.value(RlhfLoop.COST_VALUES_MEAN));
+            assertTrue(Double.isFinite(m.value(RlhfLoop.COST_RETURNS_MEAN)));
+        }
+        assertTrue(r.rows().get(0).value(RlhfLoop.COST_VALUES_MEAN) != r.rows().get(1).value(RlhfLoop.COST_VALUES_MEAN));
     }
 
     @Test

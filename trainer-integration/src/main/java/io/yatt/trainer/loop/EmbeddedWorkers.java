@@ -1,0 +1,157 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.collectives.InProcessWorld;
+import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerMesh;
+import io.yatt.controller.ParallelControllers;
+import io.yatt.controller.Worker;
+import io.yatt.controller.WorkerGroup;
+import io.yatt.controller.WorkerMethods;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.trainer.task.Task;
+import java.lang.invoke.MethodHandles;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The embedded launch: C controllers ({@link ControlPlane}s with their own embedded media drivers; one controller
+ * talks to its workers over {@code aeron:ipc}, several over udp loopback and meet in a {@link ControllerMesh}) and one
+ * {@link RlhfWorker} per rank as threads of this JVM, each given its in-process communicator (registered with its
+ * {@link Worker}, as are the group communicators the worker's init makes, so a lost worker aborts its peers'
+ * collectives). Controller {@code i} gets the workers of training
+ * DP slice {@code i} (ParallelControllers). Every worker serves every role (colocated); each controller holds one
+ * {@link WorkerGroup} per role over its workers.
+ */
+final class EmbeddedWorkers implements AutoCloseable {
+    /** Roles every worker registers: all colocated on the same ranks. */
+    static final List<String> ROLES = List.of("actor", "rollout", "ref", "critic", "cost_critic", "reward");
+    /** First worker id; worker {@code r} is {@code WORKER_ID_BASE + r}. */
+    static final int WORKER_ID_BASE = 100;
+    /** How long forming a group waits for its workers to register. */
+    static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
+    /** Heartbeat timeout: long steps on a loaded two-core machine must not count an embedded worker as lost. */
+    static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
+    /** How long a controller waits for the others at a step barrier or reduction. */
+    static final long MESH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(300);
+
+    /** One controller: its plane, its mesh link (null for a single controller) and its role groups. */
+    static final class Controller {
+        private final ControlPlane plane;
+        private ControllerMesh mesh;
+        private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
+
+        private Controller(ControlPlane plane) {
+            this.plane = plane;
+        }
+
+        /** The group of {@code role} over this controller's workers. */
+        WorkerGroup group(String role) {
+            WorkerGroup g = groups.get(role);
+            if (g == null) {
+                throw new IllegalArgumentException("unknown role: role=" + role + ", roles=" + ROLES);
+            }
+            return g;
+        }
+
+        /** How this controller shares per-sample quantities with the others. */
+        Exchange exchange() {
+            return mesh == null ? Exchange.single() : Exchange.over(mesh);
+        }
+    }
+
+    private final List<Controller> controllers = new ArrayList<>();
+    private final List<RlhfWorker> roles = new ArrayList<>();
+    private final List<Worker> workers = new ArrayList<>();
+    private InProcessWorld world;
+
+    private EmbeddedWorkers() {
+    }
+
+    /**
+     * Starts {@code controllers} controllers and {@code layout.worldSize()} workers and forms every role's group.
+     *
+     * @param task the task the workers score with (an object of this JVM)
+     * @throws IllegalArgumentException if the controllers do not divide the training DP size, or a controller's
+     *     generation replicas are not one contiguous block of the replicas
+     */
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers) {
+        int size = layout.worldSize();
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
+        EmbeddedWorkers out = new EmbeddedWorkers();
+        try {
+            for (int i = 0; i < controllers; i++) {
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS);
+                if (controllers > 1) {
+                    ctx.udp("127.0.0.1", 0).jobName("rlhf-controller-" + i);
+                }
+                out.controllers.add(new Controller(ControlPlane.launch(ctx)));
+            }
+            if (controllers > 1) {
+                List<ControllerMesh.Peer> peers = out.controllers.stream().map(c -> c.plane.peer()).toList();
+                for (int i = 0; i < controllers; i++) {
+                    Controller c = out.controllers.get(i);
+                    c.mesh = ControllerMesh.join(c.plane, i, peers, MESH_TIMEOUT_NS);
+                }
+            }
+            out.world = InProcessWorld.create(size);
+            int[] localRank = new int[controllers];
+            for (int rank = 0; rank < size; rank++) {
+                int ci = pc.controllerOf(layout.coordinates(rank).dp());
+                Controller c = out.controllers.get(ci);
+                AtomicReference<Worker> self = new AtomicReference<>();
+                RlhfWorker w = RlhfWorker.embedded(rank, out.world.communicator(rank), task,
+                        comm -> self.get().registerCommunicator(comm));
+                out.roles.add(w);
+                self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
+                        .rank(localRank[ci]++).roles(ROLES).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
+                        .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
+                        .communicators(List.of(out.world.communicator(rank)))
+                        .controller(c.plane.endpoint()).externalDriverDirectory(c.plane.driverDirectory())));
+                out.workers.add(self.get());
+            }
+            for (Controller c : out.controllers) {
+                for (String role : ROLES) {
+                    c.groups.put(role, c.plane.group(role, size / controllers, GROUP_TIMEOUT_NS));
+                }
+            }
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** The controllers, in index order. */
+    List<Controller> controllers() {
+        return controllers;
+    }
+
+    @Override
+    public void close() {
+        try {
+            for (Worker w : workers) {
+                w.close();
+            }
+        } finally {
+            try {
+                for (Controller c : controllers) {
+                    if (c.mesh != null) {
+                        c.mesh.close();
+                    }
+                    c.plane.close();
+                }
+            } finally {
+                for (RlhfWorker r : roles) {
+                    r.close();
+                }
+                if (world != null) {
+                    world.close();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,707 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.collectives.Communicator;
+import io.yatt.controller.DataBatch;
+import io.yatt.controller.GroupTopology;
+import io.yatt.controller.WorkerMethod;
+import io.yatt.hybrid.GroupKind;
+import io.yatt.hybrid.HybridEngine;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.hybrid.RankCoordinates;
+import io.yatt.hybrid.ReshardPlan;
+import io.yatt.hybrid.ReshardPlanner;
+import io.yatt.hybrid.ReshardScheme;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
+import io.yatt.tensor.Tensor;
+import io.yatt.trainer.algo.AggOptions;
+import io.yatt.trainer.algo.AggregatedLoss;
+import io.yatt.trainer.algo.AlgorithmRegistry;
+import io.yatt.trainer.algo.BatchTensor;
+import io.yatt.trainer.algo.KlPenalty;
+import io.yatt.trainer.algo.LossAggMode;
+import io.yatt.trainer.algo.Losses;
+import io.yatt.trainer.algo.PolicyLossConfig;
+import io.yatt.trainer.algo.PolicyLossInput;
+import io.yatt.trainer.algo.PolicyLossResult;
+import io.yatt.trainer.algo.ValueLossResult;
+import io.yatt.trainer.config.AdvantageEstimator;
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.AdamW;
+import io.yatt.trainer.model.Batch;
+import io.yatt.trainer.model.Generator;
+import io.yatt.trainer.model.Gradients;
+import io.yatt.trainer.model.Head;
+import io.yatt.trainer.model.LlamaCheckpoint;
+import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.model.LlamaModel;
+import io.yatt.trainer.model.LlamaWeights;
+import io.yatt.trainer.sft.Sft;
+import io.yatt.trainer.task.CharTokenizer;
+import io.yatt.trainer.task.Task;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * One rank of the RLHF job: the colocated roles that time-share it (the actor with its rollout in the generation
+ * layout through the {@link HybridEngine}, the frozen reference, the critic and, for Safe-RLHF, the cost critic, and
+ * the rule-based reward) behind {@link WorkerMethod}s whose dispatch modes are declared here. A worker needs only its
+ * rank and world communicator and then {@link #init}; nothing is shared with the driver by Java reference (the
+ * embedded launch may hand in a {@link Task} object instead of building it from the config). Calls run one at a time
+ * on the worker's call thread; every rank of the world takes part in each call, because the methods run collectives.
+ */
+public final class RlhfWorker implements AutoCloseable {
+    /** Mesh of the generation replicas: DP rank = replica, collect = generation TP rank 0. */
+    public static final String ROLLOUT_MESH = "rollout";
+    /** Mesh of the training layout: DP rank = training DP coordinate, collect = TP rank 0 (pipeline stage 0). */
+    public static final String TRAIN_MESH = "train";
+
+    static final String ACTOR = "actor";
+    static final String CRITIC = "critic";
+    static final String COST_CRITIC = "cost_critic";
+
+    private final int rank;
+    private final Communicator world;
+    private final Task givenTask;
+    private final Consumer<Communicator> registrar;
+    private final Allocator results;
+    private State st;
+
+    private RlhfWorker(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
+        if (rank != world.rank()) {
+            throw new IllegalArgumentException("worker rank differs from its communicator's rank: rank=" + rank
+                    + ", communicatorRank=" + world.rank());
+        }
+        this.rank = rank;
+        this.world = world;
+        this.givenTask = task;
+        this.registrar = registrar;
+        this.results = Allocator.root("rlhf-worker-" + rank);
+    }
+
+    /**
+     * A worker for {@code rank} of {@code world}; {@link #init} then builds its roles (the task from the config).
+     *
+     * @throws IllegalArgumentException if {@code rank} is not the communicator's rank
+     */
+    public static RlhfWorker create(int rank, Communicator world) {
+        return new RlhfWorker(rank, world, null, c -> { });
+    }
+
+    /**
+     * As {@link #create(int, Communicator)}, and every group communicator {@link #init} makes (generation TP, DP,
+     * training TP) goes to {@code registrar}, typically {@code Worker::registerCommunicator}, so a lost peer aborts
+     * collectives on them too (the world communicator is registered by the launcher).
+     */
+    public static RlhfWorker create(int rank, Communicator world, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, null, registrar);
+    }
+
+    /** An embedded worker that scores with {@code task} (a task object of the caller's JVM) instead of the config's. */
+    static RlhfWorker embedded(int rank, Communicator world, Task task, Consumer<Communicator> registrar) {
+        return new RlhfWorker(rank, world, task, registrar);
+    }
+
+    /** The allocator the worker's results come from. */
+    public Allocator allocator() {
+        return results;
+    }
+
+    /** This rank's registrations in the two meshes of {@code layout}, for {@code Worker.Context.meshes}. */
+    public static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank) {
+        RankCoordinates c = layout.coordinates(rank);
+        List<Integer> genGroup = layout.group(GroupKind.GEN_TP, rank);
+        int replica = layout.groups(GroupKind.GEN_TP).indexOf(genGroup);
+        int replicas = layout.groups(GroupKind.GEN_TP).size();
+        return Map.of(
+                ROLLOUT_MESH, new GroupTopology.MeshRank(replica, replicas, genGroup.getFirst() == rank),
+                TRAIN_MESH, new GroupTopology.MeshRank(c.dp(), layout.train().d(), c.tp() == 0 && c.pp() == 0));
+    }
+
+    /**
+     * A rank's mesh registrations relative to its controller: the controller's generation replicas and training DP
+     * ranks numbered from 0 (for a worker of controller {@code controller} of {@code controllers}, a JVM's too).
+     *
+     * @throws IllegalArgumentException if the controller's generation replicas are not one contiguous block
+     */
+    public static Map<String, GroupTopology.MeshRank> meshes(HybridLayout layout, int rank, int controller,
+                                                             int controllers) {
+        Map<String, GroupTopology.MeshRank> global = meshes(layout, rank);
+        if (controllers == 1) {
+            return global;
+        }
+        GroupTopology.MeshRank gen = global.get(ROLLOUT_MESH);
+        GroupTopology.MeshRank train = global.get(TRAIN_MESH);
+        int replicas = gen.dpSize() / controllers;
+        int dps = train.dpSize() / controllers;
+        if (gen.dpSize() % controllers != 0 || gen.dpRank() / replicas != controller) {
+            throw new IllegalArgumentException("generation replicas must split into one contiguous block per "
+                    + "controller: rank=" + rank + ", replica=" + gen.dpRank() + ", replicas=" + gen.dpSize()
+                    + ", controller=" + controller + ", controllers=" + controllers + ", groups="
+                    + layout.groups(GroupKind.GEN_TP));
+        }
+        return Map.of(
+                ROLLOUT_MESH, new GroupTopology.MeshRank(gen.dpRank() % replicas, replicas, gen.collect()),
+                TRAIN_MESH, new GroupTopology.MeshRank(train.dpRank() % dps, dps, train.collect()));
+    }
+
+    /** Whether the estimator trains a critic. */
+    static boolean hasCritic(AdvantageEstimator est) {
+        return est == AdvantageEstimator.GAE || est == AdvantageEstimator.SAFE_RLHF;
+    }
+
+    /** Everything init builds. */
+    private static final class State {
+        TrainConfig cfg;
+        Task task;
+        LlamaConfig model;
+        HybridLayout layout;
+        RankCoordinates coords;
+        int pad;
+        int responseLen;
+        int promptLen;
+        Allocator root;
+        HybridEngine engine;
+        LlamaModel actor;
+        LlamaModel ref;
+        LlamaModel critic;
+        LlamaModel costCritic;
+        AdamW actorOpt;
+        AdamW criticOpt;
+        AdamW costCriticOpt;
+        Communicator genTp;
+        Communicator dpComm;
+        Communicator tp;
+        Communicator dp;
+    }
+
+    /**
+     * Builds this rank's roles: the actor and the frozen reference from the starting policy, the critic (GAE,
+     * Safe-RLHF) from a seeded value head over the policy's trunk, their AdamW states, the hybrid engine and the
+     * generation and DP communicators; from {@code resumePath} (when not empty) the actor's and critic's weights and
+     * this rank's optimiser states. Collective: every rank calls it.
+     *
+     * @param configYaml the resolved config as YAML
+     * @param policyPath HF checkpoint folder of the starting policy
+     * @param resumePath a verified checkpoint folder, or empty to start fresh
+     * @return true
+     * @throws IllegalStateException if called twice
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean init(String configYaml, String policyPath, String resumePath) {
+        if (st != null) {
+            throw new IllegalStateException("worker already initialised: rank=" + rank);
+        }
+        State s = new State();
+        s.cfg = TrainConfig.load(configYaml, List.of());
+        s.task = givenTask != null ? givenTask : Task.fromConfig(s.cfg, loader());
+        s.layout = s.cfg.parallel().layout();
+        s.coords = s.layout.coordinates(rank);
+        int t = s.layout.train().t();
+        s.pad = t;
+        s.promptLen = s.cfg.data().maxPromptLength();
+        s.responseLen = s.cfg.actorRolloutRef().rollout().responseLength();
+        LlamaCheckpoint.Loaded policy = LlamaCheckpoint.load(Path.of(policyPath), s.pad);
+        s.model = policy.config();
+        s.model.requireTensorParallel(t);
+        ReshardPlan plan = ReshardPlanner.shared().plan(s.layout, s.model.modelSpec(DType.F32, s.pad),
+                ReshardScheme.HYBRIDFLOW);
+        List<Integer> genGroup = s.layout.group(GroupKind.GEN_TP, rank);
+        int replica = s.layout.groups(GroupKind.GEN_TP).indexOf(genGroup);
+        s.genTp = world.split(replica, rank).orElseThrow();
+        List<Integer> dpGroup = s.layout.group(GroupKind.DP, rank);
+        s.dpComm = world.split(s.layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
+        boolean withCritic = hasCritic(s.cfg.algorithm().advEstimator());
+        Map<String, float[]> actorInit = policy.weights();
+        Map<String, float[]> criticInit = null;
+        if (withCritic) {
+            criticInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 1, s.pad);
+            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
+                if (criticInit.containsKey(e.getKey())) {
+                    criticInit.put(e.getKey(), e.getValue());
+                }
+            }
+        }
+        boolean withCostCritic = s.cfg.algorithm().advEstimator() == AdvantageEstimator.SAFE_RLHF;
+        Map<String, float[]> costInit = null;
+        if (withCostCritic) {
+            costInit = LlamaWeights.random(s.model, Head.VALUE, s.cfg.trainer().seed() + 2, s.pad);
+            for (Map.Entry<String, float[]> e : policy.weights().entrySet()) {
+                if (costInit.containsKey(e.getKey())) {
+                    costInit.put(e.getKey(), e.getValue());
+                }
+            }
+        }
+        boolean resume = !resumePath.isEmpty();
+        Path from = resume ? Path.of(resumePath) : null;
+        if (resume) {
+            actorInit = LlamaCheckpoint.load(from.resolve(ACTOR), s.pad).weights();
+            if (withCritic) {
+                criticInit = LlamaCheckpoint.load(from.resolve(CRITIC), s.pad).weights();
+            }
+            if (withCostCritic) {
+                costInit = LlamaCheckpoint.load(from.resolve(COST_CRITIC), s.pad).weights();
+            }
+        }
+        s.root = Allocator.root("rank" + rank);
+        s.engine = HybridEngine.create(plan, rank, world, s.root);
+        Communicator tpComm = s.engine.communicator(GroupKind.TP);
+        registrar.accept(s.genTp);
+        registrar.accept(s.dpComm);
+        registrar.accept(tpComm);
+        s.actor = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
+                LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, actorInit, t, s.coords.tp(), s.pad), tpComm, s.pad);
+        s.ref = LlamaModel.create(s.model, Head.LANGUAGE_MODEL,
+                LlamaWeights.shard(s.model, Head.LANGUAGE_MODEL, policy.weights(), t, s.coords.tp(), s.pad), tpComm,
+                s.pad);
+        s.critic = withCritic ? LlamaModel.create(s.model, Head.VALUE,
+                LlamaWeights.shard(s.model, Head.VALUE, criticInit, t, s.coords.tp(), s.pad), tpComm, s.pad) : null;
+        s.costCritic = withCostCritic ? LlamaModel.create(s.model, Head.VALUE,
+                LlamaWeights.shard(s.model, Head.VALUE, costInit, t, s.coords.tp(), s.pad), tpComm, s.pad) : null;
+        s.tp = t == 1 ? null : tpComm;
+        s.dp = s.layout.train().d() == 1 ? null : s.dpComm;
+        s.actorOpt = AdamW.create(s.actor.parameters(), new AdamW.Settings(0.9, 0.999, 1e-8,
+                s.cfg.actorRolloutRef().actor().optim().weightDecay()));
+        s.criticOpt = s.critic == null ? null : AdamW.create(s.critic.parameters(),
+                new AdamW.Settings(0.9, 0.999, 1e-8, s.cfg.critic().optim().weightDecay()));
+        s.costCriticOpt = s.costCritic == null ? null : AdamW.create(s.costCritic.parameters(),
+                new AdamW.Settings(0.9, 0.999, 1e-8, s.cfg.critic().optim().weightDecay()));
+        if (resume) {
+            s.actorOpt.load(from.resolve(ACTOR).resolve(RlhfLoop.optimFile(rank)));
+            if (s.criticOpt != null) {
+                s.criticOpt.load(from.resolve(CRITIC).resolve(RlhfLoop.optimFile(rank)));
+            }
+            if (s.costCriticOpt != null) {
+                s.costCriticOpt.load(from.resolve(COST_CRITIC).resolve(RlhfLoop.optimFile(rank)));
+            }
+        }
+        st = s;
+        return true;
+    }
+
+    private static ClassLoader loader() {
+        ClassLoader l = Thread.currentThread().getContextClassLoader();
+        return l != null ? l : RlhfWorker.class.getClassLoader();
+    }
+
+    private State state() {
+        if (st == null) {
+            throw new IllegalStateException("worker not initialised: rank=" + rank + ", call init first");
+        }
+        return st;
+    }
+
+    /**
+     * verl's generate_sequences: the actor's weights go into the generation layout ({@code toGeneration}), this
+     * replica samples its chunk, and the engine returns to training. Input: {@code prompt_ids} I32 {@code [n, P]}
+     * (left-padded), {@code prompt_length} I32, {@code seed} I64 and metadata
+     * {@code greedy}; output: {@code responses} I32 {@code [n, R]} (0 after the end), {@code response_length},
+     * {@code rollout_log_probs} F32 {@code [n, R]}, and per row the replica's {@code gen_s}, {@code reshard_s},
+     * {@code reshard_bytes}.
+     */
+    @WorkerMethod(dispatch = "MESH(" + ROLLOUT_MESH + ")")
+    public DataBatch generate(DataBatch prompts) {
+        State s = state();
+        int n = prompts.length();
+        int[] ids = Rows.ints(prompts, "prompt_ids");
+        int[] plen = Rows.ints(prompts, "prompt_length");
+        long[] seeds = Rows.longs(prompts, "seed");
+        boolean greedy = Boolean.TRUE.equals(prompts.metadata().get("greedy"));
+        List<int[]> promptIds = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int[] p = new int[plen[i]];
+            System.arraycopy(ids, i * s.promptLen + s.promptLen - plen[i], p, 0, plen[i]);
+            promptIds.add(p);
+        }
+        long r0 = System.nanoTime();
+        s.actor.copyTo(s.engine.trainingWeights());
+        Map<String, Tensor> genWeights = s.engine.toGeneration();
+        long bytes = s.engine.lastTransition().bytesReceived();
+        double reshardS = (System.nanoTime() - r0) / 1e9;
+        long g0 = System.nanoTime();
+        List<Generator.Sample> out;
+        try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
+                s.layout.gen().tg() == 1 ? null : s.genTp, s.pad)) {
+            TrainConfig.Rollout ro = s.cfg.actorRolloutRef().rollout();
+            Generator.Sampling sampling = greedy
+                    ? new Generator.Sampling(s.responseLen, 0f, 0, 1f, new int[] {CharTokenizer.EOS_ID})
+                    : new Generator.Sampling(s.responseLen, (float) ro.temperature(), Math.max(0, ro.topK()),
+                            (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+            Generator generator = Generator.create(gen, n, s.promptLen + s.responseLen);
+            out = generator.generate(promptIds, sampling, seeds);
+        }
+        double genS = (System.nanoTime() - g0) / 1e9;
+        long b0 = System.nanoTime();
+        s.engine.toTraining();
+        reshardS += (System.nanoTime() - b0) / 1e9;
+        int[] responses = new int[n * s.responseLen];
+        int[] lengths = new int[n];
+        float[] logProbs = new float[n * s.responseLen];
+        for (int i = 0; i < n; i++) {
+            int[] r = out.get(i).tokens();
+            float[] lp = out.get(i).logProbs();
+            System.arraycopy(r, 0, responses, i * s.responseLen, r.length);
+            System.arraycopy(lp, 0, logProbs, i * s.responseLen, lp.length);
+            lengths[i] = r.length;
+        }
+        double[] genCol = new double[n];
+        double[] reshardCol = new double[n];
+        double[] bytesCol = new double[n];
+        java.util.Arrays.fill(genCol, genS);
+        java.util.Arrays.fill(reshardCol, reshardS);
+        java.util.Arrays.fill(bytesCol, bytes);
+        return DataBatch.builder(results)
+                .tensor("responses", Rows.ints(results, responses, n, s.responseLen))
+                .tensor("response_length", Rows.ints(results, lengths, n, 0))
+                .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, s.responseLen))
+                .tensor("gen_s", Rows.doubles(results, genCol))
+                .tensor("reshard_s", Rows.doubles(results, reshardCol))
+                .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
+                .build();
+    }
+
+    /** The actor's log-probs of the responses (training layout): {@code old_log_probs} F32 {@code [n, R]}. */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch computeLogProbs(DataBatch batch) {
+        State s = state();
+        return logProbs(s.actor, batch, "old_log_probs");
+    }
+
+    /** The frozen reference's log-probs of the responses: {@code ref_log_probs} F32 {@code [n, R]}. */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch computeRefLogProbs(DataBatch batch) {
+        State s = state();
+        return logProbs(s.ref, batch, "ref_log_probs");
+    }
+
+    /** The critic's values at the positions that predict each response token: {@code values} F32 {@code [n, R]}. */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch computeValues(DataBatch batch) {
+        State s = state();
+        return values(s, requireValueModel(s.critic, CRITIC), batch, "values");
+    }
+
+    /** Safe-RLHF's cost critic's values, as {@link #computeValues}: {@code cost_values} F32 {@code [n, R]}. */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch computeCostValues(DataBatch batch) {
+        State s = state();
+        return values(s, requireValueModel(s.costCritic, COST_CRITIC), batch, "cost_values");
+    }
+
+    private static LlamaModel requireValueModel(LlamaModel model, String role) {
+        if (model == null) {
+            throw new IllegalStateException("no " + role + " for this estimator: role=" + role);
+        }
+        return model;
+    }
+
+    private DataBatch values(State s, LlamaModel model, DataBatch batch, String key) {
+        Batch b = tokens(s, batch);
+        int tt = s.promptLen + s.responseLen;
+        float[] v = new float[b.batchSize() * tt];
+        model.values(b, v);
+        return DataBatch.builder(results).tensor(key,
+                Rows.floats(results, RlhfLoop.respView(v, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
+                        s.responseLen)).build();
+    }
+
+    private DataBatch logProbs(LlamaModel model, DataBatch batch, String key) {
+        State s = state();
+        Batch b = tokens(s, batch);
+        int tt = s.promptLen + s.responseLen;
+        float[] lp = new float[b.batchSize() * tt];
+        model.logProbs(b, 1f, lp, null);
+        return DataBatch.builder(results).tensor(key,
+                Rows.floats(results, RlhfLoop.respView(lp, b.batchSize(), tt, s.responseLen).toArray(), b.batchSize(),
+                        s.responseLen)).build();
+    }
+
+    private static Batch tokens(State s, DataBatch batch) {
+        int tt = s.promptLen + s.responseLen;
+        return new Batch(batch.length(), tt, Rows.ints(batch, "input_ids"), Rows.ints(batch, "attention_mask"));
+    }
+
+    /**
+     * The rule-based reward role: the task's reward and cost of each response. Input: {@code prompt_index} I32 (into
+     * the task's training prompts), {@code responses} I32 {@code [n, R]}, {@code response_length} I32; output:
+     * {@code score} and {@code cost} F64.
+     */
+    @WorkerMethod(dispatch = "DP_COMPUTE_PROTO")
+    public DataBatch computeScores(DataBatch batch) {
+        State s = state();
+        int n = batch.length();
+        int[] idx = Rows.ints(batch, "prompt_index");
+        int[] responses = Rows.ints(batch, "responses");
+        int[] lengths = Rows.ints(batch, "response_length");
+        double[] score = new double[n];
+        double[] cost = new double[n];
+        for (int i = 0; i < n; i++) {
+            int[] r = new int[lengths[i]];
+            System.arraycopy(responses, i * s.responseLen, r, 0, r.length);
+            Task.Scored sc = s.task.score(s.task.trainPrompts().get(idx[i]), r, 0, r.length);
+            score[i] = sc.reward();
+            cost[i] = sc.cost();
+        }
+        return DataBatch.builder(results).tensor("score", Rows.doubles(results, score))
+                .tensor("cost", Rows.doubles(results, cost)).build();
+    }
+
+    /**
+     * PPO epochs of the critic over this DP rank's rows: the driver ordered them so that mini-batch {@code u} is
+     * rows {@code [u*m, (u+1)*m)} ({@code m} = mini-batch / DP); micro-batches accumulate gradients, then the DP mean,
+     * TP-wide clipping and AdamW. Input: {@code input_ids}, {@code attention_mask}, {@code response_mask},
+     * {@code values}, {@code returns}, metadata {@code step}; output: one row, {@code vf_loss} (the sum over micro
+     * batches of their share).
+     */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch updateCritic(DataBatch batch) {
+        State s = state();
+        return valueUpdate(s, requireValueModel(s.critic, CRITIC), s.criticOpt, batch);
+    }
+
+    /**
+     * Safe-RLHF's cost critic: PPO epochs on the cost returns, as {@link #updateCritic} (the critic's optimiser
+     * settings and value clipping); output {@code vf_loss}.
+     */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch updateCostCritic(DataBatch batch) {
+        State s = state();
+        return valueUpdate(s, requireValueModel(s.costCritic, COST_CRITIC), s.costCriticOpt, batch);
+    }
+
+    private DataBatch valueUpdate(State s, LlamaModel critic, AdamW opt, DataBatch batch) {
+        Update up = new Update(s, batch);
+        BatchTensor rmask = up.tensor(batch, "response_mask");
+        BatchTensor values = up.tensor(batch, "values");
+        BatchTensor returns = up.tensor(batch, "returns");
+        double vfLoss = 0;
+        for (int epoch = 0; epoch < up.epochs; epoch++) {
+            for (int u = 0; u < up.updatesPerEpoch; u++) {
+                critic.zeroGrad();
+                int mlo = u * up.mcount;
+                for (int mb = 0; mb < up.mcount; mb += up.micro) {
+                    int at = mlo + mb;
+                    float[] v = new float[up.micro * up.tt];
+                    critic.values(RlhfLoop.slice(up.tokens, up.mask, at, up.micro, up.tt), v);
+                    BatchTensor vp = RlhfLoop.respView(v, up.micro, up.tt, s.responseLen);
+                    ValueLossResult vl = Losses.valueLoss(vp, RlhfLoop.rows(returns, at, up.micro),
+                            RlhfLoop.rows(values, at, up.micro), RlhfLoop.rows(rmask, at, up.micro),
+                            s.cfg.critic().cliprangeValue(), up.agg, AggOptions.LOCAL);
+                    double scale = (double) up.micro / up.mcount;
+                    critic.backwardValues(RlhfLoop.toFull(vl.gradValuePreds(), up.micro, up.tt, scale));
+                    vfLoss += vl.vfLoss() * scale;
+                }
+                Gradients.allReduceMean(critic.parameters(), s.dp);
+                Gradients.clipGlobalNorm(critic.parameters(), s.cfg.critic().gradClip(), s.tp);
+                opt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
+            }
+        }
+        return DataBatch.builder(results).tensor("vf_loss", Rows.doubles(results, new double[] {vfLoss})).build();
+    }
+
+    /**
+     * PPO epochs of the actor (vanilla clipped policy loss, entropy bonus and KL loss as configured) over this DP
+     * rank's rows, ordered as for {@link #updateCritic}. Input: {@code input_ids}, {@code attention_mask},
+     * {@code response_mask}, {@code old_log_probs}, {@code advantages}, {@code ref_log_probs}, metadata
+     * {@code step}; output: one row of sums over micro batches ({@code pg_loss}, {@code pg_clipfrac},
+     * {@code ppo_kl}, {@code entropy}, {@code kl_loss}), the summed {@code grad_norm} of the updates and the last
+     * {@code lr}.
+     */
+    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
+    public DataBatch updateActor(DataBatch batch) {
+        State s = state();
+        Update up = new Update(s, batch);
+        TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
+        BatchTensor rmask = up.tensor(batch, "response_mask");
+        BatchTensor old = up.tensor(batch, "old_log_probs");
+        BatchTensor advantages = up.tensor(batch, "advantages");
+        BatchTensor refLp = up.tensor(batch, "ref_log_probs");
+        PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(actorCfg.clipRatioLow(),
+                actorCfg.clipRatioHigh()).withClipRatioC(actorCfg.clipRatioC());
+        KlPenalty klLossType = KlPenalty.fromName(actorCfg.klLossType().configName());
+        double pgLoss = 0;
+        double clipfrac = 0;
+        double ppoKl = 0;
+        double entropy = 0;
+        double gradNorm = 0;
+        double klLoss = 0;
+        double lr = 0;
+        int micro = up.micro;
+        int tt = up.tt;
+        for (int epoch = 0; epoch < up.epochs; epoch++) {
+            for (int u = 0; u < up.updatesPerEpoch; u++) {
+                s.actor.zeroGrad();
+                int mlo = u * up.mcount;
+                for (int mb = 0; mb < up.mcount; mb += micro) {
+                    int at = mlo + mb;
+                    float[] lp = new float[micro * tt];
+                    float[] ent = new float[micro * tt];
+                    s.actor.logProbs(RlhfLoop.slice(up.tokens, up.mask, at, micro, tt), 1f, lp, ent);
+                    BatchTensor mm = RlhfLoop.rows(rmask, at, micro);
+                    PolicyLossResult pl = AlgorithmRegistry.policyLoss("vanilla").compute(
+                            PolicyLossInput.of(RlhfLoop.rows(old, at, micro),
+                                    RlhfLoop.respView(lp, micro, tt, s.responseLen),
+                                    RlhfLoop.rows(advantages, at, micro), mm), up.agg, plc);
+                    double scale = (double) micro / up.mcount;
+                    float[] dLp = RlhfLoop.toFull(pl.gradLogProb(), micro, tt, scale);
+                    float[] dEnt = null;
+                    BatchTensor entT = RlhfLoop.respView(ent, micro, tt, s.responseLen);
+                    double entMean = RlhfLoop.maskedMean(entT, mm);
+                    if (actorCfg.entropyCoeff() != 0) {
+                        var el = Losses.entropyLoss(entT, mm, up.agg, AggOptions.LOCAL);
+                        dEnt = RlhfLoop.toFull(el.gradient(), micro, tt, -actorCfg.entropyCoeff() * scale);
+                    }
+                    if (actorCfg.useKlLoss()) {
+                        AggregatedLoss kll = Losses.klLoss(RlhfLoop.respView(lp, micro, tt, s.responseLen),
+                                RlhfLoop.rows(refLp, at, micro), mm, klLossType, up.agg, plc.aggOptions());
+                        float[] dKl = RlhfLoop.toFull(kll.gradient(), micro, tt, actorCfg.klLossCoef() * scale);
+                        for (int i = 0; i < dLp.length; i++) {
+                            dLp[i] += dKl[i];
+                        }
+                        klLoss += kll.value() * scale;
+                    }
+                    s.actor.backwardLogProbs(dLp, dEnt);
+                    pgLoss += pl.pgLoss() * scale;
+                    clipfrac += pl.pgClipfrac() * scale;
+                    ppoKl += pl.ppoKl() * scale;
+                    entropy += entMean * scale;
+                }
+                Gradients.allReduceMean(s.actor.parameters(), s.dp);
+                gradNorm += Gradients.clipGlobalNorm(s.actor.parameters(), actorCfg.gradClip(), s.tp);
+                lr = actorCfg.optim().lrAt(up.optStep(epoch, u), up.totalUpdates);
+                s.actorOpt.step(lr);
+            }
+        }
+        return DataBatch.builder(results)
+                .tensor("pg_loss", Rows.doubles(results, new double[] {pgLoss}))
+                .tensor("pg_clipfrac", Rows.doubles(results, new double[] {clipfrac}))
+                .tensor("ppo_kl", Rows.doubles(results, new double[] {ppoKl}))
+                .tensor("entropy", Rows.doubles(results, new double[] {entropy}))
+                .tensor("grad_norm", Rows.doubles(results, new double[] {gradNorm}))
+                .tensor("kl_loss", Rows.doubles(results, new double[] {klLoss}))
+                .tensor("lr", Rows.doubles(results, new double[] {lr}))
+                .build();
+    }
+
+    /** The shape of one PPO update call: this rank's rows, mini and micro batch sizes, optimiser step numbering. */
+    private static final class Update {
+        final int tt;
+        final int[] tokens;
+        final int[] mask;
+        final int micro;
+        final int mcount;
+        final int updatesPerEpoch;
+        final int epochs;
+        final int totalUpdates;
+        final long step;
+        final LossAggMode agg;
+
+        Update(State s, DataBatch batch) {
+            TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
+            int d = s.layout.train().d();
+            int n = s.cfg.actorRolloutRef().rollout().n();
+            int samples = s.cfg.data().trainBatchSize() * n;
+            int miniSamples = actorCfg.ppoMiniBatchSize() * n;
+            this.tt = s.promptLen + s.responseLen;
+            this.tokens = Rows.ints(batch, "input_ids");
+            this.mask = Rows.ints(batch, "attention_mask");
+            this.micro = actorCfg.ppoMicroBatchSize() / d;
+            this.mcount = miniSamples / d;
+            this.updatesPerEpoch = samples / miniSamples;
+            this.epochs = actorCfg.ppoEpochs();
+            this.totalUpdates = s.cfg.trainer().totalTrainingSteps() * updatesPerEpoch * epochs;
+            this.step = ((Number) batch.metadata().get("step")).longValue();
+            this.agg = AlgorithmRegistry.lossAggMode(actorCfg.lossAggMode().configName());
+            if (batch.length() != updatesPerEpoch * mcount) {
+                throw new IllegalArgumentException("update batch does not hold this DP rank's mini-batches: rows="
+                        + batch.length() + ", expected=" + updatesPerEpoch * mcount);
+            }
+        }
+
+        long optStep(int epoch, int u) {
+            return (step - 1) * updatesPerEpoch * epochs + (long) epoch * updatesPerEpoch + u;
+        }
+
+        BatchTensor tensor(DataBatch batch, String key) {
+            float[] v = Rows.floats(batch, key);
+            return BatchTensor.of(batch.length(), v.length / batch.length(), v);
+        }
+    }
+
+    /**
+     * Held-out greedy mean reward of the actor: every rank gathers the whole weights over TP, rank 0 evaluates and
+     * returns it, the others return NaN.
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public double evaluate() {
+        State s = state();
+        Map<String, float[]> whole = s.actor.wholeWeights();
+        if (rank != 0) {
+            return Double.NaN;
+        }
+        return Sft.evaluate(s.model, whole, s.pad, s.task, s.task.heldOutPrompts(), s.responseLen);
+    }
+
+    /**
+     * Writes this job's model state into {@code folder}: rank 0 the HF folders of the actor, critic and cost critic
+     * (those the estimator trains), every rank
+     * its optimiser files. Collective (the whole weights are gathered over TP).
+     *
+     * @throws java.io.UncheckedIOException if a file cannot be written
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean saveCheckpoint(String folder) {
+        State s = state();
+        Path dir = Path.of(folder);
+        Map<String, float[]> aw = s.actor.wholeWeights();
+        Map<String, float[]> cw = s.critic == null ? null : s.critic.wholeWeights();
+        Map<String, float[]> ccw = s.costCritic == null ? null : s.costCritic.wholeWeights();
+        if (rank == 0) {
+            LlamaCheckpoint.save(dir.resolve(ACTOR), s.model, Head.LANGUAGE_MODEL, aw, s.pad);
+            if (cw != null) {
+                LlamaCheckpoint.save(dir.resolve(CRITIC), s.model, Head.VALUE, cw, s.pad);
+            }
+            if (ccw != null) {
+                LlamaCheckpoint.save(dir.resolve(COST_CRITIC), s.model, Head.VALUE, ccw, s.pad);
+            }
+        }
+        world.barrier();
+        s.actorOpt.save(dir.resolve(ACTOR).resolve(RlhfLoop.optimFile(rank)));
+        if (s.criticOpt != null) {
+            s.criticOpt.save(dir.resolve(CRITIC).resolve(RlhfLoop.optimFile(rank)));
+        }
+        if (s.costCriticOpt != null) {
+            s.costCriticOpt.save(dir.resolve(COST_CRITIC).resolve(RlhfLoop.optimFile(rank)));
+        }
+        return true;
+    }
+
+    /** Rank 0 writes the actor's whole weights as an HF folder at {@code folder}; collective over TP. */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean saveActor(String folder) {
+        State s = state();
+        Map<String, float[]> aw = s.actor.wholeWeights();
+        if (rank == 0) {
+            LlamaCheckpoint.save(Path.of(folder), s.model, Head.LANGUAGE_MODEL, aw, s.pad);
+        }
+        return true;
+    }
+
+    /** Frees the roles' memory and communicators. */
+    @Override
+    public void close() {
+        State s = st;
+        st = null;
+        if (s != null) {
+            try (Allocator ignored = s.root; HybridEngine e = s.engine; LlamaModel a = s.actor; LlamaModel r = s.ref;
+                 LlamaModel c = s.critic; LlamaModel cc = s.costCritic) {
+                s.genTp.close();
+                s.dpComm.close();
+            }
+        }
+        results.close();
+    }
+}

@@ -1,0 +1,118 @@
+package io.yatt.trainer.loop;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.LlamaConfig;
+import io.yatt.trainer.run.MetricNames;
+import io.yatt.trainer.run.StepMetrics;
+import io.yatt.trainer.sft.Sft;
+import io.yatt.trainer.task.Task;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Golden runs: full resolved configs (every key pinned, so a change of a default does not move them) of a PPO/GAE
+ * run, a GRPO run with {@code rollout.n = 2} and a Safe-RLHF run, 3 steps each on world 4 (training 1-2-2), started
+ * from a pinned 20-step SFT policy. Their metrics (timings and throughput aside) and a CRC32C of the final actor's
+ * weight bits must stay bit for bit what the loop produced when they were captured; a deliberate change of the math
+ * regenerates a golden with {@code -Dyatt.golden.write=<folder>} and says why in its commit.
+ */
+class RlhfLoopGoldenTest {
+    /** Pseudo-metric of the golden files: CRC32C of the final actor's weights (names sorted, float bits LE). */
+    static final String WEIGHTS_CRC = "golden/actor_weights_crc32c";
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ppo_gae", "grpo_n2", "safe_rlhf"})
+    void shouldReproduceTheGoldenMetricsBitForBit(String name) {
+        String yaml = resource(name + ".yaml");
+        TrainConfig config = TrainConfig.load(yaml, List.of());
+        Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
+        LlamaConfig model = Sft.modelConfig(config, task);
+        Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+        RlhfLoop.Result result = RlhfLoop.run(config, task, model, policy, m -> { });
+        String actual = format(result);
+        String out = System.getProperty("yatt.golden.write");
+        if (out != null) {
+            try {
+                Files.writeString(Path.of(out).resolve(name + ".metrics"), actual, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        assertEquals(resource(name + ".metrics"), actual, name);
+    }
+
+    /** Two parallel controllers (each driving one training DP slice) reproduce the same goldens bit for bit. */
+    @ParameterizedTest
+    @ValueSource(strings = {"ppo_gae", "grpo_n2", "safe_rlhf"})
+    void shouldReproduceTheGoldenWithTwoControllers(String name) {
+        TrainConfig config = TrainConfig.load(resource(name + ".yaml"), List.of("trainer.controllers=2"));
+        Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
+        LlamaConfig model = Sft.modelConfig(config, task);
+        Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+        assertEquals(resource(name + ".metrics"), format(RlhfLoop.run(config, task, model, policy, m -> { })), name);
+    }
+
+    /** One line per step and metric, {@code step<TAB>name<TAB>Double.toString(value)} (exact round trip). */
+    static String format(RlhfLoop.Result result) {
+        StringBuilder sb = new StringBuilder();
+        for (StepMetrics m : result.rows()) {
+            for (Map.Entry<String, Double> e : stable(m).entrySet()) {
+                sb.append(m.step()).append('\t').append(e.getKey()).append('\t').append(e.getValue()).append('\n');
+            }
+        }
+        sb.append(result.lastStep()).append('\t').append("golden/initial_val_reward").append('\t')
+                .append(result.initialValReward()).append('\n');
+        sb.append(result.lastStep()).append('\t').append("golden/final_val_reward").append('\t')
+                .append(result.finalValReward()).append('\n');
+        sb.append(result.lastStep()).append('\t').append(WEIGHTS_CRC).append('\t')
+                .append(weightsCrc(result.actorWeights())).append('\n');
+        return sb.toString();
+    }
+
+    static Map<String, Double> stable(StepMetrics m) {
+        Map<String, Double> out = new TreeMap<>(m.values());
+        out.keySet().removeIf(k -> k.startsWith(MetricNames.TIMING_PREFIX) || k.equals(MetricNames.THROUGHPUT));
+        return out;
+    }
+
+    static long weightsCrc(Map<String, float[]> weights) {
+        CRC32C crc = new CRC32C();
+        for (String name : new TreeMap<>(weights).keySet()) {
+            crc.update(name.getBytes(StandardCharsets.UTF_8));
+            float[] w = weights.get(name);
+            byte[] bytes = new byte[w.length * 4];
+            for (int i = 0; i < w.length; i++) {
+                int bits = Float.floatToRawIntBits(w[i]);
+                bytes[4 * i] = (byte) bits;
+                bytes[4 * i + 1] = (byte) (bits >>> 8);
+                bytes[4 * i + 2] = (byte) (bits >>> 16);
+                bytes[4 * i + 3] = (byte) (bits >>> 24);
+            }
+            crc.update(bytes);
+        }
+        return crc.getValue();
+    }
+
+    static String resource(String file) {
+        try (InputStream in = RlhfLoopGoldenTest.class.getResourceAsStream("golden/" + file)) {
+            if (in == null) {
+                throw new IllegalStateException("golden resource missing: golden/" + file);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
