@@ -16,6 +16,7 @@ import io.yatt.trainer.algo.KlRewards;
 import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
+import io.yatt.trainer.config.Backend;
 import io.yatt.trainer.config.KlControlType;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.model.Batch;
@@ -138,8 +139,16 @@ public final class RlhfLoop {
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
             int controllers = config.trainer().controllers();
+            if (config.trainer().backend() == Backend.SHM) {
+                try (ProcessWorkers workers = ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(
+                        config))) {
+                    return runControllers(config, task, model, shape, workers.controllers(), options, onStep,
+                            policyDir, tmp);
+                }
+            }
             try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers)) {
-                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
+                return runControllers(config, task, model, shape, workers.controllers(), options, onStep, policyDir,
+                        tmp);
             }
         } finally {
             deleteTree(tmp);
@@ -151,9 +160,8 @@ public final class RlhfLoop {
      * others on threads of their own; all issue the same calls to their workers.
      */
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
-                                         EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
-                                         Path policyDir, Path scratch) {
-        List<EmbeddedWorkers.Controller> controllers = workers.controllers();
+                                         List<EmbeddedWorkers.Controller> controllers, Options options,
+                                         Consumer<StepMetrics> onStep, Path policyDir, Path scratch) {
         List<Thread> others = new ArrayList<>();
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
         for (int i = 1; i < controllers.size(); i++) {
