@@ -49,19 +49,79 @@ final class Exchange {
     /**
      * The whole array of {@code total} entries, of which this controller holds {@code local} at {@code offset};
      * every controller calls it with the same {@code total} and its own disjoint part, the parts covering all.
+     * Values travel as their raw bits (two 32-bit halves, each exact in a double), so signed zeros and NaN payloads
+     * come back unchanged.
      *
      * @throws IllegalStateException if an entry came from no controller
      */
     double[] gather(double[] local, int offset, int total) {
         if (mesh == null) {
-            if (offset != 0 || local.length != total) {
-                throw new IllegalArgumentException("a single controller holds the whole array: offset=" + offset
-                        + ", local=" + local.length + ", total=" + total);
-            }
+            requireWhole(local.length, offset, total);
             return local.clone();
         }
+        double[] halves = new double[2 * local.length];
+        for (int i = 0; i < local.length; i++) {
+            long bits = Double.doubleToRawLongBits(local[i]);
+            halves[2 * i] = (int) (bits >>> 32);
+            halves[2 * i + 1] = (int) bits;
+        }
+        double[] all = gatherExact(halves, 2 * offset, 2 * total);
         double[] out = new double[total];
-        for (int start = 0; start < total || start == 0; start += ENTRIES_PER_ROUND) {
+        for (int i = 0; i < total; i++) {
+            long bits = ((long) (int) all[2 * i] << 32) | ((int) all[2 * i + 1] & 0xFFFFFFFFL);
+            out[i] = Double.longBitsToDouble(bits);
+        }
+        return out;
+    }
+
+    /** As {@link #gather(double[], int, int)} for floats (one 32-bit entry each). */
+    float[] gather(float[] local, int offset, int total) {
+        if (mesh == null) {
+            requireWhole(local.length, offset, total);
+            return local.clone();
+        }
+        double[] bits = new double[local.length];
+        for (int i = 0; i < local.length; i++) {
+            bits[i] = Float.floatToRawIntBits(local[i]);
+        }
+        double[] all = gatherExact(bits, offset, total);
+        float[] out = new float[total];
+        for (int i = 0; i < total; i++) {
+            out[i] = Float.intBitsToFloat((int) all[i]);
+        }
+        return out;
+    }
+
+    /** As {@link #gather(double[], int, int)} for ints. */
+    int[] gather(int[] local, int offset, int total) {
+        if (mesh == null) {
+            requireWhole(local.length, offset, total);
+            return local.clone();
+        }
+        double[] d = new double[local.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = local[i];
+        }
+        double[] all = gatherExact(d, offset, total);
+        int[] out = new int[total];
+        for (int i = 0; i < total; i++) {
+            out[i] = (int) all[i];
+        }
+        return out;
+    }
+
+    private static void requireWhole(int local, int offset, int total) {
+        if (offset != 0 || local != total) {
+            throw new IllegalArgumentException("a single controller holds the whole array: offset=" + offset
+                    + ", local=" + local + ", total=" + total);
+        }
+    }
+
+    /** The all-gather of integer-valued doubles (exact as one-value SUM partials), in rounds of bounded size. */
+    private double[] gatherExact(double[] local, int offset, int total) {
+        double[] out = new double[total];
+        int start = 0;
+        do {
             int end = Math.min(total, start + ENTRIES_PER_ROUND);
             List<ParallelControllers.Metric> parts = new ArrayList<>();
             for (int g = Math.max(start, offset); g < Math.min(end, offset + local.length); g++) {
@@ -77,36 +137,8 @@ final class Exchange {
                 }
                 out[g] = v;
             }
-            if (total == 0) {
-                break;
-            }
-        }
-        return out;
-    }
-
-    float[] gather(float[] local, int offset, int total) {
-        double[] d = new double[local.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = local[i];
-        }
-        double[] all = gather(d, offset, total);
-        float[] out = new float[total];
-        for (int i = 0; i < total; i++) {
-            out[i] = (float) all[i];
-        }
-        return out;
-    }
-
-    int[] gather(int[] local, int offset, int total) {
-        double[] d = new double[local.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = local[i];
-        }
-        double[] all = gather(d, offset, total);
-        int[] out = new int[total];
-        for (int i = 0; i < total; i++) {
-            out[i] = (int) all[i];
-        }
+            start = end;
+        } while (start < total);
         return out;
     }
 
