@@ -4,15 +4,18 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.Communicators;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.controller.ControllerRendezvous;
+import io.yatt.controller.GroupTopology;
 import io.yatt.controller.Worker;
 import io.yatt.trainer.launch.WorkerJvms;
 import io.yatt.trainer.launch.WorkerKind;
 import io.yatt.trainer.launch.WorkerKinds;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -58,6 +61,10 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Option(names = "--role", description = "Role (group) served; repeat for colocated roles (default: the kind).")
     List<String> roles;
+
+    @Option(names = "--mesh", description = "A mesh registration NAME=DP_RANK/DP_SIZE/COLLECT (COLLECT: true or "
+            + "false), for MESH(NAME) dispatch; repeat for several meshes.")
+    List<String> meshes;
 
     @Option(names = "--kind", defaultValue = "echo", description = "Methods served: a kind of the table "
             + "io.yatt.trainer.launch.WorkerKinds, e.g. echo, collective (default: ${DEFAULT-VALUE}).")
@@ -124,6 +131,7 @@ final class WorkerCommand implements Callable<Integer> {
             ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerIdBase + workerRank);
         }
         ctx.rank(workerRank).roles(roles != null ? roles : List.of(workerKind.name())).replyHost(replyHost)
+                .meshes(parseMeshes(meshes != null ? meshes : List.of()))
                 .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));
         String secret = env.get(ENV_SECRET);
         if (secret != null && !secret.isEmpty()) {
@@ -136,11 +144,15 @@ final class WorkerCommand implements Callable<Integer> {
         Communicator worldComm = worldKind == WorkerJvms.World.SHM
                 ? Communicators.fromEnvironment(env, new Communicator.Context()) : null;
         try {
-            ctx.methods(workerKind.methods(workerRank, worldComm, TimeUnit.MILLISECONDS.toNanos(peerLossWaitMs)));
+            // the worker object's rank is its world rank (its group rank differs under several controllers)
+            CompletableFuture<Worker> self = new CompletableFuture<>();
+            ctx.methods(workerKind.methods(worldComm != null ? worldComm.rank() : workerRank, worldComm,
+                    TimeUnit.MILLISECONDS.toNanos(peerLossWaitMs), c -> self.join().registerCommunicator(c)));
             if (worldComm != null) {
                 ctx.communicators(List.of(worldComm));
             }
             try (Worker worker = Worker.start(ctx)) {
+                self.complete(worker);
                 out.println("worker " + worker.workerId() + " (rank " + workerRank + ")" + WorkerJvms.REGISTERED_MARK
                         + channel);
                 out.flush();
@@ -154,5 +166,29 @@ final class WorkerCommand implements Callable<Integer> {
                 worldComm.close();
             }
         }
+    }
+
+    /**
+     * The mesh registrations of {@code --mesh NAME=DP_RANK/DP_SIZE/COLLECT} arguments.
+     *
+     * @throws IllegalArgumentException for an argument of another form or a repeated name
+     */
+    static Map<String, GroupTopology.MeshRank> parseMeshes(List<String> args) {
+        Map<String, GroupTopology.MeshRank> out = new LinkedHashMap<>();
+        for (String a : args) {
+            String[] nv = a.split("=", 2);
+            String[] parts = nv.length == 2 ? nv[1].split("/", -1) : new String[0];
+            if (nv[0].isEmpty() || parts.length != 3 || !parts[0].matches("[0-9]+") || !parts[1].matches("[0-9]+")
+                    || !(parts[2].equals("true") || parts[2].equals("false"))) {
+                throw new IllegalArgumentException("bad --mesh: mesh=" + a
+                        + ", expected NAME=DP_RANK/DP_SIZE/COLLECT, e.g. train=0/2/true");
+            }
+            GroupTopology.MeshRank m = new GroupTopology.MeshRank(Integer.parseInt(parts[0]),
+                    Integer.parseInt(parts[1]), Boolean.parseBoolean(parts[2]));
+            if (out.putIfAbsent(nv[0], m) != null) {
+                throw new IllegalArgumentException("--mesh repeated: name=" + nv[0]);
+            }
+        }
+        return out;
     }
 }

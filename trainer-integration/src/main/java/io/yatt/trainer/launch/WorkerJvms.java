@@ -26,6 +26,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import java.util.function.IntUnaryOperator;
 import java.util.stream.Stream;
 
 /**
@@ -81,11 +83,12 @@ public final class WorkerJvms implements AutoCloseable {
     private final Context ctx;
     private final String jobId;
     private final Path logDirectory;
-    private final WorkerProcesses processes;
+    private final List<WorkerProcesses> processes;
     private WorkerGroup group;
+    private List<WorkerGroup> groups = List.of();
     private boolean closed;
 
-    private WorkerJvms(Context ctx, String jobId, Path logDirectory, WorkerProcesses processes) {
+    private WorkerJvms(Context ctx, String jobId, Path logDirectory, List<WorkerProcesses> processes) {
         this.ctx = ctx;
         this.jobId = jobId;
         this.logDirectory = logDirectory;
@@ -103,7 +106,34 @@ public final class WorkerJvms implements AutoCloseable {
      */
     public static WorkerJvms start(ControlPlane plane, Context ctx) {
         Objects.requireNonNull(plane, "plane");
+        return start(List.of(plane), rank -> 0, ctx);
+    }
+
+    /**
+     * As {@link #start(ControlPlane, Context)} with several controllers: rank {@code r} (of the one world of all
+     * ranks) registers with {@code planes.get(controllerOf.applyAsInt(r))}, as rank {@code i} of that controller's
+     * groups when it is the {@code i}-th rank of that controller (its worker id stays the base plus {@code r}).
+     *
+     * @throws IllegalArgumentException if the context is not valid, there is no plane, or a rank maps to no plane
+     * @throws IllegalStateException as {@link #start(ControlPlane, Context)}
+     */
+    public static WorkerJvms start(List<ControlPlane> planes, IntUnaryOperator controllerOf, Context ctx) {
+        if (planes.isEmpty()) {
+            throw new IllegalArgumentException("at least one control plane is required: planes=[]");
+        }
         ctx.conclude();
+        int[] controllerOfRank = new int[ctx.count];
+        int[] localRank = new int[ctx.count];
+        int[] perPlane = new int[planes.size()];
+        for (int r = 0; r < ctx.count; r++) {
+            int c = controllerOf.applyAsInt(r);
+            if (c < 0 || c >= planes.size()) {
+                throw new IllegalArgumentException("rank maps to no controller: rank=" + r + ", controller=" + c
+                        + ", controllers=" + planes.size());
+            }
+            controllerOfRank[r] = c;
+            localRank[r] = perPlane[c]++;
+        }
         byte[] nonce = new byte[4];
         new SecureRandom().nextBytes(nonce);
         String jobId = "w" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce);
@@ -124,16 +154,34 @@ public final class WorkerJvms implements AutoCloseable {
         }
         List<String> flags = new ArrayList<>(PROJECT_JVM_FLAGS);
         flags.addAll(ctx.jvmFlags);
-        List<String> args = List.of("worker", "--kind", ctx.kind, "--role", ctx.role, "--world",
-                ctx.world.cliName(), "--worker-id-base", Integer.toString(ctx.workerIdBase), "--peer-loss-wait-ms",
-                Long.toString(TimeUnit.NANOSECONDS.toMillis(ctx.peerLossWaitNs)));
-        WorkerProcesses started;
+        List<String> common = new ArrayList<>(List.of("worker", "--kind", ctx.kind));
+        for (String role : ctx.roles) {
+            common.add("--role");
+            common.add(role);
+        }
+        common.addAll(List.of("--world", ctx.world.cliName(), "--worker-id-base", Integer.toString(ctx.workerIdBase),
+                "--peer-loss-wait-ms", Long.toString(TimeUnit.NANOSECONDS.toMillis(ctx.peerLossWaitNs))));
+        List<WorkerProcesses> started = new ArrayList<>();
         try {
-            started = WorkerProcesses.launch(plane, ctx.count, ctx.java, flags, ctx.classPath,
-                    YattCli.class.getName(), args, env,
-                    r -> ProcessBuilder.Redirect.to(stdoutFile(logs, r).toFile()),
-                    r -> ProcessBuilder.Redirect.to(stderrFile(logs, r).toFile()));
+            // one launch per rank: each rank has its own controller, group rank and arguments, one world of all
+            for (int r = 0; r < ctx.count; r++) {
+                final int rank = r;
+                List<String> args = new ArrayList<>(common);
+                args.addAll(List.of("--rank", Integer.toString(localRank[r]), "--worker-id",
+                        Integer.toString(ctx.workerIdBase + r)));
+                args.addAll(ctx.rankArguments.apply(r));
+                Map<String, String> rankEnv = new TreeMap<>(env);
+                rankEnv.put("RANK", Integer.toString(r));
+                rankEnv.put("WORLD_SIZE", Integer.toString(ctx.count));
+                rankEnv.put("LOCAL_RANK", Integer.toString(r));
+                rankEnv.put("LOCAL_WORLD_SIZE", Integer.toString(ctx.count));
+                started.add(WorkerProcesses.launch(planes.get(controllerOfRank[r]), 1, ctx.java, flags,
+                        ctx.classPath, YattCli.class.getName(), args, rankEnv,
+                        i -> ProcessBuilder.Redirect.to(stdoutFile(logs, rank).toFile()),
+                        i -> ProcessBuilder.Redirect.to(stderrFile(logs, rank).toFile())));
+            }
         } catch (RuntimeException e) {
+            terminate(started);
             if (ctx.logDirectory == null) {
                 deleteTree(logs);
             }
@@ -141,7 +189,7 @@ public final class WorkerJvms implements AutoCloseable {
         }
         WorkerJvms jvms = new WorkerJvms(ctx, jobId, logs, started);
         try {
-            jvms.awaitRegistered(plane);
+            jvms.awaitRegistered(planes, perPlane);
             return jvms;
         } catch (RuntimeException e) {
             try {
@@ -153,10 +201,11 @@ public final class WorkerJvms implements AutoCloseable {
         }
     }
 
-    private void awaitRegistered(ControlPlane plane) {
+    private void awaitRegistered(List<ControlPlane> planes, int[] perPlane) {
         long deadlineNs = System.nanoTime() + ctx.registrationTimeoutNs;
+        List<WorkerGroup> formed = new ArrayList<>();
         while (true) {
-            List<Process> ps = processes.processes();
+            List<Process> ps = processes();
             for (int r = 0; r < ps.size(); r++) {
                 Process p = ps.get(r);
                 if (!p.isAlive()) {
@@ -166,7 +215,12 @@ public final class WorkerJvms implements AutoCloseable {
                 }
             }
             try {
-                group = plane.group(ctx.role, ctx.count, POLL_NS);
+                while (formed.size() < planes.size()) {
+                    int c = formed.size();
+                    formed.add(planes.get(c).group(ctx.roles.getFirst(), perPlane[c], POLL_NS));
+                }
+                groups = List.copyOf(formed);
+                group = formed.getFirst();
                 return;
             } catch (IllegalStateException incomplete) {
                 if (!incomplete.getMessage().startsWith("worker group incomplete")) {
@@ -188,20 +242,29 @@ public final class WorkerJvms implements AutoCloseable {
                             .append(", stderr tail:").append(System.lineSeparator()).append(stderrTail(r));
                 }
                 throw new IllegalStateException("worker JVMs did not register: kind=" + ctx.kind + ", role="
-                        + ctx.role + ", count=" + ctx.count + ", missingRanks=" + missing + ", timeoutMs="
+                        + ctx.roles.getFirst() + ", count=" + ctx.count + ", missingRanks=" + missing + ", timeoutMs="
                         + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs) + report);
             }
         }
     }
 
-    /** The group of all workers, ranks 0 to count - 1, formed once they registered. */
+    /** The group of all workers, ranks 0 to count - 1, formed once they registered (the first controller's). */
     public WorkerGroup group() {
         return group;
     }
 
+    /** Per controller, in the order of the planes given: the group of the first role over its workers. */
+    public List<WorkerGroup> groups() {
+        return groups;
+    }
+
     /** The worker processes, in rank order. */
     public List<Process> processes() {
-        return processes.processes();
+        List<Process> all = new ArrayList<>();
+        for (WorkerProcesses p : processes) {
+            all.addAll(p.processes());
+        }
+        return all;
     }
 
     /** The job's id: shared-memory files of its world are named {@code yatt-<jobId>-...}. */
@@ -229,7 +292,7 @@ public final class WorkerJvms implements AutoCloseable {
      * the tail of its standard error: what a run that stops on a lost worker reports.
      */
     public String describe(WorkerLostException lost) {
-        List<Process> ps = processes.processes();
+        List<Process> ps = processes();
         for (int r = 0; r < ps.size(); r++) {
             Process p = ps.get(r);
             if (p.pid() == lost.pid() && !p.isAlive()) {
@@ -253,10 +316,20 @@ public final class WorkerJvms implements AutoCloseable {
             throw new IllegalStateException("worker JVMs already closed: jobId=" + jobId);
         }
         closed = true;
-        processes.close();
+        terminate(processes);
         removeShmFiles(ShmContext.DEFAULT_DIRECTORY, jobId);
         if (ctx.logDirectory == null) {
             deleteTree(logDirectory);
+        }
+    }
+
+    /** SIGTERM to every process at once, then each launch's close (SIGKILL after its grace). */
+    private static void terminate(List<WorkerProcesses> launches) {
+        for (WorkerProcesses p : launches) {
+            p.processes().forEach(Process::destroy);
+        }
+        for (WorkerProcesses p : launches) {
+            p.close();
         }
     }
 
@@ -329,6 +402,8 @@ public final class WorkerJvms implements AutoCloseable {
     public static final class Context {
         private String kind;
         private String role;
+        private List<String> roles;
+        private IntFunction<List<String>> rankArguments = rank -> List.of();
         private int count;
         private World world = World.SHM;
         private List<String> jvmFlags = List.of();
@@ -357,6 +432,25 @@ public final class WorkerJvms implements AutoCloseable {
 
         public String role() {
             return role;
+        }
+
+        /**
+         * The roles every worker registers with, colocated (default: the one {@link #role(String)}); the first is
+         * the role whose groups {@link #start} waits for.
+         */
+        public Context roles(List<String> roles) {
+            this.roles = List.copyOf(roles);
+            return this;
+        }
+
+        public List<String> roles() {
+            return roles;
+        }
+
+        /** More {@code yatt worker} arguments for rank {@code r}, e.g. its {@code --mesh} registrations. */
+        public Context rankArguments(IntFunction<List<String>> arguments) {
+            this.rankArguments = Objects.requireNonNull(arguments, "arguments");
+            return this;
         }
 
         /** Number of worker JVMs, ranks 0 to count - 1 (the world size). */
@@ -452,8 +546,14 @@ public final class WorkerJvms implements AutoCloseable {
                 throw new IllegalArgumentException("registration timeout must be positive: registrationTimeoutNs="
                         + registrationTimeoutNs);
             }
+            if (roles != null && roles.isEmpty()) {
+                throw new IllegalArgumentException("worker roles must not be empty: roles=[]");
+            }
             if (role == null) {
-                role = kind;
+                role = roles != null ? roles.getFirst() : kind;
+            }
+            if (roles == null) {
+                roles = List.of(role);
             }
             if (java == null) {
                 java = ProcessHandle.current().info().command().orElseThrow(() -> new IllegalArgumentException(

@@ -5,6 +5,7 @@ import io.yatt.controller.WorkerMethods;
 import java.lang.invoke.MethodHandles;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * A kind of worker process ({@code yatt worker --kind NAME}): how to build the object whose
@@ -23,8 +24,11 @@ public record WorkerKind(String name, String description, boolean needsWorld, Fa
     /** Builds the worker object of one rank; {@code world} is null for a kind without a world. */
     @FunctionalInterface
     public interface Factory {
-        /** The worker object of {@code rank}, over {@code world} (null when the worker has none). */
-        Object create(int rank, Communicator world);
+        /**
+         * The worker object of {@code rank}, over {@code world} (null when the worker has none); communicators it
+         * makes later (splits of the world) go to {@code registrar}, so a lost peer aborts collectives on them too.
+         */
+        Object create(int rank, Communicator world, Consumer<Communicator> registrar);
     }
 
     /**
@@ -68,6 +72,17 @@ public record WorkerKind(String name, String description, boolean needsWorld, Fa
      * @throws IllegalArgumentException as {@link #methods(int, Communicator)}, or if the wait is negative
      */
     public WorkerMethods methods(int rank, Communicator world, long peerLossWaitNs) {
+        return methods(rank, world, peerLossWaitNs, c -> { });
+    }
+
+    /**
+     * As {@link #methods(int, Communicator, long)}, with the communicators the worker object makes later handed to
+     * {@code registrar} (for example {@code Worker::registerCommunicator} of the worker that serves it).
+     *
+     * @throws IllegalArgumentException as {@link #methods(int, Communicator, long)}
+     */
+    public WorkerMethods methods(int rank, Communicator world, long peerLossWaitNs,
+                                 Consumer<Communicator> registrar) {
         if (needsWorld && world == null) {
             throw new IllegalArgumentException("worker kind needs a world communicator: kind=" + name
                     + ", expected --world shm");
@@ -76,7 +91,7 @@ public record WorkerKind(String name, String description, boolean needsWorld, Fa
             throw new IllegalArgumentException("peer loss wait must be non-negative: peerLossWaitNs="
                     + peerLossWaitNs);
         }
-        Object target = factory.create(rank, world);
+        Object target = factory.create(rank, world, Objects.requireNonNull(registrar, "registrar"));
         WorkerMethods methods = WorkerMethods.annotated(target, lookup);
         return world == null ? methods : PeerLossVerdict.wrap(methods, target, peerLossWaitNs);
     }

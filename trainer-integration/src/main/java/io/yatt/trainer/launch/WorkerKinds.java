@@ -1,5 +1,6 @@
 package io.yatt.trainer.launch;
 
+import io.yatt.trainer.loop.RlhfWorker;
 import java.lang.invoke.MethodHandles;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -14,9 +15,11 @@ public final class WorkerKinds {
 
     private static final Map<String, WorkerKind> TABLE = table(List.of(
             new WorkerKind("echo", "ping (rank, pid) and echo (its argument back): launch and transport checks",
-                    false, (rank, world) -> new EchoWorker(rank), MethodHandles.lookup()),
+                    false, (rank, world, registrar) -> new EchoWorker(rank), MethodHandles.lookup()),
             new WorkerKind("collective", "all-reduces over the world communicator, rank, sleep: tests and benchmarks",
-                    true, CollectiveWorker::new, MethodHandles.lookup())));
+                    true, (rank, world, registrar) -> new CollectiveWorker(rank, world), MethodHandles.lookup()),
+            new WorkerKind("rlhf", "one rank of yatt train (trainer.backend=shm): the colocated RLHF roles",
+                    true, RlhfWorker::create, MethodHandles.lookup())));
 
     private WorkerKinds() {
     }

@@ -45,11 +45,11 @@ final class EmbeddedWorkers implements AutoCloseable {
 
     /** One controller: its plane, its mesh link (null for a single controller) and its role groups. */
     static final class Controller {
-        private final ControlPlane plane;
-        private ControllerMesh mesh;
-        private final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
+        final ControlPlane plane;
+        ControllerMesh mesh;
+        final Map<String, WorkerGroup> groups = new LinkedHashMap<>();
 
-        private Controller(ControlPlane plane) {
+        Controller(ControlPlane plane) {
             this.plane = plane;
         }
 

@@ -18,6 +18,7 @@ import io.yatt.trainer.algo.KlRewards;
 import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
+import io.yatt.trainer.config.Backend;
 import io.yatt.trainer.config.KlControlType;
 import io.yatt.trainer.config.PlacementMode;
 import io.yatt.trainer.config.TrainConfig;
@@ -152,8 +153,20 @@ public final class RlhfLoop {
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
             int controllers = config.trainer().controllers();
+            if (config.trainer().backend() == Backend.SHM) {
+                if (rolloutSize > 0) {
+                    throw new IllegalArgumentException("split placement runs on the in-process backend only: "
+                            + "trainer.backend=shm, placement.mode=" + config.placement().mode().configName());
+                }
+                try (ProcessWorkers workers = ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(
+                        config))) {
+                    return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
+                            options, onStep, policyDir, tmp);
+                }
+            }
             try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize)) {
-                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
+                return runControllers(config, task, model, shape, workers.controllers(), workers::abort, options,
+                        onStep, policyDir, tmp);
             }
         } finally {
             deleteTree(tmp);
@@ -172,10 +185,10 @@ public final class RlhfLoop {
      *     one controller's failure is thrown as it was
      */
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
-                                         EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
-                                         Path policyDir, Path scratch) {
-        List<EmbeddedWorkers.Controller> controllers = workers.controllers();
-        Stopper stopper = new Stopper(workers, Thread.currentThread());
+                                         List<EmbeddedWorkers.Controller> controllers, Runnable abortWorkers,
+                                         Options options, Consumer<StepMetrics> onStep, Path policyDir,
+                                         Path scratch) {
+        Stopper stopper = new Stopper(abortWorkers, Thread.currentThread());
         for (int i = 1; i < controllers.size(); i++) {
             EmbeddedWorkers.Controller c = controllers.get(i);
             int index = i;
@@ -214,15 +227,15 @@ public final class RlhfLoop {
 
     /** The C controllers' shared fate: the first failure, and stopping everything when it happens. */
     private static final class Stopper {
-        private final EmbeddedWorkers workers;
+        private final Runnable abortWorkers;
         private final Thread first;
         private final List<Thread> others = new ArrayList<>();
         private int failedIndex = -1;
         private Throwable failure;
         private boolean firstRunning = true;
 
-        Stopper(EmbeddedWorkers workers, Thread first) {
-            this.workers = workers;
+        Stopper(Runnable abortWorkers, Thread first) {
+            this.abortWorkers = abortWorkers;
             this.first = first;
         }
 
@@ -238,7 +251,7 @@ public final class RlhfLoop {
                     first.interrupt();
                 }
             }
-            workers.abort();
+            abortWorkers.run();
             for (Thread t : others) {
                 if (t != Thread.currentThread()) {
                     t.interrupt();

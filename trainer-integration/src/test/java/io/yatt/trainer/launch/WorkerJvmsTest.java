@@ -113,12 +113,12 @@ class WorkerJvmsTest {
             assertTrue(e.getMessage().matches("worker JVM exited during startup: kind=nope, rank=0, pid=\\d+,"
                     + " exitCode=1, stderr tail:\\R(?s:.*)"), e.getMessage());
             assertTrue(e.getMessage().endsWith(NL + "yatt: unknown worker kind: kind=nope, expected one of"
-                    + " [collective, echo]"), e.getMessage());
+                    + " [collective, echo, rlhf]"), e.getMessage());
         } finally {
             plane.close();
         }
         // a log folder the caller chose stays
-        assertEquals(List.of("yatt: unknown worker kind: kind=nope, expected one of [collective, echo]"),
+        assertEquals(List.of("yatt: unknown worker kind: kind=nope, expected one of [collective, echo, rlhf]"),
                 Files.readAllLines(run.resolve(TrainerWorkers.LOG_FOLDER).resolve("rank-0.err")).stream()
                         .filter(line -> line.startsWith("yatt: ")).toList());
     }

@@ -20,9 +20,9 @@ class WorkerKindsTest {
 
     @Test
     void shouldListTheKindsAndNameThemForAnUnknownOne() {
-        assertEquals(List.of("collective", "echo"), WorkerKinds.names());
+        assertEquals(List.of("collective", "echo", "rlhf"), WorkerKinds.names());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WorkerKinds.of("rlhf2"));
-        assertEquals("unknown worker kind: kind=rlhf2, expected one of [collective, echo]", e.getMessage());
+        assertEquals("unknown worker kind: kind=rlhf2, expected one of [collective, echo, rlhf]", e.getMessage());
     }
 
     @Test
@@ -108,7 +108,7 @@ class WorkerKindsTest {
     @Test
     void shouldRejectABadKindName() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new WorkerKind("Echo", "x",
-                false, (rank, world) -> new Object(), MethodHandles.lookup()));
+                false, (rank, world, registrar) -> new Object(), MethodHandles.lookup()));
         assertEquals("worker kind name must be lower-case letters, digits and '-': name=Echo", e.getMessage());
     }
 

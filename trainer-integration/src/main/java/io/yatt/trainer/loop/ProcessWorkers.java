@@ -1,0 +1,155 @@
+package io.yatt.trainer.loop;
+
+import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerMesh;
+import io.yatt.controller.GroupTopology;
+import io.yatt.controller.ParallelControllers;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.launch.TrainerWorkers;
+import io.yatt.trainer.launch.WorkerJvms;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The launch of {@code trainer.backend=shm}: C controllers as in {@link EmbeddedWorkers} and one {@code yatt worker
+ * --kind rlhf} JVM per rank, the world of all ranks over shared memory. Each JVM registers every colocated role
+ * ({@link EmbeddedWorkers#ROLES}) and its mesh ranks with the controller of its training DP slice; the task is built
+ * by each worker from the config ({@link RlhfWorker#init}). One launch ({@link WorkerJvms}) for all controllers, so
+ * the ranks share one shm job (one rendezvous, one set of files removed on close).
+ */
+final class ProcessWorkers implements AutoCloseable {
+    /**
+     * Heartbeat timeout of the controllers: a worker JVM's heartbeats come from its own transport thread, so a lost
+     * one is named within seconds while long steps on a loaded machine still do not count as a loss.
+     */
+    static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
+    /** A worker's wait for the controller's verdict after a collective lost a peer: above the heartbeat timeout. */
+    static final long PEER_LOSS_WAIT_NS = TimeUnit.SECONDS.toNanos(20);
+
+    private final List<EmbeddedWorkers.Controller> controllers = new ArrayList<>();
+    private WorkerJvms jvms;
+
+    private ProcessWorkers() {
+    }
+
+    /**
+     * Job name of controller {@code index} of a run in the JVM {@code pid}: its Aeron directory is Aeron's default
+     * directory plus {@code -yatt-<jobName>-<random id>}, removed when the run ends.
+     */
+    static String jobName(long pid, int index) {
+        return "rlhf-" + pid + "-controller-" + index;
+    }
+
+    /** Where the workers' logs go: {@code <runs_dir>/<experiment_name>/workers}, the run folder's. */
+    static Path logDirectory(TrainConfig config) {
+        return Path.of(config.trainer().runsDir(), config.trainer().experimentName())
+                .resolve(TrainerWorkers.LOG_FOLDER);
+    }
+
+    /**
+     * Starts {@code controllers} controllers and {@code layout.worldSize()} worker JVMs and forms every role's group.
+     *
+     * @throws IllegalArgumentException if the controllers do not divide the training DP size, or a controller's
+     *     generation replicas are not one contiguous block of the replicas
+     * @throws IllegalStateException if a worker JVM fails during startup or does not register in time
+     */
+    static ProcessWorkers start(HybridLayout layout, int controllers, Path logDirectory) {
+        int size = layout.worldSize();
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
+        List<Map<String, GroupTopology.MeshRank>> meshes = new ArrayList<>();
+        int[] controllerOf = new int[size];
+        for (int rank = 0; rank < size; rank++) {
+            controllerOf[rank] = pc.controllerOf(layout.coordinates(rank).dp());
+            meshes.add(RlhfWorker.meshes(layout, rank, controllerOf[rank], controllers));
+        }
+        ProcessWorkers out = new ProcessWorkers();
+        try {
+            for (int i = 0; i < controllers; i++) {
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
+                        .jobName(jobName(ProcessHandle.current().pid(), i));
+                if (controllers > 1) {
+                    ctx.udp("127.0.0.1", 0);
+                }
+                out.controllers.add(new EmbeddedWorkers.Controller(ControlPlane.launch(ctx)));
+            }
+            if (controllers > 1) {
+                List<ControllerMesh.Peer> peers = out.controllers.stream().map(c -> c.plane.peer()).toList();
+                for (int i = 0; i < controllers; i++) {
+                    EmbeddedWorkers.Controller c = out.controllers.get(i);
+                    c.mesh = ControllerMesh.join(c.plane, i, peers, EmbeddedWorkers.MESH_TIMEOUT_NS);
+                }
+            }
+            List<ControlPlane> planes = out.controllers.stream().map(c -> c.plane).toList();
+            out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
+                    .roles(EmbeddedWorkers.ROLES).count(size).world(WorkerJvms.World.SHM)
+                    .workerIdBase(EmbeddedWorkers.WORKER_ID_BASE).peerLossWaitNs(PEER_LOSS_WAIT_NS)
+                    .logDirectory(logDirectory).rankArguments(rank -> meshArguments(meshes.get(rank))));
+            for (EmbeddedWorkers.Controller c : out.controllers) {
+                for (String role : EmbeddedWorkers.ROLES) {
+                    c.groups.put(role, c.plane.group(role, size / controllers, EmbeddedWorkers.GROUP_TIMEOUT_NS));
+                }
+            }
+            return out;
+        } catch (RuntimeException | Error e) {
+            try {
+                out.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /** {@code yatt worker --mesh} arguments of one rank's registrations. */
+    static List<String> meshArguments(Map<String, GroupTopology.MeshRank> meshes) {
+        List<String> args = new ArrayList<>();
+        for (Map.Entry<String, GroupTopology.MeshRank> e : meshes.entrySet()) {
+            GroupTopology.MeshRank m = e.getValue();
+            args.add("--mesh");
+            args.add(e.getKey() + "=" + m.dpRank() + "/" + m.dpSize() + "/" + m.collect());
+        }
+        return args;
+    }
+
+    /** The controllers, in index order. */
+    List<EmbeddedWorkers.Controller> controllers() {
+        return controllers;
+    }
+
+    /**
+     * Fails every call in flight on every controller and tells the worker JVMs to abort theirs (the multi-process
+     * counterpart of {@link EmbeddedWorkers#abort()}: the workers' communicators live in their own processes).
+     * Idempotent; any thread.
+     */
+    void abort() {
+        for (EmbeddedWorkers.Controller c : controllers) {
+            c.plane.abort("another controller failed");
+        }
+    }
+
+    /** The worker JVMs (processes in rank order, log folder, shm job id). */
+    WorkerJvms jvms() {
+        return jvms;
+    }
+
+    /** Stops the worker JVMs (removing the job's shm files), then the controllers' meshes and planes. */
+    @Override
+    public void close() {
+        try {
+            if (jvms != null) {
+                jvms.close();
+            }
+        } finally {
+            for (EmbeddedWorkers.Controller c : controllers) {
+                if (c.mesh != null) {
+                    c.mesh.close();
+                }
+                c.plane.close();
+            }
+        }
+    }
+}
