@@ -128,8 +128,9 @@ public final class ShmContext {
     }
 
     /**
-     * Pure-spin time before yielding (ignored when more local ranks than CPUs share the host and they are not
-     * {@link #boundToCores() bound to cores}: they yield at once).
+     * Pure-spin time before yielding; after 1 ms (or this, if longer) a waiting rank sleeps on a futex until the
+     * peer posts. Ignored when more local ranks than CPUs share the host and they are not
+     * {@link #boundToCores() bound to cores}: they sleep after a few spins.
      */
     public long spinNs() {
         return spinNs;

@@ -5,6 +5,9 @@ import io.yatt.tensor.DType;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 
 /**
  * Element-wise reduction of n operands into one destination, on host memory, with {@link ReduceOp}'s rules:
@@ -22,10 +25,11 @@ import java.lang.foreign.ValueLayout;
  * {@code int} pairs and split into the f32 bits of its even and odd elements ({@code w << 16},
  * {@code w & 0xFFFF0000}), accumulated in two deinterleaved float halves (bits turned into floats by a bulk copy,
  * since C2 vectorizes no {@code Float.intBitsToFloat}) and rounded back with branch-free integer arithmetic. F32 and
- * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, so
- * those loops stay scalar (in cache about 3x slower per operand than a bulk copy plus vector add, still faster
- * than memory bandwidth at sizes that leave the cache); F32 therefore combines its first two operands in one pass
- * ({@code acc = a op b}), which brings two-operand reductions back to the speed of the copying kernel.
+ * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, which
+ * C2 does not vectorize; so native operands (shared memory, arenas) are read through a {@link FloatBuffer} /
+ * {@link DoubleBuffer} view of the block, whose {@code get(int)} is a plain float load that C2 vectorizes (about 4x
+ * faster per operand from cache; a few small view objects per block, no arrays). Heap segments, which have no buffer
+ * view, take the scalar segment loops. F32 combines its first two operands in one pass ({@code acc = a op b}).
  * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
@@ -105,9 +109,13 @@ public final class ReductionKernel {
                     MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
                     int k = 1;
                     if (dtype == DType.F32 && n > 1) {
-                        // scalar loads (see the class comment): one pass over the first two operands, not two
-                        combineF32Pair(op, floatAcc, first,
-                            operand(srcs, srcByteOffsets, srcByteOffset, 1, rel, blockBytes), len);
+                        // one pass over the first two operands, not a load pass and a combine pass
+                        MemorySegment second = operand(srcs, srcByteOffsets, srcByteOffset, 1, rel, blockBytes);
+                        if (first.isNative() && second.isNative()) {
+                            combinePair(op, floatAcc, floats(first), floats(second), len);
+                        } else {
+                            combineF32Pair(op, floatAcc, first, second, len);
+                        }
                         k = 2;
                     } else {
                         loadFloats(dtype, first, floatAcc, len);
@@ -130,11 +138,14 @@ public final class ReductionKernel {
                     }
                     double[] acc = doubleAcc;
                     MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
-                    for (int j = 0; j < len; j++) {
-                        acc[j] = first.getAtIndex(F64, j);
-                    }
+                    MemorySegment.copy(first, F64, 0, acc, 0, len);
                     for (int k = 1; k < n; k++) {
-                        combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
+                        MemorySegment x = operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes);
+                        if (x.isNative()) {
+                            combine(op, acc, doubles(x), len);
+                        } else {
+                            combine(op, acc, x, len);
+                        }
                     }
                     if (op == ReduceOp.AVG) {
                         double d = divisor;
@@ -426,11 +437,7 @@ public final class ReductionKernel {
     /** {@code out[j] = src[j]} widened to f32, read straight from {@code src}. */
     private static void loadFloats(DType dtype, MemorySegment src, float[] out, int len) {
         switch (dtype) {
-            case F32 -> {
-                for (int j = 0; j < len; j++) {
-                    out[j] = src.getAtIndex(F32, j);
-                }
-            }
+            case F32 -> MemorySegment.copy(src, F32, 0, out, 0, len);
             case F16 -> {
                 for (int j = 0; j < len; j++) {
                     out[j] = Float.float16ToFloat(src.getAtIndex(I16, j));
@@ -491,6 +498,10 @@ public final class ReductionKernel {
                     }
                 }
             }
+            return;
+        }
+        if (src.isNative()) {
+            combine(op, acc, floats(src), len);
             return;
         }
         switch (op) {
@@ -631,6 +642,97 @@ public final class ReductionKernel {
             case MIN -> {
                 for (int j = 0; j < len; j++) {
                     acc[j] = Math.min(acc[j], x.getAtIndex(I64, j));
+                }
+            }
+        }
+    }
+    /**
+     * A float view of a native segment slice (native order, as {@code JAVA_FLOAT}). Its {@code get(int)} is an
+     * intrinsic float load that C2 vectorizes, where a segment's float load is an int load plus
+     * {@code Float.intBitsToFloat} that it does not.
+     */
+    private static FloatBuffer floats(MemorySegment nativeSlice) {
+        return nativeSlice.asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    /** A double view of a native segment slice; see {@link #floats}. */
+    private static DoubleBuffer doubles(MemorySegment nativeSlice) {
+        return nativeSlice.asByteBuffer().order(ByteOrder.nativeOrder()).asDoubleBuffer();
+    }
+
+    /** {@code acc[j] = op(a[j], b[j])}, both read straight from shared or native memory through buffer views. */
+    private static void combinePair(ReduceOp op, float[] acc, FloatBuffer a, FloatBuffer b, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.get(j) + b.get(j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.get(j) * b.get(j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(a.get(j), b.get(j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(a.get(j), b.get(j));
+                }
+            }
+        }
+    }
+
+    /** {@code acc[j] = op(acc[j], x[j])}, {@code x} read straight from native memory through a buffer view. */
+    private static void combine(ReduceOp op, float[] acc, FloatBuffer x, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.get(j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.get(j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.get(j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.get(j));
+                }
+            }
+        }
+    }
+
+    /** {@code acc[j] = op(acc[j], x[j])}, {@code x} read straight from native memory through a buffer view. */
+    private static void combine(ReduceOp op, double[] acc, DoubleBuffer x, int len) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.get(j);
+                }
+            }
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.get(j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.get(j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.get(j));
                 }
             }
         }

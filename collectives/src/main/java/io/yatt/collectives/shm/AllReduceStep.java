@@ -59,6 +59,7 @@ final class AllReduceStep {
         own.set(INT, l + IDENT, id);
         own.set(LNG, l + COUNT, count);
         LONG.setRelease(own, l + SEQ, k);
+        ch.ring();
         for (int p = 0; p < size; p++) {
             if (p == ch.rank) {
                 continue;

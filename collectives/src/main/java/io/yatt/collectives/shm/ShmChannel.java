@@ -13,6 +13,7 @@ import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -37,7 +38,11 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  * the tensor) before peers are done reading. Small all-reduces carry their data inline in the POST line. The
  * OPCODE of a POST line is {@link #opcode(CollectiveKind)}.
  *
- * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link io.yatt.collectives.ShmContext#spinNs()}, then yields, checking the deadline
+ * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link io.yatt.collectives.ShmContext#spinNs()}, then yields until
+ * {@link #PARK_AFTER_NS}, then sleeps on the awaited peer's futex doorbell ({@link ShmFutex}, at most
+ * {@link #PARK_NS} per sleep); oversubscribed ranks (more local ranks than CPUs) sleep after the first 64 spins
+ * instead of yielding, so a waiting rank leaves the core to the ranks that have work. A rank that publishes a
+ * counter rings its doorbell (one futex wake) only while some peer sleeps on it. Every wake-up checks the deadline
  * (counted from the call's first wait), peers' abort words and (every
  * {@link io.yatt.collectives.ShmContext#livenessIntervalNs()}) whether peer processes are alive. Confined to the rank's thread,
  * except {@link #abort} which any thread may call.
@@ -69,6 +74,15 @@ final class ShmChannel {
     private long timeoutNs;
     private final boolean debug;
     final long spinNs;
+    /** Yielding gives way to sleeping on the doorbell after this much waiting (not oversubscribed). */
+    static final long PARK_AFTER_NS = 1_000_000;
+    /** Longest sleep on a doorbell: health checks (deadline, aborts, liveness) run at least this often. */
+    static final long PARK_NS = 1_000_000;
+    private static final VarHandle INT_VH = ValueLayout.JAVA_INT.varHandle();
+    private final long parkAfterNs;
+    private final MemorySegment bell;
+    private final MemorySegment[] peerBells;
+    private final MemorySegment parkTimeout;
     private final long livenessNs;
     final ReductionKernel kernel = ReductionKernel.create();
     /** Bytes this rank copies out of peers' memory (received) and peers copy out of its memory (sent). */
@@ -121,6 +135,13 @@ final class ShmChannel {
         this.timeoutNs = world.context.timeoutNs();
         this.debug = world.context.debugChecks();
         this.spinNs = world.oversubscribed ? 0 : world.context.spinNs();
+        this.parkAfterNs = world.oversubscribed ? 0 : Math.max(spinNs, PARK_AFTER_NS);
+        this.peerBells = new MemorySegment[size];
+        for (int p = 0; p < size; p++) {
+            peerBells[p] = segs[p].asSlice(ch + BELL_OFFSET, 4);
+        }
+        this.bell = peerBells[rank];
+        this.parkTimeout = ShmFutex.AVAILABLE ? ShmFutex.timeout(Arena.ofAuto(), PARK_NS) : null;
         this.livenessNs = world.context.livenessIntervalNs();
         this.inSeg = new MemorySegment[size];
         this.inOff = new long[size];
@@ -150,6 +171,7 @@ final class ShmChannel {
             try {
                 ShmAbortRecord.write(own, ch + ABORT_OFFSET, cause, opName, opSeq, timeoutNs);
                 LONG.setRelease(own, ch + ABORT_OFFSET, (long) (1 + rank));
+                ring();
             } catch (IllegalStateException ignored) {
                 // unmapped concurrently: nothing to tell peers
             }
@@ -264,6 +286,20 @@ final class ShmChannel {
         own.set(INT, l + RES_REGION, resRegion);
         own.set(LNG, l + RES_OFFSET, resOff);
         LONG.setRelease(own, l + SEQ, k);
+        ring();
+    }
+
+    /**
+     * After a release store of a counter peers may wait on: wakes the peers sleeping on this rank's doorbell, if
+     * any. The full fence orders the counter store before the SLEEPERS load (a sleeper increments SLEEPERS before
+     * its last check of the counter), so a peer either sees the counter or is woken.
+     */
+    void ring() {
+        VarHandle.fullFence();
+        if ((int) INT_VH.getVolatile(own, ch + SLEEPERS_OFFSET) != 0) {
+            INT_VH.getAndAdd(own, ch + BELL_OFFSET, 1);
+            ShmFutex.wakeAll(bell);
+        }
     }
 
     /** Starts round {@code k}: its number, and the staging half it owns. */
@@ -307,10 +343,26 @@ final class ShmChannel {
                 Thread.onSpinWait();
             }
             long now = System.nanoTime();
-            if (now - spinUntil > 0) {
+            if (now - start - parkAfterNs > 0 && parkTimeout != null) {
+                park(p, s, off, target);
+                now = System.nanoTime();
+            } else if (now - spinUntil > 0) {
                 Thread.yield();
             }
             checkHealth(now, off, target, null);
+        }
+    }
+
+    /** Sleeps on member {@code p}'s doorbell until it rings or {@link #PARK_NS} passes, unless the counter moved. */
+    private void park(int p, MemorySegment s, long off, long target) {
+        int seen = (int) INT_VH.getAcquire(s, ch + BELL_OFFSET);
+        INT_VH.getAndAdd(s, ch + SLEEPERS_OFFSET, 1);
+        try {
+            if ((long) LONG.getAcquire(s, off) < target) {
+                ShmFutex.await(peerBells[p], seen, parkTimeout);
+            }
+        } finally {
+            INT_VH.getAndAdd(s, ch + SLEEPERS_OFFSET, -1);
         }
     }
 
@@ -389,6 +441,7 @@ final class ShmChannel {
     void sync() {
         long phase = ++syncPhase;
         LONG.setRelease(own, ch + SYNC_OFFSET, phase);
+        ring();
         for (int p = 0; p < size; p++) {
             if (p != rank) {
                 await(p, ch + SYNC_OFFSET, phase);

@@ -10,7 +10,9 @@ package io.yatt.collectives.shm;
  * channel block (CHANNEL_FIXED_BYTES + worldSize * P2P_PEER_BYTES):
  *   +0    POST line, parity 0 (LINE bytes)   \ round k uses POST[k &amp; 1]; a rank rewrites it at round k + 2
  *   +128  POST line, parity 1 (LINE bytes)   / only after every peer posted k + 1, so after they read round k
- *   +256  SYNC line: SYNC (long) barrier phase counter
+ *   +256  SYNC line: SYNC (long) barrier phase counter; at +64 BELL (int), bumped by the owner after it published a
+ *         counter while SLEEPERS was non-zero, the futex word peers sleep on; at +72 SLEEPERS (int), the number of
+ *         peers sleeping on BELL (the one word peers write: atomic increments and decrements)
  *   +384  ABORT record (ABORT_BYTES): ABORT (long) 0 = healthy, else 1 + rank of the aborting rank, written last;
  *         the cause: ABORT_KIND (int), ABORT_MISSING_COUNT (int), ABORT_SEQ (long), ABORT_TIMEOUT_NS (long),
  *         ABORT_MISSING (int x MAX_ABORT_MISSING), ABORT_OP (int length + UTF-8), ABORT_MESSAGE (int length + UTF-8)
@@ -40,6 +42,10 @@ public final class ShmCommDescriptor {
     public static final int POST_OFFSET = 0;
     public static final int SYNC_OFFSET = 2 * LINE;
     public static final int ABORT_OFFSET = 3 * LINE;
+    /** The futex word of the owner's doorbell (int), in the SYNC line. */
+    public static final int BELL_OFFSET = SYNC_OFFSET + 64;
+    /** Peers sleeping on the owner's BELL (int), in the SYNC line; written by peers (atomically). */
+    public static final int SLEEPERS_OFFSET = SYNC_OFFSET + 72;
     public static final int ABORT_BYTES = 1024;
     public static final int P2P_OFFSET = ABORT_OFFSET + ABORT_BYTES;
     public static final int ABORT_KIND = 8;

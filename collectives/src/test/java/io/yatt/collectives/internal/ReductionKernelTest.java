@@ -69,6 +69,32 @@ class ReductionKernelTest {
     }
 
     @Test
+    void shouldMatchTheReferenceWithHeapAndNativeOperandsMixed() {
+        ReductionKernel kernel = ReductionKernel.create();
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : DTYPES) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    long count = 2 * ReductionKernel.BLOCK_ELEMENTS + 3;
+                    byte[][] inputs = CollectiveTestData.inputs(dtype, 3, count, 97L + op.ordinal());
+                    // heap first (no buffer view: the scalar loops), then native, then heap after a native one
+                    MemorySegment[] srcs = {MemorySegment.ofArray(inputs[0].clone()), segment(arena, inputs[1], 0),
+                        MemorySegment.ofArray(inputs[2].clone())};
+                    MemorySegment heapDst = MemorySegment.ofArray(new byte[(int) (count * dtype.byteSize())]);
+                    kernel.reduce(dtype, op, srcs, 3, 0, heapDst, 0, count);
+                    byte[] expected = CollectiveTestData.reduce(dtype, op, inputs, 0, count);
+                    assertArrayEquals(expected, heapDst.toArray(ValueLayout.JAVA_BYTE), dtype + " " + op + " heap");
+                    MemorySegment[] swapped = {srcs[1], srcs[0], srcs[2]};
+                    byte[][] swappedInputs = {inputs[1], inputs[0], inputs[2]};
+                    MemorySegment nativeDst = arena.allocate(count * dtype.byteSize(), 1);
+                    kernel.reduce(dtype, op, swapped, 3, 0, nativeDst, 0, count);
+                    assertArrayEquals(CollectiveTestData.reduce(dtype, op, swappedInputs, 0, count),
+                            nativeDst.toArray(ValueLayout.JAVA_BYTE), dtype + " " + op + " native first");
+                }
+            }
+        }
+    }
+
+    @Test
     void shouldDivideAveragesByTheGivenDivisor() {
         ReductionKernel kernel = ReductionKernel.create();
         try (Arena arena = Arena.ofConfined()) {
