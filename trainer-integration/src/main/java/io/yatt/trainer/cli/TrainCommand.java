@@ -125,7 +125,10 @@ final class TrainCommand implements Callable<Integer> {
         out.flush();
         AtomicBoolean interrupted = new AtomicBoolean();
         installInterruptHandler(interrupted);
-        RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get);
+        RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get, line -> {
+            out.println(line);
+            out.flush();
+        });
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;
         String summary;

@@ -2,6 +2,9 @@ package io.yatt.trainer.loop;
 
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.WorkerGroup;
+import io.yatt.controller.placement.DynamicPlacement;
+import io.yatt.controller.placement.RuntimePlacement;
+import io.yatt.controller.placement.StageTimes;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.tensor.Allocator;
 import io.yatt.trainer.algo.AdvantageConfig;
@@ -42,6 +45,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The RLHF loop as HybridFlow's hybrid programming model: this thread is the single controller and drives the roles
@@ -79,12 +83,19 @@ public final class RlhfLoop {
      * @param meta the compatibility meta written with every checkpoint
      * @param resumeFrom a verified checkpoint to continue from, or null to start at step 0
      * @param stopRequested polled after every step; when true the loop checkpoints and returns early
+     * @param log receives the run's log lines (auto placement's decisions), on the calling thread
      */
     public record Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
-                          BooleanSupplier stopRequested) {
+                          BooleanSupplier stopRequested, Consumer<String> log) {
 
-        /** No checkpoints, no resume, never stopped. */
+        /** No checkpoints, no resume, never stopped, no log. */
         public static final Options NONE = new Options(null, Map.of(), null, () -> false);
+
+        /** As the canonical constructor, with the log lines dropped. */
+        public Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
+                       BooleanSupplier stopRequested) {
+            this(store, meta, resumeFrom, stopRequested, line -> { });
+        }
     }
 
     /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
@@ -119,22 +130,33 @@ public final class RlhfLoop {
      *        multiple of the training TP degree
      * @param onStep receives each step's metrics on the calling thread (record, progress)
      * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes, or the config asks for
-     *         {@code placement.async} or {@code placement.mode=auto} (not driven by the loop yet)
+     *         {@code placement.async} (not driven by the loop yet)
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
                              Options options, Consumer<StepMetrics> onStep) {
+        return run(config, task, model, policy, options, onStep, null);
+    }
+
+    /**
+     * As {@link #run(TrainConfig, Task, LlamaConfig, Map, Options, Consumer)}; with {@code placement.mode=auto},
+     * {@code decider} (when not null) gives the run's {@link DynamicPlacement} instead of the one built from the
+     * config and the cost model's predictions.
+     */
+    static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
+                      Options options, Consumer<StepMetrics> onStep, Supplier<DynamicPlacement> decider) {
         HybridLayout layout = config.parallel().layout();
         int pad = layout.train().t();
         model.requireTensorParallel(pad);
         TrainConfig.Placement placement = config.placement();
-        if (placement.mode() == PlacementMode.AUTO || placement.async()) {
-            // the components exist (io.yatt.trainer.rollout, DynamicPlacement); the driver does not drive them yet
+        if (placement.async()) {
+            // the components exist (io.yatt.trainer.rollout); the driver does not drive them yet
             throw new IllegalArgumentException("not wired into the loop yet: placement.mode="
                     + placement.mode().configName() + ", placement.async=" + placement.async()
-                    + ", expected=colocate or synchronous split");
+                    + ", expected=colocate, or split or auto with placement.async=false");
         }
-        int rolloutSize = placement.mode() == PlacementMode.SPLIT ? placement.rolloutWorldSize() : 0;
+        boolean auto = placement.mode() == PlacementMode.AUTO;
+        int rolloutSize = placement.mode() != PlacementMode.COLOCATE ? placement.rolloutWorldSize() : 0;
         Shape shape = Shape.of(config, layout);
         Path tmp;
         try {
@@ -148,8 +170,8 @@ public final class RlhfLoop {
                     ? 1 : pad;
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
             int controllers = config.trainer().controllers();
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize)) {
-                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp);
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize, auto)) {
+                return runControllers(config, task, model, shape, workers, options, onStep, policyDir, tmp, decider);
             }
         } finally {
             deleteTree(tmp);
@@ -162,7 +184,7 @@ public final class RlhfLoop {
      */
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
                                          EmbeddedWorkers workers, Options options, Consumer<StepMetrics> onStep,
-                                         Path policyDir, Path scratch) {
+                                         Path policyDir, Path scratch, Supplier<DynamicPlacement> decider) {
         List<EmbeddedWorkers.Controller> controllers = workers.controllers();
         List<Thread> others = new ArrayList<>();
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -170,7 +192,8 @@ public final class RlhfLoop {
             EmbeddedWorkers.Controller c = controllers.get(i);
             Thread t = new Thread(() -> {
                 try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
-                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch)
+                    new Driver(config, task, model, shape, c, allocator, options, m -> { }, c.exchange(), scratch,
+                            decider)
                             .run(policyDir, scratch.resolve("final"));
                 } catch (Throwable e) {
                     failures.add(e);
@@ -183,7 +206,8 @@ public final class RlhfLoop {
         Result result;
         try (Allocator allocator = Allocator.root("rlhf-driver-0")) {
             EmbeddedWorkers.Controller c = controllers.getFirst();
-            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+            result = new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch,
+                    decider)
                     .run(policyDir, scratch.resolve("final"));
         }
         for (Thread t : others) {
@@ -312,6 +336,10 @@ public final class RlhfLoop {
         private final WorkerGroup reward;
         private final WorkerGroup rolloutGroup;
         private final boolean split;
+        /** Auto placement: the trainers' colocated rollout (null otherwise), the decider and its source. */
+        private final Rollout colocatedRollout;
+        private final Supplier<DynamicPlacement> deciderSource;
+        private DynamicPlacement decider;
         private Rollout rollout;
         private final int worldSize;
         private final Exchange ex;
@@ -321,7 +349,8 @@ public final class RlhfLoop {
         private final int local;
 
         Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
-               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch) {
+               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch,
+               Supplier<DynamicPlacement> deciderSource) {
             this.ex = ex;
             this.scratch = scratch;
             this.local = sh.samples() / ex.count();
@@ -339,8 +368,11 @@ public final class RlhfLoop {
             this.costCritic = workers.group("cost_critic");
             this.reward = workers.group("reward");
             this.rolloutGroup = workers.group("rollout");
-            this.split = cfg.placement().mode() == PlacementMode.SPLIT;
+            this.split = cfg.placement().mode() != PlacementMode.COLOCATE;
             this.rollout = split ? null : Rollout.colocated(rolloutGroup);
+            this.colocatedRollout = cfg.placement().mode() == PlacementMode.AUTO
+                    ? Rollout.colocated(workers.group(EmbeddedWorkers.ROLLOUT_COLOCATED)) : null;
+            this.deciderSource = deciderSource;
             this.worldSize = cfg.parallel().layout().worldSize();
         }
 
@@ -381,9 +413,15 @@ public final class RlhfLoop {
                 last = initial;
                 first = 1;
             }
-            if (split) {
+            if (colocatedRollout != null) {
+                decider = deciderSource != null ? deciderSource.get() : AutoPlacement.decider(cfg, model, sh.samples(),
+                        sh.critic());
+                rollout = decider.current() == RuntimePlacement.SPLIT ? new SplitRollout(actor, rolloutGroup, first)
+                        : colocatedRollout;
+            } else if (split) {
                 rollout = new SplitRollout(actor, rolloutGroup, first);
             }
+            boolean switched = false;
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();
             long lastStep = first - 1;
@@ -423,6 +461,9 @@ public final class RlhfLoop {
                     rows.add(sm);
                     onStep.accept(sm);
                 }
+                if (decider != null) {
+                    switched = decide(step, sm, switched);
+                }
                 lastStep = step;
                 if (stopNow) {
                     break;
@@ -436,6 +477,28 @@ public final class RlhfLoop {
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
             return new Result(rows, initial, last, whole, lastStep);
+        }
+
+        /**
+         * Auto placement, after step {@code step}: the step's first transition after a switch to split (the new
+         * endpoint's first sync) becomes the measured switch cost; the decider takes the step's stage times, its
+         * decision is logged, and on a switch the next step's rollout changes (a new {@link SplitRollout} that starts
+         * at the next step, or the trainers' colocated rollout). Returns whether the placement switched.
+         */
+        private boolean decide(int step, StepMetrics sm, boolean switchedBefore) {
+            Map<String, Double> v = sm.values();
+            StageTimes measured = AutoPlacement.stageTimes(v);
+            if (switchedBefore && decider.current() == RuntimePlacement.SPLIT) {
+                decider.recordSwitchCost(RuntimePlacement.SPLIT, measured.transitionS());
+            }
+            DynamicPlacement.Decision d = decider.observe(step, measured);
+            options.log().accept(d.logLine());
+            if (d.action() != DynamicPlacement.Action.SWITCH) {
+                return false;
+            }
+            rollout = d.next() == RuntimePlacement.SPLIT ? new SplitRollout(actor, rolloutGroup, step + 1L)
+                    : colocatedRollout;
+            return true;
         }
 
         /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */

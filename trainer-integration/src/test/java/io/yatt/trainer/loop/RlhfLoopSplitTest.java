@@ -102,8 +102,8 @@ class RlhfLoopSplitTest {
     void shouldRefuseWhatTheLoopDoesNotDriveYet() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RlhfLoop.run(
                 split(colocated, "placement.async=true"), task, model, policy, m -> { }));
-        assertEquals("not wired into the loop yet: placement.mode=split, placement.async=true, expected=colocate or "
-                + "synchronous split", e.getMessage());
+        assertEquals("not wired into the loop yet: placement.mode=split, placement.async=true, expected=colocate, or "
+                + "split or auto with placement.async=false", e.getMessage());
     }
 
     @Test
