@@ -98,6 +98,11 @@ public final class RlhfLoop {
         }
     }
 
+    /**
+     * Asynchronous split placement only: how many actor updates the step's rollout weights lag behind the weights it
+     * trains, {@code (k - 1) - version} at step {@code k}.
+     */
+    public static final String ROLLOUT_VERSION_LAG = "training/rollout_version_lag";
     /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
     public static final String ROLLOUT_PROBS_DIFF_MAX = "training/rollout_probs_diff_max";
     /** Safe-RLHF's cost critic: its value loss, mean values and mean returns (names after the critic's). */
@@ -129,8 +134,7 @@ public final class RlhfLoop {
      * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
      *        multiple of the training TP degree
      * @param onStep receives each step's metrics on the calling thread (record, progress)
-     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes, or the config asks for
-     *         {@code placement.async} (not driven by the loop yet)
+     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
@@ -149,12 +153,6 @@ public final class RlhfLoop {
         int pad = layout.train().t();
         model.requireTensorParallel(pad);
         TrainConfig.Placement placement = config.placement();
-        if (placement.async()) {
-            // the components exist (io.yatt.trainer.rollout); the driver does not drive them yet
-            throw new IllegalArgumentException("not wired into the loop yet: placement.mode="
-                    + placement.mode().configName() + ", placement.async=" + placement.async()
-                    + ", expected=colocate, or split or auto with placement.async=false");
-        }
         boolean auto = placement.mode() == PlacementMode.AUTO;
         int rolloutSize = placement.mode() != PlacementMode.COLOCATE ? placement.rolloutWorldSize() : 0;
         Shape shape = Shape.of(config, layout);
@@ -341,6 +339,17 @@ public final class RlhfLoop {
         private final Supplier<DynamicPlacement> deciderSource;
         private DynamicPlacement decider;
         private Rollout rollout;
+        /**
+         * Asynchronous split: step {@code k + 1}'s generation runs on the rollout ranks while step {@code k} trains;
+         * its prompts, input batch and pending result, and the sampler state after the current step's prompts (what
+         * a checkpoint records, since the next step's prompts are drawn ahead).
+         */
+        private final boolean async;
+        private int firstStep;
+        private int[] aheadIdx;
+        private DataBatch pendingIn;
+        private CompletableFuture<Object> pending;
+        private PromptSampler.State samplerState;
         private final int worldSize;
         private final Exchange ex;
         private final Path scratch;
@@ -373,6 +382,7 @@ public final class RlhfLoop {
             this.colocatedRollout = cfg.placement().mode() == PlacementMode.AUTO
                     ? Rollout.colocated(workers.group(EmbeddedWorkers.ROLLOUT_COLOCATED)) : null;
             this.deciderSource = deciderSource;
+            this.async = cfg.placement().async();
             this.worldSize = cfg.parallel().layout().worldSize();
         }
 
@@ -422,6 +432,7 @@ public final class RlhfLoop {
                 rollout = new SplitRollout(actor, rolloutGroup, first);
             }
             boolean switched = false;
+            firstStep = first;
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();
             long lastStep = first - 1;
@@ -436,7 +447,7 @@ public final class RlhfLoop {
                 if (options.store() != null
                         && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
                     long k0 = System.nanoTime();
-                    TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
+                    TrainerState st = new TrainerState(step, samplerState, kl.value(),
                             lagrange == null ? 0.0 : lagrange.lambda(),
                             Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
                                     LAST_VAL, Double.doubleToRawLongBits(last)));
@@ -468,6 +479,12 @@ public final class RlhfLoop {
                 if (stopNow) {
                     break;
                 }
+            }
+            if (pending != null) {
+                // a stopped asynchronous run: the next step's rollout is not used
+                ((DataBatch) await(pending)).close();
+                pending = null;
+                pendingIn.close();
             }
             actor.call("saveActor", finalDir.toString());
             ex.barrier();
@@ -501,6 +518,66 @@ public final class RlhfLoop {
             return true;
         }
 
+        /** The prompts' token ids, sample by sample ({@code rollout.n} per prompt). */
+        private List<int[]> promptIds(int[] promptIdx) {
+            List<int[]> ids = new ArrayList<>(sh.samples());
+            for (int i = 0; i < sh.samples(); i++) {
+                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
+                ids.add(task.tokenizer().encodePrompt(p.text()));
+            }
+            return ids;
+        }
+
+        /** The sampling seeds of step {@code step}'s samples. */
+        private long[] seeds(int step) {
+            long[] seeds = new long[sh.samples()];
+            for (int i = 0; i < seeds.length; i++) {
+                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
+            }
+            return seeds;
+        }
+
+        /**
+         * This step's rollout of this controller's samples: the one generated ahead (asynchronous split) or one
+         * generated now; the caller closes it.
+         */
+        private DataBatch rolloutOf(List<int[]> promptIds, long[] seeds) {
+            if (pending != null) {
+                try {
+                    return (DataBatch) await(pending);
+                } finally {
+                    pending = null;
+                    pendingIn.close();
+                    pendingIn = null;
+                }
+            }
+            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false)) {
+                return rollout.generate(in);
+            }
+        }
+
+        /**
+         * Asynchronous split, after step {@code step}'s rollout is collected and before its updates: from the
+         * second step of the run on, the trainers publish version {@code step - 1} (the current actor) and the
+         * rollout ranks receive it; then step {@code step + 1}'s prompts are drawn and its generation starts on the
+         * rollout ranks, overlapping this step's training. Step {@code k} thus generates with version
+         * {@code max(first - 1, k - 2)}.
+         */
+        private void generateAhead(int step, PromptSampler sampler) {
+            if (step > firstStep) {
+                CompletableFuture<Object> send = actor.callAsync("publishWeights", (long) step - 1);
+                CompletableFuture<Object> receive = rolloutGroup.callAsync("receiveWeights", (long) step - 1);
+                await(send);
+                await(receive);
+            }
+            aheadIdx = sampler.next(sh.batchPrompts());
+            long[] seeds = seeds(step + 1);
+            pendingIn = promptBatch(promptIds(aheadIdx).subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
+            pending = rolloutGroup.callAsync("generate", pendingIn);
+        }
+
         /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */
         private double step(int step, PromptSampler sampler, KlController kl, LagrangeMultiplier lagrange,
                             MetricsTracker m, double lastVal, long t0) {
@@ -508,23 +585,16 @@ public final class RlhfLoop {
             int samples = sh.samples();
             int resp = sh.responseLen();
             int tt = sh.tt();
-            int[] promptIdx = sampler.next(sh.batchPrompts());
-            List<Prompt> prompts = new ArrayList<>(samples);
-            List<int[]> promptIds = new ArrayList<>(samples);
-            long[] seeds = new long[samples];
-            for (int i = 0; i < samples; i++) {
-                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
-                prompts.add(p);
-                promptIds.add(task.tokenizer().encodePrompt(p.text()));
-                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
-            }
+            int[] promptIdx = aheadIdx != null ? aheadIdx : sampler.next(sh.batchPrompts());
+            aheadIdx = null;
+            samplerState = sampler.state();
+            List<int[]> promptIds = promptIds(promptIdx);
+            long[] seeds = seeds(step);
             // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->
             // toTraining on the workers), then every controller gets the whole batch's responses
             int[][] responses = new int[samples][];
             float[][] genLogProbs = new float[samples][];
-            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
-                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
-                 DataBatch out = rollout.generate(in)) {
+            try (DataBatch out = rolloutOf(promptIds, seeds)) {
                 int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
                 int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
                 float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
@@ -535,10 +605,16 @@ public final class RlhfLoop {
                 m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
                 m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
                 m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
+                if (async) {
+                    m.record(ROLLOUT_VERSION_LAG, (step - 1) - Rows.doubles(out, "weight_version")[0]);
+                }
             }
             double[] baselineScores = null;
             if (alg.advEstimator() == AdvantageEstimator.REMAX) {
                 baselineScores = baselineScores(promptIds, promptIdx);
+            }
+            if (async && step < cfg.trainer().totalTrainingSteps()) {
+                generateAhead(step, sampler);
             }
 
             // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
