@@ -132,7 +132,10 @@ final class TrainCommand implements Callable<Integer> {
             // oversubscribe the cores (on a loaded 2-core machine a step's barrier timed out after 60 s)
             Blas.threads(1);
         }
-        RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get);
+        RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get, line -> {
+            out.println(line);
+            out.flush();
+        });
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;
         String summary;

@@ -34,6 +34,8 @@ final class EmbeddedWorkers implements AutoCloseable {
     static final List<String> ROLES = List.of("actor", "rollout", "ref", "critic", "cost_critic", "reward");
     /** The role split placement moves to ranks of its own. */
     static final String ROLLOUT = "rollout";
+    /** Auto placement: the trainers' colocated rollout, served beside the rollout ranks' {@link #ROLLOUT}. */
+    static final String ROLLOUT_COLOCATED = "rollout_colocated";
     /** First worker id; worker {@code r} is {@code WORKER_ID_BASE + r}. */
     static final int WORKER_ID_BASE = 100;
     /** How long forming a group waits for its workers to register. */
@@ -101,12 +103,22 @@ final class EmbeddedWorkers implements AutoCloseable {
      * @throws IllegalArgumentException also if a split placement asks for more than one controller
      */
     static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize) {
+        return start(layout, task, controllers, rolloutSize, false);
+    }
+
+    /**
+     * As {@link #start(HybridLayout, Task, int, int)}; with {@code auto} (auto placement, {@code rolloutSize > 0})
+     * the trainers also serve {@link #ROLLOUT_COLOCATED}, the colocated rollout, so the driver can pick either
+     * placement for each step.
+     */
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize, boolean auto) {
         boolean split = rolloutSize > 0;
         if (split && controllers != 1) {
             throw new IllegalArgumentException("split placement runs with one controller: trainer.controllers="
                     + controllers + ", placement.rollout_world_size=" + rolloutSize);
         }
-        List<String> trainerRoles = split ? ROLES.stream().filter(r -> !r.equals(ROLLOUT)).toList() : ROLES;
+        List<String> trainerRoles = split ? ROLES.stream().map(r -> r.equals(ROLLOUT) ? ROLLOUT_COLOCATED : r)
+                .filter(r -> auto || !r.equals(ROLLOUT_COLOCATED)).toList() : ROLES;
         int size = layout.worldSize();
         ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         EmbeddedWorkers out = new EmbeddedWorkers();

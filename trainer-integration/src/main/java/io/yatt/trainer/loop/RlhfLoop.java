@@ -4,6 +4,9 @@ import io.yatt.controller.DataBatch;
 import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerLostException;
+import io.yatt.controller.placement.DynamicPlacement;
+import io.yatt.controller.placement.RuntimePlacement;
+import io.yatt.controller.placement.StageTimes;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.tensor.Allocator;
 import io.yatt.trainer.algo.AdvantageConfig;
@@ -45,6 +48,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The RLHF loop as HybridFlow's hybrid programming model: this thread is the single controller and drives the roles
@@ -82,14 +86,26 @@ public final class RlhfLoop {
      * @param meta the compatibility meta written with every checkpoint
      * @param resumeFrom a verified checkpoint to continue from, or null to start at step 0
      * @param stopRequested polled after every step; when true the loop checkpoints and returns early
+     * @param log receives the run's log lines (auto placement's decisions), on the calling thread
      */
     public record Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
-                          BooleanSupplier stopRequested) {
+                          BooleanSupplier stopRequested, Consumer<String> log) {
 
-        /** No checkpoints, no resume, never stopped. */
+        /** No checkpoints, no resume, never stopped, no log. */
         public static final Options NONE = new Options(null, Map.of(), null, () -> false);
+
+        /** As the canonical constructor, with the log lines dropped. */
+        public Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
+                       BooleanSupplier stopRequested) {
+            this(store, meta, resumeFrom, stopRequested, line -> { });
+        }
     }
 
+    /**
+     * Asynchronous split placement only: how many actor updates the step's rollout weights lag behind the weights it
+     * trains, {@code (k - 1) - version} at step {@code k}.
+     */
+    public static final String ROLLOUT_VERSION_LAG = "training/rollout_version_lag";
     /** verl's name for the largest rollout-vs-training log-prob gap of a step. */
     public static final String ROLLOUT_PROBS_DIFF_MAX = "training/rollout_probs_diff_max";
     /** Safe-RLHF's cost critic: its value loss, mean values and mean returns (names after the critic's). */
@@ -123,23 +139,27 @@ public final class RlhfLoop {
      * @param policy whole weights of the starting policy (the SFT checkpoint), vocabulary unpadded or padded to a
      *        multiple of the training TP degree
      * @param onStep receives each step's metrics on the calling thread (record, progress)
-     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes, or the config asks for
-     *         {@code placement.async} or {@code placement.mode=auto} (not driven by the loop yet)
+     * @throws IllegalArgumentException if the layouts do not fit the model or the batch sizes
      * @throws IllegalStateException if the checkpoint to resume from lacks a counter (other defects: CheckpointException)
      */
     public static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
                              Options options, Consumer<StepMetrics> onStep) {
+        return run(config, task, model, policy, options, onStep, null);
+    }
+
+    /**
+     * As {@link #run(TrainConfig, Task, LlamaConfig, Map, Options, Consumer)}; with {@code placement.mode=auto},
+     * {@code decider} (when not null) gives the run's {@link DynamicPlacement} instead of the one built from the
+     * config and the cost model's predictions.
+     */
+    static Result run(TrainConfig config, Task task, LlamaConfig model, Map<String, float[]> policy,
+                      Options options, Consumer<StepMetrics> onStep, Supplier<DynamicPlacement> decider) {
         HybridLayout layout = config.parallel().layout();
         int pad = layout.train().t();
         model.requireTensorParallel(pad);
         TrainConfig.Placement placement = config.placement();
-        if (placement.mode() == PlacementMode.AUTO || placement.async()) {
-            // the components exist (io.yatt.trainer.rollout, DynamicPlacement); the driver does not drive them yet
-            throw new IllegalArgumentException("not wired into the loop yet: placement.mode="
-                    + placement.mode().configName() + ", placement.async=" + placement.async()
-                    + ", expected=colocate or synchronous split");
-        }
-        int rolloutSize = placement.mode() == PlacementMode.SPLIT ? placement.rolloutWorldSize() : 0;
+        boolean auto = placement.mode() == PlacementMode.AUTO;
+        int rolloutSize = placement.mode() != PlacementMode.COLOCATE ? placement.rolloutWorldSize() : 0;
         Shape shape = Shape.of(config, layout);
         Path tmp;
         try {
@@ -154,19 +174,19 @@ public final class RlhfLoop {
             LlamaCheckpoint.save(policyDir, model, Head.LANGUAGE_MODEL, policy, policyPad);
             int controllers = config.trainer().controllers();
             if (config.trainer().backend() == Backend.SHM) {
-                if (rolloutSize > 0) {
+                if (rolloutSize > 0 || auto) {
                     throw new IllegalArgumentException("split placement runs on the in-process backend only: "
                             + "trainer.backend=shm, placement.mode=" + config.placement().mode().configName());
                 }
                 try (ProcessWorkers workers = ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(
                         config))) {
                     return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
-                            options, onStep, policyDir, tmp);
+                            options, onStep, policyDir, tmp, decider);
                 }
             }
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize)) {
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize, auto)) {
                 return runControllers(config, task, model, shape, workers.controllers(), workers::abort, options,
-                        onStep, policyDir, tmp);
+                        onStep, policyDir, tmp, decider);
             }
         } finally {
             deleteTree(tmp);
@@ -187,14 +207,14 @@ public final class RlhfLoop {
     private static Result runControllers(TrainConfig config, Task task, LlamaConfig model, Shape shape,
                                          List<EmbeddedWorkers.Controller> controllers, Runnable abortWorkers,
                                          Options options, Consumer<StepMetrics> onStep, Path policyDir,
-                                         Path scratch) {
+                                         Path scratch, Supplier<DynamicPlacement> decider) {
         Stopper stopper = new Stopper(abortWorkers, Thread.currentThread());
         for (int i = 1; i < controllers.size(); i++) {
             EmbeddedWorkers.Controller c = controllers.get(i);
             int index = i;
             Thread t = new Thread(() -> {
                 try {
-                    drive(config, task, model, shape, c, options, m -> { }, policyDir, scratch);
+                    drive(config, task, model, shape, c, options, m -> { }, policyDir, scratch, decider);
                 } catch (Throwable e) {
                     stopper.fail(index, e);
                 }
@@ -205,7 +225,8 @@ public final class RlhfLoop {
         stopper.others.forEach(Thread::start);
         Result result = null;
         try {
-            result = drive(config, task, model, shape, controllers.getFirst(), options, onStep, policyDir, scratch);
+            result = drive(config, task, model, shape, controllers.getFirst(), options, onStep, policyDir, scratch,
+                    decider);
         } catch (Throwable e) {
             stopper.fail(0, e);
         } finally {
@@ -218,9 +239,10 @@ public final class RlhfLoop {
 
     private static Result drive(TrainConfig config, Task task, LlamaConfig model, Shape shape,
                                 EmbeddedWorkers.Controller c, Options options, Consumer<StepMetrics> onStep,
-                                Path policyDir, Path scratch) {
+                                Path policyDir, Path scratch, Supplier<DynamicPlacement> decider) {
         try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
-            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch)
+            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch,
+                    decider)
                     .run(policyDir, scratch.resolve("final"));
         }
     }
@@ -417,7 +439,22 @@ public final class RlhfLoop {
         private final WorkerGroup reward;
         private final WorkerGroup rolloutGroup;
         private final boolean split;
+        /** Auto placement: the trainers' colocated rollout (null otherwise), the decider and its source. */
+        private final Rollout colocatedRollout;
+        private final Supplier<DynamicPlacement> deciderSource;
+        private DynamicPlacement decider;
         private Rollout rollout;
+        /**
+         * Asynchronous split: step {@code k + 1}'s generation runs on the rollout ranks while step {@code k} trains;
+         * its prompts, input batch and pending result, and the sampler state after the current step's prompts (what
+         * a checkpoint records, since the next step's prompts are drawn ahead).
+         */
+        private final boolean async;
+        private int firstStep;
+        private int[] aheadIdx;
+        private DataBatch pendingIn;
+        private CompletableFuture<Object> pending;
+        private PromptSampler.State samplerState;
         private final int worldSize;
         private final Exchange ex;
         private final Path scratch;
@@ -426,7 +463,8 @@ public final class RlhfLoop {
         private final int local;
 
         Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
-               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch) {
+               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch,
+               Supplier<DynamicPlacement> deciderSource) {
             this.ex = ex;
             this.scratch = scratch;
             this.local = sh.samples() / ex.count();
@@ -444,8 +482,12 @@ public final class RlhfLoop {
             this.costCritic = workers.group("cost_critic");
             this.reward = workers.group("reward");
             this.rolloutGroup = workers.group("rollout");
-            this.split = cfg.placement().mode() == PlacementMode.SPLIT;
+            this.split = cfg.placement().mode() != PlacementMode.COLOCATE;
             this.rollout = split ? null : Rollout.colocated(rolloutGroup);
+            this.colocatedRollout = cfg.placement().mode() == PlacementMode.AUTO
+                    ? Rollout.colocated(workers.group(EmbeddedWorkers.ROLLOUT_COLOCATED)) : null;
+            this.deciderSource = deciderSource;
+            this.async = cfg.placement().async();
             this.worldSize = cfg.parallel().layout().worldSize();
         }
 
@@ -488,9 +530,16 @@ public final class RlhfLoop {
                 last = initial;
                 first = 1;
             }
-            if (split) {
+            if (colocatedRollout != null) {
+                decider = deciderSource != null ? deciderSource.get() : AutoPlacement.decider(cfg, model, sh.samples(),
+                        sh.critic());
+                rollout = decider.current() == RuntimePlacement.SPLIT ? new SplitRollout(actor, rolloutGroup, first)
+                        : colocatedRollout;
+            } else if (split) {
                 rollout = new SplitRollout(actor, rolloutGroup, first);
             }
+            boolean switched = false;
+            firstStep = first;
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();
             long lastStep = first - 1;
@@ -505,7 +554,7 @@ public final class RlhfLoop {
                 if (options.store() != null
                         && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
                     long k0 = System.nanoTime();
-                    TrainerState st = new TrainerState(step, sampler.state(), kl.value(),
+                    TrainerState st = new TrainerState(step, samplerState, kl.value(),
                             lagrange == null ? 0.0 : lagrange.lambda(),
                             Map.of(INITIAL_VAL, Double.doubleToRawLongBits(initial),
                                     LAST_VAL, Double.doubleToRawLongBits(last),
@@ -532,10 +581,19 @@ public final class RlhfLoop {
                     rows.add(sm);
                     onStep.accept(sm);
                 }
+                if (decider != null) {
+                    switched = decide(step, sm, switched);
+                }
                 lastStep = step;
                 if (stopNow) {
                     break;
                 }
+            }
+            if (pending != null) {
+                // a stopped asynchronous run: the next step's rollout is not used
+                ((DataBatch) await(pending)).close();
+                pending = null;
+                pendingIn.close();
             }
             actor.call("saveActor", finalDir.toString());
             ex.barrier();
@@ -547,6 +605,88 @@ public final class RlhfLoop {
             return new Result(rows, initial, last, whole, lastStep);
         }
 
+        /**
+         * Auto placement, after step {@code step}: the step's first transition after a switch to split (the new
+         * endpoint's first sync) becomes the measured switch cost; the decider takes the step's stage times, its
+         * decision is logged, and on a switch the next step's rollout changes (a new {@link SplitRollout} that starts
+         * at the next step, or the trainers' colocated rollout). Returns whether the placement switched.
+         */
+        private boolean decide(int step, StepMetrics sm, boolean switchedBefore) {
+            Map<String, Double> v = sm.values();
+            StageTimes measured = AutoPlacement.stageTimes(v);
+            if (switchedBefore && decider.current() == RuntimePlacement.SPLIT) {
+                decider.recordSwitchCost(RuntimePlacement.SPLIT, measured.transitionS());
+            }
+            DynamicPlacement.Decision d = decider.observe(step, measured);
+            options.log().accept(d.logLine());
+            if (d.action() != DynamicPlacement.Action.SWITCH) {
+                return false;
+            }
+            rollout = d.next() == RuntimePlacement.SPLIT ? new SplitRollout(actor, rolloutGroup, step + 1L)
+                    : colocatedRollout;
+            return true;
+        }
+
+        /** The prompts' token ids, sample by sample ({@code rollout.n} per prompt). */
+        private List<int[]> promptIds(int[] promptIdx) {
+            List<int[]> ids = new ArrayList<>(sh.samples());
+            for (int i = 0; i < sh.samples(); i++) {
+                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
+                ids.add(task.tokenizer().encodePrompt(p.text()));
+            }
+            return ids;
+        }
+
+        /** The sampling seeds of step {@code step}'s samples. */
+        private long[] seeds(int step) {
+            long[] seeds = new long[sh.samples()];
+            for (int i = 0; i < seeds.length; i++) {
+                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
+            }
+            return seeds;
+        }
+
+        /**
+         * This step's rollout of this controller's samples: the one generated ahead (asynchronous split) or one
+         * generated now; the caller closes it.
+         */
+        private DataBatch rolloutOf(List<int[]> promptIds, long[] seeds) {
+            if (pending != null) {
+                try {
+                    return (DataBatch) await(pending);
+                } finally {
+                    pending = null;
+                    pendingIn.close();
+                    pendingIn = null;
+                }
+            }
+            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false)) {
+                return rollout.generate(in);
+            }
+        }
+
+        /**
+         * Asynchronous split, after step {@code step}'s rollout is collected and before its updates: from the
+         * second step of the run on, the trainers publish version {@code step - 1} (the current actor) and the
+         * rollout ranks receive it; then step {@code step + 1}'s prompts are drawn and its generation starts on the
+         * rollout ranks, overlapping this step's training. Step {@code k} thus generates with version
+         * {@code max(first - 1, k - 2)}.
+         */
+        private void generateAhead(int step, PromptSampler sampler) {
+            if (step > firstStep) {
+                CompletableFuture<Object> send = actor.callAsync("publishWeights", (long) step - 1);
+                CompletableFuture<Object> receive = rolloutGroup.callAsync("receiveWeights", (long) step - 1);
+                await(send);
+                await(receive);
+            }
+            aheadIdx = sampler.next(sh.batchPrompts());
+            long[] seeds = seeds(step + 1);
+            pendingIn = promptBatch(promptIds(aheadIdx).subList(s0, s0 + local),
+                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
+            pending = rolloutGroup.callAsync("generate", pendingIn);
+        }
+
         /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */
         private double step(int step, PromptSampler sampler, KlController kl, LagrangeMultiplier lagrange,
                             MetricsTracker m, double lastVal, long t0) {
@@ -554,23 +694,16 @@ public final class RlhfLoop {
             int samples = sh.samples();
             int resp = sh.responseLen();
             int tt = sh.tt();
-            int[] promptIdx = sampler.next(sh.batchPrompts());
-            List<Prompt> prompts = new ArrayList<>(samples);
-            List<int[]> promptIds = new ArrayList<>(samples);
-            long[] seeds = new long[samples];
-            for (int i = 0; i < samples; i++) {
-                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
-                prompts.add(p);
-                promptIds.add(task.tokenizer().encodePrompt(p.text()));
-                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
-            }
+            int[] promptIdx = aheadIdx != null ? aheadIdx : sampler.next(sh.batchPrompts());
+            aheadIdx = null;
+            samplerState = sampler.state();
+            List<int[]> promptIds = promptIds(promptIdx);
+            long[] seeds = seeds(step);
             // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->
             // toTraining on the workers), then every controller gets the whole batch's responses
             int[][] responses = new int[samples][];
             float[][] genLogProbs = new float[samples][];
-            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
-                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
-                 DataBatch out = rollout.generate(in)) {
+            try (DataBatch out = rolloutOf(promptIds, seeds)) {
                 int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
                 int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
                 float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
@@ -581,10 +714,16 @@ public final class RlhfLoop {
                 m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
                 m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
                 m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
+                if (async) {
+                    m.record(ROLLOUT_VERSION_LAG, (step - 1) - Rows.doubles(out, "weight_version")[0]);
+                }
             }
             double[] baselineScores = null;
             if (alg.advEstimator() == AdvantageEstimator.REMAX) {
                 baselineScores = baselineScores(promptIds, promptIdx);
+            }
+            if (async && step < cfg.trainer().totalTrainingSteps()) {
+                generateAhead(step, sampler);
             }
 
             // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded

@@ -43,6 +43,7 @@ public final class SplitRolloutRank implements AutoCloseable {
     private TrainConfig cfg;
     private double syncS;
     private long syncBytes;
+    private long version = -1;
 
     private SplitRolloutRank(int rolloutRank, Communicator sync) {
         this.rolloutRank = rolloutRank;
@@ -122,11 +123,13 @@ public final class SplitRolloutRank implements AutoCloseable {
         }
         syncS = (System.nanoTime() - t0) / 1e9;
         syncBytes = stats.byteSize();
+        this.version = version;
         return syncBytes;
     }
 
     /**
-     * This replica's rows, as {@link RlhfWorker#generate} (same inputs and outputs), on the weights last received.
+     * This replica's rows, as {@link RlhfWorker#generate} (same inputs and outputs, plus {@code weight_version}: the
+     * version of the weights last received), on the weights last received.
      */
     @WorkerMethod(dispatch = "MESH(" + RlhfWorker.ROLLOUT_MESH + ")")
     public DataBatch generate(DataBatch prompts) {
@@ -164,6 +167,8 @@ public final class SplitRolloutRank implements AutoCloseable {
         double[] genCol = new double[n];
         double[] syncCol = new double[n];
         double[] bytesCol = new double[n];
+        double[] versionCol = new double[n];
+        java.util.Arrays.fill(versionCol, version);
         java.util.Arrays.fill(genCol, genS);
         java.util.Arrays.fill(syncCol, syncS);
         java.util.Arrays.fill(bytesCol, syncBytes);
@@ -174,6 +179,7 @@ public final class SplitRolloutRank implements AutoCloseable {
                 .tensor("gen_s", Rows.doubles(results, genCol))
                 .tensor("reshard_s", Rows.doubles(results, syncCol))
                 .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
+                .tensor("weight_version", Rows.doubles(results, versionCol))
                 .build();
     }
 

@@ -2,6 +2,7 @@ package io.yatt.trainer.loop;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * (timings, throughput and the transition's bytes aside) and the final weights equal the colocated run's bit for
  * bit: placement does not change the math. With 2 replicas each replica decodes a larger batch, which may change the
  * rounding of the rollout's own log-probs ({@code training/rollout_probs_diff_max}); the training recomputes
- * log-probs in the training layout, so every other metric and the weights stay bit for bit.
+ * log-probs in the training layout, so every other metric and the weights stay bit for bit. With
+ * {@code placement.async=true} the rollout runs one step off-policy.
  */
 class RlhfLoopSplitTest {
     static TrainConfig colocated;
@@ -98,12 +100,30 @@ class RlhfLoopSplitTest {
         }
     }
 
+    /**
+     * {@code placement.async=true}: step k generates with version {@code max(0, k - 2)} while step k - 1 trains, so
+     * the lag is 0 at step 1 and exactly 1 after; step 1 equals the synchronous split's step 1, step 2 (generated
+     * with version 0 instead of 1) does not; 4 steps, 4 rollout ranks.
+     */
     @Test
-    void shouldRefuseWhatTheLoopDoesNotDriveYet() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RlhfLoop.run(
-                split(colocated, "placement.async=true"), task, model, policy, m -> { }));
-        assertEquals("not wired into the loop yet: placement.mode=split, placement.async=true, expected=colocate or "
-                + "synchronous split", e.getMessage());
+    void shouldRunTheRolloutOneStepOffPolicyWhenAsynchronous() {
+        TrainConfig sync = split(colocated, 4, "trainer.total_training_steps=4");
+        RlhfLoop.Result s = RlhfLoop.run(sync, task, model, policy, m -> { });
+        RlhfLoop.Result a = RlhfLoop.run(sync.withOverrides(List.of("placement.async=true")), task, model, policy,
+                m -> { });
+        assertEquals(4, a.rows().size());
+        double[] lags = new double[4];
+        for (int i = 0; i < 4; i++) {
+            lags[i] = a.rows().get(i).value(RlhfLoop.ROLLOUT_VERSION_LAG);
+        }
+        assertArrayEquals(new double[] {0, 1, 1, 1}, lags);
+        Map<String, Double> first = withoutTimings(a.rows().get(0));
+        first.remove(RlhfLoop.ROLLOUT_VERSION_LAG);
+        assertEquals(withoutTimings(s.rows().get(0)), first);
+        Map<String, Double> second = withoutTimings(a.rows().get(1));
+        second.remove(RlhfLoop.ROLLOUT_VERSION_LAG);
+        assertNotEquals(withoutTimings(s.rows().get(1)), second);
+        assertTrue(!s.rows().get(1).values().containsKey(RlhfLoop.ROLLOUT_VERSION_LAG));
     }
 
     @Test
