@@ -22,9 +22,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
     private final Communicator sync;
     private final WeightSync weightSync;
     private final Allocator allocator;
-    private long firstStep;
-    private final long lastStep;
-    private long nextStep;
+    private final RolloutSteps steps;
     private long bytesSent;
     private long syncNs;
 
@@ -34,9 +32,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
         this.sync = sync;
         this.weightSync = weightSync;
         this.allocator = allocator;
-        this.firstStep = firstStep;
-        this.lastStep = lastStep;
-        this.nextStep = firstStep;
+        this.steps = new RolloutSteps(settings.mode(), firstStep, lastStep);
     }
 
     /**
@@ -50,7 +46,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
     public static SplitRolloutTrainer create(RolloutSettings settings, WeightSyncTopology topology, int trainerRank,
                                              Communicator sync, Allocator allocator, long firstStep, long lastStep) {
         Objects.requireNonNull(settings, "settings");
-        checkSteps(firstStep, lastStep);
+        RolloutSteps.check(firstStep, lastStep);
         Allocator own = allocator.child("split-rollout-trainer" + trainerRank);
         WeightSync ws = null;
         try {
@@ -67,13 +63,6 @@ public final class SplitRolloutTrainer implements AutoCloseable {
         }
     }
 
-    static void checkSteps(long firstStep, long lastStep) {
-        if (firstStep < 1 || lastStep < firstStep) {
-            throw new IllegalArgumentException("steps must satisfy 1 <= firstStep <= lastStep: firstStep=" + firstStep
-                    + ", lastStep=" + lastStep);
-        }
-    }
-
     /**
      * Step {@code step}'s rollout. The engine's training weights must hold the actor's current weights (version
      * {@code step - 1}: copy them in before the call); the engine is in training state before and after.
@@ -82,20 +71,17 @@ public final class SplitRolloutTrainer implements AutoCloseable {
      * @throws io.yatt.hybrid.WeightSyncException if a weight sync failed (every rank throws)
      */
     public RolloutBatch step(long step, HybridEngine engine) {
-        if (step != nextStep || step > lastStep) {
-            throw new IllegalStateException("rollout steps run in order: step=" + step + ", expected=" + nextStep
-                    + ", lastStep=" + lastStep);
-        }
+        steps.requireNext(step);
         RolloutMode mode = settings.mode();
-        if (mode == RolloutMode.SYNC ? mode.syncsBefore(step, firstStep) : step == firstStep) {
-            publish(mode.weightVersion(step, firstStep), engine);
+        if (mode == RolloutMode.SYNC ? mode.syncsBefore(step, steps.first()) : step == steps.first()) {
+            publish(mode.weightVersion(step, steps.first()), engine);
         }
         RolloutBatch batch = RolloutExchange.exchange(sync, allocator, settings, RolloutExchange.Part.none(), step);
-        if (mode == RolloutMode.ASYNC && step < lastStep && mode.syncsBefore(step + 1, firstStep)) {
+        if (mode == RolloutMode.ASYNC && step < steps.last() && mode.syncsBefore(step + 1, steps.first())) {
             // the rollout ranks generate step + 1 with these weights while this step trains
-            publish(mode.weightVersion(step + 1, firstStep), engine);
+            publish(mode.weightVersion(step + 1, steps.first()), engine);
         }
-        nextStep = step + 1;
+        steps.done(step);
         return batch;
     }
 
@@ -145,19 +131,7 @@ public final class SplitRolloutTrainer implements AutoCloseable {
      * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
      */
     public void restartAt(long step) {
-        if (step == firstStep && step == nextStep) {
-            return; // nothing has run yet: already a first step
-        }
-        if (settings.mode() != RolloutMode.SYNC) {
-            throw new IllegalStateException("switching placement needs the synchronous rollout: mode="
-                    + settings.mode());
-        }
-        if (step < nextStep || step > lastStep) {
-            throw new IllegalStateException("rollout cannot restart there: step=" + step + ", next=" + nextStep
-                    + ", lastStep=" + lastStep);
-        }
-        firstStep = step;
-        nextStep = step;
+        steps.restartAt(step);
     }
 
     @Override

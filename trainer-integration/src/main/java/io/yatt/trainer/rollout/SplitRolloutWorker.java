@@ -32,9 +32,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
     private final Allocator allocator;
     private final Map<String, Tensor> weights;
     private final WeightSync weightSync;
-    private long firstStep;
-    private final long lastStep;
-    private long nextStep;
+    private final RolloutSteps steps;
     private final List<Long> versions = new ArrayList<>();
 
     private SplitRolloutWorker(RolloutSettings settings, WeightSyncTopology topology, int rolloutRank,
@@ -48,9 +46,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
         this.allocator = allocator;
         this.weights = weights;
         this.weightSync = weightSync;
-        this.firstStep = firstStep;
-        this.lastStep = lastStep;
-        this.nextStep = firstStep;
+        this.steps = new RolloutSteps(settings.mode(), firstStep, lastStep);
     }
 
     /**
@@ -66,7 +62,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
                                             long lastStep) {
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(plan, "plan");
-        SplitRolloutTrainer.checkSteps(firstStep, lastStep);
+        RolloutSteps.check(firstStep, lastStep);
         int pg = topology.layout().gen().pg();
         if (pg != 1) {
             throw new IllegalArgumentException("split rollout generates without pipeline stages: p_g=" + pg
@@ -110,17 +106,14 @@ public final class SplitRolloutWorker implements AutoCloseable {
      * @throws io.yatt.hybrid.WeightSyncException if a weight sync failed (weights unchanged)
      */
     public RolloutBatch step(long step, List<int[]> promptIds) {
-        if (step != nextStep || step > lastStep) {
-            throw new IllegalStateException("rollout steps run in order: step=" + step + ", expected=" + nextStep
-                    + ", lastStep=" + lastStep);
-        }
+        steps.requireNext(step);
         if (promptIds.size() != settings.samples()) {
             throw new IllegalArgumentException("one prompt per sample expected: prompts=" + promptIds.size()
                     + ", samples=" + settings.samples());
         }
         RolloutMode mode = settings.mode();
-        long version = mode.weightVersion(step, firstStep);
-        if (mode.syncsBefore(step, firstStep)) {
+        long version = mode.weightVersion(step, steps.first());
+        if (mode.syncsBefore(step, steps.first())) {
             receive();
         }
         if (weightSync.version() != version) {
@@ -159,7 +152,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
                 : new RolloutExchange.Part(List.of(), 0, List.of(), 0, rolloutRank == 0, step, version);
         RolloutBatch batch = RolloutExchange.exchange(sync, allocator, settings, part, step);
         versions.add(version);
-        nextStep = step + 1;
+        steps.done(step);
         return batch;
     }
 
@@ -217,19 +210,7 @@ public final class SplitRolloutWorker implements AutoCloseable {
      * @throws IllegalStateException in asynchronous mode, or if {@code step} is before the next step or after the last
      */
     public void restartAt(long step) {
-        if (step == firstStep && step == nextStep) {
-            return; // nothing has run yet: already a first step
-        }
-        if (settings.mode() != RolloutMode.SYNC) {
-            throw new IllegalStateException("switching placement needs the synchronous rollout: mode="
-                    + settings.mode());
-        }
-        if (step < nextStep || step > lastStep) {
-            throw new IllegalStateException("rollout cannot restart there: step=" + step + ", next=" + nextStep
-                    + ", lastStep=" + lastStep);
-        }
-        firstStep = step;
-        nextStep = step;
+        steps.restartAt(step);
     }
 
     @Override

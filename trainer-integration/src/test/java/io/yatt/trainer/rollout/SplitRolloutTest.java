@@ -443,7 +443,7 @@ class SplitRolloutTest {
     @Test
     void shouldRejectStepsOutOfOrder() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> SplitRolloutTrainer.checkSteps(3, 2));
+                () -> RolloutSteps.check(3, 2));
         assertEquals("steps must satisfy 1 <= firstStep <= lastStep: firstStep=3, lastStep=2", e.getMessage());
     }
 }
