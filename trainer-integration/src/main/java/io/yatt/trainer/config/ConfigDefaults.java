@@ -68,7 +68,7 @@ public final class ConfigDefaults {
     public static final double KL_COEF = 0.001;
     public static final double TARGET_KL = 0.1;
     public static final int KL_HORIZON_STEPS = 10000;
-    public static final double LAGRANGE_INIT = 1.0;
+    public static final double LAGRANGE_INIT = 0.1;
     public static final double LAGRANGE_LR = 0.05;
     public static final double COST_LIMIT = 0.1;
 
