@@ -9,6 +9,7 @@ import io.yatt.trainer.run.Checkpoint;
 import io.yatt.trainer.run.CheckpointStore;
 import io.yatt.trainer.run.MetricNames;
 import io.yatt.trainer.run.StepMetrics;
+import io.yatt.trainer.task.Task;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,27 +36,40 @@ class RlhfLoopResumeTest {
 
     @Test
     void shouldResumeMidRunBitIdentical(@TempDir Path dir) {
-        resumeMidRun(config, dir);
+        resumeMidRun(config, RlhfLoopTest.task, dir);
     }
 
     /** Safe-RLHF's cost critic and its optimiser travel through the checkpoint: the resumed run ends bit-identical. */
     @Test
     void shouldResumeSafeRlhfWithItsCostCriticBitIdentical(@TempDir Path dir) {
-        resumeMidRun(config.withOverrides(List.of("algorithm.adv_estimator=safe_rlhf")), dir);
+        resumeMidRun(config.withOverrides(List.of("algorithm.adv_estimator=safe_rlhf")), RlhfLoopTest.task, dir);
     }
 
-    private static void resumeMidRun(TrainConfig config, Path dir) {
-        RlhfLoop.Result whole = RlhfLoop.run(config, RlhfLoopTest.task, RlhfLoopTest.model, RlhfLoopTest.policy,
+    /**
+     * 16 training prompts at 8 per step: step 2 ends the sampler's first epoch exactly, so the stop at step 2 is a
+     * resume at an epoch boundary; the resumed run must go on into the reshuffled second epoch (steps 3 and 4), not
+     * stop with zero steps, and end bit-identical.
+     */
+    @Test
+    void shouldResumeExactlyAtAnEpochBoundaryAndGoOnTraining(@TempDir Path dir) {
+        TrainConfig boundary = config.withOverrides(List.of("data.train_size=16"));
+        Task small = Task.fromConfig(boundary, RlhfLoopResumeTest.class.getClassLoader());
+        assertEquals(2, small.trainPrompts().size() / boundary.data().trainBatchSize());
+        resumeMidRun(boundary, small, dir);
+    }
+
+    private static void resumeMidRun(TrainConfig config, Task task, Path dir) {
+        RlhfLoop.Result whole = RlhfLoop.run(config, task, RlhfLoopTest.model, RlhfLoopTest.policy,
                 m -> { });
         CheckpointStore store = CheckpointStore.at(dir);
         AtomicInteger polls = new AtomicInteger();
         List<StepMetrics> rows = new ArrayList<>();
-        RlhfLoop.Result first = RlhfLoop.run(config, RlhfLoopTest.task, RlhfLoopTest.model, RlhfLoopTest.policy,
+        RlhfLoop.Result first = RlhfLoop.run(config, task, RlhfLoopTest.model, RlhfLoopTest.policy,
                 new RlhfLoop.Options(store, Map.of(), null, () -> polls.incrementAndGet() >= 2), rows::add);
         assertEquals(2, first.lastStep());
         assertEquals(List.of(2L), store.publishedSteps());
         Checkpoint ckpt = store.latestValid().checkpoint().orElseThrow();
-        RlhfLoop.Result second = RlhfLoop.run(config, RlhfLoopTest.task, RlhfLoopTest.model, RlhfLoopTest.policy,
+        RlhfLoop.Result second = RlhfLoop.run(config, task, RlhfLoopTest.model, RlhfLoopTest.policy,
                 new RlhfLoop.Options(store, Map.of(), ckpt, () -> false), rows::add);
         assertEquals(4, second.lastStep());
         assertEquals(List.of(2L, 4L), store.publishedSteps().stream().sorted().toList());
