@@ -8,8 +8,9 @@ import java.util.Map;
 
 /**
  * The end-of-run summary as a text table: mean seconds per step of every {@code timing_s/*} stage and its share of
- * the step, the mean of every {@code perf/*} metric (tokens per second among them), and the reshard's time and bytes
- * per iteration. Stateless.
+ * the step (and, when {@code perf/total_num_tokens} was logged, the stage's tokens per second: the step's tokens over
+ * the stage's mean time), the mean of every {@code perf/*} metric (tokens per second among them), and the reshard's
+ * time and bytes per iteration. Stateless.
  */
 public final class RunSummary {
 
@@ -49,11 +50,20 @@ public final class RunSummary {
         List<String> lines = new ArrayList<>();
         lines.add(String.format(Locale.ROOT, "Run summary: steps %d..%d (%d logged)", first, last, rows.size()));
         lines.add("");
-        lines.add(String.format(Locale.ROOT, "%-28s %14s %9s", "stage", "mean s/step", "share"));
+        // with the step's token count logged, each stage's rate: the step's tokens over the stage's time
+        Double tokens = perf.get(MetricNames.TOTAL_NUM_TOKENS);
+        boolean rates = tokens != null && Double.isFinite(tokens);
+        lines.add(rates ? String.format(Locale.ROOT, "%-28s %14s %9s %12s", "stage", "mean s/step", "share", "tokens/s")
+                : String.format(Locale.ROOT, "%-28s %14s %9s", "stage", "mean s/step", "share"));
         for (Map.Entry<String, Double> entry : timing.entrySet()) {
             String stage = entry.getKey().substring(MetricNames.TIMING_PREFIX.length());
-            double share = stepSeconds > 0.0 ? 100.0 * entry.getValue() / stepSeconds : Double.NaN;
-            lines.add(String.format(Locale.ROOT, "%-28s %14.4f %8.1f%%", stage, entry.getValue(), share));
+            double seconds = entry.getValue();
+            double share = stepSeconds > 0.0 ? 100.0 * seconds / stepSeconds : Double.NaN;
+            String line = String.format(Locale.ROOT, "%-28s %14.4f %8.1f%%", stage, seconds, share);
+            if (rates) {
+                line += String.format(Locale.ROOT, " %12.1f", seconds > 0.0 ? tokens / seconds : Double.NaN);
+            }
+            lines.add(line);
         }
         if (!perf.isEmpty()) {
             lines.add("");

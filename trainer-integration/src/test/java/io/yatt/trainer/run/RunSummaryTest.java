@@ -60,4 +60,26 @@ class RunSummaryTest {
                 reshard per iteration: 0.5000 s, 25.0% of the step
                 """, RunSummary.render(List.of(new StepMetrics(7, values))));
     }
+
+    @Test
+    void shouldGiveEachStageItsTokensPerSecondWhenTheStepsTokensWereLogged() {
+        Map<String, Double> values = new LinkedHashMap<>();
+        values.put("timing_s/gen", 0.5);
+        values.put("timing_s/update_actor", 2.0);
+        values.put("timing_s/step", 4.0);
+        values.put("perf/total_num_tokens", 1000.0);
+
+        // 1000 tokens: gen 1000 / 0.5 = 2000 tokens/s, update_actor 500, the whole step 250.
+        assertEquals("""
+                Run summary: steps 3..3 (1 logged)
+
+                stage                           mean s/step     share     tokens/s
+                gen                                  0.5000     12.5%       2000.0
+                update_actor                         2.0000     50.0%        500.0
+                step                                 4.0000    100.0%        250.0
+
+                perf                                   mean
+                total_num_tokens                     1000.0
+                """, RunSummary.render(List.of(new StepMetrics(3, values))));
+    }
 }
