@@ -14,10 +14,8 @@ import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.model.LlamaModel;
 import io.yatt.trainer.model.LlamaWeights;
 import io.yatt.trainer.model.Parallelism;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,9 +25,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -351,26 +349,14 @@ public final class ModelBenchCommand implements Callable<Integer> {
         if (optimizer) {
             command.add("--optimizer");
         }
-        Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(
-                Path.of("/dev/null").toFile())).start();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread drain = Thread.ofVirtual().start(() -> {
-            try {
-                process.getErrorStream().transferTo(err);
-            } catch (IOException e) {
-                // the process died; its exit code tells
-            }
-        });
-        String stdout = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(PEER_TIMEOUT_S, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
+        Optional<PeerProcess.Result> run = PeerProcess.run(command, PEER_TIMEOUT_S);
+        if (run.isEmpty()) {
             return "peer timed out after " + PEER_TIMEOUT_S + " s";
         }
-        drain.join();
-        String stderr = err.toString(StandardCharsets.UTF_8).strip();
-        if (process.exitValue() != 0) {
-            return "peer exited with " + process.exitValue() + ": " + stderr;
+        if (run.get().code() != 0) {
+            return "peer exited with " + run.get().code() + ": " + run.get().err().strip();
         }
+        String stdout = run.get().out();
         for (String line : stdout.split("\n")) {
             if (line.isBlank()) {
                 continue;

@@ -181,7 +181,7 @@ class HuggingFaceLogitsTest {
         String arg = Stream.of(sequences)
                 .map(seq -> IntStream.of(seq).mapToObj(Integer::toString).collect(Collectors.joining(",")))
                 .collect(Collectors.joining(";"));
-        TorchPeer.Result run = TorchPeer.run("--checkpoint", dir.toString(), "--logits", arg);
+        PeerProcess.Result run = TorchPeer.run("--checkpoint", dir.toString(), "--logits", arg);
         assertEquals(0, run.code(), run.err());
         List<String> lines = run.out().strip().lines().toList();
         assertEquals(sequences.length, lines.size(), run.out());

@@ -55,7 +55,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldComputeHandDerivedLogitsOfAZeroLayerModel() throws Exception {
-        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,1");
+        PeerProcess.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,1");
 
         assertEquals(0, run.code(), run.err());
         JsonNode line = new ObjectMapper().readTree(run.out().strip());
@@ -77,7 +77,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldRejectAMisshapedTensorAndNameIt() throws Exception {
-        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2, 3}).toString(), "--logits", "0");
+        PeerProcess.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2, 3}).toString(), "--logits", "0");
 
         assertEquals(2, run.code(), run.out());
         assertEquals("llama_peer: tensor misshaped: model.norm.weight: shape=[3], expected [2]", run.err().strip());
@@ -85,7 +85,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldRejectATokenOutsideTheVocabulary() throws Exception {
-        TorchPeer.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,2");
+        PeerProcess.Result run = TorchPeer.run("--checkpoint", zeroLayerCheckpoint(new float[] {1, 2}).toString(), "--logits", "0,2");
 
         assertEquals(2, run.code(), run.out());
         assertEquals("llama_peer: token id out of range: token=2, vocab=2", run.err().strip());
@@ -93,7 +93,7 @@ class TorchLlamaPeerTest {
 
     @Test
     void shouldDecodeWithTheKvCacheAsTheFullForwardDoes() throws Exception {
-        TorchPeer.Result run = TorchPeer.run("--self-check", "--size", "small");
+        PeerProcess.Result run = TorchPeer.run("--self-check", "--size", "small");
 
         assertEquals(0, run.code(), run.out() + run.err());
         List<String> lines = run.out().strip().lines().toList();

@@ -2,14 +2,11 @@ package io.yatt.bench.trainer.model;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the PyTorch peer ({@code bench/peers/torch/llama_peer.py}) for tests: finds a {@code python3} on PATH or
@@ -25,11 +22,8 @@ final class TorchPeer {
     private TorchPeer() {
     }
 
-    record Result(int code, String out, String err) {
-    }
-
     /** Runs the peer script with {@code args}; skips (JUnit assumption) without torch or without the script. */
-    static Result run(String... args) throws IOException, InterruptedException {
+    static PeerProcess.Result run(String... args) throws IOException, InterruptedException {
         String found = python();
         assumeTrue(found != null, "no python3 that imports torch (install Debian's python3-torch)");
         assumeTrue(Files.isRegularFile(SCRIPT), "run from the bench module folder: " + SCRIPT + " not found");
@@ -55,23 +49,8 @@ final class TorchPeer {
         return python;
     }
 
-    private static Result exec(List<String> command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(
-                Path.of("/dev/null").toFile())).start();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread drain = Thread.ofVirtual().start(() -> {
-            try {
-                process.getErrorStream().transferTo(err);
-            } catch (IOException e) {
-                // the process died; its exit code tells
-            }
-        });
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new IllegalStateException("timed out after " + TIMEOUT_S + " s: " + command);
-        }
-        drain.join();
-        return new Result(process.exitValue(), out, err.toString(StandardCharsets.UTF_8));
+    private static PeerProcess.Result exec(List<String> command) throws IOException, InterruptedException {
+        return PeerProcess.run(command, TIMEOUT_S).orElseThrow(
+                () -> new IllegalStateException("timed out after " + TIMEOUT_S + " s: " + command));
     }
 }
