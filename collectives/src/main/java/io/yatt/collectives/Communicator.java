@@ -329,7 +329,9 @@ public interface Communicator extends AutoCloseable {
 
     /**
      * Releases this rank's endpoint (background threads, registrations). Local, not collective: peers still
-     * waiting on this rank time out.
+     * waiting on this rank time out. An asynchronous operation of this rank still in flight is aborted first
+     * ({@code communicator closed with pending operations: rank=0}, which its peers see as any abort) and ends
+     * before close returns.
      *
      * @throws IllegalStateException on a second close
      */

@@ -783,6 +783,104 @@ public abstract class CommunicatorConformanceTest {
         }
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // Close and abort (one skeleton: every backend through CommunicatorBase).
+
+    /** Whether an {@link Communicator#abort()} reaches the peers' waiting calls (false for nccl: a local abort). */
+    protected boolean abortReachesPeers() {
+        return true;
+    }
+
+    @Test
+    void shouldRejectCallsAfterCloseAndASecondClose() {
+        List<String> results = onEveryRank(2, ctx -> {
+            Communicator sub = ctx.communicator().split(0, ctx.rank()).orElseThrow();
+            sub.close();
+            String call;
+            try {
+                sub.barrier();
+                call = "barrier ran";
+            } catch (IllegalStateException e) {
+                call = e.getMessage();
+            }
+            String again;
+            try {
+                sub.close();
+                again = "closed twice";
+            } catch (IllegalStateException e) {
+                again = e.getMessage();
+            }
+            return call + " | " + again;
+        });
+        for (int r = 0; r < 2; r++) {
+            assertEquals("communicator closed: rank=" + r + ", size=2 | communicator already closed: rank=" + r
+                    + ", size=2", results.get(r));
+        }
+    }
+
+    @Test
+    void shouldFailAPeersWaitingCallAndLaterCallsWithTheAbortOfOneRank() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(abortReachesPeers(), "abort is local on this backend");
+        List<String> results = onEveryRank(2, ctx -> {
+            Communicator sub = ctx.communicator().split(0, ctx.rank()).orElseThrow();
+            try {
+                String waiting = "";
+                if (ctx.rank() == 0) {
+                    Thread.sleep(300);
+                    sub.abort();
+                    sub.abort(); // idempotent: the first cause stays
+                } else {
+                    try {
+                        sub.barrier();
+                        waiting = "barrier completed | ";
+                    } catch (CommunicatorAbortedException e) {
+                        waiting = e.getMessage() + " | ";
+                    }
+                }
+                try {
+                    sub.barrier();
+                    return waiting + "barrier ran";
+                } catch (CommunicatorAbortedException e) {
+                    return waiting + e.getMessage();
+                }
+            } finally {
+                sub.close();
+            }
+        });
+        String cause = "cause=communicator aborted by rank 0: size=2";
+        assertEquals(List.of("communicator aborted: rank=0, size=2, " + cause,
+                "communicator aborted: rank=1, size=2, " + cause + " | communicator aborted: rank=1, size=2, " + cause),
+                results);
+    }
+
+    @Test
+    void shouldAbortAnOperationStillInFlightWhenItsRankCloses() {
+        List<String> results = onEveryRank(2, ctx -> {
+            Communicator sub = ctx.communicator().split(0, ctx.rank()).orElseThrow();
+            if (ctx.rank() == 1) {
+                sub.close(); // never joins the all-reduce rank 0 starts
+                return "closed";
+            }
+            try (Tensor buf = tensor(ctx, DType.F32, input(DType.F32, 0, 4, 3))) {
+                CollectiveHandle handle = sub.allReduceAsync(buf, ReduceOp.SUM);
+                sub.close();
+                assertTrue(handle.isDone(), "close returned before the operation in flight ended");
+                try {
+                    handle.await(TimeUnit.SECONDS.toNanos(30));
+                    return "completed";
+                } catch (CommunicatorAbortedException e) {
+                    Throwable root = e;
+                    while (root.getCause() != null) {
+                        root = root.getCause();
+                    }
+                    return root.getClass().getSimpleName() + ": " + root.getMessage();
+                }
+            }
+        });
+        assertEquals(List.of("CommunicatorAbortedException: communicator closed with pending operations: rank=0",
+                "closed"), results);
+    }
+
     @Test
     void shouldTimeOutASendToASilentPeer() {
         Communicator.Context context = defaultContext().timeoutNs(SHORT_TIMEOUT_NS);

@@ -2,7 +2,6 @@ package io.yatt.collectives.cudalocal;
 
 import io.yatt.collectives.CollectiveException;
 import io.yatt.collectives.CollectiveGroup;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
@@ -11,11 +10,10 @@ import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
-import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
-import io.yatt.collectives.internal.GroupScope;
+import io.yatt.collectives.internal.PollBackoff;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaException;
@@ -33,15 +31,8 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.locks.LockSupport;
 
 import static io.yatt.collectives.internal.Lifecycle.aborted;
-import static io.yatt.collectives.internal.Lifecycle.abortedBy;
-import static io.yatt.collectives.internal.Lifecycle.closed;
-import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
-import static io.yatt.collectives.internal.Lifecycle.requireUsable;
 import static io.yatt.collectives.internal.Lifecycle.translateCause;
 import static io.yatt.collectives.internal.DeviceTensors.address;
 import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
@@ -71,11 +62,10 @@ import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
  *
  * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
  */
-public final class CudaLocalCommunicator extends CommunicatorBase {
+public final class CudaLocalCommunicator extends CommunicatorBase<DeviceCall> {
     static final String BACKEND = "cuda-local";
     private static final long STAGING_ALIGNMENT_BYTES = 64;
     private static final long MIN_STAGING_BYTES = 1 << 16;
-    private static final long MAX_POLL_PARK_NS = 100_000L;
     private static final int DESCRIPTOR_LONGS = 4;
 
     private final CudaLocalShared shared;
@@ -89,17 +79,12 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
     private final Arena scratchArena = Arena.ofShared();
     private MemorySegment scratch = MemorySegment.NULL;
     private PinnedHostBuffer staging;
-    private long seq;
     private long collectiveOps;
     private long splits;
-    private GroupScope<DeviceCall> openGroup;
-    private ExecutorService asyncExecutor;
-    private AsyncHandle lastAsync;
-    private volatile boolean closed;
     private boolean released;
 
     private CudaLocalCommunicator(CudaLocalShared shared, int rank, int device, Communicator control, CudaStream stream) {
-        super(rank, shared.size);
+        super("cudalocal", rank, shared.size);
         this.shared = shared;
         this.device = device;
         this.tensorDevice = Device.cuda(device);
@@ -142,28 +127,18 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
     }
 
     private void pointToPoint(DeviceCall call) {
-        if (openGroup != null) {
-            counters.call(call.kind());
-            openGroup.add(call);
-            return;
-        }
-        if (call.root() == rank) {
+        if (!inGroup() && call.root() == rank) {
             throw new IllegalArgumentException(call.kind().opName() + " to self outside a group: peer=" + call.root()
                     + ", rank=" + rank);
         }
-        counters.call(call.kind());
-        drainAsync();
-        execute(List.of(call), seq++);
+        post(call);
     }
 
     private void post(DeviceCall call) {
         counters.call(call.kind());
-        if (openGroup != null) {
-            openGroup.add(call);
-            return;
+        if (!queued(call)) {
+            execute(List.of(call), nextSeq());
         }
-        drainAsync();
-        execute(List.of(call), seq++);
     }
 
     private DeviceCall call(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root,
@@ -174,11 +149,9 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
 
     @Override
     public Optional<Communicator> split(int color, int key) {
-        checkUsable();
-        GroupScope.requireNoneOpenForSplit(openGroup, rank);
-        drainAsync();
+        beginSplit();
         counters.call(CollectiveKind.SPLIT);
-        long opSeq = seq++;
+        long opSeq = nextSeq();
         long splitNumber = splits++;
         Optional<Communicator> sub;
         try {
@@ -224,39 +197,18 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
         allGatherv(send, recv);
     }
 
+    /**
+     * Ends the async thread, then frees the stream, staging and scratch memory and the control endpoint; a second
+     * call does nothing (the world releases every member after aborting it, closed or not).
+     */
     @Override
-    public CollectiveGroup group() {
-        checkUsable();
-        GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
-                calls -> runGroup(List.copyOf(calls)));
-        return openGroup;
-    }
-
-    @Override
-    public void abort() {
-        fail(abortedBy(rank, size));
-    }
-
-    @Override
-    public void close() {
-        synchronized (this) {
-            requireNotClosed(closed, rank, size);
-            closed = true;
-        }
-        release();
-    }
-
-    /** Frees the stream, staging and scratch memory and the control endpoint; a second call does nothing. */
-    synchronized void release() {
+    protected synchronized void release() {
         if (released) {
             return;
         }
         released = true;
         RuntimeException failure = null;
-        if (asyncExecutor != null) {
-            asyncExecutor.shutdownNow();
-        }
+        stopAsyncThread();
         try {
             control.close();
         } catch (RuntimeException e) {
@@ -295,50 +247,12 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Groups and async.
-
-    private void runGroup(List<DeviceCall> calls) {
-        checkUsable();
-        drainAsync();
-        execute(calls, seq++);
-    }
-
-    private CollectiveHandle submitAsync(List<DeviceCall> calls) {
-        checkUsable();
-        String opName = describeOps(calls);
-        if (calls.isEmpty()) {
-            return AsyncHandle.completed(opName, seq, List::of);
-        }
-        long opSeq = seq++;
-        AsyncHandle handle = AsyncHandle.pending(opName, opSeq, List::of);
-        synchronized (this) {
-            if (closed) {
-                throw closed(rank, size, null);
-            }
-            if (asyncExecutor == null) {
-                asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-cudalocal-async-r" + rank + "-of-" + size);
-            }
-            try {
-                handle.runOn(asyncExecutor, () -> execute(calls, opSeq));
-            } catch (RejectedExecutionException e) {
-                throw closed(rank, size, e);
-            }
-        }
-        lastAsync = handle;
-        return handle;
-    }
-
-    private void drainAsync() {
-        AsyncHandle pending = lastAsync;
-        if (pending != null) {
-            pending.join();
-            lastAsync = null;
-            checkUsable();
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
     // Execution.
+
+    @Override
+    protected void runCalls(List<DeviceCall> calls, long opSeq) {
+        execute(calls, opSeq);
+    }
 
     private void execute(List<DeviceCall> calls, long opSeq) {
         String opName = describeOps(calls);
@@ -390,8 +304,7 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
         } catch (CudaException e) {
             CollectiveException failure = new CollectiveException(opName + " failed on the device: op=" + opName
                     + ", seq=" + opSeq + ", rank=" + rank + ", device=" + device + ", error=" + e.getMessage(), e);
-            Throwable inForce = fail(failure);
-            throw inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+            throw failOperation(failure, opName, opSeq, timeoutNs);
         }
     }
 
@@ -435,9 +348,7 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
                 String recv = CallSignature.describe(CollectiveKind.RECV, call.count(), call.dtype(), null, call.root());
                 String message = call.root() < rank ? CallSignature.mismatchMessage(call.root(), send, rank, recv)
                         : CallSignature.mismatchMessage(rank, recv, call.root(), send);
-                CollectiveMismatchException mismatch = new CollectiveMismatchException(message);
-                Throwable inForce = fail(mismatch);
-                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+                throw failOperation(new CollectiveMismatchException(message), opName, opSeq, timeoutNs);
             }
         }
         return received;
@@ -711,7 +622,7 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
     /** Polls the stream until its work is done; throws on abort, device error or deadline. */
     private void awaitStream(String opName, long opSeq) {
         long deadline = System.nanoTime() + timeoutNs;
-        long parkNs = 1_000;
+        PollBackoff backoff = PollBackoff.start();
         while (!stream.query()) {
             Throwable cause = shared.abortCause.get();
             if (cause != null) {
@@ -721,16 +632,15 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
                 CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, List.of(), timeoutNs,
                         new CollectiveException("device work did not finish: rank=" + rank + ", device=" + device
                                 + ", stream=" + stream));
-                Throwable inForce = fail(timeout);
-                throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+                throw failOperation(timeout, opName, opSeq, timeoutNs);
             }
-            LockSupport.parkNanos(parkNs);
-            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+            backoff.pause();
         }
     }
 
     /** Records the failure for every rank and aborts the control plane, which wakes every waiting rank. */
-    private Throwable fail(Throwable cause) {
+    @Override
+    protected Throwable fail(Throwable cause) {
         Throwable inForce = shared.fail(cause);
         try {
             control.abort();
@@ -761,8 +671,8 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
     }
 
     @Override
-    protected void checkUsable() {
-        requireUsable(closed, shared.abortCause.get(), rank, size);
+    protected Throwable abortCause() {
+        return shared.abortCause.get();
     }
 
     @Override
@@ -815,7 +725,8 @@ public final class CudaLocalCommunicator extends CommunicatorBase {
         return CallSignature.describeGroup(described);
     }
 
-    private static String describeOps(List<DeviceCall> calls) {
-        return GroupScope.describeOps(calls, DeviceCall::kind);
+    @Override
+    protected CollectiveKind kindOf(DeviceCall call) {
+        return call.kind();
     }
 }

@@ -1,7 +1,5 @@
 package io.yatt.collectives.inprocess;
 
-import io.yatt.collectives.CollectiveGroup;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
@@ -9,11 +7,9 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.internal.AllGatherViews;
-import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CommunicatorBase;
-import io.yatt.collectives.internal.GroupScope;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.tensor.Allocator;
@@ -25,15 +21,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.locks.LockSupport;
 
 import static io.yatt.collectives.internal.Lifecycle.aborted;
-import static io.yatt.collectives.internal.Lifecycle.abortedBy;
-import static io.yatt.collectives.internal.Lifecycle.closed;
-import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
-import static io.yatt.collectives.internal.Lifecycle.requireUsable;
 
 /**
  * One rank of an in-process communicator. Every operation is posted to the shared slots, then the ranks meet at a
@@ -48,7 +38,7 @@ import static io.yatt.collectives.internal.Lifecycle.requireUsable;
  *
  * <p>Confined to its rank's thread (and its own async thread); {@link #abort()} from any thread.
  */
-public final class InProcessCommunicator extends CommunicatorBase {
+public final class InProcessCommunicator extends CommunicatorBase<Call> {
     static final String BACKEND = "in-process";
     private static final int SPIN_LIMIT = 200;
     private static final int YIELD_LIMIT = 50;
@@ -69,17 +59,12 @@ public final class InProcessCommunicator extends CommunicatorBase {
     private final int[] pairDst;
     private final int[] pairSrc;
     private long phase;
-    private long seq;
     /** First ticket of the next piece-claiming segment; the same on every rank. */
     private long claimBase;
     private volatile long waitPhase = -1;
-    private GroupScope<Call> openGroup;
-    private ExecutorService asyncExecutor;
-    private AsyncHandle lastAsync;
-    private volatile boolean closed;
 
     private InProcessCommunicator(Shared shared, int rank) {
-        super(rank, shared.size);
+        super("inprocess", rank, shared.size);
         this.shared = shared;
         this.operands = new MemorySegment[size];
         this.sendPosts = new long[size];
@@ -112,7 +97,7 @@ public final class InProcessCommunicator extends CommunicatorBase {
     private static void releaseTree(Shared shared) {
         for (InProcessCommunicator member : shared.members) {
             if (member != null) {
-                member.release(false);
+                member.stopAsyncThread();
             }
         }
         for (Shared child : shared.children) {
@@ -136,14 +121,12 @@ public final class InProcessCommunicator extends CommunicatorBase {
                 false);
         call.sendViews = views.send();
         call.recvViews = views.recv();
-        if (openGroup != null) {
-            openGroup.add(call);
+        if (queued(call)) {
             return;
         }
-        drainAsync();
         shared.slots[rank][0].copyFrom(call);
         try {
-            execute(seq++, 1, 0);
+            execute(nextSeq(), 1, 0);
         } finally {
             shared.slots[rank][0].release();
         }
@@ -166,13 +149,13 @@ public final class InProcessCommunicator extends CommunicatorBase {
     @Override
     protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
         MemorySegment segment = tensor.segment();
-        if (openGroup != null || peer != rank) {
+        if (inGroup() || peer != rank) {
             counters.call(kind);
         }
-        if (openGroup != null) {
+        if (inGroup()) {
             if (kind == CollectiveKind.SEND) {
                 int sends = 1;
-                for (Call queued : openGroup.calls()) {
+                for (Call queued : groupCalls()) {
                     if (queued.kind == CollectiveKind.SEND && queued.root == peer) {
                         sends++;
                     }
@@ -182,7 +165,7 @@ public final class InProcessCommunicator extends CommunicatorBase {
                             + ", sends=" + sends + ", max=" + Shared.RING_CAPACITY);
                 }
             }
-            openGroup.add(new Call().set(kind, kind == CollectiveKind.SEND ? segment : null,
+            queued(new Call().set(kind, kind == CollectiveKind.SEND ? segment : null,
                     kind == CollectiveKind.RECV ? segment : null, tensor.numel(), tensor.dtype(), null, peer, false));
             return;
         }
@@ -192,51 +175,35 @@ public final class InProcessCommunicator extends CommunicatorBase {
         drainAsync();
         p2pCalls[0].set(kind, kind == CollectiveKind.SEND ? segment : null, kind == CollectiveKind.RECV ? segment : null,
                 tensor.numel(), tensor.dtype(), null, peer, false);
-        execute(seq++, 0, 1);
+        execute(nextSeq(), 0, 1);
     }
 
     @Override
     public Optional<Communicator> split(int color, int key) {
-        checkUsable();
-        GroupScope.requireNoneOpenForSplit(openGroup, rank);
-        drainAsync();
+        beginSplit();
         counters.call(CollectiveKind.SPLIT);
         Call call = shared.slots[rank][0].set(CollectiveKind.SPLIT, null, null, 0, null, null, -1, false);
         call.color = color;
         call.key = key;
-        execute(seq++, 1, 0);
+        execute(nextSeq(), 1, 0);
         Communicator result = (Communicator) call.result;
         call.release();
         return Optional.ofNullable(result);
     }
 
     @Override
-    public CollectiveGroup group() {
-        checkUsable();
-        GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, () -> openGroup = null, this::submitAsync, this::runGroup);
-        return openGroup;
+    protected Throwable fail(Throwable cause) {
+        return shared.abort(cause);
     }
 
     @Override
-    public void abort() {
-        shared.abort(abortedBy(rank, size));
+    protected Throwable abortCause() {
+        return shared.abortCause.get();
     }
 
+    /** Nothing beyond the async thread, which {@link #close()} ends: the world owns the shared slots. */
     @Override
-    public void close() {
-        requireNotClosed(closed, rank, size);
-        release(true);
-    }
-
-    /** Stops the async thread; a world close leaves {@code closed} unset so that later calls report the abort. */
-    private synchronized void release(boolean markClosed) {
-        if (markClosed) {
-            closed = true;
-        }
-        if (asyncExecutor != null) {
-            asyncExecutor.shutdownNow();
-        }
+    protected void release() {
     }
 
     @Override
@@ -247,43 +214,8 @@ public final class InProcessCommunicator extends CommunicatorBase {
     // ---------------------------------------------------------------------------------------------------------
     // Groups and async.
 
-    private void runGroup(List<Call> calls) {
-        checkUsable();
-        drainAsync();
-        runCalls(calls, seq++);
-    }
-
-    private CollectiveHandle submitAsync(List<Call> calls) {
-        checkUsable();
-        String opName = describeOps(calls);
-        long opSeq = calls.isEmpty() ? seq : seq++;
-        if (calls.isEmpty()) {
-            return AsyncHandle.completed(opName, opSeq, this::missingRanksNow);
-        }
-        AsyncHandle handle = AsyncHandle.pending(opName, opSeq, this::missingRanksNow);
-        synchronized (this) {
-            if (asyncExecutor == null) {
-                asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-inprocess-async-r" + rank + "-of-" + size);
-            }
-            try {
-                handle.runOn(asyncExecutor, () -> runCalls(calls, opSeq));
-            } catch (RejectedExecutionException e) {
-                throw closed(rank, size, e);
-            }
-        }
-        lastAsync = handle;
-        return handle;
-    }
-
-    private void drainAsync() {
-        AsyncHandle pending = lastAsync;
-        if (pending != null) {
-            pending.join();
-            lastAsync = null;
-        }
-    }
-
-    private void runCalls(List<Call> calls, long opSeq) {
+    @Override
+    protected void runCalls(List<Call> calls, long opSeq) {
         int collectives = 0;
         int p2p = 0;
         for (Call call : calls) {
@@ -334,14 +266,14 @@ public final class InProcessCommunicator extends CommunicatorBase {
     private void post(CollectiveKind kind, MemorySegment send, MemorySegment recv, long count, Tensor typed,
                       ReduceOp op, int root, boolean inPlace) {
         counters.call(kind);
-        if (openGroup != null) {
-            openGroup.add(new Call().set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace));
+        if (inGroup()) {
+            queued(new Call().set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace));
             return;
         }
         drainAsync();
         shared.slots[rank][0].set(kind, send, recv, count, typed == null ? null : typed.dtype(), op, root, inPlace);
         try {
-            execute(seq++, 1, 0);
+            execute(nextSeq(), 1, 0);
         } finally {
             shared.slots[rank][0].release();
         }
@@ -747,8 +679,9 @@ public final class InProcessCommunicator extends CommunicatorBase {
         return CallSignature.describeGroup(described);
     }
 
-    private static String describeOps(List<Call> calls) {
-        return GroupScope.describeOps(calls, call -> call.kind);
+    @Override
+    protected CollectiveKind kindOf(Call call) {
+        return call.kind;
     }
 
     private String opName(int collectives, int p2p) {
@@ -886,7 +819,8 @@ public final class InProcessCommunicator extends CommunicatorBase {
     }
 
     /** The ranks that have not reached the barrier this rank waits at now (empty when it is not waiting). */
-    List<Integer> missingRanksNow() {
+    @Override
+    protected List<Integer> missingRanksNow() {
         long target = waitPhase;
         return target < 0 ? List.of() : missing(target, -1);
     }
@@ -902,11 +836,6 @@ public final class InProcessCommunicator extends CommunicatorBase {
             return new CollectiveMismatchException(mismatch.getMessage(), mismatch);
         }
         return aborted(rank, size, cause);
-    }
-
-    @Override
-    protected void checkUsable() {
-        requireUsable(closed, shared.abortCause.get(), rank, size);
     }
 
     @Override

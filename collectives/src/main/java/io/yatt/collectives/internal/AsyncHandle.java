@@ -1,7 +1,6 @@
 package io.yatt.collectives.internal;
 
 import io.yatt.collectives.CollectiveException;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveTimeoutException;
 
 import java.util.List;
@@ -17,7 +16,7 @@ import java.util.function.Supplier;
  * with the operation's failure or none. An await that times out names the ranks {@code missingRanks} reports at that
  * moment. Also holds the await argument check every backend's handle shares. Thread-safe.
  */
-public final class AsyncHandle implements CollectiveHandle {
+public final class AsyncHandle implements PendingHandle {
     private final String opName;
     private final long seq;
     private final Supplier<List<Integer>> missingRanks;
@@ -98,6 +97,7 @@ public final class AsyncHandle implements CollectiveHandle {
     }
 
     /** Waits without a deadline of its own (the operation has one); interrupts are deferred. */
+    @Override
     public void join() {
         boolean interrupted = false;
         while (true) {
@@ -114,7 +114,7 @@ public final class AsyncHandle implements CollectiveHandle {
     }
 
     /**
-     * Checks the argument of {@link CollectiveHandle#await(long)}.
+     * Checks the argument of {@link io.yatt.collectives.CollectiveHandle#await(long)}.
      *
      * @throws IllegalArgumentException {@code invalid timeout: timeoutNs=-1, expected >= 0}
      */

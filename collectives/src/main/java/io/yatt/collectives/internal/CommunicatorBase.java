@@ -1,7 +1,10 @@
 package io.yatt.collectives.internal;
 
+import io.yatt.collectives.CollectiveGroup;
+import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.CommunicatorStats;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.tensor.Allocator;
@@ -10,26 +13,51 @@ import io.yatt.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
- * The per-operation entry code every backend shares: each collective and point-to-point call checks that the
- * communicator is usable, that its tensors live where the backend moves data, and its arguments
- * ({@link CollectiveChecks}), in that order and before any data moves, then hands the checked call to the backend's
- * {@link #collective} or {@link #pointToPoint}, which runs it now or queues it in an open group. Counted bytes come
- * from the backend's {@link #counters()}.
+ * The skeleton every backend shares. Per call: the communicator must be usable, its tensors must live where the
+ * backend moves data, and its arguments must pass {@link CollectiveChecks}, in that order and before any data moves;
+ * the checked call goes to the backend's {@link #collective} or {@link #pointToPoint}, which queues it in the open
+ * group ({@link #queued}) or runs it now. Groups, asynchronous operations, close and abort live here too: a group
+ * scope queues calls of type {@code C} and hands them to {@link #runCalls}; an asynchronous operation (a submitted
+ * group, or an {@code *Async} call) runs them on the rank's own async thread ({@link #startAsync}, which a backend
+ * with its own asynchrony such as a CUDA stream replaces) and every later call of this rank first waits for it
+ * ({@link #drainAsync}); {@link #abort()} records {@link Lifecycle#abortedBy} through the backend's {@link #fail}; and
+ * {@link #close()} (once) settles the operations still in flight, then frees the backend's resources
+ * ({@link #release}). Counted bytes come from the backend's {@link #counters()}.
  *
- * <p>Thread-safety: as the backend says (confined to the rank's thread in every built-in backend).
+ * <p>Close and calls in flight: an asynchronous operation that has not finished when its rank closes the
+ * communicator is aborted ({@code communicator closed with pending operations: rank=0}, recorded for every rank as
+ * any failure is, so the operation and its peers' matching calls fail instead of waiting for the deadline); close
+ * then joins it, so no async thread touches memory that {@link #release} frees.
+ *
+ * <p>Thread-safety: confined to the rank's thread (and its own async thread); {@link #abort()} from any thread.
+ *
+ * @param <C> the backend's queued call
  */
-public abstract class CommunicatorBase implements Communicator {
+public abstract class CommunicatorBase<C> implements Communicator {
     /** This rank's index in the communicator. */
     protected final int rank;
     /** Ranks in the communicator. */
     protected final int size;
+    private final String asyncThreadName;
+    private final List<PendingHandle> inFlight = new ArrayList<>();
+    private GroupScope<C> openGroup;
+    private ExecutorService asyncExecutor;
+    private volatile boolean closed;
+    /** Sequence number of this rank's next operation (what timeouts and handles name). */
+    private long seq;
 
-    /** For subclasses: rank {@code rank} of {@code size}. */
-    protected CommunicatorBase(int rank, int size) {
+    /**
+     * For subclasses: rank {@code rank} of {@code size}; {@code asyncTag} names the async thread
+     * ({@code yatt-<asyncTag>-async-r0-of-2}).
+     */
+    protected CommunicatorBase(String asyncTag, int rank, int size) {
         this.rank = rank;
         this.size = size;
+        this.asyncThreadName = "yatt-" + asyncTag + "-async-r" + rank + "-of-" + size;
     }
 
     @Override
@@ -42,12 +70,36 @@ public abstract class CommunicatorBase implements Communicator {
         return size;
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // Hooks: what a backend supplies.
+
     /**
-     * Throws if this communicator was closed or aborted.
-     *
-     * @throws io.yatt.collectives.CommunicatorAbortedException if it was closed or aborted
+     * The failure recorded for this communicator (its own or a peer's, the first one), or {@code null} while it is
+     * usable.
      */
-    protected abstract void checkUsable();
+    protected abstract Throwable abortCause();
+
+    /**
+     * Records {@code cause} as the communicator's failure for every rank unless one is recorded already, and wakes
+     * (or stops) the calls waiting on it; returns the failure in force. May be called from any thread.
+     */
+    protected abstract Throwable fail(Throwable cause);
+
+    /**
+     * Frees the backend's resources (after {@link #close()} settled the calls in flight); runs once.
+     *
+     * @throws RuntimeException the first failure to free something, the others suppressed in it
+     */
+    protected abstract void release();
+
+    /**
+     * Runs calls (a closed group, or an asynchronous operation on the async thread) as operation {@code opSeq}; they
+     * are in call order and were checked when queued.
+     */
+    protected abstract void runCalls(List<C> calls, long opSeq);
+
+    /** The kind of a queued call (for operation names). */
+    protected abstract CollectiveKind kindOf(C call);
 
     /**
      * Checks that {@code tensor} (named {@code name} in messages: {@code send} or {@code recv}) lives where this
@@ -80,6 +132,222 @@ public abstract class CommunicatorBase implements Communicator {
 
     /** This rank's traffic counters, counted where the backend moves bytes. */
     protected abstract TrafficCounters counters();
+
+    /** The ranks an await that times out names (those the operation still waits for); none unless overridden. */
+    protected List<Integer> missingRanksNow() {
+        return List.of();
+    }
+
+    /**
+     * Starts calls as asynchronous operation {@code opSeq} named {@code opName} and returns its handle: by default
+     * on the rank's async thread (one daemon thread, created at the first use), which runs operations in call order
+     * through {@link #runCalls}.
+     *
+     * @throws IllegalStateException {@code communicator closed: rank=0, size=2} if closed meanwhile
+     */
+    protected PendingHandle startAsync(List<C> calls, String opName, long opSeq) {
+        AsyncHandle handle = AsyncHandle.pending(opName, opSeq, this::missingRanksNow);
+        synchronized (this) {
+            if (closed) {
+                throw Lifecycle.closed(rank, size, null);
+            }
+            if (asyncExecutor == null) {
+                asyncExecutor = AsyncHandle.newAsyncExecutor(asyncThreadName);
+            }
+            try {
+                handle.runOn(asyncExecutor, () -> runCalls(calls, opSeq));
+            } catch (RejectedExecutionException e) {
+                throw Lifecycle.closed(rank, size, e);
+            }
+        }
+        return handle;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Lifecycle: usable, abort, close.
+
+    /**
+     * Throws if this communicator was closed or aborted.
+     *
+     * @throws IllegalStateException {@code communicator closed: rank=0, size=2}
+     * @throws io.yatt.collectives.CommunicatorAbortedException as {@link Lifecycle#aborted} for a recorded failure
+     */
+    protected final void checkUsable() {
+        Lifecycle.requireUsable(closed, abortCause(), rank, size);
+    }
+
+    /**
+     * Records {@code failure} through {@link #fail} and returns what operation {@code opName} (sequence
+     * {@code opSeq}, deadline {@code timeoutNs}) throws: {@code failure} itself when it is the failure in force, else
+     * the recorded one restated for this operation ({@link Lifecycle#translateCause}).
+     */
+    protected final RuntimeException failOperation(RuntimeException failure, String opName, long opSeq,
+                                                   long timeoutNs) {
+        Throwable inForce = fail(failure);
+        return inForce == failure ? failure : Lifecycle.translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+    }
+
+    /** Whether {@link #close()} was called. */
+    protected final boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public final void abort() {
+        fail(Lifecycle.abortedBy(rank, size));
+    }
+
+    /**
+     * Settles the operations in flight (see the class comment), then frees the backend's resources.
+     *
+     * @throws IllegalStateException {@code communicator already closed: rank=0, size=2} on a second close
+     */
+    @Override
+    public final void close() {
+        synchronized (this) {
+            Lifecycle.requireNotClosed(closed, rank, size);
+            closed = true;
+        }
+        try {
+            settleInFlight();
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Ends the async thread without closing: for a world that aborted all its communicators and now releases their
+     * threads (later calls still report the abort). Joins the operations in flight first (the abort ends them).
+     */
+    protected final void stopAsyncThread() {
+        joinInFlight();
+        ExecutorService executor;
+        synchronized (this) {
+            executor = asyncExecutor;
+        }
+        if (executor != null) {
+            executor.shutdown();
+        }
+    }
+
+    private void settleInFlight() {
+        for (PendingHandle handle : inFlightNow()) {
+            if (!handle.isDone()) {
+                fail(new CommunicatorAbortedException("communicator closed with pending operations: rank=" + rank,
+                        null));
+                break;
+            }
+        }
+        stopAsyncThread();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groups and async.
+
+    @Override
+    public final CollectiveGroup group() {
+        checkUsable();
+        GroupScope.requireNoneOpen(openGroup, rank);
+        openGroup = GroupScope.open(rank, () -> openGroup = null, this::submitAsync, this::runGroup);
+        return openGroup;
+    }
+
+    /** Whether a group scope is open (calls are queued, not run). */
+    protected final boolean inGroup() {
+        return openGroup != null;
+    }
+
+    /** The calls the open group queued so far, in order (empty when none is open). */
+    protected final List<C> groupCalls() {
+        return openGroup == null ? List.of() : openGroup.calls();
+    }
+
+    /**
+     * Queues a checked call in the open group and returns true; without one, waits for this rank's asynchronous
+     * operations ({@link #drainAsync}) and returns false: the caller runs the call now.
+     */
+    protected final boolean queued(C call) {
+        if (openGroup != null) {
+            openGroup.add(call);
+            return true;
+        }
+        drainAsync();
+        return false;
+    }
+
+    /**
+     * The preamble of {@code split}: usable, no group open, asynchronous operations done.
+     *
+     * @throws IllegalStateException {@code split inside a group is not supported: rank=0}, or as
+     *         {@link #checkUsable}
+     */
+    protected final void beginSplit() {
+        checkUsable();
+        GroupScope.requireNoneOpenForSplit(openGroup, rank);
+        drainAsync();
+    }
+
+    /** The sequence number of this rank's next operation, then counts it. */
+    protected final long nextSeq() {
+        return seq++;
+    }
+
+    /** The operation name of a run of calls ({@link GroupScope#describeOps}). */
+    protected final String describeOps(List<C> calls) {
+        return GroupScope.describeOps(calls, this::kindOf);
+    }
+
+    /**
+     * Waits until every asynchronous operation of this rank has its outcome, then checks again that the communicator
+     * is usable: a failed operation has aborted it, so the call that waited throws what it would have thrown had it
+     * started after the failure (the failure itself stays with its handle).
+     *
+     * @throws io.yatt.collectives.CommunicatorAbortedException as {@link #checkUsable}
+     */
+    protected final void drainAsync() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        joinInFlight();
+        checkUsable();
+    }
+
+    private void joinInFlight() {
+        for (PendingHandle handle : inFlightNow()) {
+            handle.join();
+        }
+        synchronized (this) {
+            inFlight.clear();
+        }
+    }
+
+    private synchronized List<PendingHandle> inFlightNow() {
+        return List.copyOf(inFlight);
+    }
+
+    private void runGroup(List<C> calls) {
+        checkUsable();
+        drainAsync();
+        runCalls(List.copyOf(calls), nextSeq());
+    }
+
+    private CollectiveHandle submitAsync(List<C> queued) {
+        checkUsable();
+        List<C> calls = List.copyOf(queued);
+        String opName = describeOps(calls);
+        if (calls.isEmpty()) {
+            return AsyncHandle.completed(opName, seq, this::missingRanksNow);
+        }
+        long opSeq = nextSeq();
+        PendingHandle handle = startAsync(calls, opName, opSeq);
+        synchronized (this) {
+            inFlight.add(handle);
+        }
+        return handle;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Entry checks.
 
     @Override
     public final void allGather(Tensor send, Tensor recv) {

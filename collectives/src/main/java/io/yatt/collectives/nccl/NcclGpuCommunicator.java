@@ -1,8 +1,6 @@
 package io.yatt.collectives.nccl;
 
 import io.yatt.collectives.CollectiveException;
-import io.yatt.collectives.CollectiveGroup;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.CollectiveTimeoutException;
@@ -14,7 +12,8 @@ import io.yatt.collectives.internal.AllGatherViews;
 import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
-import io.yatt.collectives.internal.GroupScope;
+import io.yatt.collectives.internal.PendingHandle;
+import io.yatt.collectives.internal.PollBackoff;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.ffi.LibraryNotFoundException;
@@ -42,11 +41,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
-import static io.yatt.collectives.internal.Lifecycle.abortedBy;
-import static io.yatt.collectives.internal.Lifecycle.requireNotClosed;
-import static io.yatt.collectives.internal.Lifecycle.requireUsable;
 import static io.yatt.collectives.internal.Lifecycle.translateCause;
 import static io.yatt.collectives.internal.DeviceTensors.address;
 import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
@@ -71,7 +66,7 @@ import static io.yatt.collectives.internal.DeviceTensors.requireDevice;
  *
  * <p>Confined to its rank's thread; {@link #abort()} and handles from any thread.
  */
-public final class NcclGpuCommunicator extends CommunicatorBase {
+public final class NcclGpuCommunicator extends CommunicatorBase<NcclCall> {
     /** The backend's name in messages. */
     public static final String BACKEND = "nccl";
     /** The rendezvous key under which rank 0 publishes the NCCL unique id. */
@@ -81,7 +76,6 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
 
     private static final int SIGNATURE_FIELDS = 5;
     static final int SIGNATURE_LONGS = 2 + MAX_CHECKED_CALLS * SIGNATURE_FIELDS;
-    private static final long MAX_POLL_PARK_NS = 100_000L;
     /** Alignment of each allGatherv scratch slot (NCCL and the copy engines prefer aligned buffers). */
     private static final long SCRATCH_ALIGNMENT_BYTES = 256;
 
@@ -96,14 +90,10 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     private final DeviceBuffer scratch;
     private final PinnedHostBuffer hostScratch;
     private final AtomicReference<Throwable> abortCause = new AtomicReference<>();
-    private final List<NcclHandle> pending = new ArrayList<>();
-    private long seq;
-    private GroupScope<NcclCall> openGroup;
-    private volatile boolean closed;
 
     private NcclGpuCommunicator(NcclCommunicator comm, int device, Communicator.Context context, CudaStream stream,
                                 CudaEvent done, DeviceBuffer scratch, PinnedHostBuffer hostScratch) {
-        super(comm.rank(), comm.nRanks());
+        super(BACKEND, comm.rank(), comm.nRanks());
         this.comm = comm;
         this.device = device;
         this.context = context;
@@ -265,11 +255,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     }
 
     private void pointToPoint(NcclCall call) {
-        if (openGroup != null) {
-            openGroup.add(call);
-            return;
-        }
-        if (call.root() == rank) {
+        if (!inGroup() && call.root() == rank) {
             throw new IllegalArgumentException(call.kind().opName() + " to self outside a group: peer=" + call.root()
                     + ", rank=" + rank);
         }
@@ -277,15 +263,9 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     }
 
     private void post(NcclCall call) {
-        if (openGroup != null) {
-            openGroup.add(call);
-            return;
+        if (!queued(call)) {
+            runCalls(List.of(call), nextSeq());
         }
-        drainAsync();
-        long opSeq = seq++;
-        String opName = call.kind().opName();
-        enqueue(List.of(call), opName, opSeq);
-        awaitDone(opName, opSeq, peers(List.of(call)));
     }
 
     private static NcclCall call(CollectiveKind kind, Tensor send, Tensor recv, long count, ReduceOp op, int root) {
@@ -294,11 +274,9 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
 
     @Override
     public Optional<Communicator> split(int color, int key) {
-        checkUsable();
-        GroupScope.requireNoneOpenForSplit(openGroup, rank);
-        drainAsync();
+        beginSplit();
         counters.call(CollectiveKind.SPLIT);
-        long opSeq = seq++;
+        long opSeq = nextSeq();
         NcclCommunicator child;
         try {
             Cuda.setDevice(device);
@@ -329,7 +307,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
         checkUsable();
         Objects.requireNonNull(scratch, "scratch");
         long[] totals = AllGatherViews.validate(send, recv, rank, size);
-        if (openGroup != null) {
+        if (inGroup()) {
             throw new IllegalStateException("allGatherv cannot run inside an open group: backend=" + BACKEND
                     + ", rank=" + rank);
         }
@@ -350,7 +328,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
         }
         counters.call(CollectiveKind.ALL_GATHER_V);
         drainAsync();
-        long opSeq = seq++;
+        long opSeq = nextSeq();
         String opName = CollectiveKind.ALL_GATHER_V.opName();
         if (total == 0) {
             return;
@@ -483,30 +461,12 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
         return strides;
     }
 
-    @Override
-    public CollectiveGroup group() {
-        checkUsable();
-        GroupScope.requireNoneOpen(openGroup, rank);
-        openGroup = GroupScope.open(rank, () -> openGroup = null, calls -> submitAsync(List.copyOf(calls)),
-                calls -> runGroup(List.copyOf(calls)));
-        return openGroup;
-    }
-
-    @Override
-    public void abort() {
-        fail(abortedBy(rank, size));
-    }
-
     /**
      * Waits for this rank's outstanding work, finalizes and frees the NCCL communicator (or only frees it after an
      * abort), then the stream, event and scratch memory.
-     *
-     * @throws IllegalStateException on a second close
      */
     @Override
-    public synchronized void close() {
-        requireNotClosed(closed, rank, size);
-        closed = true;
+    protected synchronized void release() {
         RuntimeException failure = null;
         try {
             if (abortCause.get() == null) {
@@ -542,24 +502,22 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Groups and async.
+    // Running calls, now or asynchronously.
 
-    private void runGroup(List<NcclCall> calls) {
-        checkUsable();
-        drainAsync();
-        long opSeq = seq++;
+    /** Enqueues the calls (one NCCL group when there are several) and waits for them under the deadline. */
+    @Override
+    protected void runCalls(List<NcclCall> calls, long opSeq) {
         String opName = describeOps(calls);
         enqueue(calls, opName, opSeq);
         awaitDone(opName, opSeq, peers(calls));
     }
 
-    private CollectiveHandle submitAsync(List<NcclCall> calls) {
-        checkUsable();
-        String opName = describeOps(calls);
-        if (calls.isEmpty()) {
-            return NcclHandle.completed(this, opName, seq);
-        }
-        long opSeq = seq++;
+    /**
+     * Enqueues the calls on the stream now and returns a handle that polls an event recorded after them: NCCL work is
+     * asynchronous already, so no async thread is needed.
+     */
+    @Override
+    protected PendingHandle startAsync(List<NcclCall> calls, String opName, long opSeq) {
         enqueue(calls, opName, opSeq);
         CudaEvent event;
         try {
@@ -568,22 +526,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
         } catch (CudaException e) {
             throw failed(opName, opSeq, e);
         }
-        NcclHandle handle = new NcclHandle(this, opName, opSeq, event, System.nanoTime() + timeoutNs, peers(calls));
-        pending.add(handle);
-        return handle;
-    }
-
-    /** Completes every outstanding async operation (each under its own deadline) before the next call. */
-    private void drainAsync() {
-        if (pending.isEmpty()) {
-            return;
-        }
-        List<NcclHandle> handles = List.copyOf(pending);
-        pending.clear();
-        for (NcclHandle handle : handles) {
-            handle.join();
-        }
-        checkUsable();
+        return new NcclHandle(this, opName, opSeq, event, System.nanoTime() + timeoutNs, peers(calls));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -743,8 +686,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
             if (!other.equals(first)) {
                 CollectiveMismatchException mismatch = new CollectiveMismatchException(CallSignature.mismatchMessage(0,
                         CallSignature.describeGroup(first), q, CallSignature.describeGroup(other)));
-                Throwable inForce = fail(mismatch);
-                throw inForce == mismatch ? mismatch : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+                throw failOperation(mismatch, opName, opSeq, timeoutNs);
             }
         }
     }
@@ -789,10 +731,9 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     /** Polls the done event and NCCL's async state until the work completes; throws on failure or deadline. */
     private void awaitDone(String opName, long opSeq, List<Integer> peers) {
         long deadline = System.nanoTime() + timeoutNs;
-        long parkNs = 1_000;
+        PollBackoff backoff = PollBackoff.start();
         while (!poll(done, opName, opSeq, deadline, peers)) {
-            LockSupport.parkNanos(parkNs);
-            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+            backoff.pause();
         }
     }
 
@@ -826,8 +767,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
             CollectiveTimeoutException timeout = new CollectiveTimeoutException(opName, opSeq, peers, timeoutNs,
                     new CollectiveException("nccl work did not complete: rank=" + rank + ", size=" + size + ", device="
                             + device));
-            Throwable inForce = fail(timeout);
-            throw inForce == timeout ? timeout : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+            throw failOperation(timeout, opName, opSeq, timeoutNs);
         }
         return false;
     }
@@ -836,7 +776,8 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     // Failures.
 
     /** Records the failure (the first one wins) and aborts the NCCL communicator; returns the failure in force. */
-    private Throwable fail(Throwable cause) {
+    @Override
+    protected Throwable fail(Throwable cause) {
         Throwable inForce = abortCause.compareAndExchange(null, cause);
         inForce = inForce == null ? cause : inForce;
         abortNative();
@@ -856,13 +797,12 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
     private RuntimeException failed(String opName, long opSeq, Exception e) {
         CollectiveException failure = new CollectiveException(opName + " failed: op=" + opName + ", seq=" + opSeq
                 + ", rank=" + rank + ", size=" + size + ", device=" + device + ", error=" + e.getMessage(), e);
-        Throwable inForce = fail(failure);
-        return inForce == failure ? failure : translateCause(inForce, opName, opSeq, timeoutNs, rank, size);
+        return failOperation(failure, opName, opSeq, timeoutNs);
     }
 
     @Override
-    protected void checkUsable() {
-        requireUsable(closed, abortCause.get(), rank, size);
+    protected Throwable abortCause() {
+        return abortCause.get();
     }
 
     @Override
@@ -893,7 +833,8 @@ public final class NcclGpuCommunicator extends CommunicatorBase {
         return List.copyOf(peers);
     }
 
-    private static String describeOps(List<NcclCall> calls) {
-        return GroupScope.describeOps(calls, NcclCall::kind);
+    @Override
+    protected CollectiveKind kindOf(NcclCall call) {
+        return call.kind();
     }
 }

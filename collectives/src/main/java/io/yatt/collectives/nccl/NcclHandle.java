@@ -1,22 +1,20 @@
 package io.yatt.collectives.nccl;
 
 import io.yatt.collectives.CollectiveException;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveTimeoutException;
 import io.yatt.collectives.internal.AsyncHandle;
+import io.yatt.collectives.internal.PendingHandle;
+import io.yatt.collectives.internal.PollBackoff;
 import io.yatt.ffi.cuda.CudaEvent;
 
 import java.util.List;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The handle of an asynchronous NCCL operation: the work is on the stream already, and an event recorded after it
  * tells when it is done. Polling also watches NCCL's async errors and the operation's own deadline (past it, the
  * communicator is aborted). The event is freed once the outcome is known. Thread-safe.
  */
-final class NcclHandle implements CollectiveHandle {
-    private static final long MAX_POLL_PARK_NS = 100_000L;
-
+final class NcclHandle implements PendingHandle {
     private final NcclGpuCommunicator communicator;
     private final String opName;
     private final long seq;
@@ -34,12 +32,6 @@ final class NcclHandle implements CollectiveHandle {
         this.event = event;
         this.deadline = deadline;
         this.peers = peers;
-    }
-
-    static NcclHandle completed(NcclGpuCommunicator communicator, String opName, long seq) {
-        NcclHandle handle = new NcclHandle(communicator, opName, seq, null, 0, List.of());
-        handle.done = true;
-        return handle;
     }
 
     /** One poll; true once the outcome (success or failure) is known. */
@@ -75,7 +67,7 @@ final class NcclHandle implements CollectiveHandle {
     public void await(long timeoutNs) {
         AsyncHandle.checkAwaitTimeout(timeoutNs);
         long waitDeadline = System.nanoTime() + timeoutNs;
-        long parkNs = 1_000;
+        PollBackoff backoff = PollBackoff.start();
         while (!poll()) {
             if (System.nanoTime() - waitDeadline > 0) {
                 throw new CollectiveTimeoutException(opName, seq, peers, timeoutNs);
@@ -84,8 +76,7 @@ final class NcclHandle implements CollectiveHandle {
                 Thread.currentThread().interrupt();
                 throw new CollectiveException("await interrupted: op=" + opName + ", seq=" + seq);
             }
-            LockSupport.parkNanos(parkNs);
-            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+            backoff.pause();
         }
         RuntimeException f = failure;
         if (f != null) {
@@ -94,11 +85,11 @@ final class NcclHandle implements CollectiveHandle {
     }
 
     /** Waits until the outcome is known, under the operation's own deadline; a failure is kept for {@link #await}. */
-    void join() {
-        long parkNs = 1_000;
+    @Override
+    public void join() {
+        PollBackoff backoff = PollBackoff.start();
         while (!poll()) {
-            LockSupport.parkNanos(parkNs);
-            parkNs = Math.min(parkNs * 2, MAX_POLL_PARK_NS);
+            backoff.pause();
         }
     }
 }

@@ -334,7 +334,6 @@ final class ShmChannel {
         MemorySegment s = segs[p];
         long start = System.nanoTime();
         arm(start);
-        long spinUntil = start + spinNs;
         while (true) {
             for (int j = 0; j < 64; j++) {
                 if ((long) LONG.getAcquire(s, off) >= target) {
@@ -342,15 +341,25 @@ final class ShmChannel {
                 }
                 Thread.onSpinWait();
             }
-            long now = System.nanoTime();
-            if (now - start - parkAfterNs > 0 && parkTimeout != null) {
-                park(p, s, off, target);
-                now = System.nanoTime();
-            } else if (now - spinUntil > 0) {
-                Thread.yield();
-            }
-            checkHealth(now, off, target, null);
+            idle(start, p, off, target, null);
         }
+    }
+
+    /**
+     * One idle step of a wait that began at {@code start} for member {@code p}'s counter at {@code off} to reach
+     * {@code target}: nothing while spinning ({@link #spinNs}), a yield until {@link #PARK_AFTER_NS}, then a sleep on
+     * {@code p}'s doorbell; then the health check ({@code missingOverride}: the ranks waited for, or {@code null} for
+     * those whose counter is behind). Shared by the collectives' waits and the point-to-point mailbox.
+     */
+    void idle(long start, int p, long off, long target, List<Integer> missingOverride) {
+        long now = System.nanoTime();
+        if (now - start - parkAfterNs > 0 && parkTimeout != null) {
+            park(p, segs[p], off, target);
+            now = System.nanoTime();
+        } else if (now - start - spinNs > 0) {
+            Thread.yield();
+        }
+        checkHealth(now, off, target, missingOverride);
     }
 
     /** Sleeps on member {@code p}'s doorbell until it rings or {@link #PARK_NS} passes, unless the counter moved. */

@@ -1,18 +1,12 @@
 package io.yatt.collectives.shm;
 
-import io.yatt.collectives.CollectiveGroup;
-import io.yatt.collectives.CollectiveHandle;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.Communicator;
-import io.yatt.collectives.CommunicatorAbortedException;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
-import io.yatt.collectives.internal.AsyncHandle;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CommunicatorBase;
-import io.yatt.collectives.internal.GroupScope;
-import io.yatt.collectives.internal.Lifecycle;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.tensor.Allocator;
@@ -29,9 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The shm backend: one process per rank on one host, moving host tensors through shared memory in /dev/shm.
@@ -50,20 +41,15 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Thread-safety: confined to the rank's thread; {@link #abort()} and handles from any thread.
  */
-public final class ShmCommunicator extends CommunicatorBase {
+public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call> {
     /** Backend name in messages. */
     public static final String BACKEND = "shm";
 
     private final ShmChannel channel;
     private final ShmContext context;
-    private GroupScope<Call> openGroup;
-    private ExecutorService asyncExecutor;
-    private AsyncHandle lastAsync;
-    private long asyncSeq;
-    private boolean closed;
 
     private ShmCommunicator(ShmChannel channel, ShmContext context) {
-        super(channel.rank, channel.size);
+        super(BACKEND, channel.rank, channel.size);
         this.channel = channel;
         this.context = context;
     }
@@ -240,7 +226,8 @@ public final class ShmCommunicator extends CommunicatorBase {
             case ALL_GATHER -> submit(kind, () -> channel.allGather(s, r, count, dt));
             case REDUCE_SCATTER -> submit(kind, () -> channel.reduceScatter(s, r, count, dt, op));
             case ALL_REDUCE -> {
-                if (openGroup == null && lastAsync == null) {
+                if (!inGroup()) {
+                    drainAsync();
                     channel.counters.call(kind);
                     channel.runAllReduce(s, r, count, dt, op); // latency path: no lambda, no queue
                 } else {
@@ -258,24 +245,20 @@ public final class ShmCommunicator extends CommunicatorBase {
     protected void pointToPoint(CollectiveKind kind, Tensor tensor, int peer) {
         boolean isSend = kind == CollectiveKind.SEND;
         String name = kind.opName();
-        if (openGroup == null && peer == rank()) {
+        if (!inGroup() && peer == rank()) {
             throw new IllegalArgumentException(name + " to self outside a group: peer=" + peer + ", rank=" + rank());
         }
         ShmMailbox.P2p op = new ShmMailbox.P2p(isSend, tensor.segment(), tensor.numel(), tensor.dtype(), peer);
         channel.counters.call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV);
-        if (openGroup != null) {
-            openGroup.add(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op));
+        if (queued(new Call(isSend ? CollectiveKind.SEND : CollectiveKind.RECV, null, op))) {
             return;
         }
-        drainAsync();
         channel.run(name, () -> channel.pointToPoint(List.of(op)));
     }
 
     @Override
     public Optional<Communicator> split(int color, int key) {
-        checkUsable();
-        GroupScope.requireNoneOpenForSplit(openGroup, rank());
-        drainAsync();
+        beginSplit();
         channel.counters.call(CollectiveKind.SPLIT);
         ShmChannel[] result = new ShmChannel[1];
         channel.run("split", () -> {
@@ -338,16 +321,14 @@ public final class ShmCommunicator extends CommunicatorBase {
         long count = views.total();
         DType dt = views.dtype();
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
-        if (openGroup != null) {
-            openGroup.add(new Call(CollectiveKind.ALL_GATHER_V, () -> {
-                if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
-                    throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
-                        + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
-                }
-            }, null));
+        if (queued(new Call(CollectiveKind.ALL_GATHER_V, () -> {
+            if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
+                throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
+                    + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
+            }
+        }, null))) {
             return;
         }
-        drainAsync();
         boolean[] direct = new boolean[1];
         channel.run(CollectiveKind.ALL_GATHER_V.opName(),
             () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
@@ -366,35 +347,19 @@ public final class ShmCommunicator extends CommunicatorBase {
     }
 
     @Override
-    public CollectiveGroup group() {
-        checkUsable();
-        GroupScope.requireNoneOpen(openGroup, rank());
-        openGroup = GroupScope.open(rank(), () -> openGroup = null, this::submitAsync, this::runGroup);
-        return openGroup;
+    protected Throwable fail(Throwable cause) {
+        channel.abort(cause);
+        return channel.abortCause();
     }
 
     @Override
-    public void abort() {
-        channel.abort(Lifecycle.abortedBy(rank(), size()));
+    protected Throwable abortCause() {
+        return channel.isAborted() ? channel.abortCause() : null;
     }
 
+    /** Frees this channel's staging and drops its reference on the world (the last one unmaps the regions). */
     @Override
-    public void close() {
-        Lifecycle.requireNotClosed(closed, rank(), size());
-        closed = true;
-        ExecutorService executor = asyncExecutor;
-        if (executor != null) {
-            if (lastAsync != null && !lastAsync.isDone()) {
-                channel.abort(new CommunicatorAbortedException("communicator closed with pending operations: rank="
-                    + rank(), null));
-            }
-            executor.shutdown();
-            try {
-                executor.awaitTermination(context.timeoutNs() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+    protected void release() {
         channel.release();
     }
 
@@ -405,19 +370,13 @@ public final class ShmCommunicator extends CommunicatorBase {
 
     // ------------------------------------------------------------------ execution, groups, async
 
-    private record Call(CollectiveKind kind, Runnable collective, ShmMailbox.P2p p2p) {
+    /** A queued call: a collective's body, or a point-to-point operation of the group's exchange. */
+    record Call(CollectiveKind kind, Runnable collective, ShmMailbox.P2p p2p) {
     }
 
     @Override
-    protected void checkUsable() {
-        if (closed) {
-            throw Lifecycle.closed(rank(), size(), null);
-        }
-        if (channel.isAborted()) {
-            throw new CommunicatorAbortedException("communicator aborted: rank=" + rank() + ", size=" + size()
-                + ", cause=" + (channel.abortCause() == null ? "none" : channel.abortCause().getMessage()),
-                channel.abortCause());
-        }
+    protected CollectiveKind kindOf(Call call) {
+        return call.kind();
     }
 
     @Override
@@ -427,23 +386,22 @@ public final class ShmCommunicator extends CommunicatorBase {
 
     private void submit(CollectiveKind kind, Runnable body) {
         channel.counters.call(kind);
-        if (openGroup != null) {
-            openGroup.add(new Call(kind, body, null));
+        if (queued(new Call(kind, body, null))) {
             return;
         }
-        drainAsync();
         channel.run(kind.opName(), body);
     }
 
     /** Point-to-point calls of the group run together first (deadlock-free), then the collectives in order. */
-    private void runCalls(List<Call> calls) {
+    @Override
+    protected void runCalls(List<Call> calls, long opSeq) {
         List<ShmMailbox.P2p> p2p = new ArrayList<>();
         for (Call call : calls) {
             if (call.p2p != null) {
                 p2p.add(call.p2p);
             }
         }
-        channel.run(GroupScope.describeOps(calls, Call::kind), () -> {
+        channel.run(describeOps(calls), () -> {
             if (!p2p.isEmpty()) {
                 channel.pointToPoint(p2p);
             }
@@ -453,39 +411,5 @@ public final class ShmCommunicator extends CommunicatorBase {
                 }
             }
         });
-    }
-
-    private void drainAsync() {
-        AsyncHandle pending = lastAsync;
-        if (pending != null) {
-            pending.join();
-            lastAsync = null;
-        }
-    }
-
-    private CollectiveHandle submitAsync(List<Call> calls) {
-        checkUsable();
-        String opName = calls.isEmpty() ? "group()" : GroupScope.describeOps(calls, Call::kind);
-        AsyncHandle handle = AsyncHandle.pending(opName, asyncSeq++, List::of);
-        if (calls.isEmpty()) {
-            handle.complete(null);
-            return handle;
-        }
-        if (asyncExecutor == null) {
-            asyncExecutor = AsyncHandle.newAsyncExecutor("yatt-shm-async-r" + rank() + "-of-" + size());
-        }
-        try {
-            handle.runOn(asyncExecutor, () -> runCalls(calls));
-        } catch (RejectedExecutionException e) {
-            throw Lifecycle.closed(rank(), size(), e);
-        }
-        lastAsync = handle;
-        return handle;
-    }
-
-    private void runGroup(List<Call> calls) {
-        checkUsable();
-        drainAsync();
-        runCalls(calls);
     }
 }

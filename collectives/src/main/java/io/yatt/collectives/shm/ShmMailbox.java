@@ -16,7 +16,10 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
 /**
  * The point-to-point step of {@link ShmChannel}: a mailbox per pair of ranks (two SEND lines, a chunk counter, an
  * ACK counter) with two slots per peer in this rank's staging. Sends and receives of one batch progress together
- * by polling, so a ring exchange never deadlocks. Confined to the channel's thread.
+ * by polling, so a ring exchange never deadlocks. A batch that cannot progress waits as the collectives do
+ * ({@link ShmChannel#idle}): it spins, yields, then sleeps on the doorbell of the peer its first unfinished op waits
+ * for (at most {@link ShmChannel#PARK_NS} per sleep, so progress on another peer is seen within that); every SEND
+ * line and ACK this rank publishes rings its own doorbell. Confined to the channel's thread.
  */
 final class ShmMailbox {
     private static final VarHandle LONG = ShmRegion.LONG;
@@ -73,14 +76,14 @@ final class ShmMailbox {
     }
 
     /**
-     * Runs sends and receives together without deadlock: every step polls, nothing blocks on one peer. Sends to one
-     * peer go in order; each completes when the peer acknowledged its last chunk. Messages to oneself are copied.
+     * Runs sends and receives together without deadlock: every step polls every peer, and an idle step sleeps on one
+     * peer's doorbell for at most {@link ShmChannel#PARK_NS}. Sends to one peer go in order; each completes when the
+     * peer acknowledged its last chunk. Messages to oneself are copied.
      */
     void run(List<P2p> ops) {
         matchSelf(ops);
-        long start = System.nanoTime();
-        ch.arm(start);
-        long spinUntil = start + ch.spinNs;
+        long idleSince = System.nanoTime();
+        ch.arm(idleSince);
         while (true) {
             boolean progress = false;
             boolean allDone = true;
@@ -109,23 +112,41 @@ final class ShmMailbox {
                 return;
             }
             if (!progress) {
-                long now = System.nanoTime();
-                if (now - spinUntil > 0) {
-                    Thread.yield();
-                } else {
-                    Thread.onSpinWait();
-                }
+                Thread.onSpinWait();
                 List<Integer> waiting = new ArrayList<>();
+                P2p head = null;
                 for (P2p op : ops) {
                     if (!op.complete && !waiting.contains(op.peer)) {
                         waiting.add(op.peer);
+                        head = head == null ? op : head;
                     }
                 }
-                ch.checkHealth(now, 0, 0, waiting);
+                // the first unfinished op waits on its peer's doorbell, as the collectives' waits do
+                ch.idle(idleSince, head.peer, awaitedOffset(head), awaitedTarget(head), waiting);
             } else {
-                spinUntil = System.nanoTime() + ch.spinNs;
+                idleSince = System.nanoTime();
             }
         }
+    }
+
+    /**
+     * Where in its peer's region the head op of a peer waits: a receive for the peer's next SEND line, a send for the
+     * peer's ACK counter.
+     */
+    private long awaitedOffset(P2p op) {
+        return op.isSend ? ackLine(ch.rank) : sendLine(ch.rank, recvChunks[op.peer] + 1) + SEND_SEQ;
+    }
+
+    /**
+     * The value the counter at {@link #awaitedOffset} must reach for {@code op} to progress: the next chunk for a
+     * receive; for a send, its last chunk once all of it is posted, else the chunk whose slot the next one reuses.
+     */
+    private long awaitedTarget(P2p op) {
+        if (!op.isSend) {
+            return recvChunks[op.peer] + 1;
+        }
+        long bytes = op.count * op.dtype.byteSize();
+        return op.posted && op.doneBytes >= bytes ? op.lastChunk : sendChunks[op.peer] + 1 - 2;
     }
 
     private void matchSelf(List<P2p> ops) {
@@ -197,6 +218,7 @@ final class ShmMailbox {
         ch.own.set(LNG, line + SEND_PTR_OFFSET, ptr);
         ch.own.set(LNG, line + SEND_CHUNK_BYTES, len);
         LONG.setRelease(ch.own, line + SEND_SEQ, chunk);
+        ch.ring();
         sendChunks[op.peer] = chunk;
         if (!op.posted) {
             op.firstChunk = chunk;
@@ -232,6 +254,7 @@ final class ShmMailbox {
                 ch.own.set(LNG, ack + NACK_COUNT, op.count);
                 ch.own.set(INT, ack + NACK_DTYPE, op.dtype.ordinal());
                 LONG.setRelease(ch.own, ack + NACK_CHUNK, chunk);
+                ch.ring();
                 throw new CollectiveMismatchException(p2pMismatch(op.peer, count,
                     dt >= 0 && dt < DTYPES.length ? DTYPES[dt] : null, ch.rank, op.count, op.dtype));
             }
@@ -243,6 +266,7 @@ final class ShmMailbox {
         op.doneBytes += len;
         recvChunks[op.peer] = chunk;
         LONG.setRelease(ch.own, ackLine(op.peer), chunk);
+        ch.ring();
         if (op.doneBytes >= bytes) {
             op.complete = true;
         }

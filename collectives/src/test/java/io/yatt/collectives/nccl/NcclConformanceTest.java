@@ -34,6 +34,12 @@ final class NcclConformanceTest extends CommunicatorConformanceTest {
         return false;
     }
 
+    /** {@code ncclCommAbort} is local: peers still waiting on this rank time out instead. */
+    @Override
+    protected boolean abortReachesPeers() {
+        return false;
+    }
+
     @Override
     protected CommunicatorHarness harness(int worldSize, Communicator.Context context) {
         assumeTrue(worldSize <= Cuda.deviceCount(), "nccl needs one GPU per rank: worldSize=" + worldSize

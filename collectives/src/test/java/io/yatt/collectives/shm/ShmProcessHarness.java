@@ -135,6 +135,11 @@ final class ShmProcessHarness implements CommunicatorHarness {
         return Device.host();
     }
 
+    /** {@link #run} and every rank's value, in rank order; throws the first rank's failure. */
+    <T> List<T> values(RankTask<T> task) {
+        return run(task).stream().map(RankOutcome::get).toList();
+    }
+
     @Override
     public <T> List<RankOutcome<T>> run(RankTask<T> task) {
         if (launcher == null) {
