@@ -110,6 +110,8 @@ final class ShmChannel {
     private volatile boolean aborted;
     private volatile Throwable abortCause;
     private boolean released;
+    /** Sleeps on a peer's doorbell so far (diagnostics: a wait that sleeps leaves the core to others). */
+    private long doorbellSleeps;
 
     ShmChannel(ShmWorld world, int channel, int[] members, int rank, long stagingHalf) {
         this.world = world;
@@ -188,6 +190,11 @@ final class ShmChannel {
             world.arena.free(stagingAllocation);
         }
         world.release();
+    }
+
+    /** How many times this rank slept on a peer's doorbell on this channel (collectives and point-to-point). */
+    long doorbellSleeps() {
+        return doorbellSleeps;
     }
 
     /** Sets the deadline of the calls that start after this one (see {@link ShmCommunicator#overrideTimeoutNs}). */
@@ -368,6 +375,7 @@ final class ShmChannel {
         INT_VH.getAndAdd(s, ch + SLEEPERS_OFFSET, 1);
         try {
             if ((long) LONG.getAcquire(s, off) < target) {
+                doorbellSleeps++;
                 ShmFutex.await(peerBells[p], seen, parkTimeout);
             }
         } finally {

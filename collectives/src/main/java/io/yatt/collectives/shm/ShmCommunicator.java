@@ -123,6 +123,11 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
         }
     }
 
+    /** How many times this rank slept on a peer's doorbell in this communicator's calls (tests, diagnostics). */
+    long doorbellSleeps() {
+        return channel.doorbellSleeps();
+    }
+
     /** The settings. */
     public ShmContext context() {
         return context;

@@ -55,20 +55,25 @@ class ShmPointToPointTest {
                 comm.recv(recv, 0);
                 comm.barrier();
                 recv.segment().fill((byte) 0);
+                long sleepsBefore = ((ShmCommunicator) comm).doorbellSleeps();
                 long cpuBefore = processCpuNs();
                 long wallBefore = System.nanoTime();
                 comm.recv(recv, 0);
                 long cpuNs = processCpuNs() - cpuBefore;
                 long wallNs = System.nanoTime() - wallBefore;
+                long sleeps = ((ShmCommunicator) comm).doorbellSleeps() - sleepsBefore;
                 byte[] got = bytes(recv);
                 byte[] expected = input(DType.F32, 0, COUNT, 11);
-                return new long[] {java.util.Arrays.equals(got, expected) ? 1 : 0, cpuNs, wallNs};
+                return new long[] {java.util.Arrays.equals(got, expected) ? 1 : 0, cpuNs, wallNs, sleeps};
             }
         });
         long[] receiver = results.get(1);
         assertEquals(1, receiver[0], "received bytes differ from the sent ones");
         long waitedMs = TimeUnit.NANOSECONDS.toMillis(receiver[2]);
         long cpuMs = TimeUnit.NANOSECONDS.toMillis(receiver[1]);
+        // it slept on the sender's doorbell: at least once (a yielding wait never does), and each sleep is at most
+        // ShmChannel.PARK_NS, so a wait of LATE_MS takes a few hundred of them
+        assertTrue(receiver[3] > 0, "receiver never slept on the doorbell while waiting " + waitedMs + " ms");
         // a receiver that spins or yields for the whole wait uses about the whole wait in CPU time when it has a
         // core; one that sleeps on the doorbell uses a few milliseconds (the whole rank process is counted)
         assertTrue(cpuMs * 2 < waitedMs, "receiver used " + cpuMs + " ms of CPU while waiting " + waitedMs + " ms");
