@@ -14,6 +14,7 @@ import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.PollBackoff;
+import io.yatt.collectives.internal.Resources;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.ffi.cuda.CudaException;
@@ -207,38 +208,15 @@ public final class CudaLocalCommunicator extends CommunicatorBase<DeviceCall> {
             return;
         }
         released = true;
-        RuntimeException failure = null;
         stopAsyncThread();
-        try {
-            control.close();
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        try {
-            stream.close();
-        } catch (RuntimeException e) {
-            failure = addSuppressed(failure, e);
-        }
-        if (staging != null) {
-            try {
-                staging.close();
-            } catch (RuntimeException e) {
-                failure = addSuppressed(failure, e);
-            }
-            staging = null;
-        }
-        scratchArena.close();
+        List<AutoCloseable> resources = new ArrayList<>(List.of(control, stream));
+        resources.add(staging);
+        resources.add(scratchArena);
+        staging = null;
+        RuntimeException failure = Resources.closeAll(null, resources);
         if (failure != null) {
             throw failure;
         }
-    }
-
-    private static RuntimeException addSuppressed(RuntimeException first, RuntimeException next) {
-        if (first == null) {
-            return next;
-        }
-        first.addSuppressed(next);
-        return first;
     }
 
     @Override

@@ -14,6 +14,7 @@ import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.DeviceCopies;
 import io.yatt.collectives.internal.PendingHandle;
 import io.yatt.collectives.internal.PollBackoff;
+import io.yatt.collectives.internal.Resources;
 import io.yatt.collectives.internal.TrafficCounters;
 import io.yatt.collectives.rendezvous.Rendezvous;
 import io.yatt.ffi.LibraryNotFoundException;
@@ -217,14 +218,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase<NcclCall> {
                     e.addSuppressed(suppressed);
                 }
             }
-            for (AutoCloseable resource : made.reversed()) {
-                try {
-                    resource.close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            throw Resources.closeAll(e, made.reversed());
         }
     }
 
@@ -480,17 +474,7 @@ public final class NcclGpuCommunicator extends CommunicatorBase<NcclCall> {
             failure = e;
             abortNative();
         }
-        for (AutoCloseable resource : List.of(hostScratch, scratch, done, stream)) {
-            try {
-                resource.close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = e instanceof RuntimeException r ? r : new IllegalStateException(e);
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
-        }
+        failure = Resources.closeAll(failure, List.of(hostScratch, scratch, done, stream));
         if (failure != null) {
             throw failure;
         }
