@@ -340,7 +340,14 @@ public abstract class CommunicatorBase<C> implements Communicator {
         }
         long opSeq = nextSeq();
         PendingHandle handle = startAsync(calls, opName, opSeq);
+        List<PendingHandle> done = new ArrayList<>();
+        for (PendingHandle earlier : inFlightNow()) {
+            if (earlier.isDone()) { // polled outside this lock: a handle's poll may take it (nccl's abort)
+                done.add(earlier);
+            }
+        }
         synchronized (this) {
+            inFlight.removeAll(done); // a pipeline of async calls only keeps what is still running
             inFlight.add(handle);
         }
         return handle;
