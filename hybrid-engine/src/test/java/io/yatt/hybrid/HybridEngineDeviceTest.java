@@ -8,12 +8,17 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.CommunicatorWorld;
 import io.yatt.collectives.Communicators;
 import io.yatt.collectives.InProcessWorld;
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.ffi.cuda.Cuda;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.ValueLayout;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +27,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,9 +36,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The GPU reshard path: HybridEngine over device tensors on the cuda-local backend (every rank a thread on CUDA
- * device 0) produces, bit for bit, the generation weights and the training weights after the round trip that the
- * host path produces on the in-process backend from the same plan and the same weights, with the same counted bytes.
- * Skipped without a device.
+ * device 0) and on the nccl backend (rank r a thread on CUDA device r, one NCCL communicator each, joined through a
+ * loopback rendezvous store) produces, bit for bit, the generation weights and the training weights after the round
+ * trip that the host path produces on the in-process backend from the same plan and the same weights, with the same
+ * counted bytes. Skipped without a device; the nccl cases also need one device per rank and the NCCL library.
  */
 @Tag("gpu")
 class HybridEngineDeviceTest {
@@ -47,20 +55,84 @@ class HybridEngineDeviceTest {
                       long replicatedBytesReceived, long localBytesMoved) {
     }
 
-    interface WorldFactory {
-        CommunicatorWorld create(int size, Communicator.Context context);
+    /** Where each rank's communicator comes from: opened on the rank's own thread (NCCL's init is collective). */
+    interface RankComms extends AutoCloseable {
+        Communicator open(int rank);
+
+        /** Closes what {@link #open} handed out that the world does not own. */
+        void release(int rank, Communicator comm);
+
+        @Override
+        void close();
+
+        /** The communicators of a world made up front (in-process, cuda-local); the world owns them. */
+        static RankComms of(CommunicatorWorld world) {
+            return new RankComms() {
+                @Override
+                public Communicator open(int rank) {
+                    return world.communicator(rank);
+                }
+
+                @Override
+                public void release(int rank, Communicator comm) {
+                }
+
+                @Override
+                public void close() {
+                    world.close();
+                }
+            };
+        }
+
+        /** One NCCL communicator per rank, rank r on device r, rendezvous through a loopback store on a free port. */
+        static RankComms nccl(int size, Communicator.Context context) {
+            int port = freePort();
+            return new RankComms() {
+                @Override
+                public Communicator open(int rank) {
+                    return Communicators.nccl(RendezvousConfig.of(rank, size, "127.0.0.1", port)
+                            .withTimeoutNs(TIMEOUT_NS), context.copy());
+                }
+
+                @Override
+                public void release(int rank, Communicator comm) {
+                    comm.close();
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+        }
     }
 
     @ParameterizedTest(name = "{0} -> {1}")
     @CsvSource({"1-2-1, 1-1-2", "1-4-1, 1-2-2", "2-2-1, 1-2-2", "1-8-1, 1-2-4", "2-4-1, 1-2-4"})
     void shouldReshardOnCudaLocalBitForBitAsTheHostPath(String train, String gen) throws Exception {
         HybridLayout layout = HybridLayout.parse(train, gen);
+        assertDeviceMatchesHost(layout, rank -> Device.cuda(0),
+                context -> RankComms.of(Communicators.cudaLocal(new int[layout.worldSize()], context)));
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource({"1-2-1, 1-1-2", "1-4-1, 1-2-2", "2-2-1, 1-2-2", "1-8-1, 1-2-4", "2-4-1, 1-2-4"})
+    void shouldReshardOnNcclBitForBitAsTheHostPath(String train, String gen) throws Exception {
+        HybridLayout layout = HybridLayout.parse(train, gen);
+        int n = layout.worldSize();
+        assumeTrue(Cuda.deviceCount() >= n, "nccl reshard " + layout + " needs " + n + " CUDA devices, found "
+                + Cuda.deviceCount());
+        assertDeviceMatchesHost(layout, Device::cuda, context -> RankComms.nccl(n, context));
+    }
+
+    private static void assertDeviceMatchesHost(HybridLayout layout, IntFunction<Device> devices,
+                                                Function<Communicator.Context, RankComms> comms)
+            throws Exception {
         ModelSpec spec = ModelSpec.llama(2, 64, 8, 8, 128, 250, DType.BF16, 8);
         for (ReshardScheme scheme : ReshardScheme.values()) {
             ReshardPlan plan = ReshardPlanner.shared().plan(layout, spec, scheme);
-            List<RankResult> host = run(plan, spec, Device.host(), InProcessWorld::create);
-            List<RankResult> device = run(plan, spec, Device.cuda(0),
-                    (size, context) -> Communicators.cudaLocal(new int[size], context));
+            List<RankResult> host = run(plan, spec, rank -> Device.host(),
+                    context -> RankComms.of(InProcessWorld.create(layout.worldSize(), context)));
+            List<RankResult> device = run(plan, spec, devices, comms);
             for (int rank = 0; rank < layout.worldSize(); rank++) {
                 String where = scheme + " " + layout + " rank " + rank;
                 RankResult h = host.get(rank);
@@ -83,8 +155,9 @@ class HybridEngineDeviceTest {
         }
     }
 
-    /** Runs two round trips on every rank with its buffers on {@code device}; returns the last one's bytes. */
-    static List<RankResult> run(ReshardPlan plan, ModelSpec spec, Device device, WorldFactory worlds)
+    /** Runs two round trips on every rank with rank r's buffers on {@code devices.apply(r)}; returns the last one's. */
+    static List<RankResult> run(ReshardPlan plan, ModelSpec spec, IntFunction<Device> devices,
+                                Function<Communicator.Context, RankComms> comms)
             throws Exception {
         HybridLayout layout = plan.layout();
         int n = layout.worldSize();
@@ -92,15 +165,15 @@ class HybridEngineDeviceTest {
         var train = ShardMath.shardModel(spec, full, layout.train().t(), layout.train().p());
         ExecutorService pool = Executors.newFixedThreadPool(n);
         List<RankResult> results = new ArrayList<>();
-        try (CommunicatorWorld world = worlds.create(n, new Communicator.Context().timeoutNs(TIMEOUT_NS))) {
+        try (RankComms world = comms.apply(new Communicator.Context().timeoutNs(TIMEOUT_NS))) {
             List<Future<RankResult>> futures = new ArrayList<>();
             for (int r = 0; r < n; r++) {
                 int rank = r;
                 futures.add(pool.submit(() -> {
                     RankCoordinates c = layout.coordinates(rank);
+                    Communicator comm = world.open(rank);
                     try (Allocator root = Allocator.root("rank" + rank);
-                         HybridEngine engine = HybridEngine.create(plan, rank, world.communicator(rank), root,
-                                 device)) {
+                         HybridEngine engine = HybridEngine.create(plan, rank, comm, root, devices.apply(rank))) {
                         Map<String, long[]> mine = train.get(new ShardMath.ShardKey(c.pp(), c.tp()));
                         for (var e : engine.trainingWeights().entrySet()) {
                             try (Tensor values = Tensor.allocate(root, spec.dtype(), e.getValue().shape(),
@@ -118,6 +191,8 @@ class HybridEngineDeviceTest {
                                     stats.bytesReceived(), stats.replicatedBytesReceived(), stats.localBytesMoved());
                         }
                         return last;
+                    } finally {
+                        world.release(rank, comm);
                     }
                 }));
             }
@@ -140,5 +215,14 @@ class HybridEngineDeviceTest {
             }
         }
         return out;
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1,
+                InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }
