@@ -20,8 +20,8 @@ import java.util.Map;
 
 /**
  * A worker JVM for {@link ShmReferenceTest}, one rank of a shm world of two: rank 0 is the "actor" (rows of 1 KiB
- * whose bytes follow {@link RemoteReferenceMain#rowByte}, kept by reference in its arena), rank 1 a "critic" that
- * pulls them in place from the actor's arena.
+ * whose bytes follow {@link RemoteReferenceMain#rowByte}, kept by reference in its arena), rank 1 the "critic" of
+ * group rank 0, which pulls them in place from the actor's arena.
  */
 final class ShmReferenceMain {
 
@@ -97,6 +97,12 @@ final class ShmReferenceMain {
             return digestOf(batch.tensor("bytes"));
         }
 
+        /** As {@link #digest}, on rank 0 only (this worker). */
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        String digestFirst(DataBatch batch) throws NoSuchAlgorithmException {
+            return digestOf(batch.tensor("bytes"));
+        }
+
         /** As {@link Actor#stats()}. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         List<Long> stats() {
@@ -114,7 +120,7 @@ final class ShmReferenceMain {
             Stats stats = new Stats(allocator, shared);
             boolean actor = world.rank() == 0;
             try (Worker worker = Worker.start(ctx.roles(List.of(actor ? "actor" : "critic"))
-                    .rank(actor ? 0 : 1).allocator(allocator).communicators(List.of(world))
+                    .rank(0).allocator(allocator).communicators(List.of(world))
                     .methods(WorkerMethods.annotated(actor ? new Actor(stats) : new Critic(stats),
                             MethodHandles.lookup())))) {
                 stats.worker = worker;

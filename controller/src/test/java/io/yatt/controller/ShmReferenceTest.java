@@ -3,6 +3,7 @@ package io.yatt.controller;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.collectives.RendezvousConfig;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * Pulls by path: the producer ("actor") and one consumer ("critic") are worker JVMs of one shm world, so the critic
  * copies the rows in place from the actor's arena; the other critic is a worker in this JVM, in no shm world, and
  * fetches the same rows over the reference data plane (Aeron udp). Both pulls are claims of one dispatch: the actor
- * frees its arena block when the second has arrived.
+ * frees its arena block when the second has arrived. An actor killed while holding a region is reported as gone.
  */
 class ShmReferenceTest {
 
@@ -38,6 +39,11 @@ class ShmReferenceTest {
 
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         String digest(DataBatch batch) throws NoSuchAlgorithmException {
+            return ShmReferenceMain.digestOf(batch.tensor("bytes"));
+        }
+
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        String digestFirst(DataBatch batch) throws NoSuchAlgorithmException {
             return ShmReferenceMain.digestOf(batch.tensor("bytes"));
         }
 
@@ -72,7 +78,7 @@ class ShmReferenceTest {
         try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 2,
                      ProcessHandle.current().info().command().orElseThrow(), WORKER_JVM_FLAGS,
                      System.getProperty("java.class.path"), ShmReferenceMain.class.getName(), List.of(), env);
-             Worker consumer = Worker.start(new Worker.Context().workerId(100).rank(0).roles(List.of("critic"))
+             Worker consumer = Worker.start(new Worker.Context().workerId(100).rank(1).roles(List.of("critic"))
                      .allocator(consumerAllocator)
                      .methods(WorkerMethods.annotated(methods, MethodHandles.lookup()))
                      .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory()))) {
@@ -82,7 +88,7 @@ class ShmReferenceTest {
             int[] rows = {128, 512};
             long[] controllerBytes = new long[2];
             long pulled = 0;
-            long criticArena = stats(critic, 1).get(1);
+            long criticArena = stats(critic, 0).get(1);
             for (int s = 0; s < 2; s++) {
                 long step = s + 1;
                 long bytes = rows[s] * 1024L;
@@ -102,16 +108,28 @@ class ShmReferenceTest {
                 pulled += bytes;
                 // both pulls arrived: the arena block is freed, before the step ends
                 assertEquals(List.of(0L, arena, pulled, 0L, 0L), stats(actor, 0));
-                // rank 0 (this JVM, no shm world) fetched over Aeron; rank 1 (the actor's world) copied in place
-                assertEquals(List.of(0L, 0L, 0L, pulled, 0L), stats(critic, 0));
-                assertEquals(List.of(0L, criticArena, 0L, 0L, pulled), stats(critic, 1));
+                // rank 0 (the actor's world) copied in place; rank 1 (this JVM, no shm world) fetched over Aeron
+                assertEquals(List.of(0L, criticArena, 0L, 0L, pulled), stats(critic, 0));
+                assertEquals(List.of(0L, 0L, 0L, pulled, 0L), stats(critic, 1));
                 assertEquals(List.of(), actor.endStep(step));
             }
             // the controller's share of a step does not grow with the rows pulled
             assertEquals(controllerBytes[0], controllerBytes[1]);
             assertTrue(controllerBytes[1] < 4096, "controller bytes=" + controllerBytes[1]);
+            // the owner dies holding a region: the critic of its world finds its process gone instead of copying
+            plane.step(3);
+            try (DataBatch orphan = (DataBatch) ((List<?>) actor.call("produce", 3L, 128)).getFirst()) {
+                Process owner = launcher.processes().getFirst();
+                owner.destroyForcibly();
+                assertTrue(owner.waitFor(60, TimeUnit.SECONDS));
+                WorkerCallException gone = assertThrows(WorkerCallException.class,
+                        () -> critic.call("digestFirst", orphan));
+                assertTrue(gone.remoteMessage().startsWith("reference owner is gone: ownerRank=0, shmRank=0, pid="
+                        + owner.pid() + ", run=Run[ownerRank=0, regionId=2, "), gone.remoteMessage());
+            }
+            assertEquals(List.of(0L, criticArena, 0L, 0L, pulled), stats(critic, 0));
             plane.shutdownWorkers("test done");
-            assertArrayEquals(new int[] {0, 0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+            assertArrayEquals(new int[] {137, 0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
         } finally {
             plane.close();
             consumerAllocator.close();

@@ -31,8 +31,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * shm world is not fetched from: the consumer copies the rows in place from the owner's arena
  * ({@link #pullShared}) and only tells the owner of the pull (a request of the same form that the owner answers with
  * an acknowledgement once it found the region live and counted the pull). Bytes served and fetched over Aeron and
- * bytes copied from shared memory are counted. Uses an Aeron client of its own on the worker's media driver; the server runs on its own thread.
- * Thread-safe: fetches are serialised (one call thread per worker).
+ * bytes copied from shared memory are counted. Uses an Aeron client of its own on the worker's media driver; the
+ * server runs on its own thread. Thread-safe: fetches are serialised (one call thread per worker).
  */
 public final class ReferencePlane implements AutoCloseable {
 
@@ -301,7 +301,10 @@ public final class ReferencePlane implements AutoCloseable {
         }
     }
 
-    /** Sends the owner a request of {@code type} for {@code run} (with the claim) and awaits its answer into out. */
+    /**
+     * Sends the owner a request of {@code type} for {@code run} (with the claim), after which the chunks or the
+     * acknowledgement of that request are taken, rows landing in {@code out} from row {@code at}.
+     */
     private void request(int type, String ownerEndpoint, ReferenceColumn.Run run, ReferenceStore.Claim claim,
             Tensor out, long at, long deadline) {
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();

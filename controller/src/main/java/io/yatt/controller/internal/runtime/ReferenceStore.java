@@ -21,12 +21,11 @@ import java.util.function.Supplier;
  * A producing worker's tensors that travel by reference: each published tensor is copied into a region of its own
  * that the worker keeps until its last consumer has pulled it. A region's rows start at byte offset 0, or, for a
  * store in a shm world's arena ({@link #open(long, int, Allocator, SharedMemory)}), at the region's offset in this
- * rank's shared region, so that a consumer of the same world reads them in place from the reference alone. The controller tells every
- * consumer how many pulls a dispatch makes of each region ({@link #CLAIM_KEY}); the consumer passes that on with its
- * pull, and the region is freed when every pull of its last dispatch has arrived. A step that ends frees what is left
- * and names it. Consumers in the same process pull rows straight from the region (the in-process form of the
- * shared-memory arena); stores are found by controller id and worker id (the owner rank of their references).
- * Thread-safe (synchronised).
+ * rank's shared region, so that a consumer of the same world reads them in place from the reference alone. The
+ * controller tells every consumer how many pulls a dispatch makes of each region ({@link #CLAIM_KEY}); the consumer
+ * passes that on with its pull, and the region is freed when every pull of its last dispatch has arrived. A step
+ * that ends frees what is left and names it. Consumers in the same process pull rows straight from the region;
+ * stores are found by controller id and worker id (the owner rank of their references). Thread-safe (synchronised).
  */
 public final class ReferenceStore implements AutoCloseable {
 
@@ -430,8 +429,8 @@ public final class ReferenceStore implements AutoCloseable {
         if (rows < 1 || rowBytes < 1 || size % rowBytes != 0 || byteOffset % rowBytes != 0 || strideBytes % rowBytes != 0
                 || byteOffset < 0 || last < 0 || byteOffset > size - rowBytes || last > size - rowBytes) {
             throw new IllegalArgumentException("reference outside its region: ownerRank=" + workerId + ", region="
-                    + regionId + ", byteOffset=" + referencedOffset + ", rowStrideBytes=" + strideBytes + ", rows=" + rows
-                    + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
+                    + regionId + ", byteOffset=" + referencedOffset + ", rowStrideBytes=" + strideBytes + ", rows="
+                    + rows + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
         }
         MemorySegment bytes = region.tensor.segment();
         if (strideBytes == rowBytes) {
