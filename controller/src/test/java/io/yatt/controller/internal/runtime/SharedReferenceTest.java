@@ -166,13 +166,19 @@ class SharedReferenceTest {
     }
 
     @Test
-    void shouldFetchOverAeronFromAnOwnerOfAnotherShmWorld() {
+    void shouldFetchOverAeronFromAnOwnerOfAnotherShmWorldAndCopyInProcessFromTheArena() {
         ReferenceColumn column = publish(1);
         try (Tensor rows = pull(column.subList(0, 4), Map.of(), "w-other-0123456789ab/0", consumerShared)) {
             assertEquals(3_100.0, rows.getDouble(3, 100));
         }
         assertEquals(4 * 1024, consumerPlane.fetchedBytes());
         assertEquals(0, consumerPlane.sharedBytes());
+        // a consumer under the owner's controller finds the store in this process: rows at the arena offset
+        try (Tensor rows = ReferenceStore.pull(OWNER_CONTROLLER, column.select(new int[] {63, 5}), Map.of(),
+                consumerAllocator)) {
+            assertEquals(63_255.0, rows.getDouble(0, 255));
+            assertEquals(5_000.0, rows.getDouble(1, 0));
+        }
         assertEquals(List.of("logp(step=1, owner=7, region=0, bytes=65536, pulled=0/?)"), store.endStep(1));
     }
 
