@@ -7,6 +7,7 @@ import io.yatt.collectives.shm.ShmCommunicator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Creates a communicator of every backend through the exported package alone, so that code on the module path
@@ -29,6 +30,17 @@ public final class Communicators {
      */
     public static CommunicatorWorld inProcess(int size, Communicator.Context context) {
         return InProcessWorld.create(size, context);
+    }
+
+    /**
+     * The shared memory of {@code communicator}'s world when it is a shm world (every rank's arena mapped in this
+     * process, read in place), otherwise empty. The caller closes what it gets; until then the mappings stay valid.
+     *
+     * @throws IllegalStateException if the communicator is a shm communicator that is closed or aborted
+     */
+    public static Optional<SharedMemory> sharedMemory(Communicator communicator) {
+        Objects.requireNonNull(communicator, "communicator");
+        return communicator instanceof ShmCommunicator shm ? Optional.of(shm.sharedMemory()) : Optional.empty();
     }
 
     /**

@@ -13,6 +13,8 @@ import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import io.aeron.CommonContext;
 import io.yatt.collectives.Communicator;
+import io.yatt.collectives.Communicators;
+import io.yatt.collectives.SharedMemory;
 import io.yatt.tensor.Allocator;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -21,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -117,6 +120,14 @@ public final class Worker implements AutoCloseable {
             for (Communicator c : ctx.communicators) {
                 agent.register(c);
             }
+            // references live in the first shm world's arena: its consumers of that world copy them in place
+            for (Communicator c : ctx.communicators) {
+                Optional<SharedMemory> shared = Communicators.sharedMemory(c);
+                if (shared.isPresent()) {
+                    agent.sharedMemory(shared.get());
+                    break;
+                }
+            }
             agent.referencePlane(ctx.replyHost, Math.max(ctx.sendTimeoutNs, REFERENCE_FETCH_TIMEOUT_NS));
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
@@ -173,7 +184,7 @@ public final class Worker implements AutoCloseable {
     public PayloadStats payloadStats() {
         long[] references = agent.referenceBytes();
         return new PayloadStats(agent.payloads().encodedBytes(), agent.payloads().decodedBytes(), references[0],
-                references[1]);
+                references[1], references[2]);
     }
 
     /**
@@ -410,7 +421,11 @@ public final class Worker implements AutoCloseable {
             return controllerTimeoutNs;
         }
 
-        /** Communicators aborted with this worker's calls (see {@link Worker#registerCommunicator}). */
+        /**
+         * Communicators aborted with this worker's calls (see {@link Worker#registerCommunicator}). The first that is
+         * a shm world's ({@link Communicators#sharedMemory}) also holds this worker's references: they live in its
+         * arena, and consumers of that world copy them in place instead of fetching them over Aeron.
+         */
         public Context communicators(List<Communicator> communicators) {
             this.communicators = List.copyOf(communicators);
             return this;

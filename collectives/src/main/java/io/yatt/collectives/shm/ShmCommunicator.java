@@ -5,6 +5,7 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.ReduceOp;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
+import io.yatt.collectives.SharedMemory;
 import io.yatt.collectives.internal.CollectiveChecks;
 import io.yatt.collectives.internal.CommunicatorBase;
 import io.yatt.collectives.internal.TrafficCounters;
@@ -184,7 +185,7 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
     }
 
     /** Host memory from the world's arena (any alignment up to {@link ShmCommDescriptor#ARENA_ALIGNMENT}). */
-    private record ArenaMemory(ShmWorld world) implements HostMemory {
+    record ArenaMemory(ShmWorld world) implements HostMemory {
         @Override
         public MemorySegment allocate(long byteSize, long alignmentBytes) {
             if (alignmentBytes > ShmCommDescriptor.ARENA_ALIGNMENT
@@ -202,6 +203,17 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
                 world.arena.free(segment.address() - world.bases[world.rank]);
             }
         }
+    }
+
+    /**
+     * This world's shared memory as code outside the collectives reads it (every rank's arena, mapped here); it keeps
+     * the mappings valid until it is closed, even after this communicator closes.
+     *
+     * @throws IllegalStateException if the communicator is closed or aborted
+     */
+    public SharedMemory sharedMemory() {
+        checkUsable();
+        return ShmSharedMemory.of(channel.world);
     }
 
     /** Whether {@code tensor}'s bytes lie in shared memory that peers can read in place. */

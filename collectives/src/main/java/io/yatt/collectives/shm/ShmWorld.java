@@ -31,13 +31,16 @@ final class ShmWorld {
     final ShmArena arena;
     final ShmContext context;
     final boolean oversubscribed;
+    /** This world instance's identity: the job id and the nonce rank 0 drew, the same on every rank. */
+    final String instanceId;
     private final ProcessHandle[] handles;
     private int nextChannel = 1;
     private int references;
     private volatile boolean released;
 
-    private ShmWorld(int rank, int size, long[] pids, ShmRegion[] regions, ShmContext context) {
+    private ShmWorld(int rank, int size, long[] pids, ShmRegion[] regions, ShmContext context, String instanceId) {
         this.rank = rank;
+        this.instanceId = instanceId;
         this.size = size;
         this.pids = pids;
         this.regions = regions;
@@ -103,7 +106,7 @@ final class ShmWorld {
             }
             rendezvous.barrier("shm/attached");
             regions[rank].unlink();
-            return new ShmWorld(rank, size, pids, regions, context);
+            return new ShmWorld(rank, size, pids, regions, context, rendezvous.config().jobId() + "-" + instance);
         } catch (RuntimeException e) {
             for (ShmRegion r : regions) {
                 if (r != null && !r.isClosed()) {

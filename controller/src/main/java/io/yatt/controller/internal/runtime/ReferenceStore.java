@@ -1,7 +1,9 @@
 package io.yatt.controller.internal.runtime;
 
+import io.yatt.collectives.SharedMemory;
 import io.yatt.controller.ReferenceColumn;
 import io.yatt.tensor.Allocator;
+import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -17,12 +19,13 @@ import java.util.function.Supplier;
 
 /**
  * A producing worker's tensors that travel by reference: each published tensor is copied into a region of its own
- * (region id, byte offset 0) that the worker keeps until its last consumer has pulled it. The controller tells every
- * consumer how many pulls a dispatch makes of each region ({@link #CLAIM_KEY}); the consumer passes that on with its
- * pull, and the region is freed when every pull of its last dispatch has arrived. A step that ends frees what is left
- * and names it. Consumers in the same process pull rows straight from the region (the in-process form of the
- * shared-memory arena); stores are found by controller id and worker id (the owner rank of their references).
- * Thread-safe (synchronised).
+ * that the worker keeps until its last consumer has pulled it. A region's rows start at byte offset 0, or, for a
+ * store in a shm world's arena ({@link #open(long, int, Allocator, SharedMemory)}), at the region's offset in this
+ * rank's shared region, so that a consumer of the same world reads them in place from the reference alone. The
+ * controller tells every consumer how many pulls a dispatch makes of each region ({@link #CLAIM_KEY}); the consumer
+ * passes that on with its pull, and the region is freed when every pull of its last dispatch has arrived. A step
+ * that ends frees what is left and names it. Consumers in the same process pull rows straight from the region;
+ * stores are found by controller id and worker id (the owner rank of their references). Thread-safe (synchronised).
  */
 public final class ReferenceStore implements AutoCloseable {
 
@@ -56,13 +59,16 @@ public final class ReferenceStore implements AutoCloseable {
         final String name;
         final long step;
         final Tensor tensor;
+        /** The byte offset references give the region's first row (0, or its offset in the shared region). */
+        final long base;
         final Map<Long, int[]> pulls = new LinkedHashMap<>();
         boolean lastSeen;
 
-        Region(String name, long step, Tensor tensor) {
+        Region(String name, long step, Tensor tensor, long base) {
             this.name = name;
             this.step = step;
             this.tensor = tensor;
+            this.base = base;
         }
 
         boolean done() {
@@ -94,15 +100,17 @@ public final class ReferenceStore implements AutoCloseable {
     private final String key;
     private final int workerId;
     private final Allocator allocator;
+    private final SharedMemory shared;
     private final Map<Long, Region> regions = new LinkedHashMap<>();
     private long nextRegionId;
     private long freedRegions;
     private boolean closed;
 
-    private ReferenceStore(String key, int workerId, Allocator allocator) {
+    private ReferenceStore(String key, int workerId, Allocator allocator, SharedMemory shared) {
         this.key = key;
         this.workerId = workerId;
         this.allocator = allocator;
+        this.shared = shared;
     }
 
     /**
@@ -112,13 +120,51 @@ public final class ReferenceStore implements AutoCloseable {
      * @throws IllegalStateException if that worker has an open store already
      */
     public static ReferenceStore open(long controllerId, int workerId, Allocator allocator) {
+        return open(controllerId, workerId, allocator, null);
+    }
+
+    /**
+     * As {@link #open(long, int, Allocator)}; with {@code shared} (a shm world this worker is a rank of; the store
+     * owns it from now on and closes it), regions live in this rank's arena, allocated from an allocator of its own,
+     * and references give their offset there, so that consumers of the world read the rows in place.
+     *
+     * @throws IllegalStateException if that worker has an open store already (the shared memory is closed then)
+     */
+    public static ReferenceStore open(long controllerId, int workerId, Allocator allocator, SharedMemory shared) {
         String key = controllerId + "/" + workerId;
-        ReferenceStore store = new ReferenceStore(key, workerId, allocator);
-        if (LOCAL.putIfAbsent(key, store) != null) {
-            throw new IllegalStateException("reference store already open: controllerId=" + controllerId
-                    + ", workerId=" + workerId);
+        Allocator regions = shared == null ? allocator : null;
+        try {
+            if (shared != null) {
+                regions = shared.allocator("references-" + workerId);
+            }
+            ReferenceStore store = new ReferenceStore(key, workerId, regions, shared);
+            if (LOCAL.putIfAbsent(key, store) != null) {
+                throw new IllegalStateException("reference store already open: controllerId=" + controllerId
+                        + ", workerId=" + workerId);
+            }
+            return store;
+        } catch (RuntimeException e) {
+            if (shared != null) {
+                if (regions != null) {
+                    regions.close();
+                }
+                shared.close();
+            }
+            throw e;
         }
-        return store;
+    }
+
+    /** The shm world this store keeps its regions in (also the world its worker pulls in place from), or null. */
+    public SharedMemory sharedMemory() {
+        return shared;
+    }
+
+    /**
+     * Where consumers of this store's shm world find its regions, {@code <world id>/<rank>}, or null when its regions
+     * are not in shared memory.
+     */
+    public String sharedLocation() {
+        return shared == null ? null : shared.worldId() + "/" + shared.rank();
     }
 
     /** The store of worker {@code ownerRank} under controller {@code controllerId} in this process, or null. */
@@ -141,11 +187,21 @@ public final class ReferenceStore implements AutoCloseable {
             region.close();
             throw e;
         }
+        long base = 0;
+        if (shared != null) {
+            base = shared.offsetOf(region.segment());
+            if (base < 0) {
+                region.close();
+                throw new IllegalStateException("reference region not in the shared arena: workerId=" + workerId
+                        + ", name=" + name + ", allocator=" + allocator.name());
+            }
+        }
         long regionId = nextRegionId++;
-        regions.put(regionId, new Region(name, step, region));
+        regions.put(regionId, new Region(name, step, region, base));
         long[] dims = tensor.shape().dims();
-        return ReferenceColumn.ofRegion(workerId, regionId, Math.toIntExact(dims[0]), tensor.dtype(),
-                Shape.of(Arrays.copyOfRange(dims, 1, dims.length)));
+        Shape sample = Shape.of(Arrays.copyOfRange(dims, 1, dims.length));
+        return ReferenceColumn.ofRuns(List.of(new ReferenceColumn.Run(workerId, regionId, base,
+                sample.numel() * tensor.dtype().byteSize(), Math.toIntExact(dims[0]), tensor.dtype(), sample)));
     }
 
     /**
@@ -169,6 +225,24 @@ public final class ReferenceStore implements AutoCloseable {
      */
     public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
             Map<Integer, String> endpoints, Supplier<ReferencePlane> remote, Allocator allocator) {
+        return pull(controllerId, column, claims, endpoints, Map.of(), null, remote, allocator);
+    }
+
+    /**
+     * A tensor of shape {@code [rows, sample shape]} with the column's rows, in order, allocated from
+     * {@code allocator}, each run by the cheapest path to its owner: a store in this process (controller
+     * {@code controllerId}) is copied from directly; an owner whose shm location in {@code sharedLocations} is a rank
+     * of this consumer's world {@code shared} is copied from in place in its arena (one copy; the owner is told of the
+     * pull over {@code remote} and confirms its region was live); any other is fetched over {@code remote} from its
+     * endpoint in {@code endpoints}. Each region's owner is told of the pull under {@code claims} (a region without a
+     * claim is pulled uncounted).
+     *
+     * @throws IllegalArgumentException if a row's owner is neither here nor has an endpoint, is gone, its region is
+     *     gone, a fetch fails, or the rows disagree on dtype or sample shape
+     */
+    public static Tensor pull(long controllerId, ReferenceColumn column, Map<ReferenceColumn.Region, Claim> claims,
+            Map<Integer, String> endpoints, Map<Integer, String> sharedLocations, SharedMemory shared,
+            Supplier<ReferencePlane> remote, Allocator allocator) {
         List<ReferenceColumn.Run> runs = column.runs();
         ReferenceColumn.Run first = runs.getFirst();
         long[] sample = first.sampleShape().dims();
@@ -201,8 +275,13 @@ public final class ReferenceStore implements AutoCloseable {
                         throw new IllegalArgumentException("reference owner not reachable from this process:"
                                 + " ownerRank=" + run.ownerRank() + ", run=" + run + ", endpoint=" + endpoint);
                     }
-                    remote.get().fetch(endpoint, run, lastRun.get(run.region()) == r ? claims.get(run.region()) : null,
-                            out, row);
+                    Claim claim = lastRun.get(run.region()) == r ? claims.get(run.region()) : null;
+                    int sharedRank = sharedRank(sharedLocations.get(run.ownerRank()), shared);
+                    if (sharedRank >= 0) {
+                        remote.get().pullShared(endpoint, shared, sharedRank, run, claim, out, row);
+                    } else {
+                        remote.get().fetch(endpoint, run, claim, out, row);
+                    }
                 }
                 row += run.rows();
             }
@@ -217,6 +296,37 @@ public final class ReferenceStore implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * The owner's rank in {@code shared} when {@code location} ({@code <world id>/<rank>}, from
+     * {@link #sharedLocation()}) names that world, otherwise -1 (another world, or none on either side).
+     *
+     * @throws IllegalArgumentException if the location is not of that form or its rank is not in the world
+     */
+    static int sharedRank(String location, SharedMemory shared) {
+        if (location == null || shared == null) {
+            return -1;
+        }
+        int slash = location.lastIndexOf('/');
+        int rank;
+        try {
+            rank = slash < 1 ? -1 : Integer.parseInt(location.substring(slash + 1));
+        } catch (NumberFormatException e) {
+            rank = -1;
+        }
+        if (rank < 0) {
+            throw new IllegalArgumentException("malformed shared reference location: location=" + location
+                    + ", expected <world id>/<rank>");
+        }
+        if (!location.substring(0, slash).equals(shared.worldId())) {
+            return -1;
+        }
+        if (rank >= shared.size()) {
+            throw new IllegalArgumentException("shared reference owner outside the shm world: location=" + location
+                    + ", worldSize=" + shared.size());
+        }
+        return rank;
     }
 
     /**
@@ -249,10 +359,11 @@ public final class ReferenceStore implements AutoCloseable {
 
     /** Copies the rows of {@code run} into {@code out} from row {@code at}. */
     synchronized void copyRun(ReferenceColumn.Run run, Tensor out, long at) {
-        Tensor region = regionTensor(run);
+        Region held = region(run);
+        Tensor region = held.tensor;
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
         for (int k = 0; k < run.rows(); ) {
-            long srcRow = (run.byteOffset() + k * run.rowStrideBytes()) / rowBytes;
+            long srcRow = (run.byteOffset() - held.base + k * run.rowStrideBytes()) / rowBytes;
             int count = 1;
             if (run.rowStrideBytes() == rowBytes) {
                 count = run.rows() - k;
@@ -266,21 +377,26 @@ public final class ReferenceStore implements AutoCloseable {
 
     /** The region of {@code run}, checked to hold every row of it. */
     synchronized Tensor regionTensor(ReferenceColumn.Run run) {
+        return region(run).tensor;
+    }
+
+    private Region region(ReferenceColumn.Run run) {
         Region region = closed ? null : regions.get(run.regionId());
         if (region == null) {
             throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", run=" + run);
         }
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
         long rows = region.tensor.shape().dim(0);
-        long last = run.byteOffset() + (run.rows() - 1L) * run.rowStrideBytes();
-        if (rowBytes == 0 || region.tensor.dtype() != run.dtype() || run.byteOffset() % rowBytes != 0
-                || run.rowStrideBytes() % rowBytes != 0 || run.byteOffset() / rowBytes >= rows
+        long first = run.byteOffset() - region.base;
+        long last = first + (run.rows() - 1L) * run.rowStrideBytes();
+        if (rowBytes == 0 || region.tensor.dtype() != run.dtype() || first < 0 || last < 0 || first % rowBytes != 0
+                || run.rowStrideBytes() % rowBytes != 0 || first / rowBytes >= rows
                 || last / rowBytes >= rows
                 || rowBytes * rows != region.tensor.byteSize()) {
             throw new IllegalArgumentException("reference outside its region: run=" + run + ", region shape="
                     + region.tensor.shape() + ", region dtype=" + region.tensor.dtype());
         }
-        return region.tensor;
+        return region;
     }
 
     /** Receives the bytes of rows, the offset of the first within the requested rows. */
@@ -289,24 +405,32 @@ public final class ReferenceStore implements AutoCloseable {
     }
 
     /**
-     * Hands {@code sink} the bytes of {@code rows} rows of {@code rowBytes} each, from {@code byteOffset} of region
-     * {@code regionId} every {@code strideBytes} (one piece when the rows are adjacent), holding the region meanwhile.
+     * Hands {@code sink} the bytes of {@code rows} rows of {@code rowBytes} each, from {@code referencedOffset} (as
+     * references give it: from the region's base) of region {@code regionId} every {@code strideBytes} (one piece
+     * when the rows are adjacent), holding the region meanwhile; the rows are of {@code dtype}.
      *
-     * @throws IllegalArgumentException if the region is gone or the rows are not rows of it
+     * @throws IllegalArgumentException if the region is gone, holds another dtype, or the rows are not rows of it
      */
-    synchronized void send(long regionId, long byteOffset, long strideBytes, int rows, long rowBytes, RowSink sink) {
+    synchronized void send(long regionId, long referencedOffset, long strideBytes, int rows, long rowBytes,
+            DType dtype, RowSink sink) {
         Region region = closed ? null : regions.get(regionId);
         if (region == null) {
             throw new IllegalArgumentException("referenced region is gone: ownerRank=" + workerId + ", region="
                     + regionId);
         }
+        if (dtype != region.tensor.dtype()) {
+            throw new IllegalArgumentException("referenced rows disagree with their region: ownerRank=" + workerId
+                    + ", region=" + regionId + ", dtype=" + dtype + ", expected dtype=" + region.tensor.dtype()
+                    + " and shape " + region.tensor.shape());
+        }
+        long byteOffset = referencedOffset - region.base;
         long size = region.tensor.byteSize();
         long last = byteOffset + (rows - 1L) * strideBytes;
         if (rows < 1 || rowBytes < 1 || size % rowBytes != 0 || byteOffset % rowBytes != 0 || strideBytes % rowBytes != 0
                 || byteOffset < 0 || last < 0 || byteOffset > size - rowBytes || last > size - rowBytes) {
             throw new IllegalArgumentException("reference outside its region: ownerRank=" + workerId + ", region="
-                    + regionId + ", byteOffset=" + byteOffset + ", rowStrideBytes=" + strideBytes + ", rows=" + rows
-                    + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
+                    + regionId + ", byteOffset=" + referencedOffset + ", rowStrideBytes=" + strideBytes + ", rows="
+                    + rows + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
         }
         MemorySegment bytes = region.tensor.segment();
         if (strideBytes == rowBytes) {
@@ -393,6 +517,10 @@ public final class ReferenceStore implements AutoCloseable {
             region.tensor.close();
         }
         regions.clear();
+        if (shared != null) {
+            allocator.close();
+            shared.close();
+        }
     }
 
     private void checkOpen() {

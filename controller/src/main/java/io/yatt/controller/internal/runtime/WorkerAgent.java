@@ -34,6 +34,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import io.yatt.collectives.SharedMemory;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Tensor;
@@ -77,6 +78,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final long inlineLimitBytes;
     private volatile ReferenceStore store;
     private ReferencePlane referencePlane;
+    /** The shm world the store keeps its regions in (handed to the store when it opens), or null. */
+    private volatile SharedMemory sharedMemory;
     private String referenceHost = "127.0.0.1";
     private long referenceTimeoutNs = TimeUnit.SECONDS.toNanos(30);
     private final long controllerTimeoutNs;
@@ -312,7 +315,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     return Outcome.APPLIED;
                 }
                 try {
-                    store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator);
+                    store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator,
+                            sharedMemory);
                 } catch (IllegalStateException e) {
                     state = State.REFUSED;
                     registered.completeExceptionally(e);
@@ -566,6 +570,14 @@ public final class WorkerAgent implements Agent, MessageHandler {
         this.referenceTimeoutNs = timeoutNs;
     }
 
+    /**
+     * Keeps this worker's references in {@code shared} (its shm world's arena; owned by this agent from now on) so
+     * that consumers of the same world copy them in place; call before the worker registers.
+     */
+    public void sharedMemory(SharedMemory shared) {
+        this.sharedMemory = shared;
+    }
+
     /** The reference plane, started on first use (from the calls thread, while this agent runs the driver). */
     private synchronized ReferencePlane referencePlane() {
         if (referencePlane == null) {
@@ -576,10 +588,14 @@ public final class WorkerAgent implements Agent, MessageHandler {
         return referencePlane;
     }
 
-    /** Bytes of referenced rows served to, and fetched from, workers of other processes. */
+    /**
+     * Bytes of referenced rows served to, and fetched from, workers of other processes over Aeron, and copied in
+     * place from the shared memory of owners in this worker's shm world.
+     */
     public synchronized long[] referenceBytes() {
-        return referencePlane == null ? new long[2]
-                : new long[] {referencePlane.servedBytes(), referencePlane.fetchedBytes()};
+        return referencePlane == null ? new long[3]
+                : new long[] {referencePlane.servedBytes(), referencePlane.fetchedBytes(),
+                    referencePlane.sharedBytes()};
     }
 
     /** {@code args} with every batch that holds reference columns replaced by a batch with the rows pulled. */
@@ -621,11 +637,13 @@ public final class WorkerAgent implements Agent, MessageHandler {
             Map<ReferenceColumn.Region, ReferenceStore.Claim> claims =
                     ReferenceStore.claims(batch.metadata().get(ReferenceStore.CLAIM_KEY));
             Map<Integer, String> endpoints = ReferencePlane.endpoints(batch.metadata());
+            Map<Integer, String> sharedLocations = ReferencePlane.sharedLocations(batch.metadata());
+            ReferenceStore own = store;
             for (String key : batch.columnKeys()) {
                 List<Object> column = batch.column(key);
                 if (column instanceof ReferenceColumn references && !references.isEmpty()) {
-                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, endpoints,
-                            this::referencePlane, allocator);
+                    Tensor rows = ReferenceStore.pull(controllerId, references, claims, endpoints, sharedLocations,
+                            own == null ? null : own.sharedMemory(), this::referencePlane, allocator);
                     owned.add(rows);
                     builder.tensor(key, rows);
                 } else {
@@ -633,7 +651,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 }
             }
             batch.metadata().forEach((k, v) -> {
-                if (!ReferenceStore.CLAIM_KEY.equals(k) && !k.startsWith(ReferencePlane.ENDPOINT_KEY_PREFIX)) {
+                if (!ReferenceStore.CLAIM_KEY.equals(k) && !ReferencePlane.isPlaneKey(k)) {
                     builder.metadata(k, v);
                 }
             });
@@ -675,6 +693,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 builder.column(key, store.publish(key, step, t));
                 builder.metadata(ReferencePlane.ENDPOINT_KEY_PREFIX + registration.workerId(),
                         referencePlane().endpoint());
+                String shared = store.sharedLocation();
+                if (shared != null) {
+                    builder.metadata(ReferencePlane.SHARED_KEY_PREFIX + registration.workerId(), shared);
+                }
             }
             for (String key : batch.columnKeys()) {
                 builder.column(key, batch.column(key));
@@ -724,6 +746,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
         ReferenceStore s = store;
         if (s != null) {
             s.close();
+        } else if (sharedMemory != null) {
+            sharedMemory.close();
         }
         synchronized (this) {
             if (referencePlane != null) {
