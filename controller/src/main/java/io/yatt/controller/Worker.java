@@ -16,6 +16,7 @@ import io.yatt.collectives.Communicator;
 import io.yatt.collectives.Communicators;
 import io.yatt.collectives.SharedMemory;
 import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Device;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
@@ -48,6 +49,11 @@ public final class Worker implements AutoCloseable {
     public static final String ENV_WORKER_ID = "YATT_WORKER_ID";
     /** Environment variable with the rank (torchrun's name, as the shm launcher sets it). */
     public static final String ENV_RANK = "RANK";
+    /**
+     * Environment variable with the device the worker's process is bound to ({@code host} or {@code cuda:N}), as
+     * {@link WorkerProcesses} sets it from the worker's {@link ResourcePool.Slot}; the host when absent.
+     */
+    public static final String ENV_DEVICE = "YATT_DEVICE";
 
     /** Default time a worker waits without hearing from its controller before it counts it as lost: 10 s. */
     public static final long DEFAULT_CONTROLLER_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
@@ -160,6 +166,11 @@ public final class Worker implements AutoCloseable {
         return ctx.rank;
     }
 
+    /** The device this worker's process is bound to (its resource pool slot's): where its methods allocate. */
+    public Device device() {
+        return ctx.device;
+    }
+
     /** The media driver's directory this worker uses. */
     public String driverDirectory() {
         return transport.directory();
@@ -241,15 +252,16 @@ public final class Worker implements AutoCloseable {
         private long sendTimeoutNs = ControlPlane.DEFAULT_SEND_TIMEOUT_NS;
         private long pid = ProcessHandle.current().pid();
         private String host;
+        private Device device = Device.host();
 
         /**
          * A context with the worker id, rank, controller channel and (if set) the controller's driver directory taken
          * from {@code env}, as a launcher sets them: {@value #ENV_RANK}, {@value #ENV_WORKER_ID} (default: the
-         * rank), {@value #ENV_CONTROLLER}, {@value #ENV_DRIVER_DIR}. Called by a worker's main, which passes
-         * {@code System.getenv()}.
+         * rank), {@value #ENV_CONTROLLER}, {@value #ENV_DRIVER_DIR}, {@value #ENV_DEVICE} (default: the host).
+         * Called by a worker's main, which passes {@code System.getenv()}.
          *
          * @throws IllegalArgumentException if {@value #ENV_RANK} or {@value #ENV_CONTROLLER} is missing or a number
-         *         does not parse, naming the variable and its value
+         *         or a device does not parse, naming the variable and its value
          */
         public static Context fromEnvironment(Map<String, String> env) {
             Context ctx = new Context();
@@ -262,6 +274,15 @@ public final class Worker implements AutoCloseable {
             ctx.controller(controller);
             if (env.get(ENV_DRIVER_DIR) != null) {
                 ctx.externalDriverDirectory(env.get(ENV_DRIVER_DIR));
+            }
+            String device = env.get(ENV_DEVICE);
+            if (device != null) {
+                try {
+                    ctx.device(Device.parse(device));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("invalid environment variable: name=" + ENV_DEVICE
+                            + ", value=" + device + ", expected host, cpu or cuda:N", e);
+                }
             }
             return ctx;
         }
@@ -310,6 +331,16 @@ public final class Worker implements AutoCloseable {
         }
 
         /** Rank in each of its roles' groups. */
+        /** The device the worker's process is bound to (default: the host). */
+        public Context device(Device device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        public Device device() {
+            return device;
+        }
+
         public Context rank(int rank) {
             this.rank = rank;
             return this;

@@ -11,8 +11,9 @@ import java.util.function.IntFunction;
 
 /**
  * Worker JVMs on the controller's host, started as the shm launcher starts rank JVMs: the given java binary, JVM
- * flags, class path and main class, with {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK} and
- * {@code LOCAL_WORLD_SIZE} plus {@link ControlPlane#localWorkerEnvironment()} in their environment; the main class
+ * flags, class path and main class, with {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK},
+ * {@code LOCAL_WORLD_SIZE} and {@value Worker#ENV_DEVICE} (from the process's {@link ResourcePool} slot) plus
+ * {@link ControlPlane#localWorkerEnvironment()} in their environment; the main class
  * builds its worker with {@link Worker.Context#fromEnvironment}. {@link #close()} stops what still runs (SIGTERM, then
  * SIGKILL after a grace period). Not thread-safe.
  */
@@ -28,7 +29,8 @@ public final class WorkerProcesses implements AutoCloseable {
     }
 
     /**
-     * Starts {@code count} worker processes, rank {@code r} for {@code r} in {@code [0, count)}.
+     * Starts {@code count} worker processes, rank {@code r} for {@code r} in {@code [0, count)}, all on the host (a
+     * host pool of one node, {@link ResourcePool#host}).
      *
      * @param plane     the controller they register with (its endpoint and driver directory go in the environment)
      * @param count     number of processes
@@ -60,13 +62,45 @@ public final class WorkerProcesses implements AutoCloseable {
                                          String classPath, String mainClass, List<String> args,
                                          Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
                                          IntFunction<ProcessBuilder.Redirect> stderr) {
-        Objects.requireNonNull(java, "java");
         if (count < 1) {
             throw new IllegalArgumentException("worker process count must be positive: count=" + count);
         }
+        return launch(plane, ResourcePool.host("workers", 1, count), 0, java, jvmFlags, classPath, mainClass, args,
+                extraEnv, stdout, stderr);
+    }
+
+    /**
+     * Starts the processes of {@code pool} that live on {@code node} (this host), one per slot: the process of pool
+     * rank {@code i} gets {@code RANK=i}, {@code WORLD_SIZE} = the pool's size, {@code LOCAL_RANK} and
+     * {@code LOCAL_WORLD_SIZE} = its index among and the number of the pool's processes on the node, and {@value Worker#ENV_DEVICE} = the slot's device, so worker
+     * {@code i} of a group on the pool runs bound to {@code pool.slot(i).device()} ({@link Worker#device()}). The
+     * other nodes' processes are started by their own hosts' launchers with the same pool. {@link #processes()} lists
+     * this node's processes in pool-rank order.
+     *
+     * @throws IllegalArgumentException if the pool has no process on {@code node}
+     * @throws IllegalStateException if a process cannot be started (those already started are killed)
+     */
+    public static WorkerProcesses launch(ControlPlane plane, ResourcePool pool, int node, String java,
+                                         List<String> jvmFlags, String classPath, String mainClass, List<String> args,
+                                         Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
+                                         IntFunction<ProcessBuilder.Redirect> stderr) {
+        Objects.requireNonNull(java, "java");
+        Objects.requireNonNull(pool, "pool");
+        List<Integer> ranks = new ArrayList<>();
+        for (int i = 0; i < pool.worldSize(); i++) {
+            if (pool.slot(i).node() == node) {
+                ranks.add(i);
+            }
+        }
+        if (ranks.isEmpty()) {
+            throw new IllegalArgumentException("resource pool has no process on node: node=" + node + ", pool="
+                    + pool.name() + ", nodes=" + pool.nodes());
+        }
         List<Process> processes = new ArrayList<>();
         try {
-            for (int r = 0; r < count; r++) {
+            for (int local = 0; local < ranks.size(); local++) {
+                int r = ranks.get(local);
+                ResourcePool.Slot slot = pool.slot(r);
                 List<String> command = new ArrayList<>();
                 command.add(java);
                 command.addAll(jvmFlags);
@@ -77,9 +111,10 @@ public final class WorkerProcesses implements AutoCloseable {
                 ProcessBuilder pb = new ProcessBuilder(command);
                 Map<String, String> env = pb.environment();
                 env.put(Worker.ENV_RANK, Integer.toString(r));
-                env.put("WORLD_SIZE", Integer.toString(count));
-                env.put("LOCAL_RANK", Integer.toString(r));
-                env.put("LOCAL_WORLD_SIZE", Integer.toString(count));
+                env.put("WORLD_SIZE", Integer.toString(pool.worldSize()));
+                env.put("LOCAL_RANK", Integer.toString(local));
+                env.put("LOCAL_WORLD_SIZE", Integer.toString(ranks.size()));
+                env.put(Worker.ENV_DEVICE, slot.device().toString());
                 env.putAll(plane.localWorkerEnvironment());
                 env.putAll(extraEnv);
                 pb.redirectOutput(stdout.apply(r));
@@ -88,8 +123,8 @@ public final class WorkerProcesses implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             processes.forEach(Process::destroyForcibly);
-            throw new IllegalStateException("cannot start worker processes: count=" + count + ", java=" + java
-                    + ", error=" + e.getMessage(), e);
+            throw new IllegalStateException("cannot start worker processes: pool=" + pool.name() + ", node=" + node
+                    + ", count=" + ranks.size() + ", java=" + java + ", error=" + e.getMessage(), e);
         }
         return new WorkerProcesses(List.copyOf(processes));
     }

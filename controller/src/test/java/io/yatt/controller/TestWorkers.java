@@ -29,8 +29,21 @@ final class TestWorkers implements AutoCloseable {
         final AtomicInteger addRankCalls = new AtomicInteger();
         final List<Integer> addRankValues = Collections.synchronizedList(new ArrayList<>());
 
+        final String device;
+
         Methods(int rank) {
+            this(rank, "host");
+        }
+
+        Methods(int rank, String device) {
             this.rank = rank;
+            this.device = device;
+        }
+
+        /** The device the worker's process is bound to, as its launcher set it. */
+        @WorkerMethod(dispatch = "ONE_TO_ALL", name = "device")
+        String boundDevice() {
+            return device;
         }
 
         @WorkerMethod(dispatch = "ONE_TO_ALL")

@@ -11,7 +11,7 @@ final class WorkerProcessMain {
 
     public static void main(String[] args) throws InterruptedException {
         Worker.Context ctx = Worker.Context.fromEnvironment(System.getenv());
-        TestWorkers.Methods methods = new TestWorkers.Methods(ctx.rank());
+        TestWorkers.Methods methods = new TestWorkers.Methods(ctx.rank(), ctx.device().toString());
         try (Worker worker = Worker.start(ctx.roles(List.of("actor"))
                 .methods(WorkerMethods.annotated(methods, MethodHandles.lookup())))) {
             worker.awaitShutdown();

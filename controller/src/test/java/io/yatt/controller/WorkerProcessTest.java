@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.yatt.tensor.Device;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -71,6 +72,51 @@ class WorkerProcessTest {
             }
             assertArrayEquals(new int[] {0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
         }
+    }
+
+    @Test
+    void shouldBindEachWorkerProcessToItsPoolSlotDevice() throws Exception {
+        ResourcePool pool = ResourcePool.of("pool", new Device[][] {{Device.cuda(1), Device.host(), Device.cuda(0)}});
+        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("pool-test"));
+        try (WorkerProcesses launcher = WorkerProcesses.launch(plane, pool, 0, javaBinary(), WORKER_JVM_FLAGS,
+                System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of(),
+                rank -> ProcessBuilder.Redirect.DISCARD, rank -> ProcessBuilder.Redirect.INHERIT)) {
+            WorkerGroup group = plane.group("actor", 3, TimeUnit.SECONDS.toNanos(120));
+            assertEquals(List.of("cuda:1", "host", "cuda:0"), group.call("device"));
+            assertEquals(List.of(10, 11, 12), group.call("addRank", 10));
+            plane.shutdownWorkers("test done");
+            assertArrayEquals(new int[] {0, 0, 0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+        } finally {
+            plane.close();
+        }
+    }
+
+    @Test
+    void shouldRejectLaunchOnNodeWithoutPoolProcesses() {
+        ResourcePool pool = ResourcePool.cuda("gpus", 2, 2);
+        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("pool-node-test"));
+        try {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WorkerProcesses.launch(
+                    plane, pool, 2, javaBinary(), WORKER_JVM_FLAGS, System.getProperty("java.class.path"),
+                    WorkerProcessMain.class.getName(), List.of(), Map.of(), rank -> ProcessBuilder.Redirect.DISCARD,
+                    rank -> ProcessBuilder.Redirect.INHERIT));
+            assertEquals("resource pool has no process on node: node=2, pool=gpus, nodes=[0, 1]", e.getMessage());
+        } finally {
+            plane.close();
+        }
+    }
+
+    @Test
+    void shouldReadBoundDeviceFromEnvironment() {
+        assertEquals(Device.cuda(3), Worker.Context.fromEnvironment(Map.of("RANK", "0", "YATT_CONTROLLER_CHANNEL",
+                "aeron:ipc", "YATT_DEVICE", "cuda:3")).device());
+        assertEquals(Device.host(), Worker.Context.fromEnvironment(Map.of("RANK", "0", "YATT_CONTROLLER_CHANNEL",
+                "aeron:ipc")).device());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Worker.Context.fromEnvironment(Map.of("RANK", "0", "YATT_CONTROLLER_CHANNEL", "aeron:ipc",
+                        "YATT_DEVICE", "gpu0")));
+        assertEquals("invalid environment variable: name=YATT_DEVICE, value=gpu0, expected host, cpu or cuda:N",
+                e.getMessage());
     }
 
     @Test
