@@ -26,9 +26,8 @@ final class ControllerProcessMain {
         ParallelControllers pc = ParallelControllers.of(config.worldSize(), ControllerMeshTest.DP);
         List<Allocator> allocators = new ArrayList<>();
         List<Worker> workers = new ArrayList<>();
-        // SHARED driver threading: the mesh and the workers add publications from this thread while the agent runs
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0)
-                .jobName("mesh-process-" + index).threading(ControlPlane.Threading.SHARED));
+                .jobName("mesh-process-" + index).threading(ControlPlane.Threading.INVOKER));
         ControllerMesh mesh = null;
         try {
             mesh = ControllerRendezvous.joinMesh(config, plane, ControllerMesh.DEFAULT_TIMEOUT_NS);

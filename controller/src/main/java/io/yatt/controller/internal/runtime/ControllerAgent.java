@@ -34,6 +34,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
@@ -45,7 +46,8 @@ import org.agrona.concurrent.IdleStrategy;
  * whose last frame is older than the heartbeat timeout. Callers start calls from their own threads through
  * {@link #invoke}, and a caller that waits for one polls the control stream itself ({@link #await}): whichever thread
  * holds the poll lock reads the stream, so an answer needs no hand-off from the agent to the caller. Registrations are
- * left to the agent's thread. With a shared secret, every frame after a worker's registration carries a MAC under a
+ * left to the agent's thread, and so is every other Aeron client call that needs the client conductor under INVOKER
+ * threading ({@link #onAgentThread}): the agent alone runs the driver and the conductor. With a shared secret, every frame after a worker's registration carries a MAC under a
  * key derived from its challenge ({@link FrameTag}); one that does not verify is counted and dropped undecoded.
  */
 public final class ControllerAgent implements Agent, MessageHandler {
@@ -79,6 +81,13 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final ControlPlane.Idle idle;
     /** Cancels that could not be sent: retried each duty cycle and sent before any later frame to their worker. */
     private final ConcurrentLinkedQueue<UnsentCancel> unsentCancels = new ConcurrentLinkedQueue<>();
+    /**
+     * Aeron client calls (adding and closing publications) that other threads leave to the agent under INVOKER
+     * threading; run in order, each duty cycle.
+     */
+    private final ConcurrentLinkedQueue<AgentTask<?>> agentTasks = new ConcurrentLinkedQueue<>();
+    /** Set when the agent stops: tasks then fail instead of waiting for a duty cycle that never comes. */
+    private volatile boolean agentClosed;
     /** Opens the frames of peer controllers (null without a secret or a mesh); under the poll lock. */
     private FrameTag peerTag;
     /** Sequence number of the last peer frame accepted, per controller index; under the poll lock. */
@@ -320,8 +329,91 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return unsentCancels.size();
     }
 
+    /** An Aeron client call left to the agent's thread, and its outcome. */
+    private record AgentTask<T>(String what, Supplier<T> call, CompletableFuture<T> done) {
+        void run() {
+            try {
+                done.complete(call.get());
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code call}, an Aeron client call that needs the client conductor ({@code what} names it: adding or
+     * closing a publication or subscription), where it cannot race the driver: under INVOKER threading on the agent's
+     * thread, which alone runs the driver and the conductor (so another thread waits for the agent's next duty cycle,
+     * up to the send timeout); with driver threads of its own, or on the agent's thread, right here.
+     *
+     * @return what {@code call} returned
+     * @throws IllegalStateException if the agent has stopped, or did not get to the call within the send timeout
+     * @throws RuntimeException what {@code call} threw
+     */
+    public <T> T onAgentThread(String what, Supplier<T> call) {
+        if (!transport.invoked() || Thread.currentThread() == agentThread) {
+            return call.get();
+        }
+        AgentTask<T> task = new AgentTask<>(what, call, new CompletableFuture<>());
+        agentTasks.add(task);
+        if (agentClosed) {
+            failTasks();
+        }
+        // waits out an interrupt (the wait is bounded): a call given up while the agent runs it would leak what it adds
+        boolean interrupted = false;
+        long deadlineNs = System.nanoTime() + sendTimeoutNs;
+        try {
+            while (true) {
+                try {
+                    long leftNs = deadlineNs - System.nanoTime();
+                    if (leftNs <= 0 && agentTasks.remove(task)) {
+                        throw new IllegalStateException("controller agent did not run " + what + ": controllerId="
+                                + controllerId + ", timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
+                    }
+                    // once the agent took the call, it is waited for to the end
+                    return leftNs <= 0 ? task.done().get() : task.done().get(leftNs, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (TimeoutException e) {
+                    // the deadline passed: the next round gives it up, unless the agent has taken it
+                }
+            }
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(what + " failed: controllerId=" + controllerId, e.getCause());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private int runTasks() {
+        int work = 0;
+        for (AgentTask<?> task = agentTasks.poll(); task != null; task = agentTasks.poll()) {
+            task.run();
+            work++;
+        }
+        return work;
+    }
+
+    private void failTasks() {
+        for (AgentTask<?> task = agentTasks.poll(); task != null; task = agentTasks.poll()) {
+            task.done().completeExceptionally(new IllegalStateException("control plane closed: controllerId="
+                    + controllerId + ", call=" + task.what()));
+        }
+    }
+
     @Override
     public int doWork() {
+        if (!agentTasks.isEmpty()) {
+            runTasks();
+        }
         if (transport.aeron().isClosed()) {
             if (!calls.isEmpty()) {
                 IllegalStateException lost = new IllegalStateException("media driver lost: directory="
@@ -474,6 +566,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     public long sendTimeoutNs() {
         return sendTimeoutNs;
+    }
+
+    /** The agent's thread, once it started (null before). */
+    Thread agentThread() {
+        return agentThread;
     }
 
     private WorkerSession sender(int workerId, int sessionId) {
@@ -735,6 +832,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     @Override
     public void onClose() {
+        agentClosed = true;
+        failTasks();
         for (WorkerSession s : workers.values()) {
             CloseHelper.quietClose(s.publication());
         }

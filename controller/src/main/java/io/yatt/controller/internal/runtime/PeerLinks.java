@@ -10,7 +10,9 @@ import org.agrona.CloseHelper;
 
 /**
  * One controller's publications to the other controllers of its mesh (on their control streams) and the inbox of
- * what they send back. Thread-safe: each proxy holds its own lock.
+ * what they send back. The publications are added and closed on the agent's thread
+ * ({@link ControllerAgent#onAgentThread}), so that under INVOKER threading no other thread runs the driver.
+ * Thread-safe: each proxy holds its own lock.
  */
 public final class PeerLinks implements AutoCloseable {
 
@@ -24,6 +26,8 @@ public final class PeerLinks implements AutoCloseable {
     /**
      * Links controller {@code index} (whose agent is {@code agent}) to the controllers at {@code endpoints} on
      * {@code streamId}, whose ids are {@code controllerIds} (both in index order, this controller included).
+     *
+     * @throws IllegalStateException if the agent did not add a publication within the send timeout (or has stopped)
      */
     public PeerLinks(ControllerAgent agent, int index, List<String> endpoints, long[] controllerIds, int streamId) {
         this.agent = agent;
@@ -37,7 +41,9 @@ public final class PeerLinks implements AutoCloseable {
                     proxies.add(null);
                     continue;
                 }
-                ExclusivePublication p = agent.transport().aeron().addExclusivePublication(endpoints.get(i), streamId);
+                String endpoint = endpoints.get(i);
+                ExclusivePublication p = agent.onAgentThread("addExclusivePublication(" + endpoint + ")",
+                        () -> agent.transport().aeron().addExclusivePublication(endpoint, streamId));
                 publications.add(p);
                 PeerProxy proxy = new PeerProxy(agent.payloads(),
                         new PublicationSink(agent.transport(), p, agent.sendTimeoutNs()));
@@ -89,11 +95,22 @@ public final class PeerLinks implements AutoCloseable {
                 + ", step=" + step + ", timeoutMs=" + agent.sendTimeoutNs() / 1_000_000);
     }
 
+    /**
+     * Stops accepting peer frames and closes the publications on the agent's thread (with the plane already closed,
+     * they went with its Aeron client).
+     */
     @Override
     public void close() {
         agent.peers(null);
-        for (ExclusivePublication p : publications) {
-            CloseHelper.quietClose(p);
+        try {
+            agent.onAgentThread("close peer publications", () -> {
+                for (ExclusivePublication p : publications) {
+                    CloseHelper.quietClose(p);
+                }
+                return null;
+            });
+        } catch (IllegalStateException e) {
+            // the agent has stopped: the plane's Aeron client closed these publications with it
         }
     }
 }
