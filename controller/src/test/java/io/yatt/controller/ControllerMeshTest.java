@@ -298,7 +298,7 @@ class ControllerMeshTest {
     void shouldRejectAJoinWhoseIndexIsAnotherController() {
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().threading(ControlPlane.Threading.INVOKER));
         try {
-            ControllerMesh.Peer other = new ControllerMesh.Peer("aeron:ipc", plane.controllerId() + 1);
+            ControllerMesh.Peer other = new ControllerMesh.Peer("aeron:ipc", plane.controllerId() + 1, 1L, "h");
             assertEquals("peer at this controller's index is another controller: index=0, peer=" + other
                     + ", controllerId=" + plane.controllerId(), assertThrows(IllegalArgumentException.class,
                             () -> ControllerMesh.join(plane, 0, List.of(other, plane.peer()), 1)).getMessage());

@@ -88,8 +88,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final ConcurrentLinkedQueue<AgentTask<?>> agentTasks = new ConcurrentLinkedQueue<>();
     /** Set when the agent stops: tasks then fail instead of waiting for a duty cycle that never comes. */
     private volatile boolean agentClosed;
-    /** Opens the frames of peer controllers (null without a secret or a mesh); under the poll lock. */
-    private FrameTag peerTag;
+    /** Opens the frames of peer controllers (null without a secret); under the poll lock. */
+    private final FrameTag peerTag;
     /** Sequence number of the last peer frame accepted, per controller index; under the poll lock. */
     private long[] peerSequences = new long[0];
     private final FrameCounters counters = new FrameCounters();
@@ -108,7 +108,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, byte[]> challenges = new HashMap<>();
     private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
     private long nextLivenessCheckNs;
-    private volatile PeerInbox peers;
+    private volatile PeerLinks peers;
     private long nextHeartbeatNs;
     private volatile Thread agentThread;
 
@@ -129,6 +129,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         this.heartbeatIntervalNs = heartbeatIntervalNs;
         this.heartbeatTimeoutNs = heartbeatTimeoutNs;
         this.sendTimeoutNs = sendTimeoutNs;
+        this.peerTag = secret == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
         this.adapter = new FrameAdapter(new FrameDecoder(payloads), this, counters,
                 secret == null ? FrameAdapter.Gate.OPEN : this::admit);
         this.assembler = new ControlledFragmentAssembler(this::onFragment);
@@ -206,8 +207,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (!FrameTag.sealed(templateId)) {
             return length;
         }
-        if (templateId == FrameValidator.STEP_BARRIER_TEMPLATE_ID
-                || templateId == FrameValidator.METRIC_REDUCTION_TEMPLATE_ID) {
+        if (FrameValidator.peerFrame(templateId)) {
             FrameTag tag = peerTag;
             return tag == null ? FrameTag.NOT_AUTHENTIC : tag.verify(buffer, offset, length);
         }
@@ -434,6 +434,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
             work += checkLiveness(nowNs);
         }
+        PeerLinks mesh = peers;
+        if (mesh != null) {
+            work += mesh.duty(nowNs);
+        }
         if (nowNs - nextHeartbeatNs >= 0) {
             nextHeartbeatNs = nowNs + heartbeatIntervalNs;
             for (WorkerSession s : workers.values()) {
@@ -518,21 +522,31 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 yield Outcome.APPLIED;
             }
             case Message.StepBarrier b -> {
-                PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())
-                        || !freshFromPeer(b.controllerIndex())) {
+                PeerInbox inbox = peerInbox(b.controllerId(), b.controllerIndex(), b.controllerCount());
+                if (inbox == null) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.barrier(b);
                 yield Outcome.APPLIED;
             }
             case Message.MetricReduction m -> {
-                PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())
-                        || !freshFromPeer(m.controllerIndex())) {
+                PeerInbox inbox = peerInbox(m.controllerId(), m.controllerIndex(), m.controllerCount());
+                if (inbox == null) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.reduction(m);
+                yield Outcome.APPLIED;
+            }
+            case Message.PeerHeartbeat h -> {
+                if (peers == null) {
+                    // a peer that joined before this controller did, or still heartbeats after it left: nothing to do
+                    yield Outcome.APPLIED;
+                }
+                PeerInbox inbox = peerInbox(h.controllerId(), h.controllerIndex(), h.controllerCount());
+                if (inbox == null) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.heartbeat(h);
                 yield Outcome.APPLIED;
             }
             default -> Outcome.DROPPED;
@@ -540,15 +554,28 @@ public final class ControllerAgent implements Agent, MessageHandler {
     }
 
     /**
-     * Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on (with a shared
-     * secret, only those whose MAC verifies under this controller's peer key).
+     * The inbox of the mesh if a peer frame claiming {@code index} of {@code count} with {@code id} comes from a
+     * controller of it and is not a replay (null otherwise); the sender counts as heard from now.
      */
-    public void peers(PeerInbox inbox) {
+    private PeerInbox peerInbox(long id, int index, int count) {
+        PeerLinks mesh = peers;
+        if (mesh == null || !mesh.inbox().fromPeer(id, index, count) || !freshFromPeer(index)) {
+            return null;
+        }
+        mesh.inbox().seen(index, System.nanoTime());
+        return mesh.inbox();
+    }
+
+    /**
+     * Accepts step barriers, metric reductions and heartbeats from the controllers of {@code links} from now on (with
+     * a shared secret, only those whose MAC verifies under this controller's peer key), and runs the links' duty
+     * (heartbeats, liveness) every cycle; null stops both.
+     */
+    public void peers(PeerLinks links) {
         pollLock.lock();
         try {
-            peerTag = secret == null || inbox == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
-            peerSequences = new long[inbox == null ? 0 : inbox.count()];
-            this.peers = inbox;
+            peerSequences = new long[links == null ? 0 : links.inbox().count()];
+            this.peers = links;
         } finally {
             pollLock.unlock();
         }
