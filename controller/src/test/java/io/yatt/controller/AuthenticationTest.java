@@ -295,11 +295,12 @@ class AuthenticationTest {
         ControlPlane b = ControlPlane.launch(TestWorkers.context().sharedSecret(SECRET).udp("127.0.0.1", 0)
                 .jobName("peer-hb-b").peerHeartbeatIntervalNs(TimeUnit.MILLISECONDS.toNanos(50))
                 .peerHeartbeatTimeoutNs(TimeUnit.SECONDS.toNanos(30)));
-        try (ControllerMesh meshA = ControllerMesh.join(a, 0, List.of(a.peer(), b.peer()),
-                     TestWorkers.GROUP_TIMEOUT_NS);
-             ControllerMesh meshB = ControllerMesh.join(b, 1, List.of(a.peer(), b.peer()), TestWorkers.GROUP_TIMEOUT_NS);
+        List<ControllerMesh.Peer> peers = List.of(a.peer(), b.peer());
+        try (ControllerMesh meshA = ControllerMesh.join(a, 0, peers, TestWorkers.GROUP_TIMEOUT_NS);
+             ControllerMesh meshB = ControllerMesh.join(b, 1, peers, TestWorkers.GROUP_TIMEOUT_NS);
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(a.driverDirectory()));
-             ExclusivePublication rogue = aeron.addExclusivePublication(a.endpoint(), ControlPlane.CONTROL_STREAM_ID)) {
+             ExclusivePublication rogue = aeron.addExclusivePublication(a.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID)) {
             byte[] peerKey = hmac(SECRET, "yatt-peer".getBytes(StandardCharsets.US_ASCII),
                     ByteBuffer.allocate(8).putLong(a.controllerId()).array());
             byte[] leaving = frame(new Message.PeerHeartbeat(b.controllerId(), 1, 2, 1L, true));

@@ -17,9 +17,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -152,7 +155,7 @@ class ControllerMeshTest {
                 p.close();
             }
             for (Allocator a : allocators) {
-                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (a.allocatedBytes() != 0 && System.nanoTime() - deadline < 0) {
                     Thread.onSpinWait();
                 }
@@ -196,13 +199,13 @@ class ControllerMeshTest {
 
     @Test
     void shouldLeaveThePeerPublicationsToTheAgentThreadUnderInvoker() throws Exception {
-        long sendTimeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(300);
+        long sendTimeoutNs = TimeUnit.MILLISECONDS.toNanos(300);
         ControlPlane a = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0).jobName("stall-a")
                 .threading(ControlPlane.Threading.INVOKER).sendTimeoutNs(sendTimeoutNs));
         ControlPlane b = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0).jobName("stall-b")
                 .threading(ControlPlane.Threading.INVOKER));
-        java.util.concurrent.CountDownLatch stalled = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch stalled = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
         ExecutorService threads = Executors.newFixedThreadPool(2);
         try {
             // a's agent is held in a duty cycle: the only thread that may run a's driver and client conductor
@@ -244,7 +247,7 @@ class ControllerMeshTest {
         List<TestWorkers> controllers = new ArrayList<>();
         List<ControllerMesh> meshes = new ArrayList<>();
         ExecutorService threads = Executors.newFixedThreadPool(2 * c);
-        java.util.concurrent.atomic.AtomicBoolean calling = new java.util.concurrent.atomic.AtomicBoolean(true);
+        AtomicBoolean calling = new AtomicBoolean(true);
         try {
             for (int i = 0; i < c; i++) {
                 controllers.add(new TestWorkers(TestWorkers.context().udp("127.0.0.1", 0).jobName("busy-" + i), 1));

@@ -83,7 +83,7 @@ final class ControllerProcessMain {
 
     /**
      * Controller {@code config.rank()} joins the mesh with a plane of {@link #heartbeating} (INVOKER threading, peer
-     * heartbeats at their defaults), prints {@code joined <driver directory>} and heartbeats until the process is killed.
+     * heartbeats at their defaults), prints {@code joined <driver directory>} and heartbeats until it is killed.
      */
     static void hold(RendezvousConfig config) {
         ControlPlane plane = ControlPlane.launch(heartbeating(config.rank()));

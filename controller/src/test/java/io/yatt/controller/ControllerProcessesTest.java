@@ -1,15 +1,30 @@
 package io.yatt.controller;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.aeron.CommonContext;
 import io.yatt.collectives.RendezvousConfig;
+import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.agrona.IoUtil;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,7 +53,7 @@ class ControllerProcessesTest {
         command.addAll(JVM_FLAGS);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), ControllerProcessMain.class.getName()));
         ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-        pb.environment().putAll(java.util.Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
+        pb.environment().putAll(Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
                 "MASTER_PORT", Integer.toString(port)));
         Process child = pb.start();
         try {
@@ -74,49 +89,46 @@ class ControllerProcessesTest {
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), ControllerProcessMain.class.getName(),
                 "hold"));
         ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-        pb.environment().putAll(java.util.Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
+        pb.environment().putAll(Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
                 "MASTER_PORT", Integer.toString(port)));
         Process child = pb.start();
-        java.io.File aeronParent = new java.io.File(io.aeron.CommonContext.getAeronDirectoryName()).getParentFile();
+        File aeronParent = new File(CommonContext.getAeronDirectoryName()).getParentFile();
         String childDirectory = null;
         String ownDirectory = null;
-        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newSingleThreadExecutor();
+        ExecutorService threads = Executors.newSingleThreadExecutor();
         try (TestWorkers controller = new TestWorkers(ControllerProcessMain.heartbeating(0), 1)) {
             ownDirectory = controller.plane.driverDirectory();
             ControllerMesh mesh = ControllerRendezvous.joinMesh(RendezvousConfig.of(0, 2, "127.0.0.1", port),
                     controller.plane, ControllerMesh.DEFAULT_TIMEOUT_NS);
             try {
-                java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
-                        child.getInputStream(), StandardCharsets.UTF_8));
+                BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                        StandardCharsets.UTF_8));
                 String joined = out.readLine();
                 assertTrue(joined != null && joined.startsWith("joined "), String.valueOf(joined));
                 childDirectory = joined.substring("joined ".length());
-                assertTrue(new java.io.File(childDirectory).isDirectory(), childDirectory);
+                assertTrue(new File(childDirectory).isDirectory(), childDirectory);
 
-                java.util.concurrent.CompletableFuture<Object> call = controller.group().callAsync(
-                        "blockUntilReleased");
+                CompletableFuture<Object> call = controller.group().callAsync("blockUntilReleased");
                 controller.methods.getFirst().started.await();
-                java.util.concurrent.Future<?> barrier = threads.submit(() -> mesh.barrier(0));
+                Future<?> barrier = threads.submit(() -> mesh.barrier(0));
                 long killedNs = System.nanoTime();
                 child.destroyForcibly(); // SIGKILL
                 assertTrue(child.waitFor(30, TimeUnit.SECONDS));
 
-                java.util.concurrent.ExecutionException failure = org.junit.jupiter.api.Assertions.assertThrows(
-                        java.util.concurrent.ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
+                ExecutionException failure = assertThrows(ExecutionException.class,
+                        () -> call.get(60, TimeUnit.SECONDS));
                 long reportedNs = System.nanoTime() - killedNs;
-                ControllerLostException lost = org.junit.jupiter.api.Assertions.assertInstanceOf(
-                        ControllerLostException.class, failure.getCause());
+                ControllerLostException lost = assertInstanceOf(ControllerLostException.class, failure.getCause());
                 assertTrue(lost.getMessage().matches("controller lost: index=1, pid=" + child.pid() + ", host="
-                        + java.util.regex.Pattern.quote(controller.plane.peer().host())
+                        + Pattern.quote(controller.plane.peer().host())
                         + ", lastHeartbeatAgeMs=\\d+, timeoutMs=1500"), lost.getMessage());
                 // silent past the timeout, and reported at a liveness check within an interval of it: under 2 s
                 long timeoutNs = ControlPlane.DEFAULT_HEARTBEAT_TIMEOUT_NS;
                 assertTrue(lost.lastHeartbeatAgeNs() > timeoutNs, "age " + lost.lastHeartbeatAgeNs());
                 assertTrue(lost.lastHeartbeatAgeNs() < timeoutNs + ControlPlane.DEFAULT_HEARTBEAT_INTERVAL_NS,
                         "age " + lost.lastHeartbeatAgeNs());
-                java.util.concurrent.ExecutionException barrierFailure = org.junit.jupiter.api.Assertions
-                        .assertThrows(java.util.concurrent.ExecutionException.class,
-                                () -> barrier.get(60, TimeUnit.SECONDS));
+                ExecutionException barrierFailure = assertThrows(ExecutionException.class,
+                        () -> barrier.get(60, TimeUnit.SECONDS));
                 assertEquals(lost.getMessage(), barrierFailure.getCause().getMessage());
                 System.out.println("controller loss reported " + TimeUnit.NANOSECONDS.toMillis(reportedNs)
                         + " ms after SIGKILL: " + lost.getMessage());
@@ -129,14 +141,14 @@ class ControllerProcessesTest {
             child.waitFor(30, TimeUnit.SECONDS);
             // the launcher's cleanup: a SIGKILLed controller cannot delete its embedded driver's directory
             if (childDirectory != null) {
-                org.agrona.IoUtil.delete(new java.io.File(childDirectory), true);
+                IoUtil.delete(new File(childDirectory), true);
             }
         }
-        assertTrue(!child.isAlive());
+        assertFalse(child.isAlive());
         assertEquals(List.of(), ProcessHandle.current().children().filter(ProcessHandle::isAlive)
                 .map(ProcessHandle::pid).toList());
-        assertTrue(!new java.io.File(ownDirectory).exists(), ownDirectory);
-        assertTrue(!new java.io.File(childDirectory).exists(), childDirectory);
+        assertFalse(new File(ownDirectory).exists(), ownDirectory);
+        assertFalse(new File(childDirectory).exists(), childDirectory);
         String[] left = aeronParent.list((dir, name) -> name.contains("-yatt-mesh-kill-"));
         assertEquals(List.of(), left == null ? List.of() : List.of(left));
     }

@@ -47,8 +47,10 @@ import org.agrona.concurrent.IdleStrategy;
  * {@link #invoke}, and a caller that waits for one polls the control stream itself ({@link #await}): whichever thread
  * holds the poll lock reads the stream, so an answer needs no hand-off from the agent to the caller. Registrations are
  * left to the agent's thread, and so is every other Aeron client call that needs the client conductor under INVOKER
- * threading ({@link #onAgentThread}): the agent alone runs the driver and the conductor. With a shared secret, every frame after a worker's registration carries a MAC under a
- * key derived from its challenge ({@link FrameTag}); one that does not verify is counted and dropped undecoded.
+ * threading ({@link #onAgentThread}): the agent alone runs the driver and the conductor. With a shared secret, every
+ * frame after a worker's registration carries a MAC under a key derived from its challenge ({@link FrameTag}); one
+ * that does not verify is counted and dropped undecoded. The links of a controller mesh ({@link PeerLinks}) heartbeat
+ * the other controllers and watch theirs in the agent's duty cycle.
  */
 public final class ControllerAgent implements Agent, MessageHandler {
 
@@ -593,11 +595,6 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     public long sendTimeoutNs() {
         return sendTimeoutNs;
-    }
-
-    /** The agent's thread, once it started (null before). */
-    Thread agentThread() {
-        return agentThread;
     }
 
     private WorkerSession sender(int workerId, int sessionId) {

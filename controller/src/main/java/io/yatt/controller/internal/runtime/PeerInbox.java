@@ -4,6 +4,7 @@ import io.yatt.controller.ControllerLostException;
 import io.yatt.controller.ControllerMesh;
 import io.yatt.controller.internal.wire.Message;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ public final class PeerInbox {
             controllerIds[i] = peers.get(i).controllerId();
         }
         this.lastSeenNs = new long[count];
-        java.util.Arrays.fill(lastSeenNs, joinedNs);
+        Arrays.fill(lastSeenNs, joinedNs);
         this.left = new boolean[count];
     }
 

@@ -153,16 +153,19 @@ public final class PeerLinks implements AutoCloseable {
     }
 
     /**
-     * Stops the heartbeats, tells every other controller still connected that this one leaves (so none counts it lost;
-     * a peer that cannot be told within the send timeout may) and closes the publications on the agent's thread (with the plane
-     * already closed, they went with its Aeron client).
+     * Stops the heartbeats, tells every other controller that has not left that this one leaves (so none counts it
+     * lost; a peer that cannot be told within the send timeout may; once a controller is lost, only those whose link
+     * is connected are told) and closes the publications on the agent's thread (with the plane already closed, they
+     * went with its Aeron client).
      */
     @Override
     public void close() {
         agent.peers(null);
         if (linked) {
+            // a healthy mesh waits (up to the send timeout) for a link still connecting; a broken one waits for none
+            boolean wait = inbox.lost() == null;
             for (int i = 0; i < count; i++) {
-                if (i != index && publications.get(i).isConnected()) {
+                if (i != index && !inbox.hasLeft(i) && (wait || publications.get(i).isConnected())) {
                     proxies.get(i).leaving(agent.controllerId(), index, count, System.nanoTime());
                 }
             }
