@@ -133,9 +133,14 @@ public final class ControlPlane implements AutoCloseable {
         return agent.controllerId();
     }
 
-    /** This controller as a peer of a {@link ControllerMesh}: its endpoint and id. */
+    /** This controller as a peer of a {@link ControllerMesh}: its endpoint, id, process id and host. */
     public ControllerMesh.Peer peer() {
-        return new ControllerMesh.Peer(channel, agent.controllerId());
+        return new ControllerMesh.Peer(channel, agent.controllerId(), ProcessHandle.current().pid(), ctx.host);
+    }
+
+    /** The concluded settings (the mesh's heartbeats take theirs from here). */
+    Context context() {
+        return ctx;
     }
 
     ControllerAgent agent() {
@@ -309,6 +314,9 @@ public final class ControlPlane implements AutoCloseable {
         private byte[] sharedSecret;
         private long heartbeatIntervalNs = DEFAULT_HEARTBEAT_INTERVAL_NS;
         private long heartbeatTimeoutNs = DEFAULT_HEARTBEAT_TIMEOUT_NS;
+        private long peerHeartbeatIntervalNs;
+        private long peerHeartbeatTimeoutNs;
+        private String host;
         private long sendTimeoutNs = DEFAULT_SEND_TIMEOUT_NS;
         private List<PayloadType<?>> payloadTypes = List.of();
         private Function<String, Dispatch> dispatchModes;
@@ -410,6 +418,43 @@ public final class ControlPlane implements AutoCloseable {
             return heartbeatTimeoutNs;
         }
 
+        /**
+         * How often this controller heartbeats the other controllers of its {@link ControllerMesh} (default, or 0:
+         * {@link #heartbeatIntervalNs()}, filled in by {@link #conclude()}).
+         */
+        public Context peerHeartbeatIntervalNs(long intervalNs) {
+            this.peerHeartbeatIntervalNs = intervalNs;
+            return this;
+        }
+
+        public long peerHeartbeatIntervalNs() {
+            return peerHeartbeatIntervalNs;
+        }
+
+        /**
+         * Another controller of the mesh silent for longer than this is lost: this controller's barriers, reductions
+         * and calls in flight fail with {@link ControllerLostException} (default, or 0: {@link #heartbeatTimeoutNs()},
+         * filled in by {@link #conclude()}).
+         */
+        public Context peerHeartbeatTimeoutNs(long timeoutNs) {
+            this.peerHeartbeatTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long peerHeartbeatTimeoutNs() {
+            return peerHeartbeatTimeoutNs;
+        }
+
+        /** Host name this controller gives the other controllers of its mesh (default: the local host name). */
+        public Context host(String host) {
+            this.host = Objects.requireNonNull(host, "host");
+            return this;
+        }
+
+        public String host() {
+            return host;
+        }
+
         public Context sendTimeoutNs(long timeoutNs) {
             this.sendTimeoutNs = timeoutNs;
             return this;
@@ -500,17 +545,35 @@ public final class ControlPlane implements AutoCloseable {
         }
 
         /**
-         * Checks the settings and fills defaults (the embedded driver's directory).
+         * Checks the settings and fills defaults (the embedded driver's directory, the peer heartbeats, the host).
          *
-         * @throws IllegalArgumentException if a timeout or interval is not positive, the timeout is not longer than
-         *         the interval, the port is out of range, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a
-         *         udp endpoint beyond loopback has no shared secret
+         * @throws IllegalArgumentException if a timeout or interval is not positive, a heartbeat timeout (workers' or
+         *         peers') is not longer than its interval, the port is out of range, the secret is shorter than
+         *         {@link #MIN_SECRET_BYTES}, or a udp endpoint beyond loopback has no shared secret
          */
         public Context conclude() {
             if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
                 throw new IllegalArgumentException("heartbeat timeout must exceed a positive interval:"
                         + " heartbeatIntervalNs=" + heartbeatIntervalNs + ", heartbeatTimeoutNs="
                         + heartbeatTimeoutNs);
+            }
+            if (peerHeartbeatIntervalNs == 0) {
+                peerHeartbeatIntervalNs = heartbeatIntervalNs;
+            }
+            if (peerHeartbeatTimeoutNs == 0) {
+                peerHeartbeatTimeoutNs = heartbeatTimeoutNs;
+            }
+            if (peerHeartbeatIntervalNs <= 0 || peerHeartbeatTimeoutNs <= peerHeartbeatIntervalNs) {
+                throw new IllegalArgumentException("peer heartbeat timeout must exceed a positive interval:"
+                        + " peerHeartbeatIntervalNs=" + peerHeartbeatIntervalNs + ", peerHeartbeatTimeoutNs="
+                        + peerHeartbeatTimeoutNs);
+            }
+            if (host == null) {
+                try {
+                    host = InetAddress.getLocalHost().getHostName();
+                } catch (UnknownHostException e) {
+                    host = "localhost";
+                }
             }
             if (sendTimeoutNs <= 0) {
                 throw new IllegalArgumentException("send timeout must be positive: sendTimeoutNs=" + sendTimeoutNs);

@@ -16,7 +16,10 @@ import java.util.concurrent.TimeUnit;
  * The C controllers of a job over the control plane (WeChat-YATT's parallel controllers): controller {@code i} drives
  * the workers of DP slice {@code i} on its own {@link ControlPlane}; through this mesh it meets the others at step
  * barriers ({@code StepBarrier}) and reduces metrics with them ({@code MetricReduction}, exact partials), so all
- * agree on step boundaries and on every reduced number. One controller is the single-controller mode (every call
+ * agree on step boundaries and on every reduced number. The controllers heartbeat each other over the same links (at
+ * the plane's {@link ControlPlane.Context#peerHeartbeatIntervalNs}); one silent for longer than
+ * {@link ControlPlane.Context#peerHeartbeatTimeoutNs} is lost, and every other controller's barrier, reduction and
+ * call in flight fails with {@link ControllerLostException}. One controller is the single-controller mode (every call
  * returns at once). Thread-safe; closed once by its owner.
  */
 public final class ControllerMesh implements AutoCloseable {
@@ -35,11 +38,14 @@ public final class ControllerMesh implements AutoCloseable {
      *
      * @param endpoint     its control channel ({@link ControlPlane#endpoint()}), reachable from the other controllers
      * @param controllerId its id ({@link ControlPlane#controllerId()})
+     * @param pid          its process id (named when it is lost)
+     * @param host         its host name (named when it is lost)
      */
-    public record Peer(String endpoint, long controllerId) {
-        /** @throws NullPointerException if the endpoint is null */
+    public record Peer(String endpoint, long controllerId, long pid, String host) {
+        /** @throws NullPointerException if the endpoint or the host is null */
         public Peer {
             Objects.requireNonNull(endpoint, "endpoint");
+            Objects.requireNonNull(host, "host");
         }
     }
 
@@ -58,10 +64,12 @@ public final class ControllerMesh implements AutoCloseable {
 
     /**
      * Joins {@code plane}, controller {@code index}, to the controllers {@code peers} (index order, this one
-     * included); frames from other senders claiming a place in the mesh are counted as unauthenticated.
+     * included); frames from other senders claiming a place in the mesh are counted as unauthenticated. Heartbeats
+     * start now; a controller not heard from within the plane's peer heartbeat timeout of this join is lost.
      *
      * @throws IllegalArgumentException if the index is outside the peers, peer {@code index} is not this plane, or
      *     the timeout is not positive
+     * @throws IllegalStateException if the plane's agent did not add the links within the plane's send timeout
      */
     public static ControllerMesh join(ControlPlane plane, int index, List<Peer> peers, long timeoutNs) {
         if (index < 0 || index >= peers.size()) {
@@ -75,14 +83,10 @@ public final class ControllerMesh implements AutoCloseable {
         if (timeoutNs <= 0) {
             throw new IllegalArgumentException("mesh timeout must be positive: timeoutNs=" + timeoutNs);
         }
-        List<String> endpoints = new ArrayList<>();
-        long[] ids = new long[peers.size()];
-        for (int i = 0; i < peers.size(); i++) {
-            endpoints.add(peers.get(i).endpoint());
-            ids[i] = peers.get(i).controllerId();
-        }
-        return new ControllerMesh(index, peers.size(), new PeerLinks(plane.agent(), index, endpoints, ids,
-                ControlPlane.CONTROL_STREAM_ID), timeoutNs);
+        ControlPlane.Context ctx = plane.context();
+        return new ControllerMesh(index, peers.size(), new PeerLinks(plane.agent(), index, peers,
+                ControlPlane.CONTROL_STREAM_ID, ctx.peerHeartbeatIntervalNs(), ctx.peerHeartbeatTimeoutNs()),
+                timeoutNs);
     }
 
     /** This controller's index, i. */
@@ -98,10 +102,12 @@ public final class ControllerMesh implements AutoCloseable {
     /**
      * Waits until every controller reached {@code step}.
      *
-     * @throws IllegalStateException if a controller could not be reached or did not arrive within the timeout
-     *     (naming the missing ones)
+     * @throws ControllerLostException if a controller is lost (before this call or while it waits)
+     * @throws IllegalStateException if a controller could not be reached, did not arrive within the timeout (naming
+     *     the missing ones) or left the mesh
      */
     public void barrier(long step) {
+        failIfLost();
         links.sendBarrier(step);
         try {
             links.inbox().awaitBarrier(step, timeoutNs);
@@ -116,10 +122,13 @@ public final class ControllerMesh implements AutoCloseable {
      * the same values for any C (partials are exact until the final rounding). Every controller calls it once per
      * step.
      *
-     * @throws IllegalStateException if a controller could not be reached or did not send within the timeout
+     * @throws ControllerLostException if a controller is lost (before this call or while it waits)
+     * @throws IllegalStateException if a controller could not be reached, did not send within the timeout or left
+     *     the mesh
      * @throws IllegalArgumentException if partials of one name use different ops, here or across controllers
      */
     public Map<String, Double> reduce(long step, Collection<Metric> partials) {
+        failIfLost();
         List<Metric> all = new ArrayList<>(partials);
         for (MetricOp op : MetricOp.values()) {
             List<Message.Metric> entries = new ArrayList<>();
@@ -147,6 +156,13 @@ public final class ControllerMesh implements AutoCloseable {
             all.addAll(partials(MetricOp.valueOf(m.op().name()), m.metrics()));
         }
         return ParallelControllers.reduce(all);
+    }
+
+    private void failIfLost() {
+        ControllerLostException lost = links.inbox().lost();
+        if (lost != null) {
+            throw lost;
+        }
     }
 
     /** The partials one reduction message carries, in the order their entries came. */
@@ -180,7 +196,8 @@ public final class ControllerMesh implements AutoCloseable {
     }
 
     /**
-     * Stops accepting peer frames and closes the publications to the other controllers.
+     * Stops heartbeating and accepting peer frames, tells the other controllers that this one leaves (they do not
+     * count it lost) and closes the publications to them.
      *
      * @throws IllegalStateException if already closed
      */

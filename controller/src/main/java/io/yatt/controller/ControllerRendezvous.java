@@ -22,7 +22,24 @@ public final class ControllerRendezvous {
     /** The store key the controllers of a mesh gather their peers under. */
     public static final String PEERS_KEY = "yatt.controller.peers";
 
+    /** Bytes of a gathered peer before its host and endpoint: id (8), pid (8), host length (4). */
+    private static final int PEER_FIXED_BYTES = 20;
+
     private ControllerRendezvous() {
+    }
+
+    /** Peer {@code index} from its gathered bytes: id, pid, host length, host, endpoint (the rest, at least a byte). */
+    private static ControllerMesh.Peer peer(int index, byte[] bytes) {
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        int hostLength = bytes.length < PEER_FIXED_BYTES ? -1 : b.getInt(16);
+        if (hostLength < 0 || hostLength > bytes.length - PEER_FIXED_BYTES - 1) {
+            throw new IllegalArgumentException("malformed controller peer: index=" + index + ", bytes="
+                    + bytes.length + ", expected a controller id, a pid, a host and an endpoint");
+        }
+        String host = new String(bytes, PEER_FIXED_BYTES, hostLength, StandardCharsets.UTF_8);
+        int endpointAt = PEER_FIXED_BYTES + hostLength;
+        return new ControllerMesh.Peer(new String(bytes, endpointAt, bytes.length - endpointAt,
+                StandardCharsets.UTF_8), b.getLong(0), b.getLong(8), host);
     }
 
     /**
@@ -61,8 +78,8 @@ public final class ControllerRendezvous {
     /**
      * Joins {@code plane} to the mesh of parallel controllers that run as separate processes: controller {@code i} is
      * rendezvous rank {@code i} of a store of the controllers only (world size = C; rank 0 serves it), every controller
-     * contributes its {@link ControlPlane#peer()} (id and endpoint, which must be reachable from the others: udp),
-     * and each gets every peer in index order, as {@link ControllerMesh#join} takes them.
+     * contributes its {@link ControlPlane#peer()} (id, pid, host and endpoint, which must be reachable from the
+     * others: udp), and each gets every peer in index order, as {@link ControllerMesh#join} takes them.
      *
      * @throws IllegalArgumentException if a gathered peer is malformed, or as {@link ControllerMesh#join}
      * @throws io.yatt.collectives.RendezvousException if not every controller arrives within the config's timeout
@@ -70,19 +87,15 @@ public final class ControllerRendezvous {
     public static ControllerMesh joinMesh(RendezvousConfig config, ControlPlane plane, long timeoutNs) {
         List<ControllerMesh.Peer> peers = new ArrayList<>();
         try (Rendezvous store = Rendezvous.join(config)) {
-            byte[] endpoint = plane.endpoint().getBytes(StandardCharsets.UTF_8);
-            byte[] mine = ByteBuffer.allocate(8 + endpoint.length).order(ByteOrder.LITTLE_ENDIAN)
-                    .putLong(plane.controllerId()).put(endpoint).array();
+            ControllerMesh.Peer me = plane.peer();
+            byte[] host = me.host().getBytes(StandardCharsets.UTF_8);
+            byte[] endpoint = me.endpoint().getBytes(StandardCharsets.UTF_8);
+            byte[] mine = ByteBuffer.allocate(PEER_FIXED_BYTES + host.length + endpoint.length)
+                    .order(ByteOrder.LITTLE_ENDIAN).putLong(me.controllerId()).putLong(me.pid()).putInt(host.length)
+                    .put(host).put(endpoint).array();
             byte[][] all = store.allGather(PEERS_KEY, mine);
             for (int i = 0; i < all.length; i++) {
-                if (all[i].length < 9) {
-                    throw new IllegalArgumentException("malformed controller peer: index=" + i + ", bytes="
-                            + all[i].length + ", expected a controller id and an endpoint");
-                }
-                ByteBuffer b = ByteBuffer.wrap(all[i]).order(ByteOrder.LITTLE_ENDIAN);
-                long id = b.getLong();
-                peers.add(new ControllerMesh.Peer(new String(all[i], 8, all[i].length - 8, StandardCharsets.UTF_8),
-                        id));
+                peers.add(peer(i, all[i]));
             }
             store.barrier(PEERS_KEY + ".received");
         }

@@ -282,6 +282,49 @@ class AuthenticationTest {
         }
     }
 
+    /**
+     * Peer heartbeats go through the same gate as the other peer frames: without a MAC, or with one that does not
+     * verify, they are counted as unauthenticated (a forged "leaving" does not make a controller leave); one that opens
+     * but does not decode is counted as malformed. The real, sealed heartbeats keep both controllers alive.
+     */
+    @Test
+    void shouldCountPeerHeartbeatsThatDoNotOpenOrDecode() throws Exception {
+        ControlPlane a = ControlPlane.launch(TestWorkers.context().sharedSecret(SECRET).udp("127.0.0.1", 0)
+                .jobName("peer-hb-a").peerHeartbeatIntervalNs(TimeUnit.MILLISECONDS.toNanos(50))
+                .peerHeartbeatTimeoutNs(TimeUnit.SECONDS.toNanos(30)));
+        ControlPlane b = ControlPlane.launch(TestWorkers.context().sharedSecret(SECRET).udp("127.0.0.1", 0)
+                .jobName("peer-hb-b").peerHeartbeatIntervalNs(TimeUnit.MILLISECONDS.toNanos(50))
+                .peerHeartbeatTimeoutNs(TimeUnit.SECONDS.toNanos(30)));
+        List<ControllerMesh.Peer> peers = List.of(a.peer(), b.peer());
+        try (ControllerMesh meshA = ControllerMesh.join(a, 0, peers, TestWorkers.GROUP_TIMEOUT_NS);
+             ControllerMesh meshB = ControllerMesh.join(b, 1, peers, TestWorkers.GROUP_TIMEOUT_NS);
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(a.driverDirectory()));
+             ExclusivePublication rogue = aeron.addExclusivePublication(a.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID)) {
+            byte[] peerKey = hmac(SECRET, "yatt-peer".getBytes(StandardCharsets.US_ASCII),
+                    ByteBuffer.allocate(8).putLong(a.controllerId()).array());
+            byte[] leaving = frame(new Message.PeerHeartbeat(b.controllerId(), 1, 2, 1L, true));
+            offer(rogue, new UnsafeBuffer(leaving), leaving.length);
+            byte[] flipped = sealed(peerKey, 1L, leaving);
+            flipped[leaving.length - 1] ^= 1;
+            offer(rogue, new UnsafeBuffer(flipped), flipped.length);
+            await(() -> a.stats().unauthenticatedFrames() == 2);
+            byte[] badFlag = leaving.clone();
+            badFlag[badFlag.length - 1] = 2;
+            byte[] sealedBadFlag = sealed(peerKey, 1L, badFlag);
+            offer(rogue, new UnsafeBuffer(sealedBadFlag), sealedBadFlag.length);
+            await(() -> a.stats().malformedFrames() == 1);
+            Thread barrierB = Thread.ofPlatform().start(() -> meshB.barrier(0));
+            meshA.barrier(0);
+            barrierB.join();
+            assertEquals(new FrameStats(1, 2, 0), a.stats());
+            assertEquals(new FrameStats(0, 0, 0), b.stats());
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
     @Test
     void shouldRequireSecretForUdpBeyondLoopback() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

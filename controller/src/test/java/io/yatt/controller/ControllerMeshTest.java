@@ -3,6 +3,7 @@ package io.yatt.controller;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.controller.ParallelControllers.Metric;
 import io.yatt.controller.ParallelControllers.MetricOp;
@@ -16,9 +17,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -111,10 +115,8 @@ class ControllerMeshTest {
         ExecutorService threads = Executors.newFixedThreadPool(c);
         try {
             for (int i = 0; i < c; i++) {
-                // SHARED (the default): under INVOKER the mesh's peer publications are added from the caller's
-                // thread while the agent's driver invoker runs, a known race (a log buffer can vanish under it)
                 planes.add(ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0).jobName("mesh-" + i)
-                        .threading(ControlPlane.Threading.SHARED)));
+                        .threading(ControlPlane.Threading.INVOKER)));
             }
             List<ControllerMesh.Peer> peers = planes.stream().map(ControlPlane::peer).toList();
             for (int i = 0; i < c; i++) {
@@ -153,7 +155,7 @@ class ControllerMeshTest {
                 p.close();
             }
             for (Allocator a : allocators) {
-                long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (a.allocatedBytes() != 0 && System.nanoTime() - deadline < 0) {
                     Thread.onSpinWait();
                 }
@@ -196,10 +198,110 @@ class ControllerMeshTest {
     }
 
     @Test
+    void shouldLeaveThePeerPublicationsToTheAgentThreadUnderInvoker() throws Exception {
+        long sendTimeoutNs = TimeUnit.MILLISECONDS.toNanos(300);
+        ControlPlane a = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0).jobName("stall-a")
+                .threading(ControlPlane.Threading.INVOKER).sendTimeoutNs(sendTimeoutNs));
+        ControlPlane b = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0).jobName("stall-b")
+                .threading(ControlPlane.Threading.INVOKER));
+        CountDownLatch stalled = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try {
+            // a's agent is held in a duty cycle: the only thread that may run a's driver and client conductor
+            Future<?> stall = threads.submit(() -> a.agent().onAgentThread("stall", () -> {
+                stalled.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return null;
+            }));
+            stalled.await();
+            List<ControllerMesh.Peer> peers = List.of(a.peer(), b.peer());
+            // the join does not add the publication itself, racing the agent's driver: it waits for the agent
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> ControllerMesh.join(a, 0, peers, ControllerMesh.DEFAULT_TIMEOUT_NS));
+            assertEquals("controller agent did not run addExclusivePublication(" + b.endpoint() + "): controllerId="
+                    + a.controllerId() + ", timeoutMs=300", e.getMessage());
+            release.countDown();
+            stall.get();
+            try (ControllerMesh meshA = ControllerMesh.join(a, 0, peers, ControllerMesh.DEFAULT_TIMEOUT_NS);
+                 ControllerMesh meshB = ControllerMesh.join(b, 1, peers, ControllerMesh.DEFAULT_TIMEOUT_NS)) {
+                Future<?> other = threads.submit(() -> meshB.barrier(0));
+                meshA.barrier(0);
+                other.get();
+            }
+        } finally {
+            release.countDown();
+            threads.shutdownNow();
+            a.close();
+            b.close();
+        }
+    }
+
+    @Test
+    void shouldJoinMeshesWhileTheAgentsAreBusyWithCalls() throws Exception {
+        int c = 4;
+        List<TestWorkers> controllers = new ArrayList<>();
+        List<ControllerMesh> meshes = new ArrayList<>();
+        ExecutorService threads = Executors.newFixedThreadPool(2 * c);
+        AtomicBoolean calling = new AtomicBoolean(true);
+        try {
+            for (int i = 0; i < c; i++) {
+                controllers.add(new TestWorkers(TestWorkers.context().udp("127.0.0.1", 0).jobName("busy-" + i), 1));
+            }
+            // every agent reads a stream of answers and runs its driver while the meshes' publications are added
+            List<Future<Integer>> callers = new ArrayList<>();
+            for (TestWorkers t : controllers) {
+                WorkerGroup group = t.group();
+                callers.add(threads.submit(() -> {
+                    int calls = 0;
+                    while (calling.get()) {
+                        assertEquals(List.of(calls), group.call("addRank", calls));
+                        calls++;
+                    }
+                    return calls;
+                }));
+            }
+            List<ControllerMesh.Peer> peers = controllers.stream().map(t -> t.plane.peer()).toList();
+            for (int i = 0; i < c; i++) {
+                meshes.add(ControllerMesh.join(controllers.get(i).plane, i, peers, ControllerMesh.DEFAULT_TIMEOUT_NS));
+            }
+            List<Future<Map<String, Double>>> reductions = new ArrayList<>();
+            for (int i = 0; i < c; i++) {
+                ControllerMesh m = meshes.get(i);
+                double value = i;
+                reductions.add(threads.submit(() -> {
+                    m.barrier(0);
+                    return m.reduce(0, List.of(Metric.of("i", MetricOp.SUM, new double[] {value})));
+                }));
+            }
+            for (Future<Map<String, Double>> r : reductions) {
+                assertEquals(Map.of("i", 6.0), r.get());
+            }
+            calling.set(false);
+            for (Future<Integer> caller : callers) {
+                assertTrue(caller.get() > 0);
+            }
+        } finally {
+            calling.set(false);
+            threads.shutdownNow();
+            for (ControllerMesh m : meshes) {
+                m.close();
+            }
+            for (TestWorkers t : controllers) {
+                t.close();
+            }
+        }
+    }
+
+    @Test
     void shouldRejectAJoinWhoseIndexIsAnotherController() {
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().threading(ControlPlane.Threading.INVOKER));
         try {
-            ControllerMesh.Peer other = new ControllerMesh.Peer("aeron:ipc", plane.controllerId() + 1);
+            ControllerMesh.Peer other = new ControllerMesh.Peer("aeron:ipc", plane.controllerId() + 1, 1L, "h");
             assertEquals("peer at this controller's index is another controller: index=0, peer=" + other
                     + ", controllerId=" + plane.controllerId(), assertThrows(IllegalArgumentException.class,
                             () -> ControllerMesh.join(plane, 0, List.of(other, plane.peer()), 1)).getMessage());

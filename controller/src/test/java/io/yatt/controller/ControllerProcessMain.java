@@ -26,9 +26,8 @@ final class ControllerProcessMain {
         ParallelControllers pc = ParallelControllers.of(config.worldSize(), ControllerMeshTest.DP);
         List<Allocator> allocators = new ArrayList<>();
         List<Worker> workers = new ArrayList<>();
-        // SHARED driver threading: the mesh and the workers add publications from this thread while the agent runs
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().udp("127.0.0.1", 0)
-                .jobName("mesh-process-" + index).threading(ControlPlane.Threading.SHARED));
+                .jobName("mesh-process-" + index).threading(ControlPlane.Threading.INVOKER));
         ControllerMesh mesh = null;
         try {
             mesh = ControllerRendezvous.joinMesh(config, plane, ControllerMesh.DEFAULT_TIMEOUT_NS);
@@ -82,8 +81,34 @@ final class ControllerProcessMain {
         return lines;
     }
 
+    /**
+     * Controller {@code config.rank()} joins the mesh with a plane of {@link #heartbeating} (INVOKER threading, peer
+     * heartbeats at their defaults), prints {@code joined <driver directory>} and heartbeats until it is killed.
+     */
+    static void hold(RendezvousConfig config) {
+        ControlPlane plane = ControlPlane.launch(heartbeating(config.rank()));
+        ControllerRendezvous.joinMesh(config, plane, ControllerMesh.DEFAULT_TIMEOUT_NS);
+        System.out.println("joined " + plane.driverDirectory());
+        System.out.flush();
+        while (true) {
+            LockSupport.park();
+        }
+    }
+
+    /** A controller plane of the kill test: udp loopback, INVOKER, the default peer heartbeat interval and timeout. */
+    static ControlPlane.Context heartbeating(int index) {
+        return TestWorkers.context().udp("127.0.0.1", 0).jobName("mesh-kill-" + index)
+                .threading(ControlPlane.Threading.INVOKER)
+                .peerHeartbeatIntervalNs(ControlPlane.DEFAULT_HEARTBEAT_INTERVAL_NS)
+                .peerHeartbeatTimeoutNs(ControlPlane.DEFAULT_HEARTBEAT_TIMEOUT_NS);
+    }
+
     public static void main(String[] args) {
-        for (String line : lines(run(RendezvousConfig.fromEnvironment(System.getenv())))) {
+        RendezvousConfig config = RendezvousConfig.fromEnvironment(System.getenv());
+        if (args.length == 1 && args[0].equals("hold")) {
+            hold(config);
+        }
+        for (String line : lines(run(config))) {
             System.out.println(line);
         }
     }

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
@@ -45,8 +46,11 @@ import org.agrona.concurrent.IdleStrategy;
  * whose last frame is older than the heartbeat timeout. Callers start calls from their own threads through
  * {@link #invoke}, and a caller that waits for one polls the control stream itself ({@link #await}): whichever thread
  * holds the poll lock reads the stream, so an answer needs no hand-off from the agent to the caller. Registrations are
- * left to the agent's thread. With a shared secret, every frame after a worker's registration carries a MAC under a
- * key derived from its challenge ({@link FrameTag}); one that does not verify is counted and dropped undecoded.
+ * left to the agent's thread, and so is every other Aeron client call that needs the client conductor under INVOKER
+ * threading ({@link #onAgentThread}): the agent alone runs the driver and the conductor. With a shared secret, every
+ * frame after a worker's registration carries a MAC under a key derived from its challenge ({@link FrameTag}); one
+ * that does not verify is counted and dropped undecoded. The links of a controller mesh ({@link PeerLinks}) heartbeat
+ * the other controllers and watch theirs in the agent's duty cycle.
  */
 public final class ControllerAgent implements Agent, MessageHandler {
 
@@ -79,8 +83,15 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final ControlPlane.Idle idle;
     /** Cancels that could not be sent: retried each duty cycle and sent before any later frame to their worker. */
     private final ConcurrentLinkedQueue<UnsentCancel> unsentCancels = new ConcurrentLinkedQueue<>();
-    /** Opens the frames of peer controllers (null without a secret or a mesh); under the poll lock. */
-    private FrameTag peerTag;
+    /**
+     * Aeron client calls (adding and closing publications) that other threads leave to the agent under INVOKER
+     * threading; run in order, each duty cycle.
+     */
+    private final ConcurrentLinkedQueue<AgentTask<?>> agentTasks = new ConcurrentLinkedQueue<>();
+    /** Set when the agent stops: tasks then fail instead of waiting for a duty cycle that never comes. */
+    private volatile boolean agentClosed;
+    /** Opens the frames of peer controllers (null without a secret); under the poll lock. */
+    private final FrameTag peerTag;
     /** Sequence number of the last peer frame accepted, per controller index; under the poll lock. */
     private long[] peerSequences = new long[0];
     private final FrameCounters counters = new FrameCounters();
@@ -99,7 +110,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, byte[]> challenges = new HashMap<>();
     private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
     private long nextLivenessCheckNs;
-    private volatile PeerInbox peers;
+    private volatile PeerLinks peers;
     private long nextHeartbeatNs;
     private volatile Thread agentThread;
 
@@ -120,6 +131,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         this.heartbeatIntervalNs = heartbeatIntervalNs;
         this.heartbeatTimeoutNs = heartbeatTimeoutNs;
         this.sendTimeoutNs = sendTimeoutNs;
+        this.peerTag = secret == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
         this.adapter = new FrameAdapter(new FrameDecoder(payloads), this, counters,
                 secret == null ? FrameAdapter.Gate.OPEN : this::admit);
         this.assembler = new ControlledFragmentAssembler(this::onFragment);
@@ -197,8 +209,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (!FrameTag.sealed(templateId)) {
             return length;
         }
-        if (templateId == FrameValidator.STEP_BARRIER_TEMPLATE_ID
-                || templateId == FrameValidator.METRIC_REDUCTION_TEMPLATE_ID) {
+        if (FrameValidator.peerFrame(templateId)) {
             FrameTag tag = peerTag;
             return tag == null ? FrameTag.NOT_AUTHENTIC : tag.verify(buffer, offset, length);
         }
@@ -320,8 +331,91 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return unsentCancels.size();
     }
 
+    /** An Aeron client call left to the agent's thread, and its outcome. */
+    private record AgentTask<T>(String what, Supplier<T> call, CompletableFuture<T> done) {
+        void run() {
+            try {
+                done.complete(call.get());
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code call}, an Aeron client call that needs the client conductor ({@code what} names it: adding or
+     * closing a publication or subscription), where it cannot race the driver: under INVOKER threading on the agent's
+     * thread, which alone runs the driver and the conductor (so another thread waits for the agent's next duty cycle,
+     * up to the send timeout); with driver threads of its own, or on the agent's thread, right here.
+     *
+     * @return what {@code call} returned
+     * @throws IllegalStateException if the agent has stopped, or did not get to the call within the send timeout
+     * @throws RuntimeException what {@code call} threw
+     */
+    public <T> T onAgentThread(String what, Supplier<T> call) {
+        if (!transport.invoked() || Thread.currentThread() == agentThread) {
+            return call.get();
+        }
+        AgentTask<T> task = new AgentTask<>(what, call, new CompletableFuture<>());
+        agentTasks.add(task);
+        if (agentClosed) {
+            failTasks();
+        }
+        // waits out an interrupt (the wait is bounded): a call given up while the agent runs it would leak what it adds
+        boolean interrupted = false;
+        long deadlineNs = System.nanoTime() + sendTimeoutNs;
+        try {
+            while (true) {
+                try {
+                    long leftNs = deadlineNs - System.nanoTime();
+                    if (leftNs <= 0 && agentTasks.remove(task)) {
+                        throw new IllegalStateException("controller agent did not run " + what + ": controllerId="
+                                + controllerId + ", timeoutMs=" + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
+                    }
+                    // once the agent took the call, it is waited for to the end
+                    return leftNs <= 0 ? task.done().get() : task.done().get(leftNs, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (TimeoutException e) {
+                    // the deadline passed: the next round gives it up, unless the agent has taken it
+                }
+            }
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(what + " failed: controllerId=" + controllerId, e.getCause());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private int runTasks() {
+        int work = 0;
+        for (AgentTask<?> task = agentTasks.poll(); task != null; task = agentTasks.poll()) {
+            task.run();
+            work++;
+        }
+        return work;
+    }
+
+    private void failTasks() {
+        for (AgentTask<?> task = agentTasks.poll(); task != null; task = agentTasks.poll()) {
+            task.done().completeExceptionally(new IllegalStateException("control plane closed: controllerId="
+                    + controllerId + ", call=" + task.what()));
+        }
+    }
+
     @Override
     public int doWork() {
+        if (!agentTasks.isEmpty()) {
+            runTasks();
+        }
         if (transport.aeron().isClosed()) {
             if (!calls.isEmpty()) {
                 IllegalStateException lost = new IllegalStateException("media driver lost: directory="
@@ -341,6 +435,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (nowNs - nextLivenessCheckNs >= 0) {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
             work += checkLiveness(nowNs);
+        }
+        PeerLinks mesh = peers;
+        if (mesh != null) {
+            work += mesh.duty(nowNs);
         }
         if (nowNs - nextHeartbeatNs >= 0) {
             nextHeartbeatNs = nowNs + heartbeatIntervalNs;
@@ -426,21 +524,31 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 yield Outcome.APPLIED;
             }
             case Message.StepBarrier b -> {
-                PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(b.controllerId(), b.controllerIndex(), b.controllerCount())
-                        || !freshFromPeer(b.controllerIndex())) {
+                PeerInbox inbox = peerInbox(b.controllerId(), b.controllerIndex(), b.controllerCount());
+                if (inbox == null) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.barrier(b);
                 yield Outcome.APPLIED;
             }
             case Message.MetricReduction m -> {
-                PeerInbox inbox = peers;
-                if (inbox == null || !inbox.fromPeer(m.controllerId(), m.controllerIndex(), m.controllerCount())
-                        || !freshFromPeer(m.controllerIndex())) {
+                PeerInbox inbox = peerInbox(m.controllerId(), m.controllerIndex(), m.controllerCount());
+                if (inbox == null) {
                     yield Outcome.UNAUTHENTICATED;
                 }
                 inbox.reduction(m);
+                yield Outcome.APPLIED;
+            }
+            case Message.PeerHeartbeat h -> {
+                if (peers == null) {
+                    // a peer that joined before this controller did, or still heartbeats after it left: nothing to do
+                    yield Outcome.APPLIED;
+                }
+                PeerInbox inbox = peerInbox(h.controllerId(), h.controllerIndex(), h.controllerCount());
+                if (inbox == null) {
+                    yield Outcome.UNAUTHENTICATED;
+                }
+                inbox.heartbeat(h);
                 yield Outcome.APPLIED;
             }
             default -> Outcome.DROPPED;
@@ -448,15 +556,28 @@ public final class ControllerAgent implements Agent, MessageHandler {
     }
 
     /**
-     * Accepts step barriers and metric reductions from the controllers of {@code inbox} from now on (with a shared
-     * secret, only those whose MAC verifies under this controller's peer key).
+     * The inbox of the mesh if a peer frame claiming {@code index} of {@code count} with {@code id} comes from a
+     * controller of it and is not a replay (null otherwise); the sender counts as heard from now.
      */
-    public void peers(PeerInbox inbox) {
+    private PeerInbox peerInbox(long id, int index, int count) {
+        PeerLinks mesh = peers;
+        if (mesh == null || !mesh.inbox().fromPeer(id, index, count) || !freshFromPeer(index)) {
+            return null;
+        }
+        mesh.inbox().seen(index, System.nanoTime());
+        return mesh.inbox();
+    }
+
+    /**
+     * Accepts step barriers, metric reductions and heartbeats from the controllers of {@code links} from now on (with
+     * a shared secret, only those whose MAC verifies under this controller's peer key), and runs the links' duty
+     * (heartbeats, liveness) every cycle; null stops both.
+     */
+    public void peers(PeerLinks links) {
         pollLock.lock();
         try {
-            peerTag = secret == null || inbox == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
-            peerSequences = new long[inbox == null ? 0 : inbox.count()];
-            this.peers = inbox;
+            peerSequences = new long[links == null ? 0 : links.inbox().count()];
+            this.peers = links;
         } finally {
             pollLock.unlock();
         }
@@ -735,6 +856,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     @Override
     public void onClose() {
+        agentClosed = true;
+        failTasks();
         for (WorkerSession s : workers.values()) {
             CloseHelper.quietClose(s.publication());
         }

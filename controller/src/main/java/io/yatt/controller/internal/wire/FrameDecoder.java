@@ -8,6 +8,7 @@ import io.yatt.controller.internal.sbe.InvokeDecoder;
 import io.yatt.controller.internal.sbe.InvokeInputDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MetricReductionDecoder;
+import io.yatt.controller.internal.sbe.PeerHeartbeatDecoder;
 import io.yatt.controller.internal.sbe.RegisterAckDecoder;
 import io.yatt.controller.internal.sbe.RegisterDecoder;
 import io.yatt.controller.internal.sbe.ResultDecoder;
@@ -41,6 +42,7 @@ public final class FrameDecoder {
     private final ShutdownDecoder shutdown = new ShutdownDecoder();
     private final StepBarrierDecoder stepBarrier = new StepBarrierDecoder();
     private final MetricReductionDecoder metricReduction = new MetricReductionDecoder();
+    private final PeerHeartbeatDecoder peerHeartbeat = new PeerHeartbeatDecoder();
 
     /** A decoder whose payloads use {@code payloads}. */
     public FrameDecoder(PayloadCodec payloads) {
@@ -129,6 +131,12 @@ public final class FrameDecoder {
                         stepBarrier.step());
             }
             case MetricReductionDecoder.TEMPLATE_ID -> metricReduction(buffer, body, blockLength, version);
+            case PeerHeartbeatDecoder.TEMPLATE_ID -> {
+                peerHeartbeat.wrap(buffer, body, blockLength, version);
+                int[] indexCount = controllerIndex(peerHeartbeat.controllerIndex(), peerHeartbeat.controllerCount());
+                yield new Message.PeerHeartbeat(peerHeartbeat.controllerId(), indexCount[0], indexCount[1],
+                        peerHeartbeat.timestampNs(), bool(peerHeartbeat.leavingRaw()));
+            }
             default -> throw new MalformedFrameException("unknown template: templateId=" + templateId);
         };
     }

@@ -9,6 +9,7 @@ import io.yatt.controller.internal.sbe.InvokeEncoder;
 import io.yatt.controller.internal.sbe.InvokeInputEncoder;
 import io.yatt.controller.internal.sbe.MessageHeaderEncoder;
 import io.yatt.controller.internal.sbe.MetricReductionEncoder;
+import io.yatt.controller.internal.sbe.PeerHeartbeatEncoder;
 import io.yatt.controller.internal.sbe.ReduceOp;
 import io.yatt.controller.internal.sbe.RegisterAckEncoder;
 import io.yatt.controller.internal.sbe.RegisterEncoder;
@@ -42,6 +43,7 @@ public final class FrameEncoder {
     private final ShutdownEncoder shutdown = new ShutdownEncoder();
     private final StepBarrierEncoder stepBarrier = new StepBarrierEncoder();
     private final MetricReductionEncoder metricReduction = new MetricReductionEncoder();
+    private final PeerHeartbeatEncoder peerHeartbeat = new PeerHeartbeatEncoder();
 
     /** An encoder whose payloads use {@code payloads}. */
     public FrameEncoder(PayloadCodec payloads) {
@@ -159,6 +161,12 @@ public final class FrameEncoder {
                     metrics.next().value(metric.value()).metricName(metric.name());
                 }
                 yield metricReduction.encodedLength();
+            }
+            case Message.PeerHeartbeat m -> {
+                peerHeartbeat.wrapAndApplyHeader(buffer, 0, header).controllerId(m.controllerId())
+                        .controllerIndex(m.controllerIndex()).controllerCount(m.controllerCount())
+                        .timestampNs(m.timestampNs()).leaving(m.leaving() ? BooleanType.TRUE : BooleanType.FALSE);
+                yield peerHeartbeat.encodedLength();
             }
         };
         return MessageHeaderEncoder.ENCODED_LENGTH + body;

@@ -8,6 +8,7 @@ import io.yatt.controller.internal.sbe.InvokeDecoder;
 import io.yatt.controller.internal.sbe.InvokeInputDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MetricReductionDecoder;
+import io.yatt.controller.internal.sbe.PeerHeartbeatDecoder;
 import io.yatt.controller.internal.sbe.RegisterAckDecoder;
 import io.yatt.controller.internal.sbe.RegisterDecoder;
 import io.yatt.controller.internal.sbe.ResultDecoder;
@@ -32,6 +33,8 @@ public final class FrameValidator {
     public static final int STEP_BARRIER_TEMPLATE_ID = StepBarrierDecoder.TEMPLATE_ID;
     /** Template id of MetricReduction (a peer controller's frame). */
     public static final int METRIC_REDUCTION_TEMPLATE_ID = MetricReductionDecoder.TEMPLATE_ID;
+    /** Template id of PeerHeartbeat (a peer controller's frame). */
+    public static final int PEER_HEARTBEAT_TEMPLATE_ID = PeerHeartbeatDecoder.TEMPLATE_ID;
     /** Oldest schema version still read. */
     public static final int MIN_VERSION = 1;
     /** Largest variable-length field accepted, in bytes. */
@@ -53,7 +56,7 @@ public final class FrameValidator {
         }
     }
 
-    private static final Shape[] SHAPES = new Shape[InvokeInputDecoder.TEMPLATE_ID + 1];
+    private static final Shape[] SHAPES = new Shape[PeerHeartbeatDecoder.TEMPLATE_ID + 1];
 
     static {
         shape(RegisterDecoder.TEMPLATE_ID, RegisterDecoder.BLOCK_LENGTH, 3,
@@ -75,6 +78,14 @@ public final class FrameValidator {
         shape(StepBarrierDecoder.TEMPLATE_ID, StepBarrierDecoder.BLOCK_LENGTH, 0);
         shape(MetricReductionDecoder.TEMPLATE_ID, MetricReductionDecoder.BLOCK_LENGTH, 0,
                 new Group(MetricReductionDecoder.MetricsDecoder.sbeBlockLength(), 1));
+        SHAPES[PeerHeartbeatDecoder.TEMPLATE_ID] = new Shape(3, PeerHeartbeatDecoder.BLOCK_LENGTH,
+                PeerHeartbeatDecoder.BLOCK_LENGTH, new Group[0], 0);
+    }
+
+    /** Whether {@code templateId} is a frame between the controllers of a mesh (sealed under the peer key). */
+    public static boolean peerFrame(int templateId) {
+        return templateId == STEP_BARRIER_TEMPLATE_ID || templateId == METRIC_REDUCTION_TEMPLATE_ID
+                || templateId == PEER_HEARTBEAT_TEMPLATE_ID;
     }
 
     private static void shape(int templateId, int blockLength, int vars, Group... groups) {

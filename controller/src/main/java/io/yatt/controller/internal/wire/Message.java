@@ -105,6 +105,14 @@ public sealed interface Message {
     record StepBarrier(long controllerId, int controllerIndex, int controllerCount, long step) implements Message {
     }
 
+    /**
+     * Controller to controllers: alive at {@code timestampNs} (its own clock), or, with {@code leaving}, closing its
+     * mesh (it is gone, not lost).
+     */
+    record PeerHeartbeat(long controllerId, int controllerIndex, int controllerCount, long timestampNs,
+                         boolean leaving) implements Message {
+    }
+
     /** How metrics are combined across controllers. */
     enum ReduceOp { SUM, MIN, MAX, MEAN }
 

@@ -47,7 +47,7 @@ class FrameCodecTest {
         assertEquals(16, b.getShort(0));
         assertEquals(3, b.getShort(2));
         assertEquals(1701, b.getShort(4));
-        assertEquals(2, b.getShort(6));
+        assertEquals(3, b.getShort(6));
     }
 
     @Test
@@ -83,6 +83,32 @@ class FrameCodecTest {
     }
 
     @Test
+    void shouldEncodePeerHeartbeatAsHeaderPlusTwentyFiveBytesAndRejectItBeforeVersionThree() {
+        byte[] frame = Frames.encode(new Message.PeerHeartbeat(99L, 1, 3, 77L, true));
+        assertEquals(8 + 8 + 4 + 4 + 8 + 1, frame.length);
+        ByteBuffer b = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(25, b.getShort(0));
+        assertEquals(13, b.getShort(2));
+        assertEquals(99L, b.getLong(8));
+        assertEquals(1, b.get(frame.length - 1));
+        assertEquals(13, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
+        b.putShort(6, (short) 2);
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
+    }
+
+    @Test
+    void shouldRejectPeerHeartbeatWithIndexOutsideCountOrBadLeavingFlag() {
+        byte[] outside = Frames.encode(new Message.PeerHeartbeat(99L, 1, 3, 77L, false));
+        ByteBuffer.wrap(outside).order(ByteOrder.LITTLE_ENDIAN).putInt(16, 3);
+        assertEquals("controller index out of range: controllerIndex=3, controllerCount=3",
+                assertThrows(MalformedFrameException.class, () -> Frames.decode(outside)).getMessage());
+        byte[] flag = Frames.encode(new Message.PeerHeartbeat(99L, 1, 3, 77L, false));
+        flag[flag.length - 1] = 2;
+        assertEquals("not a boolean: value=2",
+                assertThrows(MalformedFrameException.class, () -> Frames.decode(flag)).getMessage());
+    }
+
+    @Test
     void shouldRejectInvokeAwaitingInputThatCarriesArguments() {
         byte[] frame = Frames.encode(new Message.Invoke(1L, 2L, 3L, "g", "m", "ONE_TO_ALL", true, List.of(5)));
         MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Frames.decode(frame));
@@ -104,7 +130,7 @@ class FrameCodecTest {
         byte[] wrongSchema = frame.clone();
         ByteBuffer.wrap(wrongSchema).order(ByteOrder.LITTLE_ENDIAN).putShort(4, (short) 1702);
         byte[] future = frame.clone();
-        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 3);
+        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 4);
         assertEquals(7, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
         assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(wrongSchema), 0,
                 wrongSchema.length));

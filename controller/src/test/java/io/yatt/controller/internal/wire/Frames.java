@@ -48,6 +48,8 @@ final class Frames {
                 new Message.Abort(99L, "peer lost"),
                 new Message.Shutdown(99L, "done"),
                 new Message.StepBarrier(99L, 1, 4, 17L),
+                new Message.PeerHeartbeat(99L, 3, 4, 123_456_789L, false),
+                new Message.PeerHeartbeat(99L, 0, 2, 5L, true),
                 new Message.MetricReduction(99L, 2, 4, 17L, Message.ReduceOp.MEAN,
                         List.of(new Message.Metric("reward", 0.5), new Message.Metric("kl", 0.01))));
     }
