@@ -20,9 +20,9 @@ import java.util.Locale;
  * in place, warm up, pick an iteration count from a timed trial (calls doubling until the slowest rank took
  * {@link #TRIAL_SECONDS}), time {@value #BATCHES} batches (each batch's time = the slowest rank's, via an all-reduce
  * MAX), report the median batch (one preempted batch cannot move a point; {@code collbench.c} does the same), then
- * check the result of one fresh call and count wrong elements over all ranks. Rank 0 prints. Buffers are allocated once at
- * the largest size (in the communicator's shared arena when it offers one and {@code sharedBuffers}) and viewed
- * for smaller sizes. Confined to the rank's thread.
+ * check the result of one fresh call and count wrong elements over all ranks. Rank 0 prints. Buffers are allocated
+ * once at the largest size (in the communicator's shared arena when it offers one and {@code sharedBuffers}) and
+ * viewed for smaller sizes. Confined to the rank's thread.
  */
 final class CollectiveSweep {
     static final int BATCHES = 5;
@@ -393,9 +393,9 @@ final class CollectiveSweep {
         if (options.json()) {
             return;
         }
+        String buffers = options.sharedBuffers() && comm instanceof ShmCommunicator ? "shm-arena" : "heap";
         out.printf(Locale.ROOT, "# yatt collectives sweep: nranks=%d, dtype=%s, buffers=%s, time=median of %d batches%n",
-            comm.size(),
-            options.dtype(), options.sharedBuffers() && comm instanceof ShmCommunicator ? "shm-arena" : "heap", BATCHES);
+            comm.size(), options.dtype(), buffers, BATCHES);
         out.printf(Locale.ROOT, "#%62s%37s%n", "out-of-place", "in-place");
         out.printf(Locale.ROOT, "# %10s %12s %6s %6s %6s %10s %8s %8s %6s %10s %8s %8s %6s%n", "size", "count", "type",
             "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
