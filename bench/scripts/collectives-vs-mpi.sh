@@ -24,6 +24,8 @@
 # about 0.04 s each, each batch's time the slowest rank's, the point's time the median batch (nccl-tests times one
 # window of -n iterations averaged over ranks; a median of batches keeps one preempted batch from moving a point).
 # Ours: buffers in the shm arena, ranks pinned one per core when np <= CPUs (the sweep's default --bind).
+# oth% (both sides, per point): the share of all CPUs other processes took during the timed batches; > 10 % is a
+# disturbed point.
 # Open MPI: peers/mpi/collbench.sh (collbench.c built with mpicc; apt installs Open MPI when mpicc is missing).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -97,7 +99,8 @@ nan = float('nan')
 med = lambda v: st.median(v) if v else nan
 fmt = lambda s: f"{s >> 20}M" if s >= 1 << 20 else f"{s >> 10}K" if s >= 1 << 10 else f"{s}"
 runs = lambda v: "/".join(f"{x:.2f}" for x in v)
-ours, batches, lat, wrong = {}, {}, {False: [], True: []}, []
+ours, batches, oth, lat, wrong = {}, {}, {}, {False: [], True: []}, []
+pmax = lambda v: f"{max(v):.0f}" if v else "-"
 for line in open(f"{out}/ours.txt"):
     m = re.match(r"(\D+)(\d+) np=(\d+) (\{.*\})", line)
     if not m:
@@ -110,6 +113,8 @@ for line in open(f"{out}/ours.txt"):
         continue
     key = (kind, j["op"], np, j["size"], j["inPlace"])
     ours.setdefault(key, []).append(j["busbw"])
+    if j.get("othersPct") is not None:
+        oth.setdefault(key, []).append(j["othersPct"])
     batches[key + (len(ours[key]),)] = (j["timeUs"], j.get("batchUs", []))
 names = {"allgather": "all_gather", "reducescatter": "reduce_scatter", "allreduce": "all_reduce", "bcast": "broadcast"}
 mpi, moth = {}, {}
@@ -144,8 +149,9 @@ if cmp_keys:
     print("\n## Against Open MPI: busbw GB/s, median of the alternating runs (ours, Open MPI, ours, ...)")
     if b2:
         print("B2 (2-thread memcpy copy GB/s, best): " + ", ".join(f"{fmt(k)} {v:.1f}" for k, v in sorted(b2.items())))
-    print(f"\n| op | np | size | ours oop | ours runs | ours in-place | Open MPI | MPI runs | MPI oth% | ours/MPI | >= {ratio_target}x | floor oop | ours/floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\n| op | np | size | ours oop | ours runs | ours oth% | ours in-place | Open MPI | MPI runs | MPI oth% | ours/MPI "
+          f"| >= {ratio_target}x | floor oop | ours/floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     misses, met = [], 0
     for op, np, size in cmp_keys:
         oop, ip = ours.get(("ours", op, np, size, False), []), ours.get(("ours", op, np, size, True), [])
@@ -158,8 +164,8 @@ if cmp_keys:
             misses.append(f"{op} {fmt(size)} np={np} {r:.2f}x")
         fl = floor[op](b2[size], np) if size in b2 else nan
         fls = f"{fl:.2f} | {100 * o / fl:.0f}%" if size in b2 else "- | -"
-        print(f"| {op} | {np} | {fmt(size)} | {o:.2f} | {runs(oop)} | {med(ip):.2f} | {mm:.2f} | {runs(m)} "
-              f"| {max(moth.get((op, np, size), [0])):.0f} | {r:.2f}x | {'yes' if ok else '**no**'} | {fls} |")
+        print(f"| {op} | {np} | {fmt(size)} | {o:.2f} | {runs(oop)} | {pmax(oth.get(('ours', op, np, size, False)))} "
+              f"| {med(ip):.2f} | {mm:.2f} | {runs(m)} | {pmax(moth.get((op, np, size)))} | {r:.2f}x | {'yes' if ok else '**no**'} | {fls} |")
     verdicts.append(f">= {ratio_target}x Open MPI at every point: " + ("PASS" if not misses else "FAIL")
                     + f" ({met} of {len(cmp_keys)} points)" + ("" if not misses else "; missed: " + ", ".join(misses)))
     red = [(op, np, size) for op, np, size in cmp_keys if op in ("reduce_scatter", "all_reduce") and size >= 16 << 20
@@ -173,8 +179,9 @@ if cmp_keys:
 stab_keys = sorted({k[1:] for k in ours if k[0] == "stab"}, key=lambda k: (order.index(k[0]), k[1], k[2], k[3]))
 if stab_keys:
     print(f"\n## Stability: our sweep run back to back, busbw GB/s; target every point within +-{pct:.0f} % of its median")
-    print("\n| op | np | size | mode | runs | median | max dev from median | within | batches of the farthest run (us) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| op | np | size | mode | runs | median | max dev from median | within | oth% max | "
+          "batches of the farthest run (us) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     misses, mean_within = [], 0
     for key in stab_keys:
         op, np, size, ip = key
@@ -192,7 +199,8 @@ if stab_keys:
             misses.append(f"{op} {fmt(size)} np={np} {'in-place' if ip else 'oop'} {100 * max(devs):.0f}%")
         b = runs_b[far][1]
         print(f"| {op} | {np} | {fmt(size)} | {'in-place' if ip else 'oop'} | {', '.join(f'{x:.2f}' for x in v)} "
-              f"| {mdn:.2f} | {100 * max(devs):.0f}% | {'yes' if ok else '**no**'} | run {far + 1}: "
+              f"| {mdn:.2f} | {100 * max(devs):.0f}% | {'yes' if ok else '**no**'} | {pmax(oth.get(('stab',) + key))} "
+              f"| run {far + 1}: "
               f"{', '.join(f'{x:.0f}' for x in b)} |")
     verdicts.append(f"stability (+-{pct:.0f} % of the median, {len(v)} runs): " + ("PASS" if not misses else "FAIL")
                     + f" ({len(stab_keys) - len(misses)} of {len(stab_keys)} points)"

@@ -48,9 +48,12 @@ final class CollectiveSweep {
                    int iters, int warmup, boolean check, boolean json, boolean sharedBuffers) {
     }
 
-    /** One printed row half; {@code timeUs} is the median of {@code batchUs} (each batch's slowest rank, per call). */
+    /**
+     * One printed row half; {@code timeUs} is the median of {@code batchUs} (each batch's slowest rank, per call), and
+     * {@code othersPct} the share of all CPUs other processes took during the batches ({@link CpuShare}; NaN unknown).
+     */
     record Result(SweepOp op, long size, long count, DType type, ReduceOp redop, int root, boolean inPlace,
-                  double timeUs, double algbw, double busbw, long wrong, List<Double> batchUs) {
+                  double timeUs, double algbw, double busbw, long wrong, double othersPct, List<Double> batchUs) {
     }
 
     private final Communicator comm;
@@ -246,7 +249,7 @@ final class CollectiveSweep {
     private Result point(SweepOp op, Tensor a, Tensor b, long bytes, boolean inPlace) {
         if (inPlace && op == SweepOp.ALL_TO_ALL) {
             return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(), options.redop(),
-                options.root(), true, Double.NaN, Double.NaN, Double.NaN, -1, List.of());
+                options.root(), true, Double.NaN, Double.NaN, Double.NaN, -1, Double.NaN, List.of());
         }
         Tensor[] v = views(op, a, b, bytes, inPlace);
         Tensor send = v[0];
@@ -261,10 +264,13 @@ final class CollectiveSweep {
         int per = iters / batches;
         double[] batchSeconds = new double[batches];
         List<Double> batchUs = new ArrayList<>(batches);
+        long[] machineBefore = comm.rank() == 0 ? CpuShare.machine() : null;
+        long cpuBefore = CpuShare.processCpuNs();
         for (int batch = 0; batch < batches; batch++) {
             batchSeconds[batch] = maxOverRanks(timedBatch(op, send, recv, per));
             batchUs.add(batchSeconds[batch] * 1e6);
         }
+        double othersPct = othersPercent(machineBefore, cpuBefore);
         double seconds = median(batchSeconds);
         long wrong = 0;
         if (options.check()) {
@@ -277,7 +283,22 @@ final class CollectiveSweep {
         double algbw = bytes / seconds / 1e9;
         return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(),
             op.reduces() ? options.redop() : null, op.rooted() ? options.root() : -1, inPlace, seconds * 1e6, algbw,
-            algbw * op.busFactor(comm.size()), wrong, List.copyOf(batchUs));
+            algbw * op.busFactor(comm.size()), wrong, othersPct, List.copyOf(batchUs));
+    }
+
+    /**
+     * Rank 0's view of the CPU share other processes took since {@code machineBefore}: every rank adds the CPU time
+     * its process used since {@code cpuBefore} (one process per rank on shm; threads of one process otherwise, which
+     * rank 0 counts once), summed in microseconds through the I64 all-reduce the check uses (warm already).
+     */
+    private double othersPercent(long[] machineBefore, long cpuBefore) {
+        long cpuAfter = CpuShare.processCpuNs();
+        boolean ownProcess = comm instanceof ShmCommunicator || comm.rank() == 0;
+        boolean known = cpuBefore >= 0 && cpuAfter >= 0;
+        wrongCount.setDouble(!ownProcess ? 0 : known ? (cpuAfter - cpuBefore) / 1000 : -1e15, 0);
+        comm.allReduce(wrongCount, ReduceOp.SUM);
+        double ourCpuNs = wrongCount.getDouble(0) * 1000;
+        return comm.rank() == 0 ? CpuShare.othersPercent(machineBefore, CpuShare.machine(), ourCpuNs) : Double.NaN;
     }
 
     /**
@@ -425,10 +446,11 @@ final class CollectiveSweep {
 
     static String json(Result r) {
         return String.format(Locale.ROOT, "{\"op\":\"%s\",\"size\":%d,\"count\":%d,\"type\":\"%s\",\"redop\":%s,"
-                + "\"root\":%d,\"inPlace\":%b,\"timeUs\":%s,\"algbw\":%s,\"busbw\":%s,\"wrong\":%d,\"batchUs\":[%s]}",
+                + "\"root\":%d,\"inPlace\":%b,\"timeUs\":%s,\"algbw\":%s,\"busbw\":%s,\"wrong\":%d,\"othersPct\":%s,"
+                + "\"batchUs\":[%s]}",
             r.op().cliName(), r.size(), r.count(), r.type().name().toLowerCase(Locale.ROOT),
             r.redop() == null ? "null" : "\"" + r.redop().shortName() + "\"", r.root(), r.inPlace(), num(r.timeUs()),
-            num(r.algbw()), num(r.busbw()), r.wrong(),
+            num(r.algbw()), num(r.busbw()), r.wrong(), num(r.othersPct()),
             String.join(",", r.batchUs().stream().map(CollectiveSweep::num).toList()));
     }
 

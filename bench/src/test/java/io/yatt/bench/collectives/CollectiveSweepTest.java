@@ -142,9 +142,9 @@ class CollectiveSweepTest {
     @Test
     void shouldPrintEveryBatchInTheJsonLine() {
         CollectiveSweep.Result row = new CollectiveSweep.Result(SweepOp.ALL_REDUCE, 1024, 256, DType.F32, ReduceOp.SUM,
-            -1, false, 2.0, 0.512, 0.512, 0, List.of(2.0, 1.5, 2.25, 3.0, 1.0));
+            -1, false, 2.0, 0.512, 0.512, 0, 12.5, List.of(2.0, 1.5, 2.25, 3.0, 1.0));
         assertEquals("{\"op\":\"all_reduce\",\"size\":1024,\"count\":256,\"type\":\"f32\",\"redop\":\"sum\","
             + "\"root\":-1,\"inPlace\":false,\"timeUs\":2.000,\"algbw\":0.512,\"busbw\":0.512,\"wrong\":0,"
-            + "\"batchUs\":[2.000,1.500,2.250,3.000,1.000]}", CollectiveSweep.json(row));
+            + "\"othersPct\":12.500,\"batchUs\":[2.000,1.500,2.250,3.000,1.000]}", CollectiveSweep.json(row));
     }
 }
