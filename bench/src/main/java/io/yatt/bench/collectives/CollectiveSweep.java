@@ -11,20 +11,29 @@ import io.yatt.tensor.Tensor;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
 /**
  * One rank's part of an nccl-tests style sweep over a {@link Communicator}: for every op and size, out of place then
- * in place, warm up, pick an iteration count from a timed trial (agreed across ranks), time {@value #BATCHES} batches
- * (each batch's time = the slowest rank's, via an all-reduce MAX), report the mean over batches, then check the
- * result of one fresh call and count wrong elements over all ranks. Rank 0 prints. Buffers are allocated once at
- * the largest size (in the communicator's shared arena when it offers one and {@code sharedBuffers}) and viewed
- * for smaller sizes. Confined to the rank's thread.
+ * in place, warm up, pick an iteration count from a timed trial (calls doubling until the slowest rank took
+ * {@link #TRIAL_SECONDS}), time {@value #BATCHES} batches (each batch's time = the slowest rank's, via an all-reduce
+ * MAX), report the median batch (one preempted batch cannot move a point; {@code collbench.c} does the same), then
+ * check the result of one fresh call and count wrong elements over all ranks. Rank 0 prints. Buffers are allocated
+ * once at the largest size (in the communicator's shared arena when it offers one and {@code sharedBuffers}) and
+ * viewed for smaller sizes. Confined to the rank's thread.
  */
 final class CollectiveSweep {
     static final int BATCHES = 5;
     private static final double TARGET_SECONDS = 0.2;
+    /**
+     * The trial that sizes the batches doubles its calls until the slowest rank took this long: one call (as before)
+     * let a single disturbed call shrink the batches to a few milliseconds, where one time slice lost doubles a batch.
+     */
+    static final double TRIAL_SECONDS = 0.02;
+    /** Most timed calls per point (collbench caps its own at the same count). */
+    static final int MAX_ITERS = 20_000;
     /** Warm-up all-reduces at the smallest size (C2 compiles after about 15000 invocations). */
     static final int WARMUP_SMALL_CALLS = 20_000;
     /** Calls per warm-up batch: warm-up runs the timed loop itself, so it is compiled before it is timed. */
@@ -39,9 +48,12 @@ final class CollectiveSweep {
                    int iters, int warmup, boolean check, boolean json, boolean sharedBuffers) {
     }
 
-    /** One printed row half. */
+    /**
+     * One printed row half; {@code timeUs} is the median of {@code batchUs} (each batch's slowest rank, per call), and
+     * {@code othersPct} the share of all CPUs other processes took during the batches ({@link CpuShare}; NaN unknown).
+     */
     record Result(SweepOp op, long size, long count, DType type, ReduceOp redop, int root, boolean inPlace,
-                  double timeUs, double algbw, double busbw, long wrong) {
+                  double timeUs, double algbw, double busbw, long wrong, double othersPct, List<Double> batchUs) {
     }
 
     private final Communicator comm;
@@ -237,7 +249,7 @@ final class CollectiveSweep {
     private Result point(SweepOp op, Tensor a, Tensor b, long bytes, boolean inPlace) {
         if (inPlace && op == SweepOp.ALL_TO_ALL) {
             return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(), options.redop(),
-                options.root(), true, Double.NaN, Double.NaN, Double.NaN, -1);
+                options.root(), true, Double.NaN, Double.NaN, Double.NaN, -1, Double.NaN, List.of());
         }
         Tensor[] v = views(op, a, b, bytes, inPlace);
         Tensor send = v[0];
@@ -247,21 +259,19 @@ final class CollectiveSweep {
         for (int i = 0; i < warm; i++) {
             call(op, send, recv);
         }
-        int iters = options.iters();
-        if (iters <= 0) {
-            comm.barrier();
-            long t0 = System.nanoTime();
-            call(op, send, recv);
-            double trial = maxOverRanks((System.nanoTime() - t0) / 1e9);
-            iters = (int) Math.max(BATCHES, Math.min(20000, TARGET_SECONDS / Math.max(trial, 1e-7)));
-        }
+        int iters = options.iters() > 0 ? options.iters() : iterations(op, send, recv);
         int batches = Math.min(BATCHES, iters);
         int per = iters / batches;
-        double sum = 0;
+        double[] batchSeconds = new double[batches];
+        List<Double> batchUs = new ArrayList<>(batches);
+        long[] machineBefore = comm.rank() == 0 ? CpuShare.machine() : null;
+        long cpuBefore = CpuShare.processCpuNs();
         for (int batch = 0; batch < batches; batch++) {
-            sum += maxOverRanks(timedBatch(op, send, recv, per));
+            batchSeconds[batch] = maxOverRanks(timedBatch(op, send, recv, per));
+            batchUs.add(batchSeconds[batch] * 1e6);
         }
-        double seconds = sum / batches;
+        double othersPct = othersPercent(machineBefore, cpuBefore);
+        double seconds = median(batchSeconds);
         long wrong = 0;
         if (options.check()) {
             fill(op, send, recv, inPlace);
@@ -273,7 +283,50 @@ final class CollectiveSweep {
         double algbw = bytes / seconds / 1e9;
         return new Result(op, bytes, bytes / options.dtype().byteSize(), options.dtype(),
             op.reduces() ? options.redop() : null, op.rooted() ? options.root() : -1, inPlace, seconds * 1e6, algbw,
-            algbw * op.busFactor(comm.size()), wrong);
+            algbw * op.busFactor(comm.size()), wrong, othersPct, List.copyOf(batchUs));
+    }
+
+    /**
+     * Rank 0's view of the CPU share other processes took since {@code machineBefore}: every rank adds the CPU time
+     * its process used since {@code cpuBefore} (one process per rank on shm; threads of one process otherwise, which
+     * rank 0 counts once), summed in microseconds through the I64 all-reduce the check uses (warm already).
+     */
+    private double othersPercent(long[] machineBefore, long cpuBefore) {
+        long cpuAfter = CpuShare.processCpuNs();
+        boolean ownProcess = comm instanceof ShmCommunicator || comm.rank() == 0;
+        boolean known = cpuBefore >= 0 && cpuAfter >= 0;
+        wrongCount.setDouble(!ownProcess ? 0 : known ? (cpuAfter - cpuBefore) / 1000 : -1e15, 0);
+        comm.allReduce(wrongCount, ReduceOp.SUM);
+        double ourCpuNs = wrongCount.getDouble(0) * 1000;
+        return comm.rank() == 0 ? CpuShare.othersPercent(machineBefore, CpuShare.machine(), ourCpuNs) : Double.NaN;
+    }
+
+    /**
+     * Timed calls for about {@code TARGET_SECONDS} at this point: a trial batch of 1, 2, 4, ... calls (the same on
+     * every rank, since each step's time is the slowest rank's) until it took {@link #TRIAL_SECONDS}.
+     */
+    private int iterations(SweepOp op, Tensor send, Tensor recv) {
+        for (int calls = 1; ; calls *= 2) {
+            double perCall = maxOverRanks(timedBatch(op, send, recv, calls));
+            if (perCall * calls >= TRIAL_SECONDS || calls >= MAX_ITERS) {
+                return (int) Math.max(BATCHES, Math.min(MAX_ITERS, TARGET_SECONDS / Math.max(perCall, 1e-9)));
+            }
+        }
+    }
+
+    /**
+     * The median of {@code values} (the mean of the two middle ones for an even count).
+     *
+     * @throws IllegalArgumentException if {@code values} is empty
+     */
+    static double median(double[] values) {
+        if (values.length == 0) {
+            throw new IllegalArgumentException("median of no values: length=0, expected at least 1");
+        }
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /**
@@ -361,8 +414,9 @@ final class CollectiveSweep {
         if (options.json()) {
             return;
         }
-        out.printf(Locale.ROOT, "# yatt collectives sweep: nranks=%d, dtype=%s, buffers=%s, batches=%d%n", comm.size(),
-            options.dtype(), options.sharedBuffers() && comm instanceof ShmCommunicator ? "shm-arena" : "heap", BATCHES);
+        String buffers = options.sharedBuffers() && comm instanceof ShmCommunicator ? "shm-arena" : "heap";
+        out.printf(Locale.ROOT, "# yatt collectives sweep: nranks=%d, dtype=%s, buffers=%s, time=median of %d batches%n",
+            comm.size(), options.dtype(), buffers, BATCHES);
         out.printf(Locale.ROOT, "#%62s%37s%n", "out-of-place", "in-place");
         out.printf(Locale.ROOT, "# %10s %12s %6s %6s %6s %10s %8s %8s %6s %10s %8s %8s %6s%n", "size", "count", "type",
             "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
@@ -392,10 +446,12 @@ final class CollectiveSweep {
 
     static String json(Result r) {
         return String.format(Locale.ROOT, "{\"op\":\"%s\",\"size\":%d,\"count\":%d,\"type\":\"%s\",\"redop\":%s,"
-                + "\"root\":%d,\"inPlace\":%b,\"timeUs\":%s,\"algbw\":%s,\"busbw\":%s,\"wrong\":%d}",
+                + "\"root\":%d,\"inPlace\":%b,\"timeUs\":%s,\"algbw\":%s,\"busbw\":%s,\"wrong\":%d,\"othersPct\":%s,"
+                + "\"batchUs\":[%s]}",
             r.op().cliName(), r.size(), r.count(), r.type().name().toLowerCase(Locale.ROOT),
             r.redop() == null ? "null" : "\"" + r.redop().shortName() + "\"", r.root(), r.inPlace(), num(r.timeUs()),
-            num(r.algbw()), num(r.busbw()), r.wrong());
+            num(r.algbw()), num(r.busbw()), r.wrong(), num(r.othersPct()),
+            String.join(",", r.batchUs().stream().map(CollectiveSweep::num).toList()));
     }
 
     private static String num(double v) {

@@ -1,6 +1,7 @@
 package io.yatt.bench.collectives;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.collectives.Communicator;
@@ -17,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -105,5 +107,44 @@ class CollectiveSweepTest {
                 assertTrue(row.wrong() > 0, "the sweep must see the missing data: " + row);
             }
         }
+    }
+
+    @Test
+    void shouldTakeTheMiddleBatchSoOnePreemptedBatchCannotMoveAPoint() {
+        // one batch 20x slow: the mean (the old statistic) would be (4 * 1 + 20) / 5 = 4.8
+        assertEquals(1.0, CollectiveSweep.median(new double[] {1, 1, 20, 1, 1}));
+        assertEquals(3.0, CollectiveSweep.median(new double[] {5, 1, 3, 40, 2}));
+        assertEquals(2.5, CollectiveSweep.median(new double[] {4, 1, 3, 2}));
+        assertEquals(7.0, CollectiveSweep.median(new double[] {7}));
+    }
+
+    @Test
+    void shouldRejectTheMedianOfNoBatches() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> CollectiveSweep.median(new double[0]));
+        assertEquals("median of no values: length=0, expected at least 1", e.getMessage());
+    }
+
+    @Test
+    void shouldReportTheMedianOfItsFiveBatchesAsEachPointsTime() throws Exception {
+        List<CollectiveSweep.Result> rows = sweep(2, (comm, rank) -> comm);
+        for (CollectiveSweep.Result row : rows) {
+            if (row.inPlace() && row.op() == SweepOp.ALL_TO_ALL) {
+                assertEquals(List.of(), row.batchUs(), row.toString());
+                continue;
+            }
+            assertEquals(CollectiveSweep.BATCHES, row.batchUs().size(), row.toString());
+            double[] batches = row.batchUs().stream().mapToDouble(Double::doubleValue).toArray();
+            assertEquals(CollectiveSweep.median(batches), row.timeUs(), row.toString());
+        }
+    }
+
+    @Test
+    void shouldPrintEveryBatchInTheJsonLine() {
+        CollectiveSweep.Result row = new CollectiveSweep.Result(SweepOp.ALL_REDUCE, 1024, 256, DType.F32, ReduceOp.SUM,
+            -1, false, 2.0, 0.512, 0.512, 0, 12.5, List.of(2.0, 1.5, 2.25, 3.0, 1.0));
+        assertEquals("{\"op\":\"all_reduce\",\"size\":1024,\"count\":256,\"type\":\"f32\",\"redop\":\"sum\","
+            + "\"root\":-1,\"inPlace\":false,\"timeUs\":2.000,\"algbw\":0.512,\"busbw\":0.512,\"wrong\":0,"
+            + "\"othersPct\":12.500,\"batchUs\":[2.000,1.500,2.250,3.000,1.000]}", CollectiveSweep.json(row));
     }
 }
