@@ -43,6 +43,9 @@ public final class ControlPlane implements AutoCloseable {
     public static final long DEFAULT_HEARTBEAT_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(1500);
     /** Default time a send may wait for back pressure or a connecting subscriber: 5 s. */
     public static final long DEFAULT_SEND_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(5);
+
+    /** The default call deadline: none ({@code Long.MAX_VALUE}); a generation step may legitimately take hours. */
+    public static final long NO_CALL_TIMEOUT = Long.MAX_VALUE;
     /** Shortest shared secret accepted, in bytes. */
     public static final int MIN_SECRET_BYTES = 16;
 
@@ -100,7 +103,7 @@ public final class ControlPlane implements AutoCloseable {
             String resolved = Endpoints.resolve(transport, subscription, ctx.channel(), ctx.sendTimeoutNs);
             ControllerAgent agent = new ControllerAgent(new SecureRandom().nextLong(), transport,
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
-                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.idle);
+                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.idle);
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
@@ -318,6 +321,7 @@ public final class ControlPlane implements AutoCloseable {
         private long peerHeartbeatTimeoutNs;
         private String host;
         private long sendTimeoutNs = DEFAULT_SEND_TIMEOUT_NS;
+        private long callTimeoutNs = NO_CALL_TIMEOUT;
         private List<PayloadType<?>> payloadTypes = List.of();
         private Function<String, Dispatch> dispatchModes;
         private final Map<String, Dispatch> customDispatch = new LinkedHashMap<>();
@@ -464,6 +468,20 @@ public final class ControlPlane implements AutoCloseable {
             return sendTimeoutNs;
         }
 
+        /**
+         * How long a call may run, from when its workers are sent their arguments, before it fails with
+         * {@link CallTimeoutException} naming the workers that have not answered (which are then aborted); it
+         * catches a method that hangs on a worker that still heartbeats. Default {@link #NO_CALL_TIMEOUT}.
+         */
+        public Context callTimeoutNs(long timeoutNs) {
+            this.callTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long callTimeoutNs() {
+            return callTimeoutNs;
+        }
+
         /** Value types carried besides the built-in ones; workers must register the same. */
         public Context payloadTypes(List<PayloadType<?>> types) {
             this.payloadTypes = List.copyOf(types);
@@ -577,6 +595,9 @@ public final class ControlPlane implements AutoCloseable {
             }
             if (sendTimeoutNs <= 0) {
                 throw new IllegalArgumentException("send timeout must be positive: sendTimeoutNs=" + sendTimeoutNs);
+            }
+            if (callTimeoutNs <= 0) {
+                throw new IllegalArgumentException("call timeout must be positive: callTimeoutNs=" + callTimeoutNs);
             }
             if (udpPort < 0 || udpPort > 65535) {
                 throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");

@@ -81,7 +81,7 @@ class ControlPlaneIpcTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cluster.group().call("train"));
             assertEquals("unknown method: group=actor, method=train, known=[addRank, blockUntilReleased, describe,"
-                    + " failOnRankOne, firstOnly, noop, whoAnswers]", e.getMessage());
+                    + " device, failOnRankOne, firstOnly, noop, whoAnswers]", e.getMessage());
         }
     }
 

@@ -7,6 +7,7 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.CallTimeoutException;
 import io.yatt.controller.WorkerLostException;
 import io.yatt.controller.internal.wire.FrameAdapter;
 import io.yatt.controller.internal.wire.FrameCounters;
@@ -20,6 +21,7 @@ import io.yatt.controller.internal.wire.WorkerProxy;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,6 +102,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final byte[] secret;
     private final long heartbeatIntervalNs;
     private final long heartbeatTimeoutNs;
+    /** How long a call may run once sent before it fails with {@link CallTimeoutException}; MAX_VALUE: no deadline. */
+    private final long callTimeoutNs;
     private final long sendTimeoutNs;
     private final SecureRandom random = new SecureRandom();
     private final AtomicLong correlationIds = new AtomicLong();
@@ -120,7 +124,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     public ControllerAgent(long controllerId, AeronTransport transport, Subscription subscription, PayloadCodec payloads,
                            byte[] secret, long heartbeatIntervalNs, long heartbeatTimeoutNs, long sendTimeoutNs,
-                           ControlPlane.Idle idle) {
+                           long callTimeoutNs, ControlPlane.Idle idle) {
         this.idle = idle;
         this.controllerId = controllerId;
         this.aeron = transport.aeron();
@@ -131,6 +135,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         this.heartbeatIntervalNs = heartbeatIntervalNs;
         this.heartbeatTimeoutNs = heartbeatTimeoutNs;
         this.sendTimeoutNs = sendTimeoutNs;
+        this.callTimeoutNs = callTimeoutNs;
         this.peerTag = secret == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
         this.adapter = new FrameAdapter(new FrameDecoder(payloads), this, counters,
                 secret == null ? FrameAdapter.Gate.OPEN : this::admit);
@@ -470,7 +475,41 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 lostNow++;
             }
         }
+        for (PendingCall call : calls.values()) {
+            if (call.overdue(nowNs)) {
+                timeOut(call, nowNs);
+                lostNow++;
+            }
+        }
         return lostNow;
+    }
+
+    /**
+     * Fails a call past its deadline, naming the workers that have not answered, and aborts them and the workers
+     * sharing their roles: the hung method is interrupted and no peer stays in a collective with it.
+     */
+    private void timeOut(PendingCall call, long nowNs) {
+        List<WorkerSession> late = call.unanswered();
+        List<CallTimeoutException.Unanswered> named = new ArrayList<>();
+        for (WorkerSession s : late) {
+            Message.Register r = s.registration();
+            named.add(new CallTimeoutException.Unanswered(r.rank(), r.pid(), r.host(), nowNs - s.lastSeenNs()));
+        }
+        named.sort(Comparator.comparingInt(CallTimeoutException.Unanswered::rank));
+        CallTimeoutException e = new CallTimeoutException(call.group(), call.method(), callTimeoutNs, named);
+        // answers to the call are dropped from here on (the abort makes the late workers answer with an error), and
+        // the aborts are sent before the caller learns of the timeout, so a call it makes next is not aborted too
+        calls.remove(call.correlationId());
+        List<String> roles = new ArrayList<>();
+        for (WorkerSession s : late) {
+            roles.addAll(s.registration().roles());
+        }
+        for (WorkerSession s : workers.values()) {
+            if (reachable(s) && s.registration().roles().stream().anyMatch(roles::contains)) {
+                s.proxy().abort(controllerId, e.getMessage());
+            }
+        }
+        call.fail(e);
     }
 
     /**
@@ -766,7 +805,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
             }
             return CompletableFuture.completedFuture(Arrays.asList(new Object[targets.length]));
         }
-        PendingCall call = new PendingCall(correlationId, group, method, called);
+        PendingCall call = new PendingCall(correlationId, group, method, called, System.nanoTime(), callTimeoutNs);
         calls.put(correlationId, call);
         call.future().whenComplete((v, e) -> {
             calls.remove(correlationId);

@@ -1,13 +1,14 @@
 package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.WorkerCallException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * One call in flight on a group: per-rank results filled by the controller agent, completed when every called rank
- * answered, failed by the first error or lost worker. Thread-safe (synchronised).
+ * answered, failed by the first error, a lost worker or its deadline. Thread-safe (synchronised).
  */
 public final class PendingCall {
 
@@ -17,12 +18,16 @@ public final class PendingCall {
     private final WorkerSession[] targets;
     private final Object[] results;
     private int remaining;
+    private final long deadlineNs;
     private final CompletableFuture<List<Object>> future = new CompletableFuture<>();
 
-    PendingCall(long correlationId, String group, String method, WorkerSession[] targets) {
+    /** A call sent at {@code startNs} that times out {@code timeoutNs} later ({@code Long.MAX_VALUE}: never). */
+    PendingCall(long correlationId, String group, String method, WorkerSession[] targets, long startNs,
+                long timeoutNs) {
         this.correlationId = correlationId;
         this.group = group;
         this.method = method;
+        this.deadlineNs = timeoutNs == Long.MAX_VALUE ? Long.MAX_VALUE : startNs + timeoutNs;
         this.targets = targets.clone();
         this.results = new Object[targets.length];
         for (WorkerSession target : targets) {
@@ -43,6 +48,30 @@ public final class PendingCall {
 
     public CompletableFuture<List<Object>> future() {
         return future;
+    }
+
+    String group() {
+        return group;
+    }
+
+    String method() {
+        return method;
+    }
+
+    /** Whether the call has a deadline and it has passed at {@code nowNs}. */
+    boolean overdue(long nowNs) {
+        return deadlineNs != Long.MAX_VALUE && nowNs - deadlineNs > 0 && !future.isDone();
+    }
+
+    /** The called workers that have not answered yet, in rank order. */
+    synchronized List<WorkerSession> unanswered() {
+        List<WorkerSession> out = new ArrayList<>();
+        for (WorkerSession target : targets) {
+            if (target != null) {
+                out.add(target);
+            }
+        }
+        return out;
     }
 
     synchronized boolean involves(WorkerSession session) {
