@@ -65,7 +65,8 @@ class ControlPlaneStressTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"YIELDING, SHARED", "BACKOFF, SHARED", "YIELDING, INVOKER", "BACKOFF, INVOKER", "BUSY_SPIN, SHARED"})
+    @CsvSource({"YIELDING, SHARED", "BACKOFF, SHARED", "YIELDING, INVOKER", "BACKOFF, INVOKER", "BUSY_SPIN, SHARED",
+        "TIMED_BACKOFF, SHARED", "TIMED_BACKOFF, INVOKER"})
     void shouldCompleteEveryCallFromConcurrentCallers(ControlPlane.Idle idle, ControlPlane.Threading threading)
             throws Exception {
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().idle(idle).threading(threading));

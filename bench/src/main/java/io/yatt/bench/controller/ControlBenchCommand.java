@@ -95,9 +95,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
     List<String> transports;
 
     @Option(names = "--idle", defaultValue = "backoff",
-        description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, yielding, busy-spin"
-            + " (default ${DEFAULT-VALUE})")
+        description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, timed-backoff (yield"
+            + " for 200 us after the last work, then park), yielding, busy-spin (default ${DEFAULT-VALUE})")
     String idle;
+
+    @Option(names = "--blocks", defaultValue = "10",
+        description = "round trips run in this many alternating blocks per path (controller, raw Aeron, gRPC, then"
+            + " again), histograms merged over the blocks (default ${DEFAULT-VALUE})")
+    int blocks;
 
     @Option(names = "--payload-bytes", defaultValue = "32",
         description = "round-trip payload (default ${DEFAULT-VALUE})")
@@ -185,10 +190,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
         };
         ControlPlane.Idle idleMode = switch (idle.toLowerCase(Locale.ROOT)) {
             case "backoff" -> ControlPlane.Idle.BACKOFF;
+            case "timed-backoff" -> ControlPlane.Idle.TIMED_BACKOFF;
             case "yielding" -> ControlPlane.Idle.YIELDING;
             case "busy-spin" -> ControlPlane.Idle.BUSY_SPIN;
             default -> throw new IllegalArgumentException("unknown idle strategy: idle=" + idle
-                + ", expected backoff, yielding or busy-spin");
+                + ", expected backoff, timed-backoff, yielding or busy-spin");
         };
         for (String t : transports) {
             if (!t.equals("ipc") && !t.equals("udp")) {
@@ -207,6 +213,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
         if (warmup < 0 || iterations < 1 || steps < 1 || timeoutS < 1) {
             throw new IllegalArgumentException("counts must be positive: warmup=" + warmup + ", iterations="
                 + iterations + ", steps=" + steps + ", timeoutS=" + timeoutS);
+        }
+        if (blocks < 1 || blocks > iterations) {
+            throw new IllegalArgumentException("blocks out of range: blocks=" + blocks + ", expected=1.." + iterations
+                + " (the iterations)");
         }
         if (sampleBytes < 1 || sampleBytes > TensorRef.DEFAULT_INLINE_LIMIT_BYTES) {
             throw new IllegalArgumentException("sample size out of range: sampleBytes=" + sampleBytes + ", expected=1.."
@@ -251,10 +261,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
         if (s.roundTrip()) {
             header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
                 + callerWait + ", payload="
-                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations
-                + " (microseconds; this machine may be shared and noisy)");
-            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s", "transport", "path",
-                "workers", "p50_us", "p99_us", "p99.9_us", "max_us"));
+                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations + " in " + blocks
+                + " alternating blocks (microseconds; this machine may be shared and noisy)");
+            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s  %s", "transport", "path",
+                "workers", "p50_us", "p99_us", "p99.9_us", "max_us", "block_p50_us(min..max)"));
             boolean grpcDone = noGrpc;
             for (String transport : transports) {
                 for (LatencyRow row : roundTrips(s, transport, !grpcDone)) {
@@ -331,25 +341,27 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
             for (int n : workers) {
                 WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
-                Histogram calls;
+                List<AutoCloseable> clients = new ArrayList<>();
                 try {
-                    calls = controllerRoundTrips(plane, group, n, s);
-                } catch (IllegalStateException e) {
-                    List<String> workerStats = new ArrayList<>();
-                    for (AutoCloseable r : resources) {
-                        if (r instanceof Worker w) {
-                            workerStats.add(w.workerId() + ":" + w.stats());
-                        }
+                    RawPingPong.Ping ping = RawPingPong.ping(aeron, channels, n, payloadBytes, s.idle(), s.timeoutNs());
+                    clients.add(ping);
+                    List<Blocks.Path> paths = new ArrayList<>();
+                    paths.add((count, into) -> controllerRoundTrips(plane, group, n, s, count, into, resources));
+                    paths.add(ping::run);
+                    if (withGrpc) {
+                        GrpcEcho.Client grpc = GrpcEcho.client(grpcPorts.subList(0, n), payloadBytes, s.timeoutNs());
+                        clients.add(grpc);
+                        paths.add(grpc::run);
                     }
-                    throw workerStats.isEmpty() ? e
-                        : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
-                }
-                rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, calls));
-                rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, RawPingPong.ping(aeron, channels, n,
-                    payloadBytes, warmup, iterations, s.idle(), s.timeoutNs())));
-                if (withGrpc) {
-                    rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, GrpcEcho.ping(grpcPorts.subList(0, n),
-                        payloadBytes, warmup, iterations, s.timeoutNs())));
+                    List<Blocks.Result> results = Blocks.run(paths, warmup, iterations, blocks);
+                    rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, results.get(0)));
+                    rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, results.get(1)));
+                    if (withGrpc) {
+                        rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, results.get(2)));
+                    }
+                } finally {
+                    Collections.reverse(clients);
+                    CloseHelper.quietCloseAll(clients);
                 }
             }
         } finally {
@@ -368,13 +380,33 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return rows;
     }
 
-    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s)
-        throws InterruptedException {
+    /**
+     * {@code count} no-op calls to the group's {@code n} workers, recorded in nanoseconds into {@code into} unless
+     * it is {@code null}; a call not answered fails with the controller's frame stats (and the workers', when they
+     * are threads of this JVM).
+     */
+    private void controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s, int count,
+                                      Histogram into, List<AutoCloseable> resources) throws InterruptedException {
+        try {
+            controllerRoundTrips(plane, group, n, s, count, into);
+        } catch (IllegalStateException e) {
+            List<String> workerStats = new ArrayList<>();
+            for (AutoCloseable r : resources) {
+                if (r instanceof Worker w) {
+                    workerStats.add(w.workerId() + ":" + w.stats());
+                }
+            }
+            throw workerStats.isEmpty() ? e
+                : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
+        }
+    }
+
+    private void controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s, int count,
+                                      Histogram into) throws InterruptedException {
         long timeoutNs = s.timeoutNs();
         byte[] payload = new byte[payloadBytes];
-        Histogram histogram = LatencyRow.newHistogram();
-        IdleStrategy strategy = RawPingPong.idleStrategy(s.idle());
-        for (int it = 0; it < warmup + iterations; it++) {
+        IdleStrategy strategy = s.idle().newStrategy();
+        for (int it = 0; it < count; it++) {
             long startNs = System.nanoTime();
             CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
             if (s.callerWait() == CallerWait.IDLE) {
@@ -410,11 +442,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
             if (!(result instanceof List<?> list) || list.size() != n) {
                 throw new IllegalStateException("echo returned the wrong shape: workers=" + n + ", result=" + result);
             }
-            if (it >= warmup) {
-                histogram.recordValue(elapsedNs);
+            if (into != null) {
+                into.recordValue(elapsedNs);
             }
         }
-        return histogram;
     }
 
     /** Role of the group of the first {@code n} workers. */
@@ -791,11 +822,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
             node.put("p99Ns", r.p99Ns());
             node.put("p999Ns", r.p999Ns());
             node.put("maxNs", r.maxNs());
+            node.put("blocks", r.blockP50sNs().size());
+            r.blockP50sNs().forEach(node.putArray("blockP50sNs")::add);
             out.println(node);
             return;
         }
-        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f%n", r.transport(), r.path(), r.workers(),
-            r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3);
+        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f  %.1f..%.1f%n", r.transport(), r.path(),
+            r.workers(), r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3,
+            Collections.min(r.blockP50sNs()) / 1e3, Collections.max(r.blockP50sNs()) / 1e3);
     }
 
     private void print(PrintWriter out, StepRow r) {

@@ -57,6 +57,9 @@ class ControlBenchCommandTest {
             "udp/raw-aeron/1"), paths);
         for (JsonNode n : roundTrips) {
             assertEquals(20, n.get("iterations").asLong());
+            // the default 10 blocks of 2 round trips each, one p50 per block
+            assertEquals(10, n.get("blocks").asInt(), n.toString());
+            assertEquals(10, n.get("blockP50sNs").size(), n.toString());
             assertEquals(32, n.get("payloadBytes").asInt());
             assertTrue(n.get("p50Ns").asLong() > 0, n.toString());
             assertTrue(n.get("p99Ns").asLong() >= n.get("p50Ns").asLong(), n.toString());
@@ -159,6 +162,12 @@ class ControlBenchCommandTest {
         Object[] wait = run("--caller-wait", "spin");
         assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected await, park or idle"),
             (String) wait[2]);
+        Object[] idle = run("--idle", "sleep");
+        assertTrue(((String) idle[2]).contains("unknown idle strategy: idle=sleep, expected backoff, timed-backoff,"
+            + " yielding or busy-spin"), (String) idle[2]);
+        Object[] blocks = run("--iterations", "5", "--blocks", "6");
+        assertTrue(((String) blocks[2]).contains("blocks out of range: blocks=6, expected=1..5 (the iterations)"),
+            (String) blocks[2]);
         Object[] payload = run("--payload-bytes", "2048");
         assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=2048, expected=1..1024"),
             (String) payload[2]);
