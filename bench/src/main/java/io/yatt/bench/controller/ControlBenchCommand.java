@@ -30,6 +30,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -897,13 +898,36 @@ public final class ControlBenchCommand implements Callable<Integer> {
             () -> new IllegalStateException("cannot tell this JVM's java binary"));
     }
 
+    /** Lowest port the raw ping-pong picks on udp. */
+    static final int RAW_UDP_PORT_MIN = 20000;
+    /** One past the highest: below Linux's default ephemeral range (32768..60999). */
+    static final int RAW_UDP_PORT_MAX = 32768;
+
+    /**
+     * Two free udp ports on loopback for the raw ping-pong, picked at random below the ephemeral range: the pongs bind
+     * them in the worker JVMs later, and a port the kernel handed out for port 0 and released again would be the
+     * next one given to a worker's own endpoint (port 0), which then takes it first ("Address already in use").
+     */
     private static RawPingPong.Channels udpChannels() {
-        try (DatagramSocket a = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-             DatagramSocket b = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            return RawPingPong.Channels.udp(a.getLocalPort(), b.getLocalPort());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot find free udp ports on loopback", e);
+        List<Integer> ports = new ArrayList<>();
+        Random random = new Random();
+        for (int attempt = 0; attempt < 100 && ports.size() < 2; attempt++) {
+            int port = RAW_UDP_PORT_MIN + random.nextInt(RAW_UDP_PORT_MAX - RAW_UDP_PORT_MIN);
+            if (ports.contains(port)) {
+                continue;
+            }
+            try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(),
+                    port))) {
+                ports.add(probe.getLocalPort());
+            } catch (IOException e) {
+                // taken: try another
+            }
         }
+        if (ports.size() < 2) {
+            throw new IllegalStateException("no free udp ports on loopback: tried=100, range=" + RAW_UDP_PORT_MIN
+                + ".." + (RAW_UDP_PORT_MAX - 1));
+        }
+        return RawPingPong.Channels.udp(ports.get(0), ports.get(1));
     }
 
     private static List<Integer> freeTcpPorts(int count) {
