@@ -6,7 +6,6 @@ import io.yatt.controller.internal.runtime.AeronTransport;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
-import io.yatt.controller.internal.runtime.TimedBackoffIdleStrategy;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
@@ -68,12 +67,7 @@ public final class ControlPlane implements AutoCloseable {
         /** Yield the core between polls. */
         YIELDING,
         /** Spin, then yield, then park up to 1 ms: an idle agent does not burn a core (the default). */
-        BACKOFF,
-        /**
-         * Spin, yield until 200 us have passed since the last work, then park up to 1 ms: a steady exchange never
-         * parks (one latency mode where BACKOFF has two over udp), an idle agent parks after 200 us.
-         */
-        TIMED_BACKOFF;
+        BACKOFF;
 
         /** A new agrona strategy for this choice (one per thread; the same parameters the plane's agents use). */
         public IdleStrategy newStrategy() {
@@ -82,18 +76,11 @@ public final class ControlPlane implements AutoCloseable {
                 case YIELDING -> new YieldingIdleStrategy();
                 case BACKOFF -> new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
                         BACKOFF_MAX_PARK_NS);
-                case TIMED_BACKOFF -> TimedBackoffIdleStrategy.of(TimedBackoffIdleStrategy.DEFAULT_YIELD_WINDOW_NS,
-                        TimeUnit.MICROSECONDS.toNanos(1), BACKOFF_MAX_PARK_NS);
             };
-        }
-
-        /** Whether an idle thread ends up parked (a caller then stops polling after a while and waits instead). */
-        public boolean parks() {
-            return this == BACKOFF || this == TIMED_BACKOFF;
         }
     }
 
-    /** Longest park of the back-off strategies: an idle agent wakes at most 1000 times a second. */
+    /** Longest park of the back-off strategy: an idle agent wakes at most 1000 times a second. */
     static final long BACKOFF_MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Context ctx;

@@ -96,8 +96,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
     List<String> transports;
 
     @Option(names = "--idle", defaultValue = "backoff",
-        description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, timed-backoff (yield"
-            + " for 200 us after the last work, then park), yielding, busy-spin (default ${DEFAULT-VALUE})")
+        description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, yielding, busy-spin"
+            + " (default ${DEFAULT-VALUE})")
     String idle;
 
     @Option(names = "--blocks", defaultValue = "10",
@@ -191,11 +191,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
         };
         ControlPlane.Idle idleMode = switch (idle.toLowerCase(Locale.ROOT)) {
             case "backoff" -> ControlPlane.Idle.BACKOFF;
-            case "timed-backoff" -> ControlPlane.Idle.TIMED_BACKOFF;
             case "yielding" -> ControlPlane.Idle.YIELDING;
             case "busy-spin" -> ControlPlane.Idle.BUSY_SPIN;
             default -> throw new IllegalArgumentException("unknown idle strategy: idle=" + idle
-                + ", expected backoff, timed-backoff, yielding or busy-spin");
+                + ", expected backoff, yielding or busy-spin");
         };
         for (String t : transports) {
             if (!t.equals("ipc") && !t.equals("udp")) {

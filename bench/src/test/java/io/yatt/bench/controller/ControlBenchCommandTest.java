@@ -163,8 +163,8 @@ class ControlBenchCommandTest {
         assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected await, park or idle"),
             (String) wait[2]);
         Object[] idle = run("--idle", "sleep");
-        assertTrue(((String) idle[2]).contains("unknown idle strategy: idle=sleep, expected backoff, timed-backoff,"
-            + " yielding or busy-spin"), (String) idle[2]);
+        assertTrue(((String) idle[2]).contains("unknown idle strategy: idle=sleep, expected backoff, yielding or"
+            + " busy-spin"), (String) idle[2]);
         Object[] blocks = run("--iterations", "5", "--blocks", "6");
         assertTrue(((String) blocks[2]).contains("blocks out of range: blocks=6, expected=1..5 (the iterations)"),
             (String) blocks[2]);

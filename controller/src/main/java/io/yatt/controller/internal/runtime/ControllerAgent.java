@@ -222,7 +222,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     /**
      * Waits for a call's {@code future} on the calling thread, polling the control stream with the plane's idle
      * strategy (so the answer completes the future here, without waking another thread): spinning or yielding until
-     * it completes, or, with a back-off strategy, for {@link #CALLER_POLL_NS} before parking on the future while
+     * it completes, or, with the back-off strategy, for {@link #CALLER_POLL_NS} before parking on the future while
      * the agent polls. A thread that is polling already (a callback of a completing call) just waits.
      *
      * @return the future's value
@@ -242,7 +242,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
                     if (elapsedNs >= timeoutNs) {
                         throw new TimeoutException();
                     }
-                    if (idle.parks() && elapsedNs > CALLER_POLL_NS) {
+                    if (idle == ControlPlane.Idle.BACKOFF && elapsedNs > CALLER_POLL_NS) {
                         break;
                     }
                     if (Thread.interrupted()) {
