@@ -26,6 +26,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -55,7 +56,7 @@ import picocli.CommandLine.Spec;
 /**
  * {@code yatt bench control}: in one run, (1) the round trip of a no-op ONE_TO_ALL call to N workers over ipc and udp
  * loopback against raw Aeron ping-pong on the same driver, transport and idle strategy and against a gRPC unary echo
- * over loopback, same payload; (2) per controller step, the payload bytes a controller hands through
+ * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller step, the payload bytes a controller hands through
  * {@code group.call} and its heap, against batch size, for C parallel controllers with data by reference and with
  * everything inline. Prints tables (or JSON lines) and the issue's targets.
  */
@@ -740,6 +741,9 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     if (path.equals(LatencyRow.RAW_AERON) && other.transport().equals(controller.transport())) {
                         targets.add(new Target("round trip N=1 " + controller.transport()
                             + ": controller p50 / raw Aeron p50", ratio(controller.p50Ns(), other.p50Ns()), 2, true));
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": median over blocks of controller p50 / raw Aeron p50",
+                            medianBlockRatio(controller.blockP50sNs(), other.blockP50sNs()), 2, true));
                     }
                     if (path.equals(LatencyRow.GRPC)) {
                         targets.add(new Target("round trip N=1 " + controller.transport()
@@ -783,6 +787,27 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
         }
         return targets;
+    }
+
+    /**
+     * The median of {@code a[b] / b[b]} over the blocks: each pair was measured back to back, so a stretch where one
+     * path sits in a slower latency mode than the other moves the median only as far as it lasts (the merged p50s
+     * compare whichever mode each path spent most of its blocks in).
+     *
+     * @throws IllegalArgumentException if the two paths ran different numbers of blocks, naming both
+     */
+    static double medianBlockRatio(List<Long> numerators, List<Long> denominators) {
+        if (numerators.size() != denominators.size() || numerators.isEmpty()) {
+            throw new IllegalArgumentException("block counts differ: numerator=" + numerators.size()
+                + ", denominator=" + denominators.size() + ", expected equal and positive");
+        }
+        double[] ratios = new double[numerators.size()];
+        for (int b = 0; b < ratios.length; b++) {
+            ratios[b] = ratio(numerators.get(b), denominators.get(b));
+        }
+        Arrays.sort(ratios);
+        int mid = ratios.length / 2;
+        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
     }
 
     private static StepRow find(List<StepRow> rows, int c, long batch, String path) {

@@ -1,6 +1,7 @@
 package io.yatt.bench.controller;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -84,7 +85,8 @@ class ControlBenchCommandTest {
             .map(n -> n.get("controllers").asInt() + "/" + n.get("batchSamples").asLong() + "/"
                 + n.get("path").asText()).toList());
 
-        assertEquals(10, targets.size());
+        // per transport: merged p50 ratio, median block ratio, gRPC; plus 6 step targets
+        assertEquals(12, targets.size());
         JsonNode flat = targets.stream().filter(t -> t.get("name").asText().startsWith("C=1: reference bytes/ctrl"))
             .findFirst().orElseThrow();
         assertEquals(1.0, flat.get("value").asDouble());
@@ -171,6 +173,19 @@ class ControlBenchCommandTest {
         Object[] payload = run("--payload-bytes", "2048");
         assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=2048, expected=1..1024"),
             (String) payload[2]);
+    }
+
+    @Test
+    void shouldTakeTheMedianOfThePairedBlockRatios() {
+        // ratios 1.0, 1.1, 0.1, 1.2, 0.125: sorted 0.1, 0.125, 1.0, 1.1, 1.2, median 1.0
+        assertEquals(1.0, ControlBenchCommand.medianBlockRatio(List.of(10L, 11L, 10L, 12L, 10L),
+            List.of(10L, 10L, 100L, 10L, 80L)), 1e-12);
+        // even count: the mean of the middle two, (1.1 + 1.2) / 2
+        assertEquals(1.15, ControlBenchCommand.medianBlockRatio(List.of(11L, 12L, 1L, 20L),
+            List.of(10L, 10L, 10L, 10L)), 1e-12);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> ControlBenchCommand.medianBlockRatio(List.of(1L, 2L), List.of(1L)));
+        assertEquals("block counts differ: numerator=2, denominator=1, expected equal and positive", e.getMessage());
     }
 
     @Test
