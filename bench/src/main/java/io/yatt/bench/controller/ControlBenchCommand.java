@@ -56,9 +56,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code yatt bench control}: in one run, (1) the round trip of a no-op ONE_TO_ALL call to N workers over ipc and udp
  * loopback against raw Aeron ping-pong on the same driver, transport and idle strategy and against a gRPC unary echo
- * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller step, the payload bytes a controller hands through
- * {@code group.call} and its heap, against batch size, for C parallel controllers with data by reference and with
- * everything inline. Prints tables (or JSON lines) and the issue's targets.
+ * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller
+ * step, the payload bytes a controller hands through {@code group.call} and its heap, against batch size, for C
+ * parallel controllers with data by reference and with everything inline. Prints tables (or JSON lines) and the issue's targets.
  */
 @Command(name = "control", mixinStandardHelpOptions = true,
     description = "Control-plane round trips (vs raw Aeron, gRPC) and controller bytes/heap per step (references vs"
