@@ -27,6 +27,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.YieldingIdleStrategy;
 
 /**
  * The controller's end of the control plane: a media driver (embedded by default, in a per-job directory deleted on
@@ -66,8 +70,21 @@ public final class ControlPlane implements AutoCloseable {
         /** Yield the core between polls. */
         YIELDING,
         /** Spin, then yield, then park up to 1 ms: an idle agent does not burn a core (the default). */
-        BACKOFF
+        BACKOFF;
+
+        /** A new agrona strategy for this choice (one per thread; the same parameters the plane's agents use). */
+        public IdleStrategy newStrategy() {
+            return switch (this) {
+                case BUSY_SPIN -> new BusySpinIdleStrategy();
+                case YIELDING -> new YieldingIdleStrategy();
+                case BACKOFF -> new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
+                        BACKOFF_MAX_PARK_NS);
+            };
+        }
     }
+
+    /** Longest park of the back-off strategy: an idle agent wakes at most 1000 times a second. */
+    static final long BACKOFF_MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final Context ctx;
     private final AeronTransport transport;

@@ -26,10 +26,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -54,9 +56,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code yatt bench control}: in one run, (1) the round trip of a no-op ONE_TO_ALL call to N workers over ipc and udp
  * loopback against raw Aeron ping-pong on the same driver, transport and idle strategy and against a gRPC unary echo
- * over loopback, same payload; (2) per controller step, the payload bytes a controller hands through
- * {@code group.call} and its heap, against batch size, for C parallel controllers with data by reference and with
- * everything inline. Prints tables (or JSON lines) and the issue's targets.
+ * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller
+ * step, the payload bytes a controller hands through {@code group.call} and its heap, against batch size, for C
+ * parallel controllers with data by reference and with everything inline. Prints tables (or JSON lines) and the issue's targets.
  */
 @Command(name = "control", mixinStandardHelpOptions = true,
     description = "Control-plane round trips (vs raw Aeron, gRPC) and controller bytes/heap per step (references vs"
@@ -98,6 +100,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
         description = "idle strategy of controller, workers, driver and raw ping-pong: backoff, yielding, busy-spin"
             + " (default ${DEFAULT-VALUE})")
     String idle;
+
+    @Option(names = "--blocks", defaultValue = "10",
+        description = "round trips run in this many alternating blocks per path (controller, raw Aeron, gRPC, then"
+            + " again), histograms merged over the blocks (default ${DEFAULT-VALUE})")
+    int blocks;
 
     @Option(names = "--payload-bytes", defaultValue = "32",
         description = "round-trip payload (default ${DEFAULT-VALUE})")
@@ -208,6 +215,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("counts must be positive: warmup=" + warmup + ", iterations="
                 + iterations + ", steps=" + steps + ", timeoutS=" + timeoutS);
         }
+        if (blocks < 1 || blocks > iterations) {
+            throw new IllegalArgumentException("blocks out of range: blocks=" + blocks + ", expected=1.." + iterations
+                + " (the iterations)");
+        }
         if (sampleBytes < 1 || sampleBytes > TensorRef.DEFAULT_INLINE_LIMIT_BYTES) {
             throw new IllegalArgumentException("sample size out of range: sampleBytes=" + sampleBytes + ", expected=1.."
                 + TensorRef.DEFAULT_INLINE_LIMIT_BYTES);
@@ -251,10 +262,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
         if (s.roundTrip()) {
             header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
                 + callerWait + ", payload="
-                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations
-                + " (microseconds; this machine may be shared and noisy)");
-            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s", "transport", "path",
-                "workers", "p50_us", "p99_us", "p99.9_us", "max_us"));
+                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations + " in " + blocks
+                + " alternating blocks (microseconds; this machine may be shared and noisy)");
+            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s  %s", "transport", "path",
+                "workers", "p50_us", "p99_us", "p99.9_us", "max_us", "block_p50_us(min..max)"));
             boolean grpcDone = noGrpc;
             for (String transport : transports) {
                 for (LatencyRow row : roundTrips(s, transport, !grpcDone)) {
@@ -331,25 +342,27 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
             for (int n : workers) {
                 WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
-                Histogram calls;
+                List<AutoCloseable> clients = new ArrayList<>();
                 try {
-                    calls = controllerRoundTrips(plane, group, n, s);
-                } catch (IllegalStateException e) {
-                    List<String> workerStats = new ArrayList<>();
-                    for (AutoCloseable r : resources) {
-                        if (r instanceof Worker w) {
-                            workerStats.add(w.workerId() + ":" + w.stats());
-                        }
+                    RawPingPong.Ping ping = RawPingPong.ping(aeron, channels, n, payloadBytes, s.idle(), s.timeoutNs());
+                    clients.add(ping);
+                    List<Blocks.Path> paths = new ArrayList<>();
+                    paths.add((count, into) -> controllerRoundTrips(plane, group, n, s, count, into, resources));
+                    paths.add(ping::run);
+                    if (withGrpc) {
+                        GrpcEcho.Client grpc = GrpcEcho.client(grpcPorts.subList(0, n), payloadBytes, s.timeoutNs());
+                        clients.add(grpc);
+                        paths.add(grpc::run);
                     }
-                    throw workerStats.isEmpty() ? e
-                        : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
-                }
-                rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, calls));
-                rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, RawPingPong.ping(aeron, channels, n,
-                    payloadBytes, warmup, iterations, s.idle(), s.timeoutNs())));
-                if (withGrpc) {
-                    rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, GrpcEcho.ping(grpcPorts.subList(0, n),
-                        payloadBytes, warmup, iterations, s.timeoutNs())));
+                    List<Blocks.Result> results = Blocks.run(paths, warmup, iterations, blocks);
+                    rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, results.get(0)));
+                    rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, results.get(1)));
+                    if (withGrpc) {
+                        rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, results.get(2)));
+                    }
+                } finally {
+                    Collections.reverse(clients);
+                    CloseHelper.quietCloseAll(clients);
                 }
             }
         } finally {
@@ -368,13 +381,33 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return rows;
     }
 
-    private Histogram controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s)
-        throws InterruptedException {
+    /**
+     * {@code count} no-op calls to the group's {@code n} workers, recorded in nanoseconds into {@code into} unless
+     * it is {@code null}; a call not answered fails with the controller's frame stats (and the workers', when they
+     * are threads of this JVM).
+     */
+    private void controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s, int count,
+                                      Histogram into, List<AutoCloseable> resources) throws InterruptedException {
+        try {
+            controllerRoundTrips(plane, group, n, s, count, into);
+        } catch (IllegalStateException e) {
+            List<String> workerStats = new ArrayList<>();
+            for (AutoCloseable r : resources) {
+                if (r instanceof Worker w) {
+                    workerStats.add(w.workerId() + ":" + w.stats());
+                }
+            }
+            throw workerStats.isEmpty() ? e
+                : new IllegalStateException(e.getMessage() + ", workerStats=" + workerStats, e);
+        }
+    }
+
+    private void controllerRoundTrips(ControlPlane plane, WorkerGroup group, int n, Settings s, int count,
+                                      Histogram into) throws InterruptedException {
         long timeoutNs = s.timeoutNs();
         byte[] payload = new byte[payloadBytes];
-        Histogram histogram = LatencyRow.newHistogram();
-        IdleStrategy strategy = RawPingPong.idleStrategy(s.idle());
-        for (int it = 0; it < warmup + iterations; it++) {
+        IdleStrategy strategy = s.idle().newStrategy();
+        for (int it = 0; it < count; it++) {
             long startNs = System.nanoTime();
             CompletableFuture<Object> call = group.callAsync(EchoWorker.ECHO, (Object) payload);
             if (s.callerWait() == CallerWait.IDLE) {
@@ -410,11 +443,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
             if (!(result instanceof List<?> list) || list.size() != n) {
                 throw new IllegalStateException("echo returned the wrong shape: workers=" + n + ", result=" + result);
             }
-            if (it >= warmup) {
-                histogram.recordValue(elapsedNs);
+            if (into != null) {
+                into.recordValue(elapsedNs);
             }
         }
-        return histogram;
     }
 
     /** Role of the group of the first {@code n} workers. */
@@ -709,6 +741,9 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     if (path.equals(LatencyRow.RAW_AERON) && other.transport().equals(controller.transport())) {
                         targets.add(new Target("round trip N=1 " + controller.transport()
                             + ": controller p50 / raw Aeron p50", ratio(controller.p50Ns(), other.p50Ns()), 2, true));
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": median over blocks of controller p50 / raw Aeron p50",
+                            medianBlockRatio(controller.blockP50sNs(), other.blockP50sNs()), 2, true));
                     }
                     if (path.equals(LatencyRow.GRPC)) {
                         targets.add(new Target("round trip N=1 " + controller.transport()
@@ -754,6 +789,27 @@ public final class ControlBenchCommand implements Callable<Integer> {
         return targets;
     }
 
+    /**
+     * The median of {@code a[b] / b[b]} over the blocks: each pair was measured back to back, so a stretch where one
+     * path sits in a slower latency mode than the other moves the median only as far as it lasts (the merged p50s
+     * compare whichever mode each path spent most of its blocks in).
+     *
+     * @throws IllegalArgumentException if the two paths ran different numbers of blocks, naming both
+     */
+    static double medianBlockRatio(List<Long> numerators, List<Long> denominators) {
+        if (numerators.size() != denominators.size() || numerators.isEmpty()) {
+            throw new IllegalArgumentException("block counts differ: numerator=" + numerators.size()
+                + ", denominator=" + denominators.size() + ", expected equal and positive");
+        }
+        double[] ratios = new double[numerators.size()];
+        for (int b = 0; b < ratios.length; b++) {
+            ratios[b] = ratio(numerators.get(b), denominators.get(b));
+        }
+        Arrays.sort(ratios);
+        int mid = ratios.length / 2;
+        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+    }
+
     private static StepRow find(List<StepRow> rows, int c, long batch, String path) {
         for (StepRow r : rows) {
             if (r.controllers() == c && r.batchSamples() == batch && r.path().equals(path)) {
@@ -791,11 +847,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
             node.put("p99Ns", r.p99Ns());
             node.put("p999Ns", r.p999Ns());
             node.put("maxNs", r.maxNs());
+            node.put("blocks", r.blockP50sNs().size());
+            r.blockP50sNs().forEach(node.putArray("blockP50sNs")::add);
             out.println(node);
             return;
         }
-        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f%n", r.transport(), r.path(), r.workers(),
-            r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3);
+        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f  %.1f..%.1f%n", r.transport(), r.path(),
+            r.workers(), r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3,
+            Collections.min(r.blockP50sNs()) / 1e3, Collections.max(r.blockP50sNs()) / 1e3);
     }
 
     private void print(PrintWriter out, StepRow r) {
@@ -863,13 +922,36 @@ public final class ControlBenchCommand implements Callable<Integer> {
             () -> new IllegalStateException("cannot tell this JVM's java binary"));
     }
 
+    /** Lowest port the raw ping-pong picks on udp. */
+    static final int RAW_UDP_PORT_MIN = 20000;
+    /** One past the highest: below Linux's default ephemeral range (32768..60999). */
+    static final int RAW_UDP_PORT_MAX = 32768;
+
+    /**
+     * Two free udp ports on loopback for the raw ping-pong, picked at random below the ephemeral range: the pongs bind
+     * them in the worker JVMs later, and a port the kernel handed out for port 0 and released again would be the
+     * next one given to a worker's own endpoint (port 0), which then takes it first ("Address already in use").
+     */
     private static RawPingPong.Channels udpChannels() {
-        try (DatagramSocket a = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-             DatagramSocket b = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            return RawPingPong.Channels.udp(a.getLocalPort(), b.getLocalPort());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot find free udp ports on loopback", e);
+        List<Integer> ports = new ArrayList<>();
+        Random random = new Random();
+        for (int attempt = 0; attempt < 100 && ports.size() < 2; attempt++) {
+            int port = RAW_UDP_PORT_MIN + random.nextInt(RAW_UDP_PORT_MAX - RAW_UDP_PORT_MIN);
+            if (ports.contains(port)) {
+                continue;
+            }
+            try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(),
+                    port))) {
+                ports.add(probe.getLocalPort());
+            } catch (IOException e) {
+                // taken: try another
+            }
         }
+        if (ports.size() < 2) {
+            throw new IllegalStateException("no free udp ports on loopback: tried=100, range=" + RAW_UDP_PORT_MIN
+                + ".." + (RAW_UDP_PORT_MAX - 1));
+        }
+        return RawPingPong.Channels.udp(ports.get(0), ports.get(1));
     }
 
     private static List<Integer> freeTcpPorts(int count) {

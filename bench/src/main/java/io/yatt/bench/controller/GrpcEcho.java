@@ -77,48 +77,62 @@ final class GrpcEcho {
         }
     }
 
-    /**
-     * Round trips to the servers on {@code ports} (one unary call to each, in parallel, waiting for all):
-     * {@code warmup} untimed, then {@code iterations} recorded in nanoseconds.
-     *
-     * @throws IllegalStateException if a call fails or takes longer than {@code timeoutNs}
-     */
-    static Histogram ping(List<Integer> ports, int payloadBytes, int warmup, int iterations, long timeoutNs) {
-        List<ManagedChannel> channels = new ArrayList<>();
-        try {
+    /** A client of the echo servers on some ports: one channel each, kept open between blocks of round trips. */
+    static final class Client implements AutoCloseable {
+        private final List<ManagedChannel> channels = new ArrayList<>();
+        private final List<Integer> ports;
+        private final byte[] payload;
+        private final long timeoutNs;
+        private final List<Future<byte[]>> calls;
+
+        private Client(List<Integer> ports, int payloadBytes, long timeoutNs) {
+            this.ports = List.copyOf(ports);
+            this.payload = new byte[payloadBytes];
+            this.timeoutNs = timeoutNs;
+            this.calls = new ArrayList<>(ports.size());
             for (int port : ports) {
                 channels.add(NettyChannelBuilder.forAddress(InetAddress.getLoopbackAddress().getHostAddress(), port)
                         .usePlaintext().directExecutor().build());
             }
-            byte[] payload = new byte[payloadBytes];
+        }
+
+        /**
+         * {@code count} round trips (one unary call to each server, in parallel, waiting for all), recorded in
+         * nanoseconds into {@code into} unless it is {@code null}.
+         *
+         * @throws IllegalStateException if a call fails or takes longer than the timeout
+         */
+        void run(int count, Histogram into) {
             CallOptions options = CallOptions.DEFAULT.withWaitForReady();
-            Histogram histogram = LatencyRow.newHistogram();
-            List<Future<byte[]>> calls = new ArrayList<>(channels.size());
-            for (int it = 0; it < warmup + iterations; it++) {
-                long startNs = System.nanoTime();
-                calls.clear();
-                for (ManagedChannel channel : channels) {
-                    calls.add(ClientCalls.futureUnaryCall(channel.newCall(ECHO, options), payload));
-                }
-                for (Future<byte[]> call : calls) {
-                    byte[] echo = call.get(timeoutNs, TimeUnit.NANOSECONDS);
-                    if (echo.length != payloadBytes) {
-                        throw new IllegalStateException("gRPC echo changed size: sent=" + payloadBytes + ", got="
-                                + echo.length);
+            try {
+                for (int it = 0; it < count; it++) {
+                    long startNs = System.nanoTime();
+                    calls.clear();
+                    for (ManagedChannel channel : channels) {
+                        calls.add(ClientCalls.futureUnaryCall(channel.newCall(ECHO, options), payload));
+                    }
+                    for (Future<byte[]> call : calls) {
+                        byte[] echo = call.get(timeoutNs, TimeUnit.NANOSECONDS);
+                        if (echo.length != payload.length) {
+                            throw new IllegalStateException("gRPC echo changed size: sent=" + payload.length
+                                    + ", got=" + echo.length);
+                        }
+                    }
+                    long elapsedNs = System.nanoTime() - startNs;
+                    if (into != null) {
+                        into.recordValue(elapsedNs);
                     }
                 }
-                long elapsedNs = System.nanoTime() - startNs;
-                if (it >= warmup) {
-                    histogram.recordValue(elapsedNs);
-                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted during gRPC ping: ports=" + ports, e);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IllegalStateException("gRPC echo failed: ports=" + ports + ", error=" + e, e);
             }
-            return histogram;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted during gRPC ping: ports=" + ports, e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new IllegalStateException("gRPC echo failed: ports=" + ports + ", error=" + e, e);
-        } finally {
+        }
+
+        @Override
+        public void close() {
             for (ManagedChannel channel : channels) {
                 channel.shutdownNow();
                 try {
@@ -128,5 +142,10 @@ final class GrpcEcho {
                 }
             }
         }
+    }
+
+    /** A client of the echo servers on {@code ports}, sending {@code payloadBytes} per call. */
+    static Client client(List<Integer> ports, int payloadBytes, long timeoutNs) {
+        return new Client(ports, payloadBytes, timeoutNs);
     }
 }

@@ -1,5 +1,6 @@
 package io.yatt.bench.controller;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
@@ -15,9 +16,14 @@ import org.HdrHistogram.Histogram;
  * @param p99Ns      99th percentile
  * @param p999Ns     99.9th percentile
  * @param maxNs      slowest
+ * @param blockP50sNs the median of each block the round trips ran in, in run order
  */
 record LatencyRow(String transport, String path, int workers, long iterations, long p50Ns, long p99Ns, long p999Ns,
-                  long maxNs) {
+                  long maxNs, List<Long> blockP50sNs) {
+
+    LatencyRow {
+        blockP50sNs = List.copyOf(blockP50sNs);
+    }
 
     static final String CONTROLLER = "controller";
     static final String RAW_AERON = "raw-aeron";
@@ -28,8 +34,10 @@ record LatencyRow(String transport, String path, int workers, long iterations, l
         return new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
     }
 
-    static LatencyRow of(String transport, String path, int workers, Histogram h) {
+    /** The row of one path's blocks: percentiles of the merged histogram, and each block's median. */
+    static LatencyRow of(String transport, String path, int workers, Blocks.Result r) {
+        Histogram h = r.merged();
         return new LatencyRow(transport, path, workers, h.getTotalCount(), h.getValueAtPercentile(50),
-                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
+                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue(), r.blockP50sNs());
     }
 }

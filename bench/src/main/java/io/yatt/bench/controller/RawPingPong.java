@@ -11,11 +11,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
-import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.agrona.concurrent.YieldingIdleStrategy;
 
 /**
  * Raw Aeron ping-pong, the floor of a control-plane round trip: the ping offers one message to each of N pongs (one
@@ -45,19 +42,6 @@ final class RawPingPong {
         }
     }
 
-    /**
-     * The agrona strategy the control plane uses for {@code idle} (same parameters as its agents: back-off spins 10,
-     * yields 20, then parks from 1 us up to 1 ms).
-     */
-    static IdleStrategy idleStrategy(ControlPlane.Idle idle) {
-        return switch (idle) {
-            case BUSY_SPIN -> new BusySpinIdleStrategy();
-            case YIELDING -> new YieldingIdleStrategy();
-            case BACKOFF -> new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
-                    TimeUnit.MILLISECONDS.toNanos(1));
-        };
-    }
-
     /** A pong on its own daemon thread until closed. */
     static final class Pong implements AutoCloseable {
         private final Subscription subscription;
@@ -68,7 +52,7 @@ final class RawPingPong {
         private Pong(Aeron aeron, Channels channels, int index, ControlPlane.Idle idle) {
             subscription = aeron.addSubscription(channels.ping(), PING_STREAM_BASE + index);
             reply = aeron.addExclusivePublication(channels.reply(), REPLY_STREAM);
-            IdleStrategy strategy = idleStrategy(idle);
+            IdleStrategy strategy = idle.newStrategy();
             FragmentHandler echo = (buffer, offset, length, header) -> {
                 while (running && reply.offer(buffer, offset, length) < 0) {
                     Thread.onSpinWait();
@@ -100,37 +84,52 @@ final class RawPingPong {
         return new Pong(aeron, channels, index, idle);
     }
 
-    /**
-     * Round trips to pongs {@code 0..pongs-1}: {@code warmup} untimed, then {@code iterations} recorded in
-     * nanoseconds.
-     *
-     * @throws IllegalStateException if the pongs do not connect or an echo does not come back within
-     *         {@code timeoutNs}
-     */
-    static Histogram ping(Aeron aeron, Channels channels, int pongs, int payloadBytes, int warmup, int iterations,
-                          ControlPlane.Idle idle, long timeoutNs) {
-        List<ExclusivePublication> pubs = new ArrayList<>();
-        Subscription replies = aeron.addSubscription(channels.reply(), REPLY_STREAM);
-        try {
-            for (int i = 0; i < pongs; i++) {
-                pubs.add(aeron.addExclusivePublication(channels.ping(), PING_STREAM_BASE + i));
+    /** The ping side: one exclusive publication per pong and the reply subscription, kept between blocks. */
+    static final class Ping implements AutoCloseable {
+        private final List<ExclusivePublication> pubs = new ArrayList<>();
+        private final Subscription replies;
+        private final int pongs;
+        private final UnsafeBuffer payload;
+        private final IdleStrategy strategy;
+        private final long timeoutNs;
+        private final int[] received = new int[1];
+        private final FragmentHandler count = (buffer, offset, length, header) -> received[0]++;
+
+        private Ping(Aeron aeron, Channels channels, int pongs, int payloadBytes, ControlPlane.Idle idle,
+                     long timeoutNs) {
+            this.pongs = pongs;
+            this.payload = new UnsafeBuffer(new byte[payloadBytes]);
+            this.strategy = idle.newStrategy();
+            this.timeoutNs = timeoutNs;
+            replies = aeron.addSubscription(channels.reply(), REPLY_STREAM);
+            try {
+                for (int i = 0; i < pongs; i++) {
+                    pubs.add(aeron.addExclusivePublication(channels.ping(), PING_STREAM_BASE + i));
+                }
+                long deadlineNs = System.nanoTime() + timeoutNs;
+                while (!allConnected(pubs) || replies.imageCount() < pongs) {
+                    checkDeadline(deadlineNs, "raw pongs did not connect: pongs=" + pongs + ", connectedReplies="
+                            + replies.imageCount() + ", channel=" + channels.ping());
+                    strategy.idle();
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
             }
-            long deadlineNs = System.nanoTime() + timeoutNs;
-            IdleStrategy strategy = idleStrategy(idle);
-            while (!allConnected(pubs) || replies.imageCount() < pongs) {
-                checkDeadline(deadlineNs, "raw pongs did not connect: pongs=" + pongs + ", connectedReplies="
-                        + replies.imageCount() + ", channel=" + channels.ping());
-                strategy.idle();
-            }
-            UnsafeBuffer payload = new UnsafeBuffer(new byte[payloadBytes]);
-            int[] received = new int[1];
-            FragmentHandler count = (buffer, offset, length, header) -> received[0]++;
-            Histogram histogram = LatencyRow.newHistogram();
-            for (int it = 0; it < warmup + iterations; it++) {
+        }
+
+        /**
+         * {@code count} round trips, recorded in nanoseconds into {@code into} unless it is {@code null}.
+         *
+         * @throws IllegalStateException if an echo does not come back within the timeout or a publication closes
+         */
+        void run(int count, Histogram into) {
+            int length = payload.capacity();
+            for (int it = 0; it < count; it++) {
                 long startNs = System.nanoTime();
                 for (ExclusivePublication pub : pubs) {
                     long result;
-                    while ((result = pub.offer(payload, 0, payloadBytes)) < 0) {
+                    while ((result = pub.offer(payload, 0, length)) < 0) {
                         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
                             throw new IllegalStateException("raw ping publication unusable: result=" + result);
                         }
@@ -141,7 +140,7 @@ final class RawPingPong {
                 received[0] = 0;
                 strategy.reset();
                 while (received[0] < pongs) {
-                    int work = replies.poll(count, 16);
+                    int work = replies.poll(this.count, 16);
                     if (work == 0) {
                         checkDeadline(startNs + timeoutNs, "raw echoes missing: received=" + received[0]
                                 + ", pongs=" + pongs);
@@ -149,15 +148,27 @@ final class RawPingPong {
                     strategy.idle(work);
                 }
                 long elapsedNs = System.nanoTime() - startNs;
-                if (it >= warmup) {
-                    histogram.recordValue(elapsedNs);
+                if (into != null) {
+                    into.recordValue(elapsedNs);
                 }
             }
-            return histogram;
-        } finally {
+        }
+
+        @Override
+        public void close() {
             CloseHelper.quietCloseAll(pubs);
             CloseHelper.quietClose(replies);
         }
+    }
+
+    /**
+     * Connects a ping to pongs {@code 0..pongs-1}.
+     *
+     * @throws IllegalStateException if the pongs do not connect within {@code timeoutNs}
+     */
+    static Ping ping(Aeron aeron, Channels channels, int pongs, int payloadBytes, ControlPlane.Idle idle,
+                     long timeoutNs) {
+        return new Ping(aeron, channels, pongs, payloadBytes, idle, timeoutNs);
     }
 
     private static boolean allConnected(List<ExclusivePublication> pubs) {

@@ -1,6 +1,7 @@
 package io.yatt.bench.controller;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -57,6 +58,9 @@ class ControlBenchCommandTest {
             "udp/raw-aeron/1"), paths);
         for (JsonNode n : roundTrips) {
             assertEquals(20, n.get("iterations").asLong());
+            // the default 10 blocks of 2 round trips each, one p50 per block
+            assertEquals(10, n.get("blocks").asInt(), n.toString());
+            assertEquals(10, n.get("blockP50sNs").size(), n.toString());
             assertEquals(32, n.get("payloadBytes").asInt());
             assertTrue(n.get("p50Ns").asLong() > 0, n.toString());
             assertTrue(n.get("p99Ns").asLong() >= n.get("p50Ns").asLong(), n.toString());
@@ -81,7 +85,8 @@ class ControlBenchCommandTest {
             .map(n -> n.get("controllers").asInt() + "/" + n.get("batchSamples").asLong() + "/"
                 + n.get("path").asText()).toList());
 
-        assertEquals(10, targets.size());
+        // per transport: merged p50 ratio, median block ratio, gRPC; plus 6 step targets
+        assertEquals(12, targets.size());
         JsonNode flat = targets.stream().filter(t -> t.get("name").asText().startsWith("C=1: reference bytes/ctrl"))
             .findFirst().orElseThrow();
         assertEquals(1.0, flat.get("value").asDouble());
@@ -159,9 +164,28 @@ class ControlBenchCommandTest {
         Object[] wait = run("--caller-wait", "spin");
         assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected await, park or idle"),
             (String) wait[2]);
+        Object[] idle = run("--idle", "sleep");
+        assertTrue(((String) idle[2]).contains("unknown idle strategy: idle=sleep, expected backoff, yielding or"
+            + " busy-spin"), (String) idle[2]);
+        Object[] blocks = run("--iterations", "5", "--blocks", "6");
+        assertTrue(((String) blocks[2]).contains("blocks out of range: blocks=6, expected=1..5 (the iterations)"),
+            (String) blocks[2]);
         Object[] payload = run("--payload-bytes", "2048");
         assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=2048, expected=1..1024"),
             (String) payload[2]);
+    }
+
+    @Test
+    void shouldTakeTheMedianOfThePairedBlockRatios() {
+        // ratios 1.0, 1.1, 0.1, 1.2, 0.125: sorted 0.1, 0.125, 1.0, 1.1, 1.2, median 1.0
+        assertEquals(1.0, ControlBenchCommand.medianBlockRatio(List.of(10L, 11L, 10L, 12L, 10L),
+            List.of(10L, 10L, 100L, 10L, 80L)), 1e-12);
+        // even count: the mean of the middle two, (1.1 + 1.2) / 2
+        assertEquals(1.15, ControlBenchCommand.medianBlockRatio(List.of(11L, 12L, 1L, 20L),
+            List.of(10L, 10L, 10L, 10L)), 1e-12);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> ControlBenchCommand.medianBlockRatio(List.of(1L, 2L), List.of(1L)));
+        assertEquals("block counts differ: numerator=2, denominator=1, expected equal and positive", e.getMessage());
     }
 
     @Test
