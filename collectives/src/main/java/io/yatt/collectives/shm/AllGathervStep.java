@@ -7,6 +7,8 @@ import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 import static io.yatt.collectives.shm.ShmCommDescriptor.FLAG_NO_ROOM;
@@ -14,7 +16,8 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.FLAG_NO_ROOM;
 /**
  * The all-gather-of-views step of {@link ShmChannel} (direct placement): one round publishes each rank's table of
  * send pieces, every rank copies each peer's pieces straight from the peer's memory into its receive views, once
- * per byte, and a final barrier keeps the views alive while peers read them. Confined to the channel's thread.
+ * per byte, peer by peer as they post, and a final barrier keeps the views alive while peers read them. Confined to
+ * the channel's thread.
  */
 final class AllGathervStep {
     private final ShmChannel ch;
@@ -28,11 +31,14 @@ final class AllGathervStep {
      * dims, strides; see {@link ShmViews}) and every rank copies each peer's pieces straight from the peer's memory
      * into its receive views, once per byte. Pieces outside shared memory are first packed into this rank's staging
      * half (or, when larger, a temporary arena block); send views in the arena are published as they are, with no
-     * staging. One round plus the final barrier that keeps the views alive while peers read them.
+     * staging. One round plus the final barrier that keeps the views alive while peers read them; within the round a
+     * rank copies its own pieces first and then each peer's as soon as that peer has posted, so it waits only when
+     * every posted peer is done.
      *
      * @param total every rank's received element count (the same on every rank; matched like a count)
-     * @return false (on every rank alike) when some rank had no shared memory for its table: nothing moved, and the
-     *         caller falls back to the staged path
+     * @return false (on every rank alike) when some rank had no shared memory for its table: nothing is counted (some
+     *         receive views may already hold their pieces), and the caller falls back to the staged path, which writes
+     *         every receive view again
      * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receive views
      */
     boolean run(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype) {
@@ -86,11 +92,7 @@ final class AllGathervStep {
                 }
                 ch.post(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1, 0, ch.ownRegion, block, -1, 0);
             }
-            ch.awaitPosts(k);
-            ch.checkMatch(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
-            if (ch.anyFlag(k, FLAG_NO_ROOM)) {
-                return false; // nobody read anything: the staged path starts from scratch
-            }
+            // this rank's own pieces need no peer: copied while peers are still posting
             List<Tensor> mine = recv.get(ch.rank);
             for (int i = 0; i < pieces; i++) {
                 Tensor s = send.get(i);
@@ -99,14 +101,38 @@ final class AllGathervStep {
                     d.copyFrom(s);
                 }
             }
+            // per-peer readiness: each peer's pieces are copied as soon as it has posted, in ring order among the
+            // peers that have, so a rank works while slower peers (descheduled, still moving their own weights)
+            // have yet to post; it waits only when no posted peer is left
+            boolean fallback = block < 0;
+            boolean[] done = new boolean[ch.size];
+            done[ch.rank] = true;
+            long received = 0;
+            List<RowRuns> strided = new ArrayList<>();
+            for (int left = ch.size - 1; left > 0 && !fallback; left--) {
+                int q = nextPosted(k, done);
+                ch.checkMatch(k, q, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
+                done[q] = true;
+                if ((ch.flagsOf(q, k) & FLAG_NO_ROOM) != 0) {
+                    fallback = true;
+                } else {
+                    received += receivePieces(q, k, recv.get(q), strided);
+                }
+            }
+            if (fallback) {
+                // every rank sees the flag once all have posted; the barrier ends every read of the tables (and of
+                // the pieces read so far, which the staged path writes again) before this rank frees its block
+                ch.awaitPosts(k);
+                ch.checkMatch(k, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
+                ch.sync();
+                return false;
+            }
+            copyRowInterleaved(strided);
             long ownBytes = 0;
             for (Tensor t : send) {
                 ownBytes += t.byteSize();
             }
-            for (int j = 1; j < ch.size; j++) {
-                int q = (ch.rank + j) % ch.size;
-                receivePieces(q, k, recv.get(q));
-            }
+            ch.counters.received(received);
             ch.counters.sent(ownBytes * (ch.size - 1)); // every peer copies each of this rank's pieces once
             ch.sync();
             return true;
@@ -117,8 +143,30 @@ final class AllGathervStep {
         }
     }
 
-    /** Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}. */
-    private void receivePieces(int q, long k, List<Tensor> into) {
+    /**
+     * The first peer after this rank, in ring order, that has posted round {@code k} and is not {@code done}; when none
+     * has, waits for the first one not done.
+     */
+    private int nextPosted(long k, boolean[] done) {
+        int first = -1;
+        for (int j = 1; j < ch.size; j++) {
+            int q = (ch.rank + j) % ch.size;
+            if (!done[q]) {
+                if (ch.posted(q, k)) {
+                    return q;
+                }
+                first = first < 0 ? q : first;
+            }
+        }
+        ch.awaitPost(first, k);
+        return first;
+    }
+
+    /**
+     * Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}; returns the
+     * bytes copied. Row-strided pieces are added to {@code strided} instead, for {@link #copyRowInterleaved}.
+     */
+    private long receivePieces(int q, long k, List<Tensor> into, List<RowRuns> strided) {
         MemorySegment table = ch.ptrSeg(q, k);
         long at = ch.ptrOff(q, k);
         int n = ShmViews.pieces(table, at);
@@ -126,6 +174,7 @@ final class AllGathervStep {
             throw viewMismatch(q, "pieces", n, into.size());
         }
         at += ShmViews.HEADER_BYTES;
+        long bytes = 0;
         for (int i = 0; i < n; i++) {
             Tensor dst = into.get(i);
             int ndim = ShmViews.ndim(table, at);
@@ -149,10 +198,72 @@ final class AllGathervStep {
                 for (int d = 0; d < ndim; d++) {
                     srcStrides[d] = ShmViews.stride(table, at, ndim, d);
                 }
-                writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
-                ch.counters.received(dst.byteSize());
+                RowRuns runs = RowRuns.of(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                if (runs != null) {
+                    strided.add(runs);
+                } else {
+                    writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                }
+                bytes += dst.byteSize();
             }
             at = ShmViews.next(table, at);
+        }
+        return bytes;
+    }
+
+    /**
+     * A received piece that is a column block on both sides ({@code [rows, cols]}, rows apart, each row one contiguous
+     * run): a row-parallel slot of the reshard, where every peer fills its own columns of the same rows.
+     */
+    private record RowRuns(MemorySegment src, long srcOffset, long srcRowBytes, MemorySegment dst, long dstAddress,
+                           long dstRowBytes, long rows, long runBytes) {
+
+        /** The runs of {@code dst} (native, strided) from {@code (src, offset, srcStrides)}, or null for other pieces. */
+        static RowRuns of(Tensor dst, MemorySegment src, long offset, long[] srcStrides) {
+            long[] dims = dst.shape().dims();
+            long[] strides = dst.strides();
+            if (dims.length != 2 || dims[0] < 2 || dst.isContiguous() || strides[1] != 1 || srcStrides[1] != 1
+                || strides[0] == dims[1]) {
+                return null;
+            }
+            long address = nativeAddress(dst);
+            if (address < 0) {
+                return null;
+            }
+            int es = dst.dtype().byteSize();
+            MemorySegment span = MemorySegment.ofAddress(address).reinterpret(ShmViews.spanBytes(dst));
+            return new RowRuns(src, offset, srcStrides[0] * es, span, address, strides[0] * es, dims[0], dims[1] * es);
+        }
+    }
+
+    /**
+     * Copies the row-strided pieces received from every peer, row by row across the pieces that share rows (same row
+     * count and pitch, starting within one row of each other): each destination row is then written front to back in
+     * one pass instead of once per peer, which out of cache ran 2.34 -> 2.83 GB/s for 512-byte runs and 3.66 -> 4.15
+     * GB/s for 1408-byte runs (three sources into four-column-block rows, CPU time, 2-vCPU VM).
+     */
+    private static void copyRowInterleaved(List<RowRuns> strided) {
+        strided.sort(Comparator.comparingLong(RowRuns::dstAddress));
+        int from = 0;
+        while (from < strided.size()) {
+            RowRuns first = strided.get(from);
+            int to = from + 1;
+            while (to < strided.size()) {
+                RowRuns r = strided.get(to);
+                if (r.rows() != first.rows() || r.dstRowBytes() != first.dstRowBytes()
+                    || r.dstAddress() - first.dstAddress() >= first.dstRowBytes()) {
+                    break;
+                }
+                to++;
+            }
+            for (long row = 0; row < first.rows(); row++) {
+                for (int i = from; i < to; i++) {
+                    RowRuns r = strided.get(i);
+                    ShmCopy.place(r.src(), r.srcOffset() + row * r.srcRowBytes(), r.dst(), row * r.dstRowBytes(),
+                        r.runBytes());
+                }
+            }
+            from = to;
         }
     }
 

@@ -319,6 +319,16 @@ final class ShmChannel {
         return stagingOff[(int) (k & 1)];
     }
 
+    /** Whether member {@code p} has posted round {@code k} (no waiting). */
+    boolean posted(int p, long k) {
+        return (long) LONG.getAcquire(segs[p], postLine(k) + SEQ) >= k;
+    }
+
+    /** Returns once member {@code p} posted round {@code k}. */
+    void awaitPost(int p, long k) {
+        await(p, postLine(k) + SEQ, k);
+    }
+
     /** Returns once every peer posted round {@code k}. */
     void awaitPosts(long k) {
         long off = postLine(k) + SEQ;
@@ -497,34 +507,58 @@ final class ShmChannel {
 
     /** Compares every peer's call identity with this rank's; {@code strict} compares dtype, op and root too. */
     void checkMatch(long k, CollectiveKind kind, long count, DType dtype, int redop, int root, boolean strict) {
+        checkNoPeerAborted(k);
+        for (int p = 0; p < size; p++) {
+            if (p != rank && !matches(p, k, kind, count, dtype, redop, root, strict)) {
+                throw mismatch(p, k, kind, count, dtype, redop, root);
+            }
+        }
+    }
+
+    /**
+     * {@link #checkMatch(long, CollectiveKind, long, DType, int, int)} for member {@code p} alone, which posted round
+     * {@code k}: a rank that consumes each peer's post as soon as it arrives checks each before reading its data.
+     */
+    void checkMatch(long k, int p, CollectiveKind kind, long count, DType dtype, int redop, int root) {
+        if (!matches(p, k, kind, count, dtype, redop, root, debug)) {
+            checkNoPeerAborted(k); // a peer's abort explains a stale post line better than a mismatch
+            throw mismatch(p, k, kind, count, dtype, redop, root);
+        }
+    }
+
+    private void checkNoPeerAborted(long k) {
         long l = postLine(k);
-        int opcode = opcode(kind);
         for (int p = 0; p < size; p++) {
             if (p != rank && (long) LONG.getAcquire(segs[p], ch + ABORT_OFFSET) != 0) {
                 throw peerAbortFailure(p, l + SEQ, k, null);
             }
         }
-        for (int p = 0; p < size; p++) {
-            if (p == rank) {
-                continue;
-            }
-            MemorySegment s = segs[p];
-            int pOp = s.get(INT, l + OPCODE);
-            long pCount = s.get(LNG, l + COUNT);
-            int pIdent = s.get(INT, l + IDENT);
-            boolean same = pOp == opcode && pCount == count;
-            if (same && strict) {
-                same = pIdent == ident(dtype == null ? -1 : dtype.ordinal(), redop, root);
-            }
-            if (!same) {
-                String mine = describe(opcode, count, dtype == null ? -1 : dtype.ordinal(), redop, root);
-                String theirs = describe(pOp, pCount, identDtype(pIdent), identRedop(pIdent), identRoot(pIdent));
-                String message = rank < p
-                    ? "mismatched collective: rank " + rank + " called " + mine + " but rank " + p + " called " + theirs
-                    : "mismatched collective: rank " + p + " called " + theirs + " but rank " + rank + " called " + mine;
-                throw new CollectiveMismatchException(message);
-            }
+    }
+
+    private boolean matches(int p, long k, CollectiveKind kind, long count, DType dtype, int redop, int root,
+                            boolean strict) {
+        long l = postLine(k);
+        MemorySegment s = segs[p];
+        boolean same = s.get(INT, l + OPCODE) == opcode(kind) && s.get(LNG, l + COUNT) == count;
+        if (same && strict) {
+            same = s.get(INT, l + IDENT) == ident(dtype == null ? -1 : dtype.ordinal(), redop, root);
         }
+        return same;
+    }
+
+    private CollectiveMismatchException mismatch(int p, long k, CollectiveKind kind, long count, DType dtype,
+                                                 int redop, int root) {
+        long l = postLine(k);
+        MemorySegment s = segs[p];
+        int pOp = s.get(INT, l + OPCODE);
+        long pCount = s.get(LNG, l + COUNT);
+        int pIdent = s.get(INT, l + IDENT);
+        String mine = describe(opcode(kind), count, dtype == null ? -1 : dtype.ordinal(), redop, root);
+        String theirs = describe(pOp, pCount, identDtype(pIdent), identRedop(pIdent), identRoot(pIdent));
+        String message = rank < p
+            ? "mismatched collective: rank " + rank + " called " + mine + " but rank " + p + " called " + theirs
+            : "mismatched collective: rank " + p + " called " + theirs + " but rank " + rank + " called " + mine;
+        return new CollectiveMismatchException(message);
     }
 
     /** The OPCODE word that names {@code kind} in a POST line (0 is never posted). */

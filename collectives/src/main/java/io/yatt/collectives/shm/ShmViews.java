@@ -142,7 +142,7 @@ final class ShmViews {
     /**
      * Copies {@code dims} elements of {@code elementBytes} from {@code src} (first element at byte {@code srcOffset},
      * element strides {@code srcStrides}) into {@code dst} likewise: one bulk copy per run of elements that is
-     * contiguous on both sides. Dimensions of extent 1 are ignored.
+     * contiguous on both sides ({@link ShmCopy#place}). Dimensions of extent 1 are ignored.
      */
     static void copyRuns(MemorySegment src, long srcOffset, long[] srcStrides, MemorySegment dst, long dstOffset,
                          long[] dstStrides, long[] dims, int elementBytes) {
@@ -170,7 +170,7 @@ final class ShmViews {
         long s = srcOffset;
         long t = dstOffset;
         while (true) {
-            ShmCopy.copy(src, s, dst, t, runBytes);
+            ShmCopy.place(src, s, dst, t, runBytes);
             int d = cut - 1;
             while (d >= 0) {
                 index[d]++;
