@@ -122,6 +122,15 @@ public final class Allocator implements AutoCloseable {
         return name;
     }
 
+    /**
+     * Where this allocator's tree takes host memory from: the {@link HostMemory} its root was made with, or empty for
+     * the default (malloc through the caching allocator), so that a backend can tell whether a caller's scratch lies in
+     * its own shared memory.
+     */
+    public java.util.Optional<HostMemory> hostMemory() {
+        return java.util.Optional.ofNullable(hostMemory);
+    }
+
     /** Bytes currently allocated through this allocator and its descendants. */
     public long allocatedBytes() {
         synchronized (lock) {

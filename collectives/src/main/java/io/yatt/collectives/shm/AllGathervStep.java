@@ -3,7 +3,10 @@ package io.yatt.collectives.shm;
 import io.yatt.collectives.CollectiveKind;
 import io.yatt.collectives.CollectiveMismatchException;
 import io.yatt.collectives.internal.AllGatherViews;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
+import io.yatt.tensor.Device;
+import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -41,7 +44,7 @@ final class AllGathervStep {
      *         every receive view again
      * @throws CollectiveMismatchException if a peer's pieces do not match this rank's receive views
      */
-    boolean run(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype) {
+    boolean run(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype, Allocator scratch) {
         int pieces = send.size();
         long[] region = new long[pieces];
         long packBytes = 0;
@@ -60,8 +63,17 @@ final class AllGathervStep {
         long k = ch.nextRound();
         long block = -1;
         long arenaBlock = -1;
+        Tensor scratchBlock = null;
         if (blockBytes <= ch.stagingHalf) {
             block = ch.staging(k);
+        } else if (inThisArena(scratch)) {
+            // the caller's scratch is this world's arena: the block is charged to the caller's allocator
+            try {
+                scratchBlock = Tensor.allocate(scratch, DType.U8, Shape.of(blockBytes), Device.host());
+                block = nativeAddress(scratchBlock) - ch.world.bases[ch.ownRegion];
+            } catch (RuntimeException noRoom) {
+                block = -1;
+            }
         } else {
             try {
                 arenaBlock = ch.world.arena.allocate(blockBytes);
@@ -116,7 +128,7 @@ final class AllGathervStep {
                 if ((ch.flagsOf(q, k) & FLAG_NO_ROOM) != 0) {
                     fallback = true;
                 } else {
-                    received += receivePieces(q, k, recv.get(q), strided);
+                    received += receivePieces(q, k, recv.get(q), strided, scratch);
                 }
             }
             if (fallback) {
@@ -140,7 +152,16 @@ final class AllGathervStep {
             if (arenaBlock >= 0 && !ch.world.isReleased()) {
                 ch.world.arena.free(arenaBlock);
             }
+            if (scratchBlock != null) {
+                scratchBlock.close();
+            }
         }
+    }
+
+    /** Whether {@code scratch} takes its host memory from this world's arena ({@link ShmCommunicator#allocator}). */
+    private boolean inThisArena(Allocator scratch) {
+        return scratch.hostMemory().orElse(null) instanceof ShmCommunicator.ArenaMemory memory
+            && memory.world() == ch.world;
     }
 
     /**
@@ -166,7 +187,7 @@ final class AllGathervStep {
      * Copies member {@code q}'s pieces, as its table of round {@code k} describes them, into {@code into}; returns the
      * bytes copied. Row-strided pieces are added to {@code strided} instead, for {@link #copyRowInterleaved}.
      */
-    private long receivePieces(int q, long k, List<Tensor> into, List<RowRuns> strided) {
+    private long receivePieces(int q, long k, List<Tensor> into, List<RowRuns> strided, Allocator scratch) {
         MemorySegment table = ch.ptrSeg(q, k);
         long at = ch.ptrOff(q, k);
         int n = ShmViews.pieces(table, at);
@@ -202,7 +223,7 @@ final class AllGathervStep {
                 if (runs != null) {
                     strided.add(runs);
                 } else {
-                    writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides);
+                    writeInto(dst, ch.world.segs[reg], ShmViews.offset(table, at), srcStrides, scratch);
                 }
                 bytes += dst.byteSize();
             }
@@ -268,7 +289,7 @@ final class AllGathervStep {
     }
 
     /** Copies the piece at {@code (src, offset, strides)} into {@code dst}, run by run. */
-    private static void writeInto(Tensor dst, MemorySegment src, long offset, long[] srcStrides) {
+    private static void writeInto(Tensor dst, MemorySegment src, long offset, long[] srcStrides, Allocator scratch) {
         long[] dims = dst.shape().dims();
         int es = dst.dtype().byteSize();
         if (dst.isContiguous()) {
@@ -281,10 +302,12 @@ final class AllGathervStep {
             ShmViews.copyRuns(src, offset, srcStrides, span, 0, dst.strides(), dims, es);
             return;
         }
-        // a strided view of heap memory: through one contiguous heap block
-        Tensor packed = Tensor.wrap(MemorySegment.ofArray(new byte[(int) dst.byteSize()]), dst.dtype(), dst.shape());
-        ShmViews.copyRuns(src, offset, srcStrides, packed.segment(), 0, ShmViews.contiguousStrides(dims), dims, es);
-        dst.copyFrom(packed);
+        // a strided view of heap memory: through one contiguous block of the caller's scratch
+        try (Tensor packed = Tensor.allocate(scratch, dst.dtype(), dst.shape(), Device.host())) {
+            ShmViews.copyRuns(src, offset, srcStrides, packed.segment(), 0, ShmViews.contiguousStrides(dims), dims,
+                es);
+            dst.copyFrom(packed);
+        }
     }
 
     /** Copies {@code t} (any layout, any host memory) into {@code dst} at {@code at}, element strides {@code strides}. */

@@ -10,6 +10,7 @@ import io.yatt.collectives.internal.CallSignature;
 import io.yatt.collectives.internal.Lifecycle;
 import io.yatt.collectives.internal.ReductionKernel;
 import io.yatt.collectives.internal.TrafficCounters;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 
@@ -723,8 +724,8 @@ final class ShmChannel {
      *
      * @return false (on every rank alike) when some rank had no shared memory for its table: nothing moved
      */
-    boolean allGatherv(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype) {
-        return allGatherv.run(send, recv, total, dtype);
+    boolean allGatherv(List<Tensor> send, List<List<Tensor>> recv, long total, DType dtype, Allocator scratch) {
+        return allGatherv.run(send, recv, total, dtype, scratch);
     }
 
     /** {@code recv} (count elements) receives the reduction of slice {@code rank} of every rank's {@code send}. */

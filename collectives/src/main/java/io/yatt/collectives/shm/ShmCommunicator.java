@@ -316,7 +316,9 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
      * Direct placement: every rank copies each peer's pieces straight from the peer's memory into its receive views
      * (strided copies by contiguous runs), once per byte, as in-process does. Send views in the shm arena
      * ({@link #allocate}) are read in place with no staging at all; other send views are first packed into this
-     * rank's staging area (or a temporary arena block when larger), so peers still read them directly. Only when
+     * rank's staging area (or, when larger, a temporary block: from {@code scratch} when it is an allocator of this
+     * world's arena ({@link #allocator}), charged to it, else from the arena), so peers still read them directly. A
+     * strided receive view in heap memory is filled through a contiguous block from {@code scratch}. Only when
      * some rank has no arena room for that does the call fall back (on every rank alike) to the default staged path,
      * which then counts its all-gather or send/recv calls too. Works inside a group, where that fallback is not
      * possible and the call fails instead.
@@ -339,7 +341,7 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
         DType dt = views.dtype();
         channel.counters.call(CollectiveKind.ALL_GATHER_V);
         if (queued(new Call(CollectiveKind.ALL_GATHER_V, () -> {
-            if (!channel.allGatherv(sendCopy, recvCopy, count, dt)) {
+            if (!channel.allGatherv(sendCopy, recvCopy, count, dt, scratch)) {
                 throw new IllegalStateException("allGatherv in a group needs shm arena room for the pieces of "
                     + "ranks whose send views are not in the arena: rank=" + rank() + ", elements=" + count);
             }
@@ -348,7 +350,7 @@ public final class ShmCommunicator extends CommunicatorBase<ShmCommunicator.Call
         }
         boolean[] direct = new boolean[1];
         channel.run(CollectiveKind.ALL_GATHER_V.opName(),
-            () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt));
+            () -> direct[0] = channel.allGatherv(sendCopy, recvCopy, count, dt, scratch));
         if (!direct[0]) {
             stagedAllGatherv(send, recv, scratch);
         }

@@ -9,6 +9,7 @@ import io.yatt.collectives.RankContext;
 import io.yatt.collectives.RankOutcome;
 import io.yatt.collectives.RankTask;
 import io.yatt.collectives.ReduceOp;
+import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
@@ -125,6 +126,60 @@ class ShmAllGathervTest {
                 (long[]) results.get(r)[1], "received, sent, allGatherv, allGather, send calls, arena growth on rank "
                     + r);
         }
+    }
+
+    @Test
+    void shouldChargeThePackedBlockAndHeapReceiveStagingToTheCallersScratch() {
+        long rows = 220_001; // each rank's piece (4,400,020 bytes) is larger than its 4 MiB staging half
+        DType dtype = DType.F32;
+        long elements = rows * SIZE * WIDTH;
+        byte[][] inputs = CollectiveTestData.inputs(dtype, SIZE, elements, 41);
+        List<Object[]> results = everyRank(ctx -> {
+            int me = ctx.rank();
+            ShmCommunicator comm = (ShmCommunicator) ctx.communicator();
+            Tensor src = make(ctx, false, dtype, inputs[me]);
+            Tensor send = src.view(Shape.of(rows, SIZE * WIDTH)).narrow(1, me * WIDTH, WIDTH);
+            // first into private native memory (placed directly), then into a Java array (through scratch blocks)
+            Tensor out = make(ctx, false, dtype, new byte[(int) (elements * dtype.byteSize())]);
+            byte[] onHeap = new byte[(int) (elements * dtype.byteSize())];
+            Tensor heapOut = Tensor.wrap(MemorySegment.ofArray(onHeap), dtype, Shape.of(elements));
+            long tableBytes = (ShmViews.tableBytes(List.of(send)) + 63) / 64 * 64;
+            long arenaBefore = comm.arenaUsedBytes();
+            long[] charged;
+            try (Allocator arenaScratch = comm.allocator("scratch"); Allocator heapScratch = Allocator.root("scratch")) {
+                comm.barrier();
+                comm.allGatherv(List.of(send), columnBlocks(out, rows), arenaScratch);
+                long arenaGrowth = comm.arenaUsedBytes() - arenaBefore;
+                comm.allGatherv(List.of(send), columnBlocks(heapOut, rows), heapScratch);
+                charged = new long[] {arenaScratch.peakBytes(), arenaScratch.allocatedBytes(), heapScratch.peakBytes(),
+                    heapScratch.allocatedBytes(), arenaGrowth, tableBytes};
+            }
+            byte[] expected = expectedGather(dtype, inputs, rows);
+            boolean[] same = {Arrays.equals(expected, CollectiveTestData.bytes(out)), Arrays.equals(expected, onHeap)};
+            src.close();
+            out.close();
+            return new Object[] {same, charged};
+        });
+        long pieceBytes = rows * WIDTH * dtype.byteSize();
+        for (int r = 0; r < SIZE; r++) {
+            assertArrayEquals(new boolean[] {true, true}, (boolean[]) results.get(r)[0],
+                "native and Java array results equal the expected gather on rank " + r);
+            long[] charged = (long[]) results.get(r)[1];
+            // arena scratch: the packed block (table + this rank's piece) for the call; heap scratch: one peer piece at
+            // a time through a contiguous block for the strided Java-array receive views (its packed block then comes
+            // from the arena, which a heap allocator cannot hold); nothing left allocated, no arena growth
+            assertArrayEquals(new long[] {charged[5] + pieceBytes, 0, pieceBytes, 0, 0, charged[5]}, charged,
+                "arena scratch peak, live; heap scratch peak, live; arena growth; table bytes on rank " + r);
+        }
+    }
+
+    private static List<List<Tensor>> columnBlocks(Tensor out, long rows) {
+        Tensor matrix = out.view(Shape.of(rows, SIZE * WIDTH));
+        List<List<Tensor>> recv = new ArrayList<>();
+        for (int q = 0; q < SIZE; q++) {
+            recv.add(List.of(matrix.narrow(1, q * WIDTH, WIDTH)));
+        }
+        return recv;
     }
 
     @Test
