@@ -461,8 +461,9 @@ public final class Worker implements AutoCloseable {
          * Checks the settings and fills defaults.
          *
          * @throws IllegalArgumentException if the worker id or rank is negative, no role or no method table is set,
-         *         the controller channel is not an aeron:ipc or aeron:udp channel, a timeout is not positive, or the
-         *         secret is shorter than {@link ControlPlane#MIN_SECRET_BYTES}
+         *         the controller channel is not an aeron:ipc or aeron:udp channel, a timeout is not positive, the
+         *         secret is shorter than {@link ControlPlane#MIN_SECRET_BYTES}, or the reply host (where the worker also
+         *         serves its references) is beyond loopback without a shared secret
          */
         public Context conclude() {
             if (workerId < 0 || workerId > WorkerChannels.MAX_WORKER_ID) {
@@ -490,6 +491,11 @@ public final class Worker implements AutoCloseable {
             if (sharedSecret != null && sharedSecret.length < ControlPlane.MIN_SECRET_BYTES) {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + ControlPlane.MIN_SECRET_BYTES);
+            }
+            if (sharedSecret == null && !ControlPlane.Context.isLoopback(replyHost)) {
+                throw new IllegalArgumentException("a reply host beyond loopback requires a shared secret (it serves"
+                        + " references and control replies on udp): replyHost=" + replyHost + ", expected=a loopback"
+                        + " address or sharedSecret(...)");
             }
             if (controllerTimeoutNs <= 0) {
                 throw new IllegalArgumentException("controller timeout must be positive: controllerTimeoutNs="
