@@ -172,6 +172,14 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
+     * Frames of the reference data plane this worker dropped, as the owner of references (requests) or as their
+     * consumer (chunks and answers): malformed, failing their MAC or replayed, or not addressed to it.
+     */
+    public FrameStats referenceStats() {
+        return agent.referenceStats();
+    }
+
+    /**
      * Registers a communicator of this worker's groups: when the controller aborts this worker's calls (it does when
      * a worker of a group this one shares is lost) or the controller is lost, the communicator is aborted, so this
      * worker does not hang in a collective with the lost peer.

@@ -47,7 +47,7 @@ class FrameCodecTest {
         assertEquals(16, b.getShort(0));
         assertEquals(3, b.getShort(2));
         assertEquals(1701, b.getShort(4));
-        assertEquals(2, b.getShort(6));
+        assertEquals(3, b.getShort(6));
     }
 
     @Test
@@ -104,7 +104,7 @@ class FrameCodecTest {
         byte[] wrongSchema = frame.clone();
         ByteBuffer.wrap(wrongSchema).order(ByteOrder.LITTLE_ENDIAN).putShort(4, (short) 1702);
         byte[] future = frame.clone();
-        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 3);
+        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 4);
         assertEquals(7, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
         assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(wrongSchema), 0,
                 wrongSchema.length));
