@@ -52,6 +52,10 @@ public final class ControlPlane implements AutoCloseable {
     public static final long NO_CALL_TIMEOUT = Long.MAX_VALUE;
     /** Shortest shared secret accepted, in bytes. */
     public static final int MIN_SECRET_BYTES = 16;
+    /** Default cap on registrations waiting for their answer to a challenge: 256. */
+    public static final int DEFAULT_MAX_PENDING_REGISTRATIONS = 256;
+    /** Default time a challenged registration may take to answer before it is forgotten: 10 s. */
+    public static final long DEFAULT_PENDING_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
 
     /** How an embedded media driver runs its agents. */
     public enum Threading {
@@ -120,7 +124,8 @@ public final class ControlPlane implements AutoCloseable {
             String resolved = Endpoints.resolve(transport, subscription, ctx.channel(), ctx.sendTimeoutNs);
             ControllerAgent agent = new ControllerAgent(new SecureRandom().nextLong(), transport,
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
-                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.idle);
+                    ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.maxPendingRegistrations,
+                    ctx.pendingRegistrationTimeoutNs, ctx.idle);
             runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
@@ -180,6 +185,14 @@ public final class ControlPlane implements AutoCloseable {
     public FrameStats stats() {
         FrameCounters c = agent.counters();
         return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+    }
+
+    /**
+     * Registrations not yet accepted: challenged and waiting for their answer (at most
+     * {@link Context#maxPendingRegistrations()}, each for at most {@link Context#pendingRegistrationTimeoutNs()}).
+     */
+    public int pendingRegistrations() {
+        return agent.pendingRegistrations();
     }
 
     /**
@@ -339,6 +352,8 @@ public final class ControlPlane implements AutoCloseable {
         private String host;
         private long sendTimeoutNs = DEFAULT_SEND_TIMEOUT_NS;
         private long callTimeoutNs = NO_CALL_TIMEOUT;
+        private int maxPendingRegistrations = DEFAULT_MAX_PENDING_REGISTRATIONS;
+        private long pendingRegistrationTimeoutNs = DEFAULT_PENDING_REGISTRATION_TIMEOUT_NS;
         private List<PayloadType<?>> payloadTypes = List.of();
         private Function<String, Dispatch> dispatchModes;
         private final Map<String, Dispatch> customDispatch = new LinkedHashMap<>();
@@ -418,6 +433,33 @@ public final class ControlPlane implements AutoCloseable {
         public Context sharedSecret(byte[] secret) {
             this.sharedSecret = secret == null ? null : secret.clone();
             return this;
+        }
+
+        /**
+         * Most registrations that may wait for their answer to a challenge at a time (default
+         * {@value #DEFAULT_MAX_PENDING_REGISTRATIONS}); a registration from a new session beyond it is dropped and
+         * counted as unauthenticated.
+         */
+        public Context maxPendingRegistrations(int max) {
+            this.maxPendingRegistrations = max;
+            return this;
+        }
+
+        public int maxPendingRegistrations() {
+            return maxPendingRegistrations;
+        }
+
+        /**
+         * How long a challenged registration may take to answer (default 10 s); then its nonce is forgotten and the
+         * publication to its reply channel closed.
+         */
+        public Context pendingRegistrationTimeoutNs(long timeoutNs) {
+            this.pendingRegistrationTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        public long pendingRegistrationTimeoutNs() {
+            return pendingRegistrationTimeoutNs;
         }
 
         public Context heartbeatIntervalNs(long intervalNs) {
@@ -583,8 +625,9 @@ public final class ControlPlane implements AutoCloseable {
          * Checks the settings and fills defaults (the embedded driver's directory, the peer heartbeats, the host).
          *
          * @throws IllegalArgumentException if a timeout or interval is not positive, a heartbeat timeout (workers' or
-         *         peers') is not longer than its interval, the port is out of range, the secret is shorter than
-         *         {@link #MIN_SECRET_BYTES}, or a udp endpoint beyond loopback has no shared secret
+         *         peers') is not longer than its interval, the pending-registration cap is not positive, the port is
+         *         out of range, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a udp endpoint beyond loopback
+         *         has no shared secret
          */
         public Context conclude() {
             if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
@@ -615,6 +658,11 @@ public final class ControlPlane implements AutoCloseable {
             }
             if (callTimeoutNs <= 0) {
                 throw new IllegalArgumentException("call timeout must be positive: callTimeoutNs=" + callTimeoutNs);
+            }
+            if (maxPendingRegistrations <= 0 || pendingRegistrationTimeoutNs <= 0) {
+                throw new IllegalArgumentException("pending registrations need a positive cap and timeout:"
+                        + " maxPendingRegistrations=" + maxPendingRegistrations + ", pendingRegistrationTimeoutNs="
+                        + pendingRegistrationTimeoutNs);
             }
             if (udpPort < 0 || udpPort > 65535) {
                 throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");

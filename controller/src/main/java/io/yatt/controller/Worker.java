@@ -183,6 +183,14 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
+     * Frames of the reference data plane this worker dropped, as the owner of references (requests) or as their
+     * consumer (chunks and answers): malformed, failing their MAC or replayed, or not addressed to it.
+     */
+    public FrameStats referenceStats() {
+        return agent.referenceStats();
+    }
+
+    /**
      * Registers a communicator of this worker's groups: when the controller aborts this worker's calls (it does when
      * a worker of a group this one shares is lost) or the controller is lost, the communicator is aborted, so this
      * worker does not hang in a collective with the lost peer.
@@ -492,8 +500,9 @@ public final class Worker implements AutoCloseable {
          * Checks the settings and fills defaults.
          *
          * @throws IllegalArgumentException if the worker id or rank is negative, no role or no method table is set,
-         *         the controller channel is not an aeron:ipc or aeron:udp channel, a timeout is not positive, or the
-         *         secret is shorter than {@link ControlPlane#MIN_SECRET_BYTES}
+         *         the controller channel is not an aeron:ipc or aeron:udp channel, a timeout is not positive, the
+         *         secret is shorter than {@link ControlPlane#MIN_SECRET_BYTES}, or the reply host (where the worker also
+         *         serves its references) is beyond loopback without a shared secret
          */
         public Context conclude() {
             if (workerId < 0 || workerId > WorkerChannels.MAX_WORKER_ID) {
@@ -521,6 +530,11 @@ public final class Worker implements AutoCloseable {
             if (sharedSecret != null && sharedSecret.length < ControlPlane.MIN_SECRET_BYTES) {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + ControlPlane.MIN_SECRET_BYTES);
+            }
+            if (sharedSecret == null && !ControlPlane.Context.isLoopback(replyHost)) {
+                throw new IllegalArgumentException("a reply host beyond loopback requires a shared secret (it serves"
+                        + " references and control replies on udp): replyHost=" + replyHost + ", expected=a loopback"
+                        + " address or sharedSecret(...)");
             }
             if (controllerTimeoutNs <= 0) {
                 throw new IllegalArgumentException("controller timeout must be positive: controllerTimeoutNs="

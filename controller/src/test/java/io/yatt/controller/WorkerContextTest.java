@@ -27,6 +27,12 @@ class WorkerContextTest {
     }
 
     @Test
+    void shouldAcceptReplyHostBeyondLoopbackWithSecretAndLoopbackWithout() {
+        assertEquals(1, valid().replyHost("10.1.2.3").sharedSecret(new byte[16]).conclude().workerId());
+        assertEquals(1, valid().replyHost("127.0.0.1").conclude().workerId());
+    }
+
+    @Test
     void shouldNameEachInvalidSetting() {
         assertEquals("worker id out of range: workerId=-1, expected=0..2147418111", rejection(valid().workerId(-1)));
         assertEquals("worker rank must be non-negative: rank=-2", rejection(valid().rank(-2)));
@@ -37,6 +43,9 @@ class WorkerContextTest {
         assertEquals("timeouts must be positive: registrationTimeoutNs=0, sendTimeoutNs=5000000000",
                 rejection(valid().registrationTimeoutNs(0)));
         assertEquals("shared secret too short: bytes=4, min=16", rejection(valid().sharedSecret(new byte[4])));
+        assertEquals("a reply host beyond loopback requires a shared secret (it serves references and control"
+                + " replies on udp): replyHost=10.1.2.3, expected=a loopback address or sharedSecret(...)",
+                rejection(valid().replyHost("10.1.2.3")));
     }
 
     @Test

@@ -111,8 +111,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
     private final Map<Integer, WorkerSession> workers = new ConcurrentHashMap<>();
     private final Map<Long, PendingCall> calls = new ConcurrentHashMap<>();
     private final Map<Integer, WorkerSession> bySession = new HashMap<>();
-    private final Map<Integer, byte[]> challenges = new HashMap<>();
-    private final Map<Integer, ExclusivePublication> replies = new HashMap<>();
+    /** Registrations not yet accepted (challenged, or being answered), by session: bounded and expiring. */
+    private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
+    private final int maxPendingRegistrations;
+    private final long pendingRegistrationTimeoutNs;
     private long nextLivenessCheckNs;
     private volatile PeerLinks peers;
     private long nextHeartbeatNs;
@@ -120,11 +122,15 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     /**
      * An agent reading {@code subscription} (and running the transport's invoker, if any); {@code secret} null means
-     * registrations are not authenticated.
+     * registrations are not authenticated. At most {@code maxPendingRegistrations} registrations wait for their
+     * answer to a challenge at a time, each for at most {@code pendingRegistrationTimeoutNs}.
      */
     public ControllerAgent(long controllerId, AeronTransport transport, Subscription subscription, PayloadCodec payloads,
                            byte[] secret, long heartbeatIntervalNs, long heartbeatTimeoutNs, long sendTimeoutNs,
-                           long callTimeoutNs, ControlPlane.Idle idle) {
+                           long callTimeoutNs, int maxPendingRegistrations, long pendingRegistrationTimeoutNs,
+                           ControlPlane.Idle idle) {
+        this.maxPendingRegistrations = maxPendingRegistrations;
+        this.pendingRegistrationTimeoutNs = pendingRegistrationTimeoutNs;
         this.idle = idle;
         this.controllerId = controllerId;
         this.aeron = transport.aeron();
@@ -440,6 +446,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (nowNs - nextLivenessCheckNs >= 0) {
             nextLivenessCheckNs = nowNs + Math.max(1, heartbeatIntervalNs / 4);
             work += checkLiveness(nowNs);
+            work += expirePending(nowNs);
         }
         PeerLinks mesh = peers;
         if (mesh != null) {
@@ -665,31 +672,38 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (!r.replyChannel().startsWith("aeron:ipc") && !r.replyChannel().startsWith("aeron:udp")) {
             return Outcome.DROPPED;
         }
-        ExclusivePublication reply = replies.get(sessionId);
-        if (reply == null) {
-            reply = aeron.addExclusivePublication(r.replyChannel(), r.replyStreamId());
-            replies.put(sessionId, reply);
+        long nowNs = System.nanoTime();
+        Pending waiting = pending.get(sessionId);
+        if (waiting == null) {
+            expirePending(nowNs);
+            if (pending.size() >= maxPendingRegistrations) {
+                // a flood of unauthenticated registrations: no publication, no nonce, counted
+                return Outcome.UNAUTHENTICATED;
+            }
+            waiting = new Pending(aeron.addExclusivePublication(r.replyChannel(), r.replyStreamId()),
+                    nowNs + pendingRegistrationTimeoutNs);
+            pending.put(sessionId, waiting);
         }
+        ExclusivePublication reply = waiting.publication;
         WorkerProxy proxy = new WorkerProxy(payloads, new PublicationSink(transport, reply, sendTimeoutNs));
         FrameTag inbound = null;
         FrameTag outbound = null;
         if (secret != null) {
             if (r.mac().length == 0) {
-                byte[] nonce = challenges.get(sessionId);
-                if (nonce == null) {
-                    nonce = new byte[NONCE_BYTES];
-                    random.nextBytes(nonce);
-                    challenges.put(sessionId, nonce);
+                if (waiting.nonce == null) {
+                    waiting.nonce = new byte[NONCE_BYTES];
+                    random.nextBytes(waiting.nonce);
                 }
                 proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.CHALLENGE, heartbeatIntervalNs,
-                        nonce, "");
+                        waiting.nonce, "");
                 return Outcome.APPLIED;
             }
-            byte[] nonce = challenges.remove(sessionId);
+            byte[] nonce = waiting.nonce;
+            waiting.nonce = null;
             if (nonce == null || !Hmac.verify(secret, nonce, r.workerId(), r.rank(), r.mac())) {
                 proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.REFUSED, heartbeatIntervalNs,
                         new byte[0], "authentication failed");
-                CloseHelper.quietClose(replies.remove(sessionId));
+                CloseHelper.quietClose(pending.remove(sessionId).publication);
                 return Outcome.UNAUTHENTICATED;
             }
             inbound = FrameTag.of(Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, nonce, r.workerId(), r.rank()));
@@ -702,7 +716,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.REFUSED, heartbeatIntervalNs,
                         new byte[0], "rank already registered: rank=" + r.rank() + ", roles=" + r.roles()
                                 + ", workerId=" + o.workerId());
-                CloseHelper.quietClose(replies.remove(sessionId));
+                CloseHelper.quietClose(pending.remove(sessionId).publication);
                 return Outcome.DROPPED;
             }
         }
@@ -710,12 +724,43 @@ public final class ControllerAgent implements Agent, MessageHandler {
             proxy.seal(outbound);
         }
         WorkerSession session = new WorkerSession(r, sessionId, reply, proxy, System.nanoTime(), inbound);
-        replies.remove(sessionId);
+        pending.remove(sessionId);
         bySession.put(sessionId, session);
         workers.put(r.workerId(), session);
         proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.ACCEPTED, heartbeatIntervalNs, new byte[0],
                 "");
         return Outcome.APPLIED;
+    }
+
+    /** Forgets the registrations whose challenge is older than the timeout, closing their publications. */
+    private int expirePending(long nowNs) {
+        int expired = 0;
+        for (var it = pending.values().iterator(); it.hasNext(); ) {
+            Pending p = it.next();
+            if (nowNs - p.expiresNs > 0) {
+                CloseHelper.quietClose(p.publication);
+                it.remove();
+                expired++;
+            }
+        }
+        return expired;
+    }
+
+    /** Registrations waiting for their answer to a challenge (or being answered), for tests and stats. */
+    public int pendingRegistrations() {
+        return pending.size();
+    }
+
+    /** A registration not yet accepted: the publication to its reply channel and the nonce it was challenged with. */
+    private static final class Pending {
+        final ExclusivePublication publication;
+        final long expiresNs;
+        byte[] nonce;
+
+        Pending(ExclusivePublication publication, long expiresNs) {
+            this.publication = publication;
+            this.expiresNs = expiresNs;
+        }
     }
 
     /**
@@ -900,9 +945,10 @@ public final class ControllerAgent implements Agent, MessageHandler {
         for (WorkerSession s : workers.values()) {
             CloseHelper.quietClose(s.publication());
         }
-        for (ExclusivePublication p : replies.values()) {
-            CloseHelper.quietClose(p);
+        for (Pending p : pending.values()) {
+            CloseHelper.quietClose(p.publication);
         }
+        pending.clear();
         pollLock.lock();
         try {
             CloseHelper.quietClose(subscription);

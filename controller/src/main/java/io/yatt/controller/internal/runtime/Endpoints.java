@@ -41,4 +41,13 @@ public final class Endpoints {
     public static IdleStrategy idle(ControlPlane.Idle idle) {
         return Idles.strategy(idle);
     }
+
+    /** Whether {@code host} names a loopback address (a name that does not resolve is not). */
+    public static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
 }

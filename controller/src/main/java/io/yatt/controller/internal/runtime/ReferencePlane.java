@@ -8,11 +8,26 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.FragmentHandler;
 import io.yatt.collectives.SharedMemory;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.FrameStats;
 import io.yatt.controller.ReferenceColumn;
+import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
+import io.yatt.controller.internal.sbe.MessageHeaderEncoder;
+import io.yatt.controller.internal.sbe.ReferenceAnswerDecoder;
+import io.yatt.controller.internal.sbe.ReferenceAnswerEncoder;
+import io.yatt.controller.internal.sbe.ReferenceAnswerStatus;
+import io.yatt.controller.internal.sbe.ReferenceChunkDecoder;
+import io.yatt.controller.internal.sbe.ReferenceChunkEncoder;
+import io.yatt.controller.internal.sbe.ReferenceClaimKind;
+import io.yatt.controller.internal.sbe.ReferenceRequestDecoder;
+import io.yatt.controller.internal.sbe.ReferenceRequestEncoder;
+import io.yatt.controller.internal.sbe.ReferenceRequestKind;
+import io.yatt.controller.internal.wire.FrameCounters;
+import io.yatt.controller.internal.wire.FrameTag;
+import io.yatt.controller.internal.wire.FrameValidator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +48,14 @@ import org.agrona.concurrent.UnsafeBuffer;
  * an acknowledgement once it found the region live and counted the pull). Bytes served and fetched over Aeron and
  * bytes copied from shared memory are counted. Uses an Aeron client of its own on the worker's media driver; the
  * server runs on its own thread. Thread-safe: fetches are serialised (one call thread per worker).
+ *
+ * <p>Requests, chunks and answers are messages of the control schema (ReferenceRequest, ReferenceChunk,
+ * ReferenceAnswer), checked by {@link FrameValidator} before anything is read. With the job's shared secret every
+ * frame carries a {@link FrameTag} trailer under the job's reference key (HMAC-SHA256(secret, "yatt-reference")), with
+ * sequence numbers checked per sender (consumer at an owner, owner at a consumer) and starting at the sender's wall
+ * clock in nanoseconds, so a restarted sender is not taken for a replay; an owner serves only requests addressed to
+ * it, a consumer takes only chunks of the request it issued, from the owner it asked, addressed to it. Frames that
+ * fail are counted ({@link #stats()}) and change nothing.
  */
 public final class ReferencePlane implements AutoCloseable {
 
@@ -50,13 +73,12 @@ public final class ReferencePlane implements AutoCloseable {
     /** How often a consumer waiting for an owner's acknowledgement checks that the owner's process is alive. */
     private static final long LIVENESS_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
 
-    private static final int REQUEST = 1;
-    private static final int CHUNK = 2;
-    private static final int FAILURE = 3;
-    private static final int PULLED = 4;
-    private static final int ACK = 5;
-    private static final int CHUNK_HEADER = 4 + 8 + 8 + 4;
+    /** Label of the job's reference key, derived from the shared secret. */
+    static final String REFERENCE_KEY_LABEL = "yatt-reference";
     private static final int MAX_CHUNK_BYTES = 60 * 1024;
+    private static final int MAX_FRAME_BYTES = MessageHeaderEncoder.ENCODED_LENGTH + 64 + 4 + MAX_CHUNK_BYTES
+            + FrameTag.TRAILER_BYTES;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final DType[] DTYPES = DType.values();
 
     private final Aeron aeron;
@@ -72,8 +94,27 @@ public final class ReferencePlane implements AutoCloseable {
     private final AtomicLong fetchedBytes = new AtomicLong();
     private final AtomicLong sharedBytes = new AtomicLong();
     private final Thread server;
-    private final UnsafeBuffer sendBuffer = new UnsafeBuffer(new byte[CHUNK_HEADER + MAX_CHUNK_BYTES]);
-    private final UnsafeBuffer serveBuffer = new UnsafeBuffer(new byte[CHUNK_HEADER + MAX_CHUNK_BYTES]);
+    private final UnsafeBuffer sendBuffer = new UnsafeBuffer(new byte[MAX_FRAME_BYTES]);
+    private final UnsafeBuffer serveBuffer = new UnsafeBuffer(new byte[MAX_FRAME_BYTES]);
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final ReferenceRequestEncoder requestEncoder = new ReferenceRequestEncoder();
+    private final MessageHeaderEncoder serveHeaderEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder serveHeaderDecoder = new MessageHeaderDecoder();
+    private final ReferenceRequestDecoder requestDecoder = new ReferenceRequestDecoder();
+    private final ReferenceChunkEncoder chunkEncoder = new ReferenceChunkEncoder();
+    private final ReferenceAnswerEncoder answerEncoder = new ReferenceAnswerEncoder();
+    private final ReferenceChunkDecoder chunkDecoder = new ReferenceChunkDecoder();
+    private final ReferenceAnswerDecoder answerDecoder = new ReferenceAnswerDecoder();
+    private final FrameCounters counters = new FrameCounters();
+    /** Seals this worker's requests (call thread) and opens its owners' answers (call thread); null without a secret. */
+    private final FrameTag requestSealer;
+    private final FrameTag answerOpener;
+    /** Opens requests and seals answers (server thread); null without a secret. */
+    private final FrameTag requestOpener;
+    private final FrameTag answerSealer;
+    private final Map<Integer, Long> consumerSequences = new HashMap<>();
+    private final Map<Integer, Long> ownerSequences = new HashMap<>();
     private final byte[] chunkScratch = new byte[MAX_CHUNK_BYTES];
     private volatile ReferenceStore store;
     private volatile boolean running = true;
@@ -81,14 +122,29 @@ public final class ReferencePlane implements AutoCloseable {
 
     // the fetch in progress (call thread only)
     private long awaitedRequest;
+    private int awaitedOwner;
+    private boolean awaitingAck;
     private Tensor target;
     private long targetOffset;
     private long received;
     private boolean acknowledged;
     private String failure;
 
-    private ReferencePlane(Aeron aeron, int workerId, String host, long timeoutNs) {
+    private ReferencePlane(Aeron aeron, int workerId, String host, long timeoutNs, byte[] secret) {
         this.aeron = aeron;
+        if (secret != null) {
+            byte[] key = referenceKey(secret);
+            long start = System.currentTimeMillis() * 1_000_000L;
+            requestSealer = FrameTag.of(key).startAfter(start);
+            answerSealer = FrameTag.of(key).startAfter(start);
+            requestOpener = FrameTag.of(key);
+            answerOpener = FrameTag.of(key);
+        } else {
+            requestSealer = null;
+            answerSealer = null;
+            requestOpener = null;
+            answerOpener = null;
+        }
         this.workerId = workerId;
         this.timeoutNs = timeoutNs;
         try {
@@ -108,15 +164,37 @@ public final class ReferencePlane implements AutoCloseable {
 
     /**
      * A reference plane for worker {@code workerId} on the media driver in {@code driverDirectory}, listening on udp
-     * at {@code host} (a free port).
+     * at {@code host} (a free port); with the job's {@code secret} (null: none) every frame is sealed and checked.
      *
+     * @throws IllegalArgumentException if {@code host} is beyond loopback and there is no secret
      * @throws io.aeron.exceptions.AeronException if the driver is not reached
      * @throws IllegalStateException if an endpoint does not resolve within the timeout
      */
-    public static ReferencePlane start(String driverDirectory, int workerId, String host, long timeoutNs) {
+    public static ReferencePlane start(String driverDirectory, int workerId, String host, long timeoutNs,
+            byte[] secret) {
+        if (secret == null && !Endpoints.isLoopback(host)) {
+            throw new IllegalArgumentException("a reference endpoint beyond loopback requires a shared secret: host="
+                    + host + ", workerId=" + workerId + ", expected=a loopback address or the job's shared secret");
+        }
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driverDirectory)
                 .errorHandler(e -> System.err.println("yatt reference plane: aeron client error: " + e)));
-        return new ReferencePlane(aeron, workerId, host, timeoutNs);
+        return new ReferencePlane(aeron, workerId, host, timeoutNs, secret == null ? null : secret.clone());
+    }
+
+    /** The job's reference key: HMAC-SHA256(secret, "yatt-reference"). */
+    static byte[] referenceKey(byte[] secret) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance(Hmac.ALGORITHM);
+            mac.init(new javax.crypto.spec.SecretKeySpec(secret, Hmac.ALGORITHM));
+            return mac.doFinal(REFERENCE_KEY_LABEL.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 unavailable: " + e, e);
+        }
+    }
+
+    /** Reference frames this worker dropped (as owner or consumer), by reason. */
+    public FrameStats stats() {
+        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames());
     }
 
     private String resolved(Subscription subscription, String channel) {
@@ -215,7 +293,7 @@ public final class ReferencePlane implements AutoCloseable {
             Tensor out, long at) {
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
         long deadline = System.nanoTime() + timeoutNs;
-        request(REQUEST, ownerEndpoint, run, claim, out, at, deadline);
+        request(ReferenceRequestKind.FETCH, ownerEndpoint, run, claim, out, at, deadline);
         long expected = run.rows() * rowBytes;
         FragmentHandler handler = new FragmentAssembler(this::onChunk);
         IdleStrategy idle = Idles.strategy(ControlPlane.Idle.BACKOFF);
@@ -266,7 +344,7 @@ public final class ReferencePlane implements AutoCloseable {
                     + run.ownerRank() + ", shmRank=" + sharedRank + ", run=" + run + ": " + e.getMessage(), e);
         }
         long deadline = System.nanoTime() + timeoutNs;
-        request(PULLED, ownerEndpoint, run, claim, out, at, deadline);
+        request(ReferenceRequestKind.PULLED, ownerEndpoint, run, claim, out, at, deadline);
         FragmentHandler handler = new FragmentAssembler(this::onChunk);
         IdleStrategy idle = Idles.strategy(ControlPlane.Idle.BACKOFF);
         long nextCheck = System.nanoTime() + LIVENESS_INTERVAL_NS;
@@ -305,38 +383,42 @@ public final class ReferencePlane implements AutoCloseable {
      * Sends the owner a request of {@code type} for {@code run} (with the claim), after which the chunks or the
      * acknowledgement of that request are taken, rows landing in {@code out} from row {@code at}.
      */
-    private void request(int type, String ownerEndpoint, ReferenceColumn.Run run, ReferenceStore.Claim claim,
-            Tensor out, long at, long deadline) {
+    private void request(ReferenceRequestKind kind, String ownerEndpoint, ReferenceColumn.Run run,
+            ReferenceStore.Claim claim, Tensor out, long at, long deadline) {
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
         long requestId = ++nextRequestId;
         awaitedRequest = requestId;
+        awaitedOwner = run.ownerRank();
+        awaitingAck = kind == ReferenceRequestKind.PULLED;
         target = out;
         targetOffset = at * rowBytes;
         received = 0;
         acknowledged = false;
         failure = null;
-        byte[] reply = chunkEndpoint.getBytes(StandardCharsets.UTF_8);
-        UnsafeBuffer b = sendBuffer;
-        int o = 0;
-        b.putInt(o, type);
-        b.putLong(o += 4, requestId);
-        b.putInt(o += 8, workerId);
-        b.putLong(o += 4, run.regionId());
-        b.putLong(o += 8, run.byteOffset());
-        b.putLong(o += 8, run.rowStrideBytes());
-        b.putInt(o += 8, run.rows());
-        b.putLong(o += 4, rowBytes);
-        b.putByte(o += 8, (byte) (claim == null ? 0 : claim.last() ? 2 : 1));
-        b.putLong(o += 1, claim == null ? 0 : claim.dispatch());
-        b.putInt(o += 8, claim == null ? 0 : claim.pulls());
-        b.putInt(o += 4, run.dtype().ordinal());
-        b.putInt(o += 4, reply.length);
-        b.putBytes(o += 4, reply);
-        o += reply.length;
+        requestEncoder.wrapAndApplyHeader(sendBuffer, 0, headerEncoder)
+                .requestId(requestId)
+                .consumerWorkerId(workerId)
+                .ownerWorkerId(run.ownerRank())
+                .kind(kind)
+                .regionId(run.regionId())
+                .byteOffset(run.byteOffset())
+                .rowStrideBytes(run.rowStrideBytes())
+                .rows(run.rows())
+                .rowBytes(rowBytes)
+                .claim(claim == null ? ReferenceClaimKind.NONE : claim.last() ? ReferenceClaimKind.LAST
+                        : ReferenceClaimKind.CLAIM)
+                .dispatch(claim == null ? 0 : claim.dispatch())
+                .pulls(claim == null ? 0 : claim.pulls())
+                .dtype(run.dtype().ordinal())
+                .replyChannel(chunkEndpoint);
+        int length = MessageHeaderEncoder.ENCODED_LENGTH + requestEncoder.encodedLength();
+        if (requestSealer != null) {
+            length = requestSealer.seal(sendBuffer, length);
+        }
         ExclusivePublication pub = toOwners.computeIfAbsent(ownerEndpoint,
                 e -> aeron.addExclusivePublication(e, FETCH_STREAM_ID));
         try {
-            offer(pub, b, o, deadline, (type == PULLED ? "pull notice" : "fetch request") + " to owner "
+            offer(pub, sendBuffer, length, deadline, (awaitingAck ? "pull notice" : "fetch request") + " to owner "
                     + run.ownerRank() + " at " + ownerEndpoint);
         } catch (RuntimeException e) {
             target = null;
@@ -344,31 +426,94 @@ public final class ReferencePlane implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens (with a secret) and validates a frame of the expected templates; the body's length, or -1 once counted
+     * as dropped. The sender's sequence number is checked by the caller, who knows the sender from the body.
+     */
+    private int admit(FrameTag opener, DirectBuffer buffer, int offset, int length, int templateA, int templateB) {
+        int body = length;
+        if (opener != null) {
+            body = opener.verify(buffer, offset, length);
+            if (body == FrameTag.NOT_AUTHENTIC) {
+                counters.unauthenticated();
+                return -1;
+            }
+        }
+        int template = FrameValidator.validate(buffer, offset, body);
+        if (template == FrameValidator.MALFORMED) {
+            counters.malformed();
+            return -1;
+        }
+        if (template != templateA && template != templateB) {
+            counters.dropped();
+            return -1;
+        }
+        return body;
+    }
+
+    /** Whether {@code sequence} from {@code sender} is above the last one taken from it (always true unsealed). */
+    private static boolean fresh(FrameTag opener, Map<Integer, Long> last, int sender) {
+        if (opener == null) {
+            return true;
+        }
+        long sequence = opener.verifiedSequence();
+        Long previous = last.get(sender);
+        if (previous != null && sequence <= previous) {
+            return false;
+        }
+        last.put(sender, sequence);
+        return true;
+    }
+
     private void onChunk(DirectBuffer buffer, int offset, int length, io.aeron.logbuffer.Header header) {
-        int type = buffer.getInt(offset);
-        long requestId = buffer.getLong(offset + 4);
-        if (requestId != awaitedRequest || target == null) {
+        int body = admit(answerOpener, buffer, offset, length, FrameValidator.REFERENCE_CHUNK_TEMPLATE_ID,
+                FrameValidator.REFERENCE_ANSWER_TEMPLATE_ID);
+        if (body < 0) {
             return;
         }
-        if (type == FAILURE) {
-            int n = buffer.getInt(offset + 12);
-            byte[] text = new byte[n];
-            buffer.getBytes(offset + 16, text);
-            failure = new String(text, StandardCharsets.UTF_8);
+        headerDecoder.wrap(buffer, offset);
+        boolean chunk = headerDecoder.templateId() == FrameValidator.REFERENCE_CHUNK_TEMPLATE_ID;
+        long requestId;
+        int owner;
+        int consumer;
+        if (chunk) {
+            chunkDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            requestId = chunkDecoder.requestId();
+            owner = chunkDecoder.ownerWorkerId();
+            consumer = chunkDecoder.consumerWorkerId();
+        } else {
+            answerDecoder.wrapAndApplyHeader(buffer, offset, headerDecoder);
+            requestId = answerDecoder.requestId();
+            owner = answerDecoder.ownerWorkerId();
+            consumer = answerDecoder.consumerWorkerId();
+        }
+        if (!fresh(answerOpener, ownerSequences, owner)) {
+            counters.unauthenticated();
             return;
         }
-        if (type == ACK) {
-            acknowledged = length == 12;
+        if (consumer != workerId || requestId != awaitedRequest || owner != awaitedOwner || target == null) {
+            counters.dropped();
             return;
         }
-        long at = buffer.getLong(offset + 12);
-        int n = buffer.getInt(offset + 20);
-        if (type != CHUNK || at != received || length != CHUNK_HEADER + n
-                || targetOffset + at + n > target.byteSize()) {
-            failure = "malformed reference chunk: requestId=" + requestId + ", at=" + at + ", bytes=" + n;
+        if (!chunk) {
+            ReferenceAnswerStatus status = answerDecoder.status();
+            if (status == ReferenceAnswerStatus.FAILURE) {
+                failure = answerDecoder.message();
+            } else if (status == ReferenceAnswerStatus.ACK && awaitingAck) {
+                acknowledged = true;
+            } else {
+                counters.malformed();
+            }
             return;
         }
-        buffer.getBytes(offset + CHUNK_HEADER, chunkScratch, 0, n);
+        long at = chunkDecoder.byteOffset();
+        int n = chunkDecoder.dataLength();
+        if (awaitingAck || at != received || n > MAX_CHUNK_BYTES || targetOffset + at + n > target.byteSize()) {
+            failure = "malformed reference chunk: requestId=" + requestId + ", ownerRank=" + owner + ", at=" + at
+                    + ", bytes=" + n + ", expectedAt=" + received;
+            return;
+        }
+        chunkDecoder.getData(chunkScratch, 0, n);
         MemorySegment.copy(MemorySegment.ofArray(chunkScratch), 0, target.segment(), targetOffset + at, n);
         received += n;
     }
@@ -392,34 +537,43 @@ public final class ReferencePlane implements AutoCloseable {
     }
 
     private void onRequest(DirectBuffer buffer, int offset, int length, io.aeron.logbuffer.Header header) {
-        int requestType = length < 73 ? 0 : buffer.getInt(offset);
-        if (requestType != REQUEST && requestType != PULLED) {
+        int body = admit(requestOpener, buffer, offset, length, FrameValidator.REFERENCE_REQUEST_TEMPLATE_ID,
+                FrameValidator.REFERENCE_REQUEST_TEMPLATE_ID);
+        if (body < 0) {
             return;
         }
-        int o = offset;
-        long requestId = buffer.getLong(o += 4);
-        int consumer = buffer.getInt(o += 8);
-        long regionId = buffer.getLong(o += 4);
-        long byteOffset = buffer.getLong(o += 8);
-        long stride = buffer.getLong(o += 8);
-        int rows = buffer.getInt(o += 8);
-        long rowBytes = buffer.getLong(o += 4);
-        byte claimKind = buffer.getByte(o += 8);
-        long dispatch = buffer.getLong(o += 1);
-        int pulls = buffer.getInt(o += 8);
-        int dtypeCode = buffer.getInt(o += 4);
-        int replyLength = buffer.getInt(o += 4);
-        if (replyLength < 0 || replyLength != length - (o + 4 - offset) || dtypeCode < 0
+        ReferenceRequestDecoder r = requestDecoder.wrapAndApplyHeader(buffer, offset, serveHeaderDecoder);
+        int consumer = r.consumerWorkerId();
+        if (!fresh(requestOpener, consumerSequences, consumer)) {
+            counters.unauthenticated();
+            return;
+        }
+        long requestId = r.requestId();
+        ReferenceRequestKind kind = r.kind();
+        ReferenceClaimKind claimKind = r.claim();
+        int dtypeCode = r.dtype();
+        if (kind == ReferenceRequestKind.NULL_VAL || claimKind == ReferenceClaimKind.NULL_VAL || dtypeCode < 0
                 || dtypeCode >= DTYPES.length) {
+            counters.malformed();
             return;
         }
-        byte[] reply = new byte[replyLength];
-        buffer.getBytes(o + 4, reply);
-        String replyChannel = new String(reply, StandardCharsets.UTF_8);
+        if (r.ownerWorkerId() != workerId) {
+            counters.dropped();
+            return;
+        }
+        long regionId = r.regionId();
+        long byteOffset = r.byteOffset();
+        long stride = r.rowStrideBytes();
+        int rows = r.rows();
+        long rowBytes = r.rowBytes();
+        long dispatch = r.dispatch();
+        int pulls = r.pulls();
+        String replyChannel = r.replyChannel();
         ExclusivePublication pub;
         try {
             pub = toConsumers.computeIfAbsent(replyChannel, c -> aeron.addExclusivePublication(c, CHUNK_STREAM_ID));
         } catch (RuntimeException e) {
+            counters.dropped();
             System.err.println("yatt reference plane " + workerId + ": bad reply channel from worker " + consumer
                     + ": " + e.getMessage());
             return;
@@ -430,48 +584,68 @@ public final class ReferencePlane implements AutoCloseable {
             if (s == null) {
                 throw new IllegalArgumentException("reference owner has no store yet: ownerRank=" + workerId);
             }
-            if (requestType == PULLED) {
+            if (kind == ReferenceRequestKind.PULLED) {
                 // the consumer copied the rows in place: check the region is still live and holds them
                 s.send(regionId, byteOffset, stride, rows, rowBytes, DTYPES[dtypeCode], (segment, at) -> { });
             } else {
                 s.send(regionId, byteOffset, stride, rows, rowBytes, DTYPES[dtypeCode],
-                        (segment, at) -> sendChunks(pub, requestId, segment, at, deadline));
+                        (segment, at) -> sendChunks(pub, requestId, consumer, segment, at, deadline));
                 servedBytes.addAndGet(rows * rowBytes);
             }
-            if (claimKind != 0) {
-                s.pulled(regionId, new ReferenceStore.Claim(dispatch, pulls, claimKind == 2));
+            if (claimKind != ReferenceClaimKind.NONE) {
+                s.pulled(regionId, new ReferenceStore.Claim(dispatch, pulls, claimKind == ReferenceClaimKind.LAST));
             }
-            if (requestType == PULLED) {
-                serveBuffer.putInt(0, ACK);
-                serveBuffer.putLong(4, requestId);
-                offer(pub, serveBuffer, 12, deadline, "pull acknowledgement to worker " + consumer);
+            if (kind == ReferenceRequestKind.PULLED) {
+                answer(pub, requestId, consumer, ReferenceAnswerStatus.ACK, "", deadline);
             }
         } catch (RuntimeException e) {
-            byte[] text = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
-            int n = Math.min(text.length, MAX_CHUNK_BYTES);
-            serveBuffer.putInt(0, FAILURE);
-            serveBuffer.putLong(4, requestId);
-            serveBuffer.putInt(12, n);
-            serveBuffer.putBytes(16, text, 0, n);
+            String text = String.valueOf(e.getMessage());
+            if (text.length() > MAX_CHUNK_BYTES / 4) {
+                text = text.substring(0, MAX_CHUNK_BYTES / 4);
+            }
             try {
-                offer(pub, serveBuffer, 16 + n, deadline, "fetch failure to worker " + consumer);
+                answer(pub, requestId, consumer, ReferenceAnswerStatus.FAILURE, text, deadline);
             } catch (IllegalArgumentException unsent) {
                 System.err.println("yatt reference plane " + workerId + ": " + unsent.getMessage());
             }
         }
     }
 
+    private void answer(ExclusivePublication pub, long requestId, int consumer, ReferenceAnswerStatus status,
+            String message, long deadline) {
+        answerEncoder.wrapAndApplyHeader(serveBuffer, 0, serveHeaderEncoder)
+                .requestId(requestId)
+                .ownerWorkerId(workerId)
+                .consumerWorkerId(consumer)
+                .status(status)
+                .message(message);
+        int length = MessageHeaderEncoder.ENCODED_LENGTH + answerEncoder.encodedLength();
+        if (answerSealer != null) {
+            length = answerSealer.seal(serveBuffer, length);
+        }
+        offer(pub, serveBuffer, length, deadline, (status == ReferenceAnswerStatus.ACK ? "pull acknowledgement"
+                : "fetch failure") + " to worker " + consumer);
+    }
+
     /** Sends {@code segment} (the bytes at {@code at} of the request's rows) in chunks. */
-    private void sendChunks(ExclusivePublication pub, long requestId, MemorySegment segment, long at, long deadline) {
+    private void sendChunks(ExclusivePublication pub, long requestId, int consumer, MemorySegment segment, long at,
+            long deadline) {
         MemorySegment staging = MemorySegment.ofArray(serveBuffer.byteArray());
         for (long done = 0; done < segment.byteSize(); ) {
             int n = (int) Math.min(MAX_CHUNK_BYTES, segment.byteSize() - done);
-            serveBuffer.putInt(0, CHUNK);
-            serveBuffer.putLong(4, requestId);
-            serveBuffer.putLong(12, at + done);
-            serveBuffer.putInt(20, n);
-            MemorySegment.copy(segment, done, staging, CHUNK_HEADER, n);
-            offer(pub, serveBuffer, CHUNK_HEADER + n, deadline, "reference chunk to " + pub.channel());
+            chunkEncoder.wrapAndApplyHeader(serveBuffer, 0, serveHeaderEncoder)
+                    .requestId(requestId)
+                    .ownerWorkerId(workerId)
+                    .consumerWorkerId(consumer)
+                    .byteOffset(at + done);
+            int limit = chunkEncoder.limit();
+            serveBuffer.putInt(limit, n, LE);
+            MemorySegment.copy(segment, done, staging, limit + 4, n);
+            int length = limit + 4 + n;
+            if (answerSealer != null) {
+                length = answerSealer.seal(serveBuffer, length);
+            }
+            offer(pub, serveBuffer, length, deadline, "reference chunk to " + pub.channel());
             done += n;
         }
     }

@@ -582,10 +582,15 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private synchronized ReferencePlane referencePlane() {
         if (referencePlane == null) {
             referencePlane = ReferencePlane.start(transport.directory(), registration.workerId(), referenceHost,
-                    referenceTimeoutNs);
+                    referenceTimeoutNs, secret);
             referencePlane.serve(store);
         }
         return referencePlane;
+    }
+
+    /** Reference frames this worker dropped as an owner or a consumer (none before its reference plane starts). */
+    public synchronized io.yatt.controller.FrameStats referenceStats() {
+        return referencePlane == null ? new io.yatt.controller.FrameStats(0, 0, 0) : referencePlane.stats();
     }
 
     /**

@@ -49,6 +49,15 @@ public final class FrameTag {
         return new FrameTag(key);
     }
 
+    /**
+     * Starts sealing after sequence number {@code sequence} (a sender that may restart under the same key starts
+     * above what it sent before, e.g. at the wall clock in nanoseconds), and opening above it.
+     */
+    public FrameTag startAfter(long sequence) {
+        this.sequence = sequence;
+        return this;
+    }
+
     /** Whether frames of {@code templateId} carry a trailer once a key is set (all but Register and RegisterAck). */
     public static boolean sealed(int templateId) {
         return templateId != RegisterDecoder.TEMPLATE_ID && templateId != RegisterAckDecoder.TEMPLATE_ID;
@@ -59,7 +68,7 @@ public final class FrameTag {
      *
      * @return the length with the trailer
      */
-    int seal(MutableDirectBuffer buffer, int length) {
+    public int seal(MutableDirectBuffer buffer, int length) {
         long next = ++sequence;
         buffer.putLong(length, next, LE);
         compute(buffer, 0, length, next);

@@ -9,6 +9,9 @@ import io.yatt.controller.internal.sbe.InvokeInputDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MetricReductionDecoder;
 import io.yatt.controller.internal.sbe.PeerHeartbeatDecoder;
+import io.yatt.controller.internal.sbe.ReferenceAnswerDecoder;
+import io.yatt.controller.internal.sbe.ReferenceChunkDecoder;
+import io.yatt.controller.internal.sbe.ReferenceRequestDecoder;
 import io.yatt.controller.internal.sbe.RegisterAckDecoder;
 import io.yatt.controller.internal.sbe.RegisterDecoder;
 import io.yatt.controller.internal.sbe.ResultDecoder;
@@ -35,6 +38,12 @@ public final class FrameValidator {
     public static final int METRIC_REDUCTION_TEMPLATE_ID = MetricReductionDecoder.TEMPLATE_ID;
     /** Template id of PeerHeartbeat (a peer controller's frame). */
     public static final int PEER_HEARTBEAT_TEMPLATE_ID = PeerHeartbeatDecoder.TEMPLATE_ID;
+    /** Template ids of the reference data plane (its own streams; never on the control stream). */
+    public static final int REFERENCE_REQUEST_TEMPLATE_ID = ReferenceRequestDecoder.TEMPLATE_ID;
+    /** Template id of a chunk of a reference fetch. */
+    public static final int REFERENCE_CHUNK_TEMPLATE_ID = ReferenceChunkDecoder.TEMPLATE_ID;
+    /** Template id of an owner's answer to a reference request (acknowledgement or failure). */
+    public static final int REFERENCE_ANSWER_TEMPLATE_ID = ReferenceAnswerDecoder.TEMPLATE_ID;
     /** Oldest schema version still read. */
     public static final int MIN_VERSION = 1;
     /** Largest variable-length field accepted, in bytes. */
@@ -56,7 +65,7 @@ public final class FrameValidator {
         }
     }
 
-    private static final Shape[] SHAPES = new Shape[PeerHeartbeatDecoder.TEMPLATE_ID + 1];
+    private static final Shape[] SHAPES = new Shape[ReferenceAnswerDecoder.TEMPLATE_ID + 1];
 
     static {
         shape(RegisterDecoder.TEMPLATE_ID, RegisterDecoder.BLOCK_LENGTH, 3,
@@ -72,6 +81,12 @@ public final class FrameValidator {
                 InvokeInputDecoder.BLOCK_LENGTH, new Group[0], 1);
         shape(ResultDecoder.TEMPLATE_ID, ResultDecoder.BLOCK_LENGTH, 1);
         shape(ErrorDecoder.TEMPLATE_ID, ErrorDecoder.BLOCK_LENGTH, 2);
+        SHAPES[ReferenceRequestDecoder.TEMPLATE_ID] = new Shape(3, ReferenceRequestDecoder.BLOCK_LENGTH,
+                ReferenceRequestDecoder.BLOCK_LENGTH, new Group[0], 1);
+        SHAPES[ReferenceChunkDecoder.TEMPLATE_ID] = new Shape(3, ReferenceChunkDecoder.BLOCK_LENGTH,
+                ReferenceChunkDecoder.BLOCK_LENGTH, new Group[0], 1);
+        SHAPES[ReferenceAnswerDecoder.TEMPLATE_ID] = new Shape(3, ReferenceAnswerDecoder.BLOCK_LENGTH,
+                ReferenceAnswerDecoder.BLOCK_LENGTH, new Group[0], 1);
         shape(CancelDecoder.TEMPLATE_ID, CancelDecoder.BLOCK_LENGTH, 0);
         shape(AbortDecoder.TEMPLATE_ID, AbortDecoder.BLOCK_LENGTH, 1);
         shape(ShutdownDecoder.TEMPLATE_ID, ShutdownDecoder.BLOCK_LENGTH, 1);

@@ -74,9 +74,9 @@ class SharedReferenceTest {
                 Communicators.sharedMemory(comms[0]).orElseThrow());
         consumerShared = Communicators.sharedMemory(comms[1]).orElseThrow();
         long timeoutNs = TimeUnit.SECONDS.toNanos(30);
-        ownerPlane = ReferencePlane.start(plane.driverDirectory(), OWNER, "127.0.0.1", timeoutNs);
+        ownerPlane = ReferencePlane.start(plane.driverDirectory(), OWNER, "127.0.0.1", timeoutNs, null);
         ownerPlane.serve(store);
-        consumerPlane = ReferencePlane.start(plane.driverDirectory(), 9, "127.0.0.1", timeoutNs);
+        consumerPlane = ReferencePlane.start(plane.driverDirectory(), 9, "127.0.0.1", timeoutNs, null);
     }
 
     private static Communicator world(int rank, int port) {
