@@ -19,7 +19,7 @@ import net.jqwik.api.constraints.IntRange;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * The reference data plane's frames (templates 13 to 15) under the validator and the frame tag: a whole frame passes,
+ * The reference data plane's frames (templates 14 to 16) under the validator and the frame tag: a whole frame passes,
  * every truncation, trailing byte and older version is malformed, and a sealed frame with any bit flipped does not
  * verify.
  */
