@@ -6,25 +6,20 @@ import io.aeron.Aeron;
 import io.grpc.Server;
 import io.yatt.bench.JvmFlags;
 import io.yatt.controller.ControlPlane;
-import io.yatt.controller.DataBatch;
-import io.yatt.controller.DispatchModes;
-import io.yatt.controller.PayloadStats;
 import io.yatt.controller.TensorRef;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
 import io.yatt.controller.WorkerProcesses;
-import io.yatt.tensor.Allocator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandles;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryMXBean;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -32,18 +27,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.IdleStrategy;
@@ -56,9 +44,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code yatt bench control}: in one run, (1) the round trip of a no-op ONE_TO_ALL call to N workers over ipc and udp
  * loopback against raw Aeron ping-pong on the same driver, transport and idle strategy and against a gRPC unary echo
- * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller
- * step, the payload bytes a controller hands through {@code group.call} and its heap, against batch size, for C
- * parallel controllers with data by reference and with everything inline. Prints tables (or JSON lines) and the issue's targets.
+ * over loopback, same payload, the paths interleaved in alternating blocks ({@link Blocks}); (2) per controller step,
+ * the payload bytes each controller's codec handled and its JVM's heap, against batch size, for C parallel controllers
+ * (each a JVM with its own worker JVMs) with the runtime's data by reference and with everything inline. Prints
+ * tables (or JSON lines) and the issue's targets.
  */
 @Command(name = "control", mixinStandardHelpOptions = true,
     description = "Control-plane round trips (vs raw Aeron, gRPC) and controller bytes/heap per step (references vs"
@@ -69,8 +58,6 @@ public final class ControlBenchCommand implements Callable<Integer> {
     static final List<String> WORKER_JVM_FLAGS = JvmFlags.withExtra("-Xmx256m", "-XX:+UseSerialGC");
     /** Largest payload of a round trip: one Aeron frame on udp with the default MTU. */
     static final int MAX_PAYLOAD_BYTES = 1024;
-    /** Name of the control plane's agent threads (the controller's duty cycle). */
-    static final String CONTROLLER_AGENT_THREAD = "yatt-controller";
 
     @Spec
     CommandSpec spec;
@@ -80,8 +67,9 @@ public final class ControlBenchCommand implements Callable<Integer> {
     List<String> parts;
 
     @Option(names = "--paths", split = ",", defaultValue = "reference,inline",
-        description = "controller-step paths: reference (a TensorRef per worker), inline, batch (DataBatch results as"
-            + " the runtime's reference columns, freed at the last consumer) (default ${DEFAULT-VALUE})")
+        description = "controller-step paths: reference (the runtime's data by reference: DataBatch results whose rows"
+            + " stay with their workers and travel as reference columns, freed at the last consumer) and/or inline"
+            + " (every sample through the controller) (default ${DEFAULT-VALUE})")
     List<String> paths;
 
     @Option(names = "--launch", defaultValue = "processes",
@@ -140,7 +128,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
     List<Integer> controllers;
 
     @Option(names = "--step-workers", defaultValue = "4",
-        description = "workers (threads) of the step part, split evenly over the C controllers"
+        description = "worker JVMs of the step part, split evenly over the C controller JVMs"
             + " (default ${DEFAULT-VALUE})")
     int stepWorkers;
 
@@ -179,9 +167,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
         }
         for (String path : paths) {
-            if (!List.of(StepRow.REFERENCE, StepRow.INLINE, StepRow.BATCH).contains(path)) {
-                throw new IllegalArgumentException("unknown path: path=" + path + ", expected reference, inline or"
-                    + " batch");
+            if (!List.of(StepRow.REFERENCE, StepRow.INLINE).contains(path)) {
+                throw new IllegalArgumentException("unknown path: path=" + path + ", expected reference or inline");
             }
         }
         boolean processes = switch (launch.toLowerCase(Locale.ROOT)) {
@@ -277,10 +264,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
         }
         List<StepRow> stepRows = new ArrayList<>();
         if (s.step()) {
-            header(out, "# yatt bench control, controller steps: stepWorkers=" + stepWorkers + " (threads), sample="
-                + sampleBytes + " B, steps=" + steps + " (last reported); bytes = payload bytes through group.call"
-                + " (byte[] samples, encoded TensorRefs; batch: the plane's PayloadStats), heap = allocated by"
-                + " controller threads and live after full GC at the step's high point");
+            header(out, "# yatt bench control, controller steps: stepWorkers=" + stepWorkers + " (JVMs), controllers"
+                + " as JVMs, sample=" + sampleBytes + " B, steps=" + steps + " (last reported); bytes = the"
+                + " controllers' codec payload bytes (PayloadStats, encoded + decoded), alloc = heap allocated by the"
+                + " controller's JVM during the step, peakLive = its live heap at the step's high point over the idle"
+                + " controller's (full GC at both); per controller: the largest of the C");
             header(out, String.format(Locale.ROOT, "# %-11s %8s %-9s %14s %16s %16s %16s %10s", "controllers",
                 "batch", "path", "bytes/step", "bytes/ctrl", "alloc/ctrl", "peakLive/ctrl", "step_ms"));
             for (int c : controllers) {
@@ -467,255 +455,100 @@ public final class ControlBenchCommand implements Callable<Integer> {
 
     // ---- controller steps ----
 
+    /**
+     * The step part for C controllers: C {@link StepController} JVMs, each with its own worker JVMs, meet through the
+     * rendezvous store and run every (batch, path) in turn; each reports what it handled itself, and the row takes
+     * the sum (bytes per step) and the largest (per controller) of their reports.
+     */
     private List<StepRow> steps(Settings s, int c) throws Exception {
-        int perController = stepWorkers / c;
-        LocalRegions regions = new LocalRegions();
-        List<ControlPlane> planes = new ArrayList<>();
-        List<AutoCloseable> resources = new ArrayList<>();
-        AtomicInteger threadIndex = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(c, r -> {
-            Thread t = new Thread(r, "yatt-bench-controller-" + threadIndex.getAndIncrement());
-            t.setDaemon(true);
-            return t;
-        });
-        List<StepRow> rows = new ArrayList<>();
+        int port = freeTcpPorts(1).getFirst();
+        List<String> args = List.of(s.idle().name(), Integer.toString(sampleBytes), Integer.toString(stepWorkers / c),
+            joined(batchSizes), String.join(",", paths), Integer.toString(steps), Long.toString(timeoutS));
+        List<Process> processes = new ArrayList<>();
         try {
-            List<WorkerGroup> groups = new ArrayList<>();
             for (int i = 0; i < c; i++) {
-                ControlPlane plane = ControlPlane.launch(new ControlPlane.Context()
-                    .jobName("bench-step-c" + c + "-" + i).threading(ControlPlane.Threading.INVOKER).idle(s.idle())
-                    .payloadTypes(List.of(RefWire.TYPE)).dispatchModes(DispatchModes::byName));
-                planes.add(plane);
-                for (int r = 0; r < perController; r++) {
-                    Allocator allocator = Allocator.root("bench-step-worker-" + i + "-" + r);
-                    resources.add(allocator);
-                    StepWorker methods = new StepWorker(r, sampleBytes, regions, allocator);
-                    resources.add(Worker.start(new Worker.Context().workerId(r).rank(r).roles(List.of("step"))
-                        .allocator(allocator)
-                        .methods(WorkerMethods.annotated(methods, MethodHandles.lookup()))
-                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())
-                        .idle(s.idle()).payloadTypes(List.of(RefWire.TYPE))));
-                    resources.add(methods);
+                List<String> command = new ArrayList<>();
+                command.add(javaBinary());
+                command.addAll(STEP_CONTROLLER_JVM_FLAGS);
+                command.addAll(List.of("-cp", System.getProperty("java.class.path"), StepController.class.getName()));
+                command.addAll(args);
+                ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+                pb.environment().putAll(Map.of("RANK", Integer.toString(i), "WORLD_SIZE", Integer.toString(c),
+                    "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", Integer.toString(port)));
+                processes.add(pb.start());
+            }
+            List<List<String>> reports = new ArrayList<>();
+            long deadlineNs = System.nanoTime() + s.timeoutNs() * (1 + (long) batchSizes.size() * paths.size() * steps);
+            for (int i = 0; i < c; i++) {
+                Process p = processes.get(i);
+                // a few lines each: they fit the pipe, so waiting first cannot block the controller
+                boolean exited = p.waitFor(Math.max(1, deadlineNs - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (!exited) {
+                    p.destroyForcibly();
                 }
-                groups.add(plane.group("step", perController, s.timeoutNs()));
-            }
-            long step = 0;
-            for (int batch : batchSizes) {
-                for (String path : paths) {
-                    StepRow last = null;
-                    for (int k = 0; k < steps; k++) {
-                        last = step(s, pool, planes, groups, batch, path, step++);
-                    }
-                    rows.add(last);
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (!exited || p.exitValue() != 0) {
+                    throw new IllegalStateException("step controller failed: controllers=" + c + ", index=" + i
+                        + ", exit=" + (exited ? Integer.toString(p.exitValue()) : "timed out") + ", output=" + out);
                 }
+                reports.add(out.lines().filter(l -> l.startsWith(StepController.ROW_PREFIX)).toList());
             }
-            if (regions.size() != 0) {
-                throw new IllegalStateException("regions left after the steps: live=" + regions.size());
-            }
+            return stepRows(c, reports);
         } finally {
-            pool.shutdownNow();
-            Collections.reverse(resources);
-            CloseHelper.quietCloseAll(resources);
-            CloseHelper.quietCloseAll(planes);
-        }
-        return rows;
-    }
-
-    /** What one controller thread handled in one step. */
-    private record Handled(long bytesSent, long bytesReceived, long allocatedBytes) {
-    }
-
-    private StepRow step(Settings s, ExecutorService pool, List<ControlPlane> planes, List<WorkerGroup> groups,
-                         int batch, String path, long step) throws Exception {
-        int c = groups.size();
-        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
-        System.gc();
-        long baseHeap = memory.getHeapMemoryUsage().getUsed();
-        long agentAllocatedBefore = agentAllocatedBytes();
-        AtomicLong peakLive = new AtomicLong();
-        CyclicBarrier atPeak = new CyclicBarrier(c, () -> {
-            System.gc();
-            peakLive.set(memory.getHeapMemoryUsage().getUsed() - baseHeap);
-        });
-        long startNs = System.nanoTime();
-        List<Future<Handled>> futures = new ArrayList<>();
-        for (int i = 0; i < c; i++) {
-            WorkerGroup group = groups.get(i);
-            ControlPlane plane = planes.get(i);
-            int samples = batch / c;
-            futures.add(pool.submit(() -> switch (path) {
-                case StepRow.INLINE -> inlineStep(group, samples, atPeak, s.timeoutNs());
-                case StepRow.BATCH -> batchStep(plane, group, samples, step, atPeak, s.timeoutNs());
-                default -> referenceStep(group, samples, step, atPeak, s.timeoutNs());
-            }));
-        }
-        long bytesPerStep = 0;
-        long bytesPerController = 0;
-        long allocatedPerThread = 0;
-        for (Future<Handled> f : futures) {
-            Handled h;
-            try {
-                h = f.get(s.timeoutNs(), TimeUnit.NANOSECONDS);
-            } catch (ExecutionException e) {
-                atPeak.reset();
-                throw e.getCause() instanceof Exception ex ? ex : e;
-            } catch (TimeoutException e) {
-                atPeak.reset();
-                throw new IllegalStateException("controller step timed out: controllers=" + c + ", batch=" + batch
-                    + ", path=" + path);
-            }
-            bytesPerStep += h.bytesSent() + h.bytesReceived();
-            bytesPerController = Math.max(bytesPerController, h.bytesSent() + h.bytesReceived());
-            allocatedPerThread = Math.max(allocatedPerThread, h.allocatedBytes());
-        }
-        double stepMs = (System.nanoTime() - startNs) / 1e6;
-        long agentShare = (agentAllocatedBytes() - agentAllocatedBefore) / c;
-        return new StepRow(c, batch, path, bytesPerStep, bytesPerController, allocatedPerThread + agentShare,
-            Math.max(0, peakLive.get()) / c, stepMs);
-    }
-
-    private Handled inlineStep(WorkerGroup group, int samples, CyclicBarrier atPeak, long timeoutNs)
-        throws Exception {
-        long allocatedBefore = threadAllocatedBytes();
-        int w = group.size();
-        int perWorker = samples / w;
-        int chunk = (int) Math.max(1, TensorRef.DEFAULT_INLINE_LIMIT_BYTES / sampleBytes);
-        long received = 0;
-        long sent = 0;
-        List<List<?>> held = new ArrayList<>();
-        for (int done = 0; done < perWorker; done += chunk) {
-            List<Integer> counts = Collections.nCopies(w, Math.min(chunk, perWorker - done));
-            List<?> results = (List<?>) group.call(StepWorker.GENERATE_INLINE, counts);
-            for (Object o : results) {
-                received += ((byte[]) o).length;
-            }
-            held.add(results);
-        }
-        awaitPeak(atPeak, timeoutNs);
-        for (List<?> results : held) {
-            List<Object> rotated = rotate(results);
-            for (Object o : rotated) {
-                sent += ((byte[]) o).length;
-            }
-            long consumed = sum(group.call(StepWorker.CONSUME_INLINE, rotated));
-            if (consumed != ((long) rotated.size()) * ((byte[]) rotated.get(0)).length) {
-                throw new IllegalStateException("inline samples lost: consumed=" + consumed);
+            for (Process p : processes) {
+                p.destroyForcibly();
             }
         }
-        held.clear();
-        return new Handled(sent, received, threadAllocatedBytes() - allocatedBefore);
     }
 
-    private Handled referenceStep(WorkerGroup group, int samples, long step, CyclicBarrier atPeak, long timeoutNs)
-        throws Exception {
-        long allocatedBefore = threadAllocatedBytes();
-        int w = group.size();
-        int perWorker = samples / w;
-        List<?> refs = (List<?>) group.call(StepWorker.GENERATE_REF, step, perWorker, w);
-        long received = 0;
-        for (Object o : refs) {
-            received += RefWire.wireBytes((TensorRef) o);
-        }
-        awaitPeak(atPeak, timeoutNs);
-        List<Object> rotated = rotate(refs);
-        long sent = 0;
-        for (Object o : rotated) {
-            sent += RefWire.wireBytes((TensorRef) o);
-        }
-        long pulled = sum(group.call(StepWorker.CONSUME_REF, rotated));
-        if (pulled != (long) samples * sampleBytes) {
-            throw new IllegalStateException("pulled bytes differ from the step's samples: pulled=" + pulled
-                + ", expected=" + (long) samples * sampleBytes);
-        }
-        long live = sum(group.call(StepWorker.LIVE_REFERENCES, step));
-        if (live != 0) {
-            throw new IllegalStateException("references live after the step: step=" + step + ", live=" + live);
-        }
-        return new Handled(sent, received, threadAllocatedBytes() - allocatedBefore);
-    }
+    /** Flags of the step controllers' JVMs: room for a C = 1 inline step's batch (64 MiB at 64K samples of 1 KiB). */
+    static final List<String> STEP_CONTROLLER_JVM_FLAGS = JvmFlags.withExtra("-Xmx1g", "-XX:+UseSerialGC");
 
     /**
-     * The runtime's data by reference: every worker returns a DataBatch of its samples (above the inline limit, so
-     * its rows stay in the worker's store and travel as a ReferenceColumn), the controller concatenates them (one run
-     * per worker) and passes the batch on (DP_COMPUTE_METRIC: each worker pulls its chunk), and the last pull of each
-     * region frees it; the step fails if ending it finds a live reference. Bytes: the plane's codec payload bytes.
+     * Rows from the {@link StepController#ROW_PREFIX} lines of C controllers (one list per controller, the same
+     * (batch, path) order in each): bytes per step is the sum of every controller's encoded and decoded payload
+     * bytes, the per-controller columns are the largest of the controllers' own figures.
+     *
+     * @throws IllegalStateException if the controllers reported different rows, or a line does not parse
      */
-    private Handled batchStep(ControlPlane plane, WorkerGroup group, int samples, long step, CyclicBarrier atPeak,
-                              long timeoutNs) throws Exception {
-        long allocatedBefore = threadAllocatedBytes();
-        PayloadStats before = plane.payloadStats();
-        int perWorker = samples / group.size();
-        List<DataBatch> produced = new ArrayList<>();
-        for (Object o : (List<?>) group.call(StepWorker.GENERATE_BATCH, perWorker)) {
-            produced.add((DataBatch) o);
-        }
-        long pulled;
-        try (DataBatch all = DataBatch.concat(produced)) {
-            for (DataBatch b : produced) {
-                b.close();
-            }
-            awaitPeak(atPeak, timeoutNs);
-            pulled = sum(group.call(StepWorker.CONSUME_BATCH, all));
-        } finally {
-            for (DataBatch b : produced) {
-                if (!b.isClosed()) {
-                    b.close();
+    static List<StepRow> stepRows(int c, List<List<String>> reports) {
+        List<StepRow> rows = new ArrayList<>();
+        int n = reports.getFirst().size();
+        for (int r = 0; r < n; r++) {
+            String key = null;
+            long bytesPerStep = 0;
+            long bytesPerController = 0;
+            long allocated = 0;
+            long peakLive = 0;
+            long stepNs = 0;
+            for (List<String> report : reports) {
+                if (report.size() != n) {
+                    throw new IllegalStateException("step controllers reported different rows: counts="
+                        + reports.stream().map(List::size).toList());
                 }
+                String[] f = report.get(r).substring(StepController.ROW_PREFIX.length()).split(" ");
+                if (f.length != 7) {
+                    throw new IllegalStateException("malformed step row: line=" + report.get(r) + ", expected 7"
+                        + " fields");
+                }
+                String k = f[0] + " " + f[1];
+                if (key != null && !key.equals(k)) {
+                    throw new IllegalStateException("step controllers reported different rows: row=" + r + ", a="
+                        + key + ", b=" + k);
+                }
+                key = k;
+                long bytes = Long.parseLong(f[2]) + Long.parseLong(f[3]);
+                bytesPerStep += bytes;
+                bytesPerController = Math.max(bytesPerController, bytes);
+                allocated = Math.max(allocated, Long.parseLong(f[4]));
+                peakLive = Math.max(peakLive, Long.parseLong(f[5]));
+                stepNs = Math.max(stepNs, Long.parseLong(f[6]));
             }
+            String[] k = key.split(" ");
+            rows.add(new StepRow(c, Long.parseLong(k[0]), k[1], bytesPerStep, bytesPerController, allocated,
+                peakLive, stepNs / 1e6));
         }
-        if (pulled != (long) samples * sampleBytes) {
-            throw new IllegalStateException("pulled bytes differ from the step's samples: pulled=" + pulled
-                + ", expected=" + (long) samples * sampleBytes);
-        }
-        List<String> left = group.endStep(step);
-        if (!left.isEmpty()) {
-            throw new IllegalStateException("references live after the step: step=" + step + ", live=" + left);
-        }
-        PayloadStats after = plane.payloadStats();
-        return new Handled(after.encodedBytes() - before.encodedBytes(), after.decodedBytes() - before.decodedBytes(),
-            threadAllocatedBytes() - allocatedBefore);
-    }
-
-    private static void awaitPeak(CyclicBarrier atPeak, long timeoutNs) throws InterruptedException {
-        try {
-            atPeak.await(timeoutNs, TimeUnit.NANOSECONDS);
-        } catch (BrokenBarrierException | TimeoutException e) {
-            throw new IllegalStateException("controllers did not meet at the step's high point: " + e, e);
-        }
-    }
-
-    /** Element j of the result is element j - 1 of the input: worker j consumes what worker j - 1 produced. */
-    private static List<Object> rotate(List<?> values) {
-        int w = values.size();
-        List<Object> rotated = new ArrayList<>(w);
-        for (int j = 0; j < w; j++) {
-            rotated.add(values.get((j - 1 + w) % w));
-        }
-        return rotated;
-    }
-
-    private static long sum(Object results) {
-        long total = 0;
-        for (Object o : (List<?>) results) {
-            total += ((Number) o).longValue();
-        }
-        return total;
-    }
-
-    private static long threadAllocatedBytes() {
-        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
-    }
-
-    /** Bytes allocated so far by the live control-plane agent threads of this JVM. */
-    private static long agentAllocatedBytes() {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long total = 0;
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.getName().equals(CONTROLLER_AGENT_THREAD)) {
-                total += Math.max(0, threads.getThreadAllocatedBytes(t.threadId()));
-            }
-        }
-        return total;
+        return rows;
     }
 
     // ---- targets ----
@@ -761,10 +594,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
         List<String> present = stepRows.stream().map(StepRow::path).distinct().toList();
         boolean inline = present.contains(StepRow.INLINE);
         for (int c : cs) {
-            for (String path : List.of(StepRow.REFERENCE, StepRow.BATCH)) {
-                if (!present.contains(path)) {
-                    continue;
-                }
+            if (present.contains(StepRow.REFERENCE)) {
+                String path = StepRow.REFERENCE;
                 StepRow refSmall = find(stepRows, c, minBatch, path);
                 StepRow refLarge = find(stepRows, c, maxBatch, path);
                 targets.add(new Target("C=" + c + ": " + path + " bytes/ctrl at batch " + maxBatch + " / at batch "
