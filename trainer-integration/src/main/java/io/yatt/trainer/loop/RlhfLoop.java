@@ -76,9 +76,13 @@ public final class RlhfLoop {
      * @param finalValReward held-out greedy mean reward after the last step
      * @param actorWeights the final actor's whole weights (vocabulary padded to the training TP degree)
      * @param lastStep the last step completed (less than the total when stopped)
+     * @param referenceBytes bytes of result tensors that travelled as references (above
+     *        {@code trainer.inline_limit_bytes}) and controller 0 read back through a worker
+     * @param controllerPayloadBytes payload bytes controller 0's control plane encoded and decoded in the run
      */
     public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
-                         Map<String, float[]> actorWeights, long lastStep) {
+                         Map<String, float[]> actorWeights, long lastStep, long referenceBytes,
+                         long controllerPayloadBytes) {
     }
 
     /**
@@ -460,6 +464,8 @@ public final class RlhfLoop {
         private PromptSampler.State samplerState;
         private final int worldSize;
         private final ControlPlane plane;
+        /** Bytes of referenced result tensors this driver read back. */
+        private long referenceBytes;
         private final Exchange ex;
         private final Path scratch;
         /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
@@ -612,7 +618,8 @@ public final class RlhfLoop {
             }
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
-            return new Result(rows, initial, last, whole, lastStep);
+            return new Result(rows, initial, last, whole, lastStep, referenceBytes,
+                    plane.payloadStats().totalBytes());
         }
 
         /**
@@ -665,7 +672,9 @@ public final class RlhfLoop {
                     for (int i = 0; i < sample.rank(); i++) {
                         dims[i + 1] = sample.dim(i);
                     }
-                    out.bytes(key, run.dtype(), io.yatt.tensor.Shape.of(dims), (byte[]) bytes.get(key));
+                    byte[] data = (byte[]) bytes.get(key);
+                    out.bytes(key, run.dtype(), io.yatt.tensor.Shape.of(dims), data);
+                    referenceBytes += data.length;
                 }
                 return out.build();
             }
