@@ -91,6 +91,10 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Exit when the controller is silent this long (default: ${DEFAULT-VALUE}).")
     long controllerTimeoutMs;
 
+    @Option(names = "--inline-limit-bytes", description = "Largest result tensor sent inline; larger ones travel as "
+            + "references (default: 65536).")
+    Long inlineLimitBytes;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -133,6 +137,9 @@ final class WorkerCommand implements Callable<Integer> {
         ctx.rank(workerRank).roles(roles != null ? roles : List.of(workerKind.name())).replyHost(replyHost)
                 .meshes(parseMeshes(meshes != null ? meshes : List.of()))
                 .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));
+        if (inlineLimitBytes != null) {
+            ctx.inlineLimitBytes(inlineLimitBytes);
+        }
         String secret = env.get(ENV_SECRET);
         if (secret != null && !secret.isEmpty()) {
             ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));

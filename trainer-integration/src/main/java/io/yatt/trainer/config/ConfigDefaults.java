@@ -84,6 +84,8 @@ public final class ConfigDefaults {
     public static final String RESUME_FROM_PATH = "";
     public static final int CONTROLLERS = 1;
     public static final Backend BACKEND = Backend.IN_PROCESS;
+    /** Largest worker result tensor sent inline through a controller; larger ones travel by reference (64 KiB). */
+    public static final int INLINE_LIMIT_BYTES = 64 * 1024;
 
     // parallel and placement
     public static final int WORLD_SIZE = 4;

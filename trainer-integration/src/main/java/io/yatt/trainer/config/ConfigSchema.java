@@ -157,6 +157,8 @@ final class ConfigSchema {
                 "parallel controllers C"));
         k.add(choice("trainer.backend", Backend.values(), BACKEND, c -> c.trainer().backend(),
                 "in-process threads or one process per rank over shm"));
+        k.add(new Key("trainer.inline_limit_bytes", INT, INLINE_LIMIT_BYTES, c -> c.trainer().inlineLimitBytes(),
+                "largest result tensor a worker sends inline; larger ones travel by reference"));
         // parallel and placement
         k.add(new Key("parallel.world_size", INT, WORLD_SIZE, c -> c.parallel().worldSize(), "ranks in all"));
         k.add(new Key("parallel.training", STR, TRAINING_LAYOUT, c -> c.parallel().training(),
@@ -354,7 +356,8 @@ final class ConfigSchema {
                 str(v, "trainer.experiment_name"), str(v, "trainer.runs_dir"), integer(v, "trainer.seed"),
                 ConfigChoice.of(ResumeMode.values(), "trainer.resume_mode", str(v, "trainer.resume_mode")),
                 str(v, "trainer.resume_from_path"), integer(v, "trainer.controllers"),
-                ConfigChoice.of(Backend.values(), "trainer.backend", str(v, "trainer.backend")));
+                ConfigChoice.of(Backend.values(), "trainer.backend", str(v, "trainer.backend")),
+                integer(v, "trainer.inline_limit_bytes"));
         TrainConfig.Parallel parallel = new TrainConfig.Parallel(integer(v, "parallel.world_size"),
                 str(v, "parallel.training"), str(v, "parallel.generation"));
         TrainConfig.Placement placement = new TrainConfig.Placement(

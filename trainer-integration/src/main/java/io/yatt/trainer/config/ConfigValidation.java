@@ -103,6 +103,7 @@ final class ConfigValidation {
                     "trainer.resume_mode=resume_path needs trainer.resume_from_path: trainer.resume_from_path=''");
         }
         atLeast("trainer.controllers", trainer.controllers(), 1);
+        atLeast("trainer.inline_limit_bytes", trainer.inlineLimitBytes(), 0);
         // parallel and placement
         atLeast("parallel.world_size", parallel.worldSize(), 1);
         HybridLayout layout;

@@ -266,10 +266,11 @@ public record TrainConfig(
      * @param resumeFromPath the checkpoint folder for {@code resume_path}
      * @param controllers parallel controllers C, each owning a slice of the prompts
      * @param backend in-process threads or one process per rank over shm
+     * @param inlineLimitBytes largest result tensor a worker sends inline; larger ones travel as references
      */
     public record Trainer(int totalTrainingSteps, int saveFreq, int testFreq, int plotFreq, String experimentName,
             String runsDir, int seed, ResumeMode resumeMode, String resumeFromPath, int controllers,
-            Backend backend) {
+            Backend backend, int inlineLimitBytes) {
     }
 
     /**

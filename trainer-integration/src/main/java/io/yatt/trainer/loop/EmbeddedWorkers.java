@@ -5,6 +5,7 @@ import io.yatt.collectives.InProcessWorld;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerMesh;
 import io.yatt.controller.ParallelControllers;
+import io.yatt.controller.TensorRef;
 import io.yatt.controller.Worker;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerMethods;
@@ -112,6 +113,21 @@ final class EmbeddedWorkers implements AutoCloseable {
      * placement for each step.
      */
     static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize, boolean auto) {
+        return start(layout, task, controllers, rolloutSize, auto, TensorRef.DEFAULT_INLINE_LIMIT_BYTES);
+    }
+
+    /**
+     * As {@link #start(HybridLayout, Task, int, int, boolean)}, every worker sending result tensors above
+     * {@code inlineLimitBytes} as references ({@code trainer.inline_limit_bytes}).
+     *
+     * @throws IllegalArgumentException also if {@code inlineLimitBytes} is negative
+     */
+    static EmbeddedWorkers start(HybridLayout layout, Task task, int controllers, int rolloutSize, boolean auto,
+                                 long inlineLimitBytes) {
+        if (inlineLimitBytes < 0) {
+            throw new IllegalArgumentException("inline limit must be non-negative: trainer.inline_limit_bytes="
+                    + inlineLimitBytes);
+        }
         boolean split = rolloutSize > 0;
         if (split && controllers != 1) {
             throw new IllegalArgumentException("split placement runs with one controller: trainer.controllers="
@@ -158,6 +174,7 @@ final class EmbeddedWorkers implements AutoCloseable {
                         : RlhfWorker.embedded(rank, out.world.communicator(rank), task, registrar);
                 out.roles.add(w);
                 self.set(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + rank)
+                        .inlineLimitBytes(inlineLimitBytes)
                         .rank(localRank[ci]++).roles(trainerRoles).meshes(RlhfWorker.meshes(layout, rank, ci, controllers))
                         .allocator(w.allocator()).methods(WorkerMethods.annotated(w, MethodHandles.lookup()))
                         .communicators(split ? List.of(out.world.communicator(rank), out.syncWorld.communicator(rank))
@@ -170,6 +187,7 @@ final class EmbeddedWorkers implements AutoCloseable {
                 out.rollouts.add(r);
                 ControlPlane plane = out.controllers.getFirst().plane;
                 out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + size + j).rank(j)
+                        .inlineLimitBytes(inlineLimitBytes)
                         .roles(List.of(ROLLOUT)).meshes(SplitRolloutRank.meshes(layout, rolloutSize, j))
                         .allocator(r.allocator()).methods(WorkerMethods.annotated(r, MethodHandles.lookup()))
                         .communicators(List.of(out.syncWorld.communicator(size + j)))

@@ -57,7 +57,7 @@ final class ProcessWorkers implements AutoCloseable {
      *     generation replicas are not one contiguous block of the replicas
      * @throws IllegalStateException if a worker JVM fails during startup or does not register in time
      */
-    static ProcessWorkers start(HybridLayout layout, int controllers, Path logDirectory) {
+    static ProcessWorkers start(HybridLayout layout, int controllers, Path logDirectory, long inlineLimitBytes) {
         int size = layout.worldSize();
         ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         List<Map<String, GroupTopology.MeshRank>> meshes = new ArrayList<>();
@@ -87,7 +87,7 @@ final class ProcessWorkers implements AutoCloseable {
             out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
                     .roles(EmbeddedWorkers.ROLES).count(size).world(WorkerJvms.World.SHM)
                     .workerIdBase(EmbeddedWorkers.WORKER_ID_BASE).peerLossWaitNs(PEER_LOSS_WAIT_NS)
-                    .logDirectory(logDirectory).rankArguments(rank -> meshArguments(meshes.get(rank))));
+                    .logDirectory(logDirectory).rankArguments(rank -> workerArguments(meshes.get(rank), inlineLimitBytes)));
             for (EmbeddedWorkers.Controller c : out.controllers) {
                 for (String role : EmbeddedWorkers.ROLES) {
                     c.groups.put(role, c.plane.group(role, size / controllers, EmbeddedWorkers.GROUP_TIMEOUT_NS));
@@ -102,6 +102,14 @@ final class ProcessWorkers implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** {@code yatt worker} arguments of one rank: its mesh registrations and the inline limit of its results. */
+    static List<String> workerArguments(Map<String, GroupTopology.MeshRank> meshes, long inlineLimitBytes) {
+        List<String> args = meshArguments(meshes);
+        args.add("--inline-limit-bytes");
+        args.add(Long.toString(inlineLimitBytes));
+        return args;
     }
 
     /** {@code yatt worker --mesh} arguments of one rank's registrations. */

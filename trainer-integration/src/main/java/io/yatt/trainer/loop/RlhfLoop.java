@@ -1,6 +1,8 @@
 package io.yatt.trainer.loop;
 
+import io.yatt.controller.ControlPlane;
 import io.yatt.controller.DataBatch;
+import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerLostException;
@@ -74,9 +76,13 @@ public final class RlhfLoop {
      * @param finalValReward held-out greedy mean reward after the last step
      * @param actorWeights the final actor's whole weights (vocabulary padded to the training TP degree)
      * @param lastStep the last step completed (less than the total when stopped)
+     * @param referenceBytes bytes of result tensors that travelled as references (above
+     *        {@code trainer.inline_limit_bytes}) and controller 0 read back through a worker
+     * @param controllerPayloadBytes payload bytes controller 0's control plane encoded and decoded in the run
      */
     public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
-                         Map<String, float[]> actorWeights, long lastStep) {
+                         Map<String, float[]> actorWeights, long lastStep, long referenceBytes,
+                         long controllerPayloadBytes) {
     }
 
     /**
@@ -179,12 +185,13 @@ public final class RlhfLoop {
                             + "trainer.backend=shm, placement.mode=" + config.placement().mode().configName());
                 }
                 try (ProcessWorkers workers = ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(
-                        config))) {
+                        config), config.trainer().inlineLimitBytes())) {
                     return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
                             options, onStep, policyDir, tmp, decider);
                 }
             }
-            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize, auto)) {
+            try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize, auto,
+                    config.trainer().inlineLimitBytes())) {
                 return runControllers(config, task, model, shape, workers.controllers(), workers::abort, options,
                         onStep, policyDir, tmp, decider);
             }
@@ -456,6 +463,9 @@ public final class RlhfLoop {
         private CompletableFuture<Object> pending;
         private PromptSampler.State samplerState;
         private final int worldSize;
+        private final ControlPlane plane;
+        /** Bytes of referenced result tensors this driver read back. */
+        private long referenceBytes;
         private final Exchange ex;
         private final Path scratch;
         /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
@@ -466,6 +476,7 @@ public final class RlhfLoop {
                Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch,
                Supplier<DynamicPlacement> deciderSource) {
             this.ex = ex;
+            this.plane = workers.plane;
             this.scratch = scratch;
             this.local = sh.samples() / ex.count();
             this.s0 = ex.index() * local;
@@ -546,7 +557,9 @@ public final class RlhfLoop {
             for (int step = first; step <= total; step++) {
                 MetricsTracker m = MetricsTracker.create();
                 long t0 = System.nanoTime();
+                plane.step(step);
                 last = step(step, sampler, kl, lagrange, m, last, t0);
+                endStep(step);
                 boolean stopAsked = ex.fromFirst(new double[] {
                     ex.index() == 0 && options.stopRequested().getAsBoolean() ? 1 : 0})[0] != 0;
                 boolean stopNow = stopAsked && step < total;
@@ -595,6 +608,9 @@ public final class RlhfLoop {
                 pending = null;
                 pendingIn.close();
             }
+            if (split) {
+                rolloutGroup.endStep(Long.MAX_VALUE); // a stopped asynchronous run's unused rollout
+            }
             actor.call("saveActor", finalDir.toString());
             ex.barrier();
             if (ex.index() != 0) {
@@ -602,7 +618,66 @@ public final class RlhfLoop {
             }
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
-            return new Result(rows, initial, last, whole, lastStep);
+            return new Result(rows, initial, last, whole, lastStep, referenceBytes,
+                    plane.payloadStats().totalBytes());
+        }
+
+        /**
+         * Ends step {@code step} on the workers: each frees the references it published at or before the step that
+         * no consumer pulled (the rollout ranks of an asynchronous split: the step before, as the next step's rollout
+         * is already out).
+         *
+         * @throws IllegalStateException naming them if the step left live references: a result nobody read
+         */
+        private void endStep(int step) {
+            List<String> left = new ArrayList<>(actor.endStep(step));
+            if (split) {
+                left.addAll(rolloutGroup.endStep(async ? step - 1L : step));
+            }
+            if (!left.isEmpty()) {
+                throw new IllegalStateException("step left live references: step=" + step + ", controller="
+                        + ex.index() + ", references=" + left);
+            }
+        }
+
+        /**
+         * {@code result} with every tensor inline: a result whose tensors travelled as references (above
+         * {@code trainer.inline_limit_bytes}) is read back through the actor's rank 0, which pulls them (their last
+         * use: the owners free them) and returns their bytes. Takes {@code result} over; the caller closes the batch
+         * returned.
+         */
+        private DataBatch inline(Object result) {
+            DataBatch b = (DataBatch) result;
+            List<String> refKeys = new ArrayList<>();
+            for (String key : b.columnKeys()) {
+                if (b.column(key) instanceof ReferenceColumn) {
+                    refKeys.add(key);
+                }
+            }
+            if (refKeys.isEmpty()) {
+                return b;
+            }
+            try (b) {
+                Map<?, ?> bytes = (Map<?, ?>) actor.call("tensorBytes", b);
+                Rows.Builder out = Rows.batch(allocator);
+                for (String key : b.tensorKeys()) {
+                    out.copy(key, b.tensor(key));
+                }
+                for (String key : refKeys) {
+                    ReferenceColumn column = (ReferenceColumn) b.column(key);
+                    ReferenceColumn.Run run = column.runs().getFirst();
+                    io.yatt.tensor.Shape sample = run.sampleShape();
+                    long[] dims = new long[sample.rank() + 1];
+                    dims[0] = column.size();
+                    for (int i = 0; i < sample.rank(); i++) {
+                        dims[i + 1] = sample.dim(i);
+                    }
+                    byte[] data = (byte[]) bytes.get(key);
+                    out.bytes(key, run.dtype(), io.yatt.tensor.Shape.of(dims), data);
+                    referenceBytes += data.length;
+                }
+                return out.build();
+            }
         }
 
         /**
@@ -703,7 +778,7 @@ public final class RlhfLoop {
             // toTraining on the workers), then every controller gets the whole batch's responses
             int[][] responses = new int[samples][];
             float[][] genLogProbs = new float[samples][];
-            try (DataBatch out = rolloutOf(promptIds, seeds)) {
+            try (DataBatch out = inline(rolloutOf(promptIds, seeds))) {
                 int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
                 int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
                 float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
@@ -808,7 +883,7 @@ public final class RlhfLoop {
                             resp)
                     .ints("response_length", java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)
                     .build();
-                 DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
+                 DataBatch scored = inline(reward.call("computeScores", sb))) {
                 score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
                 cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
             }
@@ -877,13 +952,13 @@ public final class RlhfLoop {
                 long c0 = System.nanoTime();
                 try (DataBatch ub = valueBatch(tokens, mask, respMask, valuesT.toArray(), adv.returns().toArray(),
                         order, step);
-                     DataBatch r = (DataBatch) critic.call("updateCritic", ub)) {
+                     DataBatch r = inline(critic.call("updateCritic", ub))) {
                     vfLoss = Rows.doubles(r, "vf_loss")[0];
                 }
                 if (cadv != null) {
                     try (DataBatch ub = valueBatch(tokens, mask, respMask, BatchTensor.of(costValues).toArray(),
                             cadv.returns().toArray(), order, step);
-                         DataBatch r = (DataBatch) costCritic.call("updateCostCritic", ub)) {
+                         DataBatch r = inline(costCritic.call("updateCostCritic", ub))) {
                         costVfLoss = Rows.doubles(r, "vf_loss")[0];
                     }
                 }
@@ -896,7 +971,7 @@ public final class RlhfLoop {
                     .floats("old_log_probs", permute(old.toArray(), order, resp), local, resp)
                     .floats("advantages", permute(advantages.toArray(), order, resp), local, resp)
                     .floats("ref_log_probs", permute(refLp.toArray(), order, resp), local, resp).build();
-                 DataBatch r = (DataBatch) actor.call("updateActor", ub)) {
+                 DataBatch r = inline(actor.call("updateActor", ub))) {
                 am = new double[keys.length];
                 for (int k = 0; k < keys.length; k++) {
                     am[k] = Rows.doubles(r, keys[k])[0];
@@ -987,7 +1062,7 @@ public final class RlhfLoop {
             int[] flat;
             int[] lengths;
             try (DataBatch in = promptBatch(ids, new long[rows], true);
-                 DataBatch res = rollout.generate(in)) {
+                 DataBatch res = inline(rollout.generate(in))) {
                 flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
                 lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
             }
@@ -995,7 +1070,7 @@ public final class RlhfLoop {
                     .ints("prompt_index", java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0)
                     .ints("responses", flat, mine, resp)
                     .ints("response_length", lengths, mine, 0).build();
-                 DataBatch scored = (DataBatch) reward.call("computeScores", sb)) {
+                 DataBatch scored = inline(reward.call("computeScores", sb))) {
                 return ex.gather(Rows.doubles(scored, "score"), p0, bp);
             }
         }
@@ -1041,7 +1116,7 @@ public final class RlhfLoop {
         /** This controller's rows of {@code key} from a MESH result, and the whole batch's rows back. */
         private float[][] rowsOf(Object batch, String key) {
             int resp = sh.responseLen();
-            try (DataBatch b = (DataBatch) batch) {
+            try (DataBatch b = inline(batch)) {
                 float[] all = ex.gather(Rows.floats(b, key), s0 * resp, sh.samples() * resp);
                 float[][] out = new float[sh.samples()][];
                 for (int i = 0; i < out.length; i++) {

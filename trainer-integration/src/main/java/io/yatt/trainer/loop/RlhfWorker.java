@@ -341,6 +341,10 @@ public final class RlhfWorker implements AutoCloseable {
      */
     @WorkerMethod(dispatch = "MESH(" + ROLLOUT_MESH + ")")
     public DataBatch generate(DataBatch prompts) {
+        return collected(ROLLOUT_MESH, generateHere(prompts));
+    }
+
+    private DataBatch generateHere(DataBatch prompts) {
         State s = state();
         int n = prompts.length();
         int[] ids = Rows.ints(prompts, "prompt_ids");
@@ -403,6 +407,10 @@ public final class RlhfWorker implements AutoCloseable {
     /** The actor's log-probs of the responses (training layout): {@code old_log_probs} F32 {@code [n, R]}. */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch computeLogProbs(DataBatch batch) {
+        return collected(TRAIN_MESH, computeLogProbsHere(batch));
+    }
+
+    private DataBatch computeLogProbsHere(DataBatch batch) {
         State s = state();
         return logProbs(s.actor, batch, "old_log_probs");
     }
@@ -410,6 +418,10 @@ public final class RlhfWorker implements AutoCloseable {
     /** The frozen reference's log-probs of the responses: {@code ref_log_probs} F32 {@code [n, R]}. */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch computeRefLogProbs(DataBatch batch) {
+        return collected(TRAIN_MESH, computeRefLogProbsHere(batch));
+    }
+
+    private DataBatch computeRefLogProbsHere(DataBatch batch) {
         State s = state();
         return logProbs(s.ref, batch, "ref_log_probs");
     }
@@ -417,6 +429,10 @@ public final class RlhfWorker implements AutoCloseable {
     /** The critic's values at the positions that predict each response token: {@code values} F32 {@code [n, R]}. */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch computeValues(DataBatch batch) {
+        return collected(TRAIN_MESH, computeValuesHere(batch));
+    }
+
+    private DataBatch computeValuesHere(DataBatch batch) {
         State s = state();
         return values(s, requireValueModel(s.critic, CRITIC), batch, "values");
     }
@@ -424,6 +440,10 @@ public final class RlhfWorker implements AutoCloseable {
     /** Safe-RLHF's cost critic's values, as {@link #computeValues}: {@code cost_values} F32 {@code [n, R]}. */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch computeCostValues(DataBatch batch) {
+        return collected(TRAIN_MESH, computeCostValuesHere(batch));
+    }
+
+    private DataBatch computeCostValuesHere(DataBatch batch) {
         State s = state();
         return values(s, requireValueModel(s.costCritic, COST_CRITIC), batch, "cost_values");
     }
@@ -512,6 +532,10 @@ public final class RlhfWorker implements AutoCloseable {
      */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch updateCritic(DataBatch batch) {
+        return collected(TRAIN_MESH, updateCriticHere(batch));
+    }
+
+    private DataBatch updateCriticHere(DataBatch batch) {
         State s = state();
         return valueUpdate(s, requireValueModel(s.critic, CRITIC), s.criticOpt, batch);
     }
@@ -522,6 +546,10 @@ public final class RlhfWorker implements AutoCloseable {
      */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch updateCostCritic(DataBatch batch) {
+        return collected(TRAIN_MESH, updateCostCriticHere(batch));
+    }
+
+    private DataBatch updateCostCriticHere(DataBatch batch) {
         State s = state();
         return valueUpdate(s, requireValueModel(s.costCritic, COST_CRITIC), s.costCriticOpt, batch);
     }
@@ -566,6 +594,10 @@ public final class RlhfWorker implements AutoCloseable {
      */
     @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
     public DataBatch updateActor(DataBatch batch) {
+        return collected(TRAIN_MESH, updateActorHere(batch));
+    }
+
+    private DataBatch updateActorHere(DataBatch batch) {
         State s = state();
         Update up = new Update(s, batch);
         TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
@@ -683,6 +715,32 @@ public final class RlhfWorker implements AutoCloseable {
             float[] v = Rows.floats(batch, key);
             return BatchTensor.of(batch.length(), v.length / batch.length(), v);
         }
+    }
+
+    /**
+     * {@code result} on a collect rank of {@code mesh}; on any other rank (a TP or PP peer whose result the MESH
+     * collect drops) {@code result} is closed and an empty batch goes back instead, so that a result above the inline
+     * limit is not published as references no consumer will ever pull.
+     */
+    private DataBatch collected(String mesh, DataBatch result) {
+        if (meshes(state().layout, rank).get(mesh).collect()) {
+            return result;
+        }
+        result.close();
+        return DataBatch.builder(results).build();
+    }
+
+    /**
+     * The tensors of {@code batch} as their raw bytes by key, for the driver to read a result whose tensors travelled
+     * as references: the runtime has pulled them before this runs, and a map is never sent by reference.
+     */
+    @WorkerMethod(dispatch = "RANK_ZERO")
+    public Map<String, byte[]> tensorBytes(DataBatch batch) {
+        Map<String, byte[]> out = new java.util.LinkedHashMap<>();
+        for (String key : batch.tensorKeys()) {
+            out.put(key, batch.tensor(key).segment().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        }
+        return out;
     }
 
     /**

@@ -108,6 +108,29 @@ final class Rows {
             return add(key, () -> Rows.longs(allocator, values));
         }
 
+        /** Adds a host copy of {@code source} under {@code key}. */
+        Builder copy(String key, Tensor source) {
+            return add(key, () -> filled(allocator, source.dtype(), source.shape(),
+                    seg -> MemorySegment.copy(source.segment(), 0, seg, 0, source.byteSize())));
+        }
+
+        /**
+         * Adds a tensor of {@code dtype} and {@code shape} holding {@code bytes} under {@code key}.
+         *
+         * @throws IllegalArgumentException if {@code bytes} is missing or does not hold exactly the tensor's bytes
+         */
+        Builder bytes(String key, DType dtype, Shape shape, byte[] bytes) {
+            long expected = shape.numel() * dtype.byteSize();
+            if (bytes == null || bytes.length != expected) {
+                IllegalArgumentException e = new IllegalArgumentException("tensor bytes do not match: key=" + key
+                        + ", bytes=" + (bytes == null ? "none" : bytes.length) + ", expected=" + expected);
+                release(e);
+                throw e;
+            }
+            return add(key, () -> filled(allocator, dtype, shape,
+                    seg -> MemorySegment.copy(bytes, 0, seg, ValueLayout.JAVA_BYTE, 0, bytes.length)));
+        }
+
         /** Adds a metadata entry. */
         Builder metadata(String key, Object value) {
             try {

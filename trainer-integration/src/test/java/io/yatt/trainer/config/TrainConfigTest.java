@@ -117,6 +117,8 @@ class TrainConfigTest {
                 + "expected=in (0.0, 1.0]", message("", "actor_rollout_ref.rollout.top_p=1.5"));
         assertEquals("config value out of range: key=trainer.save_freq, value=0, expected=-1 or >= 1",
                 message("", "trainer.save_freq=0"));
+        assertEquals("config value out of range: key=trainer.inline_limit_bytes, value=-1, expected=>= 0",
+                message("", "trainer.inline_limit_bytes=-1"));
         assertEquals("actor_rollout_ref.actor.ppo_mini_batch_size must divide data.train_batch_size: "
                 + "actor_rollout_ref.actor.ppo_mini_batch_size=12, data.train_batch_size=128",
                 message("", "actor_rollout_ref.actor.ppo_mini_batch_size=12"));
