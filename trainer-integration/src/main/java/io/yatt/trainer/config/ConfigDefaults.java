@@ -84,6 +84,8 @@ public final class ConfigDefaults {
     public static final String RESUME_FROM_PATH = "";
     public static final int CONTROLLERS = 1;
     public static final Backend BACKEND = Backend.IN_PROCESS;
+    public static final Launch LAUNCH = Launch.LOCAL;
+    public static final String CONTROL_HOST = "127.0.0.1";
 
     // parallel and placement
     public static final int WORLD_SIZE = 4;

@@ -266,10 +266,12 @@ public record TrainConfig(
      * @param resumeFromPath the checkpoint folder for {@code resume_path}
      * @param controllers parallel controllers C, each owning a slice of the prompts
      * @param backend in-process threads or one process per rank over shm
+     * @param launch who starts the worker JVMs of the shm backend: {@code yatt train} or the cluster's launcher
+     * @param controlHost the address the controller's control plane binds with {@code launch=external}
      */
     public record Trainer(int totalTrainingSteps, int saveFreq, int testFreq, int plotFreq, String experimentName,
             String runsDir, int seed, ResumeMode resumeMode, String resumeFromPath, int controllers,
-            Backend backend) {
+            Backend backend, Launch launch, String controlHost) {
     }
 
     /**

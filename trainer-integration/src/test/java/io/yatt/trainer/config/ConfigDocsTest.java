@@ -22,6 +22,6 @@ class ConfigDocsTest {
             }
         }
         assertEquals(List.of(), missing);
-        assertEquals(77, ConfigSchema.keys().size());
+        assertEquals(79, ConfigSchema.keys().size());
     }
 }
