@@ -2,6 +2,7 @@ package io.yatt.controller;
 
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.rendezvous.Rendezvous;
+import io.yatt.collectives.rendezvous.TcpStoreServer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +19,9 @@ public final class ControllerRendezvous {
 
     /** The store key the endpoint is broadcast under. */
     public static final String ENDPOINT_KEY = "yatt.controller.endpoint";
+
+    /** The store key the job description is broadcast under (after the endpoint; empty when there is none). */
+    public static final String JOB_KEY = "yatt.controller.job";
 
     /** The store key the controllers of a mesh gather their peers under. */
     public static final String PEERS_KEY = "yatt.controller.peers";
@@ -49,12 +53,53 @@ public final class ControllerRendezvous {
      * @throws io.yatt.collectives.RendezvousException if not every rank arrives within the config's timeout
      */
     public static void publish(RendezvousConfig config, ControlPlane plane) {
+        publish(config, plane, new byte[0]);
+    }
+
+    /**
+     * As {@link #publish(RendezvousConfig, ControlPlane)}, and broadcasts {@code job} (what the workers need beyond
+     * the endpoint, in a format of the caller's) under {@link #JOB_KEY}; workers read both with {@link #lookupJob}.
+     *
+     * @throws IllegalArgumentException if the config's rank is not 0
+     * @throws io.yatt.collectives.RendezvousException if not every rank arrives within the config's timeout (its
+     *     {@code missingRanks} are the rendezvous ranks that did not)
+     */
+    public static void publish(RendezvousConfig config, ControlPlane plane, byte[] job) {
         if (config.rank() != 0) {
             throw new IllegalArgumentException("the controller publishes as rendezvous rank 0: rank=" + config.rank());
         }
         try (Rendezvous store = Rendezvous.join(config)) {
             store.broadcast(ENDPOINT_KEY, plane.endpoint().getBytes(StandardCharsets.UTF_8), 0);
+            store.broadcast(JOB_KEY, job.clone(), 0);
             store.barrier(ENDPOINT_KEY + ".received");
+        }
+    }
+
+    /**
+     * What a worker finds in the store: the controller's endpoint and the job description it published (empty when
+     * it published none).
+     *
+     * @param endpoint the controller's channel
+     * @param job the job description's bytes
+     */
+    public record Published(String endpoint, byte[] job) {
+    }
+
+    /**
+     * Joins the store as a worker rank and returns the controller's endpoint and job description.
+     *
+     * @throws IllegalArgumentException if the config's rank is 0 (the controller's)
+     * @throws io.yatt.collectives.RendezvousException if the store is not reached within the config's timeout
+     */
+    public static Published lookupJob(RendezvousConfig config) {
+        if (config.rank() == 0) {
+            throw new IllegalArgumentException("rendezvous rank 0 is the controller's: rank=0");
+        }
+        try (Rendezvous store = Rendezvous.join(config)) {
+            String endpoint = new String(store.broadcast(ENDPOINT_KEY, new byte[0], 0), StandardCharsets.UTF_8);
+            byte[] job = store.broadcast(JOB_KEY, new byte[0], 0);
+            store.barrier(ENDPOINT_KEY + ".received");
+            return new Published(endpoint, job);
         }
     }
 
@@ -65,13 +110,43 @@ public final class ControllerRendezvous {
      * @throws io.yatt.collectives.RendezvousException if the store is not reached within the config's timeout
      */
     public static String lookup(RendezvousConfig config) {
-        if (config.rank() == 0) {
-            throw new IllegalArgumentException("rendezvous rank 0 is the controller's: rank=0");
+        return lookupJob(config).endpoint();
+    }
+
+    /**
+     * A rendezvous store served by this process for {@code worldSize} ranks that only connect to it (a launcher's
+     * store: the workers of an external launch build their world over it), on an ephemeral port of {@code
+     * bindAddress}. Close it once the ranks have met.
+     */
+    public static final class Store implements AutoCloseable {
+        private final TcpStoreServer server;
+
+        private Store(TcpStoreServer server) {
+            this.server = server;
         }
-        try (Rendezvous store = Rendezvous.join(config)) {
-            String endpoint = new String(store.broadcast(ENDPOINT_KEY, new byte[0], 0), StandardCharsets.UTF_8);
-            store.barrier(ENDPOINT_KEY + ".received");
-            return endpoint;
+
+        /**
+         * Starts the store.
+         *
+         * @throws IllegalArgumentException if {@code worldSize < 1}
+         * @throws io.yatt.collectives.RendezvousException if {@code bindAddress} cannot be bound
+         */
+        public static Store serve(String bindAddress, int worldSize, String secret) {
+            if (worldSize < 1) {
+                throw new IllegalArgumentException("worldSize must be positive: worldSize=" + worldSize);
+            }
+            return new Store(TcpStoreServer.start(bindAddress, 0, worldSize, secret));
+        }
+
+        /** The port the store listens on. */
+        public int port() {
+            return server.port();
+        }
+
+        /** Stops serving. */
+        @Override
+        public void close() {
+            server.close();
         }
     }
 

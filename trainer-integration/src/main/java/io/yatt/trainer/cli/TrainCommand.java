@@ -1,6 +1,7 @@
 package io.yatt.trainer.cli;
 
 import io.yatt.ffi.blas.Blas;
+import io.yatt.trainer.config.Launch;
 import io.yatt.trainer.config.ResumeMode;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.loop.RlhfLoop;
@@ -136,6 +137,10 @@ final class TrainCommand implements Callable<Integer> {
             out.println(line);
             out.flush();
         });
+        if (cfg.trainer().launch() == Launch.EXTERNAL) {
+            // the workers are started by torchrun, Slurm or Open MPI: this process is rendezvous rank 0
+            options = options.withExternal(RlhfLoop.ExternalLaunch.fromEnvironment(System.getenv()));
+        }
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;
         String summary;

@@ -6,6 +6,7 @@ import io.yatt.collectives.RendezvousConfig;
 import io.yatt.controller.ControllerRendezvous;
 import io.yatt.controller.GroupTopology;
 import io.yatt.controller.Worker;
+import io.yatt.trainer.launch.ExternalJob;
 import io.yatt.trainer.launch.WorkerJvms;
 import io.yatt.trainer.launch.WorkerKind;
 import io.yatt.trainer.launch.WorkerKinds;
@@ -74,10 +75,10 @@ final class WorkerCommand implements Callable<Integer> {
             + WorkerJvms.ENV_WORLD + " as the launcher sets it, else none).")
     String world;
 
-    @Option(names = "--peer-loss-wait-ms", defaultValue = "5000", description = "With a world: how long a call "
+    @Option(names = "--peer-loss-wait-ms", description = "With a world: how long a call "
             + "that failed because a peer was lost waits for the controller to name the lost worker before it "
-            + "reports its own error (default: ${DEFAULT-VALUE}).")
-    long peerLossWaitMs;
+            + "reports its own error (default: the controller's, under trainer.launch=external, else 5000).")
+    Long peerLossWaitMs;
 
     @Option(names = "--reply-host", defaultValue = "127.0.0.1",
             description = "Address the controller reaches this worker at over udp (default: ${DEFAULT-VALUE}).")
@@ -99,11 +100,11 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, String> env = System.getenv();
-        WorkerKind workerKind;
-        WorkerJvms.World worldKind;
         // a runtime error (exit 1, one line on stderr), not a usage error: a launcher quotes the tail of stderr
-        workerKind = WorkerKinds.of(kind);
-        worldKind = WorkerJvms.World.of(world != null ? world : env.getOrDefault(WorkerJvms.ENV_WORLD, "none"));
+        WorkerKind workerKind = WorkerKinds.of(kind);
+        WorkerJvms.World worldKind = world != null ? WorkerJvms.World.of(world) : null;
+        ExternalJob job = null;
+        Map<String, String> worldEnv = env;
         boolean launched = controller == null && env.containsKey(Worker.ENV_CONTROLLER);
         Worker.Context ctx;
         String channel;
@@ -118,13 +119,20 @@ final class WorkerCommand implements Callable<Integer> {
             channel = ctx.controller();
             workerRank = ctx.rank();
         } else if (controller == null) {
-            if (worldKind != WorkerJvms.World.NONE) {
-                throw new IllegalArgumentException("--world " + worldKind.cliName()
-                        + " needs the launcher's environment: missing " + Worker.ENV_CONTROLLER);
-            }
             RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
-            channel = ControllerRendezvous.lookup(config);
+            ControllerRendezvous.Published published = ControllerRendezvous.lookupJob(config);
+            channel = published.endpoint();
             workerRank = rank != null ? rank : config.rank() - 1;
+            if (published.job().length > 0) {
+                // a yatt train controller with trainer.launch=external: the shm world, roles and meshes are its
+                job = ExternalJob.decode(published.job());
+                worldEnv = job.worldEnvironment(env, workerRank, config.masterAddr());
+                worldKind = worldKind != null ? worldKind : WorkerJvms.World.SHM;
+            } else if (worldKind != null && worldKind != WorkerJvms.World.NONE) {
+                throw new IllegalArgumentException("--world " + worldKind.cliName()
+                        + " needs the launcher's environment (missing " + Worker.ENV_CONTROLLER
+                        + ") or a controller started with trainer.launch=external");
+            }
             ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerIdBase + workerRank);
         } else {
             if (rank == null) {
@@ -134,8 +142,14 @@ final class WorkerCommand implements Callable<Integer> {
             workerRank = rank;
             ctx = new Worker.Context().controller(channel).workerId(workerId != null ? workerId : workerIdBase + workerRank);
         }
-        ctx.rank(workerRank).roles(roles != null ? roles : List.of(workerKind.name())).replyHost(replyHost)
-                .meshes(parseMeshes(meshes != null ? meshes : List.of()))
+        if (worldKind == null) {
+            worldKind = WorkerJvms.World.of(env.getOrDefault(WorkerJvms.ENV_WORLD, "none"));
+        }
+        List<String> defaultRoles = job != null ? job.roles() : List.of(workerKind.name());
+        List<String> defaultMeshes = job != null ? job.meshArguments().get(workerRank) : List.of();
+        long lossWaitMs = peerLossWaitMs != null ? peerLossWaitMs : job != null ? job.peerLossWaitMs() : 5000;
+        ctx.rank(workerRank).roles(roles != null ? roles : defaultRoles).replyHost(replyHost)
+                .meshes(parseMeshes(meshes != null ? meshes : defaultMeshes))
                 .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));
         if (inlineLimitBytes != null) {
             ctx.inlineLimitBytes(inlineLimitBytes);
@@ -149,12 +163,12 @@ final class WorkerCommand implements Callable<Integer> {
         }
         // the world first (a collective call of every rank), so that the controller never sees a rank without it
         Communicator worldComm = worldKind == WorkerJvms.World.SHM
-                ? Communicators.fromEnvironment(env, new Communicator.Context()) : null;
+                ? Communicators.fromEnvironment(worldEnv, new Communicator.Context()) : null;
         try {
             // the worker object's rank is its world rank (its group rank differs under several controllers)
             CompletableFuture<Worker> self = new CompletableFuture<>();
             ctx.methods(workerKind.methods(worldComm != null ? worldComm.rank() : workerRank, worldComm,
-                    TimeUnit.MILLISECONDS.toNanos(peerLossWaitMs), c -> self.join().registerCommunicator(c)));
+                    TimeUnit.MILLISECONDS.toNanos(lossWaitMs), c -> self.join().registerCommunicator(c)));
             if (worldComm != null) {
                 ctx.communicators(List.of(worldComm));
             }

@@ -86,6 +86,8 @@ public final class ConfigDefaults {
     public static final Backend BACKEND = Backend.IN_PROCESS;
     /** Largest worker result tensor sent inline through a controller; larger ones travel by reference (64 KiB). */
     public static final int INLINE_LIMIT_BYTES = 64 * 1024;
+    public static final Launch LAUNCH = Launch.LOCAL;
+    public static final String CONTROL_HOST = "127.0.0.1";
 
     // parallel and placement
     public static final int WORLD_SIZE = 4;

@@ -159,6 +159,10 @@ final class ConfigSchema {
                 "in-process threads or one process per rank over shm"));
         k.add(new Key("trainer.inline_limit_bytes", INT, INLINE_LIMIT_BYTES, c -> c.trainer().inlineLimitBytes(),
                 "largest result tensor a worker sends inline; larger ones travel by reference"));
+        k.add(choice("trainer.launch", Launch.values(), LAUNCH, c -> c.trainer().launch(),
+                "shm worker JVMs started by yatt train (local) or by torchrun/Slurm/Open MPI (external)"));
+        k.add(new Key("trainer.control_host", STR, CONTROL_HOST, c -> c.trainer().controlHost(),
+                "address the controller binds with launch=external (non-loopback: YATT_CONTROLLER_SECRET)"));
         // parallel and placement
         k.add(new Key("parallel.world_size", INT, WORLD_SIZE, c -> c.parallel().worldSize(), "ranks in all"));
         k.add(new Key("parallel.training", STR, TRAINING_LAYOUT, c -> c.parallel().training(),
@@ -357,7 +361,9 @@ final class ConfigSchema {
                 ConfigChoice.of(ResumeMode.values(), "trainer.resume_mode", str(v, "trainer.resume_mode")),
                 str(v, "trainer.resume_from_path"), integer(v, "trainer.controllers"),
                 ConfigChoice.of(Backend.values(), "trainer.backend", str(v, "trainer.backend")),
-                integer(v, "trainer.inline_limit_bytes"));
+                integer(v, "trainer.inline_limit_bytes"),
+                ConfigChoice.of(Launch.values(), "trainer.launch", str(v, "trainer.launch")),
+                str(v, "trainer.control_host"));
         TrainConfig.Parallel parallel = new TrainConfig.Parallel(integer(v, "parallel.world_size"),
                 str(v, "parallel.training"), str(v, "parallel.generation"));
         TrainConfig.Placement placement = new TrainConfig.Placement(

@@ -104,6 +104,17 @@ final class ConfigValidation {
         }
         atLeast("trainer.controllers", trainer.controllers(), 1);
         atLeast("trainer.inline_limit_bytes", trainer.inlineLimitBytes(), 0);
+        if (trainer.launch() == Launch.EXTERNAL && trainer.backend() != Backend.SHM) {
+            throw new ConfigException("trainer.launch=external needs trainer.backend=shm: trainer.backend="
+                    + trainer.backend().configName());
+        }
+        if (trainer.launch() == Launch.EXTERNAL && trainer.controllers() != 1) {
+            throw new ConfigException("trainer.launch=external runs one controller: trainer.controllers="
+                    + trainer.controllers());
+        }
+        if (trainer.controlHost().isBlank()) {
+            throw new ConfigException("trainer.control_host must not be empty: trainer.control_host=''");
+        }
         // parallel and placement
         atLeast("parallel.world_size", parallel.worldSize(), 1);
         HybridLayout layout;

@@ -267,10 +267,12 @@ public record TrainConfig(
      * @param controllers parallel controllers C, each owning a slice of the prompts
      * @param backend in-process threads or one process per rank over shm
      * @param inlineLimitBytes largest result tensor a worker sends inline; larger ones travel as references
+     * @param launch who starts the worker JVMs of the shm backend: {@code yatt train} or the cluster's launcher
+     * @param controlHost the address the controller's control plane binds with {@code launch=external}
      */
     public record Trainer(int totalTrainingSteps, int saveFreq, int testFreq, int plotFreq, String experimentName,
             String runsDir, int seed, ResumeMode resumeMode, String resumeFromPath, int controllers,
-            Backend backend, int inlineLimitBytes) {
+            Backend backend, int inlineLimitBytes, Launch launch, String controlHost) {
     }
 
     /**

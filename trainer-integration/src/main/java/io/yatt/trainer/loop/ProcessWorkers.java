@@ -1,14 +1,21 @@
 package io.yatt.trainer.loop;
 
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.RendezvousException;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerRendezvous;
 import io.yatt.controller.ControllerMesh;
 import io.yatt.controller.GroupTopology;
 import io.yatt.controller.ParallelControllers;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.launch.ExternalJob;
 import io.yatt.trainer.launch.TrainerWorkers;
 import io.yatt.trainer.launch.WorkerJvms;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,8 +37,13 @@ final class ProcessWorkers implements AutoCloseable {
     /** A worker's wait for the controller's verdict after a collective lost a peer: above the heartbeat timeout. */
     static final long PEER_LOSS_WAIT_NS = TimeUnit.SECONDS.toNanos(20);
 
+    /** Environment variable the CLI reads the controller's shared secret from (as {@code yatt worker} does). */
+    static final String ENV_CONTROLLER_SECRET = "YATT_CONTROLLER_SECRET";
+
     private final List<EmbeddedWorkers.Controller> controllers = new ArrayList<>();
     private WorkerJvms jvms;
+    /** The store of the workers' shm world, served while they join it ({@code launch=external} only). */
+    private ControllerRendezvous.Store worldStore;
 
     private ProcessWorkers() {
     }
@@ -112,6 +124,84 @@ final class ProcessWorkers implements AutoCloseable {
         return args;
     }
 
+    /**
+     * The launch of {@code trainer.launch=external}: one controller whose control plane binds udp on {@code
+     * controlHost} (with {@code secret} when given), and {@code layout.worldSize()} {@code yatt worker --kind rlhf}
+     * processes started by the cluster's launcher, which are rendezvous ranks 1 to world size - 1 of {@code
+     * rendezvous} (this process is rank 0 and serves the store). The controller serves a second store for the
+     * workers' shm world, publishes its endpoint and an {@link ExternalJob} (world store port, shm job id, each rank's
+     * meshes) through the rendezvous, and returns once every role's group is complete. The rest is as {@link #start}.
+     *
+     * @throws IllegalArgumentException if {@code controlHost} is not loopback and there is no secret, the rendezvous
+     *     rank is not 0, or the rendezvous world size is not the layout's world size + 1
+     * @throws IllegalStateException if a worker does not join the rendezvous within its timeout (naming the missing
+     *     worker ranks) or does not register in time
+     */
+    static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous, String controlHost,
+                                   String secret) {
+        if ((secret == null || secret.isEmpty()) && !RendezvousConfig.isLoopback(controlHost)) {
+            throw new IllegalArgumentException("controller secret required: trainer.control_host=" + controlHost
+                    + " is not loopback; set " + ENV_CONTROLLER_SECRET);
+        }
+        int size = layout.worldSize();
+        if (rendezvous.rank() != 0) {
+            throw new IllegalArgumentException("trainer.launch=external runs the controller as rendezvous rank 0: "
+                    + "rank=" + rendezvous.rank() + " (start yatt worker on the other ranks)");
+        }
+        if (rendezvous.worldSize() != size + 1) {
+            throw new IllegalArgumentException("trainer.launch=external needs one controller and parallel.world_size"
+                    + " workers: rendezvous worldSize=" + rendezvous.worldSize() + ", expected " + (size + 1)
+                    + " (parallel.world_size=" + size + ", plus rank 0, the controller)");
+        }
+        List<List<String>> meshes = new ArrayList<>();
+        for (int rank = 0; rank < size; rank++) {
+            List<String> args = meshArguments(RlhfWorker.meshes(layout, rank, 0, 1));
+            List<String> values = new ArrayList<>();
+            for (int i = 1; i < args.size(); i += 2) {
+                values.add(args.get(i));
+            }
+            meshes.add(values);
+        }
+        ProcessWorkers out = new ProcessWorkers();
+        try {
+            ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
+                    .jobName(jobName(ProcessHandle.current().pid(), 0)).udp(controlHost, 0);
+            if (secret != null && !secret.isEmpty()) {
+                ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));
+            }
+            EmbeddedWorkers.Controller controller = new EmbeddedWorkers.Controller(ControlPlane.launch(ctx));
+            out.controllers.add(controller);
+            out.worldStore = ControllerRendezvous.Store.serve(rendezvous.bindAddress(), size, rendezvous.secret());
+            byte[] nonce = new byte[4];
+            new SecureRandom().nextBytes(nonce);
+            ExternalJob job = new ExternalJob(out.worldStore.port(),
+                    "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce), EmbeddedWorkers.ROLES,
+                    TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes);
+            try {
+                ControllerRendezvous.publish(rendezvous, controller.plane, job.encode());
+            } catch (RendezvousException e) {
+                List<Integer> missing = e.missingRanks().stream().filter(r -> r > 0).map(r -> r - 1).toList();
+                throw new IllegalStateException("workers did not join the rendezvous: missingWorkerRanks=" + missing
+                        + ", workers=" + size + ", master=" + rendezvous.master() + ", timeoutMs="
+                        + TimeUnit.NANOSECONDS.toMillis(rendezvous.timeoutNs()) + " (worker rank = rendezvous rank - 1)",
+                        e);
+            }
+            for (String role : EmbeddedWorkers.ROLES) {
+                controller.groups.put(role, controller.plane.group(role, size, EmbeddedWorkers.GROUP_TIMEOUT_NS));
+            }
+            out.worldStore.close();
+            out.worldStore = null;
+            return out;
+        } catch (RuntimeException | Error e) {
+            try {
+                out.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
     /** {@code yatt worker --mesh} arguments of one rank's registrations. */
     static List<String> meshArguments(Map<String, GroupTopology.MeshRank> meshes) {
         List<String> args = new ArrayList<>();
@@ -148,6 +238,9 @@ final class ProcessWorkers implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (worldStore != null) {
+                worldStore.close();
+            }
             if (jvms != null) {
                 jvms.close();
             }

@@ -1,5 +1,6 @@
 package io.yatt.trainer.loop;
 
+import io.yatt.collectives.RendezvousConfig;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.ReferenceColumn;
@@ -24,6 +25,7 @@ import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.Backend;
+import io.yatt.trainer.config.Launch;
 import io.yatt.trainer.config.KlControlType;
 import io.yatt.trainer.config.PlacementMode;
 import io.yatt.trainer.config.TrainConfig;
@@ -95,15 +97,52 @@ public final class RlhfLoop {
      * @param log receives the run's log lines (auto placement's decisions), on the calling thread
      */
     public record Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
-                          BooleanSupplier stopRequested, Consumer<String> log) {
+                          BooleanSupplier stopRequested, Consumer<String> log, ExternalLaunch external) {
 
         /** No checkpoints, no resume, never stopped, no log. */
         public static final Options NONE = new Options(null, Map.of(), null, () -> false);
+
+        /** As the canonical constructor, without an external launch. */
+        public Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
+                       BooleanSupplier stopRequested, Consumer<String> log) {
+            this(store, meta, resumeFrom, stopRequested, log, null);
+        }
+
+        /** A copy with {@code launch} for {@code trainer.launch=external}. */
+        public Options withExternal(ExternalLaunch launch) {
+            return new Options(store, meta, resumeFrom, stopRequested, log, launch);
+        }
 
         /** As the canonical constructor, with the log lines dropped. */
         public Options(CheckpointStore store, Map<String, String> meta, Checkpoint resumeFrom,
                        BooleanSupplier stopRequested) {
             this(store, meta, resumeFrom, stopRequested, line -> { });
+        }
+    }
+
+    /**
+     * What {@code trainer.launch=external} needs from the launcher's environment: this process's place in the
+     * rendezvous (torchrun, Slurm or Open MPI variables; rank 0, the workers ranks 1 to world size - 1) and the
+     * control plane's shared secret ({@value #ENV_SECRET}, null for none; required for a non-loopback {@code
+     * trainer.control_host}).
+     *
+     * @param rendezvous the rendezvous of the controller and its workers
+     * @param secret the controller's shared secret, or null
+     */
+    public record ExternalLaunch(RendezvousConfig rendezvous, String secret) {
+
+        /** Environment variable with the controller's shared secret, as {@code yatt worker} reads it. */
+        public static final String ENV_SECRET = ProcessWorkers.ENV_CONTROLLER_SECRET;
+
+        /**
+         * From a launcher's environment ({@link RendezvousConfig#fromEnvironment}, {@value #ENV_SECRET}).
+         *
+         * @throws IllegalArgumentException as {@link RendezvousConfig#fromEnvironment}
+         */
+        public static ExternalLaunch fromEnvironment(Map<String, String> env) {
+            String secret = env.get(ENV_SECRET);
+            return new ExternalLaunch(RendezvousConfig.fromEnvironment(env),
+                    secret == null || secret.isEmpty() ? null : secret);
         }
     }
 
@@ -184,8 +223,15 @@ public final class RlhfLoop {
                     throw new IllegalArgumentException("split placement runs on the in-process backend only: "
                             + "trainer.backend=shm, placement.mode=" + config.placement().mode().configName());
                 }
-                try (ProcessWorkers workers = ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(
-                        config), config.trainer().inlineLimitBytes())) {
+                if (config.trainer().launch() == Launch.EXTERNAL && options.external() == null) {
+                    throw new IllegalArgumentException("trainer.launch=external needs the launcher's rendezvous "
+                            + "(RlhfLoop.Options.withExternal; yatt train reads it from the environment)");
+                }
+                try (ProcessWorkers workers = config.trainer().launch() == Launch.EXTERNAL
+                        ? ProcessWorkers.external(layout, options.external().rendezvous(),
+                                config.trainer().controlHost(), options.external().secret())
+                        : ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(config),
+                                config.trainer().inlineLimitBytes())) {
                     return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
                             options, onStep, policyDir, tmp, decider);
                 }

@@ -22,6 +22,6 @@ class ConfigDocsTest {
             }
         }
         assertEquals(List.of(), missing);
-        assertEquals(78, ConfigSchema.keys().size());
+        assertEquals(80, ConfigSchema.keys().size());
     }
 }

@@ -1,0 +1,69 @@
+package io.yatt.trainer.loop;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.yatt.collectives.RendezvousConfig;
+import io.yatt.collectives.RendezvousException;
+import io.yatt.controller.ControllerRendezvous;
+import io.yatt.hybrid.HybridLayout;
+import io.yatt.trainer.config.TrainConfig;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** {@code trainer.launch=external}: the controller's refusals before and while it waits for its workers. */
+class ProcessWorkersExternalTest {
+
+    private static HybridLayout layout() {
+        return TrainConfig.load(RlhfLoopGoldenTest.resource("ppo_gae.yaml"), List.of()).parallel().layout();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void shouldRefuseANonLoopbackControlHostWithoutASecret() throws IOException {
+        RendezvousConfig rendezvous = RendezvousConfig.of(0, 5, "127.0.0.1", freePort());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ProcessWorkers.external(layout(), rendezvous, "192.0.2.7", null));
+        assertEquals("controller secret required: trainer.control_host=192.0.2.7 is not loopback; set "
+                + "YATT_CONTROLLER_SECRET", e.getMessage());
+    }
+
+    @Test
+    void shouldRefuseARendezvousWithoutOneRankPerWorker() throws IOException {
+        RendezvousConfig rendezvous = RendezvousConfig.of(0, 4, "127.0.0.1", freePort());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ProcessWorkers.external(layout(), rendezvous, "127.0.0.1", null));
+        assertEquals("trainer.launch=external needs one controller and parallel.world_size workers: rendezvous "
+                + "worldSize=4, expected 5 (parallel.world_size=4, plus rank 0, the controller)", e.getMessage());
+    }
+
+    @Test
+    void shouldNameTheWorkersThatDidNotJoinTheRendezvous() throws Exception {
+        int port = freePort();
+        long timeoutNs = TimeUnit.SECONDS.toNanos(3);
+        RendezvousConfig controller = RendezvousConfig.of(0, 5, "127.0.0.1", port).withTimeoutNs(timeoutNs);
+        // worker rank 0 (rendezvous rank 1) arrives, as yatt worker does; worker ranks 1 to 3 never start
+        CompletableFuture<Object> worker = CompletableFuture.supplyAsync(() -> {
+            try {
+                return ControllerRendezvous.lookupJob(RendezvousConfig.of(1, 5, "127.0.0.1", port)
+                        .withTimeoutNs(timeoutNs));
+            } catch (RendezvousException lost) {
+                return lost;
+            }
+        });
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ProcessWorkers.external(layout(), controller, "127.0.0.1", null));
+        assertEquals("workers did not join the rendezvous: missingWorkerRanks=[1, 2, 3], workers=4, master=127.0.0.1:"
+                + port + ", timeoutMs=3000 (worker rank = rendezvous rank - 1)", e.getMessage());
+        assertEquals(RendezvousException.class, worker.get(1, TimeUnit.MINUTES).getClass());
+    }
+}
