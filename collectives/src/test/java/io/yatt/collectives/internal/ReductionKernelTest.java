@@ -53,6 +53,43 @@ class ReductionKernelTest {
     }
 
     @Test
+    void shouldMatchTheRankOrderReferenceForEveryFusedOperandCountAcrossViewWindows() {
+        int window = 3000; // not a multiple of the block: blocks restart at every window edge
+        ReductionKernel kernel = ReductionKernel.withWindow(window);
+        long count = 3L * window + 5;
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    for (int n = 1; n <= 9; n++) {
+                        byte[][] inputs = CollectiveTestData.inputs(dtype, n, count, 7919L * n + op.ordinal());
+                        MemorySegment[] srcs = new MemorySegment[n];
+                        long[] offsets = new long[n];
+                        for (int k = 0; k < n; k++) {
+                            offsets[k] = k + 1;
+                            srcs[k] = segment(arena, inputs[k], offsets[k]);
+                        }
+                        MemorySegment dst = arena.allocate(count * dtype.byteSize() + 3, 1);
+                        kernel.reduce(dtype, op, srcs, offsets, 0, n, dst, 3, count, n);
+                        assertArrayEquals(CollectiveTestData.reduce(dtype, op, inputs, 0, count),
+                                dst.asSlice(3, count * dtype.byteSize()).toArray(ValueLayout.JAVA_BYTE),
+                                dtype + " " + op + " n=" + n);
+                        kernel.reduce(dtype, op, srcs, offsets, 0, n, srcs[n - 1], offsets[n - 1], count, n);
+                        assertArrayEquals(CollectiveTestData.reduce(dtype, op, inputs, 0, count),
+                                srcs[n - 1].asSlice(offsets[n - 1], count * dtype.byteSize())
+                                        .toArray(ValueLayout.JAVA_BYTE), dtype + " " + op + " n=" + n + " in place");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldRejectAnEmptyViewWindow() {
+        assertEquals("window out of range: windowElements=0, expected >= 1",
+                assertThrows(IllegalArgumentException.class, () -> ReductionKernel.withWindow(0)).getMessage());
+    }
+
+    @Test
     void shouldReduceInPlaceIntoOneOfTheOperandsAtUnalignedOffsets() {
         ReductionKernel kernel = ReductionKernel.create();
         try (Arena arena = Arena.ofConfined()) {
