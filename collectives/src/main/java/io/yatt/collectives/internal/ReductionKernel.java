@@ -27,10 +27,13 @@ import java.util.Arrays;
  * {@code w & 0xFFFF0000}), accumulated in two deinterleaved float halves (bits turned into floats by a bulk copy,
  * since C2 vectorizes no {@code Float.intBitsToFloat}) and rounded back with branch-free integer arithmetic. F32 and
  * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, which
- * C2 does not vectorize; so native operands (shared memory, arenas) are read through a {@link FloatBuffer} /
- * {@link DoubleBuffer} view of the block, whose {@code get(int)} is a plain float load that C2 vectorizes (about 4x
- * faster per operand from cache; a few small view objects per block, no arrays). Heap segments, which have no buffer
- * view, take the scalar segment loops. F32 combines its first two operands in one pass ({@code acc = a op b}).
+ * C2 does not vectorize; so when every operand is native (shared memory, arenas) each is read through one
+ * {@link FloatBuffer} / {@link DoubleBuffer} view per window of 16M elements, whose {@code get(int)} is a plain float
+ * load that C2 vectorizes (about 4x faster per operand from cache; no arrays, no objects per block). F32 sums take up
+ * to four operands per pass over a block ({@code acc = ((a + b) + c) + d}, then {@code ((acc + e) + f) + g}): the
+ * additions and their order are those of one operand at a time, the accumulator is touched once per pass. Other F32
+ * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Operands on the heap (no
+ * buffer view) take the per-block loops, scalar for F32/F64.
  * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
