@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * Element-wise reduction of n operands into one destination, on host memory, with {@link ReduceOp}'s rules:
@@ -26,10 +27,13 @@ import java.nio.FloatBuffer;
  * {@code w & 0xFFFF0000}), accumulated in two deinterleaved float halves (bits turned into floats by a bulk copy,
  * since C2 vectorizes no {@code Float.intBitsToFloat}) and rounded back with branch-free integer arithmetic. F32 and
  * F64 loads from a segment are {@code intBitsToFloat} / {@code longBitsToDouble} of integer loads inside the JDK, which
- * C2 does not vectorize; so native operands (shared memory, arenas) are read through a {@link FloatBuffer} /
- * {@link DoubleBuffer} view of the block, whose {@code get(int)} is a plain float load that C2 vectorizes (about 4x
- * faster per operand from cache; a few small view objects per block, no arrays). Heap segments, which have no buffer
- * view, take the scalar segment loops. F32 combines its first two operands in one pass ({@code acc = a op b}).
+ * C2 does not vectorize; so when every operand is native (shared memory, arenas) each is read through one
+ * {@link FloatBuffer} / {@link DoubleBuffer} view per window of 16M elements, whose {@code get(int)} is a plain float
+ * load that C2 vectorizes (about 4x faster per operand from cache; no arrays, no objects per block). F32 sums take up
+ * to four operands per pass over a block ({@code acc = ((a + b) + c) + d}, then {@code ((acc + e) + f) + g}): the
+ * additions and their order are those of one operand at a time, the accumulator is touched once per pass. Other F32
+ * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Operands on the heap (no
+ * buffer view) take the per-block loops, scalar for F32/F64.
  * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
@@ -43,6 +47,8 @@ public final class ReductionKernel {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private static final int PAIRS = BLOCK_ELEMENTS / 2;
+    /** Elements of each native F32/F64 operand covered by one buffer view (128 MiB of F64: within a view's int range). */
+    private static final int WINDOW_ELEMENTS = 1 << 24;
 
     private final float[] floatAcc = new float[BLOCK_ELEMENTS];
     private final float[] floatTmp = new float[BLOCK_ELEMENTS];
@@ -57,13 +63,31 @@ public final class ReductionKernel {
     private double[] doubleAcc;
     private int[] intAcc;
     private long[] longAcc;
+    private final int windowElements;
+    private FloatBuffer[] floatViews = new FloatBuffer[0];
+    private DoubleBuffer[] doubleViews = new DoubleBuffer[0];
 
-    private ReductionKernel() {
+    private ReductionKernel(int windowElements) {
+        this.windowElements = windowElements;
     }
 
     /** A kernel with its own scratch (about 30 KiB, more on first F64/I32/I64 use). */
     public static ReductionKernel create() {
-        return new ReductionKernel();
+        return new ReductionKernel(WINDOW_ELEMENTS);
+    }
+
+    /**
+     * A kernel whose native F32/F64 operands are viewed {@code windowElements} elements at a time (tests use small
+     * windows to cross window edges with little memory).
+     *
+     * @throws IllegalArgumentException if {@code windowElements < 1}
+     */
+    static ReductionKernel withWindow(int windowElements) {
+        if (windowElements < 1) {
+            throw new IllegalArgumentException("window out of range: windowElements=" + windowElements
+                + ", expected >= 1");
+        }
+        return new ReductionKernel(windowElements);
     }
 
     /**
@@ -96,6 +120,14 @@ public final class ReductionKernel {
             throw new IllegalArgumentException("unsupported dtype for reduction: dtype=" + dtype + ", op=" + op
                     + ", expected one of " + CollectiveChecks.REDUCIBLE);
         }
+        if ((dtype == DType.F32 || dtype == DType.F64) && allNative(srcs, n)) {
+            if (dtype == DType.F32) {
+                reduceF32Native(op, srcs, srcByteOffsets, srcByteOffset, n, dst, dstByteOffset, count, divisor);
+            } else {
+                reduceF64Native(op, srcs, srcByteOffsets, srcByteOffset, n, dst, dstByteOffset, count, divisor);
+            }
+            return;
+        }
         long elementBytes = dtype.byteSize();
         for (long done = 0; done < count; done += BLOCK_ELEMENTS) {
             int len = (int) Math.min(BLOCK_ELEMENTS, count - done);
@@ -112,7 +144,7 @@ public final class ReductionKernel {
                         // one pass over the first two operands, not a load pass and a combine pass
                         MemorySegment second = operand(srcs, srcByteOffsets, srcByteOffset, 1, rel, blockBytes);
                         if (first.isNative() && second.isNative()) {
-                            combinePair(op, floatAcc, floats(first), floats(second), len);
+                            combinePair(op, floatAcc, floats(first), floats(second), 0, len);
                         } else {
                             combineF32Pair(op, floatAcc, first, second, len);
                         }
@@ -142,7 +174,7 @@ public final class ReductionKernel {
                     for (int k = 1; k < n; k++) {
                         MemorySegment x = operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes);
                         if (x.isNative()) {
-                            combine(op, acc, doubles(x), len);
+                            combine(op, acc, doubles(x), 0, len);
                         } else {
                             combine(op, acc, x, len);
                         }
@@ -501,7 +533,7 @@ public final class ReductionKernel {
             return;
         }
         if (src.isNative()) {
-            combine(op, acc, floats(src), len);
+            combine(op, acc, floats(src), 0, len);
             return;
         }
         switch (op) {
@@ -660,81 +692,227 @@ public final class ReductionKernel {
         return nativeSlice.asByteBuffer().order(ByteOrder.nativeOrder()).asDoubleBuffer();
     }
 
-    /** {@code acc[j] = op(a[j], b[j])}, both read straight from shared or native memory through buffer views. */
-    private static void combinePair(ReduceOp op, float[] acc, FloatBuffer a, FloatBuffer b, int len) {
+    /** {@code acc[j] = op(a[base + j], b[base + j])}, both read straight from native memory through buffer views. */
+    private static void combinePair(ReduceOp op, float[] acc, FloatBuffer a, FloatBuffer b, int base, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = a.get(j) + b.get(j);
+                    acc[j] = a.get(base + j) + b.get(base + j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = a.get(j) * b.get(j);
+                    acc[j] = a.get(base + j) * b.get(base + j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(a.get(j), b.get(j));
+                    acc[j] = Math.max(a.get(base + j), b.get(base + j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(a.get(j), b.get(j));
+                    acc[j] = Math.min(a.get(base + j), b.get(base + j));
                 }
             }
         }
     }
 
-    /** {@code acc[j] = op(acc[j], x[j])}, {@code x} read straight from native memory through a buffer view. */
-    private static void combine(ReduceOp op, float[] acc, FloatBuffer x, int len) {
+    /** {@code acc[j] = op(acc[j], x[base + j])}, {@code x} read straight from native memory through a buffer view. */
+    private static void combine(ReduceOp op, float[] acc, FloatBuffer x, int base, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] += x.get(j);
+                    acc[j] += x.get(base + j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] *= x.get(j);
+                    acc[j] *= x.get(base + j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(acc[j], x.get(j));
+                    acc[j] = Math.max(acc[j], x.get(base + j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(acc[j], x.get(j));
+                    acc[j] = Math.min(acc[j], x.get(base + j));
                 }
             }
         }
     }
 
-    /** {@code acc[j] = op(acc[j], x[j])}, {@code x} read straight from native memory through a buffer view. */
-    private static void combine(ReduceOp op, double[] acc, DoubleBuffer x, int len) {
+    /** {@code acc[j] = op(acc[j], x[base + j])}, {@code x} read straight from native memory through a buffer view. */
+    private static void combine(ReduceOp op, double[] acc, DoubleBuffer x, int base, int len) {
         switch (op) {
             case SUM, AVG -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] += x.get(j);
+                    acc[j] += x.get(base + j);
                 }
             }
             case PROD -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] *= x.get(j);
+                    acc[j] *= x.get(base + j);
                 }
             }
             case MAX -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.max(acc[j], x.get(j));
+                    acc[j] = Math.max(acc[j], x.get(base + j));
                 }
             }
             case MIN -> {
                 for (int j = 0; j < len; j++) {
-                    acc[j] = Math.min(acc[j], x.get(j));
+                    acc[j] = Math.min(acc[j], x.get(base + j));
                 }
             }
+        }
+    }
+
+    private static boolean allNative(MemorySegment[] srcs, int n) {
+        for (int k = 0; k < n; k++) {
+            if (!srcs[k].isNative()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * F32 with every operand in native memory: one float view per operand per window (not per block), and sums
+     * fused so that one pass over a block reads up to four operands ({@code acc = ((a + b) + c) + d}, then
+     * {@code acc = ((acc + e) + f) + g}, ...): the same additions in the same order as one operand at a time, so the
+     * same bits, with the accumulator read and written once per four operands instead of once per operand.
+     */
+    private void reduceF32Native(ReduceOp op, MemorySegment[] srcs, long[] offsets, long common, int n,
+                                 MemorySegment dst, long dstByteOffset, long count, int divisor) {
+        if (floatViews.length < n) {
+            floatViews = new FloatBuffer[n];
+        }
+        FloatBuffer[] v = floatViews;
+        float[] acc = floatAcc;
+        boolean sum = op == ReduceOp.SUM || op == ReduceOp.AVG;
+        try {
+            for (long w = 0; w < count; w += windowElements) {
+                int wl = (int) Math.min(windowElements, count - w);
+                for (int k = 0; k < n; k++) {
+                    v[k] = floats(operand(srcs, offsets, common, k, 4 * w, 4L * wl));
+                }
+                for (int base = 0; base < wl; base += BLOCK_ELEMENTS) {
+                    int len = Math.min(BLOCK_ELEMENTS, wl - base);
+                    int k;
+                    if (n == 1) {
+                        v[0].get(base, acc, 0, len);
+                        k = 1;
+                    } else if (!sum) {
+                        combinePair(op, acc, v[0], v[1], base, len);
+                        k = 2;
+                    } else {
+                        k = sumFirst(acc, v, n, base, len);
+                    }
+                    while (k < n) {
+                        if (sum) {
+                            k += sumNext(acc, v, k, n, base, len);
+                        } else {
+                            combine(op, acc, v[k++], base, len);
+                        }
+                    }
+                    if (op == ReduceOp.AVG) {
+                        float d = divisor;
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / d;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, F32, dstByteOffset + 4 * (w + base), len);
+                }
+            }
+        } finally {
+            Arrays.fill(v, 0, n, null); // keep no view of a peer's memory past the call
+        }
+    }
+
+    /** The first pass of an F32 sum over {@code n >= 2} operands: sums the first two to four; returns how many. */
+    private static int sumFirst(float[] acc, FloatBuffer[] v, int n, int base, int len) {
+        FloatBuffer a = v[0];
+        FloatBuffer b = v[1];
+        if (n == 2) {
+            for (int j = 0; j < len; j++) {
+                acc[j] = a.get(base + j) + b.get(base + j);
+            }
+            return 2;
+        }
+        FloatBuffer c = v[2];
+        if (n == 3) {
+            for (int j = 0; j < len; j++) {
+                acc[j] = a.get(base + j) + b.get(base + j) + c.get(base + j);
+            }
+            return 3;
+        }
+        FloatBuffer d = v[3];
+        for (int j = 0; j < len; j++) {
+            acc[j] = a.get(base + j) + b.get(base + j) + c.get(base + j) + d.get(base + j);
+        }
+        return 4;
+    }
+
+    /** A later pass of an F32 sum: adds operands {@code k, ...} (up to three) to {@code acc}; returns how many. */
+    private static int sumNext(float[] acc, FloatBuffer[] v, int k, int n, int base, int len) {
+        FloatBuffer a = v[k];
+        if (n - k == 1) {
+            for (int j = 0; j < len; j++) {
+                acc[j] = acc[j] + a.get(base + j);
+            }
+            return 1;
+        }
+        FloatBuffer b = v[k + 1];
+        if (n - k == 2) {
+            for (int j = 0; j < len; j++) {
+                acc[j] = acc[j] + a.get(base + j) + b.get(base + j);
+            }
+            return 2;
+        }
+        FloatBuffer c = v[k + 2];
+        for (int j = 0; j < len; j++) {
+            acc[j] = acc[j] + a.get(base + j) + b.get(base + j) + c.get(base + j);
+        }
+        return 3;
+    }
+
+    /** F64 with every operand in native memory: one double view per operand per window, operands added in turn. */
+    private void reduceF64Native(ReduceOp op, MemorySegment[] srcs, long[] offsets, long common, int n,
+                                 MemorySegment dst, long dstByteOffset, long count, int divisor) {
+        if (doubleAcc == null) {
+            doubleAcc = new double[BLOCK_ELEMENTS];
+        }
+        if (doubleViews.length < n) {
+            doubleViews = new DoubleBuffer[n];
+        }
+        DoubleBuffer[] v = doubleViews;
+        double[] acc = doubleAcc;
+        try {
+            for (long w = 0; w < count; w += windowElements) {
+                int wl = (int) Math.min(windowElements, count - w);
+                for (int k = 0; k < n; k++) {
+                    v[k] = doubles(operand(srcs, offsets, common, k, 8 * w, 8L * wl));
+                }
+                for (int base = 0; base < wl; base += BLOCK_ELEMENTS) {
+                    int len = Math.min(BLOCK_ELEMENTS, wl - base);
+                    v[0].get(base, acc, 0, len);
+                    for (int k = 1; k < n; k++) {
+                        combine(op, acc, v[k], base, len);
+                    }
+                    if (op == ReduceOp.AVG) {
+                        double d = divisor;
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / d;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, F64, dstByteOffset + 8 * (w + base), len);
+                }
+            }
+        } finally {
+            Arrays.fill(v, 0, n, null);
         }
     }
 }

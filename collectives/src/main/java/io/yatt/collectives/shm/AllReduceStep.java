@@ -7,6 +7,7 @@ import io.yatt.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 
 import static io.yatt.collectives.shm.ShmCommDescriptor.*;
 
@@ -25,6 +26,7 @@ final class AllReduceStep {
     private static final CollectiveKind KIND = CollectiveKind.ALL_REDUCE;
 
     private final ShmChannel ch;
+    private boolean[] gathered = new boolean[0];
 
     AllReduceStep(ShmChannel ch) {
         this.ch = ch;
@@ -108,7 +110,11 @@ final class AllReduceStep {
         return Math.max(0, Math.min(unit, sliceCount - i * unit));
     }
 
-    /** Reduce-scatter into slices, then all-gather of the slices; rounds of at most stagingHalf / size per slice. */
+    /**
+     * Reduce-scatter into slices, then all-gather of the slices; rounds of at most stagingHalf / size per slice. In
+     * each round a rank announces its reduced slice on the SYNC counter and copies every peer's slice as soon as that
+     * peer announced it, ready ones first: one arrival per round instead of a barrier between the two phases.
+     */
     private void sliced(MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
         int rank = ch.rank;
         int size = ch.size;
@@ -158,30 +164,57 @@ final class AllReduceStep {
                     ch.counters.sent(clampLen(sliceCount(count, p), i, unit) * es); // p reduces its slice from mine
                 }
             }
-            ch.sync();
-            // phase 2: gather every slice's reduced sub-range
-            for (int p = 0; p < size; p++) {
-                long len = clampLen(sliceCount(count, p), i, unit);
-                if (len <= 0) {
-                    continue;
-                }
-                long start = sliceStart(count, p) + i * unit;
-                if (p == rank) {
-                    if (outReg < 0) {
-                        ShmCopy.copy(ch.own, ch.staging(k) + rank * unit * es, recv, start * es, len * es);
-                    }
-                    continue;
-                }
-                boolean z = (ch.flagsOf(p, k) & FLAG_WHOLE_OUTPUT) != 0;
-                long src = ch.resOff(p, k) + (z ? start * es : p * unit * es);
-                ShmCopy.copy(ch.resSeg(p, k), src, recv, start * es, len * es);
-                ch.counters.received(len * es);
+            // phase 2: gather every slice's reduced sub-range, each as soon as its rank has reduced it (ready
+            // slices first, no barrier in between: ranks that share a core copy while the others still reduce)
+            long phase = ch.arrive();
+            if (outReg < 0 && myLen > 0) {
+                ShmCopy.copy(ch.own, ch.staging(k) + rank * unit * es, recv, myStart * es, myLen * es);
             }
-            ch.counters.sent(clampLen(sliceCount(count, rank), i, unit) * es * (size - 1)); // peers copy my slice
+            int left = size - 1;
+            if (gathered.length != size) {
+                gathered = new boolean[size]; // the channel is built after its steps: size is known here
+            }
+            boolean[] done = gathered;
+            Arrays.fill(done, false);
+            done[rank] = true;
+            while (left > 0) {
+                int next = -1;
+                for (int d = 1; d < size; d++) {
+                    int p = (rank + d) % size;
+                    if (done[p]) {
+                        continue;
+                    }
+                    if (ch.arrived(p, phase)) {
+                        next = p;
+                        break;
+                    }
+                    if (next < 0) {
+                        next = p; // none ready yet: wait for the first pending one
+                    }
+                }
+                ch.awaitArrival(next, phase);
+                copySlice(next, k, i, unit, count, es, recv);
+                done[next] = true;
+                left--;
+            }
+            ch.counters.sent(myLen * es * (size - 1)); // peers copy my slice
         }
         if (exposed) {
             ch.sync();
         }
+    }
+
+    /** Copies rank {@code p}'s reduced sub-range {@code i} of round {@code k} into {@code recv}. */
+    private void copySlice(int p, long k, long i, long unit, long count, int es, MemorySegment recv) {
+        long len = clampLen(sliceCount(count, p), i, unit);
+        if (len <= 0) {
+            return;
+        }
+        long start = sliceStart(count, p) + i * unit;
+        boolean z = (ch.flagsOf(p, k) & FLAG_WHOLE_OUTPUT) != 0;
+        long src = ch.resOff(p, k) + (z ? start * es : p * unit * es);
+        ShmCopy.copy(ch.resSeg(p, k), src, recv, start * es, len * es);
+        ch.counters.received(len * es);
     }
 
     private void postRound(long k, MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op,

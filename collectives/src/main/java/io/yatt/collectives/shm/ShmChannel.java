@@ -467,14 +467,34 @@ final class ShmChannel {
 
     /** Barrier over the SYNC counters. */
     void sync() {
+        long phase = arrive();
+        for (int p = 0; p < size; p++) {
+            if (p != rank) {
+                awaitArrival(p, phase);
+            }
+        }
+    }
+
+    /**
+     * The first half of {@link #sync}: publishes that this rank reached the next barrier phase and returns it; the
+     * caller then waits for each peer with {@link #arrived} / {@link #awaitArrival}, in any order, before its next
+     * {@code arrive} or {@code sync}.
+     */
+    long arrive() {
         long phase = ++syncPhase;
         LONG.setRelease(own, ch + SYNC_OFFSET, phase);
         ring();
-        for (int p = 0; p < size; p++) {
-            if (p != rank) {
-                await(p, ch + SYNC_OFFSET, phase);
-            }
-        }
+        return phase;
+    }
+
+    /** Whether member {@code p} reached barrier phase {@code phase} (no wait). */
+    boolean arrived(int p, long phase) {
+        return (long) LONG.getAcquire(segs[p], ch + SYNC_OFFSET) >= phase;
+    }
+
+    /** Waits until member {@code p} reaches barrier phase {@code phase}. */
+    void awaitArrival(int p, long phase) {
+        await(p, ch + SYNC_OFFSET, phase);
     }
 
     // ------------------------------------------------------------------ call identity checks

@@ -9,7 +9,10 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,6 +53,101 @@ class ReductionKernelTest {
                 }
             }
         }
+    }
+
+    @Test
+    void shouldMatchTheRankOrderReferenceForEveryFusedOperandCountAcrossViewWindows() {
+        int window = 3000; // not a multiple of the block: blocks restart at every window edge
+        ReductionKernel kernel = ReductionKernel.withWindow(window);
+        int count = 3 * window + 5;
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    for (int n = 1; n <= 9; n++) {
+                        double[][] values = fullPrecisionValues(n, count, 7919L * n + op.ordinal());
+                        byte[] expected = rankOrderReference(dtype, op, values);
+                        MemorySegment[] srcs = new MemorySegment[n];
+                        long[] offsets = new long[n];
+                        for (int k = 0; k < n; k++) {
+                            offsets[k] = k + 1;
+                            srcs[k] = segment(arena, encode(dtype, values[k]), offsets[k]);
+                        }
+                        MemorySegment dst = arena.allocate(count * dtype.byteSize() + 3, 1);
+                        kernel.reduce(dtype, op, srcs, offsets, 0, n, dst, 3, count, n);
+                        assertArrayEquals(expected, dst.asSlice(3, count * dtype.byteSize())
+                                .toArray(ValueLayout.JAVA_BYTE), dtype + " " + op + " n=" + n);
+                        kernel.reduce(dtype, op, srcs, offsets, 0, n, srcs[n - 1], offsets[n - 1], count, n);
+                        assertArrayEquals(expected, srcs[n - 1].asSlice(offsets[n - 1], count * dtype.byteSize())
+                                .toArray(ValueLayout.JAVA_BYTE), dtype + " " + op + " n=" + n + " in place");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Full mantissas, exponents over 2^-20..2^20: any other order of additions rounds some element differently. */
+    private static double[][] fullPrecisionValues(int n, int count, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        double[][] values = new double[n][count];
+        for (int k = 0; k < n; k++) {
+            for (int i = 0; i < count; i++) {
+                values[k][i] = Math.scalb(random.nextDouble(-1, 1), random.nextInt(-20, 21));
+            }
+        }
+        return values;
+    }
+
+    private static byte[] encode(DType dtype, double[] values) {
+        ByteBuffer out = ByteBuffer.allocate(values.length * dtype.byteSize()).order(ByteOrder.nativeOrder());
+        for (double v : values) {
+            if (dtype == DType.F32) {
+                out.putFloat((float) v);
+            } else {
+                out.putDouble(v);
+            }
+        }
+        return out.array();
+    }
+
+    /** One element at a time, operands in rank order, in the dtype's own precision; AVG divides the sum once. */
+    private static byte[] rankOrderReference(DType dtype, ReduceOp op, double[][] values) {
+        int n = values.length;
+        int count = values[0].length;
+        double[] out = new double[count];
+        for (int i = 0; i < count; i++) {
+            if (dtype == DType.F32) {
+                float acc = (float) values[0][i];
+                for (int k = 1; k < n; k++) {
+                    float x = (float) values[k][i];
+                    acc = switch (op) {
+                        case SUM, AVG -> acc + x;
+                        case PROD -> acc * x;
+                        case MAX -> Math.max(acc, x);
+                        case MIN -> Math.min(acc, x);
+                    };
+                }
+                out[i] = op == ReduceOp.AVG ? acc / (float) n : acc;
+            } else {
+                double acc = values[0][i];
+                for (int k = 1; k < n; k++) {
+                    double x = values[k][i];
+                    acc = switch (op) {
+                        case SUM, AVG -> acc + x;
+                        case PROD -> acc * x;
+                        case MAX -> Math.max(acc, x);
+                        case MIN -> Math.min(acc, x);
+                    };
+                }
+                out[i] = op == ReduceOp.AVG ? acc / n : acc;
+            }
+        }
+        return encode(dtype, out);
+    }
+
+    @Test
+    void shouldRejectAnEmptyViewWindow() {
+        assertEquals("window out of range: windowElements=0, expected >= 1",
+                assertThrows(IllegalArgumentException.class, () -> ReductionKernel.withWindow(0)).getMessage());
     }
 
     @Test
