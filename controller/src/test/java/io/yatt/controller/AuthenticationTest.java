@@ -1,5 +1,7 @@
 package io.yatt.controller;
 
+import static io.yatt.controller.RawOffers.await;
+import static io.yatt.controller.RawOffers.offer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -18,8 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.concurrent.locks.LockSupport;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -341,23 +341,5 @@ class AuthenticationTest {
         assertEquals("shared secret too short: bytes=8, min=16", e.getMessage());
     }
 
-    private static void offer(ExclusivePublication publication, org.agrona.DirectBuffer buffer, int length) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (publication.offer(buffer, 0, length) < 0) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("offer did not go through: " + publication);
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 
-    private static void await(BooleanSupplier condition) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("condition not reached in 30 s");
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 }

@@ -1,5 +1,7 @@
 package io.yatt.controller;
 
+import static io.yatt.controller.RawOffers.await;
+import static io.yatt.controller.RawOffers.offer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -13,8 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.junit.jupiter.api.Test;
@@ -93,23 +93,5 @@ class RegistrationBoundsTest {
                 List.of(new Message.MethodEntry("noop", "ONE_TO_ALL")), "h", "aeron:ipc", new byte[0]);
     }
 
-    private static void offer(ExclusivePublication publication, DirectBuffer buffer, int length) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (publication.offer(buffer, 0, length) < 0) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("offer did not go through: " + publication);
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 
-    private static void await(BooleanSupplier condition) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("condition not reached in 30 s");
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 }

@@ -99,7 +99,8 @@ final class ProcessWorkers implements AutoCloseable {
             out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
                     .roles(EmbeddedWorkers.ROLES).count(size).world(WorkerJvms.World.SHM)
                     .workerIdBase(EmbeddedWorkers.WORKER_ID_BASE).peerLossWaitNs(PEER_LOSS_WAIT_NS)
-                    .logDirectory(logDirectory).rankArguments(rank -> workerArguments(meshes.get(rank), inlineLimitBytes)));
+                    .logDirectory(logDirectory)
+                    .rankArguments(rank -> workerArguments(meshes.get(rank), inlineLimitBytes)));
             for (EmbeddedWorkers.Controller c : out.controllers) {
                 for (String role : EmbeddedWorkers.ROLES) {
                     c.groups.put(role, c.plane.group(role, size / controllers, EmbeddedWorkers.GROUP_TIMEOUT_NS));
@@ -107,11 +108,7 @@ final class ProcessWorkers implements AutoCloseable {
             }
             return out;
         } catch (RuntimeException | Error e) {
-            try {
-                out.close();
-            } catch (RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
-            }
+            closeAfter(out, e);
             throw e;
         }
     }
@@ -193,12 +190,17 @@ final class ProcessWorkers implements AutoCloseable {
             out.worldStore = null;
             return out;
         } catch (RuntimeException | Error e) {
-            try {
-                out.close();
-            } catch (RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
-            }
+            closeAfter(out, e);
             throw e;
+        }
+    }
+
+    /** Closes what a failed launch started; a failed close is suppressed in {@code failure}, which the caller throws. */
+    private static void closeAfter(ProcessWorkers out, Throwable failure) {
+        try {
+            out.close();
+        } catch (RuntimeException cleanup) {
+            failure.addSuppressed(cleanup);
         }
     }
 

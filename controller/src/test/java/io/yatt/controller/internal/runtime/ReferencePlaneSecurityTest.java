@@ -1,5 +1,6 @@
 package io.yatt.controller.internal.runtime;
 
+import static io.yatt.controller.RawOffers.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +11,7 @@ import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.FrameStats;
+import io.yatt.controller.RawOffers;
 import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderEncoder;
@@ -29,8 +31,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.agrona.DirectBuffer;
@@ -281,26 +281,8 @@ class ReferencePlaneSecurityTest {
     }
 
     private void offer(ExclusivePublication publication, int length) {
-        offer(publication, buffer, length);
+        RawOffers.offer(publication, buffer, length);
     }
 
-    private static void offer(ExclusivePublication publication, DirectBuffer buffer, int length) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (publication.offer(buffer, 0, length) < 0) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("offer did not go through: " + publication);
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 
-    private static void await(BooleanSupplier condition) {
-        long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadlineNs > 0) {
-                throw new AssertionError("condition not reached in 30 s");
-            }
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 }
