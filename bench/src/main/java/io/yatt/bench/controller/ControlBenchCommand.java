@@ -355,10 +355,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
             }
         } finally {
             try {
-                if (launcher != null) {
-                    plane.shutdownWorkers("benchmark done");
-                    launcher.waitFor(TimeUnit.SECONDS.toNanos(10));
-                }
+                ControlBenchCommand.stopWorkers(plane, launcher);
             } finally {
                 Collections.reverse(resources);
                 CloseHelper.quietCloseAll(resources);
@@ -799,6 +796,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
             throw new UncheckedIOException("cannot find free tcp ports on loopback: count=" + count, e);
         } finally {
             CloseHelper.quietCloseAll(sockets);
+        }
+    }
+
+    /** Tells the workers {@code launcher} started to shut down and waits up to 10 s for them (nothing if none). */
+    static void stopWorkers(ControlPlane plane, WorkerProcesses launcher) throws InterruptedException {
+        if (launcher != null) {
+            plane.shutdownWorkers("benchmark done");
+            launcher.waitFor(TimeUnit.SECONDS.toNanos(10));
         }
     }
 }

@@ -122,10 +122,7 @@ public final class StepController {
             System.out.flush();
         } finally {
             try {
-                if (launcher != null) {
-                    plane.shutdownWorkers("benchmark done");
-                    launcher.waitFor(TimeUnit.SECONDS.toNanos(10));
-                }
+                ControlBenchCommand.stopWorkers(plane, launcher);
             } finally {
                 CloseHelper.quietClose(launcher);
                 CloseHelper.quietClose(mesh);
