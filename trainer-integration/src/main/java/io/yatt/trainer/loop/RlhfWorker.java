@@ -42,7 +42,6 @@ import io.yatt.trainer.task.CharTokenizer;
 import io.yatt.trainer.rollout.SplitRolloutTrainer;
 import io.yatt.trainer.task.Task;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -344,19 +343,27 @@ public final class RlhfWorker implements AutoCloseable {
         return collected(ROLLOUT_MESH, generateHere(prompts));
     }
 
+    /**
+     * The rollout's sampling for a batch of prompts: greedy when the batch's metadata says {@code greedy} (held-out
+     * evaluation), else the config's temperature, top-k and top-p; both stop at the end-of-sequence token.
+     */
+    static Generator.Sampling sampling(DataBatch prompts, TrainConfig.Rollout ro, int responseLen) {
+        return sampling(ro, responseLen, Boolean.TRUE.equals(prompts.metadata().get("greedy")));
+    }
+
+    /** Greedy, or the config's temperature, top-k and top-p; {@code responseLen} new tokens, stopping at EOS. */
+    static Generator.Sampling sampling(TrainConfig.Rollout ro, int responseLen, boolean greedy) {
+        return greedy
+                ? new Generator.Sampling(responseLen, 0f, 0, 1f, new int[] {CharTokenizer.EOS_ID})
+                : new Generator.Sampling(responseLen, (float) ro.temperature(), Math.max(0, ro.topK()),
+                        (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+    }
+
     private DataBatch generateHere(DataBatch prompts) {
         State s = state();
         int n = prompts.length();
-        int[] ids = Rows.ints(prompts, "prompt_ids");
-        int[] plen = Rows.ints(prompts, "prompt_length");
         long[] seeds = Rows.longs(prompts, "seed");
-        boolean greedy = Boolean.TRUE.equals(prompts.metadata().get("greedy"));
-        List<int[]> promptIds = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            int[] p = new int[plen[i]];
-            System.arraycopy(ids, i * s.promptLen + s.promptLen - plen[i], p, 0, plen[i]);
-            promptIds.add(p);
-        }
+        List<int[]> promptIds = Rows.promptIds(prompts, s.promptLen);
         long r0 = System.nanoTime();
         s.actor.copyTo(s.engine.trainingWeights());
         Map<String, Tensor> genWeights = s.engine.toGeneration();
@@ -366,11 +373,7 @@ public final class RlhfWorker implements AutoCloseable {
         List<Generator.Sample> out;
         try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
                 s.layout.gen().tg() == 1 ? null : s.genTp, s.pad)) {
-            TrainConfig.Rollout ro = s.cfg.actorRolloutRef().rollout();
-            Generator.Sampling sampling = greedy
-                    ? new Generator.Sampling(s.responseLen, 0f, 0, 1f, new int[] {CharTokenizer.EOS_ID})
-                    : new Generator.Sampling(s.responseLen, (float) ro.temperature(), Math.max(0, ro.topK()),
-                            (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+            Generator.Sampling sampling = sampling(prompts, s.cfg.actorRolloutRef().rollout(), s.responseLen);
             Generator generator = Generator.create(gen, n, s.promptLen + s.responseLen);
             out = generator.generate(promptIds, sampling, seeds);
         }

@@ -8,6 +8,8 @@ import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Row-major arrays in and out of {@link DataBatch} tensors (little-endian host memory), the form rollouts, log-probs
@@ -184,6 +186,23 @@ final class Rows {
             }
             made.clear();
         }
+    }
+
+    /**
+     * The prompts of a batch without their left padding: row i of {@code prompt_ids} (I32 {@code [n, promptLen]},
+     * left-padded) cut to its last {@code prompt_length[i]} tokens.
+     */
+    static List<int[]> promptIds(DataBatch prompts, int promptLen) {
+        int n = prompts.length();
+        int[] ids = ints(prompts, "prompt_ids");
+        int[] plen = ints(prompts, "prompt_length");
+        List<int[]> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int[] p = new int[plen[i]];
+            System.arraycopy(ids, i * promptLen + promptLen - plen[i], p, 0, plen[i]);
+            out.add(p);
+        }
+        return out;
     }
 
     static long[] longs(DataBatch batch, String key) {

@@ -19,9 +19,7 @@ import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.rollout.RolloutMode;
 import io.yatt.trainer.rollout.RolloutSettings;
 import io.yatt.trainer.rollout.SplitRolloutWorker;
-import io.yatt.trainer.task.CharTokenizer;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -99,8 +97,7 @@ public final class SplitRolloutRank implements AutoCloseable {
     /** What the split rollout generates, from the config (the same on trainer and rollout ranks). */
     static RolloutSettings settings(TrainConfig cfg, LlamaConfig model) {
         TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
-        Generator.Sampling sampling = new Generator.Sampling(ro.responseLength(), (float) ro.temperature(),
-                Math.max(0, ro.topK()), (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+        Generator.Sampling sampling = RlhfWorker.sampling(ro, ro.responseLength(), false);
         long seed = cfg.trainer().seed();
         return new RolloutSettings(model, cfg.parallel().layout().train().t(), cfg.data().trainBatchSize(), ro.n(),
                 cfg.data().maxPromptLength(), sampling, false, RolloutMode.SYNC, WeightSync.DEFAULT_BUCKET_BYTE_SIZE,
@@ -137,21 +134,9 @@ public final class SplitRolloutRank implements AutoCloseable {
         int promptLen = cfg.data().maxPromptLength();
         int responseLen = cfg.actorRolloutRef().rollout().responseLength();
         int n = prompts.length();
-        int[] ids = Rows.ints(prompts, "prompt_ids");
-        int[] plen = Rows.ints(prompts, "prompt_length");
         long[] seeds = Rows.longs(prompts, "seed");
-        boolean greedy = Boolean.TRUE.equals(prompts.metadata().get("greedy"));
-        List<int[]> promptIds = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            int[] p = new int[plen[i]];
-            System.arraycopy(ids, i * promptLen + promptLen - plen[i], p, 0, plen[i]);
-            promptIds.add(p);
-        }
-        TrainConfig.Rollout ro = cfg.actorRolloutRef().rollout();
-        Generator.Sampling sampling = greedy
-                ? new Generator.Sampling(responseLen, 0f, 0, 1f, new int[] {CharTokenizer.EOS_ID})
-                : new Generator.Sampling(responseLen, (float) ro.temperature(), Math.max(0, ro.topK()),
-                        (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
+        List<int[]> promptIds = Rows.promptIds(prompts, promptLen);
+        Generator.Sampling sampling = RlhfWorker.sampling(prompts, cfg.actorRolloutRef().rollout(), responseLen);
         long g0 = System.nanoTime();
         List<Generator.Sample> out = w.generate(promptIds, sampling, seeds);
         double genS = (System.nanoTime() - g0) / 1e9;
