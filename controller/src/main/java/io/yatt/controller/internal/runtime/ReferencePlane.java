@@ -42,7 +42,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * a udp endpoint of its own (a dedicated Aeron stream, {@link #FETCH_STREAM_ID}); a consumer in another process sends
  * the owner a fetch request for one run of rows (with the dispatch's claim on the last run of a region) and receives
  * the rows as chunks on its own reply stream, straight into the output tensor. The owner counts the pull once the
- * last chunk is sent, so it frees the region at its last consumer as in-process pulls do. An owner in the consumer's
+ * last chunk is sent, so it frees the region at its last consumer as in-process pulls do, and acknowledges it; the
+ * fetch returns after the acknowledgement. An owner in the consumer's
  * shm world is not fetched from: the consumer copies the rows in place from the owner's arena
  * ({@link #pullShared}) and only tells the owner of the pull (a request of the same form that the owner answers with
  * an acknowledgement once it found the region live and counted the pull). Bytes served and fetched over Aeron and
@@ -128,6 +129,8 @@ public final class ReferencePlane implements AutoCloseable {
     private long targetOffset;
     private long received;
     private boolean acknowledged;
+    /** Bytes the fetch in progress expects before its acknowledgement (-1 for a pull notice). */
+    private long awaitedBytes = -1;
     private String failure;
 
     private ReferencePlane(Aeron aeron, int workerId, String host, long timeoutNs, byte[] secret) {
@@ -293,12 +296,18 @@ public final class ReferencePlane implements AutoCloseable {
             Tensor out, long at) {
         long rowBytes = run.sampleShape().numel() * run.dtype().byteSize();
         long deadline = System.nanoTime() + timeoutNs;
-        request(ReferenceRequestKind.FETCH, ownerEndpoint, run, claim, out, at, deadline);
         long expected = run.rows() * rowBytes;
+        request(ReferenceRequestKind.FETCH, ownerEndpoint, run, claim, out, at, deadline);
+        awaitedBytes = expected;
         FragmentHandler handler = new FragmentAssembler(this::onChunk);
         IdleStrategy idle = Idles.strategy(ControlPlane.Idle.BACKOFF);
-        while (failure == null && received < expected) {
+        // every chunk, then the owner's acknowledgement, sent once it has counted the pull (and freed the region at
+        // its last use): when the fetch returns, the owner's books already show it
+        while (failure == null && !acknowledged) {
             int work = chunks.poll(handler, 16);
+            if (received == expected) {
+                awaitingAck = true;
+            }
             if (System.nanoTime() - deadline > 0) {
                 target = null;
                 throw new IllegalArgumentException("reference fetch timed out: ownerRank=" + run.ownerRank()
@@ -345,6 +354,7 @@ public final class ReferencePlane implements AutoCloseable {
         }
         long deadline = System.nanoTime() + timeoutNs;
         request(ReferenceRequestKind.PULLED, ownerEndpoint, run, claim, out, at, deadline);
+        awaitedBytes = -1;
         FragmentHandler handler = new FragmentAssembler(this::onChunk);
         IdleStrategy idle = Idles.strategy(ControlPlane.Idle.BACKOFF);
         long nextCheck = System.nanoTime() + LIVENESS_INTERVAL_NS;
@@ -499,7 +509,7 @@ public final class ReferencePlane implements AutoCloseable {
             ReferenceAnswerStatus status = answerDecoder.status();
             if (status == ReferenceAnswerStatus.FAILURE) {
                 failure = answerDecoder.message();
-            } else if (status == ReferenceAnswerStatus.ACK && awaitingAck) {
+            } else if (status == ReferenceAnswerStatus.ACK && (awaitingAck || received == awaitedBytes)) {
                 acknowledged = true;
             } else {
                 counters.malformed();
@@ -595,9 +605,7 @@ public final class ReferencePlane implements AutoCloseable {
             if (claimKind != ReferenceClaimKind.NONE) {
                 s.pulled(regionId, new ReferenceStore.Claim(dispatch, pulls, claimKind == ReferenceClaimKind.LAST));
             }
-            if (kind == ReferenceRequestKind.PULLED) {
-                answer(pub, requestId, consumer, ReferenceAnswerStatus.ACK, "", deadline);
-            }
+            answer(pub, requestId, consumer, ReferenceAnswerStatus.ACK, "", deadline);
         } catch (RuntimeException e) {
             String text = String.valueOf(e.getMessage());
             if (text.length() > MAX_CHUNK_BYTES / 4) {
