@@ -37,6 +37,9 @@ public final class ReferenceStore implements AutoCloseable {
      */
     public static final String CLAIM_KEY = "yatt.referenceClaim";
 
+    /** The largest host buffer a fetch of rows kept in device memory is staged through. */
+    static final long DEVICE_STAGE_BYTES = 4L << 20;
+
     private static final Map<String, ReferenceStore> LOCAL = new ConcurrentHashMap<>();
 
     /**
@@ -177,10 +180,18 @@ public final class ReferenceStore implements AutoCloseable {
         return workerId;
     }
 
-    /** Copies {@code tensor} (at least one row) into a new region; returns the column of its rows. */
+    /**
+     * Copies {@code tensor} (at least one row) into a new region; returns the column of its rows. The region stays on
+     * the tensor's device (a CUDA tensor's rows are kept in device memory and staged to the host only when a consumer
+     * fetches them), except in a shm world's store, whose regions are in the host arena so that consumers read them
+     * in place.
+     *
+     * @throws io.yatt.ffi.cuda.CudaException if device memory cannot be allocated or the copy fails
+     */
     public synchronized ReferenceColumn publish(String name, long step, Tensor tensor) {
         checkOpen();
-        Tensor region = Tensor.allocate(allocator, tensor.dtype(), tensor.shape(), Device.host());
+        Device device = shared == null ? tensor.device() : Device.host();
+        Tensor region = Tensor.allocate(allocator, tensor.dtype(), tensor.shape(), device);
         try {
             region.copyFrom(tensor);
         } catch (RuntimeException e) {
@@ -375,11 +386,6 @@ public final class ReferenceStore implements AutoCloseable {
         }
     }
 
-    /** The region of {@code run}, checked to hold every row of it. */
-    synchronized Tensor regionTensor(ReferenceColumn.Run run) {
-        return region(run).tensor;
-    }
-
     private Region region(ReferenceColumn.Run run) {
         Region region = closed ? null : regions.get(run.regionId());
         if (region == null) {
@@ -432,6 +438,10 @@ public final class ReferenceStore implements AutoCloseable {
                     + regionId + ", byteOffset=" + referencedOffset + ", rowStrideBytes=" + strideBytes + ", rows="
                     + rows + ", rowBytes=" + rowBytes + ", regionBytes=" + size);
         }
+        if (!region.tensor.device().isHost()) {
+            staged(region.tensor, allocator, DEVICE_STAGE_BYTES, byteOffset, strideBytes, rows, rowBytes, sink);
+            return;
+        }
         MemorySegment bytes = region.tensor.segment();
         if (strideBytes == rowBytes) {
             sink.accept(bytes.asSlice(byteOffset, rows * rowBytes), 0);
@@ -439,6 +449,40 @@ public final class ReferenceStore implements AutoCloseable {
         }
         for (int k = 0; k < rows; k++) {
             sink.accept(bytes.asSlice(byteOffset + k * strideBytes, rowBytes), k * rowBytes);
+        }
+    }
+
+    /**
+     * {@link #send} of rows kept in device memory: they are staged through a host buffer from {@code allocator} of at
+     * most {@code stageBytes} (one row when a row is larger), whole rows at a time, in order, so {@code sink} sees
+     * host bytes at the same offsets as from a host region ({@code region} may be on any device).
+     */
+    static void staged(Tensor region, Allocator allocator, long stageBytes, long byteOffset, long strideBytes,
+            int rows, long rowBytes, RowSink sink) {
+        int perStage = (int) Math.max(1, Math.min(rows, stageBytes / rowBytes));
+        long[] dims = region.shape().dims();
+        dims[0] = perStage;
+        try (Tensor stage = Tensor.allocate(allocator, region.dtype(), Shape.of(dims), Device.host())) {
+            int k = 0;
+            while (k < rows) {
+                int staged = 0;
+                long firstRow = (byteOffset + k * strideBytes) / rowBytes;
+                if (strideBytes == rowBytes) {
+                    staged = Math.min(perStage, rows - k);
+                    try (Tensor src = region.narrow(0, firstRow, staged); Tensor dst = stage.narrow(0, 0, staged)) {
+                        dst.copyFrom(src);
+                    }
+                } else {
+                    for (; staged < perStage && k + staged < rows; staged++) {
+                        long row = (byteOffset + (k + staged) * strideBytes) / rowBytes;
+                        try (Tensor src = region.narrow(0, row, 1); Tensor dst = stage.narrow(0, staged, 1)) {
+                            dst.copyFrom(src);
+                        }
+                    }
+                }
+                sink.accept(stage.segment().asSlice(0, staged * rowBytes), k * rowBytes);
+                k += staged;
+            }
         }
     }
 

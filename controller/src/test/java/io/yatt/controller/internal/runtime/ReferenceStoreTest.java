@@ -119,4 +119,44 @@ class ReferenceStoreTest {
                             List.of(List.of(1, 2L, 3)))));
         }
     }
+
+    @Test
+    void shouldStageContiguousRowsInWholeRowPiecesAtTheirOffsets() {
+        try (Allocator a = Allocator.root("stage-contiguous");
+             Tensor region = Tensor.allocate(a, DType.F32, Shape.of(8, 4), Device.host())) {
+            for (int i = 0; i < 8; i++) {
+                for (int j = 0; j < 4; j++) {
+                    region.setDouble(i * 10 + j, i, j);
+                }
+            }
+            List<String> pieces = new java.util.ArrayList<>();
+            // rows 1..5 (byte offset 16, 5 rows of 16 bytes) through a stage of 40 bytes: two rows a piece
+            ReferenceStore.staged(region, a, 40, 16, 16, 5, 16, (bytes, at) -> pieces.add(at + ":" + floats(bytes)));
+            assertEquals(List.of("0:[10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 22.0, 23.0]",
+                    "32:[30.0, 31.0, 32.0, 33.0, 40.0, 41.0, 42.0, 43.0]", "64:[50.0, 51.0, 52.0, 53.0]"), pieces);
+            assertEquals(8 * 16, a.allocatedBytes());
+        }
+    }
+
+    @Test
+    void shouldStageStridedRowsInOrderAndOneRowWhenARowExceedsTheStage() {
+        try (Allocator a = Allocator.root("stage-strided");
+             Tensor region = Tensor.allocate(a, DType.F32, Shape.of(8, 2), Device.host())) {
+            for (int i = 0; i < 8; i++) {
+                region.setDouble(i, i, 0);
+                region.setDouble(-i, i, 1);
+            }
+            List<String> pieces = new java.util.ArrayList<>();
+            // rows 0, 3, 6 (stride 3 rows of 8 bytes) through a stage of 16 bytes: two rows, then one
+            ReferenceStore.staged(region, a, 16, 0, 24, 3, 8, (bytes, at) -> pieces.add(at + ":" + floats(bytes)));
+            assertEquals(List.of("0:[0.0, 0.0, 3.0, -3.0]", "16:[6.0, -6.0]"), pieces);
+            pieces.clear();
+            ReferenceStore.staged(region, a, 4, 8, 8, 2, 8, (bytes, at) -> pieces.add(at + ":" + floats(bytes)));
+            assertEquals(List.of("0:[1.0, -1.0]", "8:[2.0, -2.0]"), pieces);
+        }
+    }
+
+    private static String floats(java.lang.foreign.MemorySegment bytes) {
+        return java.util.Arrays.toString(bytes.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
+    }
 }
