@@ -15,11 +15,17 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  * The all-reduce step of {@link ShmChannel}, by size: inline in the POST line up to
  * {@link ShmCommDescriptor#INLINE_CAPACITY} bytes, one staged round up to {@link #ONE_ROUND_ALL_REDUCE_BYTES}
  * (every rank reduces the whole buffer), and above that reduce-scatter into slices then all-gather of the reduced
- * slices, in rounds. A flyweight; confined to the channel's thread.
+ * slices, in rounds; on two ranks with every buffer in shared memory each rank instead pushes its reduced slice into
+ * both outputs ({@link #pushed}). A flyweight; confined to the channel's thread.
  */
 final class AllReduceStep {
     /** All-reduces up to this size: every rank reduces the whole buffer from staged copies in one round. */
     static final long ONE_ROUND_ALL_REDUCE_BYTES = 32 * 1024;
+    /**
+     * Bytes of its slice a rank reduces before copying them into its peer's buffer ({@link #pushed}): small enough
+     * that the chunk is still in L1/L2 when it is copied, large enough that the kernel's per-call setup is noise.
+     */
+    static final long PUSH_CHUNK_BYTES = 64 * 1024;
     private static final VarHandle LONG = ShmRegion.LONG;
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong LNG = ValueLayout.JAVA_LONG;
@@ -129,6 +135,11 @@ final class AllReduceStep {
         ch.checkMatch(k, KIND, count, dtype, op.ordinal(), -1);
         boolean whole = ch.allFlag(k, FLAG_WHOLE_INPUT) && ch.allFlag(k, FLAG_WHOLE_OUTPUT);
         boolean exposed = ch.anyFlag(k, FLAG_WHOLE_INPUT | FLAG_WHOLE_OUTPUT);
+        if (whole && size == 2) {
+            pushed(k, send, recv, count, dtype, op);
+            ch.sync(); // the peer has written its slice into recv and is done reading send
+            return;
+        }
         long unit = whole ? maxSlice : unitStaged;
         long rounds = (maxSlice + unit - 1) / unit;
         for (long i = 0; i < rounds; i++) {
@@ -202,6 +213,40 @@ final class AllReduceStep {
         if (exposed) {
             ch.sync();
         }
+    }
+
+    /**
+     * Two ranks with every input and output in shared memory (round {@code k} posted and matched): each rank reduces
+     * its slice chunk by chunk from both inputs into its own {@code recv} and at once copies the chunk, still in
+     * cache, into the peer's {@code recv}. No rank waits for the other's reduction or reads lines the other just
+     * wrote; the caller's closing barrier says both slices are in place. A rank reads and writes only its own slice
+     * of every buffer (in place, it reads each chunk before writing it), so any mix of in-place and out-of-place
+     * ranks is safe.
+     */
+    private void pushed(long k, MemorySegment send, MemorySegment recv, long count, DType dtype, ReduceOp op) {
+        int rank = ch.rank;
+        int peer = 1 - rank;
+        int es = dtype.byteSize();
+        long myStart = sliceStart(count, rank);
+        long myCount = sliceCount(count, rank);
+        MemorySegment peerRecv = ch.resSeg(peer, k);
+        long peerRecvOff = ch.resOff(peer, k);
+        long peerSendOff = ch.ptrOff(peer, k);
+        ch.inSeg[rank] = send;
+        ch.inSeg[peer] = ch.ptrSeg(peer, k);
+        long chunk = Math.max(1, PUSH_CHUNK_BYTES / es);
+        for (long c = 0; c < myCount; c += chunk) {
+            long len = Math.min(chunk, myCount - c);
+            long at = (myStart + c) * es;
+            ch.inOff[rank] = at;
+            ch.inOff[peer] = peerSendOff + at;
+            ch.kernel.reduce(dtype, op, ch.inSeg, ch.inOff, 0, 2, recv, at, len, 2);
+            ShmCopy.copy(recv, at, peerRecv, peerRecvOff + at, len * es);
+        }
+        // the same bytes as the pull scheme: the peer's input slice and its reduced slice in, mine out twice
+        long peerCount = sliceCount(count, peer);
+        ch.counters.received((myCount + peerCount) * es);
+        ch.counters.sent((peerCount + myCount) * es);
     }
 
     /** Copies rank {@code p}'s reduced sub-range {@code i} of round {@code k} into {@code recv}. */
