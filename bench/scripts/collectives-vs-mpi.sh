@@ -14,6 +14,8 @@
 #   MIN=1M MAX=256M FACTOR=16   sizes (full buffer, nccl-tests convention) of every run
 #   PHASES="compare stability floor"   parts to run; add "latency" for the 8-byte all-reduce pairs (LAT_REPEAT=5)
 #   BIND=1             pin our ranks one per core when np <= CPUs (the sweep's --bind, as mpirun binds); 0: --no-bind
+#   SPIN_US=           ours: the sweep's --spin-us (how long a waiting rank spins; it sleeps after max(spin, 1 ms));
+#                      empty: the sweep's default
 #   OUT=dir            raw output (default bench/target/collectives-vs-mpi/<time>)
 #
 # Order: for each of the RUNS rounds and each np in NPS, our sweep then collbench (both timing the same ops and
@@ -33,7 +35,7 @@ PEERS=$ROOT/bench/peers
 NPS=${NPS:-"2 4 8"}; RUNS=${RUNS:-3}; OPS=${OPS:-all_gather,reduce_scatter,all_reduce}; RATIO=${RATIO:-1.25}
 STAB_NPS=${STAB_NPS:-"2 4"}; STAB_RUNS=${STAB_RUNS:-5}; STAB_PCT=${STAB_PCT:-20}
 MIN=${MIN:-1M}; MAX=${MAX:-256M}; FACTOR=${FACTOR:-16}
-PHASES=${PHASES:-"compare stability floor"}; BIND=${BIND:-1}; LAT_REPEAT=${LAT_REPEAT:-5}; LAT_ITERS=${LAT_ITERS:-20000}
+PHASES=${PHASES:-"compare stability floor"}; BIND=${BIND:-1}; SPIN_US=${SPIN_US:-}; LAT_REPEAT=${LAT_REPEAT:-5}; LAT_ITERS=${LAT_ITERS:-20000}
 OUT=${OUT:-$ROOT/bench/target/collectives-vs-mpi/$(date +%Y%m%d-%H%M%S)}
 source "$PEERS/common/track.sh"
 mkdir -p "$OUT"
@@ -41,7 +43,7 @@ mkdir -p "$OUT"
 { echo "# host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; $(uptime)"
   echo "# yatt: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')"
   echo "# date: $(date -Is)"
-  echo "# NPS=$NPS RUNS=$RUNS OPS=$OPS STAB_NPS=$STAB_NPS STAB_RUNS=$STAB_RUNS MIN=$MIN MAX=$MAX FACTOR=$FACTOR PHASES=$PHASES BIND=$BIND"
+  echo "# NPS=$NPS RUNS=$RUNS OPS=$OPS STAB_NPS=$STAB_NPS STAB_RUNS=$STAB_RUNS MIN=$MIN MAX=$MAX FACTOR=$FACTOR PHASES=$PHASES BIND=$BIND SPIN_US=$SPIN_US"
 } | tee "$OUT/meta.txt"
 has() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
@@ -52,6 +54,7 @@ before() {  # label: wait for a quiet machine, note the time and load average
 ours() {  # label np extra-args...
   local label=$1 np=$2; shift 2
   [ "$BIND" = 1 ] || set -- "$@" --no-bind
+  [ -z "$SPIN_US" ] || set -- "$@" --spin-us "$SPIN_US"
   before "$label np=$np"
   echo "# $label np=$np: yatt bench collectives --backend shm --np $np --json $*" >> "$OUT/meta.txt"
   tracked "$label np=$np" "$ROOT/yatt" bench collectives --backend shm --np "$np" --json "$@" 2>>"$OUT/meta.txt" \

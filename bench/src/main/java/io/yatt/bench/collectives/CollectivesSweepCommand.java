@@ -99,6 +99,11 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
     @Option(names = "--timeout-s", defaultValue = "120", description = "deadline of every collective call, seconds")
     long timeoutS;
 
+    @Option(names = "--spin-us", defaultValue = "50",
+        description = "shm: how long a waiting rank spins before it yields, then sleeps on the peer's doorbell after"
+            + " max(spin, 1 ms) (ShmContext.spinNs; default ${DEFAULT-VALUE})")
+    long spinUs;
+
     @Option(names = "--bind", negatable = true, defaultValue = "true", fallbackValue = "true",
         description = "pin shm rank r to CPU r when np <= CPUs, as mpirun binds to cores (default ${DEFAULT-VALUE})")
     boolean bind;
@@ -186,7 +191,8 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
         long maxBytes = options.maxBytes();
         return new ShmContext()
             .base(new Communicator.Context().timeoutNs(TimeUnit.SECONDS.toNanos(timeoutS)).debugChecks(false))
-            .arenaBytes(Math.max(ShmContext.DEFAULT_ARENA_BYTES, 2 * maxBytes + (256L << 20)));
+            .arenaBytes(Math.max(ShmContext.DEFAULT_ARENA_BYTES, 2 * maxBytes + (256L << 20)))
+            .spinNs(TimeUnit.MICROSECONDS.toNanos(spinUs));
     }
 
     private int runShmRank(CollectiveSweep.Options options) {
@@ -332,6 +338,7 @@ public final class CollectivesSweepCommand implements Callable<Integer> {
         }
         a.add("--buffers=" + buffers);
         a.add("--timeout-s=" + timeoutS);
+        a.add("--spin-us=" + spinUs);
         return a.toArray(String[]::new);
     }
 }
