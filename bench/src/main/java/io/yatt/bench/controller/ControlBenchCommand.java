@@ -98,9 +98,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
         description = "round-trip payload (default ${DEFAULT-VALUE})")
     int payloadBytes;
 
-    @Option(names = "--warmup", defaultValue = "200",
-        description = "untimed round trips first (default ${DEFAULT-VALUE})")
-    int warmup;
+    @Option(names = "--warmup",
+        description = "untimed round trips per path before its blocks; default: until the path is warm (at least"
+            + " 20000 round trips and 1 s, and the p50 of 100 ms chunks no longer falling; at most 5 s per path),"
+            + " every path by the same rule")
+    Integer warmup;
 
     @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips (default ${DEFAULT-VALUE})")
     int iterations;
@@ -114,6 +116,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
 
     @Option(names = "--no-grpc", description = "skip the gRPC baseline")
     boolean noGrpc;
+
+    @Option(names = "--thread-switches",
+        description = "also count every thread's context switches (Linux /proc) over each path's timed blocks, and print"
+            + " them per round trip (voluntary/involuntary) for the threads with at least 0.01 of either")
+    boolean threadSwitches;
 
     @Option(names = "--batch-sizes", split = ",", defaultValue = "1024,4096,16384,65536",
         description = "samples per step (default ${DEFAULT-VALUE})")
@@ -152,7 +159,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
     enum CallerWait { AWAIT, PARK, IDLE }
 
     record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs,
-                    CallerWait callerWait) {
+                    CallerWait callerWait, Blocks.Warmup warmup) {
     }
 
     /**
@@ -198,7 +205,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("payload out of range: payloadBytes=" + payloadBytes + ", expected=1.."
                 + MAX_PAYLOAD_BYTES);
         }
-        if (warmup < 0 || iterations < 1 || steps < 1 || timeoutS < 1) {
+        if ((warmup != null && warmup < 0) || iterations < 1 || steps < 1 || timeoutS < 1) {
             throw new IllegalArgumentException("counts must be positive: warmup=" + warmup + ", iterations="
                 + iterations + ", steps=" + steps + ", timeoutS=" + timeoutS);
         }
@@ -232,8 +239,9 @@ public final class ControlBenchCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("unknown caller wait: callerWait=" + callerWait
                 + ", expected await, park or idle");
         };
+        Blocks.Warmup warm = warmup == null ? Blocks.DEFAULT_WARMUP : new Blocks.Fixed(warmup);
         return new Settings(parts.contains("round-trip"), parts.contains("step"), processes, idleMode,
-            TimeUnit.SECONDS.toNanos(timeoutS), wait);
+            TimeUnit.SECONDS.toNanos(timeoutS), wait, warm);
     }
 
     @Override
@@ -249,10 +257,11 @@ public final class ControlBenchCommand implements Callable<Integer> {
         if (s.roundTrip()) {
             header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
                 + callerWait + ", payload="
-                + payloadBytes + " B, warmup=" + warmup + ", iterations=" + iterations + " in " + blocks
+                + payloadBytes + " B, warmup=" + describe(s.warmup()) + ", iterations=" + iterations + " in " + blocks
                 + " alternating blocks (microseconds; this machine may be shared and noisy)");
-            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s  %s", "transport", "path",
-                "workers", "p50_us", "p99_us", "p99.9_us", "max_us", "block_p50_us(min..max)"));
+            header(out, String.format(Locale.ROOT, "# %-9s %-10s %7s %10s %10s %10s %10s  %-22s %s", "transport",
+                "path", "workers", "p50_us", "p99_us", "p99.9_us", "max_us", "block_p50_us(min..max)",
+                "warmup(calls/s)"));
             boolean grpcDone = noGrpc;
             for (String transport : transports) {
                 for (LatencyRow row : roundTrips(s, transport, !grpcDone)) {
@@ -342,11 +351,33 @@ public final class ControlBenchCommand implements Callable<Integer> {
                         clients.add(grpc);
                         paths.add(grpc::run);
                     }
-                    List<Blocks.Result> results = Blocks.run(paths, warmup, iterations, blocks);
-                    rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, results.get(0)));
-                    rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, results.get(1)));
+                    List<ThreadSwitches> switches = new ArrayList<>();
+                    Blocks.Around around = Blocks.Around.NONE;
+                    if (threadSwitches) {
+                        Map<String, Long> pids = new java.util.LinkedHashMap<>();
+                        pids.put("ctl", ProcessHandle.current().pid());
+                        for (int w = 0; launcher != null && w < Math.min(n, launcher.processes().size()); w++) {
+                            pids.put("w" + w, launcher.processes().get(w).pid());
+                        }
+                        for (int i = 0; i < paths.size(); i++) {
+                            switches.add(new ThreadSwitches(ThreadSwitches.PROC, pids));
+                        }
+                        around = (path, count, block) -> {
+                            Map<String, long[]> before = switches.get(path).snapshot();
+                            block.call();
+                            switches.get(path).add(before, switches.get(path).snapshot(), count);
+                        };
+                    }
+                    List<Blocks.Result> results = Blocks.run(paths, s.warmup(), iterations, blocks, System::nanoTime,
+                        around);
+                    List<String> counted = new ArrayList<>();
+                    for (int i = 0; i < paths.size(); i++) {
+                        counted.add(switches.isEmpty() ? "" : switches.get(i).perRoundTrip(0.01));
+                    }
+                    rows.add(LatencyRow.of(transport, LatencyRow.CONTROLLER, n, results.get(0), counted.get(0)));
+                    rows.add(LatencyRow.of(transport, LatencyRow.RAW_AERON, n, results.get(1), counted.get(1)));
                     if (withGrpc) {
-                        rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, results.get(2)));
+                        rows.add(LatencyRow.of("tcp", LatencyRow.GRPC, n, results.get(2), counted.get(2)));
                     }
                 } finally {
                     Collections.reverse(clients);
@@ -677,12 +708,23 @@ public final class ControlBenchCommand implements Callable<Integer> {
             node.put("maxNs", r.maxNs());
             node.put("blocks", r.blockP50sNs().size());
             r.blockP50sNs().forEach(node.putArray("blockP50sNs")::add);
+            node.put("warmupCalls", r.warmedUp().calls());
+            node.put("warmupNs", r.warmedUp().elapsedNs());
+            node.put("warmupSteady", r.warmedUp().steady());
+            if (!r.threadSwitches().isEmpty()) {
+                node.put("threadSwitchesPerRoundTrip", r.threadSwitches());
+            }
             out.println(node);
             return;
         }
-        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f  %.1f..%.1f%n", r.transport(), r.path(),
-            r.workers(), r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3,
-            Collections.min(r.blockP50sNs()) / 1e3, Collections.max(r.blockP50sNs()) / 1e3);
+        out.printf(Locale.ROOT, "  %-9s %-10s %7d %10.1f %10.1f %10.1f %10.1f  %-22s %d/%.1f%s%n", r.transport(),
+            r.path(), r.workers(), r.p50Ns() / 1e3, r.p99Ns() / 1e3, r.p999Ns() / 1e3, r.maxNs() / 1e3,
+            String.format(Locale.ROOT, "%.1f..%.1f", Collections.min(r.blockP50sNs()) / 1e3,
+                Collections.max(r.blockP50sNs()) / 1e3), r.warmedUp().calls(), r.warmedUp().elapsedNs() / 1e9,
+            r.warmedUp().steady() ? "" : " (time limit)");
+        if (!r.threadSwitches().isEmpty()) {
+            out.printf(Locale.ROOT, "#   switches per round trip (voluntary/involuntary): %s%n", r.threadSwitches());
+        }
     }
 
     private void print(PrintWriter out, StepRow r) {
@@ -723,6 +765,16 @@ public final class ControlBenchCommand implements Callable<Integer> {
     }
 
     // ---- helpers ----
+
+    /** The warm-up as the header prints it. */
+    static String describe(Blocks.Warmup warmup) {
+        return switch (warmup) {
+            case Blocks.Fixed f -> Integer.toString(f.calls());
+            case Blocks.Steady st -> String.format(Locale.ROOT, "until warm (>= %d calls and %.0f s, chunk p50s no"
+                + " longer falling; at most %.0f s per path)", st.minCalls(), st.minTimeNs() / 1e9,
+                st.maxTimeNs() / 1e9);
+        };
+    }
 
     /**
      * Comma-separated integers.

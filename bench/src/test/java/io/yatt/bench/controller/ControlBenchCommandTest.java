@@ -73,6 +73,9 @@ class ControlBenchCommandTest {
             assertEquals(10, n.get("blocks").asInt(), n.toString());
             assertEquals(10, n.get("blockP50sNs").size(), n.toString());
             assertEquals(32, n.get("payloadBytes").asInt());
+            // --warmup 5 overrides the warm-up rule: exactly 5 untimed round trips per path
+            assertEquals(5, n.get("warmupCalls").asLong(), n.toString());
+            assertTrue(n.get("warmupSteady").asBoolean(), n.toString());
             assertTrue(n.get("p50Ns").asLong() > 0, n.toString());
             assertTrue(n.get("p99Ns").asLong() >= n.get("p50Ns").asLong(), n.toString());
             assertTrue(n.get("p999Ns").asLong() >= n.get("p99Ns").asLong(), n.toString());
@@ -201,6 +204,21 @@ class ControlBenchCommandTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
             () -> ControlBenchCommand.medianBlockRatio(List.of(1L, 2L), List.of(1L)));
         assertEquals("block counts differ: numerator=2, denominator=1, expected equal and positive", e.getMessage());
+    }
+
+    @Test
+    void shouldWarmUpUntilWarmByDefaultAndTakeAnExplicitCountAsAnOverride() {
+        ControlBenchCommand byDefault = new ControlBenchCommand();
+        new CommandLine(byDefault).parseArgs();
+        assertEquals(Blocks.DEFAULT_WARMUP, byDefault.settings().warmup());
+        assertEquals("until warm (>= 20000 calls and 1 s, chunk p50s no longer falling; at most 5 s per path)",
+            ControlBenchCommand.describe(byDefault.settings().warmup()));
+        ControlBenchCommand fixed = new ControlBenchCommand();
+        new CommandLine(fixed).parseArgs("--warmup", "200");
+        assertEquals(new Blocks.Fixed(200), fixed.settings().warmup());
+        assertEquals("200", ControlBenchCommand.describe(fixed.settings().warmup()));
+        Object[] negative = run("--warmup", "-1");
+        assertTrue(((String) negative[2]).contains("counts must be positive: warmup=-1"), (String) negative[2]);
     }
 
     @Test
