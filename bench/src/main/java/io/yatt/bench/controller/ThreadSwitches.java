@@ -27,6 +27,7 @@ final class ThreadSwitches {
     private final Path proc;
     private final Map<String, Long> processes;
     private final Map<String, long[]> totals = new TreeMap<>();
+    private final List<String> blocks = new ArrayList<>();
     private long roundTrips;
 
     /**
@@ -71,12 +72,24 @@ final class ThreadSwitches {
     /** Adds what happened between {@code before} and {@code after} over {@code count} round trips to the totals. */
     void add(Map<String, long[]> before, Map<String, long[]> after, int count) {
         roundTrips += count;
+        Map<String, long[]> block = new TreeMap<>();
         for (Map.Entry<String, long[]> e : after.entrySet()) {
             long[] b = before.getOrDefault(e.getKey(), new long[2]);
+            long[] d = {e.getValue()[0] - b[0], e.getValue()[1] - b[1]};
+            block.put(e.getKey(), d);
             long[] sum = totals.computeIfAbsent(e.getKey(), k -> new long[2]);
-            sum[0] += e.getValue()[0] - b[0];
-            sum[1] += e.getValue()[1] - b[1];
+            sum[0] += d[0];
+            sum[1] += d[1];
         }
+        blocks.add(format(block, count, BLOCK_MIN_PER_ROUND_TRIP));
+    }
+
+    /** Threads shown per block: at least this many switches of either kind per round trip. */
+    static final double BLOCK_MIN_PER_ROUND_TRIP = 0.05;
+
+    /** Each block added, as {@link #perRoundTrip} prints it (threads with at least 0.05 per round trip). */
+    List<String> blocks() {
+        return List.copyOf(blocks);
     }
 
     /** Round trips added so far. */
@@ -94,7 +107,11 @@ final class ThreadSwitches {
      * {@code name v/i} per round trip, most switches first.
      */
     String perRoundTrip(double minPerRoundTrip) {
-        List<Map.Entry<String, long[]>> rows = new ArrayList<>(totals.entrySet());
+        return format(totals, roundTrips, minPerRoundTrip);
+    }
+
+    private static String format(Map<String, long[]> counts, long roundTrips, double minPerRoundTrip) {
+        List<Map.Entry<String, long[]>> rows = new ArrayList<>(counts.entrySet());
         rows.sort((a, b) -> Long.compare(b.getValue()[0] + b.getValue()[1], a.getValue()[0] + a.getValue()[1]));
         List<String> parts = new ArrayList<>();
         double n = Math.max(1, roundTrips);

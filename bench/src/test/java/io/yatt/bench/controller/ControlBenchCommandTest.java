@@ -221,6 +221,27 @@ class ControlBenchCommandTest {
         assertTrue(((String) negative[2]).contains("counts must be positive: warmup=-1"), (String) negative[2]);
     }
 
+    private static LatencyRow latency(String transport, String path, long p50Ns, List<Long> blocks) {
+        return new LatencyRow(transport, path, 1, 100, p50Ns, p50Ns, p50Ns, p50Ns, blocks,
+            new Blocks.WarmedUp(10, 1, true), "", List.of());
+    }
+
+    @Test
+    void shouldJudgeTheRoundTripByThePairedBlocksAndPrintTheMergedRatioAsInformation() {
+        // controller blocks 10, 90, 90 us, raw 9, 9, 80 us: merged p50s 90 / 9 = 10x, paired ratios 1.11, 10, 1.125
+        List<ControlBenchCommand.Target> t = ControlBenchCommand.targets(List.of(
+            latency("udp", LatencyRow.CONTROLLER, 90_000, List.of(10_000L, 90_000L, 90_000L)),
+            latency("udp", LatencyRow.RAW_AERON, 9_000, List.of(9_000L, 9_000L, 80_000L))), List.of());
+        assertEquals(List.of("round trip N=1 udp: median over blocks of controller p50 / raw Aeron p50",
+            "round trip N=1 udp: controller p50 / raw Aeron p50, merged blocks"), t.stream()
+            .map(ControlBenchCommand.Target::name).toList());
+        assertEquals(1.125, t.get(0).value(), 1e-12);
+        assertTrue(t.get(0).met());
+        assertFalse(t.get(0).information());
+        assertEquals(10.0, t.get(1).value(), 1e-12);
+        assertTrue(t.get(1).information());
+    }
+
     @Test
     void shouldGiveEachWorkerTheRolesOfTheCountsItBelongsTo() {
         assertEquals(List.of("n1", "n2", "n4", "n8"), ControlBenchCommand.echoRoles(0, List.of(1, 2, 4, 8)));

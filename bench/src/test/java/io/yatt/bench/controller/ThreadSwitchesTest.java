@@ -51,5 +51,7 @@ class ThreadSwitchesTest {
         // main: 200 involuntary over 200 round trips; the worker: 400 voluntary and 2 involuntary; GC threads none
         assertEquals("w0:yatt-worker-0 2.00/0.01, ctl:main 0.00/1.00", switches.perRoundTrip(0.01));
         assertEquals("w0:yatt-worker-0 2.00/0.01", switches.perRoundTrip(1.5));
+        // per block: threads with at least 0.05 of either kind per round trip
+        assertEquals(List.of("w0:yatt-worker-0 2.00/0.01, ctl:main 0.00/1.00"), switches.blocks());
     }
 }
