@@ -209,7 +209,8 @@ public final class ControlPlane implements AutoCloseable {
     /**
      * Waits for a call's future (from {@link WorkerGroup#callAsync}) as {@link WorkerGroup#call} does: the calling
      * thread reads the answers off the control stream itself, with the plane's idle strategy (spinning or yielding
-     * until the call completes; with {@link Idle#BACKOFF}, for up to a millisecond before it parks on the future).
+     * until the call completes; with {@link Idle#BACKOFF} or {@link Idle#WINDOWED_BACKOFF}, for up to a millisecond
+     * before it parks on the future).
      *
      * @return the call's result
      * @throws WorkerCallException if the method threw on a worker (and the other exceptions {@link WorkerGroup#call}
