@@ -615,6 +615,10 @@ public final class ControlBenchCommand implements Callable<Integer> {
                         targets.add(new Target("round trip N=1 " + controller.transport()
                             + ": controller p50 / raw Aeron p50, merged blocks", ratio(controller.p50Ns(),
                             other.p50Ns()), 2, true, true));
+                        // what the median cannot show: in how many pairs our path was the slower by over 2x
+                        targets.add(new Target("round trip N=1 " + controller.transport()
+                            + ": share of blocks where controller p50 > 2 x raw Aeron p50",
+                            shareAbove(controller.blockP50sNs(), other.blockP50sNs(), 2), 0.5, true, true));
                     }
                     if (path.equals(LatencyRow.GRPC)) {
                         targets.add(new Target("round trip N=1 " + controller.transport()
@@ -677,6 +681,25 @@ public final class ControlBenchCommand implements Callable<Integer> {
         Arrays.sort(ratios);
         int mid = ratios.length / 2;
         return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+    }
+
+    /**
+     * The share of blocks in which {@code a[b] / b[b]} exceeds {@code factor}.
+     *
+     * @throws IllegalArgumentException if the two paths ran different numbers of blocks, naming both
+     */
+    static double shareAbove(List<Long> numerators, List<Long> denominators, double factor) {
+        if (numerators.size() != denominators.size() || numerators.isEmpty()) {
+            throw new IllegalArgumentException("block counts differ: numerator=" + numerators.size()
+                + ", denominator=" + denominators.size() + ", expected equal and positive");
+        }
+        int above = 0;
+        for (int b = 0; b < numerators.size(); b++) {
+            if (ratio(numerators.get(b), denominators.get(b)) > factor) {
+                above++;
+            }
+        }
+        return (double) above / numerators.size();
     }
 
     private static StepRow find(List<StepRow> rows, int c, long batch, String path) {

@@ -233,13 +233,20 @@ class ControlBenchCommandTest {
             latency("udp", LatencyRow.CONTROLLER, 90_000, List.of(10_000L, 90_000L, 90_000L)),
             latency("udp", LatencyRow.RAW_AERON, 9_000, List.of(9_000L, 9_000L, 80_000L))), List.of());
         assertEquals(List.of("round trip N=1 udp: median over blocks of controller p50 / raw Aeron p50",
-            "round trip N=1 udp: controller p50 / raw Aeron p50, merged blocks"), t.stream()
+            "round trip N=1 udp: controller p50 / raw Aeron p50, merged blocks",
+            "round trip N=1 udp: share of blocks where controller p50 > 2 x raw Aeron p50"), t.stream()
             .map(ControlBenchCommand.Target::name).toList());
         assertEquals(1.125, t.get(0).value(), 1e-12);
         assertTrue(t.get(0).met());
         assertFalse(t.get(0).information());
         assertEquals(10.0, t.get(1).value(), 1e-12);
         assertTrue(t.get(1).information());
+        // one pair of three (90 against 9 us) over 2x
+        assertEquals(1.0 / 3, t.get(2).value(), 1e-12);
+        assertTrue(t.get(2).information());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> ControlBenchCommand.shareAbove(List.of(1L), List.of(1L, 2L), 2));
+        assertEquals("block counts differ: numerator=1, denominator=2, expected equal and positive", e.getMessage());
     }
 
     @Test
