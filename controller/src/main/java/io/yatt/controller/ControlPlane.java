@@ -6,6 +6,7 @@ import io.yatt.controller.internal.runtime.AeronTransport;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
+import io.yatt.controller.internal.runtime.WindowedBackoffIdleStrategy;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
@@ -89,8 +90,8 @@ public final class ControlPlane implements AutoCloseable {
                 case YIELDING -> new YieldingIdleStrategy();
                 case BACKOFF -> new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
                         BACKOFF_MAX_PARK_NS);
-                case WINDOWED_BACKOFF -> new io.yatt.controller.internal.runtime.WindowedBackoffIdleStrategy(10,
-                        YIELD_WINDOW_NS, TimeUnit.MICROSECONDS.toNanos(1), BACKOFF_MAX_PARK_NS);
+                case WINDOWED_BACKOFF -> new WindowedBackoffIdleStrategy(10, YIELD_WINDOW_NS,
+                        TimeUnit.MICROSECONDS.toNanos(1), BACKOFF_MAX_PARK_NS);
             };
         }
     }

@@ -2,6 +2,7 @@ package io.yatt.bench.controller;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.HdrHistogram.Histogram;
@@ -38,7 +39,7 @@ final class Blocks {
         /** Runs nothing around the block. */
         Around NONE = (path, count, block) -> block.call();
 
-        void block(int path, int count, java.util.concurrent.Callable<Void> block) throws Exception;
+        void block(int path, int count, Callable<Void> block) throws Exception;
     }
 
     /** How every path is warmed up before its timed blocks (all paths alike). */
@@ -113,7 +114,9 @@ final class Blocks {
         return run(paths, warmup, iterations, blocks, System::nanoTime, Around.NONE);
     }
 
-    /** {@link #run(List, Warmup, int, int)} on the clock {@code nanoTime}, every timed block run through {@code around}. */
+    /**
+     * {@link #run(List, Warmup, int, int)} on the clock {@code nanoTime}, every timed block run through {@code around}.
+     */
     static List<Result> run(List<Path> paths, Warmup warmup, int iterations, int blocks, LongSupplier nanoTime,
                             Around around) throws Exception {
         int[] sizes = sizes(iterations, blocks);

@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -118,8 +119,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
     boolean noGrpc;
 
     @Option(names = "--thread-switches",
-        description = "also count every thread's context switches (Linux /proc) over each path's timed blocks, and print"
-            + " them per round trip (voluntary/involuntary) for the threads with at least 0.01 of either")
+        description = "also count every thread's context switches (Linux /proc) over each path's timed blocks, and"
+            + " print them per round trip (voluntary/involuntary) for the threads with at least 0.01 of either")
     boolean threadSwitches;
 
     @Option(names = "--batch-sizes", split = ",", defaultValue = "1024,4096,16384,65536",
@@ -355,7 +356,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
                     List<ThreadSwitches> switches = new ArrayList<>();
                     Blocks.Around around = Blocks.Around.NONE;
                     if (threadSwitches) {
-                        Map<String, Long> pids = new java.util.LinkedHashMap<>();
+                        Map<String, Long> pids = new LinkedHashMap<>();
                         pids.put("ctl", ProcessHandle.current().pid());
                         for (int w = 0; launcher != null && w < Math.min(n, launcher.processes().size()); w++) {
                             pids.put("w" + w, launcher.processes().get(w).pid());

@@ -44,7 +44,8 @@ record LatencyRow(String transport, String path, int workers, long iterations, l
     static LatencyRow of(String transport, String path, int workers, Blocks.Result r, ThreadSwitches switches) {
         Histogram h = r.merged();
         return new LatencyRow(transport, path, workers, h.getTotalCount(), h.getValueAtPercentile(50),
-                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue(), r.blockP50sNs(), r.warmedUp(),
+                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue(), r.blockP50sNs(),
+                r.warmedUp(),
                 switches == null ? "" : switches.perRoundTrip(0.01),
                 switches == null ? List.of() : switches.blocks());
     }

@@ -3,11 +3,12 @@ package io.yatt.bench.controller;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongUnaryOperator;
 import org.junit.jupiter.api.Test;
 
 class BlocksTest {
@@ -56,7 +57,7 @@ class BlocksTest {
     }
 
     /** A path whose round trips take {@code latencyNs.applyAsLong(callIndex)} on a clock it advances itself. */
-    private static Blocks.Path clocked(long[] clockNs, long[] callsRun, java.util.function.LongUnaryOperator latencyNs) {
+    private static Blocks.Path clocked(long[] clockNs, long[] callsRun, LongUnaryOperator latencyNs) {
         return (count, into) -> {
             for (int i = 0; i < count; i++) {
                 long ns = latencyNs.applyAsLong(callsRun[0]++);

@@ -20,8 +20,8 @@ class ThreadSwitchesTest {
     private void thread(long pid, long tid, String name, long voluntary, long involuntary) throws IOException {
         Path task = Files.createDirectories(proc.resolve(pid + "/task/" + tid));
         Files.writeString(task.resolve("comm"), name + "\n");
-        Files.writeString(task.resolve("status"), "Name:\t" + name + "\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t"
-            + voluntary + "\nnonvoluntary_ctxt_switches:\t" + involuntary + "\n");
+        Files.writeString(task.resolve("status"), "Name:\t" + name + "\nState:\tS (sleeping)\n"
+            + "voluntary_ctxt_switches:\t" + voluntary + "\nnonvoluntary_ctxt_switches:\t" + involuntary + "\n");
     }
 
     @Test
