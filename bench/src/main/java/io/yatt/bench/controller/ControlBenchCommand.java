@@ -585,7 +585,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
 
     /**
      * A target of the issue: {@code value} against {@code limit}, met when on the right side of it; an
-     * {@code information} line is printed beside a target and judges nothing (the merged round-trip p50s).
+     * {@code information} line is printed beside a target and judges nothing (the round trip's merged p50s and
+     * its share of slow blocks).
      */
     record Target(String name, double value, double limit, boolean atMost, boolean information) {
         Target(String name, double value, double limit, boolean atMost) {
