@@ -6,6 +6,7 @@ import io.yatt.controller.internal.runtime.AeronTransport;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
+import io.yatt.controller.internal.runtime.WindowedBackoffIdleStrategy;
 import io.yatt.controller.internal.runtime.WorkerSession;
 import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
@@ -74,7 +75,13 @@ public final class ControlPlane implements AutoCloseable {
         /** Yield the core between polls. */
         YIELDING,
         /** Spin, then yield, then park up to 1 ms: an idle agent does not burn a core (the default). */
-        BACKOFF;
+        BACKOFF,
+        /**
+         * As {@link #BACKOFF}, but the yield phase lasts until {@link #YIELD_WINDOW_NS} have passed since the last work
+         * instead of 20 yields: a thread alone on a core does not park in the middle of a round trip (whose wake-up
+         * costs the timer slack and keeps the chain in a slow mode); an idle thread parks after the window.
+         */
+        WINDOWED_BACKOFF;
 
         /** A new agrona strategy for this choice (one per thread; the same parameters the plane's agents use). */
         public IdleStrategy newStrategy() {
@@ -83,9 +90,14 @@ public final class ControlPlane implements AutoCloseable {
                 case YIELDING -> new YieldingIdleStrategy();
                 case BACKOFF -> new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
                         BACKOFF_MAX_PARK_NS);
+                case WINDOWED_BACKOFF -> new WindowedBackoffIdleStrategy(10, YIELD_WINDOW_NS,
+                        TimeUnit.MICROSECONDS.toNanos(1), BACKOFF_MAX_PARK_NS);
             };
         }
     }
+
+    /** Yield phase of {@link Idle#WINDOWED_BACKOFF}: time since the last work before a waiting thread parks. */
+    public static final long YIELD_WINDOW_NS = TimeUnit.MICROSECONDS.toNanos(100);
 
     /** Longest park of the back-off strategy: an idle agent wakes at most 1000 times a second. */
     static final long BACKOFF_MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -198,7 +210,8 @@ public final class ControlPlane implements AutoCloseable {
     /**
      * Waits for a call's future (from {@link WorkerGroup#callAsync}) as {@link WorkerGroup#call} does: the calling
      * thread reads the answers off the control stream itself, with the plane's idle strategy (spinning or yielding
-     * until the call completes; with {@link Idle#BACKOFF}, for up to a millisecond before it parks on the future).
+     * until the call completes; with {@link Idle#BACKOFF} or {@link Idle#WINDOWED_BACKOFF}, for up to a millisecond
+     * before it parks on the future).
      *
      * @return the call's result
      * @throws WorkerCallException if the method threw on a worker (and the other exceptions {@link WorkerGroup#call}

@@ -27,6 +27,14 @@ class ControlPlaneIdleTest {
     }
 
     @Test
+    void shouldBuildTheWindowedBackOffWithTheSameSpinsAndParksAndA100MicrosecondYieldWindow() {
+        IdleStrategy windowed = ControlPlane.Idle.WINDOWED_BACKOFF.newStrategy();
+        assertEquals("WindowedBackoffIdleStrategy{maxSpins=10, yieldWindowNs=100000, minParkPeriodNs=1000,"
+            + " maxParkPeriodNs=1000000}", windowed.toString());
+        assertEquals("windowed-backoff", windowed.alias());
+    }
+
+    @Test
     void shouldBuildANewStrategyPerCallBecauseAStrategyHoldsOneThreadsState() {
         assertNotSame(ControlPlane.Idle.BACKOFF.newStrategy(), ControlPlane.Idle.BACKOFF.newStrategy());
         assertEquals("backoff", ControlPlane.Idle.BACKOFF.newStrategy().alias());

@@ -17,12 +17,18 @@ import org.HdrHistogram.Histogram;
  * @param p999Ns     99.9th percentile
  * @param maxNs      slowest
  * @param blockP50sNs the median of each block the round trips ran in, in run order
+ * @param warmedUp   how the path was warmed up before its blocks
+ * @param threadSwitches context switches per round trip by thread over the blocks ({@link ThreadSwitches}), or
+ *                   empty when not counted
+ * @param blockThreadSwitches the same per block, in run order (empty when not counted)
  */
 record LatencyRow(String transport, String path, int workers, long iterations, long p50Ns, long p99Ns, long p999Ns,
-                  long maxNs, List<Long> blockP50sNs) {
+                  long maxNs, List<Long> blockP50sNs, Blocks.WarmedUp warmedUp,
+                  String threadSwitches, List<String> blockThreadSwitches) {
 
     LatencyRow {
         blockP50sNs = List.copyOf(blockP50sNs);
+        blockThreadSwitches = List.copyOf(blockThreadSwitches);
     }
 
     static final String CONTROLLER = "controller";
@@ -35,9 +41,12 @@ record LatencyRow(String transport, String path, int workers, long iterations, l
     }
 
     /** The row of one path's blocks: percentiles of the merged histogram, and each block's median. */
-    static LatencyRow of(String transport, String path, int workers, Blocks.Result r) {
+    static LatencyRow of(String transport, String path, int workers, Blocks.Result r, ThreadSwitches switches) {
         Histogram h = r.merged();
         return new LatencyRow(transport, path, workers, h.getTotalCount(), h.getValueAtPercentile(50),
-                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue(), r.blockP50sNs());
+                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue(), r.blockP50sNs(),
+                r.warmedUp(),
+                switches == null ? "" : switches.perRoundTrip(0.01),
+                switches == null ? List.of() : switches.blocks());
     }
 }

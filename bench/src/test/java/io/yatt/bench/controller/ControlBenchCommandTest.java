@@ -73,6 +73,9 @@ class ControlBenchCommandTest {
             assertEquals(10, n.get("blocks").asInt(), n.toString());
             assertEquals(10, n.get("blockP50sNs").size(), n.toString());
             assertEquals(32, n.get("payloadBytes").asInt());
+            // --warmup 5 overrides the warm-up rule: exactly 5 untimed round trips per path
+            assertEquals(5, n.get("warmupCalls").asLong(), n.toString());
+            assertTrue(n.get("warmupSteady").asBoolean(), n.toString());
             assertTrue(n.get("p50Ns").asLong() > 0, n.toString());
             assertTrue(n.get("p99Ns").asLong() >= n.get("p50Ns").asLong(), n.toString());
             assertTrue(n.get("p999Ns").asLong() >= n.get("p99Ns").asLong(), n.toString());
@@ -201,6 +204,49 @@ class ControlBenchCommandTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
             () -> ControlBenchCommand.medianBlockRatio(List.of(1L, 2L), List.of(1L)));
         assertEquals("block counts differ: numerator=2, denominator=1, expected equal and positive", e.getMessage());
+    }
+
+    @Test
+    void shouldWarmUpUntilWarmByDefaultAndTakeAnExplicitCountAsAnOverride() {
+        ControlBenchCommand byDefault = new ControlBenchCommand();
+        new CommandLine(byDefault).parseArgs();
+        assertEquals(Blocks.DEFAULT_WARMUP, byDefault.settings().warmup());
+        assertEquals("until warm (>= 20000 calls and 1 s, chunk p50s no longer falling; at most 5 s per path)",
+            ControlBenchCommand.describe(byDefault.settings().warmup()));
+        ControlBenchCommand fixed = new ControlBenchCommand();
+        new CommandLine(fixed).parseArgs("--warmup", "200");
+        assertEquals(new Blocks.Fixed(200), fixed.settings().warmup());
+        assertEquals("200", ControlBenchCommand.describe(fixed.settings().warmup()));
+        Object[] negative = run("--warmup", "-1");
+        assertTrue(((String) negative[2]).contains("counts must be positive: warmup=-1"), (String) negative[2]);
+    }
+
+    private static LatencyRow latency(String transport, String path, long p50Ns, List<Long> blocks) {
+        return new LatencyRow(transport, path, 1, 100, p50Ns, p50Ns, p50Ns, p50Ns, blocks,
+            new Blocks.WarmedUp(10, 1, true), "", List.of());
+    }
+
+    @Test
+    void shouldJudgeTheRoundTripByThePairedBlocksAndPrintTheMergedRatioAsInformation() {
+        // controller blocks 10, 90, 90 us, raw 9, 9, 80 us: merged p50s 90 / 9 = 10x, paired ratios 1.11, 10, 1.125
+        List<ControlBenchCommand.Target> t = ControlBenchCommand.targets(List.of(
+            latency("udp", LatencyRow.CONTROLLER, 90_000, List.of(10_000L, 90_000L, 90_000L)),
+            latency("udp", LatencyRow.RAW_AERON, 9_000, List.of(9_000L, 9_000L, 80_000L))), List.of());
+        assertEquals(List.of("round trip N=1 udp: median over blocks of controller p50 / raw Aeron p50",
+            "round trip N=1 udp: controller p50 / raw Aeron p50, merged blocks",
+            "round trip N=1 udp: share of blocks where controller p50 > 2 x raw Aeron p50"), t.stream()
+            .map(ControlBenchCommand.Target::name).toList());
+        assertEquals(1.125, t.get(0).value(), 1e-12);
+        assertTrue(t.get(0).met());
+        assertFalse(t.get(0).information());
+        assertEquals(10.0, t.get(1).value(), 1e-12);
+        assertTrue(t.get(1).information());
+        // one pair of three (90 against 9 us) over 2x
+        assertEquals(1.0 / 3, t.get(2).value(), 1e-12);
+        assertTrue(t.get(2).information());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> ControlBenchCommand.shareAbove(List.of(1L), List.of(1L, 2L), 2));
+        assertEquals("block counts differ: numerator=1, denominator=2, expected equal and positive", e.getMessage());
     }
 
     @Test

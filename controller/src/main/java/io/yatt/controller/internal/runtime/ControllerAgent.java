@@ -264,7 +264,8 @@ public final class ControllerAgent implements Agent, MessageHandler {
                     if (elapsedNs >= timeoutNs) {
                         throw new TimeoutException();
                     }
-                    if (idle == ControlPlane.Idle.BACKOFF && elapsedNs > CALLER_POLL_NS) {
+                    if ((idle == ControlPlane.Idle.BACKOFF || idle == ControlPlane.Idle.WINDOWED_BACKOFF)
+                            && elapsedNs > CALLER_POLL_NS) {
                         break;
                     }
                     if (Thread.interrupted()) {
