@@ -12,19 +12,23 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.FLAG_WHOLE_INPUT;
 /**
  * The all-gather step of {@link ShmChannel}: each rank copies every peer's chunk (straight from the peer's tensor
  * when that is in shared memory, else from the peer's staging) into its own receive buffer; its own chunk is copied
- * while peers arrive. When the whole gather fits one staging half it is one round in which a rank copies its peers
- * in the order they post (the first posted after it in ring order; it waits only when no posted peer is left); when
- * ranks share cores it then stages its chunk even from shared memory (up to {@link #STAGED_RELEASE_MAX_BYTES}), so
- * the round needs no closing barrier. Larger gathers run {@link ShmChannel#stagedRounds}. A flyweight re-pointed per
- * call; confined to the channel's thread.
+ * while peers arrive. Gathers run {@link ShmChannel#stagedRounds}, except small ones between ranks that share cores
+ * (oversubscribed, chunks up to {@link #STAGED_RELEASE_MAX_BYTES}): those stage the chunk even from shared memory and
+ * run one round in which a rank copies its peers in the order they post, with no closing barrier. A flyweight
+ * re-pointed per call; confined to the channel's thread.
  */
 final class AllGatherStep implements ShmChannel.StagedStep {
     /**
-     * Largest chunk that oversubscribed ranks stage although it lies in shared memory: the copy into staging (about
-     * 40 us per MiB from cache) replaces the closing barrier, which between ranks that share cores costs a sleep and
-     * a wake-up per rank and call (100-400 us measured at 1 MiB np=4 on 2 CPUs).
+     * Largest chunk that oversubscribed ranks stage although it lies in shared memory, so that no closing barrier ends
+     * the call. Measured at np=4 on 2 CPUs (load average about 20 from other processes), median batch per call, old
+     * (barrier) against staged: 64 KiB gathers (16 KiB chunks) 52 -> 34 us; 256 KiB gathers (64 KiB chunks) in place
+     * 62-79 -> 104 us; 1 MiB gathers 296-392 -> 375-722 us. Staging halves the sleeps per call (1.8 -> 0.9 per rank
+     * at 1 MiB), but from 64 KiB chunks up it costs more than the barrier's hand-off (likely because peers then read
+     * lines the owner just wrote, from its core's cache, instead of its clean tensor). Copying peers in the order
+     * they post while keeping the barrier showed no gain at 64 KiB or 1 MiB either, so larger gathers keep the
+     * staged rounds.
      */
-    static final long STAGED_RELEASE_MAX_BYTES = 1L << 20;
+    static final long STAGED_RELEASE_MAX_BYTES = 32 * 1024;
     private final ShmChannel ch;
     /** Peers copied in this round (allocated at the first call: the channel's fields are set after its steps). */
     private boolean[] done;
@@ -42,31 +46,24 @@ final class AllGatherStep implements ShmChannel.StagedStep {
         this.recv = recv;
         this.chunkBytes = count * dtype.byteSize();
         this.inPlace = send.address() == recv.address() + ch.rank * chunkBytes && chunkBytes > 0;
-        if (chunkBytes == 0 || chunkBytes > ShmChannel.roundDown(ch.stagingHalf, dtype.byteSize())) {
-            ch.stagedRounds(this, CollectiveKind.ALL_GATHER, count, dtype, -1, -1, send, chunkBytes, 1);
+        if (chunkBytes > 0 && chunkBytes <= STAGED_RELEASE_MAX_BYTES && ch.world.oversubscribed) {
+            stagedRelease(count, dtype);
             return;
         }
-        oneRound(count, dtype);
+        ch.stagedRounds(this, CollectiveKind.ALL_GATHER, count, dtype, -1, -1, send, chunkBytes, 1);
     }
 
     /**
-     * The whole gather in one round: post (staged, or this rank's tensor in place), copy the own chunk, then every
-     * peer's chunk as it posts; a closing barrier only when some rank exposed its own tensor.
+     * The whole gather in one round, this rank's chunk staged (where it lies, shared memory included): peers read a
+     * copy that stays put until round {@code k + 2}, which they reach only after this rank posted {@code k + 1}, so the
+     * call needs no closing barrier. The own chunk is copied, then every peer's chunk as it posts; a barrier only
+     * when some peer exposed its own tensor.
      */
-    private void oneRound(long count, DType dtype) {
-        int reg = ch.regionOf(send);
-        if (reg >= 0 && ch.world.oversubscribed && chunkBytes <= STAGED_RELEASE_MAX_BYTES) {
-            reg = -1; // staged: peers read a copy that stays put until round k + 2, so no barrier ends the call
-        }
+    private void stagedRelease(long count, DType dtype) {
         long k = ch.nextRound();
-        if (reg >= 0) {
-            ch.post(k, CollectiveKind.ALL_GATHER, count, dtype, -1, -1, FLAG_WHOLE_INPUT, reg,
-                ch.offsetIn(reg, send), -1, 0);
-        } else {
-            long st = ch.staging(k);
-            stage(0, chunkBytes, st, chunkBytes);
-            ch.post(k, CollectiveKind.ALL_GATHER, count, dtype, -1, -1, 0, ch.ownRegion, st, -1, 0);
-        }
+        long st = ch.staging(k);
+        stage(0, chunkBytes, st, chunkBytes);
+        ch.post(k, CollectiveKind.ALL_GATHER, count, dtype, -1, -1, 0, ch.ownRegion, st, -1, 0);
         whilePeersArrive();
         if (done == null) {
             done = new boolean[ch.size];

@@ -12,6 +12,8 @@ import io.yatt.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.ValueLayout;
 import java.util.List;
@@ -41,10 +43,11 @@ class ShmAllGatherTest {
         return (byte) (1 + call * RANKS + rank);
     }
 
-    @Test
-    void shouldGatherEachCallsChunksWhenEveryRankRewritesItsArenaInputRightAfterReturn() {
-        int calls = 40;
-        long chunkBytes = 256 * 1024;
+    /** 16 KiB: staged instead of a closing barrier when the ranks share cores; 256 KiB: read in place, then a barrier. */
+    @ParameterizedTest(name = "chunkBytes={0}")
+    @ValueSource(longs = {16 * 1024, 256 * 1024})
+    void shouldGatherEachCallsChunksWhenEveryRankRewritesItsArenaInputRightAfterReturn(long chunkBytes) {
+        int calls = 100;
         List<String> results = harness.run(ctx -> {
             ShmCommunicator comm = (ShmCommunicator) ctx.communicator();
             int r = ctx.rank();
@@ -58,7 +61,7 @@ class ShmAllGatherTest {
                 // a peer that still read this rank's tensor after the call returned would see the next call's mark
                 send.segment().fill(mark(call + 1, r));
                 for (int p = 0; p < RANKS; p++) {
-                    for (long i = 0; i < chunkBytes; i += 4093) {
+                    for (long i = 0; i < chunkBytes; i += 509) {
                         byte got = recv.segment().get(ValueLayout.JAVA_BYTE, p * chunkBytes + i);
                         if (got != mark(call, p) && wrong.isEmpty()) {
                             wrong.append("call=").append(call).append(", chunk=").append(p).append(", byte=")
