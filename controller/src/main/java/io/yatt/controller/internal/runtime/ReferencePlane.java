@@ -81,6 +81,9 @@ public final class ReferencePlane implements AutoCloseable {
             + FrameTag.TRAILER_BYTES;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final DType[] DTYPES = DType.values();
+    /** Raw codes of ReferenceAnswerStatus (ACK, FAILURE). */
+    private static final short ANSWER_ACK = 0;
+    private static final short ANSWER_FAILURE = 1;
 
     private final Aeron aeron;
     private final int workerId;
@@ -506,10 +509,11 @@ public final class ReferencePlane implements AutoCloseable {
             return;
         }
         if (!chunk) {
-            ReferenceAnswerStatus status = answerDecoder.status();
-            if (status == ReferenceAnswerStatus.FAILURE) {
+            // raw codes: the generated enum getter throws on a code the schema does not name
+            short status = answerDecoder.statusRaw();
+            if (status == ANSWER_FAILURE) {
                 failure = answerDecoder.message();
-            } else if (status == ReferenceAnswerStatus.ACK && (awaitingAck || received == awaitedBytes)) {
+            } else if (status == ANSWER_ACK && (awaitingAck || received == awaitedBytes)) {
                 acknowledged = true;
             } else {
                 counters.malformed();
@@ -526,6 +530,25 @@ public final class ReferencePlane implements AutoCloseable {
         chunkDecoder.getData(chunkScratch, 0, n);
         MemorySegment.copy(MemorySegment.ofArray(chunkScratch), 0, target.segment(), targetOffset + at, n);
         received += n;
+    }
+
+    /** The request kind of a raw code; null for a code the schema does not name. */
+    static ReferenceRequestKind requestKind(short raw) {
+        return switch (raw) {
+            case 0 -> ReferenceRequestKind.FETCH;
+            case 1 -> ReferenceRequestKind.PULLED;
+            default -> null;
+        };
+    }
+
+    /** The claim kind of a raw code; null for a code the schema does not name. */
+    static ReferenceClaimKind claimKind(short raw) {
+        return switch (raw) {
+            case 0 -> ReferenceClaimKind.NONE;
+            case 1 -> ReferenceClaimKind.CLAIM;
+            case 2 -> ReferenceClaimKind.LAST;
+            default -> null;
+        };
     }
 
     private void serve() {
@@ -559,11 +582,11 @@ public final class ReferencePlane implements AutoCloseable {
             return;
         }
         long requestId = r.requestId();
-        ReferenceRequestKind kind = r.kind();
-        ReferenceClaimKind claimKind = r.claim();
+        // raw codes mapped by hand: the generated enum getters throw on a code the schema does not name
+        ReferenceRequestKind kind = requestKind(r.kindRaw());
+        ReferenceClaimKind claimKind = claimKind(r.claimRaw());
         int dtypeCode = r.dtype();
-        if (kind == ReferenceRequestKind.NULL_VAL || claimKind == ReferenceClaimKind.NULL_VAL || dtypeCode < 0
-                || dtypeCode >= DTYPES.length) {
+        if (kind == null || claimKind == null || dtypeCode < 0 || dtypeCode >= DTYPES.length) {
             counters.malformed();
             return;
         }
