@@ -143,9 +143,11 @@ public final class Worker implements AutoCloseable {
                 throw e.getCause() instanceof RuntimeException re ? re
                         : new IllegalStateException("registration failed: workerId=" + ctx.workerId, e.getCause());
             } catch (TimeoutException e) {
+                String note = agent.registrationNote();
                 throw new IllegalStateException("registration not answered: workerId=" + ctx.workerId
                         + ", controller=" + ctx.controllerChannel + ", timeoutMs="
-                        + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs));
+                        + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs)
+                        + (note == null ? "" : ", reason=" + note));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while registering: workerId=" + ctx.workerId, e);

@@ -103,6 +103,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private byte[] mac = new byte[0];
     /** The session keys derived from the last challenge: worker to controller, controller to worker. */
     private byte[][] challengeKeys;
+    /** With a secret: the session of the first CHALLENGE, the only one whose acks apply from then on. */
+    private int challengeSession;
+    /** With a secret: whether a registration carrying the MAC over the challenge's nonce was sent. */
+    private boolean challengeAnswered;
+    /** Why registration has not completed, when an ack was dropped that a misconfigured controller would send. */
+    private volatile String registrationNote;
     /** Opens the controller's frames once a challenged registration is accepted (null otherwise); agent thread. */
     private FrameTag inbound;
 
@@ -192,6 +198,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         if (nowNs - nextSendNs >= 0) {
             if (state == State.REGISTERING) {
                 controller.register(withMac(mac));
+                challengeAnswered |= mac.length > 0;
                 nextSendNs = nowNs + REGISTER_RETRY_NS;
                 work++;
             } else if (state == State.ACTIVE) {
@@ -301,19 +308,20 @@ public final class WorkerAgent implements Agent, MessageHandler {
     }
 
     private Outcome onAck(Message.RegisterAck ack, int sessionId) {
+        if (secret != null && !authentic(ack, sessionId)) {
+            if (ack.status() == Message.AckStatus.ACCEPTED && challengeKeys == null && state == State.REGISTERING
+                    && ack.workerId() == registration.workerId()) {
+                // a controller with the secret always challenges: this one has none, or is not the controller
+                registrationNote = "the controller accepted without a challenge a worker that has a shared secret"
+                        + " (dropped as unauthenticated), controllerId=" + ack.controllerId();
+            }
+            return Outcome.UNAUTHENTICATED;
+        }
         if (state != State.REGISTERING || ack.workerId() != registration.workerId()) {
             return Outcome.DROPPED;
         }
         switch (ack.status()) {
             case ACCEPTED -> {
-                if (secret != null && challengeKeys == null) {
-                    // a controller with the secret always challenges: this one has none, or is not the controller
-                    state = State.REFUSED;
-                    registered.completeExceptionally(new IllegalStateException("registration refused: the controller"
-                            + " did not challenge a worker that has a shared secret, controllerId=" + ack.controllerId()
-                            + ", workerId=" + registration.workerId()));
-                    return Outcome.APPLIED;
-                }
                 try {
                     store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator,
                             sharedMemory);
@@ -341,6 +349,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
                             "registration refused: the controller requires a shared secret, workerId="
                                     + registration.workerId()));
                 } else {
+                    if (challengeKeys == null) {
+                        challengeSession = sessionId;
+                    }
                     mac = Hmac.registration(secret, ack.nonce(), registration.workerId(), registration.rank());
                     challengeKeys = new byte[][] {
                         Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, ack.nonce(), registration.workerId(),
@@ -357,6 +368,23 @@ public final class WorkerAgent implements Agent, MessageHandler {
             }
         }
         return Outcome.APPLIED;
+    }
+
+    /**
+     * With a shared secret, whether a registration ack may apply: the first CHALLENGE (from any session) fixes the
+     * controller's session; later acks apply only from that session, and ACCEPTED or REFUSED only once this worker
+     * answered the challenge. Anyone able to publish on the reply stream could otherwise refuse or redirect it.
+     */
+    private boolean authentic(Message.RegisterAck ack, int sessionId) {
+        if (challengeKeys == null) {
+            return ack.status() == Message.AckStatus.CHALLENGE;
+        }
+        return sessionId == challengeSession && (ack.status() == Message.AckStatus.CHALLENGE || challengeAnswered);
+    }
+
+    /** Why registration has not completed yet, if an ack explains it (null otherwise). */
+    public String registrationNote() {
+        return registrationNote;
     }
 
     private Outcome onInvoke(Message.Invoke invoke) {
