@@ -358,6 +358,7 @@ public final class ControlPlane implements AutoCloseable {
         private Function<String, Dispatch> dispatchModes;
         private final Map<String, Dispatch> customDispatch = new LinkedHashMap<>();
         private Allocator allocator;
+        private long inlineLimitBytes = TensorRef.DEFAULT_INLINE_LIMIT_BYTES;
         private String jobName = "job";
 
         /** Threading of the embedded driver (default SHARED; INVOKER in tests). */
@@ -616,9 +617,25 @@ public final class ControlPlane implements AutoCloseable {
             return allocator;
         }
 
+        /**
+         * Largest tensor of a DataBatch argument the controller sends inline (default
+         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a call with a larger one fails before anything is sent
+         * ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}). The controller keeps no reference
+         * store (it holds references, never the rows): large data belongs in a worker's result, which the next call
+         * passes on by reference.
+         */
+        public Context inlineLimitBytes(long limitBytes) {
+            this.inlineLimitBytes = limitBytes;
+            return this;
+        }
+
+        public long inlineLimitBytes() {
+            return inlineLimitBytes;
+        }
+
         /** The registered payload types plus DataBatch (unless one of them maps it), as the codec uses them. */
         List<PayloadType<?>> allPayloadTypes() {
-            return DataBatchPayloadType.withDefault(payloadTypes, allocator);
+            return DataBatchPayloadType.withDefault(payloadTypes, allocator, inlineLimitBytes);
         }
 
         /**
@@ -626,8 +643,8 @@ public final class ControlPlane implements AutoCloseable {
          *
          * @throws IllegalArgumentException if a timeout or interval is not positive, a heartbeat timeout (workers' or
          *         peers') is not longer than its interval, the pending-registration cap is not positive, the port is
-         *         out of range, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a udp endpoint beyond loopback
-         *         has no shared secret
+         *         out of range, the inline limit is negative, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a
+         *         udp endpoint beyond loopback has no shared secret
          */
         public Context conclude() {
             if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
@@ -663,6 +680,10 @@ public final class ControlPlane implements AutoCloseable {
                 throw new IllegalArgumentException("pending registrations need a positive cap and timeout:"
                         + " maxPendingRegistrations=" + maxPendingRegistrations + ", pendingRegistrationTimeoutNs="
                         + pendingRegistrationTimeoutNs);
+            }
+            if (inlineLimitBytes < 0) {
+                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
+                        + inlineLimitBytes);
             }
             if (udpPort < 0 || udpPort > 65535) {
                 throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");

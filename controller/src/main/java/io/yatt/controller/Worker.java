@@ -106,7 +106,7 @@ public final class Worker implements AutoCloseable {
             ExclusivePublication toController = transport.aeron().addExclusivePublication(ctx.controllerChannel,
                     ControlPlane.CONTROL_STREAM_ID);
             PayloadCodec payloads = PayloadCodec.of(
-                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator));
+                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator, ctx.inlineLimitBytes));
             ControllerProxy proxy = WorkerChannels.proxy(transport, payloads, toController, ctx.sendTimeoutNs);
             List<Message.MeshRegistration> meshes = new ArrayList<>();
             for (Map.Entry<String, GroupTopology.MeshRank> e : new TreeMap<>(ctx.meshes).entrySet()) {
