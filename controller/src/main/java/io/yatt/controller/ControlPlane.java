@@ -643,8 +643,8 @@ public final class ControlPlane implements AutoCloseable {
          *
          * @throws IllegalArgumentException if a timeout or interval is not positive, a heartbeat timeout (workers' or
          *         peers') is not longer than its interval, the pending-registration cap is not positive, the port is
-         *         out of range, the inline limit is negative, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a
-         *         udp endpoint beyond loopback has no shared secret
+         *         out of range, the inline limit is negative, the secret is shorter than {@link #MIN_SECRET_BYTES}, the
+         *         udp host is a wildcard address, or a udp endpoint beyond loopback has no shared secret
          */
         public Context conclude() {
             if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
@@ -692,6 +692,11 @@ public final class ControlPlane implements AutoCloseable {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + MIN_SECRET_BYTES);
             }
+            if (udpHost != null && isWildcard(udpHost)) {
+                // the endpoint is published through the store as is: workers elsewhere cannot reach a wildcard
+                throw new IllegalArgumentException("udp endpoint host is a wildcard address: host=" + udpHost
+                        + ", expected=a routable host or address of this node that workers can reach");
+            }
             if (udpHost != null && sharedSecret == null && !isLoopback(udpHost)) {
                 throw new IllegalArgumentException("a udp endpoint beyond loopback requires a shared secret: host="
                         + udpHost);
@@ -709,6 +714,15 @@ public final class ControlPlane implements AutoCloseable {
                         + Long.toHexString(new SecureRandom().nextLong());
             }
             return this;
+        }
+
+        /** Whether {@code host} is a wildcard address (0.0.0.0, ::): it listens everywhere and routes nowhere. */
+        static boolean isWildcard(String host) {
+            try {
+                return InetAddress.getByName(host).isAnyLocalAddress();
+            } catch (UnknownHostException e) {
+                return false;
+            }
         }
 
         static boolean isLoopback(String host) {

@@ -415,6 +415,16 @@ class AuthenticationTest {
     }
 
     @Test
+    void shouldRejectWildcardUdpHostThatWorkersCannotReach() {
+        for (String wildcard : List.of("0.0.0.0", "::")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new ControlPlane.Context().udp(wildcard, 40123).sharedSecret(SECRET).conclude());
+            assertEquals("udp endpoint host is a wildcard address: host=" + wildcard
+                    + ", expected=a routable host or address of this node that workers can reach", e.getMessage());
+        }
+    }
+
+    @Test
     void shouldRejectShortSecret() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new ControlPlane.Context().sharedSecret(new byte[8]).conclude());
