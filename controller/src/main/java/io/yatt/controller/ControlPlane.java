@@ -126,7 +126,9 @@ public final class ControlPlane implements AutoCloseable {
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
                     ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.maxPendingRegistrations,
                     ctx.pendingRegistrationTimeoutNs, ctx.idle);
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
+                    agent);
+            transport.countErrors(agent.counters());
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
         } catch (RuntimeException e) {
@@ -184,7 +186,7 @@ public final class ControlPlane implements AutoCloseable {
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
         FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
     }
 
     /**

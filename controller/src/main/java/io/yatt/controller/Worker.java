@@ -135,7 +135,9 @@ public final class Worker implements AutoCloseable {
                 }
             }
             agent.referencePlane(ctx.replyHost, Math.max(ctx.sendTimeoutNs, REFERENCE_FETCH_TIMEOUT_NS));
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            transport.countErrors(agent.counters());
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
+                    agent);
             AgentRunner.startOnThread(runner);
             try {
                 agent.registered().get(ctx.registrationTimeoutNs, TimeUnit.NANOSECONDS);
@@ -181,7 +183,7 @@ public final class Worker implements AutoCloseable {
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
         FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
     }
 
     /**

@@ -110,7 +110,7 @@ public final class ReferencePlane implements AutoCloseable {
     private final ReferenceAnswerEncoder answerEncoder = new ReferenceAnswerEncoder();
     private final ReferenceChunkDecoder chunkDecoder = new ReferenceChunkDecoder();
     private final ReferenceAnswerDecoder answerDecoder = new ReferenceAnswerDecoder();
-    private final FrameCounters counters = new FrameCounters();
+    private final FrameCounters counters;
     /** Seals this worker's requests (call thread) and opens its owners' answers (call thread); null without a secret. */
     private final FrameTag requestSealer;
     private final FrameTag answerOpener;
@@ -136,8 +136,10 @@ public final class ReferencePlane implements AutoCloseable {
     private long awaitedBytes = -1;
     private String failure;
 
-    private ReferencePlane(Aeron aeron, int workerId, String host, long timeoutNs, byte[] secret) {
+    private ReferencePlane(Aeron aeron, FrameCounters counters, int workerId, String host, long timeoutNs,
+            byte[] secret) {
         this.aeron = aeron;
+        this.counters = counters;
         if (secret != null) {
             byte[] key = referenceKey(secret);
             long start = System.currentTimeMillis() * 1_000_000L;
@@ -182,9 +184,14 @@ public final class ReferencePlane implements AutoCloseable {
             throw new IllegalArgumentException("a reference endpoint beyond loopback requires a shared secret: host="
                     + host + ", workerId=" + workerId + ", expected=a loopback address or the job's shared secret");
         }
+        // exceptions that escape a fragment handler reach the client's error handler: counted as agent errors
+        FrameCounters counters = new FrameCounters();
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driverDirectory)
-                .errorHandler(e -> System.err.println("yatt reference plane: aeron client error: " + e)));
-        return new ReferencePlane(aeron, workerId, host, timeoutNs, secret == null ? null : secret.clone());
+                .errorHandler(e -> {
+                    counters.agentError();
+                    System.err.println("yatt reference plane: aeron client error: " + e);
+                }));
+        return new ReferencePlane(aeron, counters, workerId, host, timeoutNs, secret == null ? null : secret.clone());
     }
 
     /** The job's reference key: HMAC-SHA256(secret, "yatt-reference"). */
@@ -198,9 +205,10 @@ public final class ReferencePlane implements AutoCloseable {
         }
     }
 
-    /** Reference frames this worker dropped (as owner or consumer), by reason. */
+    /** Reference frames this worker dropped (as owner or consumer), by reason, and the errors its handlers threw. */
     public FrameStats stats() {
-        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames());
+        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames(),
+                counters.agentErrors());
     }
 
     private String resolved(Subscription subscription, String channel) {
@@ -562,6 +570,7 @@ public final class ReferencePlane implements AutoCloseable {
                 if (!running) {
                     return;
                 }
+                counters.agentError();
                 System.err.println("yatt reference plane " + workerId + ": " + e);
                 work = 1;
             }
