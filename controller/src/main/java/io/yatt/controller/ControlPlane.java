@@ -138,7 +138,9 @@ public final class ControlPlane implements AutoCloseable {
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
                     ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.maxPendingRegistrations,
                     ctx.pendingRegistrationTimeoutNs, ctx.idle);
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
+                    agent);
+            transport.countErrors(agent.counters());
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
         } catch (RuntimeException e) {
@@ -196,7 +198,7 @@ public final class ControlPlane implements AutoCloseable {
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
         FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
     }
 
     /**
@@ -371,6 +373,7 @@ public final class ControlPlane implements AutoCloseable {
         private Function<String, Dispatch> dispatchModes;
         private final Map<String, Dispatch> customDispatch = new LinkedHashMap<>();
         private Allocator allocator;
+        private long inlineLimitBytes = TensorRef.DEFAULT_INLINE_LIMIT_BYTES;
         private String jobName = "job";
 
         /** Threading of the embedded driver (default SHARED; INVOKER in tests). */
@@ -629,9 +632,25 @@ public final class ControlPlane implements AutoCloseable {
             return allocator;
         }
 
+        /**
+         * Largest tensor of a DataBatch argument the controller sends inline (default
+         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a call with a larger one fails before anything is sent
+         * ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}). The controller keeps no reference
+         * store (it holds references, never the rows): large data belongs in a worker's result, which the next call
+         * passes on by reference.
+         */
+        public Context inlineLimitBytes(long limitBytes) {
+            this.inlineLimitBytes = limitBytes;
+            return this;
+        }
+
+        public long inlineLimitBytes() {
+            return inlineLimitBytes;
+        }
+
         /** The registered payload types plus DataBatch (unless one of them maps it), as the codec uses them. */
         List<PayloadType<?>> allPayloadTypes() {
-            return DataBatchPayloadType.withDefault(payloadTypes, allocator);
+            return DataBatchPayloadType.withDefault(payloadTypes, allocator, inlineLimitBytes);
         }
 
         /**
@@ -639,8 +658,8 @@ public final class ControlPlane implements AutoCloseable {
          *
          * @throws IllegalArgumentException if a timeout or interval is not positive, a heartbeat timeout (workers' or
          *         peers') is not longer than its interval, the pending-registration cap is not positive, the port is
-         *         out of range, the secret is shorter than {@link #MIN_SECRET_BYTES}, or a udp endpoint beyond loopback
-         *         has no shared secret
+         *         out of range, the inline limit is negative, the secret is shorter than {@link #MIN_SECRET_BYTES}, the
+         *         udp host is a wildcard address, or a udp endpoint beyond loopback has no shared secret
          */
         public Context conclude() {
             if (heartbeatIntervalNs <= 0 || heartbeatTimeoutNs <= heartbeatIntervalNs) {
@@ -677,12 +696,21 @@ public final class ControlPlane implements AutoCloseable {
                         + " maxPendingRegistrations=" + maxPendingRegistrations + ", pendingRegistrationTimeoutNs="
                         + pendingRegistrationTimeoutNs);
             }
+            if (inlineLimitBytes < 0) {
+                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
+                        + inlineLimitBytes);
+            }
             if (udpPort < 0 || udpPort > 65535) {
                 throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");
             }
             if (sharedSecret != null && sharedSecret.length < MIN_SECRET_BYTES) {
                 throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
                         + ", min=" + MIN_SECRET_BYTES);
+            }
+            if (udpHost != null && isWildcard(udpHost)) {
+                // the endpoint is published through the store as is: workers elsewhere cannot reach a wildcard
+                throw new IllegalArgumentException("udp endpoint host is a wildcard address: host=" + udpHost
+                        + ", expected=a routable host or address of this node that workers can reach");
             }
             if (udpHost != null && sharedSecret == null && !isLoopback(udpHost)) {
                 throw new IllegalArgumentException("a udp endpoint beyond loopback requires a shared secret: host="
@@ -701,6 +729,15 @@ public final class ControlPlane implements AutoCloseable {
                         + Long.toHexString(new SecureRandom().nextLong());
             }
             return this;
+        }
+
+        /** Whether {@code host} is a wildcard address (0.0.0.0, ::): it listens everywhere and routes nowhere. */
+        static boolean isWildcard(String host) {
+            try {
+                return InetAddress.getByName(host).isAnyLocalAddress();
+            } catch (UnknownHostException e) {
+                return false;
+            }
         }
 
         static boolean isLoopback(String host) {

@@ -9,7 +9,8 @@ import java.util.Objects;
 /**
  * Where a tensor that did not travel inline lives: its producer's rank, the region that holds it there (a shared
  * memory arena, a device allocation), the byte offset in that region, dtype and shape. Consumers pull the bytes over
- * the data plane; the producer frees them when the last consumer has them ({@link ReferenceRegistry}). A value;
+ * the data plane; the producer's reference store frees them when the last consumer has them (see
+ * {@link ReferenceColumn}, the runs of rows a result carries). A value;
  * thread-safe.
  *
  * @param ownerRank  the producer's rank

@@ -106,7 +106,7 @@ public final class Worker implements AutoCloseable {
             ExclusivePublication toController = transport.aeron().addExclusivePublication(ctx.controllerChannel,
                     ControlPlane.CONTROL_STREAM_ID);
             PayloadCodec payloads = PayloadCodec.of(
-                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator));
+                    DataBatchPayloadType.withDefault(ctx.payloadTypes, ctx.allocator, ctx.inlineLimitBytes));
             ControllerProxy proxy = WorkerChannels.proxy(transport, payloads, toController, ctx.sendTimeoutNs);
             List<Message.MeshRegistration> meshes = new ArrayList<>();
             for (Map.Entry<String, GroupTopology.MeshRank> e : new TreeMap<>(ctx.meshes).entrySet()) {
@@ -135,7 +135,9 @@ public final class Worker implements AutoCloseable {
                 }
             }
             agent.referencePlane(ctx.replyHost, Math.max(ctx.sendTimeoutNs, REFERENCE_FETCH_TIMEOUT_NS));
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Throwable::printStackTrace, null, agent);
+            transport.countErrors(agent.counters());
+            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
+                    agent);
             AgentRunner.startOnThread(runner);
             try {
                 agent.registered().get(ctx.registrationTimeoutNs, TimeUnit.NANOSECONDS);
@@ -143,9 +145,11 @@ public final class Worker implements AutoCloseable {
                 throw e.getCause() instanceof RuntimeException re ? re
                         : new IllegalStateException("registration failed: workerId=" + ctx.workerId, e.getCause());
             } catch (TimeoutException e) {
+                String note = agent.registrationNote();
                 throw new IllegalStateException("registration not answered: workerId=" + ctx.workerId
                         + ", controller=" + ctx.controllerChannel + ", timeoutMs="
-                        + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs));
+                        + TimeUnit.NANOSECONDS.toMillis(ctx.registrationTimeoutNs)
+                        + (note == null ? "" : ", reason=" + note));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while registering: workerId=" + ctx.workerId, e);
@@ -179,7 +183,7 @@ public final class Worker implements AutoCloseable {
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
         FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames());
+        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
     }
 
     /**

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A worker's method table, built once at start-up from explicit registrations or from {@link WorkerMethod}-annotated
@@ -18,8 +19,18 @@ import java.util.Objects;
  */
 public final class WorkerMethods {
 
-    private record Entry(String name, String dispatchMode, Execution execution, int arity, MethodHandle spread) {
+    private record Entry(String name, String dispatchMode, Execution execution, int arity, MethodHandle spread,
+                         Class<?>[] parameterTypes) {
     }
+
+    /** Java's widening primitive conversions (JLS 5.1.2), which the handles' conversion from Object applies. */
+    private static final Map<Class<?>, Set<Class<?>>> WIDENING = Map.of(
+            byte.class, Set.of(short.class, int.class, long.class, float.class, double.class),
+            short.class, Set.of(int.class, long.class, float.class, double.class),
+            char.class, Set.of(int.class, long.class, float.class, double.class),
+            int.class, Set.of(long.class, float.class, double.class),
+            long.class, Set.of(float.class, double.class),
+            float.class, Set.of(double.class));
 
     private final Map<String, Entry> entries;
 
@@ -98,8 +109,10 @@ public final class WorkerMethods {
     /**
      * Runs {@code name} with {@code args}; a void method returns null.
      *
-     * @throws IllegalArgumentException if no method has that name or the argument count differs from its arity
-     * @throws Throwable whatever the method throws, or {@link ClassCastException} for an argument of the wrong type
+     * @throws IllegalArgumentException if no method has that name, the argument count differs from its arity, or an
+     *     argument does not convert to its parameter's type (boxed primitives widen as in a Java call; null only for a
+     *     reference parameter)
+     * @throws Throwable whatever the method throws
      */
     public Object invoke(String name, List<Object> args) throws Throwable {
         Entry entry = entry(name);
@@ -107,7 +120,40 @@ public final class WorkerMethods {
             throw new IllegalArgumentException("argument count mismatch: method=" + name + ", expected="
                     + entry.arity() + ", actual=" + args.size());
         }
-        return (Object) entry.spread().invokeExact(args.toArray());
+        Object[] values = args.toArray();
+        for (int i = 0; i < values.length; i++) {
+            Class<?> expected = entry.parameterTypes()[i];
+            if (!accepts(expected, values[i])) {
+                throw new IllegalArgumentException("argument type mismatch: method=" + name + ", index=" + i
+                        + ", expected=" + expected.getName() + ", actual="
+                        + (values[i] == null ? "null" : values[i].getClass().getName()));
+            }
+        }
+        return (Object) entry.spread().invokeExact(values);
+    }
+
+    /** Whether the handle's conversion from Object takes {@code value} for a parameter of {@code type}. */
+    private static boolean accepts(Class<?> type, Object value) {
+        if (!type.isPrimitive()) {
+            return value == null || type.isInstance(value);
+        }
+        Class<?> from = switch (value) {
+            case Boolean b -> boolean.class;
+            case Byte b -> byte.class;
+            case Short v -> short.class;
+            case Character c -> char.class;
+            case Integer v -> int.class;
+            case Long v -> long.class;
+            case Float v -> float.class;
+            case Double v -> double.class;
+            case null, default -> null;
+        };
+        return from != null && (from == type || widens(from, type));
+    }
+
+    /** Whether Java widens primitive {@code from} to {@code to} (JLS 5.1.2). */
+    private static boolean widens(Class<?> from, Class<?> to) {
+        return WIDENING.getOrDefault(from, Set.of()).contains(to);
     }
 
     private Entry entry(String name) {
@@ -157,7 +203,7 @@ public final class WorkerMethods {
             MethodHandle fixed = handle.asFixedArity();
             int arity = fixed.type().parameterCount();
             MethodHandle spread = fixed.asType(MethodType.genericMethodType(arity)).asSpreader(Object[].class, arity);
-            entries.put(name, new Entry(name, dispatchMode, execution, arity, spread));
+            entries.put(name, new Entry(name, dispatchMode, execution, arity, spread, fixed.type().parameterArray()));
             return this;
         }
 

@@ -15,10 +15,12 @@ import io.yatt.controller.internal.wire.FrameEncoder;
 import io.yatt.controller.internal.wire.MalformedFrameException;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import java.lang.invoke.MethodHandles;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -51,13 +53,91 @@ class AuthenticationTest {
     }
 
     @Test
-    void shouldRefuseControllerThatDoesNotChallengeAWorkerWithASecret() {
+    void shouldNotRegisterWithControllerThatDoesNotChallengeAWorkerWithASecret() {
         try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET)));
-            assertEquals("registration refused: the controller did not challenge a worker that has a shared secret,"
-                    + " controllerId=" + cluster.plane.controllerId() + ", workerId=100", e.getMessage());
+                    () -> cluster.startWorker(0, cluster.baseWorker(0).sharedSecret(SECRET)
+                            .registrationTimeoutNs(TimeUnit.SECONDS.toNanos(2))));
+            assertEquals("registration not answered: workerId=100, controller=" + cluster.plane.endpoint()
+                    + ", timeoutMs=2000, reason=the controller accepted without a challenge a worker that has a shared"
+                    + " secret (dropped as unauthenticated), controllerId=" + cluster.plane.controllerId(),
+                    e.getMessage());
         }
+    }
+
+    /**
+     * A worker with the secret registers with a controller played by hand while a rogue publication on its reply
+     * stream forges ACCEPTED before any challenge, then CHALLENGE and REFUSED after the real challenge was answered:
+     * each forged ack is counted as unauthenticated and changes nothing, and the controller's ACCEPTED registers it.
+     */
+    @Test
+    void shouldCountRegisterAcksFromAnotherSessionAsUnauthenticated() throws Exception {
+        try (ControlPlane plane = ControlPlane.launch(TestWorkers.context());
+             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(plane.driverDirectory()));
+             Subscription fakeController = aeron.addSubscription("aeron:udp?endpoint=127.0.0.1:0",
+                     ControlPlane.CONTROL_STREAM_ID)) {
+            String[] channel = new String[1];
+            await(() -> (channel[0] = fakeController.tryResolveChannelEndpointPort()) != null);
+            Worker.Context ctx = new Worker.Context().workerId(100).rank(0).roles(List.of("actor"))
+                    .methods(WorkerMethods.annotated(new TestWorkers.Methods(0), MethodHandles.lookup()))
+                    .controller(channel[0]).externalDriverDirectory(plane.driverDirectory()).pid(5000)
+                    .host("host-0").sharedSecret(SECRET);
+            CompletableFuture<Worker> started = CompletableFuture.supplyAsync(() -> Worker.start(ctx));
+            Message.Register first = receiveRegister(fakeController, false);
+            long interval = TimeUnit.SECONDS.toNanos(1);
+            byte[] nonce = new byte[32];
+            java.util.Arrays.fill(nonce, (byte) 7);
+            Worker worker = null;
+            try (ExclusivePublication controller = aeron.addExclusivePublication(first.replyChannel(),
+                         first.replyStreamId());
+                 ExclusivePublication forger = aeron.addExclusivePublication(first.replyChannel(),
+                         first.replyStreamId())) {
+                send(forger, new Message.RegisterAck(0x66L, 100, Message.AckStatus.ACCEPTED, interval, new byte[0],
+                        ""));
+                send(controller, new Message.RegisterAck(0x77L, 100, Message.AckStatus.CHALLENGE, interval, nonce,
+                        ""));
+                Message.Register answered = receiveRegister(fakeController, true);
+                assertArrayEquals(hmac(SECRET, nonce, ByteBuffer.allocate(8).putInt(100).putInt(0).array()),
+                        answered.mac());
+                send(forger, new Message.RegisterAck(0x66L, 100, Message.AckStatus.CHALLENGE, interval,
+                        new byte[32], ""));
+                send(forger, new Message.RegisterAck(0x66L, 100, Message.AckStatus.REFUSED, interval, new byte[0],
+                        "forged"));
+                send(controller, new Message.RegisterAck(0x77L, 100, Message.AckStatus.ACCEPTED, interval,
+                        new byte[0], ""));
+                worker = started.get(30, TimeUnit.SECONDS);
+                Worker w = worker;
+                await(() -> w.stats().unauthenticatedFrames() >= 3);
+                assertEquals(new FrameStats(0, 3, 0), worker.stats());
+            } finally {
+                if (worker != null) {
+                    worker.close();
+                }
+            }
+        }
+    }
+
+    private static void send(ExclusivePublication publication, Message message) {
+        byte[] bytes = frame(message);
+        offer(publication, new UnsafeBuffer(bytes), bytes.length);
+    }
+
+    /** The next registration the worker sends to the hand-played controller, with a MAC when {@code signed}. */
+    private static Message.Register receiveRegister(Subscription fakeController, boolean signed) {
+        FrameDecoder decoder = new FrameDecoder(PayloadCodec.builtIn());
+        Message.Register[] got = new Message.Register[1];
+        FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
+            try {
+                if (decoder.decode(buffer, offset, length) instanceof Message.Register r
+                        && (r.mac().length > 0) == signed) {
+                    got[0] = r;
+                }
+            } catch (MalformedFrameException e) {
+                throw new AssertionError(e);
+            }
+        });
+        await(() -> fakeController.poll(assembler, 1) >= 0 && got[0] != null);
+        return got[0];
     }
 
     @Test
@@ -332,6 +412,16 @@ class AuthenticationTest {
         assertEquals("a udp endpoint beyond loopback requires a shared secret: host=10.1.2.3", e.getMessage());
         new ControlPlane.Context().udp("10.1.2.3", 40123).sharedSecret(SECRET).conclude();
         new ControlPlane.Context().udp("127.0.0.1", 40123).conclude();
+    }
+
+    @Test
+    void shouldRejectWildcardUdpHostThatWorkersCannotReach() {
+        for (String wildcard : List.of("0.0.0.0", "::")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new ControlPlane.Context().udp(wildcard, 40123).sharedSecret(SECRET).conclude());
+            assertEquals("udp endpoint host is a wildcard address: host=" + wildcard
+                    + ", expected=a routable host or address of this node that workers can reach", e.getMessage());
+        }
     }
 
     @Test

@@ -60,7 +60,34 @@ class WorkerMethodsTest {
         IllegalArgumentException count = assertThrows(IllegalArgumentException.class,
                 () -> methods.invoke("scale", List.of(1L)));
         assertEquals("argument count mismatch: method=scale, expected=2, actual=1", count.getMessage());
-        assertThrows(ClassCastException.class, () -> methods.invoke("scale", List.of("x", 2)));
+        IllegalArgumentException type = assertThrows(IllegalArgumentException.class,
+                () -> methods.invoke("scale", List.of("x", 2)));
+        assertEquals("argument type mismatch: method=scale, index=0, expected=long, actual=java.lang.String",
+                type.getMessage());
+        IllegalArgumentException narrowing = assertThrows(IllegalArgumentException.class,
+                () -> methods.invoke("scale", List.of(3L, 2L)));
+        assertEquals("argument type mismatch: method=scale, index=1, expected=int, actual=java.lang.Long",
+                narrowing.getMessage());
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+                () -> methods.invoke("scale", java.util.Arrays.asList(null, 2)));
+        assertEquals("argument type mismatch: method=scale, index=0, expected=long, actual=null",
+                missing.getMessage());
+    }
+
+    @Test
+    void shouldWidenBoxedPrimitivesAsAJavaCallDoes() throws Throwable {
+        WorkerMethods methods = WorkerMethods.annotated(new Target(), MethodHandles.lookup());
+        assertEquals(12L, methods.invoke("scale", List.of(3, 4)));
+        assertEquals(12L, methods.invoke("scale", List.of((short) 3, (byte) 4)));
+        assertEquals(97L * 2, methods.invoke("scale", List.of('a', 'b' - 'a' + 1)));
+        IllegalArgumentException fromDouble = assertThrows(IllegalArgumentException.class,
+                () -> methods.invoke("scale", List.of(3.0, 4)));
+        assertEquals("argument type mismatch: method=scale, index=0, expected=long, actual=java.lang.Double",
+                fromDouble.getMessage());
+        IllegalArgumentException fromBoolean = assertThrows(IllegalArgumentException.class,
+                () -> methods.invoke("scale", List.of(3L, true)));
+        assertEquals("argument type mismatch: method=scale, index=1, expected=int, actual=java.lang.Boolean",
+                fromBoolean.getMessage());
     }
 
     @Test

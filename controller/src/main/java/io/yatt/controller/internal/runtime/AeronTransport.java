@@ -4,6 +4,7 @@ import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.internal.wire.FrameCounters;
 import java.util.Objects;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.AgentInvoker;
@@ -22,6 +23,8 @@ public final class AeronTransport implements AutoCloseable {
     private final String directory;
     private final AgentInvoker driverInvoker;
     private volatile Thread owner;
+    /** Where this client's errors are counted once its owner has counters (null until then: printed only). */
+    private volatile FrameCounters errorCounters;
 
     private AeronTransport(MediaDriver driver, Aeron aeron, String directory) {
         this.driver = driver;
@@ -58,12 +61,14 @@ public final class AeronTransport implements AutoCloseable {
         try {
             Aeron.Context clientCtx = new Aeron.Context()
                     .aeronDirectoryName(driver.aeronDirectoryName())
-                    .errorHandler(AeronTransport::onClientError)
                     .idleStrategy(Idles.strategy(idle));
+            AeronTransport[] self = new AeronTransport[1];
+            clientCtx.errorHandler(error -> onClientError(self[0], error));
             if (threading == ControlPlane.Threading.INVOKER) {
                 clientCtx.driverAgentInvoker(driver.sharedAgentInvoker()).useConductorAgentInvoker(true);
             }
-            return new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName());
+            self[0] = new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName());
+            return self[0];
         } catch (RuntimeException e) {
             CloseHelper.quietClose(driver);
             throw e;
@@ -76,17 +81,31 @@ public final class AeronTransport implements AutoCloseable {
      * @throws io.aeron.exceptions.DriverTimeoutException if no driver answers there
      */
     public static AeronTransport external(String directory, ControlPlane.Idle idle) {
+        AeronTransport[] self = new AeronTransport[1];
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory)
-                .errorHandler(AeronTransport::onClientError).idleStrategy(Idles.strategy(idle)));
-        return new AeronTransport(null, aeron, directory);
+                .errorHandler(error -> onClientError(self[0], error)).idleStrategy(Idles.strategy(idle)));
+        self[0] = new AeronTransport(null, aeron, directory);
+        return self[0];
     }
 
     /**
      * Aeron's default client error handler exits the JVM when the driver is lost; here the client closes instead and
      * its owner's agent sees {@link Aeron#isClosed()} (a worker then stops, see {@code Worker.awaitShutdown}).
      */
-    private static void onClientError(Throwable error) {
+    private static void onClientError(AeronTransport transport, Throwable error) {
+        FrameCounters counters = transport == null ? null : transport.errorCounters;
+        if (counters != null) {
+            counters.agentError();
+        }
         System.err.println("yatt control plane: aeron client error: " + error);
+    }
+
+    /**
+     * Counts this client's errors (among them exceptions that escaped a fragment handler, which Aeron hands to the
+     * client's error handler) as agent errors in {@code counters}, as well as printing them.
+     */
+    public void countErrors(FrameCounters counters) {
+        this.errorCounters = counters;
     }
 
     public Aeron aeron() {

@@ -30,31 +30,63 @@ public final class DataBatchPayloadType {
     private DataBatchPayloadType() {
     }
 
-    /** The payload type whose decoded batches allocate from {@code allocator}. */
+    /** The payload type whose decoded batches allocate from {@code allocator}; any tensor size travels. */
     public static PayloadType<DataBatch> create(Allocator allocator) {
+        return create(allocator, Long.MAX_VALUE);
+    }
+
+    /**
+     * The payload type whose decoded batches allocate from {@code allocator} and which refuses to encode a tensor
+     * above {@code inlineLimitBytes} ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}).
+     *
+     * @throws IllegalArgumentException if the limit is negative
+     */
+    public static PayloadType<DataBatch> create(Allocator allocator, long inlineLimitBytes) {
         Objects.requireNonNull(allocator, "allocator");
-        return new PayloadType<>(TYPE_ID, DataBatch.class, DataBatchPayloadType::toWire,
+        if (inlineLimitBytes < 0) {
+            throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
+                    + inlineLimitBytes);
+        }
+        return new PayloadType<>(TYPE_ID, DataBatch.class, batch -> toWire(batch, inlineLimitBytes),
                 wire -> fromWire(wire, allocator));
     }
 
     /**
      * {@code types} with the DataBatch type appended unless one of them already maps DataBatch (a user's own
-     * encoding wins).
+     * encoding wins); any tensor size travels.
      */
     public static List<PayloadType<?>> withDefault(List<PayloadType<?>> types, Allocator allocator) {
+        return withDefault(types, allocator, Long.MAX_VALUE);
+    }
+
+    /**
+     * {@code types} with the DataBatch type appended unless one of them already maps DataBatch (a user's own
+     * encoding wins), refusing tensors above {@code inlineLimitBytes}.
+     *
+     * @throws IllegalArgumentException if the limit is negative
+     */
+    public static List<PayloadType<?>> withDefault(List<PayloadType<?>> types, Allocator allocator,
+            long inlineLimitBytes) {
         for (PayloadType<?> type : types) {
             if (type.javaType() == DataBatch.class) {
                 return types;
             }
         }
         List<PayloadType<?>> all = new ArrayList<>(types);
-        all.add(create(allocator));
+        all.add(create(allocator, inlineLimitBytes));
         return List.copyOf(all);
     }
 
-    private static Object toWire(DataBatch batch) {
+    private static Object toWire(DataBatch batch, long inlineLimitBytes) {
         if (batch.isClosed()) {
             throw new IllegalArgumentException("closed DataBatch cannot travel: " + batch);
+        }
+        for (String key : batch.tensorKeys()) {
+            long byteSize = batch.tensor(key).byteSize();
+            if (byteSize > inlineLimitBytes) {
+                throw new IllegalArgumentException("tensor above the inline limit: key=" + key + ", byteSize="
+                        + byteSize + ", limit=" + inlineLimitBytes);
+            }
         }
         Map<String, Object> tensors = new LinkedHashMap<>();
         for (String key : batch.tensorKeys()) {

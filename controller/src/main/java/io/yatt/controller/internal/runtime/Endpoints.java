@@ -2,8 +2,10 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.Subscription;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.internal.wire.FrameCounters;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.agrona.ErrorHandler;
 import org.agrona.concurrent.IdleStrategy;
 
 /** Channel helpers shared by the controller and the workers. */
@@ -40,6 +42,14 @@ public final class Endpoints {
     /** The agent idle strategy for {@code idle}. */
     public static IdleStrategy idle(ControlPlane.Idle idle) {
         return Idles.strategy(idle);
+    }
+
+    /** An agent runner's error handler that counts each error as an agent error in {@code counters} and prints it. */
+    public static ErrorHandler countingErrors(FrameCounters counters) {
+        return error -> {
+            counters.agentError();
+            error.printStackTrace();
+        };
     }
 
     /** Whether {@code host} names a loopback address (a name that does not resolve is not). */

@@ -81,6 +81,9 @@ public final class ReferencePlane implements AutoCloseable {
             + FrameTag.TRAILER_BYTES;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final DType[] DTYPES = DType.values();
+    /** Raw codes of ReferenceAnswerStatus (ACK, FAILURE). */
+    private static final short ANSWER_ACK = 0;
+    private static final short ANSWER_FAILURE = 1;
 
     private final Aeron aeron;
     private final int workerId;
@@ -107,7 +110,7 @@ public final class ReferencePlane implements AutoCloseable {
     private final ReferenceAnswerEncoder answerEncoder = new ReferenceAnswerEncoder();
     private final ReferenceChunkDecoder chunkDecoder = new ReferenceChunkDecoder();
     private final ReferenceAnswerDecoder answerDecoder = new ReferenceAnswerDecoder();
-    private final FrameCounters counters = new FrameCounters();
+    private final FrameCounters counters;
     /** Seals this worker's requests (call thread) and opens its owners' answers (call thread); null without a secret. */
     private final FrameTag requestSealer;
     private final FrameTag answerOpener;
@@ -133,8 +136,10 @@ public final class ReferencePlane implements AutoCloseable {
     private long awaitedBytes = -1;
     private String failure;
 
-    private ReferencePlane(Aeron aeron, int workerId, String host, long timeoutNs, byte[] secret) {
+    private ReferencePlane(Aeron aeron, FrameCounters counters, int workerId, String host, long timeoutNs,
+            byte[] secret) {
         this.aeron = aeron;
+        this.counters = counters;
         if (secret != null) {
             byte[] key = referenceKey(secret);
             long start = System.currentTimeMillis() * 1_000_000L;
@@ -179,9 +184,14 @@ public final class ReferencePlane implements AutoCloseable {
             throw new IllegalArgumentException("a reference endpoint beyond loopback requires a shared secret: host="
                     + host + ", workerId=" + workerId + ", expected=a loopback address or the job's shared secret");
         }
+        // exceptions that escape a fragment handler reach the client's error handler: counted as agent errors
+        FrameCounters counters = new FrameCounters();
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driverDirectory)
-                .errorHandler(e -> System.err.println("yatt reference plane: aeron client error: " + e)));
-        return new ReferencePlane(aeron, workerId, host, timeoutNs, secret == null ? null : secret.clone());
+                .errorHandler(e -> {
+                    counters.agentError();
+                    System.err.println("yatt reference plane: aeron client error: " + e);
+                }));
+        return new ReferencePlane(aeron, counters, workerId, host, timeoutNs, secret == null ? null : secret.clone());
     }
 
     /** The job's reference key: HMAC-SHA256(secret, "yatt-reference"). */
@@ -195,9 +205,10 @@ public final class ReferencePlane implements AutoCloseable {
         }
     }
 
-    /** Reference frames this worker dropped (as owner or consumer), by reason. */
+    /** Reference frames this worker dropped (as owner or consumer), by reason, and the errors its handlers threw. */
     public FrameStats stats() {
-        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames());
+        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames(),
+                counters.agentErrors());
     }
 
     private String resolved(Subscription subscription, String channel) {
@@ -506,10 +517,11 @@ public final class ReferencePlane implements AutoCloseable {
             return;
         }
         if (!chunk) {
-            ReferenceAnswerStatus status = answerDecoder.status();
-            if (status == ReferenceAnswerStatus.FAILURE) {
+            // raw codes: the generated enum getter throws on a code the schema does not name
+            short status = answerDecoder.statusRaw();
+            if (status == ANSWER_FAILURE) {
                 failure = answerDecoder.message();
-            } else if (status == ReferenceAnswerStatus.ACK && (awaitingAck || received == awaitedBytes)) {
+            } else if (status == ANSWER_ACK && (awaitingAck || received == awaitedBytes)) {
                 acknowledged = true;
             } else {
                 counters.malformed();
@@ -528,6 +540,25 @@ public final class ReferencePlane implements AutoCloseable {
         received += n;
     }
 
+    /** The request kind of a raw code; null for a code the schema does not name. */
+    static ReferenceRequestKind requestKind(short raw) {
+        return switch (raw) {
+            case 0 -> ReferenceRequestKind.FETCH;
+            case 1 -> ReferenceRequestKind.PULLED;
+            default -> null;
+        };
+    }
+
+    /** The claim kind of a raw code; null for a code the schema does not name. */
+    static ReferenceClaimKind claimKind(short raw) {
+        return switch (raw) {
+            case 0 -> ReferenceClaimKind.NONE;
+            case 1 -> ReferenceClaimKind.CLAIM;
+            case 2 -> ReferenceClaimKind.LAST;
+            default -> null;
+        };
+    }
+
     private void serve() {
         FragmentHandler handler = new FragmentAssembler(this::onRequest);
         IdleStrategy idle = Idles.strategy(ControlPlane.Idle.BACKOFF);
@@ -539,6 +570,7 @@ public final class ReferencePlane implements AutoCloseable {
                 if (!running) {
                     return;
                 }
+                counters.agentError();
                 System.err.println("yatt reference plane " + workerId + ": " + e);
                 work = 1;
             }
@@ -559,11 +591,11 @@ public final class ReferencePlane implements AutoCloseable {
             return;
         }
         long requestId = r.requestId();
-        ReferenceRequestKind kind = r.kind();
-        ReferenceClaimKind claimKind = r.claim();
+        // raw codes mapped by hand: the generated enum getters throw on a code the schema does not name
+        ReferenceRequestKind kind = requestKind(r.kindRaw());
+        ReferenceClaimKind claimKind = claimKind(r.claimRaw());
         int dtypeCode = r.dtype();
-        if (kind == ReferenceRequestKind.NULL_VAL || claimKind == ReferenceClaimKind.NULL_VAL || dtypeCode < 0
-                || dtypeCode >= DTYPES.length) {
+        if (kind == null || claimKind == null || dtypeCode < 0 || dtypeCode >= DTYPES.length) {
             counters.malformed();
             return;
         }

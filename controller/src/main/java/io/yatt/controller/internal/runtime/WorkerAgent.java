@@ -20,8 +20,12 @@ import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -59,6 +63,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     /** Pause between registration attempts until the controller answers. */
     static final long REGISTER_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** Deepest nesting of lists and maps searched for batches in arguments and results (as {@link Batches} does). */
+    private static final int MAX_DEPTH = 64;
 
     private enum State { REGISTERING, ACTIVE, REFUSED, STOPPED }
 
@@ -103,6 +109,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private byte[] mac = new byte[0];
     /** The session keys derived from the last challenge: worker to controller, controller to worker. */
     private byte[][] challengeKeys;
+    /** With a secret: the session of the first CHALLENGE, the only one whose acks apply from then on. */
+    private int challengeSession;
+    /** With a secret: whether a registration carrying the MAC over the challenge's nonce was sent. */
+    private boolean challengeAnswered;
+    /** Why registration has not completed, when an ack was dropped that a misconfigured controller would send. */
+    private volatile String registrationNote;
     /** Opens the controller's frames once a challenged registration is accepted (null otherwise); agent thread. */
     private FrameTag inbound;
 
@@ -192,6 +204,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         if (nowNs - nextSendNs >= 0) {
             if (state == State.REGISTERING) {
                 controller.register(withMac(mac));
+                challengeAnswered |= mac.length > 0;
                 nextSendNs = nowNs + REGISTER_RETRY_NS;
                 work++;
             } else if (state == State.ACTIVE) {
@@ -301,19 +314,20 @@ public final class WorkerAgent implements Agent, MessageHandler {
     }
 
     private Outcome onAck(Message.RegisterAck ack, int sessionId) {
+        if (secret != null && !authentic(ack, sessionId)) {
+            if (ack.status() == Message.AckStatus.ACCEPTED && challengeKeys == null && state == State.REGISTERING
+                    && ack.workerId() == registration.workerId()) {
+                // a controller with the secret always challenges: this one has none, or is not the controller
+                registrationNote = "the controller accepted without a challenge a worker that has a shared secret"
+                        + " (dropped as unauthenticated), controllerId=" + ack.controllerId();
+            }
+            return Outcome.UNAUTHENTICATED;
+        }
         if (state != State.REGISTERING || ack.workerId() != registration.workerId()) {
             return Outcome.DROPPED;
         }
         switch (ack.status()) {
             case ACCEPTED -> {
-                if (secret != null && challengeKeys == null) {
-                    // a controller with the secret always challenges: this one has none, or is not the controller
-                    state = State.REFUSED;
-                    registered.completeExceptionally(new IllegalStateException("registration refused: the controller"
-                            + " did not challenge a worker that has a shared secret, controllerId=" + ack.controllerId()
-                            + ", workerId=" + registration.workerId()));
-                    return Outcome.APPLIED;
-                }
                 try {
                     store = ReferenceStore.open(ack.controllerId(), registration.workerId(), allocator,
                             sharedMemory);
@@ -341,6 +355,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
                             "registration refused: the controller requires a shared secret, workerId="
                                     + registration.workerId()));
                 } else {
+                    if (challengeKeys == null) {
+                        challengeSession = sessionId;
+                    }
                     mac = Hmac.registration(secret, ack.nonce(), registration.workerId(), registration.rank());
                     challengeKeys = new byte[][] {
                         Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, ack.nonce(), registration.workerId(),
@@ -357,6 +374,23 @@ public final class WorkerAgent implements Agent, MessageHandler {
             }
         }
         return Outcome.APPLIED;
+    }
+
+    /**
+     * With a shared secret, whether a registration ack may apply: the first CHALLENGE (from any session) fixes the
+     * controller's session; later acks apply only from that session, and ACCEPTED or REFUSED only once this worker
+     * answered the challenge. Anyone able to publish on the reply stream could otherwise refuse or redirect it.
+     */
+    private boolean authentic(Message.RegisterAck ack, int sessionId) {
+        if (challengeKeys == null) {
+            return ack.status() == Message.AckStatus.CHALLENGE;
+        }
+        return sessionId == challengeSession && (ack.status() == Message.AckStatus.CHALLENGE || challengeAnswered);
+    }
+
+    /** Why registration has not completed yet, if an ack explains it (null otherwise). */
+    public String registrationNote() {
+        return registrationNote;
     }
 
     private Outcome onInvoke(Message.Invoke invoke) {
@@ -605,20 +639,57 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     /** {@code args} with every batch that holds reference columns replaced by a batch with the rows pulled. */
     private List<Object> resolve(List<Object> args) {
-        List<Object> resolved = new ArrayList<>(args.size());
+        List<DataBatch> made = new ArrayList<>();
         try {
+            List<Object> resolved = new ArrayList<>(args.size());
             for (Object arg : args) {
-                resolved.add(arg instanceof DataBatch batch && hasReferences(batch) ? pulled(batch) : arg);
+                resolved.add(resolved(arg, made, 0));
             }
+            return Collections.unmodifiableList(resolved);
         } catch (RuntimeException e) {
-            for (int i = 0; i < resolved.size(); i++) {
-                if (resolved.get(i) != args.get(i)) {
-                    Batches.close(resolved.get(i));
-                }
-            }
+            Batches.close(made);
             throw e;
         }
-        return Collections.unmodifiableList(resolved);
+    }
+
+    /**
+     * {@code value} with every batch holding references (at any depth of lists and maps, as results carry them)
+     * replaced by one with the rows pulled; the same object where nothing changed. The new batches go to {@code made}.
+     */
+    private Object resolved(Object value, List<DataBatch> made, int depth) {
+        if (depth > MAX_DEPTH) {
+            return value;
+        }
+        switch (value) {
+            case DataBatch batch when hasReferences(batch) -> {
+                DataBatch pulled = pulled(batch);
+                made.add(pulled);
+                return pulled;
+            }
+            case List<?> list -> {
+                List<Object> out = new ArrayList<>(list.size());
+                boolean changed = false;
+                for (Object element : list) {
+                    Object r = resolved(element, made, depth + 1);
+                    changed |= r != element;
+                    out.add(r);
+                }
+                return changed ? Collections.unmodifiableList(out) : value;
+            }
+            case Map<?, ?> map -> {
+                Map<Object, Object> out = new LinkedHashMap<>();
+                boolean changed = false;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    Object r = resolved(e.getValue(), made, depth + 1);
+                    changed |= r != e.getValue();
+                    out.put(e.getKey(), r);
+                }
+                return changed ? Collections.unmodifiableMap(out) : value;
+            }
+            case null, default -> {
+                return value;
+            }
+        }
     }
 
     private static boolean hasReferences(DataBatch batch) {
@@ -670,26 +741,118 @@ public final class WorkerAgent implements Agent, MessageHandler {
     }
 
     /**
-     * {@code value} itself, or, for a batch with tensors above the inline limit, a new batch in which those travel
-     * as one reference per row into a region of this worker's store.
+     * {@code value} itself, or, where it holds batches (at any depth of lists and maps) whose tensors do not all fit
+     * inline, a copy in which those batches are rebuilt with some tensors travelling as one reference per row into a
+     * region of this worker's store: every tensor above the inline limit, then the largest others until the inline
+     * tensor bytes of the whole value together are within the limit (several tensors each under it could otherwise
+     * exceed the largest message Aeron takes).
      */
     private Object byReference(Object value, long step) {
-        if (!(value instanceof DataBatch batch) || batch.isClosed()) {
+        Set<DataBatch> batches = Collections.newSetFromMap(new IdentityHashMap<>());
+        collectBatches(value, batches, 0);
+        Set<Tensor> referenced = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Tensor> inline = new ArrayList<>();
+        long inlineBytes = 0;
+        for (DataBatch batch : batches) {
+            for (String key : batch.tensorKeys()) {
+                Tensor t = batch.tensor(key);
+                if (TensorRef.travelsInline(t.byteSize(), inlineLimitBytes)) {
+                    inline.add(t);
+                    inlineBytes += t.byteSize();
+                } else {
+                    referenced.add(t);
+                }
+            }
+        }
+        inline.sort(Comparator.comparingLong(Tensor::byteSize).reversed());
+        for (int i = 0; i < inline.size() && inlineBytes > inlineLimitBytes; i++) {
+            referenced.add(inline.get(i));
+            inlineBytes -= inline.get(i).byteSize();
+        }
+        if (referenced.isEmpty()) {
             return value;
         }
-        boolean large = false;
+        List<DataBatch> made = new ArrayList<>();
+        try {
+            return rebuilt(value, referenced, step, made, new IdentityHashMap<>(), 0);
+        } catch (RuntimeException e) {
+            Batches.close(made);
+            throw e;
+        }
+    }
+
+    private static void collectBatches(Object value, Set<DataBatch> into, int depth) {
+        if (depth > MAX_DEPTH) {
+            return;
+        }
+        switch (value) {
+            case DataBatch batch when !batch.isClosed() -> into.add(batch);
+            case List<?> list -> list.forEach(element -> collectBatches(element, into, depth + 1));
+            case Map<?, ?> map -> map.values().forEach(element -> collectBatches(element, into, depth + 1));
+            case null, default -> {
+            }
+        }
+    }
+
+    /** {@code value} with its batches that hold a {@code referenced} tensor rebuilt (each once); new ones in made. */
+    private Object rebuilt(Object value, Set<Tensor> referenced, long step, List<DataBatch> made,
+            Map<DataBatch, DataBatch> done, int depth) {
+        if (depth > MAX_DEPTH) {
+            return value;
+        }
+        switch (value) {
+            case DataBatch batch when !batch.isClosed() -> {
+                DataBatch again = done.get(batch);
+                if (again == null) {
+                    again = batchByReference(batch, referenced, step);
+                    if (again != batch) {
+                        made.add(again);
+                    }
+                    done.put(batch, again);
+                }
+                return again;
+            }
+            case List<?> list -> {
+                List<Object> out = new ArrayList<>(list.size());
+                boolean changed = false;
+                for (Object element : list) {
+                    Object r = rebuilt(element, referenced, step, made, done, depth + 1);
+                    changed |= r != element;
+                    out.add(r);
+                }
+                return changed ? Collections.unmodifiableList(out) : value;
+            }
+            case Map<?, ?> map -> {
+                Map<Object, Object> out = new LinkedHashMap<>();
+                boolean changed = false;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    Object r = rebuilt(e.getValue(), referenced, step, made, done, depth + 1);
+                    changed |= r != e.getValue();
+                    out.put(e.getKey(), r);
+                }
+                return changed ? Collections.unmodifiableMap(out) : value;
+            }
+            case null, default -> {
+                return value;
+            }
+        }
+    }
+
+    /** {@code batch} itself, or a new batch in which its {@code referenced} tensors travel as references. */
+    private DataBatch batchByReference(DataBatch batch, Set<Tensor> referenced, long step) {
+        boolean any = false;
         for (String key : batch.tensorKeys()) {
-            large |= !TensorRef.travelsInline(batch.tensor(key).byteSize(), inlineLimitBytes);
+            any |= referenced.contains(batch.tensor(key));
         }
-        if (!large) {
-            return value;
+        if (!any) {
+            return batch;
         }
         List<Tensor> owned = new ArrayList<>();
         try {
             DataBatch.Builder builder = DataBatch.builder(allocator);
             for (String key : batch.tensorKeys()) {
                 Tensor t = batch.tensor(key);
-                if (TensorRef.travelsInline(t.byteSize(), inlineLimitBytes)) {
+                if (!referenced.contains(t)) {
                     Tensor copy = copy(t);
                     owned.add(copy);
                     builder.tensor(key, copy);
