@@ -10,7 +10,9 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
@@ -27,6 +29,8 @@ public final class WorkerGroup {
     private final GroupTopology topology;
     private final Map<String, String> methods;
     private final Function<String, Dispatch> dispatchModes;
+    /** The pending calls of this group that {@link #cancel} can reach, by their futures (identity). */
+    private final Map<CompletableFuture<?>, BooleanSupplier> cancellers = new ConcurrentHashMap<>();
 
     WorkerGroup(ControlPlane plane, ControllerAgent agent, String role, WorkerSession[] members,
                 GroupTopology topology, Map<String, String> methods, Function<String, Dispatch> dispatchModes) {
@@ -83,8 +87,9 @@ public final class WorkerGroup {
      * call): the workers then queue the call at once and wait for their input, and this group sends each worker its
      * share when the futures complete (the caller does not block); calls made later queue behind it on each worker.
      * If an input future fails, the call fails with its cause and the workers drop it. The returned future fails
-     * with the exceptions listed for {@link #call}; cancelling it sends a cancel to the workers that have not started
-     * it.
+     * with the exceptions listed for {@link #call}. Cancelling it ({@code cancel(true)} or {@code cancel(false)})
+     * fails it at once and sends a cancel to every worker of the call: each drops the call, or interrupts its method if
+     * it runs, and its answer is discarded; {@link #cancel(CompletableFuture)} waits for those answers instead.
      */
     public CompletableFuture<Object> callAsync(String method, Object... args) {
         List<CompletableFuture<?>> inputs = new ArrayList<>();
@@ -111,8 +116,9 @@ public final class WorkerGroup {
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
             }
-            CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
-                    perWorker);
+            long correlationId = agent.newCall();
+            CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
+                    plane.currentStep(), members, perWorker);
             CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology))
                     .whenComplete((v, e) -> Batches.close(perWorker));
             result.whenComplete((v, e) -> {
@@ -120,6 +126,7 @@ public final class WorkerGroup {
                     raw.cancel(false);
                 }
             });
+            track(result, () -> agent.cancel(correlationId));
             return result;
         }
         long correlationId;
@@ -158,7 +165,58 @@ public final class WorkerGroup {
                 agent.abandon(correlationId, members);
             }
         });
+        // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
+        track(result, () -> agent.cancel(correlationId) || result.completeExceptionally(new CancellationException(
+                "call cancelled before its input: group=" + role + ", method=" + method)));
         return result;
+    }
+
+    /**
+     * Asks the workers to stop a call of this group ({@code call}: a future returned by {@link #callAsync} or by a
+     * method of a {@link #proxy}), without waiting. The cancel goes to every worker of the call, so that no rank of a
+     * mesh stays in a collective its peers have left: a worker drops the call if it has not started it, or interrupts
+     * its method if it runs. The future then completes with the workers' answers: a {@link CancellationException}
+     * such as {@code worker call cancelled: group=actor, method=generate, rank=0, message=cancelled while running:
+     * method=generate, step=3} (or {@code ... message=cancelled before start}), or the result if every worker
+     * finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
+     * before its input: group=..., method=...}. Unlike {@code call.cancel(true)}, which fails the future at once and
+     * leaves the workers' answers unread, the future completes only when the workers are done with the call (except
+     * for a method that ignores the interrupt: it runs to completion on its worker, and its result is discarded).
+     *
+     * @return false if {@code call} is not a pending call of this group (it completed, or came from elsewhere)
+     */
+    public boolean cancel(CompletableFuture<?> call) {
+        BooleanSupplier canceller = cancellers.get(call);
+        return canceller != null && canceller.getAsBoolean();
+    }
+
+    /** Makes {@code call} cancellable through {@link #cancel} until it completes. */
+    private void track(CompletableFuture<?> call, BooleanSupplier canceller) {
+        cancellers.put(call, canceller);
+        call.whenComplete((v, e) -> cancellers.remove(call));
+    }
+
+    /** Makes {@code derived} (a proxy's future over {@code call}) cancel {@code call} through {@link #cancel}. */
+    void trackDerived(CompletableFuture<?> derived, CompletableFuture<?> call) {
+        BooleanSupplier canceller = cancellers.get(call);
+        if (canceller != null) {
+            track(derived, canceller);
+        }
+    }
+
+    /**
+     * A typed view of this group: each method of {@code api} calls the worker method of the same name. A method
+     * returning {@link CompletableFuture} calls it as {@link #callAsync} does, any other blocks as {@link #call} does
+     * and returns the collected result as the declared type ({@code void}: the result is dropped); arguments, futures
+     * included, are passed as those take them. {@code toString}, {@code equals} and {@code hashCode} are answered by
+     * the proxy itself (identity). Everything about {@code api} that can be checked without calling is checked here.
+     *
+     * @throws IllegalArgumentException if {@code api} is not an interface, is generic, has default or generic methods,
+     *         overloads a name (worker methods are identified by name) or has methods this group does not serve,
+     *         each naming the interface and the methods at fault
+     */
+    public <T> T proxy(Class<T> api) {
+        return GroupProxy.create(this, api, methods.keySet());
     }
 
     /**
