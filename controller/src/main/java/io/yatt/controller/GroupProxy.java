@@ -18,6 +18,8 @@ import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Future;
 
 /**
  * The invocation handler behind {@link WorkerGroup#proxy}: an interface method calls the group's worker method of the
@@ -31,9 +33,10 @@ final class GroupProxy implements InvocationHandler {
 
     private final WorkerGroup group;
     private final Class<?> api;
-    private final Map<Method, Call> calls;
+    /** By signature: a method inherited from two superinterfaces may reach the handler as either's. */
+    private final Map<String, Call> calls;
 
-    private GroupProxy(WorkerGroup group, Class<?> api, Map<Method, Call> calls) {
+    private GroupProxy(WorkerGroup group, Class<?> api, Map<String, Call> calls) {
         this.group = group;
         this.api = api;
         this.calls = calls;
@@ -68,8 +71,15 @@ final class GroupProxy implements InvocationHandler {
                         + ", method=" + m.getName() + ", typeParameters="
                         + Arrays.stream(m.getTypeParameters()).map(Type::getTypeName).toList());
             }
+            Class<?> returned = m.getReturnType();
+            if (returned != CompletableFuture.class
+                    && (Future.class.isAssignableFrom(returned) || CompletionStage.class.isAssignableFrom(returned))) {
+                throw new IllegalArgumentException("proxy method returns a future that is not a CompletableFuture: "
+                        + "interface=" + api.getName() + ", method=" + m.getName() + ", returnType="
+                        + returned.getName());
+            }
             // the same signature inherited through two superinterfaces is one method
-            if (bySignature.putIfAbsent(m.getName() + Arrays.toString(m.getParameterTypes()), m) == null) {
+            if (bySignature.putIfAbsent(signature(m), m) == null) {
                 byName.computeIfAbsent(m.getName(), k -> new ArrayList<>()).add(m);
             }
         }
@@ -91,16 +101,20 @@ final class GroupProxy implements InvocationHandler {
             throw new IllegalArgumentException("proxy methods not served by the group: group=" + group.role()
                     + ", interface=" + api.getName() + ", methods=" + missing + ", served=" + new TreeSet<>(served));
         }
-        Map<Method, Call> calls = new HashMap<>();
+        Map<String, Call> calls = new HashMap<>();
         for (Method m : bySignature.values()) {
             boolean async = m.getReturnType() == CompletableFuture.class;
             Class<?> resultType = async ? futureValueType(m) : wrap(m.getReturnType());
-            calls.put(m, new Call(m.getName(), async, resultType,
+            calls.put(signature(m), new Call(m.getName(), async, resultType,
                     async ? resultType.getName() : m.getReturnType().getName()));
         }
         Object proxy = Proxy.newProxyInstance(api.getClassLoader(), new Class<?>[] {api},
                 new GroupProxy(group, api, Map.copyOf(calls)));
         return api.cast(proxy);
+    }
+
+    private static String signature(Method m) {
+        return m.getName() + Arrays.toString(m.getParameterTypes());
     }
 
     private static boolean isObjectMethod(Method m) {
@@ -151,7 +165,7 @@ final class GroupProxy implements InvocationHandler {
                 default -> proxy == args[0];
             };
         }
-        Call call = calls.get(method);
+        Call call = calls.get(signature(method));
         Object[] callArgs = args == null ? new Object[0] : args;
         if (!call.async()) {
             Object result = group.call(call.name(), callArgs);

@@ -212,8 +212,9 @@ public final class WorkerGroup {
      * the proxy itself (identity). Everything about {@code api} that can be checked without calling is checked here.
      *
      * @throws IllegalArgumentException if {@code api} is not an interface, is generic, has default or generic methods,
-     *         overloads a name (worker methods are identified by name) or has methods this group does not serve,
-     *         each naming the interface and the methods at fault
+     *         overloads a name (worker methods are identified by name), returns a future other than a
+     *         {@code CompletableFuture} or has methods this group does not serve, each naming the interface and the
+     *         methods at fault
      */
     public <T> T proxy(Class<T> api) {
         return GroupProxy.create(this, api, methods.keySet());

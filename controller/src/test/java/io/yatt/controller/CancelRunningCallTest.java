@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -42,7 +43,8 @@ class CancelRunningCallTest {
         final int rank;
         final Allocator allocator;
         final Communicator communicator;
-        final CountDownLatch started = new CountDownLatch(1);
+        /** Released each time a blocking method starts. */
+        final Semaphore starts = new Semaphore(0);
         final CountDownLatch release = new CountDownLatch(1);
         final AtomicInteger interrupts = new AtomicInteger();
         final AtomicInteger finished = new AtomicInteger();
@@ -62,7 +64,7 @@ class CancelRunningCallTest {
         /** Waits for the release, interruptibly. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         int awaitRelease() throws InterruptedException {
-            started.countDown();
+            starts.release();
             try {
                 release.await();
             } catch (InterruptedException e) {
@@ -75,7 +77,7 @@ class CancelRunningCallTest {
         /** Waits for the release whatever interrupts it, then returns a batch the runtime must free. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         DataBatch ignoreInterrupts() {
-            started.countDown();
+            starts.release();
             while (true) {
                 try {
                     release.await();
@@ -92,7 +94,7 @@ class CancelRunningCallTest {
         /** Rank 0 waits for the release before the all-reduce; rank 1 waits for rank 0 inside it. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         int reduceAfterRelease() throws InterruptedException {
-            started.countDown();
+            starts.release();
             if (rank == 0) {
                 try {
                     release.await();
@@ -174,7 +176,7 @@ class CancelRunningCallTest {
         try (Cluster cluster = new Cluster(1)) {
             cluster.plane.step(7);
             CompletableFuture<Object> call = cluster.group.callAsync("awaitRelease");
-            cluster.methods.get(0).started.await();
+            cluster.methods.get(0).starts.acquire();
             assertTrue(cluster.group.cancel(call));
             Throwable cause = failureOf(call);
             assertInstanceOf(CancellationException.class, cause);
@@ -192,7 +194,7 @@ class CancelRunningCallTest {
     void shouldInterruptRunningMethodWhenFutureIsCancelled() throws Exception {
         try (Cluster cluster = new Cluster(1)) {
             CompletableFuture<Object> call = cluster.group.callAsync("awaitRelease");
-            cluster.methods.get(0).started.await();
+            cluster.methods.get(0).starts.acquire();
             assertTrue(call.cancel(true));
             // queued behind the cancelled method: answered only if the cancel stopped it
             assertEquals(List.of(0), cluster.group.callAsync("rank").get(BOUND_S, TimeUnit.SECONDS));
@@ -205,7 +207,7 @@ class CancelRunningCallTest {
         try (Cluster cluster = new Cluster(1)) {
             Methods worker = cluster.methods.get(0);
             CompletableFuture<Object> call = cluster.group.callAsync("ignoreInterrupts");
-            worker.started.await();
+            worker.starts.acquire();
             assertTrue(cluster.group.cancel(call));
             assertEquals("worker call cancelled: group=actor, method=ignoreInterrupts, rank=0, message=cancelled "
                     + "while running: method=ignoreInterrupts, step=0", failureOf(call).getMessage());
@@ -224,8 +226,8 @@ class CancelRunningCallTest {
     void shouldCancelEveryRankSoNoPeerWaitsInCollective() throws Exception {
         try (Cluster cluster = new Cluster(2)) {
             CompletableFuture<Object> call = cluster.group.callAsync("reduceAfterRelease");
-            cluster.methods.get(0).started.await();
-            cluster.methods.get(1).started.await();
+            cluster.methods.get(0).starts.acquire();
+            cluster.methods.get(1).starts.acquire();
             assertTrue(cluster.group.cancel(call));
             Throwable cause = failureOf(call);
             assertInstanceOf(CancellationException.class, cause);
@@ -239,6 +241,28 @@ class CancelRunningCallTest {
             assertEquals(List.of(0, 1), cluster.group.callAsync("rank").get(BOUND_S, TimeUnit.SECONDS));
             assertEquals(1, cluster.methods.get(0).interrupts.get());
             assertInstanceOf(CommunicatorAbortedException.class, cluster.methods.get(1).collectiveFailure.get());
+        }
+    }
+
+    /** The interruptible method through a typed proxy. */
+    interface Waiter {
+        CompletableFuture<List<Integer>> awaitRelease();
+    }
+
+    @Test
+    void shouldCancelCallsMadeThroughProxy() throws Exception {
+        try (Cluster cluster = new Cluster(1)) {
+            Waiter waiter = cluster.group.proxy(Waiter.class);
+            CompletableFuture<List<Integer>> call = waiter.awaitRelease();
+            cluster.methods.get(0).starts.acquire();
+            assertTrue(cluster.group.cancel(call));
+            assertEquals("worker call cancelled: group=actor, method=awaitRelease, rank=0, message=cancelled while "
+                    + "running: method=awaitRelease, step=0", failureOf(call).getMessage());
+            CompletableFuture<List<Integer>> again = waiter.awaitRelease();
+            cluster.methods.get(0).starts.acquire();
+            assertTrue(again.cancel(true));
+            assertEquals(List.of(0), cluster.group.callAsync("rank").get(BOUND_S, TimeUnit.SECONDS));
+            assertEquals(2, cluster.methods.get(0).interrupts.get());
         }
     }
 

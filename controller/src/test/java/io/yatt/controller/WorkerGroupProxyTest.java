@@ -13,6 +13,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -117,6 +118,10 @@ class WorkerGroupProxyTest {
         void train(int epochs);
 
         void record(String value);
+    }
+
+    interface PlainFuture {
+        Future<String> whoAnswers(String prefix);
     }
 
     interface Base {
@@ -260,6 +265,15 @@ class WorkerGroupProxyTest {
                 () -> group.proxy(Overloaded.class));
         assertEquals("proxy interface overloads method names (a worker method is identified by its name): "
                 + "interface=io.yatt.controller.WorkerGroupProxyTest$Overloaded, methods=[addRank, record]",
+                e.getMessage());
+    }
+
+    @Test
+    void shouldRejectFutureThatIsNotCompletableFuture() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> group.proxy(PlainFuture.class));
+        assertEquals("proxy method returns a future that is not a CompletableFuture: interface=io.yatt.controller"
+                + ".WorkerGroupProxyTest$PlainFuture, method=whoAnswers, returnType=java.util.concurrent.Future",
                 e.getMessage());
     }
 
