@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
@@ -74,6 +75,9 @@ public final class WorkerGroup {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted waiting for a call: group=" + role + ", method=" + method, e);
+        } catch (CancellationException e) {
+            // get reports a cancelled future's own exception as the cause of a fresh one
+            throw e.getCause() instanceof CancellationException cause ? cause : e;
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
@@ -119,8 +123,8 @@ public final class WorkerGroup {
             long correlationId = agent.newCall();
             CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
                     plane.currentStep(), members, perWorker);
-            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology))
-                    .whenComplete((v, e) -> Batches.close(perWorker));
+            CompletableFuture<Object> result = new CompletableFuture<>();
+            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, perWorker));
             result.whenComplete((v, e) -> {
                 if (e instanceof CancellationException && !raw.isDone()) {
                     raw.cancel(false);
@@ -135,33 +139,41 @@ public final class WorkerGroup {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<Object> result = CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new))
-                .handle((v, e) -> e)
-                .thenCompose(e -> {
-                    if (e != null) {
-                        agent.abandon(correlationId, members);
-                        return CompletableFuture.failedFuture(
-                                e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
-                    }
-                    Object[] resolved = args.clone();
-                    for (int i = 0; i < resolved.length; i++) {
-                        if (resolved[i] instanceof CompletableFuture<?> f) {
-                            resolved[i] = f.join();
-                        }
-                    }
-                    List<Object[]> perWorker;
-                    try {
-                        perWorker = split(dispatch, mode, resolved);
-                    } catch (RuntimeException ex) {
-                        agent.abandon(correlationId, members);
-                        return CompletableFuture.failedFuture(ex);
-                    }
-                    return agent.provide(correlationId, role, method, members, perWorker)
-                            .thenApply(results -> dispatch.collect(results, topology))
-                            .whenComplete((v, ex) -> Batches.close(perWorker));
-                });
+        CompletableFuture<Object> result = new CompletableFuture<>();
+        // set once the workers were told to drop the call (or answered it): a cancel then sends nothing more
+        AtomicBoolean settled = new AtomicBoolean();
+        CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+            if (result.isDone()) {
+                return;
+            }
+            if (e != null) {
+                settled.set(true);
+                agent.abandon(correlationId, members);
+                result.completeExceptionally(unwrap(e));
+                return;
+            }
+            Object[] resolved = args.clone();
+            for (int i = 0; i < resolved.length; i++) {
+                if (resolved[i] instanceof CompletableFuture<?> f) {
+                    resolved[i] = f.join();
+                }
+            }
+            List<Object[]> perWorker;
+            try {
+                perWorker = split(dispatch, mode, resolved);
+            } catch (RuntimeException ex) {
+                settled.set(true);
+                agent.abandon(correlationId, members);
+                result.completeExceptionally(ex);
+                return;
+            }
+            agent.provide(correlationId, role, method, members, perWorker).whenComplete((results, ex) -> {
+                settled.set(true);
+                settle(result, results, ex, dispatch, perWorker);
+            });
+        });
         result.whenComplete((v, e) -> {
-            if (e instanceof CancellationException) {
+            if (e instanceof CancellationException && settled.compareAndSet(false, true)) {
                 agent.abandon(correlationId, members);
             }
         });
@@ -172,11 +184,42 @@ public final class WorkerGroup {
     }
 
     /**
+     * Completes {@code result} from the workers' answers: the collected value, or the failure as it is (a cancelled
+     * call's future is cancelled, its {@link CancellationException} naming the worker's answer), then closes the
+     * dispatch outputs. A value nobody can take any more (the future was cancelled meanwhile) is closed.
+     */
+    private void settle(CompletableFuture<Object> result, List<Object> results, Throwable failure, Dispatch dispatch,
+                        List<Object[]> perWorker) {
+        try {
+            if (failure != null) {
+                result.completeExceptionally(unwrap(failure));
+                return;
+            }
+            Object value;
+            try {
+                value = dispatch.collect(results, topology);
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+                return;
+            }
+            if (!result.complete(value)) {
+                Batches.close(value);
+            }
+        } finally {
+            Batches.close(perWorker);
+        }
+    }
+
+    private static Throwable unwrap(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    /**
      * Asks the workers to stop a call of this group ({@code call}: a future returned by {@link #callAsync} or by a
      * method of a {@link #proxy}), without waiting. The cancel goes to every worker of the call, so that no rank of a
      * mesh stays in a collective its peers have left: a worker drops the call if it has not started it, or interrupts
-     * its method if it runs. The future then completes with the workers' answers: a {@link CancellationException}
-     * such as {@code worker call cancelled: group=actor, method=generate, rank=0, message=cancelled while running:
+     * its method if it runs. The future then completes with the workers' answers: cancelled, with a
+     * {@link CancellationException} such as {@code worker call cancelled: group=actor, method=generate, rank=0, message=cancelled while running:
      * method=generate, step=3} (or {@code ... message=cancelled before start}), or the result if every worker
      * finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
      * before its input: group=..., method=...}. Unlike {@code call.cancel(true)}, which fails the future at once and

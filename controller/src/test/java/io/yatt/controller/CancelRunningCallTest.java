@@ -182,6 +182,7 @@ class CancelRunningCallTest {
             assertInstanceOf(CancellationException.class, cause);
             assertEquals("worker call cancelled: group=actor, method=awaitRelease, rank=0, message=cancelled while "
                     + "running: method=awaitRelease, step=7", cause.getMessage());
+            assertTrue(call.isCancelled());
             assertEquals(1, cluster.methods.get(0).interrupts.get());
             assertFalse(cluster.group.cancel(call));
             // still registered, and its calls thread is free for the next call
