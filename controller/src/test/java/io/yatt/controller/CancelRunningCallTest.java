@@ -245,6 +245,28 @@ class CancelRunningCallTest {
         }
     }
 
+    @Test
+    void shouldThrowAbortFromBlockingCall() throws Exception {
+        try (Cluster cluster = new Cluster(1)) {
+            CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+            Thread caller = new Thread(() -> {
+                try {
+                    cluster.group.call("awaitRelease");
+                    thrown.complete(null);
+                } catch (RuntimeException e) {
+                    thrown.complete(e);
+                }
+            });
+            caller.start();
+            cluster.methods.get(0).starts.acquire();
+            cluster.plane.abort("operator");
+            Throwable e = thrown.get(BOUND_S, TimeUnit.SECONDS);
+            assertInstanceOf(CancellationException.class, e);
+            assertEquals("aborted: reason=operator", e.getMessage());
+            caller.join();
+        }
+    }
+
     /** The interruptible method through a typed proxy. */
     interface Waiter {
         CompletableFuture<List<Integer>> awaitRelease();
