@@ -219,9 +219,9 @@ public final class WorkerGroup {
      * method of a {@link #proxy}), without waiting. The cancel goes to every worker of the call, so that no rank of a
      * mesh stays in a collective its peers have left: a worker drops the call if it has not started it, or interrupts
      * its method if it runs. The future then completes with the workers' answers: cancelled, with a
-     * {@link CancellationException} such as {@code worker call cancelled: group=actor, method=generate, rank=0, message=cancelled while running:
-     * method=generate, step=3} (or {@code ... message=cancelled before start}), or the result if every worker
-     * finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
+     * {@link CancellationException} such as {@code worker call cancelled: group=actor, method=generate, rank=0,
+     * message=cancelled while running: method=generate, step=3} (or {@code ... message=cancelled before start}), or
+     * the result if every worker finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
      * before its input: group=..., method=...}. Unlike {@code call.cancel(true)}, which fails the future at once and
      * leaves the workers' answers unread, the future completes only when the workers are done with the call (except
      * for a method that ignores the interrupt: it runs to completion on its worker, and its result is discarded).
