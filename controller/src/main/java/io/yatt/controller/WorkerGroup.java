@@ -10,7 +10,10 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
@@ -27,6 +30,8 @@ public final class WorkerGroup {
     private final GroupTopology topology;
     private final Map<String, String> methods;
     private final Function<String, Dispatch> dispatchModes;
+    /** The pending calls of this group that {@link #cancel} can reach, by their futures (identity). */
+    private final Map<CompletableFuture<?>, BooleanSupplier> cancellers = new ConcurrentHashMap<>();
 
     WorkerGroup(ControlPlane plane, ControllerAgent agent, String role, WorkerSession[] members,
                 GroupTopology topology, Map<String, String> methods, Function<String, Dispatch> dispatchModes) {
@@ -70,6 +75,9 @@ public final class WorkerGroup {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted waiting for a call: group=" + role + ", method=" + method, e);
+        } catch (CancellationException e) {
+            // get reports a cancelled future's own exception as the cause of a fresh one
+            throw e.getCause() instanceof CancellationException cause ? cause : e;
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
@@ -83,8 +91,9 @@ public final class WorkerGroup {
      * call): the workers then queue the call at once and wait for their input, and this group sends each worker its
      * share when the futures complete (the caller does not block); calls made later queue behind it on each worker.
      * If an input future fails, the call fails with its cause and the workers drop it. The returned future fails
-     * with the exceptions listed for {@link #call}; cancelling it sends a cancel to the workers that have not started
-     * it.
+     * with the exceptions listed for {@link #call}. Cancelling it ({@code cancel(true)} or {@code cancel(false)})
+     * fails it at once and sends a cancel to every worker of the call: each drops the call, or interrupts its method if
+     * it runs, and its answer is discarded; {@link #cancel(CompletableFuture)} waits for those answers instead.
      */
     public CompletableFuture<Object> callAsync(String method, Object... args) {
         List<CompletableFuture<?>> inputs = new ArrayList<>();
@@ -111,15 +120,17 @@ public final class WorkerGroup {
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
             }
-            CompletableFuture<List<Object>> raw = agent.invoke(role, method, mode, plane.currentStep(), members,
-                    perWorker);
-            CompletableFuture<Object> result = raw.thenApply(results -> dispatch.collect(results, topology))
-                    .whenComplete((v, e) -> Batches.close(perWorker));
+            long correlationId = agent.newCall();
+            CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
+                    plane.currentStep(), members, perWorker);
+            CompletableFuture<Object> result = new CompletableFuture<>();
+            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, perWorker));
             result.whenComplete((v, e) -> {
                 if (e instanceof CancellationException && !raw.isDone()) {
                     raw.cancel(false);
                 }
             });
+            track(result, () -> agent.cancel(correlationId));
             return result;
         }
         long correlationId;
@@ -128,37 +139,131 @@ public final class WorkerGroup {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<Object> result = CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new))
-                .handle((v, e) -> e)
-                .thenCompose(e -> {
-                    if (e != null) {
-                        agent.abandon(correlationId, members);
-                        return CompletableFuture.failedFuture(
-                                e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
-                    }
-                    Object[] resolved = args.clone();
-                    for (int i = 0; i < resolved.length; i++) {
-                        if (resolved[i] instanceof CompletableFuture<?> f) {
-                            resolved[i] = f.join();
-                        }
-                    }
-                    List<Object[]> perWorker;
-                    try {
-                        perWorker = split(dispatch, mode, resolved);
-                    } catch (RuntimeException ex) {
-                        agent.abandon(correlationId, members);
-                        return CompletableFuture.failedFuture(ex);
-                    }
-                    return agent.provide(correlationId, role, method, members, perWorker)
-                            .thenApply(results -> dispatch.collect(results, topology))
-                            .whenComplete((v, ex) -> Batches.close(perWorker));
-                });
+        CompletableFuture<Object> result = new CompletableFuture<>();
+        // set once the workers were told to drop the call (or answered it): a cancel then sends nothing more
+        AtomicBoolean settled = new AtomicBoolean();
+        CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+            if (result.isDone()) {
+                return;
+            }
+            if (e != null) {
+                settled.set(true);
+                agent.abandon(correlationId, members);
+                result.completeExceptionally(wrapped(e));
+                return;
+            }
+            Object[] resolved = args.clone();
+            for (int i = 0; i < resolved.length; i++) {
+                if (resolved[i] instanceof CompletableFuture<?> f) {
+                    resolved[i] = f.join();
+                }
+            }
+            List<Object[]> perWorker;
+            try {
+                perWorker = split(dispatch, mode, resolved);
+            } catch (RuntimeException ex) {
+                settled.set(true);
+                agent.abandon(correlationId, members);
+                result.completeExceptionally(wrapped(ex));
+                return;
+            }
+            agent.provide(correlationId, role, method, members, perWorker).whenComplete((results, ex) -> {
+                settled.set(true);
+                settle(result, results, ex, dispatch, perWorker);
+            });
+        });
         result.whenComplete((v, e) -> {
-            if (e instanceof CancellationException) {
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof CancellationException && settled.compareAndSet(false, true)) {
                 agent.abandon(correlationId, members);
             }
         });
+        // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
+        track(result, () -> agent.cancel(correlationId) || result.completeExceptionally(wrapped(
+                new CancellationException("call cancelled before its input: group=" + role + ", method=" + method))));
         return result;
+    }
+
+    /**
+     * Completes {@code result} from the workers' answers: the collected value, or the failure inside a
+     * {@link CompletionException} (as a dependent stage holds it: {@code get} reports the cause, and a call failed by
+     * the workers' answer to a cancel or an abort is not a future cancelled here), then closes the dispatch outputs.
+     * A value nobody can take any more (the future was cancelled meanwhile) is closed.
+     */
+    private void settle(CompletableFuture<Object> result, List<Object> results, Throwable failure, Dispatch dispatch,
+                        List<Object[]> perWorker) {
+        try {
+            if (failure != null) {
+                result.completeExceptionally(wrapped(failure));
+                return;
+            }
+            Object value;
+            try {
+                value = dispatch.collect(results, topology);
+            } catch (RuntimeException e) {
+                result.completeExceptionally(wrapped(e));
+                return;
+            }
+            if (!result.complete(value)) {
+                Batches.close(value);
+            }
+        } finally {
+            Batches.close(perWorker);
+        }
+    }
+
+    private static CompletionException wrapped(Throwable e) {
+        return e instanceof CompletionException c ? c : new CompletionException(e);
+    }
+
+    /**
+     * Asks the workers to stop a call of this group ({@code call}: a future returned by {@link #callAsync} or by a
+     * method of a {@link #proxy}), without waiting. The cancel goes to every worker of the call, so that no rank of a
+     * mesh stays in a collective its peers have left: a worker drops the call if it has not started it, or interrupts
+     * its method if it runs. The future then completes with the workers' answers: it fails with a
+     * {@link CancellationException} (get reports it as the cause) such as {@code worker call cancelled: group=actor, method=generate, rank=0,
+     * message=cancelled while running: method=generate, step=3} (or {@code ... message=cancelled before start}), or
+     * the result if every worker finished first. A call whose inputs are still futures is dropped at once and fails with {@code call cancelled
+     * before its input: group=..., method=...}. Unlike {@code call.cancel(true)}, which fails the future at once and
+     * leaves the workers' answers unread, the future completes only when the workers are done with the call (except
+     * for a method that ignores the interrupt: it runs to completion on its worker, and its result is discarded).
+     *
+     * @return false if {@code call} is not a pending call of this group (it completed, or came from elsewhere)
+     */
+    public boolean cancel(CompletableFuture<?> call) {
+        // a completed call may still be in the table while its dependents run: done means nothing to cancel
+        BooleanSupplier canceller = call.isDone() ? null : cancellers.get(call);
+        return canceller != null && canceller.getAsBoolean();
+    }
+
+    /** Makes {@code call} cancellable through {@link #cancel} until it completes. */
+    private void track(CompletableFuture<?> call, BooleanSupplier canceller) {
+        cancellers.put(call, canceller);
+        call.whenComplete((v, e) -> cancellers.remove(call));
+    }
+
+    /** Makes {@code derived} (a proxy's future over {@code call}) cancel {@code call} through {@link #cancel}. */
+    void trackDerived(CompletableFuture<?> derived, CompletableFuture<?> call) {
+        BooleanSupplier canceller = cancellers.get(call);
+        if (canceller != null) {
+            track(derived, canceller);
+        }
+    }
+
+    /**
+     * A typed view of this group: each method of {@code api} calls the worker method of the same name. A method
+     * returning {@link CompletableFuture} calls it as {@link #callAsync} does, any other blocks as {@link #call} does
+     * and returns the collected result as the declared type ({@code void}: the result is dropped); arguments, futures
+     * included, are passed as those take them. {@code toString}, {@code equals} and {@code hashCode} are answered by
+     * the proxy itself (identity). Everything about {@code api} that can be checked without calling is checked here.
+     *
+     * @throws IllegalArgumentException if {@code api} is not an interface, is generic, has default or generic methods,
+     *         overloads a name (worker methods are identified by name), returns a future other than a
+     *         {@code CompletableFuture} or has methods this group does not serve, each naming the interface and the
+     *         methods at fault
+     */
+    public <T> T proxy(Class<T> api) {
+        return GroupProxy.create(this, api, methods.keySet());
     }
 
     /**

@@ -770,7 +770,40 @@ public final class ControllerAgent implements Agent, MessageHandler {
      */
     public CompletableFuture<List<Object>> invoke(String group, String method, String dispatchMode, long step,
                                                   WorkerSession[] targets, List<Object[]> args) {
-        return start(correlationIds.incrementAndGet(), group, method, dispatchMode, step, targets, args, false);
+        return invoke(correlationIds.incrementAndGet(), group, method, dispatchMode, step, targets, args);
+    }
+
+    /** {@link #invoke(String, String, String, long, WorkerSession[], List)} under an id from {@link #newCall()}. */
+    public CompletableFuture<List<Object>> invoke(long correlationId, String group, String method, String dispatchMode,
+                                                  long step, WorkerSession[] targets, List<Object[]> args) {
+        return start(correlationId, group, method, dispatchMode, step, targets, args, false);
+    }
+
+    /** A fresh correlation id, for a caller that needs to know its call's id (to cancel it) before it starts. */
+    public long newCall() {
+        return correlationIds.incrementAndGet();
+    }
+
+    /**
+     * Asks every worker of the call {@code correlationId} (all its ranks, answered or not, so that no rank stays in a
+     * collective its peers left) to cancel it; the call stays pending and completes with the workers' answers: a
+     * {@link CancellationException} from the first rank that was cancelled, or the results of ranks that finished
+     * first. Called from any thread.
+     *
+     * @return false if no such call is pending (it completed, or its inputs have not been sent yet)
+     */
+    public boolean cancel(long correlationId) {
+        PendingCall call = calls.get(correlationId);
+        if (call == null) {
+            return false;
+        }
+        call.markCancelSent();
+        for (WorkerSession target : call.called()) {
+            if (target.lost() == null) {
+                sendCancel(target, correlationId);
+            }
+        }
+        return true;
     }
 
     /**
@@ -855,7 +888,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         calls.put(correlationId, call);
         call.future().whenComplete((v, e) -> {
             calls.remove(correlationId);
-            if (e instanceof CancellationException) {
+            if (e instanceof CancellationException && !call.cancelSent()) {
                 for (WorkerSession target : called) {
                     if (target != null && target.lost() == null) {
                         sendCancel(target, correlationId);

@@ -4,20 +4,30 @@ import io.yatt.controller.WorkerCallException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * One call in flight on a group: per-rank results filled by the controller agent, completed when every called rank
- * answered, failed by the first error, a lost worker or its deadline. Thread-safe (synchronised).
+ * answered, failed by the first error, a lost worker or its deadline. A worker's answer to a cancel (or an abort), an
+ * error of type {@link CancellationException}, fails it with a {@link CancellationException} naming the rank and the
+ * worker's message. Thread-safe (synchronised).
  */
 public final class PendingCall {
+
+    /** The type of a worker's answer to a cancel or an abort. */
+    private static final String CANCELLATION = CancellationException.class.getName();
 
     private final long correlationId;
     private final String group;
     private final String method;
     private final WorkerSession[] targets;
+    /** Every worker the call went to, answered or not (a cancel goes to all of them). */
+    private final List<WorkerSession> called;
     private final Object[] results;
     private int remaining;
+    /** Set once a cancel went to every called worker: the failure that follows sends none again. */
+    private volatile boolean cancelSent;
     private final long deadlineNs;
     private final CompletableFuture<List<Object>> future = new CompletableFuture<>();
 
@@ -29,6 +39,13 @@ public final class PendingCall {
         this.method = method;
         this.deadlineNs = timeoutNs == Long.MAX_VALUE ? Long.MAX_VALUE : startNs + timeoutNs;
         this.targets = targets.clone();
+        List<WorkerSession> to = new ArrayList<>();
+        for (WorkerSession target : targets) {
+            if (target != null) {
+                to.add(target);
+            }
+        }
+        this.called = List.copyOf(to);
         this.results = new Object[targets.length];
         for (WorkerSession target : targets) {
             if (target != null) {
@@ -61,6 +78,19 @@ public final class PendingCall {
     /** Whether the call has a deadline and it has passed at {@code nowNs}. */
     boolean overdue(long nowNs) {
         return deadlineNs != Long.MAX_VALUE && nowNs - deadlineNs > 0 && !future.isDone();
+    }
+
+    boolean cancelSent() {
+        return cancelSent;
+    }
+
+    void markCancelSent() {
+        cancelSent = true;
+    }
+
+    /** Every worker the call was sent to, in rank order, whether it answered or not. */
+    List<WorkerSession> called() {
+        return called;
     }
 
     /** The called workers that have not answered yet, in rank order. */
@@ -101,7 +131,10 @@ public final class PendingCall {
             return false;
         }
         targets[rank] = null;
-        fail(new WorkerCallException(group, method, rank, type, message));
+        fail(CANCELLATION.equals(type)
+                ? new CancellationException("worker call cancelled: group=" + group + ", method=" + method + ", rank="
+                        + rank + ", message=" + message)
+                : new WorkerCallException(group, method, rank, type, message));
         return true;
     }
 

@@ -38,6 +38,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import io.yatt.collectives.SharedMemory;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
@@ -275,11 +276,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     waiting.cancel(false);
                     yield Outcome.APPLIED;
                 }
-                Future<?> f = inFlight.get(cancel.correlationId());
-                if (f != null && f.cancel(false) && inFlight.remove(cancel.correlationId()) != null) {
-                    replyError(cancel.correlationId(), CancellationException.class.getName(),
-                            "cancelled before start");
-                }
+                cancelCall(cancel.correlationId());
                 yield Outcome.APPLIED;
             }
             case Message.Abort abort -> {
@@ -412,29 +409,82 @@ public final class WorkerAgent implements Agent, MessageHandler {
             runOnAgent(id, invoke.method(), invoke.step(), invoke.args());
             return Outcome.APPLIED;
         }
-        FutureTask<Void> task;
+        AtomicBoolean started = new AtomicBoolean();
+        CallTask task;
         if (invoke.awaitInput()) {
             CompletableFuture<List<Object>> input = new CompletableFuture<>();
             inputs.put(id, input);
-            task = new FutureTask<>(() -> runWhenInput(id, invoke.method(), invoke.step(), input), null);
+            task = new CallTask(invoke.method(), invoke.step(), started,
+                    () -> runWhenInput(id, invoke.method(), invoke.step(), input, started),
+                    () -> Batches.close(input.isDone() && !input.isCompletedExceptionally() ? input.join() : null));
         } else {
-            AtomicBoolean claimed = new AtomicBoolean();
-            task = new FutureTask<>(() -> {
-                if (claimed.compareAndSet(false, true)) {
+            task = new CallTask(invoke.method(), invoke.step(), started, () -> {
+                if (started.compareAndSet(false, true)) {
                     run(id, invoke.method(), invoke.step(), invoke.args());
                 }
-            }, null) {
-                @Override
-                protected void done() {
-                    if (isCancelled() && claimed.compareAndSet(false, true)) {
-                        Batches.close(invoke.args());
-                    }
-                }
-            };
+            }, () -> Batches.close(invoke.args()));
         }
         inFlight.put(id, task);
         queue(task);
         return Outcome.APPLIED;
+    }
+
+    /**
+     * A call handed to the calls thread. {@code started} is claimed once, by the calls thread when the method starts
+     * or by whoever drops the call before that (a cancel, an abort); the one that drops it closes its arguments.
+     */
+    private static final class CallTask extends FutureTask<Void> {
+        final String method;
+        final long step;
+        final AtomicBoolean started;
+        private final Runnable closeArgs;
+
+        CallTask(String method, long step, AtomicBoolean started, Runnable body, Runnable closeArgs) {
+            super(body, null);
+            this.method = method;
+            this.step = step;
+            this.started = started;
+            this.closeArgs = closeArgs;
+        }
+
+        /** Drops the call if its method has not started (closing its arguments); false if it has. */
+        boolean dropBeforeStart() {
+            if (!started.compareAndSet(false, true)) {
+                return false;
+            }
+            cancel(false);
+            closeArgs.run();
+            return true;
+        }
+
+        @Override
+        protected void done() {
+            if (isCancelled() && started.compareAndSet(false, true)) {
+                closeArgs.run();
+            }
+        }
+    }
+
+    /**
+     * A cancel of a call on the calls thread. One queued (or waiting behind others with its input) is dropped and
+     * answered "cancelled before start"; one whose method runs is answered "cancelled while running" at once and its
+     * thread interrupted: whatever the method still returns is closed, never sent (one that ignores the interrupt
+     * runs to completion first, and the calls queued behind it wait for that). Whoever takes the call out of
+     * {@link #inFlight} answers it, so a call gets one answer; a call already answered is left alone.
+     */
+    private void cancelCall(long correlationId) {
+        if (!(inFlight.get(correlationId) instanceof CallTask task)) {
+            return;
+        }
+        if (task.dropBeforeStart()) {
+            if (inFlight.remove(correlationId) != null) {
+                replyError(correlationId, CancellationException.class.getName(), "cancelled before start");
+            }
+        } else if (inFlight.remove(correlationId) != null) {
+            task.cancel(true);
+            replyError(correlationId, CancellationException.class.getName(), "cancelled while running: method="
+                    + task.method + ", step=" + task.step);
+        }
     }
 
     /** Runs {@code task} on the calls thread; {@link #queued} counts it until it ends (or is skipped, cancelled). */
@@ -460,7 +510,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * agent never blocks on a send while the controller may block on it.
      */
     private void runOnAgent(long correlationId, String method, long step, List<Object> args) {
-        Reply reply = compute(method, step, args);
+        Reply reply = compute(method, step, args, () -> true);
         boolean sent;
         try {
             sent = reply.error() == null
@@ -486,7 +536,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * input, then runs it; a skipped call ends without a reply, a cancelled one answers with an error unless an
      * abort already did.
      */
-    private void runWhenInput(long correlationId, String method, long step, CompletableFuture<List<Object>> input) {
+    private void runWhenInput(long correlationId, String method, long step, CompletableFuture<List<Object>> input,
+                              AtomicBoolean started) {
         List<Object> args;
         try {
             args = input.get();
@@ -504,14 +555,16 @@ public final class WorkerAgent implements Agent, MessageHandler {
             inFlight.remove(correlationId);
             return;
         }
-        run(correlationId, method, step, args);
+        if (started.compareAndSet(false, true)) {
+            run(correlationId, method, step, args);
+        }
     }
 
     /**
      * Runs one call on the calls thread; sends its result or error unless an abort or cancel already answered for it.
      */
     private void run(long correlationId, String method, long step, List<Object> args) {
-        try (Reply reply = compute(method, step, args)) {
+        try (Reply reply = compute(method, step, args, () -> inFlight.containsKey(correlationId))) {
             if (inFlight.remove(correlationId) != null) {
                 deliver(correlationId, method, reply);
             }
@@ -539,7 +592,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * their rows pulled first, the result gets the arguments' pad size ({@link DispatchModes#carryPadSize}), and its
      * tensors above the inline limit are published in the reference store and travel as references.
      */
-    private Reply compute(String method, long step, List<Object> args) {
+    private Reply compute(String method, long step, List<Object> args, BooleanSupplier wanted) {
         List<Object> callArgs = null;
         Object value = null;
         try {
@@ -549,6 +602,10 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 callArgs = resolve(args);
                 value = methods.invoke(method, callArgs);
                 value = DispatchModes.carryPadSize(callArgs.toArray(), value);
+            }
+            if (!wanted.getAsBoolean()) {
+                // cancelled while it ran: the result is closed with the arguments, and publishes no references
+                return new Reply(null, value, callArgs, args, CancellationException.class.getName(), "dropped");
             }
             return new Reply(byReference(value, step), value, callArgs, args, null, null);
         } catch (Throwable t) {
