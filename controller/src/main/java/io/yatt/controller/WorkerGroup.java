@@ -201,6 +201,8 @@ public final class WorkerGroup {
             try {
                 value = dispatch.collect(results, topology);
             } catch (RuntimeException e) {
+                // a custom collect that throws leaves the workers' results to the runtime: nobody else holds them
+                Batches.close(results);
                 result.completeExceptionally(wrapped(e));
                 return;
             }
