@@ -32,8 +32,11 @@ import java.util.Arrays;
  * load that C2 vectorizes (about 4x faster per operand from cache; no arrays, no objects per block). F32 sums take up
  * to four operands per pass over a block ({@code acc = ((a + b) + c) + d}, then {@code ((acc + e) + f) + g}): the
  * additions and their order are those of one operand at a time, the accumulator is touched once per pass. Other F32
- * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Operands on the heap (no
- * buffer view) take the per-block loops, scalar for F32/F64.
+ * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Native F32 sums into a
+ * native destination of 2 MiB or more ({@code DIRECT_MIN_BYTES}) write their last pass (all of it for up to four
+ * operands) straight into the destination instead of the accumulator block: out of cache, loads and stores in one
+ * stream are faster than a vectorized pass plus a copy of the block. Operands on the heap (no buffer view) take the
+ * per-block loops, scalar for F32/F64.
  * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
@@ -194,7 +197,8 @@ public final class ReductionKernel {
                         intAcc = new int[BLOCK_ELEMENTS];
                     }
                     int[] acc = intAcc;
-                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I32, 0, acc, 0, len);
+                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I32, 0,
+                        acc, 0, len);
                     for (int k = 1; k < n; k++) {
                         combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
@@ -205,7 +209,8 @@ public final class ReductionKernel {
                         longAcc = new long[BLOCK_ELEMENTS];
                     }
                     long[] acc = longAcc;
-                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I64, 0, acc, 0, len);
+                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I64, 0,
+                        acc, 0, len);
                     for (int k = 1; k < n; k++) {
                         combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
