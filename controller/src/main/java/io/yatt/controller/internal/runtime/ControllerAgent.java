@@ -283,8 +283,37 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return future.get(timeoutNs - (System.nanoTime() - startNs), TimeUnit.NANOSECONDS);
     }
 
-    /** A cancel that did not go; see {@link #sendCancel}. */
-    private record UnsentCancel(WorkerSession target, long correlationId) {
+    /**
+     * A cancel ({@code abortReason} null) or an abort that did not go; see {@link #sendCancel} and
+     * {@link #abortFromAgent}.
+     */
+    private record UnsentCancel(WorkerSession target, long correlationId, String abortReason) {
+        boolean sendNow(long controllerId) {
+            return abortReason == null ? target.proxy().cancelNow(correlationId, controllerId)
+                    : target.proxy().abortNow(controllerId, abortReason);
+        }
+
+        boolean send(long controllerId) {
+            return abortReason == null ? target.proxy().cancel(correlationId, controllerId)
+                    : target.proxy().abort(controllerId, abortReason);
+        }
+    }
+
+    /**
+     * Sends an abort from the agent's thread, which must never wait on a send (the heartbeats it checks and sends would
+     * stall, and a back-pressured worker get others declared lost): at once if the stream takes it without waiting,
+     * otherwise kept and retried every duty cycle with the kept cancels, in order.
+     */
+    private void abortFromAgent(WorkerSession target, String reason) {
+        boolean sent;
+        try {
+            sent = unsentCancels.isEmpty() && target.proxy().abortNow(controllerId, reason);
+        } catch (RuntimeException e) {
+            sent = false;
+        }
+        if (!sent) {
+            unsentCancels.add(new UnsentCancel(target, 0, reason));
+        }
     }
 
     /**
@@ -304,7 +333,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
             sent = false;
         }
         if (!sent) {
-            unsentCancels.add(new UnsentCancel(target, correlationId));
+            unsentCancels.add(new UnsentCancel(target, correlationId, null));
         }
     }
 
@@ -314,8 +343,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
             return;
         }
         for (UnsentCancel c : unsentCancels) {
-            if (c.target() == target && target.lost() == null && target.proxy().cancel(c.correlationId(),
-                    controllerId)) {
+            if (c.target() == target && target.lost() == null && c.send(controllerId)) {
                 unsentCancels.remove(c);
             }
         }
@@ -330,7 +358,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         for (UnsentCancel c : unsentCancels) {
             if (c.target().lost() != null) {
                 unsentCancels.remove(c);
-            } else if (c.target().proxy().cancelNow(c.correlationId(), controllerId)) {
+            } else if (c.sendNow(controllerId)) {
                 unsentCancels.remove(c);
                 sent++;
             }
@@ -338,7 +366,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return sent;
     }
 
-    /** Cancels kept for a retry (none once they are all sent). */
+    /** Cancels and aborts kept for a retry (none once they are all sent). */
     public int unsentCancels() {
         return unsentCancels.size();
     }
@@ -514,7 +542,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         }
         for (WorkerSession s : workers.values()) {
             if (reachable(s) && s.registration().roles().stream().anyMatch(roles::contains)) {
-                s.proxy().abort(controllerId, e.getMessage());
+                abortFromAgent(s, e.getMessage());
             }
         }
         call.fail(e);
@@ -528,7 +556,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         List<String> roles = lost.registration().roles();
         for (WorkerSession s : workers.values()) {
             if (s != lost && reachable(s) && s.registration().roles().stream().anyMatch(roles::contains)) {
-                s.proxy().abort(controllerId, cause.getMessage());
+                abortFromAgent(s, cause.getMessage());
             }
         }
     }

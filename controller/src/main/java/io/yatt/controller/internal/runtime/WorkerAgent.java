@@ -77,6 +77,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
     private final long sendTimeoutNs;
     /** Set (by any thread) when a reply could not be sent: the agent then stops, as for a lost controller. */
     private volatile String unreachable;
+    /** Error replies of the agent's thread not sent yet (agent thread only). */
+    private final java.util.ArrayDeque<PendingError> pendingErrors = new java.util.ArrayDeque<>();
     private final FrameCounters counters = new FrameCounters();
     private final AeronTransport transport;
     private final WorkerMethods methods;
@@ -200,6 +202,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
             return 1;
         }
         int work = transport.invoke();
+        work += retryErrors(System.nanoTime());
         work += subscription.poll(assembler, ControllerAgent.FRAGMENT_LIMIT);
         long nowNs = System.nanoTime();
         if (nowNs - nextSendNs >= 0) {
@@ -288,7 +291,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     Future<?> f = inFlight.remove(id);
                     if (f != null) {
                         f.cancel(true);
-                        replyError(id, CancellationException.class.getName(), "aborted: " + abort.reason());
+                        replyErrorFromAgent(id, CancellationException.class.getName(), "aborted: " + abort.reason());
                     }
                 }
                 for (Long id : List.copyOf(inputs.keySet())) {
@@ -398,7 +401,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         long id = invoke.correlationId();
         if (!registration.roles().contains(invoke.group())
                 || !(methods.contains(invoke.method()) || END_STEP_METHOD.equals(invoke.method()))) {
-            replyError(id, IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
+            replyErrorFromAgent(id, IllegalArgumentException.class.getName(), "not served here: group=" + invoke.group()
                             + ", method=" + invoke.method() + ", roles=" + registration.roles() + ", methods="
                             + methods.names().stream().sorted().toList());
             Batches.close(invoke.args());
@@ -478,11 +481,11 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         if (task.dropBeforeStart()) {
             if (inFlight.remove(correlationId) != null) {
-                replyError(correlationId, CancellationException.class.getName(), "cancelled before start");
+                replyErrorFromAgent(correlationId, CancellationException.class.getName(), "cancelled before start");
             }
         } else if (inFlight.remove(correlationId) != null) {
             task.cancel(true);
-            replyError(correlationId, CancellationException.class.getName(), "cancelled while running: method="
+            replyErrorFromAgent(correlationId, CancellationException.class.getName(), "cancelled while running: method="
                     + task.method + ", step=" + task.step);
         }
     }
@@ -633,6 +636,55 @@ public final class WorkerAgent implements Agent, MessageHandler {
                     + PublicationSink.failure(toController) + ", timeoutMs="
                     + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs));
         }
+    }
+
+    /** An error reply the agent could not send without waiting; retried every duty cycle until its deadline. */
+    private record PendingError(long correlationId, String type, String message, long deadlineNs) {
+    }
+
+    /**
+     * {@link #replyError} for the agent's thread, which must never wait on a send (its heartbeats would stop): sent at
+     * once if the controller's stream takes it without waiting, otherwise kept and retried, in order, every duty cycle
+     * ({@link #retryErrors}); one still unsent after the send timeout stops the worker as {@link #replyError} does.
+     */
+    private void replyErrorFromAgent(long correlationId, String type, String message) {
+        if (pendingErrors.isEmpty() && errorNow(correlationId, type, message)) {
+            return;
+        }
+        pendingErrors.add(new PendingError(correlationId, type, message, System.nanoTime() + sendTimeoutNs));
+    }
+
+    private boolean errorNow(long correlationId, String type, String message) {
+        try {
+            return controller.errorNow(correlationId, registration.workerId(), registration.rank(), type, message);
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The agent's retry of kept error replies: in order, each offered once without waiting. */
+    private int retryErrors(long nowNs) {
+        int sent = 0;
+        while (!pendingErrors.isEmpty()) {
+            PendingError p = pendingErrors.peek();
+            if (errorNow(p.correlationId(), p.type(), p.message())) {
+                pendingErrors.poll();
+                sent++;
+            } else if (nowNs - p.deadlineNs() > 0) {
+                pendingErrors.poll();
+                String reason = "controller unreachable: reply not sent: correlationId=" + p.correlationId()
+                        + ", error=" + p.type() + ", reason=" + PublicationSink.failure(toController) + ", timeoutMs="
+                        + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs);
+                System.err.println("yatt worker " + registration.workerId() + ": " + reason + ", message="
+                        + p.message());
+                if (unreachable == null) {
+                    unreachable = reason;
+                }
+            } else {
+                break;
+            }
+        }
+        return sent;
     }
 
     /**

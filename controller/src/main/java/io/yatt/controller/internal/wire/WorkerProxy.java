@@ -57,6 +57,11 @@ public final class WorkerProxy extends FrameProxy {
         return send(new Message.Abort(controllerId, reason));
     }
 
+    /** An abort sent only if that needs no waiting (the controller agent's own sends); false, and nothing sent, otherwise. */
+    public boolean abortNow(long controllerId, String reason) {
+        return sendNow(new Message.Abort(controllerId, reason));
+    }
+
     public boolean shutdown(long controllerId, String reason) {
         return send(new Message.Shutdown(controllerId, reason));
     }
