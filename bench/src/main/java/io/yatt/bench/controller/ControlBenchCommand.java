@@ -531,8 +531,14 @@ public final class ControlBenchCommand implements Callable<Integer> {
         }
     }
 
-    /** Flags of the step controllers' JVMs: room for a C = 1 inline step's batch (64 MiB at 64K samples of 1 KiB). */
-    static final List<String> STEP_CONTROLLER_JVM_FLAGS = JvmFlags.withExtra("-Xmx1g", "-XX:+UseSerialGC");
+    /**
+     * Flags of the step controllers' JVMs: room for a C = 1 inline step's batch (64 MiB at 64K samples of 1 KiB), and
+     * the serial collector with full collections that compact everything ({@code MarkSweepDeadRatio=0}; by default up
+     * to 5 % of the old generation stays as dead objects left in place, which the heap pools count as used), so that
+     * the usage a full collection leaves is the live heap ({@link StepController}).
+     */
+    static final List<String> STEP_CONTROLLER_JVM_FLAGS = JvmFlags.withExtra("-Xmx1g", "-XX:+UseSerialGC",
+        "-XX:" + StepController.DEAD_RATIO_OPTION + "=0");
 
     /**
      * Rows from the {@link StepController#ROW_PREFIX} lines of C controllers (one list per controller, the same

@@ -97,6 +97,13 @@ class ControlBenchCommandTest {
                 // the controller holds at least its share of the batch at the high point
                 long peak = field(steps, c, batch, "inline", "peakLiveBytesPerController");
                 assertTrue(peak >= (batch / c) * 1024, "C=" + c + " batch=" + batch + " inline peak=" + peak);
+                // and little else: no earlier step's samples (dead ones left in place by the collector included);
+                // per worker the plane's frame buffers, each at most the 128 KiB it keeps for reuse (three per
+                // worker: frame, payload scratch, reassembly), and the JDK's one-time data of the first steps (locale
+                // data for the printed rows, method-handle caches: about 0.33 MB measured), within 512 KiB
+                long slack = 512 * 1024 + (2 / c) * 3 * 128 * 1024;
+                assertTrue(peak <= (batch / c) * 1024 + slack, "C=" + c + " batch=" + batch + " inline peak=" + peak
+                    + ", share=" + (batch / c) * 1024 + ", slack=" + slack);
                 assertTrue(field(steps, c, batch, "reference", "allocatedBytesPerController") > 0, steps.toString());
             }
             // references: the same codec bytes whatever the batch (a column is one run per producing worker)

@@ -17,6 +17,7 @@ import io.yatt.controller.internal.wire.FrameValidator;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import io.yatt.controller.internal.wire.Reassembly;
 import io.yatt.controller.internal.wire.WorkerProxy;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -145,7 +146,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         this.peerTag = secret == null ? null : FrameTag.of(Hmac.peerKey(secret, controllerId));
         this.adapter = new FrameAdapter(new FrameDecoder(payloads), this, counters,
                 secret == null ? FrameAdapter.Gate.OPEN : this::admit);
-        this.assembler = new ControlledFragmentAssembler(this::onFragment);
+        this.assembler = Reassembly.controlled(this::onFragment);
     }
 
     @Override

@@ -18,6 +18,7 @@ import io.yatt.controller.internal.wire.FrameTag;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.MessageHandler;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import io.yatt.controller.internal.wire.Reassembly;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -140,7 +141,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         this.payloads = payloads;
         this.secret = secret == null ? null : secret.clone();
         this.executor = executor;
-        this.assembler = new FragmentAssembler(new FrameAdapter(new FrameDecoder(payloads), this, counters,
+        this.assembler = Reassembly.plain(new FrameAdapter(new FrameDecoder(payloads), this, counters,
                 secret == null ? FrameAdapter.Gate.OPEN : this::admit));
     }
 

@@ -27,9 +27,19 @@ import org.agrona.MutableDirectBuffer;
  */
 public final class FrameEncoder {
 
+    /**
+     * The most buffer capacity an encoder, or a session's reassembly of fragmented frames, keeps between frames: twice
+     * the 64 KiB inline limit, so that frames carrying inline payloads up to the limit keep reusing their buffers, while
+     * a larger frame gets buffers that are dropped once it has been sent or handled, and a plane does not hold its
+     * largest message for every peer forever.
+     */
+    public static final int RETAINED_CAPACITY_BYTES = 128 * 1024;
+    /** Capacity of a fresh buffer. */
+    static final int INITIAL_CAPACITY_BYTES = 1024;
+
     private final PayloadCodec payloads;
-    private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(1024);
-    private final ExpandableArrayBuffer payloadScratch = new ExpandableArrayBuffer(1024);
+    private final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(INITIAL_CAPACITY_BYTES);
+    private final ExpandableArrayBuffer payloadScratch = new ExpandableArrayBuffer(INITIAL_CAPACITY_BYTES);
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
     private final RegisterEncoder register = new RegisterEncoder();
     private final RegisterAckEncoder registerAck = new RegisterAckEncoder();
@@ -58,6 +68,19 @@ public final class FrameEncoder {
     /** The same buffer, writable (a proxy appends a MAC trailer to the frame). */
     MutableDirectBuffer mutableBuffer() {
         return buffer;
+    }
+
+    /**
+     * Whether a buffer grew above {@link #RETAINED_CAPACITY_BYTES} for a frame: its owner then replaces the whole
+     * encoder once the frame is sent (its SBE flyweights, group encoders included, all refer to the grown buffer).
+     */
+    public boolean oversized() {
+        return buffer.capacity() > RETAINED_CAPACITY_BYTES || payloadScratch.capacity() > RETAINED_CAPACITY_BYTES;
+    }
+
+    /** Bytes of buffer capacity this encoder holds now (frame buffer and payload scratch). */
+    int retainedBytes() {
+        return buffer.capacity() + payloadScratch.capacity();
     }
 
     /**

@@ -10,13 +10,16 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, PeerProxy {
 
-    private final FrameEncoder encoder;
+    private final PayloadCodec payloads;
+    /** Replaced by a fresh one after a frame that grew its buffers above the retained capacity; under the lock. */
+    private FrameEncoder encoder;
     private final FrameSink sink;
     private final ReentrantLock lock = new ReentrantLock();
     /** Set once a session key exists: every frame but a registration's then carries a MAC trailer. */
     private volatile FrameTag tag;
 
     FrameProxy(PayloadCodec payloads, FrameSink sink) {
+        this.payloads = payloads;
         this.encoder = new FrameEncoder(payloads);
         this.sink = sink;
     }
@@ -56,6 +59,7 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
             int length = encode(message);
             return sink.send(encoder.buffer(), 0, length);
         } finally {
+            releaseOversized();
             lock.unlock();
         }
     }
@@ -72,6 +76,27 @@ public abstract sealed class FrameProxy permits WorkerProxy, ControllerProxy, Pe
         try {
             int length = encode(message);
             return sink.sendNow(encoder.buffer(), 0, length);
+        } finally {
+            releaseOversized();
+            lock.unlock();
+        }
+    }
+
+    /** Under the lock, once a frame is sent: an encoder grown above the retained capacity goes with its buffers. */
+    private void releaseOversized() {
+        if (encoder.oversized()) {
+            encoder = new FrameEncoder(payloads);
+        }
+    }
+
+    /**
+     * Bytes of encoding buffer this proxy keeps between frames: at most {@link FrameEncoder#RETAINED_CAPACITY_BYTES}
+     * per buffer whatever the largest frame it sent.
+     */
+    final int retainedBytes() {
+        lock.lock();
+        try {
+            return encoder.retainedBytes();
         } finally {
             lock.unlock();
         }

@@ -25,13 +25,15 @@ public final class FrameTag {
     /** What {@link #open} and {@link #verify} return for a frame that is not authentic. */
     public static final int NOT_AUTHENTIC = -1;
 
+    /** Bytes of the copy buffer the MAC reads a frame through, a piece at a time (fixed, whatever the frame). */
+    static final int SCRATCH_BYTES = 4096;
     private static final String ALGORITHM = "HmacSHA256";
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private final Mac mac;
     private final byte[] sequenceBytes = new byte[Long.BYTES];
     private final byte[] digest = new byte[32];
-    private byte[] scratch = new byte[256];
+    private final byte[] scratch = new byte[SCRATCH_BYTES];
     private long sequence;
     private long verifiedSequence;
 
@@ -124,12 +126,13 @@ public final class FrameTag {
         for (int i = 0; i < Long.BYTES; i++) {
             sequenceBytes[i] = (byte) (seq >>> (8 * i));
         }
-        if (scratch.length < length) {
-            scratch = new byte[Math.max(length, scratch.length * 2)];
-        }
-        buffer.getBytes(offset, scratch, 0, length);
         mac.update(sequenceBytes);
-        mac.update(scratch, 0, length);
+        // through a fixed scratch: a buffer grown to the largest frame would stay with the tag for good
+        for (int done = 0; done < length; done += SCRATCH_BYTES) {
+            int n = Math.min(SCRATCH_BYTES, length - done);
+            buffer.getBytes(offset + done, scratch, 0, n);
+            mac.update(scratch, 0, n);
+        }
         try {
             mac.doFinal(digest, 0);
         } catch (ShortBufferException e) {
