@@ -12,6 +12,8 @@ import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
 import io.yatt.tensor.Tensor;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -29,7 +31,10 @@ import java.util.concurrent.TimeUnit;
  * received (counted by the communicators), the generation allocator's peak and the peak of everything the transition
  * allocated (scratch of the collectives included), then the copy floor: every rank copying its bytes received between two
  * host buffers with one memcpy, all ranks at once, in the same run. Per repeat the slowest rank counts; the result is
- * the median. On a CUDA device ({@link #runRank(ReshardPlan, Communicator, Allocator, int, Device)}) the engine's
+ * the median. Each rank also reports the median CPU time of its thread over the same transitions and floor copies
+ * ({@link Result#cpuMsPerRank()}, {@link Result#floorCpuMsPerRank()}): where ranks share cores (8 shm rank JVMs on 2
+ * vCPUs) wall time is at least the sum of all ranks' CPU time over the cores, so the two tell copy work from waiting.
+ * On a CUDA device ({@link #runRank(ReshardPlan, Communicator, Allocator, int, Device)}) the engine's
  * buffers are device memory and the floor is a device-to-device {@code cudaMemcpyAsync} of the same bytes, timed with
  * CUDA events. Rank 0 (every rank, in fact) gets every rank's numbers through the communicator. Not thread-safe; one
  * run per communicator at a time.
@@ -51,12 +56,17 @@ public final class ReshardBenchmark {
      * @param plannedBytesReceivedPerRank the plan's bytes received, per rank
      * @param timeMs median transition time over repeats (slowest rank)
      * @param floorMs median time for every rank to memcpy its bytes received, concurrently (slowest rank)
+     * @param cpuMsPerRank per rank, the median over repeats of its thread's CPU time during the transition
+     * @param floorCpuMsPerRank per rank, the median over repeats of its thread's CPU time during the floor's copy (0
+     *        on a CUDA device, whose floor is timed with events)
      */
     public record Result(ReshardScheme scheme, long modelBytes, long[] bytesReceivedPerRank,
                          long[] peakParamBytesPerRank, long[] peakBytesPerRank, long[] plannedBytesReceivedPerRank,
                          double timeMs,
-                         double floorMs) {
+                         double floorMs, double[] cpuMsPerRank, double[] floorCpuMsPerRank) {
     }
+
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     private ReshardBenchmark() {
     }
@@ -169,6 +179,8 @@ public final class ReshardBenchmark {
         int n = world.size();
         long[] times = new long[repeats];
         long[] floors = new long[repeats];
+        long[] cpus = new long[repeats];
+        long[] floorCpus = new long[repeats];
         long received = 0;
         long peak;
         long peakAll;
@@ -183,9 +195,11 @@ public final class ReshardBenchmark {
             for (int i = 0; i < repeats; i++) {
                 engine.resume();
                 world.barrier();
+                long cpu = THREADS.getCurrentThreadCpuTime();
                 long start = System.nanoTime();
                 engine.updateWeights();
                 times[i] = System.nanoTime() - start;
+                cpus[i] = THREADS.getCurrentThreadCpuTime() - cpu;
                 received = engine.lastTransition().bytesReceived();
                 engine.toTraining();
             }
@@ -199,24 +213,28 @@ public final class ReshardBenchmark {
                 dst.copyFrom(src);
                 for (int i = 0; i < repeats; i++) {
                     world.barrier();
+                    long cpu = THREADS.getCurrentThreadCpuTime();
                     long start = System.nanoTime();
                     dst.copyFrom(src);
                     floors[i] = System.nanoTime() - start;
+                    floorCpus[i] = THREADS.getCurrentThreadCpuTime() - cpu;
                 }
             }
         } else {
             deviceFloor(world, allocator, device, received, floors);
         }
-        int fields = 3 + 2 * repeats;
+        int fields = 5 + 2 * repeats;
         // on the engine's device: the device backends take device tensors only
         try (Tensor mine = Tensor.allocate(allocator, DType.I64, Shape.of(fields), device);
              Tensor all = Tensor.allocate(allocator, DType.I64, Shape.of((long) n * fields), device)) {
             mine.setDouble(received, 0);
             mine.setDouble(peak, 1);
             mine.setDouble(peakAll, 2);
+            mine.setDouble(Math.round(medianMs(cpus) * 1e6), 3);
+            mine.setDouble(Math.round(medianMs(floorCpus) * 1e6), 4);
             for (int i = 0; i < repeats; i++) {
-                mine.setDouble(times[i], 3 + i);
-                mine.setDouble(floors[i], 3 + repeats + i);
+                mine.setDouble(times[i], 5 + i);
+                mine.setDouble(floors[i], 5 + repeats + i);
             }
             if (!device.isHost()) {
                 Cuda.setDevice(device.ordinal());
@@ -228,18 +246,23 @@ public final class ReshardBenchmark {
             long[] peakAllPerRank = new long[n];
             long[] slowest = new long[repeats];
             long[] slowestFloor = new long[repeats];
+            double[] cpuPerRank = new double[n];
+            double[] floorCpuPerRank = new double[n];
             for (int r = 0; r < n; r++) {
                 long base = (long) r * fields;
                 receivedPerRank[r] = (long) all.getDouble(base);
                 peakPerRank[r] = (long) all.getDouble(base + 1);
                 peakAllPerRank[r] = (long) all.getDouble(base + 2);
+                cpuPerRank[r] = all.getDouble(base + 3) / 1e6;
+                floorCpuPerRank[r] = all.getDouble(base + 4) / 1e6;
                 for (int i = 0; i < repeats; i++) {
-                    slowest[i] = Math.max(slowest[i], (long) all.getDouble(base + 3 + i));
-                    slowestFloor[i] = Math.max(slowestFloor[i], (long) all.getDouble(base + 3 + repeats + i));
+                    slowest[i] = Math.max(slowest[i], (long) all.getDouble(base + 5 + i));
+                    slowestFloor[i] = Math.max(slowestFloor[i], (long) all.getDouble(base + 5 + repeats + i));
                 }
             }
             return new Result(plan.scheme(), plan.modelBytes(), receivedPerRank, peakPerRank, peakAllPerRank,
-                    plan.bytesReceivedPerRank(), medianMs(slowest), medianMs(slowestFloor));
+                    plan.bytesReceivedPerRank(), medianMs(slowest), medianMs(slowestFloor), cpuPerRank,
+                    floorCpuPerRank);
         }
     }
 

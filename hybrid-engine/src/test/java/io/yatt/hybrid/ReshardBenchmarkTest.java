@@ -25,6 +25,14 @@ class ReshardBenchmarkTest {
                 assertEquals(plan.formulaPeakParameterBytes(), result.peakBytesPerRank()[r], "no scratch in-process");
             }
             assertTrue(result.timeMs() > 0 && result.floorMs() > 0, result.toString());
+            assertEquals(8, result.cpuMsPerRank().length);
+            assertEquals(8, result.floorCpuMsPerRank().length);
+            for (int r = 0; r < 8; r++) {
+                // every rank's thread copies bytes in both (in-process: its peers' pieces, and the floor's memcpy)
+                assertTrue(result.cpuMsPerRank()[r] > 0, "rank " + r + " transition CPU: " + result.cpuMsPerRank()[r]);
+                assertTrue(result.floorCpuMsPerRank()[r] > 0, "rank " + r + " floor CPU: "
+                    + result.floorCpuMsPerRank()[r]);
+            }
         }
     }
 }

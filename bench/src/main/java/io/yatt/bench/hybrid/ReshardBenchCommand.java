@@ -332,6 +332,8 @@ public final class ReshardBenchCommand implements Callable<Integer> {
             node.putPOJO("bytesReceivedByRank", r.bytesReceivedPerRank());
             node.putPOJO("peakParamBytesByRank", r.peakParamBytesPerRank());
             node.putPOJO("peakBytesByRank", r.peakBytesPerRank());
+            node.putPOJO("cpuMsByRank", r.cpuMsPerRank());
+            node.putPOJO("floorCpuMsByRank", r.floorCpuMsPerRank());
             node.put("backend", backend);
             node.put("world", world);
             node.put("train", train);

@@ -112,6 +112,13 @@ class ReshardBenchCommandTest {
             assertEquals(node.get("formulaPeakParamBytes").asLong(), node.get("peakBytesPerRank").asLong());
             assertTrue(node.get("timeMs").asDouble() > 0 && node.get("floorMs").asDouble() > 0, line);
             assertTrue(node.get("modelBytes").asLong() > 0, line);
+            int world = node.get("world").asInt();
+            assertEquals(world, node.get("cpuMsByRank").size(), line);
+            assertEquals(world, node.get("floorCpuMsByRank").size(), line);
+            for (int rank = 0; rank < world; rank++) {
+                assertTrue(node.get("cpuMsByRank").get(rank).asDouble() > 0, line);
+                assertTrue(node.get("floorCpuMsByRank").get(rank).asDouble() > 0, line);
+            }
         }
         assertEquals(List.of("hybridflow", "hybridflow-v", "ds-chat"), schemes);
     }

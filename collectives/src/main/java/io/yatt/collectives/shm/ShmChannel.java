@@ -41,7 +41,8 @@ import static io.yatt.collectives.shm.ShmCommDescriptor.*;
  *
  * <p>Waiting spins ({@code Thread.onSpinWait}) for {@link io.yatt.collectives.ShmContext#spinNs()}, then yields until
  * {@link #PARK_AFTER_NS}, then sleeps on the awaited peer's futex doorbell ({@link ShmFutex}, at most
- * {@link #PARK_NS} per sleep); oversubscribed ranks (more local ranks than CPUs) sleep after the first 64 spins
+ * {@link #PARK_NS} per sleep; a barrier's waiter, which has nothing else to do, sleeps up to {@link #BARRIER_PARK_NS} once it
+ * has waited {@link #BARRIER_PATIENT_AFTER_NS}); oversubscribed ranks (more local ranks than CPUs) sleep after the first 64 spins
  * instead of yielding, so a waiting rank leaves the core to the ranks that have work. A rank that publishes a
  * counter rings its doorbell (one futex wake) only while some peer sleeps on it. Every wake-up checks the deadline
  * (counted from the call's first wait), peers' abort words and (every
@@ -79,11 +80,20 @@ final class ShmChannel {
     static final long PARK_AFTER_NS = 1_000_000;
     /** Longest sleep on a doorbell: health checks (deadline, aborts, liveness) run at least this often. */
     static final long PARK_NS = 1_000_000;
+    /**
+     * A barrier ({@link #sync}) that has waited this long sleeps up to {@link #BARRIER_PARK_NS} at a time: the awaited
+     * peer's arrival rings its doorbell and wakes it at once, so the longer sleep only spaces the health checks (and
+     * the wake-ups that take the core from ranks still copying) from 1000 to 100 a second.
+     */
+    static final long BARRIER_PATIENT_AFTER_NS = 2_000_000;
+    /** Longest sleep of a barrier waiter after {@link #BARRIER_PATIENT_AFTER_NS}. */
+    static final long BARRIER_PARK_NS = 10_000_000;
     private static final VarHandle INT_VH = ValueLayout.JAVA_INT.varHandle();
     private final long parkAfterNs;
     private final MemorySegment bell;
     private final MemorySegment[] peerBells;
     private final MemorySegment parkTimeout;
+    private final MemorySegment barrierParkTimeout;
     private final long livenessNs;
     final ReductionKernel kernel = ReductionKernel.create();
     /** Bytes this rank copies out of peers' memory (received) and peers copy out of its memory (sent). */
@@ -145,6 +155,7 @@ final class ShmChannel {
         }
         this.bell = peerBells[rank];
         this.parkTimeout = ShmFutex.AVAILABLE ? ShmFutex.timeout(Arena.ofAuto(), PARK_NS) : null;
+        this.barrierParkTimeout = ShmFutex.AVAILABLE ? ShmFutex.timeout(Arena.ofAuto(), BARRIER_PARK_NS) : null;
         this.livenessNs = world.context.livenessIntervalNs();
         this.inSeg = new MemorySegment[size];
         this.inOff = new long[size];
@@ -345,10 +356,14 @@ final class ShmChannel {
         if ((long) LONG.getAcquire(segs[p], off) >= target) {
             return;
         }
-        awaitSlow(p, off, target);
+        awaitSlow(p, off, target, false);
     }
 
-    private void awaitSlow(int p, long off, long target) {
+    /**
+     * Waits as {@link #await} does; {@code barrier}: the caller has nothing else to do until the counter moves, so
+     * after {@link #BARRIER_PATIENT_AFTER_NS} it sleeps up to {@link #BARRIER_PARK_NS} at a time.
+     */
+    private void awaitSlow(int p, long off, long target, boolean barrier) {
         MemorySegment s = segs[p];
         long start = System.nanoTime();
         arm(start);
@@ -359,7 +374,7 @@ final class ShmChannel {
                 }
                 Thread.onSpinWait();
             }
-            idle(start, p, off, target, null);
+            idle(start, p, off, target, null, barrier);
         }
     }
 
@@ -370,9 +385,15 @@ final class ShmChannel {
      * those whose counter is behind). Shared by the collectives' waits and the point-to-point mailbox.
      */
     void idle(long start, int p, long off, long target, List<Integer> missingOverride) {
+        idle(start, p, off, target, missingOverride, false);
+    }
+
+    /** {@link #idle(long, int, long, long, List)}; a {@code barrier} wait sleeps longer once it waited a while. */
+    private void idle(long start, int p, long off, long target, List<Integer> missingOverride, boolean barrier) {
         long now = System.nanoTime();
         if (now - start - parkAfterNs > 0 && parkTimeout != null) {
-            park(p, segs[p], off, target);
+            boolean patient = barrier && now - start - BARRIER_PATIENT_AFTER_NS > 0;
+            park(p, segs[p], off, target, patient ? barrierParkTimeout : parkTimeout);
             now = System.nanoTime();
         } else if (now - start - spinNs > 0) {
             Thread.yield();
@@ -380,14 +401,14 @@ final class ShmChannel {
         checkHealth(now, off, target, missingOverride);
     }
 
-    /** Sleeps on member {@code p}'s doorbell until it rings or {@link #PARK_NS} passes, unless the counter moved. */
-    private void park(int p, MemorySegment s, long off, long target) {
+    /** Sleeps on member {@code p}'s doorbell until it rings or {@code timeout} passes, unless the counter moved. */
+    private void park(int p, MemorySegment s, long off, long target, MemorySegment timeout) {
         int seen = (int) INT_VH.getAcquire(s, ch + BELL_OFFSET);
         INT_VH.getAndAdd(s, ch + SLEEPERS_OFFSET, 1);
         try {
             if ((long) LONG.getAcquire(s, off) < target) {
                 doorbellSleeps++;
-                ShmFutex.await(peerBells[p], seen, parkTimeout);
+                ShmFutex.await(peerBells[p], seen, timeout);
             }
         } finally {
             INT_VH.getAndAdd(s, ch + SLEEPERS_OFFSET, -1);
@@ -465,12 +486,16 @@ final class ShmChannel {
         return result;
     }
 
-    /** Barrier over the SYNC counters. */
+    /**
+     * Barrier over the SYNC counters. Its waits sleep longer than other waits once they lasted
+     * {@link #BARRIER_PATIENT_AFTER_NS} ({@link #BARRIER_PARK_NS}): a peer's arrival still wakes the waiter at once.
+     */
     void sync() {
         long phase = arrive();
+        long off = ch + SYNC_OFFSET;
         for (int p = 0; p < size; p++) {
-            if (p != rank) {
-                awaitArrival(p, phase);
+            if (p != rank && (long) LONG.getAcquire(segs[p], off) < phase) {
+                awaitSlow(p, off, phase, true);
             }
         }
     }
