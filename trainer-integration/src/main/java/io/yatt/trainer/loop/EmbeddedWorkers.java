@@ -43,13 +43,6 @@ final class EmbeddedWorkers implements AutoCloseable {
     static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
     /** Heartbeat timeout: long steps on a loaded two-core machine must not count an embedded worker as lost. */
     static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(30);
-    /**
-     * The loop's controllers send the tensors they compute (token ids, masks, advantages of their slice) inline, as
-     * arguments: the control plane's 64 KiB argument limit would refuse a realistic batch, so their planes take any
-     * size up to the transport's largest message (Aeron's own error above it). Worker results still travel by
-     * reference above {@code trainer.inline_limit_bytes}.
-     */
-    static final long DRIVER_ARGUMENT_LIMIT_BYTES = Long.MAX_VALUE;
     /** How long a controller waits for the others at a step barrier or reduction. */
     static final long MESH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(300);
 
@@ -147,8 +140,7 @@ final class EmbeddedWorkers implements AutoCloseable {
         EmbeddedWorkers out = new EmbeddedWorkers();
         try {
             for (int i = 0; i < controllers; i++) {
-                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                        .inlineLimitBytes(DRIVER_ARGUMENT_LIMIT_BYTES);
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS);
                 if (controllers > 1) {
                     ctx.udp("127.0.0.1", 0).jobName("rlhf-controller-" + i);
                 }

@@ -82,7 +82,6 @@ final class ProcessWorkers implements AutoCloseable {
         try {
             for (int i = 0; i < controllers; i++) {
                 ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                        .inlineLimitBytes(EmbeddedWorkers.DRIVER_ARGUMENT_LIMIT_BYTES)
                         .jobName(jobName(ProcessHandle.current().pid(), i));
                 if (controllers > 1) {
                     ctx.udp("127.0.0.1", 0);
@@ -163,7 +162,6 @@ final class ProcessWorkers implements AutoCloseable {
         ProcessWorkers out = new ProcessWorkers();
         try {
             ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                    .inlineLimitBytes(EmbeddedWorkers.DRIVER_ARGUMENT_LIMIT_BYTES)
                     .jobName(jobName(ProcessHandle.current().pid(), 0)).udp(controlHost, 0);
             if (secret != null && !secret.isEmpty()) {
                 ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));
