@@ -107,6 +107,7 @@ public final class ControlPlane implements AutoCloseable {
     private final ControllerAgent agent;
     private final AgentRunner runner;
     private final String channel;
+    private final ControllerReferences references;
     private volatile long step;
     private boolean closed;
 
@@ -117,6 +118,9 @@ public final class ControlPlane implements AutoCloseable {
         this.agent = agent;
         this.runner = runner;
         this.channel = channel;
+        this.references = new ControllerReferences(agent.controllerId(), ctx.allocator, transport.directory(),
+                ctx.udpHost == null ? "127.0.0.1" : ctx.udpHost,
+                Math.max(ctx.sendTimeoutNs, Worker.REFERENCE_FETCH_TIMEOUT_NS), ctx.sharedSecret);
     }
 
     /**
@@ -184,6 +188,19 @@ public final class ControlPlane implements AutoCloseable {
 
     ControllerAgent agent() {
         return agent;
+    }
+
+    /** The tensors this controller keeps for its calls' arguments (above the inline limit). */
+    ControllerReferences references() {
+        return references;
+    }
+
+    /**
+     * Regions this controller keeps for the large tensors of its calls' arguments: {@code [live, freed]} (live until
+     * their last consumer pulled them, or the step they were sent in ends).
+     */
+    public long[] argumentReferences() {
+        return new long[] {references.liveCount(), references.freedCount()};
     }
 
     /** The step number carried by invokes from now on. */
@@ -343,7 +360,7 @@ public final class ControlPlane implements AutoCloseable {
         try {
             agent.shutdownWorkers("control plane closing");
         } finally {
-            CloseHelper.closeAll(runner, transport);
+            CloseHelper.closeAll(references, runner, transport);
         }
     }
 
@@ -634,10 +651,10 @@ public final class ControlPlane implements AutoCloseable {
 
         /**
          * Largest tensor of a DataBatch argument the controller sends inline (default
-         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a call with a larger one fails before anything is sent
-         * ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}). The controller keeps no reference
-         * store (it holds references, never the rows): large data belongs in a worker's result, which the next call
-         * passes on by reference.
+         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a larger one of a batch that is an argument itself travels by
+         * reference: the controller keeps a copy until the workers of the call have pulled it (or the step ends) and
+         * the batch carries a reference column in its place. One in a batch nested in a list or map argument fails
+         * the call before anything is sent ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}).
          */
         public Context inlineLimitBytes(long limitBytes) {
             this.inlineLimitBytes = limitBytes;

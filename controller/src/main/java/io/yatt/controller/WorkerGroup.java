@@ -269,9 +269,10 @@ public final class WorkerGroup {
     }
 
     /**
-     * Ends {@code step} for the references this group's workers produced: each worker frees the regions it
-     * published at or before the step, and the result names those that no consumer pulled (empty when the step is
-     * clean), for example {@code logProbs(step=7, owner=101, region=0, bytes=262144)}.
+     * Ends {@code step} for the references this group's workers produced, and for those the controller kept for its
+     * calls' arguments: each frees the regions it published at or before the step, and the result names those that
+     * no consumer pulled (empty when the step is clean), for example
+     * {@code logProbs(step=7, owner=101, region=0, bytes=262144)} (owner 2147483647: the controller).
      *
      * @throws WorkerLostException if a worker stopped heartbeating
      * @throws IllegalStateException if an invoke could not be sent or the control plane closed
@@ -290,6 +291,7 @@ public final class WorkerGroup {
                     left.add((String) name);
                 }
             }
+            left.addAll(plane.references().endStep(step));
             return List.copyOf(left);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("ending a step not completed: group=" + role + ", step=" + step, e);
@@ -304,8 +306,27 @@ public final class WorkerGroup {
         }
     }
 
+    /**
+     * The dispatch's argument lists, after every DataBatch tensor above the inline limit became a reference to a copy
+     * the controller keeps ({@link ControllerReferences}), with the claims of the references they hold.
+     */
     private List<Object[]> split(Dispatch dispatch, String mode, Object[] args) {
-        List<Object[]> perWorker = dispatch.dispatch(args, topology);
+        Object[] sent = plane.references().publish(args, plane.context().inlineLimitBytes(), plane.currentStep());
+        List<Object[]> perWorker = null;
+        try {
+            perWorker = dispatch.dispatch(sent, topology);
+        } finally {
+            if (sent != args) {
+                // the batches made for the references: what the dispatch did not hand on as they are is closed
+                List<Object> derived = new ArrayList<>();
+                for (int i = 0; i < sent.length; i++) {
+                    if (sent[i] != args[i]) {
+                        derived.add(sent[i]);
+                    }
+                }
+                Batches.close(derived, perWorker);
+            }
+        }
         if (perWorker.size() != members.length) {
             Batches.close(perWorker);
             throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode

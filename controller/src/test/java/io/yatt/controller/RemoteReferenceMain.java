@@ -42,6 +42,14 @@ final class RemoteReferenceMain {
             return DataBatch.builder(allocator).tensor("bytes", bytes).build();
         }
 
+        /** SHA-256 of the batch's "bytes" tensor as this worker received it (pulled from the controller). */
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        String digestArgument(DataBatch batch) throws java.security.NoSuchAlgorithmException {
+            Tensor t = batch.tensor("bytes");
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(t.segment().toArray(ValueLayout.JAVA_BYTE)));
+        }
+
         /** This worker's allocated bytes and its reference bytes served and fetched. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         List<Long> stats() {

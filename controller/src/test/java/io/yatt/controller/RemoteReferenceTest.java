@@ -93,4 +93,41 @@ class RemoteReferenceTest {
             plane.close();
         }
     }
+
+    @Test
+    void shouldSendALargeArgumentTensorByReferenceThatAWorkerJvmPullsFromTheController() throws Exception {
+        ControlPlane plane = ControlPlane.launch(TestWorkers.context().jobName("controller-refs"));
+        try (Allocator callerAllocator = Allocator.root("controller-refs-caller");
+             WorkerProcesses launcher = WorkerProcesses.launch(plane, 1,
+                     ProcessHandle.current().info().command().orElseThrow(), WORKER_JVM_FLAGS,
+                     System.getProperty("java.class.path"), RemoteReferenceMain.class.getName(), List.of(),
+                     Map.of())) {
+            WorkerGroup actor = plane.group("actor", 1, TimeUnit.SECONDS.toNanos(120));
+            long step = 3;
+            int rows = 256;
+            plane.step(step);
+            Tensor bytes = Tensor.allocate(callerAllocator, io.yatt.tensor.DType.U8,
+                    io.yatt.tensor.Shape.of(rows, 1024), io.yatt.tensor.Device.host());
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < 1024; j++) {
+                    bytes.segment().set(ValueLayout.JAVA_BYTE, i * 1024L + j, RemoteReferenceMain.rowByte(step, i, j));
+                }
+            }
+            long before = plane.payloadStats().totalBytes();
+            try (DataBatch batch = DataBatch.builder(callerAllocator).tensor("bytes", bytes).build()) {
+                // 256 KiB, four times the inline limit: the controller keeps a copy, the worker JVM fetches it
+                assertEquals(List.of(expectedDigest(step, rows)), actor.call("digestArgument", batch));
+            }
+            long controllerBytes = plane.payloadStats().totalBytes() - before;
+            assertTrue(controllerBytes < 4096, "controller bytes=" + controllerBytes);
+            // pulled by its one consumer: freed at once, nothing left for the step's end
+            assertArrayEquals(new long[] {0, 1}, plane.argumentReferences());
+            assertEquals(0, callerAllocator.allocatedBytes());
+            assertEquals(List.of(), actor.endStep(step));
+            plane.shutdownWorkers("test done");
+            assertArrayEquals(new int[] {0}, launcher.waitFor(TimeUnit.SECONDS.toNanos(60)));
+        } finally {
+            plane.close();
+        }
+    }
 }

@@ -1,0 +1,163 @@
+package io.yatt.controller;
+
+import io.yatt.controller.internal.runtime.ReferencePlane;
+import io.yatt.controller.internal.runtime.ReferenceStore;
+import io.yatt.tensor.Allocator;
+import io.yatt.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The controller as the producer of references: a tensor of a DataBatch argument above the plane's inline limit does
+ * not travel inline; the controller keeps it in a {@link ReferenceStore} of its own (owner id
+ * {@link #CONTROLLER_OWNER_ID}) and the batch that is dispatched carries a {@link ReferenceColumn} in its place, which
+ * the workers pull as they pull a worker's references: straight from the store when they run in this process, over
+ * this controller's {@link ReferencePlane} (started with the first such tensor) otherwise. Each region is freed at its
+ * last pull (the dispatch's claim) or by {@link #endStep}. Thread-safe (synchronised).
+ */
+final class ControllerReferences implements AutoCloseable {
+
+    /** The owner id of the controller's references; no worker may register with it. */
+    static final int CONTROLLER_OWNER_ID = Integer.MAX_VALUE;
+
+    private final long controllerId;
+    private final Allocator allocator;
+    private final String driverDirectory;
+    private final String host;
+    private final long timeoutNs;
+    private final byte[] secret;
+    private ReferenceStore store;
+    private ReferencePlane plane;
+    private boolean closed;
+
+    ControllerReferences(long controllerId, Allocator allocator, String driverDirectory, String host, long timeoutNs,
+            byte[] secret) {
+        this.controllerId = controllerId;
+        this.allocator = allocator;
+        this.driverDirectory = driverDirectory;
+        this.host = host;
+        this.timeoutNs = timeoutNs;
+        this.secret = secret;
+    }
+
+    /**
+     * {@code args} with every DataBatch that holds a tensor above {@code inlineLimitBytes} replaced by a batch of its
+     * own (views of the small tensors, the same columns and metadata) in which each such tensor is a reference column
+     * to a copy in the controller's store, plus the endpoint consumers fetch it from; {@code args} itself when there
+     * is none. The caller keeps its batches; the returned ones are closed with {@link #closeDerived}.
+     *
+     * @throws IllegalStateException if the references are closed
+     */
+    synchronized Object[] publish(Object[] args, long inlineLimitBytes, long step) {
+        Object[] out = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i] instanceof DataBatch batch && !batch.isClosed() && above(batch, inlineLimitBytes)) {
+                if (out == null) {
+                    out = args.clone();
+                }
+                out[i] = referenced(batch, inlineLimitBytes, step);
+            }
+        }
+        return out == null ? args : out;
+    }
+
+    /** Closes the batches {@link #publish} made in {@code derived} that are not in {@code original}. */
+    static void closeDerived(Object[] original, Object[] derived) {
+        if (derived == original) {
+            return;
+        }
+        for (int i = 0; i < derived.length; i++) {
+            if (derived[i] != original[i] && derived[i] instanceof DataBatch b && !b.isClosed()) {
+                b.close();
+            }
+        }
+    }
+
+    private static boolean above(DataBatch batch, long inlineLimitBytes) {
+        for (String key : batch.tensorKeys()) {
+            Tensor t = batch.tensor(key);
+            if (t.byteSize() > inlineLimitBytes && t.shape().dim(0) > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private DataBatch referenced(DataBatch batch, long inlineLimitBytes, long step) {
+        if (closed) {
+            throw new IllegalStateException("controller references closed: controllerId=" + controllerId);
+        }
+        if (store == null) {
+            store = ReferenceStore.open(controllerId, CONTROLLER_OWNER_ID, allocator);
+        }
+        List<Tensor> views = new ArrayList<>();
+        try {
+            DataBatch.Builder b = DataBatch.builder(allocator);
+            for (String key : batch.tensorKeys()) {
+                Tensor t = batch.tensor(key);
+                if (t.byteSize() > inlineLimitBytes && t.shape().dim(0) > 0) {
+                    b.column(key, store.publish(key, step, t));
+                } else {
+                    Tensor view = t.narrow(0, 0, t.shape().dim(0));
+                    views.add(view);
+                    b.tensor(key, view);
+                }
+            }
+            for (String key : batch.columnKeys()) {
+                b.column(key, batch.column(key));
+            }
+            batch.metadata().forEach(b::metadata);
+            if (!ReferencePlane.endpoints(batch.metadata()).containsKey(CONTROLLER_OWNER_ID)) {
+                b.metadata(ReferencePlane.ENDPOINT_KEY_PREFIX + CONTROLLER_OWNER_ID, plane().endpoint());
+            }
+            return b.build();
+        } catch (RuntimeException e) {
+            for (Tensor v : views) {
+                v.close();
+            }
+            throw e;
+        }
+    }
+
+    /** The reference plane consumers in other processes fetch from, started on first use. */
+    private ReferencePlane plane() {
+        if (plane == null) {
+            plane = ReferencePlane.start(driverDirectory, CONTROLLER_OWNER_ID, host, timeoutNs, secret);
+            plane.serve(store);
+        }
+        return plane;
+    }
+
+    /** Frees the regions published at or before {@code step} that are still live and names them (none: empty). */
+    synchronized List<String> endStep(long step) {
+        return store == null ? List.of() : store.endStep(step);
+    }
+
+    /** Regions held now. */
+    synchronized int liveCount() {
+        return store == null ? 0 : store.liveCount();
+    }
+
+    /** Regions freed at their last pull. */
+    synchronized long freedCount() {
+        return store == null ? 0 : store.freedCount();
+    }
+
+    /** Stops serving and frees every region. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (plane != null) {
+                plane.close();
+            }
+        } finally {
+            if (store != null) {
+                store.close();
+            }
+        }
+    }
+}
