@@ -32,11 +32,8 @@ import java.util.Arrays;
  * load that C2 vectorizes (about 4x faster per operand from cache; no arrays, no objects per block). F32 sums take up
  * to four operands per pass over a block ({@code acc = ((a + b) + c) + d}, then {@code ((acc + e) + f) + g}): the
  * additions and their order are those of one operand at a time, the accumulator is touched once per pass. Other F32
- * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Native F32 sums into a
- * native destination of 2 MiB or more ({@code DIRECT_MIN_BYTES}) write their last pass (all of it for up to four
- * operands) straight into the destination instead of the accumulator block: out of cache, loads and stores in one
- * stream are faster than a vectorized pass plus a copy of the block. Operands on the heap (no buffer view) take the
- * per-block loops, scalar for F32/F64.
+ * ops combine the first two operands in one pass ({@code acc = a op b}), then one per pass. Operands on the heap (no
+ * buffer view) take the per-block loops, scalar for F32/F64.
  * {@link #reduceSmall} is the scalar form for a few elements (inline all-reduces).
  */
 public final class ReductionKernel {
@@ -52,11 +49,6 @@ public final class ReductionKernel {
     private static final int PAIRS = BLOCK_ELEMENTS / 2;
     /** Elements of each native F32/F64 operand covered by one buffer view (128 MiB of F64: within a view's int range). */
     private static final int WINDOW_ELEMENTS = 1 << 24;
-    /**
-     * Outputs from this size on (native F32 sums) are written straight into the destination by the last pass: out of
-     * cache that is faster than an L1 accumulator copied out per block, in cache slower (the direct loop is scalar).
-     */
-    static final long DIRECT_MIN_BYTES = 2L << 20;
 
     private final float[] floatAcc = new float[BLOCK_ELEMENTS];
     private final float[] floatTmp = new float[BLOCK_ELEMENTS];
@@ -72,33 +64,30 @@ public final class ReductionKernel {
     private int[] intAcc;
     private long[] longAcc;
     private final int windowElements;
-    private final long directMinBytes;
     private FloatBuffer[] floatViews = new FloatBuffer[0];
     private DoubleBuffer[] doubleViews = new DoubleBuffer[0];
 
-    private ReductionKernel(int windowElements, long directMinBytes) {
+    private ReductionKernel(int windowElements) {
         this.windowElements = windowElements;
-        this.directMinBytes = directMinBytes;
     }
 
     /** A kernel with its own scratch (about 30 KiB, more on first F64/I32/I64 use). */
     public static ReductionKernel create() {
-        return new ReductionKernel(WINDOW_ELEMENTS, DIRECT_MIN_BYTES);
+        return new ReductionKernel(WINDOW_ELEMENTS);
     }
 
     /**
-     * A kernel whose native F32/F64 operands are viewed {@code windowElements} elements at a time and whose native F32
-     * sums write straight into the destination from outputs of {@code directMinBytes} on (tests use small windows and
-     * thresholds to cross window edges and take both paths with little memory).
+     * A kernel whose native F32/F64 operands are viewed {@code windowElements} elements at a time (tests use small
+     * windows to cross window edges with little memory).
      *
-     * @throws IllegalArgumentException if {@code windowElements < 1} or {@code directMinBytes < 0}
+     * @throws IllegalArgumentException if {@code windowElements < 1}
      */
-    static ReductionKernel withWindow(int windowElements, long directMinBytes) {
-        if (windowElements < 1 || directMinBytes < 0) {
+    static ReductionKernel withWindow(int windowElements) {
+        if (windowElements < 1) {
             throw new IllegalArgumentException("window out of range: windowElements=" + windowElements
-                + ", directMinBytes=" + directMinBytes + ", expected >= 1 and >= 0");
+                + ", expected >= 1");
         }
-        return new ReductionKernel(windowElements, directMinBytes);
+        return new ReductionKernel(windowElements);
     }
 
     /**
@@ -190,66 +179,55 @@ public final class ReductionKernel {
                             combine(op, acc, x, len);
                         }
                     }
-                    finish(op, acc, len, divisor, dst, dstOffset);
+                    if (op == ReduceOp.AVG) {
+                        double d = divisor;
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / d;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, F64, dstOffset, len);
                 }
                 case I32 -> {
                     if (intAcc == null) {
                         intAcc = new int[BLOCK_ELEMENTS];
                     }
                     int[] acc = intAcc;
-                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I32, 0,
-                        acc, 0, len);
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = first.getAtIndex(I32, j);
+                    }
                     for (int k = 1; k < n; k++) {
                         combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
-                    finish(op, acc, len, divisor, dst, dstOffset);
+                    if (op == ReduceOp.AVG) {
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / divisor;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, I32, dstOffset, len);
                 }
                 case I64 -> {
                     if (longAcc == null) {
                         longAcc = new long[BLOCK_ELEMENTS];
                     }
                     long[] acc = longAcc;
-                    MemorySegment.copy(operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes), I64, 0,
-                        acc, 0, len);
+                    MemorySegment first = operand(srcs, srcByteOffsets, srcByteOffset, 0, rel, blockBytes);
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = first.getAtIndex(I64, j);
+                    }
                     for (int k = 1; k < n; k++) {
                         combine(op, acc, operand(srcs, srcByteOffsets, srcByteOffset, k, rel, blockBytes), len);
                     }
-                    finish(op, acc, len, divisor, dst, dstOffset);
+                    if (op == ReduceOp.AVG) {
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / divisor;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, I64, dstOffset, len);
                 }
                 default -> throw new IllegalStateException("unreachable: dtype=" + dtype);
             }
         }
-    }
-
-    /** {@code AVG} divides the block's sum by {@code divisor}; the block is then written to {@code dst} at {@code offset}. */
-    private static void finish(ReduceOp op, double[] acc, int len, int divisor, MemorySegment dst, long offset) {
-        if (op == ReduceOp.AVG) {
-            double d = divisor;
-            for (int j = 0; j < len; j++) {
-                acc[j] = acc[j] / d;
-            }
-        }
-        MemorySegment.copy(acc, 0, dst, F64, offset, len);
-    }
-
-    /** As {@link #finish(ReduceOp, double[], int, int, MemorySegment, long)}, integer division (towards zero). */
-    private static void finish(ReduceOp op, int[] acc, int len, int divisor, MemorySegment dst, long offset) {
-        if (op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] = acc[j] / divisor;
-            }
-        }
-        MemorySegment.copy(acc, 0, dst, I32, offset, len);
-    }
-
-    /** As {@link #finish(ReduceOp, double[], int, int, MemorySegment, long)}, integer division (towards zero). */
-    private static void finish(ReduceOp op, long[] acc, int len, int divisor, MemorySegment dst, long offset) {
-        if (op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] = acc[j] / divisor;
-            }
-        }
-        MemorySegment.copy(acc, 0, dst, I64, offset, len);
     }
 
     /** Operand {@code k}'s bytes of the block at {@code rel}: a slice of its segment, read in place (no copy). */
@@ -365,7 +343,13 @@ public final class ReductionKernel {
                     long o = srcByteOffset + 8 * i;
                     double acc = srcs[0].get(F64, o);
                     for (int k = 1; k < n; k++) {
-                        acc = combine(op, acc, srcs[k].get(F64, o));
+                        double x = srcs[k].get(F64, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
                     }
                     dst.set(F64, dstByteOffset + 8 * i, op == ReduceOp.AVG ? acc / (double) divisor : acc);
                 }
@@ -373,7 +357,13 @@ public final class ReductionKernel {
                     long o = srcByteOffset + 4 * i;
                     int acc = srcs[0].get(I32, o);
                     for (int k = 1; k < n; k++) {
-                        acc = combine(op, acc, srcs[k].get(I32, o));
+                        int x = srcs[k].get(I32, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
                     }
                     dst.set(I32, dstByteOffset + 4 * i, op == ReduceOp.AVG ? acc / divisor : acc);
                 }
@@ -381,7 +371,13 @@ public final class ReductionKernel {
                     long o = srcByteOffset + 8 * i;
                     long acc = srcs[0].get(I64, o);
                     for (int k = 1; k < n; k++) {
-                        acc = combine(op, acc, srcs[k].get(I64, o));
+                        long x = srcs[k].get(I64, o);
+                        acc = switch (op) {
+                            case SUM, AVG -> acc + x;
+                            case PROD -> acc * x;
+                            case MAX -> Math.max(acc, x);
+                            case MIN -> Math.min(acc, x);
+                        };
                     }
                     dst.set(I64, dstByteOffset + 8 * i, op == ReduceOp.AVG ? acc / divisor : acc);
                 }
@@ -405,30 +401,7 @@ public final class ReductionKernel {
         }
     }
 
-    /**
-     * One f32 step, computed in f64 and rounded once: bit-exact with f32 arithmetic, since the f64 result of a sum or
-     * product of two floats rounds to the same float (53 >= 2 * 24 + 2 bits, so the double rounding is innocuous) and
-     * max / min are exact.
-     */
     private static float combine(ReduceOp op, float acc, float x) {
-        return (float) combine(op, (double) acc, (double) x);
-    }
-
-    private static double combine(ReduceOp op, double acc, double x) {
-        return switch (op) {
-            case SUM, AVG -> acc + x;
-            case PROD -> acc * x;
-            case MAX -> Math.max(acc, x);
-            case MIN -> Math.min(acc, x);
-        };
-    }
-
-    /** One i32 step: the low 32 bits of the i64 step (wrapping sum and product; max / min of sign-extended values). */
-    private static int combine(ReduceOp op, int acc, int x) {
-        return (int) combine(op, (long) acc, (long) x);
-    }
-
-    private static long combine(ReduceOp op, long acc, long x) {
         return switch (op) {
             case SUM, AVG -> acc + x;
             case PROD -> acc * x;
@@ -439,18 +412,43 @@ public final class ReductionKernel {
 
     /** {@link #combine(ReduceOp, float[], float[], int)} on {@code [0, len)} and {@code [second, second + len)}. */
     private static void combine(ReduceOp op, float[] acc, float[] x, int len, int second) {
-        combineFrom(op, acc, x, 0, len);
-        combineFrom(op, acc, x, second, len);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x[j];
+                }
+                for (int j = second; j < second + len; j++) {
+                    acc[j] += x[j];
+                }
+            }
+            default -> {
+                combine(op, acc, x, len);
+                combineFrom(op, acc, x, second, len);
+            }
+        }
     }
 
     private static void combineFrom(ReduceOp op, float[] acc, float[] x, int from, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = from; j < from + len; j++) {
-                acc[j] += x[j];
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] += x[j];
+                }
             }
-        } else {
-            for (int j = from; j < from + len; j++) {
-                acc[j] = combine(op, acc[j], x[j]);
+            case PROD -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] *= x[j];
+                }
+            }
+            case MAX -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] = Math.max(acc[j], x[j]);
+                }
+            }
+            case MIN -> {
+                for (int j = from; j < from + len; j++) {
+                    acc[j] = Math.min(acc[j], x[j]);
+                }
             }
         }
     }
@@ -483,13 +481,26 @@ public final class ReductionKernel {
 
     /** {@code acc[j] = op(a[j], b[j])} for F32 operands read straight from their segments. */
     private static void combineF32Pair(ReduceOp op, float[] acc, MemorySegment a, MemorySegment b, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] = a.getAtIndex(F32, j) + b.getAtIndex(F32, j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) + b.getAtIndex(F32, j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.getAtIndex(F32, j) * b.getAtIndex(F32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(a.getAtIndex(F32, j), b.getAtIndex(F32, j));
+                }
             }
         }
     }
@@ -497,28 +508,54 @@ public final class ReductionKernel {
     /** {@code acc[j] = op(acc[j], src[j])} with {@code src} widened to f32 and read straight from its segment. */
     private static void combineFloats(DType dtype, ReduceOp op, float[] acc, MemorySegment src, int len) {
         if (dtype == DType.F16) {
-            if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-                for (int j = 0; j < len; j++) {
-                    acc[j] += Float.float16ToFloat(src.getAtIndex(I16, j));
+            switch (op) {
+                case SUM, AVG -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] += Float.float16ToFloat(src.getAtIndex(I16, j));
+                    }
                 }
-            } else {
-                for (int j = 0; j < len; j++) {
-                    acc[j] = combine(op, acc[j], Float.float16ToFloat(src.getAtIndex(I16, j)));
+                case PROD -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] *= Float.float16ToFloat(src.getAtIndex(I16, j));
+                    }
+                }
+                case MAX -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = Math.max(acc[j], Float.float16ToFloat(src.getAtIndex(I16, j)));
+                    }
+                }
+                case MIN -> {
+                    for (int j = 0; j < len; j++) {
+                        acc[j] = Math.min(acc[j], Float.float16ToFloat(src.getAtIndex(I16, j)));
+                    }
                 }
             }
-                return;
+            return;
         }
         if (src.isNative()) {
             combine(op, acc, floats(src), 0, len);
             return;
         }
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += src.getAtIndex(F32, j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += src.getAtIndex(F32, j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], src.getAtIndex(F32, j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= src.getAtIndex(F32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], src.getAtIndex(F32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], src.getAtIndex(F32, j));
+                }
             }
         }
     }
@@ -543,49 +580,101 @@ public final class ReductionKernel {
     }
 
     private static void combine(ReduceOp op, float[] acc, float[] x, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x[j];
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x[j];
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x[j]);
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x[j];
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x[j]);
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x[j]);
+                }
             }
         }
     }
 
     private static void combine(ReduceOp op, double[] acc, MemorySegment x, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x.getAtIndex(F64, j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.getAtIndex(F64, j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x.getAtIndex(F64, j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.getAtIndex(F64, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.getAtIndex(F64, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.getAtIndex(F64, j));
+                }
             }
         }
     }
 
     private static void combine(ReduceOp op, int[] acc, MemorySegment x, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x.getAtIndex(I32, j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.getAtIndex(I32, j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x.getAtIndex(I32, j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.getAtIndex(I32, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.getAtIndex(I32, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.getAtIndex(I32, j));
+                }
             }
         }
     }
 
     private static void combine(ReduceOp op, long[] acc, MemorySegment x, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x.getAtIndex(I64, j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.getAtIndex(I64, j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x.getAtIndex(I64, j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.getAtIndex(I64, j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.getAtIndex(I64, j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.getAtIndex(I64, j));
+                }
             }
         }
     }
@@ -605,39 +694,78 @@ public final class ReductionKernel {
 
     /** {@code acc[j] = op(a[base + j], b[base + j])}, both read straight from native memory through buffer views. */
     private static void combinePair(ReduceOp op, float[] acc, FloatBuffer a, FloatBuffer b, int base, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] = a.get(base + j) + b.get(base + j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.get(base + j) + b.get(base + j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, a.get(base + j), b.get(base + j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = a.get(base + j) * b.get(base + j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(a.get(base + j), b.get(base + j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(a.get(base + j), b.get(base + j));
+                }
             }
         }
     }
 
     /** {@code acc[j] = op(acc[j], x[base + j])}, {@code x} read straight from native memory through a buffer view. */
     private static void combine(ReduceOp op, float[] acc, FloatBuffer x, int base, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x.get(base + j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.get(base + j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x.get(base + j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.get(base + j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.get(base + j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.get(base + j));
+                }
             }
         }
     }
 
     /** {@code acc[j] = op(acc[j], x[base + j])}, {@code x} read straight from native memory through a buffer view. */
     private static void combine(ReduceOp op, double[] acc, DoubleBuffer x, int base, int len) {
-        if (op == ReduceOp.SUM || op == ReduceOp.AVG) {
-            for (int j = 0; j < len; j++) {
-                acc[j] += x.get(base + j);
+        switch (op) {
+            case SUM, AVG -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] += x.get(base + j);
+                }
             }
-        } else {
-            for (int j = 0; j < len; j++) {
-                acc[j] = combine(op, acc[j], x.get(base + j));
+            case PROD -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] *= x.get(base + j);
+                }
+            }
+            case MAX -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.max(acc[j], x.get(base + j));
+                }
+            }
+            case MIN -> {
+                for (int j = 0; j < len; j++) {
+                    acc[j] = Math.min(acc[j], x.get(base + j));
+                }
             }
         }
     }
@@ -665,20 +793,14 @@ public final class ReductionKernel {
         FloatBuffer[] v = floatViews;
         float[] acc = floatAcc;
         boolean sum = op == ReduceOp.SUM || op == ReduceOp.AVG;
-        boolean direct = op == ReduceOp.SUM && n > 1 && dst.isNative() && 4 * count >= directMinBytes;
         try {
             for (long w = 0; w < count; w += windowElements) {
                 int wl = (int) Math.min(windowElements, count - w);
                 for (int k = 0; k < n; k++) {
                     v[k] = floats(operand(srcs, offsets, common, k, 4 * w, 4L * wl));
                 }
-                FloatBuffer out = direct ? floats(dst.asSlice(dstByteOffset + 4 * w, 4L * wl)) : null;
                 for (int base = 0; base < wl; base += BLOCK_ELEMENTS) {
                     int len = Math.min(BLOCK_ELEMENTS, wl - base);
-                    if (direct && n <= 4) {
-                        sumInto(out, v, n, base, len);
-                        continue;
-                    }
                     int k;
                     if (n == 1) {
                         v[0].get(base, acc, 0, len);
@@ -689,16 +811,12 @@ public final class ReductionKernel {
                     } else {
                         k = sumFirst(acc, v, n, base, len);
                     }
-                    while (k < n && !(direct && n - k <= 3)) {
+                    while (k < n) {
                         if (sum) {
                             k += sumNext(acc, v, k, n, base, len);
                         } else {
                             combine(op, acc, v[k++], base, len);
                         }
-                    }
-                    if (k < n) {
-                        sumLastInto(out, acc, v, k, n, base, len);
-                        continue;
                     }
                     if (op == ReduceOp.AVG) {
                         float d = divisor;
@@ -711,56 +829,6 @@ public final class ReductionKernel {
             }
         } finally {
             Arrays.fill(v, 0, n, null); // keep no view of a peer's memory past the call
-        }
-    }
-
-    /**
-     * {@code out[base + j] = ((a + b) + c) + d} over the block for {@code 2 <= n <= 4} operands, written straight into
-     * the destination: no accumulator block and no copy of it, the operands' loads and the destination's stores
-     * interleaved in one stream.
-     */
-    private static void sumInto(FloatBuffer out, FloatBuffer[] v, int n, int base, int len) {
-        FloatBuffer a = v[0];
-        FloatBuffer b = v[1];
-        int end = base + len;
-        if (n == 2) {
-            for (int i = base; i < end; i++) {
-                out.put(i, a.get(i) + b.get(i));
-            }
-            return;
-        }
-        FloatBuffer c = v[2];
-        if (n == 3) {
-            for (int i = base; i < end; i++) {
-                out.put(i, a.get(i) + b.get(i) + c.get(i));
-            }
-            return;
-        }
-        FloatBuffer d = v[3];
-        for (int i = base; i < end; i++) {
-            out.put(i, a.get(i) + b.get(i) + c.get(i) + d.get(i));
-        }
-    }
-
-    /** The last pass of an F32 sum: {@code out[base + j] = acc[j] + operands k..n-1} (one to three), in order. */
-    private static void sumLastInto(FloatBuffer out, float[] acc, FloatBuffer[] v, int k, int n, int base, int len) {
-        FloatBuffer a = v[k];
-        if (n - k == 1) {
-            for (int j = 0; j < len; j++) {
-                out.put(base + j, acc[j] + a.get(base + j));
-            }
-            return;
-        }
-        FloatBuffer b = v[k + 1];
-        if (n - k == 2) {
-            for (int j = 0; j < len; j++) {
-                out.put(base + j, acc[j] + a.get(base + j) + b.get(base + j));
-            }
-            return;
-        }
-        FloatBuffer c = v[k + 2];
-        for (int j = 0; j < len; j++) {
-            out.put(base + j, acc[j] + a.get(base + j) + b.get(base + j) + c.get(base + j));
         }
     }
 
@@ -834,7 +902,13 @@ public final class ReductionKernel {
                     for (int k = 1; k < n; k++) {
                         combine(op, acc, v[k], base, len);
                     }
-                    finish(op, acc, len, divisor, dst, dstByteOffset + 8 * (w + base));
+                    if (op == ReduceOp.AVG) {
+                        double d = divisor;
+                        for (int j = 0; j < len; j++) {
+                            acc[j] = acc[j] / d;
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, dst, F64, dstByteOffset + 8 * (w + base), len);
                 }
             }
         } finally {
