@@ -71,7 +71,7 @@ final class AllGatherStep implements ShmChannel.StagedStep {
         Arrays.fill(done, false);
         done[ch.rank] = true;
         for (int left = ch.size - 1; left > 0; left--) {
-            int q = nextPosted(k);
+            int q = ch.nextPosted(k, done);
             try {
                 ch.checkMatch(k, q, CollectiveKind.ALL_GATHER, count, dtype, -1, -1);
             } catch (CollectiveMismatchException e) {
@@ -87,22 +87,6 @@ final class AllGatherStep implements ShmChannel.StagedStep {
         if (ch.anyFlag(k, FLAG_WHOLE_INPUT)) {
             ch.sync();
         }
-    }
-
-    /** The first peer after this rank, in ring order, that posted round {@code k} and is not done; else waits. */
-    private int nextPosted(long k) {
-        int first = -1;
-        for (int j = 1; j < ch.size; j++) {
-            int q = (ch.rank + j) % ch.size;
-            if (!done[q]) {
-                if (ch.posted(q, k)) {
-                    return q;
-                }
-                first = first < 0 ? q : first;
-            }
-        }
-        ch.awaitPost(first, k);
-        return first;
     }
 
     @Override

@@ -122,7 +122,7 @@ final class AllGathervStep {
             long received = 0;
             List<RowRuns> strided = new ArrayList<>();
             for (int left = ch.size - 1; left > 0 && !fallback; left--) {
-                int q = nextPosted(k, done);
+                int q = ch.nextPosted(k, done);
                 ch.checkMatch(k, q, CollectiveKind.ALL_GATHER_V, total, dtype, -1, -1);
                 done[q] = true;
                 if ((ch.flagsOf(q, k) & FLAG_NO_ROOM) != 0) {
@@ -162,25 +162,6 @@ final class AllGathervStep {
     private boolean inThisArena(Allocator scratch) {
         return scratch.hostMemory().orElse(null) instanceof ShmCommunicator.ArenaMemory memory
             && memory.world() == ch.world;
-    }
-
-    /**
-     * The first peer after this rank, in ring order, that has posted round {@code k} and is not {@code done}; when none
-     * has, waits for the first one not done.
-     */
-    private int nextPosted(long k, boolean[] done) {
-        int first = -1;
-        for (int j = 1; j < ch.size; j++) {
-            int q = (ch.rank + j) % ch.size;
-            if (!done[q]) {
-                if (ch.posted(q, k)) {
-                    return q;
-                }
-                first = first < 0 ? q : first;
-            }
-        }
-        ch.awaitPost(first, k);
-        return first;
     }
 
     /**

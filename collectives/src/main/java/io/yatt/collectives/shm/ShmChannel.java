@@ -336,6 +336,25 @@ final class ShmChannel {
         return (long) LONG.getAcquire(segs[p], postLine(k) + SEQ) >= k;
     }
 
+    /**
+     * The first peer after this rank, in ring order, that has posted round {@code k} and is not {@code done}; when none
+     * has, waits for the first one not done (the steps that copy each peer's data as soon as it is posted).
+     */
+    int nextPosted(long k, boolean[] done) {
+        int first = -1;
+        for (int j = 1; j < size; j++) {
+            int q = (rank + j) % size;
+            if (!done[q]) {
+                if (posted(q, k)) {
+                    return q;
+                }
+                first = first < 0 ? q : first;
+            }
+        }
+        awaitPost(first, k);
+        return first;
+    }
+
     /** Returns once member {@code p} posted round {@code k}. */
     void awaitPost(int p, long k) {
         await(p, postLine(k) + SEQ, k);

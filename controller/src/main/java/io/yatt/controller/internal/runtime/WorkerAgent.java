@@ -767,20 +767,34 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * replaced by one with the rows pulled; the same object where nothing changed. The new batches go to {@code made}.
      */
     private Object resolved(Object value, List<DataBatch> made, int depth) {
+        return mapBatches(value, batch -> {
+            if (!hasReferences(batch)) {
+                return batch;
+            }
+            DataBatch pulled = pulled(batch);
+            made.add(pulled);
+            return pulled;
+        }, depth);
+    }
+
+    /**
+     * {@code value} with every batch in it (itself, or at any depth of lists and maps, up to {@link #MAX_DEPTH})
+     * replaced by what {@code f} makes of it; a list or map is copied (unmodifiable) only where an element changed,
+     * otherwise the same object comes back.
+     */
+    private static Object mapBatches(Object value, java.util.function.UnaryOperator<DataBatch> f, int depth) {
         if (depth > MAX_DEPTH) {
             return value;
         }
         switch (value) {
-            case DataBatch batch when hasReferences(batch) -> {
-                DataBatch pulled = pulled(batch);
-                made.add(pulled);
-                return pulled;
+            case DataBatch batch -> {
+                return f.apply(batch);
             }
             case List<?> list -> {
                 List<Object> out = new ArrayList<>(list.size());
                 boolean changed = false;
                 for (Object element : list) {
-                    Object r = resolved(element, made, depth + 1);
+                    Object r = mapBatches(element, f, depth + 1);
                     changed |= r != element;
                     out.add(r);
                 }
@@ -790,7 +804,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 Map<Object, Object> out = new LinkedHashMap<>();
                 boolean changed = false;
                 for (Map.Entry<?, ?> e : map.entrySet()) {
-                    Object r = resolved(e.getValue(), made, depth + 1);
+                    Object r = mapBatches(e.getValue(), f, depth + 1);
                     changed |= r != e.getValue();
                     out.put(e.getKey(), r);
                 }
@@ -907,45 +921,20 @@ public final class WorkerAgent implements Agent, MessageHandler {
     /** {@code value} with its batches that hold a {@code referenced} tensor rebuilt (each once); new ones in made. */
     private Object rebuilt(Object value, Set<Tensor> referenced, long step, List<DataBatch> made,
             Map<DataBatch, DataBatch> done, int depth) {
-        if (depth > MAX_DEPTH) {
-            return value;
-        }
-        switch (value) {
-            case DataBatch batch when !batch.isClosed() -> {
-                DataBatch again = done.get(batch);
-                if (again == null) {
-                    again = batchByReference(batch, referenced, step);
-                    if (again != batch) {
-                        made.add(again);
-                    }
-                    done.put(batch, again);
+        return mapBatches(value, batch -> {
+            if (batch.isClosed()) {
+                return batch;
+            }
+            DataBatch again = done.get(batch);
+            if (again == null) {
+                again = batchByReference(batch, referenced, step);
+                if (again != batch) {
+                    made.add(again);
                 }
-                return again;
+                done.put(batch, again);
             }
-            case List<?> list -> {
-                List<Object> out = new ArrayList<>(list.size());
-                boolean changed = false;
-                for (Object element : list) {
-                    Object r = rebuilt(element, referenced, step, made, done, depth + 1);
-                    changed |= r != element;
-                    out.add(r);
-                }
-                return changed ? Collections.unmodifiableList(out) : value;
-            }
-            case Map<?, ?> map -> {
-                Map<Object, Object> out = new LinkedHashMap<>();
-                boolean changed = false;
-                for (Map.Entry<?, ?> e : map.entrySet()) {
-                    Object r = rebuilt(e.getValue(), referenced, step, made, done, depth + 1);
-                    changed |= r != e.getValue();
-                    out.put(e.getKey(), r);
-                }
-                return changed ? Collections.unmodifiableMap(out) : value;
-            }
-            case null, default -> {
-                return value;
-            }
-        }
+            return again;
+        }, depth);
     }
 
     /** {@code batch} itself, or a new batch in which its {@code referenced} tensors travel as references. */
