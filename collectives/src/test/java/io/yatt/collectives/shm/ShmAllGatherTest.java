@@ -80,7 +80,7 @@ class ShmAllGatherTest {
     }
 
     @Test
-    void shouldReportTheLowestMismatchedRankOnEveryRank() {
+    void shouldReportTheMismatchWithRankTwoOnEveryRank() {
         try (ShmProcessHarness fresh = new ShmProcessHarness(RANKS, CONTEXT)) {
             List<String> messages = fresh.run(ctx -> {
                 long count = ctx.rank() == 2 ? 8 : 4;
@@ -97,10 +97,11 @@ class ShmAllGatherTest {
                 + "allGather(count=8, dtype=F32)";
             String rank1 = "mismatched collective: rank 1 called allGather(count=4, dtype=F32) but rank 2 called "
                 + "allGather(count=8, dtype=F32)";
-            // rank 1 reports its own comparison, or rank 0's when rank 0's abort record is there first
-            assertEquals(rank0, messages.get(0));
-            assertTrue(messages.get(1).equals(rank1) || messages.get(1).equals(rank0), messages.get(1));
-            assertEquals(rank0, messages.get(2));
+            // every rank reports a comparison of a matching rank with rank 2: its own, or that of the rank whose abort
+            // record it found first (ranks 0 and 1 compare at the same time, so either may be first)
+            for (String message : messages) {
+                assertTrue(message.equals(rank0) || message.equals(rank1), message);
+            }
         }
     }
 }
