@@ -44,7 +44,7 @@ final class ControllerReferences implements AutoCloseable {
      * {@code args} with every DataBatch that holds a tensor above {@code inlineLimitBytes} replaced by a batch of its
      * own (views of the small tensors, the same columns and metadata) in which each such tensor is a reference column
      * to a copy in the controller's store, plus the endpoint consumers fetch it from; {@code args} itself when there
-     * is none. The caller keeps its batches; the returned ones are closed with {@link #closeDerived}.
+     * is none. The caller keeps its batches; the caller of this method closes the returned ones it does not hand on.
      *
      * @throws IllegalStateException if the references are closed
      */
@@ -61,26 +61,18 @@ final class ControllerReferences implements AutoCloseable {
         return out == null ? args : out;
     }
 
-    /** Closes the batches {@link #publish} made in {@code derived} that are not in {@code original}. */
-    static void closeDerived(Object[] original, Object[] derived) {
-        if (derived == original) {
-            return;
-        }
-        for (int i = 0; i < derived.length; i++) {
-            if (derived[i] != original[i] && derived[i] instanceof DataBatch b && !b.isClosed()) {
-                b.close();
-            }
-        }
-    }
-
     private static boolean above(DataBatch batch, long inlineLimitBytes) {
         for (String key : batch.tensorKeys()) {
-            Tensor t = batch.tensor(key);
-            if (t.byteSize() > inlineLimitBytes && t.shape().dim(0) > 0) {
+            if (byReference(batch.tensor(key), inlineLimitBytes)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether {@code t} travels as a reference: above the limit, and with rows to refer to. */
+    private static boolean byReference(Tensor t, long inlineLimitBytes) {
+        return !TensorRef.travelsInline(t.byteSize(), inlineLimitBytes) && t.shape().dim(0) > 0;
     }
 
     private DataBatch referenced(DataBatch batch, long inlineLimitBytes, long step) {
@@ -95,7 +87,7 @@ final class ControllerReferences implements AutoCloseable {
             DataBatch.Builder b = DataBatch.builder(allocator);
             for (String key : batch.tensorKeys()) {
                 Tensor t = batch.tensor(key);
-                if (t.byteSize() > inlineLimitBytes && t.shape().dim(0) > 0) {
+                if (byReference(t, inlineLimitBytes)) {
                     b.column(key, store.publish(key, step, t));
                 } else {
                     Tensor view = t.narrow(0, 0, t.shape().dim(0));

@@ -1,6 +1,7 @@
 package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.DataBatch;
+import io.yatt.controller.internal.wire.PayloadCodec;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -40,7 +41,7 @@ public final class Batches {
     }
 
     private static void collect(Object value, Set<DataBatch> into, int depth) {
-        if (depth > 64) {
+        if (depth > PayloadCodec.MAX_DEPTH) {
             return;
         }
         switch (value) {

@@ -65,8 +65,6 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     /** Pause between registration attempts until the controller answers. */
     static final long REGISTER_RETRY_NS = TimeUnit.MILLISECONDS.toNanos(200);
-    /** Deepest nesting of lists and maps searched for batches in arguments and results (as {@link Batches} does). */
-    private static final int MAX_DEPTH = 64;
 
     private enum State { REGISTERING, ACTIVE, REFUSED, STOPPED }
 
@@ -673,14 +671,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 sent++;
             } else if (nowNs - p.deadlineNs() > 0) {
                 pendingErrors.poll();
-                String reason = "controller unreachable: reply not sent: correlationId=" + p.correlationId()
-                        + ", error=" + p.type() + ", reason=" + PublicationSink.failure(toController) + ", timeoutMs="
-                        + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs);
-                System.err.println("yatt worker " + registration.workerId() + ": " + reason + ", message="
-                        + p.message());
-                if (unreachable == null) {
-                    unreachable = reason;
-                }
+                unreachable(p.correlationId(), p.type(), p.message());
             } else {
                 break;
             }
@@ -695,13 +686,18 @@ public final class WorkerAgent implements Agent, MessageHandler {
      */
     private void replyError(long correlationId, String type, String message) {
         if (!controller.error(correlationId, registration.workerId(), registration.rank(), type, message)) {
-            String reason = "controller unreachable: reply not sent: correlationId=" + correlationId + ", error="
-                    + type + ", reason=" + PublicationSink.failure(toController) + ", timeoutMs="
-                    + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs);
-            System.err.println("yatt worker " + registration.workerId() + ": " + reason + ", message=" + message);
-            if (unreachable == null) {
-                unreachable = reason;
-            }
+            unreachable(correlationId, type, message);
+        }
+    }
+
+    /** An error reply that could not be sent within the send timeout: the worker stops (see {@link #replyError}). */
+    private void unreachable(long correlationId, String type, String message) {
+        String reason = "controller unreachable: reply not sent: correlationId=" + correlationId + ", error=" + type
+                + ", reason=" + PublicationSink.failure(toController) + ", timeoutMs="
+                + TimeUnit.NANOSECONDS.toMillis(sendTimeoutNs);
+        System.err.println("yatt worker " + registration.workerId() + ": " + reason + ", message=" + message);
+        if (unreachable == null) {
+            unreachable = reason;
         }
     }
 
@@ -778,12 +774,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
     }
 
     /**
-     * {@code value} with every batch in it (itself, or at any depth of lists and maps, up to {@link #MAX_DEPTH})
+     * {@code value} with every batch in it (itself, or at any depth of lists and maps, up to {@link PayloadCodec#MAX_DEPTH}, the deepest a payload nests)
      * replaced by what {@code f} makes of it; a list or map is copied (unmodifiable) only where an element changed,
      * otherwise the same object comes back.
      */
     private static Object mapBatches(Object value, java.util.function.UnaryOperator<DataBatch> f, int depth) {
-        if (depth > MAX_DEPTH) {
+        if (depth > PayloadCodec.MAX_DEPTH) {
             return value;
         }
         switch (value) {
@@ -873,7 +869,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
      */
     private Object byReference(Object value, long step) {
         Set<DataBatch> batches = Collections.newSetFromMap(new IdentityHashMap<>());
-        collectBatches(value, batches, 0);
+        mapBatches(value, batch -> {
+            if (!batch.isClosed()) {
+                batches.add(batch);
+            }
+            return batch;
+        }, 0);
         Set<Tensor> referenced = Collections.newSetFromMap(new IdentityHashMap<>());
         List<Tensor> inline = new ArrayList<>();
         long inlineBytes = 0;
@@ -902,19 +903,6 @@ public final class WorkerAgent implements Agent, MessageHandler {
         } catch (RuntimeException e) {
             Batches.close(made);
             throw e;
-        }
-    }
-
-    private static void collectBatches(Object value, Set<DataBatch> into, int depth) {
-        if (depth > MAX_DEPTH) {
-            return;
-        }
-        switch (value) {
-            case DataBatch batch when !batch.isClosed() -> into.add(batch);
-            case List<?> list -> list.forEach(element -> collectBatches(element, into, depth + 1));
-            case Map<?, ?> map -> map.values().forEach(element -> collectBatches(element, into, depth + 1));
-            case null, default -> {
-            }
         }
     }
 
