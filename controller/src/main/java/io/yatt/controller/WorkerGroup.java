@@ -123,14 +123,12 @@ public final class WorkerGroup {
             long correlationId = agent.newCall();
             CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
                     plane.currentStep(), members, perWorker);
-            CompletableFuture<Object> result = new CompletableFuture<>();
-            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, perWorker));
-            result.whenComplete((v, e) -> {
-                if (e instanceof CancellationException && !raw.isDone()) {
+            CallFuture result = new CallFuture(this, () -> agent.cancel(correlationId), () -> {
+                if (!raw.isDone()) {
                     raw.cancel(false);
                 }
             });
-            track(result, () -> agent.cancel(correlationId));
+            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, perWorker));
             return result;
         }
         long correlationId;
@@ -139,9 +137,19 @@ public final class WorkerGroup {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<Object> result = new CompletableFuture<>();
         // set once the workers were told to drop the call (or answered it): a cancel then sends nothing more
         AtomicBoolean settled = new AtomicBoolean();
+        long announced = correlationId;
+        CompletableFuture<?>[] self = new CompletableFuture<?>[1];
+        // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
+        CallFuture result = new CallFuture(this, () -> agent.cancel(announced) || self[0].completeExceptionally(
+                wrapped(new CancellationException("call cancelled before its input: group=" + role + ", method="
+                        + method))), () -> {
+                            if (settled.compareAndSet(false, true)) {
+                                agent.abandon(announced, members);
+                            }
+                        });
+        self[0] = result;
         CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
             if (result.isDone()) {
                 return;
@@ -172,15 +180,6 @@ public final class WorkerGroup {
                 settle(result, results, ex, dispatch, perWorker);
             });
         });
-        result.whenComplete((v, e) -> {
-            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-            if (cause instanceof CancellationException && settled.compareAndSet(false, true)) {
-                agent.abandon(correlationId, members);
-            }
-        });
-        // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
-        track(result, () -> agent.cancel(correlationId) || result.completeExceptionally(wrapped(
-                new CancellationException("call cancelled before its input: group=" + role + ", method=" + method))));
         return result;
     }
 
@@ -234,21 +233,55 @@ public final class WorkerGroup {
      */
     public boolean cancel(CompletableFuture<?> call) {
         // a completed call may still be in the table while its dependents run: done means nothing to cancel
-        BooleanSupplier canceller = call.isDone() ? null : cancellers.get(call);
+        if (call.isDone()) {
+            return false;
+        }
+        BooleanSupplier canceller = call instanceof CallFuture f && f.group == this ? f.canceller
+                : cancellers.get(call);
         return canceller != null && canceller.getAsBoolean();
-    }
-
-    /** Makes {@code call} cancellable through {@link #cancel} until it completes. */
-    private void track(CompletableFuture<?> call, BooleanSupplier canceller) {
-        cancellers.put(call, canceller);
-        call.whenComplete((v, e) -> cancellers.remove(call));
     }
 
     /** Makes {@code derived} (a proxy's future over {@code call}) cancel {@code call} through {@link #cancel}. */
     void trackDerived(CompletableFuture<?> derived, CompletableFuture<?> call) {
-        BooleanSupplier canceller = cancellers.get(call);
-        if (canceller != null) {
-            track(derived, canceller);
+        if (call instanceof CallFuture f && f.group == this && !call.isDone()) {
+            cancellers.put(derived, f.canceller);
+            derived.whenComplete((v, e) -> cancellers.remove(derived));
+        }
+    }
+
+    /**
+     * The future {@link #callAsync} returns: it carries what {@link #cancel} runs for it, and what must happen when it
+     * is cancelled ({@code cancel}, or completed with a {@link CancellationException}), so that a call needs no table
+     * entry and no extra stages on the way of every result.
+     */
+    private static final class CallFuture extends CompletableFuture<Object> {
+        private final WorkerGroup group;
+        private final BooleanSupplier canceller;
+        private final Runnable onCancelled;
+
+        CallFuture(WorkerGroup group, BooleanSupplier canceller, Runnable onCancelled) {
+            this.group = group;
+            this.canceller = canceller;
+            this.onCancelled = onCancelled;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean done = super.cancel(mayInterruptIfRunning);
+            if (done) {
+                onCancelled.run();
+            }
+            return done;
+        }
+
+        @Override
+        public boolean completeExceptionally(Throwable ex) {
+            boolean done = super.completeExceptionally(ex);
+            Throwable cause = ex instanceof CompletionException && ex.getCause() != null ? ex.getCause() : ex;
+            if (done && cause instanceof CancellationException) {
+                onCancelled.run();
+            }
+            return done;
         }
     }
 

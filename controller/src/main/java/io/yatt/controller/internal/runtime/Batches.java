@@ -2,10 +2,13 @@ package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.RandomAccess;
 import java.util.Set;
 
 /**
@@ -15,17 +18,31 @@ import java.util.Set;
  */
 public final class Batches {
 
+    /** Up to this many kept batches are searched linearly. */
+    private static final int SMALL = 8;
+
     private Batches() {
     }
 
-    /** Closes every open batch in {@code value} that is not also in {@code keep}; failures are suppressed. */
+    /**
+     * Closes every open batch in {@code value} that is not also in {@code keep}; failures are suppressed. A value
+     * that holds no batch (the common case of a call's plain arguments and results) costs one walk and allocates
+     * nothing.
+     */
     public static void close(Object value, Object keep) {
-        Set<DataBatch> kept = Collections.newSetFromMap(new IdentityHashMap<>());
-        collect(keep, kept, 0);
-        Set<DataBatch> owned = Collections.newSetFromMap(new IdentityHashMap<>());
-        collect(value, owned, 0);
+        List<DataBatch> owned = collect(value, null, 0);
+        if (owned == null) {
+            return;
+        }
+        List<DataBatch> kept = collect(keep, null, 0);
+        Set<DataBatch> keptSet = null;
+        if (kept != null && kept.size() > SMALL) {
+            keptSet = Collections.newSetFromMap(new IdentityHashMap<>());
+            keptSet.addAll(kept);
+        }
         for (DataBatch batch : owned) {
-            if (!kept.contains(batch) && !batch.isClosed()) {
+            boolean isKept = keptSet != null ? keptSet.contains(batch) : kept != null && containsIdentity(kept, batch);
+            if (!isKept && !batch.isClosed()) {
                 try {
                     batch.close();
                 } catch (RuntimeException ignored) {
@@ -35,33 +52,63 @@ public final class Batches {
         }
     }
 
+    /** Whether {@code value} holds a batch at any depth of lists, maps and argument arrays. */
+    public static boolean holdsBatch(Object value) {
+        return collect(value, null, 0) != null;
+    }
+
+    private static boolean containsIdentity(List<DataBatch> batches, DataBatch batch) {
+        for (DataBatch b : batches) {
+            if (b == batch) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Closes every open batch in {@code value}. */
     public static void close(Object value) {
         close(value, null);
     }
 
-    private static void collect(Object value, Set<DataBatch> into, int depth) {
+    /** Adds the batches of {@code value} to {@code into} (created at the first one); returns it. */
+    private static List<DataBatch> collect(Object value, List<DataBatch> into, int depth) {
         if (depth > PayloadCodec.MAX_DEPTH) {
-            return;
+            return into;
         }
         switch (value) {
-            case DataBatch batch -> into.add(batch);
+            case DataBatch batch -> {
+                List<DataBatch> out = into == null ? new ArrayList<>() : into;
+                out.add(batch);
+                return out;
+            }
             case Object[] array -> {
                 for (Object element : array) {
-                    collect(element, into, depth + 1);
+                    into = collect(element, into, depth + 1);
                 }
+                return into;
+            }
+            case List<?> list when list instanceof RandomAccess -> {
+                // by index: an iterator per list would be allocated on every call's arguments and results
+                for (int i = 0; i < list.size(); i++) {
+                    into = collect(list.get(i), into, depth + 1);
+                }
+                return into;
             }
             case Collection<?> collection -> {
                 for (Object element : collection) {
-                    collect(element, into, depth + 1);
+                    into = collect(element, into, depth + 1);
                 }
+                return into;
             }
             case Map<?, ?> map -> {
                 for (Object element : map.values()) {
-                    collect(element, into, depth + 1);
+                    into = collect(element, into, depth + 1);
                 }
+                return into;
             }
             case null, default -> {
+                return into;
             }
         }
     }

@@ -868,6 +868,9 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * exceed the largest message Aeron takes).
      */
     private Object byReference(Object value, long step) {
+        if (!Batches.holdsBatch(value)) {
+            return value;
+        }
         Set<DataBatch> batches = Collections.newSetFromMap(new IdentityHashMap<>());
         mapBatches(value, batch -> {
             if (!batch.isClosed()) {

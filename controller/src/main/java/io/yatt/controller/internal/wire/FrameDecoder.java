@@ -43,6 +43,7 @@ public final class FrameDecoder {
     private final StepBarrierDecoder stepBarrier = new StepBarrierDecoder();
     private final MetricReductionDecoder metricReduction = new MetricReductionDecoder();
     private final PeerHeartbeatDecoder peerHeartbeat = new PeerHeartbeatDecoder();
+    private final Utf8Cache strings = new Utf8Cache();
 
     /** A decoder whose payloads use {@code payloads}. */
     public FrameDecoder(PayloadCodec payloads) {
@@ -83,9 +84,15 @@ public final class FrameDecoder {
                 long controllerId = invoke.controllerId();
                 long step = invoke.step();
                 boolean awaitInput = version >= InvokeDecoder.awaitInputSinceVersion() && bool(invoke.awaitInputRaw());
-                String group = invoke.group();
-                String method = invoke.method();
-                String mode = invoke.dispatchMode();
+                String group = strings.decode(buffer, invoke.limit() + InvokeDecoder.groupHeaderLength(),
+                        invoke.groupLength());
+                invoke.skipGroup();
+                String method = strings.decode(buffer, invoke.limit() + InvokeDecoder.methodHeaderLength(),
+                        invoke.methodLength());
+                invoke.skipMethod();
+                String mode = strings.decode(buffer, invoke.limit() + InvokeDecoder.dispatchModeHeaderLength(),
+                        invoke.dispatchModeLength());
+                invoke.skipDispatchMode();
                 List<Object> args = argumentList(payload(buffer, invoke.limit()));
                 if (awaitInput && !args.isEmpty()) {
                     throw new MalformedFrameException("invoke awaiting input carries arguments: count=" + args.size());

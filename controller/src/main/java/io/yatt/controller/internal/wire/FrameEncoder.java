@@ -54,6 +54,7 @@ public final class FrameEncoder {
     private final StepBarrierEncoder stepBarrier = new StepBarrierEncoder();
     private final MetricReductionEncoder metricReduction = new MetricReductionEncoder();
     private final PeerHeartbeatEncoder peerHeartbeat = new PeerHeartbeatEncoder();
+    private final Utf8Cache strings = new Utf8Cache();
 
     /** An encoder whose payloads use {@code payloads}. */
     public FrameEncoder(PayloadCodec payloads) {
@@ -130,8 +131,12 @@ public final class FrameEncoder {
                 int payloadLength = payloads.encode(m.args(), payloadScratch, 0);
                 invoke.wrapAndApplyHeader(buffer, 0, header).correlationId(m.correlationId())
                         .controllerId(m.controllerId()).step(m.step())
-                        .awaitInput(m.awaitInput() ? BooleanType.TRUE : BooleanType.FALSE).group(m.group())
-                        .method(m.method()).dispatchMode(m.dispatchMode()).putPayload(payloadScratch, 0, payloadLength);
+                        .awaitInput(m.awaitInput() ? BooleanType.TRUE : BooleanType.FALSE);
+                byte[] group = strings.encode(m.group());
+                byte[] method = strings.encode(m.method());
+                byte[] mode = strings.encode(m.dispatchMode());
+                invoke.putGroup(group, 0, group.length).putMethod(method, 0, method.length)
+                        .putDispatchMode(mode, 0, mode.length).putPayload(payloadScratch, 0, payloadLength);
                 yield invoke.encodedLength();
             }
             case Message.InvokeInput m -> {
