@@ -4,6 +4,7 @@ import io.yatt.controller.internal.runtime.Batches;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerSession;
+import io.yatt.controller.internal.wire.Message;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -265,7 +266,16 @@ public final class WorkerGroup {
      *         methods at fault
      */
     public <T> T proxy(Class<T> api) {
-        return GroupProxy.create(this, api, methods.keySet());
+        List<Message.Register> registrations = new ArrayList<>(members.length);
+        for (WorkerSession member : members) {
+            registrations.add(member.registration());
+        }
+        List<Class<?>> payloadClasses = new ArrayList<>();
+        for (PayloadType<?> type : plane.context().allPayloadTypes()) {
+            payloadClasses.add(type.javaType());
+        }
+        return GroupProxy.create(this, api, methods.keySet(),
+                new ProxySignatures(role, methods, dispatchModes, registrations, payloadClasses));
     }
 
     /**
