@@ -22,7 +22,8 @@ import org.agrona.DirectBuffer;
 
 /**
  * Decodes one frame into a {@link Message} with SBE flyweights re-pointed at the receive buffer, after
- * {@link FrameValidator} accepted its structure; then checks the values (enum codes, ranks, mesh ranges, the payload).
+ * {@link FrameValidator} accepted its structure; then checks the values (enum codes, ranks, mesh ranges, method
+ * signatures, the payload).
  * Confined to one thread (the flyweights are reused).
  */
 public final class FrameDecoder {
