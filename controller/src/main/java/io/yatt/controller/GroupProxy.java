@@ -9,6 +9,7 @@ import java.lang.reflect.Proxy;
 import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,11 +44,12 @@ final class GroupProxy implements InvocationHandler {
     }
 
     /**
-     * A proxy of {@code api} over {@code group}, whose workers serve {@code served}.
+     * A proxy of {@code api} over {@code group}, whose workers serve {@code served} with the signatures
+     * {@code signatures} checks.
      *
      * @throws IllegalArgumentException as listed on {@link WorkerGroup#proxy}
      */
-    static <T> T create(WorkerGroup group, Class<T> api, Set<String> served) {
+    static <T> T create(WorkerGroup group, Class<T> api, Set<String> served, ProxySignatures signatures) {
         Objects.requireNonNull(api, "api");
         if (!api.isInterface() || api.isAnnotation()) {
             throw new IllegalArgumentException("proxy type must be an interface: type=" + api.getName());
@@ -102,9 +104,13 @@ final class GroupProxy implements InvocationHandler {
                     + ", interface=" + api.getName() + ", methods=" + missing + ", served=" + new TreeSet<>(served));
         }
         Map<String, Call> calls = new HashMap<>();
-        for (Method m : bySignature.values()) {
+        // checked in name order, so that the first mismatch reported does not depend on hash order
+        List<Method> methods = new ArrayList<>(bySignature.values());
+        methods.sort(Comparator.comparing(Method::getName));
+        for (Method m : methods) {
             boolean async = m.getReturnType() == CompletableFuture.class;
             Class<?> resultType = async ? futureValueType(m) : wrap(m.getReturnType());
+            signatures.check(api, m, resultType, !async && m.getReturnType().isPrimitive());
             calls.put(signature(m), new Call(m.getName(), async, resultType,
                     async ? resultType.getName() : m.getReturnType().getName()));
         }

@@ -115,7 +115,8 @@ public final class Worker implements AutoCloseable {
             }
             List<Message.MethodEntry> methods = new ArrayList<>();
             for (String name : ctx.methods.names()) {
-                methods.add(new Message.MethodEntry(name, ctx.methods.dispatchMode(name)));
+                methods.add(new Message.MethodEntry(name, ctx.methods.dispatchMode(name),
+                        Optional.of(Message.MethodSignature.of(ctx.methods.type(name)))));
             }
             Message.Register registration = new Message.Register(ctx.workerId, ctx.rank, ctx.pid, replyStreamId,
                     ctx.roles, meshes, methods, ctx.host, resolvedReply, new byte[0]);

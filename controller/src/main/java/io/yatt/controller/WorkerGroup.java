@@ -4,6 +4,7 @@ import io.yatt.controller.internal.runtime.Batches;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerSession;
+import io.yatt.controller.internal.wire.Message;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -290,15 +291,28 @@ public final class WorkerGroup {
      * returning {@link CompletableFuture} calls it as {@link #callAsync} does, any other blocks as {@link #call} does
      * and returns the collected result as the declared type ({@code void}: the result is dropped); arguments, futures
      * included, are passed as those take them. {@code toString}, {@code equals} and {@code hashCode} are answered by
-     * the proxy itself (identity). Everything about {@code api} that can be checked without calling is checked here.
+     * the proxy itself (identity). Everything about {@code api} that can be checked without calling is checked here,
+     * the parameter and return types against the signatures the workers registered, through each method's dispatch
+     * mode (by name only for workers that registered none, and for custom modes).
      *
      * @throws IllegalArgumentException if {@code api} is not an interface, is generic, has default or generic methods,
      *         overloads a name (worker methods are identified by name), returns a future other than a
      *         {@code CompletableFuture} or has methods this group does not serve, each naming the interface and the
-     *         methods at fault
+     *         methods at fault; or if a method's parameter count, a parameter type or its return type cannot match
+     *         what its workers declare (no call could succeed), or its workers registered different signatures,
+     *         naming the method, the index and the expected and actual types, or the signatures and worker ids
      */
     public <T> T proxy(Class<T> api) {
-        return GroupProxy.create(this, api, methods.keySet());
+        List<Message.Register> registrations = new ArrayList<>(members.length);
+        for (WorkerSession member : members) {
+            registrations.add(member.registration());
+        }
+        List<Class<?>> payloadClasses = new ArrayList<>();
+        for (PayloadType<?> type : plane.context().allPayloadTypes()) {
+            payloadClasses.add(type.javaType());
+        }
+        return GroupProxy.create(this, api, methods.keySet(),
+                new ProxySignatures(role, methods, dispatchModes, registrations, payloadClasses));
     }
 
     /**

@@ -20,7 +20,7 @@ import java.util.Set;
 public final class WorkerMethods {
 
     private record Entry(String name, String dispatchMode, Execution execution, int arity, MethodHandle spread,
-                         Class<?>[] parameterTypes) {
+                         MethodType type) {
     }
 
     /** Java's widening primitive conversions (JLS 5.1.2), which the handles' conversion from Object applies. */
@@ -101,6 +101,16 @@ public final class WorkerMethods {
         return entry(name).execution();
     }
 
+    /**
+     * The parameter and return types {@code name} declares (its handle's type, the receiver bound), which the worker
+     * registers as the method's signature.
+     *
+     * @throws IllegalArgumentException if no method has that name
+     */
+    public MethodType type(String name) {
+        return entry(name).type();
+    }
+
     /** Whether a method of that name is served. */
     public boolean contains(String name) {
         return entries.containsKey(name);
@@ -122,7 +132,7 @@ public final class WorkerMethods {
         }
         Object[] values = args.toArray();
         for (int i = 0; i < values.length; i++) {
-            Class<?> expected = entry.parameterTypes()[i];
+            Class<?> expected = entry.type().parameterType(i);
             if (!accepts(expected, values[i])) {
                 throw new IllegalArgumentException("argument type mismatch: method=" + name + ", index=" + i
                         + ", expected=" + expected.getName() + ", actual="
@@ -134,21 +144,33 @@ public final class WorkerMethods {
 
     /** Whether the handle's conversion from Object takes {@code value} for a parameter of {@code type}. */
     private static boolean accepts(Class<?> type, Object value) {
+        return value == null ? !type.isPrimitive() : accepts(type, value.getClass());
+    }
+
+    /**
+     * Whether the handle's conversion from Object takes a non-null value of class {@code valueClass} for a parameter
+     * of {@code type}: an instance of a reference type, or for a primitive the box of that primitive or of one that
+     * widens to it. The one rule for a call's arguments and for a proxy's check of its parameter types.
+     */
+    static boolean accepts(Class<?> type, Class<?> valueClass) {
         if (!type.isPrimitive()) {
-            return value == null || type.isInstance(value);
+            return type.isAssignableFrom(valueClass);
         }
-        Class<?> from = switch (value) {
-            case Boolean b -> boolean.class;
-            case Byte b -> byte.class;
-            case Short v -> short.class;
-            case Character c -> char.class;
-            case Integer v -> int.class;
-            case Long v -> long.class;
-            case Float v -> float.class;
-            case Double v -> double.class;
-            case null, default -> null;
-        };
+        Class<?> from = unbox(valueClass);
         return from != null && (from == type || widens(from, type));
+    }
+
+    /** The primitive {@code boxed} boxes, or null. */
+    static Class<?> unbox(Class<?> boxed) {
+        return boxed == Boolean.class ? boolean.class
+                : boxed == Byte.class ? byte.class
+                : boxed == Short.class ? short.class
+                : boxed == Character.class ? char.class
+                : boxed == Integer.class ? int.class
+                : boxed == Long.class ? long.class
+                : boxed == Float.class ? float.class
+                : boxed == Double.class ? double.class
+                : null;
     }
 
     /** Whether Java widens primitive {@code from} to {@code to} (JLS 5.1.2). */
@@ -203,7 +225,7 @@ public final class WorkerMethods {
             MethodHandle fixed = handle.asFixedArity();
             int arity = fixed.type().parameterCount();
             MethodHandle spread = fixed.asType(MethodType.genericMethodType(arity)).asSpreader(Object[].class, arity);
-            entries.put(name, new Entry(name, dispatchMode, execution, arity, spread, fixed.type().parameterArray()));
+            entries.put(name, new Entry(name, dispatchMode, execution, arity, spread, fixed.type()));
             return this;
         }
 

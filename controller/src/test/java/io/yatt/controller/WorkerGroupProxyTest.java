@@ -7,14 +7,23 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.Subscription;
+import io.yatt.controller.internal.wire.FrameEncoder;
+import io.yatt.controller.internal.wire.Message;
+import io.yatt.controller.internal.wire.PayloadCodec;
+import io.yatt.controller.internal.wire.RegisterLayout;
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,7 +62,76 @@ class WorkerGroupProxyTest {
         void record(String value) {
             recorded.add(value);
         }
+
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        long widen(long value) {
+            return value * 2;
+        }
+
+        /** Declares Object: what arrives is only known when it does. */
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        Object anything(String prefix) {
+            return prefix + rank;
+        }
+
+        @WorkerMethod(dispatch = "RANK_ZERO")
+        int size(float[] values) {
+            return values.length;
+        }
+
+        @WorkerMethod(dispatch = "ALL_TO_ALL")
+        int scale(int factor) {
+            return factor * 10 + rank;
+        }
+
+        @WorkerMethod(dispatch = "DP_COMPUTE_PROTO")
+        DataBatch echo(DataBatch batch) {
+            return batch;
+        }
+
+        @WorkerMethod(dispatch = "PASS_ALL")
+        int custom(int value) {
+            return value + rank;
+        }
     }
+
+    /** One worker's take: takes an int. */
+    static final class IntTake {
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        int take(int value) {
+            return value;
+        }
+    }
+
+    /** Another worker's take of the same name: takes a long. */
+    static final class LongTake {
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        int take(long value) {
+            return (int) value;
+        }
+    }
+
+    interface Taker {
+        List<Integer> take(int value);
+    }
+
+    /** A custom mode: the same arguments to every worker, the list of results back. */
+    private static final Dispatch PASS_ALL = new Dispatch() {
+        @Override
+        public String name() {
+            return "PASS_ALL";
+        }
+
+        @Override
+        public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+            return Collections.nCopies(topology.size(), args);
+        }
+
+        @Override
+        public Object collect(List<Object> results, GroupTopology topology) {
+            return results;
+        }
+    };
 
     /** Blocking calls, typed after each method's dispatch mode (a list per rank, or rank zero's value). */
     interface Actor {
@@ -76,12 +154,77 @@ class WorkerGroupProxyTest {
         CompletableFuture<Void> record(String value);
     }
 
+    /** Accepted when made (an Object may arrive as an Integer); the call finds a String. */
     interface WrongResult {
-        int whoAnswers(String prefix);
+        int anything(String prefix);
     }
 
     interface WrongAsyncResult {
+        CompletableFuture<Integer> anything(String prefix);
+    }
+
+    /** The conversions a call applies: int widens to long, futures of the parameter's type, lists per worker. */
+    interface Compatible {
+        long widen(int value);
+
+        CompletableFuture<Long> anything(Object prefix);
+
+        CharSequence whoAnswers(CompletableFuture<String> prefix);
+
+        List<Integer> addRank(Integer value);
+
+        Object size(Object values);
+
+        Iterable<?> scale(List<Integer> factors);
+
+        CompletableFuture<DataBatch> echo(Object batch);
+
+        void record(CompletableFuture<?> value);
+    }
+
+    interface WrongParameter {
+        int size(String values);
+    }
+
+    interface NarrowingParameter {
+        List<Integer> addRank(long value);
+    }
+
+    interface WrongFutureParameter {
+        List<Integer> addRank(CompletableFuture<String> value);
+    }
+
+    interface WrongArity {
+        String whoAnswers(String prefix, String suffix);
+    }
+
+    interface CollectedAsOneValue {
+        int addRank(int value);
+    }
+
+    interface WrongRankZeroResult {
         CompletableFuture<Integer> whoAnswers(String prefix);
+    }
+
+    interface NotAListPerWorker {
+        List<Integer> scale(int factor);
+    }
+
+    interface WrongElementPerWorker {
+        List<Integer> scale(List<String> factors);
+    }
+
+    interface NotABatch {
+        DataBatch echo(String batch);
+    }
+
+    interface BatchAsList {
+        List<Object> echo(DataBatch batch);
+    }
+
+    /** Custom modes are checked by name only. */
+    interface CustomMode {
+        String custom(String value);
     }
 
     interface Generic<T> {
@@ -145,7 +288,8 @@ class WorkerGroupProxyTest {
 
     @BeforeAll
     void start() {
-        plane = ControlPlane.launch(TestWorkers.context().threading(ControlPlane.Threading.INVOKER));
+        plane = ControlPlane.launch(TestWorkers.context().dispatch(PASS_ALL)
+                .threading(ControlPlane.Threading.INVOKER));
         for (int rank = 0; rank < 2; rank++) {
             Methods m = new Methods(rank);
             methods.add(m);
@@ -220,14 +364,135 @@ class WorkerGroupProxyTest {
     @Test
     void shouldNameMethodAndTypesWhenResultDoesNotFit() {
         ClassCastException e = assertThrows(ClassCastException.class,
-                () -> group.proxy(WrongResult.class).whoAnswers("p"));
-        assertEquals("proxy result type mismatch: group=actor, method=whoAnswers, expected=int, "
+                () -> group.proxy(WrongResult.class).anything("p"));
+        assertEquals("proxy result type mismatch: group=actor, method=anything, expected=int, "
                 + "actual=java.lang.String", e.getMessage());
         ExecutionException async = assertThrows(ExecutionException.class,
-                () -> group.proxy(WrongAsyncResult.class).whoAnswers("p").get(BOUND_S, TimeUnit.SECONDS));
+                () -> group.proxy(WrongAsyncResult.class).anything("p").get(BOUND_S, TimeUnit.SECONDS));
         assertInstanceOf(ClassCastException.class, async.getCause());
-        assertEquals("proxy result type mismatch: group=actor, method=whoAnswers, expected=java.lang.Integer, "
+        assertEquals("proxy result type mismatch: group=actor, method=anything, expected=java.lang.Integer, "
                 + "actual=java.lang.String", async.getCause().getMessage());
+    }
+
+    @Test
+    void shouldAcceptTheConversionsACallApplies() throws Exception {
+        Compatible compatible = group.proxy(Compatible.class);
+        assertEquals(10L, compatible.widen(5));
+        assertEquals(List.of(3, 4), compatible.addRank(3));
+        assertEquals(List.of(70, 81), compatible.scale(List.of(7, 8)));
+        assertEquals(2, compatible.size(new float[] {1f, 2f}));
+        // an Object argument that the worker cannot take is refused by the call, as before
+        WorkerCallException refused = assertThrows(WorkerCallException.class, () -> compatible.size("x"));
+        assertEquals("argument type mismatch: method=size, index=0, expected=[F, actual=java.lang.String",
+                refused.getMessage().substring(refused.getMessage().indexOf("argument type mismatch")));
+        assertEquals("q0", compatible.whoAnswers(CompletableFuture.completedFuture("q")));
+        compatible.record(CompletableFuture.completedFuture("any"));
+        assertEquals(List.of("any"), methods.get(1).recorded);
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> compatible.anything("q").get(BOUND_S, TimeUnit.SECONDS));
+        assertEquals("proxy result type mismatch: group=actor, method=anything, expected=java.lang.Long, "
+                + "actual=java.lang.String", e.getCause().getMessage());
+    }
+
+    @Test
+    void shouldRejectParameterTypeTheWorkerDoesNotTake() {
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$WrongParameter, method=size, mode=RANK_ZERO, index=0, expected=float[], actual=java.lang.String",
+                refusal(WrongParameter.class));
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$NarrowingParameter, method=addRank, mode=ONE_TO_ALL, index=0, expected=int, actual=long",
+                refusal(NarrowingParameter.class));
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$WrongFutureParameter, method=addRank, mode=ONE_TO_ALL, index=0, expected=int, "
+                + "actual=java.util.concurrent.CompletableFuture<java.lang.String>",
+                refusal(WrongFutureParameter.class));
+    }
+
+    @Test
+    void shouldRejectParameterCountOtherThanTheWorkers() {
+        assertEquals("proxy parameter count mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$WrongArity, method=whoAnswers, expected=1, actual=2", refusal(WrongArity.class));
+    }
+
+    @Test
+    void shouldRejectReturnTypeOtherThanWhatTheModeCollects() {
+        assertEquals("proxy return type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$CollectedAsOneValue, method=addRank, mode=ONE_TO_ALL, expected=java.util.List, actual=int",
+                refusal(CollectedAsOneValue.class));
+        assertEquals("proxy return type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$WrongRankZeroResult, method=whoAnswers, mode=RANK_ZERO, expected=java.lang.String, "
+                + "actual=java.util.concurrent.CompletableFuture<java.lang.Integer>",
+                refusal(WrongRankZeroResult.class));
+        assertEquals("proxy return type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$BatchAsList, method=echo, mode=DP_COMPUTE_PROTO, expected=io.yatt.controller.DataBatch, "
+                + "actual=java.util.List<java.lang.Object>", refusal(BatchAsList.class));
+    }
+
+    @Test
+    void shouldRejectArgumentsTheModeCannotSplit() {
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$NotAListPerWorker, method=scale, mode=ALL_TO_ALL, index=0, "
+                + "expected=java.util.List<java.lang.Integer>, actual=int", refusal(NotAListPerWorker.class));
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$WrongElementPerWorker, method=scale, mode=ALL_TO_ALL, index=0, "
+                + "expected=java.util.List<java.lang.Integer>, actual=java.util.List<java.lang.String>",
+                refusal(WrongElementPerWorker.class));
+        assertEquals("proxy parameter type mismatch: group=actor, interface=io.yatt.controller.WorkerGroupProxyTest"
+                + "$NotABatch, method=echo, mode=DP_COMPUTE_PROTO, index=0, expected=io.yatt.controller.DataBatch, "
+                + "actual=java.lang.String", refusal(NotABatch.class));
+    }
+
+    @Test
+    void shouldCheckOnlyNamesOfCustomModeMethods() {
+        assertEquals("WorkerGroup proxy: interface=io.yatt.controller.WorkerGroupProxyTest$CustomMode, group=actor",
+                group.proxy(CustomMode.class).toString());
+    }
+
+    @Test
+    void shouldRejectMethodWhoseWorkersDisagreeOnItsSignature() {
+        List<Worker> mixed = new ArrayList<>();
+        try {
+            Object[] targets = {new IntTake(), new LongTake()};
+            for (int rank = 0; rank < 2; rank++) {
+                mixed.add(Worker.start(new Worker.Context().workerId(310 + rank).rank(rank).roles(List.of("mixed"))
+                        .methods(WorkerMethods.annotated(targets[rank], MethodHandles.lookup()))
+                        .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())));
+            }
+            WorkerGroup disagreeing = plane.group("mixed", 2, TestWorkers.GROUP_TIMEOUT_NS);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> disagreeing.proxy(Taker.class));
+            assertEquals("workers disagree on a method signature: group=mixed, method=take, "
+                    + "signatures=(int)int,(long)int, workerIds=310,311", e.getMessage());
+        } finally {
+            for (Worker w : mixed) {
+                w.close();
+            }
+        }
+    }
+
+    @Test
+    void shouldCheckOnlyNamesForWorkerThatRegisteredWithVersionThree() throws Exception {
+        try (Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(plane.driverDirectory()));
+             ExclusivePublication toController = aeron.addExclusivePublication(plane.endpoint(),
+                     ControlPlane.CONTROL_STREAM_ID);
+             Subscription replies = aeron.addSubscription("aeron:ipc", 79_000)) {
+            Message.Register signed = new Message.Register(320, 0, 1L, 79_000, List.of("legacy"), List.of(),
+                    List.of(new Message.MethodEntry("size", "RANK_ZERO", Optional.of(
+                            new Message.MethodSignature(List.of("float[]"), "int")))), "h", "aeron:ipc", new byte[0]);
+            FrameEncoder encoder = new FrameEncoder(PayloadCodec.builtIn());
+            byte[] v4 = new byte[encoder.encode(signed)];
+            encoder.buffer().getBytes(0, v4);
+            byte[] v3 = RegisterLayout.versionThree(v4);
+            RawOffers.offer(toController, new UnsafeBuffer(v3), v3.length);
+            WorkerGroup legacy = plane.group("legacy", 1, TestWorkers.GROUP_TIMEOUT_NS);
+            // the same registration as version 4 refuses this proxy (shouldRejectParameterTypeTheWorkerDoesNotTake)
+            assertEquals("WorkerGroup proxy: interface=io.yatt.controller.WorkerGroupProxyTest$WrongParameter, "
+                    + "group=legacy", legacy.proxy(WrongParameter.class).toString());
+        }
+    }
+
+    private String refusal(Class<?> api) {
+        return assertThrows(IllegalArgumentException.class, () -> group.proxy(api)).getMessage();
     }
 
     @Test
@@ -282,7 +547,8 @@ class WorkerGroupProxyTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> group.proxy(NotServed.class));
         assertEquals("proxy methods not served by the group: group=actor, interface=io.yatt.controller"
-                + ".WorkerGroupProxyTest$NotServed, methods=[generate, train], served=[addRank, record, whoAnswers]",
+                + ".WorkerGroupProxyTest$NotServed, methods=[generate, train], served=[addRank, anything, custom, echo,"
+                + " record, scale, size, whoAnswers, widen]",
                 e.getMessage());
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.yatt.controller.internal.wire.Message;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.util.List;
@@ -28,6 +29,16 @@ class WorkerMethodsTest {
         int notAWorkerMethod() {
             return -1;
         }
+    }
+
+    @Test
+    void shouldReportEachMethodsDeclaredTypesForItsRegistration() {
+        WorkerMethods methods = WorkerMethods.annotated(new Target(), MethodHandles.lookup());
+        assertEquals(MethodType.methodType(long.class, long.class, int.class), methods.type("scale"));
+        assertEquals(MethodType.methodType(void.class), methods.type("reset"));
+        assertEquals("(long,int)long", Message.MethodSignature.of(methods.type("scale")).toString());
+        assertEquals("unknown worker method: method=nope, known=[reset, scale]",
+                assertThrows(IllegalArgumentException.class, () -> methods.type("nope")).getMessage());
     }
 
     @Test

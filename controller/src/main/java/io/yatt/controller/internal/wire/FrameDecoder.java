@@ -17,11 +17,13 @@ import io.yatt.controller.internal.sbe.StepBarrierDecoder;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.agrona.DirectBuffer;
 
 /**
  * Decodes one frame into a {@link Message} with SBE flyweights re-pointed at the receive buffer, after
- * {@link FrameValidator} accepted its structure; then checks the values (enum codes, ranks, mesh ranges, the payload).
+ * {@link FrameValidator} accepted its structure; then checks the values (enum codes, ranks, mesh ranges, method
+ * signatures, the payload).
  * Confined to one thread (the flyweights are reused).
  */
 public final class FrameDecoder {
@@ -173,7 +175,12 @@ public final class FrameDecoder {
         }
         List<Message.MethodEntry> methods = new ArrayList<>();
         for (RegisterDecoder.MethodsDecoder m : register.methods()) {
-            methods.add(new Message.MethodEntry(m.methodName(), m.dispatchMode()));
+            String name = m.methodName();
+            String mode = m.dispatchMode();
+            // both read "" before version 4 (no signature); from version 4 an empty return type says none was sent
+            String parameterTypes = m.parameterTypes();
+            String returnType = m.returnType();
+            methods.add(new Message.MethodEntry(name, mode, signature(name, parameterTypes, returnType)));
         }
         String host = register.host();
         String replyChannel = register.replyChannel();
@@ -181,6 +188,19 @@ public final class FrameDecoder {
         register.getMac(mac, 0, mac.length);
         return new Message.Register(workerId, rank, pid, replyStreamId, roles, meshes, methods, host, replyChannel,
                 mac);
+    }
+
+    private static Optional<Message.MethodSignature> signature(String method, String parameterTypes,
+                                                              String returnType) throws MalformedFrameException {
+        if (returnType.isEmpty() && parameterTypes.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Message.MethodSignature.parse(parameterTypes, returnType));
+        } catch (IllegalArgumentException e) {
+            throw new MalformedFrameException("malformed method signature: method=" + method + ", parameterTypes="
+                    + parameterTypes + ", returnType=" + returnType + ", reason=" + e.getMessage());
+        }
     }
 
     private Message.RegisterAck registerAck(DirectBuffer buffer, int body, int blockLength, int version)

@@ -106,7 +106,11 @@ public final class FrameEncoder {
                 }
                 RegisterEncoder.MethodsEncoder methods = register.methodsCount(m.methods().size());
                 for (Message.MethodEntry method : m.methods()) {
-                    methods.next().methodName(method.name()).dispatchMode(method.dispatchMode());
+                    // an entry without a signature sends an empty return type (no type name is empty)
+                    methods.next().methodName(method.name()).dispatchMode(method.dispatchMode())
+                            .parameterTypes(method.signature().map(Message.MethodSignature::parameterTypesText)
+                                    .orElse(""))
+                            .returnType(method.signature().map(Message.MethodSignature::returnType).orElse(""));
                 }
                 register.host(m.host()).replyChannel(m.replyChannel()).putMac(m.mac(), 0, m.mac().length);
                 yield register.encodedLength();

@@ -22,9 +22,10 @@ import org.agrona.DirectBuffer;
 
 /**
  * Checks a frame's structure before any decoder reads it: header length, schema id, version range, a known template
- * id that exists in that version, a block length no shorter than the acting version needs, and every group header, group entry and
- * variable-length field inside the frame, which they must fill exactly. Reads only inside {@code [offset,
- * offset + length)}, allocates nothing, throws nothing. Stateless.
+ * id that exists in that version, a block length no shorter than the acting version needs, and every group header,
+ * group entry and variable-length field the acting version has (a Register method entry has two more from version 4)
+ * inside the frame, which they must fill exactly. Reads only inside {@code [offset, offset + length)}, allocates
+ * nothing, throws nothing. Stateless.
  */
 public final class FrameValidator {
 
@@ -54,7 +55,16 @@ public final class FrameValidator {
     private static final int VAR_HEADER_BYTES = 4;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private record Group(int entryBlockLength, int varsPerEntry) {
+    /** A repeating group: its entries' block length and var fields, {@code addedVars} more from {@code addedSince}. */
+    private record Group(int entryBlockLength, int varsPerEntry, int addedSince, int addedVars) {
+
+        Group(int entryBlockLength, int varsPerEntry) {
+            this(entryBlockLength, varsPerEntry, Integer.MAX_VALUE, 0);
+        }
+
+        int vars(int version) {
+            return version >= addedSince ? varsPerEntry + addedVars : varsPerEntry;
+        }
     }
 
     /** A message's layout: its block length in version 1 and from version 2, its groups and var fields. */
@@ -71,7 +81,8 @@ public final class FrameValidator {
         shape(RegisterDecoder.TEMPLATE_ID, RegisterDecoder.BLOCK_LENGTH, 3,
                 new Group(RegisterDecoder.RolesDecoder.sbeBlockLength(), 1),
                 new Group(RegisterDecoder.MeshesDecoder.sbeBlockLength(), 1),
-                new Group(RegisterDecoder.MethodsDecoder.sbeBlockLength(), 2));
+                new Group(RegisterDecoder.MethodsDecoder.sbeBlockLength(), 2,
+                        RegisterDecoder.MethodsDecoder.parameterTypesSinceVersion(), 2));
         shape(RegisterAckDecoder.TEMPLATE_ID, RegisterAckDecoder.BLOCK_LENGTH, 2);
         SHAPES[HeartbeatDecoder.TEMPLATE_ID] = new Shape(1, HeartbeatDecoder.inFlightCallsEncodingOffset(),
                 HeartbeatDecoder.BLOCK_LENGTH, new Group[0], 0);
@@ -164,7 +175,7 @@ public final class FrameValidator {
                 if (pos > end) {
                     return MALFORMED;
                 }
-                pos = skipVars(buffer, pos, end, group.varsPerEntry);
+                pos = skipVars(buffer, pos, end, group.vars(version));
                 if (pos < 0) {
                     return MALFORMED;
                 }

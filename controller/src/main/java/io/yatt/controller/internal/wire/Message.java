@@ -1,8 +1,10 @@
 package io.yatt.controller.internal.wire;
 
+import java.lang.invoke.MethodType;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /** One decoded control-plane message: a value, detached from the receive buffer. */
 public sealed interface Message {
@@ -11,8 +13,94 @@ public sealed interface Message {
     record MeshRegistration(String meshName, int dpRank, int dpSize, boolean collect) {
     }
 
-    /** A worker method and the dispatch mode it declared. */
-    record MethodEntry(String name, String dispatchMode) {
+    /**
+     * A worker method's parameter and return types as it declares them, each by its type name
+     * ({@link Class#getTypeName}: {@code int}, {@code int[]}, {@code java.lang.String}, {@code java.util.List};
+     * generics are erased), for example {@code (int[],java.lang.String)java.util.List}.
+     */
+    record MethodSignature(List<String> parameterTypes, String returnType) {
+
+        /**
+         * @throws IllegalArgumentException if a name is not a type name, or a parameter is {@code void}
+         */
+        public MethodSignature {
+            parameterTypes = List.copyOf(parameterTypes);
+            Objects.requireNonNull(returnType, "returnType");
+            for (int i = 0; i < parameterTypes.size(); i++) {
+                String name = parameterTypes.get(i);
+                if (!isTypeName(name) || name.equals("void")) {
+                    throw new IllegalArgumentException("not a parameter type name: index=" + i + ", name=" + name);
+                }
+            }
+            if (!isTypeName(returnType)) {
+                throw new IllegalArgumentException("not a return type name: name=" + returnType);
+            }
+        }
+
+        /** The signature of a method of {@code type}. */
+        public static MethodSignature of(MethodType type) {
+            return new MethodSignature(type.parameterList().stream().map(Class::getTypeName).toList(),
+                    type.returnType().getTypeName());
+        }
+
+        /**
+         * The signature in its wire form: {@code parameterTypes} comma-separated (empty for none), {@code returnType}.
+         *
+         * @throws IllegalArgumentException as the constructor does
+         */
+        public static MethodSignature parse(String parameterTypes, String returnType) {
+            return new MethodSignature(parameterTypes.isEmpty() ? List.of()
+                    : Arrays.asList(parameterTypes.split(",", -1)), returnType);
+        }
+
+        /** The parameter types in their wire form: comma-separated, empty for none. */
+        public String parameterTypesText() {
+            return String.join(",", parameterTypes);
+        }
+
+        /** A dotted name of Java identifiers, then any number of {@code []}. */
+        private static boolean isTypeName(String name) {
+            int end = name.length();
+            while (end >= 2 && name.startsWith("[]", end - 2)) {
+                end -= 2;
+            }
+            boolean start = true;
+            for (int i = 0; i < end; i++) {
+                char c = name.charAt(i);
+                if (c == '.') {
+                    if (start) {
+                        return false;
+                    }
+                    start = true;
+                } else if (start ? Character.isJavaIdentifierStart(c) : Character.isJavaIdentifierPart(c)) {
+                    start = false;
+                } else {
+                    return false;
+                }
+            }
+            return !start;
+        }
+
+        @Override
+        public String toString() {
+            return "(" + parameterTypesText() + ")" + returnType;
+        }
+    }
+
+    /**
+     * A worker method, the dispatch mode it declared and its signature (empty from a worker that registered with a
+     * version-3 schema or that sent none: then only the name is checked).
+     */
+    record MethodEntry(String name, String dispatchMode, Optional<MethodSignature> signature) {
+
+        public MethodEntry {
+            Objects.requireNonNull(signature, "signature");
+        }
+
+        /** An entry without a signature. */
+        public MethodEntry(String name, String dispatchMode) {
+            this(name, dispatchMode, Optional.empty());
+        }
     }
 
     /** Worker to controller: who I am, where to reach me, what I run; {@code mac} is empty when unauthenticated. */

@@ -2,6 +2,8 @@ package io.yatt.controller.internal.wire;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -101,12 +103,53 @@ class FrameAdapterPropertiesTest {
     @Property(tries = 300)
     void shouldDropWrongVersion(@ForAll("validFrames") byte[] frame,
                                 @ForAll @IntRange(min = 0, max = 65535) int version) {
-        net.jqwik.api.Assume.that(version < 1 || version > 3);
+        net.jqwik.api.Assume.that(version < FrameValidator.MIN_VERSION
+                || version > io.yatt.controller.internal.sbe.MessageHeaderDecoder.SCHEMA_VERSION);
         byte[] wrong = frame.clone();
         wrong[6] = (byte) version;
         wrong[7] = (byte) (version >>> 8);
         FrameCounters counters = new FrameCounters();
         Recorder recorder = feed(counters, wrong);
+        assertEquals(List.of(), recorder.applied);
+        assertEquals(1, counters.malformedFrames());
+    }
+
+    @Provide
+    Arbitrary<byte[]> registersWithSignatures() {
+        return Frames.registersWithSignatures();
+    }
+
+    @Property(tries = 200)
+    void shouldDropRegisterWhoseSignatureFieldIsCut(@ForAll("registersWithSignatures") byte[] frame,
+                                                    @ForAll @IntRange(min = 0, max = 1000) int field,
+                                                    @ForAll @IntRange(min = 0, max = 1000) int within) {
+        List<Integer> fields = RegisterLayout.signatureFields(frame);
+        int at = fields.get(field % fields.size());
+        int fieldBytes = 4 + ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN).getInt(at);
+        // cut anywhere from the field's length header to its last byte
+        byte[] cut = Arrays.copyOf(frame, at + within % fieldBytes);
+        // the validator refuses it before a decoder reads it
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(cut), 0, cut.length));
+        FrameCounters counters = new FrameCounters();
+        Recorder recorder = feed(counters, cut);
+        assertEquals(List.of(), recorder.applied);
+        assertEquals(1, counters.malformedFrames());
+    }
+
+    @Property(tries = 200)
+    void shouldDropRegisterWhoseSignatureLengthIsTooLong(@ForAll("registersWithSignatures") byte[] frame,
+                                                        @ForAll @IntRange(min = 0, max = 1000) int field,
+                                                        @ForAll @IntRange(min = 1, max = Integer.MAX_VALUE) int past) {
+        List<Integer> fields = RegisterLayout.signatureFields(frame);
+        int at = fields.get(field % fields.size());
+        ByteBuffer b = ByteBuffer.wrap(frame.clone()).order(ByteOrder.LITTLE_ENDIAN);
+        // longer than what is left of the frame, up to lengths above the largest field accepted and 2^32 - 1
+        long left = frame.length - at - 4;
+        b.putInt(at, (int) Math.min(0xFFFF_FFFFL, left + past));
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(b.array()), 0,
+                frame.length));
+        FrameCounters counters = new FrameCounters();
+        Recorder recorder = feed(counters, b.array());
         assertEquals(List.of(), recorder.applied);
         assertEquals(1, counters.malformedFrames());
     }

@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.yatt.controller.internal.sbe.HeartbeatDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
+import io.yatt.controller.internal.sbe.RegisterDecoder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -47,7 +50,7 @@ class FrameCodecTest {
         assertEquals(16, b.getShort(0));
         assertEquals(3, b.getShort(2));
         assertEquals(1701, b.getShort(4));
-        assertEquals(3, b.getShort(6));
+        assertEquals(4, b.getShort(6));
     }
 
     @Test
@@ -130,11 +133,101 @@ class FrameCodecTest {
         byte[] wrongSchema = frame.clone();
         ByteBuffer.wrap(wrongSchema).order(ByteOrder.LITTLE_ENDIAN).putShort(4, (short) 1702);
         byte[] future = frame.clone();
-        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 4);
+        ByteBuffer.wrap(future).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 5);
         assertEquals(7, FrameValidator.validate(new UnsafeBuffer(frame), 0, frame.length));
         assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(wrongSchema), 0,
                 wrongSchema.length));
         assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(future), 0, future.length));
+    }
+
+    private static Message.Register signedRegister(Message.MethodSignature signature) {
+        return new Message.Register(1, 0, 2L, 3, List.of("actor"), List.of(),
+                List.of(new Message.MethodEntry("score", "ONE_TO_ALL", Optional.of(signature)),
+                        new Message.MethodEntry("ping", "RANK_ZERO")), "h", "c", new byte[] {4});
+    }
+
+    @Test
+    void shouldEncodeSignatureAsParameterTypesThenReturnTypeAfterTheDispatchMode() {
+        byte[] frame = Frames.encode(signedRegister(new Message.MethodSignature(List.of("int[]", "java.lang.String"),
+                "java.util.List")));
+        List<Integer> fields = RegisterLayout.signatureFields(frame);
+        ByteBuffer b = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(4, fields.size());
+        assertEquals("int[],java.lang.String", text(frame, fields.get(0)));
+        assertEquals("java.util.List", text(frame, fields.get(1)));
+        // the method without a signature sends two empty fields
+        assertEquals(0, b.getInt(fields.get(2)));
+        assertEquals(fields.get(2) + 4, (int) fields.get(3));
+        assertEquals(0, b.getInt(fields.get(3)));
+        assertEquals("RANK_ZERO", new String(frame, fields.get(2) - 9, 9, StandardCharsets.UTF_8));
+        assertEquals(4, RegisterDecoder.MethodsDecoder.parameterTypesSinceVersion());
+        assertEquals(4, RegisterDecoder.MethodsDecoder.returnTypeSinceVersion());
+    }
+
+    private static String text(byte[] frame, int lengthAt) {
+        int length = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN).getInt(lengthAt);
+        return new String(frame, lengthAt + 4, length, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void shouldDecodeVersionThreeRegisterWithNamesAndModesOnly() throws MalformedFrameException {
+        Message.Register signed = signedRegister(new Message.MethodSignature(List.of("int"), "long"));
+        byte[] v4 = Frames.encode(signed);
+        byte[] v3 = RegisterLayout.versionThree(v4);
+        assertEquals(v4.length - 4 - 3 - 4 - 4 - 4 - 4, v3.length);
+        assertEquals(3, ByteBuffer.wrap(v3).order(ByteOrder.LITTLE_ENDIAN).getShort(6));
+        assertEquals(new Message.Register(1, 0, 2L, 3, List.of("actor"), List.of(),
+                List.of(new Message.MethodEntry("score", "ONE_TO_ALL"), new Message.MethodEntry("ping", "RANK_ZERO")),
+                "h", "c", new byte[] {4}), Frames.decode(v3));
+    }
+
+    @Test
+    void shouldRejectRegisterWhoseSignatureFieldsDoNotMatchItsVersion() {
+        byte[] v4 = Frames.encode(signedRegister(new Message.MethodSignature(List.of("int"), "long")));
+        byte[] v4AsV3 = v4.clone();
+        ByteBuffer.wrap(v4AsV3).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 3);
+        byte[] v3AsV4 = RegisterLayout.versionThree(v4);
+        ByteBuffer.wrap(v3AsV4).order(ByteOrder.LITTLE_ENDIAN).putShort(6, (short) 4);
+        assertEquals(1, FrameValidator.validate(new UnsafeBuffer(v4), 0, v4.length));
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(v4AsV3), 0, v4AsV3.length));
+        assertEquals(FrameValidator.MALFORMED, FrameValidator.validate(new UnsafeBuffer(v3AsV4), 0, v3AsV4.length));
+    }
+
+    @Test
+    void shouldRejectSignatureThatIsNotTypeNames() {
+        byte[] frame = Frames.encode(signedRegister(new Message.MethodSignature(List.of("int[]", "java.lang.String"),
+                "java.util.List")));
+        int parameterTypes = RegisterLayout.signatureFields(frame).getFirst();
+        frame[parameterTypes + 4 + 3] = ' ';
+        MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Frames.decode(frame));
+        assertEquals("malformed method signature: method=score, parameterTypes=int ],java.lang.String, "
+                + "returnType=java.util.List, reason=not a parameter type name: index=0, name=int ]", e.getMessage());
+    }
+
+    @Test
+    void shouldRejectParameterTypesWithoutReturnType() {
+        byte[] signed = Frames.encode(signedRegister(new Message.MethodSignature(List.of("int"), "void")));
+        int returnType = RegisterLayout.signatureFields(signed).get(1);
+        // the return type emptied: its length 0, its four bytes gone
+        byte[] frame = new byte[signed.length - 4];
+        System.arraycopy(signed, 0, frame, 0, returnType);
+        System.arraycopy(signed, returnType + 8, frame, returnType + 4, signed.length - returnType - 8);
+        MalformedFrameException e = assertThrows(MalformedFrameException.class, () -> Frames.decode(frame));
+        assertEquals("malformed method signature: method=score, parameterTypes=int, returnType=, "
+                + "reason=not a return type name: name=", e.getMessage());
+    }
+
+    @Test
+    void shouldRejectVoidParameterAndNamesThatAreNotJavaTypeNames() {
+        for (String name : List.of("void", "", "java..lang.String", ".int", "int.", "int[", "1st", "a b",
+                "java.util.List<java.lang.String>")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new Message.MethodSignature(List.of("int", name), "int"));
+            assertEquals("not a parameter type name: index=1, name=" + name, e.getMessage());
+        }
+        assertEquals("(int[][],java.util.Map$Entry,_x.$y)void", new Message.MethodSignature(
+                List.of("int[][]", "java.util.Map$Entry", "_x.$y"), "void").toString());
+        assertEquals(new Message.MethodSignature(List.of(), "int"), Message.MethodSignature.parse("", "int"));
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.yatt.controller.internal.wire;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -31,8 +32,12 @@ final class Frames {
                 new Message.Register(7, 3, 4242L, 65543, List.of("actor", "ref"),
                         List.of(new Message.MeshRegistration("actor-dp", 1, 2, true),
                                 new Message.MeshRegistration("rollout", 0, 4, false)),
-                        List.of(new Message.MethodEntry("generate", "DP_COMPUTE_PROTO"),
-                                new Message.MethodEntry("ping", "ONE_TO_ALL")),
+                        List.of(new Message.MethodEntry("generate", "DP_COMPUTE_PROTO", Optional.of(
+                                        new Message.MethodSignature(List.of("io.yatt.controller.DataBatch", "int[]"),
+                                                "io.yatt.controller.DataBatch"))),
+                                new Message.MethodEntry("ping", "ONE_TO_ALL"),
+                                new Message.MethodEntry("stop", "RANK_ZERO",
+                                        Optional.of(new Message.MethodSignature(List.of(), "void")))),
                         "node-1", "aeron:ipc", new byte[] {1, 2, 3}),
                 new Message.RegisterAck(99L, 7, Message.AckStatus.CHALLENGE, 200_000_000L, new byte[] {9, 8, 7, 6},
                         ""),
@@ -54,15 +59,34 @@ final class Frames {
                         List.of(new Message.Metric("reward", 0.5), new Message.Metric("kl", 0.01))));
     }
 
+    /** Method entries with and without signatures, over a few type names of each kind. */
+    static Arbitrary<List<Message.MethodEntry>> methodEntries() {
+        Arbitrary<String> type = Arbitraries.of("int", "long", "int[]", "java.lang.String", "java.util.List",
+                "io.yatt.controller.DataBatch", "java.util.Map$Entry", "float[][]");
+        Arbitrary<Optional<Message.MethodSignature>> signature = Combinators.combine(type.list().ofMaxSize(4),
+                Arbitraries.oneOf(type, Arbitraries.just("void"))).as(Message.MethodSignature::new)
+                .optional(0.8);
+        return Combinators.combine(Arbitraries.strings().alpha().ofMinLength(1).ofMaxLength(8),
+                Arbitraries.of("ONE_TO_ALL", "RANK_ZERO", "MESH(dp)"), signature).as(Message.MethodEntry::new)
+                .list().ofMaxSize(3);
+    }
+
+    /** Encoded Registers whose methods all carry signatures (at least one method). */
+    static Arbitrary<byte[]> registersWithSignatures() {
+        return methodEntries().filter(m -> !m.isEmpty() && m.stream().allMatch(e -> e.signature().isPresent()))
+                .map(methods -> encode(new Message.Register(1, 0, 2L, 65537, List.of("actor"), List.of(), methods,
+                        "host", "aeron:ipc", new byte[] {5})));
+    }
+
     static Arbitrary<byte[]> validFrames() {
         Arbitrary<String> text = Arbitraries.strings().ofMaxLength(12);
         Arbitrary<Integer> id = Arbitraries.integers().between(0, 1 << 20);
         Arbitrary<Long> anyLong = Arbitraries.longs();
         Arbitrary<Message> register = Combinators.combine(id, id, anyLong, text.list().ofMaxSize(3), text,
-                Arbitraries.bytes().array(byte[].class).ofMaxSize(40)).as((w, r, pid, roles, host, mac) ->
-                new Message.Register(w, r, pid, 65536 + w, roles,
-                        List.of(new Message.MeshRegistration(host, 0, 1, true)),
-                        List.of(new Message.MethodEntry(host, "ONE_TO_ALL")), host, "aeron:ipc", mac));
+                Arbitraries.bytes().array(byte[].class).ofMaxSize(40), methodEntries()).as(
+                        (w, r, pid, roles, host, mac, methods) -> new Message.Register(w, r, pid, 65536 + w, roles,
+                                List.of(new Message.MeshRegistration(host, 0, 1, true)), methods, host, "aeron:ipc",
+                                mac));
         Arbitrary<Message> heartbeat = Combinators.combine(id, anyLong, Arbitraries.integers().between(0, 100))
                 .as(Message.Heartbeat::new);
         Arbitrary<Message> invoke = Combinators.combine(anyLong, anyLong, anyLong, text, text,
