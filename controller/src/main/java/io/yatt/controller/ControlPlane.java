@@ -227,6 +227,17 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
+     * Under {@link Threading#INVOKER}, runs the embedded driver's duty cycle once on the calling thread unless another
+     * thread is running it right now; the work done (0 with any other threading or an external driver).
+     * {@link #await} does this while it waits, so that over udp the caller's own thread carries its invoke and the
+     * answer through the driver; a thread that waits for other Aeron traffic on this plane's driver (a benchmark's
+     * raw ping-pong) can do the same.
+     */
+    public int invokeDriver() {
+        return transport.invokeDriver();
+    }
+
+    /**
      * Waits for a call's future (from {@link WorkerGroup#callAsync}) as {@link WorkerGroup#call} does: the calling
      * thread reads the answers off the control stream itself, with the plane's idle strategy (spinning or yielding
      * until the call completes; with {@link Idle#BACKOFF} or {@link Idle#WINDOWED_BACKOFF}, for up to a millisecond

@@ -189,6 +189,27 @@ class ControlPlaneIpcTest {
     }
 
     @Test
+    void shouldRunTheDriverOnTheCallingThreadOnlyUnderInvokerThreading() throws Exception {
+        try (ControlPlane shared = ControlPlane.launch(new ControlPlane.Context())) {
+            for (int i = 0; i < 1000; i++) {
+                assertEquals(0, shared.invokeDriver());
+            }
+        }
+        try (ControlPlane invoker = ControlPlane.launch(new ControlPlane.Context()
+                .threading(ControlPlane.Threading.INVOKER))) {
+            // the driver has work of its own (its conductor's timers, the client's keepalives): some of the
+            // duty cycles this thread runs find it, unless the agent's run at that moment
+            long work = 0;
+            long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (work == 0 && System.nanoTime() - deadlineNs < 0) {
+                work += invoker.invokeDriver();
+                Thread.sleep(1);
+            }
+            assertTrue(work > 0, "no driver work ran on the calling thread in 10 s");
+        }
+    }
+
+    @Test
     void shouldRejectSecondClose() {
         ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().threading(ControlPlane.Threading.INVOKER));
         plane.close();

@@ -90,6 +90,12 @@ public final class ControlBenchCommand implements Callable<Integer> {
             + " yielding, busy-spin (default ${DEFAULT-VALUE})")
     String idle;
 
+    @Option(names = "--threading", defaultValue = "shared",
+        description = "threading of the controller's embedded media driver, which the raw ping-pong and the worker"
+            + " JVMs share: shared (one driver thread), dedicated, or invoker (no driver thread: the controller's"
+            + " agent runs it, and a waiting caller or raw ping runs it itself) (default ${DEFAULT-VALUE})")
+    String threading;
+
     @Option(names = "--blocks", defaultValue = "10",
         description = "round trips run in this many alternating blocks per path (controller, raw Aeron, gRPC, then"
             + " again), histograms merged over the blocks (default ${DEFAULT-VALUE})")
@@ -160,7 +166,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
     enum CallerWait { AWAIT, PARK, IDLE }
 
     record Settings(boolean roundTrip, boolean step, boolean processes, ControlPlane.Idle idle, long timeoutNs,
-                    CallerWait callerWait, Blocks.Warmup warmup) {
+                    CallerWait callerWait, Blocks.Warmup warmup, ControlPlane.Threading threading) {
     }
 
     /**
@@ -192,6 +198,13 @@ public final class ControlBenchCommand implements Callable<Integer> {
             case "windowed-backoff" -> ControlPlane.Idle.WINDOWED_BACKOFF;
             default -> throw new IllegalArgumentException("unknown idle strategy: idle=" + idle
                 + ", expected backoff, windowed-backoff, yielding or busy-spin");
+        };
+        ControlPlane.Threading threadingMode = switch (threading.toLowerCase(Locale.ROOT)) {
+            case "shared" -> ControlPlane.Threading.SHARED;
+            case "dedicated" -> ControlPlane.Threading.DEDICATED;
+            case "invoker" -> ControlPlane.Threading.INVOKER;
+            default -> throw new IllegalArgumentException("unknown threading: threading=" + threading
+                + ", expected shared, dedicated or invoker");
         };
         for (String t : transports) {
             if (!t.equals("ipc") && !t.equals("udp")) {
@@ -243,7 +256,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
         };
         Blocks.Warmup warm = warmup == null ? Blocks.DEFAULT_WARMUP : new Blocks.Fixed(warmup);
         return new Settings(parts.contains("round-trip"), parts.contains("step"), processes, idleMode,
-            TimeUnit.SECONDS.toNanos(timeoutS), wait, warm);
+            TimeUnit.SECONDS.toNanos(timeoutS), wait, warm, threadingMode);
     }
 
     @Override
@@ -257,7 +270,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         List<LatencyRow> latency = new ArrayList<>();
         if (s.roundTrip()) {
-            header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", callerWait="
+            header(out, "# yatt bench control, round trips: launch=" + launch + ", idle=" + s.idle() + ", threading="
+                + s.threading() + ", callerWait="
                 + callerWait + ", payload="
                 + payloadBytes + " B, warmup=" + describe(s.warmup()) + ", iterations=" + iterations + " in " + blocks
                 + " alternating blocks (microseconds; this machine may be shared and noisy)");
@@ -305,6 +319,7 @@ public final class ControlBenchCommand implements Callable<Integer> {
     private List<LatencyRow> roundTrips(Settings s, String transport, boolean withGrpc) throws Exception {
         boolean udp = transport.equals("udp");
         ControlPlane.Context ctx = new ControlPlane.Context().jobName("bench-control-" + transport).idle(s.idle())
+            .threading(s.threading())
             .heartbeatTimeoutNs(Math.max(ControlPlane.DEFAULT_HEARTBEAT_TIMEOUT_NS, TimeUnit.SECONDS.toNanos(5)));
         if (udp) {
             ctx.udp("127.0.0.1", 0);
@@ -343,7 +358,8 @@ public final class ControlBenchCommand implements Callable<Integer> {
                 WorkerGroup group = plane.group(echoRole(n), n, s.timeoutNs());
                 List<AutoCloseable> clients = new ArrayList<>();
                 try {
-                    RawPingPong.Ping ping = RawPingPong.ping(aeron, channels, n, payloadBytes, s.idle(), s.timeoutNs());
+                    RawPingPong.Ping ping = RawPingPong.ping(aeron, channels, n, payloadBytes, s.idle(), s.timeoutNs(),
+                        plane::invokeDriver);
                     clients.add(ping);
                     List<Blocks.Path> paths = new ArrayList<>();
                     paths.add((count, into) -> controllerRoundTrips(plane, group, n, s, count, into, resources));

@@ -9,6 +9,7 @@ import io.yatt.controller.ControlPlane;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 import org.HdrHistogram.Histogram;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.IdleStrategy;
@@ -94,10 +95,13 @@ final class RawPingPong {
         private final long timeoutNs;
         private final int[] received = new int[1];
         private final FragmentHandler count = (buffer, offset, length, header) -> received[0]++;
+        /** Runs an INVOKER driver while the ping waits (as the controller's caller does), or does nothing. */
+        private final IntSupplier driver;
 
         private Ping(Aeron aeron, Channels channels, int pongs, int payloadBytes, ControlPlane.Idle idle,
-                     long timeoutNs) {
+                     long timeoutNs, IntSupplier driver) {
             this.pongs = pongs;
+            this.driver = driver;
             this.payload = new UnsafeBuffer(new byte[payloadBytes]);
             this.strategy = idle.newStrategy();
             this.timeoutNs = timeoutNs;
@@ -140,7 +144,7 @@ final class RawPingPong {
                 received[0] = 0;
                 strategy.reset();
                 while (received[0] < pongs) {
-                    int work = replies.poll(this.count, 16);
+                    int work = replies.poll(this.count, 16) + driver.getAsInt();
                     if (work == 0 && System.nanoTime() - (startNs + timeoutNs) > 0) {
                         // the message is built only when it is thrown: an empty poll must cost the ping nothing more
                         throw new IllegalStateException("raw echoes missing: received=" + received[0]
@@ -163,13 +167,14 @@ final class RawPingPong {
     }
 
     /**
-     * Connects a ping to pongs {@code 0..pongs-1}.
+     * Connects a ping to pongs {@code 0..pongs-1}; while it waits for echoes it runs {@code driver} (the plane's
+     * {@code invokeDriver}, so that an INVOKER driver is run by the waiting thread on both paths alike).
      *
      * @throws IllegalStateException if the pongs do not connect within {@code timeoutNs}
      */
     static Ping ping(Aeron aeron, Channels channels, int pongs, int payloadBytes, ControlPlane.Idle idle,
-                     long timeoutNs) {
-        return new Ping(aeron, channels, pongs, payloadBytes, idle, timeoutNs);
+                     long timeoutNs, IntSupplier driver) {
+        return new Ping(aeron, channels, pongs, payloadBytes, idle, timeoutNs, driver);
     }
 
     private static boolean allConnected(List<ExclusivePublication> pubs) {

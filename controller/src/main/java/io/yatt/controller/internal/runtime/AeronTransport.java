@@ -6,7 +6,9 @@ import io.aeron.driver.ThreadingMode;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.internal.wire.FrameCounters;
 import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
 import org.agrona.CloseHelper;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 
 /**
@@ -21,14 +23,20 @@ public final class AeronTransport implements AutoCloseable {
     private final MediaDriver driver;
     private final Aeron aeron;
     private final String directory;
-    private final AgentInvoker driverInvoker;
+    /**
+     * The INVOKER driver's duty cycle under a lock, held while a thread runs it: the owning agent, the Aeron client
+     * waiting for the driver on the agent's thread, or a caller that waits for an answer and drives the driver
+     * meanwhile ({@link #invokeDriver}). Never waited for: a thread that finds it held leaves the work to its holder.
+     * Null without an INVOKER driver.
+     */
+    private final LockedDriver lockedDriver;
     private volatile Thread owner;
     /** Where this client's errors are counted once its owner has counters (null until then: printed only). */
     private volatile FrameCounters errorCounters;
 
-    private AeronTransport(MediaDriver driver, Aeron aeron, String directory) {
+    private AeronTransport(MediaDriver driver, Aeron aeron, String directory, LockedDriver lockedDriver) {
         this.driver = driver;
-        this.driverInvoker = driver == null ? null : driver.sharedAgentInvoker();
+        this.lockedDriver = lockedDriver;
         this.aeron = aeron;
         this.directory = directory;
     }
@@ -64,10 +72,16 @@ public final class AeronTransport implements AutoCloseable {
                     .idleStrategy(Idles.strategy(idle));
             AeronTransport[] self = new AeronTransport[1];
             clientCtx.errorHandler(error -> onClientError(self[0], error));
+            LockedDriver lockedDriver = null;
             if (threading == ControlPlane.Threading.INVOKER) {
-                clientCtx.driverAgentInvoker(driver.sharedAgentInvoker()).useConductorAgentInvoker(true);
+                // the client runs the driver while it waits for it (adding a publication): under the same lock
+                lockedDriver = new LockedDriver(driver.sharedAgentInvoker(), new ReentrantLock());
+                AgentInvoker forClient = new AgentInvoker(error -> onClientError(self[0], error), null,
+                        lockedDriver);
+                forClient.start();
+                clientCtx.driverAgentInvoker(forClient).useConductorAgentInvoker(true);
             }
-            self[0] = new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName());
+            self[0] = new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName(), lockedDriver);
             return self[0];
         } catch (RuntimeException e) {
             CloseHelper.quietClose(driver);
@@ -84,7 +98,7 @@ public final class AeronTransport implements AutoCloseable {
         AeronTransport[] self = new AeronTransport[1];
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory)
                 .errorHandler(error -> onClientError(self[0], error)).idleStrategy(Idles.strategy(idle)));
-        self[0] = new AeronTransport(null, aeron, directory);
+        self[0] = new AeronTransport(null, aeron, directory, null);
         return self[0];
     }
 
@@ -117,7 +131,7 @@ public final class AeronTransport implements AutoCloseable {
      * threading, so neither it nor the client conductor has a thread of its own.
      */
     public boolean invoked() {
-        return driverInvoker != null;
+        return lockedDriver != null;
     }
 
     /**
@@ -125,10 +139,40 @@ public final class AeronTransport implements AutoCloseable {
      * Only from the owning agent's thread, or before it starts.
      */
     public int invoke() {
-        if (driverInvoker == null) {
+        if (lockedDriver == null) {
             return 0;
         }
-        return aeron.conductorAgentInvoker().invoke() + driverInvoker.invoke();
+        return aeron.conductorAgentInvoker().invoke() + invokeDriver();
+    }
+
+    /**
+     * Runs the embedded INVOKER driver's duty cycle once on the calling thread, unless another thread is running it
+     * right now; the work done (0 without an INVOKER driver). Any thread may call it: a caller that waits for an
+     * answer over udp drives the driver's sender and receiver itself, so that the answer does not wait for the agent
+     * thread's turn on a CPU. The client conductor stays with the owning agent ({@link #invoke()}).
+     */
+    public int invokeDriver() {
+        return lockedDriver == null ? 0 : lockedDriver.doWork();
+    }
+
+    /** The driver's duty cycle under {@code lock}, for the client's own driver invocations. */
+    private record LockedDriver(AgentInvoker driver, ReentrantLock lock) implements Agent {
+        @Override
+        public int doWork() {
+            if (!lock.tryLock()) {
+                return 0;
+            }
+            try {
+                return driver.invoke();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public String roleName() {
+            return "yatt-locked-driver";
+        }
     }
 
     /** Makes the calling thread (the owning agent's, in its {@code onStart}) the one {@link #invokeIfOwner} runs on. */
@@ -146,7 +190,7 @@ public final class AeronTransport implements AutoCloseable {
 
     /** Whether the calling thread is the owner and the transport is {@link #invoked()}. */
     public boolean isOwner() {
-        return driverInvoker != null && Thread.currentThread() == owner;
+        return lockedDriver != null && Thread.currentThread() == owner;
     }
 
     /** The driver's directory. */
@@ -157,6 +201,16 @@ public final class AeronTransport implements AutoCloseable {
     /** Closes the client, then the embedded driver (which deletes its directory). */
     @Override
     public void close() {
-        CloseHelper.closeAll(aeron, driver);
+        if (lockedDriver == null) {
+            CloseHelper.closeAll(aeron, driver);
+            return;
+        }
+        // a caller may be running the driver's duty cycle: the driver closes between two of them
+        lockedDriver.lock().lock();
+        try {
+            CloseHelper.closeAll(aeron, driver);
+        } finally {
+            lockedDriver.lock().unlock();
+        }
     }
 }

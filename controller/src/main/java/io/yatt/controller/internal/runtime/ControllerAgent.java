@@ -272,7 +272,9 @@ public final class ControllerAgent implements Agent, MessageHandler {
                     if (Thread.interrupted()) {
                         throw new InterruptedException();
                     }
-                    strategy.idle(poll(true));
+                    // under INVOKER threading the caller also runs the driver: over udp its sender and receiver
+                    // carry the invoke and the answer without waiting for the agent thread
+                    strategy.idle(poll(true) + transport.invokeDriver());
                 }
             } finally {
                 pollingCallers.decrementAndGet();
