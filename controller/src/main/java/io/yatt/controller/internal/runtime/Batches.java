@@ -2,20 +2,68 @@ package io.yatt.controller.internal.runtime;
 
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.internal.wire.PayloadCodec;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
- * Closing the {@link DataBatch}es a payload value holds (at any depth of lists, maps and argument arrays), for the
- * runtime's ownership rules: a batch is closed at most once, and one still reachable from {@code keep} is left open.
- * Stateless.
+ * The {@link DataBatch}es a payload value holds: {@link #map} rebuilds a value with its batches replaced (a worker's
+ * results sent by reference, a consumer's references pulled), {@link #close} closes them under the runtime's ownership rules (a batch is closed at most once,
+ * and one still reachable from {@code keep} is left open). Stateless.
  */
 public final class Batches {
 
     private Batches() {
+    }
+
+    /**
+     * {@code value} with every batch in it (itself, or at any depth of lists and maps up to
+     * {@link PayloadCodec#MAX_DEPTH}, the deepest a payload nests, counting {@code value} as depth 0) replaced by what
+     * {@code f} makes of it, in order; a list or map is copied (unmodifiable) only where an element changed, otherwise
+     * the same object comes back. A batch deeper than that is left as it is (the codec refuses to send it).
+     */
+    public static Object map(Object value, UnaryOperator<DataBatch> f) {
+        return map(value, f, 0);
+    }
+
+    private static Object map(Object value, UnaryOperator<DataBatch> f, int depth) {
+        if (depth > PayloadCodec.MAX_DEPTH) {
+            return value;
+        }
+        switch (value) {
+            case DataBatch batch -> {
+                return f.apply(batch);
+            }
+            case List<?> list -> {
+                List<Object> out = new ArrayList<>(list.size());
+                boolean changed = false;
+                for (Object element : list) {
+                    Object r = map(element, f, depth + 1);
+                    changed |= r != element;
+                    out.add(r);
+                }
+                return changed ? Collections.unmodifiableList(out) : value;
+            }
+            case Map<?, ?> map -> {
+                Map<Object, Object> out = new LinkedHashMap<>();
+                boolean changed = false;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    Object r = map(e.getValue(), f, depth + 1);
+                    changed |= r != e.getValue();
+                    out.put(e.getKey(), r);
+                }
+                return changed ? Collections.unmodifiableMap(out) : value;
+            }
+            case null, default -> {
+                return value;
+            }
+        }
     }
 
     /** Closes every open batch in {@code value} that is not also in {@code keep}; failures are suppressed. */
