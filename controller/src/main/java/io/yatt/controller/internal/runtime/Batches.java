@@ -13,8 +13,9 @@ import java.util.Set;
 import java.util.function.UnaryOperator;
 
 /**
- * The {@link DataBatch}es a payload value holds: {@link #map} rebuilds a value with its batches replaced (a worker's
- * results sent by reference, a consumer's references pulled), {@link #close} closes them under the runtime's ownership rules (a batch is closed at most once,
+ * The {@link DataBatch}es a payload value holds, for both sides of the runtime: {@link #map} rebuilds a value with its
+ * batches replaced (a worker's results sent by reference, a consumer's references pulled, a controller's arguments
+ * sent by reference), {@link #close} closes them under the runtime's ownership rules (a batch is closed at most once,
  * and one still reachable from {@code keep} is left open). Stateless.
  */
 public final class Batches {
@@ -88,8 +89,13 @@ public final class Batches {
         close(value, null);
     }
 
+    /**
+     * The batches in {@code value}, as deep as a payload nests below the container that holds it: the values closed
+     * are one level above a payload (a dispatch's argument lists hold the arguments as the codec's argument list
+     * does, a call's results are a list of result payloads).
+     */
     private static void collect(Object value, Set<DataBatch> into, int depth) {
-        if (depth > PayloadCodec.MAX_DEPTH) {
+        if (depth > PayloadCodec.MAX_DEPTH + 1) {
             return;
         }
         switch (value) {
