@@ -662,10 +662,9 @@ public final class ControlPlane implements AutoCloseable {
 
         /**
          * Largest tensor of a DataBatch argument the controller sends inline (default
-         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a larger one of a batch that is an argument itself travels by
-         * reference: the controller keeps a copy until the workers of the call have pulled it (or the step ends) and
-         * the batch carries a reference column in its place. One in a batch nested in a list or map argument fails
-         * the call before anything is sent ({@code tensor above the inline limit: key=..., byteSize=..., limit=...}).
+         * {@link TensorRef#DEFAULT_INLINE_LIMIT_BYTES}); a larger one, of a batch that is an argument or is nested at
+         * any depth of an argument's lists and maps, travels by reference: the controller keeps a copy until the
+         * workers of the call have pulled it (or the step ends) and the batch carries a reference column in its place.
          */
         public Context inlineLimitBytes(long limitBytes) {
             this.inlineLimitBytes = limitBytes;

@@ -1,19 +1,25 @@
 package io.yatt.controller;
 
+import io.yatt.controller.internal.runtime.Batches;
 import io.yatt.controller.internal.runtime.ReferencePlane;
 import io.yatt.controller.internal.runtime.ReferenceStore;
+import io.yatt.controller.internal.wire.PayloadCodec;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The controller as the producer of references: a tensor of a DataBatch argument above the plane's inline limit does
- * not travel inline; the controller keeps it in a {@link ReferenceStore} of its own (owner id
- * {@link #CONTROLLER_OWNER_ID}) and the batch that is dispatched carries a {@link ReferenceColumn} in its place, which
- * the workers pull as they pull a worker's references: straight from the store when they run in this process, over
- * this controller's {@link ReferencePlane} (started with the first such tensor) otherwise. Each region is freed at its
- * last pull (the dispatch's claim) or by {@link #endStep}. Thread-safe (synchronised).
+ * The controller as the producer of references: a tensor of a DataBatch argument (or of a batch nested in the lists
+ * and maps of an argument) above the plane's inline limit does not travel inline; the controller keeps it in a
+ * {@link ReferenceStore} of its own (owner id {@link #CONTROLLER_OWNER_ID}) and the batch that is dispatched carries a
+ * {@link ReferenceColumn} in its place, which the workers pull as they pull a worker's references: straight from the
+ * store when they run in this process, over this controller's {@link ReferencePlane} (started with the first such
+ * tensor) otherwise. Each region is freed at its last pull (the dispatch's claim) or by {@link #endStep}.
+ * Thread-safe (synchronised).
  */
 final class ControllerReferences implements AutoCloseable {
 
@@ -41,24 +47,64 @@ final class ControllerReferences implements AutoCloseable {
     }
 
     /**
-     * {@code args} with every DataBatch that holds a tensor above {@code inlineLimitBytes} replaced by a batch of its
-     * own (views of the small tensors, the same columns and metadata) in which each such tensor is a reference column
-     * to a copy in the controller's store, plus the endpoint consumers fetch it from; {@code args} itself when there
-     * is none. The caller keeps its batches; the caller of this method closes the returned ones it does not hand on.
+     * What {@link #publish} made of a call's arguments.
+     *
+     * @param args      the arguments to dispatch: the caller's, where a batch (an argument, or one at any depth of
+     *                  the lists and maps an argument holds) had a tensor above the limit, with the batch made for it
+     *                  in its place (the lists and maps that hold it copied); the caller's array itself when there was
+     *                  none
+     * @param derived   each batch replaced, with the batch made for it (by identity: a batch met twice is made once)
+     * @param regionIds the regions filled for them
+     */
+    record Published(Object[] args, Map<DataBatch, DataBatch> derived, List<Long> regionIds) {
+    }
+
+    /**
+     * {@code args} with every DataBatch that holds a tensor above {@code inlineLimitBytes} (an argument, or a batch at
+     * any depth of the lists and maps an argument holds, up to {@link PayloadCodec#MAX_DEPTH} with the arguments at
+     * depth 1, as the codec counts) replaced by a batch of its own
+     * (views of the small tensors, the same columns and metadata) in which each such tensor is a reference column to
+     * a copy in the controller's store, plus the endpoint consumers fetch it from. The caller's batches are left as
+     * they are; the caller of this method closes the batches made that it does not hand on, or undoes everything
+     * with {@link #discard} if the call fails before it hands anything on. If publishing fails, what it published and
+     * made so far is undone before the failure is thrown.
      *
      * @throws IllegalStateException if the references are closed
      */
-    synchronized Object[] publish(Object[] args, long inlineLimitBytes, long step) {
-        Object[] out = null;
-        for (int i = 0; i < args.length; i++) {
-            if (args[i] instanceof DataBatch batch && !batch.isClosed() && above(batch, inlineLimitBytes)) {
-                if (out == null) {
-                    out = args.clone();
+    synchronized Published publish(Object[] args, long inlineLimitBytes, long step) {
+        Map<DataBatch, DataBatch> derived = new IdentityHashMap<>();
+        List<Long> regionIds = new ArrayList<>();
+        try {
+            // the arguments as the codec sends them (a list): a batch beyond its depth is left to the codec to refuse
+            List<?> sent = (List<?>) Batches.map(Arrays.asList(args), batch -> {
+                if (batch.isClosed() || !above(batch, inlineLimitBytes)) {
+                    return batch;
                 }
-                out[i] = referenced(batch, inlineLimitBytes, step);
+                DataBatch made = derived.get(batch);
+                if (made == null) {
+                    made = referenced(batch, inlineLimitBytes, step, regionIds);
+                    derived.put(batch, made);
+                }
+                return made;
+            });
+            return new Published(derived.isEmpty() ? args : sent.toArray(), derived, regionIds);
+        } catch (RuntimeException | Error e) {
+            discard(new Published(args, derived, regionIds));
+            throw e;
+        }
+    }
+
+    /**
+     * Undoes {@code published} for a call that failed before its dispatch handed anything on: frees its regions (not
+     * counted as freed at a pull) and closes the batches made for it that are still open.
+     */
+    synchronized void discard(Published published) {
+        Batches.close(published.derived().values());
+        if (store != null) {
+            for (long regionId : published.regionIds()) {
+                store.unpublish(regionId);
             }
         }
-        return out == null ? args : out;
     }
 
     private static boolean above(DataBatch batch, long inlineLimitBytes) {
@@ -75,7 +121,8 @@ final class ControllerReferences implements AutoCloseable {
         return !TensorRef.travelsInline(t.byteSize(), inlineLimitBytes) && t.shape().dim(0) > 0;
     }
 
-    private DataBatch referenced(DataBatch batch, long inlineLimitBytes, long step) {
+    /** A batch made for {@code batch} with its tensors above the limit by reference; their regions go to regionIds. */
+    private DataBatch referenced(DataBatch batch, long inlineLimitBytes, long step, List<Long> regionIds) {
         if (closed) {
             throw new IllegalStateException("controller references closed: controllerId=" + controllerId);
         }
@@ -88,7 +135,9 @@ final class ControllerReferences implements AutoCloseable {
             for (String key : batch.tensorKeys()) {
                 Tensor t = batch.tensor(key);
                 if (byReference(t, inlineLimitBytes)) {
-                    b.column(key, store.publish(key, step, t));
+                    ReferenceColumn column = store.publish(key, step, t);
+                    regionIds.add(column.runs().getFirst().regionId());
+                    b.column(key, column);
                 } else {
                     Tensor view = t.narrow(0, 0, t.shape().dim(0));
                     views.add(view);

@@ -115,21 +115,21 @@ public final class WorkerGroup {
             return CompletableFuture.failedFuture(e);
         }
         if (inputs.isEmpty()) {
-            List<Object[]> perWorker;
+            Dispatched dispatched;
             try {
-                perWorker = split(dispatch, mode, args);
+                dispatched = split(dispatch, mode, args);
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
             }
             long correlationId = agent.newCall();
             CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
-                    plane.currentStep(), members, perWorker);
+                    plane.currentStep(), members, dispatched.perWorker());
             CallFuture result = new CallFuture(this, () -> agent.cancel(correlationId), () -> {
                 if (!raw.isDone()) {
                     raw.cancel(false);
                 }
             });
-            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, perWorker));
+            raw.whenComplete((results, e) -> settle(result, results, e, dispatch, dispatched));
             return result;
         }
         long correlationId;
@@ -167,19 +167,20 @@ public final class WorkerGroup {
                     resolved[i] = f.join();
                 }
             }
-            List<Object[]> perWorker;
+            Dispatched dispatched;
             try {
-                perWorker = split(dispatch, mode, resolved);
+                dispatched = split(dispatch, mode, resolved);
             } catch (RuntimeException ex) {
                 settled.set(true);
                 agent.abandon(correlationId, members);
                 result.completeExceptionally(wrapped(ex));
                 return;
             }
-            agent.provide(correlationId, role, method, members, perWorker).whenComplete((results, ex) -> {
-                settled.set(true);
-                settle(result, results, ex, dispatch, perWorker);
-            });
+            agent.provide(correlationId, role, method, members, dispatched.perWorker())
+                    .whenComplete((results, ex) -> {
+                        settled.set(true);
+                        settle(result, results, ex, dispatch, dispatched);
+                    });
         });
         return result;
     }
@@ -187,30 +188,32 @@ public final class WorkerGroup {
     /**
      * Completes {@code result} from the workers' answers: the collected value, or the failure inside a
      * {@link CompletionException} (as a dependent stage holds it: {@code get} reports the cause, and a call failed by
-     * the workers' answer to a cancel or an abort is not a future cancelled here), then closes the dispatch outputs.
-     * A value nobody can take any more (the future was cancelled meanwhile) is closed.
+     * the workers' answer to a cancel or an abort is not a future cancelled here). The dispatch outputs and the
+     * batches the call took over are closed after collect and before {@code result} completes, so that whoever sees
+     * the call complete finds them closed. A value nobody can take any more (the future was cancelled meanwhile) is
+     * closed.
      */
     private void settle(CompletableFuture<Object> result, List<Object> results, Throwable failure, Dispatch dispatch,
-                        List<Object[]> perWorker) {
+                        Dispatched dispatched) {
+        Object value = null;
+        Throwable error = failure;
         try {
-            if (failure != null) {
-                result.completeExceptionally(wrapped(failure));
-                return;
-            }
-            Object value;
-            try {
-                value = dispatch.collect(results, topology);
-            } catch (RuntimeException e) {
-                // a custom collect that throws leaves the workers' results to the runtime: nobody else holds them
-                Batches.close(results);
-                result.completeExceptionally(wrapped(e));
-                return;
-            }
-            if (!result.complete(value)) {
-                Batches.close(value);
+            if (error == null) {
+                try {
+                    value = dispatch.collect(results, topology);
+                } catch (RuntimeException e) {
+                    // a custom collect that throws leaves the workers' results to the runtime: nobody else holds them
+                    Batches.close(results);
+                    error = e;
+                }
             }
         } finally {
-            Batches.close(perWorker);
+            dispatched.close();
+        }
+        if (error != null) {
+            result.completeExceptionally(wrapped(error));
+        } else if (!result.complete(value)) {
+            Batches.close(value);
         }
     }
 
@@ -354,32 +357,57 @@ public final class WorkerGroup {
     }
 
     /**
-     * The dispatch's argument lists, after every DataBatch tensor above the inline limit became a reference to a copy
-     * the controller keeps ({@link ControllerReferences}), with the claims of the references they hold.
+     * A call's argument lists as dispatched, and the caller's batches the call took over (see {@link #split}).
+     *
+     * @param perWorker the dispatch's argument lists, one per worker ({@code null}: the worker is not called)
+     * @param takenOver batches of the caller that were replaced by a batch made for their references and that the
+     *                  dispatch handed on as they are (they are the call's, as they would be without references)
      */
-    private List<Object[]> split(Dispatch dispatch, String mode, Object[] args) {
-        Object[] sent = plane.references().publish(args, plane.context().inlineLimitBytes(), plane.currentStep());
-        List<Object[]> perWorker = null;
-        try {
-            perWorker = dispatch.dispatch(sent, topology);
-        } finally {
-            if (sent != args) {
-                // the batches made for the references: what the dispatch did not hand on as they are is closed
-                List<Object> derived = new ArrayList<>();
-                for (int i = 0; i < sent.length; i++) {
-                    if (sent[i] != args[i]) {
-                        derived.add(sent[i]);
-                    }
-                }
-                Batches.close(derived, perWorker);
-            }
-        }
-        if (perWorker.size() != members.length) {
+    private record Dispatched(List<Object[]> perWorker, List<DataBatch> takenOver) {
+        /** Closes the dispatched batches, then those taken over (the former may view them). */
+        void close() {
             Batches.close(perWorker);
+            Batches.close(takenOver);
+        }
+    }
+
+    /**
+     * The dispatch's argument lists, after every DataBatch tensor above the inline limit (of an argument, or of a
+     * batch nested in an argument's lists and maps) became a reference to a copy the controller keeps
+     * ({@link ControllerReferences}), with the claims of the references they hold. The batches made for the references
+     * follow the batches they replace: one the dispatch views (an argument, an element of an ALL_TO_ALL list) is
+     * closed here and its original stays the caller's; one it hands on as it is (a batch nested in a list or map of
+     * ONE_TO_ALL or RANK_ZERO) is closed with the dispatched batches, and its original, which the call then took over
+     * as it takes over every batch it hands on, after them. If the dispatch throws, the copies are freed and the
+     * batches made closed, and the caller keeps every batch.
+     */
+    private Dispatched split(Dispatch dispatch, String mode, Object[] args) {
+        ControllerReferences references = plane.references();
+        ControllerReferences.Published published = references.publish(args, plane.context().inlineLimitBytes(),
+                plane.currentStep());
+        List<Object[]> perWorker;
+        try {
+            perWorker = dispatch.dispatch(published.args(), topology);
+        } catch (RuntimeException | Error e) {
+            references.discard(published);
+            throw e;
+        }
+        // closes the batches made that the dispatch did not hand on as they are (it viewed them); it handed on the rest
+        Batches.close(published.derived().values(), perWorker);
+        List<DataBatch> takenOver = new ArrayList<>();
+        published.derived().forEach((original, made) -> {
+            if (!made.isClosed()) {
+                takenOver.add(original);
+            }
+        });
+        Dispatched dispatched = new Dispatched(perWorker, takenOver);
+        if (perWorker.size() != members.length) {
+            dispatched.close();
+            references.discard(published);
             throw new IllegalArgumentException("dispatch produced wrong number of argument lists: mode=" + mode
                     + ", lists=" + perWorker.size() + ", workers=" + members.length);
         }
         ReferenceClaims.claim(perWorker);
-        return perWorker;
+        return dispatched;
     }
 }

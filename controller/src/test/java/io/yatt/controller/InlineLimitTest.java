@@ -1,8 +1,9 @@
 package io.yatt.controller;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
@@ -20,7 +21,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The inline limit (64 KiB) holds for every tensor that crosses the control plane: a worker's batches nested in lists
  * and maps send their large tensors by reference, a batch whose tensors each fit but together do not sends its largest
- * by reference until the rest fits, and the controller refuses to send a larger argument tensor inline.
+ * by reference until the rest fits, and the controller sends a larger tensor of a batch nested in an argument by
+ * reference, as it does a top-level batch's.
  */
 class InlineLimitTest {
 
@@ -118,8 +120,10 @@ class InlineLimitTest {
         assertInstanceOf(ReferenceColumn.class, listed.column("logp"));
         assertInstanceOf(ReferenceColumn.class, mapped.column("values"));
         assertEquals(0, controllerAllocator.allocatedBytes());
-        // the next call (which takes the batches over) pulls the rows of both
+        // the next call (which takes the batches over) pulls the rows of both, under the dispatch's claim: both
+        // regions are freed at that pull and the step's end finds none
         assertEquals(List.of(2 * rowsSum(100, 256)), group.call("sum", List.of(listed, mapped)));
+        assertEquals(List.of(), group.endStep(0));
     }
 
     @Test
@@ -134,16 +138,18 @@ class InlineLimitTest {
     }
 
     @Test
-    void shouldRefuseArgumentTensorAboveTheInlineLimit() {
-        // the call takes the batch over, and closes it when it fails too
+    void shouldSendArgumentTensorAboveTheInlineLimitInAListByReference() {
+        // the call takes the batch over: its 65540 bytes go by reference to a copy the controller frees at the pull
         DataBatch batch = DataBatch.builder(controllerAllocator).tensor("prompts", ones(16385)).build();
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> group.call("sum", List.of(batch)));
-        assertEquals("tensor above the inline limit: key=prompts, byteSize=65540, limit=" + LIMIT, e.getMessage());
+        long before = plane.payloadStats().totalBytes();
+        assertEquals(List.of(16385.0), group.call("sum", List.of(batch)));
+        assertTrue(plane.payloadStats().totalBytes() - before < 4096);
         assertEquals(true, batch.isClosed());
-        // a tensor at the limit still goes (the call takes the batch over)
+        assertArrayEquals(new long[] {0, 1}, plane.argumentReferences());
+        // a tensor at the limit still goes inline (the call takes the batch over)
         DataBatch fits = DataBatch.builder(controllerAllocator).tensor("prompts", ones(16384)).build();
         assertEquals(List.of(16384.0), group.call("sum", List.of(fits)));
+        assertArrayEquals(new long[] {0, 1}, plane.argumentReferences());
     }
 
     /** One row of {@code width} floats, each 1. */

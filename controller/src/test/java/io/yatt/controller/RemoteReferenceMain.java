@@ -50,6 +50,16 @@ final class RemoteReferenceMain {
                     .digest(t.segment().toArray(ValueLayout.JAVA_BYTE)));
         }
 
+        /** {@link #digestArgument} of each batch of {@code batches}, in order. */
+        @WorkerMethod(dispatch = "ONE_TO_ALL")
+        List<String> digestArguments(List<DataBatch> batches) throws java.security.NoSuchAlgorithmException {
+            List<String> digests = new java.util.ArrayList<>();
+            for (DataBatch batch : batches) {
+                digests.add(digestArgument(batch));
+            }
+            return digests;
+        }
+
         /** This worker's allocated bytes and its reference bytes served and fetched. */
         @WorkerMethod(dispatch = "ONE_TO_ALL")
         List<Long> stats() {

@@ -94,6 +94,18 @@ class RemoteReferenceTest {
         }
     }
 
+    /** A batch of {@code rows} rows of 1 KiB under "bytes", as the producer makes them at {@code step}. */
+    private static DataBatch rowsBatch(Allocator allocator, long step, int rows) {
+        Tensor bytes = Tensor.allocate(allocator, io.yatt.tensor.DType.U8, io.yatt.tensor.Shape.of(rows, 1024),
+                io.yatt.tensor.Device.host());
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < 1024; j++) {
+                bytes.segment().set(ValueLayout.JAVA_BYTE, i * 1024L + j, RemoteReferenceMain.rowByte(step, i, j));
+            }
+        }
+        return DataBatch.builder(allocator).tensor("bytes", bytes).build();
+    }
+
     @Test
     void shouldSendALargeArgumentTensorByReferenceThatAWorkerJvmPullsFromTheController() throws Exception {
         ControlPlane plane = ControlPlane.launch(TestWorkers.context().jobName("controller-refs"));
@@ -106,15 +118,8 @@ class RemoteReferenceTest {
             long step = 3;
             int rows = 256;
             plane.step(step);
-            Tensor bytes = Tensor.allocate(callerAllocator, io.yatt.tensor.DType.U8,
-                    io.yatt.tensor.Shape.of(rows, 1024), io.yatt.tensor.Device.host());
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < 1024; j++) {
-                    bytes.segment().set(ValueLayout.JAVA_BYTE, i * 1024L + j, RemoteReferenceMain.rowByte(step, i, j));
-                }
-            }
             long before = plane.payloadStats().totalBytes();
-            try (DataBatch batch = DataBatch.builder(callerAllocator).tensor("bytes", bytes).build()) {
+            try (DataBatch batch = rowsBatch(callerAllocator, step, rows)) {
                 // 256 KiB, four times the inline limit: the controller keeps a copy, the worker JVM fetches it
                 assertEquals(List.of(expectedDigest(step, rows)), actor.call("digestArgument", batch));
             }
@@ -122,6 +127,18 @@ class RemoteReferenceTest {
             assertTrue(controllerBytes < 4096, "controller bytes=" + controllerBytes);
             // pulled by its one consumer: freed at once, nothing left for the step's end
             assertArrayEquals(new long[] {0, 1}, plane.argumentReferences());
+            assertEquals(0, callerAllocator.allocatedBytes());
+            assertEquals(List.of(), actor.endStep(step));
+            // batches nested in a list argument go the same way: 128 and 256 rows of 1 KiB, both above the limit
+            before = plane.payloadStats().totalBytes();
+            List<DataBatch> turns = List.of(rowsBatch(callerAllocator, step, 128),
+                    rowsBatch(callerAllocator, step, 256));
+            assertEquals(List.of(List.of(expectedDigest(step, 128), expectedDigest(step, 256))),
+                    actor.call("digestArguments", turns));
+            controllerBytes = plane.payloadStats().totalBytes() - before;
+            assertTrue(controllerBytes < 4096, "controller bytes=" + controllerBytes);
+            // each copy freed at its one pull; the call took the nested batches over and closed them
+            assertArrayEquals(new long[] {0, 3}, plane.argumentReferences());
             assertEquals(0, callerAllocator.allocatedBytes());
             assertEquals(List.of(), actor.endStep(step));
             plane.shutdownWorkers("test done");

@@ -6,15 +6,18 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.RandomAccess;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
- * Closing the {@link DataBatch}es a payload value holds (at any depth of lists, maps and argument arrays), for the
- * runtime's ownership rules: a batch is closed at most once, and one still reachable from {@code keep} is left open.
- * Stateless.
+ * The {@link DataBatch}es a payload value holds, for both sides of the runtime: {@link #map} rebuilds a value with its
+ * batches replaced (a worker's results sent by reference, a consumer's references pulled, a controller's arguments
+ * sent by reference), {@link #close} closes them under the runtime's ownership rules (a batch is closed at most once,
+ * and one still reachable from {@code keep} is left open). Stateless.
  */
 public final class Batches {
 
@@ -22,6 +25,50 @@ public final class Batches {
     private static final int SMALL = 8;
 
     private Batches() {
+    }
+
+    /**
+     * {@code value} with every batch in it (itself, or at any depth of lists and maps up to
+     * {@link PayloadCodec#MAX_DEPTH}, the deepest a payload nests, counting {@code value} as depth 0) replaced by what
+     * {@code f} makes of it, in order; a list or map is copied (unmodifiable) only where an element changed, otherwise
+     * the same object comes back. A batch deeper than that is left as it is (the codec refuses to send it).
+     */
+    public static Object map(Object value, UnaryOperator<DataBatch> f) {
+        return map(value, f, 0);
+    }
+
+    private static Object map(Object value, UnaryOperator<DataBatch> f, int depth) {
+        if (depth > PayloadCodec.MAX_DEPTH) {
+            return value;
+        }
+        switch (value) {
+            case DataBatch batch -> {
+                return f.apply(batch);
+            }
+            case List<?> list -> {
+                List<Object> out = new ArrayList<>(list.size());
+                boolean changed = false;
+                for (Object element : list) {
+                    Object r = map(element, f, depth + 1);
+                    changed |= r != element;
+                    out.add(r);
+                }
+                return changed ? Collections.unmodifiableList(out) : value;
+            }
+            case Map<?, ?> map -> {
+                Map<Object, Object> out = new LinkedHashMap<>();
+                boolean changed = false;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    Object r = map(e.getValue(), f, depth + 1);
+                    changed |= r != e.getValue();
+                    out.put(e.getKey(), r);
+                }
+                return changed ? Collections.unmodifiableMap(out) : value;
+            }
+            case null, default -> {
+                return value;
+            }
+        }
     }
 
     /**
@@ -71,9 +118,14 @@ public final class Batches {
         close(value, null);
     }
 
-    /** Adds the batches of {@code value} to {@code into} (created at the first one); returns it. */
+    /**
+     * Adds the batches in {@code value} to {@code into} (created at the first one) and returns it, as deep as a
+     * payload nests below the container that holds it: the values closed are one level above a payload (a dispatch's
+     * argument lists hold the arguments as the codec's argument list does, a call's results are a list of result
+     * payloads).
+     */
     private static List<DataBatch> collect(Object value, List<DataBatch> into, int depth) {
-        if (depth > PayloadCodec.MAX_DEPTH) {
+        if (depth > PayloadCodec.MAX_DEPTH + 1) {
             return into;
         }
         switch (value) {

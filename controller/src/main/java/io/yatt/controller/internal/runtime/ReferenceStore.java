@@ -518,6 +518,17 @@ public final class ReferenceStore implements AutoCloseable {
     }
 
     /**
+     * Frees region {@code regionId}, published for a dispatch that failed before any consumer was told of it; it is
+     * not counted as freed at a pull. A region already gone is left so.
+     */
+    public synchronized void unpublish(long regionId) {
+        Region region = regions.remove(regionId);
+        if (region != null) {
+            region.tensor.close();
+        }
+    }
+
+    /**
      * Frees the regions published at or before {@code step} that are still live and names them (what the step left
      * behind: a consumer that has not pulled, or references never dispatched), sorted, for example
      * {@code logp(step=7, owner=300, region=0, bytes=131072, pulled=1/2)} ({@code 0/?}: no pull arrived).

@@ -23,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -749,7 +748,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         try {
             List<Object> resolved = new ArrayList<>(args.size());
             for (Object arg : args) {
-                resolved.add(resolved(arg, made, 0));
+                resolved.add(resolved(arg, made));
             }
             return Collections.unmodifiableList(resolved);
         } catch (RuntimeException e) {
@@ -762,54 +761,15 @@ public final class WorkerAgent implements Agent, MessageHandler {
      * {@code value} with every batch holding references (at any depth of lists and maps, as results carry them)
      * replaced by one with the rows pulled; the same object where nothing changed. The new batches go to {@code made}.
      */
-    private Object resolved(Object value, List<DataBatch> made, int depth) {
-        return mapBatches(value, batch -> {
+    private Object resolved(Object value, List<DataBatch> made) {
+        return Batches.map(value, batch -> {
             if (!hasReferences(batch)) {
                 return batch;
             }
             DataBatch pulled = pulled(batch);
             made.add(pulled);
             return pulled;
-        }, depth);
-    }
-
-    /**
-     * {@code value} with every batch in it (itself, or at any depth of lists and maps, up to {@link PayloadCodec#MAX_DEPTH}, the deepest a payload nests)
-     * replaced by what {@code f} makes of it; a list or map is copied (unmodifiable) only where an element changed,
-     * otherwise the same object comes back.
-     */
-    private static Object mapBatches(Object value, java.util.function.UnaryOperator<DataBatch> f, int depth) {
-        if (depth > PayloadCodec.MAX_DEPTH) {
-            return value;
-        }
-        switch (value) {
-            case DataBatch batch -> {
-                return f.apply(batch);
-            }
-            case List<?> list -> {
-                List<Object> out = new ArrayList<>(list.size());
-                boolean changed = false;
-                for (Object element : list) {
-                    Object r = mapBatches(element, f, depth + 1);
-                    changed |= r != element;
-                    out.add(r);
-                }
-                return changed ? Collections.unmodifiableList(out) : value;
-            }
-            case Map<?, ?> map -> {
-                Map<Object, Object> out = new LinkedHashMap<>();
-                boolean changed = false;
-                for (Map.Entry<?, ?> e : map.entrySet()) {
-                    Object r = mapBatches(e.getValue(), f, depth + 1);
-                    changed |= r != e.getValue();
-                    out.put(e.getKey(), r);
-                }
-                return changed ? Collections.unmodifiableMap(out) : value;
-            }
-            case null, default -> {
-                return value;
-            }
-        }
+        });
     }
 
     private static boolean hasReferences(DataBatch batch) {
@@ -872,12 +832,12 @@ public final class WorkerAgent implements Agent, MessageHandler {
             return value;
         }
         Set<DataBatch> batches = Collections.newSetFromMap(new IdentityHashMap<>());
-        mapBatches(value, batch -> {
+        Batches.map(value, batch -> {
             if (!batch.isClosed()) {
                 batches.add(batch);
             }
             return batch;
-        }, 0);
+        });
         Set<Tensor> referenced = Collections.newSetFromMap(new IdentityHashMap<>());
         List<Tensor> inline = new ArrayList<>();
         long inlineBytes = 0;
@@ -902,7 +862,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
         }
         List<DataBatch> made = new ArrayList<>();
         try {
-            return rebuilt(value, referenced, step, made, new IdentityHashMap<>(), 0);
+            return rebuilt(value, referenced, step, made, new IdentityHashMap<>());
         } catch (RuntimeException e) {
             Batches.close(made);
             throw e;
@@ -911,8 +871,8 @@ public final class WorkerAgent implements Agent, MessageHandler {
 
     /** {@code value} with its batches that hold a {@code referenced} tensor rebuilt (each once); new ones in made. */
     private Object rebuilt(Object value, Set<Tensor> referenced, long step, List<DataBatch> made,
-            Map<DataBatch, DataBatch> done, int depth) {
-        return mapBatches(value, batch -> {
+            Map<DataBatch, DataBatch> done) {
+        return Batches.map(value, batch -> {
             if (batch.isClosed()) {
                 return batch;
             }
@@ -925,7 +885,7 @@ public final class WorkerAgent implements Agent, MessageHandler {
                 done.put(batch, again);
             }
             return again;
-        }, depth);
+        });
     }
 
     /** {@code batch} itself, or a new batch in which its {@code referenced} tensors travel as references. */
