@@ -72,6 +72,9 @@ final class ControllerReferences implements AutoCloseable {
      * @throws IllegalStateException if the references are closed
      */
     synchronized Published publish(Object[] args, long inlineLimitBytes, long step) {
+        if (!Batches.holdsBatch(args)) {
+            return new Published(args, Map.of(), List.of());
+        }
         Map<DataBatch, DataBatch> derived = new IdentityHashMap<>();
         List<Long> regionIds = new ArrayList<>();
         try {

@@ -392,14 +392,18 @@ public final class WorkerGroup {
             references.discard(published);
             throw e;
         }
-        // closes the batches made that the dispatch did not hand on as they are (it viewed them); it handed on the rest
-        Batches.close(published.derived().values(), perWorker);
-        List<DataBatch> takenOver = new ArrayList<>();
-        published.derived().forEach((original, made) -> {
-            if (!made.isClosed()) {
-                takenOver.add(original);
+        List<DataBatch> takenOver = List.of();
+        if (!published.derived().isEmpty()) {
+            // closes the batches made that the dispatch did not hand on as they are (it viewed them); it handed on
+            // the rest
+            Batches.close(published.derived().values(), perWorker);
+            takenOver = new ArrayList<>();
+            for (Map.Entry<DataBatch, DataBatch> e : published.derived().entrySet()) {
+                if (!e.getValue().isClosed()) {
+                    takenOver.add(e.getKey());
+                }
             }
-        });
+        }
         Dispatched dispatched = new Dispatched(perWorker, takenOver);
         if (perWorker.size() != members.length) {
             dispatched.close();

@@ -34,7 +34,8 @@ public final class Batches {
      * the same object comes back. A batch deeper than that is left as it is (the codec refuses to send it).
      */
     public static Object map(Object value, UnaryOperator<DataBatch> f) {
-        return map(value, f, 0);
+        // most values hold no batch: one walk that allocates nothing instead of copying every list and map
+        return holdsBatch(value) ? map(value, f, 0) : value;
     }
 
     private static Object map(Object value, UnaryOperator<DataBatch> f, int depth) {
