@@ -23,6 +23,7 @@ class RlhfLoopShmTest {
 
     @Test
     void shouldReproduceTheGoldenWithOneJvmPerRankAndTwoControllers(@TempDir Path runs) {
+        RlhfLoopGoldenTest.assumeGoldenBackend();
         TrainConfig config = TrainConfig.load(RlhfLoopGoldenTest.resource("ppo_gae.yaml"), List.of(
                 "trainer.backend=shm", "trainer.controllers=2", "trainer.runs_dir=" + runs));
         Task task = Task.fromConfig(config, RlhfLoopShmTest.class.getClassLoader());
