@@ -195,6 +195,9 @@ class ControlBenchCommandTest {
         Object[] wait = run("--caller-wait", "spin");
         assertTrue(((String) wait[2]).contains("unknown caller wait: callerWait=spin, expected await, park or idle"),
             (String) wait[2]);
+        Object[] threading = run("--threading", "pooled");
+        assertTrue(((String) threading[2]).contains("unknown threading: threading=pooled, expected shared, dedicated"
+            + " or invoker"), (String) threading[2]);
         Object[] payload = run("--payload-bytes", "4096");
         assertTrue(((String) payload[2]).contains("payload out of range: payloadBytes=4096, expected=1..1024"),
             (String) payload[2]);
