@@ -1,19 +1,15 @@
 package io.yatt.controller;
 
 import io.aeron.Subscription;
-import io.aeron.CommonContext;
 import io.yatt.controller.internal.runtime.AeronTransport;
 import io.yatt.controller.internal.runtime.ControllerAgent;
 import io.yatt.controller.internal.runtime.DataBatchPayloadType;
 import io.yatt.controller.internal.runtime.Endpoints;
 import io.yatt.controller.internal.runtime.WindowedBackoffIdleStrategy;
 import io.yatt.controller.internal.runtime.WorkerSession;
-import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
 import io.yatt.tensor.Allocator;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -131,9 +127,8 @@ public final class ControlPlane implements AutoCloseable {
      */
     public static ControlPlane launch(Context ctx) {
         ctx.conclude();
-        AeronTransport transport = ctx.externalDriverDirectory != null
-                ? AeronTransport.external(ctx.externalDriverDirectory, ctx.idle)
-                : AeronTransport.embedded(ctx.driverDirectory, ctx.threading, ctx.idle);
+        AeronTransport transport = AeronTransport.open(ctx.externalDriverDirectory, ctx.driverDirectory,
+                ctx.threading, ctx.idle);
         AgentRunner runner = null;
         try {
             Subscription subscription = transport.aeron().addSubscription(ctx.channel(), CONTROL_STREAM_ID);
@@ -142,9 +137,7 @@ public final class ControlPlane implements AutoCloseable {
                     subscription, PayloadCodec.of(ctx.allPayloadTypes()), ctx.sharedSecret, ctx.heartbeatIntervalNs,
                     ctx.heartbeatTimeoutNs, ctx.sendTimeoutNs, ctx.callTimeoutNs, ctx.maxPendingRegistrations,
                     ctx.pendingRegistrationTimeoutNs, ctx.idle);
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
-                    agent);
-            transport.countErrors(agent.counters());
+            runner = Endpoints.runner(transport, agent, agent.counters(), ctx.idle);
             AgentRunner.startOnThread(runner);
             return new ControlPlane(ctx, transport, agent, runner, resolved);
         } catch (RuntimeException e) {
@@ -214,8 +207,7 @@ public final class ControlPlane implements AutoCloseable {
 
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
-        FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
+        return Endpoints.stats(agent.counters());
     }
 
     /**
@@ -706,11 +698,7 @@ public final class ControlPlane implements AutoCloseable {
                         + peerHeartbeatTimeoutNs);
             }
             if (host == null) {
-                try {
-                    host = InetAddress.getLocalHost().getHostName();
-                } catch (UnknownHostException e) {
-                    host = "localhost";
-                }
+                host = Contexts.localHostName();
             }
             if (sendTimeoutNs <= 0) {
                 throw new IllegalArgumentException("send timeout must be positive: sendTimeoutNs=" + sendTimeoutNs);
@@ -723,23 +711,17 @@ public final class ControlPlane implements AutoCloseable {
                         + " maxPendingRegistrations=" + maxPendingRegistrations + ", pendingRegistrationTimeoutNs="
                         + pendingRegistrationTimeoutNs);
             }
-            if (inlineLimitBytes < 0) {
-                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
-                        + inlineLimitBytes);
-            }
+            Contexts.requireInlineLimit(inlineLimitBytes);
             if (udpPort < 0 || udpPort > 65535) {
                 throw new IllegalArgumentException("udp port out of range: port=" + udpPort + ", expected=0..65535");
             }
-            if (sharedSecret != null && sharedSecret.length < MIN_SECRET_BYTES) {
-                throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
-                        + ", min=" + MIN_SECRET_BYTES);
-            }
-            if (udpHost != null && isWildcard(udpHost)) {
+            Contexts.requireSecretLength(sharedSecret);
+            if (udpHost != null && Endpoints.isWildcard(udpHost)) {
                 // the endpoint is published through the store as is: workers elsewhere cannot reach a wildcard
                 throw new IllegalArgumentException("udp endpoint host is a wildcard address: host=" + udpHost
                         + ", expected=a routable host or address of this node that workers can reach");
             }
-            if (udpHost != null && sharedSecret == null && !isLoopback(udpHost)) {
+            if (udpHost != null && sharedSecret == null && !Endpoints.isLoopback(udpHost)) {
                 throw new IllegalArgumentException("a udp endpoint beyond loopback requires a shared secret: host="
                         + udpHost);
             }
@@ -752,27 +734,9 @@ public final class ControlPlane implements AutoCloseable {
             }
             PayloadCodec.of(allPayloadTypes());
             if (externalDriverDirectory == null && driverDirectory == null) {
-                driverDirectory = CommonContext.getAeronDirectoryName() + "-yatt-" + jobName + "-"
-                        + Long.toHexString(new SecureRandom().nextLong());
+                driverDirectory = Contexts.embeddedDriverDirectory(jobName);
             }
             return this;
-        }
-
-        /** Whether {@code host} is a wildcard address (0.0.0.0, ::): it listens everywhere and routes nowhere. */
-        static boolean isWildcard(String host) {
-            try {
-                return InetAddress.getByName(host).isAnyLocalAddress();
-            } catch (UnknownHostException e) {
-                return false;
-            }
-        }
-
-        static boolean isLoopback(String host) {
-            try {
-                return InetAddress.getByName(host).isLoopbackAddress();
-            } catch (UnknownHostException e) {
-                return false;
-            }
         }
     }
 }

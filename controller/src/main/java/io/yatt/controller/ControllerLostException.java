@@ -1,7 +1,5 @@
 package io.yatt.controller;
 
-import java.util.concurrent.TimeUnit;
-
 /**
  * Another controller of a {@link ControllerMesh} stopped heartbeating (it died or stalled): the barriers, reductions
  * and calls in flight on the controllers that noticed fail with it; the message names its index, pid, host and the
@@ -18,9 +16,7 @@ public final class ControllerLostException extends RuntimeException {
 
     /** The loss of controller {@code index} (process {@code pid} on {@code host}), detected with {@code timeoutNs}. */
     public ControllerLostException(int index, long pid, String host, long lastHeartbeatAgeNs, long timeoutNs) {
-        super("controller lost: index=" + index + ", pid=" + pid + ", host=" + host + ", lastHeartbeatAgeMs="
-                + TimeUnit.NANOSECONDS.toMillis(lastHeartbeatAgeNs) + ", timeoutMs="
-                + TimeUnit.NANOSECONDS.toMillis(timeoutNs));
+        super("controller lost: index=" + index + ", " + LostDetails.of(pid, host, lastHeartbeatAgeNs, timeoutNs));
         this.index = index;
         this.pid = pid;
         this.host = host;

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntFunction;
 
 /**
  * The built-in dispatch modes, with verl's single_controller semantics: a closed set ({@link BuiltIn}) of
@@ -101,101 +102,34 @@ public final class DispatchModes {
     /** The built-in modes that need no mesh name. */
     public enum Mode implements BuiltIn {
         /** Same arguments to every worker; a list with every worker's result back. */
-        ONE_TO_ALL {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return build(topology.size(), outputs -> {
-                    for (int w = 0; w < topology.size(); w++) {
-                        Object[] own = new Object[args.length];
-                        outputs.add(own);
-                        for (int a = 0; a < args.length; a++) {
-                            own[a] = fresh(args[a]);
-                        }
-                    }
-                });
-            }
-
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                return resultList(this, results, topology);
-            }
-        },
+        ONE_TO_ALL(DispatchModes::toEveryWorker, DispatchModes::resultList),
         /** Argument {@code i} of each per-worker list to worker {@code i}; the list of results back. */
-        ALL_TO_ALL {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return perWorker(this, args, topology);
-            }
-
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                return resultList(this, results, topology);
-            }
-        },
+        ALL_TO_ALL(DispatchModes::perWorker, DispatchModes::resultList),
         /** A pre-split list per argument, one element per DP rank (= worker); the list of results back. */
-        DP_COMPUTE {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return perWorker(this, args, topology);
-            }
-
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                return resultList(this, results, topology);
-            }
-        },
+        DP_COMPUTE(DispatchModes::perWorker, DispatchModes::resultList),
         /** DataBatch arguments padded to a multiple of the worker count and chunked; results concatenated, unpadded. */
-        DP_COMPUTE_PROTO {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return padAndChunk(this, args, topology);
-            }
-
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                return concatUnpadded(this, results, topology);
-            }
-        },
+        DP_COMPUTE_PROTO(DispatchModes::padAndChunk, DispatchModes::concatUnpadded),
         /** Dispatched as DP_COMPUTE_PROTO; the list of results back (metrics), not concatenated. */
-        DP_COMPUTE_METRIC {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return padAndChunk(this, args, topology);
-            }
-
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                return resultList(this, results, topology);
-            }
-        },
+        DP_COMPUTE_METRIC(DispatchModes::padAndChunk, DispatchModes::resultList),
         /** Only worker 0 is called, with the arguments unchanged; its result back. */
-        RANK_ZERO {
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return build(topology.size(), outputs -> {
-                    Object[] own = new Object[args.length];
-                    outputs.add(own);
-                    for (int a = 0; a < args.length; a++) {
-                        own[a] = fresh(args[a]);
-                    }
-                    for (int w = 1; w < topology.size(); w++) {
-                        outputs.add(null);
-                    }
-                });
-            }
+        RANK_ZERO(DispatchModes::toRankZero, DispatchModes::rankZeroResult);
 
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                try {
-                    checkResultCount(this, results, topology);
-                } catch (RuntimeException e) {
-                    closeBatches(results, e);
-                    throw e;
-                }
-                Object result = results.getFirst();
-                closeBatches(results.subList(1, results.size()), null);
-                return result;
-            }
+        private final Dispatcher dispatcher;
+        private final Collector collector;
+
+        Mode(Dispatcher dispatcher, Collector collector) {
+            this.dispatcher = dispatcher;
+            this.collector = collector;
+        }
+
+        @Override
+        public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+            return dispatcher.dispatch(this, args, topology);
+        }
+
+        @Override
+        public Object collect(List<Object> results, GroupTopology topology) {
+            return collector.collect(this, results, topology);
         }
     }
 
@@ -227,22 +161,13 @@ public final class DispatchModes {
         public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
             int[] dpRanks = dpRanks(topology);
             int dpSize = topology.workers().getFirst().meshes().get(meshName).dpSize();
-            List<DataBatch> batches = batchArguments(name(), args);
-            return build(topology.size(), outputs -> {
-                for (int w = 0; w < topology.size(); w++) {
-                    outputs.add(new Object[args.length]);
+            return spread(topology.size(), batchArguments(name(), args), (a, batch) -> {
+                if (batch.length() % dpSize != 0) {
+                    throw new IllegalArgumentException(name() + " expects a batch length divisible by the DP size:"
+                            + " index=" + a + ", length=" + batch.length() + ", dpSize=" + dpSize);
                 }
-                for (int a = 0; a < batches.size(); a++) {
-                    DataBatch batch = batches.get(a);
-                    if (batch.length() % dpSize != 0) {
-                        throw new IllegalArgumentException(name() + " expects a batch length divisible by the DP size:"
-                                + " index=" + a + ", length=" + batch.length() + ", dpSize=" + dpSize);
-                    }
-                    int chunk = batch.length() / dpSize;
-                    for (int w = 0; w < topology.size(); w++) {
-                        outputs.get(w)[a] = batch.slice(dpRanks[w] * chunk, chunk);
-                    }
-                }
+                int chunk = batch.length() / dpSize;
+                return w -> batch.slice(dpRanks[w] * chunk, chunk);
             });
         }
 
@@ -313,8 +238,23 @@ public final class DispatchModes {
 
     // ---- shared pieces ----
 
+    /** How a built-in mode dispatches: {@link Dispatch#dispatch} with the mode itself for its messages. */
+    private interface Dispatcher {
+        List<Object[]> dispatch(Mode mode, Object[] args, GroupTopology topology);
+    }
+
+    /** How a built-in mode collects: {@link Dispatch#collect} with the mode itself for its messages. */
+    private interface Collector {
+        Object collect(Mode mode, List<Object> results, GroupTopology topology);
+    }
+
     private interface Filler {
         void fill(List<Object[]> outputs);
+    }
+
+    /** How argument {@code index} goes to the workers: the value worker {@code w} gets (checks fail here). */
+    private interface Spread<T> {
+        IntFunction<Object> of(int index, T arg);
     }
 
     /** Runs {@code filler}; if it fails, closes every batch it dispatched so far. */
@@ -333,9 +273,44 @@ public final class DispatchModes {
         return Collections.unmodifiableList(outputs);
     }
 
+    /**
+     * Every worker's arguments, argument by argument: {@code spread} gives each argument's value for each worker; if
+     * it fails, every batch dispatched so far is closed.
+     */
+    private static <T> List<Object[]> spread(int workers, List<T> args, Spread<T> spread) {
+        return build(workers, outputs -> {
+            for (int w = 0; w < workers; w++) {
+                outputs.add(new Object[args.size()]);
+            }
+            for (int a = 0; a < args.size(); a++) {
+                IntFunction<Object> valueFor = spread.of(a, args.get(a));
+                for (int w = 0; w < workers; w++) {
+                    outputs.get(w)[a] = valueFor.apply(w);
+                }
+            }
+        });
+    }
+
     /** A new object for a dispatched argument: a view of a DataBatch, the value itself otherwise. */
     private static Object fresh(Object arg) {
         return arg instanceof DataBatch batch ? batch.slice(0, batch.length()) : arg;
+    }
+
+    private static List<Object[]> toEveryWorker(Mode mode, Object[] args, GroupTopology topology) {
+        return spread(topology.size(), Arrays.asList(args), (a, arg) -> w -> fresh(arg));
+    }
+
+    private static List<Object[]> toRankZero(Mode mode, Object[] args, GroupTopology topology) {
+        return build(topology.size(), outputs -> {
+            Object[] own = new Object[args.length];
+            outputs.add(own);
+            for (int a = 0; a < args.length; a++) {
+                own[a] = fresh(args[a]);
+            }
+            for (int w = 1; w < topology.size(); w++) {
+                outputs.add(null);
+            }
+        });
     }
 
     private static List<Object[]> perWorker(Mode mode, Object[] args, GroupTopology topology) {
@@ -350,15 +325,7 @@ public final class DispatchModes {
                         + ", got=" + list.size() + ", index=" + a);
             }
         }
-        return build(workers, outputs -> {
-            for (int w = 0; w < workers; w++) {
-                Object[] own = new Object[args.length];
-                outputs.add(own);
-                for (int a = 0; a < args.length; a++) {
-                    own[a] = fresh(((List<?>) args[a]).get(w));
-                }
-            }
-        });
+        return spread(workers, Arrays.asList(args), (a, arg) -> w -> fresh(((List<?>) arg).get(w)));
     }
 
     private static List<DataBatch> batchArguments(String mode, Object[] args) {
@@ -382,22 +349,16 @@ public final class DispatchModes {
                         + batches.get(a).length() + ", expected=" + batches.getFirst().length());
             }
         }
-        return build(workers, outputs -> {
-            for (int w = 0; w < workers; w++) {
-                outputs.add(new Object[args.length]);
-            }
-            for (int a = 0; a < batches.size(); a++) {
-                DataBatch batch = batches.get(a);
-                int length = batch.length();
-                int padSize = DataBatch.padSize(length, workers);
-                int chunk = (length + padSize) / workers;
-                for (int w = 0; w < workers; w++) {
-                    int start = w * chunk;
-                    DataBatch piece = start + chunk <= length ? batch.slice(start, chunk)
-                            : batch.gather(DataBatch.paddedIndices(start, start + chunk, length));
-                    outputs.get(w)[a] = piece.moveWithMetadata(PAD_SIZE_KEY, padSize);
-                }
-            }
+        return spread(workers, batches, (a, batch) -> {
+            int length = batch.length();
+            int padSize = DataBatch.padSize(length, workers);
+            int chunk = (length + padSize) / workers;
+            return w -> {
+                int start = w * chunk;
+                DataBatch piece = start + chunk <= length ? batch.slice(start, chunk)
+                        : batch.gather(DataBatch.paddedIndices(start, start + chunk, length));
+                return piece.moveWithMetadata(PAD_SIZE_KEY, padSize);
+            };
         });
     }
 
@@ -448,13 +409,25 @@ public final class DispatchModes {
     }
 
     private static Object resultList(Dispatch mode, List<Object> results, GroupTopology topology) {
+        checkResultCountOrClose(mode, results, topology);
+        return Collections.unmodifiableList(new ArrayList<>(results));
+    }
+
+    private static Object rankZeroResult(Mode mode, List<Object> results, GroupTopology topology) {
+        checkResultCountOrClose(mode, results, topology);
+        Object result = results.getFirst();
+        closeBatches(results.subList(1, results.size()), null);
+        return result;
+    }
+
+    /** {@link #checkResultCount}, closing every result when the count is wrong (collect owns them). */
+    private static void checkResultCountOrClose(Dispatch mode, List<Object> results, GroupTopology topology) {
         try {
             checkResultCount(mode, results, topology);
         } catch (RuntimeException e) {
             closeBatches(results, e);
             throw e;
         }
-        return Collections.unmodifiableList(new ArrayList<>(results));
     }
 
     private static void checkResultCount(Dispatch mode, List<Object> results, GroupTopology topology) {

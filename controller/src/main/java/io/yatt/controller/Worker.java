@@ -8,18 +8,13 @@ import io.yatt.controller.internal.runtime.Endpoints;
 import io.yatt.controller.internal.runtime.WorkerAgent;
 import io.yatt.controller.internal.runtime.WorkerChannels;
 import io.yatt.controller.internal.wire.ControllerProxy;
-import io.yatt.controller.internal.wire.FrameCounters;
 import io.yatt.controller.internal.wire.Message;
 import io.yatt.controller.internal.wire.PayloadCodec;
-import io.aeron.CommonContext;
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.Communicators;
 import io.yatt.collectives.SharedMemory;
 import io.yatt.tensor.Allocator;
 import io.yatt.tensor.Device;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -89,9 +84,8 @@ public final class Worker implements AutoCloseable {
      */
     public static Worker start(Context ctx) {
         ctx.conclude();
-        AeronTransport transport = ctx.externalDriverDirectory != null
-                ? AeronTransport.external(ctx.externalDriverDirectory, ctx.idle)
-                : AeronTransport.embedded(ctx.driverDirectory, ctx.threading, ctx.idle);
+        AeronTransport transport = AeronTransport.open(ctx.externalDriverDirectory, ctx.driverDirectory,
+                ctx.threading, ctx.idle);
         ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "yatt-worker-" + ctx.workerId + "-calls");
             t.setDaemon(true);
@@ -136,9 +130,7 @@ public final class Worker implements AutoCloseable {
                 }
             }
             agent.referencePlane(ctx.replyHost, Math.max(ctx.sendTimeoutNs, REFERENCE_FETCH_TIMEOUT_NS));
-            transport.countErrors(agent.counters());
-            runner = new AgentRunner(Endpoints.idle(ctx.idle), Endpoints.countingErrors(agent.counters()), null,
-                    agent);
+            runner = Endpoints.runner(transport, agent, agent.counters(), ctx.idle);
             AgentRunner.startOnThread(runner);
             try {
                 agent.registered().get(ctx.registrationTimeoutNs, TimeUnit.NANOSECONDS);
@@ -183,8 +175,7 @@ public final class Worker implements AutoCloseable {
 
     /** Frames dropped so far, by reason. */
     public FrameStats stats() {
-        FrameCounters c = agent.counters();
-        return new FrameStats(c.malformedFrames(), c.unauthenticatedFrames(), c.droppedFrames(), c.agentErrors());
+        return Endpoints.stats(agent.counters());
     }
 
     /**
@@ -532,11 +523,8 @@ public final class Worker implements AutoCloseable {
                 throw new IllegalArgumentException("timeouts must be positive: registrationTimeoutNs="
                         + registrationTimeoutNs + ", sendTimeoutNs=" + sendTimeoutNs);
             }
-            if (sharedSecret != null && sharedSecret.length < ControlPlane.MIN_SECRET_BYTES) {
-                throw new IllegalArgumentException("shared secret too short: bytes=" + sharedSecret.length
-                        + ", min=" + ControlPlane.MIN_SECRET_BYTES);
-            }
-            if (sharedSecret == null && !ControlPlane.Context.isLoopback(replyHost)) {
+            Contexts.requireSecretLength(sharedSecret);
+            if (sharedSecret == null && !Endpoints.isLoopback(replyHost)) {
                 throw new IllegalArgumentException("a reply host beyond loopback requires a shared secret (it serves"
                         + " references and control replies on udp): replyHost=" + replyHost + ", expected=a loopback"
                         + " address or sharedSecret(...)");
@@ -545,24 +533,16 @@ public final class Worker implements AutoCloseable {
                 throw new IllegalArgumentException("controller timeout must be positive: controllerTimeoutNs="
                         + controllerTimeoutNs);
             }
-            if (inlineLimitBytes < 0) {
-                throw new IllegalArgumentException("inline limit must be non-negative: inlineLimitBytes="
-                        + inlineLimitBytes);
-            }
+            Contexts.requireInlineLimit(inlineLimitBytes);
             if (allocator == null) {
                 allocator = Allocator.root("worker-" + workerId);
             }
             PayloadCodec.of(DataBatchPayloadType.withDefault(payloadTypes, allocator));
             if (host == null) {
-                try {
-                    host = InetAddress.getLocalHost().getHostName();
-                } catch (UnknownHostException e) {
-                    host = "localhost";
-                }
+                host = Contexts.localHostName();
             }
             if (externalDriverDirectory == null && driverDirectory == null) {
-                driverDirectory = CommonContext.getAeronDirectoryName() + "-yatt-worker-" + workerId + "-"
-                        + Long.toHexString(new SecureRandom().nextLong());
+                driverDirectory = Contexts.embeddedDriverDirectory("worker-" + workerId);
             }
             return this;
         }

@@ -1,7 +1,6 @@
 package io.yatt.controller;
 
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A worker stopped heartbeating (it died or stalled) while calls were in flight on it, or before a call: the message
@@ -20,9 +19,8 @@ public final class WorkerLostException extends RuntimeException {
     /** The loss of the worker described by the arguments, detected with {@code timeoutNs}. */
     public WorkerLostException(List<String> roles, int rank, long pid, String host, long lastHeartbeatAgeNs,
                                long timeoutNs) {
-        super("worker lost: role=" + String.join(",", roles) + ", rank=" + rank + ", pid=" + pid + ", host=" + host
-                + ", lastHeartbeatAgeMs=" + TimeUnit.NANOSECONDS.toMillis(lastHeartbeatAgeNs) + ", timeoutMs="
-                + TimeUnit.NANOSECONDS.toMillis(timeoutNs));
+        super("worker lost: role=" + String.join(",", roles) + ", rank=" + rank + ", "
+                + LostDetails.of(pid, host, lastHeartbeatAgeNs, timeoutNs));
         this.roles = List.copyOf(roles);
         this.rank = rank;
         this.pid = pid;

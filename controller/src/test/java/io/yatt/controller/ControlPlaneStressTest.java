@@ -157,36 +157,13 @@ class ControlPlaneStressTest {
     void shouldFailACallWhoseResultCouldNotBeSent() throws Exception {
         CountDownLatch stallEntered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Dispatch stallingCollect = new Dispatch() {
-            @Override
-            public String name() {
-                return "STALL_COLLECT";
-            }
-
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return DispatchModes.ONE_TO_ALL.dispatch(args, topology);
-            }
-
-            /** Runs on the controller agent's thread: while it waits, nothing is polled and the driver stands. */
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                stallEntered.countDown();
-                try {
-                    release.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return results;
-            }
-        };
-        ControlPlane plane = ControlPlane.launch(TestWorkers.context().dispatch(stallingCollect)
+        ControlPlane plane = ControlPlane.launch(TestWorkers.context()
+                .dispatch(TestWorkers.stallingCollect(stallEntered, release))
                 .threading(ControlPlane.Threading.INVOKER).heartbeatTimeoutNs(TimeUnit.SECONDS.toNanos(2)));
         try {
             CountDownLatch callReturned = new CountDownLatch(1);
             WorkerMethods methods = WorkerMethods.builder()
-                    .method("stall", "STALL_COLLECT", MethodHandles.lookup().findVirtual(CountDownLatch.class,
-                            "await", java.lang.invoke.MethodType.methodType(void.class)).bindTo(callReturned))
+                    .method("stall", "STALL_COLLECT", TestWorkers.stallMethod(callReturned))
                     .method("blob", "ONE_TO_ALL", MethodHandles.lookup().findVirtual(Echo.class, "blob",
                             java.lang.invoke.MethodType.methodType(byte[].class, int.class)).bindTo(new Echo(0)))
                     .build();

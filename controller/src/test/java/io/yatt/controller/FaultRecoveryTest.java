@@ -111,35 +111,13 @@ class FaultRecoveryTest {
         CountDownLatch workerStopped = new CountDownLatch(1);
         // the worker answers only after callAsync returned, so collect runs on the controller agent's thread
         CountDownLatch callReturned = new CountDownLatch(1);
-        Dispatch stallingCollect = new Dispatch() {
-            @Override
-            public String name() {
-                return "STALL_COLLECT";
-            }
-
-            @Override
-            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
-                return DispatchModes.ONE_TO_ALL.dispatch(args, topology);
-            }
-
-            /** Runs on the controller agent's thread: while it waits, the controller sends no heartbeats. */
-            @Override
-            public Object collect(List<Object> results, GroupTopology topology) {
-                try {
-                    workerStopped.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return results;
-            }
-        };
-        ControlPlane plane = ControlPlane.launch(TestWorkers.context().dispatch(stallingCollect)
+        ControlPlane plane = ControlPlane.launch(TestWorkers.context()
+                .dispatch(TestWorkers.stallingCollect(new CountDownLatch(1), workerStopped))
                 .threading(ControlPlane.Threading.INVOKER));
         try {
             Worker.Context ctx = new Worker.Context().workerId(700).rank(0).roles(List.of("actor"))
-                    .methods(WorkerMethods.builder().method("stall", "STALL_COLLECT", MethodHandles.lookup()
-                            .findVirtual(CountDownLatch.class, "await", java.lang.invoke.MethodType.methodType(
-                                    void.class)).bindTo(callReturned)).build())
+                    .methods(WorkerMethods.builder()
+                            .method("stall", "STALL_COLLECT", TestWorkers.stallMethod(callReturned)).build())
                     .controller(plane.endpoint()).externalDriverDirectory(plane.driverDirectory())
                     .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(1000));
             try (Worker worker = Worker.start(ctx)) {

@@ -1,6 +1,8 @@
 package io.yatt.controller;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -19,6 +21,50 @@ final class TestWorkers implements AutoCloseable {
     /** A control plane context for tests that are not about heartbeats. */
     static ControlPlane.Context context() {
         return new ControlPlane.Context().heartbeatTimeoutNs(RELAXED_HEARTBEAT_TIMEOUT_NS);
+    }
+
+    /**
+     * A custom dispatch mode, {@code STALL_COLLECT}: dispatched as ONE_TO_ALL; its collect, which runs on the
+     * controller agent's thread when the results arrive after callAsync returned (see {@link #stallMethod}), counts
+     * {@code entered} down and waits up to 60 s for {@code release} (meanwhile the agent polls nothing and sends no
+     * heartbeats, and an INVOKER driver stands), then returns the results as they are.
+     */
+    static Dispatch stallingCollect(CountDownLatch entered, CountDownLatch release) {
+        return new Dispatch() {
+            @Override
+            public String name() {
+                return "STALL_COLLECT";
+            }
+
+            @Override
+            public List<Object[]> dispatch(Object[] args, GroupTopology topology) {
+                return DispatchModes.ONE_TO_ALL.dispatch(args, topology);
+            }
+
+            @Override
+            public Object collect(List<Object> results, GroupTopology topology) {
+                entered.countDown();
+                try {
+                    release.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return results;
+            }
+        };
+    }
+
+    /**
+     * A worker method without arguments or result that waits for {@code callReturned}: counted down once callAsync
+     * returned, the answer reaches the controller after it, so collect runs on the controller agent's thread.
+     */
+    static MethodHandle stallMethod(CountDownLatch callReturned) {
+        try {
+            return MethodHandles.lookup().findVirtual(CountDownLatch.class, "await", MethodType.methodType(void.class))
+                    .bindTo(callReturned);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The methods every test worker serves; its rank shapes the results. */

@@ -138,8 +138,16 @@ public final class PlacementPlanner {
         return result;
     }
 
+    /** The memory of one layout or of layouts chosen together: resident bytes and the peak of transient bytes. */
+    private interface Footprint {
+        long resident();
+
+        long transientBytes();
+    }
+
     /** One candidate layout of one role on one set size, with the costs that do not depend on the other roles. */
-    private record Candidate(ParallelLayout layout, long resident, long transientBytes, double fixedSeconds) {
+    private record Candidate(ParallelLayout layout, long resident, long transientBytes, double fixedSeconds)
+            implements Footprint {
     }
 
     /** The actor's best generation choice for one training layout. */
@@ -380,33 +388,20 @@ public final class PlacementPlanner {
         }
 
         /** Layouts chosen for some roles of a set: summed resident bytes, largest transient, summed seconds. */
-        private record Partial(long resident, long transientBytes, double seconds, Candidate[] choice) {
+        private record Partial(long resident, long transientBytes, double seconds, Candidate[] choice)
+                implements Footprint {
         }
 
-        /** The candidates no other candidate beats on resident bytes, transient bytes and seconds at once. */
-        private static List<Candidate> pareto(List<Candidate> sortedBySeconds) {
-            List<Candidate> kept = new ArrayList<>();
-            for (Candidate c : sortedBySeconds) {
+        /**
+         * The entries (candidates or partial sets) no other entry beats on resident bytes, transient bytes and seconds
+         * at once: {@code sortedBySeconds} is in order of seconds, so an entry is beaten by an earlier one that needs
+         * no more of either memory.
+         */
+        private static <T extends Footprint> List<T> pareto(List<T> sortedBySeconds) {
+            List<T> kept = new ArrayList<>();
+            for (T c : sortedBySeconds) {
                 boolean dominated = false;
-                for (Candidate k : kept) {
-                    if (k.resident() <= c.resident() && k.transientBytes() <= c.transientBytes()) {
-                        dominated = true;
-                        break;
-                    }
-                }
-                if (!dominated) {
-                    kept.add(c);
-                }
-            }
-            return kept;
-        }
-
-        private static List<Partial> paretoPartials(List<Partial> partials) {
-            partials.sort(Comparator.comparingDouble(Partial::seconds).thenComparingLong(Partial::resident));
-            List<Partial> kept = new ArrayList<>();
-            for (Partial c : partials) {
-                boolean dominated = false;
-                for (Partial k : kept) {
+                for (T k : kept) {
                     if (k.resident() <= c.resident() && k.transientBytes() <= c.transientBytes()) {
                         dominated = true;
                         break;
@@ -458,7 +453,8 @@ public final class PlacementPlanner {
                         next.add(new Partial(resident, transientBytes, f.seconds() + cand.fixedSeconds(), choice));
                     }
                 }
-                front = paretoPartials(next);
+                next.sort(Comparator.comparingDouble(Partial::seconds).thenComparingLong(Partial::resident));
+                front = pareto(next);
                 if (front.isEmpty()) {
                     return null;
                 }

@@ -42,6 +42,19 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /**
+     * A client on the driver running in {@code externalDirectory} if that is set, else on a new embedded driver in
+     * {@code embeddedDirectory} (the choice the control plane's and the worker's contexts make).
+     *
+     * @throws io.aeron.exceptions.AeronException if the driver or the client does not start
+     */
+    public static AeronTransport open(String externalDirectory, String embeddedDirectory,
+                                      ControlPlane.Threading threading, ControlPlane.Idle idle) {
+        return externalDirectory != null
+                ? external(externalDirectory, idle)
+                : embedded(embeddedDirectory, threading, idle);
+    }
+
+    /**
      * Starts an embedded driver in {@code directory} (which must not be in use) and a client on it.
      *
      * @throws io.aeron.exceptions.AeronException if the driver or the client does not start

@@ -2,10 +2,16 @@ package io.yatt.controller.internal.runtime;
 
 import io.aeron.Subscription;
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.FrameStats;
 import io.yatt.controller.internal.wire.FrameCounters;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
 import org.agrona.ErrorHandler;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.IdleStrategy;
 
 /** Channel helpers shared by the controller and the workers. */
@@ -52,11 +58,39 @@ public final class Endpoints {
         };
     }
 
+    /**
+     * A runner for {@code agent} with {@code idle}'s strategy that counts the agent's errors, and those of the
+     * transport's client, as agent errors in {@code counters}; not started yet.
+     */
+    public static AgentRunner runner(AeronTransport transport, Agent agent, FrameCounters counters,
+                                     ControlPlane.Idle idle) {
+        transport.countErrors(counters);
+        return new AgentRunner(idle(idle), countingErrors(counters), null, agent);
+    }
+
+    /** The frames an endpoint dropped so far, by reason, and its agent errors, as {@code counters} hold them now. */
+    public static FrameStats stats(FrameCounters counters) {
+        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames(),
+                counters.agentErrors());
+    }
+
     /** Whether {@code host} names a loopback address (a name that does not resolve is not). */
     public static boolean isLoopback(String host) {
+        return resolvesTo(host, InetAddress::isLoopbackAddress);
+    }
+
+    /**
+     * Whether {@code host} is a wildcard address (0.0.0.0, ::): it listens everywhere and routes nowhere (a name that
+     * does not resolve is not).
+     */
+    public static boolean isWildcard(String host) {
+        return resolvesTo(host, InetAddress::isAnyLocalAddress);
+    }
+
+    private static boolean resolvesTo(String host, Predicate<InetAddress> test) {
         try {
-            return java.net.InetAddress.getByName(host).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
+            return test.test(InetAddress.getByName(host));
+        } catch (UnknownHostException e) {
             return false;
         }
     }

@@ -207,8 +207,7 @@ public final class ReferencePlane implements AutoCloseable {
 
     /** Reference frames this worker dropped (as owner or consumer), by reason, and the errors its handlers threw. */
     public FrameStats stats() {
-        return new FrameStats(counters.malformedFrames(), counters.unauthenticatedFrames(), counters.droppedFrames(),
-                counters.agentErrors());
+        return Endpoints.stats(counters);
     }
 
     private String resolved(Subscription subscription, String channel) {

@@ -1,14 +1,15 @@
 package io.yatt.controller.internal.runtime;
 
 import static io.yatt.controller.RawOffers.await;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.CONSUMER;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.OWNER;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.receiveRequest;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.resolved;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
-import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
-import io.yatt.controller.ControlPlane;
 import io.yatt.controller.FrameStats;
 import io.yatt.controller.RawOffers;
 import io.yatt.controller.ReferenceColumn;
@@ -22,7 +23,6 @@ import io.yatt.controller.internal.sbe.ReferenceRequestDecoder;
 import io.yatt.controller.internal.sbe.ReferenceRequestEncoder;
 import io.yatt.controller.internal.sbe.ReferenceRequestKind;
 import io.yatt.controller.internal.wire.FrameTag;
-import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
@@ -37,7 +37,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -52,8 +51,6 @@ class ReferencePlaneFramesTest {
     private static final long SEED = 20261202L;
     private static final int FRAMES = 100;
     private static final byte[] SECRET = "0123456789abcdef-frames-secret".getBytes(StandardCharsets.UTF_8);
-    private static final int OWNER = 7;
-    private static final int CONSUMER = 9;
     /**
      * The id the rogue owner answers under: its own, since a sealed consumer checks sequence numbers per owner id and
      * the rogue's (started later) would shadow the real owner's.
@@ -66,48 +63,21 @@ class ReferencePlaneFramesTest {
     private static final long ROW_BYTES = ROW_FLOATS * 4L;
     private static final long TIMEOUT_NS = TimeUnit.SECONDS.toNanos(20);
 
-    private ControlPlane plane;
-    private Allocator ownerAllocator;
-    private Allocator consumerAllocator;
-    private ReferenceStore store;
-    private ReferencePlane ownerPlane;
-    private ReferencePlane consumerPlane;
-    private Aeron rogue;
+    private ReferencePlanes planes;
     private FrameTag forger;
     private final UnsafeBuffer buffer = new UnsafeBuffer(new byte[4096]);
     private final Random random = new Random(SEED);
 
     private void start(boolean sealed) {
-        byte[] secret = sealed ? SECRET : null;
-        plane = ControlPlane.launch(new ControlPlane.Context().jobName("reference-frames"));
-        ownerAllocator = Allocator.root("frames-owner");
-        consumerAllocator = Allocator.root("frames-consumer");
-        store = ReferenceStore.open(1L, OWNER, ownerAllocator);
-        ownerPlane = ReferencePlane.start(plane.driverDirectory(), OWNER, "127.0.0.1", TIMEOUT_NS, secret);
-        ownerPlane.serve(store);
-        consumerPlane = ReferencePlane.start(plane.driverDirectory(), CONSUMER, "127.0.0.1", TIMEOUT_NS, secret);
-        rogue = Aeron.connect(new Aeron.Context().aeronDirectoryName(plane.driverDirectory()));
+        planes = ReferencePlanes.start("frames", 1L, TIMEOUT_NS, sealed ? SECRET : null);
         forger = sealed ? FrameTag.of(ReferencePlane.referenceKey(SECRET))
                 .startAfter(System.currentTimeMillis() * 1_000_000L) : null;
     }
 
-    @BeforeEach
-    void clear() {
-        plane = null;
-    }
-
     @AfterEach
-    void stop() throws Exception {
-        for (AutoCloseable c : new AutoCloseable[] {rogue, consumerPlane, ownerPlane, store, plane}) {
-            if (c != null) {
-                c.close();
-            }
-        }
-        if (ownerAllocator != null) {
-            assertEquals(0, ownerAllocator.allocatedBytes());
-            assertEquals(0, consumerAllocator.allocatedBytes());
-            ownerAllocator.close();
-            consumerAllocator.close();
+    void stop() {
+        if (planes != null) {
+            planes.close();
         }
     }
 
@@ -137,23 +107,23 @@ class ReferencePlaneFramesTest {
                 }
             }
         }
-        try (ExclusivePublication toOwner = rogue.addExclusivePublication(ownerPlane.endpoint(),
+        try (ExclusivePublication toOwner = planes.rogue().addExclusivePublication(planes.ownerPlane().endpoint(),
                 ReferencePlane.FETCH_STREAM_ID)) {
             sendAll(toOwner, frames);
-            await(() -> total(ownerPlane.stats()) >= FRAMES);
+            await(() -> total(planes.ownerPlane().stats()) >= FRAMES);
         }
-        FrameStats stats = ownerPlane.stats();
+        FrameStats stats = planes.ownerPlane().stats();
         assertEquals(FRAMES, total(stats));
-        assertEquals(0, ownerPlane.servedBytes());
+        assertEquals(0, planes.ownerPlane().servedBytes());
         // every bad enum code is malformed; the noise, truncations and wrong versions too
         assertTrue(stats.malformedFrames() >= badEnums + 3L * FRAMES / 5, "malformed: " + stats);
-        assertEquals(1, store.liveCount());
+        assertEquals(1, planes.store().liveCount());
         try (Tensor rows = pull(column)) {
             assertEquals(15 * 100 + 7, rows.getDouble(15, 7));
         }
-        assertEquals(ROWS * ROW_BYTES, ownerPlane.servedBytes());
-        assertEquals(0, store.liveCount());
-        assertEquals(stats, ownerPlane.stats());
+        assertEquals(ROWS * ROW_BYTES, planes.ownerPlane().servedBytes());
+        assertEquals(0, planes.store().liveCount());
+        assertEquals(stats, planes.ownerPlane().stats());
     }
 
     @ParameterizedTest
@@ -163,14 +133,14 @@ class ReferencePlaneFramesTest {
         FrameTag requests = sealed ? FrameTag.of(ReferencePlane.referenceKey(SECRET)) : null;
         ReferenceColumn.Run run = new ReferenceColumn.Run(ROGUE, 0, 0, ROW_BYTES, ROWS, DType.F32,
                 Shape.of(ROW_FLOATS));
-        try (Subscription fetches = rogue.addSubscription("aeron:udp?endpoint=127.0.0.1:0",
+        try (Subscription fetches = planes.rogue().addSubscription("aeron:udp?endpoint=127.0.0.1:0",
                      ReferencePlane.FETCH_STREAM_ID);
-             Tensor out = Tensor.allocate(consumerAllocator, DType.F32, Shape.of(ROWS, ROW_FLOATS),
+             Tensor out = Tensor.allocate(planes.consumerAllocator(), DType.F32, Shape.of(ROWS, ROW_FLOATS),
                      Device.host())) {
             String ownerEndpoint = resolved(fetches);
             // a rogue owner answers the fetch: bad frames first, then the rows and the acknowledgement
             CompletableFuture<Void> fetch = CompletableFuture.runAsync(
-                    () -> consumerPlane.fetch(ownerEndpoint, run, null, out, 0));
+                    () -> planes.consumerPlane().fetch(ownerEndpoint, run, null, out, 0));
             ReferenceRequestDecoder r = receiveRequest(fetches, requests);
             long requestId = r.requestId();
             List<byte[]> frames = new ArrayList<>();
@@ -196,17 +166,17 @@ class ReferencePlaneFramesTest {
             }
             frames.add(seal(chunk(requestId, CONSUMER, 0, ROWS * (int) ROW_BYTES)));
             frames.add(seal(answer(requestId, CONSUMER, ReferenceAnswerStatus.ACK)));
-            try (ExclusivePublication toConsumer = rogue.addExclusivePublication(r.replyChannel(),
+            try (ExclusivePublication toConsumer = planes.rogue().addExclusivePublication(r.replyChannel(),
                     ReferencePlane.CHUNK_STREAM_ID)) {
                 sendAll(toConsumer, frames);
                 fetch.get(60, TimeUnit.SECONDS);
             }
             // the rows of the genuine chunk: byte k of the run is k, so float 5 of row 3 (bytes 116 to 119) is
             assertEquals(Float.intBitsToFloat(0x77767574), out.getDouble(3, 5), 0.0);
-            FrameStats stats = consumerPlane.stats();
+            FrameStats stats = planes.consumerPlane().stats();
             assertEquals(FRAMES, total(stats));
             assertTrue(stats.malformedFrames() >= badStatuses + 3L * FRAMES / 5, "malformed: " + stats);
-            assertEquals(ROWS * ROW_BYTES, consumerPlane.fetchedBytes());
+            assertEquals(ROWS * ROW_BYTES, planes.consumerPlane().fetchedBytes());
         } catch (Exception e) {
             throw new AssertionError(e);
         }
@@ -215,9 +185,9 @@ class ReferencePlaneFramesTest {
         try (Tensor rows = pull(column)) {
             assertEquals(3 * 100 + 2, rows.getDouble(3, 2));
         }
-        assertEquals(2 * ROWS * ROW_BYTES, consumerPlane.fetchedBytes());
-        assertEquals(FRAMES, total(consumerPlane.stats()));
-        assertEquals(new FrameStats(0, 0, 0), ownerPlane.stats());
+        assertEquals(2 * ROWS * ROW_BYTES, planes.consumerPlane().fetchedBytes());
+        assertEquals(FRAMES, total(planes.consumerPlane().stats()));
+        assertEquals(new FrameStats(0, 0, 0), planes.ownerPlane().stats());
     }
 
     private static long total(FrameStats s) {
@@ -225,20 +195,12 @@ class ReferencePlaneFramesTest {
     }
 
     private ReferenceColumn publish() {
-        try (Tensor t = Tensor.allocate(ownerAllocator, DType.F32, Shape.of(ROWS, ROW_FLOATS), Device.host())) {
-            for (int i = 0; i < ROWS; i++) {
-                for (int j = 0; j < ROW_FLOATS; j++) {
-                    t.setDouble(i * 100 + j, i, j);
-                }
-            }
-            return store.publish("logp", 1, t);
-        }
+        return planes.publish(ROWS, ROW_FLOATS, 100);
     }
 
     private Tensor pull(ReferenceColumn column) {
-        return ReferenceStore.pull(2L, column, Map.of(new ReferenceColumn.Region(OWNER, column.runs().getFirst()
-                        .regionId()), new ReferenceStore.Claim(1, 1, true)), Map.of(OWNER, ownerPlane.endpoint()),
-                () -> consumerPlane, consumerAllocator);
+        return planes.pull(2L, column, Map.of(new ReferenceColumn.Region(OWNER, column.runs().getFirst().regionId()),
+                new ReferenceStore.Claim(1, 1, true)));
     }
 
     private byte[] noise() {
@@ -311,26 +273,5 @@ class ReferencePlaneFramesTest {
         for (byte[] frame : frames) {
             RawOffers.offer(publication, new UnsafeBuffer(frame), frame.length);
         }
-    }
-
-    private ReferenceRequestDecoder receiveRequest(Subscription fetches, FrameTag opener) {
-        ReferenceRequestDecoder[] got = new ReferenceRequestDecoder[1];
-        FragmentAssembler assembler = new FragmentAssembler((b, offset, length, header) -> {
-            byte[] copy = new byte[length];
-            b.getBytes(offset, copy);
-            UnsafeBuffer frame = new UnsafeBuffer(copy);
-            if (opener != null && opener.open(frame, 0, length) < 0) {
-                throw new AssertionError("the consumer's request does not verify");
-            }
-            got[0] = new ReferenceRequestDecoder().wrapAndApplyHeader(frame, 0, new MessageHeaderDecoder());
-        });
-        await(() -> fetches.poll(assembler, 1) >= 0 && got[0] != null);
-        return got[0];
-    }
-
-    private static String resolved(Subscription subscription) {
-        String[] endpoint = new String[1];
-        await(() -> (endpoint[0] = subscription.tryResolveChannelEndpointPort()) != null);
-        return endpoint[0];
     }
 }

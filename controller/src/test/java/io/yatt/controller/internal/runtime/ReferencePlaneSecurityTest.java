@@ -1,19 +1,19 @@
 package io.yatt.controller.internal.runtime;
 
 import static io.yatt.controller.RawOffers.await;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.CONSUMER;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.OWNER;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.receiveRequest;
+import static io.yatt.controller.internal.runtime.ReferencePlanes.resolved;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
-import io.aeron.FragmentAssembler;
 import io.aeron.Subscription;
-import io.yatt.controller.ControlPlane;
 import io.yatt.controller.FrameStats;
 import io.yatt.controller.RawOffers;
 import io.yatt.controller.ReferenceColumn;
-import io.yatt.controller.internal.sbe.MessageHeaderDecoder;
 import io.yatt.controller.internal.sbe.MessageHeaderEncoder;
 import io.yatt.controller.internal.sbe.ReferenceChunkEncoder;
 import io.yatt.controller.internal.sbe.ReferenceClaimKind;
@@ -21,7 +21,6 @@ import io.yatt.controller.internal.sbe.ReferenceRequestDecoder;
 import io.yatt.controller.internal.sbe.ReferenceRequestEncoder;
 import io.yatt.controller.internal.sbe.ReferenceRequestKind;
 import io.yatt.controller.internal.wire.FrameTag;
-import io.yatt.tensor.Allocator;
 import io.yatt.tensor.DType;
 import io.yatt.tensor.Device;
 import io.yatt.tensor.Shape;
@@ -33,7 +32,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
-import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,48 +48,23 @@ class ReferencePlaneSecurityTest {
     private static final byte[] WRONG = "0123456789abcdef-not-the-one".getBytes(StandardCharsets.UTF_8);
     private static final long OWNER_CONTROLLER = 0x5EC0_0001L;
     private static final long CONSUMER_CONTROLLER = 0x5EC0_0002L;
-    private static final int OWNER = 7;
-    private static final int CONSUMER = 9;
     /** 64 rows of 256 floats: 64 KiB, two chunks (60 KiB and 4 KiB). */
     private static final int ROWS = 64;
     private static final int ROW_FLOATS = 256;
     private static final long ROW_BYTES = ROW_FLOATS * 4L;
     private static final long TIMEOUT_NS = TimeUnit.SECONDS.toNanos(3);
 
-    private ControlPlane plane;
-    private Allocator ownerAllocator;
-    private Allocator consumerAllocator;
-    private ReferenceStore store;
-    private ReferencePlane ownerPlane;
-    private ReferencePlane consumerPlane;
-    private Aeron rogue;
+    private ReferencePlanes planes;
     private final UnsafeBuffer buffer = new UnsafeBuffer(new byte[128 * 1024]);
 
     @BeforeEach
     void start() {
-        plane = ControlPlane.launch(new ControlPlane.Context().jobName("reference-security"));
-        ownerAllocator = Allocator.root("security-owner");
-        consumerAllocator = Allocator.root("security-consumer");
-        store = ReferenceStore.open(OWNER_CONTROLLER, OWNER, ownerAllocator);
-        ownerPlane = ReferencePlane.start(plane.driverDirectory(), OWNER, "127.0.0.1", TIMEOUT_NS, SECRET);
-        ownerPlane.serve(store);
-        consumerPlane = ReferencePlane.start(plane.driverDirectory(), CONSUMER, "127.0.0.1", TIMEOUT_NS, SECRET);
-        rogue = Aeron.connect(new Aeron.Context().aeronDirectoryName(plane.driverDirectory()));
+        planes = ReferencePlanes.start("security", OWNER_CONTROLLER, TIMEOUT_NS, SECRET);
     }
 
     @AfterEach
     void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {rogue, consumerPlane, ownerPlane, store, plane}) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        assertEquals(0, ownerAllocator.allocatedBytes());
-        assertEquals(0, consumerAllocator.allocatedBytes());
-        ownerAllocator.close();
-        consumerAllocator.close();
+        planes.close();
     }
 
     @Test
@@ -106,11 +79,11 @@ class ReferencePlaneSecurityTest {
                 }
             }
         }
-        assertEquals(ROWS * ROW_BYTES, ownerPlane.servedBytes());
-        assertEquals(ROWS * ROW_BYTES, consumerPlane.fetchedBytes());
-        assertEquals(0, store.liveCount());
-        assertEquals(new FrameStats(0, 0, 0), ownerPlane.stats());
-        assertEquals(new FrameStats(0, 0, 0), consumerPlane.stats());
+        assertEquals(ROWS * ROW_BYTES, planes.ownerPlane().servedBytes());
+        assertEquals(ROWS * ROW_BYTES, planes.consumerPlane().fetchedBytes());
+        assertEquals(0, planes.store().liveCount());
+        assertEquals(new FrameStats(0, 0, 0), planes.ownerPlane().stats());
+        assertEquals(new FrameStats(0, 0, 0), planes.consumerPlane().stats());
     }
 
     @Test
@@ -119,9 +92,9 @@ class ReferencePlaneSecurityTest {
         ReferenceColumn.Run run = column.runs().getFirst();
         byte[] key = referenceKey(SECRET);
         FrameTag forger = FrameTag.of(key).startAfter(System.currentTimeMillis() * 1_000_000L);
-        try (Subscription replies = rogue.addSubscription("aeron:udp?endpoint=127.0.0.1:0",
+        try (Subscription replies = planes.rogue().addSubscription("aeron:udp?endpoint=127.0.0.1:0",
                      ReferencePlane.CHUNK_STREAM_ID);
-             ExclusivePublication toOwner = rogue.addExclusivePublication(ownerPlane.endpoint(),
+             ExclusivePublication toOwner = planes.rogue().addExclusivePublication(planes.ownerPlane().endpoint(),
                      ReferencePlane.FETCH_STREAM_ID)) {
             String replyChannel = resolved(replies);
             // no trailer, a "last use" claim: would free the region
@@ -139,21 +112,21 @@ class ReferencePlaneSecurityTest {
             byte[] frame = new byte[length];
             buffer.getBytes(0, frame);
             offer(toOwner, length);
-            await(() -> ownerPlane.servedBytes() == ROWS * ROW_BYTES);
+            await(() -> planes.ownerPlane().servedBytes() == ROWS * ROW_BYTES);
             buffer.putBytes(0, frame);
             offer(toOwner, length);
-            await(() -> ownerPlane.stats().equals(new FrameStats(1, 3, 1)));
-            assertEquals(ROWS * ROW_BYTES, ownerPlane.servedBytes());
+            await(() -> planes.ownerPlane().stats().equals(new FrameStats(1, 3, 1)));
+            assertEquals(ROWS * ROW_BYTES, planes.ownerPlane().servedBytes());
         }
         // nothing claimed the region: it is live, and the real consumer's last pull gets it and frees it
-        assertEquals(1, store.liveCount());
+        assertEquals(1, planes.store().liveCount());
         Map<ReferenceColumn.Region, ReferenceStore.Claim> claims =
                 Map.of(new ReferenceColumn.Region(OWNER, 0), new ReferenceStore.Claim(1, 1, true));
         try (Tensor rows = pull(column, claims)) {
             assertEquals(63 * 1000 + 255, rows.getDouble(63, 255));
         }
-        assertEquals(0, store.liveCount());
-        assertEquals(new FrameStats(1, 3, 1), ownerPlane.stats());
+        assertEquals(0, planes.store().liveCount());
+        assertEquals(new FrameStats(1, 3, 1), planes.ownerPlane().stats());
     }
 
     @Test
@@ -163,24 +136,24 @@ class ReferencePlaneSecurityTest {
         FrameTag requests = FrameTag.of(key);
         ReferenceColumn.Run run = new ReferenceColumn.Run(OWNER, 0, 0, ROW_BYTES, ROWS, DType.F32,
                 Shape.of(ROW_FLOATS));
-        try (Subscription fetches = rogue.addSubscription("aeron:udp?endpoint=127.0.0.1:0",
+        try (Subscription fetches = planes.rogue().addSubscription("aeron:udp?endpoint=127.0.0.1:0",
                      ReferencePlane.FETCH_STREAM_ID);
-             Tensor out = Tensor.allocate(consumerAllocator, DType.F32, Shape.of(ROWS, ROW_FLOATS),
+             Tensor out = Tensor.allocate(planes.consumerAllocator(), DType.F32, Shape.of(ROWS, ROW_FLOATS),
                      Device.host())) {
             String ownerEndpoint = resolved(fetches);
             // a rogue owner: it answers the consumer's request with forged and misaddressed chunks only
             CompletableFuture<Void> fetch = CompletableFuture.runAsync(
-                    () -> consumerPlane.fetch(ownerEndpoint, run, null, out, 0));
+                    () -> planes.consumerPlane().fetch(ownerEndpoint, run, null, out, 0));
             ReferenceRequestDecoder r = receiveRequest(fetches, requests);
             assertEquals(CONSUMER, r.consumerWorkerId());
             long requestId = r.requestId();
-            try (ExclusivePublication toConsumer = rogue.addExclusivePublication(r.replyChannel(),
+            try (ExclusivePublication toConsumer = planes.rogue().addExclusivePublication(r.replyChannel(),
                     ReferencePlane.CHUNK_STREAM_ID)) {
                 offer(toConsumer, chunk(requestId, CONSUMER, 0, null));
                 offer(toConsumer, chunk(requestId, CONSUMER, 0, FrameTag.of(referenceKey(WRONG))));
                 offer(toConsumer, chunk(requestId + 1, CONSUMER, 0, owner));
                 offer(toConsumer, chunk(requestId, CONSUMER + 1, 0, owner));
-                await(() -> consumerPlane.stats().equals(new FrameStats(0, 2, 2)));
+                await(() -> planes.consumerPlane().stats().equals(new FrameStats(0, 2, 2)));
                 ExecutionException e = assertThrows(ExecutionException.class, () -> fetch.get(30, TimeUnit.SECONDS));
                 assertEquals("reference fetch timed out: ownerRank=7, endpoint=" + ownerEndpoint + ", run=" + run
                         + ", receivedBytes=0, timeoutMs=3000", e.getCause().getMessage());
@@ -192,16 +165,16 @@ class ReferencePlaneSecurityTest {
             }
             // a second fetch: one genuine first chunk, then the same chunk replayed
             CompletableFuture<Void> second = CompletableFuture.runAsync(
-                    () -> consumerPlane.fetch(ownerEndpoint, run, null, out, 0));
+                    () -> planes.consumerPlane().fetch(ownerEndpoint, run, null, out, 0));
             ReferenceRequestDecoder r2 = receiveRequest(fetches, requests);
             long secondId = r2.requestId();
             assertTrue(secondId != requestId);
-            try (ExclusivePublication toConsumer = rogue.addExclusivePublication(r2.replyChannel(),
+            try (ExclusivePublication toConsumer = planes.rogue().addExclusivePublication(r2.replyChannel(),
                     ReferencePlane.CHUNK_STREAM_ID)) {
                 int length = chunk(secondId, CONSUMER, 0, owner);
                 offer(toConsumer, length);
                 offer(toConsumer, length);
-                await(() -> consumerPlane.stats().equals(new FrameStats(0, 3, 2)));
+                await(() -> planes.consumerPlane().stats().equals(new FrameStats(0, 3, 2)));
                 ExecutionException e = assertThrows(ExecutionException.class,
                         () -> second.get(30, TimeUnit.SECONDS));
                 assertEquals("reference fetch timed out: ownerRank=7, endpoint=" + ownerEndpoint + ", run=" + run
@@ -211,23 +184,15 @@ class ReferencePlaneSecurityTest {
                 assertEquals(0.0, out.getDouble(60, 0));
             }
         }
-        assertEquals(new FrameStats(0, 3, 2), consumerPlane.stats());
+        assertEquals(new FrameStats(0, 3, 2), planes.consumerPlane().stats());
     }
 
     private ReferenceColumn publish() {
-        try (Tensor t = Tensor.allocate(ownerAllocator, DType.F32, Shape.of(ROWS, ROW_FLOATS), Device.host())) {
-            for (int i = 0; i < ROWS; i++) {
-                for (int j = 0; j < ROW_FLOATS; j++) {
-                    t.setDouble(i * 1000 + j, i, j);
-                }
-            }
-            return store.publish("logp", 1, t);
-        }
+        return planes.publish(ROWS, ROW_FLOATS, 1000);
     }
 
     private Tensor pull(ReferenceColumn column, Map<ReferenceColumn.Region, ReferenceStore.Claim> claims) {
-        return ReferenceStore.pull(CONSUMER_CONTROLLER, column, claims, Map.of(OWNER, ownerPlane.endpoint()),
-                () -> consumerPlane, consumerAllocator);
+        return planes.pull(CONSUMER_CONTROLLER, column, claims);
     }
 
     /** A request from consumer 55 (not a plane of this test) for {@code run}, sealed by {@code tag} unless null. */
@@ -255,29 +220,10 @@ class ReferencePlaneSecurityTest {
         return tag == null ? length : tag.seal(buffer, length);
     }
 
-    private ReferenceRequestDecoder receiveRequest(Subscription fetches, FrameTag opener) {
-        ReferenceRequestDecoder[] got = new ReferenceRequestDecoder[1];
-        FragmentAssembler assembler = new FragmentAssembler((b, offset, length, header) -> {
-            byte[] copy = new byte[length];
-            b.getBytes(offset, copy);
-            UnsafeBuffer frame = new UnsafeBuffer(copy);
-            assertTrue(opener.open(frame, 0, length) > 0, "the consumer's request verifies");
-            got[0] = new ReferenceRequestDecoder().wrapAndApplyHeader(frame, 0, new MessageHeaderDecoder());
-        });
-        await(() -> fetches.poll(assembler, 1) >= 0 && got[0] != null);
-        return got[0];
-    }
-
     private static byte[] referenceKey(byte[] secret) throws Exception {
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec(secret, "HmacSHA256"));
         return mac.doFinal("yatt-reference".getBytes(StandardCharsets.US_ASCII));
-    }
-
-    private static String resolved(Subscription subscription) {
-        String[] endpoint = new String[1];
-        await(() -> (endpoint[0] = subscription.tryResolveChannelEndpointPort()) != null);
-        return endpoint[0];
     }
 
     private void offer(ExclusivePublication publication, int length) {
