@@ -14,7 +14,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import java.util.function.Function;
 
 /**
@@ -31,8 +31,11 @@ public final class WorkerGroup {
     private final GroupTopology topology;
     private final Map<String, String> methods;
     private final Function<String, Dispatch> dispatchModes;
-    /** The pending calls of this group that {@link #cancel} can reach, by their futures (identity). */
-    private final Map<CompletableFuture<?>, BooleanSupplier> cancellers = new ConcurrentHashMap<>();
+    /**
+     * The futures a proxy derived from a pending call of this group ({@link #trackDerived}), with that call, so that
+     * {@link #cancel} reaches it through them (futures compare by identity); a call's own future carries its canceller.
+     */
+    private final Map<CompletableFuture<?>, CallFuture> cancellers = new ConcurrentHashMap<>();
 
     WorkerGroup(ControlPlane plane, ControllerAgent agent, String role, WorkerSession[] members,
                 GroupTopology topology, Map<String, String> methods, Function<String, Dispatch> dispatchModes) {
@@ -124,7 +127,7 @@ public final class WorkerGroup {
             long correlationId = agent.newCall();
             CompletableFuture<List<Object>> raw = agent.invoke(correlationId, role, method, mode,
                     plane.currentStep(), members, dispatched.perWorker());
-            CallFuture result = new CallFuture(this, () -> agent.cancel(correlationId), () -> {
+            CallFuture result = new CallFuture(this, call -> agent.cancel(correlationId), () -> {
                 if (!raw.isDone()) {
                     raw.cancel(false);
                 }
@@ -141,16 +144,14 @@ public final class WorkerGroup {
         // set once the workers were told to drop the call (or answered it): a cancel then sends nothing more
         AtomicBoolean settled = new AtomicBoolean();
         long announced = correlationId;
-        CompletableFuture<?>[] self = new CompletableFuture<?>[1];
         // before its inputs are sent the call is only announced: cancelling it then drops it (see callAsync)
-        CallFuture result = new CallFuture(this, () -> agent.cancel(announced) || self[0].completeExceptionally(
+        CallFuture result = new CallFuture(this, call -> agent.cancel(announced) || call.completeExceptionally(
                 wrapped(new CancellationException("call cancelled before its input: group=" + role + ", method="
                         + method))), () -> {
                             if (settled.compareAndSet(false, true)) {
                                 agent.abandon(announced, members);
                             }
                         });
-        self[0] = result;
         CompletableFuture.allOf(inputs.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
             if (result.isDone()) {
                 return;
@@ -240,15 +241,14 @@ public final class WorkerGroup {
         if (call.isDone()) {
             return false;
         }
-        BooleanSupplier canceller = call instanceof CallFuture f && f.group == this ? f.canceller
-                : cancellers.get(call);
-        return canceller != null && canceller.getAsBoolean();
+        CallFuture target = call instanceof CallFuture f && f.group == this ? f : cancellers.get(call);
+        return target != null && target.canceller.test(target);
     }
 
     /** Makes {@code derived} (a proxy's future over {@code call}) cancel {@code call} through {@link #cancel}. */
     void trackDerived(CompletableFuture<?> derived, CompletableFuture<?> call) {
         if (call instanceof CallFuture f && f.group == this && !call.isDone()) {
-            cancellers.put(derived, f.canceller);
+            cancellers.put(derived, f);
             derived.whenComplete((v, e) -> cancellers.remove(derived));
         }
     }
@@ -260,10 +260,11 @@ public final class WorkerGroup {
      */
     private static final class CallFuture extends CompletableFuture<Object> {
         private final WorkerGroup group;
-        private final BooleanSupplier canceller;
+        /** Asks the workers to stop this call (given the call, which it may fail itself). */
+        private final Predicate<CallFuture> canceller;
         private final Runnable onCancelled;
 
-        CallFuture(WorkerGroup group, BooleanSupplier canceller, Runnable onCancelled) {
+        CallFuture(WorkerGroup group, Predicate<CallFuture> canceller, Runnable onCancelled) {
             this.group = group;
             this.canceller = canceller;
             this.onCancelled = onCancelled;
