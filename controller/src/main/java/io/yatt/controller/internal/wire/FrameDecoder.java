@@ -29,6 +29,8 @@ import org.agrona.DirectBuffer;
 public final class FrameDecoder {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Length header of the Invoke's group, method and dispatch-mode fields (the same for all three). */
+    private static final int NAME_HEADER_BYTES = InvokeDecoder.groupHeaderLength();
 
     private final PayloadCodec payloads;
     private final MessageHeaderDecoder header = new MessageHeaderDecoder();
@@ -86,15 +88,9 @@ public final class FrameDecoder {
                 long controllerId = invoke.controllerId();
                 long step = invoke.step();
                 boolean awaitInput = version >= InvokeDecoder.awaitInputSinceVersion() && bool(invoke.awaitInputRaw());
-                String group = strings.decode(buffer, invoke.limit() + InvokeDecoder.groupHeaderLength(),
-                        invoke.groupLength());
-                invoke.skipGroup();
-                String method = strings.decode(buffer, invoke.limit() + InvokeDecoder.methodHeaderLength(),
-                        invoke.methodLength());
-                invoke.skipMethod();
-                String mode = strings.decode(buffer, invoke.limit() + InvokeDecoder.dispatchModeHeaderLength(),
-                        invoke.dispatchModeLength());
-                invoke.skipDispatchMode();
+                String group = invokeName(buffer);
+                String method = invokeName(buffer);
+                String mode = invokeName(buffer);
                 List<Object> args = argumentList(payload(buffer, invoke.limit()));
                 if (awaitInput && !args.isEmpty()) {
                     throw new MalformedFrameException("invoke awaiting input carries arguments: count=" + args.size());
@@ -188,6 +184,17 @@ public final class FrameDecoder {
         register.getMac(mac, 0, mac.length);
         return new Message.Register(workerId, rank, pid, replyStreamId, roles, meshes, methods, host, replyChannel,
                 mac);
+    }
+
+    /**
+     * The Invoke's next name field (group, method, dispatch mode, in schema order: each a u32 length and UTF-8 bytes,
+     * which the validator checked against the frame) through the name cache; moves the decoder past it.
+     */
+    private String invokeName(DirectBuffer buffer) {
+        int at = invoke.limit();
+        int length = buffer.getInt(at, LE);
+        invoke.limit(at + NAME_HEADER_BYTES + length);
+        return strings.decode(buffer, at + NAME_HEADER_BYTES, length);
     }
 
     private static Optional<Message.MethodSignature> signature(String method, String parameterTypes,
