@@ -168,7 +168,7 @@ public final class AeronTransport implements AutoCloseable {
         return lockedDriver == null ? 0 : lockedDriver.doWork();
     }
 
-    /** The driver's duty cycle under {@code lock}, for the client's own driver invocations. */
+    /** The driver's duty cycle under {@code lock}: for the agent, the Aeron client's own waits and waiting callers. */
     private record LockedDriver(AgentInvoker driver, ReentrantLock lock) implements Agent {
         @Override
         public int doWork() {
