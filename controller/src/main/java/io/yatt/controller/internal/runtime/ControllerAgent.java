@@ -505,12 +505,14 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 WorkerLostException e = new WorkerLostException(r.roles(), r.rank(), r.pid(), r.host(), ageNs,
                         heartbeatTimeoutNs);
                 session.lost(e);
+                // the aborts go out before any caller learns of the loss (as on a timeout): a call it makes next, to
+                // the survivors, then reaches them after the abort and is not aborted with the calls in flight
+                abortPeersOf(session, e);
                 for (PendingCall call : calls.values()) {
                     if (call.involves(session)) {
                         call.fail(e);
                     }
                 }
-                abortPeersOf(session, e);
                 lostNow++;
             }
         }
