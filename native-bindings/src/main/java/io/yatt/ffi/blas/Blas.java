@@ -61,13 +61,26 @@ public final class Blas {
             return Optional.empty();
         }
         String config = text(CblasLib.openblas_get_config()).strip();
-        if (Downcalls.available(LibrarySpec.BLAS, "openblas_get_corename")) {
-            String core = text(CblasLib.openblas_get_corename()).strip();
-            if (!core.isEmpty() && !config.contains(core)) {
-                config = config + " (core " + core + ")";
-            }
+        Optional<String> core = coreName();
+        if (core.isPresent() && !config.contains(core.get())) {
+            config = config + " (core " + core.get() + ")";
         }
         return Optional.of(config);
+    }
+
+    /**
+     * @return the CPU kernel set OpenBLAS chose at load ({@code openblas_get_corename}, e.g. {@code Haswell} or
+     *         {@code SkylakeX}: a CPU this OpenBLAS does not know gets an older set, which its environment variable
+     *         {@code OPENBLAS_CORETYPE}, read when the library loads, overrides); empty for another CBLAS or an OpenBLAS
+     *         without that function. Products of different kernel sets may differ in their last bits.
+     * @throws LibraryNotFoundException listing every place tried
+     */
+    public static Optional<String> coreName() {
+        if (!openBlas() || !Downcalls.available(LibrarySpec.BLAS, "openblas_get_corename")) {
+            return Optional.empty();
+        }
+        String core = text(CblasLib.openblas_get_corename()).strip();
+        return core.isEmpty() ? Optional.empty() : Optional.of(core);
     }
 
     /**

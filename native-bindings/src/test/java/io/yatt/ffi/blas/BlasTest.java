@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Locale;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -153,6 +154,17 @@ class BlasTest {
     void shouldDescribeOpenBlasBuild() {
         assumeTrue(Blas.openBlas(), "the CBLAS library found is not OpenBLAS");
         assertTrue(Blas.config().orElseThrow().startsWith("OpenBLAS "), Blas.config().orElseThrow());
+    }
+
+    @Test
+    void shouldNameTheKernelSetItsConfigNamesAndTheOneTheEnvironmentAskedFor() {
+        assumeTrue(Blas.openBlas(), "the CBLAS library found is not OpenBLAS");
+        String core = Blas.coreName().orElseThrow();
+        assertTrue(Blas.config().orElseThrow().contains(core), Blas.config().orElseThrow() + " / " + core);
+        String asked = System.getenv("OPENBLAS_CORETYPE");
+        if (asked != null && !asked.isBlank()) {
+            assertEquals(asked.strip().toLowerCase(Locale.ROOT), core.toLowerCase(Locale.ROOT));
+        }
     }
 
     @Test

@@ -1,10 +1,10 @@
 package io.yatt.trainer.cli;
 
-import io.yatt.ffi.blas.Blas;
 import io.yatt.trainer.config.Launch;
 import io.yatt.trainer.config.ResumeMode;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.loop.RlhfLoop;
+import io.yatt.trainer.model.Gemm;
 import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaCheckpoint;
 import io.yatt.trainer.model.LlamaConfig;
@@ -89,6 +89,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         long start = System.nanoTime();
+        // the ranks are threads that multiply at once (Gemm's contract); set before the SFT warm-up too, so that its
+        // policy is the same whichever JVM computes it (a fresh one, or one that ran a loop before)
+        Gemm.oneBlasThreadPerCall();
         Task task = Task.fromConfig(cfg, Thread.currentThread().getContextClassLoader());
         LlamaConfig model = Sft.modelConfig(cfg, task);
         RunDirectory run = RunDirectory.open(cfg);
@@ -128,11 +131,6 @@ final class TrainCommand implements Callable<Integer> {
         out.flush();
         AtomicBoolean interrupted = new AtomicBoolean();
         installInterruptHandler(interrupted);
-        if (Blas.available()) {
-            // the ranks are threads that multiply at once (Gemm's contract): OpenBLAS's own threads on top of them
-            // oversubscribe the cores (on a loaded 2-core machine a step's barrier timed out after 60 s)
-            Blas.threads(1);
-        }
         RlhfLoop.Options options = new RlhfLoop.Options(run.checkpoints(), meta, from, interrupted::get, line -> {
             out.println(line);
             out.flush();

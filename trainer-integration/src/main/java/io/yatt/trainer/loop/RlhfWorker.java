@@ -30,6 +30,7 @@ import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.model.AdamW;
 import io.yatt.trainer.model.Batch;
+import io.yatt.trainer.model.Gemm;
 import io.yatt.trainer.model.Generator;
 import io.yatt.trainer.model.Gradients;
 import io.yatt.trainer.model.Head;
@@ -84,6 +85,8 @@ public final class RlhfWorker implements AutoCloseable {
         this.givenTask = task;
         this.registrar = registrar;
         this.results = Allocator.root("rlhf-worker-" + rank);
+        // ranks multiply at once, as threads of one JVM or one JVM each: the same numbers either way
+        Gemm.oneBlasThreadPerCall();
     }
 
     /**

@@ -105,6 +105,20 @@ public final class Gemm {
         throw new IllegalStateException((String) SELECTED);
     }
 
+    /**
+     * Makes OpenBLAS multiply on the calling thread alone (one thread per call, process-wide) when BLAS is the backend;
+     * nothing otherwise. For processes whose ranks or model threads multiply at once: OpenBLAS's own threads on top of
+     * them oversubscribe the cores (on a loaded 2-core machine a step's barrier once timed out after 60 s), and with
+     * some of OpenBLAS's kernel sets (its Haswell sgemm, seen on a 2-vCPU machine) a product's last bits depend on how
+     * many threads the call got, which concurrent callers make a matter of timing. With one thread per call, a run's
+     * numbers do not depend on how its ranks were launched (threads of one JVM, or one JVM each).
+     */
+    public static void oneBlasThreadPerCall() {
+        if (SELECTED instanceof Selection selection && selection.backend() == Backend.BLAS) {
+            Blas.threads(1);
+        }
+    }
+
     private static boolean autoSelected() {
         return ((Selection) SELECTED).auto();
     }

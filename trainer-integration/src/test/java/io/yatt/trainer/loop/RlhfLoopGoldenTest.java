@@ -34,14 +34,24 @@ class RlhfLoopGoldenTest {
     /** Pseudo-metric of the golden files: CRC32C of the final actor's weights (names sorted, float bits LE). */
     static final String WEIGHTS_CRC = "golden/actor_weights_crc32c";
 
+    /** OpenBLAS's kernel set the goldens were captured with ({@code openblas_get_corename}). */
+    static final String GOLDEN_CORE = "SkylakeX";
+
     /**
      * The goldens were captured with OpenBLAS's sgemm ({@code scripts/test} installs Debian's libopenblas0 where it
-     * may); the Java matrix multiply that stands in without it sums in another order, so its bits differ and the
-     * golden comparisons are skipped, saying why, instead of failing on a machine without OpenBLAS.
+     * may) in its {@value #GOLDEN_CORE} kernels; the Java matrix multiply that stands in without it, and OpenBLAS's
+     * other kernel sets (its Haswell set, which Debian's OpenBLAS 0.3.21 picks on CPUs newer than it knows), sum in
+     * other orders, so their bits differ and the golden comparisons are skipped, saying why, instead of failing.
+     * {@code scripts/test} asks for the {@value #GOLDEN_CORE} set ({@code OPENBLAS_CORETYPE}) on every CPU with the
+     * AVX-512 it needs, so the goldens run there whatever OpenBLAS makes of the CPU.
      */
     static void assumeGoldenBackend() {
         assumeTrue(Blas.available() && Blas.openBlas(), "the goldens were captured with OpenBLAS's sgemm, which is not"
                 + " loaded here (install Debian's libopenblas0, or set YATT_BLAS_LIBRARY)");
+        String core = Blas.coreName().orElse("unknown");
+        assumeTrue(core.equalsIgnoreCase(GOLDEN_CORE), "the goldens were captured with OpenBLAS's " + GOLDEN_CORE
+                + " kernels, this OpenBLAS uses " + core + " (on a CPU with AVX-512 set OPENBLAS_CORETYPE="
+                + GOLDEN_CORE + ", as scripts/test does)");
     }
 
     @ParameterizedTest

@@ -144,6 +144,20 @@ class GemmTest {
     }
 
     @Test
+    void shouldLeaveOpenBlasOneThreadPerCallWhenItMultiplies() {
+        assumeTrue(Blas.available() && Blas.openBlas(), NO_BLAS);
+        assumeTrue(Gemm.backend() == Backend.BLAS, "the backend chosen is " + Gemm.backend());
+        int before = Blas.threads();
+        try {
+            Blas.threads(2);
+            Gemm.oneBlasThreadPerCall();
+            assertEquals(1, Blas.threads());
+        } finally {
+            Blas.threads(before);
+        }
+    }
+
+    @Test
     void shouldAgreeWithBlasOnRandomShapes() {
         assumeTrue(Blas.available(), NO_BLAS);
         Random random = new Random(20261203L);
