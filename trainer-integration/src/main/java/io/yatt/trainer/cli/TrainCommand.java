@@ -75,6 +75,18 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * What controller 0 handled in this invocation: the payload bytes its control plane encoded and decoded (call
+     * arguments and results, init and evaluation included) in all and per step run, and the bytes of results it read
+     * back from references; one line, so that a script comparing runs (scripts/bench-controllers) can parse it.
+     */
+    static String controllerLine(RlhfLoop.Result result) {
+        int steps = result.rows().size();
+        return String.format("controller 0: %d payload bytes encoded and decoded, %d per step over %d steps; %d bytes"
+                + " read back from references", result.controllerPayloadBytes(),
+                steps == 0 ? 0 : result.controllerPayloadBytes() / steps, steps, result.referenceBytes());
+    }
+
     @Override
     public Integer call() {
         TrainConfig cfg;
@@ -166,6 +178,7 @@ final class TrainCommand implements Callable<Integer> {
                 result.initialValReward(), result.finalValReward(),
                 result.finalValReward() - result.initialValReward(), total, (System.nanoTime() - start) / 1e9,
                 run.path());
+        out.println(controllerLine(result));
         out.flush();
         return 0;
     }

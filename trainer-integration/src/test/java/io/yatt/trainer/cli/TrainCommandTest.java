@@ -52,6 +52,8 @@ class TrainCommandTest {
         assertTrue(Files.isDirectory(dir.resolve("checkpoints/global_step_2/actor")));
         assertEquals(2, Files.readAllLines(dir.resolve("metrics.jsonl")).size());
         assertTrue(first.out().contains("held-out greedy mean reward: start "), first.out());
+        assertTrue(first.out().lines().anyMatch(l -> l.matches("controller 0: [1-9]\\d* payload bytes encoded and"
+                + " decoded, [1-9]\\d* per step over 2 steps; 0 bytes read back from references")), first.out());
 
         List<String> more = tiny(runs, 3);
         more.add("--resume");
