@@ -20,8 +20,10 @@
 #
 # Order: for each of the RUNS rounds and each np in NPS, our sweep then collbench (both timing the same ops and
 # sizes), so both sides see the same minutes of a shared machine; then STAB_RUNS rounds of our sweep at every np in
-# STAB_NPS; then the memcpy floor. Every run is preceded by peers/common/quiet.sh (waits up to 30 s for 85 % idle)
-# and wrapped in peers/common/track.sh (the CPU share other processes took: "others" in meta.txt and the table).
+# STAB_NPS, each preceded by the cross-core copy probe (peers/memcpy/xcore.sh: the machine's own rate of moving a
+# buffer between two cores, printed per run, since it moves between runs on a VM); then the memcpy floor. Every
+# run is preceded by peers/common/quiet.sh (waits up to 30 s for 85 % idle) and wrapped in peers/common/track.sh
+# (the CPU share other processes took: "others" in meta.txt and the table).
 # Both sides: f32 sum, size = full buffer, iteration count from a trial doubling until 20 ms, 5 timed batches of
 # about 0.04 s each, each batch's time the slowest rank's, the point's time the median batch (nccl-tests times one
 # window of -n iterations averaged over ranks; a median of batches keeps one preempted batch from moving a point).
@@ -80,6 +82,8 @@ fi
 if has stability; then
   for r in $(seq 1 "$STAB_RUNS"); do
     for np in $STAB_NPS; do
+      # the machine's own cross-core copy rate just before the run: when it moved, the run moves with it
+      echo "# xcore stab$r np=$np: $("$PEERS/memcpy/xcore.sh" 1 5 500 | tail -n 1)" >> "$OUT/meta.txt"
       ours "stab$r" "$np" --op "$OPS,broadcast" --min "$MIN" --max "$MAX" -f "$FACTOR"
     done
   done
@@ -140,10 +144,14 @@ for line in open(f"{out}/memcpy.txt"):
 floor = {"all_gather": lambda b, n: b * (n - 1) / n ** 2, "reduce_scatter": lambda b, n: 2 * b * (n - 1) / (n * (n + 1)),
          "all_reduce": lambda b, n: 4 * b * (n - 1) / (n * (3 * n - 1)), "broadcast": lambda b, n: b / n}
 others = {}  # run label -> others% from track.sh
+xcore = {}  # stability run label -> the cross-core copy probe's median GB/s just before it
 for line in open(f"{out}/meta.txt"):
     m = re.match(r"# load (\S+ np=\d+): .* others=(\d+)%", line)
     if m:
         others[m.group(1)] = int(m.group(2))
+    m = re.match(r"# xcore (\S+ np=\d+): median (\S+) GB/s", line)
+    if m:
+        xcore[m.group(1)] = float(m.group(2))
 order = ["all_gather", "reduce_scatter", "all_reduce", "broadcast"]
 verdicts = []
 
@@ -217,6 +225,9 @@ if lat[False]:
           f"ours in-place {med(lat[True]):.2f} ({runs(lat[True])}), Open MPI {med(mlat):.2f} ({runs(mlat)})")
 if others:
     print("\nOther processes' CPU share per run (track.sh): " + ", ".join(f"{k} {v}%" for k, v in others.items()))
+if xcore:
+    print("\nCross-core copy rate of the machine just before each stability run (memcpy/xcore.sh, 1 MiB, median of 5"
+          " windows, GB/s): " + ", ".join(f"{k} {v:.1f}" for k, v in xcore.items()))
 verdicts.append("every result correct (#wrong 0): " + ("PASS" if not wrong else "FAIL"))
 for w in wrong:
     print("!! wrong: " + w)
