@@ -54,6 +54,8 @@ import java.util.function.Consumer;
  * rank and world communicator and then {@link #init}; nothing is shared with the driver by Java reference (the
  * embedded launch may hand in a {@link Task} object instead of building it from the config). Calls run one at a time
  * on the worker's call thread; every rank of the world takes part in each call, because the methods run collectives.
+ * Creating one sets OpenBLAS, when it is the matrix multiply, to one thread per call for the whole process
+ * ({@link Gemm#oneBlasThreadPerCall}): ranks multiply at once, and a run's numbers must not depend on its launch.
  */
 public final class RlhfWorker implements AutoCloseable {
     /** Mesh of the generation replicas: DP rank = replica, collect = generation TP rank 0. */
