@@ -18,8 +18,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
@@ -45,25 +46,27 @@ class TrainShmFaultTest {
         return new Run(code, out.toString(), err.toString());
     }
 
-    private static List<String> tiny(Path runs, String backend) {
+    private static List<String> tiny(Path runs, String backend, int controllers) {
         return new ArrayList<>(List.of("train", "--sft-steps", "10", "trainer.runs_dir=" + runs,
                 "trainer.experiment_name=t", "trainer.total_training_steps=" + STEPS, "trainer.save_freq=1",
-                "trainer.test_freq=-1", "trainer.backend=" + backend,
+                "trainer.test_freq=-1", "trainer.backend=" + backend, "trainer.controllers=" + controllers,
                 "actor_rollout_ref.model.hidden_size=16", "actor_rollout_ref.model.intermediate_size=32",
                 "actor_rollout_ref.model.num_hidden_layers=1", "data.train_size=256", "data.val_size=16",
                 "data.train_batch_size=8", "actor_rollout_ref.actor.ppo_mini_batch_size=8",
                 "actor_rollout_ref.actor.ppo_micro_batch_size=8"));
     }
 
-    @Test
-    void shouldStopNamingAKilledWorkerAndResumeToTheUninterruptedResult(@TempDir Path reference,
+    /** With one controller, and with two, whose other controller must stop too and leave the loss to be named. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void shouldStopNamingAKilledWorkerAndResumeToTheUninterruptedResult(int controllers, @TempDir Path reference,
                                                                          @TempDir Path faulted) throws Exception {
-        Run whole = run(tiny(reference, "in-process"));
+        Run whole = run(tiny(reference, "in-process", controllers));
         assertEquals(0, whole.code(), whole.err());
 
         Path dir = faulted.resolve("t");
         CompletableFuture<Long> killed = CompletableFuture.supplyAsync(() -> killAfterTwoSteps(dir));
-        Run first = run(tiny(faulted, "shm"));
+        Run first = run(tiny(faulted, "shm", controllers));
         assertTrue(killed.isDone(), "the run ended before its worker was killed: " + first.code() + " " + first.out()
                 + first.err());
         long pid = killed.get(1, TimeUnit.MINUTES);
@@ -79,7 +82,7 @@ class TrainShmFaultTest {
         Path aeron = Path.of(CommonContext.getAeronDirectoryName());
         assertEquals(List.of(), entries(aeron.getParent(), aeron.getFileName() + "-yatt-rlhf-" + self + "-"));
 
-        List<String> resume = tiny(faulted, "shm");
+        List<String> resume = tiny(faulted, "shm", controllers);
         resume.addAll(List.of("--resume", "auto"));
         Run second = run(resume);
         assertEquals(0, second.code(), second.err());
