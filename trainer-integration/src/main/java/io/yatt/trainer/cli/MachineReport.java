@@ -12,12 +12,17 @@ import io.yatt.ffi.cuda.CudaStatus;
 import io.yatt.ffi.cuda.DeviceProperties;
 import io.yatt.ffi.nccl.Nccl;
 import io.yatt.trainer.model.Gemm;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What {@code yatt info} reports: JVM and OS facts, the CUDA runtime and its devices, NCCL, BLAS; for a
@@ -50,9 +55,15 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
      * @param threads threads per call, or 0 when no library was found
      * @param gemmBackend {@code java} or {@code blas}, or why {@value Gemm#BACKEND_PROPERTY} is unusable
      * @param search the library search, one line per step
+     * @param kernelHint what to do when OpenBLAS runs kernels older than the CPU supports, or {@code null}
      */
     record BlasReport(String config, String library, String foundBy, int threads, String gemmBackend,
-            List<String> search) {
+            List<String> search, String kernelHint) {
+
+        /** OpenBLAS's kernel sets (core names) that use AVX-512. */
+        private static final Set<String> AVX512_CORES = Set.of("skylakex", "cooperlake", "sapphirerapids");
+        /** The CPU flags those kernels need. */
+        private static final Set<String> AVX512_FLAGS = Set.of("avx512f", "avx512dq", "avx512bw", "avx512vl");
 
         static BlasReport collect() {
             String backend;
@@ -63,10 +74,45 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
             }
             try {
                 NativeLibrary blas = NativeLibraries.blas();
+                String hint = kernelHint(Blas.coreName().orElse(null), cpuFlags(Path.of("/proc/cpuinfo")),
+                        System.getenv("OPENBLAS_CORETYPE"));
                 return new BlasReport(Blas.config().orElse("CBLAS"), blas.path().toString(), blas.foundBy(),
-                        Blas.threads(), backend, blas.searchReport());
+                        Blas.threads(), backend, blas.searchReport(), hint);
             } catch (LibraryNotFoundException e) {
-                return new BlasReport(null, null, null, 0, backend, e.searchReport());
+                return new BlasReport(null, null, null, 0, backend, e.searchReport(), null);
+            }
+        }
+
+        /**
+         * A hint when OpenBLAS runs kernels without AVX-512 on a CPU that has it: Debian's OpenBLAS 0.3.21 gives CPUs
+         * newer than it knows (an AMD EPYC of family 26, for one) its Haswell kernels, and {@code OPENBLAS_CORETYPE}
+         * may ask for them.
+         *
+         * @param core OpenBLAS's kernel set, or {@code null} when unknown (another CBLAS)
+         * @param cpuFlags the CPU's flags (empty when unknown)
+         * @param requested the value of {@code OPENBLAS_CORETYPE}, or {@code null}
+         * @return the hint, or {@code null} when there is nothing to say
+         */
+        static String kernelHint(String core, Set<String> cpuFlags, String requested) {
+            if (core == null || AVX512_CORES.contains(core.toLowerCase(Locale.ROOT))
+                    || !cpuFlags.containsAll(AVX512_FLAGS)) {
+                return null;
+            }
+            String why = requested == null || requested.isBlank()
+                    ? "OpenBLAS chose its " + core + " kernels (this OpenBLAS does not know the CPU)"
+                    : "OPENBLAS_CORETYPE=" + requested.strip() + " keeps OpenBLAS on its " + core + " kernels";
+            return "the CPU has AVX-512 but " + why + "; OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels"
+                    + " (those the trainer's goldens were captured with; see docs/trainer.md)";
+        }
+
+        /** The flags of the first CPU in {@code cpuinfo} (Linux's {@code /proc/cpuinfo}); empty when unreadable. */
+        static Set<String> cpuFlags(Path cpuinfo) {
+            try (java.util.stream.Stream<String> lines = Files.lines(cpuinfo)) {
+                return lines.filter(l -> l.startsWith("flags")).findFirst()
+                        .map(l -> Set.copyOf(List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))))
+                        .orElse(Set.of());
+            } catch (IOException | UncheckedIOException e) {
+                return Set.of();
             }
         }
     }
@@ -158,6 +204,9 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
         if (blas.library() != null) {
             line(b, "BLAS", blas.config() + " (" + blas.library() + ", found by " + blas.foundBy() + ", "
                     + blas.threads() + (blas.threads() == 1 ? " thread)" : " threads)"));
+            if (blas.kernelHint() != null) {
+                b.append("  hint: ").append(blas.kernelHint()).append(System.lineSeparator());
+            }
         } else {
             line(b, "BLAS", "not found");
             section(b, "BLAS search", blas.search());
@@ -211,6 +260,7 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
         bl.put("threads", blas.threads());
         bl.put("gemmBackend", blas.gemmBackend());
         bl.put("search", blas.search());
+        bl.put("kernelHint", blas.kernelHint());
         m.put("blas", bl);
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m)

@@ -1,6 +1,8 @@
 package io.yatt.trainer.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,7 +12,11 @@ import io.yatt.ffi.cuda.Cuda;
 import io.yatt.trainer.model.Gemm;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class InfoCommandTest {
@@ -87,6 +93,43 @@ class InfoCommandTest {
             assertTrue(text.out().contains("BLAS:          not found\n"), text.out());
             assertTrue(text.out().contains("hint: optional (matrix multiply falls back to Java): install Debian's"
                     + " libopenblas0"), text.out());
+        }
+    }
+
+    @Test
+    void shouldHintAtOpenBlasAvx512KernelsOnlyWhereTheCpuHasThemAndOpenBlasDoesNotUseThem() {
+        Set<String> avx512 = Set.of("fpu", "avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl");
+        assertEquals("the CPU has AVX-512 but OpenBLAS chose its Haswell kernels (this OpenBLAS does not know the"
+                + " CPU); OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels (those the trainer's goldens were"
+                + " captured with; see docs/trainer.md)", MachineReport.BlasReport.kernelHint("Haswell", avx512, null));
+        assertEquals("the CPU has AVX-512 but OPENBLAS_CORETYPE=Haswell keeps OpenBLAS on its Haswell kernels;"
+                + " OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels (those the trainer's goldens were captured"
+                + " with; see docs/trainer.md)", MachineReport.BlasReport.kernelHint("Haswell", avx512, " Haswell"));
+        assertNull(MachineReport.BlasReport.kernelHint("SkylakeX", avx512, null));
+        assertNull(MachineReport.BlasReport.kernelHint("Cooperlake", avx512, "COOPERLAKE"));
+        assertNull(MachineReport.BlasReport.kernelHint("Haswell", Set.of("fpu", "avx2", "avx512f"), null));
+        assertNull(MachineReport.BlasReport.kernelHint(null, avx512, null));
+    }
+
+    @Test
+    void shouldReadTheFirstCpusFlagsAndNothingFromAMissingFile(@TempDir Path dir) throws Exception {
+        Path cpuinfo = dir.resolve("cpuinfo");
+        Files.writeString(cpuinfo, "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx2\n\nprocessor\t: 1\n"
+                + "flags\t\t: sse\n");
+        assertEquals(Set.of("fpu", "avx2", "avx512f"), MachineReport.BlasReport.cpuFlags(cpuinfo));
+        assertEquals(Set.of(), MachineReport.BlasReport.cpuFlags(dir.resolve("missing")));
+    }
+
+    @Test
+    void shouldReportTheKernelHintInTextAndJsonAlike() throws Exception {
+        Run json = run("info", "--json");
+        Run text = run("info");
+        JsonNode hint = new ObjectMapper().readTree(json.out()).get("blas").get("kernelHint");
+        assertTrue(hint != null, json.out());
+        if (hint.isNull()) {
+            assertFalse(text.out().contains("the CPU has AVX-512 but"), text.out());
+        } else {
+            assertTrue(text.out().contains("  hint: " + hint.asText() + "\n"), text.out());
         }
     }
 
