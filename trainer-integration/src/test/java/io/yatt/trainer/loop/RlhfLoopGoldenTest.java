@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.yatt.ffi.blas.Blas;
 import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.model.Gemm;
 import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.run.MetricNames;
 import io.yatt.trainer.run.StepMetrics;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
@@ -34,30 +36,44 @@ class RlhfLoopGoldenTest {
     /** Pseudo-metric of the golden files: CRC32C of the final actor's weights (names sorted, float bits LE). */
     static final String WEIGHTS_CRC = "golden/actor_weights_crc32c";
 
-    /** OpenBLAS's kernel set the goldens were captured with ({@code openblas_get_corename}). */
-    static final String GOLDEN_CORE = "SkylakeX";
+    /**
+     * OpenBLAS's kernel sets ({@code openblas_get_corename}, lower case) with goldens, and the suffix of their files:
+     * {@code <name>.metrics} for SkylakeX (AVX-512), {@code <name>.haswell.metrics} for Haswell (AVX2).
+     */
+    static final Map<String, String> GOLDEN_CORES = Map.of("skylakex", "", "haswell", ".haswell");
 
     /**
      * The goldens were captured with OpenBLAS's sgemm ({@code scripts/test} installs Debian's libopenblas0 where it
-     * may) in its {@value #GOLDEN_CORE} kernels; the Java matrix multiply that stands in without it, and OpenBLAS's
-     * other kernel sets (its Haswell set, which Debian's OpenBLAS 0.3.21 picks on CPUs newer than it knows), sum in
-     * other orders, so their bits differ and the golden comparisons are skipped, saying why, instead of failing.
-     * {@code scripts/test} asks for the {@value #GOLDEN_CORE} set ({@code OPENBLAS_CORETYPE}) on every CPU with the
-     * AVX-512 it needs, so the goldens run there whatever OpenBLAS makes of the CPU.
+     * may), once in its SkylakeX kernels and once in its Haswell kernels; the Java matrix multiply that stands in
+     * without it, and OpenBLAS's other kernel sets, sum in other orders, so their bits differ and the golden
+     * comparisons are skipped, saying why, instead of failing. {@code scripts/test} asks for the SkylakeX set on a
+     * CPU with AVX-512 and for the Haswell set on one with AVX2 and FMA only ({@code OPENBLAS_CORETYPE}), so the
+     * goldens run on either whatever OpenBLAS makes of the CPU. The goldens multiply with one OpenBLAS thread per
+     * call from the SFT warm-up on, as {@code yatt train} does: with the Haswell kernels the bits depend on it.
+     *
+     * @return the suffix of the golden files for this kernel set
      */
-    static void assumeGoldenBackend() {
+    static String assumeGoldenBackend() {
         assumeTrue(Blas.available() && Blas.openBlas(), "the goldens were captured with OpenBLAS's sgemm, which is not"
                 + " loaded here (install Debian's libopenblas0, or set YATT_BLAS_LIBRARY)");
         String core = Blas.coreName().orElse("unknown");
-        assumeTrue(core.equalsIgnoreCase(GOLDEN_CORE), "the goldens were captured with OpenBLAS's " + GOLDEN_CORE
-                + " kernels, this OpenBLAS uses " + core + " (on a CPU with AVX-512 set OPENBLAS_CORETYPE="
-                + GOLDEN_CORE + ", as scripts/test does)");
+        String suffix = GOLDEN_CORES.get(core.toLowerCase(Locale.ROOT));
+        assumeTrue(suffix != null, "the goldens were captured with OpenBLAS's SkylakeX and Haswell kernels, this"
+                + " OpenBLAS uses " + core + " (set OPENBLAS_CORETYPE=SkylakeX on a CPU with AVX-512, Haswell on one"
+                + " with AVX2, as scripts/test does)");
+        Gemm.oneBlasThreadPerCall();
+        return suffix;
+    }
+
+    /** The golden metrics of config {@code name} for the kernel set loaded (after {@link #assumeGoldenBackend}). */
+    static String golden(String name) {
+        return resource(name + assumeGoldenBackend() + ".metrics");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"ppo_gae", "grpo_n2", "safe_rlhf"})
     void shouldReproduceTheGoldenMetricsBitForBit(String name) {
-        assumeGoldenBackend();
+        String suffix = assumeGoldenBackend();
         String yaml = resource(name + ".yaml");
         TrainConfig config = TrainConfig.load(yaml, List.of());
         Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
@@ -68,12 +84,12 @@ class RlhfLoopGoldenTest {
         String out = System.getProperty("yatt.golden.write");
         if (out != null) {
             try {
-                Files.writeString(Path.of(out).resolve(name + ".metrics"), actual, StandardCharsets.UTF_8);
+                Files.writeString(Path.of(out).resolve(name + suffix + ".metrics"), actual, StandardCharsets.UTF_8);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
-        assertEquals(resource(name + ".metrics"), actual, name);
+        assertEquals(golden(name), actual, name);
     }
 
     /** Two parallel controllers (each driving one training DP slice) reproduce the same goldens bit for bit. */
@@ -85,7 +101,7 @@ class RlhfLoopGoldenTest {
         Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
         LlamaConfig model = Sft.modelConfig(config, task);
         Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
-        assertEquals(resource(name + ".metrics"), format(RlhfLoop.run(config, task, model, policy, m -> { })), name);
+        assertEquals(golden(name), format(RlhfLoop.run(config, task, model, policy, m -> { })), name);
     }
 
     /** One line per step and metric, {@code step<TAB>name<TAB>Double.toString(value)} (exact round trip). */

@@ -36,7 +36,7 @@ class RlhfLoopReferenceTest {
     void shouldReproduceTheGoldenWithEveryTensorResultByReference(String name) {
         RlhfLoopGoldenTest.assumeGoldenBackend();
         RlhfLoop.Result result = run(name, List.of("trainer.inline_limit_bytes=0"));
-        assertEquals(RlhfLoopGoldenTest.resource(name + ".metrics"), RlhfLoopGoldenTest.format(result), name);
+        assertEquals(RlhfLoopGoldenTest.golden(name), RlhfLoopGoldenTest.format(result), name);
         if (name.equals("ppo_gae")) {
             assertEquals(PPO_GAE_REFERENCE_BYTES, result.referenceBytes());
         }
@@ -51,7 +51,7 @@ class RlhfLoopReferenceTest {
     void shouldReproduceTheGoldenByReferenceWithTwoControllers() {
         RlhfLoopGoldenTest.assumeGoldenBackend();
         RlhfLoop.Result result = run("ppo_gae", List.of("trainer.inline_limit_bytes=0", "trainer.controllers=2"));
-        assertEquals(RlhfLoopGoldenTest.resource("ppo_gae.metrics"), RlhfLoopGoldenTest.format(result));
+        assertEquals(RlhfLoopGoldenTest.golden("ppo_gae"), RlhfLoopGoldenTest.format(result));
     }
 
     @Test
@@ -59,7 +59,7 @@ class RlhfLoopReferenceTest {
         RlhfLoopGoldenTest.assumeGoldenBackend();
         RlhfLoop.Result result = run("ppo_gae", List.of("trainer.inline_limit_bytes=0", "trainer.backend=shm",
                 "trainer.controllers=2", "trainer.runs_dir=" + runs));
-        assertEquals(RlhfLoopGoldenTest.resource("ppo_gae.metrics"), RlhfLoopGoldenTest.format(result));
+        assertEquals(RlhfLoopGoldenTest.golden("ppo_gae"), RlhfLoopGoldenTest.format(result));
     }
 
     private static RlhfLoop.Result run(String name, List<String> overrides) {

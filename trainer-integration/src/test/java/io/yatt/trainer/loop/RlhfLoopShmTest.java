@@ -30,7 +30,7 @@ class RlhfLoopShmTest {
         LlamaConfig model = Sft.modelConfig(config, task);
         Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
         RlhfLoop.Result result = RlhfLoop.run(config, task, model, policy, m -> { });
-        assertEquals(RlhfLoopGoldenTest.resource("ppo_gae.metrics"), RlhfLoopGoldenTest.format(result));
+        assertEquals(RlhfLoopGoldenTest.golden("ppo_gae"), RlhfLoopGoldenTest.format(result));
         Path logs = runs.resolve("default").resolve(TrainerWorkers.LOG_FOLDER);
         for (int rank = 0; rank < 4; rank++) {
             assertTrue(Files.exists(logs.resolve("rank-" + rank + ".out")), "log of rank " + rank);
