@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /**
  * What {@code yatt info} reports: JVM and OS facts, the CUDA runtime and its devices, NCCL, BLAS; for a
@@ -107,7 +108,7 @@ record MachineReport(String java, String os, int cores, long memoryBytes, CudaSt
 
         /** The flags of the first CPU in {@code cpuinfo} (Linux's {@code /proc/cpuinfo}); empty when unreadable. */
         static Set<String> cpuFlags(Path cpuinfo) {
-            try (java.util.stream.Stream<String> lines = Files.lines(cpuinfo)) {
+            try (Stream<String> lines = Files.lines(cpuinfo)) {
                 return lines.filter(l -> l.startsWith("flags")).findFirst()
                         .map(l -> Set.copyOf(List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))))
                         .orElse(Set.of());

@@ -57,7 +57,7 @@ class RlhfLoopGoldenTest {
         assumeTrue(Blas.available() && Blas.openBlas(), "the goldens were captured with OpenBLAS's sgemm, which is not"
                 + " loaded here (install Debian's libopenblas0, or set YATT_BLAS_LIBRARY)");
         String core = Blas.coreName().orElse("unknown");
-        String suffix = GOLDEN_CORES.get(core.toLowerCase(Locale.ROOT));
+        String suffix = goldenSuffix(core);
         assumeTrue(suffix != null, "the goldens were captured with OpenBLAS's SkylakeX and Haswell kernels, this"
                 + " OpenBLAS uses " + core + " (set OPENBLAS_CORETYPE=SkylakeX on a CPU with AVX-512, Haswell on one"
                 + " with AVX2, as scripts/test does)");
@@ -65,9 +65,23 @@ class RlhfLoopGoldenTest {
         return suffix;
     }
 
-    /** The golden metrics of config {@code name} for the kernel set loaded (after {@link #assumeGoldenBackend}). */
+    /**
+     * The golden metrics of config {@code name} for the kernel set loaded; called after {@link #assumeGoldenBackend},
+     * which skipped the test where there is none.
+     */
     static String golden(String name) {
-        return resource(name + assumeGoldenBackend() + ".metrics");
+        String core = Blas.coreName().orElse("unknown");
+        String suffix = goldenSuffix(core);
+        if (suffix == null) {
+            throw new IllegalStateException("no goldens for OpenBLAS's " + core + " kernels: call assumeGoldenBackend"
+                    + " first");
+        }
+        return resource(name + suffix + ".metrics");
+    }
+
+    /** The suffix of the golden files of OpenBLAS kernel set {@code core}, or {@code null} when it has none. */
+    private static String goldenSuffix(String core) {
+        return GOLDEN_CORES.get(core.toLowerCase(Locale.ROOT));
     }
 
     @ParameterizedTest
