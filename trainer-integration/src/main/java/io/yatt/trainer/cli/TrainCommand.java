@@ -77,14 +77,16 @@ final class TrainCommand implements Callable<Integer> {
 
     /**
      * What controller 0 handled in this invocation: the payload bytes its control plane encoded and decoded (call
-     * arguments and results, init and evaluation included) in all and per step run, and the bytes of results it read
-     * back from references; one line, so that a script comparing runs (scripts/bench-controllers) can parse it.
+     * arguments and results, init and the final save included) in all, the mean over the steps run (each step's
+     * calls, evaluation and checkpoint included), and the bytes of results it read back from references; one line,
+     * so that a script comparing runs (scripts/bench-controllers) can parse it.
      */
     static String controllerLine(RlhfLoop.Result result) {
-        int steps = result.rows().size();
+        List<Long> steps = result.stepPayloadBytes();
+        long stepTotal = steps.stream().mapToLong(Long::longValue).sum();
         return String.format("controller 0: %d payload bytes encoded and decoded, %d per step over %d steps; %d bytes"
                 + " read back from references", result.controllerPayloadBytes(),
-                steps == 0 ? 0 : result.controllerPayloadBytes() / steps, steps, result.referenceBytes());
+                steps.isEmpty() ? 0 : stepTotal / steps.size(), steps.size(), result.referenceBytes());
     }
 
     @Override

@@ -7,11 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * How the C parallel controllers of one run share a step's per-sample quantities: every controller contributes the
- * entries it computed and gets the whole array back, through {@link ControllerMesh#reduce} (each entry a SUM partial
- * of one value, which the mesh carries exactly), so batch statistics are computed on the same arrays as with one
- * controller and every controller issues the same calls. With one controller it is the identity. Not thread-safe:
- * one per controller thread.
+ * What the C parallel controllers of one run share besides the workers' own collectives: controller 0's values (the
+ * stop request, the held-out reward) and barriers around checkpoints, through {@link ControllerMesh#reduce} (each
+ * entry a SUM partial of one value, which the mesh carries exactly). With one controller it is the identity. Not
+ * thread-safe: one per controller thread.
  */
 final class Exchange {
     /** Entries per mesh round, far below the control plane's 128 KiB frame. */
@@ -70,42 +69,6 @@ final class Exchange {
         for (int i = 0; i < total; i++) {
             long bits = ((long) (int) all[2 * i] << 32) | ((int) all[2 * i + 1] & 0xFFFFFFFFL);
             out[i] = Double.longBitsToDouble(bits);
-        }
-        return out;
-    }
-
-    /** As {@link #gather(double[], int, int)} for floats (one 32-bit entry each). */
-    float[] gather(float[] local, int offset, int total) {
-        if (mesh == null) {
-            requireWhole(local.length, offset, total);
-            return local.clone();
-        }
-        double[] bits = new double[local.length];
-        for (int i = 0; i < local.length; i++) {
-            bits[i] = Float.floatToRawIntBits(local[i]);
-        }
-        double[] all = gatherExact(bits, offset, total);
-        float[] out = new float[total];
-        for (int i = 0; i < total; i++) {
-            out[i] = Float.intBitsToFloat((int) all[i]);
-        }
-        return out;
-    }
-
-    /** As {@link #gather(double[], int, int)} for ints. */
-    int[] gather(int[] local, int offset, int total) {
-        if (mesh == null) {
-            requireWhole(local.length, offset, total);
-            return local.clone();
-        }
-        double[] d = new double[local.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = local[i];
-        }
-        double[] all = gatherExact(d, offset, total);
-        int[] out = new int[total];
-        for (int i = 0; i < total; i++) {
-            out[i] = (int) all[i];
         }
         return out;
     }

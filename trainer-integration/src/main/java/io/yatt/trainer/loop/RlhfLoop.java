@@ -12,17 +12,9 @@ import io.yatt.controller.placement.RuntimePlacement;
 import io.yatt.controller.placement.StageTimes;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.tensor.Allocator;
-import io.yatt.trainer.algo.AdvantageConfig;
-import io.yatt.trainer.algo.AdvantageInput;
-import io.yatt.trainer.algo.AdvantageResult;
-import io.yatt.trainer.algo.AlgorithmRegistry;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlController;
-import io.yatt.trainer.algo.KlPenalty;
-import io.yatt.trainer.algo.KlRewardResult;
-import io.yatt.trainer.algo.KlRewards;
 import io.yatt.trainer.algo.LagrangeMultiplier;
-import io.yatt.trainer.algo.SafeRlhf;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.Backend;
 import io.yatt.trainer.config.Launch;
@@ -39,7 +31,6 @@ import io.yatt.trainer.run.MetricNames;
 import io.yatt.trainer.run.MetricsTracker;
 import io.yatt.trainer.run.StepMetrics;
 import io.yatt.trainer.run.TrainerState;
-import io.yatt.trainer.task.Prompt;
 import io.yatt.trainer.task.PromptSampler;
 import io.yatt.trainer.task.Task;
 import java.io.IOException;
@@ -81,10 +72,15 @@ public final class RlhfLoop {
      * @param referenceBytes bytes of result tensors that travelled as references (above
      *        {@code trainer.inline_limit_bytes}) and controller 0 read back through a worker
      * @param controllerPayloadBytes payload bytes controller 0's control plane encoded and decoded in the run
+     * @param stepPayloadBytes of those, the bytes of each step run (its calls from the rollout to the evaluation and
+     *        checkpoint), in step order
      */
     public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
                          Map<String, float[]> actorWeights, long lastStep, long referenceBytes,
-                         long controllerPayloadBytes) {
+                         long controllerPayloadBytes, List<Long> stepPayloadBytes) {
+        public Result {
+            stepPayloadBytes = List.copyOf(stepPayloadBytes);
+        }
     }
 
     /**
@@ -505,11 +501,14 @@ public final class RlhfLoop {
         private final boolean async;
         private int firstStep;
         private int[] aheadIdx;
+        private PromptSampler.State aheadFrom;
         private DataBatch pendingIn;
         private CompletableFuture<Object> pending;
         private PromptSampler.State samplerState;
         private final int worldSize;
         private final ControlPlane plane;
+        /** Safe-RLHF's multiplier (null otherwise), as the workers left it after the last step. */
+        private LagrangeMultiplier lagrange;
         /** Bytes of referenced result tensors this driver read back. */
         private long referenceBytes;
         private final Exchange ex;
@@ -566,7 +565,7 @@ public final class RlhfLoop {
                     ? KlController.adaptive(klInit, alg.klCtrl().targetKl(), alg.klCtrl().horizon())
                     : KlController.fixed(klInit);
             TrainConfig.SafeRlhf safe = alg.safeRlhf();
-            LagrangeMultiplier lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
+            lagrange = alg.advEstimator() != AdvantageEstimator.SAFE_RLHF ? null
                     : state != null
                     ? LagrangeMultiplier.restore(Double.longBitsToDouble(counter(state, LOG_LAMBDA, resume)),
                             safe.lagrangeLr(), safe.costLimit(), Double.MAX_VALUE)
@@ -600,11 +599,13 @@ public final class RlhfLoop {
             int total = cfg.trainer().totalTrainingSteps();
             List<StepMetrics> rows = new ArrayList<>();
             long lastStep = first - 1;
+            List<Long> stepBytes = new ArrayList<>();
             for (int step = first; step <= total; step++) {
                 MetricsTracker m = MetricsTracker.create();
                 long t0 = System.nanoTime();
+                long bytesBefore = plane.payloadStats().totalBytes();
                 plane.step(step);
-                last = step(step, sampler, kl, lagrange, m, last, t0);
+                last = step(step, sampler, kl, m, last, t0);
                 endStep(step);
                 boolean stopAsked = ex.fromFirst(new double[] {
                     ex.index() == 0 && options.stopRequested().getAsBoolean() ? 1 : 0})[0] != 0;
@@ -635,6 +636,7 @@ public final class RlhfLoop {
                     m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);
                 }
                 m.addTiming(stage(MetricNames.TIMING_STEP), (System.nanoTime() - t0) / 1e9);
+                stepBytes.add(plane.payloadStats().totalBytes() - bytesBefore);
                 StepMetrics sm = m.commit(step);
                 if (ex.index() == 0) {
                     rows.add(sm);
@@ -665,7 +667,7 @@ public final class RlhfLoop {
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
             return new Result(rows, initial, last, whole, lastStep, referenceBytes,
-                    plane.payloadStats().totalBytes());
+                    plane.payloadStats().totalBytes(), stepBytes);
         }
 
         /**
@@ -748,16 +750,6 @@ public final class RlhfLoop {
             return true;
         }
 
-        /** The prompts' token ids, sample by sample ({@code rollout.n} per prompt). */
-        private List<int[]> promptIds(int[] promptIdx) {
-            List<int[]> ids = new ArrayList<>(sh.samples());
-            for (int i = 0; i < sh.samples(); i++) {
-                Prompt p = task.trainPrompts().get(promptIdx[i / sh.n()]);
-                ids.add(task.tokenizer().encodePrompt(p.text()));
-            }
-            return ids;
-        }
-
         /** The sampling seeds of step {@code step}'s samples. */
         private long[] seeds(int step) {
             long[] seeds = new long[sh.samples()];
@@ -783,7 +775,7 @@ public final class RlhfLoop {
             }
             try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
                     java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false)) {
-                return rollout.generate(in);
+                return ((SplitRollout) rollout).generate(in);
             }
         }
 
@@ -801,261 +793,136 @@ public final class RlhfLoop {
                 await(send);
                 await(receive);
             }
+            aheadFrom = sampler.state();
             aheadIdx = sampler.next(sh.batchPrompts());
             long[] seeds = seeds(step + 1);
-            pendingIn = promptBatch(promptIds(aheadIdx).subList(s0, s0 + local),
+            pendingIn = promptBatch(StepBatch.promptIds(sh, task, aheadIdx).subList(s0, s0 + local),
                     java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
             pending = rolloutGroup.callAsync("generate", pendingIn);
         }
 
         /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */
-        private double step(int step, PromptSampler sampler, KlController kl, LagrangeMultiplier lagrange,
-                            MetricsTracker m, double lastVal, long t0) {
+        private double step(int step, PromptSampler sampler, KlController kl, MetricsTracker m, double lastVal,
+                            long t0) {
             TrainConfig.Algorithm alg = cfg.algorithm();
-            int samples = sh.samples();
-            int resp = sh.responseLen();
-            int tt = sh.tt();
+            PromptSampler.State drawnFrom = aheadIdx != null ? aheadFrom : sampler.state();
             int[] promptIdx = aheadIdx != null ? aheadIdx : sampler.next(sh.batchPrompts());
             aheadIdx = null;
+            aheadFrom = null;
             samplerState = sampler.state();
-            List<int[]> promptIds = promptIds(promptIdx);
-            long[] seeds = seeds(step);
             // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->
-            // toTraining on the workers), then every controller gets the whole batch's responses
-            int[][] responses = new int[samples][];
-            float[][] genLogProbs = new float[samples][];
-            try (DataBatch out = inline(rolloutOf(promptIds, seeds))) {
-                int[] flat = ex.gather(Rows.ints(out, "responses"), s0 * resp, samples * resp);
-                int[] lens = ex.gather(Rows.ints(out, "response_length"), s0, samples);
-                float[] lp = ex.gather(Rows.floats(out, "rollout_log_probs"), s0 * resp, samples * resp);
-                for (int i = 0; i < samples; i++) {
-                    responses[i] = java.util.Arrays.copyOfRange(flat, i * resp, i * resp + lens[i]);
-                    genLogProbs[i] = java.util.Arrays.copyOfRange(lp, i * resp, i * resp + lens[i]);
-                }
-                m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
-                m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
-                m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
-                if (async) {
-                    m.record(ROLLOUT_VERSION_LAG, (step - 1) - Rows.doubles(out, "weight_version")[0]);
-                }
-            }
-            double[] baselineScores = null;
-            if (alg.advEstimator() == AdvantageEstimator.REMAX) {
-                baselineScores = baselineScores(promptIds, promptIdx);
-            }
-            if (async && step < cfg.trainer().totalTrainingSteps()) {
-                generateAhead(step, sampler);
-            }
-
-            // 2. the batch as [samples, P + R] tokens: prompt left-padded, response right-padded
-            int[] tokens = new int[samples * tt];
-            int[] mask = new int[samples * tt];
-            float[] respMask = new float[samples * resp];
-            double[] lengths = new double[samples];
-            int[] lengthInts = new int[samples];
-            int[] respFlat = new int[samples * resp];
-            for (int i = 0; i < samples; i++) {
-                int[] p = promptIds.get(i);
-                for (int j = 0; j < p.length; j++) {
-                    tokens[i * tt + sh.promptLen() - p.length + j] = p[j];
-                    mask[i * tt + sh.promptLen() - p.length + j] = 1;
-                }
-                int[] r = responses[i];
-                for (int j = 0; j < r.length; j++) {
-                    tokens[i * tt + sh.promptLen() + j] = r[j];
-                    mask[i * tt + sh.promptLen() + j] = 1;
-                    respMask[i * resp + j] = 1f;
-                    respFlat[i * resp + j] = r[j];
-                }
-                lengths[i] = r.length;
-                lengthInts[i] = r.length;
-            }
-            // 3. old log-probs, reference log-probs, values: MESH over training DP, one call per role, queued at once
-            float[][] oldLogProbs;
-            float[][] refLogProbs;
-            float[][] values = null;
-            float[][] costValues = null;
-            int[] mineRows = new int[local];
-            for (int k = 0; k < local; k++) {
-                mineRows[k] = s0 + k;
-            }
-            try (DataBatch tb = Rows.batch(allocator)
-                    .ints("input_ids", permute(tokens, mineRows, tt), local, tt)
-                    .ints("attention_mask", permute(mask, mineRows, tt), local, tt).build()) {
-                long q0 = System.nanoTime();
-                CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs", tb);
-                CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs", tb);
-                CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues", tb) : null;
-                CompletableFuture<Object> costF = sh.costCritic()
-                        ? costCritic.callAsync("computeCostValues", tb) : null;
-                try {
-                    oldLogProbs = rowsOf(await(oldF), "old_log_probs");
-                    refLogProbs = rowsOf(await(refF), "ref_log_probs");
-                    long q1 = System.nanoTime();
-                    m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
-                    if (valF != null) {
-                        values = rowsOf(await(valF), "values");
-                        if (costF != null) {
-                            costValues = rowsOf(await(costF), "cost_values");
-                        }
-                        m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
-                    }
-                } catch (RuntimeException | Error e) {
-                    // the queued calls not read yet still deliver results: release them when they come
-                    for (CompletableFuture<Object> f : java.util.Arrays.asList(oldF, refF, valF, costF)) {
-                        if (f != null) {
-                            f.thenAccept(r -> {
-                                if (r instanceof DataBatch b && !b.isClosed()) {
-                                    b.close();
-                                }
-                            });
-                        }
-                    }
-                    throw e;
-                }
-            }
-
-            // 4. rewards (reward role) and advantages (here, on the driver)
-            long a0 = System.nanoTime();
-            double[] score;
-            double[] cost;
-            int[] promptOfSample = new int[samples];
-            for (int i = 0; i < samples; i++) {
-                promptOfSample[i] = promptIdx[i / sh.n()];
-            }
-            try (DataBatch sb = Rows.batch(allocator)
-                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptOfSample, s0, s0 + local), local, 0)
-                    .ints("responses", java.util.Arrays.copyOfRange(respFlat, s0 * resp, (s0 + local) * resp), local,
-                            resp)
-                    .ints("response_length", java.util.Arrays.copyOfRange(lengthInts, s0, s0 + local), local, 0)
-                    .build();
-                 DataBatch scored = inline(reward.call("computeScores", sb))) {
-                score = ex.gather(Rows.doubles(scored, "score"), s0, samples);
-                cost = ex.gather(Rows.doubles(scored, "cost"), s0, samples);
-            }
-            BatchTensor rmask = BatchTensor.of(samples, resp, respMask);
-            float[] scores = new float[samples * resp];
-            float[] costs = new float[samples * resp];
-            for (int i = 0; i < samples; i++) {
-                int lastTok = Math.max(0, responses[i].length - 1);
-                scores[i * resp + lastTok] = (float) score[i];
-                costs[i * resp + lastTok] = (float) cost[i];
-            }
-            BatchTensor old = BatchTensor.of(oldLogProbs);
-            BatchTensor refLp = BatchTensor.of(refLogProbs);
-            BatchTensor tokenScores = BatchTensor.of(samples, resp, scores);
-            BatchTensor tokenRewards = tokenScores;
-            if (alg.useKlInReward()) {
-                KlRewardResult kr = KlRewards.applyKlPenalty(tokenScores, old, refLp, rmask, kl,
-                        KlPenalty.fromName(alg.klPenalty().configName()));
-                tokenRewards = kr.tokenLevelRewards();
-                kl.update(kr.currentKl(), sh.batchPrompts());
-                m.record(MetricNames.REWARD_KL_PENALTY, kr.currentKl());
-            }
-            AdvantageConfig ac = AdvantageConfig.DEFAULTS.withGammaLam(alg.gamma(), alg.lam())
-                    .withNormAdvByStd(alg.normAdvByStdInGrpo());
-            AdvantageInput.Builder in = AdvantageInput.builder(tokenRewards, rmask);
-            BatchTensor valuesT = values == null ? null : BatchTensor.of(values);
-            if (valuesT != null) {
-                in.values(valuesT);
-            }
-            int[] groups = new int[samples];
-            for (int i = 0; i < samples; i++) {
-                groups[i] = i / sh.n();
-            }
-            in.groupIds(groups);
-            if (baselineScores != null) {
-                float[] base = new float[samples];
-                for (int i = 0; i < samples; i++) {
-                    base[i] = (float) baselineScores[i / sh.n()];
-                }
-                in.rewardBaselines(base);
-            }
-            AdvantageResult adv;
-            AdvantageResult cadv = null;
-            BatchTensor advantages;
-            if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
-                adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
-                // the cost critic's values: GAE on the costs, whitened as the reward's
-                cadv = SafeRlhf.costAdvantages(BatchTensor.of(samples, resp, costs), BatchTensor.of(costValues),
-                        rmask, alg.gamma(), alg.lam(), true);
-                double lambda = lagrange.update(cost);
-                advantages = SafeRlhf.combinedAdvantages(adv.advantages(), cadv.advantages(), lambda);
-                m.record(MetricNames.LAGRANGE_MULTIPLIER, lambda);
+            // toTraining on the workers); the step's batch then stays on the trainer ranks, each holding all of it
+            if (rollout instanceof Rollout.Colocated colocated) {
+                Map<?, ?> first = firstReplica(colocated.group().call("generateStep", (long) step,
+                        drawnFrom.epoch(), drawnFrom.position()));
+                m.addTiming(stage(MetricNames.TIMING_GEN), value(first, "gen_s"));
+                m.addTiming(stage(MetricNames.TIMING_RESHARD), value(first, "reshard_s"));
+                m.record(MetricNames.RESHARD_BYTES, value(first, "reshard_bytes"));
             } else {
-                adv = AlgorithmRegistry.advantageEstimator(alg.advEstimator().configName()).estimate(in.build(), ac);
-                advantages = adv.advantages();
+                List<int[]> promptIds = StepBatch.promptIds(sh, task, promptIdx);
+                try (DataBatch out = inline(rolloutOf(promptIds, seeds(step)));
+                     DataBatch baseline = alg.advEstimator() == AdvantageEstimator.REMAX
+                             ? baselineRollout(promptIds) : null) {
+                    m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
+                    m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
+                    m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
+                    if (async) {
+                        m.record(ROLLOUT_VERSION_LAG, (step - 1) - Rows.doubles(out, "weight_version")[0]);
+                    }
+                    actor.call("receiveRollout", (long) step, drawnFrom.epoch(), drawnFrom.position(), out, baseline);
+                }
+                if (async && step < cfg.trainer().totalTrainingSteps()) {
+                    generateAhead(step, sampler);
+                }
+            }
+
+            // 2. old log-probs, reference log-probs, values: each DP rank its rows, one call per role, queued at once
+            long q0 = System.nanoTime();
+            CompletableFuture<Object> oldF = actor.callAsync("computeLogProbs");
+            CompletableFuture<Object> refF = ref.callAsync("computeRefLogProbs");
+            CompletableFuture<Object> valF = sh.critic() ? critic.callAsync("computeValues") : null;
+            CompletableFuture<Object> costF = sh.costCritic() ? costCritic.callAsync("computeCostValues") : null;
+            await(oldF);
+            await(refF);
+            long q1 = System.nanoTime();
+            m.addTiming(stage(MetricNames.TIMING_REF), (q1 - q0) / 1e9);
+            if (valF != null) {
+                await(valF);
+                if (costF != null) {
+                    await(costF);
+                }
+                m.addTiming(stage(MetricNames.TIMING_VALUES), (System.nanoTime() - q1) / 1e9);
+            }
+
+            // 3. scores (reward role), then rewards and advantages on every trainer rank
+            long a0 = System.nanoTime();
+            reward.call("computeScores");
+            Map<?, ?> adv = (Map<?, ?>) ((List<?>) actor.call("computeAdvantages", kl.value(),
+                    lagrange == null ? 0.0 : lagrange.logLambda())).getFirst();
+            if (alg.useKlInReward()) {
+                double currentKl = value(adv, "current_kl");
+                // as applyKlPenalty does with the controller it is given (the workers were given a copy)
+                kl.update(currentKl, sh.samples());
+                kl.update(currentKl, sh.batchPrompts());
+                m.record(MetricNames.REWARD_KL_PENALTY, currentKl);
+            }
+            if (lagrange != null) {
+                TrainConfig.SafeRlhf safe = alg.safeRlhf();
+                lagrange = LagrangeMultiplier.restore(value(adv, "log_lambda"), safe.lagrangeLr(), safe.costLimit(),
+                        Double.MAX_VALUE);
+                m.record(MetricNames.LAGRANGE_MULTIPLIER, value(adv, "lambda"));
             }
             m.addTiming(stage(MetricNames.TIMING_ADV), (System.nanoTime() - a0) / 1e9);
 
-            // 5. critic and actor updates: MESH over training DP, rows ordered so each DP rank gets its mini-batches
+            // 4. critic and actor updates: each DP rank trains on its rows of every mini-batch
             TrainConfig.Actor actorCfg = cfg.actorRolloutRef().actor();
-            int updates = (samples / sh.miniSamples()) * actorCfg.ppoEpochs();
-            int[] order = java.util.Arrays.copyOfRange(sh.updateOrder(), s0, s0 + local);
+            int updates = (sh.samples() / sh.miniSamples()) * actorCfg.ppoEpochs();
             double vfLoss = 0;
             double costVfLoss = 0;
             if (sh.critic()) {
                 long c0 = System.nanoTime();
-                try (DataBatch ub = valueBatch(tokens, mask, respMask, valuesT.toArray(), adv.returns().toArray(),
-                        order, step);
-                     DataBatch r = inline(critic.call("updateCritic", ub))) {
-                    vfLoss = Rows.doubles(r, "vf_loss")[0];
-                }
-                if (cadv != null) {
-                    try (DataBatch ub = valueBatch(tokens, mask, respMask, BatchTensor.of(costValues).toArray(),
-                            cadv.returns().toArray(), order, step);
-                         DataBatch r = inline(costCritic.call("updateCostCritic", ub))) {
-                        costVfLoss = Rows.doubles(r, "vf_loss")[0];
-                    }
+                vfLoss = value(firstResult(critic.call("updateCritic")), "vf_loss");
+                if (sh.costCritic()) {
+                    costVfLoss = value(firstResult(costCritic.call("updateCostCritic")), "vf_loss");
                 }
                 m.addTiming(stage(MetricNames.TIMING_UPDATE_CRITIC), (System.nanoTime() - c0) / 1e9);
             }
             long u0 = System.nanoTime();
-            double[] am;
-            String[] keys = {"pg_loss", "pg_clipfrac", "ppo_kl", "entropy", "grad_norm", "kl_loss", "lr"};
-            try (DataBatch ub = rowsBatch(tokens, mask, respMask, order, step)
-                    .floats("old_log_probs", permute(old.toArray(), order, resp), local, resp)
-                    .floats("advantages", permute(advantages.toArray(), order, resp), local, resp)
-                    .floats("ref_log_probs", permute(refLp.toArray(), order, resp), local, resp).build();
-                 DataBatch r = inline(actor.call("updateActor", ub))) {
-                am = new double[keys.length];
-                for (int k = 0; k < keys.length; k++) {
-                    am[k] = Rows.doubles(r, keys[k])[0];
-                }
-            }
+            Map<?, ?> am = firstResult(actor.call("updateActor"));
             m.addTiming(stage(MetricNames.TIMING_UPDATE_ACTOR), (System.nanoTime() - u0) / 1e9);
-            m.recordStats("critic/score", score);
-            m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
-            m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(advantages, rmask));
-            m.record(MetricNames.PG_LOSS, am[0] / updates);
-            m.record(MetricNames.PG_CLIPFRAC, am[1] / updates);
-            m.record(MetricNames.PPO_KL, am[2] / updates);
-            m.record(MetricNames.ENTROPY, am[3] / updates);
-            m.record(MetricNames.GRAD_NORM, am[4] / updates);
-            m.record(MetricNames.LR, am[6]);
+            for (String suffix : new String[] {"mean", "max", "min"}) {
+                m.record("critic/score/" + suffix, value(adv, "critic/score/" + suffix));
+            }
+            m.record(MetricNames.REWARDS_MEAN, value(adv, MetricNames.REWARDS_MEAN));
+            m.record(MetricNames.ADVANTAGES_MEAN, value(adv, MetricNames.ADVANTAGES_MEAN));
+            m.record(MetricNames.PG_LOSS, value(am, "pg_loss") / updates);
+            m.record(MetricNames.PG_CLIPFRAC, value(am, "pg_clipfrac") / updates);
+            m.record(MetricNames.PPO_KL, value(am, "ppo_kl") / updates);
+            m.record(MetricNames.ENTROPY, value(am, "entropy") / updates);
+            m.record(MetricNames.GRAD_NORM, value(am, "grad_norm") / updates);
+            m.record(MetricNames.LR, value(am, "lr"));
             if (actorCfg.useKlLoss()) {
-                m.record(MetricNames.KL_LOSS, am[5] / updates);
+                m.record(MetricNames.KL_LOSS, value(am, "kl_loss") / updates);
                 m.record(MetricNames.KL_COEF, actorCfg.klLossCoef());
             }
             if (sh.critic()) {
                 m.record(MetricNames.VF_LOSS, vfLoss / updates);
-                m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
-                m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
+                m.record(MetricNames.VALUES_MEAN, value(adv, MetricNames.VALUES_MEAN));
+                m.record(MetricNames.RETURNS_MEAN, value(adv, MetricNames.RETURNS_MEAN));
             }
-            if (cadv != null) {
+            if (sh.costCritic()) {
                 m.record(COST_VF_LOSS, costVfLoss / updates);
-                m.record(COST_VALUES_MEAN, maskedMean(BatchTensor.of(costValues), rmask));
-                m.record(COST_RETURNS_MEAN, maskedMean(cadv.returns(), rmask));
+                m.record(COST_VALUES_MEAN, value(adv, COST_VALUES_MEAN));
+                m.record(COST_RETURNS_MEAN, value(adv, COST_RETURNS_MEAN));
             }
             if (task.hasCost()) {
-                m.record(MetricNames.COST_MEAN, mean(cost));
+                m.record(MetricNames.COST_MEAN, value(adv, MetricNames.COST_MEAN));
             }
-            m.recordStats("response_length", lengths);
-            m.record(ROLLOUT_PROBS_DIFF_MAX, rolloutDiffMax(genLogProbs, oldLogProbs));
-            double tokensTotal = 0;
-            for (int i = 0; i < samples; i++) {
-                tokensTotal += promptIds.get(i).length + lengths[i];
+            for (String suffix : new String[] {"mean", "max", "min"}) {
+                m.record("response_length/" + suffix, value(adv, "response_length/" + suffix));
             }
+            m.record(ROLLOUT_PROBS_DIFF_MAX, value(adv, ROLLOUT_PROBS_DIFF_MAX));
+            double tokensTotal = value(adv, MetricNames.TOTAL_NUM_TOKENS);
             m.record(MetricNames.TOTAL_NUM_TOKENS, tokensTotal);
             double stepS = (System.nanoTime() - t0) / 1e9;
             m.record(MetricNames.THROUGHPUT, tokensTotal / stepS / worldSize);
@@ -1070,32 +937,35 @@ public final class RlhfLoop {
             return last;
         }
 
-        private DataBatch valueBatch(int[] tokens, int[] mask, float[] respMask, float[] values, float[] returns,
-                                     int[] order, int step) {
-            int resp = sh.responseLen();
-            return rowsBatch(tokens, mask, respMask, order, step)
-                    .floats("values", permute(values, order, resp), order.length, resp)
-                    .floats("returns", permute(returns, order, resp), order.length, resp).build();
+        /** The timings of {@code generateStep} from the controller's first replica's generation TP rank 0. */
+        private static Map<?, ?> firstReplica(Object results) {
+            for (Object r : (List<?>) results) {
+                if (r instanceof Map<?, ?> map && value(map, "first") == 1.0) {
+                    return map;
+                }
+            }
+            throw new IllegalStateException("no worker reported the first replica's timings: results=" + results);
         }
 
-        /** An update's batch so far: the rows {@code order} of tokens, attention and response masks, the step. */
-        private Rows.Builder rowsBatch(int[] tokens, int[] mask, float[] respMask, int[] order, int step) {
-            int rows = order.length;
-            int tt = sh.tt();
-            int resp = sh.responseLen();
-            return Rows.batch(allocator)
-                    .ints("input_ids", permute(tokens, order, tt), rows, tt)
-                    .ints("attention_mask", permute(mask, order, tt), rows, tt)
-                    .floats("response_mask", permute(respMask, order, resp), rows, resp)
-                    .metadata("step", (long) step);
+        /** The result of the controller's first worker (its first DP rank's collect rank) of a ONE_TO_ALL call. */
+        private static Map<?, ?> firstResult(Object results) {
+            return (Map<?, ?>) ((List<?>) results).getFirst();
+        }
+
+        private static double value(Map<?, ?> result, String key) {
+            if (!(result.get(key) instanceof Double v)) {
+                throw new IllegalStateException("worker result lacks a value: key=" + key + ", keys="
+                        + result.keySet());
+            }
+            return v;
         }
 
         /**
-         * ReMax's baseline: one greedy response per prompt of this controller's share, padded to its generation
-         * replicas by repeating the first, scored by the reward role; the whole batch's per-prompt scores back.
+         * Split placement's ReMax baseline: one greedy response per prompt of this controller's share, padded to its
+         * generation replicas by repeating the first, generated by the rollout ranks; every row back, inline. The
+         * trainer ranks score them ({@code computeScores}).
          */
-        private double[] baselineScores(List<int[]> promptIds, int[] promptIdx) {
-            int bp = sh.batchPrompts();
+        private DataBatch baselineRollout(List<int[]> promptIds) {
             int p0 = s0 / sh.n();
             int mine = local / sh.n();
             int replicas = sh.replicas() / ex.count();
@@ -1104,20 +974,8 @@ public final class RlhfLoop {
             for (int j = 0; j < rows; j++) {
                 ids.add(promptIds.get((p0 + j % mine) * sh.n()));
             }
-            int resp = sh.responseLen();
-            int[] flat;
-            int[] lengths;
-            try (DataBatch in = promptBatch(ids, new long[rows], true);
-                 DataBatch res = inline(rollout.generate(in))) {
-                flat = java.util.Arrays.copyOf(Rows.ints(res, "responses"), mine * resp);
-                lengths = java.util.Arrays.copyOf(Rows.ints(res, "response_length"), mine);
-            }
-            try (DataBatch sb = Rows.batch(allocator)
-                    .ints("prompt_index", java.util.Arrays.copyOfRange(promptIdx, p0, p0 + mine), mine, 0)
-                    .ints("responses", flat, mine, resp)
-                    .ints("response_length", lengths, mine, 0).build();
-                 DataBatch scored = inline(reward.call("computeScores", sb))) {
-                return ex.gather(Rows.doubles(scored, "score"), p0, bp);
+            try (DataBatch in = promptBatch(ids, new long[rows], true)) {
+                return inline(((SplitRollout) rollout).generate(in));
             }
         }
 
@@ -1156,19 +1014,6 @@ public final class RlhfLoop {
                     throw re;
                 }
                 throw new IllegalStateException("queued call failed: " + e.getCause(), e.getCause());
-            }
-        }
-
-        /** This controller's rows of {@code key} from a MESH result, and the whole batch's rows back. */
-        private float[][] rowsOf(Object batch, String key) {
-            int resp = sh.responseLen();
-            try (DataBatch b = inline(batch)) {
-                float[] all = ex.gather(Rows.floats(b, key), s0 * resp, sh.samples() * resp);
-                float[][] out = new float[sh.samples()][];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = Rows.row(all, i, resp);
-                }
-                return out;
             }
         }
 
@@ -1257,36 +1102,5 @@ public final class RlhfLoop {
             }
         }
         return cnt == 0 ? 0 : sum / cnt;
-    }
-
-    /**
-     * The largest {@code |log p_gen - log p_train|} over all response tokens: the generation-layout model (through
-     * the hybrid engine) against the training-layout actor on the same weights; rounding only.
-     */
-    static double rolloutDiffMax(float[][] genLogProbs, float[][] oldLogProbs) {
-        double max = 0;
-        for (int i = 0; i < genLogProbs.length; i++) {
-            float[] g = genLogProbs[i];
-            for (int j = 0; j < g.length; j++) {
-                max = Math.max(max, Math.abs((double) g[j] - oldLogProbs[i][j]));
-            }
-        }
-        return max;
-    }
-
-    private static double sumPerRow(BatchTensor x) {
-        double sum = 0;
-        for (float v : x.toArray()) {
-            sum += v;
-        }
-        return sum / x.batch();
-    }
-
-    private static double mean(double[] x) {
-        double s = 0;
-        for (double v : x) {
-            s += v;
-        }
-        return x.length == 0 ? 0 : s / x.length;
     }
 }

@@ -41,6 +41,7 @@ import io.yatt.trainer.model.LlamaWeights;
 import io.yatt.trainer.sft.Sft;
 import io.yatt.trainer.task.CharTokenizer;
 import io.yatt.trainer.rollout.SplitRolloutTrainer;
+import io.yatt.trainer.task.PromptSampler;
 import io.yatt.trainer.task.Task;
 import java.nio.file.Path;
 import java.util.List;
@@ -233,6 +234,13 @@ public final class RlhfWorker implements AutoCloseable {
         Communicator dpComm;
         Communicator tp;
         Communicator dp;
+        RlhfLoop.Shape shape;
+        /** The world rank that holds each generation replica's rows (its generation TP rank 0), by replica. */
+        int[] replicaSources;
+        /** The world rank that holds each training DP rank's rows (TP rank 0, stage 0), by DP rank. */
+        int[] dpSources;
+        /** The current step's batch, from its rollout to the actor's update. */
+        StepBatch batch;
     }
 
     /**
@@ -261,6 +269,15 @@ public final class RlhfWorker implements AutoCloseable {
         s.pad = t;
         s.promptLen = s.cfg.data().maxPromptLength();
         s.responseLen = s.cfg.actorRolloutRef().rollout().responseLength();
+        s.shape = RlhfLoop.Shape.of(s.cfg, s.layout);
+        s.replicaSources = s.layout.groups(GroupKind.GEN_TP).stream().mapToInt(List::getFirst).toArray();
+        s.dpSources = new int[s.layout.train().d()];
+        for (int r = 0; r < s.layout.worldSize(); r++) {
+            RankCoordinates c = s.layout.coordinates(r);
+            if (c.tp() == 0 && c.pp() == 0) {
+                s.dpSources[c.dp()] = r;
+            }
+        }
         LlamaCheckpoint.Loaded policy = LlamaCheckpoint.load(Path.of(policyPath), s.pad);
         s.model = policy.config();
         s.model.requireTensorParallel(t);
@@ -336,16 +353,101 @@ public final class RlhfWorker implements AutoCloseable {
     }
 
     /**
-     * verl's generate_sequences: the actor's weights go into the generation layout ({@code toGeneration}), this
-     * replica samples its chunk, and the engine returns to training. Input: {@code prompt_ids} I32 {@code [n, P]}
-     * (left-padded), {@code prompt_length} I32, {@code seed} I64 and metadata
-     * {@code greedy}; output: {@code responses} I32 {@code [n, R]} (0 after the end), {@code response_length},
-     * {@code rollout_log_probs} F32 {@code [n, R]}, and per row the replica's {@code gen_s}, {@code reshard_s},
-     * {@code reshard_bytes}.
+     * The colocated rollout of step {@code step} (verl's generate_sequences, then the batch shared): this rank
+     * draws the step's prompts from the sampler position {@code (samplerEpoch, samplerPosition)} (where the
+     * controller's sampler stood before the step's draw), the actor's weights go into the generation layout
+     * ({@code toGeneration}), this rank's generation replica samples its rows (replica {@code g} of {@code G}: rows
+     * {@code [g*S/G, (g+1)*S/G)}, seeds {@link RlhfLoop#sampleSeed}), the engine returns to training, and every rank
+     * gets every replica's responses (from its generation TP rank 0) over the world. For ReMax the greedy baseline
+     * is generated the same way (one response per prompt, each controller's prompts padded to its replicas by
+     * repeating its first). The step's batch stays on the ranks; the controller gets only this rank's timings:
+     * {@code gen_s}, {@code reshard_s}, {@code reshard_bytes}, and {@code first} = 1 on the generation TP rank 0 of
+     * its controller's first replica (whose numbers the step reports), else 0. Collective over the world.
      */
-    @WorkerMethod(dispatch = "MESH(" + ROLLOUT_MESH + ")")
-    public DataBatch generate(DataBatch prompts) {
-        return collected(ROLLOUT_MESH, generateHere(prompts));
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public Map<String, Double> generateStep(long step, long samplerEpoch, int samplerPosition) {
+        State s = state();
+        s.batch = null;
+        RlhfLoop.Shape sh = s.shape;
+        int[] promptIdx = StepBatch.prompts(sh, s.task, s.cfg.data().seed(),
+                new PromptSampler.State(samplerEpoch, samplerPosition));
+        List<int[]> ids = StepBatch.promptIds(sh, s.task, promptIdx);
+        int replicas = s.replicaSources.length;
+        int replica = s.layout.groups(GroupKind.GEN_TP).indexOf(s.layout.group(GroupKind.GEN_TP, rank));
+        int per = sh.samples() / replicas;
+        long[] seeds = new long[per];
+        for (int k = 0; k < per; k++) {
+            seeds[k] = RlhfLoop.sampleSeed(s.cfg.trainer().seed(), step, replica * per + k);
+        }
+        Generated g = generateRows(s, ids.subList(replica * per, (replica + 1) * per), seeds, false);
+        Generated all = g.gathered(s, world, per, s.replicaSources);
+        StepBatch b = StepBatch.of(step, sh, promptIdx, ids, all.responses, all.lengths, all.logProbs);
+        if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
+            baselineRollout(s, b, replica);
+        }
+        s.batch = b;
+        int controllers = s.cfg.trainer().controllers();
+        boolean first = replica % (replicas / controllers) == 0 && s.replicaSources[replica] == rank;
+        return Map.of("gen_s", g.genS, "reshard_s", g.reshardS, "reshard_bytes", (double) g.reshardBytes,
+                "first", first ? 1.0 : 0.0);
+    }
+
+    /**
+     * ReMax's baseline rollout: one greedy response per prompt. Controller {@code c}'s prompts (a contiguous
+     * {@code batchPrompts / C}) are padded to a multiple of its replicas by repeating its first, and each of its
+     * replicas generates an equal share, as a dispatch of that padded batch over the controller's replicas would.
+     */
+    private void baselineRollout(State s, StepBatch b, int replica) {
+        RlhfLoop.Shape sh = s.shape;
+        int controllers = s.cfg.trainer().controllers();
+        int replicasPer = s.replicaSources.length / controllers;
+        int mine = sh.batchPrompts() / controllers;
+        int rows = (mine + replicasPer - 1) / replicasPer * replicasPer;
+        int per = rows / replicasPer;
+        int p0 = replica / replicasPer * mine;
+        List<int[]> ids = new java.util.ArrayList<>(per);
+        for (int k = replica % replicasPer * per; k < (replica % replicasPer + 1) * per; k++) {
+            ids.add(b.promptIds.get((p0 + k % mine) * sh.n()));
+        }
+        Generated all = generateRows(s, ids, new long[per], true).gathered(s, world, per, s.replicaSources);
+        int resp = sh.responseLen();
+        int[] responses = new int[sh.batchPrompts() * resp];
+        int[] lengths = new int[sh.batchPrompts()];
+        for (int p = 0; p < sh.batchPrompts(); p++) {
+            int row = p / mine * rows + p % mine;
+            System.arraycopy(all.responses, row * resp, responses, p * resp, resp);
+            lengths[p] = all.lengths[row];
+        }
+        b.baselineRollout(responses, lengths);
+    }
+
+    /**
+     * Split placement (and auto placement's split steps): step {@code step}'s rollout, generated on the rollout
+     * ranks and passed on by the controller, becomes the step's batch on every trainer rank, as
+     * {@link #generateStep} makes it colocated: {@code rollout} holds every sample's {@code responses},
+     * {@code response_length} and {@code rollout_log_probs} in sample order; {@code baseline} (ReMax, else
+     * {@code null}) the greedy rollout whose first {@code batchPrompts} rows are the prompts in order.
+     *
+     * @return true
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean receiveRollout(long step, long samplerEpoch, int samplerPosition, DataBatch rollout,
+                                  DataBatch baseline) {
+        State s = state();
+        s.batch = null;
+        RlhfLoop.Shape sh = s.shape;
+        int[] promptIdx = StepBatch.prompts(sh, s.task, s.cfg.data().seed(),
+                new PromptSampler.State(samplerEpoch, samplerPosition));
+        StepBatch b = StepBatch.of(step, sh, promptIdx, StepBatch.promptIds(sh, s.task, promptIdx),
+                Rows.ints(rollout, "responses"), Rows.ints(rollout, "response_length"),
+                Rows.floats(rollout, "rollout_log_probs"));
+        if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
+            int bp = sh.batchPrompts();
+            b.baselineRollout(java.util.Arrays.copyOf(Rows.ints(baseline, "responses"), bp * sh.responseLen()),
+                    java.util.Arrays.copyOf(Rows.ints(baseline, "response_length"), bp));
+        }
+        s.batch = b;
+        return true;
     }
 
     /**
@@ -364,11 +466,23 @@ public final class RlhfWorker implements AutoCloseable {
                         (float) ro.topP(), new int[] {CharTokenizer.EOS_ID});
     }
 
-    private DataBatch generateHere(DataBatch prompts) {
-        State s = state();
-        int n = prompts.length();
-        long[] seeds = Rows.longs(prompts, "seed");
-        List<int[]> promptIds = Rows.promptIds(prompts, s.promptLen);
+    /** A replica's generated rows ({@code [n, R]}, 0 after each length) and its stage numbers. */
+    private record Generated(int[] responses, int[] lengths, float[] logProbs, double genS, double reshardS,
+                             long reshardBytes) {
+        /** Every replica's rows of {@code per} each, in replica order, from the ranks {@code sources}. */
+        Generated gathered(State s, Communicator world, int per, int[] sources) {
+            int resp = s.responseLen;
+            return new Generated(
+                    WorldRows.pick(WorldRows.ints(world, s.root, responses), per * resp, sources),
+                    WorldRows.pick(WorldRows.ints(world, s.root, lengths), per, sources),
+                    WorldRows.pick(WorldRows.floats(world, s.root, logProbs), per * resp, sources),
+                    genS, reshardS, reshardBytes);
+        }
+    }
+
+    /** This replica's generation: training weights to the generation layout, sampling, and back to training. */
+    private static Generated generateRows(State s, List<int[]> promptIds, long[] seeds, boolean greedy) {
+        int n = promptIds.size();
         long r0 = System.nanoTime();
         s.actor.copyTo(s.engine.trainingWeights());
         Map<String, Tensor> genWeights = s.engine.toGeneration();
@@ -378,7 +492,7 @@ public final class RlhfWorker implements AutoCloseable {
         List<Generator.Sample> out;
         try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
                 s.layout.gen().tg() == 1 ? null : s.genTp, s.pad)) {
-            Generator.Sampling sampling = sampling(prompts, s.cfg.actorRolloutRef().rollout(), s.responseLen);
+            Generator.Sampling sampling = sampling(s.cfg.actorRolloutRef().rollout(), s.responseLen, greedy);
             Generator generator = Generator.create(gen, n, s.promptLen + s.responseLen);
             out = generator.generate(promptIds, sampling, seeds);
         }
@@ -396,64 +510,56 @@ public final class RlhfWorker implements AutoCloseable {
             System.arraycopy(lp, 0, logProbs, i * s.responseLen, lp.length);
             lengths[i] = r.length;
         }
-        double[] genCol = new double[n];
-        double[] reshardCol = new double[n];
-        double[] bytesCol = new double[n];
-        java.util.Arrays.fill(genCol, genS);
-        java.util.Arrays.fill(reshardCol, reshardS);
-        java.util.Arrays.fill(bytesCol, bytes);
-        return Rows.batch(results)
-                .ints("responses", responses, n, s.responseLen)
-                .ints("response_length", lengths, n, 0)
-                .floats("rollout_log_probs", logProbs, n, s.responseLen)
-                .doubles("gen_s", genCol)
-                .doubles("reshard_s", reshardCol)
-                .doubles("reshard_bytes", bytesCol)
-                .build();
+        return new Generated(responses, lengths, logProbs, genS, reshardS, bytes);
     }
 
-    /** The actor's log-probs of the responses (training layout): {@code old_log_probs} F32 {@code [n, R]}. */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch computeLogProbs(DataBatch batch) {
-        return collected(TRAIN_MESH, computeLogProbsHere(batch));
-    }
-
-    private DataBatch computeLogProbsHere(DataBatch batch) {
+    /**
+     * The actor's log-probs of the step's responses (training layout): each DP rank computes its rows
+     * ({@code [d*S/D, (d+1)*S/D)}), and every rank gets all of them over the world. Collective.
+     *
+     * @return true
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean computeLogProbs() {
         State s = state();
-        return logProbs(s.actor, batch, "old_log_probs");
+        StepBatch b = batch(s);
+        b.oldLogProbs = trainRows(s, logProbs(s, s.actor, b));
+        return true;
     }
 
-    /** The frozen reference's log-probs of the responses: {@code ref_log_probs} F32 {@code [n, R]}. */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch computeRefLogProbs(DataBatch batch) {
-        return collected(TRAIN_MESH, computeRefLogProbsHere(batch));
-    }
-
-    private DataBatch computeRefLogProbsHere(DataBatch batch) {
+    /** The frozen reference's log-probs of the step's responses, as {@link #computeLogProbs}. */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean computeRefLogProbs() {
         State s = state();
-        return logProbs(s.ref, batch, "ref_log_probs");
+        StepBatch b = batch(s);
+        b.refLogProbs = trainRows(s, logProbs(s, s.ref, b));
+        return true;
     }
 
-    /** The critic's values at the positions that predict each response token: {@code values} F32 {@code [n, R]}. */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch computeValues(DataBatch batch) {
-        return collected(TRAIN_MESH, computeValuesHere(batch));
-    }
-
-    private DataBatch computeValuesHere(DataBatch batch) {
+    /** The critic's values at the positions that predict each response token, as {@link #computeLogProbs}. */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean computeValues() {
         State s = state();
-        return values(s, requireValueModel(s.critic, CRITIC), batch, "values");
+        StepBatch b = batch(s);
+        b.values = trainRows(s, values(s, requireValueModel(s.critic, CRITIC), b));
+        return true;
     }
 
-    /** Safe-RLHF's cost critic's values, as {@link #computeValues}: {@code cost_values} F32 {@code [n, R]}. */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch computeCostValues(DataBatch batch) {
-        return collected(TRAIN_MESH, computeCostValuesHere(batch));
-    }
-
-    private DataBatch computeCostValuesHere(DataBatch batch) {
+    /** Safe-RLHF's cost critic's values, as {@link #computeValues}. */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean computeCostValues() {
         State s = state();
-        return values(s, requireValueModel(s.costCritic, COST_CRITIC), batch, "cost_values");
+        StepBatch b = batch(s);
+        b.costValues = trainRows(s, values(s, requireValueModel(s.costCritic, COST_CRITIC), b));
+        return true;
+    }
+
+    private StepBatch batch(State s) {
+        if (s.batch == null) {
+            throw new IllegalStateException("no step batch on this rank: rank=" + rank
+                    + ", call generateStep or receiveRollout first");
+        }
+        return s.batch;
     }
 
     private static LlamaModel requireValueModel(LlamaModel model, String role) {
@@ -463,28 +569,29 @@ public final class RlhfWorker implements AutoCloseable {
         return model;
     }
 
-    private DataBatch values(State s, LlamaModel model, DataBatch batch, String key) {
-        Batch b = tokens(s, batch);
-        int tt = s.promptLen + s.responseLen;
-        float[] v = new float[b.batchSize() * tt];
-        model.values(b, v);
-        return responseBatch(s, key, v, b.batchSize());
+    /** This DP rank's rows of the step's tokens: {@code [d*S/D, (d+1)*S/D)}. */
+    private static Batch dpRows(State s, StepBatch b) {
+        int per = s.shape.samples() / s.layout.train().d();
+        return RlhfLoop.slice(b.tokens, b.mask, s.coords.dp() * per, per, s.shape.tt());
     }
 
-    private DataBatch logProbs(LlamaModel model, DataBatch batch, String key) {
-        State s = state();
-        Batch b = tokens(s, batch);
-        int tt = s.promptLen + s.responseLen;
-        float[] lp = new float[b.batchSize() * tt];
-        model.logProbs(b, 1f, lp, null);
-        return responseBatch(s, key, lp, b.batchSize());
+    /** The whole batch's {@code [S, R]} rows from every DP rank's {@code mine}, in DP order. */
+    private float[] trainRows(State s, float[] mine) {
+        return WorldRows.pick(WorldRows.floats(world, s.root, mine), mine.length, s.dpSources);
     }
 
-    /** A result of {@code rows} rows under {@code key}: the response positions of per-position values. */
-    private DataBatch responseBatch(State s, String key, float[] full, int rows) {
-        int tt = s.promptLen + s.responseLen;
-        return Rows.batch(results).floats(key, RlhfLoop.respView(full, rows, tt, s.responseLen).toArray(), rows,
-                s.responseLen).build();
+    private static float[] values(State s, LlamaModel model, StepBatch b) {
+        Batch rows = dpRows(s, b);
+        float[] v = new float[rows.batchSize() * s.shape.tt()];
+        model.values(rows, v);
+        return RlhfLoop.respView(v, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
+    }
+
+    private static float[] logProbs(State s, LlamaModel model, StepBatch b) {
+        Batch rows = dpRows(s, b);
+        float[] lp = new float[rows.batchSize() * s.shape.tt()];
+        model.logProbs(rows, 1f, lp, null);
+        return RlhfLoop.respView(lp, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
     }
 
     /**
@@ -502,71 +609,83 @@ public final class RlhfWorker implements AutoCloseable {
         return init;
     }
 
-    private static Batch tokens(State s, DataBatch batch) {
-        int tt = s.promptLen + s.responseLen;
-        return new Batch(batch.length(), tt, Rows.ints(batch, "input_ids"), Rows.ints(batch, "attention_mask"));
-    }
-
     /**
-     * The rule-based reward role: the task's reward and cost of each response. Input: {@code prompt_index} I32 (into
-     * the task's training prompts), {@code responses} I32 {@code [n, R]}, {@code response_length} I32; output:
-     * {@code score} and {@code cost} F64.
+     * The rule-based reward role: the task's reward and cost of each of the step's responses (and, for ReMax, of
+     * each prompt's greedy baseline). Each rank scores an equal share ({@code ceil(S / W)} samples, rank-major) and
+     * every rank gets all scores over the world. Collective.
+     *
+     * @return true
      */
-    @WorkerMethod(dispatch = "DP_COMPUTE_PROTO")
-    public DataBatch computeScores(DataBatch batch) {
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public boolean computeScores() {
         State s = state();
-        int n = batch.length();
-        int[] idx = Rows.ints(batch, "prompt_index");
-        int[] responses = Rows.ints(batch, "responses");
-        int[] lengths = Rows.ints(batch, "response_length");
-        double[] score = new double[n];
-        double[] cost = new double[n];
-        for (int i = 0; i < n; i++) {
-            int[] r = new int[lengths[i]];
-            System.arraycopy(responses, i * s.responseLen, r, 0, r.length);
-            Task.Scored sc = s.task.score(s.task.trainPrompts().get(idx[i]), r, 0, r.length);
-            score[i] = sc.reward();
-            cost[i] = sc.cost();
+        StepBatch b = batch(s);
+        int samples = s.shape.samples();
+        int share = (samples + world.size() - 1) / world.size();
+        double[] score = new double[share];
+        double[] cost = new double[share];
+        for (int k = 0; k < share && rank * share + k < samples; k++) {
+            Task.Scored sc = b.scored(s.task, rank * share + k);
+            score[k] = sc.reward();
+            cost[k] = sc.cost();
         }
-        return Rows.batch(results).doubles("score", score).doubles("cost", cost).build();
+        b.score = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, score), samples);
+        b.cost = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, cost), samples);
+        if (b.hasBaselineRollout()) {
+            int prompts = s.shape.batchPrompts();
+            int pshare = (prompts + world.size() - 1) / world.size();
+            double[] base = new double[pshare];
+            for (int k = 0; k < pshare && rank * pshare + k < prompts; k++) {
+                base[k] = b.baselineScored(s.task, rank * pshare + k).reward();
+            }
+            b.baselineScores = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, base), prompts);
+        }
+        return true;
     }
 
     /**
-     * PPO epochs of the critic over this DP rank's rows: the driver ordered them so that mini-batch {@code u} is
-     * rows {@code [u*m, (u+1)*m)} ({@code m} = mini-batch / DP); micro-batches accumulate gradients, then the DP mean,
-     * TP-wide clipping and AdamW. Input: {@code input_ids}, {@code attention_mask}, {@code response_mask},
-     * {@code values}, {@code returns}, metadata {@code step}; output: one row, {@code vf_loss} (the sum over micro
-     * batches of their share).
+     * The step's rewards and advantages, computed on every rank on the same arrays ({@link StepBatch}): the KL
+     * penalty at coefficient {@code klCoef} when the algorithm puts it in the reward, the estimator's advantages and
+     * returns, Safe-RLHF's cost advantages and multiplier update from {@code logLambda}. Returns the scalars the
+     * controller needs (the same on every rank): {@code current_kl}, {@code log_lambda}, {@code lambda} where they
+     * apply, and the batch metrics by name.
      */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch updateCritic(DataBatch batch) {
-        return collected(TRAIN_MESH, updateCriticHere(batch));
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public Map<String, Double> computeAdvantages(double klCoef, double logLambda) {
+        State s = state();
+        return batch(s).computeAdvantages(s.cfg, klCoef, logLambda);
     }
 
-    private DataBatch updateCriticHere(DataBatch batch) {
+    /**
+     * PPO epochs of the critic over this DP rank's rows of the step (for each mini-batch {@code u}, rows
+     * {@code [u*mini + d*mini/D, u*mini + (d+1)*mini/D)}): micro-batches accumulate gradients, then the DP mean,
+     * TP-wide clipping and AdamW. Returns {@code vf_loss}: the sum over micro-batches of their share.
+     */
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public Map<String, Double> updateCritic() {
         State s = state();
-        return valueUpdate(s, requireValueModel(s.critic, CRITIC), s.criticOpt, batch);
+        StepBatch b = batch(s);
+        return valueUpdate(s, requireValueModel(s.critic, CRITIC), s.criticOpt, b, b.values, b.returns);
     }
 
     /**
      * Safe-RLHF's cost critic: PPO epochs on the cost returns, as {@link #updateCritic} (the critic's optimiser
-     * settings and value clipping); output {@code vf_loss}.
+     * settings and value clipping); returns {@code vf_loss}.
      */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch updateCostCritic(DataBatch batch) {
-        return collected(TRAIN_MESH, updateCostCriticHere(batch));
-    }
-
-    private DataBatch updateCostCriticHere(DataBatch batch) {
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public Map<String, Double> updateCostCritic() {
         State s = state();
-        return valueUpdate(s, requireValueModel(s.costCritic, COST_CRITIC), s.costCriticOpt, batch);
+        StepBatch b = batch(s);
+        return valueUpdate(s, requireValueModel(s.costCritic, COST_CRITIC), s.costCriticOpt, b, b.costValues,
+                b.costReturns);
     }
 
-    private DataBatch valueUpdate(State s, LlamaModel critic, AdamW opt, DataBatch batch) {
-        Update up = new Update(s, batch);
-        BatchTensor rmask = up.tensor(batch, "response_mask");
-        BatchTensor values = up.tensor(batch, "values");
-        BatchTensor returns = up.tensor(batch, "returns");
+    private static Map<String, Double> valueUpdate(State s, LlamaModel critic, AdamW opt, StepBatch b,
+                                                   float[] valuesAll, float[] returnsAll) {
+        Update up = new Update(s, b);
+        BatchTensor rmask = up.rows(b.responseMask);
+        BatchTensor values = up.rows(valuesAll);
+        BatchTensor returns = up.rows(returnsAll);
         double vfLoss = 0;
         for (int epoch = 0; epoch < up.epochs; epoch++) {
             for (int u = 0; u < up.updatesPerEpoch; u++) {
@@ -589,30 +708,25 @@ public final class RlhfWorker implements AutoCloseable {
                 opt.step(s.cfg.critic().optim().lrAt(up.optStep(epoch, u), up.totalUpdates));
             }
         }
-        return Rows.batch(results).doubles("vf_loss", vfLoss).build();
+        return Map.of("vf_loss", vfLoss);
     }
 
     /**
      * PPO epochs of the actor (vanilla clipped policy loss, entropy bonus and KL loss as configured) over this DP
-     * rank's rows, ordered as for {@link #updateCritic}. Input: {@code input_ids}, {@code attention_mask},
-     * {@code response_mask}, {@code old_log_probs}, {@code advantages}, {@code ref_log_probs}, metadata
-     * {@code step}; output: one row of sums over micro batches ({@code pg_loss}, {@code pg_clipfrac},
-     * {@code ppo_kl}, {@code entropy}, {@code kl_loss}), the summed {@code grad_norm} of the updates and the last
-     * {@code lr}.
+     * rank's rows of the step, as {@link #updateCritic}; the step's batch is dropped after it (the step's last
+     * use). Returns the sums over micro-batches ({@code pg_loss}, {@code pg_clipfrac}, {@code ppo_kl},
+     * {@code entropy}, {@code kl_loss}), the summed {@code grad_norm} of the updates and the last {@code lr}.
      */
-    @WorkerMethod(dispatch = "MESH(" + TRAIN_MESH + ")")
-    public DataBatch updateActor(DataBatch batch) {
-        return collected(TRAIN_MESH, updateActorHere(batch));
-    }
-
-    private DataBatch updateActorHere(DataBatch batch) {
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public Map<String, Double> updateActor() {
         State s = state();
-        Update up = new Update(s, batch);
+        StepBatch b = batch(s);
+        Update up = new Update(s, b);
         TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
-        BatchTensor rmask = up.tensor(batch, "response_mask");
-        BatchTensor old = up.tensor(batch, "old_log_probs");
-        BatchTensor advantages = up.tensor(batch, "advantages");
-        BatchTensor refLp = up.tensor(batch, "ref_log_probs");
+        BatchTensor rmask = up.rows(b.responseMask);
+        BatchTensor old = up.rows(b.oldLogProbs);
+        BatchTensor advantages = up.rows(b.advantages);
+        BatchTensor refLp = up.rows(b.refLogProbs);
         PolicyLossConfig plc = PolicyLossConfig.DEFAULTS.withClipRatios(actorCfg.clipRatioLow(),
                 actorCfg.clipRatioHigh()).withClipRatioC(actorCfg.clipRatioC());
         KlPenalty klLossType = KlPenalty.fromName(actorCfg.klLossType().configName());
@@ -669,20 +783,27 @@ public final class RlhfWorker implements AutoCloseable {
                 s.actorOpt.step(lr);
             }
         }
-        return Rows.batch(results)
-                .doubles("pg_loss", pgLoss)
-                .doubles("pg_clipfrac", clipfrac)
-                .doubles("ppo_kl", ppoKl)
-                .doubles("entropy", entropy)
-                .doubles("grad_norm", gradNorm)
-                .doubles("kl_loss", klLoss)
-                .doubles("lr", lr)
-                .build();
+        s.batch = null;
+        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        out.put("pg_loss", pgLoss);
+        out.put("pg_clipfrac", clipfrac);
+        out.put("ppo_kl", ppoKl);
+        out.put("entropy", entropy);
+        out.put("grad_norm", gradNorm);
+        out.put("kl_loss", klLoss);
+        out.put("lr", lr);
+        return out;
     }
 
-    /** The shape of one PPO update call: this rank's rows, mini and micro batch sizes, optimiser step numbering. */
+    /**
+     * The shape of one PPO update call: this DP rank's rows of the step in update order (for each mini-batch
+     * {@code u}, rows {@code [u*mini + d*mini/D, u*mini + (d+1)*mini/D)}), mini and micro batch sizes, optimiser
+     * step numbering.
+     */
     private static final class Update {
         final int tt;
+        final int samples;
+        final int[] order;
         final int[] tokens;
         final int[] mask;
         final int micro;
@@ -693,49 +814,35 @@ public final class RlhfWorker implements AutoCloseable {
         final long step;
         final LossAggMode agg;
 
-        Update(State s, DataBatch batch) {
+        Update(State s, StepBatch b) {
             TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
-            int d = s.layout.train().d();
-            int n = s.cfg.actorRolloutRef().rollout().n();
-            int samples = s.cfg.data().trainBatchSize() * n;
-            int miniSamples = actorCfg.ppoMiniBatchSize() * n;
-            this.tt = s.promptLen + s.responseLen;
-            this.tokens = Rows.ints(batch, "input_ids");
-            this.mask = Rows.ints(batch, "attention_mask");
+            RlhfLoop.Shape sh = s.shape;
+            int d = sh.d();
+            int per = sh.samples() / d;
+            this.tt = sh.tt();
+            this.samples = sh.samples();
+            this.order = java.util.Arrays.copyOfRange(sh.updateOrder(), s.coords.dp() * per,
+                    (s.coords.dp() + 1) * per);
+            this.tokens = RlhfLoop.permute(b.tokens, order, tt);
+            this.mask = RlhfLoop.permute(b.mask, order, tt);
             this.micro = actorCfg.ppoMicroBatchSize() / d;
-            this.mcount = miniSamples / d;
-            this.updatesPerEpoch = samples / miniSamples;
+            this.mcount = sh.miniSamples() / d;
+            this.updatesPerEpoch = sh.samples() / sh.miniSamples();
             this.epochs = actorCfg.ppoEpochs();
             this.totalUpdates = s.cfg.trainer().totalTrainingSteps() * updatesPerEpoch * epochs;
-            this.step = ((Number) batch.metadata().get("step")).longValue();
+            this.step = b.step;
             this.agg = AlgorithmRegistry.lossAggMode(actorCfg.lossAggMode().configName());
-            if (batch.length() != updatesPerEpoch * mcount) {
-                throw new IllegalArgumentException("update batch does not hold this DP rank's mini-batches: rows="
-                        + batch.length() + ", expected=" + updatesPerEpoch * mcount);
-            }
         }
 
         long optStep(int epoch, int u) {
             return (step - 1) * updatesPerEpoch * epochs + (long) epoch * updatesPerEpoch + u;
         }
 
-        BatchTensor tensor(DataBatch batch, String key) {
-            float[] v = Rows.floats(batch, key);
-            return BatchTensor.of(batch.length(), v.length / batch.length(), v);
+        /** This rank's rows, in update order, of a whole-batch {@code [S, cols]} array. */
+        BatchTensor rows(float[] all) {
+            int cols = all.length / samples;
+            return BatchTensor.of(order.length, cols, RlhfLoop.permute(all, order, cols));
         }
-    }
-
-    /**
-     * {@code result} on a collect rank of {@code mesh}; on any other rank (a TP or PP peer whose result the MESH
-     * collect drops) {@code result} is closed and an empty batch goes back instead, so that a result above the inline
-     * limit is not published as references no consumer will ever pull.
-     */
-    private DataBatch collected(String mesh, DataBatch result) {
-        if (meshes(state().layout, rank).get(mesh).collect()) {
-            return result;
-        }
-        result.close();
-        return DataBatch.builder(results).build();
     }
 
     /**

@@ -1,27 +1,24 @@
 package io.yatt.trainer.loop;
 
-import io.yatt.controller.DataBatch;
 import io.yatt.controller.WorkerGroup;
 
 /**
- * The rollout stage as the driver sees it: a batch of prompts in ({@code prompt_ids}, {@code prompt_length},
- * {@code seed}, metadata {@code greedy}), the batch of responses out ({@code responses}, {@code response_length},
- * {@code rollout_log_probs}, {@code gen_s}, {@code reshard_s}, {@code reshard_bytes}, see
- * {@link RlhfWorker#generate}), rows in the order of the prompts. The colocated form runs on the actor's ranks through
- * the hybrid engine; a split placement (rollout on its own ranks, weights through WeightSync) is another form of this
- * seam.
+ * The rollout stage as the driver sees it. Colocated, it runs on the trainer ranks themselves
+ * ({@link RlhfWorker#generateStep}: the ranks draw the step's prompts, generate through the hybrid engine and keep
+ * the batch; the driver only names the step and the sampler position). Split, the rollout ranks generate a batch of
+ * prompts passed in ({@code prompt_ids}, {@code prompt_length}, {@code seed}, metadata {@code greedy}) and return the
+ * responses ({@code responses}, {@code response_length}, {@code rollout_log_probs}, {@code gen_s}, {@code reshard_s},
+ * {@code reshard_bytes}, {@code weight_version}; see {@link SplitRolloutRank#generate}), rows in the order of the
+ * prompts, which the driver hands to the trainers ({@link RlhfWorker#receiveRollout}).
  */
-interface Rollout {
+sealed interface Rollout permits Rollout.Colocated, SplitRollout {
 
-    /**
-     * Generates one response per prompt row; the caller closes the result.
-     *
-     * @throws IllegalArgumentException if the rows do not split over the generation replicas
-     */
-    DataBatch generate(DataBatch prompts);
+    /** The colocated rollout: {@code generateStep} on {@code group} (the trainers' rollout role). */
+    static Rollout colocated(WorkerGroup group) {
+        return new Colocated(group);
+    }
 
-    /** The colocated rollout: {@code generate} on the {@code rollout} role, MESH over the generation replicas. */
-    static Rollout colocated(WorkerGroup rollout) {
-        return prompts -> (DataBatch) rollout.call("generate", prompts);
+    /** The trainers' own rollout, called through {@code generateStep}. */
+    record Colocated(WorkerGroup group) implements Rollout {
     }
 }

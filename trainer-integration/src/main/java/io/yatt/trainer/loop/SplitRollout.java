@@ -30,8 +30,13 @@ final class SplitRollout implements Rollout {
         this.version = firstStep - 1;
     }
 
-    @Override
-    public DataBatch generate(DataBatch prompts) {
+    /**
+     * Generates one response per prompt row on the rollout ranks (publishing the actor's weights first unless the
+     * batch is greedy); the caller closes the result.
+     *
+     * @throws IllegalArgumentException if the rows do not split over the generation replicas
+     */
+    DataBatch generate(DataBatch prompts) {
         if (!Boolean.TRUE.equals(prompts.metadata().get("greedy"))) {
             CompletableFuture<Object> send = actor.callAsync("publishWeights", version);
             CompletableFuture<Object> receive = rollout.callAsync("receiveWeights", version);
