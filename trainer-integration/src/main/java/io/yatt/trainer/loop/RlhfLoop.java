@@ -861,10 +861,11 @@ public final class RlhfLoop {
                     lagrange == null ? 0.0 : lagrange.logLambda())).getFirst();
             if (alg.useKlInReward()) {
                 double currentKl = value(adv, "current_kl");
-                // as applyKlPenalty does with the controller it is given (the workers were given a copy)
-                kl.update(currentKl, sh.samples());
-                kl.update(currentKl, sh.batchPrompts());
+                // one update a step with the batch's responses as its steps, as verl's apply_kl_penalty (the
+                // workers penalised with a fixed copy of the coefficient)
                 m.record(MetricNames.REWARD_KL_PENALTY, currentKl);
+                m.record(MetricNames.REWARD_KL_PENALTY_COEFF, kl.value());
+                kl.update(currentKl, sh.samples());
             }
             if (lagrange != null) {
                 TrainConfig.SafeRlhf safe = alg.safeRlhf();

@@ -19,6 +19,8 @@ public final class MetricNames {
     public static final String KL_LOSS = "actor/kl_loss";
     public static final String KL_COEF = "actor/kl_coef";
     public static final String REWARD_KL_PENALTY = "actor/reward_kl_penalty";
+    /** The KL-in-reward coefficient a step used (before the KL controller's update at the end of the step). */
+    public static final String REWARD_KL_PENALTY_COEFF = "actor/reward_kl_penalty_coeff";
     public static final String GRAD_NORM = "actor/grad_norm";
     public static final String LR = "actor/lr";
     public static final String RESPONSE_LENGTH_MEAN = "response_length/mean";

@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -133,6 +134,29 @@ class RlhfLoopGoldenTest {
         sb.append(result.lastStep()).append('\t').append(WEIGHTS_CRC).append('\t')
                 .append(weightsCrc(result.actorWeights())).append('\n');
         return sb.toString();
+    }
+
+    /**
+     * The adaptive KL controller moves once a step, with the batch's responses as its steps (verl's
+     * apply_kl_penalty): {@code beta' = beta * (1 + clamp(kl / target - 1, -0.2, 0.2) * samples / horizon)}, here
+     * with ppo_gae's target 0.1, horizon 10000 and 8 samples. (Until 2026-12-02 the loop updated it a second time per
+     * step, with the prompt count; this test fails on that.)
+     */
+    @Test
+    void shouldMoveTheAdaptiveKlCoefficientOncePerStep() {
+        TrainConfig config = TrainConfig.load(resource("ppo_gae.yaml"), List.of());
+        Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
+        LlamaConfig model = Sft.modelConfig(config, task);
+        Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+        List<StepMetrics> rows = RlhfLoop.run(config, task, model, policy, m -> { }).rows();
+        assertEquals(0.01, rows.getFirst().values().get(MetricNames.REWARD_KL_PENALTY_COEFF));
+        for (int k = 0; k + 1 < rows.size(); k++) {
+            double beta = rows.get(k).values().get(MetricNames.REWARD_KL_PENALTY_COEFF);
+            double kl = rows.get(k).values().get(MetricNames.REWARD_KL_PENALTY);
+            double error = Math.max(-0.2, Math.min(0.2, kl / 0.1 - 1));
+            assertEquals(beta * (1 + error * 8 / 10000), rows.get(k + 1).values().get(
+                    MetricNames.REWARD_KL_PENALTY_COEFF), "step " + (k + 2));
+        }
     }
 
     static Map<String, Double> stable(StepMetrics m) {
