@@ -10,9 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The controller's endpoint through the collectives' rendezvous store, for jobs launched by torchrun, Slurm or Open
- * MPI ({@link RendezvousConfig#fromEnvironment}): the controller is rendezvous rank 0 (it serves the store), the
- * workers ranks 1 to world size - 1 (worker rank = rendezvous rank - 1). Parallel controllers that run as separate
+ * The controllers' endpoints through the collectives' rendezvous store, for jobs launched by torchrun, Slurm or Open
+ * MPI ({@link RendezvousConfig#fromEnvironment}): the C controllers are rendezvous ranks 0 to C - 1 (rank 0 serves the
+ * store), the workers ranks C to world size - 1 (worker rank = rendezvous rank - C). Parallel controllers that run as separate
  * processes exchange their endpoints and ids through a store of their own ({@link #joinMesh}). Stateless.
  */
 public final class ControllerRendezvous {
@@ -68,27 +68,70 @@ public final class ControllerRendezvous {
         if (config.rank() != 0) {
             throw new IllegalArgumentException("the controller publishes as rendezvous rank 0: rank=" + config.rank());
         }
+        publish(config, 1, plane, job);
+    }
+
+    /**
+     * Controller {@code config.rank()} of {@code controllers} publishes its endpoint to the workers of a launch whose
+     * first {@code controllers} rendezvous ranks are controllers and the rest workers (rank 0 serves the store):
+     * every controller's {@link ControlPlane#peer()} is all-gathered over the whole store (the workers give nothing),
+     * controller 0 broadcasts {@code job} under {@link #JOB_KEY} (the others' {@code job} is ignored), and this
+     * returns, once every rank has both, the controllers' peers in index order, as {@link ControllerMesh#join} takes
+     * them. A worker reads them with {@link #lookupJob}.
+     *
+     * @throws IllegalArgumentException if {@code controllers} is not in {@code [1, worldSize - 1]}, the config's rank
+     *     is not a controller's, or a rank's contribution does not match its place (a worker that sent a peer, a
+     *     controller that sent none), naming it
+     * @throws io.yatt.collectives.RendezvousException if not every rank arrives within the config's timeout (its
+     *     {@code missingRanks} are the rendezvous ranks that did not)
+     */
+    public static List<ControllerMesh.Peer> publish(RendezvousConfig config, int controllers, ControlPlane plane,
+                                                    byte[] job) {
+        if (controllers < 1 || controllers >= config.worldSize()) {
+            throw new IllegalArgumentException("controllers must leave a worker rank: controllers=" + controllers
+                    + ", worldSize=" + config.worldSize());
+        }
+        if (config.rank() >= controllers) {
+            throw new IllegalArgumentException("rendezvous rank is a worker's, not a controller's: rank="
+                    + config.rank() + ", controllers=" + controllers);
+        }
         try (Rendezvous store = Rendezvous.join(config)) {
-            store.broadcast(ENDPOINT_KEY, plane.endpoint().getBytes(StandardCharsets.UTF_8), 0);
-            store.broadcast(JOB_KEY, job.clone(), 0);
+            byte[][] all = store.allGather(ENDPOINT_KEY, peerBytes(plane.peer()));
+            store.broadcast(JOB_KEY, config.rank() == 0 ? job.clone() : new byte[0], 0);
             store.barrier(ENDPOINT_KEY + ".received");
+            List<ControllerMesh.Peer> peers = controllerPeers(all);
+            if (peers.size() != controllers) {
+                throw new IllegalArgumentException("rendezvous ranks disagree on the controllers: expected="
+                        + controllers + ", found=" + peers.size() + " (the first ranks of the launch, in order)");
+            }
+            return peers;
         }
     }
 
     /**
-     * What a worker finds in the store: the controller's endpoint and the job description it published (empty when
-     * it published none).
+     * What a worker finds in the store: the controllers' endpoints in index order and the job description controller
+     * 0 published (empty when it published none).
      *
-     * @param endpoint the controller's channel
+     * @param endpoints the controllers' channels, controller 0 first
      * @param job the job description's bytes
      */
-    public record Published(String endpoint, byte[] job) {
+    public record Published(List<String> endpoints, byte[] job) {
+        /** Copies the list. */
+        public Published {
+            endpoints = List.copyOf(endpoints);
+        }
+
+        /** Controller 0's channel (the only one of a single-controller launch). */
+        public String endpoint() {
+            return endpoints.getFirst();
+        }
     }
 
     /**
-     * Joins the store as a worker rank and returns the controller's endpoint and job description.
+     * Joins the store as a worker rank and returns the controllers' endpoints and the job description.
      *
-     * @throws IllegalArgumentException if the config's rank is 0 (the controller's)
+     * @throws IllegalArgumentException if the config's rank is 0 (a controller's), or the controllers' contributions
+     *     are not a prefix of the ranks that holds this one
      * @throws io.yatt.collectives.RendezvousException if the store is not reached within the config's timeout
      */
     public static Published lookupJob(RendezvousConfig config) {
@@ -96,21 +139,54 @@ public final class ControllerRendezvous {
             throw new IllegalArgumentException("rendezvous rank 0 is the controller's: rank=0");
         }
         try (Rendezvous store = Rendezvous.join(config)) {
-            String endpoint = new String(store.broadcast(ENDPOINT_KEY, new byte[0], 0), StandardCharsets.UTF_8);
+            byte[][] all = store.allGather(ENDPOINT_KEY, new byte[0]);
             byte[] job = store.broadcast(JOB_KEY, new byte[0], 0);
             store.barrier(ENDPOINT_KEY + ".received");
-            return new Published(endpoint, job);
+            List<ControllerMesh.Peer> peers = controllerPeers(all);
+            if (config.rank() < peers.size()) {
+                throw new IllegalArgumentException("rendezvous rank is a controller's, not a worker's: rank="
+                        + config.rank() + ", controllers=" + peers.size());
+            }
+            return new Published(peers.stream().map(ControllerMesh.Peer::endpoint).toList(), job);
         }
     }
 
     /**
-     * Joins the store as a worker rank and returns the controller's endpoint.
+     * Joins the store as a worker rank and returns controller 0's endpoint.
      *
      * @throws IllegalArgumentException if the config's rank is 0 (the controller's)
      * @throws io.yatt.collectives.RendezvousException if the store is not reached within the config's timeout
      */
     public static String lookup(RendezvousConfig config) {
         return lookupJob(config).endpoint();
+    }
+
+    /** The controllers' peers of a gather: the non-empty contributions, which must be the first ranks. */
+    private static List<ControllerMesh.Peer> controllerPeers(byte[][] all) {
+        List<ControllerMesh.Peer> peers = new ArrayList<>();
+        for (int r = 0; r < all.length; r++) {
+            if (all[r].length == 0) {
+                continue;
+            }
+            if (r != peers.size()) {
+                throw new IllegalArgumentException("a controller's peer from a worker rank: rank=" + r
+                        + ", controllers before it=" + peers.size() + " (controllers are the first ranks)");
+            }
+            peers.add(peer(r, all[r]));
+        }
+        if (peers.isEmpty()) {
+            throw new IllegalArgumentException("no controller in the rendezvous: worldSize=" + all.length
+                    + " (rank 0 must run the controller)");
+        }
+        return peers;
+    }
+
+    /** A peer's bytes: id, pid, host length, host (UTF-8), endpoint (UTF-8), little-endian. */
+    private static byte[] peerBytes(ControllerMesh.Peer me) {
+        byte[] host = me.host().getBytes(StandardCharsets.UTF_8);
+        byte[] endpoint = me.endpoint().getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(PEER_FIXED_BYTES + host.length + endpoint.length).order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(me.controllerId()).putLong(me.pid()).putInt(host.length).put(host).put(endpoint).array();
     }
 
     /**
@@ -162,13 +238,7 @@ public final class ControllerRendezvous {
     public static ControllerMesh joinMesh(RendezvousConfig config, ControlPlane plane, long timeoutNs) {
         List<ControllerMesh.Peer> peers = new ArrayList<>();
         try (Rendezvous store = Rendezvous.join(config)) {
-            ControllerMesh.Peer me = plane.peer();
-            byte[] host = me.host().getBytes(StandardCharsets.UTF_8);
-            byte[] endpoint = me.endpoint().getBytes(StandardCharsets.UTF_8);
-            byte[] mine = ByteBuffer.allocate(PEER_FIXED_BYTES + host.length + endpoint.length)
-                    .order(ByteOrder.LITTLE_ENDIAN).putLong(me.controllerId()).putLong(me.pid()).putInt(host.length)
-                    .put(host).put(endpoint).array();
-            byte[][] all = store.allGather(PEERS_KEY, mine);
+            byte[][] all = store.allGather(PEERS_KEY, peerBytes(plane.peer()));
             for (int i = 0; i < all.length; i++) {
                 peers.add(peer(i, all[i]));
             }

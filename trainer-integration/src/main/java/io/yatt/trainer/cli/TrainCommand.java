@@ -76,6 +76,37 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
+     * Controller {@code i > 0} of an external launch with {@code trainer.controllers} C > 1 (rendezvous rank i): it
+     * drives its training DP slice's workers and follows controller 0's run-level choices (resume, checkpoints, when
+     * to stop), which controller 0 shares through the controllers' mesh; the run's folder, metrics and checkpoints are
+     * controller 0's, so this one writes nothing. Its starting policy is the same warm start (or {@code
+     * --sft-checkpoint}), computed here: the warm start is deterministic.
+     */
+    private int runFollower(TrainConfig cfg, Task task, LlamaConfig model, RlhfLoop.ExternalLaunch external,
+                            PrintWriter out, long start) {
+        int index = external.rendezvous().rank();
+        Map<String, float[]> policy;
+        if (sftCheckpoint != null) {
+            LlamaCheckpoint.Loaded loaded = LlamaCheckpoint.load(sftCheckpoint, cfg.parallel().layout().train().t());
+            if (!loaded.config().equals(model) || loaded.head() != Head.LANGUAGE_MODEL) {
+                throw new IllegalArgumentException("starting policy does not match the run's model: path="
+                        + sftCheckpoint + ", checkpoint=" + loaded.config() + ", run=" + model);
+            }
+            policy = loaded.weights();
+        } else {
+            policy = Sft.train(model, task, new Sft.Settings(sftSteps, Sft.Settings.DEFAULT.batchSize(),
+                    Sft.Settings.DEFAULT.lr(), cfg.trainer().seed()), line -> { }).weights();
+        }
+        RlhfLoop.Options options = new RlhfLoop.Options(null, RunDirectory.compatibilityMeta(cfg), null, () -> false,
+                line -> { }).withExternal(external);
+        RlhfLoop.run(cfg, task, model, policy, options, sm -> { });
+        out.printf("controller %d of %d: done in %.1f s (the run's outputs are controller 0's)%n", index,
+                cfg.trainer().controllers(), (System.nanoTime() - start) / 1e9);
+        out.flush();
+        return 0;
+    }
+
+    /**
      * What controller 0 handled in this invocation: the payload bytes its control plane encoded and decoded (call
      * arguments and results, init and the final save included) in all, the mean over the steps run (each step's
      * calls, evaluation and checkpoint included), and the bytes of results it read back from references; one line,
@@ -108,6 +139,11 @@ final class TrainCommand implements Callable<Integer> {
         Gemm.oneBlasThreadPerCall();
         Task task = Task.fromConfig(cfg, Thread.currentThread().getContextClassLoader());
         LlamaConfig model = Sft.modelConfig(cfg, task);
+        RlhfLoop.ExternalLaunch external = cfg.trainer().launch() == Launch.EXTERNAL
+                ? RlhfLoop.ExternalLaunch.fromEnvironment(System.getenv()) : null;
+        if (external != null && external.rendezvous().rank() > 0) {
+            return runFollower(cfg, task, model, external, out, start);
+        }
         RunDirectory run = RunDirectory.open(cfg);
         Path sftDir = sftCheckpoint != null ? sftCheckpoint : run.path().resolve("sft");
         if (sftCheckpoint == null && !Files.exists(sftDir.resolve(LlamaCheckpoint.CONFIG_FILE))) {
@@ -149,9 +185,10 @@ final class TrainCommand implements Callable<Integer> {
             out.println(line);
             out.flush();
         });
-        if (cfg.trainer().launch() == Launch.EXTERNAL) {
-            // the workers are started by torchrun, Slurm or Open MPI: this process is rendezvous rank 0
-            options = options.withExternal(RlhfLoop.ExternalLaunch.fromEnvironment(System.getenv()));
+        if (external != null) {
+            // the workers (and any other controllers) are started by torchrun, Slurm or Open MPI: this process is
+            // rendezvous rank 0, controller 0
+            options = options.withExternal(external);
         }
         boolean interactive = Progress.isInteractive(System.console() != null, System.getenv("CI"));
         RlhfLoop.Result result;

@@ -27,8 +27,8 @@ import picocli.CommandLine.Spec;
  * {@code yatt worker}: one worker process of a job. Started by {@link WorkerJvms} (its environment names the
  * controller, the driver directory, the rank and, for {@code --world shm}, the shm rendezvous), connected to the
  * controller given by {@code --controller}, or found through the rendezvous store of a torchrun, Slurm or Open MPI
- * launch (the controller is rendezvous rank 0 and publishes its endpoint there; this worker's rank is its rendezvous
- * rank - 1). Serves the methods of a {@link WorkerKinds worker kind}; with a world it first joins the world
+ * launch (the C controllers are rendezvous ranks 0 to C - 1 and publish their endpoints there; this worker's rank is
+ * its rendezvous rank - C, and a yatt train job tells it which controller to register with). Serves the methods of a {@link WorkerKinds worker kind}; with a world it first joins the world
  * communicator and registers it for lost-worker aborts. Runs until the controller shuts it down (exit 0) or is lost
  * (exit 1); an unknown kind or world also exits 1, with one line on stderr that a launcher can quote.
  */
@@ -50,7 +50,7 @@ final class WorkerCommand implements Callable<Integer> {
     String controller;
 
     @Option(names = "--rank", description = "Rank in the worker's groups (default: RANK as a yatt launcher sets it, "
-            + "else rendezvous rank - 1).")
+            + "else rendezvous rank - C, C the controllers of the launch).")
     Integer rank;
 
     @Option(names = "--worker-id", description = "Unique worker id in the job (default: --worker-id-base + rank).")
@@ -109,6 +109,8 @@ final class WorkerCommand implements Callable<Integer> {
         Worker.Context ctx;
         String channel;
         int workerRank;
+        // the worker's rank in its controller's groups (differs from its world rank under several controllers)
+        Integer groupRank = null;
         if (launched) {
             // started by WorkerJvms (WorkerProcesses): controller, driver directory and rank from the environment
             ctx = Worker.Context.fromEnvironment(env);
@@ -122,12 +124,20 @@ final class WorkerCommand implements Callable<Integer> {
             RendezvousConfig config = RendezvousConfig.fromEnvironment(env);
             ControllerRendezvous.Published published = ControllerRendezvous.lookupJob(config);
             channel = published.endpoint();
-            workerRank = rank != null ? rank : config.rank() - 1;
+            // the first ranks are the controllers: worker rank = rendezvous rank - C
+            workerRank = rank != null ? rank : config.rank() - published.endpoints().size();
             if (published.job().length > 0) {
-                // a yatt train controller with trainer.launch=external: the shm world, roles and meshes are its
+                // yatt train controllers with trainer.launch=external: the shm world, roles, meshes and which
+                // controller each worker registers with are theirs
                 job = ExternalJob.decode(published.job());
+                if (job.controllers() != published.endpoints().size()) {
+                    throw new IllegalArgumentException("the job's controllers differ from the rendezvous': job="
+                            + job.controllers() + ", rendezvous=" + published.endpoints().size());
+                }
                 worldEnv = job.worldEnvironment(env, workerRank, config.masterAddr());
                 worldKind = worldKind != null ? worldKind : WorkerJvms.World.SHM;
+                channel = published.endpoints().get(job.controllerOf().get(workerRank));
+                groupRank = job.groupRank(workerRank);
             } else if (worldKind != null && worldKind != WorkerJvms.World.NONE) {
                 throw new IllegalArgumentException("--world " + worldKind.cliName()
                         + " needs the launcher's environment (missing " + Worker.ENV_CONTROLLER
@@ -148,7 +158,7 @@ final class WorkerCommand implements Callable<Integer> {
         List<String> defaultRoles = job != null ? job.roles() : List.of(workerKind.name());
         List<String> defaultMeshes = job != null ? job.meshArguments().get(workerRank) : List.of();
         long lossWaitMs = peerLossWaitMs != null ? peerLossWaitMs : job != null ? job.peerLossWaitMs() : 5000;
-        ctx.rank(workerRank).roles(roles != null ? roles : defaultRoles).replyHost(replyHost)
+        ctx.rank(groupRank != null ? groupRank : workerRank).roles(roles != null ? roles : defaultRoles).replyHost(replyHost)
                 .meshes(parseMeshes(meshes != null ? meshes : defaultMeshes))
                 .controllerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(controllerTimeoutMs));
         if (inlineLimitBytes != null) {

@@ -108,10 +108,6 @@ final class ConfigValidation {
             throw new ConfigException("trainer.launch=external needs trainer.backend=shm: trainer.backend="
                     + trainer.backend().configName());
         }
-        if (trainer.launch() == Launch.EXTERNAL && trainer.controllers() != 1) {
-            throw new ConfigException("trainer.launch=external runs one controller: trainer.controllers="
-                    + trainer.controllers());
-        }
         if (trainer.controlHost().isBlank()) {
             throw new ConfigException("trainer.control_host must not be empty: trainer.control_host=''");
         }

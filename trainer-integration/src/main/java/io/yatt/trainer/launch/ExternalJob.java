@@ -13,17 +13,20 @@ import java.util.Map;
  * What the controller of an external launch ({@code trainer.launch=external}) publishes to its {@code yatt worker}
  * processes through the rendezvous store, beside its endpoint: the port of the store it serves for the workers' shm
  * world (on the same host as the rendezvous store), the job id that names the world's shm files, the roles every
- * worker serves, a worker's wait for the verdict after a collective lost a peer, and each worker rank's {@code --mesh}
- * arguments. Encoded as UTF-8 lines {@code key=value}.
+ * worker serves, a worker's wait for the verdict after a collective lost a peer, each worker rank's {@code --mesh}
+ * arguments (relative to its controller), and each worker rank's controller (with C controllers, rendezvous ranks 0 to
+ * C - 1; a worker registers with its controller as the next rank of that controller's group, in rank order). Encoded
+ * as UTF-8 lines {@code key=value}.
  *
  * @param worldPort port of the world's store, on the rendezvous store's host
  * @param jobId the shm job id ({@code [A-Za-z0-9_.]+})
  * @param roles the roles every worker registers (colocated)
  * @param peerLossWaitMs a worker's wait for the controller's verdict after a collective lost a peer, milliseconds
  * @param meshArguments per worker rank, its {@code NAME=DP_RANK/DP_SIZE/COLLECT} registrations
+ * @param controllerOf per worker rank, the index of the controller it registers with
  */
 public record ExternalJob(int worldPort, String jobId, List<String> roles, long peerLossWaitMs,
-                          List<List<String>> meshArguments) {
+                          List<List<String>> meshArguments, List<Integer> controllerOf) {
 
     /** The shm backend's switch for a store served by someone else (the collectives' {@code ShmLauncher}'s). */
     private static final String ENV_EXTERNAL_STORE = "YATT_EXTERNAL_STORE";
@@ -41,6 +44,49 @@ public record ExternalJob(int worldPort, String jobId, List<String> roles, long 
         }
         roles = List.copyOf(roles);
         meshArguments = meshArguments.stream().map(List::copyOf).toList();
+        controllerOf = List.copyOf(controllerOf);
+        if (controllerOf.size() != meshArguments.size()) {
+            throw new IllegalArgumentException("controllerOf does not cover the workers: controllerOf="
+                    + controllerOf.size() + ", workers=" + meshArguments.size());
+        }
+        int controllers = controllerOf.stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        for (int c = 0; c < controllers; c++) {
+            if (!controllerOf.contains(c) || controllerOf.stream().anyMatch(x -> x < 0)) {
+                throw new IllegalArgumentException("controllers must be 0 to C - 1, each with a worker: controllerOf="
+                        + controllerOf);
+            }
+        }
+    }
+
+    /** A job of one controller: every worker registers with controller 0. */
+    public ExternalJob(int worldPort, String jobId, List<String> roles, long peerLossWaitMs,
+                       List<List<String>> meshArguments) {
+        this(worldPort, jobId, roles, peerLossWaitMs, meshArguments,
+                java.util.Collections.nCopies(meshArguments.size(), 0));
+    }
+
+    /** The controllers the workers register with. */
+    public int controllers() {
+        return controllerOf.stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+    }
+
+    /**
+     * Worker {@code workerRank}'s rank in its controller's groups: how many workers of lower rank register with the
+     * same controller.
+     *
+     * @throws IllegalArgumentException if {@code workerRank} is out of range
+     */
+    public int groupRank(int workerRank) {
+        if (workerRank < 0 || workerRank >= workers()) {
+            throw new IllegalArgumentException("worker rank out of range: rank=" + workerRank + ", workers="
+                    + workers());
+        }
+        int c = controllerOf.get(workerRank);
+        int rank = 0;
+        for (int r = 0; r < workerRank; r++) {
+            rank += controllerOf.get(r) == c ? 1 : 0;
+        }
+        return rank;
     }
 
     /** The workers the job describes. */
@@ -50,7 +96,7 @@ public record ExternalJob(int worldPort, String jobId, List<String> roles, long 
 
     /**
      * The UTF-8 lines {@code worldPort=}, {@code jobId=}, {@code roles=A,B}, {@code peerLossWaitMs=}, {@code
-     * workers=} and {@code mesh.R=A;B}.
+     * workers=}, {@code mesh.R=A;B} and {@code controller.R=C}.
      */
     public byte[] encode() {
         StringBuilder b = new StringBuilder();
@@ -60,6 +106,9 @@ public record ExternalJob(int worldPort, String jobId, List<String> roles, long 
                 .append("workers=").append(meshArguments.size()).append('\n');
         for (int r = 0; r < meshArguments.size(); r++) {
             b.append("mesh.").append(r).append('=').append(String.join(";", meshArguments.get(r))).append('\n');
+        }
+        for (int r = 0; r < controllerOf.size(); r++) {
+            b.append("controller.").append(r).append('=').append(controllerOf.get(r)).append('\n');
         }
         return b.toString().getBytes(StandardCharsets.UTF_8);
     }
@@ -81,9 +130,11 @@ public record ExternalJob(int worldPort, String jobId, List<String> roles, long 
         }
         int workers = intValue(values, "workers");
         List<List<String>> meshes = new ArrayList<>();
+        List<Integer> controllerOf = new ArrayList<>();
         for (int r = 0; r < workers; r++) {
             String m = value(values, "mesh." + r);
             meshes.add(m.isEmpty() ? List.of() : Arrays.asList(m.split(";")));
+            controllerOf.add(intValue(values, "controller." + r));
         }
         String wait = value(values, "peerLossWaitMs");
         long waitMs;
@@ -93,7 +144,7 @@ public record ExternalJob(int worldPort, String jobId, List<String> roles, long 
             throw new IllegalArgumentException("external job value not an integer: peerLossWaitMs=" + wait, e);
         }
         return new ExternalJob(intValue(values, "worldPort"), value(values, "jobId"),
-                Arrays.asList(value(values, "roles").split(",")), waitMs, meshes);
+                Arrays.asList(value(values, "roles").split(",")), waitMs, meshes, controllerOf);
     }
 
     private static String value(Map<String, String> values, String key) {

@@ -110,6 +110,25 @@ final class Exchange {
         return gather(index == 0 ? values : new double[0], index == 0 ? 0 : values.length, values.length);
     }
 
+    /**
+     * Controller 0's {@code value} on every controller (the others' arguments are ignored): a run-level choice that
+     * controller 0 makes for all, such as a folder path, carried as its UTF-8 bytes.
+     */
+    String fromFirst(String value) {
+        byte[] mine = value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int length = (int) fromFirst(new double[] {mine.length})[0];
+        double[] bytes = new double[length];
+        for (int i = 0; i < length && index == 0; i++) {
+            bytes[i] = mine[i];
+        }
+        double[] got = fromFirst(bytes);
+        byte[] out = new byte[length];
+        for (int i = 0; i < length; i++) {
+            out[i] = (byte) got[i];
+        }
+        return new String(out, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** Waits until every controller got here. */
     void barrier() {
         if (mesh != null) {

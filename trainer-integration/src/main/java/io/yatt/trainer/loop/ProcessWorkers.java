@@ -122,37 +122,48 @@ final class ProcessWorkers implements AutoCloseable {
     }
 
     /**
-     * The launch of {@code trainer.launch=external}: one controller whose control plane binds udp on {@code
-     * controlHost} (with {@code secret} when given), and {@code layout.worldSize()} {@code yatt worker --kind rlhf}
-     * processes started by the cluster's launcher, which are rendezvous ranks 1 to world size - 1 of {@code
-     * rendezvous} (this process is rank 0 and serves the store). The controller serves a second store for the
-     * workers' shm world, publishes its endpoint and an {@link ExternalJob} (world store port, shm job id, each rank's
-     * meshes) through the rendezvous, and returns once every role's group is complete. The rest is as {@link #start}.
+     * The launch of {@code trainer.launch=external}, in controller {@code rendezvous.rank()} of {@code controllers}:
+     * the first {@code controllers} rendezvous ranks are {@code yatt train} controllers (rank 0 serves the store), the
+     * other {@code layout.worldSize()} ranks {@code yatt worker --kind rlhf} processes started by the cluster's launcher
+     * (worker rank = rendezvous rank - C). This controller's control plane binds udp on {@code controlHost} (with
+     * {@code secret} when given); controller 0 also serves a second store for the workers' shm world and publishes an
+     * {@link ExternalJob} (world store port, shm job id, each rank's meshes relative to its controller and its
+     * controller, which is that of its training DP slice as with {@link #start}); every controller publishes its
+     * endpoint through the rendezvous, joins the others in a {@link ControllerMesh} (C > 1) and returns once its
+     * roles' groups over its {@code worldSize / C} workers are complete. The rest is as {@link #start}, with this one
+     * controller.
      *
      * @throws IllegalArgumentException if {@code controlHost} is not loopback and there is no secret, the rendezvous
-     *     rank is not 0, or the rendezvous world size is not the layout's world size + 1
+     *     rank is not a controller's, the rendezvous world size is not the layout's world size + C, or the controllers
+     *     do not divide the training DP size
      * @throws IllegalStateException if a worker does not join the rendezvous within its timeout (naming the missing
      *     worker ranks) or does not register in time
      */
-    static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous, String controlHost,
-                                   String secret) {
+    static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous, int controllers,
+                                   String controlHost, String secret) {
         if ((secret == null || secret.isEmpty()) && !RendezvousConfig.isLoopback(controlHost)) {
             throw new IllegalArgumentException("controller secret required: trainer.control_host=" + controlHost
                     + " is not loopback; set " + ENV_CONTROLLER_SECRET);
         }
         int size = layout.worldSize();
-        if (rendezvous.rank() != 0) {
-            throw new IllegalArgumentException("trainer.launch=external runs the controller as rendezvous rank 0: "
-                    + "rank=" + rendezvous.rank() + " (start yatt worker on the other ranks)");
+        int index = rendezvous.rank();
+        if (index >= controllers) {
+            throw new IllegalArgumentException("trainer.launch=external runs the controllers as rendezvous ranks 0 to "
+                    + (controllers - 1) + ": rank=" + index + " (start yatt worker on the other ranks)");
         }
-        if (rendezvous.worldSize() != size + 1) {
-            throw new IllegalArgumentException("trainer.launch=external needs one controller and parallel.world_size"
-                    + " workers: rendezvous worldSize=" + rendezvous.worldSize() + ", expected " + (size + 1)
-                    + " (parallel.world_size=" + size + ", plus rank 0, the controller)");
+        if (rendezvous.worldSize() != size + controllers) {
+            throw new IllegalArgumentException("trainer.launch=external needs trainer.controllers controllers and "
+                    + "parallel.world_size workers: rendezvous worldSize=" + rendezvous.worldSize() + ", expected "
+                    + (size + controllers) + " (parallel.world_size=" + size + ", plus ranks 0 to " + (controllers - 1)
+                    + ", the controllers)");
         }
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         List<List<String>> meshes = new ArrayList<>();
+        List<Integer> controllerOf = new ArrayList<>();
         for (int rank = 0; rank < size; rank++) {
-            List<String> args = meshArguments(RlhfWorker.meshes(layout, rank, 0, 1));
+            int c = pc.controllerOf(layout.coordinates(rank).dp());
+            controllerOf.add(c);
+            List<String> args = meshArguments(RlhfWorker.meshes(layout, rank, c, controllers));
             List<String> values = new ArrayList<>();
             for (int i = 1; i < args.size(); i += 2) {
                 values.add(args.get(i));
@@ -162,32 +173,44 @@ final class ProcessWorkers implements AutoCloseable {
         ProcessWorkers out = new ProcessWorkers();
         try {
             ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                    .jobName(jobName(ProcessHandle.current().pid(), 0)).udp(controlHost, 0);
+                    .jobName(jobName(ProcessHandle.current().pid(), index)).udp(controlHost, 0);
             if (secret != null && !secret.isEmpty()) {
                 ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));
             }
             EmbeddedWorkers.Controller controller = new EmbeddedWorkers.Controller(ControlPlane.launch(ctx));
             out.controllers.add(controller);
-            out.worldStore = ControllerRendezvous.Store.serve(rendezvous.bindAddress(), size, rendezvous.secret());
-            byte[] nonce = new byte[4];
-            new SecureRandom().nextBytes(nonce);
-            ExternalJob job = new ExternalJob(out.worldStore.port(),
-                    "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce), EmbeddedWorkers.ROLES,
-                    TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes);
+            byte[] job = new byte[0];
+            if (index == 0) {
+                out.worldStore = ControllerRendezvous.Store.serve(rendezvous.bindAddress(), size, rendezvous.secret());
+                byte[] nonce = new byte[4];
+                new SecureRandom().nextBytes(nonce);
+                job = new ExternalJob(out.worldStore.port(),
+                        "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce),
+                        EmbeddedWorkers.ROLES, TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes, controllerOf)
+                        .encode();
+            }
+            List<ControllerMesh.Peer> peers;
             try {
-                ControllerRendezvous.publish(rendezvous, controller.plane, job.encode());
+                peers = ControllerRendezvous.publish(rendezvous, controllers, controller.plane, job);
             } catch (RendezvousException e) {
-                List<Integer> missing = e.missingRanks().stream().filter(r -> r > 0).map(r -> r - 1).toList();
+                List<Integer> missing = e.missingRanks().stream().filter(r -> r >= controllers)
+                        .map(r -> r - controllers).toList();
                 throw new IllegalStateException("workers did not join the rendezvous: missingWorkerRanks=" + missing
                         + ", workers=" + size + ", master=" + rendezvous.master() + ", timeoutMs="
-                        + TimeUnit.NANOSECONDS.toMillis(rendezvous.timeoutNs()) + " (worker rank = rendezvous rank - 1)",
-                        e);
+                        + TimeUnit.NANOSECONDS.toMillis(rendezvous.timeoutNs()) + " (worker rank = rendezvous rank - "
+                        + controllers + ")", e);
+            }
+            if (controllers > 1) {
+                controller.mesh = ControllerMesh.join(controller.plane, index, peers, EmbeddedWorkers.MESH_TIMEOUT_NS);
             }
             for (String role : EmbeddedWorkers.ROLES) {
-                controller.groups.put(role, controller.plane.group(role, size, EmbeddedWorkers.GROUP_TIMEOUT_NS));
+                controller.groups.put(role, controller.plane.group(role, size / controllers,
+                        EmbeddedWorkers.GROUP_TIMEOUT_NS));
             }
-            out.worldStore.close();
-            out.worldStore = null;
+            if (out.worldStore != null) {
+                out.worldStore.close();
+                out.worldStore = null;
+            }
             return out;
         } catch (RuntimeException | Error e) {
             closeAfter(out, e);

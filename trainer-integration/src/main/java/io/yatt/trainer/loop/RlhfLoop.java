@@ -224,7 +224,7 @@ public final class RlhfLoop {
                             + "(RlhfLoop.Options.withExternal; yatt train reads it from the environment)");
                 }
                 try (ProcessWorkers workers = config.trainer().launch() == Launch.EXTERNAL
-                        ? ProcessWorkers.external(layout, options.external().rendezvous(),
+                        ? ProcessWorkers.external(layout, options.external().rendezvous(), controllers,
                                 config.trainer().controlHost(), options.external().secret())
                         : ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(config),
                                 config.trainer().inlineLimitBytes())) {
@@ -548,7 +548,14 @@ public final class RlhfLoop {
         }
 
         Result run(Path policyDir, Path finalDir) {
-            Checkpoint resume = options.resumeFrom();
+            // run-level choices are controller 0's, also for controllers in other processes (external launch):
+            // whether to checkpoint, the folder every rank stages a checkpoint in, and the checkpoint to resume from
+            boolean checkpoints = ex.fromFirst(new double[] {options.store() != null ? 1 : 0})[0] != 0;
+            Path staging = Path.of(ex.fromFirst(scratch.toAbsolutePath().toString()));
+            String resumePath = ex.fromFirst(options.resumeFrom() == null ? ""
+                    : options.resumeFrom().path().toAbsolutePath().toString());
+            Checkpoint resume = ex.index() == 0 || resumePath.isEmpty() ? options.resumeFrom()
+                    : CheckpointStore.open(Path.of(resumePath));
             TrainerState state = resume == null ? null : TrainerState.read(resume);
             actor.call("init", cfg.toYaml(), policyDir.toString(), resume == null ? "" : resume.path().toString());
             if (split) {
@@ -611,8 +618,7 @@ public final class RlhfLoop {
                     ex.index() == 0 && options.stopRequested().getAsBoolean() ? 1 : 0})[0] != 0;
                 boolean stopNow = stopAsked && step < total;
                 int saveFreq = cfg.trainer().saveFreq();
-                if (options.store() != null
-                        && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
+                if (checkpoints && ((saveFreq > 0 && step % saveFreq == 0) || step == total || stopNow)) {
                     long k0 = System.nanoTime();
                     TrainerState st = new TrainerState(step, samplerState, kl.value(),
                             lagrange == null ? 0.0 : lagrange.lambda(),
@@ -622,15 +628,15 @@ public final class RlhfLoop {
                                             lagrange == null ? 0.0 : lagrange.logLambda())));
                     // every rank writes into a staging folder (its path is known to every controller), controller 0
                     // then publishes it atomically through the store
-                    Path staging = scratch.resolve("checkpoint-" + step);
-                    actor.call("saveCheckpoint", staging.toString());
+                    Path stepStaging = staging.resolve("checkpoint-" + step);
+                    actor.call("saveCheckpoint", stepStaging.toString());
                     ex.barrier();
                     if (ex.index() == 0) {
                         options.store().write(step, options.meta(), folder -> {
-                            copyTree(staging, folder);
+                            copyTree(stepStaging, folder);
                             st.writeTo(folder);
                         });
-                        deleteTree(staging);
+                        deleteTree(stepStaging);
                     }
                     ex.barrier();
                     m.addTiming(stage(MetricNames.TIMING_SAVE_CHECKPOINT), (System.nanoTime() - k0) / 1e9);

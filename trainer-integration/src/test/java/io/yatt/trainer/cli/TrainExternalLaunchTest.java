@@ -1,6 +1,8 @@
 package io.yatt.trainer.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.yatt.trainer.launch.WorkerJvms;
 import java.io.IOException;
@@ -19,8 +21,10 @@ import picocli.CommandLine;
 
 /**
  * {@code yatt train trainer.backend=shm trainer.launch=external}: the test plays torchrun, starting {@code yatt train}
- * as rendezvous rank 0 and four {@code yatt worker --kind rlhf} JVMs as ranks 1 to 4 with the same variables; the run
- * must end with the metrics of the {@code trainer.launch=local} run (the loop is deterministic across launches).
+ * as rendezvous ranks 0 to C - 1 (C = {@code trainer.controllers}: one controller, or two controller processes) and
+ * four {@code yatt worker --kind rlhf} JVMs as the following ranks, with the same variables; the run must end with the
+ * metrics and the final checkpoint's optimiser files of the {@code trainer.launch=local} run (the loop is
+ * deterministic across launches), the checkpoint holding every rank's files whichever controller drove it.
  */
 class TrainExternalLaunchTest {
 
@@ -37,7 +41,8 @@ class TrainExternalLaunchTest {
     }
 
     /** A JVM of this project's class path running {@code YattCli args}, with torchrun's variables for {@code rank}. */
-    private static Process start(List<String> args, int rank, int port, Path log) throws IOException {
+    private static Process start(List<String> args, int rank, int worldSize, int port, Path log)
+            throws IOException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(WorkerJvms.PROJECT_JVM_FLAGS);
@@ -47,9 +52,9 @@ class TrainExternalLaunchTest {
         Map<String, String> env = pb.environment();
         env.keySet().removeIf(k -> k.startsWith("YATT_") || k.startsWith("SLURM_") || k.startsWith("OMPI_"));
         env.put("RANK", Integer.toString(rank));
-        env.put("WORLD_SIZE", Integer.toString(WORKERS + 1));
+        env.put("WORLD_SIZE", Integer.toString(worldSize));
         env.put("LOCAL_RANK", Integer.toString(rank));
-        env.put("LOCAL_WORLD_SIZE", Integer.toString(WORKERS + 1));
+        env.put("LOCAL_WORLD_SIZE", Integer.toString(worldSize));
         env.put("MASTER_ADDR", "127.0.0.1");
         env.put("MASTER_PORT", Integer.toString(port));
         return pb.start();
@@ -57,36 +62,96 @@ class TrainExternalLaunchTest {
 
     @Test
     void shouldEndWithTheMetricsOfTheLocalLaunch(@TempDir Path local, @TempDir Path external) throws Exception {
+        runLocal(local);
+        runExternal(external, 1);
+        assertSameRun(local, external);
+    }
+
+    /** Two controller processes, each driving the workers of its training DP slice (training 1-2-2: DP 2). */
+    @Test
+    void shouldEndWithTheMetricsOfTheLocalLaunchWithTwoControllerProcesses(@TempDir Path local,
+                                                                         @TempDir Path external) throws Exception {
+        runLocal(local);
+        List<String> logs = runExternal(external, 2);
+        assertSameRun(local, external);
+        assertTrue(logs.get(1).contains("controller 1 of 2: done in "), logs.get(1));
+    }
+
+    /**
+     * A run of two controller processes resumed from its checkpoint after step 2 (controller 0 resolves {@code
+     * --resume auto}, controller 1 takes its checkpoint through the mesh) ends as an uninterrupted local run of 3
+     * steps: the same step 3 and the same final optimiser files. (Step 2 of the shorter run also evaluated, being its
+     * last.)
+     */
+    @Test
+    void shouldResumeWithTwoControllerProcesses(@TempDir Path local, @TempDir Path external) throws Exception {
+        runLocal(local, "trainer.total_training_steps=3");
+        runExternal(external, 2);
+        runExternal(external, 2, "trainer.total_training_steps=3", "--resume", "auto");
+        assertEquals(stableMetrics(local.resolve("t")).getLast(), stableMetrics(external.resolve("t")).getLast());
+        assertSameOptimiserFiles(local, external, 3);
+    }
+
+    private static void runLocal(Path dir, String... more) {
         CommandLine cl = YattCli.commandLine();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(new StringWriter()));
         cl.setErr(new PrintWriter(err));
-        assertEquals(0, cl.execute(tiny(local).toArray(String[]::new)), err.toString());
+        List<String> args = tiny(dir);
+        args.addAll(List.of(more));
+        assertEquals(0, cl.execute(args.toArray(String[]::new)), err.toString());
+    }
 
+    /** Ranks 0 to C - 1 run {@code yatt train}, the next four {@code yatt worker}; every one must exit 0. */
+    private static List<String> runExternal(Path dir, int controllers, String... more) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        List<String> train = tiny(external);
+        int worldSize = controllers + WORKERS;
+        List<String> train = tiny(dir);
         train.add("trainer.launch=external");
+        train.add("trainer.controllers=" + controllers);
+        train.addAll(List.of(more));
         List<Process> processes = new ArrayList<>();
+        List<Path> logs = new ArrayList<>();
+        List<String> out = new ArrayList<>();
         try {
-            processes.add(start(train, 0, port, external.resolve("controller.log")));
-            for (int rank = 1; rank <= WORKERS; rank++) {
-                processes.add(start(List.of("worker", "--kind", "rlhf"), rank, port,
-                        external.resolve("worker-" + rank + ".log")));
+            for (int rank = 0; rank < worldSize; rank++) {
+                Path log = Files.createTempFile(dir, rank < controllers ? "controller-" + rank : "worker-" + rank,
+                        ".log");
+                logs.add(log);
+                processes.add(start(rank < controllers ? train : List.of("worker", "--kind", "rlhf"), rank, worldSize,
+                        port, log));
             }
-            for (int rank = 0; rank <= WORKERS; rank++) {
+            for (int rank = 0; rank < worldSize; rank++) {
                 Process p = processes.get(rank);
-                Path log = external.resolve(rank == 0 ? "controller.log" : "worker-" + rank + ".log");
                 boolean ended = p.waitFor(10, TimeUnit.MINUTES);
-                assertEquals("0", ended ? Integer.toString(p.exitValue()) : "running",
-                        "rank " + rank + ": " + Files.readString(log));
+                String log = Files.readString(logs.get(rank));
+                assertEquals("0", ended ? Integer.toString(p.exitValue()) : "running", "rank " + rank + ": " + log);
+                out.add(log);
             }
         } finally {
             processes.forEach(Process::destroyForcibly);
         }
+        return out;
+    }
+
+    /** Equal metrics, and the final checkpoint's optimiser files of every rank byte for byte. */
+    private static void assertSameRun(Path local, Path external) throws IOException {
         assertEquals(stableMetrics(local.resolve("t")), stableMetrics(external.resolve("t")));
+        assertSameOptimiserFiles(local, external, 2);
+    }
+
+    /** Every rank's actor optimiser file of the checkpoint after step {@code step}, byte for byte. */
+    private static void assertSameOptimiserFiles(Path local, Path external, int step) throws IOException {
+        Path localActor = local.resolve("t/checkpoints/global_step_" + step + "/actor");
+        Path externalActor = external.resolve("t/checkpoints/global_step_" + step + "/actor");
+        for (int rank = 0; rank < WORKERS; rank++) {
+            String file = "optim_rank_" + rank + ".safetensors";
+            assertArrayEquals(Files.readAllBytes(localActor.resolve(file)),
+                    Files.readAllBytes(externalActor.resolve(file)), file);
+        }
     }
 
     /** metrics.jsonl without the timing and throughput entries (the only values that may differ). */
