@@ -290,8 +290,7 @@ public final class RlhfLoop {
                                 EmbeddedWorkers.Controller c, Options options, Consumer<StepMetrics> onStep,
                                 Path policyDir, Path scratch, Supplier<DynamicPlacement> decider) {
         try (Allocator allocator = Allocator.root("rlhf-driver-" + c.exchange().index())) {
-            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), scratch,
-                    decider)
+            return new Driver(config, task, model, shape, c, allocator, options, onStep, c.exchange(), decider)
                     .run(policyDir, scratch.resolve("final"));
         }
     }
@@ -512,17 +511,15 @@ public final class RlhfLoop {
         /** Bytes of referenced result tensors this driver read back. */
         private long referenceBytes;
         private final Exchange ex;
-        private final Path scratch;
         /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
         private final int s0;
         private final int local;
 
         Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
-               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex, Path scratch,
+               Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex,
                Supplier<DynamicPlacement> deciderSource) {
             this.ex = ex;
             this.plane = workers.plane;
-            this.scratch = scratch;
             this.local = sh.samples() / ex.count();
             this.s0 = ex.index() * local;
             this.cfg = cfg;
@@ -549,9 +546,8 @@ public final class RlhfLoop {
 
         Result run(Path policyDir, Path finalDir) {
             // run-level choices are controller 0's, also for controllers in other processes (external launch):
-            // whether to checkpoint, the folder every rank stages a checkpoint in, and the checkpoint to resume from
+            // whether to checkpoint and the checkpoint to resume from (and, per checkpoint, its staging folder)
             boolean checkpoints = ex.fromFirst(new double[] {options.store() != null ? 1 : 0})[0] != 0;
-            Path staging = Path.of(ex.fromFirst(scratch.toAbsolutePath().toString()));
             String resumePath = ex.fromFirst(options.resumeFrom() == null ? ""
                     : options.resumeFrom().path().toAbsolutePath().toString());
             Checkpoint resume = ex.index() == 0 || resumePath.isEmpty() ? options.resumeFrom()
@@ -626,9 +622,10 @@ public final class RlhfLoop {
                                     LAST_VAL, Double.doubleToRawLongBits(last),
                                     LOG_LAMBDA, Double.doubleToRawLongBits(
                                             lagrange == null ? 0.0 : lagrange.logLambda())));
-                    // every rank writes into a staging folder (its path is known to every controller), controller 0
-                    // then publishes it atomically through the store
-                    Path stepStaging = staging.resolve("checkpoint-" + step);
+                    // every rank writes into a staging folder beside the checkpoints (controller 0's, named to every
+                    // controller), controller 0 then publishes it atomically through the store
+                    Path stepStaging = Path.of(ex.fromFirst(ex.index() == 0
+                            ? options.store().stagingFolder(step).toAbsolutePath().toString() : ""));
                     actor.call("saveCheckpoint", stepStaging.toString());
                     ex.barrier();
                     if (ex.index() == 0) {

@@ -42,7 +42,8 @@ public final class CheckpointStore {
     public static final int FORMAT = 1;
 
     private static final Pattern NAME = Pattern.compile(Pattern.quote(PREFIX) + "(\\d+)");
-    private static final Pattern LEFTOVER = Pattern.compile(Pattern.quote(PREFIX) + "\\d+\\.(tmp|old)-(\\d+)");
+    private static final Pattern LEFTOVER = Pattern.compile(Pattern.quote(PREFIX)
+            + "\\d+\\.(tmp|old|staging)-(\\d+)");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int BUFFER_BYTES = 1 << 16;
 
@@ -69,6 +70,16 @@ public final class CheckpointStore {
     /** The folder holding the checkpoints. */
     public Path folder() {
         return folder;
+    }
+
+    /**
+     * A folder beside the checkpoints where the ranks of a job (the workers of every controller, in any process that
+     * sees this folder) write the files of step {@code step}'s checkpoint before this process publishes them with
+     * {@link #write}: {@code global_step_<k>.staging-<pid>}, never a checkpoint's name, and removed by
+     * {@link #removeStaleTemporaries} once its process is gone. The caller creates and deletes it.
+     */
+    public Path stagingFolder(long step) {
+        return folder.resolve(PREFIX + step + ".staging-" + ProcessHandle.current().pid());
     }
 
     /** The folder a checkpoint of {@code step} is published as. */
@@ -289,8 +300,8 @@ public final class CheckpointStore {
     }
 
     /**
-     * Removes folders left by writers that died mid-write ({@code global_step_<k>.tmp-<pid>} and
-     * {@code .old-<pid>} of processes no longer alive, or of this process).
+     * Removes folders left by writers that died mid-write ({@code global_step_<k>.tmp-<pid>}, {@code .old-<pid>} and
+     * {@link #stagingFolder staging} folders of processes no longer alive, or of this process).
      *
      * @return the removed folders
      * @throws UncheckedIOException if one cannot be removed

@@ -120,6 +120,22 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void shouldNameAStagingFolderNoCheckpointListingSeesAndRemoveItOnceItsProcessIsGone() throws IOException {
+        CheckpointStore store = CheckpointStore.at(dir);
+        store.write(10, Map.of(), payload("first"));
+        Path mine = store.stagingFolder(11);
+        assertEquals(dir.resolve("global_step_11.staging-" + ProcessHandle.current().pid()), mine);
+        Path dead = dir.resolve("global_step_12.staging-999999999");
+        Files.createDirectories(mine);
+        Files.createDirectories(dead);
+        assertEquals(List.of(10L), store.publishedSteps());
+        assertEquals(10, store.latestValid().checkpoint().orElseThrow().step());
+        // this process's own staging folder counts as a leftover too (a new run of the same process starts clean)
+        assertEquals(java.util.Set.of(mine, dead), java.util.Set.copyOf(store.removeStaleTemporaries()));
+        assertFalse(Files.exists(dead));
+    }
+
+    @Test
     void shouldRefuseACorruptFileAndFallBackToTheOlderCheckpointOnAuto() throws IOException {
         CheckpointStore store = CheckpointStore.at(dir);
         store.write(10, Map.of(), payload("first"));
