@@ -1,6 +1,7 @@
 package io.yatt.trainer.launch;
 
 import io.yatt.controller.ControlPlane;
+import io.yatt.controller.ControllerLostException;
 import io.yatt.controller.WorkerLostException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -15,7 +16,10 @@ import java.util.Set;
  */
 public final class TrainerWorkers {
 
-    /** Exit code of {@code yatt} when a run stopped because a worker was lost (1: error, 2: usage, 130: SIGINT). */
+    /**
+     * Exit code of {@code yatt} when a run stopped because a worker or a controller process was lost (1: error, 2:
+     * usage, 130: SIGINT).
+     */
     public static final int LOST_WORKER_EXIT = 3;
     /** Folder of the run folder that holds each worker's {@code rank-R.out} and {@code rank-R.err}. */
     public static final String LOG_FOLDER = "workers";
@@ -50,14 +54,15 @@ public final class TrainerWorkers {
     }
 
     /**
-     * Reports a run that stopped because a worker was lost: {@code yatt: <the loss, naming role, rank, pid, host and
-     * heartbeat age>} and {@code yatt: the run stopped; its workers were stopped (continue with --resume auto)} on
-     * {@code err}.
+     * Reports a run that stopped because a worker, or another controller process of its mesh, was lost: {@code yatt:
+     * <the loss, naming role, rank, pid, host and heartbeat age, or the controller's index, pid and host>} and {@code
+     * yatt: the run stopped; its workers were stopped (continue with --resume auto)} on {@code err}.
      *
-     * @return {@link #LOST_WORKER_EXIT}, or empty (nothing printed) if {@code failure} was not a lost worker
+     * @return {@link #LOST_WORKER_EXIT}, or empty (nothing printed) if {@code failure} was not such a loss
      */
     public static Optional<Integer> reportLostWorker(Throwable failure, PrintWriter err) {
-        Optional<WorkerLostException> lost = lostWorker(failure);
+        Optional<RuntimeException> lost = lostWorker(failure).map(RuntimeException.class::cast)
+                .or(() -> lostController(failure));
         if (lost.isEmpty()) {
             return Optional.empty();
         }
@@ -65,5 +70,16 @@ public final class TrainerWorkers {
         err.println("yatt: the run stopped; its workers were stopped (continue with --resume auto)");
         err.flush();
         return Optional.of(LOST_WORKER_EXIT);
+    }
+
+    /** The {@link ControllerLostException} that {@code failure} is or was caused by, if any. */
+    static Optional<RuntimeException> lostController(Throwable failure) {
+        Set<Throwable> seen = new HashSet<>();
+        for (Throwable t = failure; t != null && seen.add(t); t = t.getCause()) {
+            if (t instanceof ControllerLostException lost) {
+                return Optional.of(lost);
+            }
+        }
+        return Optional.empty();
     }
 }

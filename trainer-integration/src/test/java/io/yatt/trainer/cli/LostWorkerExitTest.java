@@ -2,6 +2,7 @@ package io.yatt.trainer.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.yatt.controller.ControllerLostException;
 import io.yatt.controller.WorkerLostException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -28,6 +29,16 @@ class LostWorkerExitTest {
         }
     }
 
+    /** A command whose run lost controller 1 of its mesh (another process), as the controllers report it. */
+    @Command(name = "lose-controller")
+    static final class LoseController implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            throw new IllegalStateException("controller failed", new ControllerLostException(1, 88, "node-3",
+                    TimeUnit.MILLISECONDS.toNanos(10048), TimeUnit.SECONDS.toNanos(10)));
+        }
+    }
+
     /** A command that fails for another reason. */
     @Command(name = "fail")
     static final class Fail implements Callable<Integer> {
@@ -41,6 +52,7 @@ class LostWorkerExitTest {
         CommandLine cl = YattCli.commandLine();
         cl.addSubcommand(new Lose());
         cl.addSubcommand(new Fail());
+        cl.addSubcommand(new LoseController());
         cl.setErr(new PrintWriter(err));
         return cl.execute(command);
     }
@@ -52,6 +64,15 @@ class LostWorkerExitTest {
         assertEquals("yatt: worker lost: role=rlhf, rank=1, pid=77, host=node-2, lastHeartbeatAgeMs=1600,"
                 + " timeoutMs=1500" + NL + "yatt: the run stopped; its workers were stopped (continue with --resume"
                 + " auto)" + NL, err.toString());
+    }
+
+    @Test
+    void shouldExitWithThreeNamingALostControllerProcess() {
+        StringWriter err = new StringWriter();
+        assertEquals(3, run(err, "lose-controller"));
+        assertEquals("yatt: controller lost: index=1, pid=88, host=node-3, lastHeartbeatAgeMs=10048, timeoutMs=10000"
+                + NL + "yatt: the run stopped; its workers were stopped (continue with --resume auto)" + NL,
+                err.toString());
     }
 
     @Test

@@ -92,6 +92,59 @@ class TrainExternalLaunchTest {
         assertSameOptimiserFiles(local, external, 3);
     }
 
+    /**
+     * SIGKILL of controller 1's process in the middle of a run: controller 0 names it within the heartbeat timeout
+     * and exits 3 (resumable), every other process ends (the killed controller's workers on losing it), and no
+     * Aeron directory of the killed controller is left (controller 0 removes it, the process being gone).
+     */
+    @Test
+    void shouldStopTheRunWhenAControllerProcessIsKilled(@TempDir Path dir) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        int worldSize = 2 + WORKERS;
+        List<String> train = tiny(dir);
+        train.addAll(List.of("trainer.launch=external", "trainer.controllers=2", "trainer.total_training_steps=400"));
+        List<Process> processes = new ArrayList<>();
+        List<Path> logs = new ArrayList<>();
+        try {
+            for (int rank = 0; rank < worldSize; rank++) {
+                Path log = Files.createTempFile(dir, "rank-" + rank, ".log");
+                logs.add(log);
+                processes.add(start(rank < 2 ? train : List.of("worker", "--kind", "rlhf"), rank, worldSize, port,
+                        log));
+            }
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+            while (!Files.readString(logs.getFirst()).contains("train 3/400")) {
+                assertTrue(System.nanoTime() < deadline && processes.getFirst().isAlive(),
+                        "no step 3: " + Files.readString(logs.getFirst()));
+                Thread.sleep(100);
+            }
+            long killed = processes.get(1).pid();
+            processes.get(1).destroyForcibly().waitFor();
+            for (int rank = 0; rank < worldSize; rank++) {
+                Process p = processes.get(rank);
+                assertTrue(p.waitFor(2, TimeUnit.MINUTES), "rank " + rank + " still running: "
+                        + Files.readString(logs.get(rank)));
+            }
+            String controller0 = Files.readString(logs.getFirst());
+            assertEquals(3, processes.getFirst().exitValue(), controller0);
+            assertTrue(controller0.contains("yatt: controller lost: index=1, pid=" + killed + ", host="), controller0);
+            for (int rank = 4; rank < worldSize; rank++) {
+                String worker = Files.readString(logs.get(rank));
+                assertTrue(worker.contains("stopped: controller lost: controllerId="), worker);
+            }
+            Path aeron = Path.of(io.aeron.CommonContext.getAeronDirectoryName());
+            try (var entries = Files.list(aeron.getParent())) {
+                assertEquals(List.of(), entries.map(e -> e.getFileName().toString())
+                        .filter(n -> n.contains("-yatt-rlhf-" + killed + "-controller-1-")).toList());
+            }
+        } finally {
+            processes.forEach(Process::destroyForcibly);
+        }
+    }
+
     private static void runLocal(Path dir, String... more) {
         CommandLine cl = YattCli.commandLine();
         StringWriter err = new StringWriter();
