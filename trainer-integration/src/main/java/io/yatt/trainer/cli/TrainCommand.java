@@ -109,15 +109,14 @@ final class TrainCommand implements Callable<Integer> {
     /**
      * What controller 0 handled in this invocation: the payload bytes its control plane encoded and decoded (call
      * arguments and results, init and the final save included) in all, the mean over the steps run (each step's
-     * calls, evaluation and checkpoint included), and the bytes of results it read back from references; one line,
-     * so that a script comparing runs (scripts/bench-controllers) can parse it.
+     * calls, evaluation and checkpoint included); one line, so that a script comparing runs
+     * (scripts/bench-controllers) can parse it.
      */
     static String controllerLine(RlhfLoop.Result result) {
         List<Long> steps = result.stepPayloadBytes();
         long stepTotal = steps.stream().mapToLong(Long::longValue).sum();
-        return String.format("controller 0: %d payload bytes encoded and decoded, %d per step over %d steps; %d bytes"
-                + " read back from references", result.controllerPayloadBytes(),
-                steps.isEmpty() ? 0 : stepTotal / steps.size(), steps.size(), result.referenceBytes());
+        return String.format("controller 0: %d payload bytes encoded and decoded, %d per step over %d steps",
+                result.controllerPayloadBytes(), steps.isEmpty() ? 0 : stepTotal / steps.size(), steps.size());
     }
 
     @Override

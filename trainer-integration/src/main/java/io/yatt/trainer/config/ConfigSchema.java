@@ -158,7 +158,8 @@ final class ConfigSchema {
         k.add(choice("trainer.backend", Backend.values(), BACKEND, c -> c.trainer().backend(),
                 "in-process threads or one process per rank over shm"));
         k.add(new Key("trainer.inline_limit_bytes", INT, INLINE_LIMIT_BYTES, c -> c.trainer().inlineLimitBytes(),
-                "largest result tensor a worker sends inline; larger ones travel by reference"));
+                "largest tensor a worker result or controller argument carries inline; larger ones travel by "
+                        + "reference"));
         k.add(choice("trainer.launch", Launch.values(), LAUNCH, c -> c.trainer().launch(),
                 "shm worker JVMs started by yatt train (local) or by torchrun/Slurm/Open MPI (external)"));
         k.add(new Key("trainer.control_host", STR, CONTROL_HOST, c -> c.trainer().controlHost(),

@@ -266,7 +266,8 @@ public record TrainConfig(
      * @param resumeFromPath the checkpoint folder for {@code resume_path}
      * @param controllers parallel controllers C, each owning a slice of the prompts
      * @param backend in-process threads or one process per rank over shm
-     * @param inlineLimitBytes largest result tensor a worker sends inline; larger ones travel as references
+     * @param inlineLimitBytes largest tensor a worker result or controller argument carries inline; larger ones travel
+     *        as references
      * @param launch who starts the worker JVMs of the shm backend: {@code yatt train} or the cluster's launcher
      * @param controlHost the address the controller's control plane binds with {@code launch=external}
      */

@@ -140,7 +140,9 @@ final class EmbeddedWorkers implements AutoCloseable {
         EmbeddedWorkers out = new EmbeddedWorkers();
         try {
             for (int i = 0; i < controllers; i++) {
-                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS);
+                // the controller's arguments follow the same inline limit as the workers' results
+                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
+                        .inlineLimitBytes(inlineLimitBytes);
                 if (controllers > 1) {
                     ctx.udp("127.0.0.1", 0).jobName("rlhf-controller-" + i);
                 }

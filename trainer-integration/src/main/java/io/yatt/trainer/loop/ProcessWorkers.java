@@ -86,7 +86,7 @@ final class ProcessWorkers implements AutoCloseable {
         try {
             for (int i = 0; i < controllers; i++) {
                 ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                        .jobName(jobName(ProcessHandle.current().pid(), i));
+                        .jobName(jobName(ProcessHandle.current().pid(), i)).inlineLimitBytes(inlineLimitBytes);
                 if (controllers > 1) {
                     ctx.udp("127.0.0.1", 0);
                 }
@@ -130,7 +130,7 @@ final class ProcessWorkers implements AutoCloseable {
      * the first {@code controllers} rendezvous ranks are {@code yatt train} controllers (rank 0 serves the store), the
      * other {@code layout.worldSize()} ranks {@code yatt worker --kind rlhf} processes started by the cluster's launcher
      * (worker rank = rendezvous rank - C). This controller's control plane binds udp on {@code controlHost} (with
-     * {@code secret} when given); controller 0 also serves a second store for the workers' shm world and publishes an
+     * {@code secret} when given; arguments above {@code inlineLimitBytes} go by reference); controller 0 also serves a second store for the workers' shm world and publishes an
      * {@link ExternalJob} (world store port, shm job id, each rank's meshes relative to its controller and its
      * controller, which is that of its training DP slice as with {@link #start}); every controller publishes its
      * endpoint through the rendezvous, joins the others in a {@link ControllerMesh} (C > 1) and returns once its
@@ -144,7 +144,7 @@ final class ProcessWorkers implements AutoCloseable {
      *     worker ranks) or does not register in time
      */
     static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous, int controllers,
-                                   String controlHost, String secret) {
+                                   String controlHost, String secret, long inlineLimitBytes) {
         if ((secret == null || secret.isEmpty()) && !RendezvousConfig.isLoopback(controlHost)) {
             throw new IllegalArgumentException("controller secret required: trainer.control_host=" + controlHost
                     + " is not loopback; set " + ENV_CONTROLLER_SECRET);
@@ -177,7 +177,8 @@ final class ProcessWorkers implements AutoCloseable {
         ProcessWorkers out = new ProcessWorkers();
         try {
             ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                    .jobName(jobName(ProcessHandle.current().pid(), index)).udp(controlHost, 0);
+                    .jobName(jobName(ProcessHandle.current().pid(), index)).udp(controlHost, 0)
+                    .inlineLimitBytes(inlineLimitBytes);
             if (secret != null && !secret.isEmpty()) {
                 ctx.sharedSecret(secret.getBytes(StandardCharsets.UTF_8));
             }

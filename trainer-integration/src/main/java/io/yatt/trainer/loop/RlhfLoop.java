@@ -3,7 +3,6 @@ package io.yatt.trainer.loop;
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.DataBatch;
-import io.yatt.controller.ReferenceColumn;
 import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerGroup;
 import io.yatt.controller.WorkerLostException;
@@ -69,14 +68,12 @@ public final class RlhfLoop {
      * @param finalValReward held-out greedy mean reward after the last step
      * @param actorWeights the final actor's whole weights (vocabulary padded to the training TP degree)
      * @param lastStep the last step completed (less than the total when stopped)
-     * @param referenceBytes bytes of result tensors that travelled as references (above
-     *        {@code trainer.inline_limit_bytes}) and controller 0 read back through a worker
      * @param controllerPayloadBytes payload bytes controller 0's control plane encoded and decoded in the run
      * @param stepPayloadBytes of those, the bytes of each step run (its calls from the rollout to the evaluation and
      *        checkpoint), in step order
      */
     public record Result(List<StepMetrics> rows, double initialValReward, double finalValReward,
-                         Map<String, float[]> actorWeights, long lastStep, long referenceBytes,
+                         Map<String, float[]> actorWeights, long lastStep,
                          long controllerPayloadBytes, List<Long> stepPayloadBytes) {
         public Result {
             stepPayloadBytes = List.copyOf(stepPayloadBytes);
@@ -225,7 +222,8 @@ public final class RlhfLoop {
                 }
                 try (ProcessWorkers workers = config.trainer().launch() == Launch.EXTERNAL
                         ? ProcessWorkers.external(layout, options.external().rendezvous(), controllers,
-                                config.trainer().controlHost(), options.external().secret())
+                                config.trainer().controlHost(), options.external().secret(),
+                                config.trainer().inlineLimitBytes())
                         : ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(config),
                                 config.trainer().inlineLimitBytes())) {
                     return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
@@ -508,8 +506,6 @@ public final class RlhfLoop {
         private final ControlPlane plane;
         /** Safe-RLHF's multiplier (null otherwise), as the workers left it after the last step. */
         private LagrangeMultiplier lagrange;
-        /** Bytes of referenced result tensors this driver read back. */
-        private long referenceBytes;
         private final Exchange ex;
         /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
         private final int s0;
@@ -669,7 +665,7 @@ public final class RlhfLoop {
             }
             Map<String, float[]> whole = LlamaCheckpoint.load(finalDir, cfg.parallel().layout().train().t())
                     .weights();
-            return new Result(rows, initial, last, whole, lastStep, referenceBytes,
+            return new Result(rows, initial, last, whole, lastStep,
                     plane.payloadStats().totalBytes(), stepBytes);
         }
 
@@ -688,46 +684,6 @@ public final class RlhfLoop {
             if (!left.isEmpty()) {
                 throw new IllegalStateException("step left live references: step=" + step + ", controller="
                         + ex.index() + ", references=" + left);
-            }
-        }
-
-        /**
-         * {@code result} with every tensor inline: a result whose tensors travelled as references (above
-         * {@code trainer.inline_limit_bytes}) is read back through the actor's rank 0, which pulls them (their last
-         * use: the owners free them) and returns their bytes. Takes {@code result} over; the caller closes the batch
-         * returned.
-         */
-        private DataBatch inline(Object result) {
-            DataBatch b = (DataBatch) result;
-            List<String> refKeys = new ArrayList<>();
-            for (String key : b.columnKeys()) {
-                if (b.column(key) instanceof ReferenceColumn) {
-                    refKeys.add(key);
-                }
-            }
-            if (refKeys.isEmpty()) {
-                return b;
-            }
-            try (b) {
-                Map<?, ?> bytes = (Map<?, ?>) actor.call("tensorBytes", b);
-                Rows.Builder out = Rows.batch(allocator);
-                for (String key : b.tensorKeys()) {
-                    out.copy(key, b.tensor(key));
-                }
-                for (String key : refKeys) {
-                    ReferenceColumn column = (ReferenceColumn) b.column(key);
-                    ReferenceColumn.Run run = column.runs().getFirst();
-                    io.yatt.tensor.Shape sample = run.sampleShape();
-                    long[] dims = new long[sample.rank() + 1];
-                    dims[0] = column.size();
-                    for (int i = 0; i < sample.rank(); i++) {
-                        dims[i + 1] = sample.dim(i);
-                    }
-                    byte[] data = (byte[]) bytes.get(key);
-                    out.bytes(key, run.dtype(), io.yatt.tensor.Shape.of(dims), data);
-                    referenceBytes += data.length;
-                }
-                return out.build();
             }
         }
 
@@ -823,14 +779,16 @@ public final class RlhfLoop {
                 m.record(MetricNames.RESHARD_BYTES, value(first, "reshard_bytes"));
             } else {
                 List<int[]> promptIds = StepBatch.promptIds(sh, task, promptIdx);
-                try (DataBatch out = inline(rolloutOf(promptIds, seeds(step)));
+                // the rows go on to the trainers as they came (by reference above the inline limit): the driver
+                // reads only the first replica's numbers, from the metadata
+                try (DataBatch out = rolloutOf(promptIds, seeds(step));
                      DataBatch baseline = alg.advEstimator() == AdvantageEstimator.REMAX
                              ? baselineRollout(promptIds) : null) {
-                    m.addTiming(stage(MetricNames.TIMING_GEN), Rows.doubles(out, "gen_s")[0]);
-                    m.addTiming(stage(MetricNames.TIMING_RESHARD), Rows.doubles(out, "reshard_s")[0]);
-                    m.record(MetricNames.RESHARD_BYTES, Rows.doubles(out, "reshard_bytes")[0]);
+                    m.addTiming(stage(MetricNames.TIMING_GEN), firstReplica(out, "gen_s"));
+                    m.addTiming(stage(MetricNames.TIMING_RESHARD), firstReplica(out, "reshard_s"));
+                    m.record(MetricNames.RESHARD_BYTES, firstReplica(out, "reshard_bytes"));
                     if (async) {
-                        m.record(ROLLOUT_VERSION_LAG, (step - 1) - Rows.doubles(out, "weight_version")[0]);
+                        m.record(ROLLOUT_VERSION_LAG, (step - 1) - firstReplica(out, "weight_version"));
                     }
                     actor.call("receiveRollout", (long) step, drawnFrom.epoch(), drawnFrom.position(), out, baseline);
                 }
@@ -951,6 +909,15 @@ public final class RlhfLoop {
             throw new IllegalStateException("no worker reported the first replica's timings: results=" + results);
         }
 
+        /** Split: the first generation replica's number {@code name} of a rollout result (its metadata). */
+        private static double firstReplica(DataBatch rollout, String name) {
+            if (!(rollout.metadata().get(SplitRolloutRank.timingKey(name, 0)) instanceof Double v)) {
+                throw new IllegalStateException("rollout result lacks the first replica's number: key="
+                        + SplitRolloutRank.timingKey(name, 0) + ", metadata=" + rollout.metadata().keySet());
+            }
+            return v;
+        }
+
         /** The result of the controller's first worker (its first DP rank's collect rank) of a ONE_TO_ALL call. */
         private static Map<?, ?> firstResult(Object results) {
             return (Map<?, ?>) ((List<?>) results).getFirst();
@@ -966,8 +933,8 @@ public final class RlhfLoop {
 
         /**
          * Split placement's ReMax baseline: one greedy response per prompt of this controller's share, padded to its
-         * generation replicas by repeating the first, generated by the rollout ranks; every row back, inline. The
-         * trainer ranks score them ({@code computeScores}).
+         * generation replicas by repeating the first, generated by the rollout ranks; the caller hands the result to
+         * the trainer ranks, which score it ({@code computeScores}), and closes it.
          */
         private DataBatch baselineRollout(List<int[]> promptIds) {
             int p0 = s0 / sh.n();
@@ -979,7 +946,7 @@ public final class RlhfLoop {
                 ids.add(promptIds.get((p0 + j % mine) * sh.n()));
             }
             try (DataBatch in = promptBatch(ids, new long[rows], true)) {
-                return inline(((SplitRollout) rollout).generate(in));
+                return ((SplitRollout) rollout).generate(in);
             }
         }
 

@@ -846,19 +846,6 @@ public final class RlhfWorker implements AutoCloseable {
     }
 
     /**
-     * The tensors of {@code batch} as their raw bytes by key, for the driver to read a result whose tensors travelled
-     * as references: the runtime has pulled them before this runs, and a map is never sent by reference.
-     */
-    @WorkerMethod(dispatch = "RANK_ZERO")
-    public Map<String, byte[]> tensorBytes(DataBatch batch) {
-        Map<String, byte[]> out = new java.util.LinkedHashMap<>();
-        for (String key : batch.tensorKeys()) {
-            out.put(key, batch.tensor(key).segment().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-        }
-        return out;
-    }
-
-    /**
      * Held-out greedy mean reward of the actor: every rank gathers the whole weights over TP, rank 0 evaluates and
      * returns it, the others return NaN.
      */

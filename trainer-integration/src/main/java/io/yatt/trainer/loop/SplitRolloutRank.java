@@ -26,9 +26,8 @@ import java.util.Map;
 /**
  * A rollout rank of a split placement ({@code placement.mode=split}) as a worker: it serves the {@code rollout} role
  * alone, holds one generation-layout shard of the actor ({@link SplitRolloutWorker}), receives each new version from
- * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows, with the same output as the
- * colocated {@link RlhfWorker#generate} ({@code reshard_s} and {@code reshard_bytes} are the last weight sync's time and
- * bytes on this rank). Rollout rank {@code j} is rank {@code p*t*d + j} of the sync communicator. Confined to its
+ * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows ({@link #generate}), which the
+ * controller hands to the trainers ({@link RlhfWorker#receiveRollout}). Rollout rank {@code j} is rank {@code p*t*d + j} of the sync communicator. Confined to its
  * worker's thread.
  */
 public final class SplitRolloutRank implements AutoCloseable {
@@ -125,8 +124,21 @@ public final class SplitRolloutRank implements AutoCloseable {
     }
 
     /**
-     * This replica's rows, as {@link RlhfWorker#generate} (same inputs and outputs, plus {@code weight_version}: the
-     * version of the weights last received), on the weights last received.
+     * The batch metadata key of one replica's number: {@code <name>.<replica>}, so that the replicas' numbers survive
+     * the concatenation of their rows (which keeps the union of the batches' metadata).
+     */
+    static String timingKey(String name, int replica) {
+        return name + "." + replica;
+    }
+
+    /**
+     * This replica's rows on the weights last received: input {@code prompt_ids} I32 {@code [n, P]} (left-padded),
+     * {@code prompt_length} I32, {@code seed} I64 and metadata {@code greedy}; output {@code responses} I32
+     * {@code [n, R]} (0 after the end), {@code response_length} I32 and {@code rollout_log_probs} F32 {@code [n, R]},
+     * and in the metadata, under {@link #timingKey} of this replica, the generation's seconds {@code gen_s}, the last
+     * weight sync's seconds {@code reshard_s} and bytes {@code reshard_bytes} on this rank, and the version of the
+     * weights last received {@code weight_version}. Numbers travel as metadata, not per-row columns, so a result above
+     * the inline limit goes to the trainers by reference with the controller reading none of its rows.
      */
     @WorkerMethod(dispatch = "MESH(" + RlhfWorker.ROLLOUT_MESH + ")")
     public DataBatch generate(DataBatch prompts) {
@@ -149,22 +161,16 @@ public final class SplitRolloutRank implements AutoCloseable {
             System.arraycopy(out.get(i).logProbs(), 0, logProbs, i * responseLen, r.length);
             lengths[i] = r.length;
         }
-        double[] genCol = new double[n];
-        double[] syncCol = new double[n];
-        double[] bytesCol = new double[n];
-        double[] versionCol = new double[n];
-        java.util.Arrays.fill(versionCol, version);
-        java.util.Arrays.fill(genCol, genS);
-        java.util.Arrays.fill(syncCol, syncS);
-        java.util.Arrays.fill(bytesCol, syncBytes);
+        int replica = meshes(cfg.parallel().layout(), cfg.placement().rolloutWorldSize(), rolloutRank)
+                .get(RlhfWorker.ROLLOUT_MESH).dpRank();
         return DataBatch.builder(results)
                 .tensor("responses", Rows.ints(results, responses, n, responseLen))
                 .tensor("response_length", Rows.ints(results, lengths, n, 0))
                 .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, responseLen))
-                .tensor("gen_s", Rows.doubles(results, genCol))
-                .tensor("reshard_s", Rows.doubles(results, syncCol))
-                .tensor("reshard_bytes", Rows.doubles(results, bytesCol))
-                .tensor("weight_version", Rows.doubles(results, versionCol))
+                .metadata(timingKey("gen_s", replica), genS)
+                .metadata(timingKey("reshard_s", replica), syncS)
+                .metadata(timingKey("reshard_bytes", replica), (double) syncBytes)
+                .metadata(timingKey("weight_version", replica), (double) version)
                 .build();
     }
 

@@ -32,7 +32,7 @@ class ProcessWorkersExternalTest {
     void shouldRefuseANonLoopbackControlHostWithoutASecret() throws IOException {
         RendezvousConfig rendezvous = RendezvousConfig.of(0, 5, "127.0.0.1", freePort());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ProcessWorkers.external(layout(), rendezvous, 1, "192.0.2.7", null));
+                () -> ProcessWorkers.external(layout(), rendezvous, 1, "192.0.2.7", null, 65536));
         assertEquals("controller secret required: trainer.control_host=192.0.2.7 is not loopback; set "
                 + "YATT_CONTROLLER_SECRET", e.getMessage());
     }
@@ -41,13 +41,13 @@ class ProcessWorkersExternalTest {
     void shouldRefuseARendezvousWithoutOneRankPerWorker() throws IOException {
         RendezvousConfig rendezvous = RendezvousConfig.of(0, 4, "127.0.0.1", freePort());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ProcessWorkers.external(layout(), rendezvous, 1, "127.0.0.1", null));
+                () -> ProcessWorkers.external(layout(), rendezvous, 1, "127.0.0.1", null, 65536));
         assertEquals("trainer.launch=external needs trainer.controllers controllers and parallel.world_size workers: "
                 + "rendezvous worldSize=4, expected 5 (parallel.world_size=4, plus ranks 0 to 0, the controllers)",
                 e.getMessage());
         RendezvousConfig two = RendezvousConfig.of(0, 5, "127.0.0.1", freePort());
         e = assertThrows(IllegalArgumentException.class,
-                () -> ProcessWorkers.external(layout(), two, 2, "127.0.0.1", null));
+                () -> ProcessWorkers.external(layout(), two, 2, "127.0.0.1", null, 65536));
         assertEquals("trainer.launch=external needs trainer.controllers controllers and parallel.world_size workers: "
                 + "rendezvous worldSize=5, expected 6 (parallel.world_size=4, plus ranks 0 to 1, the controllers)",
                 e.getMessage());
@@ -57,7 +57,7 @@ class ProcessWorkersExternalTest {
     void shouldRefuseAWorkerRankAsAController() throws IOException {
         RendezvousConfig rendezvous = RendezvousConfig.of(2, 6, "127.0.0.1", freePort());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ProcessWorkers.external(layout(), rendezvous, 2, "127.0.0.1", null));
+                () -> ProcessWorkers.external(layout(), rendezvous, 2, "127.0.0.1", null, 65536));
         assertEquals("trainer.launch=external runs the controllers as rendezvous ranks 0 to 1: rank=2 (start yatt "
                 + "worker on the other ranks)", e.getMessage());
     }
@@ -77,7 +77,7 @@ class ProcessWorkersExternalTest {
             }
         });
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> ProcessWorkers.external(layout(), controller, 1, "127.0.0.1", null));
+                () -> ProcessWorkers.external(layout(), controller, 1, "127.0.0.1", null, 65536));
         assertEquals("workers did not join the rendezvous: missingWorkerRanks=[1, 2, 3], workers=4, master=127.0.0.1:"
                 + port + ", timeoutMs=3000 (worker rank = rendezvous rank - 1)", e.getMessage());
         assertEquals(RendezvousException.class, worker.get(1, TimeUnit.MINUTES).getClass());
