@@ -26,32 +26,20 @@ final class WorldRows {
 
     /** Every rank's {@code mine} (the same length on every rank), rank-major. */
     static int[] ints(Communicator world, Allocator allocator, int[] mine) {
-        int[] out = new int[mine.length * world.size()];
-        try (Tensor all = gathered(world, allocator, DType.I32, mine.length, seg -> MemorySegment.copy(mine, 0, seg,
-                INT, 0, mine.length))) {
-            MemorySegment.copy(all.segment(), INT, 0, out, 0, out.length);
-        }
-        return out;
+        return (int[]) gathered(world, allocator, mine, mine.length, DType.I32, INT,
+                new int[mine.length * world.size()]);
     }
 
     /** Every rank's {@code mine} (the same length on every rank), rank-major. */
     static float[] floats(Communicator world, Allocator allocator, float[] mine) {
-        float[] out = new float[mine.length * world.size()];
-        try (Tensor all = gathered(world, allocator, DType.F32, mine.length, seg -> MemorySegment.copy(mine, 0, seg,
-                FLOAT, 0, mine.length))) {
-            MemorySegment.copy(all.segment(), FLOAT, 0, out, 0, out.length);
-        }
-        return out;
+        return (float[]) gathered(world, allocator, mine, mine.length, DType.F32, FLOAT,
+                new float[mine.length * world.size()]);
     }
 
     /** Every rank's {@code mine} (the same length on every rank), rank-major. */
     static double[] doubles(Communicator world, Allocator allocator, double[] mine) {
-        double[] out = new double[mine.length * world.size()];
-        try (Tensor all = gathered(world, allocator, DType.F64, mine.length, seg -> MemorySegment.copy(mine, 0, seg,
-                DOUBLE, 0, mine.length))) {
-            MemorySegment.copy(all.segment(), DOUBLE, 0, out, 0, out.length);
-        }
-        return out;
+        return (double[]) gathered(world, allocator, mine, mine.length, DType.F64, DOUBLE,
+                new double[mine.length * world.size()]);
     }
 
     /**
@@ -75,22 +63,25 @@ final class WorldRows {
         return out;
     }
 
-    private static Tensor gathered(Communicator world, Allocator allocator, DType dtype, int block,
-                                   java.util.function.Consumer<MemorySegment> fill) {
+    /**
+     * The all-gather of {@code block} elements of the primitive array {@code mine} into {@code out} (a primitive array
+     * of {@code block * size} elements of the same type), staged in one tensor of {@code dtype} that is freed before
+     * this returns.
+     */
+    private static Object gathered(Communicator world, Allocator allocator, Object mine, int block, DType dtype,
+                                   ValueLayout layout, Object out) {
         int size = world.size();
-        Tensor all = Tensor.allocate(allocator, dtype, Shape.of(Math.max(1L, (long) block * size)), Device.host());
-        try {
-            if (block > 0) {
-                Tensor mine = all.narrow(0, (long) world.rank() * block, block);
-                fill.accept(mine.segment());
-                if (size > 1) {
-                    world.allGather(mine, all);
-                }
-            }
-            return all;
-        } catch (RuntimeException | Error e) {
-            all.close();
-            throw e;
+        if (block == 0) {
+            return out;
         }
+        try (Tensor all = Tensor.allocate(allocator, dtype, Shape.of((long) block * size), Device.host())) {
+            Tensor own = all.narrow(0, (long) world.rank() * block, block);
+            MemorySegment.copy(mine, 0, own.segment(), layout, 0, block);
+            if (size > 1) {
+                world.allGather(own, all);
+            }
+            MemorySegment.copy(all.segment(), layout, 0, out, 0, block * size);
+        }
+        return out;
     }
 }
