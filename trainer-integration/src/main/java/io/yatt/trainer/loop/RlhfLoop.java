@@ -450,8 +450,9 @@ public final class RlhfLoop {
         }
 
         /**
-         * The order in which the driver hands rows to the MESH(train) update: DP rank r's chunk holds, for each
-         * mini-batch u, rows {@code [u*mini + r*mini/d, u*mini + (r+1)*mini/d)}, the rows a DP rank trains on.
+         * The order of the rows the updates train on, DP rank by DP rank: DP rank r's chunk holds, for each
+         * mini-batch u, rows {@code [u*mini + r*mini/d, u*mini + (r+1)*mini/d)} ({@code RlhfWorker}'s updates take
+         * their DP rank's chunk of it).
          */
         int[] updateOrder() {
             int per = miniSamples / d;
