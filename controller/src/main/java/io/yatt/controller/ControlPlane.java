@@ -127,6 +127,9 @@ public final class ControlPlane implements AutoCloseable {
      */
     public static ControlPlane launch(Context ctx) {
         ctx.conclude();
+        if (ctx.externalDriverDirectory == null) {
+            Contexts.removeDeadDriverDirectories();
+        }
         AeronTransport transport = AeronTransport.open(ctx.externalDriverDirectory, ctx.driverDirectory,
                 ctx.threading, ctx.idle);
         AgentRunner runner = null;
@@ -364,6 +367,8 @@ public final class ControlPlane implements AutoCloseable {
             agent.shutdownWorkers("control plane closing");
         } finally {
             CloseHelper.closeAll(references, runner, transport);
+            // the directories of this host's yatt processes that died (a worker, a peer controller) go too
+            Contexts.removeDeadDriverDirectories();
         }
     }
 

@@ -84,6 +84,9 @@ public final class Worker implements AutoCloseable {
      */
     public static Worker start(Context ctx) {
         ctx.conclude();
+        if (ctx.externalDriverDirectory == null) {
+            Contexts.removeDeadDriverDirectories();
+        }
         AeronTransport transport = AeronTransport.open(ctx.externalDriverDirectory, ctx.driverDirectory,
                 ctx.threading, ctx.idle);
         ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
@@ -230,6 +233,7 @@ public final class Worker implements AutoCloseable {
         closed = true;
         CloseHelper.closeAll(runner, transport);
         executor.shutdownNow();
+        Contexts.removeDeadDriverDirectories();
     }
 
     /** Settings of a worker, with fluent accessors; validated once by {@link #conclude()}. Confined to one thread. */

@@ -30,11 +30,11 @@ class ContextsTest {
     }
 
     @Test
-    void shouldNameEmbeddedDriverDirectoryAfterAeronDefaultNameAndRandomId() {
+    void shouldNameEmbeddedDriverDirectoryAfterAeronDefaultNamePidAndRandomId() {
         String first = Contexts.embeddedDriverDirectory("worker-3");
         String second = Contexts.embeddedDriverDirectory("worker-3");
-        Pattern expected = Pattern.compile(Pattern.quote(CommonContext.getAeronDirectoryName() + "-yatt-worker-3-")
-                + "[0-9a-f]{1,16}");
+        Pattern expected = Pattern.compile(Pattern.quote(CommonContext.getAeronDirectoryName() + "-yatt-worker-3-p"
+                + ProcessHandle.current().pid() + "-") + "[0-9a-f]{1,16}");
         assertTrue(expected.matcher(first).matches(), first);
         assertTrue(expected.matcher(second).matches(), second);
         assertNotEquals(first, second);

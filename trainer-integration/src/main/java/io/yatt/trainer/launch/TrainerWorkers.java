@@ -2,6 +2,7 @@ package io.yatt.trainer.launch;
 
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerLostException;
+import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerLostException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -54,15 +55,16 @@ public final class TrainerWorkers {
     }
 
     /**
-     * Reports a run that stopped because a worker, or another controller process of its mesh, was lost: {@code yatt:
-     * <the loss, naming role, rank, pid, host and heartbeat age, or the controller's index, pid and host>} and {@code
-     * yatt: the run stopped; its workers were stopped (continue with --resume auto)} on {@code err}.
+     * Reports a run that stopped because a worker, or another controller process of its mesh, was lost, or a worker's
+     * collective found a peer process dead: {@code yatt: <the loss, naming role, rank, pid, host and heartbeat age, the
+     * controller's index, pid and host, or the failed call with the dead ranks and pids>} and {@code yatt: the run
+     * stopped; its workers were stopped (continue with --resume auto)} on {@code err}.
      *
      * @return {@link #LOST_WORKER_EXIT}, or empty (nothing printed) if {@code failure} was not such a loss
      */
     public static Optional<Integer> reportLostWorker(Throwable failure, PrintWriter err) {
         Optional<RuntimeException> lost = lostWorker(failure).map(RuntimeException.class::cast)
-                .or(() -> lostController(failure));
+                .or(() -> lostController(failure)).or(() -> deadPeer(failure));
         if (lost.isEmpty()) {
             return Optional.empty();
         }
@@ -70,6 +72,24 @@ public final class TrainerWorkers {
         err.println("yatt: the run stopped; its workers were stopped (continue with --resume auto)");
         err.flush();
         return Optional.of(LOST_WORKER_EXIT);
+    }
+
+    /**
+     * Class name of the shm backend's exception for a peer process found dead in a collective: a worker's call that
+     * failed with it lost a process of the job, even if that process was another controller's worker (parallel
+     * controllers as processes: only the dead worker's own controller names it as lost).
+     */
+    static final String SHM_PEER_DEAD = "io.yatt.collectives.shm.ShmPeerDeadException";
+
+    /** The {@link WorkerCallException} of {@code failure}'s causes that a dead peer process made, if any. */
+    static Optional<RuntimeException> deadPeer(Throwable failure) {
+        Set<Throwable> seen = new HashSet<>();
+        for (Throwable t = failure; t != null && seen.add(t); t = t.getCause()) {
+            if (t instanceof WorkerCallException call && call.type().equals(SHM_PEER_DEAD)) {
+                return Optional.of(call);
+            }
+        }
+        return Optional.empty();
     }
 
     /** The {@link ControllerLostException} that {@code failure} is or was caused by, if any. */

@@ -44,10 +44,6 @@ final class ProcessWorkers implements AutoCloseable {
     private WorkerJvms jvms;
     /** The store of the workers' shm world, served while they join it ({@code launch=external} only). */
     private ControllerRendezvous.Store worldStore;
-    /** An external launch's controllers (this one included), in index order; empty otherwise. */
-    private List<ControllerMesh.Peer> peers = List.of();
-    /** This process's index among {@link #peers}. */
-    private int index;
 
     private ProcessWorkers() {
     }
@@ -205,8 +201,6 @@ final class ProcessWorkers implements AutoCloseable {
                         + TimeUnit.NANOSECONDS.toMillis(rendezvous.timeoutNs()) + " (worker rank = rendezvous rank - "
                         + controllers + ")", e);
             }
-            out.peers = peers;
-            out.index = index;
             if (controllers > 1) {
                 controller.mesh = ControllerMesh.join(controller.plane, index, peers, EmbeddedWorkers.MESH_TIMEOUT_NS);
             }
@@ -277,46 +271,11 @@ final class ProcessWorkers implements AutoCloseable {
                 jvms.close();
             }
         } finally {
-            String own = controllers.isEmpty() ? null : controllers.getFirst().plane.driverDirectory();
             for (EmbeddedWorkers.Controller c : controllers) {
                 if (c.mesh != null) {
                     c.mesh.close();
                 }
                 c.plane.close();
-            }
-            if (own != null) {
-                removeDeadPeerDirectories(Path.of(own));
-            }
-        }
-    }
-
-    /**
-     * An external launch's other controllers that died on this host (SIGKILL, OOM) could not remove their embedded
-     * drivers' directories: those named after {@link #jobName} of a peer whose process is gone, beside this
-     * controller's own directory (a peer on another host, or still alive, is left alone). Best effort: a directory
-     * that cannot be removed is skipped.
-     */
-    private void removeDeadPeerDirectories(Path own) {
-        String name = own.getFileName().toString();
-        int at = name.indexOf("-yatt-");
-        Path parent = own.getParent();
-        if (at < 0 || parent == null) {
-            return;
-        }
-        String host = peers.isEmpty() ? null : peers.get(index).host();
-        for (int j = 0; j < peers.size(); j++) {
-            ControllerMesh.Peer peer = peers.get(j);
-            if (j == index || !peer.host().equals(host)
-                    || ProcessHandle.of(peer.pid()).map(ProcessHandle::isAlive).orElse(false)) {
-                continue;
-            }
-            String prefix = name.substring(0, at) + "-yatt-" + jobName(peer.pid(), j) + "-";
-            try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(parent)) {
-                for (Path dir : entries.filter(d -> d.getFileName().toString().startsWith(prefix)).toList()) {
-                    RlhfLoop.deleteTree(dir);
-                }
-            } catch (java.io.IOException | java.io.UncheckedIOException e) {
-                // best effort: the directory stays
             }
         }
     }

@@ -3,6 +3,7 @@ package io.yatt.trainer.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.yatt.controller.ControllerLostException;
+import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerLostException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -39,6 +40,17 @@ class LostWorkerExitTest {
         }
     }
 
+    /** A command whose worker's collective found a peer process dead (another controller's worker). */
+    @Command(name = "lose-peer")
+    static final class LosePeer implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            throw new IllegalStateException("controller failed", new WorkerCallException("critic", "computeValues", 0,
+                    "io.yatt.collectives.shm.ShmPeerDeadException", "allGather failed: op=allGather, seq=196, missing "
+                    + "ranks=[2, 3], dead ranks=[2:pid=7064], timeoutNs=60000000000"));
+        }
+    }
+
     /** A command that fails for another reason. */
     @Command(name = "fail")
     static final class Fail implements Callable<Integer> {
@@ -53,6 +65,7 @@ class LostWorkerExitTest {
         cl.addSubcommand(new Lose());
         cl.addSubcommand(new Fail());
         cl.addSubcommand(new LoseController());
+        cl.addSubcommand(new LosePeer());
         cl.setErr(new PrintWriter(err));
         return cl.execute(command);
     }
@@ -73,6 +86,19 @@ class LostWorkerExitTest {
         assertEquals("yatt: controller lost: index=1, pid=88, host=node-3, lastHeartbeatAgeMs=10048, timeoutMs=10000"
                 + NL + "yatt: the run stopped; its workers were stopped (continue with --resume auto)" + NL,
                 err.toString());
+    }
+
+    @Test
+    void shouldExitWithThreeWhenACollectiveFoundAPeerProcessDead() throws ClassNotFoundException {
+        // the type the shm backend's dead-peer exception travels as (the name TrainerWorkers looks for)
+        assertEquals("ShmPeerDeadException",
+                Class.forName("io.yatt.collectives.shm.ShmPeerDeadException").getSimpleName());
+        StringWriter err = new StringWriter();
+        assertEquals(3, run(err, "lose-peer"));
+        assertEquals("yatt: worker call failed: group=critic, method=computeValues, rank=0, "
+                + "type=io.yatt.collectives.shm.ShmPeerDeadException, message=allGather failed: op=allGather, seq=196, "
+                + "missing ranks=[2, 3], dead ranks=[2:pid=7064], timeoutNs=60000000000" + NL + "yatt: the run "
+                + "stopped; its workers were stopped (continue with --resume auto)" + NL, err.toString());
     }
 
     @Test
