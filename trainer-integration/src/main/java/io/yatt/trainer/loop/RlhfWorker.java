@@ -429,6 +429,7 @@ public final class RlhfWorker implements AutoCloseable {
      * {@code null}) the greedy rollout whose first {@code batchPrompts} rows are the prompts in order.
      *
      * @return true
+     * @throws IllegalArgumentException if the rollout does not fit the step's batch, or ReMax has no baseline
      */
     @WorkerMethod(dispatch = "ONE_TO_ALL")
     public boolean receiveRollout(long step, long samplerEpoch, int samplerPosition, DataBatch rollout,
@@ -442,6 +443,10 @@ public final class RlhfWorker implements AutoCloseable {
                 Rows.ints(rollout, "responses"), Rows.ints(rollout, "response_length"),
                 Rows.floats(rollout, "rollout_log_probs"));
         if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
+            if (baseline == null) {
+                throw new IllegalArgumentException("ReMax needs the step's greedy baseline rollout: step=" + step
+                        + ", baseline=null");
+            }
             int bp = sh.batchPrompts();
             b.baselineRollout(java.util.Arrays.copyOf(Rows.ints(baseline, "responses"), bp * sh.responseLen()),
                     java.util.Arrays.copyOf(Rows.ints(baseline, "response_length"), bp));
