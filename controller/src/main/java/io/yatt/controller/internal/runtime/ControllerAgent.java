@@ -1,6 +1,7 @@
 package io.yatt.controller.internal.runtime;
 
 import io.aeron.Aeron;
+import io.aeron.AeronCounters;
 import io.aeron.ExclusivePublication;
 import io.aeron.ControlledFragmentAssembler;
 import io.aeron.Subscription;
@@ -36,10 +37,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.status.CountersReader;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.IdleStrategy;
 
@@ -998,11 +1001,56 @@ public final class ControllerAgent implements Agent, MessageHandler {
 
     /** Asks every live worker that is still connected to stop. */
     public void shutdownWorkers(String reason) {
+        List<ExclusivePublication> sent = new ArrayList<>();
         for (WorkerSession s : workers.values()) {
             if (s.lost() == null && s.publication().isConnected()) {
-                s.proxy().shutdown(controllerId, reason);
+                if (s.proxy().shutdown(controllerId, reason)) {
+                    sent.add(s.publication());
+                }
             }
         }
+        awaitSent(sent, SHUTDOWN_FLUSH_TIMEOUT_NS);
+    }
+
+    /** How long a closing plane waits for its shutdown frames to leave over udp. */
+    static final long SHUTDOWN_FLUSH_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * Waits until the driver's sender has sent everything offered to {@code publications} (its sender position
+     * counter has reached the publication's position), at most {@code timeoutNs}: a plane that closes its embedded
+     * driver right after a shutdown would otherwise drop the frames still in the term buffer, and a worker on udp
+     * would wait out its controller timeout and exit as if its controller were lost. An ipc publication has no
+     * sender (its subscriber reads the term buffer itself) and is not waited for.
+     */
+    private void awaitSent(List<ExclusivePublication> publications, long timeoutNs) {
+        if (publications.isEmpty() || aeron.isClosed()) {
+            return;
+        }
+        CountersReader counters = aeron.countersReader();
+        long deadline = System.nanoTime() + timeoutNs;
+        for (ExclusivePublication p : publications) {
+            int counterId = senderPositionCounter(counters, p.registrationId());
+            if (counterId == CountersReader.NULL_COUNTER_ID) {
+                continue;
+            }
+            long target = p.position();
+            while (counters.getCounterValue(counterId) < target && System.nanoTime() < deadline
+                    && counters.getCounterState(counterId) == CountersReader.RECORD_ALLOCATED) {
+                Thread.onSpinWait();
+                LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(100));
+            }
+        }
+    }
+
+    /** The driver's sender position counter of the publication {@code registrationId}, if it has one. */
+    private static int senderPositionCounter(CountersReader counters, long registrationId) {
+        int[] found = {CountersReader.NULL_COUNTER_ID};
+        counters.forEach((counterId, typeId, keyBuffer, label) -> {
+            if (typeId == AeronCounters.DRIVER_SENDER_POSITION_TYPE_ID && keyBuffer.getLong(0) == registrationId) {
+                found[0] = counterId;
+            }
+        });
+        return found[0];
     }
 
     @Override
