@@ -45,10 +45,16 @@ public final class TrainerWorkers {
 
     /** The {@link WorkerLostException} that {@code failure} is or was caused by, if any. */
     public static Optional<WorkerLostException> lostWorker(Throwable failure) {
+        return cause(failure, WorkerLostException.class, t -> true);
+    }
+
+    /** The first of {@code failure} and its causes (each once) that is a {@code type} and passes {@code test}. */
+    private static <T extends Throwable> Optional<T> cause(Throwable failure, Class<T> type,
+                                                           java.util.function.Predicate<T> test) {
         Set<Throwable> seen = new HashSet<>();
         for (Throwable t = failure; t != null && seen.add(t); t = t.getCause()) {
-            if (t instanceof WorkerLostException lost) {
-                return Optional.of(lost);
+            if (type.isInstance(t) && test.test(type.cast(t))) {
+                return Optional.of(type.cast(t));
             }
         }
         return Optional.empty();
@@ -83,23 +89,12 @@ public final class TrainerWorkers {
 
     /** The {@link WorkerCallException} of {@code failure}'s causes that a dead peer process made, if any. */
     static Optional<RuntimeException> deadPeer(Throwable failure) {
-        Set<Throwable> seen = new HashSet<>();
-        for (Throwable t = failure; t != null && seen.add(t); t = t.getCause()) {
-            if (t instanceof WorkerCallException call && call.type().equals(SHM_PEER_DEAD)) {
-                return Optional.of(call);
-            }
-        }
-        return Optional.empty();
+        return cause(failure, WorkerCallException.class, call -> call.type().equals(SHM_PEER_DEAD))
+                .map(RuntimeException.class::cast);
     }
 
     /** The {@link ControllerLostException} that {@code failure} is or was caused by, if any. */
     static Optional<RuntimeException> lostController(Throwable failure) {
-        Set<Throwable> seen = new HashSet<>();
-        for (Throwable t = failure; t != null && seen.add(t); t = t.getCause()) {
-            if (t instanceof ControllerLostException lost) {
-                return Optional.of(lost);
-            }
-        }
-        return Optional.empty();
+        return cause(failure, ControllerLostException.class, t -> true).map(RuntimeException.class::cast);
     }
 }
