@@ -5,15 +5,17 @@ import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.yatt.controller.ControlPlane;
 import io.yatt.controller.internal.wire.FrameCounters;
+import java.io.File;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 import org.agrona.CloseHelper;
+import org.agrona.IoUtil;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 
 /**
- * A media driver (embedded, in its own directory that is deleted on close) or a connection to an external one, and
- * the Aeron client on it. Thread-safe (Aeron's client is); closed once by its owner.
+ * A media driver (embedded, in its own directory that is deleted on close, or when the JVM exits without a close) or
+ * a connection to an external one, and the Aeron client on it. Thread-safe (Aeron's client is); closed once by its owner.
  */
 public final class AeronTransport implements AutoCloseable {
 
@@ -23,6 +25,11 @@ public final class AeronTransport implements AutoCloseable {
     private final MediaDriver driver;
     private final Aeron aeron;
     private final String directory;
+    /**
+     * Removes an embedded driver's directory when the JVM exits without closing the transport (SIGTERM from a launcher
+     * such as Slurm or torchrun, or from yatt's own launch on a failed run); null for an external driver.
+     */
+    private final Thread exitCleanup;
     /**
      * The INVOKER driver's duty cycle under a lock, held while a thread runs it: the owning agent, the Aeron client
      * waiting for the driver on the agent's thread, or a caller that waits for an answer and drives the driver
@@ -34,8 +41,10 @@ public final class AeronTransport implements AutoCloseable {
     /** Where this client's errors are counted once its owner has counters (null until then: printed only). */
     private volatile FrameCounters errorCounters;
 
-    private AeronTransport(MediaDriver driver, Aeron aeron, String directory, LockedDriver lockedDriver) {
+    private AeronTransport(MediaDriver driver, Aeron aeron, String directory, LockedDriver lockedDriver,
+                           Thread exitCleanup) {
         this.driver = driver;
+        this.exitCleanup = exitCleanup;
         this.lockedDriver = lockedDriver;
         this.aeron = aeron;
         this.directory = directory;
@@ -79,6 +88,9 @@ public final class AeronTransport implements AutoCloseable {
                 .receiverIdleStrategy(Idles.strategy(idle))
                 .sharedNetworkIdleStrategy(Idles.strategy(idle));
         MediaDriver driver = MediaDriver.launch(driverCtx);
+        String driverDirectory = driver.aeronDirectoryName();
+        Thread exitCleanup = new Thread(() -> IoUtil.delete(new File(driverDirectory), true),
+                "yatt-aeron-directory-cleanup");
         try {
             Aeron.Context clientCtx = new Aeron.Context()
                     .aeronDirectoryName(driver.aeronDirectoryName())
@@ -94,7 +106,9 @@ public final class AeronTransport implements AutoCloseable {
                 forClient.start();
                 clientCtx.driverAgentInvoker(forClient).useConductorAgentInvoker(true);
             }
-            self[0] = new AeronTransport(driver, Aeron.connect(clientCtx), driver.aeronDirectoryName(), lockedDriver);
+            self[0] = new AeronTransport(driver, Aeron.connect(clientCtx), driverDirectory, lockedDriver,
+                    exitCleanup);
+            Runtime.getRuntime().addShutdownHook(exitCleanup);
             return self[0];
         } catch (RuntimeException e) {
             CloseHelper.quietClose(driver);
@@ -111,7 +125,7 @@ public final class AeronTransport implements AutoCloseable {
         AeronTransport[] self = new AeronTransport[1];
         Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory)
                 .errorHandler(error -> onClientError(self[0], error)).idleStrategy(Idles.strategy(idle)));
-        self[0] = new AeronTransport(null, aeron, directory, null);
+        self[0] = new AeronTransport(null, aeron, directory, null, null);
         return self[0];
     }
 
@@ -214,6 +228,13 @@ public final class AeronTransport implements AutoCloseable {
     /** Closes the client, then the embedded driver (which deletes its directory). */
     @Override
     public void close() {
+        if (exitCleanup != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(exitCleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // closed by another shutdown hook: the directory goes either way
+            }
+        }
         if (lockedDriver == null) {
             CloseHelper.closeAll(aeron, driver);
             return;
