@@ -298,6 +298,11 @@ public final class ControlPlane implements AutoCloseable {
             if (complete) {
                 return newGroup(role, members);
             }
+            if (Thread.currentThread().isInterrupted()) {
+                // the interrupt stays set for the caller (a launcher that saw a worker process exit interrupts this)
+                throw new IllegalStateException("interrupted while forming a worker group: role=" + role + ", size="
+                        + size + ", registeredRanks=" + members.stream().map(s -> s.registration().rank()).toList());
+            }
             if (System.nanoTime() - deadlineNs > 0) {
                 throw new IllegalStateException("worker group incomplete: role=" + role + ", size=" + size
                         + ", registeredRanks=" + members.stream().map(s -> s.registration().rank()).toList()

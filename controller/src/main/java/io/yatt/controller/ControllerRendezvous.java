@@ -87,6 +87,11 @@ public final class ControllerRendezvous {
      */
     public static List<ControllerMesh.Peer> publish(RendezvousConfig config, int controllers, ControlPlane plane,
                                                     byte[] job) {
+        return publish(config, controllers, plane, job, false);
+    }
+
+    private static List<ControllerMesh.Peer> publish(RendezvousConfig config, int controllers, ControlPlane plane,
+                                                     byte[] job, boolean served) {
         if (controllers < 1 || controllers >= config.worldSize()) {
             throw new IllegalArgumentException("controllers must leave a worker rank: controllers=" + controllers
                     + ", worldSize=" + config.worldSize());
@@ -95,7 +100,7 @@ public final class ControllerRendezvous {
             throw new IllegalArgumentException("rendezvous rank is a worker's, not a controller's: rank="
                     + config.rank() + ", controllers=" + controllers);
         }
-        try (Rendezvous store = Rendezvous.join(config)) {
+        try (Rendezvous store = served ? Rendezvous.connect(config) : Rendezvous.join(config)) {
             byte[][] all = store.allGather(ENDPOINT_KEY, peerBytes(plane.peer()));
             store.broadcast(JOB_KEY, config.rank() == 0 ? job.clone() : new byte[0], 0);
             store.barrier(ENDPOINT_KEY + ".received");
@@ -217,6 +222,25 @@ public final class ControllerRendezvous {
         /** The port the store listens on. */
         public int port() {
             return server.port();
+        }
+
+        /**
+         * As {@link ControllerRendezvous#publish(RendezvousConfig, int, ControlPlane, byte[])} through this store,
+         * served by the launcher (rank 0 connects like every other rank instead of serving one): closing the store
+         * fails the ranks still waiting in it at once, so a launcher that sees one of its processes exit need not
+         * wait out the config's timeout. {@code config} must name this store's port.
+         *
+         * @throws IllegalArgumentException if {@code config.masterPort()} is not this store's port, or as {@code
+         *     publish}
+         * @throws io.yatt.collectives.RendezvousException as {@code publish}, or once the store is closed
+         */
+        public List<ControllerMesh.Peer> publish(RendezvousConfig config, int controllers, ControlPlane plane,
+                                                 byte[] job) {
+            if (config.masterPort() != server.port()) {
+                throw new IllegalArgumentException("rendezvous config names another store: masterPort="
+                        + config.masterPort() + ", store port=" + server.port());
+            }
+            return ControllerRendezvous.publish(config, controllers, plane, job, true);
         }
 
         /** Stops serving. */

@@ -84,6 +84,31 @@ public final class WorkerProcesses implements AutoCloseable {
                                          List<String> jvmFlags, String classPath, String mainClass, List<String> args,
                                          Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
                                          IntFunction<ProcessBuilder.Redirect> stderr) {
+        Objects.requireNonNull(plane, "plane");
+        return start(plane.localWorkerEnvironment(), pool, node, java, jvmFlags, classPath, mainClass, args, extraEnv,
+                stdout, stderr);
+    }
+
+    /**
+     * As {@link #launch(ControlPlane, ResourcePool, int, String, List, String, String, List, Map, IntFunction,
+     * IntFunction)} for processes that find their controller themselves, through the rendezvous store their
+     * environment names ({@code MASTER_ADDR}, {@code MASTER_PORT} in {@code extraEnv}): what a launcher such as
+     * torchrun does, with no controller's endpoint or driver directory in the environment.
+     *
+     * @throws IllegalArgumentException if the pool has no process on {@code node}
+     * @throws IllegalStateException if a process cannot be started (those already started are killed)
+     */
+    public static WorkerProcesses launch(ResourcePool pool, int node, String java, List<String> jvmFlags,
+                                         String classPath, String mainClass, List<String> args,
+                                         Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
+                                         IntFunction<ProcessBuilder.Redirect> stderr) {
+        return start(Map.of(), pool, node, java, jvmFlags, classPath, mainClass, args, extraEnv, stdout, stderr);
+    }
+
+    private static WorkerProcesses start(Map<String, String> controllerEnv, ResourcePool pool, int node, String java,
+                                         List<String> jvmFlags, String classPath, String mainClass, List<String> args,
+                                         Map<String, String> extraEnv, IntFunction<ProcessBuilder.Redirect> stdout,
+                                         IntFunction<ProcessBuilder.Redirect> stderr) {
         Objects.requireNonNull(java, "java");
         Objects.requireNonNull(pool, "pool");
         List<Integer> ranks = new ArrayList<>();
@@ -115,7 +140,7 @@ public final class WorkerProcesses implements AutoCloseable {
                 env.put("LOCAL_RANK", Integer.toString(local));
                 env.put("LOCAL_WORLD_SIZE", Integer.toString(ranks.size()));
                 env.put(Worker.ENV_DEVICE, slot.device().toString());
-                env.putAll(plane.localWorkerEnvironment());
+                env.putAll(controllerEnv);
                 env.putAll(extraEnv);
                 pb.redirectOutput(stdout.apply(r));
                 pb.redirectError(stderr.apply(r));

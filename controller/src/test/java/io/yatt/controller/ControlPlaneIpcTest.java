@@ -229,6 +229,22 @@ class ControlPlaneIpcTest {
     }
 
     @Test
+    void shouldStopWaitingForAGroupWhenInterruptedAndKeepTheInterrupt() {
+        try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 1)) {
+            Thread.currentThread().interrupt();
+            try {
+                IllegalStateException e = assertThrows(IllegalStateException.class,
+                        () -> cluster.plane.group("actor", 2, TimeUnit.MINUTES.toNanos(10)));
+                assertEquals("interrupted while forming a worker group: role=actor, size=2, registeredRanks=[0]",
+                        e.getMessage());
+                assertTrue(Thread.currentThread().isInterrupted());
+            } finally {
+                Thread.interrupted();
+            }
+        }
+    }
+
+    @Test
     void shouldRegisterMeshesIntoGroupTopology() {
         try (TestWorkers cluster = new TestWorkers(TestWorkers.context(), 0)) {
             for (int rank = 0; rank < 2; rank++) {
