@@ -1,6 +1,7 @@
 package io.yatt.trainer.cli;
 
 import io.yatt.trainer.launch.TrainerWorkers;
+import io.yatt.trainer.launch.WorkerJvms;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -45,9 +46,23 @@ public final class YattCli {
         return cl;
     }
 
-    /** Process entry point. */
+    /**
+     * Process entry point. A JVM started by a yatt launcher ({@link WorkerJvms#ENV_SIGINT}{@code =ignore}) ignores
+     * SIGINT: its launcher handles Ctrl-C and stops it.
+     */
     public static void main(String[] args) {
+        if ("ignore".equals(System.getenv(WorkerJvms.ENV_SIGINT))) {
+            ignoreSigint();
+        }
         System.exit(run(args));
+    }
+
+    private static void ignoreSigint() {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sun.misc.SignalHandler.SIG_IGN);
+        } catch (IllegalArgumentException e) {
+            // no SIGINT on this platform, or the JVM reserved it: nothing to ignore
+        }
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -44,6 +44,12 @@ public final class WorkerJvms implements AutoCloseable {
             "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
     /** Environment variable the launcher sets to the world the workers build: {@code none} or {@code shm}. */
     public static final String ENV_WORLD = "YATT_WORKER_WORLD";
+    /**
+     * Environment variable a yatt launcher sets to {@code ignore} in the JVMs it starts: {@code yatt} then ignores
+     * SIGINT, so that Ctrl-C in a terminal (SIGINT to the whole foreground process group) reaches only the launching
+     * {@code yatt train}, which stops the run gracefully and stops its JVMs itself.
+     */
+    public static final String ENV_SIGINT = "YATT_SIGINT";
     /** Default time for all workers to register: 120 s (each JVM start costs seconds on a busy host). */
     public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(120);
     /** Lines of a worker's standard error quoted in a failure report. */
@@ -146,6 +152,7 @@ public final class WorkerJvms implements AutoCloseable {
         }
         Map<String, String> env = new TreeMap<>();
         env.put(ENV_WORLD, ctx.world.cliName());
+        env.put(ENV_SIGINT, "ignore");
         if (ctx.world == World.SHM) {
             env.put(Communicators.ENV_BACKEND, "shm");
             env.put("MASTER_ADDR", RendezvousConfig.DEFAULT_MASTER_ADDR);
@@ -279,7 +286,12 @@ public final class WorkerJvms implements AutoCloseable {
 
     /** The last {@link #STDERR_TAIL_LINES} lines rank {@code rank} wrote to standard error, or {@code (empty)}. */
     public String stderrTail(int rank) {
-        List<String> lines = readLines(stderrFile(logDirectory, rank));
+        return tail(stderrFile(logDirectory, rank));
+    }
+
+    /** The last {@link #STDERR_TAIL_LINES} lines of {@code file}, or {@code (empty)}. */
+    static String tail(Path file) {
+        List<String> lines = readLines(file);
         if (lines.isEmpty()) {
             return "(empty)";
         }
@@ -324,7 +336,7 @@ public final class WorkerJvms implements AutoCloseable {
     }
 
     /** SIGTERM to every process at once, then each launch's close (SIGKILL after its grace). */
-    private static void terminate(List<WorkerProcesses> launches) {
+    static void terminate(List<WorkerProcesses> launches) {
         for (WorkerProcesses p : launches) {
             p.processes().forEach(Process::destroy);
         }
@@ -347,7 +359,7 @@ public final class WorkerJvms implements AutoCloseable {
         return files;
     }
 
-    private static void removeShmFiles(Path directory, String jobId) {
+    static void removeShmFiles(Path directory, String jobId) {
         for (Path f : shmFiles(directory, jobId)) {
             try {
                 Files.deleteIfExists(f);
@@ -479,6 +491,10 @@ public final class WorkerJvms implements AutoCloseable {
             return this;
         }
 
+        public List<String> jvmFlags() {
+            return jvmFlags;
+        }
+
         /** Where each rank's output goes, kept after close (default: a temporary folder removed on close). */
         public Context logDirectory(Path directory) {
             this.logDirectory = directory;
@@ -514,10 +530,20 @@ public final class WorkerJvms implements AutoCloseable {
             return this;
         }
 
+        /** The java binary; this JVM's once {@link #conclude()} ran without one given. */
+        public String java() {
+            return java;
+        }
+
         /** The workers' class path (default: this JVM's, the {@code java.class.path} property). */
         public Context classPath(String classPath) {
             this.classPath = classPath;
             return this;
+        }
+
+        /** The class path; this JVM's once {@link #conclude()} ran without one given. */
+        public String classPath() {
+            return classPath;
         }
 
         /**

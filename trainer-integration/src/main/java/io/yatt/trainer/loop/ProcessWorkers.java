@@ -12,7 +12,11 @@ import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.launch.ExternalJob;
 import io.yatt.trainer.launch.TrainerWorkers;
 import io.yatt.trainer.launch.WorkerJvms;
+import io.yatt.trainer.launch.LocalLaunch;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HexFormat;
@@ -22,11 +26,14 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The launch of {@code trainer.backend=shm}: C controllers as in {@link EmbeddedWorkers} and one {@code yatt worker
- * --kind rlhf} JVM per rank, the world of all ranks over shared memory. Each JVM registers every colocated role
- * ({@link EmbeddedWorkers#ROLES}) and its mesh ranks with the controller of its training DP slice; the task is built
- * by each worker from the config ({@link RlhfWorker#init}). One launch ({@link WorkerJvms}) for all controllers, so
- * the ranks share one shm job (one rendezvous, one set of files removed on close).
+ * The launch of {@code trainer.backend=shm}: one {@code yatt worker --kind rlhf} JVM per rank, the world of all ranks
+ * over shared memory, and C controllers. Each JVM registers every colocated role ({@link EmbeddedWorkers#ROLES}) and
+ * its mesh ranks with the controller of its training DP slice; the task is built by each worker from the config
+ * ({@link RlhfWorker#init}). With one controller ({@link #start}, C = 1) it is this JVM's and the workers are one
+ * {@link WorkerJvms} launch; with C > 1 controllers 1 to C - 1 are {@code yatt train} JVMs too, started with the
+ * workers by a {@link LocalLaunch}, and this JVM is controller 0 of what is then an external launch ({@link
+ * #external}) whose launcher it is. Either way the ranks share one shm job (one rendezvous, one set of files removed
+ * on close).
  */
 final class ProcessWorkers implements AutoCloseable {
     /**
@@ -40,8 +47,22 @@ final class ProcessWorkers implements AutoCloseable {
     /** Environment variable the CLI reads the controller's shared secret from (as {@code yatt worker} does). */
     static final String ENV_CONTROLLER_SECRET = "YATT_CONTROLLER_SECRET";
 
+    /**
+     * How long, after a run, the processes of a local launch with C > 1 get to end by themselves (controllers 1 to C -
+     * 1 finish their last step's work and shut their workers down) before they are stopped and named.
+     */
+    static final long LOCAL_EXIT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
+    /** The rendezvous timeout of a local launch with C > 1: every JVM starts within it (as {@link WorkerJvms}). */
+    static final long LOCAL_RENDEZVOUS_TIMEOUT_NS = WorkerJvms.DEFAULT_REGISTRATION_TIMEOUT_NS;
+    /** The file controllers 1 to C - 1 of a local launch read the run's config from, in the loop's scratch folder. */
+    static final String CONTROLLER_CONFIG_FILE = "controller-config.yaml";
+
     private final List<EmbeddedWorkers.Controller> controllers = new ArrayList<>();
     private WorkerJvms jvms;
+    /** The controller and worker JVMs of a local launch with C > 1 (started by this JVM, controller 0). */
+    private LocalLaunch local;
+    /** Set by {@link #abort()}: the run failed, so {@link #close()} stops the local launch's processes at once. */
+    private volatile boolean aborted;
     /** The store of the workers' shm world, served while they join it ({@code launch=external} only). */
     private ControllerRendezvous.Store worldStore;
 
@@ -63,13 +84,59 @@ final class ProcessWorkers implements AutoCloseable {
     }
 
     /**
-     * Starts {@code controllers} controllers and {@code layout.worldSize()} worker JVMs and forms every role's group.
+     * The launch of {@code trainer.launch=local}: {@code config}'s {@code trainer.controllers} controllers and {@code
+     * parallel.world_size} worker JVMs, every role's group formed. With C = 1 the controller is this JVM's ({@link
+     * #start}); with C > 1 this JVM starts controllers 1 to C - 1 as {@code yatt train} JVMs (the config, written to
+     * {@value #CONTROLLER_CONFIG_FILE} in {@code scratch} with {@code trainer.launch=external}, and {@code policyDir} as
+     * their starting policy) and the workers with torchrun's variables, and runs controller 0 of that launch ({@link
+     * #external}); the logs of all go to {@link #logDirectory}.
      *
-     * @throws IllegalArgumentException if the controllers do not divide the training DP size, or a controller's
-     *     generation replicas are not one contiguous block of the replicas
+     * @throws IllegalArgumentException as {@link #start} or {@link #external}
+     * @throws IllegalStateException if a JVM fails during startup (naming it, its exit code and the tail of its
+     *     standard error) or does not join in time
+     */
+    static ProcessWorkers local(TrainConfig config, Path policyDir, Path scratch) {
+        HybridLayout layout = config.parallel().layout();
+        int controllers = config.trainer().controllers();
+        long inlineLimitBytes = config.trainer().inlineLimitBytes();
+        if (controllers == 1) {
+            return start(layout, logDirectory(config), inlineLimitBytes);
+        }
+        // checked before any process starts, as the external launch checks it
+        ParallelControllers.of(controllers, layout.train().d());
+        Path configFile = scratch.resolve(CONTROLLER_CONFIG_FILE);
+        try {
+            Files.writeString(configFile, config.withOverrides(List.of("trainer.launch=external")).toYaml(),
+                    StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the controllers' config: path=" + configFile, e);
+        }
+        LocalLaunch launch = LocalLaunch.start(controllers, layout.worldSize(), List.of("--config",
+                configFile.toString(), "--sft-checkpoint", policyDir.toString()), rank -> List.of("--kind", "rlhf",
+                "--worker-id", Integer.toString(EmbeddedWorkers.WORKER_ID_BASE + rank)), logDirectory(config),
+                LOCAL_RENDEZVOUS_TIMEOUT_NS, new WorkerJvms.Context());
+        try {
+            ProcessWorkers out = launch.watch(() -> external(layout, launch.rendezvous(), launch.store(), controllers,
+                    RendezvousConfig.DEFAULT_MASTER_ADDR, null, inlineLimitBytes, launch.worldJobId()));
+            out.local = launch;
+            return out;
+        } catch (RuntimeException | Error e) {
+            try {
+                launch.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Starts one controller in this JVM and {@code layout.worldSize()} worker JVMs and forms every role's group.
+     *
      * @throws IllegalStateException if a worker JVM fails during startup or does not register in time
      */
-    static ProcessWorkers start(HybridLayout layout, int controllers, Path logDirectory, long inlineLimitBytes) {
+    static ProcessWorkers start(HybridLayout layout, Path logDirectory, long inlineLimitBytes) {
+        int controllers = 1;
         int size = layout.worldSize();
         ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         List<Map<String, GroupTopology.MeshRank>> meshes = new ArrayList<>();
@@ -83,17 +150,7 @@ final class ProcessWorkers implements AutoCloseable {
             for (int i = 0; i < controllers; i++) {
                 ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
                         .jobName(jobName(ProcessHandle.current().pid(), i)).inlineLimitBytes(inlineLimitBytes);
-                if (controllers > 1) {
-                    ctx.udp("127.0.0.1", 0);
-                }
                 out.controllers.add(new EmbeddedWorkers.Controller(ControlPlane.launch(ctx)));
-            }
-            if (controllers > 1) {
-                List<ControllerMesh.Peer> peers = out.controllers.stream().map(c -> c.plane.peer()).toList();
-                for (int i = 0; i < controllers; i++) {
-                    EmbeddedWorkers.Controller c = out.controllers.get(i);
-                    c.mesh = ControllerMesh.join(c.plane, i, peers, EmbeddedWorkers.MESH_TIMEOUT_NS);
-                }
             }
             List<ControlPlane> planes = out.controllers.stream().map(c -> c.plane).toList();
             out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
@@ -141,6 +198,20 @@ final class ProcessWorkers implements AutoCloseable {
      */
     static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous, int controllers,
                                    String controlHost, String secret, long inlineLimitBytes) {
+        byte[] nonce = new byte[4];
+        new SecureRandom().nextBytes(nonce);
+        return external(layout, rendezvous, null, controllers, controlHost, secret, inlineLimitBytes,
+                "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce));
+    }
+
+    /**
+     * As {@link #external(HybridLayout, RendezvousConfig, int, String, String, long)}, publishing through {@code
+     * store} when a launcher in this JVM serves it (null: rank 0 serves the rendezvous), the workers' shm world named
+     * {@code worldJobId}.
+     */
+    private static ProcessWorkers external(HybridLayout layout, RendezvousConfig rendezvous,
+                                           ControllerRendezvous.Store store, int controllers, String controlHost,
+                                           String secret, long inlineLimitBytes, String worldJobId) {
         if ((secret == null || secret.isEmpty()) && !RendezvousConfig.isLoopback(controlHost)) {
             throw new IllegalArgumentException("controller secret required: trainer.control_host=" + controlHost
                     + " is not loopback; set " + ENV_CONTROLLER_SECRET);
@@ -183,16 +254,13 @@ final class ProcessWorkers implements AutoCloseable {
             byte[] job = new byte[0];
             if (index == 0) {
                 out.worldStore = ControllerRendezvous.Store.serve(rendezvous.bindAddress(), size, rendezvous.secret());
-                byte[] nonce = new byte[4];
-                new SecureRandom().nextBytes(nonce);
-                job = new ExternalJob(out.worldStore.port(),
-                        "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce),
-                        EmbeddedWorkers.ROLES, TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes, controllerOf)
+                job = new ExternalJob(out.worldStore.port(), worldJobId, EmbeddedWorkers.ROLES, TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes, controllerOf)
                         .encode();
             }
             List<ControllerMesh.Peer> peers;
             try {
-                peers = ControllerRendezvous.publish(rendezvous, controllers, controller.plane, job);
+                peers = store != null ? store.publish(rendezvous, controllers, controller.plane, job)
+                        : ControllerRendezvous.publish(rendezvous, controllers, controller.plane, job);
             } catch (RendezvousException e) {
                 List<Integer> missing = e.missingRanks().stream().filter(r -> r >= controllers)
                         .map(r -> r - controllers).toList();
@@ -250,6 +318,7 @@ final class ProcessWorkers implements AutoCloseable {
      * Idempotent; any thread.
      */
     void abort() {
+        aborted = true;
         for (EmbeddedWorkers.Controller c : controllers) {
             c.plane.abort("another controller failed");
         }
@@ -260,7 +329,15 @@ final class ProcessWorkers implements AutoCloseable {
         return jvms;
     }
 
-    /** Stops the worker JVMs (removing the job's shm files), then the controllers' meshes and planes. */
+    /**
+     * Stops the worker JVMs (removing the job's shm files), then the controllers' meshes and planes. A local launch
+     * with C > 1 stops its processes first when the run was aborted; otherwise it closes controller 0 (its workers are
+     * told to stop) and gives its processes {@link #LOCAL_EXIT_TIMEOUT_NS} to end by themselves, then stops what still
+     * runs.
+     *
+     * @throws IllegalStateException after a run that was not aborted, if a process of a local launch with C > 1 did
+     *     not end within the timeout or exited with a code other than 0 (naming it)
+     */
     @Override
     public void close() {
         try {
@@ -270,12 +347,26 @@ final class ProcessWorkers implements AutoCloseable {
             if (jvms != null) {
                 jvms.close();
             }
+            if (local != null && aborted) {
+                // stopped before the planes close, so that closing finds their Aeron directories dead and removes them
+                local.close();
+            }
         } finally {
-            for (EmbeddedWorkers.Controller c : controllers) {
-                if (c.mesh != null) {
-                    c.mesh.close();
+            try {
+                for (EmbeddedWorkers.Controller c : controllers) {
+                    if (c.mesh != null) {
+                        c.mesh.close();
+                    }
+                    c.plane.close();
                 }
-                c.plane.close();
+            } finally {
+                if (local != null && !aborted) {
+                    try {
+                        local.awaitExit(LOCAL_EXIT_TIMEOUT_NS);
+                    } finally {
+                        local.close();
+                    }
+                }
             }
         }
     }

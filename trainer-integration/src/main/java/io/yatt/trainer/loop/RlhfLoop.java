@@ -224,8 +224,7 @@ public final class RlhfLoop {
                         ? ProcessWorkers.external(layout, options.external().rendezvous(), controllers,
                                 config.trainer().controlHost(), options.external().secret(),
                                 config.trainer().inlineLimitBytes())
-                        : ProcessWorkers.start(layout, controllers, ProcessWorkers.logDirectory(config),
-                                config.trainer().inlineLimitBytes())) {
+                        : ProcessWorkers.local(config, policyDir, tmp)) {
                     return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
                             options, onStep, policyDir, tmp, decider);
                 }

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 
 /**
@@ -31,7 +31,6 @@ import picocli.CommandLine;
 class TrainShmFaultTest {
 
     private static final int STEPS = 4;
-    private static final int KILLED_RANK = 1;
 
     private record Run(int code, String out, String err) {
     }
@@ -56,31 +55,49 @@ class TrainShmFaultTest {
                 "actor_rollout_ref.actor.ppo_micro_batch_size=8"));
     }
 
-    /** With one controller, and with two, whose other controller must stop too and leave the loss to be named. */
+    /**
+     * With one controller; with two (controller 1 a JVM of its own), killing a worker of controller 0, whose other
+     * controller must stop too and leave the loss to be named, or one of controller 1.
+     */
     @ParameterizedTest
-    @ValueSource(ints = {1, 2})
-    void shouldStopNamingAKilledWorkerAndResumeToTheUninterruptedResult(int controllers, @TempDir Path reference,
+    @CsvSource({"1, 1", "2, 1", "2, 3"})
+    void shouldStopNamingAKilledWorkerAndResumeToTheUninterruptedResult(int controllers, int killedRank,
+                                                                         @TempDir Path reference,
                                                                          @TempDir Path faulted) throws Exception {
         Run whole = run(tiny(reference, "in-process", controllers));
         assertEquals(0, whole.code(), whole.err());
 
         Path dir = faulted.resolve("t");
-        CompletableFuture<Long> killed = CompletableFuture.supplyAsync(() -> killAfterTwoSteps(dir));
+        Path aeron = Path.of(CommonContext.getAeronDirectoryName());
+        String aeronPrefix = aeron.getFileName() + "-yatt-rlhf-";
+        List<String> aeronBefore = entries(aeron.getParent(), aeronPrefix);
+        CompletableFuture<Long> killed = CompletableFuture.supplyAsync(() -> killAfterTwoSteps(dir, killedRank));
         Run first = run(tiny(faulted, "shm", controllers));
         assertTrue(killed.isDone(), "the run ended before its worker was killed: " + first.code() + " " + first.out()
                 + first.err());
         long pid = killed.get(1, TimeUnit.MINUTES);
         assertEquals(3, first.code(), first.out() + first.err());
-        String lost = "yatt: worker lost: role=actor,rollout,ref,critic,cost_critic,reward, rank=" + KILLED_RANK
-                + ", pid=" + pid + ", host=";
-        assertTrue(first.err().startsWith(lost), first.err());
+        if (killedRank == 1) {
+            String lost = "yatt: worker lost: role=actor,rollout,ref,critic,cost_critic,reward, rank=" + killedRank
+                    + ", pid=" + pid + ", host=";
+            assertTrue(first.err().startsWith(lost), first.err());
+        } else {
+            // controller 0 learns it from controller 1's loss or from its own workers' next collective, whichever
+            // comes first
+            assertTrue(first.err().startsWith("yatt: controller lost: index=1, pid=")
+                    || first.err().contains("dead ranks=[" + killedRank + ":pid=" + pid + "]"), first.err());
+        }
         assertTrue(first.err().endsWith("yatt: the run stopped; its workers were stopped (continue with --resume"
                 + " auto)" + System.lineSeparator()), first.err());
-        assertEquals(List.of(), workerJvms());
+        assertEquals(List.of(), yattJvms());
         long self = ProcessHandle.current().pid();
+        // the shm world's files (yatt-w<pid> with one controller, yatt-x<pid> with controller JVMs) and every Aeron
+        // directory of the run's controllers and workers
         assertEquals(List.of(), entries(ShmContext.DEFAULT_DIRECTORY, "yatt-w" + self + "."));
-        Path aeron = Path.of(CommonContext.getAeronDirectoryName());
-        assertEquals(List.of(), entries(aeron.getParent(), aeron.getFileName() + "-yatt-rlhf-" + self + "-"));
+        assertEquals(List.of(), entries(ShmContext.DEFAULT_DIRECTORY, "yatt-x" + self + "."));
+        List<String> aeronLeft = new ArrayList<>(entries(aeron.getParent(), aeronPrefix));
+        aeronLeft.removeAll(aeronBefore);
+        assertEquals(List.of(), aeronLeft);
 
         List<String> resume = tiny(faulted, "shm", controllers);
         resume.addAll(List.of("--resume", "auto"));
@@ -92,11 +109,11 @@ class TrainShmFaultTest {
             assertArrayEquals(Files.readAllBytes(reference.resolve("t").resolve(last).resolve(file)),
                     Files.readAllBytes(dir.resolve(last).resolve(file)), file);
         }
-        assertEquals(List.of(), workerJvms());
+        assertEquals(List.of(), yattJvms());
     }
 
-    /** Waits for step 2's metrics line, SIGKILLs the worker JVM of rank 1 (during step 3) and returns its pid. */
-    private static long killAfterTwoSteps(Path dir) {
+    /** Waits for step 2's metrics line, SIGKILLs the worker JVM of {@code rank} (during step 3) and returns its pid. */
+    private static long killAfterTwoSteps(Path dir, int rank) {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
         Path metrics = dir.resolve("metrics.jsonl");
         try {
@@ -111,8 +128,8 @@ class TrainShmFaultTest {
         } catch (InterruptedException e) {
             throw new IllegalStateException(e);
         }
-        String id = Integer.toString(100 + KILLED_RANK);
-        ProcessHandle victim = workerJvms().stream().filter(p -> {
+        String id = Integer.toString(100 + rank);
+        ProcessHandle victim = yattJvms().stream().filter(p -> {
             List<String> args = Arrays.asList(p.info().arguments().orElse(new String[0]));
             int i = args.indexOf("--worker-id");
             return i >= 0 && i + 1 < args.size() && args.get(i + 1).equals(id);
@@ -121,13 +138,10 @@ class TrainShmFaultTest {
         return victim.pid();
     }
 
-    /** This JVM's live {@code yatt worker --kind rlhf} descendants. */
-    private static List<ProcessHandle> workerJvms() {
-        return ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).filter(p -> {
-            List<String> args = Arrays.asList(p.info().arguments().orElse(new String[0]));
-            int i = args.indexOf("--kind");
-            return i >= 0 && i + 1 < args.size() && args.get(i + 1).equals("rlhf");
-        }).toList();
+    /** This JVM's live {@code yatt} descendants: the worker JVMs and, with two controllers, controller 1's JVM. */
+    private static List<ProcessHandle> yattJvms() {
+        return ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).filter(p -> Arrays.asList(
+                p.info().arguments().orElse(new String[0])).contains(YattCli.class.getName())).toList();
     }
 
     private static List<String> entries(Path folder, String prefix) throws IOException {

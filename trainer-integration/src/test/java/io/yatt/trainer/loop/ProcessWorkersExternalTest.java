@@ -10,12 +10,17 @@ import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.config.TrainConfig;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** {@code trainer.launch=external}: the controller's refusals before and while it waits for its workers. */
+/**
+ * {@code trainer.launch=external}, and a local launch of controller JVMs (which runs one): the controller's refusals
+ * before and while it waits for its workers.
+ */
 class ProcessWorkersExternalTest {
 
     private static HybridLayout layout() {
@@ -51,6 +56,29 @@ class ProcessWorkersExternalTest {
         assertEquals("trainer.launch=external needs trainer.controllers controllers and parallel.world_size workers: "
                 + "rendezvous worldSize=5, expected 6 (parallel.world_size=4, plus ranks 0 to 1, the controllers)",
                 e.getMessage());
+    }
+
+    @Test
+    void shouldRefuseToPublishThroughAStoreTheConfigDoesNotName() throws IOException {
+        int other = freePort();
+        try (ControllerRendezvous.Store store = ControllerRendezvous.Store.serve("127.0.0.1", 5, null)) {
+            RendezvousConfig rendezvous = RendezvousConfig.of(0, 5, "127.0.0.1", other);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> store.publish(rendezvous, 1, null, new byte[0]));
+            assertEquals("rendezvous config names another store: masterPort=" + other + ", store port="
+                    + store.port(), e.getMessage());
+        }
+    }
+
+    @Test
+    void shouldRefuseControllerJvmsThatDoNotDivideTheTrainingDpSizeBeforeStartingAny(@TempDir Path scratch) {
+        TrainConfig config = TrainConfig.load(RlhfLoopGoldenTest.resource("ppo_gae.yaml"),
+                List.of("trainer.backend=shm", "trainer.controllers=8"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ProcessWorkers.local(config, scratch.resolve("policy"), scratch));
+        assertEquals("controllers must divide the DP size: controllers=8, dpSize=" + layout().train().d(),
+                e.getMessage());
+        assertEquals(List.of(), List.of(scratch.toFile().list()));
     }
 
     @Test
