@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
 final class WorkerCommand implements Callable<Integer> {
 
     /** Environment variable with the controller's shared secret (UTF-8). */
-    static final String ENV_SECRET = "YATT_CONTROLLER_SECRET";
+    static final String ENV_SECRET = WorkerJvms.ENV_CONTROLLER_SECRET;
 
     @Spec
     CommandSpec spec;

@@ -24,8 +24,8 @@ import java.util.function.Supplier;
  * The processes of a {@code trainer.launch=local} run with C > 1 controllers, all on this host: controllers 1 to C -
  * 1 as {@code yatt train} JVMs ({@code trainer.launch=external}) and the W ranks as {@code yatt worker --kind rlhf}
  * JVMs, started as torchrun starts an external launch ({@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK}, {@code
- * LOCAL_WORLD_SIZE}, {@code MASTER_ADDR}, {@code MASTER_PORT}, a fresh {@value RendezvousConfig#ENV_SECRET} and {@value
- * WorkerJvms#ENV_SIGINT}{@code =ignore}), around
+ * LOCAL_WORLD_SIZE}, {@code MASTER_ADDR}, {@code MASTER_PORT}, fresh secrets in {@value RendezvousConfig#ENV_SECRET} and
+ * {@value WorkerJvms#ENV_CONTROLLER_SECRET}, and {@value WorkerJvms#ENV_SIGINT}{@code =ignore}), around
  * a rendezvous store this JVM serves. This JVM is rendezvous rank 0, controller 0: it publishes through {@link
  * #store()} with {@link #rendezvous()}. Logs: {@code controller-I.out|err} and {@code rank-R.out|err} (worker rank R)
  * in the log folder, kept.
@@ -45,16 +45,18 @@ public final class LocalLaunch implements AutoCloseable {
     private final ControllerRendezvous.Store store;
     private final RendezvousConfig rendezvous;
     private final String worldJobId;
+    private final String controllerSecret;
     private final List<WorkerProcesses> launches = new ArrayList<>();
     private boolean closed;
 
     private LocalLaunch(int controllers, Path logDirectory, ControllerRendezvous.Store store,
-                        RendezvousConfig rendezvous, String worldJobId) {
+                        RendezvousConfig rendezvous, String worldJobId, String controllerSecret) {
         this.controllers = controllers;
         this.logDirectory = logDirectory;
         this.store = store;
         this.rendezvous = rendezvous;
         this.worldJobId = worldJobId;
+        this.controllerSecret = controllerSecret;
     }
 
     /**
@@ -95,18 +97,15 @@ public final class LocalLaunch implements AutoCloseable {
             throw new UncheckedIOException("cannot create the launch's log folder: path=" + logDirectory, e);
         }
         SecureRandom random = new SecureRandom();
-        byte[] secret = new byte[16];
-        random.nextBytes(secret);
-        byte[] nonce = new byte[4];
-        random.nextBytes(nonce);
-        String token = HexFormat.of().formatHex(secret);
+        String token = randomHex(random, 16);
+        String controllerSecret = randomHex(random, 16);
         int worldSize = controllers + workers;
         ControllerRendezvous.Store store = ControllerRendezvous.Store.serve(RendezvousConfig.DEFAULT_MASTER_ADDR,
                 worldSize, token);
         RendezvousConfig rank0 = RendezvousConfig.of(0, worldSize, RendezvousConfig.DEFAULT_MASTER_ADDR, store.port())
                 .withSecret(token).withTimeoutNs(rendezvousTimeoutNs);
         LocalLaunch launch = new LocalLaunch(controllers, logDirectory, store, rank0,
-                "x" + ProcessHandle.current().pid() + "." + HexFormat.of().formatHex(nonce));
+                "x" + ProcessHandle.current().pid() + "." + randomHex(random, 4), controllerSecret);
         Map<String, String> env = new TreeMap<>();
         env.put("MASTER_ADDR", RendezvousConfig.DEFAULT_MASTER_ADDR);
         env.put("MASTER_PORT", Integer.toString(store.port()));
@@ -114,6 +113,7 @@ public final class LocalLaunch implements AutoCloseable {
         env.put("LOCAL_WORLD_SIZE", Integer.toString(worldSize));
         env.put(RendezvousConfig.ENV_SECRET, token);
         env.put(WorkerJvms.ENV_SIGINT, "ignore");
+        env.put(WorkerJvms.ENV_CONTROLLER_SECRET, controllerSecret);
         env.put(RendezvousConfig.ENV_TIMEOUT_MS, Long.toString(TimeUnit.NANOSECONDS.toMillis(rendezvousTimeoutNs)));
         List<String> flags = new ArrayList<>(WorkerJvms.PROJECT_JVM_FLAGS);
         flags.addAll(jvm.jvmFlags());
@@ -146,6 +146,21 @@ public final class LocalLaunch implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    private static String randomHex(SecureRandom random, int bytes) {
+        byte[] b = new byte[bytes];
+        random.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    /**
+     * The shared secret of the launch's control planes (fresh, random; in the processes' {@value
+     * WorkerJvms#ENV_CONTROLLER_SECRET}): controller 0's plane takes it too, so no other process on the host can
+     * register with or speak to the controllers' udp endpoints.
+     */
+    public String controllerSecret() {
+        return controllerSecret;
     }
 
     /** Rendezvous rank 0's config (this JVM, controller 0): the store's port and secret, the launch's timeout. */

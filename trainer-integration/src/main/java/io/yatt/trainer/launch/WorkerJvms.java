@@ -50,6 +50,11 @@ public final class WorkerJvms implements AutoCloseable {
      * {@code yatt train}, which stops the run gracefully and stops its JVMs itself.
      */
     public static final String ENV_SIGINT = "YATT_SIGINT";
+    /**
+     * Environment variable with the controllers' shared secret, read by {@code yatt train} and {@code yatt worker}
+     * alike (empty: none).
+     */
+    public static final String ENV_CONTROLLER_SECRET = "YATT_CONTROLLER_SECRET";
     /** Default time for all workers to register: 120 s (each JVM start costs seconds on a busy host). */
     public static final long DEFAULT_REGISTRATION_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(120);
     /** Lines of a worker's standard error quoted in a failure report. */

@@ -44,8 +44,6 @@ final class ProcessWorkers implements AutoCloseable {
     /** A worker's wait for the controller's verdict after a collective lost a peer: above the heartbeat timeout. */
     static final long PEER_LOSS_WAIT_NS = TimeUnit.SECONDS.toNanos(20);
 
-    /** Environment variable the CLI reads the controller's shared secret from (as {@code yatt worker} does). */
-    static final String ENV_CONTROLLER_SECRET = "YATT_CONTROLLER_SECRET";
 
     /**
      * How long, after a run, the processes of a local launch with C > 1 get to end by themselves (controllers 1 to C -
@@ -117,7 +115,8 @@ final class ProcessWorkers implements AutoCloseable {
                 LOCAL_RENDEZVOUS_TIMEOUT_NS, new WorkerJvms.Context());
         try {
             ProcessWorkers out = launch.watch(() -> external(layout, launch.rendezvous(), launch.store(), controllers,
-                    RendezvousConfig.DEFAULT_MASTER_ADDR, null, inlineLimitBytes, launch.worldJobId()));
+                    RendezvousConfig.DEFAULT_MASTER_ADDR, launch.controllerSecret(), inlineLimitBytes,
+                    launch.worldJobId()));
             out.local = launch;
             return out;
         } catch (RuntimeException | Error e) {
@@ -214,7 +213,7 @@ final class ProcessWorkers implements AutoCloseable {
                                            String secret, long inlineLimitBytes, String worldJobId) {
         if ((secret == null || secret.isEmpty()) && !RendezvousConfig.isLoopback(controlHost)) {
             throw new IllegalArgumentException("controller secret required: trainer.control_host=" + controlHost
-                    + " is not loopback; set " + ENV_CONTROLLER_SECRET);
+                    + " is not loopback; set " + WorkerJvms.ENV_CONTROLLER_SECRET);
         }
         int size = layout.worldSize();
         int index = rendezvous.rank();

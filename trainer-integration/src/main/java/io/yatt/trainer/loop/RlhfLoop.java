@@ -20,6 +20,7 @@ import io.yatt.trainer.config.Launch;
 import io.yatt.trainer.config.KlControlType;
 import io.yatt.trainer.config.PlacementMode;
 import io.yatt.trainer.config.TrainConfig;
+import io.yatt.trainer.launch.WorkerJvms;
 import io.yatt.trainer.model.Batch;
 import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaCheckpoint;
@@ -125,7 +126,7 @@ public final class RlhfLoop {
     public record ExternalLaunch(RendezvousConfig rendezvous, String secret) {
 
         /** Environment variable with the controller's shared secret, as {@code yatt worker} reads it. */
-        public static final String ENV_SECRET = ProcessWorkers.ENV_CONTROLLER_SECRET;
+        public static final String ENV_SECRET = WorkerJvms.ENV_CONTROLLER_SECRET;
 
         /**
          * From a launcher's environment ({@link RendezvousConfig#fromEnvironment}, {@value #ENV_SECRET}).
