@@ -88,6 +88,8 @@ public final class ConfigDefaults {
     public static final int INLINE_LIMIT_BYTES = 64 * 1024;
     public static final Launch LAUNCH = Launch.LOCAL;
     public static final String CONTROL_HOST = "127.0.0.1";
+    /** Extra JVM options of the JVMs yatt train starts: none (each JVM's own defaults). */
+    public static final String JVM_OPTIONS = "";
 
     // parallel and placement
     public static final int WORLD_SIZE = 4;

@@ -164,6 +164,8 @@ final class ConfigSchema {
                 "shm worker JVMs started by yatt train (local) or by torchrun/Slurm/Open MPI (external)"));
         k.add(new Key("trainer.control_host", STR, CONTROL_HOST, c -> c.trainer().controlHost(),
                 "address the controller binds with launch=external (non-loopback: YATT_CONTROLLER_SECRET)"));
+        k.add(new Key("trainer.jvm_options", STR, JVM_OPTIONS, c -> c.trainer().jvmOptions(),
+                "extra options of the worker and controller JVMs yatt train starts (launch=local), e.g. -Xmx8g"));
         // parallel and placement
         k.add(new Key("parallel.world_size", INT, WORLD_SIZE, c -> c.parallel().worldSize(), "ranks in all"));
         k.add(new Key("parallel.training", STR, TRAINING_LAYOUT, c -> c.parallel().training(),
@@ -364,7 +366,7 @@ final class ConfigSchema {
                 ConfigChoice.of(Backend.values(), "trainer.backend", str(v, "trainer.backend")),
                 integer(v, "trainer.inline_limit_bytes"),
                 ConfigChoice.of(Launch.values(), "trainer.launch", str(v, "trainer.launch")),
-                str(v, "trainer.control_host"));
+                str(v, "trainer.control_host"), str(v, "trainer.jvm_options"));
         TrainConfig.Parallel parallel = new TrainConfig.Parallel(integer(v, "parallel.world_size"),
                 str(v, "parallel.training"), str(v, "parallel.generation"));
         TrainConfig.Placement placement = new TrainConfig.Placement(

@@ -111,6 +111,12 @@ final class ConfigValidation {
         if (trainer.controlHost().isBlank()) {
             throw new ConfigException("trainer.control_host must not be empty: trainer.control_host=''");
         }
+        for (String option : trainer.jvmOptionList()) {
+            if (!option.startsWith("-")) {
+                throw new ConfigException("trainer.jvm_options takes JVM options, each starting with '-': option="
+                        + option + ", trainer.jvm_options=" + trainer.jvmOptions());
+            }
+        }
         // parallel and placement
         atLeast("parallel.world_size", parallel.worldSize(), 1);
         HybridLayout layout;

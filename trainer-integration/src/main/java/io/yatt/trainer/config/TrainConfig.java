@@ -270,10 +270,17 @@ public record TrainConfig(
      *        as references
      * @param launch who starts the worker JVMs of the shm backend: {@code yatt train} or the cluster's launcher
      * @param controlHost the address the controller's control plane binds with {@code launch=external}
+     * @param jvmOptions extra options (whitespace-separated) of every JVM {@code yatt train} starts with {@code
+     *        backend=shm launch=local}: the worker JVMs and the other controllers' JVMs
      */
     public record Trainer(int totalTrainingSteps, int saveFreq, int testFreq, int plotFreq, String experimentName,
             String runsDir, int seed, ResumeMode resumeMode, String resumeFromPath, int controllers,
-            Backend backend, int inlineLimitBytes, Launch launch, String controlHost) {
+            Backend backend, int inlineLimitBytes, Launch launch, String controlHost, String jvmOptions) {
+
+        /** {@link #jvmOptions()} split on whitespace; empty for none. */
+        public List<String> jvmOptionList() {
+            return jvmOptions.isBlank() ? List.of() : List.of(jvmOptions.strip().split("\\s+"));
+        }
     }
 
     /**

@@ -97,8 +97,9 @@ final class ProcessWorkers implements AutoCloseable {
         HybridLayout layout = config.parallel().layout();
         int controllers = config.trainer().controllers();
         long inlineLimitBytes = config.trainer().inlineLimitBytes();
+        List<String> jvmOptions = config.trainer().jvmOptionList();
         if (controllers == 1) {
-            return start(layout, logDirectory(config), inlineLimitBytes);
+            return start(layout, logDirectory(config), inlineLimitBytes, jvmOptions);
         }
         // checked before any process starts, as the external launch checks it
         ParallelControllers.of(controllers, layout.train().d());
@@ -112,7 +113,7 @@ final class ProcessWorkers implements AutoCloseable {
         LocalLaunch launch = LocalLaunch.start(controllers, layout.worldSize(), List.of("--config",
                 configFile.toString(), "--sft-checkpoint", policyDir.toString()), rank -> List.of("--kind", "rlhf",
                 "--worker-id", Integer.toString(EmbeddedWorkers.WORKER_ID_BASE + rank)), logDirectory(config),
-                LOCAL_RENDEZVOUS_TIMEOUT_NS, new WorkerJvms.Context());
+                LOCAL_RENDEZVOUS_TIMEOUT_NS, new WorkerJvms.Context().jvmFlags(jvmOptions));
         try {
             ProcessWorkers out = launch.watch(() -> external(layout, launch.rendezvous(), launch.store(), controllers,
                     RendezvousConfig.DEFAULT_MASTER_ADDR, launch.controllerSecret(), inlineLimitBytes,
@@ -130,11 +131,13 @@ final class ProcessWorkers implements AutoCloseable {
     }
 
     /**
-     * Starts one controller in this JVM and {@code layout.worldSize()} worker JVMs and forms every role's group.
+     * Starts one controller in this JVM and {@code layout.worldSize()} worker JVMs (with {@code jvmOptions} after the
+     * project's flags) and forms every role's group.
      *
      * @throws IllegalStateException if a worker JVM fails during startup or does not register in time
      */
-    static ProcessWorkers start(HybridLayout layout, Path logDirectory, long inlineLimitBytes) {
+    static ProcessWorkers start(HybridLayout layout, Path logDirectory, long inlineLimitBytes,
+                                List<String> jvmOptions) {
         int controllers = 1;
         int size = layout.worldSize();
         ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
@@ -155,7 +158,7 @@ final class ProcessWorkers implements AutoCloseable {
             out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
                     .roles(EmbeddedWorkers.ROLES).count(size).world(WorkerJvms.World.SHM)
                     .workerIdBase(EmbeddedWorkers.WORKER_ID_BASE).peerLossWaitNs(PEER_LOSS_WAIT_NS)
-                    .logDirectory(logDirectory)
+                    .logDirectory(logDirectory).jvmFlags(jvmOptions)
                     .rankArguments(rank -> workerArguments(meshes.get(rank), inlineLimitBytes)));
             for (EmbeddedWorkers.Controller c : out.controllers) {
                 for (String role : EmbeddedWorkers.ROLES) {

@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Ctrl-C on {@code yatt train trainer.backend=shm}: the terminal sends SIGINT to every process of the foreground
  * group, the worker JVMs and the other controllers' JVMs included. Only {@code yatt train} acts on it: the run stops
- * after the step in flight with a checkpoint and exit code 130, and every JVM it started ends.
+ * after the step in flight with a checkpoint and exit code 130, and every JVM it started ends. The JVMs it started
+ * carry {@code trainer.jvm_options}.
  */
 class TrainInterruptTest {
 
@@ -32,6 +33,7 @@ class TrainInterruptTest {
                 "--sft-steps", "10", "trainer.runs_dir=" + runs, "trainer.experiment_name=t",
                 "trainer.total_training_steps=1000", "trainer.save_freq=-1", "trainer.test_freq=-1",
                 "trainer.backend=shm", "trainer.controllers=" + controllers,
+                "trainer.jvm_options=-Xmx512m -Dyatt.test.launched=" + controllers,
                 "actor_rollout_ref.model.hidden_size=16", "actor_rollout_ref.model.intermediate_size=32",
                 "actor_rollout_ref.model.num_hidden_layers=1", "data.train_size=256", "data.val_size=16",
                 "data.train_batch_size=8", "actor_rollout_ref.actor.ppo_mini_batch_size=8",
@@ -51,6 +53,12 @@ class TrainInterruptTest {
             List<String> kill = new ArrayList<>(List.of("kill", "-INT", Long.toString(train.pid())));
             List<ProcessHandle> started = train.descendants().toList();
             assertEquals(controllers - 1 + 4, started.size(), started.toString());
+            for (ProcessHandle p : started) {
+                // trainer.jvm_options reach every JVM yatt train starts
+                List<String> args = List.of(p.info().arguments().orElse(new String[0]));
+                assertTrue(args.contains("-Xmx512m") && args.contains("-Dyatt.test.launched=" + controllers),
+                        args.toString());
+            }
             started.forEach(p -> kill.add(Long.toString(p.pid())));
             assertEquals(0, new ProcessBuilder(kill).inheritIO().start().waitFor());
             assertTrue(train.waitFor(2, TimeUnit.MINUTES), "yatt train did not stop");

@@ -22,6 +22,6 @@ class ConfigDocsTest {
             }
         }
         assertEquals(List.of(), missing);
-        assertEquals(80, ConfigSchema.keys().size());
+        assertEquals(81, ConfigSchema.keys().size());
     }
 }

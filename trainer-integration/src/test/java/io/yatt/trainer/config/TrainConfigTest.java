@@ -135,6 +135,11 @@ class TrainConfigTest {
                 message("", "actor_rollout_ref.actor.ppo_micro_batch_size=1"));
         assertEquals("trainer.experiment_name must be a plain folder name: trainer.experiment_name=a/b",
                 message("", "trainer.experiment_name=a/b"));
+        assertEquals("trainer.jvm_options takes JVM options, each starting with '-': option=8g, "
+                + "trainer.jvm_options=-Xmx 8g", message("", "trainer.jvm_options=-Xmx 8g"));
+        assertEquals(List.of("-Xmx8g", "-XX:+UseZGC"), TrainConfig.load("",
+                List.of("trainer.jvm_options= -Xmx8g \t -XX:+UseZGC ")).trainer().jvmOptionList());
+        assertEquals(List.of(), TrainConfig.defaults().trainer().jvmOptionList());
         // t=4 over 2 KV heads replicates each head on 2 ranks; 3 KV heads fit t=2 neither way
         assertEquals(4, TrainConfig.load("", List.of("parallel.world_size=4", "parallel.training=1-4-1",
                 "parallel.generation=1-2-2-1")).parallel().layout().train().t());
