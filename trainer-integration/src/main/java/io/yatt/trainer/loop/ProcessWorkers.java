@@ -121,11 +121,7 @@ final class ProcessWorkers implements AutoCloseable {
             out.local = launch;
             return out;
         } catch (RuntimeException | Error e) {
-            try {
-                launch.close();
-            } catch (RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
-            }
+            closeAfter(launch::close, e);
             throw e;
         }
     }
@@ -167,7 +163,7 @@ final class ProcessWorkers implements AutoCloseable {
             }
             return out;
         } catch (RuntimeException | Error e) {
-            closeAfter(out, e);
+            closeAfter(out::close, e);
             throw e;
         }
     }
@@ -284,15 +280,15 @@ final class ProcessWorkers implements AutoCloseable {
             }
             return out;
         } catch (RuntimeException | Error e) {
-            closeAfter(out, e);
+            closeAfter(out::close, e);
             throw e;
         }
     }
 
     /** Closes what a failed launch started; a failed close is suppressed in {@code failure}, which the caller throws. */
-    private static void closeAfter(ProcessWorkers out, Throwable failure) {
+    private static void closeAfter(Runnable close, Throwable failure) {
         try {
-            out.close();
+            close.run();
         } catch (RuntimeException cleanup) {
             failure.addSuppressed(cleanup);
         }
