@@ -351,6 +351,17 @@ public final class ControlPlane implements AutoCloseable {
         agent.abort(reason, new java.util.concurrent.CancellationException("aborted: reason=" + reason));
     }
 
+    /**
+     * Tells the plane that a process of this host exited (its launcher saw it, for example through {@link
+     * Process#onExit()}): every worker that registered from it is lost at the next liveness check, a quarter of the
+     * heartbeat interval later, as when its heartbeat timeout passes (calls in flight on it fail with {@link
+     * WorkerLostException}, its peers' collectives are aborted), instead of after the timeout. A pid of no worker is
+     * ignored. Any thread.
+     */
+    public void processExited(long pid) {
+        agent.processExited(pid, Contexts.localHostName());
+    }
+
     /** Asks every live worker to stop (their {@link Worker#awaitShutdown} returns). */
     public void shutdownWorkers(String reason) {
         agent.shutdownWorkers(reason);

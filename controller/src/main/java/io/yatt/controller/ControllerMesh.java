@@ -89,6 +89,15 @@ public final class ControllerMesh implements AutoCloseable {
                 timeoutNs);
     }
 
+    /**
+     * Tells the mesh that a process of this host exited (its launcher saw it, for example through {@link
+     * Process#onExit()}): a controller of the mesh that ran in it is lost at the next liveness check, a quarter of the
+     * heartbeat interval later, not after the heartbeat timeout. A pid of no peer is ignored. Any thread.
+     */
+    public void processExited(long pid) {
+        links.inbox().processExited(pid, Contexts.localHostName());
+    }
+
     /** This controller's index, i. */
     public int index() {
         return index;

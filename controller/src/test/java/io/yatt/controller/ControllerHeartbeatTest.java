@@ -35,11 +35,16 @@ class ControllerHeartbeatTest {
         final List<Boolean> meshClosed = new ArrayList<>();
 
         Mesh(int c) {
+            this(c, TIMEOUT_NS, i -> "controller-host-" + i);
+        }
+
+        /** Controller {@code i} on {@code host.apply(i)}, every one in this JVM (one pid). */
+        Mesh(int c, long timeoutNs, java.util.function.IntFunction<String> host) {
             try {
                 for (int i = 0; i < c; i++) {
                     controllers.add(new TestWorkers(TestWorkers.context().udp("127.0.0.1", 0).jobName("hb-" + i)
-                            .peerHeartbeatIntervalNs(INTERVAL_NS).peerHeartbeatTimeoutNs(TIMEOUT_NS)
-                            .host("controller-host-" + i), 1));
+                            .peerHeartbeatIntervalNs(INTERVAL_NS).peerHeartbeatTimeoutNs(timeoutNs)
+                            .host(host.apply(i)), 1));
                 }
                 List<ControllerMesh.Peer> peers = controllers.stream().map(t -> t.plane.peer()).toList();
                 for (int i = 0; i < c; i++) {
@@ -113,6 +118,24 @@ class ControllerHeartbeatTest {
                     () -> mesh.meshes.get(0).reduce(1, List.of())));
         } finally {
             threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void shouldLoseAtOnceAControllerWhoseProcessItsLauncherSawExit() throws Exception {
+        long longTimeoutNs = TimeUnit.MINUTES.toNanos(10);
+        // only controller 1 runs on this host; 0 and 2 share this JVM's pid but not its host name
+        try (Mesh mesh = new Mesh(3, longTimeoutNs, i -> i == 1 ? Contexts.localHostName() : "controller-host-" + i)) {
+            CompletableFuture<Object> call = mesh.controllers.get(0).group().callAsync("blockUntilReleased");
+            mesh.controllers.get(0).methods.getFirst().started.await();
+            mesh.meshes.get(0).processExited(ProcessHandle.current().pid() + 1_000_000); // no controller's
+            mesh.meshes.get(0).processExited(ProcessHandle.current().pid());
+            ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
+            ControllerLostException lost = assertInstanceOf(ControllerLostException.class, e.getCause());
+            assertEquals(1, lost.index());
+            assertEquals(Contexts.localHostName(), lost.host());
+            assertTrue(lost.lastHeartbeatAgeNs() < longTimeoutNs, "age " + lost.lastHeartbeatAgeNs());
+            assertSame(lost, assertThrows(ControllerLostException.class, () -> mesh.meshes.get(0).barrier(1)));
         }
     }
 

@@ -45,6 +45,31 @@ class HeartbeatTimeoutTest {
     }
 
     @Test
+    void shouldLoseAtOnceTheWorkersOfAProcessItsLauncherSawExit() throws Exception {
+        long longTimeoutNs = TimeUnit.MINUTES.toNanos(10);
+        ControlPlane.Context ctx = new ControlPlane.Context().heartbeatIntervalNs(INTERVAL_NS)
+                .heartbeatTimeoutNs(longTimeoutNs);
+        try (TestWorkers cluster = new TestWorkers(ctx, 0)) {
+            // rank 0 runs on another host with the same pid as rank 1's process here
+            cluster.startWorker(0, cluster.baseWorker(0).pid(5001));
+            cluster.startWorker(1, cluster.baseWorker(1).host(Contexts.localHostName()));
+            CompletableFuture<Object> call = cluster.group().callAsync("blockUntilReleased");
+            cluster.methods.get(1).started.await();
+
+            cluster.plane.processExited(4242); // no worker's process
+            cluster.plane.processExited(5001);
+            ExecutionException e = assertThrows(ExecutionException.class, () -> call.get(60, TimeUnit.SECONDS));
+            WorkerLostException lost = assertInstanceOf(WorkerLostException.class, e.getCause());
+            assertEquals(1, lost.rank());
+            assertEquals(5001L, lost.pid());
+            assertEquals(Contexts.localHostName(), lost.host());
+            assertTrue(lost.getMessage().endsWith(", timeoutMs=600000"), lost.getMessage());
+            assertTrue(lost.lastHeartbeatAgeNs() < longTimeoutNs, "age " + lost.lastHeartbeatAgeNs());
+            cluster.methods.get(0).release.countDown();
+        }
+    }
+
+    @Test
     void shouldKeepBusyWorkerAliveWhileItsMethodRuns() throws Exception {
         ControlPlane.Context ctx = new ControlPlane.Context().heartbeatIntervalNs(INTERVAL_NS)
                 .heartbeatTimeoutNs(BUSY_TIMEOUT_NS);

@@ -47,7 +47,7 @@ public final class LocalLaunch implements AutoCloseable {
     private final String worldJobId;
     private final String controllerSecret;
     private final List<WorkerProcesses> launches = new ArrayList<>();
-    private boolean closed;
+    private volatile boolean closed;
 
     private LocalLaunch(int controllers, Path logDirectory, ControllerRendezvous.Store store,
                         RendezvousConfig rendezvous, String worldJobId, String controllerSecret) {
@@ -261,6 +261,21 @@ public final class LocalLaunch implements AutoCloseable {
             Thread.interrupted();
         }
         return p;
+    }
+
+    /**
+     * Calls {@code onExit} with the pid of each process that exits with a code other than 0 before this launch is
+     * closed (from the JVM's process-exit thread), so that a controller learns of it at once (for example {@link
+     * io.yatt.controller.ControlPlane#processExited}).
+     */
+    public void onFailedExit(java.util.function.LongConsumer onExit) {
+        for (Process p : processes()) {
+            p.onExit().thenAccept(exited -> {
+                if (!closed && exited.exitValue() != 0) {
+                    onExit.accept(exited.pid());
+                }
+            });
+        }
     }
 
     /**

@@ -97,7 +97,7 @@ public final class WorkerJvms implements AutoCloseable {
     private final List<WorkerProcesses> processes;
     private WorkerGroup group;
     private List<WorkerGroup> groups = List.of();
-    private boolean closed;
+    private volatile boolean closed;
 
     private WorkerJvms(Context ctx, String jobId, Path logDirectory, List<WorkerProcesses> processes) {
         this.ctx = ctx;
@@ -200,6 +200,14 @@ public final class WorkerJvms implements AutoCloseable {
             throw e;
         }
         WorkerJvms jvms = new WorkerJvms(ctx, jobId, logs, started);
+        // the launcher sees a worker process exit at once: its controller need not wait out the heartbeat timeout
+        for (Process p : jvms.processes()) {
+            p.onExit().thenAccept(exited -> {
+                if (!jvms.closed && exited.exitValue() != 0) {
+                    planes.forEach(plane -> plane.processExited(exited.pid()));
+                }
+            });
+        }
         try {
             jvms.awaitRegistered(planes, perPlane);
             return jvms;

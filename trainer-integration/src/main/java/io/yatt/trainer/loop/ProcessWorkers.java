@@ -119,6 +119,12 @@ final class ProcessWorkers implements AutoCloseable {
                     RendezvousConfig.DEFAULT_MASTER_ADDR, launch.controllerSecret(), inlineLimitBytes,
                     launch.worldJobId()));
             out.local = launch;
+            // a JVM of the launch that fails: this controller's worker, or a controller of the mesh, is lost at once
+            EmbeddedWorkers.Controller first = out.controllers.getFirst();
+            launch.onFailedExit(pid -> {
+                first.plane.processExited(pid);
+                first.mesh.processExited(pid);
+            });
             return out;
         } catch (RuntimeException | Error e) {
             closeAfter(launch::close, e);

@@ -17,6 +17,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -81,6 +83,11 @@ class TrainShmFaultTest {
             String lost = "yatt: worker lost: role=actor,rollout,ref,critic,cost_critic,reward, rank=" + killedRank
                     + ", pid=" + pid + ", host=";
             assertTrue(first.err().startsWith(lost), first.err());
+            // found by its exit, which the launcher reports to the controller, not by the 10 s heartbeat timeout
+            Matcher age = Pattern.compile("lastHeartbeatAgeMs=(\\d+), timeoutMs=10000")
+                    .matcher(first.err());
+            assertTrue(age.find(), first.err());
+            assertTrue(Long.parseLong(age.group(1)) < 10_000, first.err());
         } else {
             // controller 0 learns it from controller 1's loss or from its own workers' next collective, whichever
             // comes first

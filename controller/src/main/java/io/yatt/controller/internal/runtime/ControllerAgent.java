@@ -94,6 +94,14 @@ public final class ControllerAgent implements Agent, MessageHandler {
      * threading; run in order, each duty cycle.
      */
     private final ConcurrentLinkedQueue<AgentTask<?>> agentTasks = new ConcurrentLinkedQueue<>();
+    /** Processes of this host that exited, as their launcher reported them; drained by the liveness check. */
+    private final ConcurrentLinkedQueue<ExitedProcess> exitedQueue = new ConcurrentLinkedQueue<>();
+    /** The exits reported so far (agent thread only): a worker that registered from one of them is lost. */
+    private final java.util.Set<ExitedProcess> exited = new java.util.HashSet<>();
+
+    /** A process that exited: its pid and host. */
+    private record ExitedProcess(long pid, String host) {
+    }
     /** Set when the agent stops: tasks then fail instead of waiting for a duty cycle that never comes. */
     private volatile boolean agentClosed;
     /** Opens the frames of peer controllers (null without a secret); under the poll lock. */
@@ -499,11 +507,24 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return work;
     }
 
+    /**
+     * Records that process {@code pid} of {@code host} exited: the workers that registered from it are lost at the next
+     * liveness check instead of after the heartbeat timeout. Any thread.
+     */
+    public void processExited(long pid, String host) {
+        exitedQueue.add(new ExitedProcess(pid, host));
+    }
+
     private int checkLiveness(long nowNs) {
         int lostNow = 0;
+        for (ExitedProcess e; (e = exitedQueue.poll()) != null; ) {
+            exited.add(e);
+        }
         for (WorkerSession session : workers.values()) {
             long ageNs = nowNs - session.lastSeenNs();
-            if (session.lost() == null && ageNs > heartbeatTimeoutNs) {
+            if (session.lost() == null && (ageNs > heartbeatTimeoutNs || (!exited.isEmpty()
+                    && exited.contains(new ExitedProcess(session.registration().pid(),
+                            session.registration().host()))))) {
                 Message.Register r = session.registration();
                 WorkerLostException e = new WorkerLostException(r.roles(), r.rank(), r.pid(), r.host(), ageNs,
                         heartbeatTimeoutNs);

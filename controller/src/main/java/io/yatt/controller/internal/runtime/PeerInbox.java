@@ -29,12 +29,15 @@ public final class PeerInbox {
     private final Map<Long, boolean[]> barriers = new HashMap<>();
     private final Map<Long, List<Message.MetricReduction>> reductions = new HashMap<>();
     private ControllerLostException lost;
+    /** Peers whose process exited, as their launcher reported (index order); lost at the next liveness check. */
+    private final boolean[] exited;
 
     /**
      * The inbox of controller {@code index} among {@code peers} (index order, this one included), which count as
      * heard from at {@code joinedNs}.
      */
     public PeerInbox(int index, List<ControllerMesh.Peer> peers, long joinedNs) {
+        this.exited = new boolean[peers.size()];
         this.index = index;
         this.count = peers.size();
         this.peers = List.copyOf(peers);
@@ -92,7 +95,7 @@ public final class PeerInbox {
         }
         for (int i = 0; i < count; i++) {
             long ageNs = nowNs - lastSeenNs[i];
-            if (i != index && !left[i] && ageNs > timeoutNs) {
+            if (i != index && !left[i] && (ageNs > timeoutNs || exited[i])) {
                 ControllerMesh.Peer p = peers.get(i);
                 lost = new ControllerLostException(i, p.pid(), p.host(), ageNs, timeoutNs);
                 notifyAll();
@@ -100,6 +103,19 @@ public final class PeerInbox {
             }
         }
         return null;
+    }
+
+    /**
+     * Marks the peers that run in process {@code pid} on {@code host} as exited: the next liveness check finds them
+     * lost without waiting out the heartbeat timeout (unless they left the mesh first).
+     */
+    public synchronized void processExited(long pid, String host) {
+        for (int i = 0; i < count; i++) {
+            ControllerMesh.Peer p = peers.get(i);
+            if (i != index && p.pid() == pid && p.host().equals(host)) {
+                exited[i] = true;
+            }
+        }
     }
 
     /** Whether controller {@code i} said it leaves the mesh. */
