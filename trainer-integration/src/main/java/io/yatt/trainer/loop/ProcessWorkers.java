@@ -10,9 +10,9 @@ import io.yatt.controller.ParallelControllers;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.launch.ExternalJob;
+import io.yatt.trainer.launch.LocalLaunch;
 import io.yatt.trainer.launch.TrainerWorkers;
 import io.yatt.trainer.launch.WorkerJvms;
-import io.yatt.trainer.launch.LocalLaunch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +43,6 @@ final class ProcessWorkers implements AutoCloseable {
     static final long HEARTBEAT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
     /** A worker's wait for the controller's verdict after a collective lost a peer: above the heartbeat timeout. */
     static final long PEER_LOSS_WAIT_NS = TimeUnit.SECONDS.toNanos(20);
-
 
     /**
      * How long, after a run, the processes of a local launch with C > 1 get to end by themselves (controllers 1 to C -
@@ -140,32 +139,20 @@ final class ProcessWorkers implements AutoCloseable {
      */
     static ProcessWorkers start(HybridLayout layout, Path logDirectory, long inlineLimitBytes,
                                 List<String> jvmOptions) {
-        int controllers = 1;
         int size = layout.worldSize();
-        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
-        List<Map<String, GroupTopology.MeshRank>> meshes = new ArrayList<>();
-        int[] controllerOf = new int[size];
-        for (int rank = 0; rank < size; rank++) {
-            controllerOf[rank] = pc.controllerOf(layout.coordinates(rank).dp());
-            meshes.add(RlhfWorker.meshes(layout, rank, controllerOf[rank], controllers));
-        }
         ProcessWorkers out = new ProcessWorkers();
         try {
-            for (int i = 0; i < controllers; i++) {
-                ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
-                        .jobName(jobName(ProcessHandle.current().pid(), i)).inlineLimitBytes(inlineLimitBytes);
-                out.controllers.add(new EmbeddedWorkers.Controller(ControlPlane.launch(ctx)));
-            }
-            List<ControlPlane> planes = out.controllers.stream().map(c -> c.plane).toList();
-            out.jvms = WorkerJvms.start(planes, rank -> controllerOf[rank], new WorkerJvms.Context().kind("rlhf")
+            ControlPlane.Context ctx = new ControlPlane.Context().heartbeatTimeoutNs(HEARTBEAT_TIMEOUT_NS)
+                    .jobName(jobName(ProcessHandle.current().pid(), 0)).inlineLimitBytes(inlineLimitBytes);
+            EmbeddedWorkers.Controller controller = new EmbeddedWorkers.Controller(ControlPlane.launch(ctx));
+            out.controllers.add(controller);
+            out.jvms = WorkerJvms.start(controller.plane, new WorkerJvms.Context().kind("rlhf")
                     .roles(EmbeddedWorkers.ROLES).count(size).world(WorkerJvms.World.SHM)
                     .workerIdBase(EmbeddedWorkers.WORKER_ID_BASE).peerLossWaitNs(PEER_LOSS_WAIT_NS)
                     .logDirectory(logDirectory).jvmFlags(jvmOptions)
-                    .rankArguments(rank -> workerArguments(meshes.get(rank), inlineLimitBytes)));
-            for (EmbeddedWorkers.Controller c : out.controllers) {
-                for (String role : EmbeddedWorkers.ROLES) {
-                    c.groups.put(role, c.plane.group(role, size / controllers, EmbeddedWorkers.GROUP_TIMEOUT_NS));
-                }
+                    .rankArguments(rank -> workerArguments(RlhfWorker.meshes(layout, rank), inlineLimitBytes)));
+            for (String role : EmbeddedWorkers.ROLES) {
+                controller.groups.put(role, controller.plane.group(role, size, EmbeddedWorkers.GROUP_TIMEOUT_NS));
             }
             return out;
         } catch (RuntimeException | Error e) {
