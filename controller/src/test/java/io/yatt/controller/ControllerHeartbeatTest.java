@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,7 +40,7 @@ class ControllerHeartbeatTest {
         }
 
         /** Controller {@code i} on {@code host.apply(i)}, every one in this JVM (one pid). */
-        Mesh(int c, long timeoutNs, java.util.function.IntFunction<String> host) {
+        Mesh(int c, long timeoutNs, IntFunction<String> host) {
             try {
                 for (int i = 0; i < c; i++) {
                     controllers.add(new TestWorkers(TestWorkers.context().udp("127.0.0.1", 0).jobName("hb-" + i)

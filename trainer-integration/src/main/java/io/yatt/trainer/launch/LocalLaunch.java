@@ -18,14 +18,16 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
  * The processes of a {@code trainer.launch=local} run with C > 1 controllers, all on this host: controllers 1 to C -
  * 1 as {@code yatt train} JVMs ({@code trainer.launch=external}) and the W ranks as {@code yatt worker --kind rlhf}
  * JVMs, started as torchrun starts an external launch ({@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK}, {@code
- * LOCAL_WORLD_SIZE}, {@code MASTER_ADDR}, {@code MASTER_PORT}, fresh secrets in {@value RendezvousConfig#ENV_SECRET} and
- * {@value WorkerJvms#ENV_CONTROLLER_SECRET}, and {@value WorkerJvms#ENV_SIGINT}{@code =ignore}), around
+ * LOCAL_WORLD_SIZE}, {@code MASTER_ADDR}, {@code MASTER_PORT}, fresh secrets in {@value
+ * RendezvousConfig#ENV_SECRET} and {@value WorkerJvms#ENV_CONTROLLER_SECRET}, and {@value
+ * WorkerJvms#ENV_SIGINT}{@code =ignore}), around
  * a rendezvous store this JVM serves. This JVM is rendezvous rank 0, controller 0: it publishes through {@link
  * #store()} with {@link #rendezvous()}. Logs: {@code controller-I.out|err} and {@code rank-R.out|err} (worker rank R)
  * in the log folder, kept.
@@ -268,7 +270,7 @@ public final class LocalLaunch implements AutoCloseable {
      * closed (from the JVM's process-exit thread), so that a controller learns of it at once (for example {@link
      * io.yatt.controller.ControlPlane#processExited}).
      */
-    public void onFailedExit(java.util.function.LongConsumer onExit) {
+    public void onFailedExit(LongConsumer onExit) {
         for (Process p : processes()) {
             p.onExit().thenAccept(exited -> {
                 if (!closed && exited.exitValue() != 0) {

@@ -84,8 +84,8 @@ final class ProcessWorkers implements AutoCloseable {
      * The launch of {@code trainer.launch=local}: {@code config}'s {@code trainer.controllers} controllers and {@code
      * parallel.world_size} worker JVMs, every role's group formed. With C = 1 the controller is this JVM's ({@link
      * #start}); with C > 1 this JVM starts controllers 1 to C - 1 as {@code yatt train} JVMs (the config, written to
-     * {@value #CONTROLLER_CONFIG_FILE} in {@code scratch} with {@code trainer.launch=external}, and {@code policyDir} as
-     * their starting policy) and the workers with torchrun's variables, and runs controller 0 of that launch ({@link
+     * {@value #CONTROLLER_CONFIG_FILE} in {@code scratch} with {@code trainer.launch=external}, and {@code
+     * policyDir} as their starting policy) and the workers with torchrun's variables, and runs controller 0 of that launch ({@link
      * #external}); the logs of all go to {@link #logDirectory}.
      *
      * @throws IllegalArgumentException as {@link #start} or {@link #external}
@@ -245,7 +245,8 @@ final class ProcessWorkers implements AutoCloseable {
             byte[] job = new byte[0];
             if (index == 0) {
                 out.worldStore = ControllerRendezvous.Store.serve(rendezvous.bindAddress(), size, rendezvous.secret());
-                job = new ExternalJob(out.worldStore.port(), worldJobId, EmbeddedWorkers.ROLES, TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes, controllerOf)
+                job = new ExternalJob(out.worldStore.port(), worldJobId, EmbeddedWorkers.ROLES,
+                        TimeUnit.NANOSECONDS.toMillis(PEER_LOSS_WAIT_NS), meshes, controllerOf)
                         .encode();
             }
             List<ControllerMesh.Peer> peers;

@@ -15,7 +15,8 @@ import org.agrona.concurrent.AgentInvoker;
 
 /**
  * A media driver (embedded, in its own directory that is deleted on close, or when the JVM exits without a close) or
- * a connection to an external one, and the Aeron client on it. Thread-safe (Aeron's client is); closed once by its owner.
+ * a connection to an external one, and the Aeron client on it. Thread-safe (Aeron's client is); closed once by its
+ * owner.
  */
 public final class AeronTransport implements AutoCloseable {
 

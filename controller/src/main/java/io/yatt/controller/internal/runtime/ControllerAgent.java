@@ -25,8 +25,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -97,7 +99,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
     /** Processes of this host that exited, as their launcher reported them; drained by the liveness check. */
     private final ConcurrentLinkedQueue<ExitedProcess> exitedQueue = new ConcurrentLinkedQueue<>();
     /** The exits reported so far (agent thread only): a worker that registered from one of them is lost. */
-    private final java.util.Set<ExitedProcess> exited = new java.util.HashSet<>();
+    private final Set<ExitedProcess> exited = new HashSet<>();
 
     /** A process that exited: its pid and host. */
     private record ExitedProcess(long pid, String host) {
