@@ -11,6 +11,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.LongPredicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -78,6 +79,21 @@ final class Contexts {
      * @return the directories removed
      */
     static List<Path> removeDeadDriverDirectories() {
+        return removeDriverDirectories(pid -> true, true);
+    }
+
+    /**
+     * Removes the embedded driver directories of process {@code pid} on this host, which the caller knows has exited
+     * (it reaped it: a launcher after the process ended), without waiting for its driver's heartbeat to go stale as
+     * {@link #removeDeadDriverDirectories} must; nothing while a process of that pid is alive.
+     *
+     * @return the directories removed
+     */
+    static List<Path> removeDriverDirectoriesOf(long pid) {
+        return removeDriverDirectories(p -> p == pid, false);
+    }
+
+    private static List<Path> removeDriverDirectories(LongPredicate pids, boolean staleOnly) {
         List<Path> removed = new ArrayList<>();
         Path own = Path.of(CommonContext.getAeronDirectoryName()).toAbsolutePath();
         Path parent = own.getParent();
@@ -93,8 +109,9 @@ final class Contexts {
                     continue;
                 }
                 long pid = Long.parseLong(m.group(1));
-                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
-                        || CommonContext.isDriverActive(dir.toFile(), DRIVER_TIMEOUT_MS, message -> { })) {
+                boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+                if (!pids.test(pid) || alive
+                        || staleOnly && CommonContext.isDriverActive(dir.toFile(), DRIVER_TIMEOUT_MS, message -> { })) {
                     continue;
                 }
                 if (deleteTree(dir)) {

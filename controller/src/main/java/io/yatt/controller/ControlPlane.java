@@ -362,6 +362,18 @@ public final class ControlPlane implements AutoCloseable {
         agent.processExited(pid, Contexts.localHostName());
     }
 
+    /**
+     * Removes the embedded media drivers' directories that process {@code pid} of this host left, for a launcher that
+     * knows the process has exited (it reaped it): a directory of a driver that died a moment ago still looks alive to
+     * the sweep every plane and worker runs when it starts and closes, until its heartbeat is 10 s old. Nothing is
+     * removed while a process of that pid is alive. Best effort.
+     *
+     * @return how many directories were removed
+     */
+    public static int removeDriverDirectoriesOf(long pid) {
+        return Contexts.removeDriverDirectoriesOf(pid).size();
+    }
+
     /** Asks every live worker to stop (their {@link Worker#awaitShutdown} returns). */
     public void shutdownWorkers(String reason) {
         agent.shutdownWorkers(reason);

@@ -40,4 +40,29 @@ class DeadDriverDirectoriesTest {
             }
         }
     }
+
+    @Test
+    void shouldRemoveTheDirectoriesOfTheExitedProcessItIsToldOfOnly() throws IOException {
+        String base = CommonContext.getAeronDirectoryName();
+        Path exited = Path.of(base + "-yatt-reaped-test-p999999997-abc123");
+        Path other = Path.of(base + "-yatt-reaped-test-p999999996-abc123");
+        Path alive = Path.of(base + "-yatt-reaped-test-p" + ProcessHandle.current().pid() + "-abc123");
+        try {
+            for (Path p : new Path[] {exited, other, alive}) {
+                Files.createDirectories(p);
+                Files.writeString(p.resolve("cnc.dat"), "not a driver");
+            }
+            assertEquals(1, ControlPlane.removeDriverDirectoriesOf(999999997L));
+            assertFalse(Files.exists(exited));
+            assertTrue(Files.exists(other.resolve("cnc.dat")));
+            // a process of that pid still runs: its directory stays
+            assertEquals(0, ControlPlane.removeDriverDirectoriesOf(ProcessHandle.current().pid()));
+            assertTrue(Files.exists(alive.resolve("cnc.dat")));
+        } finally {
+            for (Path p : new Path[] {exited, other, alive}) {
+                Files.deleteIfExists(p.resolve("cnc.dat"));
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 }

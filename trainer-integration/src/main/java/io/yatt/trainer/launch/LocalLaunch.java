@@ -2,6 +2,7 @@ package io.yatt.trainer.launch;
 
 import io.yatt.collectives.RendezvousConfig;
 import io.yatt.collectives.ShmContext;
+import io.yatt.controller.ControlPlane;
 import io.yatt.controller.ControllerRendezvous;
 import io.yatt.controller.ResourcePool;
 import io.yatt.controller.WorkerProcesses;
@@ -17,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
-import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -266,15 +267,29 @@ public final class LocalLaunch implements AutoCloseable {
     }
 
     /**
-     * Calls {@code onExit} with the pid of each process that exits with a code other than 0 before this launch is
-     * closed (from the JVM's process-exit thread), so that a controller learns of it at once (for example {@link
+     * A process of the launch that exited with an error.
+     *
+     * @param pid its pid
+     * @param controller whether it is a controller's JVM (else a worker's)
+     * @param index the controller's index, or the worker's rank
+     * @param description {@code <controller|worker> JVM exited: controller=I|rank=R, pid=P, exitCode=X, stderr tail:
+     *     ...}
+     */
+    public record FailedExit(long pid, boolean controller, int index, String description) {
+    }
+
+    /**
+     * Calls {@code onExit} for each process that exits with a code other than 0 before this launch is closed (from
+     * the JVM's process-exit thread), so that a controller learns of it at once (for example {@link
      * io.yatt.controller.ControlPlane#processExited}).
      */
-    public void onFailedExit(LongConsumer onExit) {
+    public void onFailedExit(Consumer<FailedExit> onExit) {
         for (Process p : processes()) {
             p.onExit().thenAccept(exited -> {
                 if (!closed && exited.exitValue() != 0) {
-                    onExit.accept(exited.pid());
+                    int rank = rankOf(exited);
+                    onExit.accept(new FailedExit(exited.pid(), rank < controllers,
+                            rank < controllers ? rank : rank - controllers, describeExit(exited, "exited")));
                 }
             });
         }
@@ -312,7 +327,8 @@ public final class LocalLaunch implements AutoCloseable {
 
     /**
      * Stops every process that still runs (SIGTERM, then SIGKILL after {@link WorkerProcesses#TERMINATE_GRACE_NS}),
-     * closes the store and removes the workers' shared-memory files; the logs stay.
+     * closes the store and removes the workers' shared-memory files and the Aeron directories of every process that
+     * exited ({@link ControlPlane#removeDriverDirectoriesOf}); the logs stay.
      *
      * @throws IllegalStateException if already closed
      */
@@ -327,6 +343,12 @@ public final class LocalLaunch implements AutoCloseable {
         } finally {
             store.close();
             WorkerJvms.removeShmFiles(ShmContext.DEFAULT_DIRECTORY, worldJobId);
+            // a JVM killed or stopped before it closed its plane: its driver's directory, now that it has exited
+            for (Process p : processes()) {
+                if (!p.isAlive()) {
+                    ControlPlane.removeDriverDirectoriesOf(p.pid());
+                }
+            }
         }
     }
 

@@ -70,7 +70,8 @@ public final class TrainerWorkers {
      */
     public static Optional<Integer> reportLostWorker(Throwable failure, PrintWriter err) {
         Optional<RuntimeException> lost = lostWorker(failure).map(RuntimeException.class::cast)
-                .or(() -> lostController(failure)).or(() -> deadPeer(failure));
+                .or(() -> lostController(failure)).or(() -> deadPeer(failure))
+                .or(() -> cause(failure, JvmExitedException.class, t -> true));
         if (lost.isEmpty()) {
             return Optional.empty();
         }

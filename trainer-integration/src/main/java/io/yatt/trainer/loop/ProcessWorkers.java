@@ -10,6 +10,7 @@ import io.yatt.controller.ParallelControllers;
 import io.yatt.hybrid.HybridLayout;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.launch.ExternalJob;
+import io.yatt.trainer.launch.JvmExitedException;
 import io.yatt.trainer.launch.LocalLaunch;
 import io.yatt.trainer.launch.TrainerWorkers;
 import io.yatt.trainer.launch.WorkerJvms;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The launch of {@code trainer.backend=shm}: one {@code yatt worker --kind rlhf} JVM per rank, the world of all ranks
@@ -60,6 +62,11 @@ final class ProcessWorkers implements AutoCloseable {
     private LocalLaunch local;
     /** Set by {@link #abort()}: the run failed, so {@link #close()} stops the local launch's processes at once. */
     private volatile boolean aborted;
+    /**
+     * The first JVM of a local launch with C > 1 that exited with an error, when no controller of this process can
+     * name it (a worker of another controller): the run's cause ({@link #jobFailure()}).
+     */
+    private volatile JvmExitedException jobFailure;
     /** The store of the workers' shm world, served while they join it ({@code launch=external} only). */
     private ControllerRendezvous.Store worldStore;
 
@@ -101,7 +108,7 @@ final class ProcessWorkers implements AutoCloseable {
             return start(layout, logDirectory(config), inlineLimitBytes, jvmOptions);
         }
         // checked before any process starts, as the external launch checks it
-        ParallelControllers.of(controllers, layout.train().d());
+        ParallelControllers pc = ParallelControllers.of(controllers, layout.train().d());
         Path configFile = scratch.resolve(CONTROLLER_CONFIG_FILE);
         try {
             Files.writeString(configFile, config.withOverrides(List.of("trainer.launch=external")).toYaml(),
@@ -118,17 +125,45 @@ final class ProcessWorkers implements AutoCloseable {
                     RendezvousConfig.DEFAULT_MASTER_ADDR, launch.controllerSecret(), inlineLimitBytes,
                     launch.worldJobId()));
             out.local = launch;
-            // a JVM of the launch that fails: this controller's worker, or a controller of the mesh, is lost at once
-            EmbeddedWorkers.Controller first = out.controllers.getFirst();
-            launch.onFailedExit(pid -> {
-                first.plane.processExited(pid);
-                first.mesh.processExited(pid);
-            });
+            out.reportFailedExits(pc, layout, Thread.currentThread());
             return out;
         } catch (RuntimeException | Error e) {
             closeAfter(launch::close, e);
             throw e;
         }
+    }
+
+    /**
+     * Tells controller 0 (this JVM's, driven by {@code driver}) at once when a JVM of the local launch exits with an
+     * error: its own worker is lost at the plane's next liveness check, a controller at the mesh's; the first JVM to
+     * fail, if it is a worker of another controller (which only that controller could name, after its heartbeat
+     * timeout), becomes the run's cause ({@link #jobFailure()}): the calls in flight are aborted and {@code driver}
+     * interrupted, so the run stops now instead of when its collectives give up on the dead peer.
+     */
+    private void reportFailedExits(ParallelControllers pc, HybridLayout layout, Thread driver) {
+        EmbeddedWorkers.Controller first = controllers.getFirst();
+        AtomicBoolean seen = new AtomicBoolean();
+        local.onFailedExit(exit -> {
+            boolean firstFailure = seen.compareAndSet(false, true);
+            if (exit.controller()) {
+                first.mesh.processExited(exit.pid());
+            } else if (pc.controllerOf(layout.coordinates(exit.index()).dp()) == 0) {
+                first.plane.processExited(exit.pid());
+            } else if (firstFailure) {
+                jobFailure = new JvmExitedException(exit.description(), exit.pid());
+                // the interrupt before the abort: whatever the abort makes fail then finds it set, and clears it
+                driver.interrupt();
+                abort();
+            }
+        });
+    }
+
+    /**
+     * The run's cause when a JVM of the local launch that no controller here could name exited first (see {@link
+     * #reportFailedExits}), else null: a run that failed after it reports it instead of the symptom.
+     */
+    JvmExitedException jobFailure() {
+        return jobFailure;
     }
 
     /**
@@ -332,6 +367,19 @@ final class ProcessWorkers implements AutoCloseable {
      */
     @Override
     public void close() {
+        // closing waits for processes and drivers: an interrupt pending here would cut those waits short (SIGKILL
+        // instead of SIGTERM), so it is set aside and restored after
+        boolean interrupted = Thread.interrupted();
+        try {
+            closeAll();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void closeAll() {
         try {
             if (worldStore != null) {
                 worldStore.close();

@@ -226,8 +226,19 @@ public final class RlhfLoop {
                                 config.trainer().controlHost(), options.external().secret(),
                                 config.trainer().inlineLimitBytes())
                         : ProcessWorkers.local(config, policyDir, tmp)) {
-                    return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
-                            options, onStep, policyDir, tmp, decider);
+                    try {
+                        return runControllers(config, task, model, shape, workers.controllers(), workers::abort,
+                                options, onStep, policyDir, tmp, decider);
+                    } catch (RuntimeException | Error e) {
+                        // a JVM of the run exited first: report that, not the aborted call it left behind
+                        RuntimeException cause = workers.jobFailure();
+                        if (cause != null) {
+                            Thread.interrupted();
+                            cause.addSuppressed(e);
+                            throw cause;
+                        }
+                        throw e;
+                    }
                 }
             }
             try (EmbeddedWorkers workers = EmbeddedWorkers.start(layout, task, controllers, rolloutSize, auto,

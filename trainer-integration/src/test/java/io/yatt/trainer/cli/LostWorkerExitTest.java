@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.yatt.controller.ControllerLostException;
 import io.yatt.controller.WorkerCallException;
 import io.yatt.controller.WorkerLostException;
+import io.yatt.trainer.launch.JvmExitedException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.List;
@@ -51,6 +52,18 @@ class LostWorkerExitTest {
         }
     }
 
+    /** A command whose run lost a JVM it started that no controller of its process could name. */
+    @Command(name = "lose-jvm")
+    static final class LoseJvm implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            JvmExitedException exited = new JvmExitedException("worker JVM exited: rank=3, pid=91, exitCode=137, "
+                    + "stderr tail:" + NL + "(empty)", 91);
+            exited.addSuppressed(new IllegalStateException("aborted: reason=another controller failed"));
+            throw exited;
+        }
+    }
+
     /** A command that fails for another reason. */
     @Command(name = "fail")
     static final class Fail implements Callable<Integer> {
@@ -66,6 +79,7 @@ class LostWorkerExitTest {
         cl.addSubcommand(new Fail());
         cl.addSubcommand(new LoseController());
         cl.addSubcommand(new LosePeer());
+        cl.addSubcommand(new LoseJvm());
         cl.setErr(new PrintWriter(err));
         return cl.execute(command);
     }
@@ -99,6 +113,14 @@ class LostWorkerExitTest {
                 + "type=io.yatt.collectives.shm.ShmPeerDeadException, message=allGather failed: op=allGather, seq=196, "
                 + "missing ranks=[2, 3], dead ranks=[2:pid=7064], timeoutNs=60000000000" + NL + "yatt: the run "
                 + "stopped; its workers were stopped (continue with --resume auto)" + NL, err.toString());
+    }
+
+    @Test
+    void shouldExitWithThreeNamingAJvmOfTheRunThatExited() {
+        StringWriter err = new StringWriter();
+        assertEquals(3, run(err, "lose-jvm"));
+        assertEquals("yatt: worker JVM exited: rank=3, pid=91, exitCode=137, stderr tail:" + NL + "(empty)" + NL
+                + "yatt: the run stopped; its workers were stopped (continue with --resume auto)" + NL, err.toString());
     }
 
     @Test
