@@ -25,7 +25,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -96,10 +95,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
      * threading; run in order, each duty cycle.
      */
     private final ConcurrentLinkedQueue<AgentTask<?>> agentTasks = new ConcurrentLinkedQueue<>();
-    /** Processes of this host that exited, as their launcher reported them; drained by the liveness check. */
-    private final ConcurrentLinkedQueue<ExitedProcess> exitedQueue = new ConcurrentLinkedQueue<>();
-    /** The exits reported so far (agent thread only): a worker that registered from one of them is lost. */
-    private final Set<ExitedProcess> exited = new HashSet<>();
+    /**
+     * Processes of this host that exited, as their launcher reported them (any thread adds, the liveness check reads):
+     * a worker that registered from one of them is lost.
+     */
+    private final Set<ExitedProcess> exited = ConcurrentHashMap.newKeySet();
 
     /** A process that exited: its pid and host. */
     private record ExitedProcess(long pid, String host) {
@@ -514,14 +514,11 @@ public final class ControllerAgent implements Agent, MessageHandler {
      * liveness check instead of after the heartbeat timeout. Any thread.
      */
     public void processExited(long pid, String host) {
-        exitedQueue.add(new ExitedProcess(pid, host));
+        exited.add(new ExitedProcess(pid, host));
     }
 
     private int checkLiveness(long nowNs) {
         int lostNow = 0;
-        for (ExitedProcess e; (e = exitedQueue.poll()) != null; ) {
-            exited.add(e);
-        }
         for (WorkerSession session : workers.values()) {
             long ageNs = nowNs - session.lastSeenNs();
             if (session.lost() == null && (ageNs > heartbeatTimeoutNs || (!exited.isEmpty()
