@@ -40,9 +40,6 @@ import java.util.function.Supplier;
  */
 public final class LocalLaunch implements AutoCloseable {
 
-    /** How often {@link #watch} looks at the processes. */
-    private static final long WATCH_POLL_MS = 100;
-
     private final int controllers;
     private final Path logDirectory;
     private final ControllerRendezvous.Store store;
@@ -183,11 +180,7 @@ public final class LocalLaunch implements AutoCloseable {
 
     /** The processes, in rendezvous-rank order from rank 1 (controllers 1 to C - 1, then workers 0 to W - 1). */
     public List<Process> processes() {
-        List<Process> all = new ArrayList<>();
-        for (WorkerProcesses p : launches) {
-            all.addAll(p.processes());
-        }
-        return all;
+        return WorkerJvms.processesOf(launches);
     }
 
     /** The log folder. */
@@ -196,74 +189,64 @@ public final class LocalLaunch implements AutoCloseable {
     }
 
     /**
-     * Runs {@code startup} on the calling thread while a watcher looks at the processes; if one exits before {@code
-     * startup} returns, the watcher closes the store and interrupts this thread, so the startup fails at once.
+     * Runs {@code startup} on the calling thread while the processes are watched; if one exits before {@code startup}
+     * returns, the store is closed and this thread interrupted, so the startup fails at once.
      *
      * @throws IllegalStateException {@code <role> JVM exited during startup: ...} naming the first process that
      *     exited (its index or rank, pid, exit code and the tail of its standard error), with the startup's own
      *     failure as the cause; otherwise the startup's failure as thrown
      */
     public <T> T watch(Supplier<T> startup) {
-        Thread starter = Thread.currentThread();
-        Process[] exited = new Process[1];
-        Object lock = new Object();
-        boolean[] done = new boolean[1];
-        Thread watcher = Thread.ofPlatform().daemon().name("yatt-local-launch-watch").start(() -> {
-            while (true) {
-                synchronized (lock) {
-                    if (done[0]) {
-                        return;
-                    }
-                    for (Process p : processes()) {
-                        if (!p.isAlive()) {
-                            exited[0] = p;
-                            store.close();
-                            starter.interrupt();
-                            return;
-                        }
-                    }
-                    try {
-                        lock.wait(WATCH_POLL_MS);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }
-        });
+        StartupWatch watch = new StartupWatch(Thread.currentThread());
+        for (Process p : processes()) {
+            p.onExit().thenAccept(watch::exited);
+        }
         T result;
         try {
             result = startup.get();
         } catch (RuntimeException | Error e) {
-            Process p = stopWatching(lock, done, watcher, exited);
+            Process p = watch.end();
             if (p != null) {
                 throw new IllegalStateException(describeExit(p, "exited during startup"), e);
             }
             throw e;
         }
-        // a process that exited after the startup succeeded is the run's to find (heartbeats name it)
-        stopWatching(lock, done, watcher, exited);
+        // a process that exits after the startup succeeded is the run's to find (onFailedExit, heartbeats)
+        watch.end();
         return result;
     }
 
-    private static Process stopWatching(Object lock, boolean[] done, Thread watcher, Process[] exited) {
-        synchronized (lock) {
-            done[0] = true;
-            lock.notifyAll();
+    /** The first process to exit while a startup runs: it closes the store and interrupts the starting thread once. */
+    private final class StartupWatch {
+        private final Thread starter;
+        private Process exited;
+        private boolean ended;
+
+        StartupWatch(Thread starter) {
+            this.starter = starter;
         }
-        try {
-            watcher.join();
-        } catch (InterruptedException e) {
-            // ours: the watcher interrupted this thread before it ended
+
+        /** From the process-exit thread: the first exit before {@link #end()} stops the startup. */
+        synchronized void exited(Process p) {
+            if (ended || exited != null) {
+                return;
+            }
+            exited = p;
+            store.close();
+            starter.interrupt();
         }
-        Process p;
-        synchronized (lock) {
-            p = exited[0];
+
+        /**
+         * On the starting thread: ends the watch and returns the process that exited during it, its interrupt of this
+         * thread cleared, or null.
+         */
+        synchronized Process end() {
+            ended = true;
+            if (exited != null) {
+                Thread.interrupted();
+            }
+            return exited;
         }
-        if (p != null) {
-            // the interrupt was the watcher's, meant for the startup
-            Thread.interrupted();
-        }
-        return p;
     }
 
     /**
@@ -284,15 +267,12 @@ public final class LocalLaunch implements AutoCloseable {
      * io.yatt.controller.ControlPlane#processExited}).
      */
     public void onFailedExit(Consumer<FailedExit> onExit) {
-        for (Process p : processes()) {
-            p.onExit().thenAccept(exited -> {
-                if (!closed && exited.exitValue() != 0) {
-                    int rank = rankOf(exited);
-                    onExit.accept(new FailedExit(exited.pid(), rank < controllers,
-                            rank < controllers ? rank : rank - controllers, describeExit(exited, "exited")));
-                }
-            });
-        }
+        WorkerJvms.onFailedExit(processes(), () -> !closed, exited -> {
+            int rank = rankOf(exited);
+            boolean controller = rank < controllers;
+            onExit.accept(new FailedExit(exited.pid(), controller, controller ? rank : rank - controllers,
+                    describeExit(exited, "exited")));
+        });
     }
 
     /**

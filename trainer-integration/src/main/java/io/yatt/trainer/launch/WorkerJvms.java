@@ -26,6 +26,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import java.util.function.IntUnaryOperator;
 import java.util.stream.Stream;
@@ -201,13 +203,8 @@ public final class WorkerJvms implements AutoCloseable {
         }
         WorkerJvms jvms = new WorkerJvms(ctx, jobId, logs, started);
         // the launcher sees a worker process exit at once: its controller need not wait out the heartbeat timeout
-        for (Process p : jvms.processes()) {
-            p.onExit().thenAccept(exited -> {
-                if (!jvms.closed && exited.exitValue() != 0) {
-                    planes.forEach(plane -> plane.processExited(exited.pid()));
-                }
-            });
-        }
+        onFailedExit(jvms.processes(), () -> !jvms.closed,
+                exited -> planes.forEach(plane -> plane.processExited(exited.pid())));
         try {
             jvms.awaitRegistered(planes, perPlane);
             return jvms;
@@ -280,11 +277,30 @@ public final class WorkerJvms implements AutoCloseable {
 
     /** The worker processes, in rank order. */
     public List<Process> processes() {
+        return processesOf(processes);
+    }
+
+    /** The processes of {@code launches}, in order. */
+    static List<Process> processesOf(List<WorkerProcesses> launches) {
         List<Process> all = new ArrayList<>();
-        for (WorkerProcesses p : processes) {
+        for (WorkerProcesses p : launches) {
             all.addAll(p.processes());
         }
         return all;
+    }
+
+    /**
+     * Calls {@code action} (from the JVM's process-exit thread) for each of {@code processes} that exits with a code
+     * other than 0 while {@code open} holds: what a launcher tells its controllers at once.
+     */
+    static void onFailedExit(List<Process> processes, BooleanSupplier open, Consumer<Process> action) {
+        for (Process p : processes) {
+            p.onExit().thenAccept(exited -> {
+                if (open.getAsBoolean() && exited.exitValue() != 0) {
+                    action.accept(exited);
+                }
+            });
+        }
     }
 
     /** The job's id: shared-memory files of its world are named {@code yatt-<jobId>-...}. */
