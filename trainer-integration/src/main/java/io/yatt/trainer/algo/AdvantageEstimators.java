@@ -29,8 +29,12 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if values are missing or fewer than two tokens are unmasked
      */
     public static AdvantageResult gae(AdvantageInput in, AdvantageConfig cfg) {
+        return gae(in, cfg, BatchShard.whole(in.tokenLevelRewards().batch()));
+    }
+
+    private static AdvantageResult gae(AdvantageInput in, AdvantageConfig cfg, BatchShard shard) {
         AdvantageResult raw = gaeUnwhitened(in, cfg);
-        return new AdvantageResult(TensorFunctions.maskedWhiten(raw.advantages(), in.responseMask(), true),
+        return new AdvantageResult(TensorFunctions.maskedWhiten(raw.advantages(), in.responseMask(), true, shard),
                 raw.returns());
     }
 
@@ -68,8 +72,10 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if group ids are missing
      */
     public static AdvantageResult grpo(AdvantageInput in, AdvantageConfig cfg) {
-        double[] s = scores(in);
-        int[] ids = in.groupIds("grpo");
+        return outcome(in, grpo(scores(in), in.groupIds("grpo"), cfg));
+    }
+
+    private static double[] grpo(double[] s, int[] ids, AdvantageConfig cfg) {
         double[] out = new double[s.length];
         for (List<Integer> g : groups(ids).values()) {
             double mean = g.size() == 1 ? 0 : mean(s, g);
@@ -78,7 +84,7 @@ public final class AdvantageEstimators {
                 out[i] = cfg.normAdvByStdInGrpo() ? (s[i] - mean) / (std + cfg.epsilon()) : s[i] - mean;
             }
         }
-        return outcome(in, out);
+        return out;
     }
 
     /**
@@ -90,9 +96,12 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if group ids are missing
      */
     public static AdvantageResult grpoVectorized(AdvantageInput in, AdvantageConfig cfg) {
-        double[] s = scores(in);
+        return outcome(in, grpoVectorized(scores(in), in.groupIds("grpo_vectorized"), cfg));
+    }
+
+    private static double[] grpoVectorized(double[] s, int[] ids, AdvantageConfig cfg) {
         double[] out = new double[s.length];
-        for (List<Integer> g : groups(in.groupIds("grpo_vectorized")).values()) {
+        for (List<Integer> g : groups(ids).values()) {
             int n = g.size();
             double s1 = 0;
             double s2 = 0;
@@ -106,7 +115,7 @@ public final class AdvantageEstimators {
                 out[i] = cfg.normAdvByStdInGrpo() ? (s[i] - mean) / (std + cfg.epsilon()) : s[i] - mean;
             }
         }
-        return outcome(in, out);
+        return out;
     }
 
     /**
@@ -196,9 +205,12 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if group ids are missing
      */
     public static AdvantageResult rloo(AdvantageInput in, AdvantageConfig cfg) {
-        double[] s = scores(in);
+        return outcome(in, rloo(scores(in), in.groupIds("rloo")));
+    }
+
+    private static double[] rloo(double[] s, int[] ids) {
         double[] out = s.clone();
-        for (List<Integer> g : groups(in.groupIds("rloo")).values()) {
+        for (List<Integer> g : groups(ids).values()) {
             int n = g.size();
             if (n > 1) {
                 double mean = mean(s, g);
@@ -207,7 +219,7 @@ public final class AdvantageEstimators {
                 }
             }
         }
-        return outcome(in, out);
+        return out;
     }
 
     /**
@@ -217,9 +229,12 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if group ids are missing
      */
     public static AdvantageResult rlooVectorized(AdvantageInput in, AdvantageConfig cfg) {
-        double[] s = scores(in);
+        return outcome(in, rlooVectorized(scores(in), in.groupIds("rloo_vectorized")));
+    }
+
+    private static double[] rlooVectorized(double[] s, int[] ids) {
         double[] out = new double[s.length];
-        for (List<Integer> g : groups(in.groupIds("rloo_vectorized")).values()) {
+        for (List<Integer> g : groups(ids).values()) {
             int n = g.size();
             double sum = 0;
             for (int i : g) {
@@ -229,7 +244,7 @@ public final class AdvantageEstimators {
                 out[i] = n > 1 ? (n * s[i] - sum) / (n - 1) : 0;
             }
         }
-        return outcome(in, out);
+        return out;
     }
 
     /**
@@ -296,6 +311,10 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if fewer than two tokens are unmasked
      */
     public static AdvantageResult reinforcePlusPlus(AdvantageInput in, AdvantageConfig cfg) {
+        return reinforcePlusPlus(in, cfg, BatchShard.whole(in.tokenLevelRewards().batch()));
+    }
+
+    private static AdvantageResult reinforcePlusPlus(AdvantageInput in, AdvantageConfig cfg, BatchShard shard) {
         BatchTensor r = in.tokenLevelRewards();
         BatchTensor m = in.responseMask();
         int seq = r.seq();
@@ -310,7 +329,7 @@ public final class AdvantageEstimators {
             }
         }
         BatchTensor returns = BatchTensor.wrap(r.batch(), seq, ret);
-        return new AdvantageResult(times(TensorFunctions.maskedWhiten(returns, m, true), m), returns);
+        return new AdvantageResult(times(TensorFunctions.maskedWhiten(returns, m, true, shard), m), returns);
     }
 
     /**
@@ -321,18 +340,28 @@ public final class AdvantageEstimators {
      * @throws IllegalArgumentException if group ids are missing or fewer than two tokens are unmasked
      */
     public static AdvantageResult reinforcePlusPlusBaseline(AdvantageInput in, AdvantageConfig cfg) {
-        double[] s = scores(in);
+        return reinforcePlusPlusBaseline(in, BatchShard.whole(in.tokenLevelRewards().batch()));
+    }
+
+    private static AdvantageResult reinforcePlusPlusBaseline(AdvantageInput in, BatchShard shard) {
+        String name = "reinforce_plus_plus_baseline";
+        double[] mine = shard.mine(reinforcePlusPlusBaseline(wholeScores(in, shard),
+                wholeGroupIds(in, name, shard)), 1);
+        BatchTensor m = in.responseMask();
+        BatchTensor tiled = outcome(in, mine).advantages();
+        BatchTensor adv = times(TensorFunctions.maskedWhiten(tiled, m, true, shard), m);
+        return new AdvantageResult(adv, adv);
+    }
+
+    private static double[] reinforcePlusPlusBaseline(double[] s, int[] ids) {
         double[] out = new double[s.length];
-        for (List<Integer> g : groups(in.groupIds("reinforce_plus_plus_baseline")).values()) {
+        for (List<Integer> g : groups(ids).values()) {
             double mean = g.size() == 1 ? 0 : mean(s, g);
             for (int i : g) {
                 out[i] = s[i] - mean;
             }
         }
-        BatchTensor m = in.responseMask();
-        BatchTensor tiled = outcome(in, out).advantages();
-        BatchTensor adv = times(TensorFunctions.maskedWhiten(tiled, m, true), m);
-        return new AdvantageResult(adv, adv);
+        return out;
     }
 
     /**
@@ -558,6 +587,61 @@ public final class AdvantageEstimators {
             }
         }
         return BatchTensor.wrap(r.batch(), seq, out);
+    }
+
+    /** The estimators {@link #estimate(String, AdvantageInput, AdvantageConfig, BatchShard)} runs on a spread batch. */
+    public static final List<String> SHARDABLE = List.of("gae", "grpo", "grpo_vectorized", "rloo", "rloo_vectorized",
+            "reinforce_plus_plus", "reinforce_plus_plus_baseline", "remax");
+
+    /**
+     * The estimator {@code name} over a batch spread over ranks: {@code in} holds this rank's rows (group ids and
+     * reward baselines of those rows too), and the result is this rank's rows of what the estimator gives on the
+     * whole batch. Row-local work stays on the rank; the batch-wide quantities are reduced from per-row values
+     * gathered over the shard (group statistics from every row's score and group id, whitening from per-row sums),
+     * so the advantages are bit for bit those of the whole-batch function on one rank, for any spread of the rows.
+     * Collective over the shard's ranks: every rank calls it with the same name and config.
+     *
+     * @throws IllegalArgumentException if the estimator is not in {@link #SHARDABLE}, an input it needs is missing,
+     *         fewer than two tokens of the whole batch are unmasked (whitening estimators), or {@code in} does not
+     *         hold the shard's local rows
+     */
+    public static AdvantageResult estimate(String name, AdvantageInput in, AdvantageConfig cfg, BatchShard shard) {
+        shard.requireLocal("tokenLevelRewards", in.tokenLevelRewards());
+        return switch (name) {
+            case "gae" -> gae(in, cfg, shard);
+            case "grpo" -> outcome(in, shard.mine(grpo(wholeScores(in, shard), wholeGroupIds(in, name, shard), cfg),
+                    1));
+            case "grpo_vectorized" -> outcome(in, shard.mine(grpoVectorized(wholeScores(in, shard),
+                    wholeGroupIds(in, name, shard), cfg), 1));
+            case "rloo" -> outcome(in, shard.mine(rloo(wholeScores(in, shard), wholeGroupIds(in, name, shard)), 1));
+            case "rloo_vectorized" -> outcome(in, shard.mine(rlooVectorized(wholeScores(in, shard),
+                    wholeGroupIds(in, name, shard)), 1));
+            case "reinforce_plus_plus" -> reinforcePlusPlus(in, cfg, shard);
+            case "reinforce_plus_plus_baseline" -> reinforcePlusPlusBaseline(in, shard);
+            case "remax" -> remax(in, cfg);
+            default -> throw new IllegalArgumentException("advantage estimator does not run on a batch spread over "
+                    + "ranks: estimator=" + name + ", expected one of " + SHARDABLE);
+        };
+    }
+
+    /** Every row's score ({@link #scores}), in batch order, from this rank's rows. */
+    private static double[] wholeScores(AdvantageInput in, BatchShard shard) {
+        return shard.allRows(scores(in), 1);
+    }
+
+    /** Every row's group id, in batch order, from this rank's rows (ids travel as doubles, exact for ints). */
+    private static int[] wholeGroupIds(AdvantageInput in, String name, BatchShard shard) {
+        int[] mine = in.groupIds(name);
+        double[] asDoubles = new double[mine.length];
+        for (int k = 0; k < mine.length; k++) {
+            asDoubles[k] = mine[k];
+        }
+        double[] all = shard.allRows(asDoubles, 1);
+        int[] ids = new int[all.length];
+        for (int k = 0; k < all.length; k++) {
+            ids[k] = (int) all[k];
+        }
+        return ids;
     }
 
     /** Per-sequence score: the sum of token-level rewards over all positions. */

@@ -36,8 +36,25 @@ public final class KlRewards {
     public static KlRewardResult applyKlPenalty(BatchTensor tokenLevelScores, BatchTensor oldLogProb,
                                                 BatchTensor refLogProb, BatchTensor responseMask,
                                                 KlController controller, KlPenalty penalty) {
+        return applyKlPenalty(tokenLevelScores, oldLogProb, refLogProb, responseMask, controller, penalty,
+                BatchShard.whole(tokenLevelScores.batch()));
+    }
+
+    /**
+     * {@link #applyKlPenalty(BatchTensor, BatchTensor, BatchTensor, BatchTensor, KlController, KlPenalty)} of a batch
+     * spread over ranks: the tensors hold this rank's rows and the rewards are those rows', while {@code currentKl}
+     * is the whole batch's (every row's masked mean, added in batch order: the same on every rank and for any
+     * spread) and the controller is updated with the whole batch's size. Collective over the shard's ranks.
+     *
+     * @throws IllegalArgumentException if the shapes differ, the mask is not 0/1 or the tensors do not hold the
+     *         shard's local rows
+     */
+    public static KlRewardResult applyKlPenalty(BatchTensor tokenLevelScores, BatchTensor oldLogProb,
+                                                BatchTensor refLogProb, BatchTensor responseMask,
+                                                KlController controller, KlPenalty penalty, BatchShard shard) {
         tokenLevelScores.requireSameShape("tokenLevelScores", oldLogProb, "oldLogProb");
         TensorFunctions.checkMask(tokenLevelScores, responseMask);
+        shard.requireLocal("tokenLevelScores", tokenLevelScores);
         BatchTensor kl = penalty.apply(oldLogProb, refLogProb);
         BatchTensor kld = AdvantageEstimators.times(kl, responseMask);
         double beta = controller.value();
@@ -45,13 +62,13 @@ public final class KlRewards {
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) (tokenLevelScores.at(i) - beta * kld.at(i));
         }
-        double[] rowKl = TensorFunctions.maskedRowMeans(kld, responseMask);
+        double[] rowKl = shard.allRows(TensorFunctions.maskedRowMeans(kld, responseMask), 1);
         double sum = 0;
         for (double k : rowKl) {
             sum += k;
         }
         double currentKl = sum / rowKl.length;
-        controller.update(currentKl, tokenLevelScores.batch());
+        controller.update(currentKl, shard.batch());
         return new KlRewardResult(BatchTensor.wrap(kld.batch(), kld.seq(), out), currentKl, beta);
     }
 }

@@ -21,9 +21,27 @@ public final class SafeRlhf {
     public static AdvantageResult costAdvantages(BatchTensor tokenLevelCosts, BatchTensor costValues,
                                                  BatchTensor responseMask, double gamma, double lam,
                                                  boolean whiten) {
+        return costAdvantages(tokenLevelCosts, costValues, responseMask, gamma, lam, whiten,
+                BatchShard.whole(tokenLevelCosts.batch()));
+    }
+
+    /**
+     * {@link #costAdvantages(BatchTensor, BatchTensor, BatchTensor, double, double, boolean)} of a batch spread over
+     * ranks (this rank's rows; whitened over the whole batch, see
+     * {@link AdvantageEstimators#estimate(String, AdvantageInput, AdvantageConfig, BatchShard)}). Collective over the
+     * shard's ranks when whitening.
+     *
+     * @throws IllegalArgumentException if the shapes differ, fewer than two tokens of the whole batch are unmasked
+     *         (when whitening) or the tensors do not hold the shard's local rows
+     */
+    public static AdvantageResult costAdvantages(BatchTensor tokenLevelCosts, BatchTensor costValues,
+                                                 BatchTensor responseMask, double gamma, double lam,
+                                                 boolean whiten, BatchShard shard) {
         AdvantageInput in = AdvantageInput.builder(tokenLevelCosts, responseMask).values(costValues).build();
         AdvantageConfig cfg = AdvantageConfig.DEFAULTS.withGammaLam(gamma, lam);
-        return whiten ? AdvantageEstimators.gae(in, cfg) : AdvantageEstimators.gaeUnwhitened(in, cfg);
+        shard.requireLocal("tokenLevelCosts", tokenLevelCosts);
+        return whiten ? AdvantageEstimators.estimate("gae", in, cfg, shard)
+                : AdvantageEstimators.gaeUnwhitened(in, cfg);
     }
 
     /**

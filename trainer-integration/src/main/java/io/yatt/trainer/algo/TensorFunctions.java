@@ -103,21 +103,115 @@ public final class TensorFunctions {
     /**
      * {@code (x - mean) / sqrt(var + 1e-8)} on every element (masked ones too), with the masked mean and the unbiased
      * masked variance; with {@code shiftMean == false} the mean is added back. Matches
-     * {@code verl_F.masked_whiten(values, mask, shift_mean)}.
+     * {@code verl_F.masked_whiten(values, mask, shift_mean)}; the sums are those of
+     * {@link #maskedWhiten(BatchTensor, BatchTensor, boolean, BatchShard)} over one rank.
      *
      * @throws IllegalArgumentException if fewer than two elements are unmasked, the shapes differ or the mask holds a
      *         value other than 0 or 1
      */
     public static BatchTensor maskedWhiten(BatchTensor values, BatchTensor mask, boolean shiftMean) {
-        double mean = maskedMean(values, mask);
-        double var = maskedVar(values, mask, true);
+        return maskedWhiten(values, mask, shiftMean, BatchShard.whole(values.batch()));
+    }
+
+    /**
+     * {@link #maskedWhiten(BatchTensor, BatchTensor, boolean)} of a batch spread over ranks: {@code values} and
+     * {@code mask} hold this rank's rows, and the mean and variance are those of the whole batch. Each sum is taken
+     * per row (in double, along the row) and the row sums are added in batch order, so the result is the same on
+     * every rank and for any spread of the rows. Collective over the shard's ranks (two gathers of per-row values).
+     *
+     * @throws IllegalArgumentException if fewer than two elements of the whole batch are unmasked, the shapes differ,
+     *         the mask holds a value other than 0 or 1, or the tensors do not hold the shard's local rows
+     */
+    public static BatchTensor maskedWhiten(BatchTensor values, BatchTensor mask, boolean shiftMean,
+                                           BatchShard shard) {
+        checkMask(values, mask);
+        shard.requireLocal("values", values);
+        int rows = values.batch();
+        int seq = values.seq();
+        double[] partial = new double[2 * rows];
+        for (int b = 0; b < rows; b++) {
+            double s = 0;
+            double n = 0;
+            for (int i = b * seq; i < (b + 1) * seq; i++) {
+                if (mask.at(i) != 0f) {
+                    s += values.at(i);
+                    n += 1;
+                }
+            }
+            partial[2 * b] = s;
+            partial[2 * b + 1] = n;
+        }
+        double[] all = shard.allRows(partial, 2);
+        double sum = 0;
+        double n = 0;
+        for (int b = 0; b < shard.batch(); b++) {
+            sum += all[2 * b];
+            n += all[2 * b + 1];
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException("masked variance needs an unmasked element: maskSum=0");
+        }
+        if (n == 1) {
+            throw new IllegalArgumentException(
+                    "unbiased masked variance divides by zero with one unmasked element: maskSum=1");
+        }
+        double mean = sum / (n + MASK_EPSILON);
+        double[] squares = new double[rows];
+        for (int b = 0; b < rows; b++) {
+            double s = 0;
+            for (int i = b * seq; i < (b + 1) * seq; i++) {
+                if (mask.at(i) != 0f) {
+                    double c = values.at(i) - mean;
+                    s += c * c;
+                }
+            }
+            squares[b] = s;
+        }
+        double[] allSquares = shard.allRows(squares, 1);
+        double ss = 0;
+        for (double s : allSquares) {
+            ss += s;
+        }
+        double var = ss / (n + MASK_EPSILON) * (n / (n - 1));
         double inv = 1.0 / Math.sqrt(var + MASK_EPSILON);
         float[] out = new float[values.count()];
         for (int i = 0; i < out.length; i++) {
             double w = (values.at(i) - mean) * inv;
             out[i] = (float) (shiftMean ? w : w + mean);
         }
-        return BatchTensor.wrap(values.batch(), values.seq(), out);
+        return BatchTensor.wrap(rows, seq, out);
+    }
+
+    /**
+     * The masked mean of a batch spread over ranks, {@code masked_sum / (mask.sum() + 1e-8)} with the sums taken
+     * per row and added in batch order (as {@link #maskedWhiten(BatchTensor, BatchTensor, boolean, BatchShard)});
+     * the same on every rank. Collective over the shard's ranks.
+     *
+     * @throws IllegalArgumentException if the shapes differ, the mask holds a value other than 0 or 1, or the tensors
+     *         do not hold the shard's local rows
+     */
+    public static double maskedMean(BatchTensor values, BatchTensor mask, BatchShard shard) {
+        checkMask(values, mask);
+        shard.requireLocal("values", values);
+        int rows = values.batch();
+        int seq = values.seq();
+        double[] partial = new double[2 * rows];
+        for (int b = 0; b < rows; b++) {
+            for (int i = b * seq; i < (b + 1) * seq; i++) {
+                if (mask.at(i) != 0f) {
+                    partial[2 * b] += values.at(i);
+                    partial[2 * b + 1] += 1;
+                }
+            }
+        }
+        double[] all = shard.allRows(partial, 2);
+        double sum = 0;
+        double n = 0;
+        for (int b = 0; b < shard.batch(); b++) {
+            sum += all[2 * b];
+            n += all[2 * b + 1];
+        }
+        return sum / (n + MASK_EPSILON);
     }
 
     /**
