@@ -461,6 +461,15 @@ public final class RlhfLoop {
         }
 
         /**
+         * The rows training DP rank {@code dp} holds and trains on, in update order: for each mini-batch {@code u},
+         * rows {@code [u*mini + dp*mini/d, u*mini + (dp+1)*mini/d)}.
+         */
+        int[] rowsOf(int dp) {
+            int per = samples / d;
+            return java.util.Arrays.copyOfRange(updateOrder(), dp * per, (dp + 1) * per);
+        }
+
+        /**
          * The order of the rows the updates train on, DP rank by DP rank: DP rank r's chunk holds, for each
          * mini-batch u, rows {@code [u*mini + r*mini/d, u*mini + (r+1)*mini/d)} ({@code RlhfWorker}'s updates take
          * their DP rank's chunk of it).
@@ -869,6 +878,7 @@ public final class RlhfLoop {
             }
             m.record(MetricNames.REWARDS_MEAN, value(adv, MetricNames.REWARDS_MEAN));
             m.record(MetricNames.ADVANTAGES_MEAN, value(adv, MetricNames.ADVANTAGES_MEAN));
+            m.record(MetricNames.STEP_BATCH_BYTES, value(adv, MetricNames.STEP_BATCH_BYTES));
             m.record(MetricNames.PG_LOSS, value(am, "pg_loss") / updates);
             m.record(MetricNames.PG_CLIPFRAC, value(am, "pg_clipfrac") / updates);
             m.record(MetricNames.PPO_KL, value(am, "ppo_kl") / updates);

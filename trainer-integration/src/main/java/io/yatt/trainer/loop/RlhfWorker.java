@@ -18,6 +18,7 @@ import io.yatt.tensor.Tensor;
 import io.yatt.trainer.algo.AggOptions;
 import io.yatt.trainer.algo.AggregatedLoss;
 import io.yatt.trainer.algo.AlgorithmRegistry;
+import io.yatt.trainer.algo.BatchShard;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlPenalty;
 import io.yatt.trainer.algo.LossAggMode;
@@ -237,8 +238,10 @@ public final class RlhfWorker implements AutoCloseable {
         RlhfLoop.Shape shape;
         /** The world rank that holds each generation replica's rows (its generation TP rank 0), by replica. */
         int[] replicaSources;
-        /** The world rank that holds each training DP rank's rows (TP rank 0, stage 0), by DP rank. */
-        int[] dpSources;
+        /** The rows each world rank holds (its training DP rank's, in update order), by world rank. */
+        int[][] rowsByRank;
+        /** This rank's rows of every step and the gather of per-row values over its DP group. */
+        BatchShard shard;
         /** The current step's batch, from its rollout to the actor's update. */
         StepBatch batch;
     }
@@ -271,12 +274,9 @@ public final class RlhfWorker implements AutoCloseable {
         s.responseLen = s.cfg.actorRolloutRef().rollout().responseLength();
         s.shape = RlhfLoop.Shape.of(s.cfg, s.layout);
         s.replicaSources = s.layout.groups(GroupKind.GEN_TP).stream().mapToInt(List::getFirst).toArray();
-        s.dpSources = new int[s.layout.train().d()];
+        s.rowsByRank = new int[s.layout.worldSize()][];
         for (int r = 0; r < s.layout.worldSize(); r++) {
-            RankCoordinates c = s.layout.coordinates(r);
-            if (c.tp() == 0 && c.pp() == 0) {
-                s.dpSources[c.dp()] = r;
-            }
+            s.rowsByRank[r] = s.shape.rowsOf(s.layout.coordinates(r).dp());
         }
         LlamaCheckpoint.Loaded policy = LlamaCheckpoint.load(Path.of(policyPath), s.pad);
         s.model = policy.config();
@@ -288,6 +288,15 @@ public final class RlhfWorker implements AutoCloseable {
         s.genTp = world.split(replica, rank).orElseThrow();
         List<Integer> dpGroup = s.layout.group(GroupKind.DP, rank);
         s.dpComm = world.split(s.layout.groups(GroupKind.DP).indexOf(dpGroup), rank).orElseThrow();
+        // the DP communicator orders its ranks by world rank (the split's key)
+        int[] dpMembers = dpGroup.stream().mapToInt(Integer::intValue).sorted().toArray();
+        int[][] dpRows = new int[dpMembers.length][];
+        for (int q = 0; q < dpMembers.length; q++) {
+            dpRows[q] = s.rowsByRank[dpMembers[q]];
+        }
+        Communicator dpGather = s.dpComm;
+        s.shard = BatchShard.of(s.shape.samples(), dpRows, dpGather.rank(),
+                mine -> WorldRows.doubles(dpGather, s.root, mine));
         boolean withCritic = hasCritic(s.cfg.algorithm().advEstimator());
         Map<String, float[]> actorInit = policy.weights();
         Map<String, float[]> criticInit = withCritic ? valueInit(s, policy.weights(), 1) : null;
@@ -358,9 +367,10 @@ public final class RlhfWorker implements AutoCloseable {
      * controller's sampler stood before the step's draw), the actor's weights go into the generation layout
      * ({@code toGeneration}), this rank's generation replica samples its rows (replica {@code g} of {@code G}: rows
      * {@code [g*S/G, (g+1)*S/G)}, seeds {@link RlhfLoop#sampleSeed}), the engine returns to training, and every rank
-     * gets every replica's responses (from its generation TP rank 0) over the world. For ReMax the greedy baseline
-     * is generated the same way (one response per prompt, each controller's prompts padded to its replicas by
-     * repeating its first). The step's batch stays on the ranks; the controller gets only this rank's timings:
+     * gets the rows its training DP rank trains on from the replicas that made them (their generation TP rank 0,
+     * {@link RowExchange}) and every sample's length. For ReMax the greedy baseline is generated the same way (one
+     * response per prompt, each controller's prompts padded to its replicas by repeating its first) and stays on the
+     * replica's TP rank 0 until {@link #computeScores} scores it. The step's batch stays on the ranks; the controller gets only this rank's timings:
      * {@code gen_s}, {@code reshard_s}, {@code reshard_bytes}, and {@code first} = 1 on the generation TP rank 0 of
      * its controller's first replica (whose numbers the step reports), else 0. Collective over the world.
      */
@@ -371,17 +381,18 @@ public final class RlhfWorker implements AutoCloseable {
         RlhfLoop.Shape sh = s.shape;
         int[] promptIdx = StepBatch.prompts(sh, s.task, s.cfg.data().seed(),
                 new PromptSampler.State(samplerEpoch, samplerPosition));
-        List<int[]> ids = StepBatch.promptIds(sh, s.task, promptIdx);
         int replicas = s.replicaSources.length;
         int replica = s.layout.groups(GroupKind.GEN_TP).indexOf(s.layout.group(GroupKind.GEN_TP, rank));
         int per = sh.samples() / replicas;
+        int[] replicaRows = new int[per];
+        java.util.Arrays.setAll(replicaRows, k -> replica * per + k);
+        List<int[]> ids = StepBatch.promptIds(sh, s.task, promptIdx, replicaRows);
         long[] seeds = new long[per];
         for (int k = 0; k < per; k++) {
             seeds[k] = RlhfLoop.sampleSeed(s.cfg.trainer().seed(), step, replica * per + k);
         }
-        Generated g = generateRows(s, ids.subList(replica * per, (replica + 1) * per), seeds, false);
-        Generated all = g.gathered(s, world, per, s.replicaSources);
-        StepBatch b = StepBatch.of(step, sh, promptIdx, ids, all.responses, all.lengths, all.logProbs);
+        Generated g = generateRows(s, ids, seeds, false);
+        StepBatch b = g.exchanged(s, world, step, promptIdx, per);
         if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
             baselineRollout(s, b, replica);
         }
@@ -395,7 +406,8 @@ public final class RlhfWorker implements AutoCloseable {
     /**
      * ReMax's baseline rollout: one greedy response per prompt. Controller {@code c}'s prompts (a contiguous
      * {@code batchPrompts / C}) are padded to a multiple of its replicas by repeating its first, and each of its
-     * replicas generates an equal share, as a dispatch of that padded batch over the controller's replicas would.
+     * replicas generates an equal share, as a dispatch of that padded batch over the controller's replicas would. The
+     * rows stay on the replica's generation TP rank 0, which scores them in {@link #computeScores}.
      */
     private void baselineRollout(State s, StepBatch b, int replica) {
         RlhfLoop.Shape sh = s.shape;
@@ -405,20 +417,20 @@ public final class RlhfWorker implements AutoCloseable {
         int rows = (mine + replicasPer - 1) / replicasPer * replicasPer;
         int per = rows / replicasPer;
         int p0 = replica / replicasPer * mine;
-        List<int[]> ids = new java.util.ArrayList<>(per);
-        for (int k = replica % replicasPer * per; k < (replica % replicasPer + 1) * per; k++) {
-            ids.add(b.promptIds.get((p0 + k % mine) * sh.n()));
+        int[] prompts = new int[per];
+        int[] promptRows = new int[per];
+        for (int k = 0; k < per; k++) {
+            prompts[k] = p0 + (replica % replicasPer * per + k) % mine;
+            promptRows[k] = prompts[k] * sh.n();
         }
-        Generated all = generateRows(s, ids, new long[per], true).gathered(s, world, per, s.replicaSources);
-        int resp = sh.responseLen();
-        int[] responses = new int[sh.batchPrompts() * resp];
-        int[] lengths = new int[sh.batchPrompts()];
-        for (int p = 0; p < sh.batchPrompts(); p++) {
-            int row = p / mine * rows + p % mine;
-            System.arraycopy(all.responses, row * resp, responses, p * resp, resp);
-            lengths[p] = all.lengths[row];
+        Generated g = generateRows(s, StepBatch.promptIds(sh, s.task, b.promptIdx, promptRows), new long[per], true);
+        if (s.replicaSources[replica] == rank) {
+            b.baselineRows(prompts, g.responses, g.lengths);
+        } else {
+            int[] none = new int[per];
+            java.util.Arrays.fill(none, -1);
+            b.baselineRows(none, new int[per * sh.responseLen()], new int[per]);
         }
-        b.baselineRollout(responses, lengths);
     }
 
     /**
@@ -439,17 +451,46 @@ public final class RlhfWorker implements AutoCloseable {
         RlhfLoop.Shape sh = s.shape;
         int[] promptIdx = StepBatch.prompts(sh, s.task, s.cfg.data().seed(),
                 new PromptSampler.State(samplerEpoch, samplerPosition));
-        StepBatch b = StepBatch.of(step, sh, promptIdx, StepBatch.promptIds(sh, s.task, promptIdx),
-                Rows.ints(rollout, "responses"), Rows.ints(rollout, "response_length"),
-                Rows.floats(rollout, "rollout_log_probs"));
+        int resp = sh.responseLen();
+        int[] mine = s.rowsByRank[rank];
+        int[] responses = Rows.ints(rollout, "responses");
+        int[] lengths = Rows.ints(rollout, "response_length");
+        float[] logProbs = Rows.floats(rollout, "rollout_log_probs");
+        if (responses.length != sh.samples() * resp || logProbs.length != sh.samples() * resp) {
+            throw new IllegalArgumentException("rollout does not fit the step's batch: responses=" + responses.length
+                    + ", logProbs=" + logProbs.length + ", expected samples=" + sh.samples() + " x responseLength="
+                    + resp);
+        }
+        StepBatch b = StepBatch.of(step, sh, s.shard, promptIdx, StepBatch.promptTokens(s.task, promptIdx),
+                StepBatch.promptIds(sh, s.task, promptIdx, mine), RlhfLoop.permute(responses, mine, resp), lengths,
+                RlhfLoop.permute(logProbs, mine, resp));
         if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
             if (baseline == null) {
                 throw new IllegalArgumentException("ReMax needs the step's greedy baseline rollout: step=" + step
                         + ", baseline=null");
             }
+            // every rank scores an equal share of the prompts' baselines (rank-major, -1 pads the last share)
             int bp = sh.batchPrompts();
-            b.baselineRollout(java.util.Arrays.copyOf(Rows.ints(baseline, "responses"), bp * sh.responseLen()),
-                    java.util.Arrays.copyOf(Rows.ints(baseline, "response_length"), bp));
+            int share = (bp + world.size() - 1) / world.size();
+            int[] baseResponses = Rows.ints(baseline, "responses");
+            int[] baseLengths = Rows.ints(baseline, "response_length");
+            if (baseResponses.length < bp * resp || baseLengths.length < bp) {
+                throw new IllegalArgumentException("baseline rollout does not cover the step's prompts: responses="
+                        + baseResponses.length + ", lengths=" + baseLengths.length + ", expected prompts=" + bp
+                        + " x responseLength=" + resp);
+            }
+            int[] prompts = new int[share];
+            int[] heldResponses = new int[share * resp];
+            int[] heldLengths = new int[share];
+            for (int k = 0; k < share; k++) {
+                int p = rank * share + k;
+                prompts[k] = p < bp ? p : -1;
+                if (p < bp) {
+                    System.arraycopy(baseResponses, p * resp, heldResponses, k * resp, resp);
+                    heldLengths[k] = baseLengths[p];
+                }
+            }
+            b.baselineRows(prompts, heldResponses, heldLengths);
         }
         s.batch = b;
         return true;
@@ -474,14 +515,33 @@ public final class RlhfWorker implements AutoCloseable {
     /** A replica's generated rows ({@code [n, R]}, 0 after each length) and its stage numbers. */
     private record Generated(int[] responses, int[] lengths, float[] logProbs, double genS, double reshardS,
                              long reshardBytes) {
-        /** Every replica's rows of {@code per} each, in replica order, from the ranks {@code sources}. */
-        Generated gathered(State s, Communicator world, int per, int[] sources) {
+        /**
+         * Step {@code step}'s batch on this rank: its rows of every replica's block ({@code per} rows each, held by
+         * the replicas' generation TP rank 0) moved to it ({@link RowExchange}), and every sample's length.
+         */
+        StepBatch exchanged(State s, Communicator world, long step, int[] promptIdx, int per) {
             int resp = s.responseLen;
-            return new Generated(
-                    WorldRows.pick(WorldRows.ints(world, s.root, responses), per * resp, sources),
-                    WorldRows.pick(WorldRows.ints(world, s.root, lengths), per, sources),
-                    WorldRows.pick(WorldRows.floats(world, s.root, logProbs), per * resp, sources),
-                    genS, reshardS, reshardBytes);
+            int[] packed = new int[per * 2 * resp];
+            for (int k = 0; k < responses.length / resp && k < per; k++) {
+                for (int j = 0; j < resp; j++) {
+                    packed[k * 2 * resp + j] = responses[k * resp + j];
+                    packed[k * 2 * resp + resp + j] = Float.floatToRawIntBits(logProbs[k * resp + j]);
+                }
+            }
+            int[] rows = RowExchange.exchange(world, s.root, packed, 2 * resp, s.replicaSources, per, s.rowsByRank);
+            int local = rows.length / (2 * resp);
+            int[] mineResponses = new int[local * resp];
+            float[] mineLogProbs = new float[local * resp];
+            for (int k = 0; k < local; k++) {
+                for (int j = 0; j < resp; j++) {
+                    mineResponses[k * resp + j] = rows[k * 2 * resp + j];
+                    mineLogProbs[k * resp + j] = Float.intBitsToFloat(rows[k * 2 * resp + resp + j]);
+                }
+            }
+            int[] all = WorldRows.pick(WorldRows.ints(world, s.root, lengths), per, s.replicaSources);
+            int[] mine = s.rowsByRank[world.rank()];
+            return StepBatch.of(step, s.shape, s.shard, promptIdx, StepBatch.promptTokens(s.task, promptIdx),
+                    StepBatch.promptIds(s.shape, s.task, promptIdx, mine), mineResponses, all, mineLogProbs);
         }
     }
 
@@ -519,8 +579,8 @@ public final class RlhfWorker implements AutoCloseable {
     }
 
     /**
-     * The actor's log-probs of the step's responses (training layout): each DP rank computes its rows
-     * ({@code [d*S/D, (d+1)*S/D)}), and every rank gets all of them over the world. Collective.
+     * The actor's log-probs of this rank's rows of the step (training layout: the rows its DP rank trains on), which
+     * stay on the rank. Collective over the rank's TP group.
      *
      * @return true
      */
@@ -528,7 +588,7 @@ public final class RlhfWorker implements AutoCloseable {
     public boolean computeLogProbs() {
         State s = state();
         StepBatch b = batch(s);
-        b.oldLogProbs = trainRows(s, logProbs(s, s.actor, b));
+        b.oldLogProbs = logProbs(s, s.actor, b);
         return true;
     }
 
@@ -537,7 +597,7 @@ public final class RlhfWorker implements AutoCloseable {
     public boolean computeRefLogProbs() {
         State s = state();
         StepBatch b = batch(s);
-        b.refLogProbs = trainRows(s, logProbs(s, s.ref, b));
+        b.refLogProbs = logProbs(s, s.ref, b);
         return true;
     }
 
@@ -546,7 +606,7 @@ public final class RlhfWorker implements AutoCloseable {
     public boolean computeValues() {
         State s = state();
         StepBatch b = batch(s);
-        b.values = trainRows(s, values(s, requireValueModel(s.critic, CRITIC), b));
+        b.values = values(s, requireValueModel(s.critic, CRITIC), b);
         return true;
     }
 
@@ -555,8 +615,13 @@ public final class RlhfWorker implements AutoCloseable {
     public boolean computeCostValues() {
         State s = state();
         StepBatch b = batch(s);
-        b.costValues = trainRows(s, values(s, requireValueModel(s.costCritic, COST_CRITIC), b));
+        b.costValues = values(s, requireValueModel(s.costCritic, COST_CRITIC), b);
         return true;
+    }
+
+    /** The current step's batch on this rank ({@code null} before init, between steps and after the update). */
+    StepBatch stepBatch() {
+        return st == null ? null : st.batch;
     }
 
     private StepBatch batch(State s) {
@@ -574,26 +639,20 @@ public final class RlhfWorker implements AutoCloseable {
         return model;
     }
 
-    /** This DP rank's rows of the step's tokens: {@code [d*S/D, (d+1)*S/D)}. */
-    private static Batch dpRows(State s, StepBatch b) {
-        int per = s.shape.samples() / s.layout.train().d();
-        return RlhfLoop.slice(b.tokens, b.mask, s.coords.dp() * per, per, s.shape.tt());
-    }
-
-    /** The whole batch's {@code [S, R]} rows from every DP rank's {@code mine}, in DP order. */
-    private float[] trainRows(State s, float[] mine) {
-        return WorldRows.pick(WorldRows.floats(world, s.root, mine), mine.length, s.dpSources);
+    /** This rank's rows of the step's tokens (its DP rank's, in update order). */
+    private static Batch localRows(State s, StepBatch b) {
+        return RlhfLoop.slice(b.tokens, b.mask, 0, b.rows.length, s.shape.tt());
     }
 
     private static float[] values(State s, LlamaModel model, StepBatch b) {
-        Batch rows = dpRows(s, b);
+        Batch rows = localRows(s, b);
         float[] v = new float[rows.batchSize() * s.shape.tt()];
         model.values(rows, v);
         return RlhfLoop.respView(v, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
     }
 
     private static float[] logProbs(State s, LlamaModel model, StepBatch b) {
-        Batch rows = dpRows(s, b);
+        Batch rows = localRows(s, b);
         float[] lp = new float[rows.batchSize() * s.shape.tt()];
         model.logProbs(rows, 1f, lp, null);
         return RlhfLoop.respView(lp, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
@@ -616,8 +675,9 @@ public final class RlhfWorker implements AutoCloseable {
 
     /**
      * The rule-based reward role: the task's reward and cost of each of the step's responses (and, for ReMax, of
-     * each prompt's greedy baseline). Each rank scores an equal share ({@code ceil(S / W)} samples, rank-major) and
-     * every rank gets all scores over the world. Collective.
+     * each prompt's greedy baseline). The ranks of a training DP rank hold the same rows; each scores an equal share
+     * of them ({@code ceil(S / D / (W / D))} rows), the baselines are scored where they are held, and every rank gets
+     * every sample's score and cost (per-sample scalars, not rows) over the world. Collective.
      *
      * @return true
      */
@@ -626,34 +686,81 @@ public final class RlhfWorker implements AutoCloseable {
         State s = state();
         StepBatch b = batch(s);
         int samples = s.shape.samples();
-        int share = (samples + world.size() - 1) / world.size();
-        double[] score = new double[share];
-        double[] cost = new double[share];
-        for (int k = 0; k < share && rank * share + k < samples; k++) {
-            Task.Scored sc = b.scored(s.task, rank * share + k);
-            score[k] = sc.reward();
-            cost[k] = sc.cost();
+        int local = b.rows.length;
+        int sharers = world.size() / s.layout.train().d();
+        int me = 0;
+        for (int r = 0; r < rank; r++) {
+            me += s.layout.coordinates(r).dp() == s.coords.dp() ? 1 : 0;
         }
-        b.score = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, score), samples);
-        b.cost = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, cost), samples);
-        if (b.hasBaselineRollout()) {
-            int prompts = s.shape.batchPrompts();
-            int pshare = (prompts + world.size() - 1) / world.size();
-            double[] base = new double[pshare];
-            for (int k = 0; k < pshare && rank * pshare + k < prompts; k++) {
-                base[k] = b.baselineScored(s.task, rank * pshare + k).reward();
+        int share = (local + sharers - 1) / sharers;
+        // (sample, score, cost) triples; sample -1 pads a short share
+        double[] mine = new double[3 * share];
+        for (int k = 0; k < share; k++) {
+            int at = me * share + k;
+            mine[3 * k] = -1;
+            if (at < local) {
+                Task.Scored sc = b.scored(s.task, at);
+                mine[3 * k] = b.rows[at];
+                mine[3 * k + 1] = sc.reward();
+                mine[3 * k + 2] = sc.cost();
             }
-            b.baselineScores = java.util.Arrays.copyOf(WorldRows.doubles(world, s.root, base), prompts);
+        }
+        double[] all = WorldRows.doubles(world, s.root, mine);
+        double[] score = new double[samples];
+        double[] cost = new double[samples];
+        boolean[] seen = new boolean[samples];
+        for (int k = 0; k < all.length; k += 3) {
+            int row = (int) all[k];
+            if (row >= 0 && !seen[row]) {
+                seen[row] = true;
+                score[row] = all[k + 1];
+                cost[row] = all[k + 2];
+            }
+        }
+        for (int row = 0; row < samples; row++) {
+            if (!seen[row]) {
+                throw new IllegalStateException("no rank scored a sample: step=" + b.step + ", sample=" + row);
+            }
+        }
+        b.score = score;
+        b.cost = cost;
+        int[] held = b.baselinePrompts();
+        if (held != null) {
+            // (prompt, score) pairs of the baseline rows each rank holds; the first row of a prompt counts
+            double[] base = new double[2 * held.length];
+            for (int k = 0; k < held.length; k++) {
+                base[2 * k] = held[k];
+                base[2 * k + 1] = held[k] >= 0 ? b.baselineScored(s.task, k).reward() : 0.0;
+            }
+            double[] every = WorldRows.doubles(world, s.root, base);
+            int prompts = s.shape.batchPrompts();
+            double[] scores = new double[prompts];
+            boolean[] got = new boolean[prompts];
+            for (int k = 0; k < every.length; k += 2) {
+                int p = (int) every[k];
+                if (p >= 0 && !got[p]) {
+                    got[p] = true;
+                    scores[p] = every[k + 1];
+                }
+            }
+            for (int p = 0; p < prompts; p++) {
+                if (!got[p]) {
+                    throw new IllegalStateException("no rank scored a prompt's baseline: step=" + b.step
+                            + ", prompt=" + p);
+                }
+            }
+            b.baselineScores = scores;
         }
         return true;
     }
 
     /**
-     * The step's rewards and advantages, computed on every rank on the same arrays ({@link StepBatch}): the KL
-     * penalty at coefficient {@code klCoef} when the algorithm puts it in the reward, the estimator's advantages and
-     * returns, Safe-RLHF's cost advantages and multiplier update from {@code logLambda}. Returns the scalars the
-     * controller needs (the same on every rank): {@code current_kl}, {@code log_lambda}, {@code lambda} where they
-     * apply, and the batch metrics by name.
+     * The step's rewards and advantages of this rank's rows ({@link StepBatch}; batch-wide sums from per-row values
+     * gathered over the rank's DP group): the KL penalty at coefficient {@code klCoef} when the algorithm puts it in
+     * the reward, the estimator's advantages and returns, Safe-RLHF's cost advantages and multiplier update from
+     * {@code logLambda}. Returns the scalars the controller needs (the same on every rank): {@code current_kl},
+     * {@code log_lambda}, {@code lambda} where they apply, and the batch metrics by name. Collective over the world
+     * (each DP group gathers).
      */
     @WorkerMethod(dispatch = "ONE_TO_ALL")
     public Map<String, Double> computeAdvantages(double klCoef, double logLambda) {
@@ -807,8 +914,7 @@ public final class RlhfWorker implements AutoCloseable {
      */
     private static final class Update {
         final int tt;
-        final int samples;
-        final int[] order;
+        final int rows;
         final int[] tokens;
         final int[] mask;
         final int micro;
@@ -823,13 +929,11 @@ public final class RlhfWorker implements AutoCloseable {
             TrainConfig.Actor actorCfg = s.cfg.actorRolloutRef().actor();
             RlhfLoop.Shape sh = s.shape;
             int d = sh.d();
-            int per = sh.samples() / d;
             this.tt = sh.tt();
-            this.samples = sh.samples();
-            this.order = java.util.Arrays.copyOfRange(sh.updateOrder(), s.coords.dp() * per,
-                    (s.coords.dp() + 1) * per);
-            this.tokens = RlhfLoop.permute(b.tokens, order, tt);
-            this.mask = RlhfLoop.permute(b.mask, order, tt);
+            this.rows = b.rows.length;
+            // the step batch holds this DP rank's rows in update order already
+            this.tokens = b.tokens;
+            this.mask = b.mask;
             this.micro = actorCfg.ppoMicroBatchSize() / d;
             this.mcount = sh.miniSamples() / d;
             this.updatesPerEpoch = sh.samples() / sh.miniSamples();
@@ -843,10 +947,9 @@ public final class RlhfWorker implements AutoCloseable {
             return (step - 1) * updatesPerEpoch * epochs + (long) epoch * updatesPerEpoch + u;
         }
 
-        /** This rank's rows, in update order, of a whole-batch {@code [S, cols]} array. */
-        BatchTensor rows(float[] all) {
-            int cols = all.length / samples;
-            return BatchTensor.of(order.length, cols, RlhfLoop.permute(all, order, cols));
+        /** A {@code [rows, cols]} array of this rank's rows (in update order) as a tensor. */
+        BatchTensor rows(float[] local) {
+            return BatchTensor.of(rows, local.length / rows, local);
         }
     }
 

@@ -3,7 +3,8 @@ package io.yatt.trainer.loop;
 import io.yatt.trainer.algo.AdvantageConfig;
 import io.yatt.trainer.algo.AdvantageInput;
 import io.yatt.trainer.algo.AdvantageResult;
-import io.yatt.trainer.algo.AlgorithmRegistry;
+import io.yatt.trainer.algo.AdvantageEstimators;
+import io.yatt.trainer.algo.BatchShard;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlController;
 import io.yatt.trainer.algo.KlPenalty;
@@ -23,90 +24,118 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One PPO step's batch as every trainer rank holds it: the prompts (drawn on the rank from the sampler position the
- * controller names), the rollout's responses, the roles' log-probs and values, the scores, and the rewards and
- * advantages computed from them. Every rank holds the same arrays (the roles' rows are all-gathered over the world,
- * {@link WorldRows}), so every rank computes the batch-global quantities (KL, whitening, group baselines, the
- * Lagrange multiplier's update) on the same arrays in the same order as one process would, and keeps the rows its
- * DP rank trains on; a controller sends sampler positions and coefficients and gets scalars back, whatever the batch
- * size. Arrays are row-major {@code [samples, R]} (responses right-padded) or {@code [samples, P + R]} (prompt
- * left-padded). Mutable; confined to the rank's call thread.
+ * One PPO step's batch as a trainer rank holds it: the rows its training DP rank trains on (for each mini-batch
+ * {@code u}, rows {@code [u*mini + d*mini/D, u*mini + (d+1)*mini/D)}, in that order: the {@link BatchShard} of the
+ * step) with their prompts, responses, the roles' log-probs and values, and the rewards and advantages computed from
+ * them; and, for the whole batch, only per-sample scalars (every response's length, score and cost, ReMax's baseline
+ * scores). The batch-wide quantities (KL, whitening, group baselines, the metrics' means) are reduced from per-row
+ * values gathered over the rank's DP group in batch order, so every rank gets the numbers one process holding the
+ * whole batch would, whatever the DP size; the Lagrange multiplier's update reads the per-sample costs every rank
+ * holds. A rank holds {@code S/D} rows of {@code [P + R]} and {@code [R]} arrays, not {@code S}; a controller sends
+ * sampler positions and coefficients and gets scalars back, whatever the batch size. Arrays are row-major
+ * {@code [rows, R]} (responses right-padded) or {@code [rows, P + R]} (prompt left-padded). Mutable; confined to the
+ * rank's call thread.
  */
 final class StepBatch {
     final long step;
     final RlhfLoop.Shape shape;
     /** The step's prompts, index into the task's training prompts, {@code n} samples each. */
     final int[] promptIdx;
-    /** Sample {@code i}'s prompt tokens (those of prompt {@code i / n}). */
+    /** The token count of each of the step's prompts (by prompt). */
+    private final int[] promptTokens;
+    /** Where the step's rows are: this rank's rows and the gather over its DP group. */
+    final BatchShard shard;
+    /** This rank's rows: their sample indices in the whole batch, in local order. */
+    final int[] rows;
+    /** Every sample's response length (the whole batch, by sample). */
+    final int[] lengths;
+    /** Local row {@code k}'s prompt tokens (those of prompt {@code rows[k] / n}). */
     final List<int[]> promptIds;
     final int[] tokens;
     final int[] mask;
     final float[] responseMask;
     final int[] responses;
-    final int[] lengths;
     final float[] rolloutLogProbs;
     float[] oldLogProbs;
     float[] refLogProbs;
     float[] values;
     float[] costValues;
+    /** Every sample's score and cost (the whole batch, by sample). */
     double[] score;
     double[] cost;
-    /** ReMax: the greedy response per prompt ({@code [batchPrompts, R]}), its length and its score. */
+    /** ReMax: the greedy baseline rows this rank scores ({@code [k, R]}), the prompt of each (-1: padding). */
+    private int[] baselinePrompts;
     private int[] baselineResponses;
     private int[] baselineLengths;
+    /** ReMax: every prompt's baseline score (by prompt). */
     double[] baselineScores;
     float[] advantages;
     float[] returns;
     float[] costReturns;
 
-    private StepBatch(long step, RlhfLoop.Shape shape, int[] promptIdx, List<int[]> promptIds, int[] responses,
-                      int[] lengths, float[] rolloutLogProbs) {
+    private StepBatch(long step, RlhfLoop.Shape shape, BatchShard shard, int[] promptIdx, int[] promptTokens,
+                      List<int[]> promptIds, int[] responses, int[] lengths, float[] rolloutLogProbs) {
         int samples = shape.samples();
         int resp = shape.responseLen();
         int tt = shape.tt();
-        if (responses.length != samples * resp || lengths.length != samples
-                || rolloutLogProbs.length != samples * resp) {
-            throw new IllegalArgumentException("rollout does not fit the step's batch: responses="
-                    + responses.length + ", lengths=" + lengths.length + ", logProbs=" + rolloutLogProbs.length
-                    + ", expected samples=" + samples + " x responseLength=" + resp);
+        int local = shard.localRows();
+        if (shard.batch() != samples || promptIds.size() != local || responses.length != local * resp
+                || lengths.length != samples || rolloutLogProbs.length != local * resp) {
+            throw new IllegalArgumentException("rollout does not fit the step's batch: rows=" + shard.batch()
+                    + ", localRows=" + local + ", prompts=" + promptIds.size() + ", responses=" + responses.length
+                    + ", lengths=" + lengths.length + ", logProbs=" + rolloutLogProbs.length + ", expected samples="
+                    + samples + " x responseLength=" + resp + " (" + local + " local rows)");
         }
-        this.step = step;
-        this.shape = shape;
-        this.promptIdx = promptIdx;
-        this.promptIds = promptIds;
-        this.responses = responses;
-        this.lengths = lengths;
-        this.rolloutLogProbs = rolloutLogProbs;
-        this.tokens = new int[samples * tt];
-        this.mask = new int[samples * tt];
-        this.responseMask = new float[samples * resp];
+        if (promptIdx.length != shape.batchPrompts() || promptTokens.length != shape.batchPrompts()) {
+            throw new IllegalArgumentException("prompts do not fit the step's batch: prompts=" + promptIdx.length
+                    + ", promptTokens=" + promptTokens.length + ", expected=" + shape.batchPrompts());
+        }
         for (int i = 0; i < samples; i++) {
-            int[] p = promptIds.get(i);
-            for (int j = 0; j < p.length; j++) {
-                tokens[i * tt + shape.promptLen() - p.length + j] = p[j];
-                mask[i * tt + shape.promptLen() - p.length + j] = 1;
-            }
             if (lengths[i] < 0 || lengths[i] > resp) {
                 throw new IllegalArgumentException("response length out of range: sample=" + i + ", length="
                         + lengths[i] + ", responseLength=" + resp);
             }
-            for (int j = 0; j < lengths[i]; j++) {
-                tokens[i * tt + shape.promptLen() + j] = responses[i * resp + j];
-                mask[i * tt + shape.promptLen() + j] = 1;
-                responseMask[i * resp + j] = 1f;
+        }
+        this.step = step;
+        this.shape = shape;
+        this.shard = shard;
+        this.rows = shard.rows();
+        this.promptIdx = promptIdx;
+        this.promptTokens = promptTokens;
+        this.promptIds = promptIds;
+        this.responses = responses;
+        this.lengths = lengths;
+        this.rolloutLogProbs = rolloutLogProbs;
+        this.tokens = new int[local * tt];
+        this.mask = new int[local * tt];
+        this.responseMask = new float[local * resp];
+        for (int k = 0; k < local; k++) {
+            int[] p = promptIds.get(k);
+            for (int j = 0; j < p.length; j++) {
+                tokens[k * tt + shape.promptLen() - p.length + j] = p[j];
+                mask[k * tt + shape.promptLen() - p.length + j] = 1;
+            }
+            int length = lengths[rows[k]];
+            for (int j = 0; j < length; j++) {
+                tokens[k * tt + shape.promptLen() + j] = responses[k * resp + j];
+                mask[k * tt + shape.promptLen() + j] = 1;
+                responseMask[k * resp + j] = 1f;
             }
         }
     }
 
     /**
-     * The batch of step {@code step}: its prompts ({@code promptIdx}, {@code n} samples each, with their token ids
-     * sample by sample) and the rollout's responses ({@code [samples, R]}, 0 after each length) and their log-probs.
+     * The batch of step {@code step} on the rank of {@code shard}: the step's prompts ({@code promptIdx},
+     * {@code n} samples each, and each prompt's token count), this rank's rows of the rollout (their prompts' token
+     * ids, responses {@code [rows, R]} with 0 after each length, and their log-probs) and every sample's response
+     * length.
      *
-     * @throws IllegalArgumentException if the rollout does not fit the batch's shape
+     * @throws IllegalArgumentException if the rollout does not fit the batch's shape or the shard's rows
      */
-    static StepBatch of(long step, RlhfLoop.Shape shape, int[] promptIdx, List<int[]> promptIds, int[] responses,
-                        int[] lengths, float[] rolloutLogProbs) {
-        return new StepBatch(step, shape, promptIdx, promptIds, responses, lengths, rolloutLogProbs);
+    static StepBatch of(long step, RlhfLoop.Shape shape, BatchShard shard, int[] promptIdx, int[] promptTokens,
+                        List<int[]> promptIds, int[] responses, int[] lengths, float[] rolloutLogProbs) {
+        return new StepBatch(step, shape, shard, promptIdx, promptTokens, promptIds, responses, lengths,
+                rolloutLogProbs);
     }
 
     /** The step's prompt indices: {@code batchPrompts} drawn from {@code drawnFrom}. */
@@ -116,44 +145,79 @@ final class StepBatch {
 
     /** Sample by sample ({@code n} per prompt), the prompts' token ids. */
     static List<int[]> promptIds(RlhfLoop.Shape shape, Task task, int[] promptIdx) {
-        List<int[]> ids = new ArrayList<>(shape.samples());
-        for (int i = 0; i < shape.samples(); i++) {
-            ids.add(task.tokenizer().encodePrompt(task.trainPrompts().get(promptIdx[i / shape.n()]).text()));
+        int[] all = new int[shape.samples()];
+        java.util.Arrays.setAll(all, i -> i);
+        return promptIds(shape, task, promptIdx, all);
+    }
+
+    /** The prompts' token ids of the samples {@code rows}, in that order. */
+    static List<int[]> promptIds(RlhfLoop.Shape shape, Task task, int[] promptIdx, int[] rows) {
+        List<int[]> ids = new ArrayList<>(rows.length);
+        for (int row : rows) {
+            ids.add(task.tokenizer().encodePrompt(task.trainPrompts().get(promptIdx[row / shape.n()]).text()));
         }
         return ids;
     }
 
-    /** ReMax: the greedy responses, one per prompt ({@code [batchPrompts, R]}), and their lengths. */
-    void baselineRollout(int[] responses, int[] lengths) {
-        if (responses.length != shape.batchPrompts() * shape.responseLen() || lengths.length != shape.batchPrompts()) {
-            throw new IllegalArgumentException("baseline rollout does not fit the step's prompts: responses="
-                    + responses.length + ", lengths=" + lengths.length + ", expected prompts=" + shape.batchPrompts()
-                    + " x responseLength=" + shape.responseLen());
+    /** The token count of each prompt of {@code promptIdx}. */
+    static int[] promptTokens(Task task, int[] promptIdx) {
+        int[] out = new int[promptIdx.length];
+        for (int p = 0; p < promptIdx.length; p++) {
+            out[p] = task.tokenizer().encodePrompt(task.trainPrompts().get(promptIdx[p]).text()).length;
         }
+        return out;
+    }
+
+    /**
+     * ReMax: the greedy baseline rows this rank scores ({@link #baselineScored}): {@code prompts[k]} is row
+     * {@code k}'s prompt (by its index in the step's prompts, -1 for a padding row), {@code responses} its response
+     * ({@code [k, R]}) and {@code lengths} its length. Every rank passes the same number of rows.
+     *
+     * @throws IllegalArgumentException if the rows do not fit together or a prompt is out of range
+     */
+    void baselineRows(int[] prompts, int[] responses, int[] lengths) {
+        if (responses.length != prompts.length * shape.responseLen() || lengths.length != prompts.length) {
+            throw new IllegalArgumentException("baseline rows do not fit together: prompts=" + prompts.length
+                    + ", responses=" + responses.length + ", lengths=" + lengths.length + ", responseLength="
+                    + shape.responseLen());
+        }
+        for (int k = 0; k < prompts.length; k++) {
+            if (prompts[k] < -1 || prompts[k] >= shape.batchPrompts()) {
+                throw new IllegalArgumentException("baseline prompt out of range: row=" + k + ", prompt=" + prompts[k]
+                        + ", prompts=" + shape.batchPrompts());
+            }
+            if (lengths[k] < 0 || lengths[k] > shape.responseLen()) {
+                throw new IllegalArgumentException("baseline length out of range: row=" + k + ", length="
+                        + lengths[k] + ", responseLength=" + shape.responseLen());
+            }
+        }
+        baselinePrompts = prompts;
         baselineResponses = responses;
         baselineLengths = lengths;
     }
 
-    boolean hasBaselineRollout() {
-        return baselineResponses != null;
+    /** ReMax: the prompts of the baseline rows this rank scores (-1: padding); {@code null} without a baseline. */
+    int[] baselinePrompts() {
+        return baselinePrompts;
     }
 
-    /** The task's score and cost of prompt {@code p}'s greedy baseline response. */
-    Task.Scored baselineScored(Task task, int p) {
+    /** The task's score and cost of this rank's baseline row {@code k}. */
+    Task.Scored baselineScored(Task task, int k) {
         int resp = shape.responseLen();
-        int[] r = java.util.Arrays.copyOfRange(baselineResponses, p * resp, p * resp + baselineLengths[p]);
-        return task.score(task.trainPrompts().get(promptIdx[p]), r, 0, r.length);
+        int[] r = java.util.Arrays.copyOfRange(baselineResponses, k * resp, k * resp + baselineLengths[k]);
+        return task.score(task.trainPrompts().get(promptIdx[baselinePrompts[k]]), r, 0, r.length);
     }
 
-    /** Response {@code i} without its padding. */
-    int[] response(int i) {
+    /** Local row {@code k}'s response without its padding. */
+    int[] response(int k) {
         int resp = shape.responseLen();
-        return java.util.Arrays.copyOfRange(responses, i * resp, i * resp + lengths[i]);
+        return java.util.Arrays.copyOfRange(responses, k * resp, k * resp + lengths[rows[k]]);
     }
 
-    /** The task's score and cost of sample {@code i}'s response. */
-    Task.Scored scored(Task task, int i) {
-        return task.score(task.trainPrompts().get(promptIdx[i / shape.n()]), response(i), 0, lengths[i]);
+    /** The task's score and cost of local row {@code k}'s response. */
+    Task.Scored scored(Task task, int k) {
+        return task.score(task.trainPrompts().get(promptIdx[rows[k] / shape.n()]), response(k), 0,
+                lengths[rows[k]]);
     }
 
     /**
@@ -169,47 +233,47 @@ final class StepBatch {
      */
     Map<String, Double> computeAdvantages(TrainConfig cfg, double klCoef, double logLambda) {
         TrainConfig.Algorithm alg = cfg.algorithm();
-        int samples = shape.samples();
+        int local = rows.length;
         int resp = shape.responseLen();
         require(oldLogProbs, "old_log_probs");
         require(refLogProbs, "ref_log_probs");
         require(score, "score");
-        BatchTensor rmask = BatchTensor.of(samples, resp, responseMask);
-        float[] scores = new float[samples * resp];
-        float[] costs = new float[samples * resp];
-        for (int i = 0; i < samples; i++) {
-            int lastTok = Math.max(0, lengths[i] - 1);
-            scores[i * resp + lastTok] = (float) score[i];
-            costs[i * resp + lastTok] = (float) cost[i];
+        BatchTensor rmask = BatchTensor.of(local, resp, responseMask);
+        float[] scores = new float[local * resp];
+        float[] costs = new float[local * resp];
+        for (int k = 0; k < local; k++) {
+            int lastTok = Math.max(0, lengths[rows[k]] - 1);
+            scores[k * resp + lastTok] = (float) score[rows[k]];
+            costs[k * resp + lastTok] = (float) cost[rows[k]];
         }
-        BatchTensor old = BatchTensor.of(samples, resp, oldLogProbs);
-        BatchTensor refLp = BatchTensor.of(samples, resp, refLogProbs);
-        BatchTensor tokenScores = BatchTensor.of(samples, resp, scores);
+        BatchTensor old = BatchTensor.of(local, resp, oldLogProbs);
+        BatchTensor refLp = BatchTensor.of(local, resp, refLogProbs);
+        BatchTensor tokenScores = BatchTensor.of(local, resp, scores);
         BatchTensor tokenRewards = tokenScores;
         Map<String, Double> out = new LinkedHashMap<>();
         if (alg.useKlInReward()) {
             KlRewardResult kr = KlRewards.applyKlPenalty(tokenScores, old, refLp, rmask, KlController.fixed(klCoef),
-                    KlPenalty.fromName(alg.klPenalty().configName()));
+                    KlPenalty.fromName(alg.klPenalty().configName()), shard);
             tokenRewards = kr.tokenLevelRewards();
             out.put("current_kl", kr.currentKl());
         }
         AdvantageConfig ac = AdvantageConfig.DEFAULTS.withGammaLam(alg.gamma(), alg.lam())
                 .withNormAdvByStd(alg.normAdvByStdInGrpo());
         AdvantageInput.Builder in = AdvantageInput.builder(tokenRewards, rmask);
-        BatchTensor valuesT = values == null ? null : BatchTensor.of(samples, resp, values);
+        BatchTensor valuesT = values == null ? null : BatchTensor.of(local, resp, values);
         if (valuesT != null) {
             in.values(valuesT);
         }
-        int[] groups = new int[samples];
-        for (int i = 0; i < samples; i++) {
-            groups[i] = i / shape.n();
+        int[] groups = new int[local];
+        for (int k = 0; k < local; k++) {
+            groups[k] = rows[k] / shape.n();
         }
         in.groupIds(groups);
         if (alg.advEstimator() == AdvantageEstimator.REMAX) {
             require(baselineScores, "baseline_scores");
-            float[] base = new float[samples];
-            for (int i = 0; i < samples; i++) {
-                base[i] = (float) baselineScores[i / shape.n()];
+            float[] base = new float[local];
+            for (int k = 0; k < local; k++) {
+                base[k] = (float) baselineScores[rows[k] / shape.n()];
             }
             in.rewardBaselines(base);
         }
@@ -218,10 +282,10 @@ final class StepBatch {
         BatchTensor adva;
         if (alg.advEstimator() == AdvantageEstimator.SAFE_RLHF) {
             require(costValues, "cost_values");
-            adv = AlgorithmRegistry.advantageEstimator("gae").estimate(in.build(), ac);
+            adv = AdvantageEstimators.estimate("gae", in.build(), ac, shard);
             // the cost critic's values: GAE on the costs, whitened as the reward's
-            cadv = SafeRlhf.costAdvantages(BatchTensor.of(samples, resp, costs),
-                    BatchTensor.of(samples, resp, costValues), rmask, alg.gamma(), alg.lam(), true);
+            cadv = SafeRlhf.costAdvantages(BatchTensor.of(local, resp, costs),
+                    BatchTensor.of(local, resp, costValues), rmask, alg.gamma(), alg.lam(), true, shard);
             TrainConfig.SafeRlhf safe = alg.safeRlhf();
             LagrangeMultiplier lagrange = LagrangeMultiplier.restore(logLambda, safe.lagrangeLr(), safe.costLimit(),
                     Double.MAX_VALUE);
@@ -231,58 +295,128 @@ final class StepBatch {
             out.put("lambda", lambda);
             costReturns = cadv.returns().toArray();
         } else {
-            adv = AlgorithmRegistry.advantageEstimator(alg.advEstimator().configName()).estimate(in.build(), ac);
+            adv = AdvantageEstimators.estimate(alg.advEstimator().configName(), in.build(), ac, shard);
             adva = adv.advantages();
         }
         advantages = adva.toArray();
         returns = adv.returns() == null ? null : adv.returns().toArray();
 
+        int samples = shape.samples();
         double[] lengthsD = new double[samples];
         double tokensTotal = 0;
         for (int i = 0; i < samples; i++) {
             lengthsD[i] = lengths[i];
         }
         for (int i = 0; i < samples; i++) {
-            tokensTotal += promptIds.get(i).length + lengthsD[i];
+            tokensTotal += promptTokens[i / shape.n()] + lengthsD[i];
         }
         MetricsTracker m = MetricsTracker.create();
         m.recordStats("critic/score", score);
-        m.record(MetricNames.REWARDS_MEAN, sumPerRow(tokenRewards));
-        m.record(MetricNames.ADVANTAGES_MEAN, RlhfLoop.maskedMean(adva, rmask));
+        m.record(MetricNames.REWARDS_MEAN, meanRowSum(tokenRewards));
+        m.record(MetricNames.ADVANTAGES_MEAN, maskedMean(adva, rmask));
         if (valuesT != null) {
-            m.record(MetricNames.VALUES_MEAN, RlhfLoop.maskedMean(valuesT, rmask));
-            m.record(MetricNames.RETURNS_MEAN, RlhfLoop.maskedMean(adv.returns(), rmask));
+            m.record(MetricNames.VALUES_MEAN, maskedMean(valuesT, rmask));
+            m.record(MetricNames.RETURNS_MEAN, maskedMean(adv.returns(), rmask));
         }
         if (cadv != null) {
-            m.record(RlhfLoop.COST_VALUES_MEAN, RlhfLoop.maskedMean(BatchTensor.of(samples, resp, costValues), rmask));
-            m.record(RlhfLoop.COST_RETURNS_MEAN, RlhfLoop.maskedMean(cadv.returns(), rmask));
+            m.record(RlhfLoop.COST_VALUES_MEAN, maskedMean(BatchTensor.of(local, resp, costValues), rmask));
+            m.record(RlhfLoop.COST_RETURNS_MEAN, maskedMean(cadv.returns(), rmask));
         }
         m.record(MetricNames.COST_MEAN, mean(cost));
         m.recordStats("response_length", lengthsD);
         m.record(RlhfLoop.ROLLOUT_PROBS_DIFF_MAX, rolloutDiffMax());
         m.record(MetricNames.TOTAL_NUM_TOKENS, tokensTotal);
+        m.record(MetricNames.STEP_BATCH_BYTES, heldBytes());
         out.putAll(m.commit(step).values());
         return out;
     }
 
-    /** The largest {@code |log p_gen - log p_train|} over all response tokens; rounding only. */
+    /**
+     * The bytes of the arrays this batch holds now: its rows' arrays (prompt ids, tokens, masks, responses, the
+     * roles' log-probs and values, advantages and returns) and the whole batch's per-sample scalars, counted from the
+     * arrays themselves (element bytes, no object headers).
+     */
+    long heldBytes() {
+        long ints = (long) promptIdx.length + promptTokens.length + lengths.length + rows.length + tokens.length
+                + mask.length + responses.length + length(baselinePrompts) + length(baselineResponses)
+                + length(baselineLengths);
+        for (int[] p : promptIds) {
+            ints += p.length;
+        }
+        long floats = (long) responseMask.length + rolloutLogProbs.length + length(oldLogProbs)
+                + length(refLogProbs) + length(values) + length(costValues) + length(advantages) + length(returns)
+                + length(costReturns);
+        long doubles = (long) length(score) + length(cost) + length(baselineScores);
+        return ints * Integer.BYTES + floats * Float.BYTES + doubles * Double.BYTES;
+    }
+
+    private static int length(int[] a) {
+        return a == null ? 0 : a.length;
+    }
+
+    private static int length(float[] a) {
+        return a == null ? 0 : a.length;
+    }
+
+    private static int length(double[] a) {
+        return a == null ? 0 : a.length;
+    }
+
+    /** The largest {@code |log p_gen - log p_train|} over all response tokens of the whole batch; rounding only. */
     double rolloutDiffMax() {
         int resp = shape.responseLen();
-        double max = 0;
-        for (int i = 0; i < lengths.length; i++) {
-            for (int j = 0; j < lengths[i]; j++) {
-                max = Math.max(max, Math.abs((double) rolloutLogProbs[i * resp + j] - oldLogProbs[i * resp + j]));
+        double[] mine = new double[rows.length];
+        for (int k = 0; k < rows.length; k++) {
+            for (int j = 0; j < lengths[rows[k]]; j++) {
+                mine[k] = Math.max(mine[k], Math.abs((double) rolloutLogProbs[k * resp + j]
+                        - oldLogProbs[k * resp + j]));
             }
+        }
+        double max = 0;
+        for (double x : shard.allRows(mine, 1)) {
+            max = Math.max(max, x);
         }
         return max;
     }
 
-    private static double sumPerRow(BatchTensor x) {
-        double sum = 0;
-        for (float v : x.toArray()) {
-            sum += v;
+    /** The whole batch's mean over rows of each row's sum (every position), row sums added in batch order. */
+    private double meanRowSum(BatchTensor x) {
+        int seq = x.seq();
+        double[] mine = new double[x.batch()];
+        for (int k = 0; k < x.batch(); k++) {
+            for (int t = 0; t < seq; t++) {
+                mine[k] += x.get(k, t);
+            }
         }
-        return sum / x.batch();
+        double sum = 0;
+        for (double s : shard.allRows(mine, 1)) {
+            sum += s;
+        }
+        return sum / shard.batch();
+    }
+
+    /**
+     * The whole batch's {@code sum(mask * x) / sum(mask)} (0 when nothing is unmasked), per-row partials added in
+     * batch order.
+     */
+    private double maskedMean(BatchTensor x, BatchTensor mask) {
+        int seq = x.seq();
+        double[] mine = new double[2 * x.batch()];
+        for (int k = 0; k < x.batch(); k++) {
+            for (int t = 0; t < seq; t++) {
+                float mk = mask.get(k, t);
+                mine[2 * k] += mk * x.get(k, t);
+                mine[2 * k + 1] += mk;
+            }
+        }
+        double[] all = shard.allRows(mine, 2);
+        double sum = 0;
+        double cnt = 0;
+        for (int b = 0; b < shard.batch(); b++) {
+            sum += all[2 * b];
+            cnt += all[2 * b + 1];
+        }
+        return cnt == 0 ? 0 : sum / cnt;
     }
 
     private static double mean(double[] x) {

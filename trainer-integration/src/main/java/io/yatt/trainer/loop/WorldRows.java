@@ -10,15 +10,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * All-gathers of a step's per-sample arrays over a rank's world communicator, so that every trainer rank holds the
- * whole batch without it passing through a controller: each rank gives a block of the same length, and every rank
- * gets all blocks, rank-major, their bits copied unchanged (signed zeros and NaN payloads included). Staging comes
+ * All-gathers of a step's per-sample scalars (response lengths, scores, per-row partial sums) over a rank's world or
+ * DP communicator, so that every trainer rank holds them without them passing through a controller: each rank gives
+ * a block of the same length, and every rank gets all blocks, rank-major, their bits copied unchanged (signed zeros
+ * and NaN payloads included). Staging comes
  * from the caller's allocator and is freed before each call returns. Stateless; each call is collective over the
  * world and confined to the calling rank's thread.
  */
 final class WorldRows {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble DOUBLE = ValueLayout.JAVA_DOUBLE_UNALIGNED;
 
     private WorldRows() {
@@ -31,12 +31,6 @@ final class WorldRows {
     }
 
     /** Every rank's {@code mine} (the same length on every rank), rank-major. */
-    static float[] floats(Communicator world, Allocator allocator, float[] mine) {
-        return (float[]) gathered(world, allocator, mine, mine.length, DType.F32, FLOAT,
-                new float[mine.length * world.size()]);
-    }
-
-    /** Every rank's {@code mine} (the same length on every rank), rank-major. */
     static double[] doubles(Communicator world, Allocator allocator, double[] mine) {
         return (double[]) gathered(world, allocator, mine, mine.length, DType.F64, DOUBLE,
                 new double[mine.length * world.size()]);
@@ -44,19 +38,10 @@ final class WorldRows {
 
     /**
      * The blocks of the ranks {@code sources} (in that order) of a gathered array of {@code block}-long blocks: the
-     * rows that the collect rank of each DP rank or generation replica produced.
+     * values that the collect rank of each generation replica produced.
      */
     static int[] pick(int[] all, int block, int[] sources) {
         int[] out = new int[block * sources.length];
-        for (int k = 0; k < sources.length; k++) {
-            System.arraycopy(all, sources[k] * block, out, k * block, block);
-        }
-        return out;
-    }
-
-    /** As {@link #pick(int[], int, int[])} for floats. */
-    static float[] pick(float[] all, int block, int[] sources) {
-        float[] out = new float[block * sources.length];
         for (int k = 0; k < sources.length; k++) {
             System.arraycopy(all, sources[k] * block, out, k * block, block);
         }

@@ -50,6 +50,11 @@ public final class MetricNames {
     public static final String TOTAL_NUM_TOKENS = "perf/total_num_tokens";
     /** Bytes each rank received in the step's train-to-generation reshards. */
     public static final String RESHARD_BYTES = "perf/reshard_bytes";
+    /**
+     * Bytes of the step's batch a trainer rank holds once its advantages are computed (its DP rank's rows and the
+     * per-sample scalars), counted from the rank's arrays.
+     */
+    public static final String STEP_BATCH_BYTES = "perf/step_batch_bytes";
 
     private MetricNames() {
     }
