@@ -10,6 +10,7 @@ import io.yatt.controller.placement.DynamicPlacement;
 import io.yatt.controller.placement.RuntimePlacement;
 import io.yatt.controller.placement.StageTimes;
 import io.yatt.hybrid.HybridLayout;
+import io.yatt.hybrid.RankCoordinates;
 import io.yatt.tensor.Allocator;
 import io.yatt.trainer.algo.BatchTensor;
 import io.yatt.trainer.algo.KlController;
@@ -760,6 +761,37 @@ public final class RlhfLoop {
         }
 
         /**
+         * Split placement: step {@code step}'s rollout goes on to the trainers: the TP rank 0 of training DP rank
+         * {@code d} gets rows {@code [d*S/D, (d+1)*S/D)} (a slice: for rows kept by reference, a few runs of the
+         * producers' regions, so it pulls those rows and nothing else, and the controller's bytes do not grow with
+         * the batch), which the trainers then pass to the ranks that hold them; every trainer gets every sample's
+         * length and ReMax's baseline rollout (one row per prompt).
+         */
+        private void receiveRollout(int step, PromptSampler.State drawnFrom, DataBatch out, DataBatch baseline) {
+            int workers = actor.size();
+            HybridLayout layout = cfg.parallel().layout();
+            int per = sh.samples() / sh.d();
+            List<DataBatch> blocks = new ArrayList<>(workers);
+            try (DataBatch lengths = out.select(List.of("response_length"))) {
+                for (int w = 0; w < workers; w++) {
+                    RankCoordinates c = layout.coordinates(w);
+                    blocks.add(c.tp() == 0 && c.pp() == 0 ? out.slice(c.dp() * per, per) : null);
+                }
+                actor.call("receiveRollout", java.util.Collections.nCopies(workers, (long) step),
+                        java.util.Collections.nCopies(workers, drawnFrom.epoch()),
+                        java.util.Collections.nCopies(workers, drawnFrom.position()), blocks,
+                        java.util.Collections.nCopies(workers, lengths),
+                        java.util.Collections.nCopies(workers, baseline));
+            } finally {
+                for (DataBatch b : blocks) {
+                    if (b != null) {
+                        b.close();
+                    }
+                }
+            }
+        }
+
+        /**
          * Asynchronous split, after step {@code step}'s rollout is collected and before its updates: from the
          * second step of the run on, the trainers publish version {@code step - 1} (the current actor) and the
          * rollout ranks receive it; then step {@code step + 1}'s prompts are drawn and its generation starts on the
@@ -811,7 +843,7 @@ public final class RlhfLoop {
                     if (async) {
                         m.record(ROLLOUT_VERSION_LAG, (step - 1) - firstReplica(out, "weight_version"));
                     }
-                    actor.call("receiveRollout", (long) step, drawnFrom.epoch(), drawnFrom.position(), out, baseline);
+                    receiveRollout(step, drawnFrom, out, baseline);
                 }
                 if (async && step < cfg.trainer().totalTrainingSteps()) {
                     generateAhead(step, sampler);

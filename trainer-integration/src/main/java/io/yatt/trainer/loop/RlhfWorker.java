@@ -240,6 +240,8 @@ public final class RlhfWorker implements AutoCloseable {
         int[] replicaSources;
         /** The rows each world rank holds (its training DP rank's, in update order), by world rank. */
         int[][] rowsByRank;
+        /** The world rank that receives each training DP rank's block of a split rollout (TP rank 0), by DP rank. */
+        int[] dpSources;
         /** This rank's rows of every step and the gather of per-row values over its DP group. */
         BatchShard shard;
         /** The current step's batch, from its rollout to the actor's update. */
@@ -275,8 +277,13 @@ public final class RlhfWorker implements AutoCloseable {
         s.shape = RlhfLoop.Shape.of(s.cfg, s.layout);
         s.replicaSources = s.layout.groups(GroupKind.GEN_TP).stream().mapToInt(List::getFirst).toArray();
         s.rowsByRank = new int[s.layout.worldSize()][];
+        s.dpSources = new int[s.layout.train().d()];
         for (int r = 0; r < s.layout.worldSize(); r++) {
-            s.rowsByRank[r] = s.shape.rowsOf(s.layout.coordinates(r).dp());
+            RankCoordinates c = s.layout.coordinates(r);
+            s.rowsByRank[r] = s.shape.rowsOf(c.dp());
+            if (c.tp() == 0 && c.pp() == 0) {
+                s.dpSources[c.dp()] = r;
+            }
         }
         LlamaCheckpoint.Loaded policy = LlamaCheckpoint.load(Path.of(policyPath), s.pad);
         s.model = policy.config();
@@ -435,35 +442,36 @@ public final class RlhfWorker implements AutoCloseable {
 
     /**
      * Split placement (and auto placement's split steps): step {@code step}'s rollout, generated on the rollout
-     * ranks and passed on by the controller, becomes the step's batch on every trainer rank, as
-     * {@link #generateStep} makes it colocated: {@code rollout} holds every sample's {@code responses},
-     * {@code response_length} and {@code rollout_log_probs} in sample order; {@code baseline} (ReMax, else
-     * {@code null}) the greedy rollout whose first {@code batchPrompts} rows are the prompts in order.
+     * ranks and passed on by the controller, becomes this rank's batch, as {@link #generateStep} makes it
+     * colocated. The controller gives the TP rank 0 of training DP rank {@code d} the rows
+     * {@code [d*S/D, (d+1)*S/D)} ({@code block}: {@code responses} and {@code rollout_log_probs}; a slice of the
+     * rollout, so a rank pulls only those rows of a rollout kept by reference) and the other ranks {@code null}; the
+     * ranks then move each row to the ranks that hold it ({@link RowExchange}). {@code lengths} holds every sample's
+     * {@code response_length}, and {@code baseline} (ReMax, else {@code null}) the greedy rollout whose first
+     * {@code batchPrompts} rows are the prompts in order, of which this rank keeps an equal share to score.
+     * Collective over the world.
      *
      * @return true
      * @throws IllegalArgumentException if the rollout does not fit the step's batch, or ReMax has no baseline
      */
-    @WorkerMethod(dispatch = "ONE_TO_ALL")
-    public boolean receiveRollout(long step, long samplerEpoch, int samplerPosition, DataBatch rollout,
-                                  DataBatch baseline) {
+    @WorkerMethod(dispatch = "ALL_TO_ALL")
+    public boolean receiveRollout(long step, long samplerEpoch, int samplerPosition, DataBatch block,
+                                  DataBatch lengths, DataBatch baseline) {
         State s = state();
         s.batch = null;
         RlhfLoop.Shape sh = s.shape;
         int[] promptIdx = StepBatch.prompts(sh, s.task, s.cfg.data().seed(),
                 new PromptSampler.State(samplerEpoch, samplerPosition));
         int resp = sh.responseLen();
-        int[] mine = s.rowsByRank[rank];
-        int[] responses = Rows.ints(rollout, "responses");
-        int[] lengths = Rows.ints(rollout, "response_length");
-        float[] logProbs = Rows.floats(rollout, "rollout_log_probs");
-        if (responses.length != sh.samples() * resp || logProbs.length != sh.samples() * resp) {
-            throw new IllegalArgumentException("rollout does not fit the step's batch: responses=" + responses.length
-                    + ", logProbs=" + logProbs.length + ", expected samples=" + sh.samples() + " x responseLength="
-                    + resp);
+        int per = sh.samples() / s.layout.train().d();
+        boolean source = s.dpSources[s.coords.dp()] == rank;
+        if (source != (block != null) || (block != null && block.length() != per)) {
+            throw new IllegalArgumentException("rollout block does not fit this rank: rank=" + rank + ", rows="
+                    + (block == null ? "null" : block.length()) + ", expected=" + (source ? per : "null"));
         }
-        StepBatch b = StepBatch.of(step, sh, s.shard, promptIdx, StepBatch.promptTokens(s.task, promptIdx),
-                StepBatch.promptIds(sh, s.task, promptIdx, mine), RlhfLoop.permute(responses, mine, resp), lengths,
-                RlhfLoop.permute(logProbs, mine, resp));
+        StepBatch b = localBatch(s, world, step, promptIdx, source ? Rows.ints(block, "responses") : new int[0],
+                source ? Rows.floats(block, "rollout_log_probs") : new float[0], s.dpSources, per,
+                Rows.ints(lengths, "response_length"));
         if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
             if (baseline == null) {
                 throw new IllegalArgumentException("ReMax needs the step's greedy baseline rollout: step=" + step
@@ -520,29 +528,40 @@ public final class RlhfWorker implements AutoCloseable {
          * the replicas' generation TP rank 0) moved to it ({@link RowExchange}), and every sample's length.
          */
         StepBatch exchanged(State s, Communicator world, long step, int[] promptIdx, int per) {
-            int resp = s.responseLen;
-            int[] packed = new int[per * 2 * resp];
-            for (int k = 0; k < responses.length / resp && k < per; k++) {
-                for (int j = 0; j < resp; j++) {
-                    packed[k * 2 * resp + j] = responses[k * resp + j];
-                    packed[k * 2 * resp + resp + j] = Float.floatToRawIntBits(logProbs[k * resp + j]);
-                }
-            }
-            int[] rows = RowExchange.exchange(world, s.root, packed, 2 * resp, s.replicaSources, per, s.rowsByRank);
-            int local = rows.length / (2 * resp);
-            int[] mineResponses = new int[local * resp];
-            float[] mineLogProbs = new float[local * resp];
-            for (int k = 0; k < local; k++) {
-                for (int j = 0; j < resp; j++) {
-                    mineResponses[k * resp + j] = rows[k * 2 * resp + j];
-                    mineLogProbs[k * resp + j] = Float.intBitsToFloat(rows[k * 2 * resp + resp + j]);
-                }
-            }
             int[] all = WorldRows.pick(WorldRows.ints(world, s.root, lengths), per, s.replicaSources);
-            int[] mine = s.rowsByRank[world.rank()];
-            return StepBatch.of(step, s.shape, s.shard, promptIdx, StepBatch.promptTokens(s.task, promptIdx),
-                    StepBatch.promptIds(s.shape, s.task, promptIdx, mine), mineResponses, all, mineLogProbs);
+            return localBatch(s, world, step, promptIdx, responses, logProbs, s.replicaSources, per, all);
         }
+    }
+
+    /**
+     * Step {@code step}'s batch on this rank: the batch's rows come in blocks of {@code per} rows, block {@code g}
+     * held by world rank {@code sources[g]} (this rank's {@code responses} and {@code logProbs} when it is one), and
+     * this rank gets the rows it holds from them ({@link RowExchange}); {@code lengths} is every sample's length.
+     * Collective over the world.
+     */
+    private static StepBatch localBatch(State s, Communicator world, long step, int[] promptIdx, int[] responses,
+                                        float[] logProbs, int[] sources, int per, int[] lengths) {
+        int resp = s.responseLen;
+        int[] packed = new int[per * 2 * resp];
+        for (int k = 0; k < responses.length / resp && k < per; k++) {
+            for (int j = 0; j < resp; j++) {
+                packed[k * 2 * resp + j] = responses[k * resp + j];
+                packed[k * 2 * resp + resp + j] = Float.floatToRawIntBits(logProbs[k * resp + j]);
+            }
+        }
+        int[] rows = RowExchange.exchange(world, s.root, packed, 2 * resp, sources, per, s.rowsByRank);
+        int local = rows.length / (2 * resp);
+        int[] mineResponses = new int[local * resp];
+        float[] mineLogProbs = new float[local * resp];
+        for (int k = 0; k < local; k++) {
+            for (int j = 0; j < resp; j++) {
+                mineResponses[k * resp + j] = rows[k * 2 * resp + j];
+                mineLogProbs[k * resp + j] = Float.intBitsToFloat(rows[k * 2 * resp + resp + j]);
+            }
+        }
+        int[] mine = s.rowsByRank[world.rank()];
+        return StepBatch.of(step, s.shape, s.shard, promptIdx, StepBatch.promptTokens(s.task, promptIdx),
+                StepBatch.promptIds(s.shape, s.task, promptIdx, mine), mineResponses, lengths, mineLogProbs);
     }
 
     /** This replica's generation: training weights to the generation layout, sampling, and back to training. */
