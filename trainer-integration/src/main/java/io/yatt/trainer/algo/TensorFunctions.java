@@ -124,30 +124,11 @@ public final class TensorFunctions {
      */
     public static BatchTensor maskedWhiten(BatchTensor values, BatchTensor mask, boolean shiftMean,
                                            BatchShard shard) {
-        checkMask(values, mask);
-        shard.requireLocal("values", values);
+        double[] totals = maskedTotals(values, mask, shard);
+        double sum = totals[0];
+        double n = totals[1];
         int rows = values.batch();
         int seq = values.seq();
-        double[] partial = new double[2 * rows];
-        for (int b = 0; b < rows; b++) {
-            double s = 0;
-            double n = 0;
-            for (int i = b * seq; i < (b + 1) * seq; i++) {
-                if (mask.at(i) != 0f) {
-                    s += values.at(i);
-                    n += 1;
-                }
-            }
-            partial[2 * b] = s;
-            partial[2 * b + 1] = n;
-        }
-        double[] all = shard.allRows(partial, 2);
-        double sum = 0;
-        double n = 0;
-        for (int b = 0; b < shard.batch(); b++) {
-            sum += all[2 * b];
-            n += all[2 * b + 1];
-        }
         if (n == 0) {
             throw new IllegalArgumentException("masked variance needs an unmasked element: maskSum=0");
         }
@@ -183,14 +164,26 @@ public final class TensorFunctions {
     }
 
     /**
-     * The masked mean of a batch spread over ranks, {@code masked_sum / (mask.sum() + 1e-8)} with the sums taken
-     * per row and added in batch order (as {@link #maskedWhiten(BatchTensor, BatchTensor, boolean, BatchShard)});
-     * the same on every rank. Collective over the shard's ranks.
+     * The masked mean of a batch spread over ranks, {@code masked_sum / (mask.sum() + 1e-8)} with the sums of
+     * {@link #maskedTotals}; the same on every rank. Collective over the shard's ranks.
      *
      * @throws IllegalArgumentException if the shapes differ, the mask holds a value other than 0 or 1, or the tensors
      *         do not hold the shard's local rows
      */
     public static double maskedMean(BatchTensor values, BatchTensor mask, BatchShard shard) {
+        double[] totals = maskedTotals(values, mask, shard);
+        return totals[0] / (totals[1] + MASK_EPSILON);
+    }
+
+    /**
+     * The whole batch's sum of the unmasked elements and their count, {@code {sum, count}}, of a batch spread over
+     * ranks: each row's sum (in double, along the row) and count, gathered, then added in batch order, so the result
+     * is the same on every rank and for any spread of the rows. Collective over the shard's ranks.
+     *
+     * @throws IllegalArgumentException if the shapes differ, the mask holds a value other than 0 or 1, or the tensors
+     *         do not hold the shard's local rows
+     */
+    public static double[] maskedTotals(BatchTensor values, BatchTensor mask, BatchShard shard) {
         checkMask(values, mask);
         shard.requireLocal("values", values);
         int rows = values.batch();
@@ -211,7 +204,7 @@ public final class TensorFunctions {
             sum += all[2 * b];
             n += all[2 * b + 1];
         }
-        return sum / (n + MASK_EPSILON);
+        return new double[] {sum, n};
     }
 
     /**

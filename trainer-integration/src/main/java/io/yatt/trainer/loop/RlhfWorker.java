@@ -724,25 +724,9 @@ public final class RlhfWorker implements AutoCloseable {
                 mine[3 * k + 2] = sc.cost();
             }
         }
-        double[] all = WorldRows.doubles(world, s.root, mine);
-        double[] score = new double[samples];
-        double[] cost = new double[samples];
-        boolean[] seen = new boolean[samples];
-        for (int k = 0; k < all.length; k += 3) {
-            int row = (int) all[k];
-            if (row >= 0 && !seen[row]) {
-                seen[row] = true;
-                score[row] = all[k + 1];
-                cost[row] = all[k + 2];
-            }
-        }
-        for (int row = 0; row < samples; row++) {
-            if (!seen[row]) {
-                throw new IllegalStateException("no rank scored a sample: step=" + b.step + ", sample=" + row);
-            }
-        }
-        b.score = score;
-        b.cost = cost;
+        double[][] scored = firstByIndex(WorldRows.doubles(world, s.root, mine), 3, samples, "sample", b.step);
+        b.score = scored[0];
+        b.cost = scored[1];
         int[] held = b.baselinePrompts();
         if (held != null) {
             // (prompt, score) pairs of the baseline rows each rank holds; the first row of a prompt counts
@@ -751,26 +735,36 @@ public final class RlhfWorker implements AutoCloseable {
                 base[2 * k] = held[k];
                 base[2 * k + 1] = held[k] >= 0 ? b.baselineScored(s.task, k).reward() : 0.0;
             }
-            double[] every = WorldRows.doubles(world, s.root, base);
-            int prompts = s.shape.batchPrompts();
-            double[] scores = new double[prompts];
-            boolean[] got = new boolean[prompts];
-            for (int k = 0; k < every.length; k += 2) {
-                int p = (int) every[k];
-                if (p >= 0 && !got[p]) {
-                    got[p] = true;
-                    scores[p] = every[k + 1];
-                }
-            }
-            for (int p = 0; p < prompts; p++) {
-                if (!got[p]) {
-                    throw new IllegalStateException("no rank scored a prompt's baseline: step=" + b.step
-                            + ", prompt=" + p);
-                }
-            }
-            b.baselineScores = scores;
+            b.baselineScores = firstByIndex(WorldRows.doubles(world, s.root, base), 2, s.shape.batchPrompts(),
+                    "prompt's baseline", b.step)[0];
         }
         return true;
+    }
+
+    /**
+     * Each index's values from gathered tuples {@code (index, v_1, ..., v_{width-1})} (index -1 pads a share): those
+     * of the index's first tuple, as {@code [width - 1][count]}.
+     *
+     * @throws IllegalStateException if no tuple names an index of {@code [0, count)}
+     */
+    private static double[][] firstByIndex(double[] tuples, int width, int count, String what, long step) {
+        double[][] out = new double[width - 1][count];
+        boolean[] seen = new boolean[count];
+        for (int k = 0; k < tuples.length; k += width) {
+            int at = (int) tuples[k];
+            if (at >= 0 && !seen[at]) {
+                seen[at] = true;
+                for (int c = 1; c < width; c++) {
+                    out[c - 1][at] = tuples[k + c];
+                }
+            }
+        }
+        for (int at = 0; at < count; at++) {
+            if (!seen[at]) {
+                throw new IllegalStateException("no rank scored a " + what + ": step=" + step + ", index=" + at);
+            }
+        }
+        return out;
     }
 
     /**

@@ -12,6 +12,7 @@ import io.yatt.trainer.algo.KlRewardResult;
 import io.yatt.trainer.algo.KlRewards;
 import io.yatt.trainer.algo.LagrangeMultiplier;
 import io.yatt.trainer.algo.SafeRlhf;
+import io.yatt.trainer.algo.TensorFunctions;
 import io.yatt.trainer.config.AdvantageEstimator;
 import io.yatt.trainer.config.TrainConfig;
 import io.yatt.trainer.run.MetricNames;
@@ -395,28 +396,10 @@ final class StepBatch {
         return sum / shard.batch();
     }
 
-    /**
-     * The whole batch's {@code sum(mask * x) / sum(mask)} (0 when nothing is unmasked), per-row partials added in
-     * batch order.
-     */
+    /** The whole batch's masked mean, {@code sum / count} (0 when nothing is unmasked), as the metrics take it. */
     private double maskedMean(BatchTensor x, BatchTensor mask) {
-        int seq = x.seq();
-        double[] mine = new double[2 * x.batch()];
-        for (int k = 0; k < x.batch(); k++) {
-            for (int t = 0; t < seq; t++) {
-                float mk = mask.get(k, t);
-                mine[2 * k] += mk * x.get(k, t);
-                mine[2 * k + 1] += mk;
-            }
-        }
-        double[] all = shard.allRows(mine, 2);
-        double sum = 0;
-        double cnt = 0;
-        for (int b = 0; b < shard.batch(); b++) {
-            sum += all[2 * b];
-            cnt += all[2 * b + 1];
-        }
-        return cnt == 0 ? 0 : sum / cnt;
+        double[] totals = TensorFunctions.maskedTotals(x, mask, shard);
+        return totals[1] == 0 ? 0 : totals[0] / totals[1];
     }
 
     private static double mean(double[] x) {
