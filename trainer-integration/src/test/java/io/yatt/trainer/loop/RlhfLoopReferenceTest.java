@@ -39,12 +39,13 @@ class RlhfLoopReferenceTest {
     void shouldHandleTheSameControllerBytesPerStepWhateverTheBatchSize() {
         List<Long> small = run("ppo_gae", List.of("data.train_batch_size=16")).stepPayloadBytes();
         List<Long> large = run("ppo_gae", List.of("data.train_batch_size=64")).stepPayloadBytes();
-        assertEquals(3, small.size());
+        assertEquals(List.of(3388L, 3444L, 3444L), small);
         assertEquals(small, large);
         List<Long> two = run("ppo_gae", List.of("data.train_batch_size=64", "trainer.controllers=2"))
                 .stepPayloadBytes();
         assertEquals(run("ppo_gae", List.of("data.train_batch_size=16", "trainer.controllers=2"))
                 .stepPayloadBytes(), two);
+        assertEquals(List.of(1694L, 1722L, 1722L), two);
     }
 
     @Test
