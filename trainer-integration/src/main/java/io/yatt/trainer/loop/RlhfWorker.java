@@ -598,8 +598,8 @@ public final class RlhfWorker implements AutoCloseable {
     }
 
     /**
-     * The actor's log-probs of this rank's rows of the step (training layout: the rows its DP rank trains on), which
-     * stay on the rank. Collective over the rank's TP group.
+     * The actor's log-probs of this rank's rows of the step (training layout: the rows its DP rank trains on, in the
+     * updates' micro-batches), which stay on the rank. Collective over the rank's TP group.
      *
      * @return true
      */
@@ -638,6 +638,24 @@ public final class RlhfWorker implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Bytes of the activation buffers of role {@code role}'s model on this rank ({@link LlamaModel#activationBytes}:
+     * they grow to the largest forward it ran); 0 for a role this rank does not hold or before init.
+     */
+    long activationBytes(String role) {
+        if (st == null) {
+            return 0;
+        }
+        LlamaModel m = switch (role) {
+            case ACTOR -> st.actor;
+            case "ref" -> st.ref;
+            case CRITIC -> st.critic;
+            case COST_CRITIC -> st.costCritic;
+            default -> null;
+        };
+        return m == null ? 0 : m.activationBytes();
+    }
+
     /** The current step's batch on this rank ({@code null} before init, between steps and after the update). */
     StepBatch stepBatch() {
         return st == null ? null : st.batch;
@@ -658,23 +676,34 @@ public final class RlhfWorker implements AutoCloseable {
         return model;
     }
 
-    /** This rank's rows of the step's tokens (its DP rank's, in update order). */
-    private static Batch localRows(State s, StepBatch b) {
-        return RlhfLoop.slice(b.tokens, b.mask, 0, b.rows.length, s.shape.tt());
-    }
-
     private static float[] values(State s, LlamaModel model, StepBatch b) {
-        Batch rows = localRows(s, b);
-        float[] v = new float[rows.batchSize() * s.shape.tt()];
-        model.values(rows, v);
-        return RlhfLoop.respView(v, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
+        return inMicroBatches(s, b, (rows, out) -> model.values(rows, out));
     }
 
     private static float[] logProbs(State s, LlamaModel model, StepBatch b) {
-        Batch rows = localRows(s, b);
-        float[] lp = new float[rows.batchSize() * s.shape.tt()];
-        model.logProbs(rows, 1f, lp, null);
-        return RlhfLoop.respView(lp, rows.batchSize(), s.shape.tt(), s.responseLen).toArray();
+        return inMicroBatches(s, b, (rows, out) -> model.logProbs(rows, 1f, out, null));
+    }
+
+    /**
+     * A per-token forward ({@code [rows, P + R]} out) over this rank's rows, in the updates' micro-batches
+     * ({@code ppo_micro_batch_size / D} rows each, so a model's activations never grow past what its update needs),
+     * as {@code [rows, R]} at the positions that predict each response token.
+     */
+    private static float[] inMicroBatches(State s, StepBatch b,
+                                          java.util.function.BiConsumer<Batch, float[]> forward) {
+        int rows = b.rows.length;
+        int tt = s.shape.tt();
+        int resp = s.responseLen;
+        int micro = Math.min(rows, s.cfg.actorRolloutRef().actor().ppoMicroBatchSize() / s.layout.train().d());
+        float[] out = new float[rows * resp];
+        float[] full = new float[micro * tt];
+        for (int at = 0; at < rows; at += micro) {
+            int n = Math.min(micro, rows - at);
+            float[] part = n == micro ? full : new float[n * tt];
+            forward.accept(RlhfLoop.slice(b.tokens, b.mask, at, n, tt), part);
+            System.arraycopy(RlhfLoop.respView(part, n, tt, resp).toArray(), 0, out, at * resp, n * resp);
+        }
+        return out;
     }
 
     /**

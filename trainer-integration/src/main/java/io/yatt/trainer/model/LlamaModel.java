@@ -799,6 +799,27 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Bytes of the activation and gradient buffers this model holds now, counted from the arrays: they grow to the
+     * largest batch (rows x sequence length) a forward has seen and stay, so the largest forward decides it.
+     */
+    public long activationBytes() {
+        long floats = 0;
+        for (float[][] perLayer : new float[][][] {xIn, xMid, ln1, rstd1, qkvAct, att, yAct, ln2, rstd2, guAct,
+                hAct}) {
+            if (perLayer != null) {
+                for (float[] a : perLayer) {
+                    floats += a.length;
+                }
+            }
+        }
+        for (float[] a : new float[][] {lnf, rstdF, logits, tmpC, dx, dlnf, dqkv, qkvGradScratch, dy, dgu, dh,
+                attScratch, rowStats, rowMax, logZ, meanZ}) {
+            floats += a == null ? 0 : a.length;
+        }
+        return floats * Float.BYTES + (pos == null ? 0 : (long) pos.length * Integer.BYTES);
+    }
+
     private void ensureCapacity(int b, int t) {
         if (b <= capB && t <= capT) {
             return;

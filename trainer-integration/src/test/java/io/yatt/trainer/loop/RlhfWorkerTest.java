@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
+import io.yatt.trainer.model.Batch;
 import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaCheckpoint;
+import io.yatt.trainer.model.LlamaModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -84,6 +86,46 @@ class RlhfWorkerTest {
                 // ints: 8 prompts, 8 prompt sizes, 8 lengths, 4 rows, 80 tokens, 80 mask, 16 responses, 27 prompt
                 // ids; floats: 7 arrays of 16; doubles: 8 scores, 8 costs
                 assertEquals(231L * 4 + 112L * 4 + 16L * 8, h[7], "held bytes of rank " + r);
+            }
+        }
+    }
+
+    /**
+     * Training 1-1-2: each rank holds 4 rows and the updates' micro-batches are 2 rows (ppo_micro_batch_size 4 over
+     * DP 2), so the log-prob and value forwards run 2 rows at a time and the models' activations are those of a
+     * 2-row forward, not of the rank's 4 rows.
+     */
+    @Test
+    void shouldRunTheForwardsOfAStepInTheUpdatesMicroBatches(@TempDir Path dir) {
+        Path policy = dir.resolve("policy");
+        LlamaCheckpoint.save(policy, RlhfLoopTest.model, Head.LANGUAGE_MODEL, RlhfLoopTest.policy, 1);
+        String yaml = RlhfLoopTest.config.withOverrides(List.of("parallel.world_size=2", "parallel.training=1-1-2",
+                "parallel.generation=1-1-1-2")).toYaml();
+        int tt = RlhfLoopTest.config.data().maxPromptLength()
+                + RlhfLoopTest.config.actorRolloutRef().rollout().responseLength();
+        long twoRows;
+        try (LlamaModel alone = LlamaModel.create(RlhfLoopTest.model, Head.LANGUAGE_MODEL, RlhfLoopTest.policy, null,
+                1)) {
+            int[] ones = new int[2 * tt];
+            java.util.Arrays.fill(ones, 1);
+            alone.logProbs(new Batch(2, tt, new int[2 * tt], ones), 1f, new float[2 * tt], null);
+            twoRows = alone.activationBytes();
+        }
+        try (InProcessWorld world = InProcessWorld.create(2)) {
+            List<long[]> bytes = RankThreads.run(world, comm -> {
+                try (RlhfWorker w = RlhfWorker.create(comm.rank(), comm)) {
+                    w.init(yaml, policy.toString(), "");
+                    w.generateStep(1, 0, 0);
+                    w.computeLogProbs();
+                    w.computeRefLogProbs();
+                    return new long[] {w.stepBatch().rows.length, w.activationBytes(RlhfWorker.ACTOR),
+                            w.activationBytes("ref")};
+                }
+            });
+            for (long[] b : bytes) {
+                assertEquals(4L, b[0]);
+                assertEquals(twoRows, b[1], "actor");
+                assertEquals(twoRows, b[2], "ref");
             }
         }
     }
