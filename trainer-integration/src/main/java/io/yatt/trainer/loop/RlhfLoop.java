@@ -765,25 +765,32 @@ public final class RlhfLoop {
          * {@code d} gets rows {@code [d*S/D, (d+1)*S/D)} (a slice: for rows kept by reference, a few runs of the
          * producers' regions, so it pulls those rows and nothing else, and the controller's bytes do not grow with
          * the batch), which the trainers then pass to the ranks that hold them; every trainer gets every sample's
-         * length and ReMax's baseline rollout (one row per prompt).
+         * length and an equal share of ReMax's baseline rollout (one row per prompt) to score.
          */
         private void receiveRollout(int step, PromptSampler.State drawnFrom, DataBatch out, DataBatch baseline) {
             int workers = actor.size();
             HybridLayout layout = cfg.parallel().layout();
             int per = sh.samples() / sh.d();
+            int prompts = sh.batchPrompts();
+            int share = (prompts + workers - 1) / workers;
+            List<DataBatch> views = new ArrayList<>(2 * workers);
             List<DataBatch> blocks = new ArrayList<>(workers);
+            List<DataBatch> baselines = new ArrayList<>(workers);
             try (DataBatch lengths = out.select(List.of("response_length"))) {
                 for (int w = 0; w < workers; w++) {
                     RankCoordinates c = layout.coordinates(w);
                     blocks.add(c.tp() == 0 && c.pp() == 0 ? out.slice(c.dp() * per, per) : null);
+                    views.add(blocks.getLast());
+                    int count = Math.min(share, prompts - w * share);
+                    baselines.add(baseline != null && count > 0 ? baseline.slice(w * share, count) : null);
+                    views.add(baselines.getLast());
                 }
                 actor.call("receiveRollout", java.util.Collections.nCopies(workers, (long) step),
                         java.util.Collections.nCopies(workers, drawnFrom.epoch()),
                         java.util.Collections.nCopies(workers, drawnFrom.position()), blocks,
-                        java.util.Collections.nCopies(workers, lengths),
-                        java.util.Collections.nCopies(workers, baseline));
+                        java.util.Collections.nCopies(workers, lengths), baselines);
             } finally {
-                for (DataBatch b : blocks) {
+                for (DataBatch b : views) {
                     if (b != null) {
                         b.close();
                     }

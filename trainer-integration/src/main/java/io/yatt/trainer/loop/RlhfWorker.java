@@ -447,8 +447,9 @@ public final class RlhfWorker implements AutoCloseable {
      * {@code [d*S/D, (d+1)*S/D)} ({@code block}: {@code responses} and {@code rollout_log_probs}; a slice of the
      * rollout, so a rank pulls only those rows of a rollout kept by reference) and the other ranks {@code null}; the
      * ranks then move each row to the ranks that hold it ({@link RowExchange}). {@code lengths} holds every sample's
-     * {@code response_length}, and {@code baseline} (ReMax, else {@code null}) the greedy rollout whose first
-     * {@code batchPrompts} rows are the prompts in order, of which this rank keeps an equal share to score.
+     * {@code response_length}, and {@code baseline} (ReMax, else {@code null}) this rank's equal share of the greedy
+     * rollout's prompts (rows {@code [rank*k, rank*k + k)} of the prompts in order, {@code k = ceil(prompts / W)};
+     * {@code null} for a rank past the last prompt), which it scores.
      * Collective over the world.
      *
      * @return true
@@ -473,29 +474,25 @@ public final class RlhfWorker implements AutoCloseable {
                 source ? Rows.floats(block, "rollout_log_probs") : new float[0], s.dpSources, per,
                 Rows.ints(lengths, "response_length"));
         if (s.cfg.algorithm().advEstimator() == AdvantageEstimator.REMAX) {
-            if (baseline == null) {
-                throw new IllegalArgumentException("ReMax needs the step's greedy baseline rollout: step=" + step
-                        + ", baseline=null");
-            }
             // every rank scores an equal share of the prompts' baselines (rank-major, -1 pads the last share)
             int bp = sh.batchPrompts();
             int share = (bp + world.size() - 1) / world.size();
-            int[] baseResponses = Rows.ints(baseline, "responses");
-            int[] baseLengths = Rows.ints(baseline, "response_length");
-            if (baseResponses.length < bp * resp || baseLengths.length < bp) {
-                throw new IllegalArgumentException("baseline rollout does not cover the step's prompts: responses="
-                        + baseResponses.length + ", lengths=" + baseLengths.length + ", expected prompts=" + bp
-                        + " x responseLength=" + resp);
+            int count = Math.max(0, Math.min(share, bp - rank * share));
+            if ((baseline == null) != (count == 0) || (baseline != null && baseline.length() != count)) {
+                throw new IllegalArgumentException("ReMax needs this rank's share of the greedy baseline rollout: "
+                        + "step=" + step + ", rank=" + rank + ", rows=" + (baseline == null ? "null"
+                        : baseline.length()) + ", expected=" + (count == 0 ? "null" : count));
             }
+            int[] baseResponses = count == 0 ? new int[0] : Rows.ints(baseline, "responses");
+            int[] baseLengths = count == 0 ? new int[0] : Rows.ints(baseline, "response_length");
             int[] prompts = new int[share];
             int[] heldResponses = new int[share * resp];
             int[] heldLengths = new int[share];
             for (int k = 0; k < share; k++) {
-                int p = rank * share + k;
-                prompts[k] = p < bp ? p : -1;
-                if (p < bp) {
-                    System.arraycopy(baseResponses, p * resp, heldResponses, k * resp, resp);
-                    heldLengths[k] = baseLengths[p];
+                prompts[k] = k < count ? rank * share + k : -1;
+                if (k < count) {
+                    System.arraycopy(baseResponses, k * resp, heldResponses, k * resp, resp);
+                    heldLengths[k] = baseLengths[k];
                 }
             }
             b.baselineRows(prompts, heldResponses, heldLengths);
