@@ -53,6 +53,8 @@ public final class ConfigDefaults {
     public static final int TOP_K_DISABLED = -1;
     public static final double TOP_P = 1.0;
     public static final int RESPONSE_LENGTH = 4;
+    /** Sequences one generation pass holds (its KV cache), verl's and vLLM's {@code max_num_seqs}. */
+    public static final int MAX_NUM_SEQS = 1024;
 
     // critic
     public static final double CLIPRANGE_VALUE = 0.5;

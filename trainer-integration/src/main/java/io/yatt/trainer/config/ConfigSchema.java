@@ -105,6 +105,8 @@ final class ConfigSchema {
                 "nucleus mass"));
         k.add(new Key("actor_rollout_ref.rollout.response_length", INT, RESPONSE_LENGTH,
                 c -> c.actorRolloutRef().rollout().responseLength(), "response tokens at most, EOS included"));
+        k.add(new Key("actor_rollout_ref.rollout.max_num_seqs", INT, MAX_NUM_SEQS,
+                c -> c.actorRolloutRef().rollout().maxNumSeqs(), "sequences one generation pass holds (KV cache)"));
         // critic
         optim(k, "critic.optim", CRITIC_LR, c -> c.critic().optim());
         k.add(new Key("critic.grad_clip", NUM, GRAD_CLIP, c -> c.critic().gradClip(), "global gradient-norm clip"));
@@ -342,7 +344,8 @@ final class ConfigSchema {
                 ConfigChoice.of(KlPenalty.values(), a + "kl_loss_type", str(v, a + "kl_loss_type")));
         String r = "actor_rollout_ref.rollout.";
         TrainConfig.Rollout rollout = new TrainConfig.Rollout(integer(v, r + "n"), number(v, r + "temperature"),
-                integer(v, r + "top_k"), number(v, r + "top_p"), integer(v, r + "response_length"));
+                integer(v, r + "top_k"), number(v, r + "top_p"), integer(v, r + "response_length"),
+                integer(v, r + "max_num_seqs"));
         TrainConfig.Critic critic = new TrainConfig.Critic(optim(v, "critic.optim."), number(v, "critic.grad_clip"),
                 number(v, "critic.cliprange_value"));
         TrainConfig.Algorithm algorithm = new TrainConfig.Algorithm(

@@ -64,6 +64,7 @@ final class ConfigValidation {
             outOfRange("actor_rollout_ref.rollout.top_p", rollout.topP(), "in (0.0, 1.0]");
         }
         atLeast("actor_rollout_ref.rollout.response_length", rollout.responseLength(), 1);
+        atLeast("actor_rollout_ref.rollout.max_num_seqs", rollout.maxNumSeqs(), 1);
         // critic
         optim("critic.optim", critic.optim());
         positive("critic.grad_clip", critic.gradClip());

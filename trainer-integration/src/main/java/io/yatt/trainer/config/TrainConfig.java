@@ -191,8 +191,10 @@ public record TrainConfig(
      * @param topK keep the k most likely tokens, -1 for all
      * @param topP nucleus mass
      * @param responseLength response tokens at most, EOS included
+     * @param maxNumSeqs sequences one generation pass holds: a replica generates its rows in passes of at most this
+     *        many, so its KV cache and activations are bounded by it
      */
-    public record Rollout(int n, double temperature, int topK, double topP, int responseLength) {
+    public record Rollout(int n, double temperature, int topK, double topP, int responseLength, int maxNumSeqs) {
     }
 
     /**

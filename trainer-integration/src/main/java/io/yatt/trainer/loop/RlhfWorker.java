@@ -574,8 +574,10 @@ public final class RlhfWorker implements AutoCloseable {
         try (LlamaModel gen = LlamaModel.fromTensors(s.model, Head.LANGUAGE_MODEL, genWeights,
                 s.layout.gen().tg() == 1 ? null : s.genTp, s.pad)) {
             Generator.Sampling sampling = sampling(s.cfg.actorRolloutRef().rollout(), s.responseLen, greedy);
-            Generator generator = Generator.create(gen, n, s.promptLen + s.responseLen);
-            out = generator.generate(promptIds, sampling, seeds);
+            // passes of at most max_num_seqs sequences bound the KV cache and the activations
+            Generator generator = Generator.create(gen,
+                    Math.min(n, s.cfg.actorRolloutRef().rollout().maxNumSeqs()), s.promptLen + s.responseLen);
+            out = generator.generateAll(promptIds, sampling, seeds);
         }
         double genS = (System.nanoTime() - g0) / 1e9;
         long b0 = System.nanoTime();

@@ -164,6 +164,30 @@ public final class Generator {
      *         maxSeqLen
      */
     public List<Sample> generate(List<int[]> prompts, Sampling sampling, long[] seeds) {
+        return generatePass(prompts, sampling, seeds);
+    }
+
+    /**
+     * Generates one continuation per prompt for any number of prompts, in passes of at most {@code maxBatch}
+     * consecutive prompts (each pass as {@link #generate}), so the cache never holds more than {@code maxBatch}
+     * sequences; sample {@code i} draws from {@code SplittableRandom(seeds[i])} whichever pass it is in.
+     *
+     * @throws IllegalArgumentException if there are no prompts, the seeds do not match them, or as {@link #generate}
+     */
+    public List<Sample> generateAll(List<int[]> prompts, Sampling sampling, long[] seeds) {
+        if (prompts.isEmpty() || seeds.length != prompts.size()) {
+            throw new IllegalArgumentException("need prompts and one seed per prompt: prompts=" + prompts.size()
+                    + ", seeds=" + seeds.length);
+        }
+        List<Sample> out = new ArrayList<>(prompts.size());
+        for (int from = 0; from < prompts.size(); from += maxBatch) {
+            int to = Math.min(prompts.size(), from + maxBatch);
+            out.addAll(generatePass(prompts.subList(from, to), sampling, Arrays.copyOfRange(seeds, from, to)));
+        }
+        return out;
+    }
+
+    private List<Sample> generatePass(List<int[]> prompts, Sampling sampling, long[] seeds) {
         int b = prompts.size();
         if (b == 0 || b > maxBatch) {
             throw new IllegalArgumentException("prompts must number 1 to maxBatch: prompts=" + b + ", maxBatch="

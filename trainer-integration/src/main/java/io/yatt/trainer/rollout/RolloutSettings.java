@@ -12,6 +12,7 @@ import java.util.Objects;
  * @param prompts prompts per step
  * @param n samples per prompt (sample {@code i} is prompt {@code i / n})
  * @param maxPromptLength prompt tokens at most; the generator's cache holds {@code maxPromptLength + maxNewTokens}
+ * @param maxNumSeqs sequences one generation pass holds (a replica generates its rows in passes of at most this many)
  * @param sampling how tokens are picked
  * @param greedyBaseline also decode one greedy continuation per prompt (ReMax's baseline)
  * @param mode synchronous or one step off-policy
@@ -19,7 +20,7 @@ import java.util.Objects;
  * @param seeds the sampling seed of each sample of each step
  */
 public record RolloutSettings(LlamaConfig model, int vocabPadMultiple, int prompts, int n, int maxPromptLength,
-                              Generator.Sampling sampling, boolean greedyBaseline, RolloutMode mode,
+                              int maxNumSeqs, Generator.Sampling sampling, boolean greedyBaseline, RolloutMode mode,
                               long bucketByteSize, SampleSeeds seeds) {
 
     /** The seed of sample {@code sample} of step {@code step}; a pure function, the same on every rank. */
@@ -41,6 +42,7 @@ public record RolloutSettings(LlamaConfig model, int vocabPadMultiple, int promp
         positive("prompts", prompts);
         positive("n", n);
         positive("maxPromptLength", maxPromptLength);
+        positive("maxNumSeqs", maxNumSeqs);
         if (bucketByteSize <= 0) {
             throw new IllegalArgumentException("bucketByteSize must be positive: bucketByteSize=" + bucketByteSize);
         }

@@ -169,15 +169,16 @@ public final class SplitRolloutWorker implements AutoCloseable {
 
     /**
      * Generates continuations of {@code prompts} on the weights held (version {@link #version()}), with this rank's
-     * rollout replica: collective over the replica's generation TP group, every rank of which gets the samples.
+     * rollout replica, in passes of at most {@code maxNumSeqs} prompts: collective over the replica's generation TP
+     * group, every rank of which gets the samples.
      *
      * @throws IllegalArgumentException as {@link Generator#generate}
      */
     public List<Generator.Sample> generate(List<int[]> prompts, Generator.Sampling sampling, long[] seeds) {
         try (LlamaModel gen = LlamaModel.fromTensors(settings.model(), Head.LANGUAGE_MODEL, weights,
                 genTp.size() == 1 ? null : genTp, settings.vocabPadMultiple())) {
-            return Generator.create(gen, prompts.size(), settings.maxPromptLength() + settings.responseLength())
-                    .generate(prompts, sampling, seeds);
+            return Generator.create(gen, Math.min(prompts.size(), settings.maxNumSeqs()),
+                    settings.maxPromptLength() + settings.responseLength()).generateAll(prompts, sampling, seeds);
         }
     }
 

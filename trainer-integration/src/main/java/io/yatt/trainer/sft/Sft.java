@@ -170,14 +170,11 @@ public final class Sft {
         int chunk = 64;
         double sum = 0;
         try (LlamaModel model = LlamaModel.create(config, Head.LANGUAGE_MODEL, weights, null, vocabPadMultiple)) {
-            Generator gen = Generator.create(model, chunk, maxPrompt + responseLength);
-            for (int from = 0; from < prompts.size(); from += chunk) {
-                int to = Math.min(prompts.size(), from + chunk);
-                List<Generator.Sample> samples = gen.generate(encoded.subList(from, to), greedy, new long[to - from]);
-                for (int i = from; i < to; i++) {
-                    int[] r = samples.get(i - from).tokens();
-                    sum += task.score(prompts.get(i), r, 0, r.length).reward();
-                }
+            List<Generator.Sample> samples = Generator.create(model, Math.min(chunk, prompts.size()),
+                    maxPrompt + responseLength).generateAll(encoded, greedy, new long[prompts.size()]);
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] r = samples.get(i).tokens();
+                sum += task.score(prompts.get(i), r, 0, r.length).reward();
             }
         }
         return sum / prompts.size();

@@ -22,6 +22,6 @@ class ConfigDocsTest {
             }
         }
         assertEquals(List.of(), missing);
-        assertEquals(81, ConfigSchema.keys().size());
+        assertEquals(82, ConfigSchema.keys().size());
     }
 }

@@ -119,6 +119,26 @@ class RlhfLoopGoldenTest {
         assertEquals(golden(name), format(RlhfLoop.run(config, task, model, policy, m -> { })), name);
     }
 
+    /**
+     * Generation in passes of one sequence ({@code max_num_seqs=1}; two rows per replica here) samples the same
+     * tokens, so every golden metric and the weights stay bit for bit; only the rollout's own log-probs may move in
+     * their last bits (Haswell kernels), which {@code training/rollout_probs_diff_max} shows.
+     */
+    @Test
+    void shouldReproduceTheGoldenWithGenerationInPassesOfOne() {
+        assumeGoldenBackend();
+        TrainConfig config = TrainConfig.load(resource("ppo_gae.yaml"),
+                List.of("actor_rollout_ref.rollout.max_num_seqs=1"));
+        Task task = Task.fromConfig(config, RlhfLoopGoldenTest.class.getClassLoader());
+        LlamaConfig model = Sft.modelConfig(config, task);
+        Map<String, float[]> policy = Sft.train(model, task, new Sft.Settings(20, 16, 3e-3, 1), null).weights();
+        String diffMax = "\t" + RlhfLoop.ROLLOUT_PROBS_DIFF_MAX + "\t";
+        List<String> expected = golden("ppo_gae").lines().filter(l -> !l.contains(diffMax)).toList();
+        List<String> actual = format(RlhfLoop.run(config, task, model, policy, m -> { })).lines()
+                .filter(l -> !l.contains(diffMax)).toList();
+        assertEquals(expected, actual);
+    }
+
     /** One line per step and metric, {@code step<TAB>name<TAB>Double.toString(value)} (exact round trip). */
     static String format(RlhfLoop.Result result) {
         StringBuilder sb = new StringBuilder();

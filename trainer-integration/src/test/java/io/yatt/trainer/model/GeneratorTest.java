@@ -73,6 +73,31 @@ class GeneratorTest {
         }
     }
 
+    /**
+     * Five prompts in passes of two (a cache of two sequences) give the tokens of one pass of five, and their
+     * log-probs up to the last bits (bit for bit with OpenBLAS's SkylakeX kernels; its Haswell sgemm rounds a row
+     * differently at another position of the matrix).
+     */
+    @Test
+    void shouldGiveTheSameSamplesInPassesAsInOne() {
+        Generator.Sampling sampling = new Generator.Sampling(6, 0.9f, 8, 0.95f, null);
+        List<int[]> prompts = List.of(new int[] {1, 2, 3, 4, 5}, new int[] {5, 6}, new int[] {8}, new int[] {9, 3, 3},
+                new int[] {4});
+        long[] seeds = {3, 77, 4, 12, 5};
+        try (LlamaModel model = model()) {
+            List<Generator.Sample> one = Generator.create(model, 5, 16).generate(prompts, sampling, seeds);
+            List<Generator.Sample> passes = Generator.create(model, 2, 16).generateAll(prompts, sampling, seeds);
+            assertEquals(5, passes.size());
+            for (int i = 0; i < 5; i++) {
+                assertArrayEquals(one.get(i).tokens(), passes.get(i).tokens(), "tokens of sample " + i);
+                assertArrayEquals(one.get(i).logProbs(), passes.get(i).logProbs(), 1e-5f, "log-probs of sample " + i);
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Generator.create(model, 2, 16).generateAll(prompts, sampling, new long[4]));
+            assertEquals("need prompts and one seed per prompt: prompts=5, seeds=4", e.getMessage());
+        }
+    }
+
     @Test
     void shouldKeepOnlyTheTopTokenWithTopKOne() {
         try (LlamaModel model = model()) {

@@ -61,7 +61,7 @@ class SplitRolloutTest {
     }
 
     static RolloutSettings settings(RolloutMode mode, boolean baseline) {
-        return new RolloutSettings(CONFIG, PAD, PROMPTS, N, PROMPT_LEN, SAMPLING, baseline, mode, 256,
+        return new RolloutSettings(CONFIG, PAD, PROMPTS, N, PROMPT_LEN, 1024, SAMPLING, baseline, mode, 256,
                 (step, i) -> 1_000_003L * step + 7919L * i + 17);
     }
 
