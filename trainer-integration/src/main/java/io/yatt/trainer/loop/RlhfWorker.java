@@ -377,9 +377,10 @@ public final class RlhfWorker implements AutoCloseable {
      * gets the rows its training DP rank trains on from the replicas that made them (their generation TP rank 0,
      * {@link RowExchange}) and every sample's length. For ReMax the greedy baseline is generated the same way (one
      * response per prompt, each controller's prompts padded to its replicas by repeating its first) and stays on the
-     * replica's TP rank 0 until {@link #computeScores} scores it. The step's batch stays on the ranks; the controller gets only this rank's timings:
-     * {@code gen_s}, {@code reshard_s}, {@code reshard_bytes}, and {@code first} = 1 on the generation TP rank 0 of
-     * its controller's first replica (whose numbers the step reports), else 0. Collective over the world.
+     * replica's TP rank 0 until {@link #computeScores} scores it. The step's batch stays on the ranks; the controller
+     * gets only this rank's timings: {@code gen_s}, {@code reshard_s}, {@code reshard_bytes}, and {@code first} = 1
+     * on the generation TP rank 0 of its controller's first replica (whose numbers the step reports), else 0.
+     * Collective over the world.
      */
     @WorkerMethod(dispatch = "ONE_TO_ALL")
     public Map<String, Double> generateStep(long step, long samplerEpoch, int samplerPosition) {

@@ -99,7 +99,8 @@ public final class SplitRolloutRank implements AutoCloseable {
         Generator.Sampling sampling = RlhfWorker.sampling(ro, ro.responseLength(), false);
         long seed = cfg.trainer().seed();
         return new RolloutSettings(model, cfg.parallel().layout().train().t(), cfg.data().trainBatchSize(), ro.n(),
-                cfg.data().maxPromptLength(), ro.maxNumSeqs(), sampling, false, RolloutMode.SYNC, WeightSync.DEFAULT_BUCKET_BYTE_SIZE,
+                cfg.data().maxPromptLength(), ro.maxNumSeqs(), sampling, false, RolloutMode.SYNC,
+                WeightSync.DEFAULT_BUCKET_BYTE_SIZE,
                 (step, i) -> RlhfLoop.sampleSeed(seed, step, i));
     }
 
