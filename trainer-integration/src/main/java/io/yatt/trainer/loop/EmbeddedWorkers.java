@@ -185,7 +185,7 @@ final class EmbeddedWorkers implements AutoCloseable {
                 out.workers.add(self.get());
             }
             for (int j = 0; j < rolloutSize; j++) {
-                SplitRolloutRank r = SplitRolloutRank.create(j, out.syncWorld.communicator(size + j));
+                SplitRolloutRank r = SplitRolloutRank.create(j, out.syncWorld.communicator(size + j), task);
                 out.rollouts.add(r);
                 ControlPlane plane = out.controllers.getFirst().plane;
                 out.workers.add(Worker.start(new Worker.Context().workerId(WORKER_ID_BASE + size + j).rank(j)

@@ -514,14 +514,13 @@ public final class RlhfLoop {
         private Rollout rollout;
         /**
          * Asynchronous split: step {@code k + 1}'s generation runs on the rollout ranks while step {@code k} trains;
-         * its prompts, input batch and pending result, and the sampler state after the current step's prompts (what
-         * a checkpoint records, since the next step's prompts are drawn ahead).
+         * its prompts, their sampler position and the pending result, and the sampler state after the current step's
+         * prompts (what a checkpoint records, since the next step's prompts are drawn ahead).
          */
         private final boolean async;
         private int firstStep;
         private int[] aheadIdx;
         private PromptSampler.State aheadFrom;
-        private DataBatch pendingIn;
         private CompletableFuture<Object> pending;
         private PromptSampler.State samplerState;
         private final int worldSize;
@@ -529,17 +528,12 @@ public final class RlhfLoop {
         /** Safe-RLHF's multiplier (null otherwise), as the workers left it after the last step. */
         private LagrangeMultiplier lagrange;
         private final Exchange ex;
-        /** This controller's samples: {@code [s0, s0 + local)} of the step's batch. */
-        private final int s0;
-        private final int local;
 
         Driver(TrainConfig cfg, Task task, LlamaConfig model, Shape sh, EmbeddedWorkers.Controller workers,
                Allocator allocator, Options options, Consumer<StepMetrics> onStep, Exchange ex,
                Supplier<DynamicPlacement> deciderSource) {
             this.ex = ex;
             this.plane = workers.plane;
-            this.local = sh.samples() / ex.count();
-            this.s0 = ex.index() * local;
             this.cfg = cfg;
             this.task = task;
             this.model = model;
@@ -673,9 +667,8 @@ public final class RlhfLoop {
             }
             if (pending != null) {
                 // a stopped asynchronous run: the next step's rollout is not used
-                ((DataBatch) await(pending)).close();
+                SplitRollout.collect(await(pending)).close();
                 pending = null;
-                pendingIn.close();
             }
             if (split) {
                 rolloutGroup.endStep(Long.MAX_VALUE); // a stopped asynchronous run's unused rollout
@@ -731,33 +724,19 @@ public final class RlhfLoop {
             return true;
         }
 
-        /** The sampling seeds of step {@code step}'s samples. */
-        private long[] seeds(int step) {
-            long[] seeds = new long[sh.samples()];
-            for (int i = 0; i < seeds.length; i++) {
-                seeds[i] = sampleSeed(cfg.trainer().seed(), step, i);
-            }
-            return seeds;
-        }
-
         /**
-         * This step's rollout of this controller's samples: the one generated ahead (asynchronous split) or one
-         * generated now; the caller closes it.
+         * This step's rollout: the one generated ahead (asynchronous split) or one generated now, drawn by the
+         * rollout ranks from the sampler position {@code drawnFrom}; the caller closes it.
          */
-        private DataBatch rolloutOf(List<int[]> promptIds, long[] seeds) {
+        private DataBatch rolloutOf(int step, PromptSampler.State drawnFrom) {
             if (pending != null) {
                 try {
-                    return (DataBatch) await(pending);
+                    return SplitRollout.collect(await(pending));
                 } finally {
                     pending = null;
-                    pendingIn.close();
-                    pendingIn = null;
                 }
             }
-            try (DataBatch in = promptBatch(promptIds.subList(s0, s0 + local),
-                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false)) {
-                return ((SplitRollout) rollout).generate(in);
-            }
+            return ((SplitRollout) rollout).generate(step, drawnFrom.epoch(), drawnFrom.position(), false);
         }
 
         /**
@@ -814,10 +793,9 @@ public final class RlhfLoop {
             }
             aheadFrom = sampler.state();
             aheadIdx = sampler.next(sh.batchPrompts());
-            long[] seeds = seeds(step + 1);
-            pendingIn = promptBatch(StepBatch.promptIds(sh, task, aheadIdx).subList(s0, s0 + local),
-                    java.util.Arrays.copyOfRange(seeds, s0, s0 + local), false);
-            pending = rolloutGroup.callAsync("generate", pendingIn);
+            // the rollout ranks draw the same prompts from the sampler position
+            pending = rolloutGroup.callAsync("generateStep", (long) step + 1, aheadFrom.epoch(), aheadFrom.position(),
+                    false);
         }
 
         /** One PPO iteration; returns the held-out reward after it (the previous one when not evaluated). */
@@ -838,12 +816,13 @@ public final class RlhfLoop {
                 m.addTiming(stage(MetricNames.TIMING_RESHARD), value(first, "reshard_s"));
                 m.record(MetricNames.RESHARD_BYTES, value(first, "reshard_bytes"));
             } else {
-                List<int[]> promptIds = StepBatch.promptIds(sh, task, promptIdx);
-                // the rows go on to the trainers as they came (by reference above the inline limit): the driver
-                // reads only the first replica's numbers, from the metadata
-                try (DataBatch out = rolloutOf(promptIds, seeds(step));
+                // the rollout ranks draw the step's prompts from the sampler position, and the rows go on to the
+                // trainers as they came (by reference above the inline limit): the driver reads only the first
+                // replica's numbers, from the metadata
+                try (DataBatch out = rolloutOf(step, drawnFrom);
                      DataBatch baseline = alg.advEstimator() == AdvantageEstimator.REMAX
-                             ? baselineRollout(promptIds) : null) {
+                             ? ((SplitRollout) rollout).generate(step, drawnFrom.epoch(), drawnFrom.position(), true)
+                             : null) {
                     m.addTiming(stage(MetricNames.TIMING_GEN), firstReplica(out, "gen_s"));
                     m.addTiming(stage(MetricNames.TIMING_RESHARD), firstReplica(out, "reshard_s"));
                     m.record(MetricNames.RESHARD_BYTES, firstReplica(out, "reshard_bytes"));
@@ -990,42 +969,6 @@ public final class RlhfLoop {
                         + result.keySet());
             }
             return v;
-        }
-
-        /**
-         * Split placement's ReMax baseline: one greedy response per prompt of this controller's share, padded to its
-         * generation replicas by repeating the first, generated by the rollout ranks; the caller hands the result to
-         * the trainer ranks, which score it ({@code computeScores}), and closes it.
-         */
-        private DataBatch baselineRollout(List<int[]> promptIds) {
-            int p0 = s0 / sh.n();
-            int mine = local / sh.n();
-            int replicas = sh.replicas() / ex.count();
-            int rows = (mine + replicas - 1) / replicas * replicas;
-            List<int[]> ids = new ArrayList<>(rows);
-            for (int j = 0; j < rows; j++) {
-                ids.add(promptIds.get((p0 + j % mine) * sh.n()));
-            }
-            try (DataBatch in = promptBatch(ids, new long[rows], true)) {
-                return ((SplitRollout) rollout).generate(in);
-            }
-        }
-
-        private DataBatch promptBatch(List<int[]> promptIds, long[] seeds, boolean greedy) {
-            int rows = promptIds.size();
-            int p = sh.promptLen();
-            int[] ids = new int[rows * p];
-            int[] lengths = new int[rows];
-            for (int i = 0; i < rows; i++) {
-                int[] q = promptIds.get(i);
-                System.arraycopy(q, 0, ids, i * p + p - q.length, q.length);
-                lengths[i] = q.length;
-            }
-            return Rows.batch(allocator)
-                    .ints("prompt_ids", ids, rows, p)
-                    .ints("prompt_length", lengths, rows, 0)
-                    .longs("seed", seeds)
-                    .metadata("greedy", greedy).build();
         }
 
         /** Held-out reward from rank 0 (controller 0's first worker), the same on every controller. */

@@ -2,6 +2,8 @@ package io.yatt.trainer.loop;
 
 import io.yatt.controller.DataBatch;
 import io.yatt.controller.WorkerGroup;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -31,20 +33,44 @@ final class SplitRollout implements Rollout {
     }
 
     /**
-     * Generates one response per prompt row on the rollout ranks (publishing the actor's weights first unless the
-     * batch is greedy); the caller closes the result.
-     *
-     * @throws IllegalArgumentException if the rows do not split over the generation replicas
+     * Step {@code step}'s rollout on the rollout ranks, which draw the step's prompts from the sampler position named
+     * ({@link SplitRolloutRank#generateStep}; publishing the actor's weights first unless greedy), as one batch of
+     * every replica's rows in replica order; the caller closes it.
      */
-    DataBatch generate(DataBatch prompts) {
-        if (!Boolean.TRUE.equals(prompts.metadata().get("greedy"))) {
+    DataBatch generate(long step, long samplerEpoch, int samplerPosition, boolean greedy) {
+        publish(greedy);
+        return collect(rollout.call("generateStep", step, samplerEpoch, samplerPosition, greedy));
+    }
+
+    /**
+     * The rollout ranks' results of a {@code generateStep} call as one batch: the replicas' batches (their generation
+     * TP rank 0's; the other ranks return none) concatenated in rank order, which is replica order; the parts are
+     * closed.
+     */
+    static DataBatch collect(Object results) {
+        List<DataBatch> parts = new ArrayList<>();
+        for (Object r : (List<?>) results) {
+            if (r != null) {
+                parts.add((DataBatch) r);
+            }
+        }
+        try {
+            return DataBatch.concat(parts);
+        } finally {
+            for (DataBatch p : parts) {
+                p.close();
+            }
+        }
+    }
+
+    private void publish(boolean greedy) {
+        if (!greedy) {
             CompletableFuture<Object> send = actor.callAsync("publishWeights", version);
             CompletableFuture<Object> receive = rollout.callAsync("receiveWeights", version);
             join(send);
             join(receive);
             version++;
         }
-        return (DataBatch) rollout.call("generate", prompts);
     }
 
     private static void join(CompletableFuture<Object> f) {

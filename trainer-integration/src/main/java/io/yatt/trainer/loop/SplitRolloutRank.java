@@ -19,6 +19,8 @@ import io.yatt.trainer.model.LlamaConfig;
 import io.yatt.trainer.rollout.RolloutMode;
 import io.yatt.trainer.rollout.RolloutSettings;
 import io.yatt.trainer.rollout.SplitRolloutWorker;
+import io.yatt.trainer.task.PromptSampler;
+import io.yatt.trainer.task.Task;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,7 @@ import java.util.Map;
 /**
  * A rollout rank of a split placement ({@code placement.mode=split}) as a worker: it serves the {@code rollout} role
  * alone, holds one generation-layout shard of the actor ({@link SplitRolloutWorker}), receives each new version from
- * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows ({@link #generate}), which the
+ * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows ({@link #generateStep}), which the
  * controller hands to the trainers ({@link RlhfWorker#receiveRollout}). Rollout rank {@code j} is rank {@code p*t*d + j} of the sync communicator. Confined to its
  * worker's thread.
  */
@@ -34,7 +36,10 @@ public final class SplitRolloutRank implements AutoCloseable {
 
     private final int rolloutRank;
     private final Communicator sync;
+    private final Task givenTask;
     private final Allocator results;
+    private Task task;
+    private RlhfLoop.Shape shape;
     private Allocator root;
     private SplitRolloutWorker worker;
     private TrainConfig cfg;
@@ -42,15 +47,19 @@ public final class SplitRolloutRank implements AutoCloseable {
     private long syncBytes;
     private long version = -1;
 
-    private SplitRolloutRank(int rolloutRank, Communicator sync) {
+    private SplitRolloutRank(int rolloutRank, Communicator sync, Task task) {
         this.rolloutRank = rolloutRank;
         this.sync = sync;
+        this.givenTask = task;
         this.results = Allocator.root("split-rollout-rank-" + rolloutRank);
     }
 
-    /** Rollout rank {@code rolloutRank} over the sync communicator (trainers first, then rollout ranks). */
-    static SplitRolloutRank create(int rolloutRank, Communicator sync) {
-        return new SplitRolloutRank(rolloutRank, sync);
+    /**
+     * Rollout rank {@code rolloutRank} over the sync communicator (trainers first, then rollout ranks), drawing
+     * prompts from {@code task} (a task object of the caller's JVM), or from the config's task when {@code null}.
+     */
+    static SplitRolloutRank create(int rolloutRank, Communicator sync, Task task) {
+        return new SplitRolloutRank(rolloutRank, sync, task);
     }
 
     /** The allocator the worker's results come from. */
@@ -82,6 +91,8 @@ public final class SplitRolloutRank implements AutoCloseable {
         }
         cfg = TrainConfig.load(configYaml, List.of());
         HybridLayout layout = cfg.parallel().layout();
+        task = givenTask != null ? givenTask : Task.fromConfig(cfg, loader());
+        shape = RlhfLoop.Shape.of(cfg, layout);
         int pad = layout.train().t();
         LlamaConfig model = LlamaCheckpoint.readConfig(Path.of(policyPath));
         ReshardPlan plan = ReshardPlanner.shared().plan(layout, model.modelSpec(DType.F32, pad),
@@ -133,26 +144,47 @@ public final class SplitRolloutRank implements AutoCloseable {
     }
 
     /**
-     * This replica's rows on the weights last received: input {@code prompt_ids} I32 {@code [n, P]} (left-padded),
-     * {@code prompt_length} I32, {@code seed} I64 and metadata {@code greedy}; output {@code responses} I32
-     * {@code [n, R]} (0 after the end), {@code response_length} I32 and {@code rollout_log_probs} F32 {@code [n, R]},
-     * and in the metadata, under {@link #timingKey} of this replica, the generation's seconds {@code gen_s}, the last
-     * weight sync's seconds {@code reshard_s} and bytes {@code reshard_bytes} on this rank, and the version of the
-     * weights last received {@code weight_version}. Numbers travel as metadata, not per-row columns, so a result above
-     * the inline limit goes to the trainers by reference with the controller reading none of its rows.
+     * Step {@code step}'s rollout, this replica's rows, on the weights last received. The rank draws the step's prompts
+     * itself from the sampler position {@code (samplerEpoch, samplerPosition)} the controller names (as a colocated
+     * trainer rank does), so no prompt passes through the controller. Sampled ({@code greedy} false): the step's
+     * {@code S} samples, seeds {@link RlhfLoop#sampleSeed}; greedy (ReMax's baseline): one row per prompt, padded to a
+     * multiple of the replicas by repeating the first prompt. Replica {@code r} of {@code G} generates rows
+     * {@code [r*rows/G, (r+1)*rows/G)}. Its generation TP rank 0 returns them: {@code responses} I32 {@code [n, R]}
+     * (0 after the end), {@code response_length} I32 and {@code rollout_log_probs} F32 {@code [n, R]}, and in the
+     * metadata, under {@link #timingKey} of this replica, the generation's seconds {@code gen_s}, the last weight
+     * sync's seconds {@code reshard_s} and bytes {@code reshard_bytes} on this rank, and the version of the weights
+     * last received {@code weight_version}; the replica's other ranks return {@code null}. Numbers travel as metadata,
+     * not per-row columns, so a result above the inline limit goes to the trainers by reference with the controller
+     * reading none of its rows. Collective over the replica's generation TP group.
      */
-    @WorkerMethod(dispatch = "MESH(" + RlhfWorker.ROLLOUT_MESH + ")")
-    public DataBatch generate(DataBatch prompts) {
+    @WorkerMethod(dispatch = "ONE_TO_ALL")
+    public DataBatch generateStep(long step, long samplerEpoch, int samplerPosition, boolean greedy) {
         SplitRolloutWorker w = initialised();
-        int promptLen = cfg.data().maxPromptLength();
         int responseLen = cfg.actorRolloutRef().rollout().responseLength();
-        int n = prompts.length();
-        long[] seeds = Rows.longs(prompts, "seed");
-        List<int[]> promptIds = Rows.promptIds(prompts, promptLen);
-        Generator.Sampling sampling = RlhfWorker.sampling(prompts, cfg.actorRolloutRef().rollout(), responseLen);
+        int[] promptIdx = StepBatch.prompts(shape, task, cfg.data().seed(),
+                new PromptSampler.State(samplerEpoch, samplerPosition));
+        GroupTopology.MeshRank mesh = meshes(cfg.parallel().layout(), cfg.placement().rolloutWorldSize(), rolloutRank)
+                .get(RlhfWorker.ROLLOUT_MESH);
+        int replica = mesh.dpRank();
+        int replicas = mesh.dpSize();
+        int prompts = shape.batchPrompts();
+        int rows = greedy ? (prompts + replicas - 1) / replicas * replicas : shape.samples();
+        int n = rows / replicas;
+        int[] samples = new int[n];
+        long[] seeds = new long[n];
+        for (int k = 0; k < n; k++) {
+            int row = replica * n + k;
+            samples[k] = greedy ? row % prompts * shape.n() : row;
+            seeds[k] = greedy ? 0 : RlhfLoop.sampleSeed(cfg.trainer().seed(), step, row);
+        }
+        List<int[]> promptIds = StepBatch.promptIds(shape, task, promptIdx, samples);
+        Generator.Sampling sampling = RlhfWorker.sampling(cfg.actorRolloutRef().rollout(), responseLen, greedy);
         long g0 = System.nanoTime();
         List<Generator.Sample> out = w.generate(promptIds, sampling, seeds);
         double genS = (System.nanoTime() - g0) / 1e9;
+        if (!mesh.collect()) {
+            return null;
+        }
         int[] responses = new int[n * responseLen];
         int[] lengths = new int[n];
         float[] logProbs = new float[n * responseLen];
@@ -162,17 +194,20 @@ public final class SplitRolloutRank implements AutoCloseable {
             System.arraycopy(out.get(i).logProbs(), 0, logProbs, i * responseLen, r.length);
             lengths[i] = r.length;
         }
-        int replica = meshes(cfg.parallel().layout(), cfg.placement().rolloutWorldSize(), rolloutRank)
-                .get(RlhfWorker.ROLLOUT_MESH).dpRank();
-        return DataBatch.builder(results)
-                .tensor("responses", Rows.ints(results, responses, n, responseLen))
-                .tensor("response_length", Rows.ints(results, lengths, n, 0))
-                .tensor("rollout_log_probs", Rows.floats(results, logProbs, n, responseLen))
+        return Rows.batch(results)
+                .ints("responses", responses, n, responseLen)
+                .ints("response_length", lengths, n, 0)
+                .floats("rollout_log_probs", logProbs, n, responseLen)
                 .metadata(timingKey("gen_s", replica), genS)
                 .metadata(timingKey("reshard_s", replica), syncS)
                 .metadata(timingKey("reshard_bytes", replica), (double) syncBytes)
                 .metadata(timingKey("weight_version", replica), (double) version)
                 .build();
+    }
+
+    private static ClassLoader loader() {
+        ClassLoader l = Thread.currentThread().getContextClassLoader();
+        return l != null ? l : SplitRolloutRank.class.getClassLoader();
     }
 
     private SplitRolloutWorker initialised() {
