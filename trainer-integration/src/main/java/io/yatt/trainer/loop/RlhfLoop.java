@@ -514,12 +514,11 @@ public final class RlhfLoop {
         private Rollout rollout;
         /**
          * Asynchronous split: step {@code k + 1}'s generation runs on the rollout ranks while step {@code k} trains;
-         * its prompts, their sampler position and the pending result, and the sampler state after the current step's
-         * prompts (what a checkpoint records, since the next step's prompts are drawn ahead).
+         * the sampler position its prompts are drawn from and the pending result, and the sampler state after the
+         * current step's prompts (what a checkpoint records, since the next step's prompts are drawn ahead).
          */
         private final boolean async;
         private int firstStep;
-        private int[] aheadIdx;
         private PromptSampler.State aheadFrom;
         private CompletableFuture<Object> pending;
         private PromptSampler.State samplerState;
@@ -792,7 +791,7 @@ public final class RlhfLoop {
                 await(receive);
             }
             aheadFrom = sampler.state();
-            aheadIdx = sampler.next(sh.batchPrompts());
+            sampler.next(sh.batchPrompts());
             // the rollout ranks draw the same prompts from the sampler position
             pending = rolloutGroup.callAsync("generateStep", (long) step + 1, aheadFrom.epoch(), aheadFrom.position(),
                     false);
@@ -802,9 +801,11 @@ public final class RlhfLoop {
         private double step(int step, PromptSampler sampler, KlController kl, MetricsTracker m, double lastVal,
                             long t0) {
             TrainConfig.Algorithm alg = cfg.algorithm();
-            PromptSampler.State drawnFrom = aheadIdx != null ? aheadFrom : sampler.state();
-            int[] promptIdx = aheadIdx != null ? aheadIdx : sampler.next(sh.batchPrompts());
-            aheadIdx = null;
+            // the workers draw the step's prompts from drawnFrom; the driver's sampler only moves past them
+            PromptSampler.State drawnFrom = aheadFrom != null ? aheadFrom : sampler.state();
+            if (aheadFrom == null) {
+                sampler.next(sh.batchPrompts());
+            }
             aheadFrom = null;
             samplerState = sampler.state();
             // 1. rollout of this controller's samples in the generation layout (toGeneration -> generate ->

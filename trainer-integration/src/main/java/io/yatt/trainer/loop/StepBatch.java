@@ -144,13 +144,6 @@ final class StepBatch {
         return PromptSampler.restore(task.trainPrompts().size(), dataSeed, drawnFrom).next(shape.batchPrompts());
     }
 
-    /** Sample by sample ({@code n} per prompt), the prompts' token ids. */
-    static List<int[]> promptIds(RlhfLoop.Shape shape, Task task, int[] promptIdx) {
-        int[] all = new int[shape.samples()];
-        java.util.Arrays.setAll(all, i -> i);
-        return promptIds(shape, task, promptIdx, all);
-    }
-
     /** The prompts' token ids of the samples {@code rows}, in that order. */
     static List<int[]> promptIds(RlhfLoop.Shape shape, Task task, int[] promptIdx, int[] rows) {
         List<int[]> ids = new ArrayList<>(rows.length);
