@@ -356,7 +356,8 @@ public final class RlhfWorker implements AutoCloseable {
         return true;
     }
 
-    private static ClassLoader loader() {
+    /** The class loader a config's task is loaded with: the thread's context loader, else this module's. */
+    static ClassLoader loader() {
         ClassLoader l = Thread.currentThread().getContextClassLoader();
         return l != null ? l : RlhfWorker.class.getClassLoader();
     }

@@ -28,9 +28,9 @@ import java.util.Map;
 /**
  * A rollout rank of a split placement ({@code placement.mode=split}) as a worker: it serves the {@code rollout} role
  * alone, holds one generation-layout shard of the actor ({@link SplitRolloutWorker}), receives each new version from
- * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows ({@link #generateStep}), which the
- * controller hands to the trainers ({@link RlhfWorker#receiveRollout}). Rollout rank {@code j} is rank {@code p*t*d + j} of the sync communicator. Confined to its
- * worker's thread.
+ * the trainer ranks' {@link RlhfWorker#publishWeights} and generates its replica's rows ({@link #generateStep}),
+ * which the controller hands to the trainers ({@link RlhfWorker#receiveRollout}). Rollout rank {@code j} is rank
+ * {@code p*t*d + j} of the sync communicator. Confined to its worker's thread.
  */
 public final class SplitRolloutRank implements AutoCloseable {
 
@@ -91,7 +91,7 @@ public final class SplitRolloutRank implements AutoCloseable {
         }
         cfg = TrainConfig.load(configYaml, List.of());
         HybridLayout layout = cfg.parallel().layout();
-        task = givenTask != null ? givenTask : Task.fromConfig(cfg, loader());
+        task = givenTask != null ? givenTask : Task.fromConfig(cfg, RlhfWorker.loader());
         shape = RlhfLoop.Shape.of(cfg, layout);
         int pad = layout.train().t();
         LlamaConfig model = LlamaCheckpoint.readConfig(Path.of(policyPath));
@@ -203,11 +203,6 @@ public final class SplitRolloutRank implements AutoCloseable {
                 .metadata(timingKey("reshard_bytes", replica), (double) syncBytes)
                 .metadata(timingKey("weight_version", replica), (double) version)
                 .build();
-    }
-
-    private static ClassLoader loader() {
-        ClassLoader l = Thread.currentThread().getContextClassLoader();
-        return l != null ? l : SplitRolloutRank.class.getClassLoader();
     }
 
     private SplitRolloutWorker initialised() {
