@@ -119,6 +119,8 @@ class TrainConfigTest {
                 message("", "trainer.save_freq=0"));
         assertEquals("config value out of range: key=trainer.inline_limit_bytes, value=-1, expected=>= 0",
                 message("", "trainer.inline_limit_bytes=-1"));
+        assertEquals("config value out of range: key=actor_rollout_ref.rollout.max_num_seqs, value=0, expected=>= 1",
+                message("", "actor_rollout_ref.rollout.max_num_seqs=0"));
         assertEquals("actor_rollout_ref.actor.ppo_mini_batch_size must divide data.train_batch_size: "
                 + "actor_rollout_ref.actor.ppo_mini_batch_size=12, data.train_batch_size=128",
                 message("", "actor_rollout_ref.actor.ppo_mini_batch_size=12"));

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.yatt.collectives.Communicator;
 import io.yatt.collectives.InProcessWorld;
+import io.yatt.controller.DataBatch;
+import io.yatt.tensor.Allocator;
 import io.yatt.trainer.model.Batch;
 import io.yatt.trainer.model.Head;
 import io.yatt.trainer.model.LlamaCheckpoint;
@@ -126,6 +128,39 @@ class RlhfWorkerTest {
                 assertEquals(4L, b[0]);
                 assertEquals(twoRows, b[1], "actor");
                 assertEquals(twoRows, b[2], "ref");
+            }
+        }
+    }
+
+    /**
+     * A split rollout block must be the rank's: on one rank (its DP rank's source) no block, or one of the wrong
+     * length, is refused before any exchange; so is ReMax without the rank's baseline share.
+     */
+    @Test
+    void shouldRefuseARolloutBlockThatIsNotTheRanks(@TempDir Path dir) {
+        Path policy = dir.resolve("policy");
+        LlamaCheckpoint.save(policy, RlhfLoopTest.model, Head.LANGUAGE_MODEL, RlhfLoopTest.policy, 1);
+        String yaml = RlhfLoopTest.config.withOverrides(List.of("parallel.world_size=1", "parallel.training=1-1-1",
+                "parallel.generation=1-1-1-1", "algorithm.adv_estimator=remax")).toYaml();
+        int resp = RlhfLoopTest.config.actorRolloutRef().rollout().responseLength();
+        try (InProcessWorld world = InProcessWorld.create(1);
+             Allocator a = Allocator.root("rollout-block-test");
+             RlhfWorker w = RlhfWorker.create(0, world.communicator(0))) {
+            w.init(yaml, policy.toString(), "");
+            try (DataBatch lengths = Rows.batch(a).ints("response_length", new int[8], 8, 0).build();
+                 DataBatch three = Rows.batch(a).ints("responses", new int[3 * resp], 3, resp)
+                         .floats("rollout_log_probs", new float[3 * resp], 3, resp).build();
+                 DataBatch eight = Rows.batch(a).ints("responses", new int[8 * resp], 8, resp)
+                         .floats("rollout_log_probs", new float[8 * resp], 8, resp).build()) {
+                assertEquals("rollout block does not fit this rank: rank=0, rows=null, expected=8",
+                        assertThrows(IllegalArgumentException.class,
+                                () -> w.receiveRollout(1, 0, 0, null, lengths, null)).getMessage());
+                assertEquals("rollout block does not fit this rank: rank=0, rows=3, expected=8",
+                        assertThrows(IllegalArgumentException.class,
+                                () -> w.receiveRollout(1, 0, 0, three, lengths, null)).getMessage());
+                assertEquals("ReMax needs this rank's share of the greedy baseline rollout: step=1, rank=0, "
+                        + "rows=null, expected=8", assertThrows(IllegalArgumentException.class,
+                                () -> w.receiveRollout(1, 0, 0, eight, lengths, null)).getMessage());
             }
         }
     }

@@ -75,5 +75,8 @@ class StepBatchTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> b.baselineRows(new int[] {2}, new int[2], new int[1]));
         assertEquals("baseline prompt out of range: row=0, prompt=2, prompts=2", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> b.baselineRows(new int[] {1}, new int[2], new int[] {3}));
+        assertEquals("baseline length out of range: row=0, length=3, responseLength=2", e.getMessage());
     }
 }
