@@ -685,6 +685,11 @@ public final class RlhfWorker implements AutoCloseable {
         return inMicroBatches(s, b, (rows, out) -> model.logProbs(rows, 1f, out, null));
     }
 
+    /** Rows of one micro-batch on a rank: {@code ppo_micro_batch_size} over the training DP ranks. */
+    private static int microRows(State s) {
+        return s.cfg.actorRolloutRef().actor().ppoMicroBatchSize() / s.layout.train().d();
+    }
+
     /**
      * A per-token forward ({@code [rows, P + R]} out) over this rank's rows, in the updates' micro-batches
      * ({@code ppo_micro_batch_size / D} rows each, so a model's activations never grow past what its update needs),
@@ -695,7 +700,7 @@ public final class RlhfWorker implements AutoCloseable {
         int rows = b.rows.length;
         int tt = s.shape.tt();
         int resp = s.responseLen;
-        int micro = Math.min(rows, s.cfg.actorRolloutRef().actor().ppoMicroBatchSize() / s.layout.train().d());
+        int micro = Math.min(rows, microRows(s));
         float[] out = new float[rows * resp];
         float[] full = new float[micro * tt];
         for (int at = 0; at < rows; at += micro) {
@@ -977,7 +982,7 @@ public final class RlhfWorker implements AutoCloseable {
             // the step batch holds this DP rank's rows in update order already
             this.tokens = b.tokens;
             this.mask = b.mask;
-            this.micro = actorCfg.ppoMicroBatchSize() / d;
+            this.micro = microRows(s);
             this.mcount = sh.miniSamples() / d;
             this.updatesPerEpoch = sh.samples() / sh.miniSamples();
             this.epochs = actorCfg.ppoEpochs();
