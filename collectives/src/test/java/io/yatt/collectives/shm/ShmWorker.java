@@ -36,6 +36,9 @@ import java.util.concurrent.TimeUnit;
 public final class ShmWorker {
     static final String TIMEOUT_PROP = "yatt.shm.test.timeoutNs";
     static final String LIVENESS_PROP = "yatt.shm.test.livenessNs";
+    /** Starts every frame, so the harness can tell a frame from anything else that reached stdout. */
+    static final int FRAME_MAGIC = 0x59415446;
+    static final int MAX_FRAME_BYTES = 1 << 30;
     static final int FRAME_TASK = 1;
     static final int FRAME_READY = 2;
     static final int FRAME_OUTCOME = 3;
@@ -58,6 +61,10 @@ public final class ShmWorker {
         ShmCommunicator comm;
         try {
             comm = ShmCommunicator.fromEnvironment(System.getenv(), context);
+            // start-up skew between loaded rank JVMs is no part of any test: warm up under a long deadline
+            comm.overrideTimeoutNs(Math.max(timeoutNs, WARM_UP_TIMEOUT_NS));
+            warmUp(comm);
+            comm.overrideTimeoutNs(timeoutNs);
         } catch (RuntimeException e) {
             e.printStackTrace();
             writeFrame(out, FRAME_READY, serialize(new RankOutcome<>(-1, null, e, 0)));
@@ -65,10 +72,6 @@ public final class ShmWorker {
             return;
         }
         int rank = comm.rank();
-        // start-up skew between loaded rank JVMs is no part of any test: warm up under a long deadline
-        comm.overrideTimeoutNs(Math.max(timeoutNs, WARM_UP_TIMEOUT_NS));
-        warmUp(comm);
-        comm.overrideTimeoutNs(timeoutNs);
         writeFrame(out, FRAME_READY, serialize(new RankOutcome<>(rank, "ready", null, 0)));
         try (Allocator allocator = Allocator.root("rank-" + rank)) {
             RankContext rankContext = new RankContext() {
@@ -88,18 +91,16 @@ public final class ShmWorker {
                 }
             };
             while (true) {
-                int type;
-                byte[] payload;
+                Frame frame;
                 try {
-                    type = in.readInt();
-                    payload = new byte[in.readInt()];
-                    in.readFully(payload);
+                    frame = readFrame(in);
                 } catch (EOFException e) {
                     break;
                 }
-                if (type != FRAME_TASK) {
-                    throw new IOException("unexpected frame: type=" + type);
+                if (frame.type() != FRAME_TASK) {
+                    throw new IOException("unexpected frame: type=" + frame.type() + ", expected " + FRAME_TASK);
                 }
+                byte[] payload = frame.payload();
                 RankTask<Object> task = null;
                 Throwable loadFailure = null;
                 try {
@@ -111,10 +112,9 @@ public final class ShmWorker {
                 }
                 // every rank has its task in hand: start together (as threads of one JVM would)
                 writeFrame(out, FRAME_ARMED, new byte[0]);
-                int go = in.readInt();
-                in.readInt();
+                int go = readFrame(in).type();
                 if (go != FRAME_GO) {
-                    throw new IOException("unexpected frame: type=" + go);
+                    throw new IOException("unexpected frame: type=" + go + ", expected " + FRAME_GO);
                 }
                 long start = System.nanoTime();
                 RankOutcome<Object> outcome;
@@ -147,11 +147,39 @@ public final class ShmWorker {
         }
     }
 
+    /** One message between the harness and a worker. */
+    record Frame(int type, byte[] payload) {
+    }
+
     static void writeFrame(DataOutputStream out, int type, byte[] payload) throws IOException {
+        out.writeInt(FRAME_MAGIC);
         out.writeInt(type);
         out.writeInt(payload.length);
         out.write(payload);
         out.flush();
+    }
+
+    /** Reads the frame that must come next (the harness writes nothing else to a worker's stdin). */
+    static Frame readFrame(DataInputStream in) throws IOException {
+        int magic = in.readInt();
+        if (magic != FRAME_MAGIC) {
+            throw new IOException("not a frame: magic=0x" + Integer.toHexString(magic) + ", expected 0x"
+                + Integer.toHexString(FRAME_MAGIC));
+        }
+        return readFrameBody(in);
+    }
+
+    /** The type, length and payload that follow a frame's magic. */
+    static Frame readFrameBody(DataInputStream in) throws IOException {
+        int type = in.readInt();
+        int length = in.readInt();
+        if (type < FRAME_TASK || type > FRAME_GO || length < 0 || length > MAX_FRAME_BYTES) {
+            throw new IOException("corrupt frame: type=" + type + ", length=" + length + ", expected a type in ["
+                + FRAME_TASK + ", " + FRAME_GO + "] and a length in [0, " + MAX_FRAME_BYTES + "]");
+        }
+        byte[] payload = new byte[length];
+        in.readFully(payload);
+        return new Frame(type, payload);
     }
 
     static byte[] serialize(Object value) {
