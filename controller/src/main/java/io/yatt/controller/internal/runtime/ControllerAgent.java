@@ -1007,15 +1007,21 @@ public final class ControllerAgent implements Agent, MessageHandler {
         return true;
     }
 
-    /** Sends abort to every live worker and fails every call in flight with {@code cause}. */
+    /**
+     * Fails every call in flight with {@code cause}, then sends abort to every live worker. In that order: a worker
+     * answers an abort with the error of the method it stopped, and a caller reading that answer first would report
+     * the worker's error instead of the abort.
+     */
     public void abort(String reason, RuntimeException cause) {
+        for (PendingCall call : new ArrayList<>(calls.values())) {
+            // the abort stops the call on every worker: no cancel of its own
+            call.markCancelSent();
+            call.fail(cause);
+        }
         for (WorkerSession s : workers.values()) {
             if (s.lost() == null && s.publication().isConnected()) {
                 s.proxy().abort(controllerId, reason);
             }
-        }
-        for (PendingCall call : new ArrayList<>(calls.values())) {
-            call.fail(cause);
         }
     }
 
