@@ -14,7 +14,9 @@ final class WorkerProcessMain {
         TestWorkers.Methods methods = new TestWorkers.Methods(ctx.rank(), ctx.device().toString());
         try (Worker worker = Worker.start(ctx.roles(List.of("actor"))
                 .methods(WorkerMethods.annotated(methods, MethodHandles.lookup())))) {
-            worker.awaitShutdown();
+            String reason = worker.awaitShutdown();
+            // one line for the test's log: why this worker stopped and what it dropped (a hung test names its cause)
+            System.err.println("test worker " + ctx.rank() + " stopped: " + reason + ", frames=" + worker.stats());
         }
     }
 }

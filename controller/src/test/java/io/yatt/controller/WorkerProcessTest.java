@@ -24,6 +24,12 @@ class WorkerProcessTest {
             "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
             "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
     private static final long DETECTION_LIMIT_NS = TimeUnit.SECONDS.toNanos(2);
+    /** Far beyond any call here: a call that gets no answer fails naming its unanswered ranks instead of hanging. */
+    private static final long CALL_LIMIT_NS = TimeUnit.SECONDS.toNanos(60);
+
+    private static ControlPlane.Context plane(String jobName) {
+        return new ControlPlane.Context().jobName(jobName).callTimeoutNs(CALL_LIMIT_NS);
+    }
 
     private static String javaBinary() {
         return ProcessHandle.current().info().command().orElseThrow(
@@ -32,7 +38,7 @@ class WorkerProcessTest {
 
     @Test
     void shouldReportKilledWorkerJvmWithinTwoSecondsAndLeaveNothingBehind() throws Exception {
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("kill-test"));
+        ControlPlane plane = ControlPlane.launch(plane("kill-test"));
         Path driverDir = Path.of(plane.driverDirectory());
         try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 2, javaBinary(), WORKER_JVM_FLAGS,
                 System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of())) {
@@ -62,7 +68,7 @@ class WorkerProcessTest {
 
     @Test
     void shouldStopWorkerProcessWhenControlPlaneCloses() throws Exception {
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("close-test"));
+        ControlPlane plane = ControlPlane.launch(plane("close-test"));
         try (WorkerProcesses launcher = WorkerProcesses.launch(plane, 1, javaBinary(), WORKER_JVM_FLAGS,
                 System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of())) {
             try {
@@ -77,7 +83,7 @@ class WorkerProcessTest {
     @Test
     void shouldBindEachWorkerProcessToItsPoolSlotDevice() throws Exception {
         ResourcePool pool = ResourcePool.of("pool", new Device[][] {{Device.cuda(1), Device.host(), Device.cuda(0)}});
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("pool-test"));
+        ControlPlane plane = ControlPlane.launch(plane("pool-test"));
         try (WorkerProcesses launcher = WorkerProcesses.launch(plane, pool, 0, javaBinary(), WORKER_JVM_FLAGS,
                 System.getProperty("java.class.path"), WorkerProcessMain.class.getName(), List.of(), Map.of(),
                 rank -> ProcessBuilder.Redirect.DISCARD, rank -> ProcessBuilder.Redirect.INHERIT)) {
@@ -94,7 +100,7 @@ class WorkerProcessTest {
     @Test
     void shouldRejectLaunchOnNodeWithoutPoolProcesses() {
         ResourcePool pool = ResourcePool.cuda("gpus", 2, 2);
-        ControlPlane plane = ControlPlane.launch(new ControlPlane.Context().jobName("pool-node-test"));
+        ControlPlane plane = ControlPlane.launch(plane("pool-node-test"));
         try {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WorkerProcesses.launch(
                     plane, pool, 2, javaBinary(), WORKER_JVM_FLAGS, System.getProperty("java.class.path"),
