@@ -745,6 +745,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
         WorkerProxy proxy = new WorkerProxy(payloads, new PublicationSink(transport, reply, sendTimeoutNs));
         FrameTag inbound = null;
         FrameTag outbound = null;
+        byte[] verifiedNonce = null;
         if (secret != null) {
             if (r.mac().length == 0) {
                 if (waiting.nonce == null) {
@@ -763,6 +764,7 @@ public final class ControllerAgent implements Agent, MessageHandler {
                 CloseHelper.quietClose(pending.remove(sessionId).publication);
                 return Outcome.UNAUTHENTICATED;
             }
+            verifiedNonce = nonce;
             inbound = FrameTag.of(Hmac.sessionKey(secret, Hmac.WORKER_TO_CONTROLLER, nonce, r.workerId(), r.rank()));
             outbound = FrameTag.of(Hmac.sessionKey(secret, Hmac.CONTROLLER_TO_WORKER, nonce, r.workerId(), r.rank()));
         }
@@ -780,12 +782,18 @@ public final class ControllerAgent implements Agent, MessageHandler {
         if (outbound != null) {
             proxy.seal(outbound);
         }
-        WorkerSession session = new WorkerSession(r, sessionId, reply, proxy, System.nanoTime(), inbound);
+        // The ack goes out before the session is seen: a caller that finds the worker (a group forming) may send it an
+        // invoke at once, and a worker drops every frame before its ack. Its stream keeps that order.
+        if (!proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.ACCEPTED, heartbeatIntervalNs,
+                new byte[0], "")) {
+            // not taken within the send timeout: the registration stays pending and the worker's retry is answered
+            waiting.nonce = verifiedNonce;
+            return Outcome.APPLIED;
+        }
         pending.remove(sessionId);
+        WorkerSession session = new WorkerSession(r, sessionId, reply, proxy, System.nanoTime(), inbound);
         bySession.put(sessionId, session);
         workers.put(r.workerId(), session);
-        proxy.registerAck(controllerId, r.workerId(), Message.AckStatus.ACCEPTED, heartbeatIntervalNs, new byte[0],
-                "");
         return Outcome.APPLIED;
     }
 
