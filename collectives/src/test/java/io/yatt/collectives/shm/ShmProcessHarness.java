@@ -239,14 +239,12 @@ final class ShmProcessHarness implements CommunicatorHarness {
         private static final int STRAY_KEPT_BYTES = 2048;
         private static final ShmWorker.Frame END = new ShmWorker.Frame(0, new byte[0]);
 
-        private final int rank;
         private final Process process;
         private final LinkedBlockingQueue<ShmWorker.Frame> frames = new LinkedBlockingQueue<>();
         private final ByteArrayOutputStream stray = new ByteArrayOutputStream();
         private volatile IOException endedBy;
 
         FrameReader(int rank, Process process) {
-            this.rank = rank;
             this.process = process;
             Thread thread = new Thread(this::readAll, "shm-harness-reader-" + rank);
             thread.setDaemon(true);
